@@ -1,0 +1,55 @@
+# SME Cluster Growth — the two commands: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .cache/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+export UV_CACHE_DIR := $(CURDIR)/.cache/uv
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON_DOWNLOADS := never
+PORT ?= 8000
+
+.PHONY: run test lint unit integration bench schemas backends clean help
+
+help:
+	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
+	@echo "make test     lint, type-check and run every test (real Kafka and FerretDB are provisioned)"
+	@echo "make bench    run the benchmarks in bench/ and write bench/results/*.json"
+	@echo "make schemas  regenerate the committed event JSON Schemas"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+run: $(STAMP)
+	PORT=$(PORT) $(VENV)/bin/clustergrowth run
+
+backends:
+	deploy/native/provision.sh kafka >/dev/null
+	deploy/native/provision.sh ferretdb >/dev/null
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) backends lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not integration and not fault"
+
+bench: $(STAMP) backends
+	$(VENV)/bin/python -m bench
+
+schemas: $(STAMP)
+	$(VENV)/bin/clustergrowth schemas --out schemas/events
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,193 @@
+"""Apache Kafka adapter over aiokafka, with the safe settings aiokafka does not default to.
+
+Producer: idempotent, ``acks="all"``. Consumers: auto-commit off (commit after handling),
+``auto_offset_reset="earliest"`` for a new group. Records are CloudEvents in binary content mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+from clustergrowth.bus.port import Delivery
+from clustergrowth.envelope import CloudEvent
+
+log = logging.getLogger("clustergrowth.bus.kafka")
+
+
+class KafkaBus:
+    """Event-bus port over Apache Kafka."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "clustergrowth",
+        partitions: int = 3,
+        replication: int = 1,
+        request_timeout_ms: int = 10_000,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.partitions = partitions
+        self.replication = replication
+        self.request_timeout_ms = request_timeout_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _get_producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                p = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=self.client_id,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=1,
+                    request_timeout_ms=self.request_timeout_ms,
+                )
+                try:
+                    await p.start()
+                except BaseException:
+                    await p.stop()
+                    raise
+                self._producer = p
+            return self._producer
+
+    async def start(self) -> None:
+        await self._get_producer()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+
+    async def _reset_producer(self) -> None:
+        async with self._lock:
+            p, self._producer = self._producer, None
+        if p is not None:
+            try:
+                await p.stop()
+            except Exception:
+                log.warning("producer stop failed after an error", exc_info=True)
+
+    async def ping(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            request_timeout_ms=self.request_timeout_ms,
+        )
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in topics if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(t, self.partitions, self.replication) for t in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            await admin.close()
+
+    async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        if not events:
+            return
+        producer = await self._get_producer()
+        try:
+            futures = []
+            for e in events:
+                key, value, headers = e.to_kafka()
+                futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+            await asyncio.gather(*futures)
+        except KafkaError:
+            # A broken producer (broker gone, fenced sequence) is replaced; the caller retries.
+            await self._reset_producer()
+            raise
+
+    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+        consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.client_id}-{group}",
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            async for msg in consumer:
+                try:
+                    event, err = CloudEvent.from_kafka(msg.key, msg.value, list(msg.headers)), None
+                except (ValueError, UnicodeDecodeError) as e:
+                    event, err = None, str(e)
+                tp = TopicPartition(msg.topic, msg.partition)
+
+                async def commit(tp: TopicPartition = tp, offset: int = msg.offset + 1) -> None:
+                    await consumer.commit({tp: offset})
+
+                yield Delivery(
+                    topic=msg.topic,
+                    event=event,
+                    raw_error=err,
+                    commit=commit,
+                    position=f"{msg.topic}/{msg.partition}@{msg.offset}",
+                )
+        finally:
+            await consumer.stop()
+
+    async def read(
+        self, topics: Sequence[str], *, follow: bool = False
+    ) -> AsyncIterator[tuple[str, CloudEvent]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.client_id}-reader",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            parts: list[TopicPartition] = []
+            for t in topics:
+                try:
+                    found = await consumer._client._wait_on_metadata(t)
+                except UnknownTopicOrPartitionError:
+                    continue
+                parts += [TopicPartition(t, p) for p in sorted(found)]
+            if not parts:
+                return
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            end = await consumer.end_offsets(parts)
+            while True:
+                if not follow and all([await _at_end(consumer, tp, end[tp]) for tp in parts]):
+                    return
+                batch = await consumer.getmany(timeout_ms=500)
+                for tp, msgs in batch.items():
+                    for m in msgs:
+                        try:
+                            yield tp.topic, CloudEvent.from_kafka(m.key, m.value, list(m.headers))
+                        except ValueError:
+                            log.warning("skipping a record that is not a CloudEvent at %s@%s", tp, m.offset)
+        finally:
+            await consumer.stop()
+
+
+async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
+    return bool(await consumer.position(tp) >= end)

@@ -1,0 +1,46 @@
+"""The event-bus port: durable topics, publish with acknowledgement, consumer groups with explicit commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from clustergrowth.envelope import CloudEvent
+
+
+def dlq_topic(topic: str) -> str:
+    """Where events that keep failing for a consumer are parked."""
+    return f"{topic}.dlq"
+
+
+@dataclass
+class Delivery:
+    """One record handed to a consumer; ``commit`` acknowledges it and every earlier one."""
+
+    topic: str
+    event: CloudEvent | None  # None when the record is not a decodable CloudEvent
+    raw_error: str | None
+    commit: Callable[[], Awaitable[None]]
+    position: str
+
+
+class EventBus(Protocol):
+    """A durable, partitioned-by-key event log."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None: ...
+
+    async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        """Return only once every event is durably stored (Kafka: acks=all)."""
+
+    def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+        """Deliveries for a consumer group, from the group's committed position (earliest if new)."""
+
+    def read(self, topics: Sequence[str], *, follow: bool = False) -> AsyncIterator[tuple[str, CloudEvent]]:
+        """Every event from the beginning, without a group; stops at the end unless ``follow``."""

@@ -1,0 +1,163 @@
+"""Embedded durable event log in SQLite: one table of records, one of consumer-group offsets.
+
+Each topic is a single partition ordered by an autoincrement sequence. Publishers in this process
+wake consumers at once; other processes (the CLI's ``--follow``) poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from clustergrowth.bus.port import Delivery
+from clustergrowth.envelope import CloudEvent
+
+T = TypeVar("T")
+POLL_S = 0.2
+
+
+class SqliteBus:
+    """Event-bus port over SQLite."""
+
+    def __init__(self, path: Path, poll_s: float = POLL_S) -> None:
+        self.path = Path(path)
+        self.poll_s = poll_s
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-bus")
+        self._conn: sqlite3.Connection | None = None
+        self._waiters: set[asyncio.Event] = set()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA busy_timeout=5000")
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+                " key TEXT, event TEXT NOT NULL)"
+            )
+            c.execute("CREATE INDEX IF NOT EXISTS log_topic ON log (topic, seq)")
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
+                " seq INTEGER NOT NULL, PRIMARY KEY (grp, topic))"
+            )
+            self._conn = c
+        return self._conn
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def start(self) -> None:
+        await self._run(self._db)
+
+    async def close(self) -> None:
+        def op() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._run(op)
+        self._pool.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        return None  # topics exist as soon as a record names them
+
+    async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        rows = [(topic, e.partitionkey, json.dumps(e.to_dict())) for e in events]
+
+        def op() -> None:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT INTO log (topic, key, event) VALUES (?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(op)
+        for w in list(self._waiters):
+            w.set()
+
+    async def _wait(self) -> None:
+        ev = asyncio.Event()
+        self._waiters.add(ev)
+        try:
+            await asyncio.wait_for(ev.wait(), self.poll_s)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(ev)
+
+    def _fetch(self, topics: Sequence[str], after: dict[str, int], limit: int = 200) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for t in topics:
+            out += (
+                self._db()
+                .execute(
+                    "SELECT seq, topic, event FROM log WHERE topic=? AND seq>? ORDER BY seq LIMIT ?",
+                    (t, after.get(t, 0), limit),
+                )
+                .fetchall()
+            )
+        return sorted(out)
+
+    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+        def committed() -> dict[str, int]:
+            rows = self._db().execute("SELECT topic, seq FROM offsets WHERE grp=?", (group,)).fetchall()
+            return {t: s for t, s in rows}
+
+        position = await self._run(committed)
+        while True:
+            rows = await self._run(lambda: self._fetch(topics, position))
+            if not rows:
+                await self._wait()
+                continue
+            for seq, topic, raw in rows:
+                event, err = _decode(raw)
+
+                async def commit(topic: str = topic, seq: int = seq) -> None:
+                    await self._run(
+                        lambda: self._db().execute(
+                            "INSERT INTO offsets (grp, topic, seq) VALUES (?, ?, ?) ON CONFLICT (grp, topic)"
+                            " DO UPDATE SET seq=excluded.seq WHERE excluded.seq > offsets.seq",
+                            (group, topic, seq),
+                        )
+                    )
+
+                position[topic] = seq
+                yield Delivery(
+                    topic=topic, event=event, raw_error=err, commit=commit, position=f"{topic}@{seq}"
+                )
+
+    async def read(
+        self, topics: Sequence[str], *, follow: bool = False
+    ) -> AsyncIterator[tuple[str, CloudEvent]]:
+        position: dict[str, int] = {}
+        while True:
+            rows = await self._run(lambda: self._fetch(topics, position, 1000))
+            for seq, topic, raw in rows:
+                position[topic] = seq
+                event, _ = _decode(raw)
+                if event is not None:
+                    yield topic, event
+            if not rows:
+                if not follow:
+                    return
+                await self._wait()
+
+
+def _decode(raw: str) -> tuple[CloudEvent | None, str | None]:
+    try:
+        return CloudEvent.from_dict(json.loads(raw)), None
+    except (ValueError, KeyError, TypeError) as e:
+        return None, f"undecodable record: {e}"

@@ -1,0 +1,64 @@
+"""RFC 9457 problem+json responses: one error shape for every service and the gateway."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from clustergrowth.problems import Problem, Unprocessable
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("clustergrowth.errors")
+
+__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_response"]
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    headers = {}
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="clustergrowth"'
+    if problem.status == 503:
+        headers["Retry-After"] = "1"
+    return JSONResponse(
+        problem.to_dict(request.url.path if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _loc_to_field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error leave the app as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _loc_to_field(tuple(e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return problem_response(Unprocessable(detail or "invalid input", errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        p = Problem(str(exc.detail))
+        p.status, p.title, p.type_suffix = exc.status_code, str(exc.detail), f"http-{exc.status_code}"
+        return problem_response(p, request)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        p = Problem("an unexpected error occurred; it has been logged")
+        p.status, p.title, p.type_suffix = 500, "Internal server error", "internal"
+        return problem_response(p, request)

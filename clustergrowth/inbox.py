@@ -1,0 +1,128 @@
+"""Consumers that have an effect once per event, commit after handling, and park poison events.
+
+``apply_once`` makes a projection update idempotent without transactions: the ids of handled events
+live in the same document as the effect, so the effect and the record of it are one guarded write.
+``run_consumer`` drives a handler over a bus subscription with bounded retries and a dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from clustergrowth import logs
+from clustergrowth.bus.port import EventBus, dlq_topic
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.metrics import CONSUMER_HANDLED, CONSUMER_LAG
+from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
+
+log = logging.getLogger("clustergrowth.inbox")
+APPLIED = "applied_events"
+WINDOW = 2000  # handled event ids remembered per projection document
+
+Handler = Callable[[CloudEvent], Awaitable[None]]
+
+
+async def apply_once(
+    store: DocumentStore,
+    collection: str,
+    id: str,
+    event_id: str,
+    mutate: Callable[[Doc], Doc],
+) -> bool:
+    """Apply ``mutate`` to document ``id`` unless this event was applied already; True if applied."""
+    while True:
+        doc = await store.get(collection, id)
+        if doc is not None and event_id in doc.get(APPLIED, []):
+            return False
+        base = doc if doc is not None else {"_id": id}
+        new = mutate({k: v for k, v in base.items() if k != APPLIED})
+        new[APPLIED] = [*(base.get(APPLIED) or []), event_id][-WINDOW:]
+        try:
+            if doc is None:
+                await store.insert(collection, new)
+                return True
+            if await store.replace(collection, new, doc["version"]):
+                return True
+        except DuplicateKey:
+            pass  # a concurrent first insert; reload and decide again
+
+
+async def run_consumer(
+    bus: EventBus,
+    group: str,
+    topics: Sequence[str],
+    handler: Handler,
+    *,
+    retries: int = 3,
+    backoff_s: float = 0.05,
+    source: str = "clustergrowth",
+) -> None:
+    """Handle every delivery; commit only after it was handled or parked on the dead-letter topic."""
+    async for delivery in bus.consume(group, topics):
+        event = delivery.event
+        if event is None:
+            await _park_raw(bus, delivery.topic, group, delivery.position, delivery.raw_error or "", source)
+            CONSUMER_HANDLED.labels(group, "dead_letter").inc()
+            await delivery.commit()
+            continue
+        token = logs.event_id.set(event.id)
+        try:
+            error: BaseException | None = None
+            for attempt in range(retries + 1):
+                try:
+                    await handler(event)
+                    error = None
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    error = e
+                    log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)
+                    await asyncio.sleep(backoff_s * (2**attempt))
+            if error is not None:
+                await bus.publish(dlq_topic(delivery.topic), [_dead_letter(event, group, error)])
+                CONSUMER_HANDLED.labels(group, "dead_letter").inc()
+            else:
+                CONSUMER_HANDLED.labels(group, "handled").inc()
+                try:
+                    age = (datetime.now(UTC) - datetime.fromisoformat(event.time)).total_seconds()
+                    CONSUMER_LAG.labels(group).set(max(age, 0.0))
+                except ValueError:
+                    pass
+            await delivery.commit()
+        finally:
+            logs.event_id.reset(token)
+
+
+def _dead_letter(event: CloudEvent, group: str, error: BaseException) -> CloudEvent:
+    data = {**event.data, "_dead_letter": {"group": group, "error": f"{type(error).__name__}: {error}"}}
+    return CloudEvent(
+        type=event.type,
+        source=event.source,
+        data=data,
+        region=event.region,
+        partitionkey=event.partitionkey,
+        subject=event.subject,
+        id=event.id,
+        time=event.time,
+        traceparent=event.traceparent,
+        requestid=event.requestid,
+    )
+
+
+async def _park_raw(bus: EventBus, topic: str, group: str, position: str, error: str, source: str) -> None:
+    await bus.publish(
+        dlq_topic(topic),
+        [
+            CloudEvent(
+                type="eu.smeclustergrowth.runtime.UndecodableRecord.v1",
+                source=source,
+                data={"group": group, "position": position, "error": error},
+                region="",
+                partitionkey=position,
+            )
+        ],
+    )

@@ -1,0 +1,105 @@
+"""The outbox relay: publish pending events from aggregate documents, then remove them.
+
+A crash between publishing and removing republishes on the next pass: delivery is at least once and
+consumers de-duplicate by event id. Order is kept per document (events are published in the order
+they were written, and removal only after the broker acknowledged all of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from clustergrowth.aggregate import OUTBOX, PENDING
+from clustergrowth.bus.port import EventBus
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from clustergrowth.store.port import DocumentStore
+
+log = logging.getLogger("clustergrowth.outbox")
+
+
+class OutboxRelay:
+    """Moves events from documents' outboxes to their topic; one per service."""
+
+    def __init__(
+        self,
+        service: str,
+        store: DocumentStore,
+        bus: EventBus,
+        routes: dict[str, str],
+        *,
+        interval_s: float = 0.5,
+        batch: int = 200,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.bus = bus
+        self.routes = routes  # collection -> topic
+        self.interval_s = interval_s
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._stopped = False
+
+    def notify(self) -> None:
+        """Wake the relay now: a write just added events."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publish everything pending now; returns how many events were published."""
+        published = 0
+        pending_total, oldest = 0, None
+        for collection, topic in self.routes.items():
+            docs = await self.store.find(collection, {PENDING: True}, limit=self.batch)
+            for doc in docs:
+                events = [CloudEvent.from_dict(e) for e in doc.get(OUTBOX) or []]
+                if not events:
+                    continue
+                pending_total += len(events)
+                first = events[0].time
+                oldest = first if oldest is None or first < oldest else oldest
+                await self.bus.publish(topic, events)
+                await self._remove(collection, doc["_id"], {e.id for e in events})
+                published += len(events)
+                OUTBOX_PUBLISHED.labels(self.service).inc(len(events))
+        OUTBOX_PENDING.labels(self.service).set(max(0, pending_total - published))
+        age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self.service).set(age if published < pending_total else 0.0)
+        return published
+
+    async def _remove(self, collection: str, id: str, ids: set[str]) -> None:
+        while True:
+            doc = await self.store.get(collection, id)
+            if doc is None:
+                return
+            remaining = [e for e in doc.get(OUTBOX) or [] if e["id"] not in ids]
+            new = {**doc, OUTBOX: remaining, PENDING: bool(remaining)}
+            if await self.store.replace(collection, new, doc["version"]):
+                return
+
+    async def run(self) -> None:
+        """Relay until stopped; a failing broker is retried with backoff, never dropped."""
+        backoff = 0.1
+        while not self._stopped:
+            self._wake.clear()
+            try:
+                n = await self.run_once()
+                backoff = 0.1
+                if n:
+                    continue  # there may be more than one batch
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox relay pass failed; retrying in %.1fs", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()

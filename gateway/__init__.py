@@ -1,0 +1,1 @@
+"""The regional front door: one app in front of every service."""

@@ -1,0 +1,119 @@
+"""The gateway: in embedded mode it hosts the services in-process; in distributed mode it proxies.
+
+Embedded (``CG_GATEWAY_MODE=embedded``, the default): one process, the services' routers mounted
+under ``/api/v1/<service>``, their relays and consumers running in the same event loop.
+Distributed (``CG_GATEWAY_MODE=proxy``): ``/api/v1/<service>/…`` is forwarded to
+``CG_GATEWAY_<SERVICE>_URL`` over pooled keep-alive HTTP connections.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clustergrowth import logs
+from clustergrowth.auth import Authenticator
+from clustergrowth.problems import ServiceUnavailable
+from clustergrowth.settings import RuntimeSettings
+from clustergrowth.web import ServiceComponent, install_edge
+from services.facilities.app import FacilitiesService, mount
+
+log = logging.getLogger("gateway")
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "content-length",
+}
+
+
+class GatewaySettings(BaseSettings):
+    """Gateway settings (env prefix ``CG_GATEWAY_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CG_GATEWAY_", extra="ignore")
+
+    mode: Literal["embedded", "proxy"] = "embedded"
+    facilities_url: str = "http://127.0.0.1:8101"
+    timeout_s: float = 10.0
+
+
+def create_app(settings: RuntimeSettings | None = None, gw: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or RuntimeSettings()
+    gw = gw or GatewaySettings()
+    components: list[ServiceComponent] = []
+    app: FastAPI
+
+    if gw.mode == "embedded":
+        facilities = FacilitiesService(settings)
+        components.append(facilities)
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            logs.service.set("gateway")
+            app.state.authenticator = Authenticator(settings)
+            for c in components:
+                await c.start()
+            try:
+                yield
+            finally:
+                for c in reversed(components):
+                    await c.stop()
+
+        app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
+        install_edge(app, components)
+        mount(app, facilities)
+        app.state.components = components
+        return app
+
+    upstreams = {"facilities": gw.facilities_url}
+
+    @asynccontextmanager
+    async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.http = httpx.AsyncClient(
+            timeout=gw.timeout_s, limits=httpx.Limits(max_keepalive_connections=100, max_connections=200)
+        )
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+
+    app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan)
+    install_edge(app, [])
+
+    @app.api_route(
+        "/api/v1/{service}/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def proxy(service: str, path: str, request: Request) -> Response:
+        base = upstreams.get(service)
+        if base is None:
+            return Response(status_code=404)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["x-request-id"] = logs.request_id.get() or ""
+        try:
+            upstream = await app.state.http.request(
+                request.method,
+                f"{base}/api/v1/{service}/{path}",
+                params=request.query_params,
+                content=await request.body(),
+                headers=headers,
+            )
+        except httpx.TransportError as e:
+            raise ServiceUnavailable(f"the {service} service is not answering: {type(e).__name__}") from e
+        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+
+    return app

@@ -1,0 +1,1 @@
+"""Facilities: sites, bookable resources, bookings that never double-book, iCalendar feeds."""

@@ -1,0 +1,1 @@
+"""Facilities domain: entities and rules, free of web, database and broker code."""

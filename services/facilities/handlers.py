@@ -1,0 +1,367 @@
+"""One async function per use case: load aggregates, apply domain rules, save state with its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from clustergrowth import aggregate
+from clustergrowth.auth import Principal
+from clustergrowth.contracts import EventData, make_event
+from clustergrowth.contracts import facilities as ev
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
+from clustergrowth.store.port import DocumentStore
+from services.facilities import commands as c
+from services.facilities import store as st
+from services.facilities.domain.model import (
+    Booker,
+    Booking,
+    BookingPolicy,
+    OpeningHours,
+    Resource,
+    ResourceDay,
+    Site,
+    iso,
+    validate_timezone,
+)
+
+MAX_WRITE_ATTEMPTS = 50
+MAX_WINDOW = timedelta(days=31)
+MANAGERS = ("facility_manager", "region_admin")
+
+
+@dataclass
+class Facilities:
+    """What handlers need: the service's store, its region, a relay wake-up, and a clock."""
+
+    store: DocumentStore
+    region: str
+    notify: Callable[[], None] = lambda: None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def source(self) -> str:
+        return f"/regions/{self.region}/facilities"
+
+    def event(self, data: EventData, key: str, subject: str | None = None) -> CloudEvent:
+        return make_event(data, key=key, region=self.region, source=self.source, subject=subject)
+
+
+# Sites and resources -------------------------------------------------------------------------------
+async def create_site(f: Facilities, cmd: c.CreateSite, who: Principal, site_id: str | None = None) -> Site:
+    who.require(*MANAGERS)
+    validate_timezone(cmd.timezone)
+    site = Site(
+        id=site_id or f"site-{uuid.uuid4().hex[:12]}",
+        name=cmd.name,
+        kind=cmd.kind,
+        region=f.region,
+        city=cmd.city,
+        address=cmd.address,
+        timezone=cmd.timezone,
+        opening_hours=OpeningHours(
+            {d: [(w.open, w.close) for w in ws] for d, ws in cmd.opening_hours.items()}
+        ),
+        organisation=cmd.organisation or who.org,
+    )
+    await aggregate.save(f.store, st.SITES, st.site_to_doc(site), [], expected_version=None)
+    return site
+
+
+async def get_site(f: Facilities, site_id: str) -> Site:
+    d = await f.store.get(st.SITES, site_id)
+    if d is None:
+        raise NotFound(f"no site {site_id}")
+    return st.site_from_doc(d)
+
+
+async def list_sites(f: Facilities) -> list[Site]:
+    return [st.site_from_doc(d) for d in await f.store.find(st.SITES, {}, sort=[("name", 1)])]
+
+
+def _may_manage(who: Principal, organisation: str | None) -> bool:
+    if who.has("region_admin"):
+        return True
+    return who.has("facility_manager") and (organisation is None or organisation == who.org)
+
+
+async def list_resource(
+    f: Facilities, cmd: c.ListResource, who: Principal, resource_id: str | None = None
+) -> Resource:
+    who.require(*MANAGERS)
+    site_doc = await f.store.get(st.SITES, cmd.site_id)
+    if site_doc is None:
+        raise field_error("site_id", f"no site {cmd.site_id}")
+    site = st.site_from_doc(site_doc)
+    if not _may_manage(who, site.organisation):
+        raise Forbidden(f"only managers of {site.organisation} may list resources at this site")
+    p = cmd.policy
+    resource = Resource(
+        id=resource_id or f"res-{uuid.uuid4().hex[:12]}",
+        site_id=site.id,
+        name=cmd.name,
+        kind=cmd.kind,
+        capacity=cmd.capacity,
+        policy=BookingPolicy(
+            max_duration_minutes=p.max_duration_minutes,
+            max_days_ahead=p.max_days_ahead,
+            eligible_regions=tuple(p.eligible_regions),
+            eligible_roles=tuple(p.eligible_roles),
+            requires_approval=p.requires_approval,
+            required_training=p.required_training,
+        ),
+        region=site.region,
+        timezone=site.timezone,
+        opening_hours=site.opening_hours,
+        organisation=site.organisation,
+    )
+    event = f.event(
+        ev.ResourceListed(
+            resource_id=resource.id,
+            site_id=site.id,
+            resource_name=resource.name,
+            kind=resource.kind,
+            capacity=resource.capacity,
+            region=resource.region,
+            timezone=resource.timezone,
+        ),
+        key=resource.id,
+        subject=resource.id,
+    )
+    await aggregate.save(
+        f.store, st.RESOURCES, st.resource_to_doc(resource), [event], expected_version=None, on_saved=f.notify
+    )
+    return resource
+
+
+async def get_resource(f: Facilities, resource_id: str) -> Resource:
+    d = await f.store.get(st.RESOURCES, resource_id)
+    if d is None:
+        raise NotFound(f"no resource {resource_id}")
+    return st.resource_from_doc(d)
+
+
+async def list_resources(f: Facilities, kind: str | None, site_id: str | None, limit: int) -> list[Resource]:
+    q: dict[str, Any] = {}
+    if kind:
+        q["kind"] = kind
+    if site_id:
+        q["site_id"] = site_id
+    docs = await f.store.find(st.RESOURCES, q, sort=[("site_id", 1), ("name", 1)], limit=limit)
+    return [st.resource_from_doc(d) for d in docs]
+
+
+# Bookings ------------------------------------------------------------------------------------------
+async def _trainings(f: Facilities, person: str, now: datetime) -> frozenset[str]:
+    docs = await f.store.find(st.TRAININGS, {"person": person})
+    return frozenset(d["training"] for d in docs if d["valid_until"] > iso(now))
+
+
+def _booked_event(f: Facilities, b: Booking) -> CloudEvent:
+    cls = ev.DeskBooked if b.resource_kind == "hot_desk" else ev.FacilityBooked
+    data = cls(
+        booking_id=b.id,
+        resource_id=b.resource_id,
+        site_id=b.site_id,
+        resource_kind=b.resource_kind,
+        person=b.person,
+        organisation=b.organisation,
+        person_region=b.person_region,
+        region=b.region,
+        start=iso(b.start),
+        end=iso(b.end),
+    )
+    return f.event(data, key=b.resource_id, subject=b.id)
+
+
+def _cancelled_event(f: Facilities, b: Booking, reason: str) -> CloudEvent:
+    data = ev.BookingCancelled(
+        booking_id=b.id,
+        resource_id=b.resource_id,
+        site_id=b.site_id,
+        person=b.person,
+        region=b.region,
+        start=iso(b.start),
+        end=iso(b.end),
+        cancelled_by=b.changed_by or b.person,
+        reason=reason,  # type: ignore[arg-type]
+    )
+    return f.event(data, key=b.resource_id, subject=b.id)
+
+
+async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
+    """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
+    resource = await get_resource(f, cmd.resource_id)
+    now = f.clock()
+    booker = Booker(who.sub, who.roles, who.region, who.org, await _trainings(f, who.sub, now))
+    day = cmd.start.astimezone(resource.tz).date()
+    key = ResourceDay.key(resource.id, day)
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        doc = await f.store.get(st.SCHEDULES, key)
+        schedule = st.schedule_from_doc(doc) if doc else ResourceDay(resource.id, day)
+        booking = schedule.book(resource, booker, cmd.start, cmd.end, now)
+        events = [_booked_event(f, booking)] if booking.status == "confirmed" else []
+        try:
+            await aggregate.save(
+                f.store,
+                st.SCHEDULES,
+                st.schedule_to_doc(schedule, doc),
+                events,
+                expected_version=doc["version"] if doc else None,
+                on_saved=f.notify,
+            )
+            return booking
+        except aggregate.ConcurrentUpdate:
+            continue  # somebody else wrote this day first: re-read and decide again
+    raise Unprocessable("the resource is too busy right now; try again", [])
+
+
+async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any], ResourceDay]:
+    docs = await f.store.find(st.SCHEDULES, {"bookings.id": booking_id}, limit=1)
+    if not docs:
+        raise NotFound(f"no booking {booking_id}")
+    return docs[0], st.schedule_from_doc(docs[0])
+
+
+async def get_booking(f: Facilities, booking_id: str, who: Principal) -> Booking:
+    _, schedule = await _load_booking(f, booking_id)
+    b = schedule.find(booking_id)
+    if b.person != who.sub and not _may_manage(who, (await get_resource(f, b.resource_id)).organisation):
+        raise NotFound(f"no booking {booking_id}")
+    return b
+
+
+async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        doc, schedule = await _load_booking(f, booking_id)
+        target = schedule.find(booking_id)
+        manage = _may_manage(who, (await get_resource(f, target.resource_id)).organisation)
+        was_confirmed = target.status == "confirmed"
+        b = schedule.cancel(booking_id, who.sub, manage)
+        events = [_cancelled_event(f, b, "cancelled")] if was_confirmed else []
+        try:
+            await aggregate.save(
+                f.store,
+                st.SCHEDULES,
+                st.schedule_to_doc(schedule, doc),
+                events,
+                expected_version=doc["version"],
+                on_saved=f.notify,
+            )
+            return b
+        except aggregate.ConcurrentUpdate:
+            continue
+    raise Unprocessable("the resource is too busy right now; try again", [])
+
+
+async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) -> Booking:
+    """A manager approves or rejects a booking that waits for approval."""
+    who.require("facility_manager", "region_admin")
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        doc, schedule = await _load_booking(f, booking_id)
+        resource = await get_resource(f, schedule.resource_id)
+        if not _may_manage(who, resource.organisation):
+            raise NotFound(f"no booking {booking_id}")
+        b = schedule.decide(booking_id, who.sub, approve)
+        events = [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
+        try:
+            await aggregate.save(
+                f.store,
+                st.SCHEDULES,
+                st.schedule_to_doc(schedule, doc),
+                events,
+                expected_version=doc["version"],
+                on_saved=f.notify,
+            )
+            return b
+        except aggregate.ConcurrentUpdate:
+            continue
+    raise Unprocessable("the resource is too busy right now; try again", [])
+
+
+async def my_bookings(f: Facilities, who: Principal, limit: int) -> list[Booking]:
+    docs = await f.store.find(st.SCHEDULES, {"bookings.person": who.sub}, sort=[("day", 1)])
+    out = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.person == who.sub]
+    return sorted(out, key=lambda b: b.start)[:limit]
+
+
+async def resource_bookings(f: Facilities, resource_id: str, who: Principal, limit: int) -> list[Booking]:
+    resource = await get_resource(f, resource_id)
+    if not _may_manage(who, resource.organisation):
+        raise Forbidden("only the resource's managers see its bookings; use availability instead")
+    docs = await f.store.find(st.SCHEDULES, {"resource_id": resource_id}, sort=[("day", 1)])
+    out = [b for d in docs for b in st.schedule_from_doc(d).bookings]
+    return sorted(out, key=lambda b: b.start)[:limit]
+
+
+# Availability --------------------------------------------------------------------------------------
+def _check_window(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Unprocessable("from/to need an offset", [{"field": "from", "reason": "needs a UTC offset"}])
+    if end <= start:
+        raise field_error("to", "must be after from")
+    if end - start > MAX_WINDOW:
+        raise field_error("to", f"the window may be at most {MAX_WINDOW.days} days")
+
+
+async def availability(f: Facilities, resource: Resource, start: datetime, end: datetime) -> dict[str, Any]:
+    """Free intervals (opening hours minus bookings at capacity) within [start, end)."""
+    _check_window(start, end)
+    tz = ZoneInfo(resource.timezone)
+    d0, d1 = start.astimezone(tz).date(), end.astimezone(tz).date()
+    docs = await f.store.find(
+        st.SCHEDULES, {"resource_id": resource.id, "day": {"$gte": d0.isoformat(), "$lte": d1.isoformat()}}
+    )
+    booked = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.active]
+    free: list[dict[str, str]] = []
+    day: date = d0
+    while day <= d1:
+        for a, b in resource.opening_hours.on(day, tz):
+            lo, hi = max(a, start), min(b, end)
+            if lo >= hi:
+                continue
+            cuts = sorted({lo, hi, *(x for bk in booked for x in (bk.start, bk.end) if lo < x < hi)})
+            for s, e in pairwise(cuts):
+                used = sum(1 for bk in booked if bk.overlaps(s, e))
+                if used < resource.capacity:
+                    if free and free[-1]["end"] == iso(s):
+                        free[-1]["end"] = iso(e)
+                    else:
+                        free.append({"start": iso(s), "end": iso(e)})
+        day += timedelta(days=1)
+    return {
+        "resource_id": resource.id,
+        "timezone": resource.timezone,
+        "from": iso(start),
+        "to": iso(end),
+        "free": free,
+        "busy": [
+            {"start": iso(b.start), "end": iso(b.end)}
+            for b in sorted(booked, key=lambda b: b.start)
+            if b.overlaps(start, end)
+        ],
+    }
+
+
+# Trainings -----------------------------------------------------------------------------------------
+async def grant_training(f: Facilities, cmd: c.GrantTraining, who: Principal) -> dict[str, Any]:
+    who.require(*MANAGERS)
+    doc = {
+        "_id": f"{cmd.person}|{cmd.training}",
+        "person": cmd.person,
+        "training": cmd.training,
+        "valid_until": iso(cmd.valid_until),
+        "granted_by": who.sub,
+    }
+    old = await f.store.get(st.TRAININGS, doc["_id"])
+    if old is None:
+        await f.store.insert(st.TRAININGS, doc)
+    else:
+        await f.store.replace(st.TRAININGS, {**old, **doc}, old["version"])
+    return {k: v for k, v in doc.items() if k != "_id"}

@@ -1,0 +1,152 @@
+"""How facilities aggregates map onto documents of the service's own database."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from clustergrowth.store.port import Doc, DocumentStore
+from services.facilities.domain.model import (
+    Booking,
+    BookingPolicy,
+    OpeningHours,
+    Resource,
+    ResourceDay,
+    Site,
+    iso,
+    parse_iso,
+)
+
+SITES = "sites"
+RESOURCES = "resources"
+SCHEDULES = "schedules"  # one ResourceDay per document
+TRAININGS = "trainings"
+USAGE = "usage"  # projection fed by facilities.events
+OUTBOX_COLLECTIONS = (SITES, RESOURCES, SCHEDULES)
+
+
+async def ensure_indexes(store: DocumentStore) -> None:
+    await store.ensure_index(RESOURCES, ["site_id"])
+    await store.ensure_index(SCHEDULES, ["resource_id"])
+    await store.ensure_index(SCHEDULES, ["day"])
+    await store.ensure_index(TRAININGS, ["person"])
+    for c in OUTBOX_COLLECTIONS:
+        await store.ensure_index(c, ["outbox_pending"])
+
+
+def site_to_doc(s: Site) -> Doc:
+    return {
+        "_id": s.id,
+        "name": s.name,
+        "kind": s.kind,
+        "region": s.region,
+        "city": s.city,
+        "address": s.address,
+        "timezone": s.timezone,
+        "opening_hours": s.opening_hours.to_doc(),
+        "organisation": s.organisation,
+    }
+
+
+def site_from_doc(d: Doc) -> Site:
+    return Site(
+        id=d["_id"],
+        name=d["name"],
+        kind=d["kind"],
+        region=d["region"],
+        city=d["city"],
+        address=d["address"],
+        timezone=d["timezone"],
+        opening_hours=OpeningHours.from_doc(d["opening_hours"]),
+        organisation=d.get("organisation"),
+    )
+
+
+def resource_to_doc(r: Resource) -> Doc:
+    return {
+        "_id": r.id,
+        "site_id": r.site_id,
+        "name": r.name,
+        "kind": r.kind,
+        "capacity": r.capacity,
+        "policy": r.policy.to_doc(),
+        "region": r.region,
+        "timezone": r.timezone,
+        "opening_hours": r.opening_hours.to_doc(),
+        "organisation": r.organisation,
+    }
+
+
+def resource_from_doc(d: Doc) -> Resource:
+    return Resource(
+        id=d["_id"],
+        site_id=d["site_id"],
+        name=d["name"],
+        kind=d["kind"],
+        capacity=d["capacity"],
+        policy=BookingPolicy.from_doc(d["policy"]),
+        region=d["region"],
+        timezone=d["timezone"],
+        opening_hours=OpeningHours.from_doc(d["opening_hours"]),
+        organisation=d.get("organisation"),
+    )
+
+
+def booking_to_doc(b: Booking) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "resource_id": b.resource_id,
+        "site_id": b.site_id,
+        "resource_kind": b.resource_kind,
+        "person": b.person,
+        "organisation": b.organisation,
+        "person_region": b.person_region,
+        "region": b.region,
+        "start": iso(b.start),
+        "end": iso(b.end),
+        "status": b.status,
+        "created_at": iso(b.created_at),
+        "sequence": b.sequence,
+        "changed_by": b.changed_by,
+    }
+
+
+def booking_from_doc(d: dict[str, Any]) -> Booking:
+    return Booking(
+        id=d["id"],
+        resource_id=d["resource_id"],
+        site_id=d["site_id"],
+        resource_kind=d["resource_kind"],
+        person=d["person"],
+        organisation=d.get("organisation"),
+        person_region=d["person_region"],
+        region=d["region"],
+        start=parse_iso(d["start"]),
+        end=parse_iso(d["end"]),
+        status=d["status"],
+        created_at=parse_iso(d["created_at"]),
+        sequence=d.get("sequence", 0),
+        changed_by=d.get("changed_by"),
+    )
+
+
+def schedule_from_doc(d: Doc) -> ResourceDay:
+    return ResourceDay(
+        resource_id=d["resource_id"],
+        day=date.fromisoformat(d["day"]),
+        bookings=[booking_from_doc(b) for b in d.get("bookings", [])],
+    )
+
+
+def schedule_to_doc(s: ResourceDay, previous: Doc | None) -> Doc:
+    """The new document state, keeping the outbox and version fields of the previous one."""
+    base = dict(previous or {})
+    base.update(
+        {
+            "_id": ResourceDay.key(s.resource_id, s.day),
+            "resource_id": s.resource_id,
+            "day": s.day.isoformat(),
+            "bookings": [booking_to_doc(b) for b in s.bookings],
+        }
+    )
+    return base
