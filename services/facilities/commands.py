@@ -85,8 +85,15 @@ class BookResource(Strict):
     """Book a resource for [start, end); times are ISO 8601 with an offset."""
 
     resource_id: Id
-    start: AwareDatetime
-    end: AwareDatetime
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _text_only(cls, v: object) -> object:
+        if not isinstance(v, str):
+            raise ValueError("must be an ISO 8601 string with an offset, e.g. 2026-12-01T09:00:00+01:00")
+        return v
 
 
 class GrantTraining(Strict):

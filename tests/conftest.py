@@ -1,0 +1,87 @@
+"""Shared fixtures: settings per test, tokens, and real backends for integration tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from clustergrowth.auth import DevIssuer
+from clustergrowth.settings import RuntimeSettings
+from tests import backends
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> RuntimeSettings:
+    return RuntimeSettings(data_dir=tmp_path / "data", region="IE05", seed_demo=True, relay_interval_s=0.05)
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture
+def token(settings: RuntimeSettings) -> TokenFactory:
+    """token(sub, *roles, region="IE05", org=None) -> bearer header value."""
+    issuer = DevIssuer(settings.data_dir)
+
+    def make(sub: str, *roles: str, region: str = "IE05", org: str | None = None) -> str:
+        return "Bearer " + issuer.mint(settings, sub, list(roles), region, org)
+
+    return make
+
+
+async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client bound to an app, with its lifespan run around it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("backends")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(backend_dir: Path) -> Iterator[str]:
+    """A real Kafka broker: from CG_TEST_KAFKA, a container, or a native KRaft process."""
+    if os.environ.get("CG_TEST_KAFKA"):
+        yield os.environ["CG_TEST_KAFKA"]
+        return
+    if backends.docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.2.0").with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    proc, bootstrap = backends.native_kafka(backend_dir)
+    try:
+        yield bootstrap
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_url(backend_dir: Path) -> Iterator[str]:
+    """A real MongoDB-protocol server: from CG_TEST_MONGO_URL, a MongoDB container, or native FerretDB."""
+    if os.environ.get("CG_TEST_MONGO_URL"):
+        yield os.environ["CG_TEST_MONGO_URL"]
+        return
+    if backends.docker_available():
+        from testcontainers.mongodb import MongoDbContainer
+
+        with ExitStack() as stack:
+            mongo = stack.enter_context(MongoDbContainer("mongo:8.0"))
+            yield mongo.get_connection_url()
+        return
+    proc, url = backends.native_ferretdb(backend_dir)
+    try:
+        yield url
+    finally:
+        proc.stop()

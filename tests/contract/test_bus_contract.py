@@ -1,0 +1,122 @@
+"""One contract for the event-bus port, run against every adapter (SQLite log, a real Kafka broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from clustergrowth.bus.kafka import KafkaBus
+from clustergrowth.bus.port import EventBus, dlq_topic
+from clustergrowth.bus.sqlite import SqliteBus
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.inbox import run_consumer
+
+
+@pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.integration)])
+async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventBus]:
+    if request.param == "sqlite":
+        b: EventBus = SqliteBus(tmp_path / "events.sqlite", poll_s=0.05)
+    else:
+        b = KafkaBus(request.getfixturevalue("kafka_bootstrap"), client_id="contract", partitions=2)
+    await b.start()
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+def ev(key: str, n: int) -> CloudEvent:
+    return CloudEvent(
+        type="eu.smeclustergrowth.test.Thing.v1",
+        source="/test",
+        data={"n": n},
+        region="IE05",
+        partitionkey=key,
+    )
+
+
+def topic() -> str:
+    return f"contract-{uuid.uuid4().hex[:8]}.events"
+
+
+async def _collect(it: AsyncIterator[tuple[str, CloudEvent]]) -> list[CloudEvent]:
+    return [e async for _, e in it]
+
+
+async def test_published_events_are_read_back_in_order_per_key(bus: EventBus) -> None:
+    t = topic()
+    await bus.ensure_topics([t])
+    sent = [ev(f"k{i % 3}", i) for i in range(30)]
+    await bus.publish(t, sent[:10])
+    await bus.publish(t, sent[10:])
+    got = await asyncio.wait_for(_collect(bus.read([t])), 30)
+    assert sorted(e.id for e in got) == sorted(e.id for e in sent)
+    for k in ("k0", "k1", "k2"):
+        assert [e.data["n"] for e in got if e.partitionkey == k] == [
+            e.data["n"] for e in sent if e.partitionkey == k
+        ]
+    assert got[0] == next(e for e in sent if e.id == got[0].id)  # every attribute survives the trip
+
+
+async def test_consumer_group_resumes_after_its_last_commit(bus: EventBus) -> None:
+    t = topic()
+    await bus.ensure_topics([t])
+    await bus.publish(t, [ev("k", i) for i in range(6)])
+    group = f"g-{uuid.uuid4().hex[:6]}"
+
+    async def take(n: int, commit_upto: int) -> list[int]:
+        seen: list[int] = []
+        agen = bus.consume(group, [t])
+        try:
+            async for d in agen:
+                assert d.event is not None
+                seen.append(d.event.data["n"])
+                if len(seen) <= commit_upto:
+                    await d.commit()
+                if len(seen) == n:
+                    break
+        finally:
+            await agen.aclose()  # type: ignore[attr-defined]
+        return seen
+
+    assert await asyncio.wait_for(take(4, commit_upto=3), 60) == [0, 1, 2, 3]
+    # 3 was handed out but not committed: it is delivered again
+    assert await asyncio.wait_for(take(3, commit_upto=3), 60) == [3, 4, 5]
+
+
+async def test_failing_handler_is_retried_then_parked_on_the_dead_letter_topic(bus: EventBus) -> None:
+    t = topic()
+    await bus.ensure_topics([t, dlq_topic(t)])
+    await bus.publish(t, [ev("k", 1), ev("k", 2)])
+    attempts: dict[int, int] = {}
+    handled: list[int] = []
+    done = asyncio.Event()
+
+    async def handler(e: CloudEvent) -> None:
+        n = e.data["n"]
+        attempts[n] = attempts.get(n, 0) + 1
+        if n == 1:
+            raise RuntimeError("poison")
+        handled.append(n)
+        done.set()
+
+    task = asyncio.create_task(
+        run_consumer(bus, f"g-{uuid.uuid4().hex[:6]}", [t], handler, retries=2, backoff_s=0)
+    )
+    try:
+        await asyncio.wait_for(done.wait(), 60)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert attempts == {1: 3, 2: 1} and handled == [2]
+    parked = await asyncio.wait_for(_collect(bus.read([dlq_topic(t)])), 30)
+    assert [e.data["n"] for e in parked] == [1]
+    assert "poison" in parked[0].data["_dead_letter"]["error"]
+
+
+async def test_ping(bus: EventBus) -> None:
+    await bus.ping()
