@@ -78,7 +78,7 @@ async def run_consumer(
                     break
                 except asyncio.CancelledError:
                     raise
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - every failure is retried, then parked
                     error = e
                     log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)
                     await asyncio.sleep(backoff_s * (2**attempt))

@@ -97,7 +97,7 @@ class FacilitiesService:
             try:
                 await asyncio.wait_for(probe(), 3)
                 out[name] = "ok"
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - readiness reports errors, it does not raise
                 out[name] = f"{type(e).__name__}: {e}"
         return out
 
