@@ -88,7 +88,7 @@ async def _events(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    topics = args.topic or sorted({f"{m.service}.events" for m in registry().values()})
+    topics = args.topic or sorted({settings.topic(f"{m.service}.events") for m in registry().values()})
     if settings.bus == "sqlite" and not (settings.data_dir / "events.sqlite").exists():
         return 0
     bus = open_bus(settings, client_id="clustergrowth-cli")

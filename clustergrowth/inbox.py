@@ -97,6 +97,24 @@ async def run_consumer(
             logs.event_id.reset(token)
 
 
+async def supervise(name: str, factory: Callable[[], Awaitable[None]], max_backoff_s: float = 10.0) -> None:
+    """Run a long-lived loop (a consumer) and restart it after failures such as a broker outage.
+
+    Uncommitted deliveries are simply delivered again after a restart; handlers are idempotent.
+    """
+    backoff = 0.2
+    while True:
+        try:
+            await factory()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("%s failed; restarting in %.1fs", name, backoff, exc_info=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+
+
 def _dead_letter(event: CloudEvent, group: str, error: BaseException) -> CloudEvent:
     data = {**event.data, "_dead_letter": {"group": group, "error": f"{type(error).__name__}: {error}"}}
     return CloudEvent(

@@ -24,6 +24,9 @@ class RuntimeSettings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     bus: Literal["sqlite", "kafka"] = "sqlite"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(
+        "", pattern=r"^[A-Za-z0-9._-]*$", description="namespace when instances share a cluster"
+    )
     kafka_partitions: int = Field(3, ge=1)
     kafka_replication: int = Field(1, ge=1)
     auth_issuer: str = Field(DEV_ISSUER, description="trusted token issuer (iss)")
@@ -57,6 +60,10 @@ class RuntimeSettings(BaseSettings):
         if self.auth_issuer != DEV_ISSUER and self.auth_jwks_file is None:
             raise ValueError("a production auth_issuer needs auth_jwks_file (its public keys)")
         return self
+
+    def topic(self, name: str) -> str:
+        """The broker topic for a logical topic name such as ``facilities.events``."""
+        return f"{self.topic_prefix}{name}"
 
     @property
     def dev_issuer(self) -> bool:

@@ -1,8 +1,8 @@
 """Document-store port and its adapters (embedded SQLite, MongoDB-protocol servers)."""
 
-from clustergrowth.store.port import DocumentStore, DuplicateKey, matches
+from clustergrowth.store.port import DocumentStore, DuplicateKey, UnportableDocument, matches
 
-__all__ = ["DocumentStore", "DuplicateKey", "matches"]
+__all__ = ["DocumentStore", "DuplicateKey", "UnportableDocument", "matches"]
 
 
 def open_store(settings: object, database: str) -> DocumentStore:

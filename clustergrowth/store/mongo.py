@@ -7,7 +7,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from clustergrowth.store.port import Doc, DuplicateKey
+from clustergrowth.store.port import Doc, DuplicateKey, check_portable
 
 
 class MongoStore:
@@ -25,12 +25,14 @@ class MongoStore:
         return doc
 
     async def insert(self, collection: str, doc: Doc) -> None:
+        check_portable(doc)
         try:
             await self._db[collection].insert_one({**doc, "version": 1})
         except DuplicateKeyError as e:
             raise DuplicateKey(str(e)) from e
 
     async def replace(self, collection: str, doc: Doc, expected_version: int) -> bool:
+        check_portable(doc)
         new = {**doc, "version": expected_version + 1}
         try:
             result = await self._db[collection].replace_one(

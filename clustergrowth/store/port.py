@@ -19,6 +19,24 @@ class DuplicateKey(Exception):
     """An insert collided with an existing ``_id`` or a unique index."""
 
 
+class UnportableDocument(ValueError):
+    """A document that some MongoDB-protocol servers cannot store (FerretDB v1 is the yardstick)."""
+
+
+def check_portable(value: Any, path: str = "", in_array: bool = False) -> None:
+    """Refuse nested arrays and keys with ``.`` or a leading ``$``, on every adapter alike."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str) or "." in k or k.startswith("$"):
+                raise UnportableDocument(f"key {k!r} at {path or '/'} is not portable")
+            check_portable(v, f"{path}/{k}", False)
+    elif isinstance(value, list):
+        if in_array:
+            raise UnportableDocument(f"nested array at {path}")
+        for i, v in enumerate(value):
+            check_portable(v, f"{path}/{i}", True)
+
+
 class DocumentStore(Protocol):
     """One service's database."""
 

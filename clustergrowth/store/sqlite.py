@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clustergrowth.store.port import Doc, DuplicateKey, matches, sort_key
+from clustergrowth.store.port import Doc, DuplicateKey, check_portable, matches, sort_key
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -69,6 +69,7 @@ class SqliteStore:
         return await self._run(op)
 
     async def insert(self, collection: str, doc: Doc) -> None:
+        check_portable(doc)
         doc = {**doc, "version": 1}
 
         def op() -> None:
@@ -83,6 +84,7 @@ class SqliteStore:
         await self._run(op)
 
     async def replace(self, collection: str, doc: Doc, expected_version: int) -> bool:
+        check_portable(doc)
         doc = {**doc, "version": expected_version + 1}
 
         def op() -> bool:

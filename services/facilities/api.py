@@ -40,7 +40,7 @@ class SiteOut(BaseModel):
     city: str
     address: str
     timezone: str
-    opening_hours: dict[str, list[list[str]]]
+    opening_hours: dict[str, list[dict[str, str]]]
     organisation: str | None
 
 

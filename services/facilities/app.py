@@ -13,7 +13,7 @@ from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.bus import EventBus, dlq_topic, open_bus
 from clustergrowth.contracts import facilities as ev
-from clustergrowth.inbox import run_consumer
+from clustergrowth.inbox import run_consumer, supervise
 from clustergrowth.outbox import OutboxRelay
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store import DocumentStore, open_store
@@ -45,11 +45,12 @@ class FacilitiesService:
         self.own = own or FacilitiesSettings()
         self.store = store or open_store(settings, self.own.database)
         self.bus = bus or open_bus(settings, client_id=f"facilities-{settings.region}")
+        self.topic = settings.topic(ev.TOPIC)
         self.relay = OutboxRelay(
             "facilities",
             self.store,
             self.bus,
-            {c: ev.TOPIC for c in st.OUTBOX_COLLECTIONS},
+            {c: self.topic for c in st.OUTBOX_COLLECTIONS},
             interval_s=settings.relay_interval_s,
         )
         self.facilities = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
@@ -59,7 +60,7 @@ class FacilitiesService:
     async def start(self) -> None:
         logs.service.set(self.name)
         await st.ensure_indexes(self.store)
-        await self.bus.ensure_topics([ev.TOPIC, dlq_topic(ev.TOPIC)])
+        await self.bus.ensure_topics([self.topic, dlq_topic(self.topic)])
         await self.bus.start()
         if self.settings.seed_demo and await seed.seed_demo(self.facilities):
             log.info("seeded demo sites and resources for the six council cities")
@@ -68,13 +69,16 @@ class FacilitiesService:
         if self.own.run_consumers:
             self._tasks.append(
                 asyncio.create_task(
-                    run_consumer(
-                        self.bus,
-                        consumers.GROUP,
-                        consumers.TOPICS,
-                        self.usage.handle,
-                        retries=self.settings.consumer_retries,
-                        source=self.facilities.source,
+                    supervise(
+                        "facilities usage consumer",
+                        lambda: run_consumer(
+                            self.bus,
+                            self.settings.topic_prefix + consumers.GROUP,
+                            [self.topic],
+                            self.usage.handle,
+                            retries=self.settings.consumer_retries,
+                            source=self.facilities.source,
+                        ),
                     ),
                     name="facilities-usage",
                 )

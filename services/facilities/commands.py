@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -91,7 +91,7 @@ class BookResource(Strict):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _text_only(cls, v: object) -> object:
-        if not isinstance(v, str):
+        if not isinstance(v, str | datetime):  # numbers would be read as Unix seconds
             raise ValueError("must be an ISO 8601 string with an offset, e.g. 2026-12-01T09:00:00+01:00")
         return v
 

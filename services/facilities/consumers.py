@@ -17,7 +17,6 @@ from services.facilities import store as st
 from services.facilities.domain.model import parse_iso
 
 GROUP = "facilities.usage"
-TOPICS = [ev.TOPIC]
 BOOKED = {ev.DeskBooked.event_type(), ev.FacilityBooked.event_type()}
 CANCELLED = ev.BookingCancelled.event_type()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from clustergrowth.store.mongo import MongoStore
-from clustergrowth.store.port import DocumentStore, DuplicateKey
+from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey, UnportableDocument
 from clustergrowth.store.sqlite import SqliteStore
 
 
@@ -84,6 +84,18 @@ async def test_find_filters_sort_limit_and_array_paths(store: DocumentStore) -> 
     assert await store.count("days", {"day": "2026-01-01"}) == 2
     assert await store.delete("days", "d0") and not await store.delete("days", "d0")
     assert await store.count("days") == 2
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [{"_id": "x", "pairs": [["08:00", "20:00"]]}, {"_id": "x", "a.b": 1}, {"_id": "x", "n": {"$set": 1}}],
+)
+async def test_documents_some_servers_cannot_store_are_refused_everywhere(
+    store: DocumentStore, doc: Doc
+) -> None:
+    with pytest.raises(UnportableDocument):
+        await store.insert("things", doc)
+    assert await store.get("things", "x") is None
 
 
 async def test_ping(store: DocumentStore) -> None:

@@ -36,14 +36,19 @@ class OpeningHours:
     windows: dict[str, list[tuple[time, time]]]
 
     @classmethod
-    def from_doc(cls, d: dict[str, list[list[str]]]) -> OpeningHours:
+    def from_doc(cls, d: dict[str, list[dict[str, str]]]) -> OpeningHours:
         return cls(
-            {day: [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in w] for day, w in d.items()}
+            {
+                day: [(time.fromisoformat(x["open"]), time.fromisoformat(x["close"])) for x in w]
+                for day, w in d.items()
+            }
         )
 
-    def to_doc(self) -> dict[str, list[list[str]]]:
+    def to_doc(self) -> dict[str, list[dict[str, str]]]:
+        """Windows as objects, not pairs: FerretDB (and so the store port) stores no nested arrays."""
         return {
-            d: [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in w] for d, w in self.windows.items()
+            d: [{"open": a.strftime("%H:%M"), "close": b.strftime("%H:%M")} for a, b in w]
+            for d, w in self.windows.items()
         }
 
     def on(self, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:

@@ -1,0 +1,48 @@
+"""Small helpers shared by the integration and fault tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clustergrowth.bus.port import EventBus
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.store.port import DocumentStore
+from services.facilities import store as st
+
+
+def weekday_slots(n: int, days_ahead: int = 2) -> list[tuple[datetime, datetime]]:
+    """n distinct one-hour slots on weekdays 08:00-18:00 UTC (inside every seeded site's hours)."""
+    out: list[tuple[datetime, datetime]] = []
+    d = datetime.now(UTC).date() + timedelta(days=days_ahead)
+    while len(out) < n:
+        if d.weekday() < 5:
+            for h in range(9, 17):
+                s = datetime(d.year, d.month, d.day, h, tzinfo=UTC)
+                out.append((s, s + timedelta(hours=1)))
+        d += timedelta(days=1)
+    return out[:n]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 60, what: str = "") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+async def outbox_empty(store: DocumentStore) -> bool:
+    return sum([await store.count(c, {"outbox_pending": True}) for c in st.OUTBOX_COLLECTIONS]) == 0
+
+
+async def read_all(bus: EventBus, topic: str) -> list[CloudEvent]:
+    return [e async for _, e in bus.read([topic])]
+
+
+async def usage_total(store: DocumentStore) -> dict[str, Any]:
+    docs = await store.find(st.USAGE, {})
+    return {"bookings": sum(d["bookings"] for d in docs), "docs": len(docs)}
