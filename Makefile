@@ -34,12 +34,19 @@ backends:
 	deploy/native/provision.sh kafka >/dev/null
 	deploy/native/provision.sh ferretdb >/dev/null
 
+# The Compose Specification's JSON schema, as shipped inside a package on the Python package index.
+COMPOSE_SPEC := .cache/compose-spec/compose_spec.json
+$(COMPOSE_SPEC): | $(UV)
+	mkdir -p .cache/compose-spec
+	$(TOOLS)/bin/pip download -q --disable-pip-version-check --no-deps -d .cache/compose-spec docker-compose==1.29.2
+	cd .cache/compose-spec && $(PYTHON) -c "import zipfile,glob; z=zipfile.ZipFile(glob.glob('docker_compose-*.whl')[0]); open('compose_spec.json','wb').write(z.read('compose/config/compose_spec.json'))"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) backends lint
+test: $(STAMP) backends $(COMPOSE_SPEC) lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 unit: $(STAMP)
