@@ -15,7 +15,7 @@ from clustergrowth.aggregate import OUTBOX, PENDING
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISHED
-from clustergrowth.store.port import DocumentStore
+from clustergrowth.store.port import Doc, DocumentStore
 
 log = logging.getLogger("clustergrowth.outbox")
 
@@ -47,36 +47,40 @@ class OutboxRelay:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Publish everything pending now; returns how many events were published."""
+        """Publish everything pending now, batched per topic; returns how many events were published."""
         published = 0
-        pending_total, oldest = 0, None
+        oldest: str | None = None
+        pending_total = 0
         for collection, topic in self.routes.items():
             docs = await self.store.find(collection, {PENDING: True}, limit=self.batch)
+            batch: list[CloudEvent] = []
             for doc in docs:
                 events = [CloudEvent.from_dict(e) for e in doc.get(OUTBOX) or []]
-                if not events:
-                    continue
-                pending_total += len(events)
-                first = events[0].time
-                oldest = first if oldest is None or first < oldest else oldest
-                await self.bus.publish(topic, events)
-                await self._remove(collection, doc["_id"], {e.id for e in events})
-                published += len(events)
-                OUTBOX_PUBLISHED.labels(self.service).inc(len(events))
+                batch += events  # documents' events stay in order: same key, same partition, one producer
+                if events and (oldest is None or events[0].time < oldest):
+                    oldest = events[0].time
+            pending_total += len(batch)
+            if not batch:
+                continue
+            await self.bus.publish(topic, batch)
+            await asyncio.gather(*[self._remove(collection, doc) for doc in docs])
+            published += len(batch)
+            OUTBOX_PUBLISHED.labels(self.service).inc(len(batch))
         OUTBOX_PENDING.labels(self.service).set(max(0, pending_total - published))
         age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-        OUTBOX_OLDEST_AGE.labels(self.service).set(age if published < pending_total else 0.0)
+        OUTBOX_OLDEST_AGE.labels(self.service).set(age)
         return published
 
-    async def _remove(self, collection: str, id: str, ids: set[str]) -> None:
-        while True:
-            doc = await self.store.get(collection, id)
-            if doc is None:
+    async def _remove(self, collection: str, doc: Doc) -> None:
+        """Drop the published events from the document, keeping any that were added meanwhile."""
+        ids = {e["id"] for e in doc.get(OUTBOX) or []}
+        current: Doc | None = doc
+        while current is not None:
+            remaining = [e for e in current.get(OUTBOX) or [] if e["id"] not in ids]
+            new = {**current, OUTBOX: remaining, PENDING: bool(remaining)}
+            if await self.store.replace(collection, new, current["version"]):
                 return
-            remaining = [e for e in doc.get(OUTBOX) or [] if e["id"] not in ids]
-            new = {**doc, OUTBOX: remaining, PENDING: bool(remaining)}
-            if await self.store.replace(collection, new, doc["version"]):
-                return
+            current = await self.store.get(collection, current["_id"])
 
     async def run(self) -> None:
         """Relay until stopped; a failing broker is retried with backoff, never dropped."""

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,12 @@ async def _kafka_ready(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+
+
+def _in_own_loop(coro: Any) -> Any:
+    """Run a coroutine to completion on a fresh loop in a worker thread (callers may be inside a loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _mongo_ready(url: str) -> bool:
@@ -127,7 +134,7 @@ def native_kafka(workdir: Path) -> tuple[NativeProcess, str]:
         "kafka",
         [str(NATIVE / "kafka.sh"), str(workdir / "kafka"), str(port), str(cport)],
         workdir / "kafka.log",
-        lambda: asyncio.run(_kafka_ready(bootstrap)),
+        lambda: _in_own_loop(_kafka_ready(bootstrap)),
     )
     p.start()
     return p, bootstrap

@@ -1,0 +1,17 @@
+"""`make bench`: run every benchmark; each prints its figures and writes bench/results/<name>.json."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import contention, latency
+
+
+def main() -> int:
+    contention.main([])
+    latency.main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
