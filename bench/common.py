@@ -38,7 +38,11 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     result = {
         "benchmark": name,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
         **result,
     }
     path = RESULTS / f"{name}.json"

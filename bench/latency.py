@@ -29,8 +29,14 @@ from tests import backends
 
 
 async def _consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                         enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=5)
+    c = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=5,
+    )
     await c.start()
     return c
 
@@ -93,10 +99,21 @@ async def through_outbox(bootstrap: str, mongo_url: str, n: int, rate: float) ->
 
         async def send(i: int) -> None:
             t0 = time.time()
-            event = CloudEvent(type="eu.smeclustergrowth.bench.Thing.v1", source="/bench", data={"i": i, "t0": t0},
-                               region="IE05", partitionkey=f"thing-{i}")
-            await aggregate.save(store, "things", {"_id": f"thing-{i}", "i": i}, [event], expected_version=None,
-                                 on_saved=relay.notify)
+            event = CloudEvent(
+                type="eu.smeclustergrowth.bench.Thing.v1",
+                source="/bench",
+                data={"i": i, "t0": t0},
+                region="IE05",
+                partitionkey=f"thing-{i}",
+            )
+            await aggregate.save(
+                store,
+                "things",
+                {"_id": f"thing-{i}", "i": i},
+                [event],
+                expected_version=None,
+                on_saved=relay.notify,
+            )
 
         await _paced(n, rate, send)
         await asyncio.wait_for(recv, 120)
@@ -140,9 +157,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = asyncio.run(run(a.events, a.rate))
     path = write_result("latency", result)
     b, o = result["bare_pipe"], result["outbox"]
-    print(f"latency @ {a.rate:.0f}/s acks=all: bare pipe p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms; "
-          f"outbox p50 {o['p50_ms']} ms p99 {o['p99_ms']} ms")
-    print(f"latency: outbox/bare p50 x{result['ratio_p50']}, p99 x{result['ratio_p99']} (target p99 <= 3x)  [{path}]")
+    print(
+        f"latency @ {a.rate:.0f}/s acks=all: bare pipe p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms; "
+        f"outbox p50 {o['p50_ms']} ms p99 {o['p99_ms']} ms"
+    )
+    print(
+        f"latency: outbox/bare p50 x{result['ratio_p50']}, p99 x{result['ratio_p99']} "
+        f"(target p99 <= 3x)  [{path}]"
+    )
     return result
 
 
