@@ -43,6 +43,15 @@ async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+USED: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real backends the integration, contract and fault tests ran against."""
+    for name, how in sorted(USED.items()):
+        terminalreporter.write_line(f"backend {name}: {how}")
+
+
 @pytest.fixture(scope="session")
 def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("backends")
@@ -52,15 +61,18 @@ def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def kafka_bootstrap(backend_dir: Path) -> Iterator[str]:
     """A real Kafka broker: from CG_TEST_KAFKA, a container, or a native KRaft process."""
     if os.environ.get("CG_TEST_KAFKA"):
+        USED["kafka"] = f"from CG_TEST_KAFKA at {os.environ['CG_TEST_KAFKA']}"
         yield os.environ["CG_TEST_KAFKA"]
         return
     if backends.docker_available():
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("apache/kafka:4.2.0").with_kraft() as kafka:
+            USED["kafka"] = "apache/kafka:4.2.0 container (testcontainers)"
             yield kafka.get_bootstrap_server()
         return
     proc, bootstrap = backends.native_kafka(backend_dir)
+    USED["kafka"] = f"native KRaft broker ({Path(backends.provision('kafka')).parent.name}) at {bootstrap}"
     try:
         yield bootstrap
     finally:
@@ -71,6 +83,7 @@ def kafka_bootstrap(backend_dir: Path) -> Iterator[str]:
 def mongo_url(backend_dir: Path) -> Iterator[str]:
     """A real MongoDB-protocol server: from CG_TEST_MONGO_URL, a MongoDB container, or native FerretDB."""
     if os.environ.get("CG_TEST_MONGO_URL"):
+        USED["mongo"] = f"from CG_TEST_MONGO_URL at {os.environ['CG_TEST_MONGO_URL']}"
         yield os.environ["CG_TEST_MONGO_URL"]
         return
     if backends.docker_available():
@@ -78,9 +91,13 @@ def mongo_url(backend_dir: Path) -> Iterator[str]:
 
         with ExitStack() as stack:
             mongo = stack.enter_context(MongoDbContainer("mongo:8.0"))
+            USED["mongo"] = "mongo:8.0 container (testcontainers)"
             yield mongo.get_connection_url()
         return
     proc, url = backends.native_ferretdb(backend_dir)
+    USED["mongo"] = (
+        f"native FerretDB ({Path(backends.provision('ferretdb')).parent.name}, SQLite handler) at {url}"
+    )
     try:
         yield url
     finally:
