@@ -22,9 +22,12 @@ async def save(
     events: Sequence[CloudEvent],
     *,
     expected_version: int | None,
-    on_saved: Callable[[], None] | None = None,
+    on_saved: Callable[[str], None] | None = None,
 ) -> None:
-    """One guarded write of new state plus its pending events (insert when ``expected_version`` is None)."""
+    """One guarded write of new state plus its pending events (insert when ``expected_version`` is None).
+
+    ``on_saved(collection)`` wakes the relay for that collection once the write is durable.
+    """
     outbox = list(doc.get(OUTBOX) or []) + [e.to_dict() for e in events]
     new = {**doc, OUTBOX: outbox, PENDING: bool(outbox)}
     if expected_version is None:
@@ -35,4 +38,4 @@ async def save(
     elif not await store.replace(collection, new, expected_version):
         raise ConcurrentUpdate(f"{collection}/{doc['_id']} changed since version {expected_version}")
     if events and on_saved:
-        on_saved()
+        on_saved(collection)

@@ -157,8 +157,8 @@ class Authenticator:
         )
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller, or 401."""
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller, or 401 (async: no thread-pool hop per request)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
 from starlette.responses import Response
 
 HTTP_REQUESTS = Counter(
@@ -27,21 +23,6 @@ CONSUMER_HANDLED = Counter(
 CONSUMER_LAG = Gauge(
     "consumer_lag_seconds", "Age of the newest event a consumer group has handled", ["group"]
 )
-
-
-async def red_middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Count and time every request under its route template, not its raw path."""
-    start = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        route = request.scope.get("route")
-        template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
-        HTTP_REQUESTS.labels(request.method, template, str(status)).inc()
-        HTTP_DURATION.labels(request.method, template).observe(time.perf_counter() - start)
 
 
 def metrics_response() -> Response:

@@ -40,18 +40,25 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.batch = batch
         self._wake = asyncio.Event()
+        self._dirty: set[str] = set()
         self._stopped = False
 
-    def notify(self) -> None:
-        """Wake the relay now: a write just added events."""
+    def notify(self, collection: str | None = None) -> None:
+        """Wake the relay now: a write just added events (to ``collection``, if named)."""
+        self._dirty.add(collection or "*")
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Publish everything pending now, batched per topic; returns how many events were published."""
+    async def run_once(self, only: set[str] | None = None) -> int:
+        """Publish everything pending now (in ``only`` those collections), batched per topic.
+
+        Returns how many events were published.
+        """
         published = 0
         oldest: str | None = None
         pending_total = 0
         for collection, topic in self.routes.items():
+            if only is not None and collection not in only:
+                continue
             docs = await self.store.find(collection, {PENDING: True}, limit=self.batch)
             batch: list[CloudEvent] = []
             for doc in docs:
@@ -83,26 +90,35 @@ class OutboxRelay:
             current = await self.store.get(collection, current["_id"])
 
     async def run(self) -> None:
-        """Relay until stopped; a failing broker is retried with backoff, never dropped."""
+        """Relay until stopped; a failing broker is retried with backoff, never dropped.
+
+        A write's wake-up scans only the collection it named; the periodic pass scans them all.
+        """
         backoff = 0.1
+        scope: set[str] | None = None  # None: scan every collection
         while not self._stopped:
             self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            this_pass = None if scope is None or "*" in dirty else scope | dirty
             try:
-                n = await self.run_once()
+                n = await self.run_once(this_pass)
                 backoff = 0.1
                 if n:
-                    continue  # there may be more than one batch
+                    scope = this_pass  # there may be more than one batch
+                    continue
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("outbox relay pass failed; retrying in %.1fs", backoff, exc_info=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+                scope = None
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                scope = set()
             except TimeoutError:
-                pass
+                scope = None
 
     def stop(self) -> None:
         self._stopped = True

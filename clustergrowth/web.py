@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clustergrowth import logs
 from clustergrowth.errors import install_problem_handlers
-from clustergrowth.metrics import metrics_response, red_middleware
+from clustergrowth.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_response
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -31,25 +32,50 @@ class ServiceComponent(Protocol):
         """Names each dependency (store, bus) and 'ok' or the error; raises nothing."""
 
 
-async def request_id_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Accept a sane X-Request-ID or make one; echo it and put it in every log line."""
-    incoming = request.headers.get("x-request-id", "")
-    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    token = logs.request_id.set(rid)
-    try:
-        response = await call_next(request)
-    finally:
-        logs.request_id.reset(token)
-    response.headers["X-Request-ID"] = rid
-    return response
+class EdgeMiddleware:
+    """Plain ASGI middleware: request id (accepted or made, echoed, logged) and RED metrics per route.
+
+    Plain ASGI rather than ``@app.middleware``: no extra task and stream per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for k, v in scope.get("headers", []):
+            if k == b"x-request-id":
+                incoming = v.decode("latin-1")
+                break
+        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = logs.request_id.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_DURATION.labels(method, template).observe(time.perf_counter() - start)
 
 
 def install_edge(app: FastAPI, components: list[ServiceComponent]) -> None:
     """Middleware, problem handlers, and the contract endpoints /healthz /readyz /metrics."""
-    app.middleware("http")(red_middleware)
-    app.middleware("http")(request_id_middleware)
+    app.add_middleware(EdgeMiddleware)
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")

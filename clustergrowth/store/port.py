@@ -23,18 +23,25 @@ class UnportableDocument(ValueError):
     """A document that some MongoDB-protocol servers cannot store (FerretDB v1 is the yardstick)."""
 
 
-def check_portable(value: Any, path: str = "", in_array: bool = False) -> None:
+def check_portable(doc: Doc) -> None:
     """Refuse nested arrays and keys with ``.`` or a leading ``$``, on every adapter alike."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str) or "." in k or k.startswith("$"):
-                raise UnportableDocument(f"key {k!r} at {path or '/'} is not portable")
-            check_portable(v, f"{path}/{k}", False)
-    elif isinstance(value, list):
-        if in_array:
-            raise UnportableDocument(f"nested array at {path}")
-        for i, v in enumerate(value):
-            check_portable(v, f"{path}/{i}", True)
+    stack: list[Any] = [doc]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            for k, v in value.items():
+                if type(k) is not str or "." in k or k[:1] == "$":
+                    raise UnportableDocument(f"key {k!r} is not portable")
+                if type(v) in (dict, list):
+                    stack.append(v)
+        elif kind is list:
+            for v in value:
+                t = type(v)
+                if t is list:
+                    raise UnportableDocument("nested arrays are not portable")
+                if t is dict:
+                    stack.append(v)
 
 
 class DocumentStore(Protocol):

@@ -109,9 +109,9 @@ class SqliteStore:
             args.append(filter["_id"])
         for f in self._indexed.get(collection, set()):
             v = filter.get(f)
-            if isinstance(v, str | int | float) and not isinstance(v, bool):
+            if isinstance(v, str | int | float):  # bool is an int: JSON true is 1 in SQLite
                 where.append(f"json_extract(doc, '$.{f}')=?")
-                args.append(v)
+                args.append(int(v) if isinstance(v, bool) else v)
         sql = f'SELECT doc FROM "{t}"' + (" WHERE " + " AND ".join(where) if where else "")
         docs = [json.loads(r[0]) for r in self._db().execute(sql, args)]
         return [d for d in docs if matches(d, filter)]

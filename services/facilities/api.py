@@ -24,7 +24,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def facilities(request: Request) -> h.Facilities:
+async def facilities(request: Request) -> h.Facilities:
     f: h.Facilities = request.app.state.facilities
     return f
 

@@ -42,7 +42,7 @@ class Facilities:
 
     store: DocumentStore
     region: str
-    notify: Callable[[], None] = lambda: None
+    notify: Callable[[str], None] = lambda collection: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property

@@ -26,7 +26,10 @@ def env(data: Path, **extra: str) -> dict[str, str]:
 
 
 def start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([CLI, "run", "--port", str(port)], env=env(data), stderr=subprocess.PIPE)
+    data.mkdir(parents=True, exist_ok=True)
+    log = open(data.parent / "stack.log", "ab")  # a file, not a pipe: a full pipe would block the server
+    proc = subprocess.Popen([CLI, "run", "--port", str(port)], env=env(data), stderr=log)
+    log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -35,14 +38,12 @@ def start(data: Path, port: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError(f"stack did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    raise AssertionError(f"stack did not start: {(data.parent / 'stack.log').read_text()[-2000:]}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     proc.wait(20)
-    if proc.stderr:
-        proc.stderr.close()
 
 
 @pytest.fixture
