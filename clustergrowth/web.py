@@ -52,6 +52,8 @@ class EdgeMiddleware:
                 break
         rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = logs.request_id.set(rid)
+        parts = scope.get("path", "").split("/")
+        service_token = logs.service.set(parts[3] if len(parts) > 3 and parts[1:3] == ["api", "v1"] else None)
         start = time.perf_counter()
         status = 500
 
@@ -66,6 +68,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             logs.request_id.reset(token)
+            logs.service.reset(service_token)
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")

@@ -49,7 +49,13 @@ class GatewaySettings(BaseSettings):
     timeout_s: float = 10.0
 
 
-def create_app(settings: RuntimeSettings | None = None, gw: GatewaySettings | None = None) -> FastAPI:
+def create_app(
+    settings: RuntimeSettings | None = None,
+    gw: GatewaySettings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The regional front door; ``transport`` replaces the network in proxy mode (tests)."""
     settings = settings or RuntimeSettings()
     gw = gw or GatewaySettings()
     components: list[ServiceComponent] = []
@@ -82,7 +88,9 @@ def create_app(settings: RuntimeSettings | None = None, gw: GatewaySettings | No
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.http = httpx.AsyncClient(
-            timeout=gw.timeout_s, limits=httpx.Limits(max_keepalive_connections=100, max_connections=200)
+            timeout=gw.timeout_s,
+            limits=httpx.Limits(max_keepalive_connections=100, max_connections=200),
+            transport=transport,
         )
         try:
             yield
@@ -113,7 +121,7 @@ def create_app(settings: RuntimeSettings | None = None, gw: GatewaySettings | No
             )
         except httpx.TransportError as e:
             raise ServiceUnavailable(f"the {service} service is not answering: {type(e).__name__}") from e
-        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"x-request-id"}}
         return Response(upstream.content, status_code=upstream.status_code, headers=out)
 
     return app

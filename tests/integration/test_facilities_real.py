@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from clustergrowth.auth import Principal
 from clustergrowth.bus.kafka import KafkaBus
+from clustergrowth.contracts import facilities as ev
+from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import Conflict
 from clustergrowth.settings import RuntimeSettings
 from services.facilities import commands as c
@@ -77,3 +84,36 @@ async def test_readiness_reports_the_real_backends(
     report = await s2.check_ready()
     assert report["store"] == "ok" and report["bus"] != "ok"
     await s2.store.close()
+
+
+async def test_events_command_reads_kafka_in_the_distributed_mode(real_settings: RuntimeSettings) -> None:
+    bus = KafkaBus(real_settings.kafka_bootstrap)
+    topic = real_settings.topic("facilities.events")
+    await bus.ensure_topics([topic])
+    sent = [
+        CloudEvent(type=t, source="/test", data={"n": i}, region="IE05", partitionkey=f"k{i}")
+        for i, t in enumerate(
+            [ev.DeskBooked.event_type(), ev.ResourceListed.event_type(), ev.DeskBooked.event_type()]
+        )
+    ]
+    await bus.publish(topic, sent)
+    await bus.close()
+    env = {
+        **os.environ,
+        "CG_BUS": "kafka",
+        "CG_KAFKA_BOOTSTRAP": real_settings.kafka_bootstrap,
+        "CG_TOPIC_PREFIX": real_settings.topic_prefix,
+        "CG_DATA_DIR": str(real_settings.data_dir),
+    }
+    cli = str(Path(sys.executable).parent / "clustergrowth")
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [cli, "events", "--type", "DeskBooked"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert sorted(x["id"] for x in lines) == sorted(e.id for e in sent if e.name == "DeskBooked")
