@@ -11,6 +11,7 @@ Nothing here ever skips: a backend that cannot be had is an error.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -49,6 +50,9 @@ def provision(what: str) -> str:
 async def _kafka_ready(bootstrap: str) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # refused connections are expected while the broker starts
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
     try:
         await admin.start()
@@ -58,6 +62,7 @@ async def _kafka_ready(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+        quiet.setLevel(level)
 
 
 def _in_own_loop(coro: Any) -> Any:
@@ -146,7 +151,7 @@ def native_ferretdb(workdir: Path) -> tuple[NativeProcess, str]:
     url = f"mongodb://127.0.0.1:{port}/"
     p = NativeProcess(
         "ferretdb",
-        [binary, "-listen", f"127.0.0.1:{port}", "-dir", str(workdir / "ferretdb")],
+        [binary, "-listen", f"127.0.0.1:{port}", "-dir", str(workdir / "ferretdb"), "-synchronous", "normal"],
         workdir / "ferretdb.log",
         lambda: _mongo_ready(url),
     )

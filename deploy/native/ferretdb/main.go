@@ -2,7 +2,7 @@
 // loopback address, through FerretDB's embeddable package. It exists because `go install` of
 // FerretDB's own command panics outside a git checkout (its version file is generated at release).
 //
-// usage: ferretdb-sqlite -listen 127.0.0.1:27017 -dir /path/to/data
+// usage: ferretdb-sqlite -listen 127.0.0.1:27017 -dir /path/to/data [-synchronous normal]
 package main
 
 import (
@@ -21,7 +21,11 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "data", "directory for the SQLite databases")
+	synchronous := flag.String("synchronous", "full", "SQLite synchronous pragma: full, or normal for test backends")
 	flag.Parse()
+	if *synchronous != "full" && *synchronous != "normal" {
+		log.Fatalf("-synchronous must be full or normal, not %q", *synchronous)
+	}
 
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -35,7 +39,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		log.Fatal(err)
