@@ -115,7 +115,8 @@ class OutboxRelay:
                 scope = None
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                async with asyncio.timeout(self.interval_s):  # not wait_for: it can swallow a cancel
+                    await self._wake.wait()
                 scope = set()
             except TimeoutError:
                 scope = None

@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from clustergrowth.bus.port import Delivery
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.sqlite_db import SqliteDb
 
-T = TypeVar("T")
 POLL_S = 0.2
 
 
@@ -27,46 +26,19 @@ class SqliteBus:
     def __init__(self, path: Path, poll_s: float = POLL_S) -> None:
         self.path = Path(path)
         self.poll_s = poll_s
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-bus")
-        self._conn: sqlite3.Connection | None = None
+        self._sqlite = SqliteDb(self.path, _schema)
+        self._db = self._sqlite.conn
+        self._run = self._sqlite.run
         self._waiters: set[asyncio.Event] = set()
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA busy_timeout=5000")
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
-                " key TEXT, event TEXT NOT NULL)"
-            )
-            c.execute("CREATE INDEX IF NOT EXISTS log_topic ON log (topic, seq)")
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
-                " seq INTEGER NOT NULL, PRIMARY KEY (grp, topic))"
-            )
-            self._conn = c
-        return self._conn
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     async def start(self) -> None:
         await self._run(self._db)
 
     async def close(self) -> None:
-        def op() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self._run(op)
-        self._pool.shutdown(wait=True)
+        await self._sqlite.close()
 
     async def ping(self) -> None:
-        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+        await self._sqlite.ping()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         return None  # topics exist as soon as a record names them
@@ -92,7 +64,8 @@ class SqliteBus:
         ev = asyncio.Event()
         self._waiters.add(ev)
         try:
-            await asyncio.wait_for(ev.wait(), self.poll_s)
+            async with asyncio.timeout(self.poll_s):  # not wait_for: it can swallow a cancellation
+                await ev.wait()
         except TimeoutError:
             pass
         finally:
@@ -154,6 +127,18 @@ class SqliteBus:
                 if not follow:
                     return
                 await self._wait()
+
+
+def _schema(c: sqlite3.Connection) -> None:
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+        " key TEXT, event TEXT NOT NULL)"
+    )
+    c.execute("CREATE INDEX IF NOT EXISTS log_topic ON log (topic, seq)")
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS offsets (grp TEXT NOT NULL, topic TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, PRIMARY KEY (grp, topic))"
+    )
 
 
 def _decode(raw: str) -> tuple[CloudEvent | None, str | None]:

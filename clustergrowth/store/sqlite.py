@@ -1,23 +1,19 @@
 """Embedded document store: one SQLite file per service database, JSON documents, WAL journal.
 
-All statements run on one worker thread, so the event loop never blocks on disk and SQLite sees a
-single writer. The compare-and-set of ``replace`` is one ``UPDATE … WHERE id=? AND version=?``.
+All statements run on one worker thread (``SqliteDb``), so the event loop never blocks on disk and
+SQLite sees a single writer. The compare-and-set of ``replace`` is one ``UPDATE … WHERE id=? AND version=?``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
+from clustergrowth.sqlite_db import SqliteDb
 from clustergrowth.store.port import Doc, DuplicateKey, check_portable, matches, sort_key
 
-T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -32,20 +28,11 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{self.path.stem}")
-        self._conn: sqlite3.Connection | None = None
+        self._sqlite = SqliteDb(self.path)
+        self._db = self._sqlite.conn
+        self._run = self._sqlite.run
         self._tables: set[str] = set()
         self._indexed: dict[str, set[str]] = {}
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            self._conn = conn
-        return self._conn
 
     def _ensure_table(self, collection: str) -> str:
         t = _table(collection)
@@ -56,9 +43,6 @@ class SqliteStore:
             )
             self._tables.add(t)
         return t
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     async def get(self, collection: str, id: str) -> Doc | None:
         def op() -> Doc | None:
@@ -159,17 +143,7 @@ class SqliteStore:
         await self._run(op)
 
     async def ping(self) -> None:
-        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+        await self._sqlite.ping()
 
     async def close(self) -> None:
-        def op() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self._run(op)
-        self._pool.shutdown(wait=True)
-
-    # test helper: raw access is intentionally not part of the port
-    def _raw(self) -> Any:
-        return self._db()
+        await self._sqlite.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -88,9 +88,13 @@ class FacilitiesService:
         self.relay.stop()
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:
+            done, stuck = await asyncio.wait(self._tasks, timeout=10)
+            for t in done:
+                if not t.cancelled() and t.exception():
+                    log.error("task %s had failed: %r", t.get_name(), t.exception())
+            for t in stuck:
+                log.error("task %s did not stop within 10s", t.get_name())
         self._tasks.clear()
         await self.bus.close()
         await self.store.close()
@@ -99,7 +103,8 @@ class FacilitiesService:
         out = {}
         for name, probe in (("store", self.store.ping), ("bus", self.bus.ping)):
             try:
-                await asyncio.wait_for(probe(), 3)
+                async with asyncio.timeout(3):
+                    await probe()
                 out[name] = "ok"
             except Exception as e:  # noqa: BLE001 - readiness reports errors, it does not raise
                 out[name] = f"{type(e).__name__}: {e}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -15,7 +15,7 @@ from clustergrowth.auth import Principal
 from clustergrowth.contracts import EventData, make_event
 from clustergrowth.contracts import facilities as ev
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
+from clustergrowth.problems import Forbidden, NotFound, ServiceUnavailable, Unprocessable, field_error
 from clustergrowth.store.port import DocumentStore
 from services.facilities import commands as c
 from services.facilities import store as st
@@ -195,18 +195,15 @@ def _cancelled_event(f: Facilities, b: Booking, reason: str) -> CloudEvent:
     return f.event(data, key=b.resource_id, subject=b.id)
 
 
-async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
-    """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
-    resource = await get_resource(f, cmd.resource_id)
-    now = f.clock()
-    booker = Booker(who.sub, who.roles, who.region, who.org, await _trainings(f, who.sub, now))
-    day = cmd.start.astimezone(resource.tz).date()
-    key = ResourceDay.key(resource.id, day)
+Loaded = tuple[dict[str, Any] | None, ResourceDay]
+Change = Callable[[ResourceDay], Awaitable[tuple[Booking, list[CloudEvent]]]]
+
+
+async def _change_schedule(f: Facilities, load: Callable[[], Awaitable[Loaded]], change: Change) -> Booking:
+    """Load a ResourceDay, apply a domain change, save it with its events; on a lost race, redo."""
     for _ in range(MAX_WRITE_ATTEMPTS):
-        doc = await f.store.get(st.SCHEDULES, key)
-        schedule = st.schedule_from_doc(doc) if doc else ResourceDay(resource.id, day)
-        booking = schedule.book(resource, booker, cmd.start, cmd.end, now)
-        events = [_booked_event(f, booking)] if booking.status == "confirmed" else []
+        doc, schedule = await load()
+        booking, events = await change(schedule)
         try:
             await aggregate.save(
                 f.store,
@@ -219,7 +216,25 @@ async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
             return booking
         except aggregate.ConcurrentUpdate:
             continue  # somebody else wrote this day first: re-read and decide again
-    raise Unprocessable("the resource is too busy right now; try again", [])
+    raise ServiceUnavailable("the resource is too busy right now; try again")
+
+
+async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
+    """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
+    resource = await get_resource(f, cmd.resource_id)
+    now = f.clock()
+    booker = Booker(who.sub, who.roles, who.region, who.org, await _trainings(f, who.sub, now))
+    day = cmd.start.astimezone(resource.tz).date()
+
+    async def load() -> Loaded:
+        doc = await f.store.get(st.SCHEDULES, ResourceDay.key(resource.id, day))
+        return doc, (st.schedule_from_doc(doc) if doc else ResourceDay(resource.id, day))
+
+    async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
+        booking = schedule.book(resource, booker, cmd.start, cmd.end, now)
+        return booking, [_booked_event(f, booking)] if booking.status == "confirmed" else []
+
+    return await _change_schedule(f, load, change)
 
 
 async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any], ResourceDay]:
@@ -238,51 +253,28 @@ async def get_booking(f: Facilities, booking_id: str, who: Principal) -> Booking
 
 
 async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        doc, schedule = await _load_booking(f, booking_id)
+    """The holder or a manager cancels; a confirmed booking's cancellation is published."""
+
+    async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
         target = schedule.find(booking_id)
         manage = _may_manage(who, (await get_resource(f, target.resource_id)).organisation)
-        was_confirmed = target.status == "confirmed"
         b = schedule.cancel(booking_id, who.sub, manage)
-        events = [_cancelled_event(f, b, "cancelled")] if was_confirmed else []
-        try:
-            await aggregate.save(
-                f.store,
-                st.SCHEDULES,
-                st.schedule_to_doc(schedule, doc),
-                events,
-                expected_version=doc["version"],
-                on_saved=f.notify,
-            )
-            return b
-        except aggregate.ConcurrentUpdate:
-            continue
-    raise Unprocessable("the resource is too busy right now; try again", [])
+        return b, [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
+
+    return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
 
 
 async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) -> Booking:
     """A manager approves or rejects a booking that waits for approval."""
     who.require("facility_manager", "region_admin")
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        doc, schedule = await _load_booking(f, booking_id)
-        resource = await get_resource(f, schedule.resource_id)
-        if not _may_manage(who, resource.organisation):
+
+    async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
+        if not _may_manage(who, (await get_resource(f, schedule.resource_id)).organisation):
             raise NotFound(f"no booking {booking_id}")
         b = schedule.decide(booking_id, who.sub, approve)
-        events = [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
-        try:
-            await aggregate.save(
-                f.store,
-                st.SCHEDULES,
-                st.schedule_to_doc(schedule, doc),
-                events,
-                expected_version=doc["version"],
-                on_saved=f.notify,
-            )
-            return b
-        except aggregate.ConcurrentUpdate:
-            continue
-    raise Unprocessable("the resource is too busy right now; try again", [])
+        return b, [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
+
+    return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
 
 
 async def my_bookings(f: Facilities, who: Principal, limit: int) -> list[Booking]:
