@@ -49,8 +49,11 @@ async def _fire(
 
     async def one(i: int, body: dict[str, Any]) -> None:
         async with sem:
-            r = await client.post("/api/v1/facilities/bookings", json=body)
-            statuses[i] = r.status_code
+            try:
+                r = await client.post("/api/v1/facilities/bookings", json=body)
+                statuses[i] = r.status_code
+            except httpx.TransportError:
+                statuses[i] = 0  # outcome unknown to the client; the server's state is checked after
 
     t0 = time.perf_counter()
     await asyncio.gather(*[one(i, b) for i, b in enumerate(bodies)])
@@ -61,7 +64,10 @@ async def run(attempts: int, slots: int, concurrency: int, desks: int) -> dict[s
     data = Path(tempfile.mkdtemp(prefix="bench-contention-"))
     port = _free_port()
     env = {**os.environ, "CG_DATA_DIR": str(data), "CG_LOG_LEVEL": "WARNING", "CG_SEED_DEMO": "false"}
-    proc = await asyncio.to_thread(subprocess.Popen, [CLI, "run", "--port", str(port)], env=env)
+    server_log = await asyncio.to_thread(open, data / "server.log", "wb")
+    proc = await asyncio.to_thread(
+        subprocess.Popen, [CLI, "run", "--port", str(port)], env=env, stderr=server_log, stdout=server_log
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as probe:
@@ -161,9 +167,17 @@ async def run(attempts: int, slots: int, concurrency: int, desks: int) -> dict[s
             "double_bookings": sum(v for k, v in per_slot_wins.items() if k > 1),
             "ratio_contended_to_uncontended": round((len(con_bodies) / con_s) / (attempts / unc_s), 3),
         }
+    except Exception:
+        print(
+            f"server {'exited ' + str(proc.poll()) if proc.poll() is not None else 'alive'}; log tail:",
+            (data / "server.log").read_text(errors="replace")[-3000:],
+            file=sys.stderr,
+        )
+        raise
     finally:
         proc.terminate()
         proc.wait(30)
+        server_log.close()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

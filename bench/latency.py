@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--store", choices=["sqlite", "ferretdb"], default="sqlite")
     a = p.parse_args(argv)
     result = asyncio.run(run(a.events, a.rate, a.store))
-    path = write_result("latency", result)
+    path = write_result("latency" if a.store == "sqlite" else f"latency-{a.store}", result)
     b, o = result["bare_pipe"], result["outbox"]
     print(
         f"latency @ {a.rate:.0f}/s acks=all, outbox on {a.store}: "
