@@ -36,14 +36,10 @@ def _free_port() -> int:
 
 
 def _token(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [CLI, "token", *args], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return subprocess.run([CLI, "token", *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-async def _fire(
-    client: httpx.AsyncClient, bodies: list[dict[str, Any]], concurrency: int
-) -> tuple[float, list[int]]:
+async def _fire(client: httpx.AsyncClient, bodies: list[dict[str, Any]], concurrency: int) -> tuple[float, list[int]]:
     sem = asyncio.Semaphore(concurrency)
     statuses: list[int] = [0] * len(bodies)
 
@@ -79,19 +75,15 @@ async def run(attempts: int, slots: int, concurrency: int, desks: int) -> dict[s
                     await asyncio.sleep(0.2)
         mgr = {
             "Authorization": "Bearer "
-            + _token(
-                env, "--sub", "bench-mgr", "--role", "facility_manager", "--region", "IE05", "--org", "Bench"
-            )
+            + _token(env, "--sub", "bench-mgr", "--role", "facility_manager", "--region", "IE05", "--org", "Bench")
         }
         user = {
-            "Authorization": "Bearer "
-            + _token(env, "--sub", "bench-user", "--role", "student", "--region", "IE05")
+            "Authorization": "Bearer " + _token(env, "--sub", "bench-user", "--role", "student", "--region", "IE05")
         }
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(base_url=base, headers=mgr, timeout=120, limits=limits) as c:
             hours = {
-                d: [{"open": "00:00", "close": "23:59"}]
-                for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                d: [{"open": "00:00", "close": "23:59"}] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
             }
             site = (
                 await c.post(

@@ -175,10 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"bare pipe p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms; "
         f"outbox p50 {o['p50_ms']} ms p99 {o['p99_ms']} ms"
     )
-    print(
-        f"latency: outbox/bare p50 x{result['ratio_p50']}, p99 x{result['ratio_p99']} "
-        f"(target p99 <= 3x)  [{path}]"
-    )
+    print(f"latency: outbox/bare p50 x{result['ratio_p50']}, p99 x{result['ratio_p99']} (target p99 <= 3x)  [{path}]")
     return result
 
 

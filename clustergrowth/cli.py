@@ -37,6 +37,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from services.facilities.app import create_app as facilities_app
 
         app = facilities_app(settings)
+    elif args.service == "mapping":
+        from services.mapping.app import create_app as mapping_app
+
+        app = mapping_app(settings)
     else:  # pragma: no cover - argparse restricts choices
         return 2
     port = int(args.port or os.environ.get("PORT", "8000"))
@@ -45,9 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"(store={settings.store}, bus={settings.bus}, data={settings.data_dir})",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app, host=args.host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
-    )
+    uvicorn.run(app, host=args.host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     return 0
 
 
@@ -110,6 +112,26 @@ def cmd_events(args: argparse.Namespace) -> int:
         return 0
 
 
+async def _rebuild(args: argparse.Namespace) -> int:
+    from services.mapping.app import MappingService
+    from services.mapping.settings import MappingSettings
+
+    settings = _settings()
+    service = MappingService(settings, MappingSettings(run_relay=False, run_consumers=False))
+    try:
+        await service.bus.start()
+        print(json.dumps(await service.rebuild()))
+    finally:
+        await service.bus.close()
+        await service.store.close()
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild a projection from the event log while the service keeps serving."""
+    return asyncio.run(_rebuild(args))
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schema of every event type under the schemas folder."""
     from clustergrowth.contracts.schemas import write_schemas
@@ -124,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="start the regional stack (gateway + services) or one service")
-    r.add_argument("service", nargs="?", default="gateway", choices=["gateway", "facilities"])
+    r.add_argument("service", nargs="?", default="gateway", choices=["gateway", "facilities", "mapping"])
     r.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     r.add_argument("--port", type=int, default=None, help="default: $PORT or 8000")
     r.set_defaults(fn=cmd_run)
@@ -142,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--topic", action="append", default=None, help="topic(s); default: every service's")
     e.add_argument("--follow", action="store_true", help="keep printing new events")
     e.set_defaults(fn=cmd_events)
+
+    rb = sub.add_parser("rebuild", help="rebuild a projection from the event log (replay)")
+    rb.add_argument("projection", choices=["mapping"], help="mapping: the cluster map")
+    rb.set_defaults(fn=cmd_rebuild)
 
     s = sub.add_parser("schemas", help="regenerate the committed event JSON Schemas")
     s.add_argument("--out", default="schemas/events")

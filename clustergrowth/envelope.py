@@ -97,9 +97,7 @@ class CloudEvent:
         return self.partitionkey.encode(), value_bytes, headers
 
     @classmethod
-    def from_kafka(
-        cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> CloudEvent:
+    def from_kafka(cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> CloudEvent:
         """Decode a binary-mode record; raises ValueError when required attributes are missing."""
         h = {k: v.decode() for k, v in headers}
         missing = [a for a in ("ce_id", "ce_source", "ce_type", "ce_specversion") if a not in h]

@@ -17,12 +17,8 @@ HTTP_DURATION = Histogram(
 OUTBOX_PENDING = Gauge("outbox_pending", "Events written but not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"])
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["service"])
-CONSUMER_HANDLED = Counter(
-    "consumer_events_total", "Events seen by a consumer group, by outcome", ["group", "outcome"]
-)
-CONSUMER_LAG = Gauge(
-    "consumer_lag_seconds", "Age of the newest event a consumer group has handled", ["group"]
-)
+CONSUMER_HANDLED = Counter("consumer_events_total", "Events seen by a consumer group, by outcome", ["group", "outcome"])
+CONSUMER_LAG = Gauge("consumer_lag_seconds", "Age of the newest event a consumer group has handled", ["group"])
 
 
 def metrics_response() -> Response:

@@ -24,9 +24,7 @@ class RuntimeSettings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     bus: Literal["sqlite", "kafka"] = "sqlite"
     kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = Field(
-        "", pattern=r"^[A-Za-z0-9._-]*$", description="namespace when instances share a cluster"
-    )
+    topic_prefix: str = Field("", pattern=r"^[A-Za-z0-9._-]*$", description="namespace when instances share a cluster")
     kafka_partitions: int = Field(3, ge=1)
     kafka_replication: int = Field(1, ge=1)
     auth_issuer: str = Field(DEV_ISSUER, description="trusted token issuer (iss)")

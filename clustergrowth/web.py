@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Response
@@ -12,8 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clustergrowth import logs
+from clustergrowth.auth import Authenticator
 from clustergrowth.errors import install_problem_handlers
 from clustergrowth.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_response
+from clustergrowth.settings import RuntimeSettings
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -30,6 +34,9 @@ class ServiceComponent(Protocol):
 
     async def check_ready(self) -> dict[str, str]:
         """Names each dependency (store, bus) and 'ok' or the error; raises nothing."""
+
+    def mount(self, app: FastAPI) -> None:
+        """Put the service's routes (and what they depend on) on an app."""
 
 
 class EdgeMiddleware:
@@ -96,3 +103,21 @@ def install_edge(app: FastAPI, components: list[ServiceComponent]) -> None:
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
         return metrics_response()
+
+
+def standalone_app(settings: RuntimeSettings, service: ServiceComponent, title: str) -> FastAPI:
+    """One service in its own process (distributed mode): its routes, ops endpoints and lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.authenticator = Authenticator(settings)
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    install_edge(app, [service])
+    service.mount(app)
+    return app

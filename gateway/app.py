@@ -22,7 +22,8 @@ from clustergrowth.auth import Authenticator
 from clustergrowth.problems import ServiceUnavailable
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
-from services.facilities.app import FacilitiesService, mount
+from services.facilities.app import FacilitiesService
+from services.mapping.app import MappingService
 
 log = logging.getLogger("gateway")
 HOP_BY_HOP = {
@@ -46,6 +47,7 @@ class GatewaySettings(BaseSettings):
 
     mode: Literal["embedded", "proxy"] = "embedded"
     facilities_url: str = "http://127.0.0.1:8101"
+    mapping_url: str = "http://127.0.0.1:8102"
     timeout_s: float = 10.0
 
 
@@ -62,8 +64,7 @@ def create_app(
     app: FastAPI
 
     if gw.mode == "embedded":
-        facilities = FacilitiesService(settings)
-        components.append(facilities)
+        components += [FacilitiesService(settings), MappingService(settings)]
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,11 +80,12 @@ def create_app(
 
         app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
         install_edge(app, components)
-        mount(app, facilities)
+        for c in components:
+            c.mount(app)
         app.state.components = components
         return app
 
-    upstreams = {"facilities": gw.facilities_url}
+    upstreams = {"facilities": gw.facilities_url, "mapping": gw.mapping_url}
 
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:

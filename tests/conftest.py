@@ -95,9 +95,7 @@ def mongo_url(backend_dir: Path) -> Iterator[str]:
             yield mongo.get_connection_url()
         return
     proc, url = backends.native_ferretdb(backend_dir)
-    USED["mongo"] = (
-        f"native FerretDB ({Path(backends.provision('ferretdb')).parent.name}, SQLite handler) at {url}"
-    )
+    USED["mongo"] = f"native FerretDB ({Path(backends.provision('ferretdb')).parent.name}, SQLite handler) at {url}"
     try:
         yield url
     finally:

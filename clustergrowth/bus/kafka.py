@@ -97,9 +97,7 @@ class KafkaBus:
             missing = [t for t in topics if t not in existing]
             if missing:
                 try:
-                    await admin.create_topics(
-                        [NewTopic(t, self.partitions, self.replication) for t in missing]
-                    )
+                    await admin.create_topics([NewTopic(t, self.partitions, self.replication) for t in missing])
                 except TopicAlreadyExistsError:
                     pass
         finally:
@@ -151,9 +149,7 @@ class KafkaBus:
         finally:
             await consumer.stop()
 
-    async def read(
-        self, topics: Sequence[str], *, follow: bool = False
-    ) -> AsyncIterator[tuple[str, CloudEvent]]:
+    async def read(self, topics: Sequence[str], *, follow: bool = False) -> AsyncIterator[tuple[str, CloudEvent]]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.client_id}-reader",

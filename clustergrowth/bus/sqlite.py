@@ -108,13 +108,9 @@ class SqliteBus:
                     )
 
                 position[topic] = seq
-                yield Delivery(
-                    topic=topic, event=event, raw_error=err, commit=commit, position=f"{topic}@{seq}"
-                )
+                yield Delivery(topic=topic, event=event, raw_error=err, commit=commit, position=f"{topic}@{seq}")
 
-    async def read(
-        self, topics: Sequence[str], *, follow: bool = False
-    ) -> AsyncIterator[tuple[str, CloudEvent]]:
+    async def read(self, topics: Sequence[str], *, follow: bool = False) -> AsyncIterator[tuple[str, CloudEvent]]:
         position: dict[str, int] = {}
         while True:
             rows = await self._run(lambda: self._fetch(topics, position, 1000))

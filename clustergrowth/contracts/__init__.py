@@ -33,9 +33,9 @@ class EventData(BaseModel):
 
 def registry() -> dict[str, type[EventData]]:
     """Every known event type, by its full versioned type name."""
-    from clustergrowth.contracts import facilities
+    from clustergrowth.contracts import facilities, mapping
 
-    return {m.event_type(): m for m in facilities.ALL}
+    return {m.event_type(): m for m in [*facilities.ALL, *mapping.ALL]}
 
 
 def resolve_type(name_or_type: str) -> set[str]:
@@ -46,9 +46,7 @@ def resolve_type(name_or_type: str) -> set[str]:
     return {t for t, m in reg.items() if m.name == name_or_type}
 
 
-def make_event(
-    data: EventData, *, key: str, region: str, source: str, subject: str | None = None
-) -> CloudEvent:
+def make_event(data: EventData, *, key: str, region: str, source: str, subject: str | None = None) -> CloudEvent:
     """Wrap contract data in a CloudEvent keyed by its aggregate id, carrying the request id."""
     from clustergrowth import logs
 

@@ -35,9 +35,7 @@ class MongoStore:
         check_portable(doc)
         new = {**doc, "version": expected_version + 1}
         try:
-            result = await self._db[collection].replace_one(
-                {"_id": doc["_id"], "version": expected_version}, new
-            )
+            result = await self._db[collection].replace_one({"_id": doc["_id"], "version": expected_version}, new)
         except DuplicateKeyError as e:
             raise DuplicateKey(str(e)) from e
         return result.matched_count == 1

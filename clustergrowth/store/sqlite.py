@@ -38,8 +38,7 @@ class SqliteStore:
         t = _table(collection)
         if t not in self._tables:
             self._db().execute(
-                f'CREATE TABLE IF NOT EXISTS "{t}" '
-                "(id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)"
+                f'CREATE TABLE IF NOT EXISTS "{t}" (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)'
             )
             self._tables.add(t)
         return t

@@ -185,9 +185,7 @@ async def resource_availability(
     response_model=list[BookingOut],
     summary="A resource's bookings (its managers)",
 )
-async def resource_bookings(
-    f: Ctx, who: CurrentPrincipal, resource_id: str, limit: Limit = 100
-) -> list[BookingOut]:
+async def resource_bookings(f: Ctx, who: CurrentPrincipal, resource_id: str, limit: Limit = 100) -> list[BookingOut]:
     return [booking_out(b) for b in await h.resource_bookings(f, resource_id, who, limit)]
 
 
@@ -215,9 +213,7 @@ async def resource_calendar(f: Ctx, who: CurrentPrincipal, resource_id: str) -> 
     },
     summary="Book a resource",
 )
-async def create_booking(
-    f: Ctx, who: CurrentPrincipal, body: c.BookResource, response: Response
-) -> BookingOut:
+async def create_booking(f: Ctx, who: CurrentPrincipal, body: c.BookResource, response: Response) -> BookingOut:
     b = await h.book(f, body, who)
     response.headers["Location"] = f"/api/v1/facilities/bookings/{b.id}"
     return booking_out(b)

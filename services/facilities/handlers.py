@@ -65,9 +65,7 @@ async def create_site(f: Facilities, cmd: c.CreateSite, who: Principal, site_id:
         city=cmd.city,
         address=cmd.address,
         timezone=cmd.timezone,
-        opening_hours=OpeningHours(
-            {d: [(w.open, w.close) for w in ws] for d, ws in cmd.opening_hours.items()}
-        ),
+        opening_hours=OpeningHours({d: [(w.open, w.close) for w in ws] for d, ws in cmd.opening_hours.items()}),
         organisation=cmd.organisation or who.org,
     )
     await aggregate.save(f.store, st.SITES, st.site_to_doc(site), [], expected_version=None)
@@ -91,9 +89,7 @@ def _may_manage(who: Principal, organisation: str | None) -> bool:
     return who.has("facility_manager") and (organisation is None or organisation == who.org)
 
 
-async def list_resource(
-    f: Facilities, cmd: c.ListResource, who: Principal, resource_id: str | None = None
-) -> Resource:
+async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, resource_id: str | None = None) -> Resource:
     who.require(*MANAGERS)
     site_doc = await f.store.get(st.SITES, cmd.site_id)
     if site_doc is None:

@@ -151,17 +151,13 @@ async def test_bad_booking_input_is_422_naming_each_field(
     assert (await client.get(f"{API}/bookings/mine", headers=alice)).json() == []
 
 
-async def test_rules_refuse_with_the_reason_and_write_nothing(
-    client: httpx.AsyncClient, alice: dict[str, str]
-) -> None:
+async def test_rules_refuse_with_the_reason_and_write_nothing(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
     night = slot("ork-rubicon-desk-1", hour=22)
     p = assert_problem(await client.post(f"{API}/bookings", json=night, headers=alice), 422)
     assert "opening hours" in p["errors"][0]["reason"]
     backwards = {**night, "start": night["end"], "end": night["start"]}
     assert_problem(await client.post(f"{API}/bookings", json=backwards, headers=alice), 422)
-    p = assert_problem(
-        await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice), 403
-    )
+    p = assert_problem(await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice), 403)
     assert p["required_training"] == "laser-safety"
     assert_problem(await client.post(f"{API}/bookings", json=slot("nope"), headers=alice), 404)
     assert (await client.get(f"{API}/bookings/mine", headers=alice)).json() == []
@@ -228,13 +224,9 @@ async def test_training_unlocks_equipment(
 ) -> None:
     grant = {"person": "alice", "training": "laser-safety", "valid_until": "2099-01-01T00:00:00Z"}
     assert_problem(await client.post(f"{API}/trainings", json=grant, headers=alice), 403)
-    assert_problem(
-        await client.post(f"{API}/trainings", json={**grant, "valid_until": "soon"}, headers=manager), 422
-    )
+    assert_problem(await client.post(f"{API}/trainings", json={**grant, "valid_until": "soon"}, headers=manager), 422)
     assert (await client.post(f"{API}/trainings", json=grant, headers=manager)).status_code == 201
-    assert (
-        await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice)
-    ).status_code == 201
+    assert (await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice)).status_code == 201
 
 
 async def test_availability_subtracts_bookings_within_opening_hours(
@@ -253,9 +245,7 @@ async def test_availability_subtracts_bookings_within_opening_hours(
     ]
     assert [(s["start"][11:16], s["end"][11:16]) for s in a["busy"]] == [("10:00", "12:00")]
     site = (
-        await client.get(
-            f"{API}/sites/ork-rubicon/availability", params={**q, "kind": "hot_desk"}, headers=alice
-        )
+        await client.get(f"{API}/sites/ork-rubicon/availability", params={**q, "kind": "hot_desk"}, headers=alice)
     ).json()
     assert len(site) == 4
     too_long = {"from": day.isoformat(), "to": (day + timedelta(days=40)).isoformat()}
@@ -313,9 +303,7 @@ async def test_sites_and_resources_are_created_by_managers_only(
     p = assert_problem(await client.post(f"{API}/resources", json=res, headers=manager), 422)
     assert p["errors"][0]["field"] == "policy.eligible_regions"
     res["policy"] = {"eligible_regions": ["IE05"]}
-    assert_problem(
-        await client.post(f"{API}/resources", json={**res, "site_id": "nope"}, headers=manager), 422
-    )
+    assert_problem(await client.post(f"{API}/resources", json={**res, "site_id": "nope"}, headers=manager), 422)
     r = await client.post(f"{API}/resources", json=res, headers=manager)
     assert r.status_code == 201
     listed = await wait_for_events(settings, "ResourceListed", 49)

@@ -56,9 +56,7 @@ async def test_published_events_are_read_back_in_order_per_key(bus: EventBus) ->
     got = await asyncio.wait_for(_collect(bus.read([t])), 30)
     assert sorted(e.id for e in got) == sorted(e.id for e in sent)
     for k in ("k0", "k1", "k2"):
-        assert [e.data["n"] for e in got if e.partitionkey == k] == [
-            e.data["n"] for e in sent if e.partitionkey == k
-        ]
+        assert [e.data["n"] for e in got if e.partitionkey == k] == [e.data["n"] for e in sent if e.partitionkey == k]
     assert got[0] == next(e for e in sent if e.id == got[0].id)  # every attribute survives the trip
 
 
@@ -104,9 +102,7 @@ async def test_failing_handler_is_retried_then_parked_on_the_dead_letter_topic(b
         handled.append(n)
         done.set()
 
-    task = asyncio.create_task(
-        run_consumer(bus, f"g-{uuid.uuid4().hex[:6]}", [t], handler, retries=2, backoff_s=0)
-    )
+    task = asyncio.create_task(run_consumer(bus, f"g-{uuid.uuid4().hex[:6]}", [t], handler, retries=2, backoff_s=0))
     try:
         await asyncio.wait_for(done.wait(), 60)
     finally:

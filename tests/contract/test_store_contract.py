@@ -90,9 +90,7 @@ async def test_find_filters_sort_limit_and_array_paths(store: DocumentStore) -> 
     "doc",
     [{"_id": "x", "pairs": [["08:00", "20:00"]]}, {"_id": "x", "a.b": 1}, {"_id": "x", "n": {"$set": 1}}],
 )
-async def test_documents_some_servers_cannot_store_are_refused_everywhere(
-    store: DocumentStore, doc: Doc
-) -> None:
+async def test_documents_some_servers_cannot_store_are_refused_everywhere(store: DocumentStore, doc: Doc) -> None:
     with pytest.raises(UnportableDocument):
         await store.insert("things", doc)
     assert await store.get("things", "x") is None

@@ -62,9 +62,7 @@ def token(data: Path, *args: str) -> str:
 
 
 def events(data: Path, *args: str) -> list[dict[str, object]]:
-    out = subprocess.run(
-        [CLI, "events", *args], env=env(data), capture_output=True, text=True, check=True, timeout=30
-    )
+    out = subprocess.run([CLI, "events", *args], env=env(data), capture_output=True, text=True, check=True, timeout=30)
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
@@ -103,9 +101,7 @@ def test_two_hundred_parallel_requests_one_booking_one_event_and_data_survives_r
 def test_restart_keeps_data_and_does_not_seed_twice(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
     proc = start(data, port)
-    headers = {
-        "Authorization": "Bearer " + token(data, "--sub", "bob", "--role", "academic", "--region", "ITH5")
-    }
+    headers = {"Authorization": "Bearer " + token(data, "--sub", "bob", "--role", "academic", "--region", "ITH5")}
     base = f"http://127.0.0.1:{port}/api/v1/facilities"
     (s, e), *_ = weekday_slots(1)
     r = httpx.post(

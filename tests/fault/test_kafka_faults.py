@@ -65,9 +65,7 @@ async def test_kill_9_the_broker_while_bookings_stream_in(
         for i, (desk, start, end) in enumerate(requests):
             if i == 12:
                 proc.kill()  # kill -9 the broker, bookings keep coming
-            b = await h.book(
-                service.facilities, c.BookResource(resource_id=desk, start=start, end=end), ALICE
-            )
+            b = await h.book(service.facilities, c.BookResource(resource_id=desk, start=start, end=end), ALICE)
             booked.append(b.id)
             await asyncio.sleep(0.02)
         assert not await outbox_empty(service.store), "with the broker dead, events wait in the outbox"

@@ -70,9 +70,7 @@ async def _usage_is(service: FacilitiesService, n: int) -> bool:
     return (await usage_total(service.store))["bookings"] == n
 
 
-async def test_readiness_reports_the_real_backends(
-    real_settings: RuntimeSettings, own: FacilitiesSettings
-) -> None:
+async def test_readiness_reports_the_real_backends(real_settings: RuntimeSettings, own: FacilitiesSettings) -> None:
     s = FacilitiesService(real_settings.model_copy(update={"seed_demo": False}), own)
     await s.start()
     try:
@@ -92,9 +90,7 @@ async def test_events_command_reads_kafka_in_the_distributed_mode(real_settings:
     await bus.ensure_topics([topic])
     sent = [
         CloudEvent(type=t, source="/test", data={"n": i}, region="IE05", partitionkey=f"k{i}")
-        for i, t in enumerate(
-            [ev.DeskBooked.event_type(), ev.ResourceListed.event_type(), ev.DeskBooked.event_type()]
-        )
+        for i, t in enumerate([ev.DeskBooked.event_type(), ev.ResourceListed.event_type(), ev.DeskBooked.event_type()])
     ]
     await bus.publish(topic, sent)
     await bus.close()

@@ -38,10 +38,7 @@ class OpeningHours:
     @classmethod
     def from_doc(cls, d: dict[str, list[dict[str, str]]]) -> OpeningHours:
         return cls(
-            {
-                day: [(time.fromisoformat(x["open"]), time.fromisoformat(x["close"])) for x in w]
-                for day, w in d.items()
-            }
+            {day: [(time.fromisoformat(x["open"]), time.fromisoformat(x["close"])) for x in w] for day, w in d.items()}
         )
 
     def to_doc(self) -> dict[str, list[dict[str, str]]]:
@@ -258,9 +255,7 @@ class ResourceDay:
         return self._set(replace(b, status=status, sequence=b.sequence + 1, changed_by=by))
 
 
-def check_booking_rules(
-    resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime
-) -> None:
+def check_booking_rules(resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> None:
     """Time, opening-hours and policy rules; 422 for the slot, 403 for who may book."""
     errors: list[dict[str, str]] = []
     if end <= start:
@@ -269,9 +264,7 @@ def check_booking_rules(
         errors.append({"field": "start", "reason": "is in the past"})
     policy = resource.policy
     if end > start and end - start > timedelta(minutes=policy.max_duration_minutes):
-        errors.append(
-            {"field": "end", "reason": f"longer than the maximum of {policy.max_duration_minutes} minutes"}
-        )
+        errors.append({"field": "end", "reason": f"longer than the maximum of {policy.max_duration_minutes} minutes"})
     if start > now + timedelta(days=policy.max_days_ahead):
         errors.append({"field": "start", "reason": f"more than {policy.max_days_ahead} days ahead"})
     tz = resource.tz

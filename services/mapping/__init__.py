@@ -1,0 +1,1 @@
+"""Mapping: SME registry, versioned growth-needs assessment, and the cluster map that spotlights needs."""

@@ -1,0 +1,135 @@
+"""Thin HTTP layer of the mapping service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+
+from clustergrowth.auth import CurrentPrincipal
+from services.mapping import commands as c
+from services.mapping import handlers as h
+from services.mapping import views
+from services.mapping.domain.codes import code_lists
+from services.mapping.domain.instrument import instrument, latest, versions
+
+Limit = Annotated[int, Query(ge=1, le=200, description="page size (max 200)")]
+Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, "content": {"application/problem+json": {}}}
+    for s, d in [(401, "no or bad token"), (403, "not allowed"), (404, "not found"), (422, "invalid input")]
+}
+
+
+async def mapping(request: Request) -> h.Mapping:
+    m: h.Mapping = request.app.state.mapping
+    return m
+
+
+Ctx = Annotated[h.Mapping, Depends(mapping)]
+router = APIRouter(responses=PROBLEMS)
+
+
+@router.get("/instruments", summary="Versions of the growth-needs instrument")
+async def list_instruments(who: CurrentPrincipal) -> dict[str, Any]:
+    return {"versions": list(versions()), "latest": latest().version}
+
+
+@router.get("/instruments/{version}", summary="One instrument version: dimensions, questions, scale")
+async def get_instrument(who: CurrentPrincipal, version: str) -> dict[str, Any]:
+    return instrument(version).raw
+
+
+@router.post("/smes", status_code=201, summary="Register an SME (its size class is computed)")
+async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> dict[str, Any]:
+    return await h.register(m, body, who)
+
+
+@router.get("/smes", summary="SMEs visible to me")
+async def list_smes(
+    m: Ctx, who: CurrentPrincipal, region: str | None = None, sector: str | None = None, limit: Limit = 100
+) -> list[dict[str, Any]]:
+    return await h.list_smes(m, who, region, sector, limit)
+
+
+@router.get("/smes/{sme_id}", summary="One SME")
+async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> dict[str, Any]:
+    return h.public(await h.get(m, sme_id, who))
+
+
+@router.get("/smes/{sme_id}/export", summary="Everything held about an SME (data portability)")
+async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
+    import json
+
+    body = json.dumps(await h.export(m, sme_id, who), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{sme_id}.json"'},
+    )
+
+
+@router.delete("/smes/{sme_id}", status_code=204, summary="Erase an SME's data (right to erasure)")
+async def erase(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
+    await h.erase(m, sme_id, who)
+    return Response(status_code=204)
+
+
+@router.post("/smes/{sme_id}/assessments", status_code=201, summary="Submit a growth-needs assessment")
+async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAssessment) -> dict[str, Any]:
+    return await h.assess(m, sme_id, body, who)
+
+
+@router.get("/smes/{sme_id}/assessments", summary="An SME's assessment history")
+async def history(m: Ctx, who: CurrentPrincipal, sme_id: str) -> list[dict[str, Any]]:
+    doc = await h.get(m, sme_id, who)
+    return list(doc.get("assessments", []))
+
+
+@router.post("/employment-statistics", summary="Import regional employment (CSV: region,sector,employees)")
+async def import_employment(
+    m: Ctx, who: CurrentPrincipal, body: Annotated[str, Body(media_type="text/csv")]
+) -> dict[str, int]:
+    return await h.import_employment(m, body, who)
+
+
+@router.get("/cluster-map", summary="Cells (region x sector): needs, trend, stars with their inputs")
+async def cluster_map(m: Ctx, who: CurrentPrincipal, region: str | None = None, format: Format = "json") -> Any:
+    cells = await h.cluster_map(m, region)
+    if format == "csv":
+        dims = [d.id for d in latest().dimensions]
+        return Response(
+            views.map_csv(cells, dims),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="cluster-map.csv"'},
+        )
+    return cells
+
+
+@router.get("/cluster-map.svg", response_class=Response, summary="Heatmap: regions x needs (top-3 share)")
+async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
+    dims = [d.id for d in latest().dimensions]
+    rows: dict[str, dict[str, float]] = {}
+    codes = code_lists()
+    for region in sorted({cell["region"] for cell in await h.cluster_map(m)}):
+        spot = await h.spotlight(m, region=region)
+        if spot["assessed_smes"]:
+            rows[region] = {n["dimension"]: n["top3_share"] for n in spot["needs"]}
+    names = {r: codes.region_name(r) for r in rows if r in codes.regions}
+    return Response(views.heatmap_svg(rows, dims, names), media_type="image/svg+xml")
+
+
+@router.get("/spotlight", summary="Needs ranked against the network, for a region or a council")
+async def spotlight(
+    m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None
+) -> dict[str, Any]:
+    return await h.spotlight(m, region=region, council=council)
+
+
+@router.get("/spotlight.svg", response_class=Response, summary="Bar chart of a region's needs")
+async def spotlight_svg(m: Ctx, who: CurrentPrincipal, region: str) -> Response:
+    spot = await h.spotlight(m, region=region)
+    return Response(
+        views.bars_svg(f"Growth needs in {region} (mean maturity 1-5; tick: network)", spot["needs"]),
+        media_type="image/svg+xml",
+    )

@@ -1,0 +1,253 @@
+"""Mapping use cases: register, assess, export, erase; read the cluster map and spotlights."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clustergrowth import aggregate
+from clustergrowth.auth import Principal
+from clustergrowth.contracts import EventData, make_event
+from clustergrowth.contracts import mapping as ev
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.problems import NotFound, ServiceUnavailable, Unprocessable, field_error
+from clustergrowth.store.port import Doc, DocumentStore
+from services.mapping import commands as c
+from services.mapping import store as st
+from services.mapping.domain import cluster
+from services.mapping.domain.codes import code_lists, division
+from services.mapping.domain.instrument import instrument, latest
+from services.mapping.domain.model import size_class
+
+REGISTRARS = ("sme_member", "region_admin", "council_secretary")
+READERS_ALL = ("region_admin", "council_secretary", "analyst")
+
+
+@dataclass
+class Mapping:
+    """What handlers need: the store, the region, a relay wake-up, a clock, star thresholds."""
+
+    store: DocumentStore
+    region: str
+    notify: Callable[[str], None] = lambda collection: None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    thresholds: cluster.Thresholds = field(default_factory=cluster.Thresholds)
+
+    @property
+    def source(self) -> str:
+        return f"/regions/{self.region}/mapping"
+
+    def event(self, data: EventData, key: str) -> CloudEvent:
+        return make_event(data, key=key, region=self.region, source=self.source, subject=key)
+
+
+def _owner_or(who: Principal, doc: Doc) -> bool:
+    """Object-level rule: the SME's own organisation, the person who registered it, or region staff."""
+    return (
+        who.has(*READERS_ALL)
+        or doc.get("created_by") == who.sub
+        or (who.org is not None and doc.get("organisation") == who.org)
+    )
+
+
+async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str | None = None) -> Doc:
+    who.require(*REGISTRARS)
+    codes = code_lists()
+    if cmd.nuts3 not in codes.nuts3_of(cmd.region):
+        raise field_error("nuts3", f"{cmd.nuts3!r} is not a NUTS-3 region of {cmd.region}")
+    if codes.country_of(cmd.region) != cmd.country:
+        raise field_error("country", f"region {cmd.region} is in {codes.country_of(cmd.region)}, not {cmd.country}")
+    now = m.clock().isoformat()
+    sid = sme_id or f"sme-{uuid.uuid4().hex[:12]}"
+    doc: Doc = {
+        "_id": sid,
+        **cmd.model_dump(mode="json"),
+        "size_class": size_class(cmd.headcount, cmd.turnover_eur, cmd.balance_sheet_eur),
+        "sector": division(cmd.nace_primary),
+        "consent": {**cmd.consent.model_dump(mode="json"), "recorded_at": now, "recorded_by": who.sub},
+        "organisation": who.org,
+        "created_by": who.sub,
+        "registered_at": now,
+        "assessments": [],
+    }
+    event = m.event(
+        ev.SMERegistered(
+            sme_id=sid,
+            region=cmd.region,
+            nuts3=cmd.nuts3,
+            country=cmd.country,
+            nace=cmd.nace_primary,
+            sector=doc["sector"],
+            size_class=doc["size_class"],
+            headcount=cmd.headcount,
+            councils=cmd.councils,
+        ),
+        key=sid,
+    )
+    await aggregate.save(m.store, st.SMES, doc, [event], expected_version=None, on_saved=m.notify)
+    return public(doc)
+
+
+def public(doc: Doc) -> Doc:
+    """The SME as the API shows it (no outbox or bookkeeping fields)."""
+    hidden = {"_id", "outbox", "outbox_pending", "version"}
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in hidden}}
+
+
+async def get(m: Mapping, sme_id: str, who: Principal) -> Doc:
+    doc = await m.store.get(st.SMES, sme_id)
+    if doc is None or doc.get("erased") or not _owner_or(who, doc):
+        raise NotFound(f"no SME {sme_id}")
+    return doc
+
+
+async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None, limit: int) -> list[Doc]:
+    q: dict[str, Any] = {}
+    if region:
+        q["region"] = region
+    if sector:
+        q["sector"] = sector
+    docs = await m.store.find(st.SMES, q, sort=[("legal_name", 1)])
+    return [public(d) for d in docs if not d.get("erased") and _owner_or(who, d)][:limit]
+
+
+async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principal) -> Doc:
+    """Score a submission against its instrument version and keep it in the SME's history."""
+    inst = instrument(cmd.instrument_version)
+    answers = dict(cmd.answers)
+    inst.validate(answers)  # type: ignore[arg-type]
+    scores, top = inst.score(answers)  # type: ignore[arg-type]
+    for _ in range(20):
+        doc = await get(m, sme_id, who)
+        now = m.clock().isoformat()
+        result = {
+            "id": f"asm-{uuid.uuid4().hex[:12]}",
+            "instrument_version": inst.version,
+            "answers": answers,
+            "scores": scores,
+            "top_needs": top,
+            "assessed_at": now,
+            "assessed_by": who.sub,
+        }
+        event = m.event(
+            ev.SMEAssessed(
+                sme_id=sme_id,
+                assessment_id=result["id"],
+                region=doc["region"],
+                nace=doc["nace_primary"],
+                sector=doc["sector"],
+                size_class=doc["size_class"],
+                headcount=doc["headcount"],
+                councils=doc.get("councils", []),
+                instrument_version=inst.version,
+                scores=scores,
+                top_needs=top,
+                assessed_at=now,
+            ),
+            key=sme_id,
+        )
+        new = {**doc, "assessments": [*doc.get("assessments", []), result]}
+        try:
+            await aggregate.save(m.store, st.SMES, new, [event], expected_version=doc["version"], on_saved=m.notify)
+            return result
+        except aggregate.ConcurrentUpdate:
+            continue
+    raise ServiceUnavailable("the SME record is busy; try again")
+
+
+async def export(m: Mapping, sme_id: str, who: Principal) -> Doc:
+    """Everything held about an SME, for its data-portability right."""
+    return {**public(await get(m, sme_id, who)), "exported_at": m.clock().isoformat()}
+
+
+async def erase(m: Mapping, sme_id: str, who: Principal) -> None:
+    """Erase an SME's data; ``SMEErased`` makes every projection forget it."""
+    doc = await get(m, sme_id, who)
+    tomb: Doc = {
+        "_id": sme_id,
+        "erased": True,
+        "erased_at": m.clock().isoformat(),
+        "region": doc["region"],
+        "sector": doc["sector"],
+        "outbox": doc.get("outbox", []),
+    }
+    event = m.event(ev.SMEErased(sme_id=sme_id, region=doc["region"], sector=doc["sector"]), key=sme_id)
+    try:
+        await aggregate.save(m.store, st.SMES, tomb, [event], expected_version=doc["version"], on_saved=m.notify)
+    except aggregate.ConcurrentUpdate as e:
+        raise ServiceUnavailable("the SME record changed meanwhile; try again") from e
+
+
+# Employment statistics ----------------------------------------------------------------------------
+async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[str, int]:
+    """Import ``region,sector,employees`` rows; all rows are checked before any is written."""
+    who.require("region_admin", "council_secretary")
+    reader = csv.DictReader(io.StringIO(csv_text))
+    if reader.fieldnames is None or {"region", "sector", "employees"} - set(reader.fieldnames):
+        raise field_error("csv", "needs a header row with region,sector,employees")
+    codes = code_lists()
+    rows, errors = [], []
+    for n, row in enumerate(reader, start=2):
+        region, sector, employees = row["region"].strip(), row["sector"].strip(), row["employees"].strip()
+        if region not in codes.regions:
+            errors.append({"field": f"line {n}.region", "reason": f"unknown NUTS-2 code {region!r}"})
+        if sector not in codes.nace or "." in sector:
+            errors.append({"field": f"line {n}.sector", "reason": f"not a NACE division {sector!r}"})
+        if not employees.isdigit():
+            errors.append({"field": f"line {n}.employees", "reason": f"not a whole number {employees!r}"})
+        rows.append((region, sector, employees))
+    if errors:
+        raise Unprocessable(f"{len(errors)} problem(s) in the CSV; nothing was imported", errors)
+    for region, sector, employees in rows:
+        cid = st.cell_id(region, sector)
+        doc = {
+            "_id": cid,
+            "region": region,
+            "sector": sector,
+            "employees": int(employees),
+            "imported_by": who.sub,
+            "imported_at": m.clock().isoformat(),
+        }
+        old = await m.store.get(st.EMPLOYMENT, cid)
+        if old is None:
+            await m.store.insert(st.EMPLOYMENT, doc)
+        else:
+            await m.store.replace(st.EMPLOYMENT, doc, old["version"])
+    return {"imported": len(rows)}
+
+
+# Reading the map ----------------------------------------------------------------------------------
+async def _cells(m: Mapping) -> dict[cluster.Cell, list[cluster.SmeSummary]]:
+    docs = await m.store.find(await st.active_cells(m.store), {})
+    return {(d["region"], d["sector"]): list(d.get("smes", {}).values()) for d in docs}
+
+
+async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
+    dims = [d.id for d in latest().dimensions]
+    cells = await _cells(m)
+    stats = {(d["region"], d["sector"]): d["employees"] for d in await m.store.find(st.EMPLOYMENT, {})}
+    sme_emp = {c: sum(int(s.get("headcount", 0)) for s in ss) for c, ss in cells.items()}
+    strength = cluster.strengths(sme_emp, stats, m.thresholds)
+    out = []
+    for cell in sorted(set(cells) | set(strength)):
+        if region and cell[0] != region:
+            continue
+        out.append(
+            {
+                "region": cell[0],
+                "sector": cell[1],
+                **cluster.cell_needs(cells.get(cell, []), dims),
+                "strength": strength.get(cell),
+            }
+        )
+    return out
+
+
+async def spotlight(m: Mapping, region: str | None = None, council: str | None = None) -> Doc:
+    dims = [d.id for d in latest().dimensions]
+    return cluster.spotlight(await _cells(m), dims, region=region, council=council)
