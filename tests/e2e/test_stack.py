@@ -116,6 +116,16 @@ def test_restart_keeps_data_and_does_not_seed_twice(tmp_path: Path) -> None:
         mine = httpx.get(f"{base}/bookings/mine", headers=headers).json()
         assert [b["id"] for b in mine] == [r.json()["id"]]
         assert len(httpx.get(f"{base}/sites", headers=headers).json()) == 6
+        analyst = {"Authorization": "Bearer " + token(data, "--sub", "ana", "--role", "analyst", "--region", "IE05")}
+        six = {"ES61", "ES30", "ITH5", "IE05", "FR10", "TR10"}
+        for _ in range(100):  # the projection follows the event log; give it a moment
+            cells = httpx.get(f"http://127.0.0.1:{port}/api/v1/mapping/cluster-map", headers=analyst).json()
+            if {c["region"] for c in cells if c["assessed_smes"]} == six:
+                break
+            time.sleep(0.1)
+        assert {c["region"] for c in cells if c["assessed_smes"]} == six
+        smes = httpx.get(f"http://127.0.0.1:{port}/api/v1/mapping/smes", headers=analyst, params={"limit": 200})
+        assert len(smes.json()) == 48  # seeded once, not again on restart
     finally:
         stop(proc)
 
