@@ -40,10 +40,8 @@ def fold(doc: Doc, event: CloudEvent) -> Doc:
         s["councils"] = d.get("councils", [])
         if event.type == ASSESSED:
             s["latest"] = {"scores": d["scores"], "top3": d["top_needs"][:3], "at": d["assessed_at"]}
-            s["history"] = [
-                *s.get("history", []),
-                {"quarter": quarter(d["assessed_at"]), "scores": d["scores"]},
-            ]
+            mean = round(sum(d["scores"].values()) / len(d["scores"]), 3)  # all the trend needs
+            s["history"] = [*s.get("history", []), {"quarter": quarter(d["assessed_at"]), "mean": mean}]
         smes[d["sme_id"]] = s
     doc["smes"] = smes
     return doc

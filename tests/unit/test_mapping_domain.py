@@ -106,14 +106,14 @@ def test_cell_needs_counts_latest_scores_and_trend() -> None:
             "headcount": 5,
             "latest": {"scores": {"a": 2.0, "b": 4.0}, "top3": ["a", "b"]},
             "history": [
-                {"quarter": "2026Q1", "scores": {"a": 1.0, "b": 3.0}},
-                {"quarter": "2026Q4", "scores": {"a": 2.0, "b": 4.0}},
+                {"quarter": "2026Q1", "mean": 2.0},
+                {"quarter": "2026Q4", "mean": 3.0},
             ],
         },
         {
             "headcount": 7,
             "latest": {"scores": {"a": 4.0, "b": 2.0}, "top3": ["b", "a"]},
-            "history": [{"quarter": "2026Q4", "scores": {"a": 4.0, "b": 2.0}}],
+            "history": [{"quarter": "2026Q4", "mean": 3.0}],
         },
         {"headcount": 3, "latest": None, "history": []},
     ]

@@ -16,7 +16,8 @@ from statistics import fmean
 from typing import Any
 
 Cell = tuple[str, str]  # (region, sector)
-SmeSummary = dict[str, Any]  # {"headcount", "councils", "latest": {"scores", "top3"} | None, "history": [...]}
+# {"headcount", "councils", "latest": {"scores", "top3"} | None, "history": [{"quarter", "mean"}, ...]}
+SmeSummary = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def cell_needs(smes: list[SmeSummary], dimensions: list[str]) -> dict[str, Any]:
     by_quarter: dict[str, list[float]] = defaultdict(list)
     for s in smes:
         for h in s.get("history", []):
-            by_quarter[h["quarter"]].append(fmean(h["scores"].values()))
+            by_quarter[h["quarter"]].append(h["mean"])
     return {
         "smes": len(smes),
         "assessed_smes": len(latest),

@@ -1,0 +1,142 @@
+"""Mapping benchmarks: cluster-map rebuild throughput and cluster-map query latency.
+
+Rebuild: 100,000 SMEAssessed events (10,000 SMEs, 6 regions x 12 sectors) in the embedded event log,
+replayed into a new projection generation; baseline: the live path (one event at a time through
+``apply_once``) over a sample of the same events, measured in this run.
+Query: p50/p99 of the cluster-map read (statistics and stars for all 72 cells) with those 10,000 SMEs;
+baseline: reading the same cell documents without computing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import summary_ms, write_result
+from clustergrowth.bus.sqlite import SqliteBus
+from clustergrowth.contracts import make_event
+from clustergrowth.contracts import mapping as ev
+from clustergrowth.store.sqlite import SqliteStore
+from services.mapping import consumers
+from services.mapping import handlers as h
+from services.mapping import store as st
+from services.mapping.domain.instrument import latest
+
+REGIONS = ["ES61", "ES30", "ITH5", "IE05", "FR10", "TR10"]
+SECTORS = ["C22", "C24", "C25", "C26", "C27", "C28", "C29", "C30", "C33", "D35", "M71", "M72"]
+
+
+def make_events(n_events: int, n_smes: int, seed: int = 7) -> list[Any]:
+    rng = random.Random(seed)
+    dims = [d.id for d in latest().dimensions]
+    smes = [
+        (f"sme-{i}", rng.choice(REGIONS), rng.choice(SECTORS), rng.choice([5, 20, 45, 90, 200])) for i in range(n_smes)
+    ]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n_events):
+        sid, region, sector, headcount = smes[i % n_smes]
+        scores = {d: round(rng.uniform(1, 5), 2) for d in dims}
+        top = sorted(scores, key=lambda d: scores[d])[:3]
+        at = (start + timedelta(hours=i)).isoformat()
+        data = ev.SMEAssessed(
+            sme_id=sid,
+            assessment_id=f"a-{i}",
+            region=region,
+            nace=f"{sector}.1",
+            sector=sector,
+            size_class="small",
+            headcount=headcount,
+            councils=[],
+            instrument_version="1",
+            scores=scores,
+            top_needs=top,
+            assessed_at=at,
+        )
+        out.append(make_event(data, key=sid, region=region, source="/bench/mapping"))
+    return out
+
+
+async def run(n_events: int, n_smes: int, live_sample: int, queries: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="bench-mapping-"))
+    bus = SqliteBus(work / "events.sqlite")
+    store = SqliteStore(work / "mapping.sqlite")
+    events = make_events(n_events, n_smes)
+    for i in range(0, len(events), 5000):
+        await bus.publish("mapping.events", events[i : i + 5000])
+
+    # Live path baseline: one event at a time, as the consumer does, on a sample into a scratch generation.
+    live_store = SqliteStore(work / "live.sqlite")
+    projection = consumers.ClusterMapProjection(live_store)
+    sample = events[:live_sample]
+    t0 = time.perf_counter()
+    for e in sample:
+        await projection.handle(e)
+    live_s = time.perf_counter() - t0
+    live_rate = len(sample) / live_s
+    await live_store.close()
+
+    report = await consumers.rebuild(store, bus, ["mapping.events"])
+    rebuild_rate = report["events"] / report["seconds"]
+
+    m = h.Mapping(store, "IE05")
+    cells_collection = await st.active_cells(store)
+    raw, full = [], []
+    for _ in range(queries):
+        t = time.perf_counter()
+        await store.find(cells_collection, {})
+        raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        result = await h.cluster_map(m)
+        full.append(time.perf_counter() - t)
+    await bus.close()
+    await store.close()
+    raw_s, full_s = summary_ms(raw), summary_ms(full)
+    return {
+        "events": n_events,
+        "smes": n_smes,
+        "cells": len(result),
+        "live_path": {"events": len(sample), "seconds": round(live_s, 3), "events_per_s": round(live_rate, 1)},
+        "rebuild": {**report, "events_per_s_end_to_end": round(rebuild_rate, 1)},
+        "rebuild_ratio_to_live": round(rebuild_rate / live_rate, 1),
+        "query": {
+            "cluster_map": full_s,
+            "raw_read_baseline": raw_s,
+            "ratio_p50": round(full_s["p50_ms"] / raw_s["p50_ms"], 2),
+            "ratio_p99": round(full_s["p99_ms"] / raw_s["p99_ms"], 2),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--events", type=int, default=100_000)
+    p.add_argument("--smes", type=int, default=10_000)
+    p.add_argument("--live-sample", type=int, default=3_000)
+    p.add_argument("--queries", type=int, default=30)
+    a = p.parse_args(argv)
+    r = asyncio.run(run(a.events, a.smes, a.live_sample, a.queries))
+    path = write_result("mapping", r)
+    print(
+        f"mapping rebuild: {r['events']} events in {r['rebuild']['seconds']} s = "
+        f"{r['rebuild']['events_per_s_end_to_end']}/s end to end (fold alone {r['rebuild']['events_per_s']}/s); "
+        f"live path {r['live_path']['events_per_s']}/s -> x{r['rebuild_ratio_to_live']} "
+        f"(targets >= 10x and >= 20,000/s)"
+    )
+    q = r["query"]
+    print(
+        f"mapping query: cluster map of {r['cells']} cells with {r['smes']} SMEs p50 {q['cluster_map']['p50_ms']} ms "
+        f"p99 {q['cluster_map']['p99_ms']} ms; raw read p50 {q['raw_read_baseline']['p50_ms']} ms "
+        f"-> x{q['ratio_p50']}  [{path}]"
+    )
+    return r
+
+
+if __name__ == "__main__":
+    main()
