@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import contention, latency
+from bench import contention, latency, mapping
 
 
 def main() -> int:
     contention.main([])
     latency.main([])
+    mapping.main([])
     return 0
 
 

@@ -121,9 +121,16 @@ async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
 
 @router.get("/spotlight", summary="Needs ranked against the network, for a region or a council")
 async def spotlight(
-    m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None
-) -> dict[str, Any]:
-    return await h.spotlight(m, region=region, council=council)
+    m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None, format: Format = "json"
+) -> Any:
+    spot = await h.spotlight(m, region=region, council=council)
+    if format == "csv":
+        return Response(
+            views.spotlight_csv(spot),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="spotlight.csv"'},
+        )
+    return spot
 
 
 @router.get("/spotlight.svg", response_class=Response, summary="Bar chart of a region's needs")

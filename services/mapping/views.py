@@ -51,6 +51,17 @@ def map_csv(cells: list[dict[str, Any]], dimensions: list[str]) -> str:
     return out.getvalue()
 
 
+def spotlight_csv(spot: dict[str, Any]) -> str:
+    """The ranked needs of a spotlight, one row per dimension."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    cols = ["dimension", "mean_maturity", "network_mean_maturity", "gap_to_network", "top3_share", "network_top3_share"]
+    w.writerow(["region", "council", *cols])
+    for n in spot["needs"]:
+        w.writerow([spot["region"] or "", spot["council"] or "", *[n[c] for c in cols]])
+    return out.getvalue()
+
+
 def _shade(share: float) -> str:
     """White to deep red as more SMEs name the need among their top three."""
     v = max(0.0, min(1.0, share))

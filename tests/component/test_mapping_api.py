@@ -172,6 +172,8 @@ async def test_cluster_map_matches_a_hand_calculation_then_forgets_an_erased_sme
     assert spot["needs"][0]["dimension"] == "talent"
     bars = await client.get(f"{API}/spotlight.svg", params={"region": "IE05"}, headers=admin)
     assert "<rect" in bars.text
+    spot_csv = await client.get(f"{API}/spotlight", params={"region": "IE05", "format": "csv"}, headers=admin)
+    assert spot_csv.text.splitlines()[1].startswith("IE05,,talent,")
     council = (await client.get(f"{API}/spotlight", params={"council": "Cork"}, headers=admin)).json()
     assert council["assessed_smes"] == 1
 
