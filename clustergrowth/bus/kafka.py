@@ -149,6 +149,22 @@ class KafkaBus:
         finally:
             await consumer.stop()
 
+    async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-hw", group_id=None)
+        await consumer.start()
+        try:
+            parts: list[TopicPartition] = []
+            for t in topics:
+                try:
+                    found = await consumer._client._wait_on_metadata(t)
+                except UnknownTopicOrPartitionError:
+                    continue
+                parts += [TopicPartition(t, p) for p in sorted(found)]
+            ends = await consumer.end_offsets(parts) if parts else {}
+            return {f"{tp.topic}/{tp.partition}": int(o) for tp, o in ends.items()}
+        finally:
+            await consumer.stop()
+
     async def read(self, topics: Sequence[str], *, follow: bool = False) -> AsyncIterator[tuple[str, CloudEvent]]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,

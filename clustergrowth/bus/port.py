@@ -42,5 +42,8 @@ class EventBus(Protocol):
     def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
         """Deliveries for a consumer group, from the group's committed position (earliest if new)."""
 
+    async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
+        """Where each topic (partition) ends now; equal answers mean nothing was published in between."""
+
     def read(self, topics: Sequence[str], *, follow: bool = False) -> AsyncIterator[tuple[str, CloudEvent]]:
         """Every event from the beginning, without a group; stops at the end unless ``follow``."""

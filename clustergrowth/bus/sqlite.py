@@ -40,6 +40,16 @@ class SqliteBus:
     async def ping(self) -> None:
         await self._sqlite.ping()
 
+    async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
+        def op() -> dict[str, int]:
+            out = {}
+            for t in topics:
+                row = self._db().execute("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic=?", (t,)).fetchone()
+                out[t] = int(row[0])
+            return out
+
+        return await self._run(op)
+
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         return None  # topics exist as soon as a record names them
 

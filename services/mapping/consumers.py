@@ -67,6 +67,7 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str]) ->
     meta = await store.get(st.META, "cluster_map")
     generation = (meta["generation"] if meta else 1) + 1
     target = f"{st.CELLS_PREFIX}{generation}"
+    start_mark = await bus.high_water(topics)
     cells: dict[str, Doc] = {}
     seen: set[str] = set()
     events = 0
@@ -90,10 +91,11 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str]) ->
     # Events published while we read are applied to the new generation once (apply_once checks ids).
     projection = ClusterMapProjection(store)
     caught_up = 0
-    async for _, event in bus.read(topics):
-        if event.id not in seen:
-            await projection.handle(event)
-            caught_up += 1
+    if await bus.high_water(topics) != start_mark:  # something was published after we began: catch up
+        async for _, event in bus.read(topics):
+            if event.id not in seen:
+                await projection.handle(event)
+                caught_up += 1
     elapsed = time.perf_counter() - t0
     log.info("cluster map rebuilt: generation %d, %d events, %d cells", generation, events, len(cells))
     return {

@@ -114,5 +114,16 @@ async def test_failing_handler_is_retried_then_parked_on_the_dead_letter_topic(b
     assert "poison" in parked[0].data["_dead_letter"]["error"]
 
 
+async def test_high_water_moves_only_when_something_is_published(bus: EventBus) -> None:
+    t = topic()
+    await bus.ensure_topics([t])
+    empty = await bus.high_water([t])
+    await bus.publish(t, [ev("k", 1)])
+    one = await bus.high_water([t])
+    assert one != empty and await bus.high_water([t]) == one
+    await bus.publish(t, [ev("k", 2)])
+    assert await bus.high_water([t]) != one
+
+
 async def test_ping(bus: EventBus) -> None:
     await bus.ping()
