@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from clustergrowth import logs
-from clustergrowth.bus.port import EventBus, dlq_topic
+from clustergrowth.bus.port import Delivery, EventBus, dlq_topic
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.metrics import CONSUMER_HANDLED, CONSUMER_LAG
 from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
@@ -66,7 +66,7 @@ async def run_consumer(
         if event is None:
             await _park_raw(bus, delivery.topic, group, delivery.position, delivery.raw_error or "", source)
             CONSUMER_HANDLED.labels(group, "dead_letter").inc()
-            await delivery.commit()
+            await _commit(delivery)
             continue
         token = logs.event_id.set(event.id)
         try:
@@ -92,9 +92,20 @@ async def run_consumer(
                     CONSUMER_LAG.labels(group).set(max(age, 0.0))
                 except ValueError:
                     pass
-            await delivery.commit()
+            await _commit(delivery)
         finally:
             logs.event_id.reset(token)
+
+
+async def _commit(delivery: Delivery) -> None:
+    """Commit after handling; a failed commit (broker away, rebalance) only means a redelivery later,
+    which the idempotent handler absorbs, so the consumer keeps going instead of dying."""
+    try:
+        await delivery.commit()
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        log.warning("commit of %s failed, it will be redelivered: %s", delivery.position, e)
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]], max_backoff_s: float = 10.0) -> None:

@@ -147,19 +147,13 @@ class KafkaBus:
                     position=f"{msg.topic}/{msg.partition}@{msg.offset}",
                 )
         finally:
-            await consumer.stop()
+            await _stop_quietly(consumer)
 
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-hw", group_id=None)
         await consumer.start()
         try:
-            parts: list[TopicPartition] = []
-            for t in topics:
-                try:
-                    found = await consumer._client._wait_on_metadata(t)
-                except UnknownTopicOrPartitionError:
-                    continue
-                parts += [TopicPartition(t, p) for p in sorted(found)]
+            parts = await _partitions(consumer, topics)
             ends = await consumer.end_offsets(parts) if parts else {}
             return {f"{tp.topic}/{tp.partition}": int(o) for tp, o in ends.items()}
         finally:
@@ -175,13 +169,7 @@ class KafkaBus:
         )
         await consumer.start()
         try:
-            parts: list[TopicPartition] = []
-            for t in topics:
-                try:
-                    found = await consumer._client._wait_on_metadata(t)
-                except UnknownTopicOrPartitionError:
-                    continue
-                parts += [TopicPartition(t, p) for p in sorted(found)]
+            parts = await _partitions(consumer, topics)
             if not parts:
                 return
             consumer.assign(parts)
@@ -199,6 +187,27 @@ class KafkaBus:
                             log.warning("skipping a record that is not a CloudEvent at %s@%s", tp, m.offset)
         finally:
             await consumer.stop()
+
+
+async def _stop_quietly(consumer: AIOKafkaConsumer, timeout_s: float = 10) -> None:
+    """Stop a consumer without hanging when the broker is gone (leaving the group cannot succeed then)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await consumer.stop()
+    except TimeoutError:
+        log.warning("consumer did not stop within %ss; abandoning it", timeout_s)
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of the topics that exist (metadata through the consumer's client)."""
+    parts: list[TopicPartition] = []
+    for t in topics:
+        try:
+            found = await consumer._client._wait_on_metadata(t)
+        except UnknownTopicOrPartitionError:
+            continue
+        parts += [TopicPartition(t, p) for p in sorted(found)]
+    return parts
 
 
 async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
