@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import contention, latency, mapping
+from bench import allocation, contention, latency, mapping
 
 
 def main() -> int:
     contention.main([])
     latency.main([])
     mapping.main([])
+    allocation.main([])
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Student-project allocation with project and supervisor capacities: stable and optimal modes."""
