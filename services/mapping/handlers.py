@@ -227,7 +227,13 @@ async def _cells(m: Mapping) -> dict[cluster.Cell, list[cluster.SmeSummary]]:
     return {(d["region"], d["sector"]): list(d.get("smes", {}).values()) for d in docs}
 
 
+def _known_region(region: str | None) -> None:
+    if region is not None and region not in code_lists().regions:
+        raise field_error("region", f"unknown NUTS-2 code {region!r}")
+
+
 async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
+    _known_region(region)
     dims = [d.id for d in latest().dimensions]
     cells = await _cells(m)
     stats = {(d["region"], d["sector"]): d["employees"] for d in await m.store.find(st.EMPLOYMENT, {})}
@@ -249,5 +255,6 @@ async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
 
 
 async def spotlight(m: Mapping, region: str | None = None, council: str | None = None) -> Doc:
+    _known_region(region)
     dims = [d.id for d in latest().dimensions]
     return cluster.spotlight(await _cells(m), dims, region=region, council=council)

@@ -193,3 +193,19 @@ async def test_cluster_map_matches_a_hand_calculation_then_forgets_an_erased_sme
         await store.close()
     assert report["generation"] == 2 and report["events"] == 3
     assert (await client.get(f"{API}/cluster-map", headers=admin)).json() == before
+
+
+async def test_bad_query_input_is_422_naming_the_field(client: httpx.AsyncClient, tok: TokenFactory) -> None:
+    h = {"Authorization": tok("ana", "analyst")}
+    for url, params, field in [
+        (f"{API}/cluster-map", {"format": "xml"}, "format"),
+        (f"{API}/cluster-map", {"region": "XX99"}, "region"),
+        (f"{API}/spotlight", {"region": "Cork"}, "region"),
+        (f"{API}/spotlight.svg", {}, "region"),
+        (f"{API}/smes", {"limit": 0}, "limit"),
+    ]:
+        p = problem(await client.get(url, params=params, headers=h), 422)
+        assert field in {e["field"] for e in p["errors"]}, (url, params, p)
+    p = problem(await client.get(f"{API}/instruments/9", headers=h), 422)
+    assert p["errors"][0]["field"] == "instrument_version"
+    problem(await client.get(f"{API}/cluster-map"), 401)
