@@ -58,6 +58,8 @@ def test_optimal_matches_the_most_then_the_best_ranks() -> None:
         (lambda d: d["projects"][0].update(capacity=0), "capacity must be a positive"),
         (lambda d: d["projects"][0].update(supervisor="l9"), "unknown supervisor 'l9'"),
         (lambda d: d["supervisors"][0]["preferences"].append("s7"), "unknown student 's7'"),
+        (lambda d: d["students"][0]["preferences"].append({"id": "p1"}), "ids must be strings"),
+        (lambda d: d.pop("projects"), "projects: must be a list"),
     ],
 )
 def test_malformed_instances_name_each_problem(mutate: Any, message: str) -> None:

@@ -58,6 +58,29 @@ def _capacity(x: dict[str, Any], where: str, problems: list[str]) -> int:
     return c
 
 
+def _ranking(items: Any, index: dict[str, int], owner: str, kind: str, problems: list[str]) -> list[int]:
+    """A preference list as indices; each repeated or unknown id is a problem named after its owner."""
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        problems.append(f"{owner}: preferences must be a list")
+        return []
+    out: list[int] = []
+    seen: set[str] = set()
+    for x in items:
+        if not isinstance(x, str):
+            problems.append(f"{owner}: {kind} ids must be strings, got {x!r}")
+        elif x in seen:
+            problems.append(f"{owner}: ranks {kind} {x!r} twice")
+        elif x not in index:
+            problems.append(f"{owner}: unknown {kind} {x!r}")
+        else:
+            out.append(index[x])
+        if isinstance(x, str):
+            seen.add(x)
+    return out
+
+
 def parse(data: Any) -> Instance:
     """Build an instance from its JSON form; raises InvalidInstance listing every problem."""
     problems: list[str] = []
@@ -83,20 +106,7 @@ def parse(data: Any) -> Instance:
     prefs: list[list[int]] = []
     for i, st in enumerate(students):
         plist = st.get("preferences", []) if isinstance(st, dict) else []
-        row: list[int] = []
-        if not isinstance(plist, list):
-            problems.append(f"student {s_ids[i]}: preferences must be a list")
-            plist = []
-        seen: set[str] = set()
-        for p in plist:
-            if p in seen:
-                problems.append(f"student {s_ids[i]}: ranks project {p!r} twice")
-                continue
-            seen.add(p)
-            if p not in p_index:
-                problems.append(f"student {s_ids[i]}: unknown project {p!r}")
-                continue
-            row.append(p_index[p])
+        row = _ranking(plist, p_index, f"student {s_ids[i]}", "project", problems)
         prefs.append(row)
 
     p_cap, p_sup = [], []
@@ -119,17 +129,7 @@ def parse(data: Any) -> Instance:
     for k, sv in enumerate(supervisors):
         sv = sv if isinstance(sv, dict) else {}
         l_cap.append(_capacity(sv, f"supervisor {l_ids[k]}", problems))
-        ranked: list[int] = []
-        seen_s: set[str] = set()
-        for s in sv.get("preferences", []) or []:
-            if s in seen_s:
-                problems.append(f"supervisor {l_ids[k]}: ranks student {s!r} twice")
-                continue
-            seen_s.add(s)
-            if s not in s_index:
-                problems.append(f"supervisor {l_ids[k]}: unknown student {s!r}")
-                continue
-            ranked.append(s_index[s])
+        ranked = _ranking(sv.get("preferences", []), s_index, f"supervisor {l_ids[k]}", "student", problems)
         rank = {s: r for r, s in enumerate(ranked)}
         for s in sorted(set(applicants[k]) - set(rank)):  # unranked applicants: after, in instance order
             rank[s] = len(rank)
