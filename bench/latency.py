@@ -138,7 +138,7 @@ async def run(n: int, rate: float, store_kind: str) -> dict[str, Any]:
     ferret = None
     if store_kind == "ferretdb":
         ferret, mongo_url = await asyncio.to_thread(backends.native_ferretdb, work)
-        store: DocumentStore = MongoStore(mongo_url, f"bench_{uuid.uuid4().hex[:8]}")
+        store: DocumentStore = MongoStore(mongo_url, f"bench_{uuid.uuid4().hex[:8]}", write_locks=True)
     else:
         store = SqliteStore(work / "outbox.sqlite")
     try:

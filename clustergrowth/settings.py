@@ -22,6 +22,9 @@ class RuntimeSettings(BaseSettings):
     data_dir: Path = Field(Path(".data"), description="embedded mode: SQLite store, event log, dev keys")
     store: Literal["sqlite", "mongo"] = "sqlite"
     mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_write_locks: bool = Field(
+        False, description="lock each compare-and-set; required on FerretDB v1, whose updates are not atomic"
+    )
     bus: Literal["sqlite", "kafka"] = "sqlite"
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = Field("", pattern=r"^[A-Za-z0-9._-]*$", description="namespace when instances share a cluster")

@@ -13,7 +13,7 @@ def open_store(settings: object, database: str) -> DocumentStore:
     if settings.store == "mongo":
         from clustergrowth.store.mongo import MongoStore
 
-        return MongoStore(settings.mongo_url, database)
+        return MongoStore(settings.mongo_url, database, write_locks=settings.mongo_write_locks)
     from clustergrowth.store.sqlite import SqliteStore
 
     return SqliteStore(settings.data_dir / "store" / f"{database}.sqlite")

@@ -158,3 +158,21 @@ def sort_key(fields: list[tuple[str, int]]) -> Any:
         return tuple(out)
 
     return key
+
+
+async def put(store: DocumentStore, collection: str, doc: Doc, attempts: int = 20) -> None:
+    """Create or overwrite a document whose new content does not depend on the old one.
+
+    Still goes through the version guard, so a lost race is retried rather than silently dropped.
+    """
+    for _ in range(attempts):
+        old = await store.get(collection, doc["_id"])
+        try:
+            if old is None:
+                await store.insert(collection, doc)
+                return
+            if await store.replace(collection, doc, old["version"]):
+                return
+        except DuplicateKey:
+            continue  # created concurrently: read it and overwrite
+    raise DuplicateKey(f"{collection}/{doc['_id']} kept changing; gave up after {attempts} attempts")

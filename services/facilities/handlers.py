@@ -16,7 +16,7 @@ from clustergrowth.contracts import EventData, make_event
 from clustergrowth.contracts import facilities as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import Forbidden, NotFound, ServiceUnavailable, Unprocessable, field_error
-from clustergrowth.store.port import DocumentStore
+from clustergrowth.store.port import DocumentStore, put
 from services.facilities import commands as c
 from services.facilities import store as st
 from services.facilities.domain.model import (
@@ -347,9 +347,5 @@ async def grant_training(f: Facilities, cmd: c.GrantTraining, who: Principal) ->
         "valid_until": iso(cmd.valid_until),
         "granted_by": who.sub,
     }
-    old = await f.store.get(st.TRAININGS, doc["_id"])
-    if old is None:
-        await f.store.insert(st.TRAININGS, doc)
-    else:
-        await f.store.replace(st.TRAININGS, {**old, **doc}, old["version"])
+    await put(f.store, st.TRAININGS, doc)
     return {k: v for k, v in doc.items() if k != "_id"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -59,8 +60,6 @@ async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> dict[str, Any]:
 
 @router.get("/smes/{sme_id}/export", summary="Everything held about an SME (data portability)")
 async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
-    import json
-
     body = json.dumps(await h.export(m, sme_id, who), ensure_ascii=False, indent=2)
     return Response(
         body,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from clustergrowth.store.mongo import MongoStore
-from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey, UnportableDocument
+from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey, UnportableDocument, put
 from clustergrowth.store.sqlite import SqliteStore
 
 
@@ -19,7 +19,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "sqlite":
         s: DocumentStore = SqliteStore(tmp_path / "contract.sqlite")
     else:
-        s = MongoStore(request.getfixturevalue("mongo_url"), f"contract_{uuid.uuid4().hex[:10]}")
+        s = MongoStore(request.getfixturevalue("mongo_url"), f"contract_{uuid.uuid4().hex[:10]}", write_locks=True)
     try:
         yield s
     finally:
@@ -44,8 +44,9 @@ async def test_replace_is_compare_and_set_on_version(store: DocumentStore) -> No
 
 async def test_concurrent_writers_on_one_version_exactly_one_wins(store: DocumentStore) -> None:
     await store.insert("things", {"_id": "a", "n": 0})
-    results = await asyncio.gather(*[store.replace("things", {"_id": "a", "n": i}, 1) for i in range(20)])
-    assert results.count(True) == 1
+    for version in range(1, 31):  # many rounds: a non-atomic compare-and-set loses some of them
+        results = await asyncio.gather(*[store.replace("things", {"_id": "a", "n": i}, version) for i in range(10)])
+        assert results.count(True) == 1, f"round {version}: {results.count(True)} writers won"
 
 
 async def test_unique_index_refuses_a_second_document(store: DocumentStore) -> None:
@@ -94,6 +95,16 @@ async def test_documents_some_servers_cannot_store_are_refused_everywhere(store:
     with pytest.raises(UnportableDocument):
         await store.insert("things", doc)
     assert await store.get("things", "x") is None
+
+
+async def test_put_creates_then_overwrites_through_the_version_guard(store: DocumentStore) -> None:
+    await put(store, "things", {"_id": "a", "n": 1})
+    await put(store, "things", {"_id": "a", "n": 2})
+    doc = await store.get("things", "a")
+    assert doc is not None and (doc["n"], doc["version"]) == (2, 2)
+    await asyncio.gather(*[put(store, "things", {"_id": "b", "n": i}) for i in range(10)])
+    b = await store.get("things", "b")
+    assert b is not None and b["version"] == 10  # every concurrent put landed, none was dropped
 
 
 async def test_ping(store: DocumentStore) -> None:

@@ -42,6 +42,7 @@ def settings_for(tmp_path: Path, mongo_url: str, bootstrap: str) -> RuntimeSetti
     return RuntimeSettings(
         data_dir=tmp_path / "data",
         store="mongo",
+        mongo_write_locks=True,
         mongo_url=mongo_url,
         bus="kafka",
         kafka_bootstrap=bootstrap,

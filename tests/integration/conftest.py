@@ -20,6 +20,7 @@ def real_settings(tmp_path: Path, mongo_url: str, kafka_bootstrap: str) -> Runti
         data_dir=tmp_path / "data",
         region="IE05",
         store="mongo",
+        mongo_write_locks=True,
         mongo_url=mongo_url,
         bus="kafka",
         kafka_bootstrap=kafka_bootstrap,
