@@ -1,11 +1,13 @@
 """Maximum number matched, then minimum total preference rank: a min-cost maximum flow (OR-Tools).
 
 source -> student (1) -> project, cost = rank (1) -> supervisor (project capacity) -> sink
-(supervisor capacity). Exact; not necessarily stable, which the metrics report.
+(supervisor capacity). Exact; not necessarily stable, which the metrics report. The graph is handed
+to the solver as arrays in one call, and the flows are read back the same way.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from services.matching.allocation.instance import Instance
@@ -14,26 +16,45 @@ from services.matching.allocation.instance import Instance
 def optimal(inst: Instance) -> list[int | None]:
     n_s, n_p, n_l = len(inst.student_ids), len(inst.project_ids), len(inst.supervisor_ids)
     source, sink = n_s + n_p + n_l, n_s + n_p + n_l + 1
+    lengths = np.fromiter((len(p) for p in inst.prefs), dtype=np.int64, count=n_s)
+    n_pref = int(lengths.sum())
+    pref_student = np.repeat(np.arange(n_s, dtype=np.int64), lengths)
+    pref_project = np.fromiter((j for p in inst.prefs for j in p), dtype=np.int64, count=n_pref)
+    pref_rank = np.fromiter((r + 1 for p in inst.prefs for r in range(len(p))), dtype=np.int64, count=n_pref)
+    tails = np.concatenate(
+        [
+            np.full(n_s, source, dtype=np.int64),
+            pref_student,
+            n_s + np.arange(n_p, dtype=np.int64),
+            n_s + n_p + np.arange(n_l, dtype=np.int64),
+        ]
+    )
+    heads = np.concatenate(
+        [
+            np.arange(n_s, dtype=np.int64),
+            n_s + pref_project,
+            n_s + n_p + np.asarray(inst.project_supervisor, dtype=np.int64),
+            np.full(n_l, sink, dtype=np.int64),
+        ]
+    )
+    capacities = np.concatenate(
+        [
+            np.ones(n_s + n_pref, dtype=np.int64),
+            np.asarray(inst.project_capacity, dtype=np.int64),
+            np.asarray(inst.supervisor_capacity, dtype=np.int64),
+        ]
+    )
+    costs = np.concatenate([np.zeros(n_s, dtype=np.int64), pref_rank, np.zeros(n_p + n_l, dtype=np.int64)])
     flow = min_cost_flow.SimpleMinCostFlow()
-    student_arcs: list[tuple[int, int, int]] = []
-    for s in range(n_s):
-        flow.add_arc_with_capacity_and_unit_cost(source, s, 1, 0)
-        for r, j in enumerate(inst.prefs[s]):
-            arc = flow.add_arc_with_capacity_and_unit_cost(s, n_s + j, 1, r + 1)
-            student_arcs.append((arc, s, j))
-    for j in range(n_p):
-        flow.add_arc_with_capacity_and_unit_cost(
-            n_s + j, n_s + n_p + inst.project_supervisor[j], inst.project_capacity[j], 0
-        )
-    for k in range(n_l):
-        flow.add_arc_with_capacity_and_unit_cost(n_s + n_p + k, sink, inst.supervisor_capacity[k], 0)
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
     flow.set_node_supply(source, n_s)  # as much as could ever flow; the solver finds the maximum
     flow.set_node_supply(sink, -n_s)
     status = flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
+    pref_arcs = arcs[n_s : n_s + n_pref]
+    used = np.flatnonzero(flow.flows(pref_arcs) > 0)
     assigned: list[int | None] = [None] * n_s
-    for arc, s, j in student_arcs:
-        if flow.flow(arc) > 0:
-            assigned[s] = j
+    for s, j in zip(pref_student[used].tolist(), pref_project[used].tolist(), strict=True):
+        assigned[s] = j
     return assigned
