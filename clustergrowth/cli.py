@@ -41,6 +41,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from services.mapping.app import create_app as mapping_app
 
         app = mapping_app(settings)
+    elif args.service == "matching":
+        from services.matching.app import create_app as matching_app
+
+        app = matching_app(settings)
     else:  # pragma: no cover - argparse restricts choices
         return 2
     port = int(args.port or os.environ.get("PORT", "8000"))
@@ -136,7 +140,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     """Solve an allocation instance file and print the allocation as JSON."""
     from services.matching.allocation.instance import InvalidInstance, parse
     from services.matching.allocation.optimal import optimal
-    from services.matching.allocation.report import explain, report
+    from services.matching.allocation.report import explain_all, report
     from services.matching.allocation.stable import stable
 
     try:
@@ -151,10 +155,10 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         for problem in e.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    assigned = stable(inst) if args.mode == "stable" else optimal(inst)
+    assigned = stable(inst) if args.mode == "stable" else optimal(inst, supervisor_ties=args.supervisor_ties)
     out = report(inst, assigned, args.mode)
     if args.explain:
-        out["explanations"] = [explain(inst, assigned, s) for s in range(len(inst.student_ids))]
+        out["explanations"] = explain_all(inst, assigned)
     print(json.dumps(out, ensure_ascii=False))
     return 0
 
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="start the regional stack (gateway + services) or one service")
-    r.add_argument("service", nargs="?", default="gateway", choices=["gateway", "facilities", "mapping"])
+    r.add_argument("service", nargs="?", default="gateway", choices=["gateway", "facilities", "mapping", "matching"])
     r.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     r.add_argument("--port", type=int, default=None, help="default: $PORT or 8000")
     r.set_defaults(fn=cmd_run)
@@ -195,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     al = sub.add_parser("allocate", help="solve a student-project allocation instance (JSON) offline")
     al.add_argument("instance", help="path of the instance file")
     al.add_argument("--mode", choices=["stable", "optimal"], default="stable")
-    al.add_argument("--explain", action="store_true", help="add why-this/why-not per student (slow for large n)")
+    al.add_argument(
+        "--supervisor-ties",
+        action="store_true",
+        help="optimal mode: among equally good allocations prefer the supervisors' favourites (slower)",
+    )
+    al.add_argument("--explain", action="store_true", help="add why-this/why-not per student")
     al.set_defaults(fn=cmd_allocate)
 
     rb = sub.add_parser("rebuild", help="rebuild a projection from the event log (replay)")

@@ -14,7 +14,7 @@ from clustergrowth.bus import EventBus, dlq_topic, open_bus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import run_consumer, supervise
 from clustergrowth.outbox import OutboxRelay
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore, open_store
 
 log = logging.getLogger("clustergrowth.component")
@@ -30,16 +30,14 @@ class ServiceComponent:
     def __init__(
         self,
         settings: RuntimeSettings,
-        database: str,
+        own: ServiceSettings,
         topic: str,
         *,
         store: DocumentStore | None = None,
         bus: EventBus | None = None,
-        run_relay: bool = True,
-        run_consumers: bool = True,
     ) -> None:
         self.settings = settings
-        self.store = store or open_store(settings, database)
+        self.store = store or open_store(settings, own.database)
         self.bus = bus or open_bus(settings, client_id=f"{self.name}-{settings.region}")
         self.topic = settings.topic(topic)
         self.relay = OutboxRelay(
@@ -49,8 +47,8 @@ class ServiceComponent:
             {c: self.topic for c in self.outbox_collections},
             interval_s=settings.relay_interval_s,
         )
-        self.run_relay = run_relay
-        self.run_consumers = run_consumers
+        self.run_relay = own.run_relay
+        self.run_consumers = own.run_consumers
         self._consumers: list[tuple[str, list[str], Callable[[CloudEvent], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -63,7 +61,8 @@ class ServiceComponent:
 
     async def start(self) -> None:
         logs.service.set(self.name)
-        await self.bus.ensure_topics([self.topic, dlq_topic(self.topic)])
+        topics = sorted({self.topic, *(t for _, ts, _ in self._consumers for t in ts)})
+        await self.bus.ensure_topics([*topics, *(dlq_topic(t) for t in topics)])
         await self.bus.start()
         await self.prepare()
         if self.run_relay:

@@ -70,3 +70,11 @@ class RuntimeSettings(BaseSettings):
     def dev_issuer(self) -> bool:
         """True when tokens are signed by the embedded development issuer."""
         return self.auth_issuer == DEV_ISSUER
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads under its own prefix (``CG_<SERVICE>_``): its database and which loops run."""
+
+    database: str
+    run_consumers: bool = True
+    run_relay: bool = True

@@ -24,6 +24,7 @@ from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
 from services.facilities.app import FacilitiesService
 from services.mapping.app import MappingService
+from services.matching.app import MatchingService
 
 log = logging.getLogger("gateway")
 HOP_BY_HOP = {
@@ -48,6 +49,7 @@ class GatewaySettings(BaseSettings):
     mode: Literal["embedded", "proxy"] = "embedded"
     facilities_url: str = "http://127.0.0.1:8101"
     mapping_url: str = "http://127.0.0.1:8102"
+    matching_url: str = "http://127.0.0.1:8103"
     timeout_s: float = 10.0
 
 
@@ -64,7 +66,7 @@ def create_app(
     app: FastAPI
 
     if gw.mode == "embedded":
-        components += [FacilitiesService(settings), MappingService(settings)]
+        components += [FacilitiesService(settings), MappingService(settings), MatchingService(settings)]
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +87,7 @@ def create_app(
         app.state.components = components
         return app
 
-    upstreams = {"facilities": gw.facilities_url, "mapping": gw.mapping_url}
+    upstreams = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
 
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,10 +16,11 @@ from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
 from services.facilities.settings import FacilitiesSettings
 from services.mapping.settings import MappingSettings
+from services.matching.settings import MatchingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / ".cache" / "compose-spec" / "compose_spec.json"
-OURS = {"facilities", "mapping", "gateway"}
+OURS = {"facilities", "mapping", "matching", "gateway"}
 
 
 def spec() -> dict[str, Any]:
@@ -40,7 +41,7 @@ def compose() -> dict[str, Any]:
 
 def known_variables() -> set[str]:
     out = {"HOST", "PORT"}
-    for cls in (RuntimeSettings, FacilitiesSettings, MappingSettings, GatewaySettings):
+    for cls in (RuntimeSettings, FacilitiesSettings, MappingSettings, MatchingSettings, GatewaySettings):
         prefix = cls.model_config.get("env_prefix", "")
         out |= {f"{prefix}{name}".upper() for name in cls.model_fields}
     return out
@@ -64,7 +65,7 @@ def test_a_broken_compose_file_is_caught() -> None:
 def test_every_named_service_file_and_variable_exists() -> None:
     c = compose()
     services = c["services"]
-    assert {"kafka", "mongo", "facilities", "mapping", "gateway", "prometheus"} <= set(services)
+    assert {"kafka", "mongo", "facilities", "mapping", "matching", "gateway", "prometheus"} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["mongo"]["image"].startswith("mongo:")
     known = known_variables()

@@ -33,9 +33,9 @@ class EventData(BaseModel):
 
 def registry() -> dict[str, type[EventData]]:
     """Every known event type, by its full versioned type name."""
-    from clustergrowth.contracts import facilities, mapping
+    from clustergrowth.contracts import facilities, mapping, matching
 
-    return {m.event_type(): m for m in [*facilities.ALL, *mapping.ALL]}
+    return {m.event_type(): m for m in [*facilities.ALL, *mapping.ALL, *matching.ALL]}
 
 
 def resolve_type(name_or_type: str) -> set[str]:

@@ -50,6 +50,7 @@ class SMEAssessed(_Mapping):
     scores: dict[str, float] = Field(description="maturity 1-5 per dimension id")
     top_needs: list[str] = Field(description="dimension ids, the greatest need first")
     assessed_at: str = Field(description="ISO 8601 UTC time of the submission")
+    organisation: str | None = Field(None, description="organisation that registered the SME, if known")
 
 
 class SMEErased(_Mapping):

@@ -37,15 +37,7 @@ class FacilitiesService(ServiceComponent):
         bus: EventBus | None = None,
     ) -> None:
         self.own = own or FacilitiesSettings()
-        super().__init__(
-            settings,
-            self.own.database,
-            ev.TOPIC,
-            store=store,
-            bus=bus,
-            run_relay=self.own.run_relay,
-            run_consumers=self.own.run_consumers,
-        )
+        super().__init__(settings, self.own, ev.TOPIC, store=store, bus=bus)
         self.facilities = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
         self.usage = consumers.UsageProjection(self.store)
         self.subscribe(consumers.GROUP, [ev.TOPIC], self.usage.handle)

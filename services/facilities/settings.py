@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from clustergrowth.settings import ServiceSettings
 
 
-class FacilitiesSettings(BaseSettings):
+class FacilitiesSettings(ServiceSettings):
     """What only the facilities service reads."""
 
     model_config = SettingsConfigDict(env_prefix="CG_FACILITIES_", extra="ignore")
 
     database: str = "facilities"
-    run_consumers: bool = True
-    run_relay: bool = True

@@ -38,15 +38,7 @@ class MappingService(ServiceComponent):
         bus: EventBus | None = None,
     ) -> None:
         self.own = own or MappingSettings()
-        super().__init__(
-            settings,
-            self.own.database,
-            ev.TOPIC,
-            store=store,
-            bus=bus,
-            run_relay=self.own.run_relay,
-            run_consumers=self.own.run_consumers,
-        )
+        super().__init__(settings, self.own, ev.TOPIC, store=store, bus=bus)
         thresholds = Thresholds(self.own.size_top_share, self.own.min_location_quotient, self.own.focus_top_share)
         self.mapping = handlers.Mapping(self.store, settings.region, notify=self.relay.notify, thresholds=thresholds)
         self.projection = consumers.ClusterMapProjection(self.store)

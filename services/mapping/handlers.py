@@ -147,6 +147,7 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
                 scores=scores,
                 top_needs=top,
                 assessed_at=now,
+                organisation=doc.get("organisation"),
             ),
             key=sme_id,
         )

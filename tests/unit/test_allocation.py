@@ -117,6 +117,17 @@ def test_stable_has_no_blocking_pair_and_respects_capacities_optimal_matches_at_
     s_assigned, o_assigned = stable(inst), optimal(inst)
     assert blocking_pairs(inst, s_assigned) == []
     assert sum(j is not None for j in o_assigned) >= sum(j is not None for j in s_assigned)
+    # the supervisors' tie-break changes nothing the students care about, and never helps supervisors less
+    t_assigned = optimal(inst, supervisor_ties=True)
+
+    def totals(a: list[int | None]) -> tuple[int, int, int]:
+        pairs = [(s, j) for s, j in enumerate(a) if j is not None]
+        ranks = sum(inst.prefs[s].index(j) for s, j in pairs)
+        sup = sum(inst.supervisor_rank[inst.project_supervisor[j]][s] for s, j in pairs)
+        return len(pairs), ranks, sup
+
+    (n_o, r_o, sup_o), (n_t, r_t, sup_t) = totals(o_assigned), totals(t_assigned)
+    assert (n_t, r_t) == (n_o, r_o) and sup_t <= sup_o
 
 
 def test_blocking_pair_check_can_fail() -> None:

@@ -65,6 +65,12 @@ def _ranking(items: Any, index: dict[str, int], owner: str, kind: str, problems:
     if not isinstance(items, list):
         problems.append(f"{owner}: preferences must be a list")
         return []
+    try:  # the common case, a clean list, in one pass; any doubt takes the careful path below
+        fast = [index[x] for x in items]
+        if len(set(fast)) == len(fast):
+            return fast
+    except (KeyError, TypeError):
+        pass
     out: list[int] = []
     seen: set[str] = set()
     for x in items:
@@ -122,16 +128,16 @@ def parse(data: Any) -> Instance:
 
     l_cap, l_rank = [], []
     applicants: list[list[int]] = [[] for _ in l_ids]
-    for i, row in enumerate(prefs):
-        for j in row:
-            if j < len(p_sup) and p_sup[j] < len(applicants) and i not in applicants[p_sup[j]][-1:]:
-                applicants[p_sup[j]].append(i)
+    if l_ids and len(p_sup) == len(p_ids):
+        for i, row in enumerate(prefs):
+            for k in {p_sup[j] for j in row}:
+                applicants[k].append(i)
     for k, sv in enumerate(supervisors):
         sv = sv if isinstance(sv, dict) else {}
         l_cap.append(_capacity(sv, f"supervisor {l_ids[k]}", problems))
         ranked = _ranking(sv.get("preferences", []), s_index, f"supervisor {l_ids[k]}", "student", problems)
         rank = {s: r for r, s in enumerate(ranked)}
-        for s in sorted(set(applicants[k]) - set(rank)):  # unranked applicants: after, in instance order
+        for s in sorted(set(applicants[k]) - rank.keys()):  # unranked applicants: after, in instance order
             rank[s] = len(rank)
         l_rank.append(rank)
     if problems:

@@ -61,27 +61,47 @@ def report(inst: Instance, assigned: list[int | None], mode: str) -> dict[str, A
     }
 
 
+def explain_all(inst: Instance, assigned: list[int | None]) -> list[dict[str, Any]]:
+    """For every student: why this project, and why not each one they ranked higher.
+
+    Who holds each project and each supervisor's places is computed once, so explaining a whole
+    allocation costs about as much as reading every preference list.
+    """
+    sup, rank = inst.project_supervisor, inst.supervisor_rank
+    worst_p: list[int] = [-1] * len(inst.project_ids)  # the supervisor's worst-ranked student on it
+    worst_l: list[int] = [-1] * len(inst.supervisor_ids)
+    held_p: list[int] = [0] * len(inst.project_ids)
+    held_l: list[int] = [0] * len(inst.supervisor_ids)
+    for t, x in enumerate(assigned):
+        if x is not None:
+            k = sup[x]
+            held_p[x] += 1
+            held_l[k] += 1
+            worst_p[x] = max(worst_p[x], rank[k][t])
+            worst_l[k] = max(worst_l[k], rank[k][t])
+    out = []
+    for s, j in enumerate(assigned):
+        e: dict[str, Any] = {
+            "student": inst.student_ids[s],
+            "project": inst.project_ids[j] if j is not None else None,
+            "rank": inst.prefs[s].index(j) + 1 if j is not None else None,
+            "why_not": [],
+        }
+        for p in inst.prefs[s]:
+            if p == j:
+                break
+            k = sup[p]
+            if held_p[p] >= inst.project_capacity[p] and worst_p[p] < rank[k][s]:
+                reason = f"project full: its supervisor ranks all {held_p[p]} students on it above you"
+            elif held_l[k] >= inst.supervisor_capacity[k] and worst_l[k] < rank[k][s]:
+                reason = f"supervisor full: they rank all {held_l[k]} of their students above you"
+            else:
+                reason = "placing you there would have matched fewer students or raised the total rank"
+            e["why_not"].append({"project": inst.project_ids[p], "reason": reason})
+        out.append(e)
+    return out
+
+
 def explain(inst: Instance, assigned: list[int | None], s: int) -> dict[str, Any]:
     """Why this project, and why not each one the student ranked higher."""
-    sup, rank = inst.project_supervisor, inst.supervisor_rank
-    j = assigned[s]
-    out: dict[str, Any] = {
-        "student": inst.student_ids[s],
-        "project": inst.project_ids[j] if j is not None else None,
-        "rank": inst.prefs[s].index(j) + 1 if j is not None else None,
-        "why_not": [],
-    }
-    for p in inst.prefs[s]:
-        if p == j:
-            break
-        k = sup[p]
-        held = [t for t, x in enumerate(assigned) if x == p]
-        by_k = [t for t, x in enumerate(assigned) if x is not None and sup[x] == k]
-        if len(held) >= inst.project_capacity[p] and all(rank[k][t] < rank[k][s] for t in held):
-            reason = f"project full: its supervisor ranks all {len(held)} students on it above you"
-        elif len(by_k) >= inst.supervisor_capacity[k] and all(rank[k][t] < rank[k][s] for t in by_k):
-            reason = f"supervisor full: they rank all {len(by_k)} of their students above you"
-        else:
-            reason = "placing you there would have matched fewer students or raised the total rank"
-        out["why_not"].append({"project": inst.project_ids[p], "reason": reason})
-    return out
+    return explain_all(inst, assigned)[s]
