@@ -48,7 +48,10 @@ def who(bare: RuntimeSettings) -> People:
 
 
 @pytest.fixture
-async def app(bare: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def app(
+    bare: RuntimeSettings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    monkeypatch.setenv("CG_MATCHING_SWEEP_INTERVAL_S", "0.05")
     a = create_app(bare)
     async for c in asgi_client(a):
         yield a, c
@@ -282,6 +285,13 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
     again = {(x["student"], x["project"]) for x in r2["assignments"]}
     assert (third, ch_b) not in again and ("s1", ch_b) not in again and again
     assert all(x["student"] != "s2" for x in r2["assignments"])  # already engaged
+
+    # nobody answers the second round: the sweeper expires its proposals on its own
+    much_later = later + timedelta(days=8)
+    svc.clock = lambda: much_later
+    await published(bare, "MatchExpired", 1 + len(r2["assignments"]))
+    statuses = {x["status"] for x in (await client.get(f"{API}/matches", headers=coordinator)).json()}
+    assert statuses == {"active", "declined", "expired"}
 
     # engagement: milestones by the host, done by either side, completion, two-way ratings
     ms = {"title": "Baseline measurements", "due_on": "2027-03-01"}
