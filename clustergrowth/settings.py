@@ -6,11 +6,33 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ISSUER = "urn:clustergrowth:dev-issuer"
 NUTS2 = re.compile(r"^[A-Z]{2}[0-9A-Z]{2}$")
+
+
+class TrustedIssuer(BaseModel):
+    """A partner region's OpenID Connect issuer whose people may act here, with the roles granted here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str = Field(description="its iss; discovery reads <issuer>/.well-known/openid-configuration")
+    region: str = Field(description="NUTS-2 code of the partner region (its people's home region)")
+    jwks_uri: str | None = Field(None, description="skip discovery and read keys here")
+    jwks_file: Path | None = Field(None, description="or read keys from a file (no network)")
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict, description="role in the partner's token -> roles granted here; others are dropped"
+    )
+    audience: str | None = Field(None, description="expected aud, if not this gateway's audience")
+
+    @field_validator("region")
+    @classmethod
+    def _nuts2(cls, v: str) -> str:
+        if not NUTS2.match(v):
+            raise ValueError("must be a NUTS-2 code such as ITH5")
+        return v
 
 
 class RuntimeSettings(BaseSettings):
@@ -32,7 +54,16 @@ class RuntimeSettings(BaseSettings):
     kafka_replication: int = Field(1, ge=1)
     auth_issuer: str = Field(DEV_ISSUER, description="trusted token issuer (iss)")
     auth_audience: str = "clustergrowth"
-    auth_jwks_file: Path | None = Field(None, description="JWKS of a production issuer")
+    auth_jwks_file: Path | None = Field(None, description="JWKS of the home issuer as a file (else fetched)")
+    auth_jwks_uri: str | None = Field(None, description="JWKS of the home issuer (else found by OIDC discovery)")
+    auth_partners: list[TrustedIssuer] = Field(default_factory=list, description="partner regions' issuers")
+    auth_jwks_cache_s: float = Field(600, gt=0, description="how long fetched keys are trusted before refetch")
+    auth_jwks_min_refresh_s: float = Field(
+        30, ge=0, description="a token with an unknown kid refetches keys at most this often"
+    )
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses the development issuer"
+    )
     auth_algorithms: list[str] = ["ES256", "RS256"]
     relay_interval_s: float = Field(0.5, gt=0, description="outbox relay poll when not woken by a write")
     consumer_retries: int = Field(3, ge=0)
@@ -57,9 +88,13 @@ class RuntimeSettings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _production_issuer_needs_keys(self) -> RuntimeSettings:
-        if self.auth_issuer != DEV_ISSUER and self.auth_jwks_file is None:
-            raise ValueError("a production auth_issuer needs auth_jwks_file (its public keys)")
+    def _production_needs_a_real_issuer(self) -> RuntimeSettings:
+        if self.environment == "production" and self.auth_issuer == DEV_ISSUER:
+            raise ValueError(
+                "environment=production needs a real auth_issuer (OpenID Connect); the development issuer is off"
+            )
+        if DEV_ISSUER in {p.issuer for p in self.auth_partners}:
+            raise ValueError("the development issuer cannot be a partner issuer")
         return self
 
     def topic(self, name: str) -> str:

@@ -116,6 +116,7 @@ def standalone_app(settings: RuntimeSettings, service: ServiceComponent, title: 
             yield
         finally:
             await service.stop()
+            await app.state.authenticator.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     install_edge(app, [service])

@@ -79,6 +79,7 @@ def create_app(
             finally:
                 for c in reversed(components):
                     await c.stop()
+                await app.state.authenticator.aclose()
 
         app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
         install_edge(app, components)
