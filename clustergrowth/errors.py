@@ -22,7 +22,9 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
     headers = {}
     if problem.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="clustergrowth"'
-    if problem.status == 503:
+    if problem.retry_after is not None:
+        headers["Retry-After"] = str(problem.retry_after)
+    elif problem.status == 503:
         headers["Retry-After"] = "1"
     return JSONResponse(
         problem.to_dict(request.url.path if request else None),

@@ -13,10 +13,11 @@ class Problem(Exception):
     title = "Bad request"
     type_suffix = "bad-request"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, retry_after: int | None = None, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
     def to_dict(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -58,6 +59,14 @@ class Unprocessable(Problem):
 
 class ServiceUnavailable(Problem):
     status, title, type_suffix = 503, "Service unavailable", "unavailable"
+
+
+class GatewayTimeout(Problem):
+    status, title, type_suffix = 504, "Gateway timeout", "upstream-timeout"
+
+
+class TooManyRequests(Problem):
+    status, title, type_suffix = 429, "Too many requests", "rate-limited"
 
 
 def field_error(field: str, reason: str) -> Unprocessable:

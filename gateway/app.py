@@ -15,30 +15,19 @@ from typing import Literal
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clustergrowth import logs
 from clustergrowth.auth import Authenticator
-from clustergrowth.problems import ServiceUnavailable
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
+from gateway.proxy import Upstreams
 from services.facilities.app import FacilitiesService
 from services.mapping.app import MappingService
 from services.matching.app import MatchingService
 
 log = logging.getLogger("gateway")
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "content-length",
-}
 
 
 class GatewaySettings(BaseSettings):
@@ -50,7 +39,11 @@ class GatewaySettings(BaseSettings):
     facilities_url: str = "http://127.0.0.1:8101"
     mapping_url: str = "http://127.0.0.1:8102"
     matching_url: str = "http://127.0.0.1:8103"
-    timeout_s: float = 10.0
+    timeout_s: float = Field(10.0, gt=0, description="default upstream timeout")
+    timeouts: dict[str, float] = Field(default_factory=dict, description='per service, e.g. {"matching": 30}')
+    connect_timeout_s: float = Field(0.5, gt=0, description="a service that does not accept in this time is down")
+    breaker_failures: int = Field(3, ge=1, description="failures in a row that open a service's circuit")
+    breaker_cooldown_s: float = Field(5.0, gt=0, description="how long an open circuit answers 503 at once")
 
 
 def create_app(
@@ -88,19 +81,27 @@ def create_app(
         app.state.components = components
         return app
 
-    upstreams = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
+    urls = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
 
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = httpx.AsyncClient(
-            timeout=gw.timeout_s,
+        http = httpx.AsyncClient(
             limits=httpx.Limits(max_keepalive_connections=100, max_connections=200),
             transport=transport,
+        )
+        app.state.upstreams = Upstreams(
+            urls,
+            http,
+            timeouts=gw.timeouts,
+            default_timeout_s=gw.timeout_s,
+            connect_timeout_s=gw.connect_timeout_s,
+            failures=gw.breaker_failures,
+            cooldown_s=gw.breaker_cooldown_s,
         )
         try:
             yield
         finally:
-            await app.state.http.aclose()
+            await http.aclose()
 
     app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan)
     install_edge(app, [])
@@ -111,22 +112,7 @@ def create_app(
         include_in_schema=False,
     )
     async def proxy(service: str, path: str, request: Request) -> Response:
-        base = upstreams.get(service)
-        if base is None:
-            return Response(status_code=404)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["x-request-id"] = logs.request_id.get() or ""
-        try:
-            upstream = await app.state.http.request(
-                request.method,
-                f"{base}/api/v1/{service}/{path}",
-                params=request.query_params,
-                content=await request.body(),
-                headers=headers,
-            )
-        except httpx.TransportError as e:
-            raise ServiceUnavailable(f"the {service} service is not answering: {type(e).__name__}") from e
-        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"x-request-id"}}
-        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+        upstreams: Upstreams = request.app.state.upstreams
+        return await upstreams.forward(service, path, request)
 
     return app
