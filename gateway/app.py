@@ -22,6 +22,7 @@ from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
+from gateway.limits import Quota, RateLimitMiddleware
 from gateway.proxy import Upstreams
 from services.facilities.app import FacilitiesService
 from services.mapping.app import MappingService
@@ -44,6 +45,23 @@ class GatewaySettings(BaseSettings):
     connect_timeout_s: float = Field(0.5, gt=0, description="a service that does not accept in this time is down")
     breaker_failures: int = Field(3, ge=1, description="failures in a row that open a service's circuit")
     breaker_cooldown_s: float = Field(5.0, gt=0, description="how long an open circuit answers 503 at once")
+    rate_limits: bool = Field(True, description="enforce the request quotas below")
+    rate_window_s: int = Field(60, ge=1, description="quota window")
+    rate_per_principal: int = Field(600, ge=1, description="requests per window per bearer token")
+    rate_writes_per_principal: int = Field(120, ge=1, description="writes per window per bearer token")
+    rate_per_address: int = Field(1200, ge=1, description="requests per window per client address")
+
+
+def install_limits(app: FastAPI, gw: GatewaySettings) -> None:
+    """Quotas inside the edge middleware, so refused requests still get a request id and metrics."""
+    if gw.rate_limits:
+        w = gw.rate_window_s
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_principal=Quota("principal", gw.rate_per_principal, w),
+            writes_per_principal=Quota("principal-writes", gw.rate_writes_per_principal, w),
+            per_address=Quota("address", gw.rate_per_address, w),
+        )
 
 
 def create_app(
@@ -75,6 +93,7 @@ def create_app(
                 await app.state.authenticator.aclose()
 
         app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
+        install_limits(app, gw)
         install_edge(app, components)
         for c in components:
             c.mount(app)
@@ -104,6 +123,7 @@ def create_app(
             await http.aclose()
 
     app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan)
+    install_limits(app, gw)
     install_edge(app, [])
 
     @app.api_route(

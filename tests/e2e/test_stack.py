@@ -28,7 +28,9 @@ def env(data: Path, **extra: str) -> dict[str, str]:
 def start(data: Path, port: int) -> subprocess.Popen[bytes]:
     data.mkdir(parents=True, exist_ok=True)
     log = open(data.parent / "stack.log", "ab")  # a file, not a pipe: a full pipe would block the server
-    proc = subprocess.Popen([CLI, "run", "--port", str(port)], env=env(data), stderr=log)
+    # one person sends 200 bookings at once below: room for them in the write quota (quotas: component tests)
+    quota = {"CG_GATEWAY_RATE_WRITES_PER_PRINCIPAL": "1000"}
+    proc = subprocess.Popen([CLI, "run", "--port", str(port)], env=env(data, **quota), stderr=log)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -1,0 +1,121 @@
+"""Abuse limits at the front door: fixed-window request quotas per principal and per client address,
+a tighter quota on writes, and 429 problem+json with ``Retry-After`` and the IETF ``RateLimit`` /
+``RateLimit-Policy`` headers (draft-ietf-httpapi-ratelimit-headers).
+
+The principal is keyed by a hash of its bearer token: the limiter runs before authentication and must
+not trust unverified claims (or a forged ``sub`` could exhaust someone else's quota); unverifiable
+tokens are still held to the per-address quota. Counters live in a ``Counter`` store: in memory
+(one replica) here; a shared store for several replicas is a later step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clustergrowth.errors import problem_response
+from clustergrowth.problems import TooManyRequests
+
+WRITES = {b"POST", b"PUT", b"PATCH", b"DELETE"}
+EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+
+class Counter(Protocol):
+    async def hit(self, key: str, window: int) -> int:
+        """Count one request for ``key`` in fixed window number ``window``; the count so far."""
+        ...
+
+
+class MemoryCounter:
+    """Counters of the current and previous windows only, so memory stays bounded by active keys."""
+
+    def __init__(self) -> None:
+        self.windows: dict[int, dict[str, int]] = {}
+
+    async def hit(self, key: str, window: int) -> int:
+        for w in [w for w in self.windows if w < window - 1]:
+            del self.windows[w]
+        counts = self.windows.setdefault(window, {})
+        counts[key] = counts.get(key, 0) + 1
+        return counts[key]
+
+
+@dataclass(frozen=True)
+class Quota:
+    name: str
+    limit: int
+    window_s: int
+
+
+class RateLimitMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_principal: Quota,
+        writes_per_principal: Quota,
+        per_address: Quota,
+        counter: Counter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app, self.counter, self.clock = app, counter or MemoryCounter(), clock
+        self.per_principal, self.writes, self.per_address = per_principal, writes_per_principal, per_address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        now = self.clock()
+        checks: list[tuple[Quota, str]] = []
+        client = scope.get("client")
+        checks.append((self.per_address, f"addr:{client[0] if client else '-'}"))
+        auth = headers.get(b"authorization", b"")
+        if auth:
+            who = "tok:" + hashlib.sha256(auth).hexdigest()[:24]
+            checks.append((self.per_principal, who))
+            if scope["method"].encode() in WRITES:
+                checks.append((self.writes, who))
+        tightest: tuple[int, Quota, float] | None = None
+        for quota, key in checks:
+            window = int(now // quota.window_s)
+            used = await self.counter.hit(f"{quota.name}:{key}", window)
+            remaining = quota.limit - used
+            reset = (window + 1) * quota.window_s - now
+            if used > quota.limit:
+                problem = TooManyRequests(
+                    f"more than {quota.limit} requests in {quota.window_s} s ({quota.name}); slow down",
+                    retry_after=max(1, math.ceil(reset)),
+                    quota=quota.name,
+                )
+                response = problem_response(problem)
+                response.headers.update(self._headers(quota, 0, reset))
+                await response(scope, receive, send)
+                return
+            if tightest is None or remaining < tightest[0]:
+                tightest = (remaining, quota, reset)
+        assert tightest is not None
+        extra = self._headers(tightest[1], tightest[0], tightest[2])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k.encode(), v.encode()) for k, v in extra.items()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    def _headers(quota: Quota, remaining: int, reset: float) -> dict[str, str]:
+        return {
+            "RateLimit-Policy": f'"{quota.name}";q={quota.limit};w={quota.window_s}',
+            "RateLimit": f'"{quota.name}";r={max(remaining, 0)};t={max(1, math.ceil(reset))}',
+        }

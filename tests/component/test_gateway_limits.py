@@ -1,0 +1,73 @@
+"""Abuse limits at the gateway: per token, tighter on writes, per client address; 429 problem+json with
+Retry-After and RateLimit headers; health endpoints exempt."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from clustergrowth.settings import RuntimeSettings
+from gateway.app import GatewaySettings, create_app
+from tests.conftest import TokenFactory
+
+LIMITS = GatewaySettings(rate_per_principal=8, rate_writes_per_principal=3, rate_per_address=12, rate_window_s=60)
+
+
+@pytest.fixture
+async def app(settings: RuntimeSettings) -> AsyncIterator[object]:
+    a = create_app(settings.model_copy(update={"seed_demo": False}), LIMITS)
+    async with a.router.lifespan_context(a):
+        yield a
+
+
+def client(app: object, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+def refused(r: httpx.Response) -> None:
+    assert r.status_code == 429, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert "RateLimit" in r.headers and "RateLimit-Policy" in r.headers
+
+
+async def test_a_burst_above_the_token_quota_gets_429(app: object, token: TokenFactory) -> None:
+    h = {"Authorization": token("alice", "student")}
+    async with client(app, "10.0.0.1") as c:
+        oks = [await c.get("/api/v1/matching/challenges", headers=h) for _ in range(8)]
+        assert all(r.status_code == 200 for r in oks)
+        assert oks[0].headers["ratelimit"].startswith('"principal";r=7;')
+        assert oks[-1].headers["ratelimit"].startswith('"principal";r=0;')
+        refused(await c.get("/api/v1/matching/challenges", headers=h))
+        # another token from the same address still has its own quota
+        other = {"Authorization": token("bob", "student")}
+        assert (await c.get("/api/v1/matching/challenges", headers=other)).status_code == 200
+        assert (await c.get("/healthz")).status_code == 200  # exempt
+
+
+async def test_writes_have_a_tighter_quota(app: object, token: TokenFactory) -> None:
+    h = {"Authorization": token("alice", "student")}
+    body = {"ranking": []}
+    async with client(app, "10.0.0.2") as c:
+        for _ in range(3):
+            assert (await c.put("/api/v1/matching/candidates/me/preferences", json=body, headers=h)).status_code == 404
+        r = await c.put("/api/v1/matching/candidates/me/preferences", json=body, headers=h)
+        refused(r)
+        assert r.json()["quota"] == "principal-writes"
+        assert (await c.get("/api/v1/matching/challenges", headers=h)).status_code == 200  # reads still fine
+
+
+async def test_one_address_cannot_escape_by_changing_tokens(app: object, token: TokenFactory) -> None:
+    async with client(app, "10.0.0.3") as c, client(app, "10.0.0.4") as elsewhere:
+        for i in range(12):
+            r = await c.get("/api/v1/matching/challenges", headers={"Authorization": token(f"u{i}", "student")})
+            assert r.status_code == 200
+        r = await c.get("/api/v1/matching/challenges", headers={"Authorization": token("u99", "student")})
+        refused(r)
+        assert r.json()["quota"] == "address"
+        refused(await c.get("/api/v1/matching/challenges", headers={"Authorization": "Bearer junk"}))
+        ok = await elsewhere.get("/api/v1/matching/challenges", headers={"Authorization": token("u1", "student")})
+        assert ok.status_code == 200
