@@ -65,6 +65,10 @@ class GatewayTimeout(Problem):
     status, title, type_suffix = 504, "Gateway timeout", "upstream-timeout"
 
 
+class PayloadTooLarge(Problem):
+    status, title, type_suffix = 413, "Content too large", "too-large"
+
+
 class TooManyRequests(Problem):
     status, title, type_suffix = 429, "Too many requests", "rate-limited"
 

@@ -15,14 +15,15 @@ from typing import Literal
 
 import httpx
 from fastapi import FastAPI, Request, Response
-from pydantic import Field
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
-from gateway.limits import Quota, RateLimitMiddleware
+from gateway.limits import BodyLimitMiddleware, Quota, RateLimitMiddleware, SecurityHeadersMiddleware
 from gateway.proxy import Upstreams
 from services.facilities.app import FacilitiesService
 from services.mapping.app import MappingService
@@ -45,7 +46,20 @@ class GatewaySettings(BaseSettings):
     connect_timeout_s: float = Field(0.5, gt=0, description="a service that does not accept in this time is down")
     breaker_failures: int = Field(3, ge=1, description="failures in a row that open a service's circuit")
     breaker_cooldown_s: float = Field(5.0, gt=0, description="how long an open circuit answers 503 at once")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="web-client origins allowed to call with credentials (never '*')"
+    )
     rate_limits: bool = Field(True, description="enforce the request quotas below")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if origin == "*" or not origin.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+                raise ValueError(f"{origin!r}: list each web client's https origin; '*' is never allowed")
+        return v
+
     rate_window_s: int = Field(60, ge=1, description="quota window")
     rate_per_principal: int = Field(600, ge=1, description="requests per window per bearer token")
     rate_writes_per_principal: int = Field(120, ge=1, description="writes per window per bearer token")
@@ -53,7 +67,9 @@ class GatewaySettings(BaseSettings):
 
 
 def install_limits(app: FastAPI, gw: GatewaySettings) -> None:
-    """Quotas inside the edge middleware, so refused requests still get a request id and metrics."""
+    """Body limit, quotas, CORS and security headers, inside the edge middleware (so refused requests
+    still get a request id and metrics); the last added runs first."""
+    app.add_middleware(BodyLimitMiddleware, max_bytes=gw.max_body_bytes)
     if gw.rate_limits:
         w = gw.rate_window_s
         app.add_middleware(
@@ -62,6 +78,16 @@ def install_limits(app: FastAPI, gw: GatewaySettings) -> None:
             writes_per_principal=Quota("principal-writes", gw.rate_writes_per_principal, w),
             per_address=Quota("address", gw.rate_per_address, w),
         )
+    if gw.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=gw.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID", "traceparent"],
+            expose_headers=["ETag", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-ID"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
 
 
 def create_app(

@@ -20,7 +20,7 @@ from typing import Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clustergrowth.errors import problem_response
-from clustergrowth.problems import TooManyRequests
+from clustergrowth.problems import PayloadTooLarge, TooManyRequests
 
 WRITES = {b"POST", b"PUT", b"PATCH", b"DELETE"}
 EXEMPT = ("/healthz", "/readyz", "/metrics")
@@ -119,3 +119,75 @@ class RateLimitMiddleware:
             "RateLimit-Policy": f'"{quota.name}";q={quota.limit};w={quota.window_s}',
             "RateLimit": f'"{quota.name}";r={max(remaining, 0)};t={max(1, math.ceil(reset))}',
         }
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies above ``max_bytes`` with 413: at once by Content-Length, else by reading the
+    body (at most ``max_bytes`` + one chunk is held) before the app sees it, then replaying it."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await problem_response(self._problem())(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await problem_response(self._problem())(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+    def _problem(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cross-origin-resource-policy", b"same-site"),
+]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+
+
+class SecurityHeadersMiddleware:
+    """Standard security headers on every response; a locked-down CSP on everything but the docs page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [*SECURITY_HEADERS, *([] if scope["path"].startswith("/docs") else [API_CSP])]
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -71,3 +71,37 @@ async def test_one_address_cannot_escape_by_changing_tokens(app: object, token: 
         refused(await c.get("/api/v1/matching/challenges", headers={"Authorization": "Bearer junk"}))
         ok = await elsewhere.get("/api/v1/matching/challenges", headers={"Authorization": token("u1", "student")})
         assert ok.status_code == 200
+
+
+async def test_security_headers_cors_allow_list_and_body_limit(settings: RuntimeSettings, token: TokenFactory) -> None:
+    with pytest.raises(ValueError, match="never allowed"):
+        GatewaySettings(cors_origins=["*"])
+    gw = GatewaySettings(cors_origins=["https://cork.example.eu"], max_body_bytes=2048)
+    a = create_app(settings.model_copy(update={"seed_demo": False}), gw)
+    h = {"Authorization": token("alice", "student")}
+    async with a.router.lifespan_context(a), client(a, "10.0.0.5") as c:
+        r = await c.get("/api/v1/matching/challenges", headers=h)
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+        pre = {"Origin": "https://cork.example.eu", "Access-Control-Request-Method": "POST"}
+        r = await c.options("/api/v1/matching/challenges", headers=pre)
+        assert r.headers["access-control-allow-origin"] == "https://cork.example.eu"
+        assert r.headers["access-control-allow-credentials"] == "true"
+        r = await c.options("/api/v1/matching/challenges", headers={**pre, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+        big = {"ranking": ["x" * 50] * 100}
+        r = await c.put("/api/v1/matching/candidates/me/preferences", json=big, headers=h)
+        assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while it streams
+            yield b'{"ranking": ['
+            for _ in range(100):
+                yield b'"' + b"x" * 50 + b'",'
+            yield b'"y"]}'
+
+        r = await c.put(
+            "/api/v1/matching/candidates/me/preferences",
+            content=chunks(),
+            headers={**h, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 413
