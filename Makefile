@@ -11,13 +11,14 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 PORT ?= 8000
 
-.PHONY: run test lint unit integration bench schemas backends clean help
+.PHONY: run test lint unit integration bench schemas docs backends clean help
 
 help:
 	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
 	@echo "make test     lint, type-check and run every test (real Kafka and FerretDB are provisioned)"
 	@echo "make bench    run the benchmarks in bench/ and write bench/results/*.json"
 	@echo "make schemas  regenerate the committed event JSON Schemas"
+	@echo "make docs     regenerate docs/authorization.md (roles per route)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,6 +58,9 @@ bench: $(STAMP) backends
 
 schemas: $(STAMP)
 	$(VENV)/bin/clustergrowth schemas --out schemas/events
+
+docs: $(STAMP)
+	CG_DATA_DIR=.data/docs $(VENV)/bin/clustergrowth routes --out docs/authorization.md
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -295,3 +295,25 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+ANY = "any"
+
+
+def allow(*roles: str) -> dict[str, Any]:
+    """A route's role rule, as keyword arguments for its decorator: ``@router.get(..., **allow("student"))``.
+
+    The rule is enforced by the service itself (a dependency that answers 403 naming the roles) and
+    published in the OpenAPI description as ``x-roles``; ``any`` admits every authenticated caller.
+    ``platform_admin`` passes every rule. Object-level rules stay in the handlers.
+    """
+    unknown = set(roles) - {*ROLES, ANY}
+    if not roles or unknown:
+        raise ValueError(f"a role rule needs known roles, got {sorted(unknown) or 'none'}")
+
+    async def check(who: CurrentPrincipal) -> Principal:
+        if ANY not in roles:
+            who.require(*roles)
+        return who
+
+    return {"dependencies": [Depends(check)], "openapi_extra": {"x-roles": list(roles)}}

@@ -172,6 +172,20 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_routes(args: argparse.Namespace) -> int:
+    """Write the role-by-route table generated from the gateway's OpenAPI description."""
+    from gateway.app import create_app
+    from gateway.routes import roles_markdown
+
+    text = roles_markdown(create_app(_settings()).openapi())
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+        print(args.out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="clustergrowth", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -214,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("schemas", help="regenerate the committed event JSON Schemas")
     s.add_argument("--out", default="schemas/events")
     s.set_defaults(fn=cmd_schemas)
+
+    rt = sub.add_parser("routes", help="regenerate docs/authorization.md (roles per route)")
+    rt.add_argument("--out", default="docs/authorization.md", help="a file, or - for standard output")
+    rt.set_defaults(fn=cmd_routes)
 
     args = p.parse_args(argv)
     return int(args.fn(args))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from clustergrowth.auth import CurrentPrincipal
+from clustergrowth.auth import CurrentPrincipal, allow
 from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities import ical
@@ -112,23 +112,30 @@ def _availability(d: dict[str, Any]) -> AvailabilityOut:
 router = APIRouter(responses=PROBLEMS)
 
 
-@router.get("/sites", response_model=list[SiteOut], summary="List sites")
+@router.get("/sites", **allow("any"), response_model=list[SiteOut], summary="List sites")
 async def list_sites(f: Ctx, who: CurrentPrincipal) -> list[SiteOut]:
     return [site_out(s) for s in await h.list_sites(f)]
 
 
-@router.post("/sites", status_code=201, response_model=SiteOut, summary="Register a site (managers)")
+@router.post(
+    "/sites",
+    **allow("facility_manager", "region_admin"),
+    status_code=201,
+    response_model=SiteOut,
+    summary="Register a site (managers)",
+)
 async def create_site(f: Ctx, who: CurrentPrincipal, body: c.CreateSite) -> SiteOut:
     return site_out(await h.create_site(f, body, who))
 
 
-@router.get("/sites/{site_id}", response_model=SiteOut, summary="One site")
+@router.get("/sites/{site_id}", **allow("any"), response_model=SiteOut, summary="One site")
 async def get_site(f: Ctx, who: CurrentPrincipal, site_id: str) -> SiteOut:
     return site_out(await h.get_site(f, site_id))
 
 
 @router.get(
     "/sites/{site_id}/availability",
+    **allow("any"),
     response_model=list[AvailabilityOut],
     summary="Free slots of every resource at a site",
 )
@@ -140,7 +147,11 @@ async def site_availability(
     return [_availability(await h.availability(f, r, start, end)) for r in resources]
 
 
-@router.get("/sites/{site_id}/usage", summary="Booked minutes per resource and day (managers)")
+@router.get(
+    "/sites/{site_id}/usage",
+    **allow("facility_manager", "region_admin"),
+    summary="Booked minutes per resource and day (managers)",
+)
 async def site_usage(f: Ctx, who: CurrentPrincipal, site_id: str, limit: Limit = 100) -> list[dict[str, Any]]:
     who.require(*h.MANAGERS)
     await h.get_site(f, site_id)
@@ -148,7 +159,7 @@ async def site_usage(f: Ctx, who: CurrentPrincipal, site_id: str, limit: Limit =
     return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in docs]
 
 
-@router.get("/resources", response_model=list[ResourceOut], summary="List resources")
+@router.get("/resources", **allow("any"), response_model=list[ResourceOut], summary="List resources")
 async def list_resources(
     f: Ctx,
     who: CurrentPrincipal,
@@ -159,18 +170,25 @@ async def list_resources(
     return [resource_out(r) for r in await h.list_resources(f, kind, site_id, limit)]
 
 
-@router.post("/resources", status_code=201, response_model=ResourceOut, summary="List a resource (managers)")
+@router.post(
+    "/resources",
+    **allow("facility_manager", "region_admin"),
+    status_code=201,
+    response_model=ResourceOut,
+    summary="List a resource (managers)",
+)
 async def create_resource(f: Ctx, who: CurrentPrincipal, body: c.ListResource) -> ResourceOut:
     return resource_out(await h.list_resource(f, body, who))
 
 
-@router.get("/resources/{resource_id}", response_model=ResourceOut, summary="One resource")
+@router.get("/resources/{resource_id}", **allow("any"), response_model=ResourceOut, summary="One resource")
 async def get_resource(f: Ctx, who: CurrentPrincipal, resource_id: str) -> ResourceOut:
     return resource_out(await h.get_resource(f, resource_id))
 
 
 @router.get(
     "/resources/{resource_id}/availability",
+    **allow("any"),
     response_model=AvailabilityOut,
     summary="Free and busy slots of a resource in a window",
 )
@@ -182,6 +200,7 @@ async def resource_availability(
 
 @router.get(
     "/resources/{resource_id}/bookings",
+    **allow("facility_manager", "region_admin"),
     response_model=list[BookingOut],
     summary="A resource's bookings (its managers)",
 )
@@ -191,6 +210,7 @@ async def resource_bookings(f: Ctx, who: CurrentPrincipal, resource_id: str, lim
 
 @router.get(
     "/resources/{resource_id}/calendar.ics",
+    **allow("any"),
     response_class=Response,
     summary="iCalendar feed of a resource (busy times, no personal data)",
 )
@@ -203,6 +223,7 @@ async def resource_calendar(f: Ctx, who: CurrentPrincipal, resource_id: str) -> 
 
 @router.post(
     "/bookings",
+    **allow("any"),
     status_code=201,
     response_model=BookingOut,
     responses={
@@ -219,38 +240,53 @@ async def create_booking(f: Ctx, who: CurrentPrincipal, body: c.BookResource, re
     return booking_out(b)
 
 
-@router.get("/bookings/mine", response_model=list[BookingOut], summary="My bookings")
+@router.get("/bookings/mine", **allow("any"), response_model=list[BookingOut], summary="My bookings")
 async def my_bookings(f: Ctx, who: CurrentPrincipal, limit: Limit = 100) -> list[BookingOut]:
     return [booking_out(b) for b in await h.my_bookings(f, who, limit)]
 
 
-@router.get("/me/calendar.ics", response_class=Response, summary="iCalendar feed of my bookings")
+@router.get("/me/calendar.ics", **allow("any"), response_class=Response, summary="iCalendar feed of my bookings")
 async def my_calendar(f: Ctx, who: CurrentPrincipal) -> Response:
     bookings = await h.my_bookings(f, who, 10_000)
     names = {r.id: r.name for r in await h.list_resources(f, None, None, 10_000)}
     return Response(ical.calendar(f"Bookings of {who.sub}", bookings, names), media_type=ICS)
 
 
-@router.get("/bookings/{booking_id}", response_model=BookingOut, summary="One of my bookings")
+@router.get("/bookings/{booking_id}", **allow("any"), response_model=BookingOut, summary="One of my bookings")
 async def get_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:
     return booking_out(await h.get_booking(f, booking_id, who))
 
 
-@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, summary="Cancel a booking")
+@router.post("/bookings/{booking_id}/cancel", **allow("any"), response_model=BookingOut, summary="Cancel a booking")
 async def cancel_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:
     return booking_out(await h.cancel(f, booking_id, who))
 
 
-@router.post("/bookings/{booking_id}/approve", response_model=BookingOut, summary="Approve (managers)")
+@router.post(
+    "/bookings/{booking_id}/approve",
+    **allow("facility_manager", "region_admin"),
+    response_model=BookingOut,
+    summary="Approve (managers)",
+)
 async def approve_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:
     return booking_out(await h.decide(f, booking_id, who, approve=True))
 
 
-@router.post("/bookings/{booking_id}/reject", response_model=BookingOut, summary="Reject (managers)")
+@router.post(
+    "/bookings/{booking_id}/reject",
+    **allow("facility_manager", "region_admin"),
+    response_model=BookingOut,
+    summary="Reject (managers)",
+)
 async def reject_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:
     return booking_out(await h.decide(f, booking_id, who, approve=False))
 
 
-@router.post("/trainings", status_code=201, summary="Record a person's training (managers)")
+@router.post(
+    "/trainings",
+    **allow("facility_manager", "region_admin"),
+    status_code=201,
+    summary="Record a person's training (managers)",
+)
 async def grant_training(f: Ctx, who: CurrentPrincipal, body: c.GrantTraining) -> dict[str, Any]:
     return await h.grant_training(f, body, who)

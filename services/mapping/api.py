@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from clustergrowth.auth import CurrentPrincipal
+from clustergrowth.auth import CurrentPrincipal, allow
 from services.mapping import commands as c
 from services.mapping import handlers as h
 from services.mapping import views
@@ -31,34 +31,45 @@ Ctx = Annotated[h.Mapping, Depends(mapping)]
 router = APIRouter(responses=PROBLEMS)
 
 
-@router.get("/instruments", summary="Versions of the growth-needs instrument")
+@router.get("/instruments", **allow("any"), summary="Versions of the growth-needs instrument")
 async def list_instruments(who: CurrentPrincipal) -> dict[str, Any]:
     return {"versions": list(versions()), "latest": latest().version}
 
 
-@router.get("/instruments/{version}", summary="One instrument version: dimensions, questions, scale")
+@router.get("/instruments/{version}", **allow("any"), summary="One instrument version: dimensions, questions, scale")
 async def get_instrument(who: CurrentPrincipal, version: str) -> dict[str, Any]:
     return instrument(version).raw
 
 
-@router.post("/smes", status_code=201, summary="Register an SME (its size class is computed)")
+@router.post(
+    "/smes",
+    **allow("sme_member", "council_secretary", "region_admin"),
+    status_code=201,
+    summary="Register an SME (its size class is computed)",
+)
 async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> dict[str, Any]:
     return await h.register(m, body, who)
 
 
-@router.get("/smes", summary="SMEs visible to me")
+@router.get(
+    "/smes", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="SMEs visible to me"
+)
 async def list_smes(
     m: Ctx, who: CurrentPrincipal, region: str | None = None, sector: str | None = None, limit: Limit = 100
 ) -> list[dict[str, Any]]:
     return await h.list_smes(m, who, region, sector, limit)
 
 
-@router.get("/smes/{sme_id}", summary="One SME")
+@router.get("/smes/{sme_id}", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="One SME")
 async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> dict[str, Any]:
     return h.public(await h.get(m, sme_id, who))
 
 
-@router.get("/smes/{sme_id}/export", summary="Everything held about an SME (data portability)")
+@router.get(
+    "/smes/{sme_id}/export",
+    **allow("sme_member", "council_secretary", "region_admin"),
+    summary="Everything held about an SME (data portability)",
+)
 async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
     body = json.dumps(await h.export(m, sme_id, who), ensure_ascii=False, indent=2)
     return Response(
@@ -68,31 +79,49 @@ async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
     )
 
 
-@router.delete("/smes/{sme_id}", status_code=204, summary="Erase an SME's data (right to erasure)")
+@router.delete(
+    "/smes/{sme_id}",
+    **allow("sme_member", "region_admin"),
+    status_code=204,
+    summary="Erase an SME's data (right to erasure)",
+)
 async def erase(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
     await h.erase(m, sme_id, who)
     return Response(status_code=204)
 
 
-@router.post("/smes/{sme_id}/assessments", status_code=201, summary="Submit a growth-needs assessment")
+@router.post(
+    "/smes/{sme_id}/assessments",
+    **allow("sme_member", "council_secretary", "region_admin"),
+    status_code=201,
+    summary="Submit a growth-needs assessment",
+)
 async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAssessment) -> dict[str, Any]:
     return await h.assess(m, sme_id, body, who)
 
 
-@router.get("/smes/{sme_id}/assessments", summary="An SME's assessment history")
+@router.get(
+    "/smes/{sme_id}/assessments",
+    **allow("sme_member", "council_secretary", "region_admin", "analyst"),
+    summary="An SME's assessment history",
+)
 async def history(m: Ctx, who: CurrentPrincipal, sme_id: str) -> list[dict[str, Any]]:
     doc = await h.get(m, sme_id, who)
     return list(doc.get("assessments", []))
 
 
-@router.post("/employment-statistics", summary="Import regional employment (CSV: region,sector,employees)")
+@router.post(
+    "/employment-statistics",
+    **allow("council_secretary", "region_admin"),
+    summary="Import regional employment (CSV: region,sector,employees)",
+)
 async def import_employment(
     m: Ctx, who: CurrentPrincipal, body: Annotated[str, Body(media_type="text/csv")]
 ) -> dict[str, int]:
     return await h.import_employment(m, body, who)
 
 
-@router.get("/cluster-map", summary="Cells (region x sector): needs, trend, stars with their inputs")
+@router.get("/cluster-map", **allow("any"), summary="Cells (region x sector): needs, trend, stars with their inputs")
 async def cluster_map(m: Ctx, who: CurrentPrincipal, region: str | None = None, format: Format = "json") -> Any:
     cells = await h.cluster_map(m, region)
     if format == "csv":
@@ -105,7 +134,9 @@ async def cluster_map(m: Ctx, who: CurrentPrincipal, region: str | None = None, 
     return cells
 
 
-@router.get("/cluster-map.svg", response_class=Response, summary="Heatmap: regions x needs (top-3 share)")
+@router.get(
+    "/cluster-map.svg", **allow("any"), response_class=Response, summary="Heatmap: regions x needs (top-3 share)"
+)
 async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
     dims = [d.id for d in latest().dimensions]
     rows: dict[str, dict[str, float]] = {}
@@ -118,7 +149,7 @@ async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
     return Response(views.heatmap_svg(rows, dims, names), media_type="image/svg+xml")
 
 
-@router.get("/spotlight", summary="Needs ranked against the network, for a region or a council")
+@router.get("/spotlight", **allow("any"), summary="Needs ranked against the network, for a region or a council")
 async def spotlight(
     m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None, format: Format = "json"
 ) -> Any:
@@ -132,7 +163,7 @@ async def spotlight(
     return spot
 
 
-@router.get("/spotlight.svg", response_class=Response, summary="Bar chart of a region's needs")
+@router.get("/spotlight.svg", **allow("any"), response_class=Response, summary="Bar chart of a region's needs")
 async def spotlight_svg(m: Ctx, who: CurrentPrincipal, region: str) -> Response:
     spot = await h.spotlight(m, region=region)
     return Response(

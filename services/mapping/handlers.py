@@ -118,6 +118,7 @@ async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str 
 
 async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principal) -> Doc:
     """Score a submission against its instrument version and keep it in the SME's history."""
+    await get(m, sme_id, who)  # someone else's SME is 404 before anything about the answers is said
     inst = instrument(cmd.instrument_version)
     answers = dict(cmd.answers)
     scores, top = inst.score(answers)  # type: ignore[arg-type]  # validates: 422 naming each answer

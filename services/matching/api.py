@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from clustergrowth.auth import CurrentPrincipal
+from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.contracts.matching import Programme
 from services.matching import commands as c
 from services.matching import handlers as h
@@ -117,17 +117,29 @@ class MatchOut(BaseModel):
     reason: str | None = None
 
 
-@router.get("/ip-templates", summary="IP/NDA templates a challenge can use (all keep students' portfolio rights)")
+@router.get(
+    "/ip-templates",
+    **allow("any"),
+    summary="IP/NDA templates a challenge can use (all keep students' portfolio rights)",
+)
 async def ip_templates(who: CurrentPrincipal) -> dict[str, str]:
     return c.IP_TEMPLATES
 
 
-@router.post("/challenges", status_code=201, response_model=ChallengeOut, summary="Post a challenge")
+@router.post(
+    "/challenges",
+    **allow("sme_member", "region_admin"),
+    status_code=201,
+    response_model=ChallengeOut,
+    summary="Post a challenge",
+)
 async def post_challenge(m: Ctx, who: CurrentPrincipal, body: c.PostChallenge) -> dict[str, Any]:
     return await h.post_challenge(m, body, who)
 
 
-@router.get("/challenges", response_model=list[ChallengeOut], summary="Open challenges, and my SME's drafts")
+@router.get(
+    "/challenges", **allow("any"), response_model=list[ChallengeOut], summary="Open challenges, and my SME's drafts"
+)
 async def list_challenges(
     m: Ctx,
     who: CurrentPrincipal,
@@ -139,61 +151,102 @@ async def list_challenges(
     return await h.list_challenges(m, who, programme=programme, term=term, status=status, limit=limit)
 
 
-@router.get("/challenges/{challenge_id}", response_model=ChallengeOut, summary="One challenge")
+@router.get("/challenges/{challenge_id}", **allow("any"), response_model=ChallengeOut, summary="One challenge")
 async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str) -> dict[str, Any]:
     return h.public(await h.get_challenge(m, challenge_id, who))
 
 
 @router.post(
-    "/challenges/{challenge_id}/publish", response_model=ChallengeOut, summary="Complete a suggested draft and post it"
+    "/challenges/{challenge_id}/publish",
+    **allow("sme_member", "region_admin"),
+    response_model=ChallengeOut,
+    summary="Complete a suggested draft and post it",
 )
 async def publish(m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.PostChallenge) -> dict[str, Any]:
     return await h.publish_draft(m, challenge_id, body, who)
 
 
 @router.put(
-    "/challenges/{challenge_id}/ranking", response_model=ChallengeOut, summary="The host's ranking of applicants"
+    "/challenges/{challenge_id}/ranking",
+    **allow("sme_member", "academic", "region_admin"),
+    response_model=ChallengeOut,
+    summary="The host's ranking of applicants",
 )
 async def rank(m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.Ranking) -> dict[str, Any]:
     return await h.rank_applicants(m, challenge_id, body.ranking, who)
 
 
-@router.put("/candidates/me", response_model=ProfileOut, summary="Create or update my candidate profile")
+@router.put(
+    "/candidates/me",
+    **allow("student", "academic"),
+    response_model=ProfileOut,
+    summary="Create or update my candidate profile",
+)
 async def put_profile(m: Ctx, who: CurrentPrincipal, body: c.Profile) -> dict[str, Any]:
     return await h.put_profile(m, body, who)
 
 
-@router.get("/candidates/me", response_model=ProfileOut, summary="My candidate profile")
+@router.get("/candidates/me", **allow("student", "academic"), response_model=ProfileOut, summary="My candidate profile")
 async def my_profile(m: Ctx, who: CurrentPrincipal) -> dict[str, Any]:
     return h.public(await h.get_profile(m, who.sub, who))
 
 
-@router.get("/candidates/{candidate_id}", response_model=ProfileOut, summary="A candidate profile (coordinator)")
+@router.get(
+    "/candidates/{candidate_id}",
+    **allow("student", "academic", "region_admin"),
+    response_model=ProfileOut,
+    summary="A candidate profile (coordinator)",
+)
 async def get_profile(m: Ctx, who: CurrentPrincipal, candidate_id: str) -> dict[str, Any]:
     return h.public(await h.get_profile(m, candidate_id, who))
 
 
-@router.put("/candidates/me/preferences", response_model=ProfileOut, summary="My ranking of challenges")
+@router.put(
+    "/candidates/me/preferences",
+    **allow("student", "academic"),
+    response_model=ProfileOut,
+    summary="My ranking of challenges",
+)
 async def preferences(m: Ctx, who: CurrentPrincipal, body: c.Ranking) -> dict[str, Any]:
     return await h.set_preferences(m, body.ranking, who)
 
 
-@router.post("/rounds", status_code=201, response_model=RoundOut, summary="Run an allocation round (coordinator)")
+@router.post(
+    "/rounds",
+    **allow("region_admin"),
+    status_code=201,
+    response_model=RoundOut,
+    summary="Run an allocation round (coordinator)",
+)
 async def run_round(m: Ctx, who: CurrentPrincipal, body: c.RunRound) -> dict[str, Any]:
     return await h.run_round(m, body, who)
 
 
-@router.get("/rounds", response_model=list[RoundOut], summary="Allocation rounds, newest first")
+@router.get(
+    "/rounds",
+    **allow("region_admin", "analyst"),
+    response_model=list[RoundOut],
+    summary="Allocation rounds, newest first",
+)
 async def list_rounds(m: Ctx, who: CurrentPrincipal, limit: Limit = 50) -> list[dict[str, Any]]:
     return await h.list_rounds(m, who, limit)
 
 
-@router.get("/rounds/{round_id}", summary="A round's report (coordinator, analyst) or my explanation in it")
+@router.get(
+    "/rounds/{round_id}",
+    **allow("student", "academic", "region_admin", "analyst"),
+    summary="A round's report (coordinator, analyst) or my explanation in it",
+)
 async def get_round(m: Ctx, who: CurrentPrincipal, round_id: str) -> dict[str, Any]:
     return await h.get_round(m, round_id, who)
 
 
-@router.get("/matches", response_model=list[MatchOut], summary="Proposals and engagements I am part of")
+@router.get(
+    "/matches",
+    **allow("student", "academic", "sme_member", "region_admin", "analyst"),
+    response_model=list[MatchOut],
+    summary="Proposals and engagements I am part of",
+)
 async def list_matches(
     m: Ctx,
     who: CurrentPrincipal,
@@ -203,40 +256,75 @@ async def list_matches(
     return await h.list_matches(m, who, status, limit)
 
 
-@router.get("/matches/{match_id}", response_model=MatchOut, summary="One proposal or engagement")
+@router.get(
+    "/matches/{match_id}",
+    **allow("student", "academic", "sme_member", "region_admin", "analyst"),
+    response_model=MatchOut,
+    summary="One proposal or engagement",
+)
 async def get_match(m: Ctx, who: CurrentPrincipal, match_id: str) -> dict[str, Any]:
     return h.public(await h.get_match(m, match_id, who))
 
 
-@router.post("/matches/{match_id}/accept", response_model=MatchOut, summary="Accept a proposal (my side)")
+@router.post(
+    "/matches/{match_id}/accept",
+    **allow("student", "academic", "sme_member"),
+    response_model=MatchOut,
+    summary="Accept a proposal (my side)",
+)
 async def accept(m: Ctx, who: CurrentPrincipal, match_id: str) -> dict[str, Any]:
     return await h.accept(m, match_id, who)
 
 
-@router.post("/matches/{match_id}/decline", response_model=MatchOut, summary="Decline a proposal (my side)")
+@router.post(
+    "/matches/{match_id}/decline",
+    **allow("student", "academic", "sme_member"),
+    response_model=MatchOut,
+    summary="Decline a proposal (my side)",
+)
 async def decline(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Decline) -> dict[str, Any]:
     return await h.decline(m, match_id, body, who)
 
 
 @router.post(
-    "/matches/{match_id}/milestones", status_code=201, response_model=MatchOut, summary="Plan a milestone (host)"
+    "/matches/{match_id}/milestones",
+    **allow("academic", "sme_member"),
+    status_code=201,
+    response_model=MatchOut,
+    summary="Plan a milestone (host)",
 )
 async def add_milestone(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Milestone) -> dict[str, Any]:
     return await h.add_milestone(m, match_id, body, who)
 
 
-@router.post("/matches/{match_id}/milestones/{n}/done", response_model=MatchOut, summary="Mark a milestone done")
+@router.post(
+    "/matches/{match_id}/milestones/{n}/done",
+    **allow("student", "academic", "sme_member"),
+    response_model=MatchOut,
+    summary="Mark a milestone done",
+)
 async def milestone_done(
     m: Ctx, who: CurrentPrincipal, match_id: str, n: Annotated[int, Path(ge=1, le=50)]
 ) -> dict[str, Any]:
     return await h.milestone_done(m, match_id, n, who)
 
 
-@router.post("/matches/{match_id}/complete", response_model=MatchOut, summary="Complete the engagement (host)")
+@router.post(
+    "/matches/{match_id}/complete",
+    **allow("academic", "sme_member"),
+    response_model=MatchOut,
+    summary="Complete the engagement (host)",
+)
 async def complete(m: Ctx, who: CurrentPrincipal, match_id: str) -> dict[str, Any]:
     return await h.complete(m, match_id, who)
 
 
-@router.post("/matches/{match_id}/ratings", status_code=201, response_model=MatchOut, summary="Rate (once per side)")
+@router.post(
+    "/matches/{match_id}/ratings",
+    **allow("student", "academic", "sme_member"),
+    status_code=201,
+    response_model=MatchOut,
+    summary="Rate (once per side)",
+)
 async def rate(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Rating) -> dict[str, Any]:
     return await h.rate(m, match_id, body, who)

@@ -1,0 +1,209 @@
+"""Authorization tests generated from the gateway's route table (its OpenAPI description), so that a new
+route cannot escape them: every route has a role rule (x-roles), the rule is enforced by the service
+(function level, OWASP API5), another organisation's objects are invisible (object level, API1), and
+input models refuse ids, versions, owners and roles (mass assignment, API3)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from clustergrowth.auth import ANY, ROLES, DevIssuer
+from clustergrowth.settings import RuntimeSettings
+from gateway.app import GatewaySettings, create_app
+from gateway.routes import roles_markdown
+from tests.component.test_mapping_api import sme as sme_body
+from tests.component.test_matching_api import challenge, profile
+from tests.conftest import asgi_client
+
+STAFF = {"region_admin", "analyst", "council_secretary", "facility_manager", "platform_admin"}
+PUBLIC_OBJECTS = {"site_id", "resource_id", "challenge_id", "version"}  # catalogues: visible to all callers
+ORG_STAFF = {"facility_manager", "council_secretary"}  # staff of one organisation, not of the region
+VALID = {  # well-formed bodies, so that the object check (not validation) decides
+    "/assessments": {"instrument_version": "1", "answers": {}},
+    "/milestones": {"title": "Baseline", "due_on": "2027-03-01"},
+    "/ratings": {"score": 5},
+}
+PRIVILEGED = {
+    *("id", "version", "organisation", "org", "created_by", "owner", "roles", "sub", "status"),
+    *("region", "home_region", "person", "person_region"),
+}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> RuntimeSettings:
+    return RuntimeSettings(data_dir=tmp_path / "data", relay_interval_s=0.05)
+
+
+@pytest.fixture
+async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, GatewaySettings(rate_limits=False))
+    async for c in asgi_client(app):
+        yield c
+
+
+def bearer(settings: RuntimeSettings, sub: str, roles: list[str], org: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + DevIssuer(settings.data_dir).mint(settings, sub, roles, "IE05", org)}
+
+
+async def operations(client: httpx.AsyncClient) -> list[tuple[str, str, dict[str, Any]]]:
+    spec = (await client.get("/openapi.json")).json()
+    return [
+        (method.upper(), path, op)
+        for path, ops in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, op in ops.items()
+    ]
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), "zz-missing"), path)
+
+
+async def call(
+    client: httpx.AsyncClient, method: str, path: str, op: dict[str, Any], headers: dict[str, str], body: Any = None
+) -> httpx.Response:
+    content = op.get("requestBody", {}).get("content", {})
+    if "text/csv" in content:
+        return await client.request(method, path, content="", headers={**headers, "Content-Type": "text/csv"})
+    if content:
+        return await client.request(method, path, json={} if body is None else body, headers=headers)
+    return await client.request(method, path, headers=headers)
+
+
+async def test_every_route_declares_a_role_rule(client: httpx.AsyncClient) -> None:
+    ops = await operations(client)
+    assert len(ops) >= 50
+    missing = [f"{m} {p}" for m, p, op in ops if not op.get("x-roles")]
+    assert missing == [], f"routes without a role rule: {missing}"
+    for m, p, op in ops:
+        assert set(op["x-roles"]) <= {*ROLES, ANY}, (m, p)
+
+
+async def test_role_by_route_matrix(client: httpx.AsyncClient, settings: RuntimeSettings) -> None:
+    """Each role alone, on each route: 403 naming the roles exactly where the rule says so."""
+    ops = await operations(client)
+    wrong = []
+    for role in [r for r in ROLES if r != "platform_admin"]:
+        h = bearer(settings, f"matrix-{role}", [role], "org-matrix")
+        for method, path, op in ops:
+            rule = op["x-roles"]
+            r = await call(client, method, fill(path, {}), op, h)
+            allowed = ANY in rule or role in rule
+            if allowed and r.status_code == 403:
+                wrong.append(f"{role} refused on {method} {path}: {r.text}")
+            if not allowed and (r.status_code != 403 or r.json().get("required_roles") != sorted(rule)):
+                wrong.append(f"{role} not refused on {method} {path}: {r.status_code}")
+    assert wrong == []
+    admin = bearer(settings, "root", ["platform_admin"], "org-matrix")
+    for method, path, op in ops:
+        assert (await call(client, method, fill(path, {}), op, admin)).status_code != 403, (method, path)
+    no_role = bearer(settings, "nobody", [], "org-matrix")
+    for method, path, op in ops:
+        r = await call(client, method, fill(path, {}), op, no_role)
+        assert (r.status_code == 403) == (ANY not in op["x-roles"]), (method, path, r.status_code)
+        assert (await call(client, method, fill(path, {}), op, {})).status_code == 401, (method, path)
+
+
+async def test_input_models_refuse_privileged_fields(client: httpx.AsyncClient, settings: RuntimeSettings) -> None:
+    """Mass assignment: every JSON body refuses unknown fields, and posting owner or state fields is a
+    422 naming each one (validation runs before any write, so nothing changes)."""
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    checked = 0
+    for method, path, op in await operations(client):
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if not body:
+            continue
+        ref = body["schema"].get("$ref", "")
+        schema = schemas[ref.split("/")[-1]] if ref else body["schema"]
+        assert schema.get("additionalProperties") is False, f"{method} {path} accepts unknown fields"
+        declared = set(schema.get("properties", {}))
+        sneaky = {f: "x" for f in sorted(PRIVILEGED - declared)}
+        rule = op["x-roles"]
+        role = next((r for r in rule if r not in STAFF and r != ANY), "region_admin")
+        h = bearer(settings, f"mass-{role}", [role], "org-mass")
+        r = await call(client, method, fill(path, {}), op, h, body=sneaky)
+        assert r.status_code == 422, (method, path, r.status_code, r.text)
+        named = {e["field"] for e in r.json()["errors"]}
+        assert set(sneaky) <= named, (method, path, set(sneaky) - named)
+        checked += 1
+    assert checked >= 15
+
+
+def _slot(days_ahead: int = 5) -> dict[str, str]:
+    d = datetime.now(UTC).date() + timedelta(days=days_ahead)
+    while d.weekday() >= 5:
+        d += timedelta(days=1)
+    start = datetime(d.year, d.month, d.day, 11, tzinfo=UTC)
+    return {
+        "resource_id": "ork-rubicon-desk-2",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+    }
+
+
+async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings) -> dict[str, str]:
+    """One object of each kind, created by organisation A through the API."""
+
+    def a(sub: str, *roles: str) -> dict[str, str]:
+        return bearer(settings, sub, list(roles), "org-a")
+
+    ids = {"site_id": "ork-rubicon", "resource_id": "ork-rubicon-desk-2", "version": "1", "n": "1"}
+    r = await client.post("/api/v1/facilities/bookings", json=_slot(), headers=a("stu-a", "student"))
+    ids["booking_id"] = r.json()["id"]
+    r = await client.post("/api/v1/mapping/smes", json=sme_body(), headers=a("owner-a", "sme_member"))
+    ids["sme_id"] = r.json()["id"]
+    r = await client.post(
+        "/api/v1/matching/challenges", json=challenge(supervisor="prof-a"), headers=a("owner-a", "sme_member")
+    )
+    ids["challenge_id"] = r.json()["id"]
+    await client.put("/api/v1/matching/candidates/me", json=profile(), headers=a("stu-a", "student"))
+    ids["candidate_id"] = "stu-a"
+    r = await client.post(
+        "/api/v1/matching/rounds",
+        json={"programme": "consultancy", "term": "2027-spring"},
+        headers=a("coordinator", "region_admin"),
+    )
+    ids["round_id"] = r.json()["id"]
+    r = await client.get("/api/v1/matching/matches", headers=a("stu-a", "student"))
+    ids["match_id"] = r.json()[0]["id"]
+    return ids
+
+
+async def test_another_organisations_objects_are_not_found(
+    client: httpx.AsyncClient, settings: RuntimeSettings
+) -> None:
+    """Object level: for every route with an id, organisation B's people (each role the route admits,
+    staff excepted: they see their region by role) get 404 for A's objects; catalogue objects are
+    readable by all but not changeable by B."""
+    ids = await _objects_of_org_a(client, settings)
+    failures = []
+    for method, path, op in await operations(client):
+        params = re.findall(r"\{(\w+)\}", path)
+        if not params:
+            continue
+        rule = op["x-roles"]
+        roles = ["student", "sme_member", "academic"] if ANY in rule else [r for r in rule if r not in STAFF]
+        roles = roles or [r for r in rule if r in ORG_STAFF]  # region-wide staff see their region by role
+        private = [p for p in params if p not in PUBLIC_OBJECTS]
+        body = next((b for suffix, b in VALID.items() if path.endswith(suffix)), None)
+        for role in roles:
+            h = bearer(settings, f"b-{role}", [role], "org-b")
+            r = await call(client, method, fill(path, ids), op, h, body=body)
+            if private and r.status_code != 404:
+                failures.append(f"{role} of org B got {r.status_code} on {method} {path}")
+            if not private and method != "GET" and r.is_success:
+                failures.append(f"{role} of org B changed {method} {path}: {r.status_code}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_the_committed_role_table_is_current(settings: RuntimeSettings) -> None:
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "authorization.md").read_text()
+    assert committed == roles_markdown(create_app(settings).openapi()), "run `make docs`"
