@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +25,7 @@ from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
+from gateway.describe import finish, merge
 from gateway.limits import BodyLimitMiddleware, Quota, RateLimitMiddleware, SecurityHeadersMiddleware
 from gateway.proxy import Upstreams
 from services.facilities.app import FacilitiesService
@@ -124,6 +127,14 @@ def create_app(
         for c in components:
             c.mount(app)
         app.state.components = components
+        described = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                app.openapi_schema = finish(described())
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
         return app
 
     urls = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
@@ -148,9 +159,32 @@ def create_app(
         finally:
             await http.aclose()
 
-    app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan)
+    app = FastAPI(
+        title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan, openapi_url=None, docs_url=None
+    )
     install_limits(app, gw)
     install_edge(app, [])
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def merged_openapi(request: Request) -> JSONResponse:
+        """Every service's description, fetched and merged; a service that is down is listed as missing."""
+        upstreams: Upstreams = request.app.state.upstreams
+        parts, missing = {}, []
+        for service, base in urls.items():
+            try:
+                r = await upstreams.http.get(f"{base}/openapi.json", timeout=2.0)
+                r.raise_for_status()
+                parts[service] = r.json()
+            except (httpx.HTTPError, ValueError):
+                missing.append(service)
+        spec = merge("SME Cluster Growth — regional API", parts)
+        if missing:
+            spec["info"]["x-missing-services"] = missing
+        return JSONResponse(spec)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="SME Cluster Growth — API")
 
     @app.api_route(
         "/api/v1/{service}/{path:path}",

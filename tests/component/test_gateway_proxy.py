@@ -89,6 +89,13 @@ async def test_a_stopped_service_gets_503_at_once_while_the_others_answer(
     try:
         async for client in asgi_client(create_app(settings, gw)):
             assert (await client.get(desks, headers=h)).status_code == 200
+            spec = (await client.get("/openapi.json")).json()  # merged from the running services
+            assert desks in spec["paths"] and instruments in spec["paths"]
+            assert spec["paths"][desks]["get"]["security"] == [{"bearer": []}]
+            assert spec["paths"][desks]["get"]["x-roles"] == ["any"]
+            assert "application/problem+json" in spec["paths"][desks]["get"]["responses"]["503"]["content"]
+            assert "x-missing-services" in spec["info"]  # matching is not running here
+            assert "swagger" in (await client.get("/docs")).text.lower()
             await fac.stop()
             for _ in range(3):
                 r = await client.get(desks, headers=h)
@@ -98,6 +105,8 @@ async def test_a_stopped_service_gets_503_at_once_while_the_others_answer(
             assert upstreams.breakers["facilities"].state == "open"  # no more connection attempts
             assert (await client.get(instruments, headers=h)).status_code == 200
             assert (await client.get("/healthz")).status_code == 200
+            spec = (await client.get("/openapi.json")).json()
+            assert desks not in spec["paths"] and "facilities" in spec["info"]["x-missing-services"]
             await fac.start()  # back: after the cool-down one trial request closes the circuit
             await asyncio.sleep(0.6)
             assert (await client.get(desks, headers=h)).status_code == 200
