@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.types import Instant
 from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities import ical
@@ -15,8 +16,8 @@ from services.facilities import store as st
 from services.facilities.domain.model import Booking, Resource, Site
 
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (max 200)")]
-From = Annotated[AwareDatetime, Query(alias="from", description="window start, ISO 8601 with offset")]
-To = Annotated[AwareDatetime, Query(alias="to", description="window end, ISO 8601 with offset")]
+From = Annotated[Instant, Query(alias="from", description="window start, ISO 8601 with offset")]
+To = Annotated[Instant, Query(alias="to", description="window end, ISO 8601 with offset")]
 ICS = "text/calendar; charset=utf-8"
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     s: {"description": d, "content": {"application/problem+json": {}}}

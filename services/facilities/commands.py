@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clustergrowth.auth import ROLES
 from clustergrowth.settings import NUTS2
+from clustergrowth.types import Instant
 from services.facilities.domain.model import WEEKDAYS, ResourceKind, SiteKind
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -85,8 +86,8 @@ class BookResource(Strict):
     """Book a resource for [start, end); times are ISO 8601 with an offset."""
 
     resource_id: Id
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset")
+    start: Instant = Field(description="ISO 8601 with offset")
+    end: Instant = Field(description="ISO 8601 with offset")
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -101,7 +102,7 @@ class GrantTraining(Strict):
 
     person: str = Field(min_length=1, max_length=200)
     training: str = Field(min_length=1, max_length=80)
-    valid_until: AwareDatetime
+    valid_until: Instant
 
 
 assert tuple(Weekday.__args__) == WEEKDAYS  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.problems import field_error
 from services.mapping import commands as c
 from services.mapping import handlers as h
 from services.mapping import views
@@ -29,6 +30,9 @@ async def mapping(request: Request) -> h.Mapping:
 
 Ctx = Annotated[h.Mapping, Depends(mapping)]
 router = APIRouter(responses=PROBLEMS)
+JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON, or CSV with format=csv", "content": {"application/json": {}, "text/csv": {}}}
+}
 
 
 @router.get("/instruments", **allow("any"), summary="Versions of the growth-needs instrument")
@@ -116,12 +120,21 @@ async def history(m: Ctx, who: CurrentPrincipal, sme_id: str) -> list[dict[str, 
     summary="Import regional employment (CSV: region,sector,employees)",
 )
 async def import_employment(
-    m: Ctx, who: CurrentPrincipal, body: Annotated[str, Body(media_type="text/csv")]
+    m: Ctx, who: CurrentPrincipal, body: Annotated[bytes, Body(media_type="text/csv")]
 ) -> dict[str, int]:
-    return await h.import_employment(m, body, who)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise field_error("csv", f"is not UTF-8 text (byte {e.start})") from e
+    return await h.import_employment(m, text, who)
 
 
-@router.get("/cluster-map", **allow("any"), summary="Cells (region x sector): needs, trend, stars with their inputs")
+@router.get(
+    "/cluster-map",
+    **allow("any"),
+    responses=JSON_OR_CSV,
+    summary="Cells (region x sector): needs, trend, stars with their inputs",
+)
 async def cluster_map(m: Ctx, who: CurrentPrincipal, region: str | None = None, format: Format = "json") -> Any:
     cells = await h.cluster_map(m, region)
     if format == "csv":
@@ -149,7 +162,12 @@ async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
     return Response(views.heatmap_svg(rows, dims, names), media_type="image/svg+xml")
 
 
-@router.get("/spotlight", **allow("any"), summary="Needs ranked against the network, for a region or a council")
+@router.get(
+    "/spotlight",
+    **allow("any"),
+    responses=JSON_OR_CSV,
+    summary="Needs ranked against the network, for a region or a council",
+)
 async def spotlight(
     m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None, format: Format = "json"
 ) -> Any:

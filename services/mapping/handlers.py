@@ -188,18 +188,22 @@ async def erase(m: Mapping, sme_id: str, who: Principal) -> None:
 async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[str, int]:
     """Import ``region,sector,employees`` rows; all rows are checked before any is written."""
     who.require("region_admin", "council_secretary")
-    reader = csv.DictReader(io.StringIO(csv_text))
-    if reader.fieldnames is None or {"region", "sector", "employees"} - set(reader.fieldnames):
+    try:
+        reader = csv.DictReader(io.StringIO(csv_text, newline=""))
+        header, parsed = reader.fieldnames, list(reader)
+    except csv.Error as e:
+        raise field_error("csv", f"is not readable CSV: {e}") from e
+    if header is None or {"region", "sector", "employees"} - set(header):
         raise field_error("csv", "needs a header row with region,sector,employees")
     codes = code_lists()
     rows, errors = [], []
-    for n, row in enumerate(reader, start=2):
-        region, sector, employees = row["region"].strip(), row["sector"].strip(), row["employees"].strip()
+    for n, row in enumerate(parsed, start=2):
+        region, sector, employees = ((row.get(k) or "").strip() for k in ("region", "sector", "employees"))
         if region not in codes.regions:
             errors.append({"field": f"line {n}.region", "reason": f"unknown NUTS-2 code {region!r}"})
         if sector not in codes.nace or "." in sector:
             errors.append({"field": f"line {n}.sector", "reason": f"not a NACE division {sector!r}"})
-        if not employees.isdigit():
+        if not (employees.isascii() and employees.isdigit()):
             errors.append({"field": f"line {n}.employees", "reason": f"not a whole number {employees!r}"})
         rows.append((region, sector, employees))
     if errors:

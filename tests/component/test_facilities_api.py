@@ -137,6 +137,10 @@ async def test_booking_then_conflict_names_the_slot_and_event_is_published_once(
         ({"resource_id": "ork-rubicon-desk-1"}, {"start", "end"}),
         ({**slot("ork-rubicon-desk-1"), "id": "mine", "status": "confirmed"}, {"id", "status"}),
         ({**slot("x"), "resource_id": "has spaces"}, {"resource_id"}),
+        (  # found by the fuzzer: year 1 with an offset fell off the calendar (a 500)
+            {"resource_id": "ork-rubicon-desk-1", "start": "0001-01-01T01:00:00+01:01", "end": "2999-01-01T00:00Z"},
+            {"start", "end"},
+        ),
     ],
 )
 async def test_bad_booking_input_is_422_naming_each_field(
@@ -225,6 +229,9 @@ async def test_training_unlocks_equipment(
     grant = {"person": "alice", "training": "laser-safety", "valid_until": "2099-01-01T00:00:00Z"}
     assert_problem(await client.post(f"{API}/trainings", json=grant, headers=alice), 403)
     assert_problem(await client.post(f"{API}/trainings", json={**grant, "valid_until": "soon"}, headers=manager), 422)
+    year_one = {**grant, "valid_until": "0001-01-01T01:00:00+01:01"}
+    p = assert_problem(await client.post(f"{API}/trainings", json=year_one, headers=manager), 422)
+    assert p["errors"][0]["field"] == "valid_until"
     assert (await client.post(f"{API}/trainings", json=grant, headers=manager)).status_code == 201
     assert (await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice)).status_code == 201
 

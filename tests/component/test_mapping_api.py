@@ -146,6 +146,15 @@ async def test_cluster_map_matches_a_hand_calculation_then_forgets_an_erased_sme
         headers={**admin, "Content-Type": "text/csv"},
     )
     assert {e["field"] for e in problem(bad, 422)["errors"]} == {"line 2.region", "line 2.employees"}
+    binary = await client.post(
+        f"{API}/employment-statistics", content=b"\xfa\xa1\xf1region", headers={**admin, "Content-Type": "text/csv"}
+    )
+    assert problem(binary, 422)["errors"][0]["field"] == "csv"  # found by the fuzzer: was a 500
+    for text, field in [("region,sector,employees\nIE05\n", "line 2.sector"), ("a\rb\x00,\n", "csv")]:
+        r = await client.post(
+            f"{API}/employment-statistics", content=text, headers={**admin, "Content-Type": "text/csv"}
+        )
+        assert field in {e["field"] for e in problem(r, 422)["errors"]}, (text, r.text)
     r = await client.post(
         f"{API}/employment-statistics", content=csv_text, headers={**admin, "Content-Type": "text/csv"}
     )
