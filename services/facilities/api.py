@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.paging import Cursor, Limit, paginate
 from clustergrowth.types import Instant
 from services.facilities import commands as c
 from services.facilities import handlers as h
@@ -15,7 +16,6 @@ from services.facilities import ical
 from services.facilities import store as st
 from services.facilities.domain.model import Booking, Resource, Site
 
-Limit = Annotated[int, Query(ge=1, le=200, description="page size (max 200)")]
 From = Annotated[Instant, Query(alias="from", description="window start, ISO 8601 with offset")]
 To = Annotated[Instant, Query(alias="to", description="window end, ISO 8601 with offset")]
 ICS = "text/calendar; charset=utf-8"
@@ -114,8 +114,12 @@ router = APIRouter(responses=PROBLEMS)
 
 
 @router.get("/sites", **allow("any"), response_model=list[SiteOut], summary="List sites")
-async def list_sites(f: Ctx, who: CurrentPrincipal) -> list[SiteOut]:
-    return [site_out(s) for s in await h.list_sites(f)]
+async def list_sites(
+    f: Ctx, who: CurrentPrincipal, request: Request, response: Response, limit: Limit = 100, cursor: Cursor = None
+) -> list[SiteOut]:
+    sites = await h.list_sites(f)
+    page = paginate(sites, lambda x: (x.name, x.id), limit=limit, cursor=cursor, request=request, response=response)
+    return [site_out(x) for x in page]
 
 
 @router.post(
@@ -141,11 +145,21 @@ async def get_site(f: Ctx, who: CurrentPrincipal, site_id: str) -> SiteOut:
     summary="Free slots of every resource at a site",
 )
 async def site_availability(
-    f: Ctx, who: CurrentPrincipal, site_id: str, start: From, end: To, kind: str | None = None
+    f: Ctx,
+    who: CurrentPrincipal,
+    site_id: str,
+    start: From,
+    end: To,
+    request: Request,
+    response: Response,
+    kind: str | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> list[AvailabilityOut]:
     await h.get_site(f, site_id)
-    resources = await h.list_resources(f, kind, site_id, 500)
-    return [_availability(await h.availability(f, r, start, end)) for r in resources]
+    resources = await h.list_resources(f, kind, site_id)
+    page = paginate(resources, lambda r: (r.id,), limit=limit, cursor=cursor, request=request, response=response)
+    return [_availability(await h.availability(f, r, start, end)) for r in page]
 
 
 @router.get(
@@ -153,11 +167,22 @@ async def site_availability(
     **allow("facility_manager", "region_admin"),
     summary="Booked minutes per resource and day (managers)",
 )
-async def site_usage(f: Ctx, who: CurrentPrincipal, site_id: str, limit: Limit = 100) -> list[dict[str, Any]]:
+async def site_usage(
+    f: Ctx,
+    who: CurrentPrincipal,
+    site_id: str,
+    request: Request,
+    response: Response,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
     who.require(*h.MANAGERS)
     await h.get_site(f, site_id)
-    docs = await f.store.find(st.USAGE, {"site_id": site_id}, sort=[("day", 1)], limit=limit)
-    return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in docs]
+    docs = await f.store.find(st.USAGE, {"site_id": site_id})
+    page = paginate(
+        docs, lambda d: (d["day"], d["resource_id"]), limit=limit, cursor=cursor, request=request, response=response
+    )
+    return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in page]
 
 
 @router.get("/resources", **allow("any"), response_model=list[ResourceOut], summary="List resources")
@@ -167,8 +192,16 @@ async def list_resources(
     kind: c.ResourceKind | None = None,
     site_id: str | None = None,
     limit: Limit = 100,
+    cursor: Cursor = None,
+    *,
+    request: Request,
+    response: Response,
 ) -> list[ResourceOut]:
-    return [resource_out(r) for r in await h.list_resources(f, kind, site_id, limit)]
+    resources = await h.list_resources(f, kind, site_id)
+    page = paginate(
+        resources, lambda r: (r.site_id, r.name, r.id), limit=limit, cursor=cursor, request=request, response=response
+    )
+    return [resource_out(r) for r in page]
 
 
 @router.post(
@@ -205,8 +238,18 @@ async def resource_availability(
     response_model=list[BookingOut],
     summary="A resource's bookings (its managers)",
 )
-async def resource_bookings(f: Ctx, who: CurrentPrincipal, resource_id: str, limit: Limit = 100) -> list[BookingOut]:
-    return [booking_out(b) for b in await h.resource_bookings(f, resource_id, who, limit)]
+async def resource_bookings(
+    f: Ctx,
+    who: CurrentPrincipal,
+    resource_id: str,
+    request: Request,
+    response: Response,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[BookingOut]:
+    bookings = await h.resource_bookings(f, resource_id, who)
+    page = paginate(bookings, _booking_key, limit=limit, cursor=cursor, request=request, response=response)
+    return [booking_out(b) for b in page]
 
 
 @router.get(
@@ -242,14 +285,22 @@ async def create_booking(f: Ctx, who: CurrentPrincipal, body: c.BookResource, re
 
 
 @router.get("/bookings/mine", **allow("any"), response_model=list[BookingOut], summary="My bookings")
-async def my_bookings(f: Ctx, who: CurrentPrincipal, limit: Limit = 100) -> list[BookingOut]:
-    return [booking_out(b) for b in await h.my_bookings(f, who, limit)]
+async def my_bookings(
+    f: Ctx, who: CurrentPrincipal, request: Request, response: Response, limit: Limit = 100, cursor: Cursor = None
+) -> list[BookingOut]:
+    bookings = await h.my_bookings(f, who)
+    page = paginate(bookings, _booking_key, limit=limit, cursor=cursor, request=request, response=response)
+    return [booking_out(b) for b in page]
+
+
+def _booking_key(b: Booking) -> tuple[str, str]:
+    return b.start.isoformat(), b.id
 
 
 @router.get("/me/calendar.ics", **allow("any"), response_class=Response, summary="iCalendar feed of my bookings")
 async def my_calendar(f: Ctx, who: CurrentPrincipal) -> Response:
-    bookings = await h.my_bookings(f, who, 10_000)
-    names = {r.id: r.name for r in await h.list_resources(f, None, None, 10_000)}
+    bookings = await h.my_bookings(f, who)
+    names = {r.id: r.name for r in await h.list_resources(f, None, None)}
     return Response(ical.calendar(f"Bookings of {who.sub}", bookings, names), media_type=ICS)
 
 

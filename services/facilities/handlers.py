@@ -143,13 +143,13 @@ async def get_resource(f: Facilities, resource_id: str) -> Resource:
     return st.resource_from_doc(d)
 
 
-async def list_resources(f: Facilities, kind: str | None, site_id: str | None, limit: int) -> list[Resource]:
+async def list_resources(f: Facilities, kind: str | None, site_id: str | None) -> list[Resource]:
     q: dict[str, Any] = {}
     if kind:
         q["kind"] = kind
     if site_id:
         q["site_id"] = site_id
-    docs = await f.store.find(st.RESOURCES, q, sort=[("site_id", 1), ("name", 1)], limit=limit)
+    docs = await f.store.find(st.RESOURCES, q, sort=[("site_id", 1), ("name", 1)])
     return [st.resource_from_doc(d) for d in docs]
 
 
@@ -273,19 +273,19 @@ async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) 
     return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
 
 
-async def my_bookings(f: Facilities, who: Principal, limit: int) -> list[Booking]:
+async def my_bookings(f: Facilities, who: Principal) -> list[Booking]:
     docs = await f.store.find(st.SCHEDULES, {"bookings.person": who.sub}, sort=[("day", 1)])
     out = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.person == who.sub]
-    return sorted(out, key=lambda b: b.start)[:limit]
+    return sorted(out, key=lambda b: b.start)
 
 
-async def resource_bookings(f: Facilities, resource_id: str, who: Principal, limit: int) -> list[Booking]:
+async def resource_bookings(f: Facilities, resource_id: str, who: Principal) -> list[Booking]:
     resource = await get_resource(f, resource_id)
     if not _may_manage(who, resource.organisation):
         raise Forbidden("only the resource's managers see its bookings; use availability instead")
     docs = await f.store.find(st.SCHEDULES, {"resource_id": resource_id}, sort=[("day", 1)])
     out = [b for d in docs for b in st.schedule_from_doc(d).bookings]
-    return sorted(out, key=lambda b: b.start)[:limit]
+    return sorted(out, key=lambda b: b.start)
 
 
 # Availability --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.paging import Cursor, Limit, paginate
 from clustergrowth.problems import field_error
 from services.mapping import commands as c
 from services.mapping import handlers as h
@@ -15,7 +16,6 @@ from services.mapping import views
 from services.mapping.domain.codes import code_lists
 from services.mapping.domain.instrument import instrument, latest, versions
 
-Limit = Annotated[int, Query(ge=1, le=200, description="page size (max 200)")]
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     s: {"description": d, "content": {"application/problem+json": {}}}
@@ -59,9 +59,22 @@ async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> dict[s
     "/smes", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="SMEs visible to me"
 )
 async def list_smes(
-    m: Ctx, who: CurrentPrincipal, region: str | None = None, sector: str | None = None, limit: Limit = 100
+    m: Ctx,
+    who: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    region: str | None = None,
+    sector: str | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    return await h.list_smes(m, who, region, sector, limit)
+    smes = await h.list_smes(m, who, region, sector)
+    key = _by("legal_name", "id")
+    return paginate(smes, key, limit=limit, cursor=cursor, request=request, response=response)
+
+
+def _by(*fields: str) -> Any:
+    return lambda d: tuple(str(d.get(f) or "") for f in fields)
 
 
 @router.get("/smes/{sme_id}", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="One SME")
@@ -109,9 +122,19 @@ async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAsses
     **allow("sme_member", "council_secretary", "region_admin", "analyst"),
     summary="An SME's assessment history",
 )
-async def history(m: Ctx, who: CurrentPrincipal, sme_id: str) -> list[dict[str, Any]]:
+async def history(
+    m: Ctx,
+    who: CurrentPrincipal,
+    sme_id: str,
+    request: Request,
+    response: Response,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
     doc = await h.get(m, sme_id, who)
-    return list(doc.get("assessments", []))
+    assessments = list(doc.get("assessments", []))
+    key = _by("assessed_at", "id")
+    return paginate(assessments, key, limit=limit, cursor=cursor, request=request, response=response)
 
 
 @router.post(
@@ -135,7 +158,17 @@ async def import_employment(
     responses=JSON_OR_CSV,
     summary="Cells (region x sector): needs, trend, stars with their inputs",
 )
-async def cluster_map(m: Ctx, who: CurrentPrincipal, region: str | None = None, format: Format = "json") -> Any:
+async def cluster_map(
+    m: Ctx,
+    who: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    region: str | None = None,
+    format: Format = "json",
+    limit: Limit = 200,
+    cursor: Cursor = None,
+) -> Any:
+    """JSON is paged like every list; the CSV download holds every cell."""
     cells = await h.cluster_map(m, region)
     if format == "csv":
         dims = [d.id for d in latest().dimensions]
@@ -144,7 +177,8 @@ async def cluster_map(m: Ctx, who: CurrentPrincipal, region: str | None = None, 
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="cluster-map.csv"'},
         )
-    return cells
+    key = _by("region", "sector")
+    return paginate(cells, key, limit=limit, cursor=cursor, request=request, response=response)
 
 
 @router.get(

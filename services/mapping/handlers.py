@@ -106,14 +106,14 @@ async def get(m: Mapping, sme_id: str, who: Principal) -> Doc:
     return doc
 
 
-async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None, limit: int) -> list[Doc]:
+async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None) -> list[Doc]:
     q: dict[str, Any] = {}
     if region:
         q["region"] = region
     if sector:
         q["sector"] = sector
     docs = await m.store.find(st.SMES, q, sort=[("legal_name", 1)])
-    return [public(d) for d in docs if not d.get("erased") and _owner_or(who, d)][:limit]
+    return [public(d) for d in docs if not d.get("erased") and _owner_or(who, d)]
 
 
 async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principal) -> Doc:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.contracts.matching import Programme
+from clustergrowth.paging import Cursor, Limit, paginate
 from services.matching import commands as c
 from services.matching import handlers as h
 
-Limit = Annotated[int, Query(ge=1, le=200, description="page size (max 200)")]
 Term = Annotated[str | None, Query(pattern=c.TERM, description="academic term, e.g. 2027-spring")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     s: {"description": d, "content": {"application/problem+json": {}}}
@@ -147,8 +147,19 @@ async def list_challenges(
     term: Term = None,
     status: Literal["draft", "open"] | None = None,
     limit: Limit = 100,
+    cursor: Cursor = None,
+    *,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]]:
-    return await h.list_challenges(m, who, programme=programme, term=term, status=status, limit=limit)
+    found = await h.list_challenges(m, who, programme=programme, term=term, status=status)
+    return paginate(
+        found, _newest("posted_at"), limit=limit, cursor=cursor, request=request, response=response, newest_first=True
+    )
+
+
+def _newest(field: str) -> Any:
+    return lambda d: (str(d.get(field) or d.get("suggested_at") or ""), d["id"])
 
 
 @router.get("/challenges/{challenge_id}", **allow("any"), response_model=ChallengeOut, summary="One challenge")
@@ -228,8 +239,13 @@ async def run_round(m: Ctx, who: CurrentPrincipal, body: c.RunRound) -> dict[str
     response_model=list[RoundOut],
     summary="Allocation rounds, newest first",
 )
-async def list_rounds(m: Ctx, who: CurrentPrincipal, limit: Limit = 50) -> list[dict[str, Any]]:
-    return await h.list_rounds(m, who, limit)
+async def list_rounds(
+    m: Ctx, who: CurrentPrincipal, request: Request, response: Response, limit: Limit = 50, cursor: Cursor = None
+) -> list[dict[str, Any]]:
+    found = await h.list_rounds(m, who)
+    return paginate(
+        found, _newest("run_at"), limit=limit, cursor=cursor, request=request, response=response, newest_first=True
+    )
 
 
 @router.get(
@@ -252,8 +268,15 @@ async def list_matches(
     who: CurrentPrincipal,
     status: Literal["proposed", "active", "declined", "expired", "completed"] | None = None,
     limit: Limit = 100,
+    cursor: Cursor = None,
+    *,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]]:
-    return await h.list_matches(m, who, status, limit)
+    found = await h.list_matches(m, who, status)
+    return paginate(
+        found, _newest("proposed_at"), limit=limit, cursor=cursor, request=request, response=response, newest_first=True
+    )
 
 
 @router.get(

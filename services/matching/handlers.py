@@ -157,14 +157,14 @@ async def get_challenge(m: Matching, cid: str, who: Principal) -> Doc:
 
 
 async def list_challenges(
-    m: Matching, who: Principal, *, programme: str | None, term: str | None, status: str | None, limit: int
+    m: Matching, who: Principal, *, programme: str | None, term: str | None, status: str | None
 ) -> list[Doc]:
     q: Doc = {}
     for k, v in (("programme", programme), ("term", term), ("status", status)):
         if v is not None:
             q[k] = v
     docs = await m.store.find(st.CHALLENGES, q, sort=[("posted_at", -1), ("_id", 1)])
-    return [public(d) for d in docs if d["status"] != "draft" or _manages(who, d)][:limit]
+    return [public(d) for d in docs if d["status"] != "draft" or _manages(who, d)]
 
 
 async def publish_draft(m: Matching, cid: str, cmd: c.PostChallenge, who: Principal) -> Doc:
@@ -477,9 +477,9 @@ async def get_round(m: Matching, rid: str, who: Principal) -> Doc:
     return {"id": rid, "programme": doc["programme"], "term": doc["term"], "mode": doc["mode"], "explanation": mine[0]}
 
 
-async def list_rounds(m: Matching, who: Principal, limit: int) -> list[Doc]:
+async def list_rounds(m: Matching, who: Principal) -> list[Doc]:
     who.require(*READERS)
-    docs = await m.store.find(st.ROUNDS, {}, sort=[("run_at", -1)], limit=limit)
+    docs = await m.store.find(st.ROUNDS, {}, sort=[("run_at", -1)])
     return [round_summary(d) for d in docs]
 
 
@@ -504,7 +504,7 @@ async def get_match(m: Matching, mid: str, who: Principal) -> Doc:
     return doc
 
 
-async def list_matches(m: Matching, who: Principal, status: str | None, limit: int) -> list[Doc]:
+async def list_matches(m: Matching, who: Principal, status: str | None) -> list[Doc]:
     base: Doc = {"status": status} if status else {}
     if who.has(*READERS):
         docs = await m.store.find(st.MATCHES, base)
@@ -518,7 +518,7 @@ async def list_matches(m: Matching, who: Principal, status: str | None, limit: i
                 found[d["_id"]] = d
         docs = list(found.values())
     docs.sort(key=lambda d: (d["proposed_at"], d["_id"]), reverse=True)
-    return [public(d) for d in docs[:limit]]
+    return [public(d) for d in docs]
 
 
 def _expire(m: Matching, doc: Doc) -> tuple[Doc, CloudEvent]:

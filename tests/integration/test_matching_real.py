@@ -68,10 +68,10 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
         await mh.assess(mapping.mapping, sme["id"], mc.SubmitAssessment(instrument_version="1", answers=answers), SME)
 
         async def drafted() -> bool:
-            return bool(await h.list_challenges(m, SME, programme=None, term=None, status="draft", limit=10))
+            return bool(await h.list_challenges(m, SME, programme=None, term=None, status="draft"))
 
         await eventually(drafted, what="a draft challenge suggested from SMEAssessed on Kafka")
-        draft = (await h.list_challenges(m, SME, programme=None, term=None, status="draft", limit=10))[0]
+        draft = (await h.list_challenges(m, SME, programme=None, term=None, status="draft"))[0]
         body = c.PostChallenge(
             title="Financing plan for a new line",
             scope="Build a financing plan and grant map for a new machining line.",
