@@ -65,6 +65,14 @@ class GatewayTimeout(Problem):
     status, title, type_suffix = 504, "Gateway timeout", "upstream-timeout"
 
 
+class PreconditionFailed(Problem):
+    status, title, type_suffix = 412, "Precondition failed", "precondition-failed"
+
+
+class PreconditionRequired(Problem):
+    status, title, type_suffix = 428, "Precondition required", "precondition-required"
+
+
 class PayloadTooLarge(Problem):
     status, title, type_suffix = 413, "Content too large", "too-large"
 

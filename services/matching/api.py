@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.contracts.matching import Programme
+from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Cursor, Limit, paginate
 from services.matching import commands as c
 from services.matching import handlers as h
@@ -163,8 +165,10 @@ def _newest(field: str) -> Any:
 
 
 @router.get("/challenges/{challenge_id}", **allow("any"), response_model=ChallengeOut, summary="One challenge")
-async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str) -> dict[str, Any]:
-    return h.public(await h.get_challenge(m, challenge_id, who))
+async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str, response: Response) -> dict[str, Any]:
+    doc = await h.get_challenge(m, challenge_id, who)
+    response.headers["ETag"] = etags.etag(doc["version"])
+    return h.public(doc)
 
 
 @router.post(
@@ -173,8 +177,16 @@ async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str) -> dic
     response_model=ChallengeOut,
     summary="Complete a suggested draft and post it",
 )
-async def publish(m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.PostChallenge) -> dict[str, Any]:
-    return await h.publish_draft(m, challenge_id, body, who)
+async def publish(
+    m: Ctx,
+    who: CurrentPrincipal,
+    challenge_id: str,
+    body: c.PostChallenge,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    doc, response.headers["ETag"] = await h.publish_draft(m, challenge_id, body, who, if_match)
+    return doc
 
 
 @router.put(
@@ -183,8 +195,11 @@ async def publish(m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.Post
     response_model=ChallengeOut,
     summary="The host's ranking of applicants",
 )
-async def rank(m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.Ranking) -> dict[str, Any]:
-    return await h.rank_applicants(m, challenge_id, body.ranking, who)
+async def rank(
+    m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.Ranking, response: Response, if_match: IfMatch = None
+) -> dict[str, Any]:
+    doc, response.headers["ETag"] = await h.rank_applicants(m, challenge_id, body.ranking, who, if_match)
+    return doc
 
 
 @router.put(

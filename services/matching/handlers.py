@@ -22,12 +22,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.contracts import EventData, make_event
 from clustergrowth.contracts import matching as ev
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.problems import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
+from clustergrowth.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from clustergrowth.store.port import Doc, DocumentStore
 from services.matching import commands as c
 from services.matching import store as st
@@ -167,48 +174,50 @@ async def list_challenges(
     return [public(d) for d in docs if d["status"] != "draft" or _manages(who, d)]
 
 
-async def publish_draft(m: Matching, cid: str, cmd: c.PostChallenge, who: Principal) -> Doc:
-    """Complete a suggested draft (term, dates, team, terms) and post it."""
-    for _ in range(ATTEMPTS):
-        doc = await get_challenge(m, cid, who)
-        if not _manages(who, doc):
-            raise Forbidden("only the SME that owns this challenge or the coordinator may publish it")
-        if doc["status"] != "draft":
-            raise Conflict(f"challenge {cid} is already {doc['status']}")
-        new = {**doc, **_challenge_fields(cmd), "status": "open", "posted_at": m.now(), "published_by": who.sub}
-        try:
-            await aggregate.save(
-                m.store, st.CHALLENGES, new, [_posted(m, new)], expected_version=doc["version"], on_saved=m.notify
-            )
-            return public(new)
-        except aggregate.ConcurrentUpdate:
-            continue
-    raise ServiceUnavailable("the challenge is busy; try again")
+async def publish_draft(
+    m: Matching, cid: str, cmd: c.PostChallenge, who: Principal, if_match: str | None
+) -> tuple[Doc, str]:
+    """Complete a suggested draft (term, dates, team, terms) and post it; returns it with its new ETag."""
+    doc = await get_challenge(m, cid, who)
+    if not _manages(who, doc):
+        raise Forbidden("only the SME that owns this challenge or the coordinator may publish it")
+    etags.check(if_match, doc)
+    if doc["status"] != "draft":
+        raise Conflict(f"challenge {cid} is already {doc['status']}")
+    new = {**doc, **_challenge_fields(cmd), "status": "open", "posted_at": m.now(), "published_by": who.sub}
+    try:
+        await aggregate.save(
+            m.store, st.CHALLENGES, new, [_posted(m, new)], expected_version=doc["version"], on_saved=m.notify
+        )
+    except aggregate.ConcurrentUpdate as e:
+        raise PreconditionFailed("the challenge changed while you published it; read it again") from e
+    return public(new), etags.etag(doc["version"] + 1)
 
 
-async def rank_applicants(m: Matching, cid: str, ranking: list[str], who: Principal) -> Doc:
-    """The host's ranking of candidates for one challenge (best first)."""
-    for _ in range(ATTEMPTS):
-        doc = await get_challenge(m, cid, who)
-        if not (_manages(who, doc) or doc.get("supervisor") == who.sub):
-            raise Forbidden("only the challenge's SME, its supervisor or the coordinator may rank applicants")
-        kind = "student" if doc["programme"] == "consultancy" else "academic"
-        profiles = {d["_id"]: d for d in await m.store.find(st.CANDIDATES, {"_id": {"$in": ranking}})}
+async def rank_applicants(
+    m: Matching, cid: str, ranking: list[str], who: Principal, if_match: str | None
+) -> tuple[Doc, str]:
+    """The host's ranking of candidates for one challenge (best first); returns it with its new ETag."""
+    doc = await get_challenge(m, cid, who)
+    if not (_manages(who, doc) or doc.get("supervisor") == who.sub):
+        raise Forbidden("only the challenge's SME, its supervisor or the coordinator may rank applicants")
+    etags.check(if_match, doc)
+    kind = "student" if doc["programme"] == "consultancy" else "academic"
+    profiles = {d["_id"]: d for d in await m.store.find(st.CANDIDATES, {"_id": {"$in": ranking}})}
 
-        def known(x: str, profiles: dict[str, Doc] = profiles, kind: str = kind) -> str | None:
-            if x not in profiles:
-                return f"no candidate profile {x!r}"
-            return None if profiles[x]["kind"] == kind else f"{x!r} is not a {kind}"
+    def known(x: str) -> str | None:
+        if x not in profiles:
+            return f"no candidate profile {x!r}"
+        return None if profiles[x]["kind"] == kind else f"{x!r} is not a {kind}"
 
-        if errors := _ranking_errors(ranking, known):
-            raise Unprocessable(f"{len(errors)} problem(s) in the ranking; nothing was saved", errors)
-        new = {**doc, "applicant_ranking": ranking}
-        try:
-            await aggregate.save(m.store, st.CHALLENGES, new, [], expected_version=doc["version"])
-            return public(new)
-        except aggregate.ConcurrentUpdate:
-            continue
-    raise ServiceUnavailable("the challenge is busy; try again")
+    if errors := _ranking_errors(ranking, known):
+        raise Unprocessable(f"{len(errors)} problem(s) in the ranking; nothing was saved", errors)
+    new = {**doc, "applicant_ranking": ranking}
+    try:
+        await aggregate.save(m.store, st.CHALLENGES, new, [], expected_version=doc["version"])
+    except aggregate.ConcurrentUpdate as e:
+        raise PreconditionFailed("the challenge changed while you ranked; read it again") from e
+    return public(new), etags.etag(doc["version"] + 1)
 
 
 async def suggest_draft(m: Matching, event: CloudEvent) -> bool:

@@ -186,15 +186,22 @@ async def test_profiles_and_rankings_validate_each_entry(app: tuple[FastAPI, htt
     # the host ranks applicants; unknown and wrong-kind ids are named; strangers may not rank
     prof = who("prof-ucc", "academic")
     await client.put(f"{API}/candidates/me", json=profile(kind="academic"), headers=prof)
+    tag = (await client.get(f"{API}/challenges/{cid}", headers=prof)).headers["etag"]
     bad = {"ranking": ["s1", "nobody", "prof-ucc", "s1"]}
-    assert fields(await client.put(f"{API}/challenges/{cid}/ranking", json=bad, headers=prof)) == {
+    url = f"{API}/challenges/{cid}/ranking"
+    assert fields(await client.put(url, json=bad, headers={**prof, "If-Match": tag})) == {
         "ranking[1]",
         "ranking[2]",
         "ranking[3]",
     }
-    r = await client.put(f"{API}/challenges/{cid}/ranking", json={"ranking": ["s1"]}, headers=prof)
-    assert r.json()["applicant_ranking"] == ["s1"]
-    problem(await client.put(f"{API}/challenges/{cid}/ranking", json={"ranking": []}, headers=s1), 403)
+    # a shared object: updates need the ETag that was read (428 without, 412 when stale)
+    problem(await client.put(url, json={"ranking": ["s1"]}, headers=prof), 428)
+    r = await client.put(url, json={"ranking": ["s1"]}, headers={**prof, "If-Match": tag})
+    assert r.json()["applicant_ranking"] == ["s1"] and r.headers["etag"] != tag
+    stale = problem(await client.put(url, json={"ranking": []}, headers={**prof, "If-Match": tag}), 412)
+    assert stale["current_etag"] == r.headers["etag"]
+    assert (await client.get(f"{API}/challenges/{cid}", headers=prof)).json()["applicant_ranking"] == ["s1"]
+    problem(await client.put(url, json={"ranking": []}, headers={**s1, "If-Match": "*"}), 403)
 
 
 async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_event(
@@ -221,7 +228,9 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
         await client.put(f"{API}/candidates/me", json=profile(languages=["en", "it"]), headers=h)
     await client.put(f"{API}/candidates/me/preferences", json={"ranking": [ch_a, ch_b]}, headers=students["s1"])
     await client.put(f"{API}/candidates/me/preferences", json={"ranking": [ch_a, ch_b]}, headers=students["s2"])
-    await client.put(f"{API}/challenges/{ch_a}/ranking", json={"ranking": ["s2", "s1"]}, headers=prof)
+    await client.put(
+        f"{API}/challenges/{ch_a}/ranking", json={"ranking": ["s2", "s1"]}, headers={**prof, "If-Match": "*"}
+    )
 
     run = {"programme": "consultancy", "term": "2027-spring", "mode": "stable", "proposal_ttl_hours": 48}
     problem(await client.post(f"{API}/rounds", json=run, headers=students["s1"]), 403)
@@ -373,8 +382,14 @@ async def test_a_low_scoring_assessment_suggests_a_draft_only_its_sme_sees_and_c
     assert "ends_on" in fields(
         await client.post(f"{API}/challenges/{draft['id']}/publish", json=challenge(ends_on="2020-01-01"), headers=sme)
     )
-    r = await client.post(f"{API}/challenges/{draft['id']}/publish", json=challenge(), headers=sme)
+    tag = (await client.get(f"{API}/challenges/{draft['id']}", headers=sme)).headers["etag"]
+    r = await client.post(f"{API}/challenges/{draft['id']}/publish", json=challenge(), headers={**sme, "If-Match": tag})
     assert r.status_code == 200 and r.json()["status"] == "open"
-    problem(await client.post(f"{API}/challenges/{draft['id']}/publish", json=challenge(), headers=sme), 409)
+    problem(
+        await client.post(
+            f"{API}/challenges/{draft['id']}/publish", json=challenge(), headers={**sme, "If-Match": "*"}
+        ),
+        409,
+    )
     posted = await published(bare, "ChallengePosted", 1)
     assert posted[0].data["suggested_from"] == "asm-sme-weak"

@@ -87,7 +87,7 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
             supervisor="prof-ucc",
             sme_id=sme["id"],
         )
-        ch = await h.publish_draft(m, draft["id"], body, SME)
+        ch, _ = await h.publish_draft(m, draft["id"], body, SME, "*")
         for i in range(3):
             profile = c.Profile(
                 kind="student",
