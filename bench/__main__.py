@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, latency, mapping
+from bench import allocation, contention, gateway, latency, mapping
 
 
 def main() -> int:
@@ -12,6 +12,7 @@ def main() -> int:
     latency.main([])
     mapping.main([])
     allocation.main([])
+    gateway.main([])
     return 0
 
 

@@ -14,20 +14,21 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
-from clustergrowth.web import ServiceComponent, install_edge
+from clustergrowth.web import EdgeMiddleware, ServiceComponent, install_edge
 from gateway.describe import finish, merge
 from gateway.limits import BodyLimitMiddleware, Quota, RateLimitMiddleware, SecurityHeadersMiddleware
-from gateway.proxy import Upstreams
+from gateway.proxy import ProxyMiddleware, close_all, upstreams_from
 from services.facilities.app import FacilitiesService
 from services.mapping.app import MappingService
 from services.matching.app import MatchingService
@@ -69,28 +70,49 @@ class GatewaySettings(BaseSettings):
     rate_per_address: int = Field(1200, ge=1, description="requests per window per client address")
 
 
-def install_limits(app: FastAPI, gw: GatewaySettings) -> None:
-    """Body limit, quotas, CORS and security headers, inside the edge middleware (so refused requests
-    still get a request id and metrics); the last added runs first."""
-    app.add_middleware(BodyLimitMiddleware, max_bytes=gw.max_body_bytes)
+def edge_layers(gw: GatewaySettings) -> list[tuple[Any, dict[str, Any]]]:
+    """Body limit, quotas, CORS and security headers, innermost first."""
+    layers: list[tuple[Any, dict[str, Any]]] = [(BodyLimitMiddleware, {"max_bytes": gw.max_body_bytes})]
     if gw.rate_limits:
         w = gw.rate_window_s
-        app.add_middleware(
-            RateLimitMiddleware,
-            per_principal=Quota("principal", gw.rate_per_principal, w),
-            writes_per_principal=Quota("principal-writes", gw.rate_writes_per_principal, w),
-            per_address=Quota("address", gw.rate_per_address, w),
-        )
+        quotas = {
+            "per_principal": Quota("principal", gw.rate_per_principal, w),
+            "writes_per_principal": Quota("principal-writes", gw.rate_writes_per_principal, w),
+            "per_address": Quota("address", gw.rate_per_address, w),
+        }
+        layers.append((RateLimitMiddleware, quotas))
     if gw.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=gw.cors_origins,
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID", "traceparent"],
-            expose_headers=["ETag", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-ID"],
-        )
-    app.add_middleware(SecurityHeadersMiddleware)
+        cors = {
+            "allow_origins": gw.cors_origins,
+            "allow_credentials": True,
+            "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+            "allow_headers": ["Authorization", "Content-Type", "If-Match", "X-Request-ID", "traceparent"],
+            "expose_headers": ["ETag", "Link", "Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-ID"],
+        }
+        layers.append((CORSMiddleware, cors))
+    layers.append((SecurityHeadersMiddleware, {}))
+    return layers
+
+
+def install_limits(app: FastAPI, gw: GatewaySettings) -> None:
+    """The edge layers inside the edge middleware (so refused requests still get a request id and
+    metrics); the last added runs first."""
+    for cls, kwargs in edge_layers(gw):
+        app.add_middleware(cls, **kwargs)
+
+
+class ProxyGateway(FastAPI):
+    """In proxy mode, ``/api/v1/…`` takes a short path: edge, limits, then the proxy, with no framework
+    routing or exception layers in between (they cost more than the forwarding itself); the rest
+    (health, metrics, the API description, docs) is an ordinary app."""
+
+    hot: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/v1/"):
+            await self.hot(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -138,41 +160,42 @@ def create_app(
         return app
 
     urls = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
+    upstreams = upstreams_from(
+        urls,
+        timeouts=gw.timeouts,
+        default_timeout_s=gw.timeout_s,
+        connect_timeout_s=gw.connect_timeout_s,
+        failures=gw.breaker_failures,
+        cooldown_s=gw.breaker_cooldown_s,
+    )
 
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        http = httpx.AsyncClient(
-            limits=httpx.Limits(max_keepalive_connections=100, max_connections=200),
-            transport=transport,
-        )
-        app.state.upstreams = Upstreams(
-            urls,
-            http,
-            timeouts=gw.timeouts,
-            default_timeout_s=gw.timeout_s,
-            connect_timeout_s=gw.connect_timeout_s,
-            failures=gw.breaker_failures,
-            cooldown_s=gw.breaker_cooldown_s,
-        )
+        app.state.http = httpx.AsyncClient(transport=transport)  # for the API descriptions, not the hot path
         try:
             yield
         finally:
-            await http.aclose()
+            close_all(upstreams)
+            await app.state.http.aclose()
 
-    app = FastAPI(
+    app = ProxyGateway(
         title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan, openapi_url=None, docs_url=None
     )
     install_limits(app, gw)
     install_edge(app, [])
+    hot: ASGIApp = ProxyMiddleware(app.router, upstreams=upstreams)
+    for cls, kwargs in edge_layers(gw):
+        hot = cls(hot, **kwargs)
+    app.hot = EdgeMiddleware(hot)
+    app.state.upstreams = upstreams
 
     @app.get("/openapi.json", include_in_schema=False)
     async def merged_openapi(request: Request) -> JSONResponse:
         """Every service's description, fetched and merged; a service that is down is listed as missing."""
-        upstreams: Upstreams = request.app.state.upstreams
         parts, missing = {}, []
         for service, base in urls.items():
             try:
-                r = await upstreams.http.get(f"{base}/openapi.json", timeout=2.0)
+                r = await request.app.state.http.get(f"{base}/openapi.json", timeout=2.0)
                 r.raise_for_status()
                 parts[service] = r.json()
             except (httpx.HTTPError, ValueError):
@@ -185,14 +208,5 @@ def create_app(
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="SME Cluster Growth — API")
-
-    @app.api_route(
-        "/api/v1/{service}/{path:path}",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        include_in_schema=False,
-    )
-    async def proxy(service: str, path: str, request: Request) -> Response:
-        upstreams: Upstreams = request.app.state.upstreams
-        return await upstreams.forward(service, path, request)
 
     return app

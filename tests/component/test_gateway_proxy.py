@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import uvicorn
 
 from clustergrowth.settings import RuntimeSettings
@@ -18,29 +17,31 @@ from tests.conftest import TokenFactory, asgi_client
 
 
 async def test_proxy_forwards_to_the_service_and_back(settings: RuntimeSettings, token: TokenFactory) -> None:
-    service = facilities_app(settings)
-    async with service.router.lifespan_context(service):
-        upstream = httpx.ASGITransport(app=service)
-        gateway = create_app(
-            settings, GatewaySettings(mode="proxy", facilities_url="http://facilities"), transport=upstream
-        )
+    fac = Served(lambda: facilities_app(settings), free_port())
+    await fac.start()
+    try:
+        gateway = create_app(settings, GatewaySettings(mode="proxy", facilities_url=f"http://127.0.0.1:{fac.port}"))
         async for client in asgi_client(gateway):
             headers = {"Authorization": token("alice", "student"), "X-Request-ID": "trace-me-1"}
             r = await client.get(
                 "/api/v1/facilities/resources", params={"kind": "hot_desk", "limit": 3}, headers=headers
             )
             assert r.status_code == 200 and len(r.json()) == 3
-            assert r.headers["x-request-id"] == "trace-me-1"
+            assert r.headers["x-request-id"] == "trace-me-1" and 'rel="next"' in r.headers["link"]
+            assert r.headers["x-content-type-options"] == "nosniff"
             r = await client.get("/api/v1/facilities/resources")
             assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
-            assert (await client.get("/api/v1/nosuchservice/x")).status_code == 404
+            p = await client.get("/api/v1/nosuchservice/x")
+            assert p.status_code == 404 and p.headers["content-type"] == "application/problem+json"
+            body = {"resource_id": "nope", "start": "2030-01-07T10:00:00Z", "end": "2030-01-07T11:00:00Z"}
+            r = await client.post("/api/v1/facilities/bookings", json=body, headers=headers)
+            assert r.status_code == 404 and r.json()["detail"]  # a body forwarded, a problem returned
+    finally:
+        await fac.stop()
 
 
 async def test_proxy_answers_503_problem_when_the_service_is_down(settings: RuntimeSettings) -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
-    gateway = create_app(settings, GatewaySettings(mode="proxy"), transport=httpx.MockTransport(refuse))
+    gateway = create_app(settings, GatewaySettings(mode="proxy", facilities_url=f"http://127.0.0.1:{free_port()}"))
     async for client in asgi_client(gateway):
         r = await client.get("/api/v1/facilities/resources")
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
@@ -102,7 +103,7 @@ async def test_a_stopped_service_gets_503_at_once_while_the_others_answer(
                 assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
                 assert int(r.headers["retry-after"]) >= 1
             upstreams = client._transport.app.state.upstreams  # type: ignore[attr-defined]
-            assert upstreams.breakers["facilities"].state == "open"  # no more connection attempts
+            assert upstreams["facilities"].breaker.state == "open"  # no more connection attempts
             assert (await client.get(instruments, headers=h)).status_code == 200
             assert (await client.get("/healthz")).status_code == 200
             spec = (await client.get("/openapi.json")).json()
@@ -110,7 +111,7 @@ async def test_a_stopped_service_gets_503_at_once_while_the_others_answer(
             await fac.start()  # back: after the cool-down one trial request closes the circuit
             await asyncio.sleep(0.6)
             assert (await client.get(desks, headers=h)).status_code == 200
-            assert upstreams.breakers["facilities"].state == "closed"
+            assert upstreams["facilities"].breaker.state == "closed"
     finally:
         await fac.stop()
         await mapping.stop()

@@ -1,0 +1,256 @@
+"""Gateway hop cost: the same request straight to the facilities service, through the gateway (proxy
+mode), and through nginx (Debian's package, installed here if missing) as a reference proxy.
+
+Load comes from a small raw-socket HTTP/1.1 client (keep-alive, one request in flight per
+connection) so that the client itself adds as little as possible. Three phases per target:
+1. one client, sequential: p50 and p99;
+2. saturation: 16 connections in a closed loop for a few seconds: requests per second;
+3. half of the direct path's saturation rate, open loop (latency counted from the scheduled send
+   time, so a stall is not hidden): p50 and p99.
+All servers and the client share the machine's cores; the figures are ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import summary_ms, write_result
+
+CLI = str(Path(sys.executable).parent / "clustergrowth")
+PATH = "/api/v1/facilities/resources/ork-rubicon-desk-1"
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  upstream facilities {{ server 127.0.0.1:{upstream}; keepalive 64; keepalive_requests 10000000; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://facilities;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_nginx() -> str:
+    """Debian's nginx: installed with apt-get when missing (needs root, as on the build machines)."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"], check=True, env=env)
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection; ``get`` sends the request and reads one whole response."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> None:
+        self.reader, self.writer, self.request = reader, writer, request
+
+    @classmethod
+    async def open(cls, port: int, token: str) -> Conn:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = (f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
+        return cls(reader, writer, request)
+
+    async def get(self) -> int:
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length, chunked = 0, False
+        for line in head.split(b"\r\n"):
+            low = line.lower()
+            if low.startswith(b"content-length:"):
+                length = int(line[15:])
+            elif low.startswith(b"transfer-encoding:") and b"chunked" in low:
+                chunked = True
+        if chunked:
+            while size := int((await self.reader.readuntil(b"\r\n")).strip(), 16):
+                await self.reader.readexactly(size + 2)
+            await self.reader.readuntil(b"\r\n")
+        elif length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def sequential(port: int, token: str, n: int) -> dict[str, Any]:
+    c = await Conn.open(port, token)
+    for _ in range(max(50, n // 10)):  # warm-up
+        await c.get()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        assert await c.get() == 200
+        times.append(time.perf_counter() - t)
+    c.close()
+    return summary_ms(times)
+
+
+async def saturation(port: int, token: str, seconds: float, connections: int = 16) -> float:
+    conns = [await Conn.open(port, token) for _ in range(connections)]
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def loop(c: Conn) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            assert await c.get() == 200
+            done += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(loop(c) for c in conns))
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+    return done / elapsed
+
+
+async def open_loop(port: int, token: str, rate: float, seconds: float, connections: int = 64) -> dict[str, Any]:
+    pool: asyncio.Queue[Conn] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await Conn.open(port, token))
+    times: list[float] = []
+    n = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+
+    async def one(i: int) -> None:
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        c = await pool.get()
+        assert await c.get() == 200
+        times.append(time.perf_counter() - scheduled)
+        pool.put_nowait(c)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    while not pool.empty():
+        pool.get_nowait().close()
+    return summary_ms(times)
+
+
+def wait_ready(port: int, path: str = "/healthz") -> None:
+    import httpx
+
+    for _ in range(150):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--requests", type=int, default=3000, help="sequential requests per target")
+    p.add_argument("--seconds", type=float, default=5.0, help="duration of the saturation and half-load phases")
+    a = p.parse_args(argv)
+    nginx = ensure_nginx()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
+    p_service, p_gateway, p_nginx = free_port(), free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    log = open(tmp / "servers.log", "wb")
+    try:
+        procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
+        wait_ready(p_service, "/readyz")
+        gw_env = {**env, "CG_GATEWAY_MODE": "proxy", "CG_GATEWAY_FACILITIES_URL": f"http://127.0.0.1:{p_service}"}
+        procs.append(subprocess.Popen([CLI, "run", "gateway", "--port", str(p_gateway)], env=gw_env, stderr=log))
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, upstream=p_service, port=p_nginx))
+        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)], stderr=log))
+        wait_ready(p_gateway)
+        wait_ready(p_nginx, "/healthz")
+        token = subprocess.run(
+            [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        targets = {"direct": p_service, "gateway": p_gateway, "nginx": p_nginx}
+        result: dict[str, Any] = {"request": f"GET {PATH}", "targets": {}}
+        for name, port in targets.items():
+            seq = asyncio.run(sequential(port, token, a.requests))
+            rps = asyncio.run(saturation(port, token, a.seconds))
+            result["targets"][name] = {"one_client": seq, "saturation_rps": round(rps, 1)}
+        half = result["targets"]["direct"]["saturation_rps"] / 2
+        for name, port in targets.items():
+            result["targets"][name]["half_saturation"] = asyncio.run(open_loop(port, token, half, a.seconds))
+        t = result["targets"]
+        added_gw = t["gateway"]["one_client"]["p50_ms"] - t["direct"]["one_client"]["p50_ms"]
+        added_ngx = t["nginx"]["one_client"]["p50_ms"] - t["direct"]["one_client"]["p50_ms"]
+        p99_ratio = t["gateway"]["half_saturation"]["p99_ms"] / t["direct"]["half_saturation"]["p99_ms"]
+        result["half_saturation_rps"] = round(half, 1)
+        result["gateway_added_p50_ms"] = round(added_gw, 3)
+        result["nginx_added_p50_ms"] = round(added_ngx, 3)
+        result["gateway_p99_half_saturation_vs_direct"] = round(p99_ratio, 2)
+        result["gateway_added_vs_nginx_added"] = round(added_gw / added_ngx, 2) if added_ngx > 0 else None
+        result["targets_met"] = {
+            "added_p50_le_0.3ms": added_gw <= 0.3,
+            "p99_half_saturation_le_1.25x_direct": p99_ratio <= 1.25,
+            "added_le_2x_nginx": added_ngx > 0 and added_gw <= 2 * added_ngx,
+        }
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+    path = write_result("gateway", result)
+    print(f"{'target':>8} | {'1 client p50':>12} {'p99':>8} | {'saturation':>10} | half load p50 {'p99':>8}")
+    for name, r in result["targets"].items():
+        one, hs = r["one_client"], r["half_saturation"]
+        print(
+            f"{name:>8} | {one['p50_ms']:>9} ms {one['p99_ms']:>8} | {r['saturation_rps']:>6} r/s | "
+            f"{hs['p50_ms']:>10} ms {hs['p99_ms']:>8}"
+        )
+    print(
+        f"gateway adds {result['gateway_added_p50_ms']} ms at p50 (nginx {result['nginx_added_p50_ms']} ms, "
+        f"ratio {result['gateway_added_vs_nginx_added']}); p99 at {result['half_saturation_rps']} r/s = "
+        f"{result['gateway_p99_half_saturation_vs_direct']} x direct; targets met: {result['targets_met']}"
+    )
+    print(f"[{path}]")
+    return result
+
+
+if __name__ == "__main__":
+    main()
