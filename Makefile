@@ -34,6 +34,7 @@ run: $(STAMP)
 backends:
 	deploy/native/provision.sh kafka >/dev/null
 	deploy/native/provision.sh ferretdb >/dev/null
+	deploy/native/provision.sh redis >/dev/null
 
 # The Compose Specification's JSON schema, as shipped inside a package on the Python package index.
 COMPOSE_SPEC := .cache/compose-spec/compose_spec.json

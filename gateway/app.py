@@ -27,7 +27,15 @@ from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import EdgeMiddleware, ServiceComponent, install_edge
 from gateway.describe import finish, merge
-from gateway.limits import BodyLimitMiddleware, Quota, RateLimitMiddleware, SecurityHeadersMiddleware
+from gateway.limits import (
+    BodyLimitMiddleware,
+    Counter,
+    MemoryCounter,
+    Quota,
+    RateLimitMiddleware,
+    RedisCounter,
+    SecurityHeadersMiddleware,
+)
 from gateway.proxy import ProxyMiddleware, close_all, upstreams_from
 from services.facilities.app import FacilitiesService
 from services.mapping.app import MappingService
@@ -68,14 +76,18 @@ class GatewaySettings(BaseSettings):
     rate_per_principal: int = Field(600, ge=1, description="requests per window per bearer token")
     rate_writes_per_principal: int = Field(120, ge=1, description="writes per window per bearer token")
     rate_per_address: int = Field(1200, ge=1, description="requests per window per client address")
+    rate_store_url: str | None = Field(
+        None, description="redis://… to share quotas across gateway replicas (else counted in each replica)"
+    )
 
 
-def edge_layers(gw: GatewaySettings) -> list[tuple[Any, dict[str, Any]]]:
+def edge_layers(gw: GatewaySettings, counter: Counter | None = None) -> list[tuple[Any, dict[str, Any]]]:
     """Body limit, quotas, CORS and security headers, innermost first."""
     layers: list[tuple[Any, dict[str, Any]]] = [(BodyLimitMiddleware, {"max_bytes": gw.max_body_bytes})]
     if gw.rate_limits:
         w = gw.rate_window_s
-        quotas = {
+        quotas: dict[str, Any] = {
+            "counter": counter,
             "per_principal": Quota("principal", gw.rate_per_principal, w),
             "writes_per_principal": Quota("principal-writes", gw.rate_writes_per_principal, w),
             "per_address": Quota("address", gw.rate_per_address, w),
@@ -94,10 +106,14 @@ def edge_layers(gw: GatewaySettings) -> list[tuple[Any, dict[str, Any]]]:
     return layers
 
 
-def install_limits(app: FastAPI, gw: GatewaySettings) -> None:
+def quota_counter(gw: GatewaySettings) -> Counter:
+    return RedisCounter(gw.rate_store_url) if gw.rate_store_url else MemoryCounter()
+
+
+def install_limits(app: FastAPI, gw: GatewaySettings, counter: Counter | None = None) -> None:
     """The edge layers inside the edge middleware (so refused requests still get a request id and
-    metrics); the last added runs first."""
-    for cls, kwargs in edge_layers(gw):
+    metrics); the last added runs first. One counter store serves every path of the app."""
+    for cls, kwargs in edge_layers(gw, counter):
         app.add_middleware(cls, **kwargs)
 
 
@@ -124,6 +140,7 @@ def create_app(
     """The regional front door; ``transport`` replaces the network in proxy mode (tests)."""
     settings = settings or RuntimeSettings()
     gw = gw or GatewaySettings()
+    counter = quota_counter(gw)
     components: list[ServiceComponent] = []
     app: FastAPI
 
@@ -142,9 +159,11 @@ def create_app(
                 for c in reversed(components):
                     await c.stop()
                 await app.state.authenticator.aclose()
+                if isinstance(counter, RedisCounter):
+                    await counter.aclose()
 
         app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
-        install_limits(app, gw)
+        install_limits(app, gw, counter)
         install_edge(app, components)
         for c in components:
             c.mount(app)
@@ -177,14 +196,16 @@ def create_app(
         finally:
             close_all(upstreams)
             await app.state.http.aclose()
+            if isinstance(counter, RedisCounter):
+                await counter.aclose()
 
     app = ProxyGateway(
         title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan, openapi_url=None, docs_url=None
     )
-    install_limits(app, gw)
+    install_limits(app, gw, counter)
     install_edge(app, [])
     hot: ASGIApp = ProxyMiddleware(app.router, upstreams=upstreams)
-    for cls, kwargs in edge_layers(gw):
+    for cls, kwargs in edge_layers(gw, counter):
         hot = cls(hot, **kwargs)
     app.hot = EdgeMiddleware(hot)
     app.state.upstreams = upstreams

@@ -4,13 +4,16 @@ a tighter quota on writes, and 429 problem+json with ``Retry-After`` and the IET
 
 The principal is keyed by a hash of its bearer token: the limiter runs before authentication and must
 not trust unverified claims (or a forged ``sub`` could exhaust someone else's quota); unverifiable
-tokens are still held to the per-address quota. Counters live in a ``Counter`` store: in memory
-(one replica) here; a shared store for several replicas is a later step.
+tokens are still held to the per-address quota. Counters live in a ``Counter`` store: in memory for
+one replica, or in Redis so that the quotas hold across several gateway replicas. When Redis does
+not answer, each replica falls back to its own memory counters (the quotas then hold per replica)
+and tries Redis again a few seconds later: the front door neither fails open nor fails closed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -22,12 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from clustergrowth.errors import problem_response
 from clustergrowth.problems import PayloadTooLarge, TooManyRequests
 
+log = logging.getLogger("gateway.limits")
 WRITES = {b"POST", b"PUT", b"PATCH", b"DELETE"}
 EXEMPT = ("/healthz", "/readyz", "/metrics")
 
 
 class Counter(Protocol):
-    async def hit(self, key: str, window: int) -> int:
+    async def hit(self, key: str, window: int, ttl_s: int) -> int:
         """Count one request for ``key`` in fixed window number ``window``; the count so far."""
         ...
 
@@ -38,12 +42,48 @@ class MemoryCounter:
     def __init__(self) -> None:
         self.windows: dict[int, dict[str, int]] = {}
 
-    async def hit(self, key: str, window: int) -> int:
+    async def hit(self, key: str, window: int, ttl_s: int = 0) -> int:
         for w in [w for w in self.windows if w < window - 1]:
             del self.windows[w]
         counts = self.windows.setdefault(window, {})
         counts[key] = counts.get(key, 0) + 1
         return counts[key]
+
+
+class RedisCounter:
+    """Counters shared by every gateway replica: INCR and EXPIRE in one round trip per quota."""
+
+    def __init__(self, url: str, *, retry_after_s: float = 5.0, timeout_s: float = 0.25) -> None:
+        import redis.asyncio
+
+        self.client = redis.asyncio.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.fallback = MemoryCounter()
+        self.retry_after_s = retry_after_s
+        self.down_until = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    async def hit(self, key: str, window: int, ttl_s: int) -> int:
+        import redis
+
+        if self.degraded:
+            return await self.fallback.hit(key, window, ttl_s)
+        name = f"cg:quota:{key}:{window}"
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, ttl_s)
+                count, _ = await pipe.execute()
+            return int(count)
+        except (redis.RedisError, OSError) as e:
+            log.warning("quota store unavailable (%s); counting in this replica for %.0fs", e, self.retry_after_s)
+            self.down_until = time.monotonic() + self.retry_after_s
+            return await self.fallback.hit(key, window, ttl_s)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 @dataclass(frozen=True)
@@ -85,7 +125,7 @@ class RateLimitMiddleware:
         tightest: tuple[int, Quota, float] | None = None
         for quota, key in checks:
             window = int(now // quota.window_s)
-            used = await self.counter.hit(f"{quota.name}:{key}", window)
+            used = await self.counter.hit(f"{quota.name}:{key}", window, 2 * quota.window_s)
             remaining = quota.limit - used
             reset = (window + 1) * quota.window_s - now
             if used > quota.limit:

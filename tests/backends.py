@@ -155,3 +155,25 @@ def native_ferretdb(workdir: Path) -> tuple[NativeProcess, str]:
     )
     p.start()
     return p, url
+
+
+def _redis_ready(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def native_redis(workdir: Path) -> tuple[NativeProcess, str]:
+    launcher = provision("redis")
+    port = free_port()
+    p = NativeProcess(
+        "redis",
+        [launcher, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        workdir / "redis.log",
+        lambda: _redis_ready(port),
+    )
+    p.start()
+    return p, f"redis://127.0.0.1:{port}/0"

@@ -100,3 +100,25 @@ def mongo_url(backend_dir: Path) -> Iterator[str]:
         yield url
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(backend_dir: Path) -> Iterator[str]:
+    """A real Redis: from CG_TEST_REDIS_URL, a container, or Debian's redis-server unpacked under .cache."""
+    if os.environ.get("CG_TEST_REDIS_URL"):
+        USED["redis"] = f"from CG_TEST_REDIS_URL at {os.environ['CG_TEST_REDIS_URL']}"
+        yield os.environ["CG_TEST_REDIS_URL"]
+        return
+    if backends.docker_available():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7") as redis:
+            USED["redis"] = "redis:7 container (testcontainers)"
+            yield f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
+        return
+    proc, url = backends.native_redis(backend_dir)
+    USED["redis"] = f"native redis-server (Debian's package, unpacked) at {url}"
+    try:
+        yield url
+    finally:
+        proc.stop()

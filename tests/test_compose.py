@@ -65,7 +65,7 @@ def test_a_broken_compose_file_is_caught() -> None:
 def test_every_named_service_file_and_variable_exists() -> None:
     c = compose()
     services = c["services"]
-    assert {"kafka", "mongo", "facilities", "mapping", "matching", "gateway", "prometheus"} <= set(services)
+    assert {"kafka", "mongo", "redis", "facilities", "mapping", "matching", "gateway", "prometheus"} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["mongo"]["image"].startswith("mongo:")
     known = known_variables()

@@ -2,13 +2,15 @@
 # Provision native backends into the repository's ignored .cache/ folder, once; prints what was asked for.
 #   provision.sh kafka     -> prints the folder holding Kafka's runtime classpath (jars from Maven Central)
 #   provision.sh ferretdb  -> prints the path of a FerretDB binary (deploy/native/ferretdb, built with go)
+#   provision.sh redis     -> prints the path of a redis-server launcher (Debian's redis packages, unpacked
+#                             under .cache without installing them)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache="$root/.cache"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
-case "${1:?kafka|ferretdb}" in
+case "${1:?kafka|ferretdb|redis}" in
   kafka)
     libs="$cache/kafka-$KAFKA_VERSION/libs"
     if [ ! -f "$libs/.complete" ]; then
@@ -28,5 +30,21 @@ case "${1:?kafka|ferretdb}" in
         go build -o "$bin" . >&2)
     fi
     echo "$bin" ;;
+  redis)
+    dir="$cache/redis"
+    launcher="$dir/redis-server"
+    if [ ! -x "$launcher" ]; then
+      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch Redis" >&2; exit 1; }
+      debs="$cache/redis-debs"
+      mkdir -p "$debs" "$dir/root"
+      fetch() { (cd "$debs" && apt-get download -q redis-tools libjemalloc2 liblzf1 >&2 2>&1); }
+      fetch || { apt-get update -qq >&2 && fetch; }
+      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
+      ln -sf redis-check-rdb "$dir/root/usr/bin/redis-server"  # Debian's redis-server is this binary
+      libs=$(dirname "$(find "$dir/root" -name 'libjemalloc.so.2' | head -1)")
+      printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$libs" "$dir/root/usr/bin/redis-server" > "$launcher"
+      chmod +x "$launcher"
+    fi
+    echo "$launcher" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
 esac

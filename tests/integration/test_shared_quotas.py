@@ -1,0 +1,62 @@
+"""Quotas across gateway replicas: two gateways sharing a real Redis hold one quota between them, and a
+gateway whose Redis is gone keeps answering, counting in its own memory instead."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import httpx
+import pytest
+
+from clustergrowth.settings import RuntimeSettings
+from gateway.app import GatewaySettings, create_app
+from tests.backends import free_port
+from tests.conftest import TokenFactory
+
+pytestmark = pytest.mark.integration
+
+
+def replica(settings: RuntimeSettings, store: str | None) -> object:
+    gw = GatewaySettings(
+        mode="proxy",
+        facilities_url=f"http://127.0.0.1:{free_port()}",  # nobody there: answers are 503 until the quota says 429
+        rate_store_url=store,
+        rate_per_principal=10,
+        rate_writes_per_principal=10,
+        rate_per_address=1000,
+        breaker_failures=1000,
+    )
+    return create_app(settings, gw)
+
+
+async def clients(stack: AsyncExitStack, *apps: object) -> AsyncIterator[httpx.AsyncClient]:
+    for app in apps:
+        await stack.enter_async_context(app.router.lifespan_context(app))  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://gw"))
+
+
+async def test_two_replicas_share_one_quota(settings: RuntimeSettings, token: TokenFactory, redis_url: str) -> None:
+    h = {"Authorization": token("shared-quota", "student")}
+    async with AsyncExitStack() as stack:
+        a, b = [c async for c in clients(stack, replica(settings, redis_url), replica(settings, redis_url))]
+        statuses = []
+        for i in range(14):
+            r = await (a if i % 2 else b).get("/api/v1/facilities/resources", headers=h)
+            statuses.append(r.status_code)
+        assert statuses.count(503) == 10 and statuses[10:] == [429] * 4, statuses
+        r = await a.get("/api/v1/facilities/resources", headers={"Authorization": token("someone-else", "student")})
+        assert r.status_code == 503  # another token has its own quota
+
+
+async def test_a_replica_without_its_quota_store_keeps_answering(
+    settings: RuntimeSettings, token: TokenFactory
+) -> None:
+    h = {"Authorization": token("lonely", "student")}
+    gone = f"redis://127.0.0.1:{free_port()}/0"
+    async with AsyncExitStack() as stack:
+        (c,) = [x async for x in clients(stack, replica(settings, gone))]
+        statuses = [(await c.get("/api/v1/facilities/resources", headers=h)).status_code for _ in range(12)]
+        assert statuses == [503] * 10 + [429] * 2, statuses  # never a 500; the quota still holds, per replica
+        assert (await c.get("/healthz")).status_code == 200
