@@ -3,7 +3,7 @@ mode), and through nginx (Debian's package, installed here if missing) as a refe
 
 Load comes from a small raw-socket HTTP/1.1 client (keep-alive, one request in flight per
 connection) so that the client itself adds as little as possible. Three phases per target:
-1. one client, sequential: p50 and p99;
+1. one client, sequential, in interleaved rounds: the median of the rounds' p50 and p99;
 2. saturation: 16 connections in a closed loop for a few seconds: requests per second;
 3. half of the direct path's saturation rate, open loop (latency counted from the scheduled send
    time, so a stall is not hidden): p50 and p99.
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,7 +178,8 @@ def wait_ready(port: int, path: str = "/healthz") -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--requests", type=int, default=3000, help="sequential requests per target")
+    p.add_argument("--requests", type=int, default=3000, help="sequential requests per target and round")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the one-client phase (median)")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of the saturation and half-load phases")
     a = p.parse_args(argv)
     nginx = ensure_nginx()
@@ -205,8 +207,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ).stdout.strip()
         targets = {"direct": p_service, "gateway": p_gateway, "nginx": p_nginx}
         result: dict[str, Any] = {"request": f"GET {PATH}", "targets": {}}
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        for _ in range(a.rounds):  # interleaved, so that drift on a shared machine hits every target alike
+            for name, port in targets.items():
+                rounds[name].append(asyncio.run(sequential(port, token, a.requests)))
         for name, port in targets.items():
-            seq = asyncio.run(sequential(port, token, a.requests))
+            seq = {k: statistics.median(r[k] for r in rounds[name]) for k in ("p50_ms", "p99_ms")}
+            seq["rounds"] = a.rounds
             rps = asyncio.run(saturation(port, token, a.seconds))
             result["targets"][name] = {"one_client": seq, "saturation_rps": round(rps, 1)}
         half = result["targets"]["direct"]["saturation_rps"] / 2

@@ -36,6 +36,8 @@ async def test_proxy_forwards_to_the_service_and_back(settings: RuntimeSettings,
             body = {"resource_id": "nope", "start": "2030-01-07T10:00:00Z", "end": "2030-01-07T11:00:00Z"}
             r = await client.post("/api/v1/facilities/bookings", json=body, headers=headers)
             assert r.status_code == 404 and r.json()["detail"]  # a body forwarded, a problem returned
+            pool = gateway.state.upstreams["facilities"]
+            assert len(pool.idle) == 1  # one keep-alive connection served every request above
     finally:
         await fac.stop()
 
