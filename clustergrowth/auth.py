@@ -212,32 +212,28 @@ class Authenticator:
     this region grants them (its ``roles`` map) and the partner's region as their home region.
     """
 
-    def __init__(self, settings: RuntimeSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: RuntimeSettings) -> None:
         self.settings = settings
-        self.http = httpx.AsyncClient(timeout=5.0, transport=transport)
-        cache, every = settings.auth_jwks_cache_s, settings.auth_jwks_min_refresh_s
+        self.http = httpx.AsyncClient(timeout=5.0)
+
+        def fetched(issuer: str, jwks_file: Path | None, jwks_uri: str | None) -> IssuerKeys:
+            return IssuerKeys(
+                issuer,
+                jwks_file=jwks_file,
+                jwks_uri=jwks_uri,
+                http=self.http,
+                cache_s=settings.auth_jwks_cache_s,
+                min_refresh_s=settings.auth_jwks_min_refresh_s,
+            )
+
         if settings.dev_issuer:
             dev_key = DevIssuer(settings.data_dir).private_key().public_key()
             home = IssuerKeys(settings.auth_issuer, static={DEV_KID: dev_key})
         else:
-            home = IssuerKeys(
-                settings.auth_issuer,
-                jwks_file=settings.auth_jwks_file,
-                jwks_uri=settings.auth_jwks_uri,
-                http=self.http,
-                cache_s=cache,
-                min_refresh_s=every,
-            )
+            home = fetched(settings.auth_issuer, settings.auth_jwks_file, settings.auth_jwks_uri)
         self.trust: dict[str, _Trust] = {settings.auth_issuer: _Trust(home, settings.auth_audience, None, None)}
         for p in settings.auth_partners:
-            keys = IssuerKeys(
-                p.issuer,
-                jwks_file=p.jwks_file,
-                jwks_uri=p.jwks_uri,
-                http=self.http,
-                cache_s=cache,
-                min_refresh_s=every,
-            )
+            keys = fetched(p.issuer, p.jwks_file, p.jwks_uri)
             self.trust[p.issuer] = _Trust(keys, p.audience or settings.auth_audience, p.region, p.roles)
 
     async def aclose(self) -> None:

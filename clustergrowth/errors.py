@@ -15,7 +15,27 @@ from clustergrowth.problems import Problem, Unprocessable
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("clustergrowth.errors")
 
-__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_response"]
+__all__ = ["ERRORS", "PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_response", "problem_responses"]
+
+ERRORS = {
+    400: "malformed request",
+    401: "no token, or a token that is not valid here",
+    403: "the caller's roles do not allow this (see x-roles)",
+    404: "no such object, or not one the caller may see",
+    409: "conflicts with the current state",
+    412: "If-Match does not name the object's current ETag",
+    413: "request body too large",
+    422: "invalid input; `errors` names each field and the reason",
+    428: "an update of a shared object needs If-Match",
+    429: "over quota; see Retry-After and RateLimit",
+    503: "the service is unavailable; see Retry-After",
+    504: "the service did not answer in time",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem+json errors, for a router or a route."""
+    return {s: {"description": ERRORS[s], "content": {PROBLEM_JSON: {}}} for s in statuses}
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:

@@ -134,10 +134,8 @@ class ProxyGateway(FastAPI):
 def create_app(
     settings: RuntimeSettings | None = None,
     gw: GatewaySettings | None = None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The regional front door; ``transport`` replaces the network in proxy mode (tests)."""
+    """The regional front door."""
     settings = settings or RuntimeSettings()
     gw = gw or GatewaySettings()
     counter = quota_counter(gw)
@@ -190,7 +188,7 @@ def create_app(
 
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = httpx.AsyncClient(transport=transport)  # for the API descriptions, not the hot path
+        app.state.http = httpx.AsyncClient()  # for the API descriptions, not the hot path
         try:
             yield
         finally:

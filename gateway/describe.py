@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from clustergrowth.errors import ERRORS
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "description": "RFC 9457 problem details",
@@ -30,20 +32,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
     "additionalProperties": True,
-}
-ERRORS = {
-    "400": "malformed request",
-    "401": "no token, or a token that is not valid here",
-    "403": "the caller's roles do not allow this (see x-roles)",
-    "404": "no such object, or not one the caller may see",
-    "409": "conflicts with the current state",
-    "412": "If-Match does not name the object's current ETag",
-    "413": "request body too large",
-    "422": "invalid input; `errors` names each field and the reason",
-    "428": "an update of a shared object needs If-Match",
-    "429": "over quota; see Retry-After and RateLimit",
-    "503": "the service is unavailable; see Retry-After",
-    "504": "the service did not answer in time",
 }
 
 

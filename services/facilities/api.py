@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Cursor, Limit, paginate
 from clustergrowth.types import Instant
 from services.facilities import commands as c
@@ -19,10 +20,6 @@ from services.facilities.domain.model import Booking, Resource, Site
 From = Annotated[Instant, Query(alias="from", description="window start, ISO 8601 with offset")]
 To = Annotated[Instant, Query(alias="to", description="window end, ISO 8601 with offset")]
 ICS = "text/calendar; charset=utf-8"
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in [(401, "no or bad token"), (403, "not allowed"), (404, "not found"), (422, "invalid input")]
-}
 
 
 async def facilities(request: Request) -> h.Facilities:
@@ -110,7 +107,7 @@ def _availability(d: dict[str, Any]) -> AvailabilityOut:
     )
 
 
-router = APIRouter(responses=PROBLEMS)
+router = APIRouter(responses=problem_responses(401, 403, 404, 422))
 
 
 @router.get("/sites", **allow("any"), response_model=list[SiteOut], summary="List sites")

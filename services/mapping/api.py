@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Cursor, Limit, paginate
 from clustergrowth.problems import field_error
 from services.mapping import commands as c
@@ -17,10 +18,6 @@ from services.mapping.domain.codes import code_lists
 from services.mapping.domain.instrument import instrument, latest, versions
 
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in [(401, "no or bad token"), (403, "not allowed"), (404, "not found"), (422, "invalid input")]
-}
 
 
 async def mapping(request: Request) -> h.Mapping:
@@ -29,7 +26,7 @@ async def mapping(request: Request) -> h.Mapping:
 
 
 Ctx = Annotated[h.Mapping, Depends(mapping)]
-router = APIRouter(responses=PROBLEMS)
+router = APIRouter(responses=problem_responses(401, 403, 404, 422))
 JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
     200: {"description": "JSON, or CSV with format=csv", "content": {"application/json": {}, "text/csv": {}}}
 }

@@ -10,22 +10,13 @@ from pydantic import BaseModel
 from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.contracts.matching import Programme
+from clustergrowth.errors import problem_responses
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Cursor, Limit, paginate
 from services.matching import commands as c
 from services.matching import handlers as h
 
 Term = Annotated[str | None, Query(pattern=c.TERM, description="academic term, e.g. 2027-spring")]
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in [
-        (401, "no or bad token"),
-        (403, "not allowed"),
-        (404, "not found"),
-        (409, "conflicts with the current state"),
-        (422, "invalid input"),
-    ]
-}
 
 
 async def matching(request: Request) -> h.Matching:
@@ -34,7 +25,7 @@ async def matching(request: Request) -> h.Matching:
 
 
 Ctx = Annotated[h.Matching, Depends(matching)]
-router = APIRouter(responses=PROBLEMS)
+router = APIRouter(responses=problem_responses(401, 403, 404, 409, 422))
 
 
 class ChallengeOut(BaseModel):
