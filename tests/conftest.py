@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -57,68 +57,84 @@ def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("backends")
 
 
+def _backend(
+    name: str,
+    env: str,
+    container: Callable[[], AbstractContextManager[tuple[str, str]]],
+    native: Callable[[], tuple[backends.NativeProcess, str, str]],
+) -> Iterator[str]:
+    """A real backend's address: from the environment, else a container, else a native process."""
+    if os.environ.get(env):
+        USED[name] = f"from {env} at {os.environ[env]}"
+        yield os.environ[env]
+        return
+    if backends.docker_available():
+        with container() as (address, how):
+            USED[name] = how
+            yield address
+        return
+    proc, address, how = native()
+    USED[name] = how
+    try:
+        yield address
+    finally:
+        proc.stop()
+
+
+@contextmanager
+def _kafka_container() -> Iterator[tuple[str, str]]:
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer("apache/kafka:4.2.0").with_kraft() as kafka:
+        yield kafka.get_bootstrap_server(), "apache/kafka:4.2.0 container (testcontainers)"
+
+
+@contextmanager
+def _mongo_container() -> Iterator[tuple[str, str]]:
+    from testcontainers.mongodb import MongoDbContainer
+
+    with MongoDbContainer("mongo:8.0") as mongo:
+        yield mongo.get_connection_url(), "mongo:8.0 container (testcontainers)"
+
+
+@contextmanager
+def _redis_container() -> Iterator[tuple[str, str]]:
+    from testcontainers.redis import RedisContainer
+
+    with RedisContainer("redis:7") as redis:
+        url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
+        yield url, "redis:7 container (testcontainers)"
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(backend_dir: Path) -> Iterator[str]:
     """A real Kafka broker: from CG_TEST_KAFKA, a container, or a native KRaft process."""
-    if os.environ.get("CG_TEST_KAFKA"):
-        USED["kafka"] = f"from CG_TEST_KAFKA at {os.environ['CG_TEST_KAFKA']}"
-        yield os.environ["CG_TEST_KAFKA"]
-        return
-    if backends.docker_available():
-        from testcontainers.kafka import KafkaContainer
 
-        with KafkaContainer("apache/kafka:4.2.0").with_kraft() as kafka:
-            USED["kafka"] = "apache/kafka:4.2.0 container (testcontainers)"
-            yield kafka.get_bootstrap_server()
-        return
-    proc, bootstrap = backends.native_kafka(backend_dir)
-    USED["kafka"] = f"native KRaft broker ({Path(backends.provision('kafka')).parent.name}) at {bootstrap}"
-    try:
-        yield bootstrap
-    finally:
-        proc.stop()
+    def native() -> tuple[backends.NativeProcess, str, str]:
+        proc, bootstrap = backends.native_kafka(backend_dir)
+        return proc, bootstrap, f"native KRaft broker ({Path(backends.provision('kafka')).parent.name}) at {bootstrap}"
+
+    yield from _backend("kafka", "CG_TEST_KAFKA", _kafka_container, native)
 
 
 @pytest.fixture(scope="session")
 def mongo_url(backend_dir: Path) -> Iterator[str]:
     """A real MongoDB-protocol server: from CG_TEST_MONGO_URL, a MongoDB container, or native FerretDB."""
-    if os.environ.get("CG_TEST_MONGO_URL"):
-        USED["mongo"] = f"from CG_TEST_MONGO_URL at {os.environ['CG_TEST_MONGO_URL']}"
-        yield os.environ["CG_TEST_MONGO_URL"]
-        return
-    if backends.docker_available():
-        from testcontainers.mongodb import MongoDbContainer
 
-        with ExitStack() as stack:
-            mongo = stack.enter_context(MongoDbContainer("mongo:8.0"))
-            USED["mongo"] = "mongo:8.0 container (testcontainers)"
-            yield mongo.get_connection_url()
-        return
-    proc, url = backends.native_ferretdb(backend_dir)
-    USED["mongo"] = f"native FerretDB ({Path(backends.provision('ferretdb')).parent.name}, SQLite handler) at {url}"
-    try:
-        yield url
-    finally:
-        proc.stop()
+    def native() -> tuple[backends.NativeProcess, str, str]:
+        proc, url = backends.native_ferretdb(backend_dir)
+        version = Path(backends.provision("ferretdb")).parent.name
+        return proc, url, f"native FerretDB ({version}, SQLite handler) at {url}"
+
+    yield from _backend("mongo", "CG_TEST_MONGO_URL", _mongo_container, native)
 
 
 @pytest.fixture(scope="session")
 def redis_url(backend_dir: Path) -> Iterator[str]:
     """A real Redis: from CG_TEST_REDIS_URL, a container, or Debian's redis-server unpacked under .cache."""
-    if os.environ.get("CG_TEST_REDIS_URL"):
-        USED["redis"] = f"from CG_TEST_REDIS_URL at {os.environ['CG_TEST_REDIS_URL']}"
-        yield os.environ["CG_TEST_REDIS_URL"]
-        return
-    if backends.docker_available():
-        from testcontainers.redis import RedisContainer
 
-        with RedisContainer("redis:7") as redis:
-            USED["redis"] = "redis:7 container (testcontainers)"
-            yield f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
-        return
-    proc, url = backends.native_redis(backend_dir)
-    USED["redis"] = f"native redis-server (Debian's package, unpacked) at {url}"
-    try:
-        yield url
-    finally:
-        proc.stop()
+    def native() -> tuple[backends.NativeProcess, str, str]:
+        proc, url = backends.native_redis(backend_dir)
+        return proc, url, f"native redis-server (Debian's package, unpacked) at {url}"
+
+    yield from _backend("redis", "CG_TEST_REDIS_URL", _redis_container, native)
