@@ -393,3 +393,23 @@ async def test_a_low_scoring_assessment_suggests_a_draft_only_its_sme_sees_and_c
     )
     posted = await published(bare, "ChallengePosted", 1)
     assert posted[0].data["suggested_from"] == "asm-sme-weak"
+
+
+async def test_bad_query_and_path_input_is_422_naming_the_field(
+    app: tuple[FastAPI, httpx.AsyncClient], who: People
+) -> None:
+    _, client = app
+    co = who("co", "region_admin")
+    for url, params, field in [
+        (f"{API}/challenges", {"programme": "internship"}, "programme"),
+        (f"{API}/challenges", {"term": "spring"}, "term"),
+        (f"{API}/challenges", {"status": "closed"}, "status"),
+        (f"{API}/challenges", {"limit": 0}, "limit"),
+        (f"{API}/matches", {"status": "maybe"}, "status"),
+        (f"{API}/rounds", {"limit": 201}, "limit"),
+    ]:
+        r = await client.get(url, params=params, headers=co)
+        assert field in fields(r), (url, params)
+    student = who("s1", "student")
+    r = await client.post(f"{API}/matches/m-x/milestones/0/done", headers=student)
+    assert fields(r) == {"n"}

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from clustergrowth.auth import Authenticator, DevIssuer
 from clustergrowth.problems import Unauthorized
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.settings import DEV_ISSUER, RuntimeSettings, TrustedIssuer
 
 
 def claims(settings: RuntimeSettings, **over: object) -> dict[str, object]:
@@ -85,3 +85,9 @@ def test_settings_refuse_weak_algorithms_and_production_without_a_real_issuer() 
     RuntimeSettings(environment="production", auth_issuer="https://login.example.org")  # keys by discovery
     with pytest.raises(ValueError, match="NUTS-2"):
         RuntimeSettings(region="Cork")
+    with pytest.raises(ValueError, match="NUTS-2"):
+        TrustedIssuer(issuer="https://id.example", region="Bologna")
+    with pytest.raises(ValueError, match="extra"):
+        TrustedIssuer(issuer="https://id.example", region="ITH5", trust_everyone=True)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="partner issuer"):
+        RuntimeSettings(auth_partners=[TrustedIssuer(issuer=DEV_ISSUER, region="ITH5")])
