@@ -118,12 +118,11 @@ async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str 
 
 async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principal) -> Doc:
     """Score a submission against its instrument version and keep it in the SME's history."""
-    await get(m, sme_id, who)  # someone else's SME is 404 before anything about the answers is said
+    doc = await get(m, sme_id, who)  # someone else's SME is 404 before anything about the answers is said
     inst = instrument(cmd.instrument_version)
     answers = dict(cmd.answers)
     scores, top = inst.score(answers)  # type: ignore[arg-type]  # validates: 422 naming each answer
     for _ in range(20):
-        doc = await get(m, sme_id, who)
         now = m.clock().isoformat()
         result = {
             "id": f"asm-{uuid.uuid4().hex[:12]}",
@@ -157,7 +156,7 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
             await aggregate.save(m.store, st.SMES, new, [event], expected_version=doc["version"], on_saved=m.notify)
             return result
         except aggregate.ConcurrentUpdate:
-            continue
+            doc = await get(m, sme_id, who)  # someone else wrote first: add to their version
     raise ServiceUnavailable("the SME record is busy; try again")
 
 
