@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 PORT ?= 8000
 
-.PHONY: run test lint unit integration bench schemas docs backends clean help
+.PHONY: run test lint unit integration bench schemas docs backends edge clean help
 
 help:
 	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
@@ -31,10 +31,15 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 run: $(STAMP)
 	PORT=$(PORT) $(VENV)/bin/clustergrowth run
 
-backends:
+backends: edge
 	deploy/native/provision.sh kafka >/dev/null
 	deploy/native/provision.sh ferretdb >/dev/null
 	deploy/native/provision.sh redis >/dev/null
+
+# The gateway's compiled front (Go), built under .cache; `go vet`, gofmt and its unit tests run in lint.
+EDGE_GO := cd gateway/edge && export GOMODCACHE=$(CURDIR)/.cache/gomod GOCACHE=$(CURDIR)/.cache/gobuild GOFLAGS=-modcacherw &&
+edge:
+	deploy/native/provision.sh edge >/dev/null
 
 # The Compose Specification's JSON schema, as shipped inside a package on the Python package index.
 COMPOSE_SPEC := .cache/compose-spec/compose_spec.json
@@ -47,6 +52,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@test -z "$$(gofmt -l gateway/edge)" || { echo "gofmt: these need formatting:"; gofmt -l gateway/edge; exit 1; }
+	$(EDGE_GO) go vet . && go test -count=1 .
 
 test: $(STAMP) backends $(COMPOSE_SPEC) lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider

@@ -29,6 +29,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     logs.configure(settings.region, settings.log_level, settings.log_json)
+    port = int(args.port or os.environ.get("PORT", "8000"))
+    if args.service == "edge":
+        from pydantic import ValidationError
+
+        from gateway.app import GatewaySettings
+        from gateway.front import edge_command
+
+        try:
+            command, env = edge_command(GatewaySettings(), args.host, port)
+        except ValidationError as e:
+            sys.exit(f"clustergrowth: bad configuration:\n{e}")
+        print(f"clustergrowth: gateway front (compiled) on http://{args.host}:{port}", file=sys.stderr)
+        os.execve(command[0], command, env)  # the front replaces this process (signals reach it directly)
     if args.service == "gateway":
         from gateway.app import create_app
 
@@ -47,7 +60,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         app = matching_app(settings)
     else:  # pragma: no cover - argparse restricts choices
         return 2
-    port = int(args.port or os.environ.get("PORT", "8000"))
     print(
         f"clustergrowth: {args.service} for region {settings.region} on http://{args.host}:{port} "
         f"(store={settings.store}, bus={settings.bus}, data={settings.data_dir})",
@@ -190,8 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="clustergrowth", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="start the regional stack (gateway + services) or one service")
-    r.add_argument("service", nargs="?", default="gateway", choices=["gateway", "facilities", "mapping", "matching"])
+    r = sub.add_parser(
+        "run",
+        help="start the regional stack (gateway + services), one service, or the gateway's compiled front (edge)",
+    )
+    r.add_argument(
+        "service", nargs="?", default="gateway", choices=["gateway", "edge", "facilities", "mapping", "matching"]
+    )
     r.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     r.add_argument("--port", type=int, default=None, help="default: $PORT or 8000")
     r.set_defaults(fn=cmd_run)

@@ -19,6 +19,12 @@ OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpubl
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["service"])
 CONSUMER_HANDLED = Counter("consumer_events_total", "Events seen by a consumer group, by outcome", ["group", "outcome"])
 CONSUMER_LAG = Gauge("consumer_lag_seconds", "Age of the newest event a consumer group has handled", ["group"])
+UPSTREAM_CONNECTIONS = Counter(
+    "gateway_upstream_connections_total", "Connections opened to each service (keep-alive reuses them)", ["service"]
+)
+UPSTREAM_CIRCUIT_OPEN = Gauge(
+    "gateway_upstream_circuit_open", "1 while a service's circuit is open (requests answered 503 at once)", ["service"]
+)
 
 
 def metrics_response() -> Response:

@@ -79,6 +79,9 @@ class GatewaySettings(BaseSettings):
     rate_store_url: str | None = Field(
         None, description="redis://… to share quotas across gateway replicas (else counted in each replica)"
     )
+    describe_url: str | None = Field(
+        None, description="for the compiled front: the Python gateway that serves every path but /api/v1/…"
+    )
 
 
 def edge_layers(gw: GatewaySettings, counter: Counter | None = None) -> list[tuple[Any, dict[str, Any]]]:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clustergrowth import logs
 from clustergrowth.errors import problem_response
+from clustergrowth.metrics import UPSTREAM_CIRCUIT_OPEN, UPSTREAM_CONNECTIONS
 from clustergrowth.problems import GatewayTimeout, NotFound, Problem, ServiceUnavailable
 
 HOP_BY_HOP = {
@@ -45,8 +46,12 @@ IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 class Breaker:
     """Closed → open after ``failures`` failures in a row → after ``cooldown_s`` one trial (half open)."""
 
-    def __init__(self, failures: int = 3, cooldown_s: float = 5.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, failures: int = 3, cooldown_s: float = 5.0, clock: Callable[[], float] = time.monotonic, name: str = "-"
+    ):
         self.threshold, self.cooldown_s, self.clock = failures, cooldown_s, clock
+        self.gauge = UPSTREAM_CIRCUIT_OPEN.labels(name)
+        self.gauge.set(0)
         self.failures = 0
         self.opened_at: float | None = None
         self.trial = False
@@ -63,11 +68,13 @@ class Breaker:
 
     def success(self) -> None:
         self.failures, self.opened_at, self.trial = 0, None, False
+        self.gauge.set(0)
 
     def failure(self) -> None:
         self.failures += 1
         if self.trial or self.failures >= self.threshold:
             self.opened_at, self.trial = self.clock(), False
+            self.gauge.set(1)
 
     @property
     def state(self) -> str:
@@ -121,6 +128,7 @@ class Upstream:
         self.timeout_s, self.connect_timeout_s, self.breaker = timeout_s, connect_timeout_s, breaker
         self.max_idle, self.idle_s = max_idle, idle_s
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self.dials = UPSTREAM_CONNECTIONS.labels(name)
 
     async def connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
         now = time.monotonic()
@@ -129,6 +137,7 @@ class Upstream:
             if now - since < self.idle_s and not reader.at_eof():
                 return reader, writer, True
             writer.close()
+        self.dials.inc()
         async with asyncio.timeout(self.connect_timeout_s):
             reader, writer = await asyncio.open_connection(self.host, self.port)
         return reader, writer, False
@@ -292,7 +301,7 @@ def upstreams_from(
             url,
             timeout_s=timeouts.get(name, default_timeout_s),
             connect_timeout_s=connect_timeout_s,
-            breaker=Breaker(failures, cooldown_s),
+            breaker=Breaker(failures, cooldown_s, name=name),
         )
         for name, url in urls.items()
     }

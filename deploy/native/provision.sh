@@ -4,13 +4,15 @@
 #   provision.sh ferretdb  -> prints the path of a FerretDB binary (deploy/native/ferretdb, built with go)
 #   provision.sh redis     -> prints the path of a redis-server launcher (Debian's redis packages, unpacked
 #                             under .cache without installing them)
+#   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, built with go;
+#                             rebuilt when its sources change, go's build cache makes that cheap)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache="$root/.cache"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
-case "${1:?kafka|ferretdb|redis}" in
+case "${1:?kafka|ferretdb|redis|edge}" in
   kafka)
     libs="$cache/kafka-$KAFKA_VERSION/libs"
     if [ ! -f "$libs/.complete" ]; then
@@ -46,5 +48,12 @@ case "${1:?kafka|ferretdb|redis}" in
       chmod +x "$launcher"
     fi
     echo "$launcher" ;;
+  edge)
+    bin="$cache/edge/cg-edge"
+    command -v go >/dev/null || { echo "provision: Go is needed to build the gateway's front (gateway/edge)" >&2; exit 1; }
+    mkdir -p "$(dirname "$bin")"
+    (cd "$root/gateway/edge" && GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-modcacherw \
+      go build -trimpath -ldflags "-s -w" -o "$bin" . >&2)
+    echo "$bin" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
 esac

@@ -1,30 +1,53 @@
-"""Abuse limits at the gateway: per token, tighter on writes, per client address; 429 problem+json with
-Retry-After and RateLimit headers; health endpoints exempt."""
+"""Abuse limits at the front door: per token, tighter on writes, per client address; 429 problem+json
+with Retry-After and RateLimit headers; health endpoints exempt. The same tests run against the
+embedded gateway, the Python gateway in proxy mode and the compiled front (both over real HTTP)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings, create_app
+from services.matching.app import create_app as matching_app
+from tests.backends import free_port
 from tests.conftest import TokenFactory
+from tests.fronts import FRONTS, Served, front
 
 LIMITS = GatewaySettings(rate_per_principal=8, rate_writes_per_principal=3, rate_per_address=12, rate_window_s=60)
+Connect = Callable[[str], httpx.AsyncClient]
 
 
-@pytest.fixture
-async def app(settings: RuntimeSettings) -> AsyncIterator[object]:
-    a = create_app(settings.model_copy(update={"seed_demo": False}), LIMITS)
-    async with a.router.lifespan_context(a):
-        yield a
+@asynccontextmanager
+async def door(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> AsyncIterator[Connect]:
+    """``connect(address)``: a client of the front door whose requests come from that address."""
+    settings = settings.model_copy(update={"seed_demo": False})
+    if kind == "embedded":
+        a = create_app(settings, gw)
+
+        def asgi(address: str) -> httpx.AsyncClient:
+            transport = httpx.ASGITransport(app=a, client=(address, 40000))
+            return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+        async with a.router.lifespan_context(a):
+            yield asgi
+        return
+    matching = Served(lambda: matching_app(settings), free_port())
+    await matching.start()
+    try:
+        async with front(kind, settings, gw.model_copy(update={"matching_url": matching.url})) as f:
+            yield f.client
+    finally:
+        await matching.stop()
 
 
-def client(app: object, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+@pytest.fixture(params=["embedded", *FRONTS])
+async def client(request: pytest.FixtureRequest, settings: RuntimeSettings) -> AsyncIterator[Connect]:
+    async with door(request.param, settings, LIMITS) as connect:
+        yield connect
 
 
 def refused(r: httpx.Response) -> None:
@@ -34,9 +57,9 @@ def refused(r: httpx.Response) -> None:
     assert "RateLimit" in r.headers and "RateLimit-Policy" in r.headers
 
 
-async def test_a_burst_above_the_token_quota_gets_429(app: object, token: TokenFactory) -> None:
+async def test_a_burst_above_the_token_quota_gets_429(client: Connect, token: TokenFactory) -> None:
     h = {"Authorization": token("alice", "student")}
-    async with client(app, "10.0.0.1") as c:
+    async with client("127.0.0.11") as c:
         oks = [await c.get("/api/v1/matching/challenges", headers=h) for _ in range(8)]
         assert all(r.status_code == 200 for r in oks)
         assert oks[0].headers["ratelimit"].startswith('"principal";r=7;')
@@ -48,10 +71,10 @@ async def test_a_burst_above_the_token_quota_gets_429(app: object, token: TokenF
         assert (await c.get("/healthz")).status_code == 200  # exempt
 
 
-async def test_writes_have_a_tighter_quota(app: object, token: TokenFactory) -> None:
+async def test_writes_have_a_tighter_quota(client: Connect, token: TokenFactory) -> None:
     h = {"Authorization": token("alice", "student")}
     body = {"ranking": []}
-    async with client(app, "10.0.0.2") as c:
+    async with client("127.0.0.12") as c:
         for _ in range(3):
             assert (await c.put("/api/v1/matching/candidates/me/preferences", json=body, headers=h)).status_code == 404
         r = await c.put("/api/v1/matching/candidates/me/preferences", json=body, headers=h)
@@ -60,8 +83,8 @@ async def test_writes_have_a_tighter_quota(app: object, token: TokenFactory) -> 
         assert (await c.get("/api/v1/matching/challenges", headers=h)).status_code == 200  # reads still fine
 
 
-async def test_one_address_cannot_escape_by_changing_tokens(app: object, token: TokenFactory) -> None:
-    async with client(app, "10.0.0.3") as c, client(app, "10.0.0.4") as elsewhere:
+async def test_one_address_cannot_escape_by_changing_tokens(client: Connect, token: TokenFactory) -> None:
+    async with client("127.0.0.13") as c, client("127.0.0.14") as elsewhere:
         for i in range(12):
             r = await c.get("/api/v1/matching/challenges", headers={"Authorization": token(f"u{i}", "student")})
             assert r.status_code == 200
@@ -73,13 +96,15 @@ async def test_one_address_cannot_escape_by_changing_tokens(app: object, token: 
         assert ok.status_code == 200
 
 
-async def test_security_headers_cors_allow_list_and_body_limit(settings: RuntimeSettings, token: TokenFactory) -> None:
+@pytest.mark.parametrize("kind", ["embedded", *FRONTS])
+async def test_security_headers_cors_allow_list_and_body_limit(
+    kind: str, settings: RuntimeSettings, token: TokenFactory
+) -> None:
     with pytest.raises(ValueError, match="never allowed"):
         GatewaySettings(cors_origins=["*"])
     gw = GatewaySettings(cors_origins=["https://cork.example.eu"], max_body_bytes=2048)
-    a = create_app(settings.model_copy(update={"seed_demo": False}), gw)
     h = {"Authorization": token("alice", "student")}
-    async with a.router.lifespan_context(a), client(a, "10.0.0.5") as c:
+    async with door(kind, settings, gw) as connect, connect("127.0.0.15") as c:
         r = await c.get("/api/v1/matching/challenges", headers=h)
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
         assert "default-src 'none'" in r.headers["content-security-policy"]
@@ -89,6 +114,9 @@ async def test_security_headers_cors_allow_list_and_body_limit(settings: Runtime
         assert r.headers["access-control-allow-credentials"] == "true"
         r = await c.options("/api/v1/matching/challenges", headers={**pre, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in r.headers
+        r = await c.get("/api/v1/matching/challenges", headers={**h, "Origin": "https://cork.example.eu"})
+        assert r.headers["access-control-allow-origin"] == "https://cork.example.eu"
+        assert "RateLimit" in r.headers["access-control-expose-headers"]
         big = {"ranking": ["x" * 50] * 100}
         r = await c.put("/api/v1/matching/candidates/me/preferences", json=big, headers=h)
         assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"

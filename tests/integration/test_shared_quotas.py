@@ -13,21 +13,24 @@ from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings, create_app
 from tests.backends import free_port
 from tests.conftest import TokenFactory
+from tests.fronts import front
 
 pytestmark = pytest.mark.integration
 
 
-def replica(settings: RuntimeSettings, store: str | None) -> object:
-    gw = GatewaySettings(
-        mode="proxy",
-        facilities_url=f"http://127.0.0.1:{free_port()}",  # nobody there: answers are 503 until the quota says 429
+def quota_settings(store: str | None) -> GatewaySettings:
+    return GatewaySettings(
+        facilities_url=f"http://127.0.0.1:{free_port()}",  # nobody there: 503 until the quota says 429
         rate_store_url=store,
         rate_per_principal=10,
         rate_writes_per_principal=10,
         rate_per_address=1000,
         breaker_failures=1000,
     )
-    return create_app(settings, gw)
+
+
+def replica(settings: RuntimeSettings, store: str | None) -> object:
+    return create_app(settings, quota_settings(store).model_copy(update={"mode": "proxy"}))
 
 
 async def clients(stack: AsyncExitStack, *apps: object) -> AsyncIterator[httpx.AsyncClient]:
@@ -59,4 +62,34 @@ async def test_a_replica_without_its_quota_store_keeps_answering(
         (c,) = [x async for x in clients(stack, replica(settings, gone))]
         statuses = [(await c.get("/api/v1/facilities/resources", headers=h)).status_code for _ in range(12)]
         assert statuses == [503] * 10 + [429] * 2, statuses  # never a 500; the quota still holds, per replica
+        assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_a_python_replica_and_a_compiled_front_share_one_quota(
+    settings: RuntimeSettings, token: TokenFactory, redis_url: str
+) -> None:
+    """The compiled front keys its counters as the Python gateway does, so mixed replicas hold one quota."""
+    h = {"Authorization": token("mixed-replicas", "student")}
+    async with (
+        front("python", settings, quota_settings(redis_url)) as py,
+        front("edge", settings, quota_settings(redis_url)) as edge,
+        py.client() as a,
+        edge.client() as b,
+    ):
+        statuses = [
+            (await (a if i % 2 else b).get("/api/v1/facilities/resources", headers=h)).status_code for i in range(14)
+        ]
+        assert statuses.count(503) == 10 and statuses[10:] == [429] * 4, statuses
+        r = await b.get("/api/v1/facilities/resources", headers={"Authorization": token("another", "student")})
+        assert r.status_code == 503
+
+
+async def test_a_compiled_front_without_its_quota_store_keeps_answering(
+    settings: RuntimeSettings, token: TokenFactory
+) -> None:
+    h = {"Authorization": token("lonely-edge", "student")}
+    gone = f"redis://127.0.0.1:{free_port()}/0"
+    async with front("edge", settings, quota_settings(gone)) as f, f.client() as c:
+        statuses = [(await c.get("/api/v1/facilities/resources", headers=h)).status_code for _ in range(12)]
+        assert statuses == [503] * 10 + [429] * 2, statuses
         assert (await c.get("/healthz")).status_code == 200

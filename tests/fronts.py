@@ -1,0 +1,99 @@
+"""The distributed mode's two front doors, served over real HTTP for the same tests: the Python
+gateway in proxy mode (``clustergrowth run gateway``) and the compiled front (``clustergrowth run
+edge``, built from gateway/edge), which passes the description and docs to a Python gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from clustergrowth.settings import RuntimeSettings
+from gateway.app import GatewaySettings, create_app
+from gateway.front import edge_command
+from tests.backends import free_port
+
+FRONTS = ["python", "edge"]
+
+
+class Served:
+    """A fresh app from ``make`` served over real HTTP on a fixed port, in this event loop."""
+
+    def __init__(self, make: Callable[[], Any], port: int) -> None:
+        self.make, self.port = make, port
+        self.server: uvicorn.Server | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(self.make(), host="127.0.0.1", port=self.port, log_level="warning"))
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            await self.task
+        self.server = self.task = None
+
+
+@dataclass
+class Front:
+    kind: str
+    url: str
+
+    def client(self, address: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A client whose requests come from ``address`` (any 127.x.y.z: the loopback answers them all)."""
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        return httpx.AsyncClient(transport=transport, base_url=self.url, timeout=10)
+
+    async def metric(self, name: str, service: str) -> float:
+        """One sample of the front's /metrics (0 if absent)."""
+        async with self.client() as c:
+            text = (await c.get("/metrics")).text
+        m = re.search(rf'^{name}{{service="{service}"}} (\S+)$', text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+
+@asynccontextmanager
+async def front(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> AsyncIterator[Front]:
+    """Start one front door in proxy mode with ``gw``; the edge gets a Python gateway behind it."""
+    gw = gw.model_copy(update={"mode": "proxy"})
+    python = Served(lambda: create_app(settings, gw), free_port())
+    await python.start()
+    if kind == "python":
+        try:
+            yield Front(kind, python.url)
+        finally:
+            await python.stop()
+        return
+    port = free_port()
+    command, env = edge_command(gw.model_copy(update={"describe_url": python.url}), "127.0.0.1", port)
+    proc = await asyncio.create_subprocess_exec(*command, env={**env, "CG_LOG_LEVEL": "WARNING"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as c:
+            for _ in range(500):
+                try:
+                    if (await c.get(f"{url}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.01)
+            else:
+                raise RuntimeError(f"the compiled front did not start (exit code {proc.returncode})")
+        yield Front(kind, url)
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(10):
+            await proc.wait()
+        await python.stop()
