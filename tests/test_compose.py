@@ -20,7 +20,7 @@ from services.matching.settings import MatchingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / ".cache" / "compose-spec" / "compose_spec.json"
-OURS = {"facilities", "mapping", "matching", "gateway"}
+OURS = {"facilities", "mapping", "matching", "gateway", "edge"}
 
 
 def spec() -> dict[str, Any]:
@@ -65,7 +65,9 @@ def test_a_broken_compose_file_is_caught() -> None:
 def test_every_named_service_file_and_variable_exists() -> None:
     c = compose()
     services = c["services"]
-    assert {"kafka", "mongo", "redis", "facilities", "mapping", "matching", "gateway", "prometheus"} <= set(services)
+    assert {"kafka", "mongo", "redis", "facilities", "mapping", "matching", "gateway", "edge", "prometheus"} <= set(
+        services
+    )
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["mongo"]["image"].startswith("mongo:")
     known = known_variables()
