@@ -19,6 +19,7 @@ help:
 	@echo "make bench    run the benchmarks in bench/ and write bench/results/*.json"
 	@echo "make schemas  regenerate the committed event JSON Schemas"
 	@echo "make docs     regenerate docs/authorization.md (roles per route)"
+	@echo "make edge     build the gateway's compiled front (gateway/edge, Go) under .cache"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
