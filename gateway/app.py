@@ -80,7 +80,9 @@ class GatewaySettings(BaseSettings):
         None, description="redis://… to share quotas across gateway replicas (else counted in each replica)"
     )
     describe_url: str | None = Field(
-        None, description="for the compiled front: the Python gateway that serves every path but /api/v1/…"
+        None,
+        pattern=r"^http://[^/\s]+(/\S*)?$",
+        description="for the compiled front: the Python gateway (http://host:port) serving all but /api/v1/…",
     )
 
 

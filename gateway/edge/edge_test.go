@@ -27,6 +27,7 @@ func TestBadConfigurationIsRefusedNamingTheField(t *testing.T) {
 		"connect_timeout_s": func(c *Config) { c.ConnectTimeoutS = 0 },
 		"rate_":             func(c *Config) { c.RatePerAddress = 0 },
 		"upstreams":         func(c *Config) { c.Upstreams = nil },
+		"describe_url":      func(c *Config) { c.DescribeURL = "https://docs" },
 	}
 	for field, spoil := range cases {
 		c := valid()

@@ -52,12 +52,15 @@ func (c *Config) validate() error {
 		return errors.New("upstreams: at least one service is needed")
 	}
 	for name, u := range c.Upstreams {
-		if !strings.HasPrefix(u.URL, "http://") && !strings.HasPrefix(u.URL, "https://") {
-			return fmt.Errorf("upstreams.%s.url: %q is not an http(s) URL", name, u.URL)
+		if !strings.HasPrefix(u.URL, "http://") {
+			return fmt.Errorf("upstreams.%s.url: %q is not an http://host:port URL", name, u.URL)
 		}
 		if u.TimeoutS <= 0 {
 			return fmt.Errorf("upstreams.%s.timeout_s: must be positive", name)
 		}
+	}
+	if c.DescribeURL != "" && !strings.HasPrefix(c.DescribeURL, "http://") {
+		return fmt.Errorf("describe_url: %q is not an http://host:port URL", c.DescribeURL)
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "*" || !(strings.HasPrefix(o, "https://") || strings.HasPrefix(o, "http://localhost") ||

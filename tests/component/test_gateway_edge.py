@@ -41,3 +41,6 @@ def test_a_bad_configuration_refuses_to_start_naming_the_setting(tmp_path: Path)
     env = {**os.environ, "CG_DATA_DIR": str(tmp_path), "CG_GATEWAY_CORS_ORIGINS": '["*"]'}
     r = subprocess.run([CLI, "run", "edge", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "cors_origins" in r.stderr and "never allowed" in r.stderr
+    env = {**os.environ, "CG_DATA_DIR": str(tmp_path), "CG_GATEWAY_DESCRIBE_URL": "ftp://docs"}
+    r = subprocess.run([CLI, "run", "edge", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "describe_url" in r.stderr
