@@ -1,7 +1,7 @@
-"""The gateway's compiled front (``gateway/edge``, Go) for the distributed mode.
+"""The gateway's compiled front (``gateway/edge``, Rust) for the distributed mode.
 
 The Python gateway's own proxy path adds about 0.2 ms per request, most of it the interpreter and
-the ASGI server; a compiled front adds a fraction of that (``python -m bench.gateway``). It applies
+the ASGI server; the compiled front adds about what nginx adds (``python -m bench.gateway``). It applies
 the same edge rules as ``gateway.limits`` and ``gateway.proxy`` with the same settings (this module
 validates ``GatewaySettings`` and hands them over as JSON) and passes every path that is not
 ``/api/v1/…`` — the merged API description, the docs page — to a Python gateway at ``describe_url``.

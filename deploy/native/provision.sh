@@ -4,8 +4,8 @@
 #   provision.sh ferretdb  -> prints the path of a FerretDB binary (deploy/native/ferretdb, built with go)
 #   provision.sh redis     -> prints the path of a redis-server launcher (Debian's redis packages, unpacked
 #                             under .cache without installing them)
-#   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, built with go;
-#                             rebuilt when its sources change, go's build cache makes that cheap)
+#   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust without
+#                             dependencies, built offline with cargo; rebuilt when its sources change)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -49,11 +49,10 @@ case "${1:?kafka|ferretdb|redis|edge}" in
     fi
     echo "$launcher" ;;
   edge)
-    bin="$cache/edge/cg-edge"
-    command -v go >/dev/null || { echo "provision: Go is needed to build the gateway's front (gateway/edge)" >&2; exit 1; }
-    mkdir -p "$(dirname "$bin")"
-    (cd "$root/gateway/edge" && GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-modcacherw \
-      go build -trimpath -ldflags "-s -w" -o "$bin" . >&2)
-    echo "$bin" ;;
+    cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to build the gateway's front (gateway/edge)" >&2; exit 1; }
+    CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
+      --manifest-path "$root/gateway/edge/Cargo.toml" >&2
+    echo "$cache/edge/target/release/cg-edge" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
 esac

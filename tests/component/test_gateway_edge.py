@@ -10,7 +10,10 @@ from pathlib import Path
 
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
-from tests.fronts import front
+from services.facilities.app import create_app as facilities_app
+from tests.backends import free_port
+from tests.conftest import TokenFactory
+from tests.fronts import Served, front
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 
@@ -25,6 +28,17 @@ async def raw(url: str, data: bytes) -> bytes:
     return answer
 
 
+async def until_closed(url: str, data: bytes) -> bytes:
+    """Everything the front sends back until it closes the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
 async def test_malformed_requests_get_a_problem_and_the_connection_closes(settings: RuntimeSettings) -> None:
     async with front("edge", settings, GatewaySettings()) as f:
         bad_line = await raw(f.url, b"NONSENSE\r\n\r\n")
@@ -35,6 +49,62 @@ async def test_malformed_requests_get_a_problem_and_the_connection_closes(settin
         assert huge.startswith(b"HTTP/1.1 431 ")
         both = b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
         assert (await raw(f.url, both)).startswith(b"HTTP/1.1 400 ")  # ambiguous framing is never forwarded
+        smuggle = (
+            b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+        assert (await raw(f.url, smuggle)).startswith(b"HTTP/1.1 400 ")
+        folded = b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"
+        assert (await raw(f.url, folded)).startswith(b"HTTP/1.1 400 ")
+        no_host = await raw(f.url, b"GET /healthz HTTP/1.1\r\n\r\n")
+        assert no_host.startswith(b"HTTP/1.1 400 ") and b"Host" in no_host
+        h2 = await raw(f.url, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        assert h2.startswith(b"HTTP/1.1 400 ")
+        bad_chunk = b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+        assert (await raw(f.url, bad_chunk)).startswith(b"HTTP/1.1 400 ")
+
+
+async def test_framing_on_the_wire_chunked_bodies_pipelining_expect_and_http10(
+    settings: RuntimeSettings, token: TokenFactory
+) -> None:
+    fac = Served(lambda: facilities_app(settings), free_port())
+    await fac.start()
+    auth = token("alice", "student").encode()
+    booking = b'{"resource_id": "nope", "start": "2030-01-07T10:00:00Z", "end": "2030-01-07T11:00:00Z"}'
+    try:
+        async with front("edge", settings, GatewaySettings(facilities_url=fac.url)) as f:
+            # a chunked body is read, re-framed with a length and reaches the service (which reads it:
+            # the problem names the resource); the pipelined request behind it is answered in order
+            chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (booking[:10], booking[10:])) + b"0\r\n\r\n"
+            data = (
+                b"POST /api/v1/facilities/bookings HTTP/1.1\r\nHost: a\r\nAuthorization: " + auth + b"\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + chunked
+                + b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+            )
+            answer = await until_closed(f.url, data)
+            first, _, second = answer.partition(b"HTTP/1.1 200 ")
+            assert first.startswith(b"HTTP/1.1 404 ") and b"nope" in first
+            assert b'{"status":"ok"}' in second and b"connection: close" in second.lower()
+            # Expect: 100-continue gets the go-ahead before the body is read
+            expect = (
+                b"POST /api/v1/facilities/bookings HTTP/1.1\r\nHost: a\r\nAuthorization: " + auth + b"\r\n"
+                b"Content-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(booking)
+            )
+            host, port = f.url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(expect)
+            assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            writer.write(booking)
+            assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 404 ")
+            writer.close()
+            # an HTTP/1.0 client gets its answer and the connection closes after it
+            old = await until_closed(
+                f.url, b"GET /api/v1/facilities/resources?limit=1 HTTP/1.0\r\nAuthorization: " + auth + b"\r\n\r\n"
+            )
+            assert old.startswith(b"HTTP/1.1 200 ") and b"connection: close" in old.lower()
+    finally:
+        await fac.stop()
 
 
 def test_a_bad_configuration_refuses_to_start_naming_the_setting(tmp_path: Path) -> None:

@@ -1,0 +1,341 @@
+//! Fixed-window quotas per bearer token (a hash of it: unverified claims are never trusted here), a
+//! tighter one on writes, and one per client address. The keys are the Python gateway's
+//! (gateway/limits.py), so Python and compiled replicas sharing one Redis hold one quota between them.
+
+use crate::config::{Config, RedisUrl};
+use crate::http::Headers;
+use crate::util::{self, WARN};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy)]
+pub struct Quota {
+    pub name: &'static str,
+    pub limit: u64,
+    pub window: u64,
+}
+
+pub trait Counter: Send + Sync {
+    /// Counts one request for each key in its window; the counts so far, in order.
+    fn hit(&self, keys: &[String], ttl: u64) -> Vec<u64>;
+}
+
+/// Window id → key → count; only the windows some key used lately are kept.
+#[derive(Default)]
+pub struct MemoryCounter {
+    windows: Mutex<HashMap<String, HashMap<String, u64>>>,
+}
+
+impl Counter for MemoryCounter {
+    fn hit(&self, keys: &[String], _ttl: u64) -> Vec<u64> {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let window = k.rsplit(':').next().unwrap_or("");
+            let counts = windows.entry(window.to_string()).or_default();
+            let n = counts.entry(k.clone()).or_default();
+            *n += 1;
+            out.push(*n);
+        }
+        if windows.len() > 8 {
+            // windows of every quota length are live at once; drop the ones no key uses now
+            windows.retain(|w, _| keys.iter().any(|k| k.rsplit(':').next() == Some(w.as_str())));
+        }
+        out
+    }
+}
+
+/// INCR and EXPIRE for every quota of a request in one round trip (MULTI/EXEC). While Redis does
+/// not answer, this replica counts in its own memory and tries Redis again 5 s later.
+pub struct RedisCounter {
+    url: RedisUrl,
+    idle: Mutex<Vec<TcpStream>>,
+    fallback: MemoryCounter,
+    down_until: Mutex<Option<Instant>>,
+}
+
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+impl RedisCounter {
+    pub fn new(url: RedisUrl) -> RedisCounter {
+        RedisCounter {
+            url,
+            idle: Mutex::new(Vec::new()),
+            fallback: MemoryCounter::default(),
+            down_until: Mutex::new(None),
+        }
+    }
+
+    fn connect(&self) -> io::Result<TcpStream> {
+        let addr = self.url.connect.to_socket_addrs()?.next().ok_or(io::ErrorKind::AddrNotAvailable)?;
+        let mut s = TcpStream::connect_timeout(&addr, REDIS_TIMEOUT)?;
+        s.set_read_timeout(Some(REDIS_TIMEOUT))?;
+        s.set_write_timeout(Some(REDIS_TIMEOUT))?;
+        s.set_nodelay(true)?;
+        let mut hello = Vec::new();
+        if !self.url.password.is_empty() {
+            if self.url.user.is_empty() {
+                command(&mut hello, &["AUTH", &self.url.password]);
+            } else {
+                command(&mut hello, &["AUTH", &self.url.user, &self.url.password]);
+            }
+        }
+        if self.url.db != 0 {
+            command(&mut hello, &["SELECT", &self.url.db.to_string()]);
+        }
+        if !hello.is_empty() {
+            s.write_all(&hello)?;
+            let mut r = Resp::new(&mut s);
+            for _ in 0..usize::from(!self.url.password.is_empty()) + usize::from(self.url.db != 0) {
+                r.expect_ok()?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn exchange(&self, keys: &[String], ttl: u64) -> io::Result<Vec<u64>> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut s = match pooled {
+            Some(s) => s,
+            None => self.connect()?,
+        };
+        let mut out = Vec::with_capacity(64 * keys.len());
+        command(&mut out, &["MULTI"]);
+        let ttl = ttl.to_string();
+        for k in keys {
+            let name = format!("cg:quota:{k}");
+            command(&mut out, &["INCR", &name]);
+            command(&mut out, &["EXPIRE", &name, &ttl]);
+        }
+        command(&mut out, &["EXEC"]);
+        s.write_all(&out)?;
+        let counts = {
+            let mut r = Resp::new(&mut s);
+            r.expect_ok()?;
+            for _ in 0..2 * keys.len() {
+                r.expect_simple("QUEUED")?;
+            }
+            let n = r.array_len()?;
+            if n != 2 * keys.len() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "EXEC answered a different number of replies"));
+            }
+            let mut counts = Vec::with_capacity(keys.len());
+            for i in 0..n {
+                let v = r.integer()?;
+                if i % 2 == 0 {
+                    counts.push(v.max(0) as u64);
+                }
+            }
+            if !r.rest.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected bytes after EXEC"));
+            }
+            counts
+        };
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < 64 {
+            idle.push(s);
+        }
+        Ok(counts)
+    }
+}
+
+impl Counter for RedisCounter {
+    fn hit(&self, keys: &[String], ttl: u64) -> Vec<u64> {
+        let degraded = self.down_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| Instant::now() < t);
+        if degraded {
+            return self.fallback.hit(keys, ttl);
+        }
+        match self.exchange(keys, ttl) {
+            Ok(counts) => counts,
+            Err(e) => {
+                util::log(
+                    WARN,
+                    "quota store unavailable; counting in this replica for 5s",
+                    &[("error", &e.to_string())],
+                );
+                *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Instant::now() + Duration::from_secs(5));
+                self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                self.fallback.hit(keys, ttl)
+            }
+        }
+    }
+}
+
+fn command(out: &mut Vec<u8>, args: &[&str]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+}
+
+/// Just enough of a RESP reader for the replies above.
+struct Resp<'a> {
+    s: &'a mut TcpStream,
+    rest: Vec<u8>,
+}
+
+impl<'a> Resp<'a> {
+    fn new(s: &'a mut TcpStream) -> Resp<'a> {
+        Resp { s, rest: Vec::new() }
+    }
+
+    fn line(&mut self) -> io::Result<String> {
+        loop {
+            if let Some(i) = self.rest.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.rest[..i]).into_owned();
+                self.rest.drain(..i + 2);
+                return Ok(line);
+            }
+            if self.rest.len() > 4096 {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply line too long"));
+            }
+            let mut buf = [0u8; 4096];
+            let n = self.s.read(&mut buf)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.rest.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    fn fail<T>(line: &str) -> io::Result<T> {
+        Err(io::Error::new(io::ErrorKind::InvalidData, format!("unexpected reply {line:?}")))
+    }
+
+    fn expect_simple(&mut self, word: &str) -> io::Result<()> {
+        let line = self.line()?;
+        if line.strip_prefix('+') == Some(word) {
+            Ok(())
+        } else {
+            Self::fail(&line)
+        }
+    }
+
+    fn expect_ok(&mut self) -> io::Result<()> {
+        self.expect_simple("OK")
+    }
+
+    fn array_len(&mut self) -> io::Result<usize> {
+        let line = self.line()?;
+        match line.strip_prefix('*').and_then(|n| n.parse().ok()) {
+            Some(n) => Ok(n),
+            None => Self::fail(&line),
+        }
+    }
+
+    fn integer(&mut self) -> io::Result<i64> {
+        let line = self.line()?;
+        match line.strip_prefix(':').and_then(|n| n.parse().ok()) {
+            Some(n) => Ok(n),
+            None => Self::fail(&line),
+        }
+    }
+}
+
+pub struct Quotas {
+    counter: Box<dyn Counter>,
+    per_principal: Quota,
+    writes: Quota,
+    per_address: Quota,
+}
+
+/// What the quotas decided: the RateLimit headers, and the quota exceeded if any.
+pub struct Verdict {
+    pub headers: Vec<(&'static str, String)>,
+    pub exceeded: Option<(Quota, u64)>,
+}
+
+impl Quotas {
+    pub fn new(cfg: &Config) -> Quotas {
+        let w = cfg.rate_window_s;
+        let counter: Box<dyn Counter> = match RedisUrl::parse(&cfg.rate_store_url) {
+            Some(url) if !cfg.rate_store_url.is_empty() => Box::new(RedisCounter::new(url)),
+            _ => Box::<MemoryCounter>::default(),
+        };
+        Quotas {
+            counter,
+            per_principal: Quota { name: "principal", limit: cfg.rate_per_principal, window: w },
+            writes: Quota { name: "principal-writes", limit: cfg.rate_writes_per_principal, window: w },
+            per_address: Quota { name: "address", limit: cfg.rate_per_address, window: w },
+        }
+    }
+
+    /// Counts the request against every quota that applies.
+    pub fn check(&self, method: &str, headers: &Headers, address: &str) -> Verdict {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let mut checks = vec![(self.per_address, format!("addr:{address}"))];
+        if let Some(auth) = headers.get("authorization").filter(|a| !a.is_empty()) {
+            let who = format!("tok:{}", &util::hex(&util::sha256(auth.as_bytes()))[..24]);
+            checks.push((self.per_principal, who.clone()));
+            if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
+                checks.push((self.writes, who));
+            }
+        }
+        let keys: Vec<String> =
+            checks.iter().map(|(q, subject)| format!("{}:{}:{}", q.name, subject, now as u64 / q.window)).collect();
+        let used = self.counter.hit(&keys, 2 * self.per_address.window);
+        let mut tightest: Option<(Quota, u64, f64)> = None;
+        for ((q, _), n) in checks.iter().zip(used) {
+            let window = now as u64 / q.window;
+            let reset = ((window + 1) * q.window) as f64 - now;
+            if n > q.limit {
+                let secs = ceil_seconds(reset);
+                return Verdict { headers: rate_headers(q, 0, secs), exceeded: Some((*q, secs)) };
+            }
+            let remaining = q.limit - n;
+            if tightest.is_none_or(|(_, r, _)| remaining < r) {
+                tightest = Some((*q, remaining, reset));
+            }
+        }
+        let (q, remaining, reset) = tightest.expect("the address quota always applies");
+        Verdict { headers: rate_headers(&q, remaining, ceil_seconds(reset)), exceeded: None }
+    }
+}
+
+fn rate_headers(q: &Quota, remaining: u64, reset: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("RateLimit-Policy", format!("\"{}\";q={};w={}", q.name, q.limit, q.window)),
+        ("RateLimit", format!("\"{}\";r={remaining};t={reset}", q.name)),
+    ]
+}
+
+pub fn ceil_seconds(s: f64) -> u64 {
+    s.ceil().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_counter_counts_per_key_and_window() {
+        let m = MemoryCounter::default();
+        for i in 1..=3 {
+            assert_eq!(m.hit(&["address:a:7".into(), "principal:t:7".into()], 60), vec![i, i]);
+        }
+        assert_eq!(m.hit(&["address:a:8".into()], 60), vec![1]);
+    }
+
+    #[test]
+    fn keys_and_headers_are_the_python_gateways() {
+        let cfg = Config::from_json(
+            &crate::config::tests::valid().replace("\"rate_per_address\": 1200", "\"rate_per_address\": 2"),
+        )
+        .unwrap();
+        let q = Quotas::new(&cfg);
+        let mut h = Headers::default();
+        h.add("Authorization", "Bearer x");
+        let v = q.check("POST", &h, "10.0.0.1");
+        assert!(v.exceeded.is_none());
+        assert!(v.headers[1].1.starts_with("\"address\";r=1;"), "{:?}", v.headers);
+        q.check("GET", &h, "10.0.0.1");
+        let v = q.check("GET", &h, "10.0.0.1");
+        assert_eq!(v.exceeded.map(|(q, _)| q.name), Some("address"));
+        // the token's hash, as gateway/limits.py names it
+        assert_eq!(&util::hex(&util::sha256(b"Bearer x"))[..24], "b937a6fd6074f3650930dd9a");
+    }
+}

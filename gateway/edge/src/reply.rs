@@ -1,0 +1,166 @@
+//! The answer to one client request: buffered (local answers, with a Content-Length) or streamed
+//! (a service's answer: the head at once, the body as it arrives).
+
+use crate::http::{body_allowed, reason, Headers};
+use crate::json::quote;
+use std::io::Write;
+use std::net::TcpStream;
+
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+    ("Cross-Origin-Resource-Policy", "same-site"),
+];
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+const PROBLEM_PREFIX: &str = "https://smeclustergrowth.eu/problems/";
+
+pub struct Reply<'a> {
+    client: &'a TcpStream,
+    /// Bytes written but not yet sent: one write per answer when the whole answer is at hand.
+    out: Vec<u8>,
+    pub headers: Headers,
+    pub status: u16,
+    body: Vec<u8>,
+    streamed: bool,
+    chunked: bool,
+    /// Close the client connection after this answer.
+    pub close: bool,
+    /// The client connection broke (or an answer was cut off): it must be closed.
+    pub aborted: bool,
+    csp: bool,
+    head_request: bool,
+    http10: bool,
+}
+
+impl<'a> Reply<'a> {
+    pub fn new(client: &'a TcpStream, path: &str, head_request: bool, http10: bool) -> Reply<'a> {
+        Reply {
+            client,
+            out: Vec::with_capacity(4096),
+            headers: Headers(Vec::with_capacity(24)),
+            status: 0,
+            body: Vec::new(),
+            streamed: false,
+            chunked: false,
+            close: http10,
+            aborted: false,
+            csp: !path.starts_with("/docs"),
+            head_request,
+            http10,
+        }
+    }
+
+    /// A whole local answer.
+    pub fn local(&mut self, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
+        self.status = status;
+        self.headers.set("Content-Type", content_type);
+        self.body = body.into();
+    }
+
+    /// An RFC 9457 problem; `extra` members are added to the body.
+    pub fn problem(&mut self, status: u16, suffix: &str, title: &str, detail: &str, extra: &[(&str, &str)]) {
+        let mut body = format!(
+            "{{\"type\":{},\"title\":{},\"status\":{status},\"detail\":{}",
+            quote(&format!("{PROBLEM_PREFIX}{suffix}")),
+            quote(title),
+            quote(detail)
+        );
+        for (k, v) in extra {
+            body.push_str(&format!(",{}:{}", quote(k), quote(v)));
+        }
+        body.push('}');
+        if status == 503 && !self.headers.has("Retry-After") {
+            self.headers.set("Retry-After", "1");
+        }
+        self.local(status, "application/problem+json", body);
+    }
+
+    /// Writes the head: `length` known, else chunked (or close-delimited for an HTTP/1.0 client).
+    pub fn start(&mut self, status: u16, length: Option<u64>) {
+        self.status = status;
+        self.streamed = true;
+        let h = &mut self.headers;
+        for (k, v) in SECURITY_HEADERS {
+            if !h.has(k) {
+                h.add(k, v);
+            }
+        }
+        if self.csp && !h.has("Content-Security-Policy") {
+            h.add("Content-Security-Policy", API_CSP);
+        }
+        h.remove("Content-Length");
+        h.remove("Transfer-Encoding");
+        h.remove("Connection");
+        let has_body = body_allowed(status);
+        match length {
+            Some(n) if has_body => h.add("Content-Length", n.to_string()),
+            Some(_) => {}
+            None if self.head_request || !has_body => {}
+            None if self.http10 => self.close = true,
+            None => {
+                self.chunked = true;
+                h.add("Transfer-Encoding", "chunked");
+            }
+        }
+        if self.close {
+            h.add("Connection", "close");
+        } else if self.http10 {
+            h.add("Connection", "keep-alive");
+        }
+        let out = &mut self.out;
+        out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason(status)).as_bytes());
+        h.write_to(out);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Body bytes of a streamed answer (framed as a chunk when the answer is chunked).
+    pub fn data(&mut self, data: &[u8]) {
+        if data.is_empty() || self.head_request {
+            return;
+        }
+        if self.chunked {
+            self.out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            self.out.extend_from_slice(data);
+            self.out.extend_from_slice(b"\r\n");
+        } else {
+            self.out.extend_from_slice(data);
+        }
+    }
+
+    /// The end of a streamed answer.
+    pub fn end(&mut self) {
+        if self.chunked && !self.head_request {
+            self.out.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+
+    /// Sends what is written so far; a client that has gone marks the reply aborted.
+    pub fn flush(&mut self) {
+        if self.out.is_empty() || self.aborted {
+            self.out.clear();
+            return;
+        }
+        let mut c = self.client;
+        if c.write_all(&self.out).is_err() {
+            self.aborted = true;
+        }
+        self.out.clear();
+    }
+
+    /// Writes a buffered answer (nothing to do after `start`) and sends everything.
+    pub fn finish(&mut self) {
+        if !self.streamed {
+            if self.status == 0 {
+                self.status = 200;
+            }
+            let body = std::mem::take(&mut self.body);
+            self.start(self.status, Some(body.len() as u64));
+            if body_allowed(self.status) && !self.head_request {
+                self.out.extend_from_slice(&body);
+            }
+        }
+        self.flush();
+    }
+}
