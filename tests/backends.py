@@ -3,7 +3,7 @@
 1. endpoints from the environment: ``CG_TEST_KAFKA`` (bootstrap) and ``CG_TEST_MONGO_URL``;
 2. a Docker engine, through testcontainers (official Kafka and MongoDB images);
 3. native processes provisioned by ``deploy/native/provision.sh``: Apache Kafka in KRaft mode from
-   Maven Central jars, and FerretDB v1 (SQLite handler) built with Go.
+   jars resolved by Maven, and FerretDB v1 (SQLite handler) built with Go.
 
 Nothing here ever skips: a backend that cannot be had is an error.
 """

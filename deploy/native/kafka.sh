@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a single-node Apache Kafka broker in KRaft mode from Maven Central jars, on loopback.
+# Start a single-node Apache Kafka broker in KRaft mode from jars resolved by Maven, on loopback.
 # usage: deploy/native/kafka.sh DATA_DIR PORT CONTROLLER_PORT   (runs in the foreground; exec's java)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

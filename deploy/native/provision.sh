@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provision native backends into the repository's ignored .cache/ folder, once; prints what was asked for.
-#   provision.sh kafka     -> prints the folder holding Kafka's runtime classpath (jars from Maven Central)
+#   provision.sh kafka     -> prints the folder holding Kafka's runtime classpath (jars resolved by Maven)
 #   provision.sh ferretdb  -> prints the path of a FerretDB binary (deploy/native/ferretdb, built with go)
 #   provision.sh redis     -> prints the path of a redis-server launcher (Debian's redis packages, unpacked
 #                             under .cache without installing them)
