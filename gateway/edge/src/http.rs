@@ -85,6 +85,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Headers,
     pub framing: Framing,
+    /// The Content-Length given, which for an answer to HEAD is not the body that follows.
+    pub declared_length: Option<u64>,
     pub close: bool,
 }
 
@@ -225,7 +227,7 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<Response, Strin
         Framing::UntilClose
     };
     let close = wants_close(&headers, http10) || framing == Framing::UntilClose;
-    Ok(Response { status, headers, framing, close })
+    Ok(Response { status, headers, framing, declared_length: length, close })
 }
 
 pub enum HeadError {
@@ -293,10 +295,30 @@ impl InBuf {
     }
 
     /// The length of the head at the front of the buffer (through its empty line), reading as
-    /// needed; `deadline` bounds the whole head once its first byte is in.
-    pub fn read_head(&mut self, s: &TcpStream, max: usize, after_first: Option<Duration>) -> Result<usize, HeadError> {
-        let mut scanned = 0;
+    /// needed. `limits`: (time for the whole head once its first byte is in, the read timeout to
+    /// restore afterwards); without it reads wait as long as the socket's own timeout says.
+    pub fn read_head(
+        &mut self,
+        s: &TcpStream,
+        max: usize,
+        limits: Option<(Duration, Duration)>,
+    ) -> Result<usize, HeadError> {
         let mut deadline = None;
+        let found = self.scan_head(s, max, limits.map(|l| l.0), &mut deadline);
+        if let (Some(_), Some((_, restore))) = (deadline, limits) {
+            let _ = s.set_read_timeout(Some(restore));
+        }
+        found
+    }
+
+    fn scan_head(
+        &mut self,
+        s: &TcpStream,
+        max: usize,
+        after_first: Option<Duration>,
+        deadline: &mut Option<std::time::Instant>,
+    ) -> Result<usize, HeadError> {
+        let mut scanned = 0;
         loop {
             let data = self.data();
             if let Some(i) = find_blank_line(data, scanned) {

@@ -359,7 +359,7 @@ fn merge(into: &mut Headers, mut from: Headers, rid: &str) {
 fn relay(c: &mut UpConn, resp: &Response, reply: &mut Reply) -> io::Result<bool> {
     match resp.framing {
         Framing::Length(n) => {
-            reply.start(resp.status, Some(n));
+            reply.start(resp.status, if reply.head_request { resp.declared_length } else { Some(n) });
             copy(c, reply, n)?;
             Ok(!reply.aborted)
         }

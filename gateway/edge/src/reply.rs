@@ -30,7 +30,7 @@ pub struct Reply<'a> {
     /// The client connection broke (or an answer was cut off): it must be closed.
     pub aborted: bool,
     csp: bool,
-    head_request: bool,
+    pub head_request: bool,
     http10: bool,
 }
 

@@ -229,7 +229,7 @@ fn connection(s: &TcpStream, edge: &Edge, tracker: &Tracker, id: u64) {
         if !tracker.mark(id, true) {
             return;
         }
-        let head = buf.read_head(s, MAX_HEAD, Some(HEAD_TIMEOUT));
+        let head = buf.read_head(s, MAX_HEAD, Some((HEAD_TIMEOUT, IDLE_TIMEOUT)));
         tracker.mark(id, false);
         let n = match head {
             Ok(n) => n,
