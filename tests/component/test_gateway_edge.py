@@ -85,6 +85,7 @@ async def test_framing_on_the_wire_chunked_bodies_pipelining_expect_and_http10(
             first, _, second = answer.partition(b"HTTP/1.1 200 ")
             assert first.startswith(b"HTTP/1.1 404 ") and b"nope" in first
             assert b'{"status":"ok"}' in second and b"connection: close" in second.lower()
+            assert b"\r\ndate: " in second.lower()  # the front's own answers are dated (RFC 9110)
             # Expect: 100-continue gets the go-ahead before the body is read
             expect = (
                 b"POST /api/v1/facilities/bookings HTTP/1.1\r\nHost: a\r\nAuthorization: " + auth + b"\r\n"

@@ -156,6 +156,7 @@ impl<'a> Reply<'a> {
                 self.status = 200;
             }
             let body = std::mem::take(&mut self.body);
+            self.headers.set("Date", crate::util::http_date(crate::util::unix_now()));
             self.start(self.status, Some(body.len() as u64));
             if body_allowed(self.status) && !self.head_request {
                 self.out.extend_from_slice(&body);
