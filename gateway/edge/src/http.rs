@@ -351,6 +351,23 @@ impl InBuf {
         }
     }
 
+    /// Passes the next `n` bytes to `each` as they arrive, with whether more is to come (so that it
+    /// can send what it has before the wait); `each` returns false to stop early.
+    pub fn pass(&mut self, s: &TcpStream, mut n: u64, mut each: impl FnMut(&[u8], bool) -> bool) -> io::Result<()> {
+        loop {
+            let k = (self.data().len() as u64).min(n) as usize;
+            n -= k as u64;
+            let go_on = each(&self.data()[..k], n > 0);
+            self.consume(k);
+            if n == 0 || !go_on {
+                return Ok(());
+            }
+            if self.fill(s)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
     /// One line (without CRLF) at the front, reading as needed; for chunk sizes and trailers.
     pub fn read_line(&mut self, s: &TcpStream, max: usize) -> io::Result<String> {
         loop {

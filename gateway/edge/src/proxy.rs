@@ -398,23 +398,14 @@ fn relay(c: &mut UpConn, resp: &Response, reply: &mut Reply) -> io::Result<bool>
 }
 
 /// `n` bytes of body from the service to the client, sending what is at hand before each wait.
-fn copy(c: &mut UpConn, reply: &mut Reply, mut n: u64) -> io::Result<()> {
-    loop {
-        let k = (c.buf.data().len() as u64).min(n) as usize;
-        reply.data(&c.buf.data()[..k]);
-        c.buf.consume(k);
-        n -= k as u64;
-        if n == 0 {
-            return Ok(());
+fn copy(c: &mut UpConn, reply: &mut Reply, n: u64) -> io::Result<()> {
+    c.buf.pass(&c.s, n, |chunk, more| {
+        reply.data(chunk);
+        if more {
+            reply.flush();
         }
-        reply.flush();
-        if reply.aborted {
-            return Ok(());
-        }
-        if c.buf.fill(&c.s)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-    }
+        !reply.aborted
+    })
 }
 
 fn line(c: &mut UpConn, reply: &mut Reply) -> io::Result<String> {

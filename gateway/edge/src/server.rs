@@ -116,20 +116,12 @@ impl BodySource<'_> {
         Ok(())
     }
 
-    fn take(&mut self, out: &mut Vec<u8>, mut n: u64) -> io::Result<()> {
+    fn take(&mut self, out: &mut Vec<u8>, n: u64) -> io::Result<()> {
         out.reserve(n.min(1 << 20) as usize);
-        loop {
-            let k = (self.buf.data().len() as u64).min(n) as usize;
-            out.extend_from_slice(&self.buf.data()[..k]);
-            self.buf.consume(k);
-            n -= k as u64;
-            if n == 0 {
-                return Ok(());
-            }
-            if self.buf.fill(self.s)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
+        self.buf.pass(self.s, n, |chunk, _| {
+            out.extend_from_slice(chunk);
+            true
+        })
     }
 }
 
