@@ -232,7 +232,7 @@ impl Upstream {
             Some(c) => (c, true),
             None => (self.dial()?, false),
         };
-        if let Err(e) = (&c.s).write_all_once(message) {
+        if let Err(e) = io::Write::write_all(&mut &c.s, message) {
             return Err(if timed_out(&e) { Failure::TimedOut } else { Failure::NoAnswer(e) });
         }
         loop {
@@ -277,7 +277,7 @@ impl Upstream {
                 _ => break,
             }
         }
-        let (mut c, resp) = match outcome {
+        let (mut c, mut resp) = match outcome {
             Ok(ok) => ok,
             Err(f) => {
                 self.breaker.failure();
@@ -314,7 +314,7 @@ impl Upstream {
         } else {
             self.breaker.success();
         }
-        merge(&mut reply.headers, resp.headers.clone(), rid);
+        merge(&mut reply.headers, std::mem::take(&mut resp.headers), rid);
         match relay(&mut c, &resp, reply) {
             Ok(true) if !resp.close && !reply.aborted => self.put(c),
             Ok(_) => {}
@@ -328,16 +328,6 @@ impl Upstream {
                 );
             }
         }
-    }
-}
-
-trait WriteOnce {
-    fn write_all_once(self, b: &[u8]) -> io::Result<()>;
-}
-
-impl WriteOnce for &TcpStream {
-    fn write_all_once(mut self, b: &[u8]) -> io::Result<()> {
-        io::Write::write_all(&mut self, b)
     }
 }
 

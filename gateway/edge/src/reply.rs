@@ -44,7 +44,7 @@ impl<'a> Reply<'a> {
             body: Vec::new(),
             streamed: false,
             chunked: false,
-            close: http10,
+            close: false,
             aborted: false,
             csp: !path.starts_with("/docs"),
             head_request,
