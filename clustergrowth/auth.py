@@ -280,12 +280,15 @@ class Authenticator:
 
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the verified caller, or 401 (async: no thread-pool hop per request)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("a bearer token is required")
+    from clustergrowth.credentials import bearer_token  # read as the front doors' token quotas read it
+
+    token = bearer_token(request.headers.get("authorization", ""))
+    if token is None:
+        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+    if "=" in token:  # JWS compact form has no padding (RFC 7515 §2): "<jwt>==" would verify as another spelling
+        raise Unauthorized("malformed token: a JWT has no '=' padding")
     authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.verify(token.strip())
+    principal = await authenticator.verify(token)
     request.state.principal = principal
     return principal
 

@@ -4,10 +4,16 @@ a tighter quota on writes, and 429 problem+json with ``Retry-After`` and the IET
 
 The principal is keyed by a hash of its bearer token: the limiter runs before authentication and must
 not trust unverified claims (or a forged ``sub`` could exhaust someone else's quota); unverifiable
-tokens are still held to the per-address quota. Counters live in a ``Counter`` store: in memory for
-one replica, or in Redis so that the quotas hold across several gateway replicas. When Redis does
-not answer, each replica falls back to its own memory counters (the quotas then hold per replica)
-and tries Redis again a few seconds later: the front door neither fails open nor fails closed.
+tokens are still held to the per-address quota. The token is read as the verifier reads it
+(``clustergrowth.credentials``), so respelling the header (``bearer``, extra spaces, trailing tabs, a
+second Authorization line) names the same quota; the key hashes the canonical ``Bearer <token>`` (as
+before, and as the compiled front keys it). A header that names no bearer token has no token quota:
+it is answered 401, and counted per address.
+
+Counters live in a ``Counter`` store: in memory for one replica, or in Redis so that the quotas hold
+across several gateway replicas. When Redis does not answer, each replica falls back to its own memory
+counters (the quotas then hold per replica) and tries Redis again a few seconds later: the front door
+neither fails open nor fails closed.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clustergrowth.credentials import bearer_token
 from clustergrowth.errors import problem_response
 from clustergrowth.problems import PayloadTooLarge, TooManyRequests
 
@@ -111,14 +118,14 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
         now = self.clock()
         checks: list[tuple[Quota, str]] = []
         client = scope.get("client")
         checks.append((self.per_address, f"addr:{client[0] if client else '-'}"))
-        auth = headers.get(b"authorization", b"")
-        if auth:
-            who = "tok:" + hashlib.sha256(auth).hexdigest()[:24]
+        auth = next((v for k, v in scope["headers"] if k == b"authorization"), None)  # the verifier reads the first
+        token = bearer_token(auth) if auth is not None else None
+        if token is not None:
+            who = "tok:" + hashlib.sha256(f"Bearer {token}".encode()).hexdigest()[:24]
             checks.append((self.per_principal, who))
             if scope["method"].encode() in WRITES:
                 checks.append((self.writes, who))

@@ -4,6 +4,7 @@ embedded gateway, the Python gateway in proxy mode and the compiled front (both 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -133,3 +134,56 @@ async def test_security_headers_cors_allow_list_and_body_limit(
             headers={**h, "Content-Type": "application/json"},
         )
         assert r.status_code == 413
+
+
+async def raw_get(c: httpx.AsyncClient, address: str, path: str, headers: list[tuple[str, str]]) -> httpx.Response:
+    """GET with header values sent byte for byte (httpx refuses trailing whitespace, a server may not)."""
+    if c.base_url.host == "testserver":  # the embedded gateway: ASGI passes the values as they are
+        return await c.get(path, headers=headers)
+    reader, writer = await asyncio.open_connection(c.base_url.host, c.base_url.port, local_addr=(address, 0))
+    lines = [f"GET {path} HTTP/1.1", f"Host: {c.base_url.netloc.decode()}", "Connection: close"]
+    writer.write(("\r\n".join(lines + [f"{k}: {v}" for k, v in headers]) + "\r\n\r\n").encode("latin-1"))
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    fields = [(name.strip(), value.strip()) for name, value in (line.split(":", 1) for line in head[1:])]
+    return httpx.Response(int(head[0].split()[1]), headers=fields)
+
+
+async def test_rewriting_the_authorization_header_does_not_buy_a_fresh_quota(
+    client: Connect, token: TokenFactory
+) -> None:
+    """The scheme's case, extra spaces, trailing whitespace or a second Authorization line still name
+    the same token to the verifier, so they count against that token's quota."""
+    jwt = token("carol", "student").removeprefix("Bearer ")
+    variants = [
+        [("Authorization", f"Bearer {jwt}")],
+        [("Authorization", f"bearer {jwt}")],
+        [("Authorization", f"BEARER  {jwt}")],
+        [("Authorization", f"Bearer {jwt}\t")],
+        [("Authorization", f"Bearer {jwt} \t ")],
+        [("Authorization", f"BeArEr {jwt}")],
+        [("Authorization", f"Bearer {jwt}"), ("Authorization", "Bearer another-one")],  # the verifier reads the first
+        [("Authorization", f"Bearer {jwt}"), ("Authorization", "Bearer yet-another")],
+    ]
+    address = "127.0.0.16"
+    async with client(address) as c:
+        for i, headers in enumerate(variants):
+            r = await raw_get(c, address, "/api/v1/matching/challenges", headers)
+            assert r.status_code == 200, (i, r.status_code)
+            assert r.headers["ratelimit"].startswith(f'"principal";r={7 - i};'), (i, r.headers["ratelimit"])
+        # base64url padding is no part of a JWT (RFC 7515 §2), though a lenient decoder would accept it
+        r = await raw_get(c, address, "/api/v1/matching/challenges", [("Authorization", f"Bearer {jwt}==")])
+        assert r.status_code == 401, r.status_code
+        r = await raw_get(c, address, "/api/v1/matching/challenges", [("Authorization", f"bearer   {jwt}")])
+        assert r.status_code == 429 and r.headers["ratelimit"].startswith('"principal";r=0;'), r.status_code
+
+
+async def test_a_credential_that_does_not_parse_has_no_token_quota(client: Connect) -> None:
+    """Only the address quota counts a header the verifier refuses (it is answered 401)."""
+    async with client("127.0.0.17") as c:
+        for value in ("Basic dXNlcjpwdw==", "Bearer", "Bearer a b", "Bearer\tabc", "Token abc"):
+            r = await c.get("/api/v1/matching/challenges", headers={"Authorization": value})
+            assert r.status_code == 401, value
+            assert r.headers["ratelimit"].startswith('"address";'), (value, r.headers["ratelimit"])

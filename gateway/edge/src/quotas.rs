@@ -1,6 +1,8 @@
 //! Fixed-window quotas per bearer token (a hash of it: unverified claims are never trusted here), a
 //! tighter one on writes, and one per client address. The keys are the Python gateway's
 //! (gateway/limits.py), so Python and compiled replicas sharing one Redis hold one quota between them.
+//! The token is read as the services' verifier reads it (clustergrowth/credentials.py), so that no
+//! respelling of the header buys a fresh quota.
 
 use crate::config::{Config, RedisUrl};
 use crate::http::Headers;
@@ -268,8 +270,9 @@ impl Quotas {
     pub fn check(&self, method: &str, headers: &Headers, address: &str) -> Verdict {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         let mut checks = vec![(self.per_address, format!("addr:{address}"))];
-        if let Some(auth) = headers.get("authorization").filter(|a| !a.is_empty()) {
-            let who = format!("tok:{}", &util::hex(&util::sha256(auth.as_bytes()))[..24]);
+        // the first Authorization line, as the verifier reads it; no bearer token: no token quota (401)
+        if let Some(token) = headers.get("authorization").and_then(bearer_token) {
+            let who = format!("tok:{}", &util::hex(&util::sha256(format!("Bearer {token}").as_bytes()))[..24]);
             checks.push((self.per_principal, who.clone()));
             if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
                 checks.push((self.writes, who));
@@ -294,6 +297,20 @@ impl Quotas {
         let (q, remaining, reset) = tightest.expect("the address quota always applies");
         Verdict { headers: rate_headers(&q, remaining, ceil_seconds(reset)), exceeded: None }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value, or None when it is anything else: the scheme
+/// without case (RFC 9110 §11.4), one or more SP, RFC 6750's b68token (`[A-Za-z0-9-._~+/]+=*`),
+/// trailing SP / HTAB. As `bearer_token` in clustergrowth/credentials.py, with the same test vectors.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let b = header.as_bytes();
+    if b.len() < 7 || !b[..6].eq_ignore_ascii_case(b"bearer") || b[6] != b' ' {
+        return None;
+    }
+    let token = header[7..].trim_start_matches(' ').trim_end_matches([' ', '\t']);
+    let chars = token.trim_end_matches('=');
+    let b68 = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/".contains(&c);
+    (!chars.is_empty() && chars.bytes().all(b68)).then_some(token)
 }
 
 fn rate_headers(q: &Quota, remaining: u64, reset: u64) -> Vec<(&'static str, String)> {
@@ -337,5 +354,82 @@ mod tests {
         assert_eq!(v.exceeded.map(|(q, _)| q.name), Some("address"));
         // the token's hash, as gateway/limits.py names it
         assert_eq!(&util::hex(&util::sha256(b"Bearer x"))[..24], "b937a6fd6074f3650930dd9a");
+    }
+
+    // The vectors of tests/unit/test_credentials.py.
+    const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln-_~+/9==";
+
+    #[test]
+    fn spellings_of_one_credential_name_one_token() {
+        for prefix in ["Bearer ", "bearer ", "BEARER ", "BeArEr ", "Bearer   ", "BEARER  "] {
+            for suffix in ["", " ", "\t", " \t \t"] {
+                let header = format!("{prefix}{TOKEN}{suffix}");
+                assert_eq!(bearer_token(&header), Some(TOKEN), "{header:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn anything_else_is_no_bearer_token() {
+        let t = TOKEN;
+        let refused = [
+            String::new(),
+            "Bearer".into(),
+            "Bearer ".into(),
+            "Bearer   ".into(),
+            format!("Bearer{t}"),
+            format!("Bearer\t{t}"),
+            format!(" Bearer {t}"),
+            format!("Basic {t}"),
+            format!("Bearerx {t}"),
+            format!("Bear {t}"),
+            "Bearer a b".into(),
+            "Bearer a,b".into(),
+            "Bearer a=b".into(),
+            "Bearer =abc".into(),
+            "Bearer \"abc\"".into(),
+            "Bearer abc\r".into(),
+            "Bearer abc\n".into(),
+            "Bearer abc\x0b".into(),
+            "Bearer abc\0".into(),
+            "Bearer ab\u{e7}".into(),
+            "Bearer abc\u{a0}".into(),
+            "Bearer abc\u{3000}".into(),
+            "Bearer\u{a0}abc".into(),
+            "B\u{435}arer abc".into(),
+            "Beare\u{e9} abc".into(),
+            "Bearer abc, Bearer def".into(),
+        ];
+        for header in &refused {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
+        assert_eq!(bearer_token(&format!("Bearer {alphabet}=")), Some(&*format!("{alphabet}=")));
+        for c in (0x21u8..0x7f).map(char::from).filter(|c| !alphabet.contains(*c)) {
+            assert_eq!(bearer_token(&format!("Bearer a{c}b")), None, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn respelt_headers_count_against_one_token_quota_and_junk_against_none() {
+        let cfg = Config::from_json(
+            &crate::config::tests::valid().replace("\"rate_per_principal\": 600", "\"rate_per_principal\": 3"),
+        )
+        .unwrap();
+        let q = Quotas::new(&cfg);
+        let one = |value: &str| {
+            let mut h = Headers::default();
+            h.add("Authorization", value);
+            h
+        };
+        for (i, value) in ["Bearer x", "bearer x", "BEARER  x"].into_iter().enumerate() {
+            let v = q.check("GET", &one(value), "10.0.0.2");
+            assert!(v.headers[1].1.starts_with(&format!("\"principal\";r={};", 2 - i)), "{value}: {:?}", v.headers);
+        }
+        let mut twice = one("Bearer x\t");
+        twice.add("Authorization", "Bearer y"); // the verifier reads the first line
+        assert_eq!(q.check("GET", &twice, "10.0.0.2").exceeded.map(|(q, _)| q.name), Some("principal"));
+        let v = q.check("GET", &one("Basic eDp5"), "10.0.0.3");
+        assert!(v.exceeded.is_none() && v.headers[1].1.starts_with("\"address\";"), "{:?}", v.headers);
     }
 }
