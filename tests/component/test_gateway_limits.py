@@ -187,3 +187,19 @@ async def test_a_credential_that_does_not_parse_has_no_token_quota(client: Conne
             r = await c.get("/api/v1/matching/challenges", headers={"Authorization": value})
             assert r.status_code == 401, value
             assert r.headers["ratelimit"].startswith('"address";'), (value, r.headers["ratelimit"])
+
+
+@pytest.mark.parametrize("kind", ["embedded", "edge"])
+async def test_x_forwarded_for_does_not_move_a_client_to_another_address_quota(
+    kind: str, settings: RuntimeSettings
+) -> None:
+    """The compiled front counts the connection's address and never reads X-Forwarded-For (it replaces it
+    towards the services). The Python gateway's own code does not read it either; whether its ASGI
+    server rewrites the client address from it is the server's configuration (clustergrowth/cli.py)."""
+    async with door(kind, settings, LIMITS) as connect, connect("127.0.0.1") as c:
+        for i in range(12):
+            r = await c.get("/api/v1/matching/challenges", headers={"X-Forwarded-For": f"203.0.113.{i}"})
+            assert r.status_code == 401 and r.headers["ratelimit"].startswith(f'"address";r={11 - i};'), i
+        r = await c.get("/api/v1/matching/challenges", headers={"X-Forwarded-For": "198.51.100.7"})
+        refused(r)
+        assert r.json()["quota"] == "address"
