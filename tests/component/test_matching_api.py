@@ -228,8 +228,9 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
         await client.put(f"{API}/candidates/me", json=profile(languages=["en", "it"]), headers=h)
     await client.put(f"{API}/candidates/me/preferences", json={"ranking": [ch_a, ch_b]}, headers=students["s1"])
     await client.put(f"{API}/candidates/me/preferences", json={"ranking": [ch_a, ch_b]}, headers=students["s2"])
+    read = (await client.get(f"{API}/challenges/{ch_a}", headers=prof)).headers["etag"]
     await client.put(
-        f"{API}/challenges/{ch_a}/ranking", json={"ranking": ["s2", "s1"]}, headers={**prof, "If-Match": "*"}
+        f"{API}/challenges/{ch_a}/ranking", json={"ranking": ["s2", "s1"]}, headers={**prof, "If-Match": read}
     )
 
     run = {"programme": "consultancy", "term": "2027-spring", "mode": "stable", "proposal_ttl_hours": 48}
@@ -387,7 +388,7 @@ async def test_a_low_scoring_assessment_suggests_a_draft_only_its_sme_sees_and_c
     assert r.status_code == 200 and r.json()["status"] == "open"
     problem(
         await client.post(
-            f"{API}/challenges/{draft['id']}/publish", json=challenge(), headers={**sme, "If-Match": "*"}
+            f"{API}/challenges/{draft['id']}/publish", json=challenge(), headers={**sme, "If-Match": r.headers["etag"]}
         ),
         409,
     )
@@ -413,3 +414,41 @@ async def test_bad_query_and_path_input_is_422_naming_the_field(
     student = who("s1", "student")
     r = await client.post(f"{API}/matches/m-x/milestones/0/done", headers=student)
     assert fields(r) == {"n"}
+
+
+async def test_an_update_needs_the_strong_etag_that_was_read(
+    app: tuple[FastAPI, httpx.AsyncClient], who: People
+) -> None:
+    """If-Match guards a shared object only with the ETag that was read: ``*`` matches any version (428,
+    as without If-Match), a weak tag never matches in If-Match's strong comparison and a stale one is
+    out of date (412). Nothing is written when the update is refused."""
+    _, client = app
+    sme = who("aoife", "sme_member", org="rubicon")
+    cid = (await client.post(f"{API}/challenges", json=challenge(), headers=sme)).json()["id"]
+    s1, s2 = [
+        (await client.put(f"{API}/candidates/me", json=profile(), headers=who(s, "student"))).json()["id"]
+        for s in ("s1", "s2")
+    ]
+    url = f"{API}/challenges/{cid}/ranking"
+
+    async def read() -> tuple[str, list[str]]:
+        r = await client.get(f"{API}/challenges/{cid}", headers=sme)
+        return r.headers["etag"], r.json()["applicant_ranking"]
+
+    tag, _ = await read()
+    r = await client.put(url, json={"ranking": [s1]}, headers={**sme, "If-Match": tag})
+    assert r.status_code == 200, r.text
+    current = r.headers["etag"]
+    assert await read() == (current, [s1])
+    for if_match, status in [
+        ("*", 428),
+        (f"{tag}, *", 428),
+        (f"W/{current}", 412),
+        (tag, 412),
+    ]:
+        r = await client.put(url, json={"ranking": [s2, s1]}, headers={**sme, "If-Match": if_match})
+        refused = problem(r, status)
+        assert "ETag you read" in refused["detail"], if_match
+        assert await read() == (current, [s1]), if_match  # nothing written
+    r = await client.put(url, json={"ranking": [s2, s1]}, headers={**sme, "If-Match": current})
+    assert r.status_code == 200 and r.json()["applicant_ranking"] == [s2, s1]
