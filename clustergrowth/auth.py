@@ -9,12 +9,16 @@ Partner regions' issuers are trusted too, each with the roles this region grants
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, Request
 
 from clustergrowth.problems import Forbidden, ServiceUnavailable, Unauthorized
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.settings import DEV_ISSUER, RuntimeSettings
 
 ROLES = (
     "sme_member",
@@ -40,16 +44,63 @@ ROLES = (
 DEV_KID = "dev-1"
 log = logging.getLogger("clustergrowth.auth")
 
+# The tenancy model: what each role's reach is. ``organisation`` roles act on their organisation's objects
+# only; ``region`` roles act on this region's data, and only when this region's issuer grants them for
+# this region (or a partner's issuer by an explicit grant in CG_AUTH_PARTNERS); ``network`` roles read
+# across the network; ``person`` roles act on what the person owns. Enforced in ``Authenticator.verify``
+# (which roles a token gets here) and by the object checks in the services (``Principal.id``/``org``).
+SCOPES: dict[str, str] = {
+    "sme_member": "organisation",
+    "facility_manager": "organisation",
+    "student": "person",
+    "academic": "person",
+    "council_secretary": "region",
+    "region_admin": "region",
+    "platform_admin": "region",
+    "analyst": "network",
+}
+assert set(SCOPES) == set(ROLES)
+ORG_CLAIM = re.compile(r"^[^\x00-\x1f\x7f]{1,120}$")
+
+
+def person_id(issuer: str, sub: str) -> str:
+    """The platform's id of a person: (issuer, subject) hashed into a short, URL-safe, stable string.
+
+    A ``sub`` is only unique within its issuer, so the same ``sub`` from two issuers is two people. The
+    id is the same in every region (it depends on nothing but the pair) and does not reveal the subject.
+    """
+    digest = hashlib.sha256(issuer.encode() + b"\x00" + sub.encode()).digest()
+    return "p-" + base64.b32encode(digest).decode()[:26].lower()
+
+
+def org_id(namespace: str, claim: str) -> str:
+    """The platform's id of an organisation: its issuer's region and the organisation claim.
+
+    The home issuer's organisations are ``<this region>:<claim>``; a partner issuer's are
+    ``<partner region>:<claim>``, and partner regions differ from the home region and from each other
+    (checked in the settings), so no token can name an organisation of another issuer.
+    """
+    return f"{namespace}:{claim}"
+
+
+PERSON_ID_PATTERN = r"^p-[a-z2-7]{26}$"  # for input models that name a person
+ORG_ID_PATTERN = r"^[A-Z]{2}[0-9A-Z]{2}:[^\x00-\x1f\x7f]{1,120}$"  # ... or an organisation
+
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: subject, roles granted here, home region and organisation."""
+    """Who is calling: subject and issuer, roles granted here, home region and organisation (platform id)."""
 
     sub: str
     roles: frozenset[str]
     region: str
     org: str | None = None
-    issuer: str | None = None
+    issuer: str = DEV_ISSUER
+
+    @cached_property
+    def id(self) -> str:
+        """The person's platform id: what everything a person owns is keyed by."""
+        return person_id(self.issuer, self.sub)
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles)) or "platform_admin" in self.roles
@@ -264,16 +315,36 @@ class Authenticator:
             )
         except jwt.PyJWTError as e:
             raise Unauthorized(f"invalid token: {e}") from e
+        return self.principal(trust, claims)
+
+    def principal(self, trust: _Trust, claims: dict[str, Any]) -> Principal:
+        """The tenancy rules, in one place: which roles, region and organisation a verified token gets here."""
         roles = claims.get("roles") or []
         if not isinstance(roles, list):
             raise Unauthorized("invalid token: roles must be a list")
-        if trust.roles is not None:
-            roles = [granted for r in roles for granted in trust.roles.get(str(r), [])]
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not 1 <= len(sub) <= 255:
+            raise Unauthorized("invalid token: sub must be a string of 1 to 255 characters")
+        if trust.roles is not None:  # a partner's people: only what this region grants them, explicitly
+            region = trust.region or self.settings.region
+            granted = {g for r in roles for g in trust.roles.get(str(r), [])}
+        else:  # the home issuer: region-scoped staff roles only for this region
+            region = str(claims.get("region") or self.settings.region)
+            granted = {str(r) for r in roles}
+            if region != self.settings.region:
+                granted = {r for r in granted if SCOPES.get(r) != "region"}
+        claim = claims.get("org")
+        org = None
+        if isinstance(claim, str) and ORG_CLAIM.match(claim):
+            namespace = trust.region or self.settings.region
+            known = self.settings.auth_organisations
+            if trust.roles is not None or not known or claim in known:
+                org = org_id(namespace, claim)
         return Principal(
-            sub=str(claims["sub"]),
-            roles=frozenset(str(r) for r in roles if r in ROLES),
-            region=trust.region or str(claims.get("region") or self.settings.region),
-            org=claims.get("org"),
+            sub=sub,
+            roles=frozenset(r for r in granted if r in SCOPES),
+            region=region,
+            org=org,
             issuer=trust.keys.issuer,
         )
 

@@ -13,6 +13,8 @@ from clustergrowth import logs
 from clustergrowth.bus import EventBus, dlq_topic, open_bus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import run_consumer, supervise
+from clustergrowth.migrations import Identities, Migration
+from clustergrowth.migrations import run as run_migrations
 from clustergrowth.outbox import OutboxRelay
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore, open_store
@@ -26,6 +28,7 @@ class ServiceComponent:
     name: str
     router: APIRouter
     outbox_collections: Sequence[str] = ()
+    migrations: Sequence[Migration] = ()  # the service's data migrations, run once each before it starts
 
     def __init__(
         self,
@@ -64,6 +67,7 @@ class ServiceComponent:
         topics = sorted({self.topic, *(t for _, ts, _ in self._consumers for t in ts)})
         await self.bus.ensure_topics([*topics, *(dlq_topic(t) for t in topics)])
         await self.bus.start()
+        await run_migrations(self.store, self.migrations, Identities.of(self.settings))
         await self.prepare()
         if self.run_relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))

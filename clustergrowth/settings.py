@@ -57,6 +57,11 @@ class RuntimeSettings(BaseSettings):
     auth_jwks_file: Path | None = Field(None, description="JWKS of the home issuer as a file (else fetched)")
     auth_jwks_uri: str | None = Field(None, description="JWKS of the home issuer (else found by OIDC discovery)")
     auth_partners: list[TrustedIssuer] = Field(default_factory=list, description="partner regions' issuers")
+    auth_organisations: list[str] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="organisation claims of the home issuer registered in this region; empty: every claim",
+    )
     auth_jwks_cache_s: float = Field(600, gt=0, description="how long fetched keys are trusted before refetch")
     auth_jwks_min_refresh_s: float = Field(
         30, ge=0, description="a token with an unknown kid refetches keys at most this often"
@@ -95,6 +100,15 @@ class RuntimeSettings(BaseSettings):
             )
         if DEV_ISSUER in {p.issuer for p in self.auth_partners}:
             raise ValueError("the development issuer cannot be a partner issuer")
+        regions = [p.region for p in self.auth_partners]
+        if self.region in regions or len(set(regions)) != len(regions):
+            raise ValueError(
+                "auth_partners: each partner issuer needs its own region, other than this one "
+                "(organisations are namespaced by their issuer's region)"
+            )
+        issuers = [p.issuer for p in self.auth_partners]
+        if self.auth_issuer in issuers or len(set(issuers)) != len(issuers):
+            raise ValueError("auth_partners: each issuer once, and not the home issuer")
         return self
 
     def topic(self, name: str) -> str:

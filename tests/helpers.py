@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from clustergrowth.auth import person_id
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.settings import DEV_ISSUER
 from clustergrowth.store.port import DocumentStore
 from services.facilities import store as st
 
@@ -46,3 +48,8 @@ async def read_all(bus: EventBus, topic: str) -> list[CloudEvent]:
 async def usage_total(store: DocumentStore) -> dict[str, Any]:
     docs = await store.find(st.USAGE, {})
     return {"bookings": sum(d["bookings"] for d in docs), "docs": len(docs)}
+
+
+def pid(sub: str, issuer: str = DEV_ISSUER) -> str:
+    """The platform id of a person of ``issuer`` (the development issuer by default)."""
+    return person_id(issuer, sub)

@@ -15,6 +15,7 @@ from clustergrowth.web import standalone_app
 from services.facilities import consumers, handlers, seed
 from services.facilities import store as st
 from services.facilities.api import router
+from services.facilities.migrations import MIGRATIONS
 from services.facilities.settings import FacilitiesSettings
 
 log = logging.getLogger("services.facilities")
@@ -27,6 +28,7 @@ class FacilitiesService(ServiceComponent):
     name = "facilities"
     router = router
     outbox_collections = st.OUTBOX_COLLECTIONS
+    migrations = MIGRATIONS
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from clustergrowth.auth import ROLES
+from clustergrowth.auth import ORG_ID_PATTERN, PERSON_ID_PATTERN, ROLES
 from clustergrowth.settings import NUTS2
 from clustergrowth.types import Instant
 from services.facilities.domain.model import WEEKDAYS, ResourceKind, SiteKind
@@ -42,7 +42,12 @@ class CreateSite(Strict):
     address: str = Field(min_length=1, max_length=300)
     timezone: str = Field(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Dublin")
     opening_hours: dict[Weekday, list[Window]] = Field(description="local windows per weekday")
-    organisation: str | None = Field(None, max_length=120)
+    organisation: str | None = Field(
+        None,
+        max_length=130,
+        pattern=ORG_ID_PATTERN,
+        description="platform id of the owning organisation (`<NUTS-2>:<name>`); default: yours",
+    )
 
 
 class PolicyIn(Strict):
@@ -100,7 +105,7 @@ class BookResource(Strict):
 class GrantTraining(Strict):
     """Record that a person completed the training a resource requires, until a date."""
 
-    person: str = Field(min_length=1, max_length=200)
+    person: str = Field(pattern=PERSON_ID_PATTERN, description="the person's platform id (`p-…`)")
     training: str = Field(min_length=1, max_length=80)
     valid_until: Instant
 

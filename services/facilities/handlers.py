@@ -66,7 +66,7 @@ async def create_site(f: Facilities, cmd: c.CreateSite, who: Principal, site_id:
         address=cmd.address,
         timezone=cmd.timezone,
         opening_hours=OpeningHours({d: [(w.open, w.close) for w in ws] for d, ws in cmd.opening_hours.items()}),
-        organisation=cmd.organisation or who.org,
+        organisation=_site_organisation(cmd, who),
     )
     await aggregate.save(f.store, st.SITES, st.site_to_doc(site), [], expected_version=None)
     return site
@@ -83,10 +83,23 @@ async def list_sites(f: Facilities) -> list[Site]:
     return [st.site_from_doc(d) for d in await f.store.find(st.SITES, {}, sort=[("name", 1)])]
 
 
+def _site_organisation(cmd: c.CreateSite, who: Principal) -> str | None:
+    """A site belongs to the manager's own organisation; only the region's staff may name another one."""
+    if cmd.organisation is None or cmd.organisation == who.org:
+        return who.org
+    if not who.has("region_admin"):
+        raise Forbidden(
+            "a facility manager registers sites of their own organisation only",
+            errors=[{"field": "organisation", "reason": f"is not your organisation ({who.org})"}],
+        )
+    return cmd.organisation
+
+
 def _may_manage(who: Principal, organisation: str | None) -> bool:
+    """The region's staff manage every resource; a facility manager only their organisation's."""
     if who.has("region_admin"):
         return True
-    return who.has("facility_manager") and (organisation is None or organisation == who.org)
+    return who.has("facility_manager") and who.org is not None and organisation == who.org
 
 
 async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, resource_id: str | None = None) -> Resource:
@@ -154,9 +167,13 @@ async def list_resources(f: Facilities, kind: str | None, site_id: str | None) -
 
 
 # Bookings ------------------------------------------------------------------------------------------
-async def _trainings(f: Facilities, person: str, now: datetime) -> frozenset[str]:
+async def _trainings(f: Facilities, person: str, organisation: str | None, now: datetime) -> frozenset[str]:
+    """The person's valid trainings that count at a resource of ``organisation``: those its own managers
+    granted, and those the region's staff granted (region-wide); never another organisation's."""
     docs = await f.store.find(st.TRAININGS, {"person": person})
-    return frozenset(d["training"] for d in docs if d["valid_until"] > iso(now))
+    return frozenset(
+        d["training"] for d in docs if d["valid_until"] > iso(now) and d.get("organisation") in (None, organisation)
+    )
 
 
 def _booked_event(f: Facilities, b: Booking) -> CloudEvent:
@@ -219,7 +236,7 @@ async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
     """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
     resource = await get_resource(f, cmd.resource_id)
     now = f.clock()
-    booker = Booker(who.sub, who.roles, who.region, who.org, await _trainings(f, who.sub, now))
+    booker = Booker(who.id, who.roles, who.region, who.org, await _trainings(f, who.id, resource.organisation, now))
     day = cmd.start.astimezone(resource.tz).date()
 
     async def load() -> Loaded:
@@ -243,7 +260,7 @@ async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any],
 async def get_booking(f: Facilities, booking_id: str, who: Principal) -> Booking:
     _, schedule = await _load_booking(f, booking_id)
     b = schedule.find(booking_id)
-    if b.person != who.sub and not _may_manage(who, (await get_resource(f, b.resource_id)).organisation):
+    if b.person != who.id and not _may_manage(who, (await get_resource(f, b.resource_id)).organisation):
         raise NotFound(f"no booking {booking_id}")
     return b
 
@@ -254,7 +271,7 @@ async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
         target = schedule.find(booking_id)
         manage = _may_manage(who, (await get_resource(f, target.resource_id)).organisation)
-        b = schedule.cancel(booking_id, who.sub, manage)
+        b = schedule.cancel(booking_id, who.id, manage)
         return b, [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
 
     return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
@@ -267,15 +284,15 @@ async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
         if not _may_manage(who, (await get_resource(f, schedule.resource_id)).organisation):
             raise NotFound(f"no booking {booking_id}")
-        b = schedule.decide(booking_id, who.sub, approve)
+        b = schedule.decide(booking_id, who.id, approve)
         return b, [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
 
     return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
 
 
 async def my_bookings(f: Facilities, who: Principal) -> list[Booking]:
-    docs = await f.store.find(st.SCHEDULES, {"bookings.person": who.sub}, sort=[("day", 1)])
-    out = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.person == who.sub]
+    docs = await f.store.find(st.SCHEDULES, {"bookings.person": who.id}, sort=[("day", 1)])
+    out = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.person == who.id]
     return sorted(out, key=lambda b: b.start)
 
 
@@ -339,13 +356,19 @@ async def availability(f: Facilities, resource: Resource, start: datetime, end: 
 
 # Trainings -----------------------------------------------------------------------------------------
 async def grant_training(f: Facilities, cmd: c.GrantTraining, who: Principal) -> dict[str, Any]:
+    """A manager records a training for their own organisation's resources (the region's staff: for every
+    resource of the region); one organisation's grant never unlocks, or overwrites, another's."""
     who.require(*MANAGERS)
+    organisation = None if who.has("region_admin") else who.org
+    if organisation is None and not who.has("region_admin"):
+        raise Forbidden("a facility manager without an organisation cannot grant trainings")
     doc = {
-        "_id": f"{cmd.person}|{cmd.training}",
+        "_id": f"{organisation or '*'}|{cmd.person}|{cmd.training}",
         "person": cmd.person,
         "training": cmd.training,
+        "organisation": organisation,
         "valid_until": iso(cmd.valid_until),
-        "granted_by": who.sub,
+        "granted_by": who.id,
     }
     await put(f.store, st.TRAININGS, doc)
     return {k: v for k, v in doc.items() if k != "_id"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from clustergrowth.auth import Principal
+from clustergrowth.auth import Principal, org_id
 from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities import store as st
@@ -139,7 +139,7 @@ async def seed_demo(f: h.Facilities) -> bool:
             address=address,
             timezone=tz,  # type: ignore[arg-type]
             opening_hours=hours,
-            organisation=org,
+            organisation=org_id(region, org),
         )  # type: ignore[arg-type]
         await h.create_site(local, cmd, SEEDER, site_id=site_id)
         for rid, rcmd in _resources(site_id):

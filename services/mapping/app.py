@@ -16,6 +16,7 @@ from services.mapping import consumers, handlers, seed
 from services.mapping import store as st
 from services.mapping.api import router
 from services.mapping.domain.cluster import Thresholds
+from services.mapping.migrations import MIGRATIONS
 from services.mapping.settings import MappingSettings
 
 log = logging.getLogger("services.mapping")
@@ -28,6 +29,7 @@ class MappingService(ServiceComponent):
     name = "mapping"
     router = router
     outbox_collections = st.OUTBOX_COLLECTIONS
+    migrations = MIGRATIONS
 
     def __init__(
         self,

@@ -50,7 +50,7 @@ def _owner_or(who: Principal, doc: Doc) -> bool:
     """Object-level rule: the SME's own organisation, the person who registered it, or region staff."""
     return (
         who.has(*READERS_ALL)
-        or doc.get("created_by") == who.sub
+        or doc.get("created_by") == who.id
         or (who.org is not None and doc.get("organisation") == who.org)
     )
 
@@ -69,9 +69,9 @@ async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str |
         **cmd.model_dump(mode="json"),
         "size_class": size_class(cmd.headcount, cmd.turnover_eur, cmd.balance_sheet_eur),
         "sector": division(cmd.nace_primary),
-        "consent": {**cmd.consent.model_dump(mode="json"), "recorded_at": now, "recorded_by": who.sub},
+        "consent": {**cmd.consent.model_dump(mode="json"), "recorded_at": now, "recorded_by": who.id},
         "organisation": who.org,
-        "created_by": who.sub,
+        "created_by": who.id,
         "registered_at": now,
         "assessments": [],
     }
@@ -131,7 +131,7 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
             "scores": scores,
             "top_needs": top,
             "assessed_at": now,
-            "assessed_by": who.sub,
+            "assessed_by": who.id,
         }
         event = m.event(
             ev.SMEAssessed(
@@ -214,7 +214,7 @@ async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[s
             "region": region,
             "sector": sector,
             "employees": int(employees),
-            "imported_by": who.sub,
+            "imported_by": who.id,
             "imported_at": m.clock().isoformat(),
         }
         await put(m.store, st.EMPLOYMENT, doc)

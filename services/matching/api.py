@@ -205,7 +205,7 @@ async def put_profile(m: Ctx, who: CurrentPrincipal, body: c.Profile) -> dict[st
 
 @router.get("/candidates/me", **allow("student", "academic"), response_model=ProfileOut, summary="My candidate profile")
 async def my_profile(m: Ctx, who: CurrentPrincipal) -> dict[str, Any]:
-    return h.public(await h.get_profile(m, who.sub, who))
+    return h.public(await h.get_profile(m, who.id, who))
 
 
 @router.get(

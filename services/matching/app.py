@@ -18,6 +18,7 @@ from clustergrowth.web import standalone_app
 from services.matching import consumers, handlers
 from services.matching import store as st
 from services.matching.api import router
+from services.matching.migrations import MIGRATIONS
 from services.matching.settings import MatchingSettings
 
 log = logging.getLogger("services.matching")
@@ -30,6 +31,7 @@ class MatchingService(ServiceComponent):
     name = "matching"
     router = router
     outbox_collections = st.OUTBOX_COLLECTIONS
+    migrations = MIGRATIONS
 
     def __init__(
         self,

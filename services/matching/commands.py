@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from clustergrowth.auth import PERSON_ID_PATTERN
 from clustergrowth.contracts.matching import Programme
 
 NUTS2 = r"^[A-Z]{2}[0-9A-Z]{2}$"
@@ -66,10 +67,9 @@ class PostChallenge(Strict):
     ip_template: IPTemplate = Field(description="IP/NDA terms; every template protects students' portfolios")
     supervisor: str | None = Field(
         None,
-        min_length=1,
-        max_length=200,
+        pattern=PERSON_ID_PATTERN,
         validate_default=True,
-        description="subject of the supervising academic (required for consultancy)",
+        description="platform id (`p-…`) of the supervising academic (required for consultancy)",
     )
     sme_id: str | None = Field(None, max_length=100, description="mapping-service id of the SME")
 

@@ -34,8 +34,9 @@ from clustergrowth.problems import (
     PreconditionFailed,
     ServiceUnavailable,
     Unprocessable,
+    field_error,
 )
-from clustergrowth.store.port import Doc, DocumentStore
+from clustergrowth.store.port import Doc, DocumentStore, put
 from services.matching import commands as c
 from services.matching import store as st
 from services.matching.allocation.instance import parse
@@ -108,7 +109,7 @@ def _ranking_errors(ids: list[str], known: Callable[[str], str | None]) -> list[
 def _manages(who: Principal, doc: Doc) -> bool:
     return (
         who.has(*COORDINATOR)
-        or doc.get("created_by") == who.sub
+        or doc.get("created_by") == who.id
         or (who.org is not None and doc.get("organisation") == who.org)
     )
 
@@ -139,14 +140,25 @@ def _challenge_fields(cmd: c.PostChallenge) -> Doc:
     return body
 
 
+async def _own_sme(m: Matching, sme_id: str | None, who: Principal) -> None:
+    """A challenge names only an SME of the poster's organisation (known here from its assessments);
+    the coordinator may name any SME of the region."""
+    if sme_id is None or who.has(*COORDINATOR):
+        return
+    known = await m.store.get(st.SMES, sme_id)
+    if known is None or who.org is None or known.get("organisation") != who.org:
+        raise field_error("sme_id", "is not an SME of your organisation (as known here from its assessments)")
+
+
 async def post_challenge(m: Matching, cmd: c.PostChallenge, who: Principal) -> Doc:
     who.require("sme_member", *COORDINATOR)
+    await _own_sme(m, cmd.sme_id, who)
     doc: Doc = {
         "_id": f"ch-{uuid.uuid4().hex[:12]}",
         **_challenge_fields(cmd),
         "status": "open",
         "organisation": who.org,
-        "created_by": who.sub,
+        "created_by": who.id,
         "posted_at": m.now(),
         "applicant_ranking": [],
         "suggested_from": None,
@@ -184,7 +196,11 @@ async def publish_draft(
     etags.check(if_match, doc)
     if doc["status"] != "draft":
         raise Conflict(f"challenge {cid} is already {doc['status']}")
-    new = {**doc, **_challenge_fields(cmd), "status": "open", "posted_at": m.now(), "published_by": who.sub}
+    if cmd.sme_id not in (None, doc.get("sme_id")):
+        await _own_sme(m, cmd.sme_id, who)
+    fields = _challenge_fields(cmd)
+    fields["sme_id"] = cmd.sme_id or doc.get("sme_id")
+    new = {**doc, **fields, "status": "open", "posted_at": m.now(), "published_by": who.id}
     try:
         await aggregate.save(
             m.store, st.CHALLENGES, new, [_posted(m, new)], expected_version=doc["version"], on_saved=m.notify
@@ -199,7 +215,7 @@ async def rank_applicants(
 ) -> tuple[Doc, str]:
     """The host's ranking of candidates for one challenge (best first); returns it with its new ETag."""
     doc = await get_challenge(m, cid, who)
-    if not (_manages(who, doc) or doc.get("supervisor") == who.sub):
+    if not (_manages(who, doc) or doc.get("supervisor") == who.id):
         raise Forbidden("only the challenge's SME, its supervisor or the coordinator may rank applicants")
     etags.check(if_match, doc)
     kind = "student" if doc["programme"] == "consultancy" else "academic"
@@ -223,6 +239,7 @@ async def rank_applicants(
 async def suggest_draft(m: Matching, event: CloudEvent) -> bool:
     """An assessment whose greatest need scores low suggests a draft challenge to that SME (once)."""
     d = event.data
+    await put(m.store, st.SMES, {"_id": d["sme_id"], "organisation": d.get("organisation"), "region": d["region"]})
     if not d.get("top_needs"):
         return False
     need = d["top_needs"][0]
@@ -261,12 +278,14 @@ async def put_profile(m: Matching, cmd: c.Profile, who: Principal) -> Doc:
     kind = cmd.kind
     who.require(kind)
     for _ in range(ATTEMPTS):
-        old = await m.store.get(st.CANDIDATES, who.sub)
+        old = await m.store.get(st.CANDIDATES, who.id)
         if old is not None and old["kind"] != kind:
             raise Conflict(f"your profile is an {old['kind']} profile; one profile per person")
         doc: Doc = {
             **(old or {}),
-            "_id": who.sub,
+            "_id": who.id,
+            "issuer": who.issuer,
+            "subject": who.sub,
             **cmd.model_dump(mode="json"),
             "skills": sorted({s.lower() for s in cmd.skills}),
             "home_region": who.region,
@@ -286,7 +305,7 @@ async def put_profile(m: Matching, cmd: c.Profile, who: Principal) -> Doc:
 
 async def get_profile(m: Matching, sub: str, who: Principal) -> Doc:
     doc = await m.store.get(st.CANDIDATES, sub)
-    if doc is None or not (doc["_id"] == who.sub or who.has(*COORDINATOR)):
+    if doc is None or not (doc["_id"] == who.id or who.has(*COORDINATOR)):
         raise NotFound(f"no candidate profile {sub}")
     return doc
 
@@ -294,7 +313,7 @@ async def get_profile(m: Matching, sub: str, who: Principal) -> Doc:
 async def set_preferences(m: Matching, ranking: list[str], who: Principal) -> Doc:
     """A candidate ranks open challenges of their programme, best first."""
     for _ in range(ATTEMPTS):
-        doc = await m.store.get(st.CANDIDATES, who.sub)
+        doc = await m.store.get(st.CANDIDATES, who.id)
         if doc is None:
             raise NotFound("you have no candidate profile yet; create it with PUT /candidates/me")
         programme = "consultancy" if doc["kind"] == "student" else "change_of_perspective"
@@ -395,7 +414,7 @@ async def run_round(m: Matching, cmd: c.RunRound, who: Principal) -> Doc:
         "term": cmd.term,
         "mode": cmd.mode,
         "status": "proposing",
-        "run_by": who.sub,
+        "run_by": who.id,
         "run_at": m.now(),
         "expires_at": stamp(m.clock() + timedelta(hours=ttl)),
         "challenges": len(challenges),
@@ -480,7 +499,7 @@ async def get_round(m: Matching, rid: str, who: Principal) -> Doc:
         raise NotFound(f"no round {rid}")
     if who.has(*READERS):
         return public(doc)
-    mine = [e for e in doc["explanations"] if e["student"] == who.sub]
+    mine = [e for e in doc["explanations"] if e["student"] == who.id]
     if not mine:
         raise NotFound(f"no round {rid}")
     return {"id": rid, "programme": doc["programme"], "term": doc["term"], "mode": doc["mode"], "explanation": mine[0]}
@@ -499,9 +518,9 @@ def _match_fields(doc: Doc) -> dict[str, Any]:
 
 
 def side_of(who: Principal, doc: Doc) -> str | None:
-    if doc["candidate"] == who.sub:
+    if doc["candidate"] == who.id:
         return "candidate"
-    if doc.get("supervisor") == who.sub or (who.org is not None and doc.get("organisation") == who.org):
+    if doc.get("supervisor") == who.id or (who.org is not None and doc.get("organisation") == who.org):
         return "host"
     return None
 
@@ -519,7 +538,7 @@ async def list_matches(m: Matching, who: Principal, status: str | None) -> list[
         docs = await m.store.find(st.MATCHES, base)
     else:
         found: dict[str, Doc] = {}
-        queries = [{"candidate": who.sub}, {"supervisor": who.sub}]
+        queries = [{"candidate": who.id}, {"supervisor": who.id}]
         if who.org is not None:
             queries.append({"organisation": who.org})
         for q in queries:
@@ -655,7 +674,7 @@ async def rate(m: Matching, mid: str, cmd: c.Rating, who: Principal) -> Doc:
         _need_status(doc, "completed")
         if doc["ratings"][s] is not None:
             raise Conflict(f"the {s} side has already rated this engagement")
-        rating = {"score": cmd.score, "comment": cmd.comment, "by": who.sub, "at": m.now()}
+        rating = {"score": cmd.score, "comment": cmd.comment, "by": who.id, "at": m.now()}
         data = ev.EngagementRated(**_match_fields(doc), rated_by=s, score=cmd.score)  # type: ignore[arg-type]
         return {**doc, "ratings": {**doc["ratings"], s: rating}}, [m.event(data, key=mid)]
 

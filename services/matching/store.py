@@ -11,6 +11,7 @@ from clustergrowth.store.port import DocumentStore
 CHALLENGES = "challenges"
 CANDIDATES = "candidates"  # _id = the person's subject
 ROUNDS = "rounds"
+SMES = "smes_known"  # which organisation each SME belongs to, from SMEAssessed (for challenges that name one)
 MATCHES = "matches"  # _id = "<round id>:<candidate>"
 OUTBOX_COLLECTIONS = (CHALLENGES, MATCHES)
 

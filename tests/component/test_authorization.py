@@ -22,6 +22,7 @@ from gateway.routes import roles_markdown
 from tests.component.test_mapping_api import sme as sme_body
 from tests.component.test_matching_api import challenge, profile
 from tests.conftest import asgi_client
+from tests.helpers import pid
 
 STAFF = {"region_admin", "analyst", "council_secretary", "facility_manager", "platform_admin"}
 PUBLIC_OBJECTS = {"site_id", "resource_id", "challenge_id", "version"}  # catalogues: visible to all callers
@@ -162,11 +163,11 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     r = await client.post("/api/v1/mapping/smes", json=sme_body(), headers=a("owner-a", "sme_member"))
     ids["sme_id"] = r.json()["id"]
     r = await client.post(
-        "/api/v1/matching/challenges", json=challenge(supervisor="prof-a"), headers=a("owner-a", "sme_member")
+        "/api/v1/matching/challenges", json=challenge(supervisor=pid("prof-a")), headers=a("owner-a", "sme_member")
     )
     ids["challenge_id"] = r.json()["id"]
     await client.put("/api/v1/matching/candidates/me", json=profile(), headers=a("stu-a", "student"))
-    ids["candidate_id"] = "stu-a"
+    ids["candidate_id"] = pid("stu-a")
     r = await client.post(
         "/api/v1/matching/rounds",
         json={"programme": "consultancy", "term": "2027-spring"},

@@ -15,6 +15,7 @@ from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import create_app
 from tests.conftest import TokenFactory, asgi_client
+from tests.helpers import pid
 
 API = "/api/v1/facilities"
 
@@ -109,7 +110,7 @@ async def test_booking_then_conflict_names_the_slot_and_event_is_published_once(
     r = await client.post(f"{API}/bookings", json=body, headers=alice)
     assert r.status_code == 201, r.text
     booking = r.json()
-    assert booking["status"] == "confirmed" and booking["person"] == "alice"
+    assert booking["status"] == "confirmed" and booking["person"] == pid("alice")
     assert r.headers["location"].endswith(booking["id"])
     clash = {
         **body,
@@ -226,7 +227,7 @@ async def test_approval_flow_and_manager_only_decisions(
 async def test_training_unlocks_equipment(
     client: httpx.AsyncClient, alice: dict[str, str], manager: dict[str, str]
 ) -> None:
-    grant = {"person": "alice", "training": "laser-safety", "valid_until": "2099-01-01T00:00:00Z"}
+    grant = {"person": pid("alice"), "training": "laser-safety", "valid_until": "2099-01-01T00:00:00Z"}
     assert_problem(await client.post(f"{API}/trainings", json=grant, headers=alice), 403)
     assert_problem(await client.post(f"{API}/trainings", json={**grant, "valid_until": "soon"}, headers=manager), 422)
     year_one = {**grant, "valid_until": "0001-01-01T01:00:00+01:01"}

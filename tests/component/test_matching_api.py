@@ -23,6 +23,7 @@ from clustergrowth.settings import RuntimeSettings
 from gateway.app import create_app
 from services.matching.handlers import Matching
 from tests.conftest import asgi_client
+from tests.helpers import pid
 
 API = "/api/v1/matching"
 
@@ -70,7 +71,7 @@ def challenge(**over: Any) -> dict[str, Any]:
         "ends_on": "2027-05-15",
         "capacity": 2,
         "ip_template": "nda-portfolio-safe",
-        "supervisor": "prof-ucc",
+        "supervisor": pid("prof-ucc"),
     }
     return {**body, **over}
 
@@ -143,7 +144,7 @@ async def test_challenges_refuse_bad_input_and_privileged_fields_and_write_nothi
     r = await client.post(f"{API}/challenges", json=challenge(), headers=sme)
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["organisation"] == "rubicon" and body["status"] == "open"
+    assert body["organisation"] == "IE05:rubicon" and body["status"] == "open"
     assert body["skills"] == ["data analysis", "energy efficiency"] and "portfolio" in body["ip_terms"]
     problem(await client.get(f"{API}/challenges/nope", headers=sme), 404)
 
@@ -180,14 +181,14 @@ async def test_profiles_and_rankings_validate_each_entry(app: tuple[FastAPI, htt
     assert ok.json()["preferences"] == [cid]
 
     # a profile is private: 404 to another student, readable by the coordinator
-    problem(await client.get(f"{API}/candidates/s1", headers=who("s2", "student")), 404)
-    assert (await client.get(f"{API}/candidates/s1", headers=who("co", "region_admin"))).status_code == 200
+    problem(await client.get(f"{API}/candidates/{pid('s1')}", headers=who("s2", "student")), 404)
+    assert (await client.get(f"{API}/candidates/{pid('s1')}", headers=who("co", "region_admin"))).status_code == 200
 
     # the host ranks applicants; unknown and wrong-kind ids are named; strangers may not rank
     prof = who("prof-ucc", "academic")
     await client.put(f"{API}/candidates/me", json=profile(kind="academic"), headers=prof)
     tag = (await client.get(f"{API}/challenges/{cid}", headers=prof)).headers["etag"]
-    bad = {"ranking": ["s1", "nobody", "prof-ucc", "s1"]}
+    bad = {"ranking": [pid("s1"), "nobody", pid("prof-ucc"), pid("s1")]}
     url = f"{API}/challenges/{cid}/ranking"
     assert fields(await client.put(url, json=bad, headers={**prof, "If-Match": tag})) == {
         "ranking[1]",
@@ -195,12 +196,12 @@ async def test_profiles_and_rankings_validate_each_entry(app: tuple[FastAPI, htt
         "ranking[3]",
     }
     # a shared object: updates need the ETag that was read (428 without, 412 when stale)
-    problem(await client.put(url, json={"ranking": ["s1"]}, headers=prof), 428)
-    r = await client.put(url, json={"ranking": ["s1"]}, headers={**prof, "If-Match": tag})
-    assert r.json()["applicant_ranking"] == ["s1"] and r.headers["etag"] != tag
+    problem(await client.put(url, json={"ranking": [pid("s1")]}, headers=prof), 428)
+    r = await client.put(url, json={"ranking": [pid("s1")]}, headers={**prof, "If-Match": tag})
+    assert r.json()["applicant_ranking"] == [pid("s1")] and r.headers["etag"] != tag
     stale = problem(await client.put(url, json={"ranking": []}, headers={**prof, "If-Match": tag}), 412)
     assert stale["current_etag"] == r.headers["etag"]
-    assert (await client.get(f"{API}/challenges/{cid}", headers=prof)).json()["applicant_ranking"] == ["s1"]
+    assert (await client.get(f"{API}/challenges/{cid}", headers=prof)).json()["applicant_ranking"] == [pid("s1")]
     problem(await client.put(url, json={"ranking": []}, headers={**s1, "If-Match": "*"}), 403)
 
 
@@ -230,7 +231,7 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
     await client.put(f"{API}/candidates/me/preferences", json={"ranking": [ch_a, ch_b]}, headers=students["s2"])
     read = (await client.get(f"{API}/challenges/{ch_a}", headers=prof)).headers["etag"]
     await client.put(
-        f"{API}/challenges/{ch_a}/ranking", json={"ranking": ["s2", "s1"]}, headers={**prof, "If-Match": read}
+        f"{API}/challenges/{ch_a}/ranking", json={"ranking": [pid("s2"), pid("s1")]}, headers={**prof, "If-Match": read}
     )
 
     run = {"programme": "consultancy", "term": "2027-spring", "mode": "stable", "proposal_ttl_hours": 48}
@@ -239,7 +240,8 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
     r = await client.post(f"{API}/rounds", json=run, headers=coordinator)
     assert r.status_code == 201, r.text
     rnd = r.json()
-    pairs = {x["student"]: x["project"] for x in rnd["assignments"]}
+    sub = {pid(s): s for s in students}
+    pairs = {sub[x["student"]]: x["project"] for x in rnd["assignments"]}
     # s2 is the supervisor's favourite for A (capacity 1); s1 falls back to B; s3 and s4 share B's
     # last place by fit, and s3 is only eligible for the remote B
     assert pairs["s2"] == ch_a and pairs["s1"] == ch_b
@@ -252,10 +254,10 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
     assert len(report["explanations"]) == 4
     problem(await client.get(f"{API}/rounds/{rnd['id']}", headers=who("s9", "student")), 404)
     proposed = await published(bare, "MatchProposed", 3)
-    assert {e.data["candidate"] for e in proposed} == set(pairs)
+    assert {sub[e.data["candidate"]] for e in proposed} == set(pairs)
 
     def match_of(s: str) -> str:
-        return next(e.data["match_id"] for e in proposed if e.data["candidate"] == s)
+        return next(e.data["match_id"] for e in proposed if e.data["candidate"] == pid(s))
 
     # accepted by both sides -> MatchAccepted; one side twice -> 409; a stranger -> 404
     m2 = match_of("s2")
@@ -292,9 +294,9 @@ async def test_a_round_proposes_and_every_step_of_the_lifecycle_publishes_its_ev
     # a second round offers the freed places, never the same pair again
     r2 = (await client.post(f"{API}/rounds", json=run, headers=coordinator)).json()
     assert r2["id"].endswith("-r2")
-    again = {(x["student"], x["project"]) for x in r2["assignments"]}
+    again = {(sub[x["student"]], x["project"]) for x in r2["assignments"]}
     assert (third, ch_b) not in again and ("s1", ch_b) not in again and again
-    assert all(x["student"] != "s2" for x in r2["assignments"])  # already engaged
+    assert all(x["student"] != pid("s2") for x in r2["assignments"])  # already engaged
 
     # nobody answers the second round: the sweeper expires its proposals on its own
     much_later = later + timedelta(days=8)
@@ -349,7 +351,7 @@ async def test_a_low_scoring_assessment_suggests_a_draft_only_its_sme_sees_and_c
                 scores=sc,
                 top_needs=sorted(sc, key=sc.__getitem__),
                 assessed_at="2026-11-20T10:00:00+00:00",
-                organisation="rubicon",
+                organisation="IE05:rubicon",
             ),
             key=sid,
             region="IE05",

@@ -84,7 +84,7 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
             ends_on=date(2027, 5, 1),
             capacity=2,
             ip_template="open-results",
-            supervisor="prof-ucc",
+            supervisor=PROF.id,
             sme_id=sme["id"],
         )
         ch, _ = await h.publish_draft(m, draft["id"], body, SME, "*")
@@ -104,10 +104,11 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
         rounds = [o for o in outcomes if isinstance(o, dict)]
         assert len(rounds) == 1 and all(isinstance(o, dict | Conflict) for o in outcomes), outcomes
         rnd = rounds[0]
-        assert rnd["metrics"]["matched"] == 2 and {a["student"] for a in rnd["assignments"]} == {"s1", "s2"}
+        assert rnd["metrics"]["matched"] == 2
+        assert {a["student"] for a in rnd["assignments"]} == {student(1).id, student(2).id}
 
         # both sides accept at the same moment: the match becomes active exactly once
-        mid = h.match_id(rnd["id"], "s1")
+        mid = h.match_id(rnd["id"], student(1).id)
         await asyncio.gather(h.accept(m, mid, student(1)), h.accept(m, mid, PROF))
         assert (await h.get_match(m, mid, COORDINATOR))["status"] == "active"
         await h.complete(m, mid, SME)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -32,7 +33,7 @@ def claims(settings: RuntimeSettings, **over: object) -> dict[str, object]:
 async def test_a_dev_token_verifies_to_a_principal(settings: RuntimeSettings) -> None:
     tok = DevIssuer(settings.data_dir).mint(settings, "alice", ["student", "bogus"], "ITH5", "UNIBO")
     p = await Authenticator(settings).verify(tok)
-    assert (p.sub, p.roles, p.region, p.org) == ("alice", frozenset({"student"}), "ITH5", "UNIBO")
+    assert (p.sub, p.roles, p.region, p.org) == ("alice", frozenset({"student"}), "ITH5", "IE05:UNIBO")
 
 
 @pytest.mark.parametrize(
@@ -91,3 +92,50 @@ def test_settings_refuse_weak_algorithms_and_production_without_a_real_issuer() 
         TrustedIssuer(issuer="https://id.example", region="ITH5", trust_everyone=True)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="partner issuer"):
         RuntimeSettings(auth_partners=[TrustedIssuer(issuer=DEV_ISSUER, region="ITH5")])
+    with pytest.raises(ValueError, match="its own region"):  # organisations would share a namespace
+        RuntimeSettings(region="IE05", auth_partners=[TrustedIssuer(issuer="https://id.example", region="IE05")])
+    two = [TrustedIssuer(issuer=f"https://id{i}.example", region="ITH5") for i in (1, 2)]
+    with pytest.raises(ValueError, match="its own region"):
+        RuntimeSettings(auth_partners=two)
+    same = [TrustedIssuer(issuer="https://id.example", region=r) for r in ("ITH5", "FR10")]
+    with pytest.raises(ValueError, match="each issuer once"):
+        RuntimeSettings(auth_partners=same)
+    with pytest.raises(ValueError, match="each issuer once"):
+        RuntimeSettings(
+            auth_partners=[TrustedIssuer(issuer=DEV_ISSUER + "x", region="ITH5")], auth_issuer=DEV_ISSUER + "x"
+        )
+
+
+async def test_staff_roles_of_the_home_issuer_count_only_for_this_region(settings: RuntimeSettings) -> None:
+    """Region-scoped roles (region_admin, council_secretary, platform_admin) are dropped from a home token
+    that names another region; organisation and network roles stay (the rule, written out here)."""
+    auth, issuer = Authenticator(settings), DevIssuer(settings.data_dir)
+    every = ["region_admin", "council_secretary", "platform_admin", "analyst", "student", "sme_member"]
+    here = await auth.verify(issuer.mint(settings, "x", every, "IE05", "MTU"))
+    assert here.roles == frozenset(every)
+    away = await auth.verify(issuer.mint(settings, "x", every, "FR10", "MTU"))
+    assert away.roles == frozenset({"analyst", "student", "sme_member"}) and away.region == "FR10"
+    assert away.org == "IE05:MTU"  # the organisation is the home issuer's, whatever region the token names
+
+
+@pytest.mark.parametrize(("claim", "org"), [("MTU", "IE05:MTU"), ("UCC", None), ("", None), ("a\nb", None)])
+async def test_registered_organisations_map_claims_to_platform_ids(claim: str, org: str | None, tmp_path: Path) -> None:
+    """With a registry, only registered claims become organisations; control characters never do."""
+    settings = RuntimeSettings(data_dir=tmp_path, auth_organisations=["MTU", "a\nb"])
+    key = DevIssuer(settings.data_dir).private_key()
+    tok = jwt.encode(claims(settings, org=claim), key, "ES256", {"kid": "dev-1"})
+    assert (await Authenticator(settings).verify(tok)).org == org
+
+
+@pytest.mark.parametrize("sub", ["", "x" * 256, 42, ["a"]])
+async def test_subjects_must_be_short_strings(settings: RuntimeSettings, sub: object) -> None:
+    key = DevIssuer(settings.data_dir).private_key()
+    tok = jwt.encode(claims(settings, sub=sub), key, "ES256", {"kid": "dev-1"})
+    with pytest.raises(Unauthorized):
+        await Authenticator(settings).verify(tok)
+
+
+async def test_a_subject_of_255_characters_is_accepted(settings: RuntimeSettings) -> None:
+    key = DevIssuer(settings.data_dir).private_key()
+    tok = jwt.encode(claims(settings, sub="x" * 255), key, "ES256", {"kid": "dev-1"})
+    assert (await Authenticator(settings).verify(tok)).sub == "x" * 255

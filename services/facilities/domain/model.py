@@ -130,9 +130,9 @@ class Resource:
 
 @dataclass(frozen=True)
 class Booker:
-    """The booking person as the domain sees them (from the verified principal)."""
+    """The booking person as the domain sees them (from the verified principal): their platform id."""
 
-    sub: str
+    person: str
     roles: frozenset[str]
     region: str
     org: str | None
@@ -217,7 +217,7 @@ class ResourceDay:
             resource_id=resource.id,
             site_id=resource.site_id,
             resource_kind=resource.kind,
-            person=who.sub,
+            person=who.person,
             organisation=who.org,
             person_region=who.region,
             region=resource.region,
