@@ -22,7 +22,7 @@ def test_the_current_strong_tag_passes(if_match: str) -> None:
         ("", PreconditionRequired),
         (" , ", PreconditionRequired),
         ("*", PreconditionRequired),  # matches every version: it guards nothing
-        (' * ', PreconditionRequired),
+        (" * ", PreconditionRequired),
         ('"v2", *', PreconditionRequired),
         ('"v3", *', PreconditionRequired),
         ('W/"v3"', PreconditionFailed),  # weak tags never match in a strong comparison
