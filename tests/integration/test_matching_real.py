@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from clustergrowth import etags
 from clustergrowth.auth import Principal
 from clustergrowth.bus.kafka import KafkaBus
 from clustergrowth.problems import Conflict
@@ -87,7 +88,8 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
             supervisor=PROF.id,
             sme_id=sme["id"],
         )
-        ch, _ = await h.publish_draft(m, draft["id"], body, SME, "*")
+        read = await h.get_challenge(m, draft["id"], SME)  # the ETag a client reads first
+        ch, _ = await h.publish_draft(m, draft["id"], body, SME, etags.etag(read["version"]))
         for i in range(3):
             profile = c.Profile(
                 kind="student",
