@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a development token; refuses when a production issuer is configured."""
-    from clustergrowth.auth import ROLES, DevIssuer
+    from clustergrowth.auth import ROLES, DevIssuer, person_id
 
     settings = _settings()
     if not settings.dev_issuer:
@@ -91,6 +91,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         print(f"clustergrowth token: --region {args.region!r} is not a NUTS-2 code", file=sys.stderr)
         return 2
     print(DevIssuer(settings.data_dir).mint(settings, args.sub, args.role, args.region, args.org, args.ttl))
+    print(f"clustergrowth token: {args.sub} is person {person_id(settings.auth_issuer, args.sub)}", file=sys.stderr)
     return 0
 
 

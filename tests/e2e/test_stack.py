@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.backends import free_port
-from tests.helpers import weekday_slots
+from tests.helpers import pid, weekday_slots
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 
@@ -163,5 +163,12 @@ def test_token_command_refuses_a_production_issuer_and_bad_input(tmp_path: Path)
         text=True,
     )
     assert r.returncode == 2 and "NUTS-2" in r.stderr
+    r = subprocess.run(
+        [CLI, "token", "--sub", "a", "--role", "student", "--region", "IE05"],
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and r.stdout.count(".") == 2 and f"person {pid('a')}" in r.stderr
     r = subprocess.run([CLI, "events", "--type", "Nope"], env=env(tmp_path), capture_output=True, text=True)
     assert r.returncode == 2 and "unknown event type" in r.stderr
