@@ -7,8 +7,9 @@ not trust unverified claims (or a forged ``sub`` could exhaust someone else's qu
 tokens are still held to the per-address quota. The token is read as the verifier reads it
 (``clustergrowth.credentials``), so respelling the header (``bearer``, extra spaces, trailing tabs, a
 second Authorization line) names the same quota; the key hashes the canonical ``Bearer <token>`` (as
-before, and as the compiled front keys it). A header that names no bearer token has no token quota:
-it is answered 401, and counted per address.
+before, and as the compiled front keys it), where a JWT's token is its signing input (``header.payload``):
+an ECDSA signature has two valid spellings, and both must name one quota. A header that names no bearer
+token has no token quota: it is answered 401, and counted per address.
 
 Counters live in a ``Counter`` store: in memory for one replica, or in Redis so that the quotas hold
 across several gateway replicas. When Redis does not answer, each replica falls back to its own memory
@@ -18,7 +19,6 @@ neither fails open nor fails closed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -28,7 +28,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clustergrowth.credentials import bearer_token
+from clustergrowth.credentials import bearer_token, quota_key
 from clustergrowth.errors import problem_response
 from clustergrowth.problems import PayloadTooLarge, TooManyRequests
 
@@ -125,7 +125,7 @@ class RateLimitMiddleware:
         auth = next((v for k, v in scope["headers"] if k == b"authorization"), None)  # the verifier reads the first
         token = bearer_token(auth) if auth is not None else None
         if token is not None:
-            who = "tok:" + hashlib.sha256(f"Bearer {token}".encode()).hexdigest()[:24]
+            who = "tok:" + quota_key(token)
             checks.append((self.per_principal, who))
             if scope["method"].encode() in WRITES:
                 checks.append((self.writes, who))

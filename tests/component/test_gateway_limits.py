@@ -9,14 +9,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import jwt as pyjwt
 import pytest
 
+from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings, create_app
 from services.matching.app import create_app as matching_app
 from tests.backends import free_port
 from tests.conftest import TokenFactory
 from tests.fronts import FRONTS, Served, front
+from tests.jws import ecdsa_twin
 
 LIMITS = GatewaySettings(rate_per_principal=8, rate_writes_per_principal=3, rate_per_address=12, rate_window_s=60)
 Connect = Callable[[str], httpx.AsyncClient]
@@ -178,6 +181,28 @@ async def test_rewriting_the_authorization_header_does_not_buy_a_fresh_quota(
         assert r.status_code == 401, r.status_code
         r = await raw_get(c, address, "/api/v1/matching/challenges", [("Authorization", f"bearer   {jwt}")])
         assert r.status_code == 429 and r.headers["ratelimit"].startswith('"principal";r=0;'), r.status_code
+
+
+async def test_an_ecdsa_twin_signature_does_not_buy_a_fresh_quota(
+    client: Connect, token: TokenFactory, settings: RuntimeSettings
+) -> None:
+    """An ES256 signature (r, s) also verifies as (r, n - s): one token, two spellings. The token quota is
+    keyed on what was signed (the JWS signing input), so both spellings count against one quota."""
+    jwt = token("dave", "student").removeprefix("Bearer ")
+    twin = ecdsa_twin(jwt)
+    key = DevIssuer(settings.data_dir).private_key().public_key()
+    for spelling in (jwt, twin):  # the twin is a real credential, not junk the verifier refuses
+        claims = pyjwt.decode(spelling, key, algorithms=["ES256"], audience=settings.auth_audience)
+        assert claims["sub"] == "dave"
+    address = "127.0.0.18"
+    async with client(address) as c:
+        for i, spelling in enumerate([jwt, twin, twin, jwt, twin, jwt, jwt, twin]):
+            r = await c.get("/api/v1/matching/challenges", headers={"Authorization": f"Bearer {spelling}"})
+            assert r.status_code == 200, (i, r.status_code)
+            assert r.headers["ratelimit"].startswith(f'"principal";r={7 - i};'), (i, r.headers["ratelimit"])
+        r = await c.get("/api/v1/matching/challenges", headers={"Authorization": f"Bearer {twin}"})
+        refused(r)
+        assert r.json()["quota"] == "principal"
 
 
 async def test_a_credential_that_does_not_parse_has_no_token_quota(client: Connect) -> None:

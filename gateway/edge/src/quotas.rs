@@ -2,7 +2,8 @@
 //! tighter one on writes, and one per client address. The keys are the Python gateway's
 //! (gateway/limits.py), so Python and compiled replicas sharing one Redis hold one quota between them.
 //! The token is read as the services' verifier reads it (clustergrowth/credentials.py), so that no
-//! respelling of the header buys a fresh quota.
+//! respelling of the header buys a fresh quota; a JWT counts as its signing input (`header.payload`),
+//! so that the two valid spellings of an ECDSA signature, (r, s) and (r, n - s), name one quota.
 
 use crate::config::{Config, RedisUrl};
 use crate::http::Headers;
@@ -272,7 +273,7 @@ impl Quotas {
         let mut checks = vec![(self.per_address, format!("addr:{address}"))];
         // the first Authorization line, as the verifier reads it; no bearer token: no token quota (401)
         if let Some(token) = headers.get("authorization").and_then(bearer_token) {
-            let who = format!("tok:{}", &util::hex(&util::sha256(format!("Bearer {token}").as_bytes()))[..24]);
+            let who = format!("tok:{}", quota_key(token));
             checks.push((self.per_principal, who.clone()));
             if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
                 checks.push((self.writes, who));
@@ -311,6 +312,23 @@ pub fn bearer_token(header: &str) -> Option<&str> {
     let chars = token.trim_end_matches('=');
     let b68 = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/".contains(&c);
     (!chars.is_empty() && chars.bytes().all(b68)).then_some(token)
+}
+
+/// What a token quota counts: a JWT's signing input (`header.payload`, before the last `.`) when the token
+/// has JWS shape (three base64url segments, RFC 7515 §7.1), else the whole token. As `quota_subject` in
+/// clustergrowth/credentials.py, with the same test vectors.
+pub fn quota_subject(token: &str) -> &str {
+    let b64url = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(sig), None) if b64url(h) && b64url(p) && b64url(sig) => &token[..h.len() + 1 + p.len()],
+        _ => token,
+    }
+}
+
+/// The token quota's key, as gateway/limits.py names it: a hash of `Bearer <quota_subject(token)>`.
+pub fn quota_key(token: &str) -> String {
+    util::hex(&util::sha256(format!("Bearer {}", quota_subject(token)).as_bytes()))[..24].to_string()
 }
 
 fn rate_headers(q: &Quota, remaining: u64, reset: u64) -> Vec<(&'static str, String)> {
@@ -408,6 +426,50 @@ mod tests {
         for c in (0x21u8..0x7f).map(char::from).filter(|c| !alphabet.contains(*c)) {
             assert_eq!(bearer_token(&format!("Bearer a{c}b")), None, "{c:?}");
         }
+    }
+
+    // An ES256 token of a fixed key and its twin, (r, s) respelt (r, n - s): both verify (the vectors of
+    // tests/unit/test_credentials.py, which checks that with the key's JWK).
+    const SIGNED: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6InYiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJhIn0";
+    const SIGNATURE: &str = "-LjcdENCmedA4SE-7seBOKulAl_BJ1JlXl7Pi7Hl5oNn2xf-AoLIEH05iSkBbCpJ362yWFiVwVFR5O2Knrznjg";
+    const TWIN: &str = "-LjcdENCmedA4SE-7seBOKulAl_BJ1JlXl7Pi7Hl5oOYJOgA_X038ILGdtb-k9W13TlIVU6B3TOh1N04XaY9ww";
+
+    #[test]
+    fn an_ecdsa_twin_names_the_quota_of_its_token() {
+        for sig in [SIGNATURE, TWIN] {
+            let token = format!("{SIGNED}.{sig}");
+            assert_eq!(quota_subject(&token), SIGNED);
+            assert_eq!(quota_key(&token), "baa37b311e5ca03665cb8597");
+        }
+        let cfg = Config::from_json(
+            &crate::config::tests::valid().replace("\"rate_per_principal\": 600", "\"rate_per_principal\": 2"),
+        )
+        .unwrap();
+        let q = Quotas::new(&cfg);
+        let bearer = |sig: &str| {
+            let mut h = Headers::default();
+            h.add("Authorization", format!("Bearer {SIGNED}.{sig}"));
+            h
+        };
+        assert!(q.check("GET", &bearer(SIGNATURE), "10.0.0.4").exceeded.is_none());
+        assert!(q.check("GET", &bearer(TWIN), "10.0.0.4").exceeded.is_none());
+        assert_eq!(q.check("GET", &bearer(TWIN), "10.0.0.4").exceeded.map(|(q, _)| q.name), Some("principal"));
+    }
+
+    #[test]
+    fn a_token_not_shaped_as_a_jws_is_keyed_whole() {
+        // the verifier refuses padding, and its base64url decoding is strict
+        let signed = [".", ".c2ln==", ".c2l+", ".c2l/", ".c2l~"].map(|tail| format!("{SIGNED}{tail}"));
+        let tokens = ["x", "abc.def", "a.b.c.d", ".b.c", "a..c", "a.b.", TOKEN]
+            .into_iter()
+            .chain(signed.iter().map(|t| t.as_str()));
+        for token in tokens {
+            assert_eq!(quota_subject(token), token, "{token:?}");
+            assert_eq!(quota_key(token), util::hex(&util::sha256(format!("Bearer {token}").as_bytes()))[..24]);
+        }
+        assert_eq!(quota_key("x"), "b937a6fd6074f3650930dd9a");
+        assert_eq!(quota_subject("a.b.c"), "a.b");
+        assert_eq!(quota_key("a.b.c"), quota_key("a.b.d"));
     }
 
     #[test]
