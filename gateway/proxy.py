@@ -38,6 +38,7 @@ HOP_BY_HOP = {
     b"proxy-authenticate",
     b"content-length",
     b"x-request-id",
+    b"x-forwarded-for",  # replaced by the peer's address, as the compiled front does (gateway/edge/src/proxy.rs)
 }
 RESPONSE_DROP = {b"connection", b"keep-alive", b"transfer-encoding", b"x-request-id"}
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
@@ -223,7 +224,7 @@ class ProxyMiddleware:
         if not trace:  # start a trace here, so the service and its events continue it
             lines.append(f"traceparent: 00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01\r\n".encode())
         client = scope.get("client")
-        if client:
+        if client:  # the address this front answered; the client's own X-Forwarded-For was dropped above
             lines.append(f"x-forwarded-for: {client[0]}\r\n".encode())
         lines.append(f"x-request-id: {logs.request_id.get() or ''}\r\ncontent-length: {len(body)}\r\n\r\n".encode())
         return b"".join(lines) + body

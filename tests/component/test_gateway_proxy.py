@@ -147,3 +147,30 @@ async def test_a_streamed_answer_is_passed_on_as_it_comes(kind: str, settings: R
                 assert b"".join([c async for c in parts]) == b"second"
     finally:
         await svc.stop()
+
+
+async def test_a_service_sees_the_peer_address_as_x_forwarded_for_and_nothing_the_client_said(
+    kind: str, settings: RuntimeSettings
+) -> None:
+    """Both fronts drop the client's own X-Forwarded-For and set the address of the connection they
+    answered: a client cannot make a service believe it comes from elsewhere."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def echo(request):  # type: ignore[no-untyped-def]
+        return JSONResponse({"x-forwarded-for": request.headers.getlist("x-forwarded-for")})
+
+    svc = Served(lambda: Starlette(routes=[Route("/api/v1/facilities/echo", echo)]), free_port())
+    await svc.start()
+    address = "127.0.0.21"  # not the loopback address the test's ASGI server trusts for proxy headers
+    try:
+        async with front(kind, settings, GatewaySettings(facilities_url=svc.url)) as f, f.client(address) as client:
+            r = await client.get("/api/v1/facilities/echo")
+            assert r.status_code == 200 and r.json() == {"x-forwarded-for": [address]}
+            told = [("X-Forwarded-For", "203.0.113.9"), ("x-forwarded-for", "198.51.100.1, 10.0.0.1")]
+            for headers in (told[:1], told):
+                r = await client.get("/api/v1/facilities/echo", headers=headers)
+                assert r.status_code == 200 and r.json() == {"x-forwarded-for": [address]}, (headers, r.json())
+    finally:
+        await svc.stop()
