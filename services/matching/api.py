@@ -26,6 +26,7 @@ async def matching(request: Request) -> h.Matching:
 
 Ctx = Annotated[h.Matching, Depends(matching)]
 router = APIRouter(responses=problem_responses(401, 403, 404, 409, 422))
+IF_MATCH_PROBLEMS = problem_responses(412, 428)  # what etags.check answers: a stale or weak tag, none or '*'
 
 
 class ChallengeOut(BaseModel):
@@ -166,6 +167,7 @@ async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str, respon
     "/challenges/{challenge_id}/publish",
     **allow("sme_member", "region_admin"),
     response_model=ChallengeOut,
+    responses=IF_MATCH_PROBLEMS,
     summary="Complete a suggested draft and post it",
 )
 async def publish(
@@ -184,6 +186,7 @@ async def publish(
     "/challenges/{challenge_id}/ranking",
     **allow("sme_member", "academic", "region_admin"),
     response_model=ChallengeOut,
+    responses=IF_MATCH_PROBLEMS,
     summary="The host's ranking of applicants",
 )
 async def rank(
