@@ -65,7 +65,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"(store={settings.store}, bus={settings.bus}, data={settings.data_dir})",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    from clustergrowth.httpserver import uvicorn_options  # bounded request heads; X-Forwarded-* from trusted proxies
+
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        **uvicorn_options(settings),
+    )
     return 0
 
 

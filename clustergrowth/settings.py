@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_ISSUER = "urn:clustergrowth:dev-issuer"
 NUTS2 = re.compile(r"^[A-Z]{2}[0-9A-Z]{2}$")
@@ -75,6 +77,43 @@ class RuntimeSettings(BaseSettings):
     seed_demo: bool = True
     log_level: str = "INFO"
     log_json: bool = True
+    http_max_head_bytes: int = Field(
+        64 << 10, ge=4096, le=1 << 20, description="a larger request head (line and header fields) gets 431"
+    )
+    http_max_headers: int = Field(100, ge=16, le=1000, description="a request with more header fields gets 431")
+    http_max_request_line_bytes: int = Field(
+        8 << 10, ge=1024, le=1 << 20, description="a longer request line (method, target, version) gets 414"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses or networks whose X-Forwarded-For/-Proto are believed (JSON list or commas); "
+        "empty: none",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, v: list[str]) -> list[str]:
+        out = []
+        for p in v:
+            try:
+                out.append(str(ipaddress.ip_network(p, strict=False) if "/" in p else ipaddress.ip_address(p)))
+            except ValueError:
+                raise ValueError(f"{p!r} is not an IP address or network (CIDR); '*' is not accepted") from None
+        return out
+
+    @model_validator(mode="after")
+    def _request_line_within_head(self) -> RuntimeSettings:
+        if self.http_max_request_line_bytes > self.http_max_head_bytes:
+            raise ValueError("http_max_request_line_bytes cannot exceed http_max_head_bytes (the line is in the head)")
+        return self
 
     @field_validator("region")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clustergrowth import logs
@@ -18,6 +19,7 @@ from clustergrowth.auth import Authenticator
 from clustergrowth.errors import install_problem_handlers
 from clustergrowth.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_response
 from clustergrowth.settings import RuntimeSettings
+from clustergrowth.strictjson import StrictJsonMiddleware
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -86,6 +88,11 @@ class EdgeMiddleware:
 def install_edge(app: FastAPI, components: list[ServiceComponent]) -> None:
     """Middleware, problem handlers, and the contract endpoints /healthz /readyz /metrics."""
     app.add_middleware(EdgeMiddleware)
+    # strict JSON bodies (422 for NaN, Infinity, 1e999, nesting deeper than 32), innermost: inside the
+    # body-size limit and quotas installed before, so what it reads is already bounded and allowed
+    if app.middleware_stack is not None:
+        raise RuntimeError("install_edge must run before the app starts")
+    app.user_middleware.append(Middleware(StrictJsonMiddleware))
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")

@@ -1,0 +1,220 @@
+"""The HTTP/1.1 server of every ``clustergrowth run`` process: uvicorn's httptools protocol with the
+request head bounded while it arrives.
+
+Unbounded, httptools keeps a header value it has not seen the end of, and uvicorn the request target,
+for as long as the client sends them (one 256 MB head took a process from 109 MB to 439 MB, and
+minutes of CPU, as the value is grown by concatenation). Here each request head is measured as it is
+read, and a head over a limit is answered at once (problem+json) and the connection closed:
+
+* the request line (method, target, version) over ``max_request_line_bytes`` → 414 URI Too Long;
+* more than ``max_headers`` header fields → 431 Request Header Fields Too Large;
+* a head over ``max_head_bytes`` (request line, header fields, the blank line) → 431.
+
+The head is measured two ways. Data that arrives while a head is incomplete, in a read that began
+inside that head (or started it), is head: it is counted whole, so a head that never ends is refused
+after at most the limit plus one read (asyncio and uvloop read at most 256 KiB at a time). What the
+parser hands over (the target, each complete field) is counted too, which catches a large head that
+arrives in one read with its end. A head under the limits is never refused.
+
+After refusing, the server closes its sending side and reads (and drops) what the client still sends,
+briefly, before closing: closing a socket with unread input makes the kernel send a reset, which can
+destroy the answer before the client reads it (the compiled front does the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from clustergrowth.settings import RuntimeSettings
+
+__all__ = ["BoundedHttpToolsProtocol", "HeadLimits", "bounded_protocol", "uvicorn_options"]
+
+log = logging.getLogger("clustergrowth.http")
+
+PROBLEM_TYPE = "https://smeclustergrowth.eu/problems/"
+LINGER_S = 0.5  # after a refusal: how long input is still read (and dropped) before the close
+LINGER_BYTES = 1 << 20  # ... and how much of it
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    max_head_bytes: int = 64 << 10
+    max_headers: int = 100
+    max_request_line_bytes: int = 8 << 10
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing; ``data_received`` answers it."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+_TITLES = {414: ("URI too long", "uri-too-long"), 431: ("Request header fields too large", "header-fields-too-large")}
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing request heads over ``limits`` while they arrive."""
+
+    limits: ClassVar[HeadLimits] = HeadLimits()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._phase = "idle"  # idle (between requests), head, body
+        self._begun = 0  # requests begun in the read being parsed
+        self._head_bytes = 0  # reads of the current head counted whole
+        self._line_bytes = 0  # the request line, from what the parser has handed over
+        self._fields_bytes = 0  # the complete header fields handed over, as name:value CRLF
+        self._header_count = 0
+        self._refusal: _Refused | None = None
+        self._refused = False
+        self._deferred: _Refused | None = None  # a refusal waiting for earlier responses to finish
+        self._dropped = 0
+        self._linger: asyncio.TimerHandle | None = None
+
+    # asyncio.Protocol
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:  # lingering after a refusal: drop what still comes, within bounds
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self.transport.close()
+            return
+        self._unset_keepalive_if_required()
+        phase, self._begun = self._phase, 0
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if self._refusal is not None:
+                self._refuse(self._refusal)
+                return
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+            return
+        if self._phase == "head" and (self._begun == 0 or (self._begun == 1 and phase == "idle")):
+            # the whole read belongs to the head still arriving (it began before, or with, this read)
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_head_bytes:
+                self._refuse(_Refused(431, self._head_detail()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        super().connection_lost(exc)
+
+    # parser callbacks
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._phase, self._begun = "head", self._begun + 1
+        self._head_bytes = self._line_bytes = self._fields_bytes = self._header_count = 0
+        self._refusal = None
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._line_bytes = len(self.parser.get_method()) + 1 + len(self.url) + 9  # method SP target SP HTTP/1.1
+        if self._line_bytes > self.limits.max_request_line_bytes:
+            self._stop(414, f"the request line is longer than {self.limits.max_request_line_bytes} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._fields_bytes += len(name) + len(value) + 3  # name:value CRLF (the space is optional)
+        if self._header_count > self.limits.max_headers:
+            self._stop(431, f"the request has more than {self.limits.max_headers} header fields")
+        if self._line_bytes + 2 + self._fields_bytes + 2 > self.limits.max_head_bytes:  # with both line ends
+            self._stop(431, self._head_detail())
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._phase = "body"
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase = "idle"
+        super().on_message_complete()
+
+    # refusing
+
+    def _head_detail(self) -> str:
+        return f"the request head is larger than {self.limits.max_head_bytes} bytes"
+
+    def _stop(self, status: int, detail: str) -> None:
+        self._refusal = _Refused(status, detail)
+        raise self._refusal
+
+    def _refuse(self, refusal: _Refused) -> None:
+        """Stop reading requests on this connection and answer ``refusal``, after the responses to
+        earlier (pipelined) requests if some are still being written."""
+        self._refused = True
+        log.info("request refused (%d): %s", refusal.status, refusal.detail)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._deferred = refusal
+        else:
+            self._answer(refusal)
+
+    def on_response_complete(self) -> None:
+        if self._deferred is None or self.pipeline:
+            super().on_response_complete()
+            return
+        self.server_state.total_requests += 1
+        refusal, self._deferred = self._deferred, None
+        if not self.transport.is_closing():
+            self._answer(refusal)
+
+    def _answer(self, refusal: _Refused) -> None:
+        """problem+json, then close the sending side, read and drop input briefly, and close."""
+        title, suffix = _TITLES[refusal.status]
+        body = json.dumps(
+            {"type": PROBLEM_TYPE + suffix, "title": title, "status": refusal.status, "detail": refusal.detail}
+        ).encode()
+        head = [STATUS_LINE[refusal.status]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head += [
+            b"content-type: application/problem+json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+        self.transport.write(b"".join(head))
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self._linger = self.loop.call_later(LINGER_S, self.transport.close)
+
+
+def bounded_protocol(limits: HeadLimits) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class for uvicorn's ``http=``, with ``limits``."""
+    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"limits": limits})
+
+
+def uvicorn_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """uvicorn settings every process shares: the bounded protocol, and X-Forwarded-For / -Proto
+    believed only from ``settings.trusted_proxies`` (uvicorn's own default believes 127.0.0.1)."""
+    limits = HeadLimits(
+        max_head_bytes=settings.http_max_head_bytes,
+        max_headers=settings.http_max_headers,
+        max_request_line_bytes=settings.http_max_request_line_bytes,
+    )
+    return {
+        "http": bounded_protocol(limits),
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }

@@ -1,0 +1,136 @@
+"""Strict JSON request bodies: no non-finite numbers, no nesting deeper than ``MAX_DEPTH``.
+
+Python's ``json`` (what the framework parses bodies with) accepts ``NaN``, ``Infinity`` and
+``-Infinity``, turns literals such as ``1e999`` into infinity, and nests as deep as the interpreter's
+recursion limit; pydantic's float fields accept non-finite values. A body with any of these is
+answered 422 problem+json naming the field ``body`` before any handler runs.
+
+The framework parses the body again after this check. To keep that the only parse for ordinary
+bodies, a body is parsed here only when a cheap scan (substring counts and one regular expression,
+all in C) says it may hold what is refused: the text ``NaN`` or ``Infinity``, a number with an
+exponent or with 309 digits or more, more than ``MAX_DEPTH`` opening brackets, or an encoding other
+than UTF-8. Bodies that are not JSON at all are left to the framework (it answers 422 as before).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clustergrowth.errors import problem_response
+from clustergrowth.problems import Unprocessable
+
+__all__ = ["MAX_DEPTH", "StrictJsonMiddleware", "body_problem", "is_json_content_type"]
+
+MAX_DEPTH = 32
+NON_FINITE = "non-finite number (NaN, Infinity, or too large for a double)"
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+# a number that may overflow a double: an exponent, or 309 digits in a row (the lookbehind makes each
+# run of digits one attempt, so the scan stays linear)
+_RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _constant(name: str) -> Any:
+    raise _NonFinite(name)  # json calls this for NaN, Infinity and -Infinity only
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # a JSON number literal is never NaN
+        raise _NonFinite(text)
+    return value
+
+
+def _deeper_than(doc: Any, limit: int) -> bool:
+    """True if ``doc`` nests arrays and objects more than ``limit`` levels (``[]`` is one level)."""
+    stack = [(doc, 1)] if isinstance(doc, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def body_problem(body: bytes) -> str | None:
+    """Why a JSON request body is refused, or None (also when it is not JSON: the framework says so)."""
+    if not body:
+        return None
+    brackets = body.count(b"[") + body.count(b"{")  # counts brackets in strings too: an upper bound
+    if not (
+        brackets > MAX_DEPTH
+        or b"NaN" in body
+        or b"Infinity" in body
+        or _RISKY_NUMBER.search(body)
+        or json.detect_encoding(body) not in ("utf-8", "utf-8-sig")  # UTF-16/32: the scan above cannot see
+    ):
+        return None
+    try:
+        doc = json.loads(body, parse_constant=_constant, parse_float=_float)
+    except _NonFinite:
+        return NON_FINITE
+    except RecursionError:
+        return TOO_DEEP
+    except ValueError:  # not JSON (a decode error, bad text encoding, an over-long integer)
+        return None
+    if brackets > MAX_DEPTH and _deeper_than(doc, MAX_DEPTH):
+        return TOO_DEEP
+    return None
+
+
+def is_json_content_type(value: bytes) -> bool:
+    """What the framework parses as JSON: ``application/json`` and ``application/*+json``."""
+    media = value.split(b";", 1)[0].strip().lower()
+    main, _, sub = media.partition(b"/")
+    return main == b"application" and (sub == b"json" or sub.endswith(b"+json"))
+
+
+class StrictJsonMiddleware:
+    """Reads a JSON request body whole, refuses it (422) if ``body_problem`` finds a reason, else hands
+    it on as one message. Install it inside the body-size limit, so what it holds is bounded there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+        if content_type is None or not is_json_content_type(content_type):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: the app sees what came, then that
+                pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": True}, message]
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                body = b"".join(chunks)
+                reason = body_problem(body)
+                if reason is not None:
+                    problem = Unprocessable(f"body: {reason}", [{"field": "body", "reason": reason}])
+                    await problem_response(problem, Request(scope))(scope, receive, send)
+                    return
+                pending = [{"type": "http.request", "body": body, "more_body": False}]
+                break
+        chunks.clear()
+
+        async def replayed() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        await self.app(scope, replayed, send)

@@ -1,0 +1,455 @@
+"""Bounded inputs in the Python front: request heads refused while they arrive (a real
+``clustergrowth run`` process, raw sockets, its memory read from /proc), X-Forwarded-For believed only
+from trusted proxies, and strict JSON bodies (non-finite numbers, deep nesting) refused before any
+handler, through the embedded gateway and a standalone service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clustergrowth.settings import RuntimeSettings
+from gateway.app import create_app
+from services.mapping.app import create_app as mapping_app
+from tests.backends import free_port
+from tests.conftest import asgi_client
+
+CLI = str(Path(sys.executable).parent / "clustergrowth")
+SMES = "/api/v1/mapping/smes"
+MB = 1 << 20
+
+
+# --- a real process ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    pid: int
+    port: int
+
+    def rss(self) -> int:
+        """Resident memory of the server process (VmRSS), in bytes."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
+
+def read_all(s: socket.socket) -> bytes:
+    """What the server sends until it closes (a reset after its answer ends it too)."""
+    out = b""
+    while True:
+        try:
+            data = s.recv(65536)
+        except OSError:
+            return out
+        if not data:
+            return out
+        out += data
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(data)
+        except OSError:  # refused and closed while we were still sending
+            pass
+        return read_all(s)
+
+
+def parse(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict((k.lower(), v.strip()) for k, _, v in (h.partition(":") for h in lines[1:]))
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+def refused(answer: bytes, status: int) -> dict[str, Any]:
+    """``answer`` is a complete problem+json refusal with ``status`` that closes the connection."""
+    got, headers, body = parse(answer)
+    assert got == status, answer[:300]
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["connection"] == "close"
+    assert len(body) == int(headers["content-length"])
+    problem: dict[str, Any] = json.loads(body)
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    return problem
+
+
+def get(port: int, target: str = "/healthz", fields: list[bytes] | None = None) -> bytes:
+    """A GET with ``fields`` (each ``name:value``, no optional space) and Connection: close."""
+    lines = [f"GET {target} HTTP/1.1".encode(), b"Host:t", *(fields or []), b"Connection:close", b"", b""]
+    return exchange(port, b"\r\n".join(lines))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """``clustergrowth run`` (embedded gateway, SQLite) on a free loopback port."""
+    data = tmp_path_factory.mktemp("bounded")
+    port = free_port()
+    env = {**os.environ, "CG_DATA_DIR": str(data), "CG_SEED_DEMO": "false", "PORT": str(port)}
+    for name in [k for k in env if k.startswith("CG_HTTP_") or k in ("CG_TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS")]:
+        del env[name]
+    with open(data / "server.log", "wb") as log:
+        proc = subprocess.Popen([CLI, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (data / "server.log").read_text()
+            try:
+                if parse(get(port))[0] == 200:
+                    break
+            except (OSError, IndexError, ValueError):
+                pass
+            assert time.monotonic() < deadline, "clustergrowth run did not answer /healthz"
+            time.sleep(0.1)
+        yield Process(proc.pid, port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def grow_head(port: int, limit: int, chunk: int = 64 << 10) -> tuple[int, bytes]:
+    """Send one request head that never ends, ``chunk`` bytes at a time, until the server answers or
+    closes or ``limit`` bytes are sent; then read the answer. Returns (bytes sent, answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost:t\r\nX-Grow:")
+        sent, piece = 0, b"x" * chunk
+        while sent < limit:
+            if select.select([s], [], [], 0)[0]:  # an answer, or the close
+                break
+            try:
+                s.sendall(piece)
+            except OSError:
+                break
+            sent += chunk
+        return sent, read_all(s)
+
+
+def test_a_head_growing_to_256_mb_is_refused_early_and_memory_stays_flat(server: Process) -> None:
+    before = server.rss()
+    highest = before
+    for _ in range(4):  # as reported, four such requests took the process from 131 MB to 1.19 GB
+        sent, answer = grow_head(server.port, 256 * MB)
+        highest = max(highest, server.rss())
+        problem = refused(answer, 431)
+        assert "65536 bytes" in problem["detail"]
+        assert sent < 16 * MB, f"{sent} bytes were sent before the answer"
+    after = server.rss()
+    assert max(highest, after) - before < 16 * MB, (before, highest, after)
+    assert parse(get(server.port))[0] == 200
+
+
+def test_too_many_header_fields_are_431_and_the_limit_itself_is_served(server: Process) -> None:
+    # Host and Connection are two of the fields
+    at_limit = [b"X-F%d:v" % i for i in range(98)]
+    assert parse(get(server.port, fields=at_limit))[0] == 200
+    problem = refused(get(server.port, fields=[*at_limit, b"X-One-More:v"]), 431)
+    assert "more than 100 header fields" in problem["detail"]
+    assert parse(get(server.port))[0] == 200
+
+
+def test_a_long_request_line_is_414_at_one_byte_over(server: Process) -> None:
+    def target(line_length: int) -> str:
+        base = len("GET /healthz?p= HTTP/1.1")
+        return "/healthz?p=" + "a" * (line_length - base)
+
+    assert parse(get(server.port, target(8192)))[0] == 200
+    problem = refused(get(server.port, target(8193)), 414)
+    assert "8192 bytes" in problem["detail"]
+    refused(get(server.port, target(1 * MB)), 414)
+    assert parse(get(server.port))[0] == 200
+
+
+def test_a_large_head_that_arrives_whole_is_431_at_one_byte_over(server: Process) -> None:
+    def head_of(size: int) -> list[bytes]:
+        fixed = len(b"GET /healthz HTTP/1.1\r\nHost:t\r\nConnection:close\r\n\r\n")
+        fields: list[bytes] = []
+        left = size - fixed
+        while left > 0:
+            value = min(left - len(b"X-Pad-00:\r\n"), 60000)
+            fields.append(b"X-Pad-%02d:" % len(fields) + b"v" * value)
+            left -= len(fields[-1]) + 2
+        assert left == 0
+        return fields
+
+    assert parse(get(server.port, fields=head_of(65536)))[0] == 200
+    refused(get(server.port, fields=head_of(65537)), 431)
+    refused(get(server.port, fields=head_of(1 * MB)), 431)
+    assert parse(get(server.port))[0] == 200
+
+
+def test_the_limits_hold_for_later_requests_on_a_connection(server: Process) -> None:
+    """A kept-alive connection: a request, then (pipelined in one write) a request with a body and
+    a head that never ends; both requests are answered, then the head is refused."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost:t\r\n\r\n")
+        first = s.recv(65536)
+        assert parse(first)[0] == 200
+        body = b"{}" + b" " * 200_000
+        post = b"POST /healthz HTTP/1.1\r\nHost:t\r\nContent-Type:text/plain\r\nContent-Length:%d\r\n\r\n" % len(body)
+        try:
+            s.sendall(post + body + b"GET /healthz HTTP/1.1\r\nHost:t\r\nX-Grow:" + b"x" * (2 * MB))
+        except OSError:
+            pass
+        answers = read_all(s)
+    second, _, rest = answers.partition(b"HTTP/1.1 431 ")
+    assert parse(second)[0] == 405, answers[:300]  # the POST was read whole and answered
+    refused(b"HTTP/1.1 431 " + rest, 431)
+
+
+def test_settings_bound_the_limits() -> None:
+    from pydantic import ValidationError
+
+    s = RuntimeSettings()
+    assert (s.http_max_head_bytes, s.http_max_headers, s.http_max_request_line_bytes) == (65536, 100, 8192)
+    assert s.trusted_proxies == []
+    for bad in (
+        {"http_max_head_bytes": 100},
+        {"http_max_head_bytes": 64 * MB},
+        {"http_max_headers": 0},
+        {"http_max_request_line_bytes": 10},
+        {"http_max_head_bytes": 8192, "http_max_request_line_bytes": 16384},
+        {"trusted_proxies": ["*"]},
+        {"trusted_proxies": ["proxy.example"]},
+    ):
+        with pytest.raises(ValidationError):
+            RuntimeSettings(**bad)
+    assert RuntimeSettings(trusted_proxies="10.1.2.3/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]
+
+
+# --- X-Forwarded-For --------------------------------------------------------------------------------
+
+
+async def echo_client(scope: Any, receive: Any, send: Any) -> None:
+    """An app that answers with the client address uvicorn gave it."""
+    if scope["type"] != "http":
+        return
+    body = json.dumps(scope["client"][0]).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def serve(app: Any, runtime: RuntimeSettings) -> AsyncIterator[str]:
+    """``app`` under uvicorn with the options ``clustergrowth run`` uses, in this event loop."""
+    from clustergrowth.httpserver import uvicorn_options
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(runtime))
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    spoof = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    async with serve(echo_client, RuntimeSettings(data_dir=tmp_path)) as url, httpx.AsyncClient() as c:
+        assert (await c.get(url, headers=spoof)).json() == "127.0.0.1"  # uvicorn alone believes 127.0.0.1
+    trusted = RuntimeSettings(data_dir=tmp_path, trusted_proxies=["127.0.0.0/8"])
+    async with serve(echo_client, trusted) as url, httpx.AsyncClient() as c:
+        assert (await c.get(url, headers=spoof)).json() == "203.0.113.9"
+
+
+async def test_limits_follow_the_settings(tmp_path: Path) -> None:
+    tight = RuntimeSettings(
+        data_dir=tmp_path, http_max_head_bytes=4096, http_max_headers=16, http_max_request_line_bytes=1024
+    )
+    async with serve(echo_client, tight) as url, httpx.AsyncClient() as c:
+        assert (await c.get(url, headers={f"x-{i}": "v" for i in range(10)})).status_code == 200
+        r = await c.get(url, headers={f"x-{i}": "v" for i in range(20)})
+        assert r.status_code == 431 and r.headers["content-type"] == "application/problem+json"
+        assert (await c.get(url, headers={"x-big": "v" * 5000})).status_code == 431
+        assert (await c.get(url + "/?" + "q" * 1100)).status_code == 414
+        assert (await c.get(url)).status_code == 200
+
+
+# --- strict JSON bodies -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> RuntimeSettings:
+    return RuntimeSettings(data_dir=tmp_path / "data", seed_demo=False, relay_interval_s=0.05)
+
+
+@pytest.fixture
+def admin(bare: RuntimeSettings) -> dict[str, str]:
+    from clustergrowth.auth import DevIssuer
+
+    return {"Authorization": "Bearer " + DevIssuer(bare.data_dir).mint(bare, "ra", ["region_admin"], "IE05", None)}
+
+
+@pytest.fixture
+async def client(bare: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in asgi_client(create_app(bare)):
+        yield c
+
+
+def sme_text(turnover: str = "6000000", clusters: str = '["precision"]', name: str = "Rubicon Ltd") -> str:
+    """A valid RegisterSME body as JSON text, with the turnover and clusters spelled as given."""
+    return (
+        f'{{"legal_name": {json.dumps(name)}, "country": "IE", "region": "IE05", "nuts3": "IE053",'
+        f' "nace_primary": "C28.29", "headcount": 40, "turnover_eur": {turnover}, "balance_sheet_eur": 4e6,'
+        f' "founded": 2009, "clusters": {clusters}, "councils": ["Cork"],'
+        f' "contact": {{"name": "Aoife Example", "email": "aoife@example.org"}},'
+        f' "consent": {{"lawful_basis": "consent"}}}}'
+    )
+
+
+def nested(levels: int) -> str:
+    """``levels`` arrays, one inside the other, around a string."""
+    return "[" * levels + '"x"' + "]" * levels
+
+
+async def post(
+    client: httpx.AsyncClient, headers: dict[str, str], text: str | bytes, content_type: str = "application/json"
+) -> httpx.Response:
+    body = text.encode() if isinstance(text, str) else text
+    return await client.post(SMES, content=body, headers={**headers, "content-type": content_type})
+
+
+def refused_body(r: httpx.Response, reason: str) -> None:
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    errors = r.json()["errors"]
+    assert [e["field"] for e in errors] == ["body"], errors
+    assert reason in errors[0]["reason"], errors
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1" * 400 + ".5"])
+async def test_non_finite_numbers_are_422_naming_the_body_and_nothing_is_stored(
+    client: httpx.AsyncClient, admin: dict[str, str], literal: str
+) -> None:
+    refused_body(await post(client, admin, sme_text(turnover=literal)), "non-finite number")
+    refused_body(await post(client, admin, sme_text(turnover=literal), "application/json; charset=utf-8"), "non-finite")
+    refused_body(await post(client, admin, sme_text(turnover=literal), "application/vnd.api+json"), "non-finite")
+    utf16 = sme_text(turnover=literal).encode("utf-16")  # the framework reads UTF-16 JSON too
+    refused_body(await post(client, admin, utf16), "non-finite number")
+    assert (await client.get(SMES, headers=admin)).json() == []
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(31, False), (32, False), (33, True), (100_000, True)])
+async def test_nesting_deeper_than_32_levels_is_422_naming_the_body(
+    client: httpx.AsyncClient, admin: dict[str, str], depth: int, refused: bool
+) -> None:
+    # the body object is one level, so ``clusters`` holds depth - 1 levels
+    text = sme_text(clusters=nested(depth - 1)) if depth < 1000 else nested(depth)
+    r = await post(client, admin, text)
+    if refused:
+        refused_body(r, "nested deeper than 32 levels")
+    else:  # not refused for its depth: the model says what is wrong with clusters
+        assert r.status_code == 422, r.text
+        assert {e["field"] for e in r.json()["errors"]} != {"body"}, r.text
+    assert (await client.get(SMES, headers=admin)).json() == []
+
+
+async def test_strict_bodies_are_still_served(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    """Finite exponents, the largest double, and NaN, Infinity and brackets inside strings pass."""
+    name = "NaN Infinity 1e999 " + "[" * 40 + "{" * 40
+    r = await post(client, admin, sme_text(turnover="1.7976931348623157e308", name=name))
+    assert r.status_code == 201, r.text
+    r = await post(client, admin, sme_text(turnover="6.5E+6", clusters=json.dumps(["c"] * 20), name="Second Ltd"))
+    assert r.status_code == 201, r.text
+    assert sorted(s["legal_name"] for s in (await client.get(SMES, headers=admin)).json()) == [name, "Second Ltd"]
+
+
+async def test_a_standalone_service_refuses_them_too(bare: RuntimeSettings, admin: dict[str, str]) -> None:
+    async for c in asgi_client(mapping_app(bare)):
+        refused_body(await post(c, admin, sme_text(turnover="Infinity")), "non-finite number")
+        refused_body(await post(c, admin, sme_text(clusters=nested(40))), "nested deeper than 32 levels")
+        assert (await c.get(SMES, headers=admin)).json() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", None),
+        ("{}", None),
+        ("not json [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ NaN", None),  # the framework answers for bad JSON
+        ("[1e308, 1e-999, 2.5E+3]", None),
+        ("1" * 400, None),  # an integer, not a double
+        ("[1.8e308]", "non-finite"),
+        ('{"a": [-Infinity]}', "non-finite"),
+        ('{"NaN": "Infinity", "x": "1e999"}', None),
+        ('{"a":' * 32 + "1" + "}" * 32, None),
+        ('{"a":' * 33 + "1" + "}" * 33, "nested deeper"),
+        ("[" * 32 + "]" * 32, None),
+        ("[" * 33 + "]" * 33, "nested deeper"),
+        ('["' + "[" * 100 + '"]', None),
+        ("[" + "[]," * 1000 + "[]]", None),  # wide, not deep
+        ("[" * 1_000_000, "nested deeper"),  # not JSON, but deeper than the interpreter goes
+    ],
+)
+def test_body_problem(text: str, reason: str | None) -> None:
+    from clustergrowth.strictjson import body_problem
+
+    got = body_problem(text.encode())
+    assert got is None if reason is None else (got is not None and reason in got), got
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(alphabet='[]{}"\\aN1e', max_size=5)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _depth(doc: Any) -> int:
+    if isinstance(doc, dict):
+        return 1 + max(map(_depth, doc.values()), default=0)
+    if isinstance(doc, list):
+        return 1 + max(map(_depth, doc), default=0)
+    return 0
+
+
+def _finite(doc: Any) -> bool:
+    if isinstance(doc, dict):
+        return all(map(_finite, doc.values()))
+    if isinstance(doc, list):
+        return all(map(_finite, doc))
+    return not isinstance(doc, float) or (doc == doc and abs(doc) != float("inf"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, st.integers(min_value=0, max_value=40))
+def test_body_problem_matches_the_rule(doc: Any, wrap: int) -> None:
+    """Refused exactly when the document holds a non-finite number or nests deeper than 32 levels."""
+    from clustergrowth.strictjson import body_problem
+
+    for _ in range(wrap):
+        doc = [doc]
+    got = body_problem(json.dumps(doc).encode())
+    if not _finite(doc):
+        assert got is not None and "non-finite" in got
+    elif _depth(doc) > 32:
+        assert got is not None and "nested deeper" in got
+    else:
+        assert got is None
