@@ -179,14 +179,13 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     return ids
 
 
-async def test_another_organisations_objects_are_not_found(
-    client: httpx.AsyncClient, settings: RuntimeSettings
-) -> None:
-    """Object level: for every route with an id, organisation B's people (each role the route admits,
-    staff excepted: they see their region by role) get 404 for A's objects; catalogue objects are
-    readable by all but not changeable by B."""
-    ids = await _objects_of_org_a(client, settings)
-    failures = []
+ObjectRoute = tuple[str, str, dict[str, Any], list[str], list[str], Any]
+
+
+async def object_routes(client: httpx.AsyncClient) -> list[ObjectRoute]:
+    """Every route with an object id in its path: method, path, operation, the roles to try it with (each
+    role it admits, staff excepted: they see their region by role), its private ids, and a valid body."""
+    out = []
     for method, path, op in await operations(client):
         params = re.findall(r"\{(\w+)\}", path)
         if not params:
@@ -196,6 +195,18 @@ async def test_another_organisations_objects_are_not_found(
         roles = roles or [r for r in rule if r in ORG_STAFF]  # region-wide staff see their region by role
         private = [p for p in params if p not in PUBLIC_OBJECTS]
         body = next((b for suffix, b in VALID.items() if path.endswith(suffix)), None)
+        out.append((method, path, op, roles, private, body))
+    return out
+
+
+async def test_another_organisations_objects_are_not_found(
+    client: httpx.AsyncClient, settings: RuntimeSettings
+) -> None:
+    """Object level: for every route with an id, organisation B's people get 404 for A's objects;
+    catalogue objects are readable by all but not changeable by B."""
+    ids = await _objects_of_org_a(client, settings)
+    failures = []
+    for method, path, op, roles, private, body in await object_routes(client):
         for role in roles:
             h = bearer(settings, f"b-{role}", [role], "org-b")
             r = await call(client, method, fill(path, ids), op, h, body=body)

@@ -25,11 +25,11 @@ from clustergrowth.settings import RuntimeSettings, TrustedIssuer
 from gateway.app import GatewaySettings, create_app
 from tests.component.test_authorization import (
     PUBLIC_OBJECTS,
-    STAFF,
     VALID,
     _objects_of_org_a,
     call,
     fill,
+    object_routes,
     operations,
 )
 from tests.component.test_facilities_api import slot
@@ -115,15 +115,7 @@ async def test_a_partner_token_copying_a_home_users_sub_and_org_reaches_nothing_
     for every role the route admits and every owner's sub; catalogue objects: not changeable."""
     ids = await _objects_of_org_a(client, settings)
     failures, tried = [], 0
-    for method, path, op in await operations(client):
-        params = re.findall(r"\{(\w+)\}", path)
-        if not params:
-            continue
-        rule = op["x-roles"]
-        roles = ["student", "sme_member", "academic"] if ANY in rule else [r for r in rule if r not in STAFF]
-        roles = roles or [r for r in rule if r == "facility_manager"]
-        private = [p for p in params if p not in PUBLIC_OBJECTS]
-        body = next((b for suffix, b in VALID.items() if path.endswith(suffix)), None)
+    for method, path, op, roles, private, body in await object_routes(client):
         for role in roles:
             for sub in OWNERS:
                 r = await call(client, method, fill(path, ids), op, partner(partner_key, sub, [role], "org-a"), body)
