@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.problems import ServiceUnavailable
 from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
 
 OUTBOX = "outbox"
@@ -39,3 +41,42 @@ async def save(
         raise ConcurrentUpdate(f"{collection}/{doc['_id']} changed since version {expected_version}")
     if events and on_saved:
         on_saved(collection)
+
+
+ATTEMPTS = 20
+T = TypeVar("T")
+Change = Callable[[Doc | None], Awaitable[tuple[Doc, Sequence[CloudEvent], T]]]
+
+
+async def update(
+    store: DocumentStore,
+    collection: str,
+    id: str,
+    change: Change[T],
+    *,
+    on_saved: Callable[[str], None] | None = None,
+    attempts: int = ATTEMPTS,
+    busy: str = "busy",
+) -> T:
+    """Read → change → guarded write, retried when another writer got there first; the one loop for that.
+
+    ``change(doc)`` gets the stored document (``None`` when there is none, then the write is an insert) and
+    returns the new document, its events and a result; it may raise a Problem, which ends the attempt
+    with nothing written. After ``attempts`` lost races the caller gets 503 with ``busy`` as its detail.
+    """
+    for _ in range(attempts):
+        doc = await store.get(collection, id)
+        new, events, result = await change(doc)
+        try:
+            await save(
+                store,
+                collection,
+                new,
+                events,
+                expected_version=None if doc is None else doc["version"],
+                on_saved=on_saved,
+            )
+            return result
+        except ConcurrentUpdate:
+            continue
+    raise ServiceUnavailable(f"{busy}; try again")

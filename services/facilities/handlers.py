@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
-from clustergrowth.contracts import EventData, make_event
+from clustergrowth.context import Context
 from clustergrowth.contracts import facilities as ev
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.problems import Forbidden, NotFound, ServiceUnavailable, Unprocessable, field_error
-from clustergrowth.store.port import DocumentStore, put
+from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
+from clustergrowth.store.port import put
 from services.facilities import commands as c
 from services.facilities import store as st
 from services.facilities.domain.model import (
@@ -37,20 +37,10 @@ MANAGERS = ("facility_manager", "region_admin")
 
 
 @dataclass
-class Facilities:
-    """What handlers need: the service's store, its region, a relay wake-up, and a clock."""
+class Facilities(Context):
+    """The facilities service's handler context."""
 
-    store: DocumentStore
-    region: str
-    notify: Callable[[str], None] = lambda collection: None
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-    @property
-    def source(self) -> str:
-        return f"/regions/{self.region}/facilities"
-
-    def event(self, data: EventData, key: str, subject: str | None = None) -> CloudEvent:
-        return make_event(data, key=key, region=self.region, source=self.source, subject=subject)
+    service: str = "facilities"
 
 
 # Sites and resources -------------------------------------------------------------------------------
@@ -208,28 +198,31 @@ def _cancelled_event(f: Facilities, b: Booking, reason: str) -> CloudEvent:
     return f.event(data, key=b.resource_id, subject=b.id)
 
 
-Loaded = tuple[dict[str, Any] | None, ResourceDay]
 Change = Callable[[ResourceDay], Awaitable[tuple[Booking, list[CloudEvent]]]]
 
 
-async def _change_schedule(f: Facilities, load: Callable[[], Awaitable[Loaded]], change: Change) -> Booking:
-    """Load a ResourceDay, apply a domain change, save it with its events; on a lost race, redo."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        doc, schedule = await load()
+async def _change_schedule(
+    f: Facilities, schedule_id: str, change: Change, empty: Callable[[], ResourceDay] | None = None
+) -> Booking:
+    """Apply a domain change to one ResourceDay and save it with its events (``empty`` makes the day's
+    schedule when it has none yet); a lost race re-reads and decides again."""
+
+    async def step(doc: dict[str, Any] | None) -> tuple[dict[str, Any], list[CloudEvent], Booking]:
+        if doc is None and empty is None:
+            raise NotFound(f"no schedule {schedule_id}")
+        schedule = st.schedule_from_doc(doc) if doc else empty()  # type: ignore[misc]
         booking, events = await change(schedule)
-        try:
-            await aggregate.save(
-                f.store,
-                st.SCHEDULES,
-                st.schedule_to_doc(schedule, doc),
-                events,
-                expected_version=doc["version"] if doc else None,
-                on_saved=f.notify,
-            )
-            return booking
-        except aggregate.ConcurrentUpdate:
-            continue  # somebody else wrote this day first: re-read and decide again
-    raise ServiceUnavailable("the resource is too busy right now; try again")
+        return st.schedule_to_doc(schedule, doc), events, booking
+
+    return await aggregate.update(
+        f.store,
+        st.SCHEDULES,
+        schedule_id,
+        step,
+        on_saved=f.notify,
+        attempts=MAX_WRITE_ATTEMPTS,
+        busy="the resource is too busy right now",
+    )
 
 
 async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
@@ -239,15 +232,12 @@ async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
     booker = Booker(who.id, who.roles, who.region, who.org, await _trainings(f, who.id, resource.organisation, now))
     day = cmd.start.astimezone(resource.tz).date()
 
-    async def load() -> Loaded:
-        doc = await f.store.get(st.SCHEDULES, ResourceDay.key(resource.id, day))
-        return doc, (st.schedule_from_doc(doc) if doc else ResourceDay(resource.id, day))
-
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
         booking = schedule.book(resource, booker, cmd.start, cmd.end, now)
         return booking, [_booked_event(f, booking)] if booking.status == "confirmed" else []
 
-    return await _change_schedule(f, load, change)
+    key = ResourceDay.key(resource.id, day)
+    return await _change_schedule(f, key, change, empty=lambda: ResourceDay(resource.id, day))
 
 
 async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any], ResourceDay]:
@@ -255,6 +245,12 @@ async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any],
     if not docs:
         raise NotFound(f"no booking {booking_id}")
     return docs[0], st.schedule_from_doc(docs[0])
+
+
+async def _schedule_of(f: Facilities, booking_id: str) -> str:
+    """The id of the ResourceDay that holds a booking (a booking never moves to another day)."""
+    doc, _ = await _load_booking(f, booking_id)
+    return str(doc["_id"])
 
 
 async def get_booking(f: Facilities, booking_id: str, who: Principal) -> Booking:
@@ -274,7 +270,7 @@ async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
         b = schedule.cancel(booking_id, who.id, manage)
         return b, [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
 
-    return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
+    return await _change_schedule(f, await _schedule_of(f, booking_id), change)
 
 
 async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) -> Booking:
@@ -287,7 +283,7 @@ async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) 
         b = schedule.decide(booking_id, who.id, approve)
         return b, [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
 
-    return await _change_schedule(f, lambda: _load_booking(f, booking_id), change)
+    return await _change_schedule(f, await _schedule_of(f, booking_id), change)
 
 
 async def my_bookings(f: Facilities, who: Principal) -> list[Booking]:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
-from clustergrowth.contracts import EventData, make_event
+from clustergrowth.context import Context, public
 from clustergrowth.contracts import mapping as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import NotFound, ServiceUnavailable, Unprocessable, field_error
-from clustergrowth.store.port import Doc, DocumentStore, put
+from clustergrowth.store.port import Doc, put
 from services.mapping import commands as c
 from services.mapping import store as st
 from services.mapping.domain import cluster
@@ -29,21 +27,11 @@ READERS_ALL = ("region_admin", "council_secretary", "analyst")
 
 
 @dataclass
-class Mapping:
-    """What handlers need: the store, the region, a relay wake-up, a clock, star thresholds."""
+class Mapping(Context):
+    """The mapping service's handler context, with the cluster-star thresholds."""
 
-    store: DocumentStore
-    region: str
-    notify: Callable[[str], None] = lambda collection: None
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    service: str = "mapping"
     thresholds: cluster.Thresholds = field(default_factory=cluster.Thresholds)
-
-    @property
-    def source(self) -> str:
-        return f"/regions/{self.region}/mapping"
-
-    def event(self, data: EventData, key: str) -> CloudEvent:
-        return make_event(data, key=key, region=self.region, source=self.source, subject=key)
 
 
 def _owner_or(who: Principal, doc: Doc) -> bool:
@@ -62,7 +50,7 @@ async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str |
         raise field_error("nuts3", f"{cmd.nuts3!r} is not a NUTS-3 region of {cmd.region}")
     if codes.country_of(cmd.region) != cmd.country:
         raise field_error("country", f"region {cmd.region} is in {codes.country_of(cmd.region)}, not {cmd.country}")
-    now = m.clock().isoformat()
+    now = m.now()
     sid = sme_id or f"sme-{uuid.uuid4().hex[:12]}"
     doc: Doc = {
         "_id": sid,
@@ -93,17 +81,15 @@ async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str |
     return public(doc)
 
 
-def public(doc: Doc) -> Doc:
-    """The SME as the API shows it (no outbox or bookkeeping fields)."""
-    hidden = {"_id", "outbox", "outbox_pending", "version"}
-    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in hidden}}
-
-
-async def get(m: Mapping, sme_id: str, who: Principal) -> Doc:
-    doc = await m.store.get(st.SMES, sme_id)
+def _visible(doc: Doc | None, sme_id: str, who: Principal) -> Doc:
+    """The SME if the caller may see it; anyone else gets 404, as if it did not exist."""
     if doc is None or doc.get("erased") or not _owner_or(who, doc):
         raise NotFound(f"no SME {sme_id}")
     return doc
+
+
+async def get(m: Mapping, sme_id: str, who: Principal) -> Doc:
+    return _visible(await m.store.get(st.SMES, sme_id), sme_id, who)
 
 
 async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None) -> list[Doc]:
@@ -118,12 +104,13 @@ async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str 
 
 async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principal) -> Doc:
     """Score a submission against its instrument version and keep it in the SME's history."""
-    doc = await get(m, sme_id, who)  # someone else's SME is 404 before anything about the answers is said
-    inst = instrument(cmd.instrument_version)
     answers = dict(cmd.answers)
-    scores, top = inst.score(answers)  # type: ignore[arg-type]  # validates: 422 naming each answer
-    for _ in range(20):
-        now = m.clock().isoformat()
+
+    async def add(stored: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
+        doc = _visible(stored, sme_id, who)  # someone else's SME is 404 before anything about the answers
+        inst = instrument(cmd.instrument_version)
+        scores, top = inst.score(answers)  # type: ignore[arg-type]  # validates: 422 naming each answer
+        now = m.now()
         result = {
             "id": f"asm-{uuid.uuid4().hex[:12]}",
             "instrument_version": inst.version,
@@ -151,18 +138,14 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
             ),
             key=sme_id,
         )
-        new = {**doc, "assessments": [*doc.get("assessments", []), result]}
-        try:
-            await aggregate.save(m.store, st.SMES, new, [event], expected_version=doc["version"], on_saved=m.notify)
-            return result
-        except aggregate.ConcurrentUpdate:
-            doc = await get(m, sme_id, who)  # someone else wrote first: add to their version
-    raise ServiceUnavailable("the SME record is busy; try again")
+        return {**doc, "assessments": [*doc.get("assessments", []), result]}, [event], result
+
+    return await aggregate.update(m.store, st.SMES, sme_id, add, on_saved=m.notify, busy="the SME record is busy")
 
 
 async def export(m: Mapping, sme_id: str, who: Principal) -> Doc:
     """Everything held about an SME, for its data-portability right."""
-    return {**public(await get(m, sme_id, who)), "exported_at": m.clock().isoformat()}
+    return {**public(await get(m, sme_id, who)), "exported_at": m.now()}
 
 
 async def erase(m: Mapping, sme_id: str, who: Principal) -> None:
@@ -171,7 +154,7 @@ async def erase(m: Mapping, sme_id: str, who: Principal) -> None:
     tomb: Doc = {
         "_id": sme_id,
         "erased": True,
-        "erased_at": m.clock().isoformat(),
+        "erased_at": m.now(),
         "region": doc["region"],
         "sector": doc["sector"],
         "outbox": doc.get("outbox", []),
@@ -215,7 +198,7 @@ async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[s
             "sector": sector,
             "employees": int(employees),
             "imported_by": who.id,
-            "imported_at": m.clock().isoformat(),
+            "imported_at": m.now(),
         }
         await put(m.store, st.EMPLOYMENT, doc)
     return {"imported": len(rows)}

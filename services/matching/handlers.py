@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
-from clustergrowth.contracts import EventData, make_event
+from clustergrowth.context import Context, public, stamp
 from clustergrowth.contracts import matching as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import (
@@ -36,7 +36,7 @@ from clustergrowth.problems import (
     Unprocessable,
     field_error,
 )
-from clustergrowth.store.port import Doc, DocumentStore, put
+from clustergrowth.store.port import Doc, put
 from services.matching import commands as c
 from services.matching import store as st
 from services.matching.allocation.instance import parse
@@ -48,7 +48,6 @@ from services.matching.domain import fit
 COORDINATOR = ("region_admin",)
 READERS = ("region_admin", "analyst")
 LIVE = ["proposed", "active", "completed"]  # matches that hold a place
-HIDDEN = {"_id", "outbox", "outbox_pending", "version"}
 ATTEMPTS = 20
 NEED_SKILLS = {
     "innovation": ["product development", "innovation management"],
@@ -63,34 +62,12 @@ NEED_SKILLS = {
 
 
 @dataclass
-class Matching:
-    """What handlers need: the store, the region, a relay wake-up, a clock and the service settings."""
+class Matching(Context):
+    """The matching service's handler context, with its proposal lifetime and draft threshold."""
 
-    store: DocumentStore
-    region: str
-    notify: Callable[[str], None] = lambda collection: None
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    service: str = "matching"
     proposal_ttl_hours: float = 7 * 24
     draft_need_below: float = 2.5
-
-    @property
-    def source(self) -> str:
-        return f"/regions/{self.region}/matching"
-
-    def event(self, data: EventData, key: str) -> CloudEvent:
-        return make_event(data, key=key, region=self.region, source=self.source, subject=key)
-
-    def now(self) -> str:
-        return stamp(self.clock())
-
-
-def stamp(t: datetime) -> str:
-    """ISO 8601 UTC with microseconds: one fixed width, so string order is time order in queries."""
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def public(doc: Doc) -> Doc:
-    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in HIDDEN}}
 
 
 def _ranking_errors(ids: list[str], known: Callable[[str], str | None]) -> list[dict[str, str]]:

@@ -1,0 +1,47 @@
+"""What every handler of every service works with: the service's store, its region, the relay's wake-up,
+a clock, and the factory of its events. A service's context may add its own settings (a subclass)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from clustergrowth.contracts import EventData, make_event
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.store.port import Doc, DocumentStore
+
+HIDDEN = frozenset({"_id", "outbox", "outbox_pending", "version"})
+
+
+def stamp(dt: datetime) -> str:
+    """The one timestamp format of what services store and answer: ISO 8601 UTC with microseconds, one
+    fixed width, so that string order is time order in queries."""
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def public(doc: Doc) -> Doc:
+    """A stored document as the API shows it: ``id`` instead of ``_id``, no outbox or version."""
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in HIDDEN}}
+
+
+@dataclass
+class Context:
+    """The handler context of one service (``service`` names it in event sources)."""
+
+    store: DocumentStore
+    region: str
+    service: str = ""
+    notify: Callable[[str], None] = lambda collection: None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def source(self) -> str:
+        return f"/regions/{self.region}/{self.service}"
+
+    def now(self) -> str:
+        return stamp(self.clock())
+
+    def event(self, data: EventData, key: str, subject: str | None = None) -> CloudEvent:
+        """An event of this service about aggregate ``key`` (its subject defaults to the key)."""
+        return make_event(data, key=key, region=self.region, source=self.source, subject=subject or key)
