@@ -19,7 +19,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from clustergrowth.store.port import Doc, DuplicateKey, check_portable
+from clustergrowth.store.port import Doc, DuplicateKey, check_page, check_portable, seek_filter
 
 
 class MongoStore:
@@ -105,6 +105,26 @@ class MongoStore:
             cursor = cursor.sort([(f, ASCENDING if d > 0 else DESCENDING) for f, d in sort])
         if limit:
             cursor = cursor.limit(limit)
+        return [d async for d in cursor]
+
+    async def page(
+        self,
+        collection: str,
+        filter: Doc | None,
+        sort: list[tuple[str, int]],
+        after: list[Any] | None,
+        limit: int,
+    ) -> list[Doc]:
+        """One query: the filter and the seek (``$or`` of the runs after the key), sorted, limited."""
+        order = check_page(sort, after, limit)
+        query = filter or {}
+        if after is not None:
+            seek = seek_filter(order, after)
+            if seek is None:
+                return []
+            query = {"$and": [query, seek]} if query else seek
+        cursor = self._db[collection].find(query)
+        cursor = cursor.sort([(f, ASCENDING if d > 0 else DESCENDING) for f, d in order]).limit(limit)
         return [d async for d in cursor]
 
     async def count(self, collection: str, filter: Doc | None = None) -> int:

@@ -4,12 +4,20 @@ Documents are JSON-like dicts with a string ``_id`` and an integer ``version``. 
 document are compare-and-set on ``version``; that single guarded write is how aggregates, their
 embedded outboxes and idempotent projections stay consistent without multi-document transactions.
 
-Filters: equality on (dotted) paths, where a path through an array matches any element, and the
-operators ``$in $nin $ne $gt $gte $lt $lte $exists``.
+Filters: equality on (dotted) paths, where a path through an array matches any element (equality with
+``None`` also matches a missing field, as in MongoDB), the operators ``$in $nin $ne $gt $gte $lt $lte
+$exists``, and ``{"$or": [filter, …]}`` / ``{"$and": [filter, …]}``.
+
+Pages: ``page`` is keyset (seek) pagination. A sort is made total by ending it with ``_id``; a page is
+the first ``limit`` matching documents strictly after ``after``, the sort-key values (``page_key``) of
+the last document served. Sort fields hold strings, numbers or nothing (a missing field or ``None``
+sorts first ascending, last descending); one field should hold one of those types throughout.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, Protocol
 
 Doc = dict[str, Any]
@@ -64,6 +72,21 @@ class DocumentStore(Protocol):
         limit: int | None = None,
     ) -> list[Doc]: ...
 
+    async def page(
+        self,
+        collection: str,
+        filter: Doc | None,
+        sort: list[tuple[str, int]],
+        after: list[Any] | None,
+        limit: int,
+    ) -> list[Doc]:
+        """Up to ``limit`` matching documents in ``total_order(sort)``, strictly after the key ``after``.
+
+        The cost is that of ``limit`` documents (plus those the filter skips), never of every match.
+        Raises ValueError for an empty or malformed sort, a key ``after`` of the wrong length or with
+        non-scalar values, or a limit below 1.
+        """
+
     async def count(self, collection: str, filter: Doc | None = None) -> int: ...
 
     async def delete(self, collection: str, id: str) -> bool: ...
@@ -114,6 +137,12 @@ def _cmp(op: str, a: Any, b: Any) -> bool:
     raise ValueError(f"unsupported operator {op}")
 
 
+def _eq(values: list[Any], arg: Any) -> bool:
+    if arg is None:
+        return not values or any(v is None for v in values)
+    return any(v == arg for v in values)
+
+
 def _match_condition(values: list[Any], cond: Any) -> bool:
     if isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
         for op, arg in cond.items():
@@ -121,13 +150,13 @@ def _match_condition(values: list[Any], cond: Any) -> bool:
                 if bool(values) != bool(arg):
                     return False
             elif op == "$ne":
-                if any(v == arg for v in values):
+                if _eq(values, arg):
                     return False
             elif op == "$in":
-                if not any(v in arg for v in values):
+                if not any(_eq(values, a) for a in arg):
                     return False
             elif op == "$nin":
-                if any(v in arg for v in values):
+                if any(_eq(values, a) for a in arg):
                     return False
             elif op in ("$gt", "$gte", "$lt", "$lte"):
                 if not any(_cmp(op, v, arg) for v in values):
@@ -135,13 +164,21 @@ def _match_condition(values: list[Any], cond: Any) -> bool:
             else:
                 raise ValueError(f"unsupported operator {op}")
         return True
-    return any(v == cond for v in values)
+    return _eq(values, cond)
 
 
 def matches(doc: Doc, filter: Doc | None) -> bool:
     """Evaluate a port filter against one document (the embedded adapter's query engine)."""
     for key, cond in (filter or {}).items():
-        if not _match_condition(_values(doc, key.split(".")), cond):
+        if key == "$or":
+            if not any(matches(doc, f) for f in cond):
+                return False
+        elif key == "$and":
+            if not all(matches(doc, f) for f in cond):
+                return False
+        elif key.startswith("$"):
+            raise ValueError(f"unsupported operator {key}")
+        elif not _match_condition(_values(doc, key.split(".")), cond):
             return False
     return True
 
@@ -158,6 +195,99 @@ def sort_key(fields: list[tuple[str, int]]) -> Any:
         return tuple(out)
 
     return key
+
+
+Sort = list[tuple[str, int]]
+_SCALARS = (str, int, float, type(None))
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def total_order(sort: Sort) -> Sort:
+    """``sort`` checked, ending with ``_id`` (ascending unless the sort names it), so the order is total."""
+    if not sort:
+        raise ValueError("a page needs at least one sort field")
+    out: Sort = []
+    for field, direction in sort:
+        if not isinstance(field, str) or not _FIELD.match(field):
+            raise ValueError(f"bad sort field {field!r} (a dotted path of identifiers)")
+        if direction not in (1, -1) or isinstance(direction, bool):
+            raise ValueError(f"sort direction of {field!r} must be 1 or -1, not {direction!r}")
+        if any(f == field for f, _ in out):
+            raise ValueError(f"sort field {field!r} named twice")
+        out.append((field, direction))
+        if field == "_id":
+            return out  # unique: later fields could never decide anything
+    return [*out, ("_id", 1)]
+
+
+def page_key(doc: Doc, sort: Sort) -> list[Any]:
+    """The key of ``doc`` in ``total_order(sort)``: what ``page`` takes as ``after`` to go on from it."""
+    key = []
+    for field, _ in total_order(sort):
+        vals = _values(doc, field.split("."))
+        key.append(vals[0] if vals else None)
+    return key
+
+
+def check_after(after: list[Any] | None, order: Sort) -> None:
+    """Refuse a key that cannot be a ``page_key`` of ``order`` (ValueError)."""
+    if after is None:
+        return
+    if not isinstance(after, list) or len(after) != len(order):
+        raise ValueError(f"after must be a list of {len(order)} values: {[f for f, _ in order]}")
+    for (field, _), v in zip(order, after, strict=True):
+        if isinstance(v, bool) or not isinstance(v, _SCALARS):
+            raise ValueError(f"after: {field} must be a string, a number or null")
+        if (isinstance(v, float) and not math.isfinite(v)) or (isinstance(v, int) and not -(2**63) <= v < 2**63):
+            raise ValueError(f"after: {field} is a number no store holds")
+    if after[-1] is None:
+        raise ValueError("after: _id cannot be null")
+
+
+def check_page(sort: Sort, after: list[Any] | None, limit: int) -> Sort:
+    """Validate the arguments of ``page``; returns the total order."""
+    order = total_order(sort)
+    check_after(after, order)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, not {limit!r}")
+    return order
+
+
+def seek_segments(order: Sort, after: list[Any]) -> list[list[tuple[str, str, Any]]]:
+    """The documents after ``after`` as consecutive runs of the order, first run first.
+
+    Each run is a conjunction of ``(field, op, value)`` with op ``eq`` (null-safe), ``gt``, ``lt``,
+    ``null`` or ``notnull``: the fields before the i-th equal to the key, the i-th beyond it. The runs
+    are disjoint and, read in turn, are exactly the rest of the order, so each can be one range scan.
+    """
+    runs: list[list[tuple[str, str, Any]]] = []
+    for i in reversed(range(len(order))):
+        prefix = [(f, "eq", v) for (f, _), v in zip(order[:i], after[:i], strict=True)]
+        field, direction = order[i]
+        v = after[i]
+        if direction > 0:
+            runs.append([*prefix, (field, "notnull", None) if v is None else (field, "gt", v)])
+        elif v is not None:  # descending: the smaller values, then the missing ones (nulls sort last)
+            runs.append([*prefix, (field, "lt", v)])
+            runs.append([*prefix, (field, "null", None)])
+    return runs
+
+
+def seek_filter(order: Sort, after: list[Any]) -> Doc | None:
+    """The MongoDB filter for documents after ``after`` in ``order`` (None: there are none)."""
+    clauses = []
+    for run in seek_segments(order, after):
+        clause: Doc = {}
+        for field, op, v in run:
+            clause[field] = {
+                "eq": v,
+                "gt": {"$gt": v},
+                "lt": {"$lt": v},
+                "null": None,
+                "notnull": {"$ne": None},
+            }[op]
+        clauses.append(clause)
+    return {"$or": clauses} if clauses else None
 
 
 async def put(store: DocumentStore, collection: str, doc: Doc, attempts: int = 20) -> None:

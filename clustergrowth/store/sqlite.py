@@ -2,6 +2,11 @@
 
 All statements run on one worker thread (``SqliteDb``), so the event loop never blocks on disk and
 SQLite sees a single writer. The compare-and-set of ``replace`` is one ``UPDATE … WHERE id=? AND version=?``.
+
+Queries: the parts of a filter SQL can answer exactly (``_id``, and indexed fields, which hold scalars)
+become a WHERE clause; every row read is checked against the whole filter in Python. A ``page`` sorts
+and seeks in SQL (``json_extract`` of the sort fields, the same expressions as an index's) and reads
+rows only until the page is full: with an index on the sort fields, a page costs O(limit).
 """
 
 from __future__ import annotations
@@ -10,9 +15,18 @@ import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from clustergrowth.sqlite_db import SqliteDb
-from clustergrowth.store.port import Doc, DuplicateKey, check_portable, matches, sort_key
+from clustergrowth.store.port import (
+    Doc,
+    DuplicateKey,
+    check_page,
+    check_portable,
+    matches,
+    seek_segments,
+    sort_key,
+)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -21,6 +35,22 @@ def _table(collection: str) -> str:
     if not _NAME.match(collection):
         raise ValueError(f"bad collection name {collection!r}")
     return f"c_{collection}"
+
+
+def _expr(field: str) -> str:
+    """The SQL value of a (checked) dotted field: the id column, or the JSON value; NULL when missing."""
+    if field == "_id":
+        return "id"
+    if not all(_NAME.match(p) for p in field.split(".")):
+        raise ValueError(f"bad field {field!r}")
+    return f"json_extract(doc, '$.{field}')"
+
+
+def _param(v: Any) -> Any:
+    return int(v) if isinstance(v, bool) else v  # JSON true is 1 in SQLite
+
+
+_SEEK = {"eq": "{} = ?", "gt": "{} > ?", "lt": "{} < ?", "null": "{} IS NULL", "notnull": "{} IS NOT NULL"}
 
 
 class SqliteStore:
@@ -83,21 +113,97 @@ class SqliteStore:
 
         return await self._run(op)
 
+    def _where(self, collection: str, filter: Doc) -> tuple[list[str], list[Any], bool]:
+        """SQL conditions every match of ``filter`` meets, their arguments, and whether they are exact
+        (then they select the matches and nothing else; otherwise rows are checked in Python too)."""
+        indexed = self._indexed.get(collection, set())
+        where: list[str] = []
+        args: list[Any] = []
+        exact = True
+        for key, cond in filter.items():
+            if key in ("$and", "$or") and isinstance(cond, list):
+                parts = [self._where(collection, f) for f in cond if isinstance(f, dict)]
+                exact = exact and len(parts) == len(cond) and all(e for _, _, e in parts)
+                if key == "$and":
+                    for w, a, _ in parts:
+                        where += w
+                        args += a
+                elif parts and all(w for w, _, _ in parts):  # an OR with an unbounded branch bounds nothing
+                    where.append("(" + " OR ".join("(" + " AND ".join(w) + ")" for w, _, _ in parts) + ")")
+                    args += [x for _, a, _ in parts for x in a]
+                else:
+                    exact = False
+                continue
+            if key != "_id" and key not in indexed:  # may hold arrays, or nothing: Python decides
+                exact = False
+                continue
+            column = _expr(key)
+            if isinstance(cond, str | int | float) and (key != "_id" or isinstance(cond, str)):
+                where.append(f"{column} = ?")
+                args.append(_param(cond))
+            elif (
+                isinstance(cond, dict)
+                and list(cond) == ["$in"]
+                and isinstance(cond["$in"], list)
+                and all(isinstance(v, str | int | float) for v in cond["$in"])
+            ):
+                values = cond["$in"]
+                where.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "0")
+                args += [_param(v) for v in values]
+            else:
+                exact = False
+        return where, args, exact
+
     def _select(self, collection: str, filter: Doc | None) -> list[Doc]:
         t = self._ensure_table(collection)
-        where, args = [], []
         filter = filter or {}
-        if isinstance(filter.get("_id"), str):
-            where.append("id=?")
-            args.append(filter["_id"])
-        for f in self._indexed.get(collection, set()):
-            v = filter.get(f)
-            if isinstance(v, str | int | float):  # bool is an int: JSON true is 1 in SQLite
-                where.append(f"json_extract(doc, '$.{f}')=?")
-                args.append(int(v) if isinstance(v, bool) else v)
+        where, args, _ = self._where(collection, filter)
         sql = f'SELECT doc FROM "{t}"' + (" WHERE " + " AND ".join(where) if where else "")
         docs = [json.loads(r[0]) for r in self._db().execute(sql, args)]
         return [d for d in docs if matches(d, filter)]
+
+    async def page(
+        self,
+        collection: str,
+        filter: Doc | None,
+        sort: list[tuple[str, int]],
+        after: list[Any] | None,
+        limit: int,
+    ) -> list[Doc]:
+        """Each run of the order after ``after`` (``seek_segments``) is one ordered range query; rows are
+        read one by one and the reading stops as soon as ``limit`` matches are in hand."""
+        order = check_page(sort, after, limit)
+        filter = filter or {}
+        order_by = ", ".join(f"{_expr(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in order)
+
+        def op() -> list[Doc]:
+            t = self._ensure_table(collection)
+            where, args, exact = self._where(collection, filter)
+            out: list[Doc] = []
+            for run in [[]] if after is None else seek_segments(order, after):
+                conds, params = list(where), list(args)
+                for field, o, v in run:
+                    o = "null" if o == "eq" and v is None else o
+                    conds.append(_SEEK[o].format(_expr(field)))
+                    if o in ("eq", "gt", "lt"):
+                        params.append(_param(v))
+                sql = f'SELECT doc FROM "{t}"' + (" WHERE " + " AND ".join(conds) if conds else "")
+                sql += f" ORDER BY {order_by}"
+                if exact:  # SQL alone decides: let it stop (and sort only the top rows, without an index)
+                    sql += f" LIMIT {limit - len(out)}"
+                cur = self._db().execute(sql, params)
+                try:
+                    for (text,) in cur:
+                        d = json.loads(text)
+                        if exact or matches(d, filter):
+                            out.append(d)
+                            if len(out) == limit:
+                                return out
+                finally:
+                    cur.close()
+            return out
+
+        return await self._run(op)
 
     async def find(
         self,
@@ -134,7 +240,7 @@ class SqliteStore:
         def op() -> None:
             t = self._ensure_table(collection)
             name = f"ix_{t}_{'_'.join(fields)}"
-            cols = ", ".join(f"json_extract(doc, '$.{f}')" for f in fields)
+            cols = ", ".join(_expr(f) for f in fields)  # the expressions ORDER BY and WHERE use
             kind = "UNIQUE INDEX" if unique else "INDEX"
             self._db().execute(f'CREATE {kind} IF NOT EXISTS "{name}" ON "{t}" ({cols})')
             self._indexed.setdefault(collection, set()).update(fields)

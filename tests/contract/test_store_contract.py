@@ -6,11 +6,19 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clustergrowth.store.mongo import MongoStore
-from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey, UnportableDocument, put
+from clustergrowth.store.port import (
+    Doc,
+    DocumentStore,
+    DuplicateKey,
+    UnportableDocument,
+    page_key,
+    put,
+)
 from clustergrowth.store.sqlite import SqliteStore
 
 
@@ -109,3 +117,133 @@ async def test_put_creates_then_overwrites_through_the_version_guard(store: Docu
 
 async def test_ping(store: DocumentStore) -> None:
     await store.ping()
+
+
+# Pages (keyset pagination) -------------------------------------------------------------------------
+def _things() -> list[Doc]:
+    """Ties on every field, missing and null values, ints and floats, a nested field."""
+    docs = []
+    for i in range(23):
+        d: Doc = {"_id": f"t{(i * 7) % 23:02d}", "n": [3, 1, 2.5, 1, 0][i % 5], "kind": "xy"[i % 3 == 0]}
+        if i % 4:
+            d["g"] = "abc"[i % 3]
+        elif i % 8 == 0:
+            d["g"] = None
+        d["s"] = f"s{i % 6}"
+        d["meta"] = {"rank": i % 4}
+        docs.append(d)
+    return docs
+
+
+def _reference(docs: list[Doc], sort: list[tuple[str, int]]) -> list[str]:
+    """The order by hand: nothing sorts first ascending, last descending; _id breaks ties."""
+
+    def value(d: Any, path: str) -> Any:
+        for part in path.split("."):
+            d = d.get(part) if isinstance(d, dict) else None
+        return d
+
+    out = list(docs)
+    fields = sort if sort[-1][0] == "_id" else [*sort, ("_id", 1)]
+    for field, direction in reversed(fields):  # stable sorts, least significant field first
+        out.sort(key=lambda d: (0, 0) if value(d, field) is None else (1, value(d, field)), reverse=direction < 0)
+    return [d["_id"] for d in out]
+
+
+async def _walk(store: DocumentStore, filter: Doc | None, sort: list[tuple[str, int]], limit: int) -> list[str]:
+    seen: list[str] = []
+    after: list[Any] | None = None
+    for _ in range(100):
+        got = await store.page("things", filter, sort, after, limit)
+        assert len(got) <= limit
+        seen += [d["_id"] for d in got]
+        if len(got) < limit:
+            return seen
+        after = page_key(got[-1], sort)
+    raise AssertionError("the walk did not end")
+
+
+SORTS = [
+    [("n", 1)],
+    [("n", -1)],
+    [("g", 1), ("n", -1)],
+    [("g", -1), ("s", 1)],
+    [("n", -1), ("_id", -1)],
+    [("meta.rank", 1), ("g", -1)],
+    [("s", -1), ("n", 1), ("g", 1)],
+]
+FILTERS: list[Doc | None] = [None, {"kind": "x"}, {"$or": [{"kind": "x"}, {"n": {"$gte": 2.5}}]}]
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["unindexed", "indexed"])
+async def test_walking_every_page_yields_each_match_once_in_order(store: DocumentStore, indexed: bool) -> None:
+    if indexed:
+        await store.ensure_index("things", ["kind"])
+        await store.ensure_index("things", ["n", "_id"])
+        await store.ensure_index("things", ["g", "s"])
+    docs = _things()
+    for d in docs:
+        await store.insert("things", d)
+    for filter in FILTERS:
+        wanted = [d for d in docs if filter is None or d["kind"] == "x" or (filter.get("$or") and d["n"] >= 2.5)]
+        for sort in SORTS:
+            expected = _reference(wanted, sort)
+            for limit in (1, 4, len(expected), len(expected) + 1):
+                assert await _walk(store, filter, sort, limit) == expected, (filter, sort, limit)
+
+
+async def test_a_page_of_an_empty_collection_or_after_the_last_item_is_empty(store: DocumentStore) -> None:
+    assert await store.page("things", None, [("n", 1)], None, 10) == []
+    for d in _things():
+        await store.insert("things", d)
+    assert await store.page("things", None, [("n", 1)], [99, "zz"], 10) == []
+    assert await store.page("things", None, [("n", -1)], [-1, "zz"], 10) == []
+    last = (await store.page("things", {}, [("g", -1), ("n", 1)], None, 100))[-1]
+    assert await store.page("things", {}, [("g", -1), ("n", 1)], page_key(last, [("g", -1), ("n", 1)]), 5) == []
+    # a key between stored ones seeks to the next stored one
+    got = await store.page("things", None, [("n", 1)], [2, "t00"], 100)
+    assert {d["n"] for d in got} == {2.5, 3}
+
+
+async def test_a_page_carries_the_whole_document(store: DocumentStore) -> None:
+    await store.insert("things", {"_id": "a", "n": 1, "tags": ["x"], "meta": {"rank": 2}})
+    assert await store.page("things", {"tags": "x"}, [("n", 1)], None, 1) == [
+        {"_id": "a", "n": 1, "tags": ["x"], "meta": {"rank": 2}, "version": 1}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sort", "after", "limit"),
+    [
+        ([], None, 10),  # no sort: no order to seek in
+        ([("n", 0)], None, 10),
+        ([("n", 1), ("n", -1)], None, 10),
+        ([("$n", 1)], None, 10),
+        ([("a..b", 1)], None, 10),
+        ([("n", 1)], [1], 10),  # the key has a value per field of the total order (n, _id)
+        ([("n", 1)], [1, "a", "b"], 10),
+        ([("n", 1)], [{"$gt": 1}, "a"], 10),
+        ([("n", 1)], [[1], "a"], 10),
+        ([("n", 1)], [1, None], 10),
+        ([("n", 1)], [float("nan"), "a"], 10),
+        ([("n", 1)], [2**63, "a"], 10),
+        ([("n", 1)], [True, "a"], 10),
+        ([("n", 1)], None, 0),
+    ],
+)
+async def test_a_page_with_bad_arguments_is_refused(
+    store: DocumentStore, sort: list[tuple[str, int]], after: list[Any] | None, limit: int
+) -> None:
+    await store.insert("things", {"_id": "a", "n": 1})
+    with pytest.raises(ValueError):
+        await store.page("things", None, sort, after, limit)
+
+
+async def test_null_equality_matches_a_missing_field_as_in_mongodb(store: DocumentStore) -> None:
+    for d in ({"_id": "a", "x": None}, {"_id": "b"}, {"_id": "c", "x": 1}):
+        await store.insert("things", d)
+    assert {d["_id"] for d in await store.find("things", {"x": None})} == {"a", "b"}
+    assert {d["_id"] for d in await store.find("things", {"x": {"$ne": None}})} == {"c"}
+    assert {d["_id"] for d in await store.find("things", {"x": {"$in": [None, 2]}})} == {"a", "b"}
+    assert {d["_id"] for d in await store.find("things", {"$or": [{"x": 1}, {"_id": "a"}]})} == {"a", "c"}
+    assert {d["_id"] for d in await store.find("things", {"$and": [{"x": None}, {"_id": {"$ne": "a"}}]})} == {"b"}
