@@ -34,8 +34,11 @@ ERRORS = {
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for problem+json errors, for a router or a route."""
-    return {s: {"description": ERRORS[s], "content": {PROBLEM_JSON: {}}} for s in statuses}
+    """OpenAPI ``responses`` for problem+json errors, for a router or a route. Keyed by the status as
+    a string, as OpenAPI keys them: every ``responses`` dict in the project uses string keys, so that a
+    route's own description of a status replaces its router's (FastAPI merges them key by key, and 409
+    and "409" would both be kept and both written out)."""
+    return {str(s): {"description": ERRORS[s], "content": {PROBLEM_JSON: {}}} for s in statuses}
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:

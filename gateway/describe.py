@@ -57,11 +57,10 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
         for op in ops.values():
             op["security"] = [{"bearer": []}]
             responses = op.setdefault("responses", {})
-            for code, description in ERRORS.items():
-                responses[code] = {
-                    "description": responses.get(code, {}).get("description", description),
-                    "content": problem,
-                }
+            for status, generic in ERRORS.items():
+                code = str(status)  # keyed as the services key them: 409 beside "409" would be written twice
+                specific = responses.get(code, {}).get("description")  # the route's own words win
+                responses[code] = {"description": specific or generic, "content": problem}
     spec["info"]["description"] = (
         "The regional front door of SME Cluster Growth. Errors are RFC 9457 problem+json. "
         "Each operation's `x-roles` lists the roles it admits."

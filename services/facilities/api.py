@@ -268,7 +268,7 @@ async def resource_calendar(f: Ctx, who: CurrentPrincipal, resource_id: str) -> 
     status_code=201,
     response_model=BookingOut,
     responses={
-        409: {
+        "409": {
             "description": "the slot is taken; names the conflicting slot",
             "content": {"application/problem+json": {}},
         }

@@ -28,7 +28,7 @@ async def mapping(request: Request) -> h.Mapping:
 Ctx = Annotated[h.Mapping, Depends(mapping)]
 router = APIRouter(responses=problem_responses(401, 403, 404, 422))
 JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
-    200: {"description": "JSON, or CSV with format=csv", "content": {"application/json": {}, "text/csv": {}}}
+    "200": {"description": "JSON, or CSV with format=csv", "content": {"application/json": {}, "text/csv": {}}}
 }
 
 
