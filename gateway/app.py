@@ -16,8 +16,7 @@ from typing import Any, Literal
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,6 +26,7 @@ from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import EdgeMiddleware, ServiceComponent, install_edge
 from gateway.describe import finish, merge
+from gateway.docs import install_docs
 from gateway.limits import (
     BodyLimitMiddleware,
     Counter,
@@ -168,6 +168,7 @@ def create_app(
         app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
         install_limits(app, gw, counter)
         install_edge(app, components)
+        install_docs(app)
         for c in components:
             c.mount(app)
         app.state.components = components
@@ -229,8 +230,6 @@ def create_app(
             spec["info"]["x-missing-services"] = missing
         return JSONResponse(spec)
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="SME Cluster Growth — API")
+    install_docs(app)
 
     return app
