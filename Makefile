@@ -36,6 +36,7 @@ backends: edge
 	deploy/native/provision.sh kafka >/dev/null
 	deploy/native/provision.sh ferretdb >/dev/null
 	deploy/native/provision.sh redis >/dev/null
+	deploy/native/provision.sh chromium >/dev/null
 
 # The gateway's compiled front (Rust, no dependencies), built under .cache; rustfmt, clippy and its unit
 # tests run in lint.

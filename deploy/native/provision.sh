@@ -6,13 +6,15 @@
 #                             under .cache without installing them)
 #   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust without
 #                             dependencies, built offline with cargo; rebuilt when its sources change)
+#   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
+#                             installed with apt-get when /usr/bin/chromium is missing; for the docs test)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache="$root/.cache"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
-case "${1:?kafka|ferretdb|redis|edge}" in
+case "${1:?kafka|ferretdb|redis|edge|chromium}" in
   kafka)
     libs="$cache/kafka-$KAFKA_VERSION/libs"
     if [ ! -f "$libs/.complete" ]; then
@@ -54,5 +56,13 @@ case "${1:?kafka|ferretdb|redis|edge}" in
     CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
       --manifest-path "$root/gateway/edge/Cargo.toml" >&2
     echo "$cache/edge/target/release/cg-edge" ;;
+  chromium)
+    bin=/usr/bin/chromium
+    if [ ! -x "$bin" ]; then
+      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to install Chromium" >&2; exit 1; }
+      apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-liberation >&2; }
+      apt_install || { apt-get update -qq >&2 && apt_install; }
+    fi
+    echo "$bin" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
 esac
