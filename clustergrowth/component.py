@@ -3,11 +3,15 @@ a bounded stop, and a readiness report. A service subclasses it and adds its dom
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from clustergrowth import logs
 from clustergrowth.bus import EventBus, dlq_topic, open_bus
@@ -18,31 +22,39 @@ from clustergrowth.migrations import run as run_migrations
 from clustergrowth.outbox import OutboxRelay
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore, open_store
+from clustergrowth.web import standalone_app
 
 log = logging.getLogger("clustergrowth.component")
 
 
 class ServiceComponent:
-    """Base of a service: ``name``, ``router``, its topic, and the collections that carry outboxes."""
+    """Base of a service, which declares itself in its class: ``name`` (its API is ``/api/v1/<name>``),
+    ``router``, ``settings_class`` (its own ``CG_<NAME>_`` settings), ``events_topic`` (the logical topic
+    it publishes on), the collections that carry outboxes, its data migrations; in ``__init__`` its
+    handler ``context``, consumers (``subscribe``) and background loops (``every``); in ``prepare`` its
+    indexes and demo data."""
 
     name: str
     router: APIRouter
+    settings_class: type[ServiceSettings]
+    events_topic: str
     outbox_collections: Sequence[str] = ()
     migrations: Sequence[Migration] = ()  # the service's data migrations, run once each before it starts
+    context: Any  # what its routes get (``request.app.state.<name>``)
 
     def __init__(
         self,
         settings: RuntimeSettings,
-        own: ServiceSettings,
-        topic: str,
+        own: ServiceSettings | None = None,
         *,
         store: DocumentStore | None = None,
         bus: EventBus | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store or open_store(settings, own.database)
+        self.own = own or self.settings_class()
+        self.store = store or open_store(settings, self.own.database)
         self.bus = bus or open_bus(settings, client_id=f"{self.name}-{settings.region}")
-        self.topic = settings.topic(topic)
+        self.topic = settings.topic(self.events_topic)
         self.relay = OutboxRelay(
             self.name,
             self.store,
@@ -50,14 +62,37 @@ class ServiceComponent:
             {c: self.topic for c in self.outbox_collections},
             interval_s=settings.relay_interval_s,
         )
-        self.run_relay = own.run_relay
-        self.run_consumers = own.run_consumers
+        self.run_relay = self.own.run_relay
+        self.run_consumers = self.own.run_consumers
         self._consumers: list[tuple[str, list[str], Callable[[CloudEvent], Awaitable[None]]]] = []
+        self._loops: list[tuple[str, float, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def prefix(self) -> str:
+        return f"/api/v1/{self.name}"
+
+    @classmethod
+    def roles(cls) -> set[str]:
+        """The roles its routes admit (read from each route's rule, not declared again)."""
+        out: set[str] = set()
+        for route in cls.router.routes:
+            out |= set((getattr(route, "openapi_extra", None) or {}).get("x-roles", []))
+        return out
 
     def subscribe(self, group: str, topics: list[str], handler: Callable[[CloudEvent], Awaitable[None]]) -> None:
         """Register a consumer (started with the service); topics are logical names."""
         self._consumers.append((self.settings.topic_prefix + group, [self.settings.topic(t) for t in topics], handler))
+
+    def every(self, name: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
+        """Register a background loop: ``step`` every ``interval_s``, supervised (restarted after a crash);
+        it runs where the consumers run (``CG_<NAME>_RUN_CONSUMERS``). A truthy result is logged."""
+        self._loops.append((name, interval_s, step))
+
+    def mount(self, app: FastAPI) -> None:
+        """Expose the service's routes on an app under its API prefix, its context on the app's state."""
+        setattr(app.state, self.name, self.context)
+        app.include_router(self.router, prefix=self.prefix, tags=[self.name])
 
     async def prepare(self) -> None:
         """Indexes, demo data: what a service does before its loops start."""
@@ -74,6 +109,18 @@ class ServiceComponent:
         if self.run_consumers:
             for group, topics, handler in self._consumers:
                 self._tasks.append(asyncio.create_task(self._consume(group, topics, handler), name=group))
+            for name, interval_s, step in self._loops:
+                loop = functools.partial(self._every, name, interval_s, step)
+                self._tasks.append(
+                    asyncio.create_task(supervise(f"{self.name} {name}", loop), name=f"{self.name}-{name}")
+                )
+
+    async def _every(self, name: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            done = await step()
+            if done:
+                log.info("%s %s: %s", self.name, name, done)
+            await asyncio.sleep(interval_s)
 
     async def _consume(self, group: str, topics: list[str], handler: Callable[[CloudEvent], Awaitable[None]]) -> None:
         def loop() -> Awaitable[None]:
@@ -108,3 +155,33 @@ class ServiceComponent:
             except Exception as e:  # noqa: BLE001 - readiness reports errors, it does not raise
                 out[name] = f"{type(e).__name__}: {e}"
         return out
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand a service adds to the ``clustergrowth`` command (``allocate``, ``rebuild`` …)."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How the composition layer knows a service: its component class, the port it listens on in the
+    distributed mode (the gateway's default upstream), its API title and its own subcommands."""
+
+    component: type[ServiceComponent]
+    port: int
+    title: str
+    commands: tuple[Command, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.component.name
+
+    def app(self, settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:
+        """The service on its own (distributed mode): its routes, ops endpoints and lifespan."""
+        settings = settings or RuntimeSettings()
+        return standalone_app(settings, self.component(settings, own), self.title)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from clustergrowth.contracts import EventData, make_event
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.events import EventData, make_event
 from clustergrowth.store.port import Doc, DocumentStore
 
 HIDDEN = frozenset({"_id", "outbox", "outbox_pending", "version"})

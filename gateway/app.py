@@ -1,9 +1,10 @@
-"""The gateway: in embedded mode it hosts the services in-process; in distributed mode it proxies.
+"""The gateway: in embedded mode it hosts service components in-process; in distributed mode it proxies.
 
 Embedded (``CG_GATEWAY_MODE=embedded``, the default): one process, the services' routers mounted
 under ``/api/v1/<service>``, their relays and consumers running in the same event loop.
-Distributed (``CG_GATEWAY_MODE=proxy``): ``/api/v1/<service>/…`` is forwarded to
-``CG_GATEWAY_<SERVICE>_URL`` over pooled keep-alive HTTP connections.
+Distributed (``CG_GATEWAY_MODE=proxy``): ``/api/v1/<service>/…`` is forwarded to each service's URL
+over pooled keep-alive HTTP connections. It knows no service by name: the composition layer
+(``instance``) hands it the components or the URLs from the registry.
 """
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ from gateway.limits import (
     SecurityHeadersMiddleware,
 )
 from gateway.proxy import ProxyMiddleware, close_all, upstreams_from
-from services.facilities.app import FacilitiesService
-from services.mapping.app import MappingService
-from services.matching.app import MatchingService
 
 log = logging.getLogger("gateway")
 
@@ -50,9 +48,10 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CG_GATEWAY_", extra="ignore")
 
     mode: Literal["embedded", "proxy"] = "embedded"
-    facilities_url: str = "http://127.0.0.1:8101"
-    mapping_url: str = "http://127.0.0.1:8102"
-    matching_url: str = "http://127.0.0.1:8103"
+    urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="proxy mode: each service's URL by name (else CG_GATEWAY_<SERVICE>_URL, else its port here)",
+    )
     timeout_s: float = Field(10.0, gt=0, description="default upstream timeout")
     timeouts: dict[str, float] = Field(default_factory=dict, description='per service, e.g. {"matching": 30}')
     connect_timeout_s: float = Field(0.5, gt=0, description="a service that does not accept in this time is down")
@@ -136,53 +135,46 @@ class ProxyGateway(FastAPI):
             await super().__call__(scope, receive, send)
 
 
-def create_app(
-    settings: RuntimeSettings | None = None,
-    gw: GatewaySettings | None = None,
-) -> FastAPI:
-    """The regional front door."""
-    settings = settings or RuntimeSettings()
-    gw = gw or GatewaySettings()
+def embedded_app(settings: RuntimeSettings, gw: GatewaySettings, components: list[ServiceComponent]) -> FastAPI:
+    """The regional front door hosting ``components`` in this process (embedded mode)."""
     counter = quota_counter(gw)
-    components: list[ServiceComponent] = []
-    app: FastAPI
 
-    if gw.mode == "embedded":
-        components += [FacilitiesService(settings), MappingService(settings), MatchingService(settings)]
-
-        @asynccontextmanager
-        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            logs.service.set("gateway")
-            app.state.authenticator = Authenticator(settings)
-            for c in components:
-                await c.start()
-            try:
-                yield
-            finally:
-                for c in reversed(components):
-                    await c.stop()
-                await app.state.authenticator.aclose()
-                if isinstance(counter, RedisCounter):
-                    await counter.aclose()
-
-        app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
-        install_limits(app, gw, counter)
-        install_edge(app, components)
-        install_docs(app)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs.service.set("gateway")
+        app.state.authenticator = Authenticator(settings)
         for c in components:
-            c.mount(app)
-        app.state.components = components
-        described = app.openapi
+            await c.start()
+        try:
+            yield
+        finally:
+            for c in reversed(components):
+                await c.stop()
+            await app.state.authenticator.aclose()
+            if isinstance(counter, RedisCounter):
+                await counter.aclose()
 
-        def openapi() -> dict[str, Any]:
-            if app.openapi_schema is None:
-                app.openapi_schema = finish(described())
-            return app.openapi_schema
+    app = FastAPI(title="SME Cluster Growth — regional API", version="1", lifespan=lifespan)
+    install_limits(app, gw, counter)
+    install_edge(app, components)
+    install_docs(app)
+    for c in components:
+        c.mount(app)
+    app.state.components = components
+    described = app.openapi
 
-        app.openapi = openapi  # type: ignore[method-assign]
-        return app
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = finish(described())
+        return app.openapi_schema
 
-    urls = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def proxy_app(settings: RuntimeSettings, gw: GatewaySettings, urls: dict[str, str]) -> FastAPI:
+    """The regional front door forwarding ``/api/v1/<service>/…`` to each service's URL (distributed mode)."""
+    counter = quota_counter(gw)
     upstreams = upstreams_from(
         urls,
         timeouts=gw.timeouts,

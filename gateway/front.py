@@ -21,9 +21,8 @@ from gateway.app import GatewaySettings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def edge_config(gw: GatewaySettings) -> dict[str, Any]:
+def edge_config(gw: GatewaySettings, urls: dict[str, str]) -> dict[str, Any]:
     """The front's configuration: the gateway's settings, with each service's URL and timeout."""
-    urls = {"facilities": gw.facilities_url, "mapping": gw.mapping_url, "matching": gw.matching_url}
     return {
         "upstreams": {
             name: {"url": url, "timeout_s": gw.timeouts.get(name, gw.timeout_s)} for name, url in urls.items()
@@ -54,7 +53,7 @@ def _built() -> str:
     return subprocess.run([str(script), "edge"], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def edge_command(gw: GatewaySettings, host: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that start the front on ``host:port``."""
-    env = {**os.environ, "CG_EDGE_CONFIG": json.dumps(edge_config(gw))}
+def edge_command(gw: GatewaySettings, urls: dict[str, str], host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the front on ``host:port`` before ``urls``."""
+    env = {**os.environ, "CG_EDGE_CONFIG": json.dumps(edge_config(gw, urls))}
     return [edge_binary(), "-listen", f"{host}:{port}"], env

@@ -15,8 +15,10 @@ import httpx
 import uvicorn
 
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import GatewaySettings, create_app
+from gateway.app import GatewaySettings
 from gateway.front import edge_command
+from instance.app import create_app
+from instance.registry import upstream_urls
 from tests.backends import free_port
 
 FRONTS = ["python", "edge"]
@@ -78,7 +80,8 @@ async def front(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> As
             await python.stop()
         return
     port = free_port()
-    command, env = edge_command(gw.model_copy(update={"describe_url": python.url}), "127.0.0.1", port)
+    edge = gw.model_copy(update={"describe_url": python.url})
+    command, env = edge_command(edge, upstream_urls(edge), "127.0.0.1", port)
     proc = await asyncio.create_subprocess_exec(*command, env={**env, "CG_LOG_LEVEL": "WARNING"})
     try:
         url = f"http://127.0.0.1:{port}"

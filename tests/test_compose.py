@@ -1,5 +1,6 @@
 """docker-compose.yml cannot run here (no Docker engine): validate it against the Compose Specification
-schema and check that every service, file and variable it names exists and is read."""
+schema and check that every service, file and variable it names exists and is read, and that it and
+Prometheus's targets agree with the registry of services."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from typing import Any
 import jsonschema
 import yaml
 
-from clustergrowth.cli import main as cli_main
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
-from services.facilities.settings import FacilitiesSettings
-from services.mapping.settings import MappingSettings
-from services.matching.settings import MatchingSettings
+from instance.cli import main as cli_main
+from instance.registry import specs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / ".cache" / "compose-spec" / "compose_spec.json"
-OURS = {"facilities", "mapping", "matching", "gateway", "edge"}
+REGISTERED = {s.name for s in specs()}
+OURS = REGISTERED | {"gateway", "edge"}
 
 
 def spec() -> dict[str, Any]:
@@ -41,10 +41,10 @@ def compose() -> dict[str, Any]:
 
 def known_variables() -> set[str]:
     out = {"HOST", "PORT"}
-    for cls in (RuntimeSettings, FacilitiesSettings, MappingSettings, MatchingSettings, GatewaySettings):
+    for cls in (RuntimeSettings, GatewaySettings, *(s.component.settings_class for s in specs())):
         prefix = cls.model_config.get("env_prefix", "")
         out |= {f"{prefix}{name}".upper() for name in cls.model_fields}
-    return out
+    return out | {f"CG_GATEWAY_{s.name.upper()}_URL" for s in specs()}  # read by instance.registry
 
 
 def test_compose_file_is_valid_against_the_compose_specification() -> None:
@@ -86,6 +86,20 @@ def test_every_named_service_file_and_variable_exists() -> None:
     prom = (ROOT / "deploy" / "prometheus.yml").read_text()
     for target in re.findall(r'"([a-z]+):\d+"', prom):
         assert target in services
+
+
+def test_compose_and_prometheus_agree_with_the_registry() -> None:
+    """Every registered service runs in compose on its registered port, the gateway knows its URL, and
+    Prometheus scrapes it; nothing runs there that the registry does not know."""
+    services = compose()["services"]
+    ran = {svc["command"][2] for svc in services.values() if svc.get("command", [])[:2] == ["clustergrowth", "run"]}
+    assert ran == OURS
+    gateway = services["gateway"]["environment"]
+    targets = set(re.findall(r'"([a-z]+:\d+)"', (ROOT / "deploy" / "prometheus.yml").read_text()))
+    for s in specs():
+        assert gateway[f"CG_GATEWAY_{s.name.upper()}_URL"] == f"http://{s.name}:{s.port}", s.name
+        assert f"{s.name}:{s.port}" in targets, s.name
+        assert services[s.name]["command"] == ["clustergrowth", "run", s.name, "--port", str(s.port)], s.name
 
 
 def test_the_cli_accepts_the_services_compose_runs() -> None:

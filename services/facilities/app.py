@@ -1,17 +1,14 @@
-"""Wiring of the facilities service: its store, bus, relay and consumers, and its own FastAPI app."""
+"""The facilities service, declared once: its component (store, bus, relay, consumers) and its spec."""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
-
 from clustergrowth.bus import EventBus
-from clustergrowth.component import ServiceComponent
-from clustergrowth.contracts import facilities as ev
+from clustergrowth.component import ServiceComponent, ServiceSpec
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store import DocumentStore
-from clustergrowth.web import standalone_app
+from contracts import facilities as ev
 from services.facilities import consumers, handlers, seed
 from services.facilities import store as st
 from services.facilities.api import router
@@ -19,14 +16,15 @@ from services.facilities.migrations import MIGRATIONS
 from services.facilities.settings import FacilitiesSettings
 
 log = logging.getLogger("services.facilities")
-PREFIX = "/api/v1/facilities"
 
 
 class FacilitiesService(ServiceComponent):
-    """The facilities service as a component: started by its own app or by the embedded gateway."""
+    """Sites, resources and bookings; the usage projection fed by its own events."""
 
     name = "facilities"
     router = router
+    settings_class = FacilitiesSettings
+    events_topic = ev.TOPIC
     outbox_collections = st.OUTBOX_COLLECTIONS
     migrations = MIGRATIONS
 
@@ -38,9 +36,8 @@ class FacilitiesService(ServiceComponent):
         store: DocumentStore | None = None,
         bus: EventBus | None = None,
     ) -> None:
-        self.own = own or FacilitiesSettings()
-        super().__init__(settings, self.own, ev.TOPIC, store=store, bus=bus)
-        self.facilities = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
+        super().__init__(settings, own, store=store, bus=bus)
+        self.facilities = self.context = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
         self.usage = consumers.UsageProjection(self.store)
         self.subscribe(consumers.GROUP, [ev.TOPIC], self.usage.handle)
 
@@ -49,13 +46,6 @@ class FacilitiesService(ServiceComponent):
         if self.settings.seed_demo and await seed.seed_demo(self.facilities):
             log.info("seeded demo sites and resources for the six council cities")
 
-    def mount(self, app: FastAPI) -> None:
-        """Expose the service's routes on an app under its API prefix."""
-        app.state.facilities = self.facilities
-        app.include_router(self.router, prefix=PREFIX, tags=["facilities"])
 
-
-def create_app(settings: RuntimeSettings | None = None, own: FacilitiesSettings | None = None) -> FastAPI:
-    """The facilities service on its own (distributed mode)."""
-    settings = settings or RuntimeSettings()
-    return standalone_app(settings, FacilitiesService(settings, own), "SME Cluster Growth — facilities")
+SPEC = ServiceSpec(FacilitiesService, port=8101, title="SME Cluster Growth — facilities")
+create_app = SPEC.app

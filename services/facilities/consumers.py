@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from clustergrowth.contracts import facilities as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
 from clustergrowth.store.port import Doc, DocumentStore
+from contracts import facilities as ev
 from services.facilities import store as st
 from services.facilities.domain.model import parse_iso
 

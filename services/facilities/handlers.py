@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context
-from clustergrowth.contracts import facilities as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
 from clustergrowth.store.port import put
+from contracts import facilities as ev
 from services.facilities import commands as c
 from services.facilities import store as st
 from services.facilities.domain.model import (

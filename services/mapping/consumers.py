@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from clustergrowth.bus.port import EventBus
-from clustergrowth.contracts import mapping as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import APPLIED, WINDOW, apply_once
 from clustergrowth.store.port import Doc, DocumentStore
+from contracts import mapping as ev
 from services.mapping import store as st
 from services.mapping.domain.model import quarter
 

@@ -11,10 +11,10 @@ from typing import Any
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context, public
-from clustergrowth.contracts import mapping as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import NotFound, ServiceUnavailable, Unprocessable, field_error
 from clustergrowth.store.port import Doc, put
+from contracts import mapping as ev
 from services.mapping import commands as c
 from services.mapping import store as st
 from services.mapping.domain import cluster

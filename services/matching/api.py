@@ -9,10 +9,10 @@ from pydantic import BaseModel
 
 from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
-from clustergrowth.contracts.matching import Programme
 from clustergrowth.errors import problem_responses
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Cursor, Limit, paginate
+from contracts.matching import Programme
 from services.matching import commands as c
 from services.matching import handlers as h
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from clustergrowth.auth import PERSON_ID_PATTERN
-from clustergrowth.contracts.matching import Programme
+from contracts.matching import Programme
 
 NUTS2 = r"^[A-Z]{2}[0-9A-Z]{2}$"
 TERM = r"^[0-9]{4}-(autumn|spring|summer)$"

@@ -6,12 +6,16 @@ event collides on insert and changes nothing.
 
 from __future__ import annotations
 
-from clustergrowth.contracts import mapping as mapping_ev
 from clustergrowth.envelope import CloudEvent
+from contracts import mapping as mapping_ev
 from services.matching import handlers
+from services.matching.reads import Assessed
 
 GROUP = "matching.needs"
 ASSESSED = mapping_ev.SMEAssessed.event_type()
+
+
+READS = {ASSESSED: Assessed}  # event type -> the narrow model read
 
 
 class NeedsConsumer:
@@ -20,4 +24,4 @@ class NeedsConsumer:
 
     async def handle(self, event: CloudEvent) -> None:
         if event.type == ASSESSED:
-            await handlers.suggest_draft(self.m, event)
+            await handlers.suggest_draft(self.m, Assessed.model_validate(event.data))

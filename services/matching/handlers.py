@@ -25,7 +25,6 @@ from typing import Any
 from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context, public, stamp
-from clustergrowth.contracts import matching as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import (
     Conflict,
@@ -37,6 +36,7 @@ from clustergrowth.problems import (
     field_error,
 )
 from clustergrowth.store.port import Doc, put
+from contracts import matching as ev
 from services.matching import commands as c
 from services.matching import store as st
 from services.matching.allocation.instance import parse
@@ -44,6 +44,7 @@ from services.matching.allocation.optimal import optimal
 from services.matching.allocation.report import explain_all, report
 from services.matching.allocation.stable import stable
 from services.matching.domain import fit
+from services.matching.reads import Assessed
 
 COORDINATOR = ("region_admin",)
 READERS = ("region_admin", "analyst")
@@ -213,32 +214,31 @@ async def rank_applicants(
     return public(new), etags.etag(doc["version"] + 1)
 
 
-async def suggest_draft(m: Matching, event: CloudEvent) -> bool:
+async def suggest_draft(m: Matching, d: Assessed) -> bool:
     """An assessment whose greatest need scores low suggests a draft challenge to that SME (once)."""
-    d = event.data
-    await put(m.store, st.SMES, {"_id": d["sme_id"], "organisation": d.get("organisation"), "region": d["region"]})
-    if not d.get("top_needs"):
+    await put(m.store, st.SMES, {"_id": d.sme_id, "organisation": d.organisation, "region": d.region})
+    if not d.top_needs:
         return False
-    need = d["top_needs"][0]
-    score = float(d["scores"][need])
+    need = d.top_needs[0]
+    score = float(d.scores[need])
     if score >= m.draft_need_below:
         return False
     doc: Doc = {
-        "_id": f"draft-{d['assessment_id']}",
+        "_id": f"draft-{d.assessment_id}",
         "programme": "consultancy",
         "status": "draft",
         "title": f"Student consultancy on {need.replace('_', ' ')}",
         "scope": (
-            f"Suggested because the growth-needs assessment of {d['assessed_at'][:10]} scored "
+            f"Suggested because the growth-needs assessment of {d.assessed_at[:10]} scored "
             f"{need.replace('_', ' ')} at {score:.1f} of 5, the SME's greatest need. Edit and publish it."
         ),
         "skills": NEED_SKILLS.get(need, [need]),
         "languages": [],
-        "region": d["region"],
-        "sme_id": d["sme_id"],
-        "organisation": d.get("organisation"),
+        "region": d.region,
+        "sme_id": d.sme_id,
+        "organisation": d.organisation,
         "created_by": None,
-        "suggested_from": d["assessment_id"],
+        "suggested_from": d.assessment_id,
         "need": {"dimension": need, "score": score},
         "suggested_at": m.now(),
         "applicant_ranking": [],

@@ -22,5 +22,9 @@ async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(MATCHES, ["candidate"])
     await store.ensure_index(MATCHES, ["challenge_id"])
     await store.ensure_index(ROUNDS, ["status"])
+    # the sort keys of the list routes' pages (newest first)
+    await store.ensure_index(CHALLENGES, ["posted_at", "suggested_at", "_id"])
+    await store.ensure_index(ROUNDS, ["run_at", "_id"])
+    await store.ensure_index(MATCHES, ["proposed_at", "_id"])
     for c in OUTBOX_COLLECTIONS:
         await store.ensure_index(c, ["outbox_pending"])

@@ -17,8 +17,9 @@ import pytest
 
 from clustergrowth.auth import ANY, ROLES, DevIssuer
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import GatewaySettings, create_app
+from gateway.app import GatewaySettings
 from gateway.routes import roles_markdown
+from instance.app import create_app
 from tests.component.test_mapping_api import sme as sme_body
 from tests.component.test_matching_api import challenge, profile
 from tests.conftest import asgi_client

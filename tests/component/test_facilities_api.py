@@ -13,7 +13,7 @@ import pytest
 
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import create_app
+from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import pid
 

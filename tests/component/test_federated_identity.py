@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings, TrustedIssuer
-from gateway.app import create_app
+from instance.app import create_app
 from tests.backends import free_port
 from tests.conftest import asgi_client
 

@@ -71,7 +71,7 @@ async def test_framing_on_the_wire_chunked_bodies_pipelining_expect_and_http10(
     auth = token("alice", "student").encode()
     booking = b'{"resource_id": "nope", "start": "2030-01-07T10:00:00Z", "end": "2030-01-07T11:00:00Z"}'
     try:
-        async with front("edge", settings, GatewaySettings(facilities_url=fac.url)) as f:
+        async with front("edge", settings, GatewaySettings(urls={"facilities": fac.url})) as f:
             # a chunked body is read, re-framed with a length and reaches the service (which reads it:
             # the problem names the resource); the pipelined request behind it is answered in order
             chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (booking[:10], booking[10:])) + b"0\r\n\r\n"

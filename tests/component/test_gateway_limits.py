@@ -14,7 +14,8 @@ import pytest
 
 from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import GatewaySettings, create_app
+from gateway.app import GatewaySettings
+from instance.app import create_app
 from services.matching.app import create_app as matching_app
 from tests.backends import free_port
 from tests.conftest import TokenFactory
@@ -42,7 +43,7 @@ async def door(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> Asy
     matching = Served(lambda: matching_app(settings), free_port())
     await matching.start()
     try:
-        async with front(kind, settings, gw.model_copy(update={"matching_url": matching.url})) as f:
+        async with front(kind, settings, gw.model_copy(update={"urls": {"matching": matching.url}})) as f:
             yield f.client
     finally:
         await matching.stop()
@@ -220,7 +221,7 @@ async def test_x_forwarded_for_does_not_move_a_client_to_another_address_quota(
 ) -> None:
     """The compiled front counts the connection's address and never reads X-Forwarded-For (it replaces it
     towards the services). The Python gateway's own code does not read it either; whether its ASGI
-    server rewrites the client address from it is the server's configuration (clustergrowth/cli.py)."""
+    server rewrites the client address from it is the server's configuration (instance/cli.py)."""
     async with door(kind, settings, LIMITS) as connect, connect("127.0.0.1") as c:
         for i in range(12):
             r = await c.get("/api/v1/matching/challenges", headers={"X-Forwarded-For": f"203.0.113.{i}"})

@@ -26,7 +26,7 @@ async def test_proxy_forwards_to_the_service_and_back(
     fac = Served(lambda: facilities_app(settings), free_port())
     await fac.start()
     try:
-        async with front(kind, settings, GatewaySettings(facilities_url=fac.url)) as f, f.client() as client:
+        async with front(kind, settings, GatewaySettings(urls={"facilities": fac.url})) as f, f.client() as client:
             before = await f.metric("gateway_upstream_connections_total", "facilities")
             headers = {"Authorization": token("alice", "student"), "X-Request-ID": "trace-me-1"}
             r = await client.get(DESKS, params={"kind": "hot_desk", "limit": 3}, headers=headers)
@@ -52,7 +52,7 @@ async def test_proxy_forwards_to_the_service_and_back(
 
 
 async def test_proxy_answers_503_problem_when_the_service_is_down(kind: str, settings: RuntimeSettings) -> None:
-    async with front(kind, settings, GatewaySettings(facilities_url=f"http://127.0.0.1:{free_port()}")) as f:
+    async with front(kind, settings, GatewaySettings(urls={"facilities": f"http://127.0.0.1:{free_port()}"})) as f:
         async with f.client() as client:
             r = await client.get(DESKS)
             assert r.status_code == 503 and r.headers["retry-after"] == "1"
@@ -68,7 +68,9 @@ async def test_a_stopped_service_gets_503_at_once_while_the_others_answer(
     mapping = Served(lambda: mapping_app(settings.model_copy(update={"seed_demo": False})), free_port())
     await fac.start()
     await mapping.start()
-    gw = GatewaySettings(facilities_url=fac.url, mapping_url=mapping.url, breaker_failures=2, breaker_cooldown_s=0.5)
+    gw = GatewaySettings(
+        urls={"facilities": fac.url, "mapping": mapping.url}, breaker_failures=2, breaker_cooldown_s=0.5
+    )
     h = {"Authorization": token("alice", "student")}
     try:
         async with front(kind, settings, gw) as f, f.client() as client:
@@ -113,7 +115,7 @@ async def test_a_hung_service_gets_504_after_its_route_timeout(
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    gw = GatewaySettings(facilities_url=f"http://127.0.0.1:{port}", timeouts={"facilities": 0.3})
+    gw = GatewaySettings(urls={"facilities": f"http://127.0.0.1:{port}"}, timeouts={"facilities": 0.3})
     try:
         async with front(kind, settings, gw) as f, f.client() as client:
             r = await client.get(DESKS, headers={"Authorization": token("a", "student")})
@@ -140,7 +142,7 @@ async def test_a_streamed_answer_is_passed_on_as_it_comes(kind: str, settings: R
     svc = Served(lambda: Starlette(routes=[Route("/api/v1/facilities/feed", feed)]), free_port())
     await svc.start()
     try:
-        async with front(kind, settings, GatewaySettings(facilities_url=svc.url)) as f, f.client() as client:
+        async with front(kind, settings, GatewaySettings(urls={"facilities": svc.url})) as f, f.client() as client:
             async with client.stream("GET", "/api/v1/facilities/feed") as r:
                 assert r.status_code == 200 and r.headers["transfer-encoding"] == "chunked"
                 parts = r.aiter_raw()
@@ -167,7 +169,10 @@ async def test_a_service_sees_the_peer_address_as_x_forwarded_for_and_nothing_th
     await svc.start()
     address = "127.0.0.21"  # not the loopback address the test's ASGI server trusts for proxy headers
     try:
-        async with front(kind, settings, GatewaySettings(facilities_url=svc.url)) as f, f.client(address) as client:
+        async with (
+            front(kind, settings, GatewaySettings(urls={"facilities": svc.url})) as f,
+            f.client(address) as client,
+        ):
             r = await client.get("/api/v1/facilities/echo")
             assert r.status_code == 200 and r.json() == {"x-forwarded-for": [address]}
             told = [("X-Forwarded-For", "203.0.113.9"), ("x-forwarded-for", "198.51.100.1, 10.0.0.1")]

@@ -15,7 +15,7 @@ import pytest
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.sqlite import SqliteStore
-from gateway.app import create_app
+from instance.app import create_app
 from services.mapping.consumers import rebuild
 from services.mapping.domain.instrument import instrument
 from tests.conftest import TokenFactory, asgi_client

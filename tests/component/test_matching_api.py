@@ -15,12 +15,12 @@ from fastapi import FastAPI
 
 from clustergrowth.auth import DevIssuer
 from clustergrowth.bus.sqlite import SqliteBus
-from clustergrowth.contracts import make_event
-from clustergrowth.contracts import mapping as mapping_ev
-from clustergrowth.contracts import matching as ev
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.events import make_event
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import create_app
+from contracts import mapping as mapping_ev
+from contracts import matching as ev
+from instance.app import create_app
 from services.matching.handlers import Matching
 from tests.conftest import asgi_client
 from tests.helpers import pid

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import GatewaySettings, create_app
+from gateway.app import GatewaySettings
+from instance.app import create_app
 from tests.component.test_authorization import _objects_of_org_a, bearer
 from tests.conftest import asgi_client
 from tests.helpers import pid

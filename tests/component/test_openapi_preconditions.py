@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from clustergrowth.errors import PROBLEM_JSON
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import create_app as gateway_app
+from instance.app import create_app as gateway_app
 from services.facilities.app import create_app as facilities_app
 from services.mapping.app import create_app as mapping_app
 from services.matching.app import create_app as matching_app

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from clustergrowth.auth import ANY, DevIssuer, person_id
 from clustergrowth.settings import RuntimeSettings, TrustedIssuer
-from gateway.app import GatewaySettings, create_app
+from gateway.app import GatewaySettings
+from instance.app import create_app
 from tests.component.test_authorization import (
     PUBLIC_OBJECTS,
     VALID,

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import create_app
+from instance.app import create_app
 from tests.backends import free_port
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")

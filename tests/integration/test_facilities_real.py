@@ -14,10 +14,10 @@ import pytest
 
 from clustergrowth.auth import Principal
 from clustergrowth.bus.kafka import KafkaBus
-from clustergrowth.contracts import facilities as ev
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import Conflict
 from clustergrowth.settings import RuntimeSettings
+from contracts import facilities as ev
 from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities.app import FacilitiesService

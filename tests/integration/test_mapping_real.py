@@ -11,8 +11,8 @@ import pytest
 
 from clustergrowth.auth import Principal
 from clustergrowth.bus.kafka import KafkaBus
-from clustergrowth.contracts import mapping as ev
 from clustergrowth.settings import RuntimeSettings
+from contracts import mapping as ev
 from services.mapping import commands as c
 from services.mapping import handlers as h
 from services.mapping.app import MappingService

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import GatewaySettings, create_app
+from gateway.app import GatewaySettings
+from instance.app import create_app
 from tests.backends import free_port
 from tests.conftest import TokenFactory
 from tests.fronts import front
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 def quota_settings(store: str | None) -> GatewaySettings:
     return GatewaySettings(
-        facilities_url=f"http://127.0.0.1:{free_port()}",  # nobody there: 503 until the quota says 429
+        urls={"facilities": f"http://127.0.0.1:{free_port()}"},  # nobody there: 503 until the quota says 429
         rate_store_url=store,
         rate_per_principal=10,
         rate_writes_per_principal=10,

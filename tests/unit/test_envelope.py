@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from clustergrowth.contracts import registry, resolve_type
 from clustergrowth.envelope import CloudEvent
+from contracts import registry, resolve_type
 
 
 def event() -> CloudEvent:

@@ -1,7 +1,7 @@
-"""Event contracts: the data of every published event type, as pydantic models.
+"""Domain events as data: the base of every event contract and the way a service wraps one in a CloudEvent.
 
-Contracts are shared so that consumers can read them; they carry no behaviour. The committed JSON
-Schemas under ``schemas/events/`` are generated from these models (``make schemas``).
+The contracts themselves (one module per producing service) live in the ``contracts`` package, a floor
+above this runtime; this module names no service.
 """
 
 from __future__ import annotations
@@ -29,21 +29,6 @@ class EventData(BaseModel):
 
     def to_data(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=False)
-
-
-def registry() -> dict[str, type[EventData]]:
-    """Every known event type, by its full versioned type name."""
-    from clustergrowth.contracts import facilities, mapping, matching
-
-    return {m.event_type(): m for m in [*facilities.ALL, *mapping.ALL, *matching.ALL]}
-
-
-def resolve_type(name_or_type: str) -> set[str]:
-    """Full type names matching a short name (``DeskBooked``) or a full versioned type."""
-    reg = registry()
-    if name_or_type in reg:
-        return {name_or_type}
-    return {t for t, m in reg.items() if m.name == name_or_type}
 
 
 def make_event(data: EventData, *, key: str, region: str, source: str, subject: str | None = None) -> CloudEvent:

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from clustergrowth.contracts import EventData, registry
+from clustergrowth.events import EventData
+from contracts import registry
 
 
 def schema_of(model: type[EventData]) -> dict[str, Any]:

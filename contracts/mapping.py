@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from clustergrowth.contracts import EventData
+from clustergrowth.events import EventData
 
 TOPIC = "mapping.events"
 

@@ -30,36 +30,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     logs.configure(settings.region, settings.log_level, settings.log_json)
     port = int(args.port or os.environ.get("PORT", "8000"))
-    if args.service == "edge":
-        from pydantic import ValidationError
+    from gateway.app import GatewaySettings
+    from instance.registry import spec, upstream_urls
 
-        from gateway.app import GatewaySettings
+    if args.service == "edge":
         from gateway.front import edge_command
 
         try:
-            command, env = edge_command(GatewaySettings(), args.host, port)
+            gw = GatewaySettings()
+            command, env = edge_command(gw, upstream_urls(gw), args.host, port)
         except ValidationError as e:
             sys.exit(f"clustergrowth: bad configuration:\n{e}")
         print(f"clustergrowth: gateway front (compiled) on http://{args.host}:{port}", file=sys.stderr)
         os.execve(command[0], command, env)  # the front replaces this process (signals reach it directly)
     if args.service == "gateway":
-        from gateway.app import create_app
+        from instance.app import create_app
 
-        app = create_app(settings)
-    elif args.service == "facilities":
-        from services.facilities.app import create_app as facilities_app
-
-        app = facilities_app(settings)
-    elif args.service == "mapping":
-        from services.mapping.app import create_app as mapping_app
-
-        app = mapping_app(settings)
-    elif args.service == "matching":
-        from services.matching.app import create_app as matching_app
-
-        app = matching_app(settings)
-    else:  # pragma: no cover - argparse restricts choices
-        return 2
+        try:
+            app = create_app(settings, GatewaySettings())
+        except ValidationError as e:
+            sys.exit(f"clustergrowth: bad configuration:\n{e}")
+    else:
+        try:
+            app = spec(args.service).app(settings)
+        except ValidationError as e:
+            sys.exit(f"clustergrowth: bad configuration:\n{e}")
     print(
         f"clustergrowth: {args.service} for region {settings.region} on http://{args.host}:{port} "
         f"(store={settings.store}, bus={settings.bus}, data={settings.data_dir})",
@@ -107,7 +102,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 async def _events(args: argparse.Namespace) -> int:
     from clustergrowth.bus import open_bus
-    from clustergrowth.contracts import registry, resolve_type
+    from contracts import registry, resolve_type
+    from contracts import topics as all_topics
 
     settings = _settings()
     wanted = resolve_type(args.type) if args.type else None
@@ -117,7 +113,7 @@ async def _events(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    topics = args.topic or sorted({settings.topic(f"{m.service}.events") for m in registry().values()})
+    topics = args.topic or [settings.topic(t) for t in all_topics()]
     if settings.bus == "sqlite" and not (settings.data_dir / "events.sqlite").exists():
         return 0
     bus = open_bus(settings, client_id="clustergrowth-cli")
@@ -139,56 +135,9 @@ def cmd_events(args: argparse.Namespace) -> int:
         return 0
 
 
-async def _rebuild(args: argparse.Namespace) -> int:
-    from services.mapping.app import MappingService
-    from services.mapping.settings import MappingSettings
-
-    settings = _settings()
-    service = MappingService(settings, MappingSettings(run_relay=False, run_consumers=False))
-    try:
-        await service.bus.start()
-        print(json.dumps(await service.rebuild()))
-    finally:
-        await service.bus.close()
-        await service.store.close()
-    return 0
-
-
-def cmd_rebuild(args: argparse.Namespace) -> int:
-    """Rebuild a projection from the event log while the service keeps serving."""
-    return asyncio.run(_rebuild(args))
-
-
-def cmd_allocate(args: argparse.Namespace) -> int:
-    """Solve an allocation instance file and print the allocation as JSON."""
-    from services.matching.allocation.instance import InvalidInstance, parse
-    from services.matching.allocation.optimal import optimal
-    from services.matching.allocation.report import explain_all, report
-    from services.matching.allocation.stable import stable
-
-    try:
-        data = json.loads(Path(args.instance).read_text())
-    except (OSError, ValueError) as e:
-        print(f"clustergrowth allocate: cannot read {args.instance}: {e}", file=sys.stderr)
-        return 2
-    try:
-        inst = parse(data)
-    except InvalidInstance as e:
-        print(f"clustergrowth allocate: the instance has {len(e.problems)} problem(s):", file=sys.stderr)
-        for problem in e.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 2
-    assigned = stable(inst) if args.mode == "stable" else optimal(inst, supervisor_ties=args.supervisor_ties)
-    out = report(inst, assigned, args.mode)
-    if args.explain:
-        out["explanations"] = explain_all(inst, assigned)
-    print(json.dumps(out, ensure_ascii=False))
-    return 0
-
-
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schema of every event type under the schemas folder."""
-    from clustergrowth.contracts.schemas import write_schemas
+    from contracts.schemas import write_schemas
 
     for path in write_schemas(Path(args.out)):
         print(path)
@@ -197,8 +146,8 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_routes(args: argparse.Namespace) -> int:
     """Write the role-by-route table generated from the gateway's OpenAPI description."""
-    from gateway.app import create_app
     from gateway.routes import roles_markdown
+    from instance.app import create_app
 
     text = roles_markdown(create_app(_settings()).openapi())
     if args.out == "-":
@@ -210,6 +159,8 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from instance.registry import specs
+
     p = argparse.ArgumentParser(prog="clustergrowth", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -217,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "run",
         help="start the regional stack (gateway + services), one service, or the gateway's compiled front (edge)",
     )
-    r.add_argument(
-        "service", nargs="?", default="gateway", choices=["gateway", "edge", "facilities", "mapping", "matching"]
-    )
+    r.add_argument("service", nargs="?", default="gateway", choices=["gateway", "edge", *(s.name for s in specs())])
     r.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     r.add_argument("--port", type=int, default=None, help="default: $PORT or 8000")
     r.set_defaults(fn=cmd_run)
@@ -238,20 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--follow", action="store_true", help="keep printing new events")
     e.set_defaults(fn=cmd_events)
 
-    al = sub.add_parser("allocate", help="solve a student-project allocation instance (JSON) offline")
-    al.add_argument("instance", help="path of the instance file")
-    al.add_argument("--mode", choices=["stable", "optimal"], default="stable")
-    al.add_argument(
-        "--supervisor-ties",
-        action="store_true",
-        help="optimal mode: among equally good allocations prefer the supervisors' favourites (slower)",
-    )
-    al.add_argument("--explain", action="store_true", help="add why-this/why-not per student")
-    al.set_defaults(fn=cmd_allocate)
-
-    rb = sub.add_parser("rebuild", help="rebuild a projection from the event log (replay)")
-    rb.add_argument("projection", choices=["mapping"], help="mapping: the cluster map")
-    rb.set_defaults(fn=cmd_rebuild)
+    for service in specs():
+        for command in service.commands:
+            c = sub.add_parser(command.name, help=command.help)
+            command.configure(c)
+            c.set_defaults(fn=command.run)
 
     s = sub.add_parser("schemas", help="regenerate the committed event JSON Schemas")
     s.add_argument("--out", default="schemas/events")
@@ -262,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     rt.set_defaults(fn=cmd_routes)
 
     args = p.parse_args(argv)
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except ValidationError as e:
+        sys.exit(f"clustergrowth: bad configuration:\n{e}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from clustergrowth.contracts import EventData
+from clustergrowth.events import EventData
 
 TOPIC = "matching.events"
 Programme = Literal["consultancy", "change_of_perspective"]

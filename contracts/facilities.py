@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from clustergrowth.contracts import EventData
+from clustergrowth.events import EventData
 
 TOPIC = "facilities.events"
 ResourceKind = Literal["hot_desk", "meeting_room", "lab", "equipment", "university_access_point"]
