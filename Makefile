@@ -57,6 +57,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/python -m instance.layers
 	$(EDGE_CARGO) fmt $(EDGE_MANIFEST) --check
 	$(EDGE_CARGO) clippy -q $(EDGE_MANIFEST) --offline --locked --all-targets -- -D warnings
 	$(EDGE_CARGO) test -q $(EDGE_MANIFEST) --offline --locked

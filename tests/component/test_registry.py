@@ -132,3 +132,11 @@ async def test_a_service_added_by_one_registry_line_is_served_proxied_and_runnab
     with pytest.raises(SystemExit) as e:
         cli_main(["run", "echo", "--help"])
     assert e.value.code == 0
+
+
+def test_the_import_floors_hold_every_registered_service_to_independence(echo_registered: None) -> None:
+    """The layer contract of ``make lint`` is written from the registry: a new service is in it."""
+    from instance.layers import config
+
+    modules = config().split("[importlinter:contract:services]")[1]
+    assert all(f"\n    {m}" in modules for m in registry.SERVICES) and "echo_service" in modules

@@ -1,0 +1,44 @@
+"""The floors, checked by import-linter in ``make lint``: composition (``instance``) > gateway | services
+> contracts > runtime (``clustergrowth``), and no service imports another. The contract is written from
+the registry each time, so a new service is held to it without editing this file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from importlinter.cli import lint_imports
+
+from instance.registry import SERVICES
+
+FLOORS = ["instance", "gateway | services", "contracts", "clustergrowth"]
+
+
+def config() -> str:
+    def block(lines: list[str]) -> str:
+        return "".join(f"\n    {x}" for x in lines)
+
+    return (
+        "[importlinter]\n"
+        f"root_packages ={block(['clustergrowth', 'contracts', 'gateway', 'services', 'instance'])}\n"
+        "include_external_packages = False\n\n"
+        "[importlinter:contract:floors]\n"
+        "name = floors: composition > gateway | services > contracts > runtime\n"
+        "type = layers\n"
+        f"layers ={block(FLOORS)}\n\n"
+        "[importlinter:contract:services]\n"
+        "name = no service imports another\n"
+        "type = independence\n"
+        f"modules ={block(list(SERVICES))}\n"
+    )
+
+
+def main() -> int:
+    path = Path(".cache") / "import-linter.ini"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(config())
+    return lint_imports(config_filename=str(path), no_cache=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
