@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -169,17 +170,24 @@ class Command:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How the composition layer knows a service: its component class, the port it listens on in the
-    distributed mode (the gateway's default upstream), its API title and its own subcommands."""
+    """How the composition layer knows a service: its name, the port it listens on in the distributed
+    mode (the gateway's default upstream), its API title, its own subcommands, and where its component
+    class is (``"package.module:Class"``, imported only when the service is built, so that the command
+    line starts without loading every service)."""
 
-    component: type[ServiceComponent]
+    name: str
     port: int
     title: str
+    component_path: str
     commands: tuple[Command, ...] = ()
 
     @property
-    def name(self) -> str:
-        return self.component.name
+    def component(self) -> type[ServiceComponent]:
+        module, _, attr = self.component_path.partition(":")
+        cls: type[ServiceComponent] = getattr(importlib.import_module(module), attr)
+        if cls.name != self.name:
+            raise ValueError(f"{self.component_path} is named {cls.name!r}, its spec {self.name!r}")
+        return cls
 
     def app(self, settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:
         """The service on its own (distributed mode): its routes, ops endpoints and lifespan."""

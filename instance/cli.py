@@ -11,14 +11,32 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+CHECKOUT_DATA = Path(__file__).resolve().parents[1] / ".data"  # where `make run` keeps the stack's data
 
-def _settings():  # type: ignore[no-untyped-def]
+
+def _settings(data_dir: str | None = None):  # type: ignore[no-untyped-def]
     from clustergrowth.settings import RuntimeSettings
 
     try:
+        if data_dir is not None:
+            return RuntimeSettings(data_dir=Path(data_dir))
+        if "CG_DATA_DIR" not in os.environ and not Path(".data").exists() and CHECKOUT_DATA.exists():
+            return RuntimeSettings(data_dir=CHECKOUT_DATA)  # run from elsewhere: the stack `make run` started
         return RuntimeSettings()
     except ValidationError as e:
         sys.exit(f"clustergrowth: bad configuration:\n{e}")
+
+
+DATA_DIR_HELP = "the stack's data folder (default: $CG_DATA_DIR, else ./.data, else the checkout's .data)"
+
+
+def _no_stack(command: str, what: Path) -> int:
+    print(
+        f"clustergrowth {command}: no regional stack data at {what.parent.resolve()} ({what.name} is missing); "
+        "start the stack with `make run`, or name its data folder with --data-dir or CG_DATA_DIR",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -78,7 +96,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     """Print a development token; refuses when a production issuer is configured."""
     from clustergrowth.auth import ROLES, DevIssuer, person_id
 
-    settings = _settings()
+    settings = _settings(args.data_dir)
     if not settings.dev_issuer:
         print(
             f"clustergrowth token: refused: a production issuer ({settings.auth_issuer}) is configured; "
@@ -95,7 +113,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     if not NUTS2.match(args.region):
         print(f"clustergrowth token: --region {args.region!r} is not a NUTS-2 code", file=sys.stderr)
         return 2
-    print(DevIssuer(settings.data_dir).mint(settings, args.sub, args.role, args.region, args.org, args.ttl))
+    issuer = DevIssuer(settings.data_dir)
+    if not issuer.key_path.exists():  # a fresh key would sign tokens the running stack refuses (401)
+        return _no_stack("token", issuer.key_path)
+    print(issuer.mint(settings, args.sub, args.role, args.region, args.org, args.ttl))
     print(f"clustergrowth token: {args.sub} is person {person_id(settings.auth_issuer, args.sub)}", file=sys.stderr)
     return 0
 
@@ -105,7 +126,7 @@ async def _events(args: argparse.Namespace) -> int:
     from contracts import registry, resolve_type
     from contracts import topics as all_topics
 
-    settings = _settings()
+    settings = _settings(args.data_dir)
     wanted = resolve_type(args.type) if args.type else None
     if args.type and not wanted:
         print(
@@ -115,7 +136,7 @@ async def _events(args: argparse.Namespace) -> int:
         return 2
     topics = args.topic or [settings.topic(t) for t in all_topics()]
     if settings.bus == "sqlite" and not (settings.data_dir / "events.sqlite").exists():
-        return 0
+        return _no_stack("events", settings.data_dir / "events.sqlite")
     bus = open_bus(settings, client_id="clustergrowth-cli")
     try:
         async for _, event in bus.read(topics, follow=args.follow):
@@ -179,12 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--region", required=True, help="NUTS-2 code of the person's home region")
     t.add_argument("--org", default=None, help="organisation of the person")
     t.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    t.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     t.set_defaults(fn=cmd_token)
 
     e = sub.add_parser("events", help="print events as CloudEvents JSON lines")
     e.add_argument("--type", default=None, help="event name (DeskBooked) or full versioned type")
     e.add_argument("--topic", action="append", default=None, help="topic(s); default: every service's")
     e.add_argument("--follow", action="store_true", help="keep printing new events")
+    e.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     e.set_defaults(fn=cmd_events)
 
     for service in specs():

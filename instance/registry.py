@@ -19,13 +19,13 @@ SERVICES = (
 
 
 def specs() -> tuple[ServiceSpec, ...]:
-    """Each registered service's spec (``<module>.app.SPEC``), in registry order."""
+    """Each registered service's spec (``<module>.spec.SPEC``), in registry order."""
     return _load(SERVICES)
 
 
 @functools.cache
 def _load(modules: tuple[str, ...]) -> tuple[ServiceSpec, ...]:
-    out = tuple(importlib.import_module(f"{m}.app").SPEC for m in modules)
+    out = tuple(importlib.import_module(f"{m}.spec").SPEC for m in modules)
     names = [s.name for s in out]
     if len(set(names)) != len(names) or len({s.port for s in out}) != len(out):
         raise ValueError(f"services need distinct names and ports: {[(s.name, s.port) for s in out]}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from fastapi import FastAPI
+
 from clustergrowth.bus import EventBus
-from clustergrowth.component import ServiceComponent, ServiceSpec
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.component import ServiceComponent
+from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import facilities as ev
 from services.facilities import consumers, handlers, seed
@@ -14,6 +16,7 @@ from services.facilities import store as st
 from services.facilities.api import router
 from services.facilities.migrations import MIGRATIONS
 from services.facilities.settings import FacilitiesSettings
+from services.facilities.spec import SPEC
 
 log = logging.getLogger("services.facilities")
 
@@ -47,5 +50,6 @@ class FacilitiesService(ServiceComponent):
             log.info("seeded demo sites and resources for the six council cities")
 
 
-SPEC = ServiceSpec(FacilitiesService, port=8101, title="SME Cluster Growth — facilities")
-create_app = SPEC.app
+def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:
+    """The service on its own (distributed mode)."""
+    return SPEC.app(settings, own)

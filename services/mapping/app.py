@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import logging
 
+from fastapi import FastAPI
+
 from clustergrowth.bus import EventBus
-from clustergrowth.component import ServiceComponent, ServiceSpec
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.component import ServiceComponent
+from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as ev
-from services.mapping import cli, consumers, handlers, seed
+from services.mapping import consumers, handlers, seed
 from services.mapping import store as st
 from services.mapping.api import router
 from services.mapping.domain.cluster import Thresholds
 from services.mapping.migrations import MIGRATIONS
 from services.mapping.settings import MappingSettings
+from services.mapping.spec import SPEC
 
 log = logging.getLogger("services.mapping")
 
@@ -58,5 +61,6 @@ class MappingService(ServiceComponent):
         return await consumers.rebuild(self.store, self.bus, [self.topic])
 
 
-SPEC = ServiceSpec(MappingService, port=8102, title="SME Cluster Growth — mapping", commands=(cli.REBUILD,))
-create_app = SPEC.app
+def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:
+    """The service on its own (distributed mode)."""
+    return SPEC.app(settings, own)

@@ -3,17 +3,20 @@ expiry sweeper), its spec and its own subcommand (``clustergrowth allocate``).""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from clustergrowth.bus import EventBus
-from clustergrowth.component import ServiceComponent, ServiceSpec
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.component import ServiceComponent
+from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as mapping_ev
 from contracts import matching as ev
-from services.matching import cli, consumers, handlers
+from services.matching import consumers, handlers
 from services.matching import store as st
 from services.matching.api import router
 from services.matching.migrations import MIGRATIONS
 from services.matching.settings import MatchingSettings
+from services.matching.spec import SPEC
 
 
 class MatchingService(ServiceComponent):
@@ -57,5 +60,6 @@ class MatchingService(ServiceComponent):
         await st.ensure_indexes(self.store)
 
 
-SPEC = ServiceSpec(MatchingService, port=8103, title="SME Cluster Growth — matching", commands=(cli.ALLOCATE,))
-create_app = SPEC.app
+def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:
+    """The service on its own (distributed mode)."""
+    return SPEC.app(settings, own)

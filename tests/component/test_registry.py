@@ -68,7 +68,7 @@ ECHO = """
 from fastapi import APIRouter, Request
 
 from clustergrowth.auth import CurrentPrincipal, allow
-from clustergrowth.component import ServiceComponent, ServiceSpec
+from clustergrowth.component import ServiceComponent
 from clustergrowth.context import Context
 from clustergrowth.settings import ServiceSettings
 
@@ -95,7 +95,11 @@ class EchoService(ServiceComponent):
         self.context = Context(self.store, settings.region, service="echo")
 
 
-SPEC = ServiceSpec(EchoService, port=8199, title="echo")
+"""
+ECHO_SPEC = """
+from clustergrowth.component import ServiceSpec
+
+SPEC = ServiceSpec("echo", port=8199, title="echo", component_path="echo_service.app:EchoService")
 """
 
 
@@ -106,10 +110,12 @@ def echo_registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     folder.mkdir(parents=True)
     (folder / "__init__.py").write_text("")
     (folder / "app.py").write_text(textwrap.dedent(ECHO))
+    (folder / "spec.py").write_text(textwrap.dedent(ECHO_SPEC))
     monkeypatch.syspath_prepend(str(tmp_path / "extra"))
     monkeypatch.setattr(registry, "SERVICES", (*registry.SERVICES, "echo_service"))
     yield
     sys.modules.pop("echo_service.app", None)
+    sys.modules.pop("echo_service.spec", None)
     sys.modules.pop("echo_service", None)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clustergrowth.auth import DevIssuer
 from tests.backends import free_port
 from tests.helpers import pid, weekday_slots
 
@@ -169,6 +170,25 @@ def test_token_command_refuses_a_production_issuer_and_bad_input(tmp_path: Path)
         capture_output=True,
         text=True,
     )
+    assert r.returncode == 1 and r.stdout == "" and "no regional stack data" in r.stderr  # a fresh key: 401 later
+    r = subprocess.run([CLI, "events"], env=env(tmp_path), capture_output=True, text=True)
+    assert r.returncode == 1 and "no regional stack data" in r.stderr and "events.sqlite" in r.stderr
+    DevIssuer(tmp_path).private_key()  # what a started stack leaves in its data folder
+    r = subprocess.run(
+        [CLI, "token", "--sub", "a", "--role", "student", "--region", "IE05"],
+        env=env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and r.stdout.count(".") == 2 and f"person {pid('a')}" in r.stderr
+    elsewhere = {k: v for k, v in env(tmp_path).items() if k != "CG_DATA_DIR"}
+    r = subprocess.run(
+        [CLI, "token", "--sub", "a", "--role", "student", "--region", "IE05", "--data-dir", str(tmp_path)],
+        env=elsewhere,
+        cwd=tmp_path.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and r.stdout.count(".") == 2
     r = subprocess.run([CLI, "events", "--type", "Nope"], env=env(tmp_path), capture_output=True, text=True)
     assert r.returncode == 2 and "unknown event type" in r.stderr
