@@ -15,9 +15,10 @@ HIDDEN = frozenset({"_id", "outbox", "outbox_pending", "version"})
 
 
 def stamp(dt: datetime) -> str:
-    """The one timestamp format of what services store and answer: ISO 8601 UTC with microseconds, one
-    fixed width, so that string order is time order in queries."""
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+    """The one timestamp format of what services store, publish and answer: ISO 8601 in UTC with
+    microseconds and ``Z``, one fixed width, so that string order is time order in queries (written
+    before, ``+00:00`` sorts the same: the digits decide before the suffix)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def public(doc: Doc) -> Doc:

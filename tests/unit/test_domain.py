@@ -35,7 +35,8 @@ def test_overlapping_booking_is_refused_and_names_the_slot() -> None:
     day.book(resource(), ALICE, at(9), at(11), NOW)
     with pytest.raises(Conflict) as e:
         day.book(resource(), BOB, at(10), at(12), NOW)
-    assert e.value.extensions["conflicting"] == [{"start": "2026-11-30T09:00:00Z", "end": "2026-11-30T11:00:00Z"}]
+    slot = {"start": "2026-11-30T09:00:00.000000Z", "end": "2026-11-30T11:00:00.000000Z"}
+    assert e.value.extensions["conflicting"] == [slot]
 
 
 def test_back_to_back_bookings_do_not_conflict() -> None:

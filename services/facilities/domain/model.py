@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from clustergrowth.context import stamp
 from clustergrowth.problems import Conflict, Forbidden, NotFound, Unprocessable, field_error
 
 SiteKind = Literal["science_park", "university", "business_organisation"]
@@ -21,8 +22,7 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
-def iso(dt: datetime) -> str:
-    return utc(dt).isoformat().replace("+00:00", "Z")
+iso = stamp  # the runtime's one timestamp format
 
 
 def parse_iso(s: str) -> datetime:
