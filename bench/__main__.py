@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, gateway, latency, mapping
+from bench import allocation, contention, gateway, latency, mapping, paging
 
 
 def main() -> int:
     contention.main([])
     latency.main([])
     mapping.main([])
+    paging.main([])
     allocation.main([])
     gateway.main([])
     return 0

@@ -29,6 +29,11 @@ async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(RESOURCES, ["site_id"])
     await store.ensure_index(SCHEDULES, ["resource_id"])
     await store.ensure_index(SCHEDULES, ["day"])
+    # the sort keys of the list routes' pages
+    await store.ensure_index(SITES, ["name", "_id"])
+    await store.ensure_index(RESOURCES, ["site_id", "name", "_id"])
+    await store.ensure_index(SCHEDULES, ["resource_id", "day", "_id"])
+    await store.ensure_index(USAGE, ["site_id", "day", "resource_id", "_id"])
     await store.ensure_index(TRAININGS, ["person"])
     for c in OUTBOX_COLLECTIONS:
         await store.ensure_index(c, ["outbox_pending"])

@@ -13,6 +13,8 @@ OUTBOX_COLLECTIONS = (SMES,)
 
 async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(SMES, ["region"])
+    await store.ensure_index(SMES, ["legal_name", "_id"])  # pages of GET /smes, and by region
+    await store.ensure_index(SMES, ["region", "legal_name", "_id"])
     await store.ensure_index(SMES, ["outbox_pending"])
 
 
