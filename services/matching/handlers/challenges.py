@@ -1,0 +1,111 @@
+"""Challenges: posting, browsing, publishing a suggested draft, ranking applicants, and the drafts
+suggested by the mapping service's assessments. Each use case loads, asks the domain, saves."""
+
+from __future__ import annotations
+
+import uuid
+
+from clustergrowth import aggregate, etags
+from clustergrowth.auth import Principal
+from clustergrowth.context import public
+from clustergrowth.problems import NotFound, PreconditionFailed, field_error
+from clustergrowth.store.port import Doc, put
+from services.matching import commands as c
+from services.matching import store as st
+from services.matching.domain import challenge as dom
+from services.matching.handlers.context import COORDINATOR, Matching
+from services.matching.reads import Assessed
+
+
+def _fields(cmd: c.PostChallenge) -> Doc:
+    return dom.fields(cmd.model_dump(mode="json"), c.IP_TEMPLATES)
+
+
+async def _own_sme(m: Matching, sme_id: str | None, who: Principal) -> None:
+    """A challenge names only an SME of the poster's organisation (known here from its assessments);
+    the coordinator may name any SME of the region."""
+    if sme_id is None or who.has(*COORDINATOR):
+        return
+    known = await m.store.get(st.SMES, sme_id)
+    if known is None or who.org is None or known.get("organisation") != who.org:
+        raise field_error("sme_id", "is not an SME of your organisation (as known here from its assessments)")
+
+
+async def post_challenge(m: Matching, cmd: c.PostChallenge, who: Principal) -> Doc:
+    who.require("sme_member", *COORDINATOR)
+    await _own_sme(m, cmd.sme_id, who)
+    doc, posted = dom.post(f"ch-{uuid.uuid4().hex[:12]}", _fields(cmd), who, m.now())
+    await aggregate.save(
+        m.store, st.CHALLENGES, doc, m.events([posted], doc["_id"]), expected_version=None, on_saved=m.notify
+    )
+    return public(doc)
+
+
+async def get_challenge(m: Matching, cid: str, who: Principal) -> Doc:
+    """Open challenges are for everyone to browse; drafts only for their SME and the coordinator."""
+    doc = await m.store.get(st.CHALLENGES, cid)
+    if doc is None or not dom.visible(who, doc):
+        raise NotFound(f"no challenge {cid}")
+    return doc
+
+
+async def list_challenges(
+    m: Matching, who: Principal, *, programme: str | None, term: str | None, status: str | None
+) -> list[Doc]:
+    q: Doc = {}
+    for k, v in (("programme", programme), ("term", term), ("status", status)):
+        if v is not None:
+            q[k] = v
+    docs = await m.store.find(st.CHALLENGES, q, sort=[("posted_at", -1), ("_id", 1)])
+    return [public(d) for d in docs if dom.visible(who, d)]
+
+
+async def publish_draft(
+    m: Matching, cid: str, cmd: c.PostChallenge, who: Principal, if_match: str | None
+) -> tuple[Doc, str]:
+    """Complete a suggested draft (term, dates, team, terms) and post it; returns it with its new ETag."""
+    doc = await get_challenge(m, cid, who)
+    dom.require_manager(who, doc)
+    etags.check(if_match, doc)
+    dom.require_draft(doc)
+    if cmd.sme_id not in (None, doc.get("sme_id")):
+        await _own_sme(m, cmd.sme_id, who)
+    fields = _fields(cmd) | {"sme_id": cmd.sme_id or doc.get("sme_id")}
+    new, posted = dom.publish(doc, fields, who, m.now())
+    try:
+        await aggregate.save(
+            m.store, st.CHALLENGES, new, m.events([posted], cid), expected_version=doc["version"], on_saved=m.notify
+        )
+    except aggregate.ConcurrentUpdate as e:
+        raise PreconditionFailed("the challenge changed while you published it; read it again") from e
+    return public(new), etags.etag(doc["version"] + 1)
+
+
+async def rank_applicants(
+    m: Matching, cid: str, ranking: list[str], who: Principal, if_match: str | None
+) -> tuple[Doc, str]:
+    """The host's ranking of candidates for one challenge (best first); returns it with its new ETag."""
+    doc = await get_challenge(m, cid, who)
+    dom.require_ranker(who, doc)
+    etags.check(if_match, doc)
+    profiles = {d["_id"]: d for d in await m.store.find(st.CANDIDATES, {"_id": {"$in": ranking}})}
+    dom.check_applicants(doc, ranking, profiles)
+    new = {**doc, "applicant_ranking": ranking}
+    try:
+        await aggregate.save(m.store, st.CHALLENGES, new, [], expected_version=doc["version"])
+    except aggregate.ConcurrentUpdate as e:
+        raise PreconditionFailed("the challenge changed while you ranked; read it again") from e
+    return public(new), etags.etag(doc["version"] + 1)
+
+
+async def suggest_draft(m: Matching, d: Assessed) -> bool:
+    """An assessment whose greatest need scores low suggests a draft challenge to that SME (once)."""
+    await put(m.store, st.SMES, {"_id": d.sme_id, "organisation": d.organisation, "region": d.region})
+    doc = dom.suggestion(d, m.draft_need_below, m.now())
+    if doc is None:
+        return False
+    try:
+        await aggregate.save(m.store, st.CHALLENGES, doc, [], expected_version=None)
+    except aggregate.ConcurrentUpdate:
+        return False  # suggested already (the same event again)
+    return True
