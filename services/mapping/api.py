@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.errors import problem_responses
-from clustergrowth.paging import Cursor, Limit, paginate
+from clustergrowth.paging import Page, Page200
 from clustergrowth.problems import field_error
 from services.mapping import commands as c
 from services.mapping import handlers as h
@@ -56,18 +56,9 @@ async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> dict[s
     "/smes", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="SMEs visible to me"
 )
 async def list_smes(
-    m: Ctx,
-    who: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    region: str | None = None,
-    sector: str | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
+    m: Ctx, who: CurrentPrincipal, page: Page, region: str | None = None, sector: str | None = None
 ) -> list[dict[str, Any]]:
-    smes = await h.list_smes(m, who, region, sector)
-    key = _by("legal_name", "id")
-    return paginate(smes, key, limit=limit, cursor=cursor, request=request, response=response)
+    return await h.list_smes(m, who, region, sector, page)
 
 
 def _by(*fields: str) -> Any:
@@ -119,19 +110,10 @@ async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAsses
     **allow("sme_member", "council_secretary", "region_admin", "analyst"),
     summary="An SME's assessment history",
 )
-async def history(
-    m: Ctx,
-    who: CurrentPrincipal,
-    sme_id: str,
-    request: Request,
-    response: Response,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> list[dict[str, Any]]:
+async def history(m: Ctx, who: CurrentPrincipal, sme_id: str, page: Page) -> list[dict[str, Any]]:
     doc = await h.get(m, sme_id, who)
-    assessments = list(doc.get("assessments", []))
-    key = _by("assessed_at", "id")
-    return paginate(assessments, key, limit=limit, cursor=cursor, request=request, response=response)
+    # paged in memory: the history is embedded in the SME's one document, so it is already bounded
+    return page.of(list(doc.get("assessments", [])), _by("assessed_at", "id"))
 
 
 @router.post(
@@ -156,14 +138,7 @@ async def import_employment(
     summary="Cells (region x sector): needs, trend, stars with their inputs",
 )
 async def cluster_map(
-    m: Ctx,
-    who: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    region: str | None = None,
-    format: Format = "json",
-    limit: Limit = 200,
-    cursor: Cursor = None,
+    m: Ctx, who: CurrentPrincipal, page: Page200, region: str | None = None, format: Format = "json"
 ) -> Any:
     """JSON is paged like every list; the CSV download holds every cell."""
     cells = await h.cluster_map(m, region)
@@ -174,8 +149,8 @@ async def cluster_map(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="cluster-map.csv"'},
         )
-    key = _by("region", "sector")
-    return paginate(cells, key, limit=limit, cursor=cursor, request=request, response=response)
+    # paged in memory: the map is computed over every cell (regions x sectors of the code lists, bounded)
+    return page.of(cells, _by("region", "sector"))
 
 
 @router.get(

@@ -12,6 +12,7 @@ from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context, public
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.paging import PageRequest
 from clustergrowth.problems import NotFound, ServiceUnavailable, Unprocessable, field_error
 from clustergrowth.store.port import Doc, put
 from contracts import mapping as ev
@@ -41,6 +42,16 @@ def _owner_or(who: Principal, doc: Doc) -> bool:
         or doc.get("created_by") == who.id
         or (who.org is not None and doc.get("organisation") == who.org)
     )
+
+
+def _readable_by(who: Principal) -> Doc:
+    """``_owner_or`` as a store filter, so that a page holds only SMEs the caller may read."""
+    if who.has(*READERS_ALL):
+        return {}
+    mine: list[Doc] = [{"created_by": who.id}]
+    if who.org is not None:
+        mine.append({"organisation": who.org})
+    return {"$or": mine}
 
 
 async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str | None = None) -> Doc:
@@ -92,14 +103,14 @@ async def get(m: Mapping, sme_id: str, who: Principal) -> Doc:
     return _visible(await m.store.get(st.SMES, sme_id), sme_id, who)
 
 
-async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None) -> list[Doc]:
-    q: dict[str, Any] = {}
+async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None, page: PageRequest) -> list[Doc]:
+    """One page of the SMEs the caller may read, by name: the store seeks to the cursor."""
+    q: dict[str, Any] = {"erased": {"$ne": True}, **_readable_by(who)}
     if region:
         q["region"] = region
     if sector:
         q["sector"] = sector
-    docs = await m.store.find(st.SMES, q, sort=[("legal_name", 1)])
-    return [public(d) for d in docs if not d.get("erased") and _owner_or(who, d)]
+    return [public(d) for d in await page.query(m.store, st.SMES, q, [("legal_name", 1)])]
 
 
 async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principal) -> Doc:
