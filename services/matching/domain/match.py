@@ -18,7 +18,7 @@ milestone that does not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +30,7 @@ from contracts.matching import Side
 
 SIDES: tuple[Side, ...] = ("candidate", "host")
 MAX_MILESTONES = 50
+EVENT_KEYS = ("round_id", "challenge_id", "candidate", "programme", "region", "candidate_region")
 T = TypeVar("T")
 Events = list[EventData]
 
@@ -58,9 +59,6 @@ class Milestone:
     due_on: str  # ISO date
     done_at: str | None = None
 
-    def to_doc(self) -> dict[str, Any]:
-        return {"n": self.n, "title": self.title, "due_on": self.due_on, "done_at": self.done_at}
-
 
 @dataclass(frozen=True)
 class Rating:
@@ -68,9 +66,6 @@ class Rating:
     comment: str | None
     by: str
     at: str
-
-    def to_doc(self) -> dict[str, Any]:
-        return {"score": self.score, "comment": self.comment, "by": self.by, "at": self.at}
 
 
 @dataclass(frozen=True)
@@ -113,15 +108,7 @@ class Match:
 
     def keys(self) -> dict[str, Any]:
         """The fields every match event carries."""
-        return {
-            "match_id": self.id,
-            "round_id": self.round_id,
-            "challenge_id": self.challenge_id,
-            "candidate": self.candidate,
-            "programme": self.programme,
-            "region": self.region,
-            "candidate_region": self.candidate_region,
-        }
+        return {"match_id": self.id, **{k: getattr(self, k) for k in EVENT_KEYS}}
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Match:
@@ -178,8 +165,8 @@ class Match:
             "proposed_at": self.proposed_at,
             "expires_at": self.expires_at,
             "preference_rank": self.preference_rank,
-            "milestones": [x.to_doc() for x in self.milestones],
-            "ratings": self.ratings.to_doc(lambda r: None if r is None else r.to_doc()),
+            "milestones": [asdict(x) for x in self.milestones],
+            "ratings": self.ratings.to_doc(lambda r: None if r is None else asdict(r)),
         }
         for key in ("accepted_at", "expired_at", "completed_at"):
             if getattr(self, key) is not None:
