@@ -16,6 +16,15 @@ after at most the limit plus one read (asyncio and uvloop read at most 256 KiB a
 parser hands over (the target, each complete field) is counted too, which catches a large head that
 arrives in one read with its end. A head under the limits is never refused.
 
+A head is also bounded in time (uvicorn bounds only the wait between requests, keep-alive, so a client
+sending one byte a second held a connection and its head buffer for ever): a head not complete
+``head_timeout_s`` after its first byte arrived (the first head of a connection: after the accept) is
+answered 408 Request Timeout. A new connection that sent nothing by then is closed without an answer
+(there is no request to answer; the compiled front closes an idle connection so too). The time is the
+event loop's (``call_later``), so a test drives it with its own loop. A head whose bytes wait behind
+earlier requests (uvicorn stops reading while a pipelined request waits) is given the whole time again
+once their responses are written.
+
 After refusing, the server closes its sending side and reads (and drops) what the client still sends,
 briefly, before closing: closing a socket with unread input makes the kernel send a reset, which can
 destroy the answer before the client reads it (the compiled front does the same).
@@ -48,6 +57,7 @@ class HeadLimits:
     max_head_bytes: int = 64 << 10
     max_headers: int = 100
     max_request_line_bytes: int = 8 << 10
+    head_timeout_s: float = 10.0
 
 
 class _Refused(Exception):
@@ -58,11 +68,16 @@ class _Refused(Exception):
         self.status, self.detail = status, detail
 
 
-_TITLES = {414: ("URI too long", "uri-too-long"), 431: ("Request header fields too large", "header-fields-too-large")}
+_TITLES = {
+    408: ("Request timeout", "request-timeout"),
+    414: ("URI too long", "uri-too-long"),
+    431: ("Request header fields too large", "header-fields-too-large"),
+}
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, refusing request heads over ``limits`` while they arrive."""
+    """uvicorn's httptools protocol, refusing request heads over ``limits`` while they arrive, or that
+    take longer than ``limits.head_timeout_s``."""
 
     limits: ClassVar[HeadLimits] = HeadLimits()
 
@@ -79,8 +94,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._deferred: _Refused | None = None  # a refusal waiting for earlier responses to finish
         self._dropped = 0
         self._linger: asyncio.TimerHandle | None = None
+        self._head_timer: asyncio.TimerHandle | None = None  # runs while a head is awaited
 
     # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head_clock()  # the first head is timed from the accept
 
     def data_received(self, data: bytes) -> None:
         if self._refused:  # lingering after a refusal: drop what still comes, within bounds
@@ -111,11 +131,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_head_bytes:
                 self._refuse(_Refused(431, self._head_detail()))
+        if self._phase == "head" and self._head_timer is None and not self._refused:
+            # a head began in this read and is not complete: its time runs from now (a head that arrives
+            # whole, the usual case, costs no timer)
+            self._start_head_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
+        self._stop_head_clock()
         super().connection_lost(exc)
 
     # parser callbacks
@@ -143,11 +168,35 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._phase = "body"
+        self._stop_head_clock()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._phase = "idle"
         super().on_message_complete()
+
+    # the head's time
+
+    def _start_head_clock(self) -> None:
+        self._stop_head_clock()
+        self._head_timer = self.loop.call_later(self.limits.head_timeout_s, self._head_timed_out)
+
+    def _stop_head_clock(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._refused or self.transport.is_closing():
+            return
+        if self.flow.read_paused:  # the head waits behind earlier requests: timed again after their responses
+            return
+        if self._phase == "idle":  # a new connection that sent nothing: no request to answer
+            log.debug("connection closed: no request within %g s", self.limits.head_timeout_s)
+            self.transport.close()
+        elif self._phase == "head":
+            self._refuse(_Refused(408, f"the request head did not arrive within {self.limits.head_timeout_s:g} s"))
 
     # refusing
 
@@ -171,6 +220,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         if self._deferred is None or self.pipeline:
             super().on_response_complete()
+            if self._phase == "head" and not self._refused and not self.transport.is_closing():
+                # part of the next head came while this request was served, and reading may have
+                # stopped meanwhile: its time starts again now
+                self._start_head_clock()
             return
         self.server_state.total_requests += 1
         refusal, self._deferred = self._deferred, None
@@ -206,12 +259,14 @@ def bounded_protocol(limits: HeadLimits) -> type[BoundedHttpToolsProtocol]:
 
 
 def uvicorn_options(settings: RuntimeSettings) -> dict[str, Any]:
-    """uvicorn settings every process shares: the bounded protocol, and X-Forwarded-For / -Proto
-    believed only from ``settings.trusted_proxies`` (uvicorn's own default believes 127.0.0.1)."""
+    """uvicorn settings every process shares: the bounded protocol (head size and time), and
+    X-Forwarded-For / -Proto believed only from ``settings.trusted_proxies`` (uvicorn's own default
+    believes 127.0.0.1)."""
     limits = HeadLimits(
         max_head_bytes=settings.http_max_head_bytes,
         max_headers=settings.http_max_headers,
         max_request_line_bytes=settings.http_max_request_line_bytes,
+        head_timeout_s=settings.http_head_timeout_s,
     )
     return {
         "http": bounded_protocol(limits),

@@ -84,6 +84,19 @@ class RuntimeSettings(BaseSettings):
     http_max_request_line_bytes: int = Field(
         8 << 10, ge=1024, le=1 << 20, description="a longer request line (method, target, version) gets 414"
     )
+    http_head_timeout_s: float = Field(
+        10.0,
+        ge=0.1,
+        le=300,
+        allow_inf_nan=False,
+        description="a request head not complete this long after its first byte (a new connection's: after the "
+        "accept) gets 408",
+    )
+    http_max_body_bytes: int = Field(
+        1_000_000,
+        ge=1024,
+        description="a larger request body gets 413 (a service's own app; the gateway's is CG_GATEWAY_MAX_BODY_BYTES)",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="addresses or networks whose X-Forwarded-For/-Proto are believed (JSON list or commas); "

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clustergrowth import logs
 from clustergrowth.auth import Authenticator
+from clustergrowth.bodylimit import BodyLimitMiddleware
 from clustergrowth.errors import install_problem_handlers
 from clustergrowth.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_response
 from clustergrowth.settings import RuntimeSettings
@@ -85,13 +86,25 @@ class EdgeMiddleware:
             HTTP_DURATION.labels(method, template).observe(time.perf_counter() - start)
 
 
-def install_edge(app: FastAPI, components: list[ServiceComponent]) -> None:
-    """Middleware, problem handlers, and the contract endpoints /healthz /readyz /metrics."""
+DEFAULT_MAX_BODY_BYTES: int = RuntimeSettings.model_fields["http_max_body_bytes"].default
+
+
+def install_edge(app: FastAPI, components: list[ServiceComponent], *, max_body_bytes: int | None = None) -> None:
+    """Middleware, problem handlers, and the contract endpoints /healthz /readyz /metrics.
+
+    Request bodies over ``max_body_bytes`` (default: ``CG_HTTP_MAX_BODY_BYTES``'s default) are answered
+    413, unless the app already has a body limit of its own, installed before (the gateway's, with
+    ``CG_GATEWAY_MAX_BODY_BYTES``): one limit per app."""
     app.add_middleware(EdgeMiddleware)
-    # strict JSON bodies (422 for NaN, Infinity, 1e999, nesting deeper than 32), innermost: inside the
-    # body-size limit and quotas installed before, so what it reads is already bounded and allowed
     if app.middleware_stack is not None:
         raise RuntimeError("install_edge must run before the app starts")
+    # inside the edge middleware and the quotas installed before (a refused body still gets a request
+    # id and metrics), outside every body reader: nothing reads more than the limit
+    if not any(m.cls is BodyLimitMiddleware for m in app.user_middleware):
+        limit = DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes
+        app.user_middleware.append(Middleware(BodyLimitMiddleware, max_bytes=limit))
+    # strict JSON bodies (422 for NaN, Infinity, 1e999, nesting deeper than 32), innermost: inside the
+    # body-size limit and quotas, so what it reads is already bounded and allowed
     app.user_middleware.append(Middleware(StrictJsonMiddleware))
     install_problem_handlers(app)
 
@@ -126,6 +139,6 @@ def standalone_app(settings: RuntimeSettings, service: ServiceComponent, title: 
             await app.state.authenticator.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
-    install_edge(app, [service])
+    install_edge(app, [service], max_body_bytes=settings.http_max_body_bytes)
     service.mount(app)
     return app

@@ -28,9 +28,10 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clustergrowth.bodylimit import BodyLimitMiddleware as BodyLimitMiddleware  # the runtime's, for every app
 from clustergrowth.credentials import bearer_token, quota_key
 from clustergrowth.errors import problem_response
-from clustergrowth.problems import PayloadTooLarge, TooManyRequests
+from clustergrowth.problems import TooManyRequests
 
 log = logging.getLogger("gateway.limits")
 WRITES = {b"POST", b"PUT", b"PATCH", b"DELETE"}
@@ -166,47 +167,6 @@ class RateLimitMiddleware:
             "RateLimit-Policy": f'"{quota.name}";q={quota.limit};w={quota.window_s}',
             "RateLimit": f'"{quota.name}";r={max(remaining, 0)};t={max(1, math.ceil(reset))}',
         }
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies above ``max_bytes`` with 413: at once by Content-Length, else by reading the
-    body (at most ``max_bytes`` + one chunk is held) before the app sees it, then replaying it."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit():
-            if int(declared) > self.max_bytes:
-                await problem_response(self._problem())(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await problem_response(self._problem())(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-
-        async def replayed() -> Message:
-            return replay.pop() if replay else await receive()
-
-        await self.app(scope, replayed, send)
-
-    def _problem(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
 
 
 SECURITY_HEADERS = [

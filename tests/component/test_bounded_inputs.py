@@ -1,7 +1,8 @@
-"""Bounded inputs in the Python front: request heads refused while they arrive (a real
-``clustergrowth run`` process, raw sockets, its memory read from /proc), X-Forwarded-For believed only
-from trusted proxies, and strict JSON bodies (non-finite numbers, deep nesting) refused before any
-handler, through the embedded gateway and a standalone service."""
+"""Bounded inputs in the Python front: request heads refused while they arrive, or when they arrive
+too slowly (a real ``clustergrowth run`` process, raw sockets, its memory read from /proc),
+X-Forwarded-For believed only from trusted proxies, strict JSON bodies (non-finite numbers, deep
+nesting) refused before any handler, through the embedded gateway and a standalone service, and
+request bodies over the limit refused by a standalone service too."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import create_app
+from gateway.app import GatewaySettings
+from instance.app import create_app
 from services.mapping.app import create_app as mapping_app
 from tests.backends import free_port
 from tests.conftest import asgi_client
@@ -102,11 +104,17 @@ def get(port: int, target: str = "/healthz", fields: list[bytes] | None = None) 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     """``clustergrowth run`` (embedded gateway, SQLite) on a free loopback port."""
+    yield from run_process(tmp_path_factory, {})
+
+
+def run_process(tmp_path_factory: pytest.TempPathFactory, settings: dict[str, str]) -> Iterator[Process]:
+    """``clustergrowth run`` with the default limits, or ``settings`` (environment variables)."""
     data = tmp_path_factory.mktemp("bounded")
     port = free_port()
     env = {**os.environ, "CG_DATA_DIR": str(data), "CG_SEED_DEMO": "false", "PORT": str(port)}
     for name in [k for k in env if k.startswith("CG_HTTP_") or k in ("CG_TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS")]:
         del env[name]
+    env.update(settings)
     with open(data / "server.log", "wb") as log:
         proc = subprocess.Popen([CLI, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -219,13 +227,115 @@ def test_the_limits_hold_for_later_requests_on_a_connection(server: Process) -> 
     refused(b"HTTP/1.1 431 " + rest, 431)
 
 
+# --- slow request heads -----------------------------------------------------------------------------
+
+HEAD_TIMEOUT_S = 1.5  # the impatient server's; the clients below keep well away from it on either side
+HEAD = b"GET /healthz HTTP/1.1\r\nHost:t\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """``clustergrowth run`` that waits at most HEAD_TIMEOUT_S for a request head."""
+    yield from run_process(tmp_path_factory, {"CG_HTTP_HEAD_TIMEOUT_S": str(HEAD_TIMEOUT_S)})
+
+
+def trickle(s: socket.socket, data: bytes, gap_s: float) -> int:
+    """Send ``data`` one byte every ``gap_s`` seconds until the server answers or closes; the bytes sent."""
+    for i in range(len(data)):
+        if select.select([s], [], [], gap_s)[0]:  # an answer, or the close
+            return i
+        try:
+            s.sendall(data[i : i + 1])
+        except OSError:
+            return i
+    return len(data)
+
+
+def response(s: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body) read from a kept-alive connection."""
+    out = b""
+    while b"\r\n\r\n" not in out:
+        data = s.recv(65536)
+        assert data, f"closed after {out!r}"
+        out += data
+    _, headers, body = parse(out)
+    while len(body) < int(headers["content-length"]):
+        data = s.recv(65536)
+        assert data, f"closed after {out!r}"
+        out, body = out + data, body + data
+    return out
+
+
+def closed_without_answer(s: socket.socket) -> None:
+    """The server closes the connection (within 20 s) and sends nothing before."""
+    s.settimeout(20)
+    assert s.recv(65536) == b""
+
+
+def test_a_head_sent_a_byte_at_a_time_is_408_and_the_connection_closed(impatient: Process) -> None:
+    # one byte every 0.3 s: the whole head would take 10 s, far past the deadline
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        sent = trickle(s, HEAD, 0.3)
+        answer = read_all(s)
+    assert sent < len(HEAD), f"the whole head was sent and answered {answer[:100]!r}"
+    problem = refused(answer, 408)
+    assert problem["type"].endswith("/request-timeout")
+    assert "1.5 s" in problem["detail"]
+    # the same on a kept-alive connection, counted from the first byte of the later head
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        s.sendall(HEAD)
+        assert parse(response(s))[0] == 200
+        sent = trickle(s, HEAD, 0.3)
+        answer = read_all(s)
+    assert sent < len(HEAD)
+    refused(answer, 408)
+    assert parse(get(impatient.port))[0] == 200
+
+
+def test_steady_clients_are_served_and_the_deadline_is_per_head(impatient: Process) -> None:
+    """Eight requests on one connection, each head sent in three pieces over about 0.2 s: the
+    connection outlives the deadline, no head comes near it."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        for _ in range(8):
+            for piece in (HEAD[:4], HEAD[4:20], HEAD[20:]):
+                s.sendall(piece)
+                time.sleep(0.1)
+            assert parse(response(s))[0] == 200
+
+
+def test_a_connection_that_sends_nothing_is_closed_without_an_answer(impatient: Process) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        closed_without_answer(s)
+    assert parse(get(impatient.port))[0] == 200  # closed by the server's choice, not by its end
+
+
+def test_an_idle_kept_alive_connection_is_left_to_the_keep_alive_timeout(impatient: Process) -> None:
+    """Idle between requests is not a slow head: a pause longer than the head deadline (and well
+    inside uvicorn's 5 s keep-alive) leaves the connection usable; idle on, it is closed by the
+    keep-alive timeout, without a 408."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        s.sendall(HEAD)
+        assert parse(response(s))[0] == 200
+        time.sleep(HEAD_TIMEOUT_S + 1)
+        s.sendall(HEAD)
+        assert parse(response(s))[0] == 200
+        closed_without_answer(s)
+    assert parse(get(impatient.port))[0] == 200
+
+
 def test_settings_bound_the_limits() -> None:
     from pydantic import ValidationError
 
     s = RuntimeSettings()
     assert (s.http_max_head_bytes, s.http_max_headers, s.http_max_request_line_bytes) == (65536, 100, 8192)
+    assert (s.http_head_timeout_s, s.http_max_body_bytes) == (10, 1_000_000)
     assert s.trusted_proxies == []
     for bad in (
+        {"http_head_timeout_s": 0},
+        {"http_head_timeout_s": float("nan")},
+        {"http_head_timeout_s": float("inf")},
+        {"http_head_timeout_s": 3600},
+        {"http_max_body_bytes": 100},
         {"http_max_head_bytes": 100},
         {"http_max_head_bytes": 64 * MB},
         {"http_max_headers": 0},
@@ -385,6 +495,61 @@ async def test_a_standalone_service_refuses_them_too(bare: RuntimeSettings, admi
         refused_body(await post(c, admin, sme_text(turnover="Infinity")), "non-finite number")
         refused_body(await post(c, admin, sme_text(clusters=nested(40))), "nested deeper than 32 levels")
         assert (await c.get(SMES, headers=admin)).json() == []
+
+
+# --- request bodies -------------------------------------------------------------------------------
+
+
+def padded(size: int, name: str = "Rubicon Ltd") -> bytes:
+    """A valid RegisterSME body of exactly ``size`` bytes (white space after the object)."""
+    text = sme_text(name=name).encode()
+    assert len(text) <= size
+    return text + b" " * (size - len(text))
+
+
+async def streamed(body: bytes, piece: int = 500) -> AsyncIterator[bytes]:
+    """``body`` in pieces, without a Content-Length (chunked)."""
+    for i in range(0, len(body), piece):
+        yield body[i : i + piece]
+
+
+def too_large(r: httpx.Response, limit: int) -> None:
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["status"] == 413 and f"larger than {limit} bytes" in problem["detail"], problem
+
+
+async def test_a_standalone_service_refuses_a_body_over_the_limit_and_stores_nothing(
+    bare: RuntimeSettings, admin: dict[str, str]
+) -> None:
+    json_type = {**admin, "content-type": "application/json"}
+    limited = bare.model_copy(update={"http_max_body_bytes": 2048})
+    async for c in asgi_client(mapping_app(limited)):
+        too_large(await post(c, admin, padded(2049)), 2048)  # by Content-Length
+        too_large(await c.post(SMES, content=streamed(padded(2049)), headers=json_type), 2048)  # while it streams
+        too_large(await c.post(SMES, content=streamed(padded(10 * MB), 64 << 10), headers=json_type), 2048)
+        assert (await c.get(SMES, headers=admin)).json() == []
+        # at the limit, both ways, it is served
+        assert (await post(c, admin, padded(2048))).status_code == 201
+        r = await c.post(SMES, content=streamed(padded(2048, "Second Ltd")), headers=json_type)
+        assert r.status_code == 201, r.text
+        assert len((await c.get(SMES, headers=admin)).json()) == 2
+    async for c in asgi_client(mapping_app(bare)):  # the default
+        too_large(await post(c, admin, padded(1_000_001)), 1_000_000)
+        r = await c.post(SMES, content=streamed(padded(1_000_001), 64 << 10), headers=json_type)
+        too_large(r, 1_000_000)
+        assert len((await c.get(SMES, headers=admin)).json()) == 2  # the two above, nothing more
+
+
+@pytest.mark.parametrize("mode", ["embedded", "proxy"])
+def test_the_gateway_keeps_its_own_body_limit_and_only_one(bare: RuntimeSettings, mode: str) -> None:
+    from clustergrowth.bodylimit import BodyLimitMiddleware
+
+    app = create_app(
+        bare.model_copy(update={"http_max_body_bytes": 5000}), GatewaySettings(mode=mode, max_body_bytes=4096)
+    )
+    assert [m.kwargs["max_bytes"] for m in app.user_middleware if m.cls is BodyLimitMiddleware] == [4096]
 
 
 @pytest.mark.parametrize(
