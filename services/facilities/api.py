@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.errors import problem_responses
-from clustergrowth.paging import Cursor, Limit, paginate
+from clustergrowth.paging import Page
 from clustergrowth.types import Instant
 from services.facilities import commands as c
 from services.facilities import handlers as h
@@ -111,12 +111,8 @@ router = APIRouter(responses=problem_responses(401, 403, 404, 422))
 
 
 @router.get("/sites", **allow("any"), response_model=list[SiteOut], summary="List sites")
-async def list_sites(
-    f: Ctx, who: CurrentPrincipal, request: Request, response: Response, limit: Limit = 100, cursor: Cursor = None
-) -> list[SiteOut]:
-    sites = await h.list_sites(f)
-    page = paginate(sites, lambda x: (x.name, x.id), limit=limit, cursor=cursor, request=request, response=response)
-    return [site_out(x) for x in page]
+async def list_sites(f: Ctx, who: CurrentPrincipal, page: Page) -> list[SiteOut]:
+    return [site_out(x) for x in await h.list_sites(f, page)]
 
 
 @router.post(
@@ -147,16 +143,12 @@ async def site_availability(
     site_id: str,
     start: From,
     end: To,
-    request: Request,
-    response: Response,
+    page: Page,
     kind: str | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
 ) -> list[AvailabilityOut]:
     await h.get_site(f, site_id)
-    resources = await h.list_resources(f, kind, site_id)
-    page = paginate(resources, lambda r: (r.id,), limit=limit, cursor=cursor, request=request, response=response)
-    return [_availability(await h.availability(f, r, start, end)) for r in page]
+    resources = await h.list_resources(f, kind, site_id, page, sort=[("_id", 1)])
+    return [_availability(await h.availability(f, r, start, end)) for r in resources]
 
 
 @router.get(
@@ -164,41 +156,18 @@ async def site_availability(
     **allow("facility_manager", "region_admin"),
     summary="Booked minutes per resource and day (managers)",
 )
-async def site_usage(
-    f: Ctx,
-    who: CurrentPrincipal,
-    site_id: str,
-    request: Request,
-    response: Response,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> list[dict[str, Any]]:
+async def site_usage(f: Ctx, who: CurrentPrincipal, site_id: str, page: Page) -> list[dict[str, Any]]:
     who.require(*h.MANAGERS)
     await h.get_site(f, site_id)
-    docs = await f.store.find(st.USAGE, {"site_id": site_id})
-    page = paginate(
-        docs, lambda d: (d["day"], d["resource_id"]), limit=limit, cursor=cursor, request=request, response=response
-    )
-    return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in page]
+    docs = await page.query(f.store, st.USAGE, {"site_id": site_id}, [("day", 1), ("resource_id", 1)])
+    return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in docs]
 
 
 @router.get("/resources", **allow("any"), response_model=list[ResourceOut], summary="List resources")
 async def list_resources(
-    f: Ctx,
-    who: CurrentPrincipal,
-    kind: c.ResourceKind | None = None,
-    site_id: str | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-    *,
-    request: Request,
-    response: Response,
+    f: Ctx, who: CurrentPrincipal, page: Page, kind: c.ResourceKind | None = None, site_id: str | None = None
 ) -> list[ResourceOut]:
-    resources = await h.list_resources(f, kind, site_id)
-    page = paginate(
-        resources, lambda r: (r.site_id, r.name, r.id), limit=limit, cursor=cursor, request=request, response=response
-    )
-    return [resource_out(r) for r in page]
+    return [resource_out(r) for r in await h.list_resources(f, kind, site_id, page)]
 
 
 @router.post(
@@ -235,18 +204,8 @@ async def resource_availability(
     response_model=list[BookingOut],
     summary="A resource's bookings (its managers)",
 )
-async def resource_bookings(
-    f: Ctx,
-    who: CurrentPrincipal,
-    resource_id: str,
-    request: Request,
-    response: Response,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> list[BookingOut]:
-    bookings = await h.resource_bookings(f, resource_id, who)
-    page = paginate(bookings, _booking_key, limit=limit, cursor=cursor, request=request, response=response)
-    return [booking_out(b) for b in page]
+async def resource_bookings(f: Ctx, who: CurrentPrincipal, resource_id: str, page: Page) -> list[BookingOut]:
+    return [booking_out(b) for b in await h.resource_bookings(f, resource_id, who, page)]
 
 
 @router.get(
@@ -282,16 +241,8 @@ async def create_booking(f: Ctx, who: CurrentPrincipal, body: c.BookResource, re
 
 
 @router.get("/bookings/mine", **allow("any"), response_model=list[BookingOut], summary="My bookings")
-async def my_bookings(
-    f: Ctx, who: CurrentPrincipal, request: Request, response: Response, limit: Limit = 100, cursor: Cursor = None
-) -> list[BookingOut]:
-    bookings = await h.my_bookings(f, who)
-    page = paginate(bookings, _booking_key, limit=limit, cursor=cursor, request=request, response=response)
-    return [booking_out(b) for b in page]
-
-
-def _booking_key(b: Booking) -> tuple[str, str]:
-    return b.start.isoformat(), b.id
+async def my_bookings(f: Ctx, who: CurrentPrincipal, page: Page) -> list[BookingOut]:
+    return [booking_out(b) for b in await h.my_bookings_page(f, who, page)]
 
 
 @router.get("/me/calendar.ics", **allow("any"), response_class=Response, summary="iCalendar feed of my bookings")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,8 +14,9 @@ from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.paging import PageRequest
 from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
-from clustergrowth.store.port import put
+from clustergrowth.store.port import Doc, put
 from contracts import facilities as ev
 from services.facilities import commands as c
 from services.facilities import store as st
@@ -28,6 +29,7 @@ from services.facilities.domain.model import (
     ResourceDay,
     Site,
     iso,
+    parse_iso,
     validate_timezone,
 )
 
@@ -69,8 +71,9 @@ async def get_site(f: Facilities, site_id: str) -> Site:
     return st.site_from_doc(d)
 
 
-async def list_sites(f: Facilities) -> list[Site]:
-    return [st.site_from_doc(d) for d in await f.store.find(st.SITES, {}, sort=[("name", 1)])]
+async def list_sites(f: Facilities, page: PageRequest) -> list[Site]:
+    """One page of the region's sites by name (the store seeks to the cursor)."""
+    return [st.site_from_doc(d) for d in await page.query(f.store, st.SITES, {}, [("name", 1)])]
 
 
 def _site_organisation(cmd: c.CreateSite, who: Principal) -> str | None:
@@ -146,13 +149,25 @@ async def get_resource(f: Facilities, resource_id: str) -> Resource:
     return st.resource_from_doc(d)
 
 
-async def list_resources(f: Facilities, kind: str | None, site_id: str | None) -> list[Resource]:
+async def list_resources(
+    f: Facilities,
+    kind: str | None,
+    site_id: str | None,
+    page: PageRequest | None = None,
+    sort: list[tuple[str, int]] | None = None,
+) -> list[Resource]:
+    """The resources (of a kind, at a site), by site and name unless ``sort`` says otherwise; with
+    ``page``, one page of them (the store seeks to the cursor), else all of them."""
     q: dict[str, Any] = {}
     if kind:
         q["kind"] = kind
     if site_id:
         q["site_id"] = site_id
-    docs = await f.store.find(st.RESOURCES, q, sort=[("site_id", 1), ("name", 1)])
+    sort = sort or [("site_id", 1), ("name", 1)]
+    if page is not None:
+        docs = await page.query(f.store, st.RESOURCES, q, sort)
+    else:
+        docs = await f.store.find(st.RESOURCES, q, sort=sort)
     return [st.resource_from_doc(d) for d in docs]
 
 
@@ -292,13 +307,64 @@ async def my_bookings(f: Facilities, who: Principal) -> list[Booking]:
     return sorted(out, key=lambda b: b.start)
 
 
-async def resource_bookings(f: Facilities, resource_id: str, who: Principal) -> list[Booking]:
+DAYS_READ = 32  # day documents read per store page while filling a page of bookings
+
+
+def booking_key(b: Booking) -> tuple[str, str]:
+    """Where a booking is in a list of bookings: its start (fixed-width UTC, so text order is time
+    order), then its id."""
+    return iso(b.start), b.id
+
+
+async def bookings_page(f: Facilities, days: Doc, keep: Callable[[Booking], bool], page: PageRequest) -> list[Booking]:
+    """One page of the bookings (those ``keep`` says) in the day documents matching ``days``, by
+    ``booking_key``, read from the store a few days at a time.
+
+    A booking is stored in its resource's document of the day it starts on where the resource is,
+    which is within a day of its UTC date. So the reading starts a day before the cursor's start and
+    stops once the page (and one more booking, to know that more remain) is before every day not read
+    yet: it costs the page and the days it spans, not every booking.
+    """
+    after: tuple[str, str] | None = None
+    seek: list[Any] | None = None
+    if page.after is not None:
+        try:
+            start, booking_id = page.after
+            if not isinstance(start, str) or not isinstance(booking_id, str):
+                raise TypeError("a booking's key is two strings")
+            first_day = parse_iso(start).astimezone(UTC).date() - timedelta(days=1)
+        except (TypeError, ValueError) as e:
+            raise field_error("cursor", "is not a cursor of this list") from e
+        after = (start, booking_id)
+        seek = [first_day.isoformat(), ""]  # every day document from that day on (every _id is > "")
+    found: list[Booking] = []
+    while True:
+        docs = await f.store.page(st.SCHEDULES, days, [("day", 1)], seek, DAYS_READ)
+        for d in docs:
+            found += [
+                b for b in st.schedule_from_doc(d).bookings if keep(b) and (after is None or booking_key(b) > after)
+            ]
+        found = sorted(found, key=booking_key)[: page.limit + 1]
+        if len(docs) < DAYS_READ:
+            break
+        seek = [docs[-1]["day"], docs[-1]["_id"]]
+        unread_from = datetime.combine(date.fromisoformat(docs[-1]["day"]), time(), UTC) - timedelta(days=1)
+        if len(found) > page.limit and found[-1].start < unread_from:
+            break
+    return page.cut(found, booking_key)
+
+
+async def my_bookings_page(f: Facilities, who: Principal, page: PageRequest) -> list[Booking]:
+    """One page of my bookings by start (the day documents holding one of them, a few at a time)."""
+    return await bookings_page(f, {"bookings.person": who.id}, lambda b: b.person == who.id, page)
+
+
+async def resource_bookings(f: Facilities, resource_id: str, who: Principal, page: PageRequest) -> list[Booking]:
+    """One page of a resource's bookings by start, for its managers (its day documents, a few at a time)."""
     resource = await get_resource(f, resource_id)
     if not _may_manage(who, resource.organisation):
         raise Forbidden("only the resource's managers see its bookings; use availability instead")
-    docs = await f.store.find(st.SCHEDULES, {"resource_id": resource_id}, sort=[("day", 1)])
-    out = [b for d in docs for b in st.schedule_from_doc(d).bookings]
-    return sorted(out, key=lambda b: b.start)
+    return await bookings_page(f, {"resource_id": resource_id}, lambda b: True, page)
 
 
 # Availability --------------------------------------------------------------------------------------
