@@ -11,7 +11,7 @@ from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.etags import IfMatch
-from clustergrowth.paging import Cursor, Limit, paginate
+from clustergrowth.paging import Page, Page50
 from contracts.matching import Programme
 from services.matching import commands as c
 from services.matching import handlers as h
@@ -140,20 +140,10 @@ async def list_challenges(
     programme: Programme | None = None,
     term: Term = None,
     status: Literal["draft", "open"] | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
     *,
-    request: Request,
-    response: Response,
+    page: Page,
 ) -> list[dict[str, Any]]:
-    found = await h.list_challenges(m, who, programme=programme, term=term, status=status)
-    return paginate(
-        found, _newest("posted_at"), limit=limit, cursor=cursor, request=request, response=response, newest_first=True
-    )
-
-
-def _newest(field: str) -> Any:
-    return lambda d: (str(d.get(field) or d.get("suggested_at") or ""), d["id"])
+    return await h.list_challenges(m, who, programme=programme, term=term, status=status, page=page)
 
 
 @router.get("/challenges/{challenge_id}", **allow("any"), response_model=ChallengeOut, summary="One challenge")
@@ -248,13 +238,8 @@ async def run_round(m: Ctx, who: CurrentPrincipal, body: c.RunRound) -> dict[str
     response_model=list[RoundOut],
     summary="Allocation rounds, newest first",
 )
-async def list_rounds(
-    m: Ctx, who: CurrentPrincipal, request: Request, response: Response, limit: Limit = 50, cursor: Cursor = None
-) -> list[dict[str, Any]]:
-    found = await h.list_rounds(m, who)
-    return paginate(
-        found, _newest("run_at"), limit=limit, cursor=cursor, request=request, response=response, newest_first=True
-    )
+async def list_rounds(m: Ctx, who: CurrentPrincipal, page: Page50) -> list[dict[str, Any]]:
+    return await h.list_rounds(m, who, page)
 
 
 @router.get(
@@ -276,16 +261,10 @@ async def list_matches(
     m: Ctx,
     who: CurrentPrincipal,
     status: Literal["proposed", "active", "declined", "expired", "completed"] | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
     *,
-    request: Request,
-    response: Response,
+    page: Page,
 ) -> list[dict[str, Any]]:
-    found = await h.list_matches(m, who, status)
-    return paginate(
-        found, _newest("proposed_at"), limit=limit, cursor=cursor, request=request, response=response, newest_first=True
-    )
+    return await h.list_matches(m, who, status, page)
 
 
 @router.get(

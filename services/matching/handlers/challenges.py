@@ -8,6 +8,7 @@ import uuid
 from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.context import public
+from clustergrowth.paging import PageRequest
 from clustergrowth.problems import NotFound, PreconditionFailed, field_error
 from clustergrowth.store.port import Doc, put
 from services.matching import commands as c
@@ -49,15 +50,39 @@ async def get_challenge(m: Matching, cid: str, who: Principal) -> Doc:
     return doc
 
 
+NEWEST_FIRST = [("posted_at", -1), ("suggested_at", -1), ("_id", -1)]  # open by posting, then drafts
+
+
+def _visible_filter(who: Principal) -> Doc:
+    """``dom.visible`` as a store filter: open challenges, and the drafts the caller manages."""
+    if who.has(*COORDINATOR):
+        return {}
+    mine: list[Doc] = [{"status": {"$ne": "draft"}}, {"created_by": who.id}]
+    if who.org is not None:
+        mine.append({"organisation": who.org})
+    return {"$or": mine}
+
+
 async def list_challenges(
-    m: Matching, who: Principal, *, programme: str | None, term: str | None, status: str | None
+    m: Matching,
+    who: Principal,
+    *,
+    programme: str | None,
+    term: str | None,
+    status: str | None,
+    page: PageRequest | None = None,
 ) -> list[Doc]:
-    q: Doc = {}
+    """The challenges the caller may see, newest first (open ones by posting, then drafts by suggestion);
+    with ``page``, one page of them (the store seeks to the cursor)."""
+    q: Doc = _visible_filter(who)
     for k, v in (("programme", programme), ("term", term), ("status", status)):
         if v is not None:
             q[k] = v
-    docs = await m.store.find(st.CHALLENGES, q, sort=[("posted_at", -1), ("_id", 1)])
-    return [public(d) for d in docs if dom.visible(who, d)]
+    if page is not None:
+        docs = await page.query(m.store, st.CHALLENGES, q, NEWEST_FIRST)
+    else:
+        docs = await m.store.find(st.CHALLENGES, q, sort=NEWEST_FIRST)
+    return [public(d) for d in docs]
 
 
 async def publish_draft(

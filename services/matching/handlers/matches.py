@@ -11,6 +11,7 @@ from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import public
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.paging import PageRequest
 from clustergrowth.problems import NotFound
 from clustergrowth.store.port import Doc
 from contracts.matching import Side
@@ -41,20 +42,15 @@ async def get_match(m: Matching, mid: str, who: Principal) -> Doc:
     return doc
 
 
-async def list_matches(m: Matching, who: Principal, status: str | None) -> list[Doc]:
-    base: Doc = {"status": status} if status else {}
-    if who.has(*READERS):
-        docs = await m.store.find(st.MATCHES, base)
-    else:
-        found: dict[str, Doc] = {}
-        queries = [{"candidate": who.id}, {"supervisor": who.id}]
+async def list_matches(m: Matching, who: Principal, status: str | None, page: PageRequest) -> list[Doc]:
+    """One page of the matches the caller is a side of (every match for READERS), newest first."""
+    q: Doc = {"status": status} if status else {}
+    if not who.has(*READERS):  # ``side_of`` as a store filter
+        sides: list[Doc] = [{"candidate": who.id}, {"supervisor": who.id}]
         if who.org is not None:
-            queries.append({"organisation": who.org})
-        for q in queries:
-            for d in await m.store.find(st.MATCHES, {**base, **q}):
-                found[d["_id"]] = d
-        docs = list(found.values())
-    docs.sort(key=lambda d: (d["proposed_at"], d["_id"]), reverse=True)
+            sides.append({"organisation": who.org})
+        q["$or"] = sides
+    docs = await page.query(m.store, st.MATCHES, q, [("proposed_at", -1), ("_id", -1)])
     return [public(d) for d in docs]
 
 

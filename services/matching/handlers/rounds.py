@@ -9,6 +9,7 @@ import logging
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import public
+from clustergrowth.paging import PageRequest
 from clustergrowth.problems import Conflict, NotFound
 from clustergrowth.store.port import Doc
 from services.matching import commands as c
@@ -81,7 +82,8 @@ async def get_round(m: Matching, rid: str, who: Principal) -> Doc:
     return {"id": rid, "programme": doc["programme"], "term": doc["term"], "mode": doc["mode"], "explanation": mine}
 
 
-async def list_rounds(m: Matching, who: Principal) -> list[Doc]:
+async def list_rounds(m: Matching, who: Principal, page: PageRequest) -> list[Doc]:
+    """One page of the rounds, newest first (the store seeks to the cursor)."""
     who.require(*READERS)
-    docs = await m.store.find(st.ROUNDS, {}, sort=[("run_at", -1)])
+    docs = await page.query(m.store, st.ROUNDS, {}, [("run_at", -1), ("_id", -1)])
     return [round_summary(d) for d in docs]
