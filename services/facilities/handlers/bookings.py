@@ -1,174 +1,29 @@
-"""One async function per use case: load aggregates, apply domain rules, save state with its events."""
+"""Bookings: book, read, cancel, approve or reject, and pages of a person's or a resource's bookings."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
-from clustergrowth.context import Context
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
-from clustergrowth.store.port import Doc, put
+from clustergrowth.problems import Forbidden, NotFound, field_error
+from clustergrowth.store.port import Doc
 from contracts import facilities as ev
 from services.facilities import commands as c
 from services.facilities import store as st
 from services.facilities.domain.model import (
     Booker,
     Booking,
-    BookingPolicy,
-    OpeningHours,
-    Resource,
     ResourceDay,
-    Site,
     iso,
     parse_iso,
-    validate_timezone,
 )
-
-MAX_WRITE_ATTEMPTS = 50
-MAX_WINDOW = timedelta(days=31)
-MANAGERS = ("facility_manager", "region_admin")
-
-
-@dataclass
-class Facilities(Context):
-    """The facilities service's handler context."""
-
-    service: str = "facilities"
-
-
-# Sites and resources -------------------------------------------------------------------------------
-async def create_site(f: Facilities, cmd: c.CreateSite, who: Principal, site_id: str | None = None) -> Site:
-    who.require(*MANAGERS)
-    validate_timezone(cmd.timezone)
-    site = Site(
-        id=site_id or f"site-{uuid.uuid4().hex[:12]}",
-        name=cmd.name,
-        kind=cmd.kind,
-        region=f.region,
-        city=cmd.city,
-        address=cmd.address,
-        timezone=cmd.timezone,
-        opening_hours=OpeningHours({d: [(w.open, w.close) for w in ws] for d, ws in cmd.opening_hours.items()}),
-        organisation=_site_organisation(cmd, who),
-    )
-    await aggregate.save(f.store, st.SITES, st.site_to_doc(site), [], expected_version=None)
-    return site
-
-
-async def get_site(f: Facilities, site_id: str) -> Site:
-    d = await f.store.get(st.SITES, site_id)
-    if d is None:
-        raise NotFound(f"no site {site_id}")
-    return st.site_from_doc(d)
-
-
-async def list_sites(f: Facilities, page: PageRequest) -> list[Site]:
-    """One page of the region's sites by name (the store seeks to the cursor)."""
-    return [st.site_from_doc(d) for d in await page.query(f.store, st.SITES, {}, [("name", 1)])]
-
-
-def _site_organisation(cmd: c.CreateSite, who: Principal) -> str | None:
-    """A site belongs to the manager's own organisation; only the region's staff may name another one."""
-    if cmd.organisation is None or cmd.organisation == who.org:
-        return who.org
-    if not who.has("region_admin"):
-        raise Forbidden(
-            "a facility manager registers sites of their own organisation only",
-            errors=[{"field": "organisation", "reason": f"is not your organisation ({who.org})"}],
-        )
-    return cmd.organisation
-
-
-def _may_manage(who: Principal, organisation: str | None) -> bool:
-    """The region's staff manage every resource; a facility manager only their organisation's."""
-    if who.has("region_admin"):
-        return True
-    return who.has("facility_manager") and who.org is not None and organisation == who.org
-
-
-async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, resource_id: str | None = None) -> Resource:
-    who.require(*MANAGERS)
-    site_doc = await f.store.get(st.SITES, cmd.site_id)
-    if site_doc is None:
-        raise field_error("site_id", f"no site {cmd.site_id}")
-    site = st.site_from_doc(site_doc)
-    if not _may_manage(who, site.organisation):
-        raise Forbidden(f"only managers of {site.organisation} may list resources at this site")
-    p = cmd.policy
-    resource = Resource(
-        id=resource_id or f"res-{uuid.uuid4().hex[:12]}",
-        site_id=site.id,
-        name=cmd.name,
-        kind=cmd.kind,
-        capacity=cmd.capacity,
-        policy=BookingPolicy(
-            max_duration_minutes=p.max_duration_minutes,
-            max_days_ahead=p.max_days_ahead,
-            eligible_regions=tuple(p.eligible_regions),
-            eligible_roles=tuple(p.eligible_roles),
-            requires_approval=p.requires_approval,
-            required_training=p.required_training,
-        ),
-        region=site.region,
-        timezone=site.timezone,
-        opening_hours=site.opening_hours,
-        organisation=site.organisation,
-    )
-    event = f.event(
-        ev.ResourceListed(
-            resource_id=resource.id,
-            site_id=site.id,
-            resource_name=resource.name,
-            kind=resource.kind,
-            capacity=resource.capacity,
-            region=resource.region,
-            timezone=resource.timezone,
-        ),
-        key=resource.id,
-        subject=resource.id,
-    )
-    await aggregate.save(
-        f.store, st.RESOURCES, st.resource_to_doc(resource), [event], expected_version=None, on_saved=f.notify
-    )
-    return resource
-
-
-async def get_resource(f: Facilities, resource_id: str) -> Resource:
-    d = await f.store.get(st.RESOURCES, resource_id)
-    if d is None:
-        raise NotFound(f"no resource {resource_id}")
-    return st.resource_from_doc(d)
-
-
-async def list_resources(
-    f: Facilities,
-    kind: str | None,
-    site_id: str | None,
-    page: PageRequest | None = None,
-    sort: list[tuple[str, int]] | None = None,
-) -> list[Resource]:
-    """The resources (of a kind, at a site), by site and name unless ``sort`` says otherwise; with
-    ``page``, one page of them (the store seeks to the cursor), else all of them."""
-    q: dict[str, Any] = {}
-    if kind:
-        q["kind"] = kind
-    if site_id:
-        q["site_id"] = site_id
-    sort = sort or [("site_id", 1), ("name", 1)]
-    if page is not None:
-        docs = await page.query(f.store, st.RESOURCES, q, sort)
-    else:
-        docs = await f.store.find(st.RESOURCES, q, sort=sort)
-    return [st.resource_from_doc(d) for d in docs]
+from services.facilities.handlers.context import MAX_WRITE_ATTEMPTS, Facilities, may_manage
+from services.facilities.handlers.sites import get_resource
 
 
 # Bookings ------------------------------------------------------------------------------------------
@@ -271,7 +126,7 @@ async def _schedule_of(f: Facilities, booking_id: str) -> str:
 async def get_booking(f: Facilities, booking_id: str, who: Principal) -> Booking:
     _, schedule = await _load_booking(f, booking_id)
     b = schedule.find(booking_id)
-    if b.person != who.id and not _may_manage(who, (await get_resource(f, b.resource_id)).organisation):
+    if b.person != who.id and not may_manage(who, (await get_resource(f, b.resource_id)).organisation):
         raise NotFound(f"no booking {booking_id}")
     return b
 
@@ -281,7 +136,7 @@ async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
         target = schedule.find(booking_id)
-        manage = _may_manage(who, (await get_resource(f, target.resource_id)).organisation)
+        manage = may_manage(who, (await get_resource(f, target.resource_id)).organisation)
         b = schedule.cancel(booking_id, who.id, manage)
         return b, [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
 
@@ -293,7 +148,7 @@ async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) 
     who.require("facility_manager", "region_admin")
 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
-        if not _may_manage(who, (await get_resource(f, schedule.resource_id)).organisation):
+        if not may_manage(who, (await get_resource(f, schedule.resource_id)).organisation):
             raise NotFound(f"no booking {booking_id}")
         b = schedule.decide(booking_id, who.id, approve)
         return b, [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
@@ -362,75 +217,6 @@ async def my_bookings_page(f: Facilities, who: Principal, page: PageRequest) -> 
 async def resource_bookings(f: Facilities, resource_id: str, who: Principal, page: PageRequest) -> list[Booking]:
     """One page of a resource's bookings by start, for its managers (its day documents, a few at a time)."""
     resource = await get_resource(f, resource_id)
-    if not _may_manage(who, resource.organisation):
+    if not may_manage(who, resource.organisation):
         raise Forbidden("only the resource's managers see its bookings; use availability instead")
     return await bookings_page(f, {"resource_id": resource_id}, lambda b: True, page)
-
-
-# Availability --------------------------------------------------------------------------------------
-def _check_window(start: datetime, end: datetime) -> None:
-    if start.tzinfo is None or end.tzinfo is None:
-        raise Unprocessable("from/to need an offset", [{"field": "from", "reason": "needs a UTC offset"}])
-    if end <= start:
-        raise field_error("to", "must be after from")
-    if end - start > MAX_WINDOW:
-        raise field_error("to", f"the window may be at most {MAX_WINDOW.days} days")
-
-
-async def availability(f: Facilities, resource: Resource, start: datetime, end: datetime) -> dict[str, Any]:
-    """Free intervals (opening hours minus bookings at capacity) within [start, end)."""
-    _check_window(start, end)
-    tz = ZoneInfo(resource.timezone)
-    d0, d1 = start.astimezone(tz).date(), end.astimezone(tz).date()
-    docs = await f.store.find(
-        st.SCHEDULES, {"resource_id": resource.id, "day": {"$gte": d0.isoformat(), "$lte": d1.isoformat()}}
-    )
-    booked = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.active]
-    free: list[dict[str, str]] = []
-    day: date = d0
-    while day <= d1:
-        for a, b in resource.opening_hours.on(day, tz):
-            lo, hi = max(a, start), min(b, end)
-            if lo >= hi:
-                continue
-            cuts = sorted({lo, hi, *(x for bk in booked for x in (bk.start, bk.end) if lo < x < hi)})
-            for s, e in pairwise(cuts):
-                used = sum(1 for bk in booked if bk.overlaps(s, e))
-                if used < resource.capacity:
-                    if free and free[-1]["end"] == iso(s):
-                        free[-1]["end"] = iso(e)
-                    else:
-                        free.append({"start": iso(s), "end": iso(e)})
-        day += timedelta(days=1)
-    return {
-        "resource_id": resource.id,
-        "timezone": resource.timezone,
-        "from": iso(start),
-        "to": iso(end),
-        "free": free,
-        "busy": [
-            {"start": iso(b.start), "end": iso(b.end)}
-            for b in sorted(booked, key=lambda b: b.start)
-            if b.overlaps(start, end)
-        ],
-    }
-
-
-# Trainings -----------------------------------------------------------------------------------------
-async def grant_training(f: Facilities, cmd: c.GrantTraining, who: Principal) -> dict[str, Any]:
-    """A manager records a training for their own organisation's resources (the region's staff: for every
-    resource of the region); one organisation's grant never unlocks, or overwrites, another's."""
-    who.require(*MANAGERS)
-    organisation = None if who.has("region_admin") else who.org
-    if organisation is None and not who.has("region_admin"):
-        raise Forbidden("a facility manager without an organisation cannot grant trainings")
-    doc = {
-        "_id": f"{organisation or '*'}|{cmd.person}|{cmd.training}",
-        "person": cmd.person,
-        "training": cmd.training,
-        "organisation": organisation,
-        "valid_until": iso(cmd.valid_until),
-        "granted_by": who.id,
-    }
-    await put(f.store, st.TRAININGS, doc)
-    return {k: v for k, v in doc.items() if k != "_id"}
