@@ -16,6 +16,7 @@ from services.mapping import handlers as h
 from services.mapping import views
 from services.mapping.domain.codes import code_lists
 from services.mapping.domain.instrument import instrument, latest, versions
+from services.mapping.wire import AssessmentOut, SMEExport, SMEOut
 
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
 
@@ -48,8 +49,8 @@ async def get_instrument(who: CurrentPrincipal, version: str) -> dict[str, Any]:
     status_code=201,
     summary="Register an SME (its size class is computed)",
 )
-async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> dict[str, Any]:
-    return await h.register(m, body, who)
+async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> SMEOut:
+    return SMEOut.model_validate(await h.register(m, body, who))
 
 
 @router.get(
@@ -57,8 +58,8 @@ async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> dict[s
 )
 async def list_smes(
     m: Ctx, who: CurrentPrincipal, page: Page, region: str | None = None, sector: str | None = None
-) -> list[dict[str, Any]]:
-    return await h.list_smes(m, who, region, sector, page)
+) -> list[SMEOut]:
+    return [SMEOut.model_validate(d) for d in await h.list_smes(m, who, region, sector, page)]
 
 
 def _by(*fields: str) -> Any:
@@ -66,8 +67,8 @@ def _by(*fields: str) -> Any:
 
 
 @router.get("/smes/{sme_id}", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="One SME")
-async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> dict[str, Any]:
-    return h.public(await h.get(m, sme_id, who))
+async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> SMEOut:
+    return SMEOut.model_validate(h.public(await h.get(m, sme_id, who)))
 
 
 @router.get(
@@ -76,7 +77,8 @@ async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> dict[str, Any]:
     summary="Everything held about an SME (data portability)",
 )
 async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
-    body = json.dumps(await h.export(m, sme_id, who), ensure_ascii=False, indent=2)
+    held = SMEExport.model_validate(await h.export(m, sme_id, who)).model_dump(mode="json")
+    body = json.dumps(held, ensure_ascii=False, indent=2)
     return Response(
         body,
         media_type="application/json",
@@ -101,8 +103,8 @@ async def erase(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
     status_code=201,
     summary="Submit a growth-needs assessment",
 )
-async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAssessment) -> dict[str, Any]:
-    return await h.assess(m, sme_id, body, who)
+async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAssessment) -> AssessmentOut:
+    return AssessmentOut.model_validate(await h.assess(m, sme_id, body, who))
 
 
 @router.get(
@@ -110,10 +112,12 @@ async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAsses
     **allow("sme_member", "council_secretary", "region_admin", "analyst"),
     summary="An SME's assessment history",
 )
-async def history(m: Ctx, who: CurrentPrincipal, sme_id: str, page: Page) -> list[dict[str, Any]]:
+async def history(m: Ctx, who: CurrentPrincipal, sme_id: str, page: Page) -> list[AssessmentOut]:
     doc = await h.get(m, sme_id, who)
     # paged in memory: the history is embedded in the SME's one document, so it is already bounded
-    return page.of(list(doc.get("assessments", [])), _by("assessed_at", "id"))
+    return [
+        AssessmentOut.model_validate(a) for a in page.of(list(doc.get("assessments", [])), _by("assessed_at", "id"))
+    ]
 
 
 @router.post(
