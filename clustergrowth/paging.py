@@ -106,18 +106,3 @@ def _parameters(default: int) -> Callable[..., PageRequest]:
 Page = Annotated[PageRequest, Depends(_parameters(100))]
 Page50 = Annotated[PageRequest, Depends(_parameters(50))]
 Page200 = Annotated[PageRequest, Depends(_parameters(MAX_LIMIT))]
-
-
-def paginate(
-    items: Sequence[T],
-    key: Callable[[T], Sequence[Any]],
-    *,
-    limit: int,
-    cursor: str | None,
-    request: Request,
-    response: Response,
-    newest_first: bool = False,
-) -> list[T]:
-    """The in-memory pager with its parameters spelled out (routes take ``page: Page`` instead)."""
-    page = PageRequest(limit, None if cursor is None else _decode(cursor), request, response)
-    return page.of(items, key, newest_first=newest_first)
