@@ -21,8 +21,8 @@ from typing import Any
 from bench.common import summary_ms, write_result
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.events import make_event
-from contracts import mapping as ev
 from clustergrowth.store.sqlite import SqliteStore
+from contracts import mapping as ev
 from services.mapping import consumers
 from services.mapping import handlers as h
 from services.mapping import store as st

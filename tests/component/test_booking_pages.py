@@ -20,6 +20,7 @@ from clustergrowth.store.sqlite import SqliteStore
 from services.facilities import handlers as h
 from services.facilities import store as st
 from services.facilities.domain.model import Booking, ResourceDay
+from services.facilities.handlers import bookings as reading
 
 ZONES = {"r-kiri": "Pacific/Kiritimati", "r-pago": "Pacific/Pago_Pago", "r-mad": "Europe/Madrid"}  # +14, -11, +1/+2
 
@@ -77,11 +78,11 @@ async def _walk(f: h.Facilities, days: dict[str, Any], keep: Any, limit: int) ->
     raise AssertionError("the walk did not end")
 
 
-@pytest.mark.parametrize("days_read", [1, 3, h.DAYS_READ])
+@pytest.mark.parametrize("days_read", [1, 3, reading.DAYS_READ])
 async def test_bookings_walk_whole_and_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, days_read: int
 ) -> None:
-    monkeypatch.setattr(h, "DAYS_READ", days_read)
+    monkeypatch.setattr(reading, "DAYS_READ", days_read)  # where bookings_page reads it
     bookings = _bookings(400)
     store = await _store(tmp_path, bookings)
     f = h.Facilities(store, "IE05")
