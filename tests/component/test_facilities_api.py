@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import icalendar
 import pytest
 
 from clustergrowth.bus.sqlite import SqliteBus
@@ -270,15 +271,42 @@ async def test_availability_subtracts_bookings_within_opening_hours(
     )
 
 
-async def test_calendar_feeds(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
-    b = (await client.post(f"{API}/bookings", json=slot("ork-rubicon-desk-4"), headers=alice)).json()
-    mine = await client.get(f"{API}/me/calendar.ics", headers=alice)
-    assert mine.headers["content-type"].startswith("text/calendar")
-    assert f"UID:{b['id']}@facilities.smeclustergrowth.eu" in mine.text and "STATUS:CONFIRMED" in mine.text
-    await client.post(f"{API}/bookings/{b['id']}/cancel", headers=alice)
+def vevents(r: httpx.Response) -> dict[str, tuple[str, int, datetime, datetime]]:
+    """A feed's events as the icalendar parser reads them: booking id -> (STATUS, SEQUENCE, start, end)."""
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar"), r.text
+    cal = icalendar.Calendar.from_ical(r.text)
+    return {
+        str(e["UID"]).removesuffix("@facilities.smeclustergrowth.eu"): (
+            str(e["STATUS"]),
+            e.decoded("SEQUENCE"),
+            e.decoded("DTSTART"),
+            e.decoded("DTEND"),
+        )
+        for e in cal.walk("VEVENT")
+    }
+
+
+async def test_calendar_feeds(client: httpx.AsyncClient, alice: dict[str, str], manager: dict[str, str]) -> None:
+    desk = slot("ork-rubicon-desk-4")
+    start, end = datetime.fromisoformat(desk["start"]), datetime.fromisoformat(desk["end"])
+    b = (await client.post(f"{API}/bookings", json=desk, headers=alice)).json()
+    lab = slot("ork-rubicon-lab-1", hour=14)
+    pending = (await client.post(f"{API}/bookings", json=lab, headers=alice)).json()
+    assert pending["status"] == "pending_approval"
+    lab_start, lab_end = datetime.fromisoformat(lab["start"]), datetime.fromisoformat(lab["end"])
+    assert vevents(await client.get(f"{API}/me/calendar.ics", headers=alice)) == {
+        b["id"]: ("CONFIRMED", 0, start, end),
+        pending["id"]: ("TENTATIVE", 0, lab_start, lab_end),
+    }
+    assert (await client.post(f"{API}/bookings/{b['id']}/cancel", headers=alice)).status_code == 200
+    assert (await client.post(f"{API}/bookings/{pending['id']}/approve", headers=manager)).status_code == 200
+    assert vevents(await client.get(f"{API}/me/calendar.ics", headers=alice)) == {
+        b["id"]: ("CANCELLED", 1, start, end),
+        pending["id"]: ("CONFIRMED", 1, lab_start, lab_end),
+    }
     res = await client.get(f"{API}/resources/ork-rubicon-desk-4/calendar.ics", headers=alice)
-    assert f"UID:{b['id']}@facilities.smeclustergrowth.eu" in res.text and "STATUS:CANCELLED" in res.text
-    assert "alice" not in res.text
+    assert vevents(res) == {b["id"]: ("CANCELLED", 1, start, end)}
+    assert "alice" not in res.text and pid("alice") not in res.text  # busy times, no personal data
 
 
 async def test_sites_and_resources_are_created_by_managers_only(
