@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from services.matching.allocation.instance import parse
 from services.matching.domain.fit import Candidate, Challenge, eligible, fit, instance
 
@@ -68,3 +70,64 @@ def test_instance_uses_own_rankings_else_fit_and_hosts_rank_by_their_list_then_f
     data, _ = instance([ch("a", ranking=("p2",))], [ranked, person("p2"), expert], {"prof": 3})
     assert data["supervisors"][0]["preferences"] == ["p2", "p3", "p1"]  # ranked first, then by fit
     parse(data)  # a valid instance for the engine
+
+
+# The fit score by hand: 0.5 x skills share + 0.3 x calendar share + 0.2 x region (1 at home, 0.5 elsewhere).
+@pytest.mark.parametrize(
+    ("challenge", "candidate", "expected"),
+    [
+        # 2 of 4 skills; Feb 1-10 is 10 days, 3 of them (Feb 1-3) available; home region
+        # 0.5 x 0.5 + 0.3 x 0.3 + 0.2 x 1 = 0.25 + 0.09 + 0.2
+        (
+            {"skills": frozenset({"cad", "fea", "cfd", "plc"}), "ends_on": date(2027, 2, 10)},
+            {"skills": frozenset({"cad", "fea", "python"}), "available_until": date(2027, 2, 3)},
+            0.54,
+        ),
+        # 1 of 3 skills; Feb 1-28 is 28 days, 7 of them (Feb 22-28) available; remote work from abroad
+        # 0.5 / 3 + 0.3 x 0.25 + 0.2 x 0.5 = 0.16667 + 0.075 + 0.1 = 0.34167, rounded to 4 places
+        (
+            {"skills": frozenset({"cad", "fea", "cfd"}), "ends_on": date(2027, 2, 28), "work_mode": "remote"},
+            {"skills": frozenset({"cfd"}), "available_from": date(2027, 2, 22), "region": "ITH5"},
+            0.3417,
+        ),
+        # no skills asked: skills count fully; whole calendar; home: 0.5 + 0.3 + 0.2
+        ({"skills": frozenset()}, {"skills": frozenset()}, 1.0),
+        # no skill in common; whole calendar; on site abroad, willing: 0 + 0.3 + 0.1
+        ({}, {"skills": frozenset({"python"}), "region": "ITH5", "cross_border": True}, 0.4),
+        # 1 of 2 skills; 1 day (Feb 1) of the 30; home: 0.25 + 0.3 / 30 + 0.2 = 0.25 + 0.01 + 0.2
+        ({}, {"available_until": date(2027, 2, 1)}, 0.46),
+    ],
+)
+def test_fit_score_by_hand(challenge: dict[str, object], candidate: dict[str, object], expected: float) -> None:
+    assert fit(ch(**challenge), person(**candidate)) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "ok"),
+    [
+        # the challenge runs Mon 2027-02-01 .. Tue 2027-03-02
+        ({"available_until": date(2027, 2, 1)}, True),  # exactly one day in common: its first
+        ({"available_until": date(2027, 1, 31)}, False),  # ends the day before
+        ({"available_from": date(2027, 3, 2)}, True),  # exactly one day: its last
+        ({"available_from": date(2027, 3, 3)}, False),  # starts the day after
+        ({"languages": frozenset({"fr", "en"})}, True),  # one shared language is enough
+        ({"languages": frozenset({"fr", "ga"})}, False),
+        ({"region": "ITH5"}, False),  # on site abroad, unwilling
+        ({"region": "ITH5", "cross_border": True}, True),
+        ({"region": "IE05"}, True),  # on site at home needs no willingness
+    ],
+)
+def test_eligibility_edges(candidate: dict[str, object], ok: bool) -> None:
+    assert eligible(ch(), person(**candidate)) is ok
+
+
+@pytest.mark.parametrize(("mode", "ok"), [("on_site", False), ("remote", True), ("hybrid", True)])
+def test_only_on_site_work_abroad_needs_willingness_to_cross_borders(mode: str, ok: bool) -> None:
+    assert eligible(ch(work_mode=mode), person(region="ITH5", cross_border=False)) is ok
+
+
+def test_one_language_in_common_is_enough_either_way() -> None:
+    bilingual = ch(languages=frozenset({"en", "it"}))
+    assert eligible(bilingual, person(languages=frozenset({"it"})))
+    assert eligible(bilingual, person(languages=frozenset({"en", "ga"})))
+    assert not eligible(bilingual, person(languages=frozenset({"ga", "fr"})))
