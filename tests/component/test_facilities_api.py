@@ -239,6 +239,43 @@ async def test_training_unlocks_equipment(
     assert (await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice)).status_code == 201
 
 
+async def test_a_training_counts_before_its_valid_until_and_not_from_it(
+    settings: RuntimeSettings, alice: dict[str, str], manager: dict[str, str]
+) -> None:
+    """A training valid until V unlocks equipment at every instant before V, and at no instant from V on
+    (the validity is half-open, like a booking's [start, end)). Time is the service's clock, set by hand
+    to one second and one microsecond (the stored timestamps' resolution) either side of V, and to V."""
+    a = create_app(settings)
+    day = next_weekday(10, days_ahead=5)
+    valid_until = day - timedelta(days=2)  # the bookings are two days later, well inside the 30-day horizon
+    tick = timedelta(microseconds=1)
+    grant = {"person": pid("alice"), "training": "laser-safety", "valid_until": valid_until.isoformat()}
+    moments = {
+        "1 s before": (valid_until - timedelta(seconds=1), 10),
+        "1 µs before": (valid_until - tick, 11),
+        "at valid_until": (valid_until, 12),
+        "1 µs after": (valid_until + tick, 13),
+        "1 s after": (valid_until + timedelta(seconds=1), 14),
+    }
+    async for client in asgi_client(a):
+        assert (await client.post(f"{API}/trainings", json=grant, headers=manager)).status_code == 201
+        facilities = a.state.facilities
+        outcomes = {}
+        for name, (now, hour) in moments.items():
+            facilities.clock = lambda now=now: now
+            start = day.replace(hour=hour)
+            body = {"resource_id": "ork-rubicon-eq-1", "start": start.isoformat(), "end": f"{start:%Y-%m-%dT%H}:30Z"}
+            r = await client.post(f"{API}/bookings", json=body, headers=alice)
+            outcomes[name] = (r.status_code, r.json().get("required_training"))
+    assert outcomes == {
+        "1 s before": (201, None),
+        "1 µs before": (201, None),
+        "at valid_until": (403, "laser-safety"),
+        "1 µs after": (403, "laser-safety"),
+        "1 s after": (403, "laser-safety"),
+    }
+
+
 async def test_availability_subtracts_bookings_within_opening_hours(
     client: httpx.AsyncClient, alice: dict[str, str]
 ) -> None:

@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 import httpx
 import jwt as pyjwt
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
+from gateway.limits import Quota, RateLimitMiddleware
 from instance.app import create_app
 from services.matching.app import create_app as matching_app
 from tests.backends import free_port
@@ -78,7 +80,7 @@ async def test_a_burst_above_the_token_quota_gets_429(client: Connect, token: To
 
 async def test_writes_have_a_tighter_quota(client: Connect, token: TokenFactory) -> None:
     h = {"Authorization": token("alice", "student")}
-    body = {"ranking": []}
+    body: dict[str, list[str]] = {"ranking": []}
     async with client("127.0.0.12") as c:
         for _ in range(3):
             assert (await c.put("/api/v1/matching/candidates/me/preferences", json=body, headers=h)).status_code == 404
@@ -229,3 +231,82 @@ async def test_x_forwarded_for_does_not_move_a_client_to_another_address_quota(
         r = await c.get("/api/v1/matching/challenges", headers={"X-Forwarded-For": "198.51.100.7"})
         refused(r)
         assert r.json()["quota"] == "address"
+
+
+# Quota windows on a clock driven by hand ------------------------------------------------------------
+# The quotas are fixed windows of `window_s` seconds counted from the epoch: [k*60, (k+1)*60). The
+# expected answers below are worked out by hand from that rule, at the last second of a window, at its
+# edge and just after, and Retry-After is the whole number of seconds until the next window starts
+# (rounded up, so that waiting that long always succeeds).
+T0 = 1_800_000_000.0  # a window starts here: 1_800_000_000 = 30_000_000 * 60
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def answered(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@asynccontextmanager
+async def quota_of_two(clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """Only the address quota can bite: 2 requests per 60 s window (the token quotas are far above)."""
+    limited = RateLimitMiddleware(
+        answered,
+        per_principal=Quota("principal", 100, 60),
+        writes_per_principal=Quota("principal-writes", 100, 60),
+        per_address=Quota("address", 2, 60),
+        clock=clock,
+    )
+    transport = httpx.ASGITransport(app=limited, client=("192.0.2.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def at(c: httpx.AsyncClient, clock: Clock, t: float) -> httpx.Response:
+    clock.t = t
+    return await c.get("/api/v1/anything")
+
+
+async def test_a_window_resets_exactly_at_its_edge() -> None:
+    clock = Clock(T0)
+    async with quota_of_two(clock) as c:
+        last_second = T0 + 59.0
+        r = await at(c, clock, last_second)
+        assert (r.status_code, r.headers["ratelimit"]) == (200, '"address";r=1;t=1')
+        r = await at(c, clock, last_second)
+        assert (r.status_code, r.headers["ratelimit"]) == (200, '"address";r=0;t=1')
+        r = await at(c, clock, last_second)
+        assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+        r = await at(c, clock, T0 + 59.999)  # just inside the window: still over
+        assert (r.status_code, r.headers["retry-after"], r.headers["ratelimit"]) == (429, "1", '"address";r=0;t=1')
+        r = await at(c, clock, T0 + 60.0)  # the edge: a new window, a fresh quota
+        assert (r.status_code, r.headers["ratelimit"]) == (200, '"address";r=1;t=60')
+        r = await at(c, clock, T0 + 60.001)  # just after the edge: the same new window
+        assert (r.status_code, r.headers["ratelimit"]) == (200, '"address";r=0;t=60')
+        r = await at(c, clock, T0 + 60.001)
+        assert (r.status_code, r.headers["retry-after"]) == (429, "60")
+
+
+@pytest.mark.parametrize(
+    ("offset", "retry_after"),
+    [(0.0, 60), (0.5, 60), (1.0, 59), (30.25, 30), (58.0, 2), (59.0, 1), (59.5, 1), (59.999, 1)],
+)
+async def test_retry_after_is_the_exact_wait_until_the_next_window(offset: float, retry_after: int) -> None:
+    clock = Clock(T0)
+    async with quota_of_two(clock) as c:
+        for _ in range(2):
+            assert (await at(c, clock, T0 + offset)).status_code == 200
+        r = await at(c, clock, T0 + offset)
+        assert r.status_code == 429 and r.json()["quota"] == "address"
+        assert r.headers["retry-after"] == str(retry_after)
+        assert r.headers["ratelimit"] == f'"address";r=0;t={retry_after}'
+        if retry_after > 1:  # a second less is still inside the window
+            assert (await at(c, clock, T0 + offset + retry_after - 1)).status_code == 429
+        assert (await at(c, clock, T0 + offset + retry_after)).status_code == 200  # waiting as told succeeds

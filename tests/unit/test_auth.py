@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import jwt
@@ -62,7 +63,7 @@ async def test_bad_tokens_are_refused(settings: RuntimeSettings, case: str, matc
     elif case == "other_key":
         tok = jwt.encode(claims(settings), ec.generate_private_key(ec.SECP256R1()), "ES256", hdr)
     elif case == "alg_none":
-        tok = jwt.encode(claims(settings), None, "none")
+        tok = jwt.encode(claims(settings), None, "none")  # type: ignore[arg-type]
     elif case == "hs256":
         tok = jwt.encode(claims(settings), "secret-secret-secret-secret-secret!", "HS256", hdr)
     elif case == "tampered":
@@ -139,3 +140,46 @@ async def test_a_subject_of_255_characters_is_accepted(settings: RuntimeSettings
     key = DevIssuer(settings.data_dir).private_key()
     tok = jwt.encode(claims(settings, sub="x" * 255), key, "ES256", {"kid": "dev-1"})
     assert (await Authenticator(settings).verify(tok)).sub == "x" * 255
+
+
+# Token lifetime at its edges, on a fixed clock ----------------------------------------------------------
+# PyJWT reads the time as `datetime.now(tz=utc)` in its `jwt.api_jwt` module; the fixture below fixes that
+# clock (no sleeping, no race with the second hand). The rule, from RFC 7519 §4.1.4-5 with the verifier's
+# 30 s leeway: a token is refused from exp + 30 s on, and accepted from nbf - 30 s on.
+FIXED = 1_700_000_000  # in the past, so a token "expired 29 s ago" here is long expired on the real clock
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> int:
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(FIXED, tz)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Frozen)
+    return FIXED
+
+
+async def lifetime(settings: RuntimeSettings, **times: int) -> str:
+    """'accepted' or why the verifier refused a token with these time claims."""
+    key = DevIssuer(settings.data_dir).private_key()
+    tok = jwt.encode(claims(settings, iat=FIXED - 3600, **times), key, "ES256", {"kid": "dev-1"})
+    try:
+        await Authenticator(settings).verify(tok)
+    except Unauthorized as e:
+        return "expired" if "expired" in str(e) else "not yet valid" if "not yet valid" in str(e) else str(e)
+    return "accepted"
+
+
+async def test_expiry_has_30_seconds_of_leeway_and_not_one_more(settings: RuntimeSettings, fixed_clock: int) -> None:
+    now = fixed_clock
+    ago = {s: await lifetime(settings, exp=now - s) for s in (0, 1, 29, 30, 31, 3600)}
+    assert ago == {0: "accepted", 1: "accepted", 29: "accepted", 30: "expired", 31: "expired", 3600: "expired"}
+
+
+async def test_not_before_has_30_seconds_of_leeway_and_not_one_more(
+    settings: RuntimeSettings, fixed_clock: int
+) -> None:
+    now = fixed_clock
+    ahead = {s: await lifetime(settings, nbf=now + s, exp=now + 3600) for s in (0, 29, 30, 31, 3600)}
+    assert ahead == {0: "accepted", 29: "accepted", 30: "accepted", 31: "not yet valid", 3600: "not yet valid"}
