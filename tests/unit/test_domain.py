@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -279,7 +280,7 @@ TRAINED = Booker("carol", frozenset({"student", "staff"}), "ITH5", "UNIBO", froz
         ({"required_training": None}, ALICE, None),
     ],
 )
-def test_eligibility_at_each_rule(policy: dict[str, object], who: Booker, refused: str | None) -> None:
+def test_eligibility_at_each_rule(policy: dict[str, Any], who: Booker, refused: str | None) -> None:
     day = ResourceDay("r1", MON)
     if refused is None:
         day.book(resource(**policy), who, at(9), at(10), NOW)

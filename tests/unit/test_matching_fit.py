@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ def test_instance_uses_own_rankings_else_fit_and_hosts_rank_by_their_list_then_f
         ({}, {"available_until": date(2027, 2, 1)}, 0.46),
     ],
 )
-def test_fit_score_by_hand(challenge: dict[str, object], candidate: dict[str, object], expected: float) -> None:
+def test_fit_score_by_hand(challenge: dict[str, Any], candidate: dict[str, Any], expected: float) -> None:
     assert fit(ch(**challenge), person(**candidate)) == pytest.approx(expected, abs=1e-9)
 
 
@@ -117,7 +118,7 @@ def test_fit_score_by_hand(challenge: dict[str, object], candidate: dict[str, ob
         ({"region": "IE05"}, True),  # on site at home needs no willingness
     ],
 )
-def test_eligibility_edges(candidate: dict[str, object], ok: bool) -> None:
+def test_eligibility_edges(candidate: dict[str, Any], ok: bool) -> None:
     assert eligible(ch(), person(**candidate)) is ok
 
 
