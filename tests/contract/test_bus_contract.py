@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka.errors import KafkaError
 
 from clustergrowth.bus.kafka import KafkaBus
 from clustergrowth.bus.port import EventBus, dlq_topic
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import run_consumer
+from tests.backends import free_port
 
 
 @pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.integration)])
@@ -125,5 +127,19 @@ async def test_high_water_moves_only_when_something_is_published(bus: EventBus) 
     assert await bus.high_water([t]) != one
 
 
-async def test_ping(bus: EventBus) -> None:
-    await bus.ping()
+async def test_ping_answers_while_up_and_raises_when_unreachable(bus: EventBus, tmp_path: Path) -> None:
+    """Readiness asks ping; it must answer for a live log or broker and raise for one it cannot reach (the
+    adapter's own error, or no answer in time: readiness gives up after 3 s), not pass either way."""
+    await bus.ping()  # answers (no exception)
+    if isinstance(bus, SqliteBus):
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("")
+        nowhere: EventBus = SqliteBus(blocker / "events.sqlite", poll_s=0.05)
+    else:
+        nowhere = KafkaBus(f"127.0.0.1:{free_port()}", client_id="contract-nowhere", partitions=2)
+    try:
+        with pytest.raises((OSError, RuntimeError, TimeoutError, KafkaError)):
+            async with asyncio.timeout(10):
+                await nowhere.ping()
+    finally:
+        await nowhere.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo.errors import PyMongoError
 
 from clustergrowth.store.mongo import MongoStore
 from clustergrowth.store.port import (
@@ -20,6 +21,7 @@ from clustergrowth.store.port import (
     put,
 )
 from clustergrowth.store.sqlite import SqliteStore
+from tests.backends import free_port
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mongo", marks=pytest.mark.integration)])
@@ -115,8 +117,44 @@ async def test_put_creates_then_overwrites_through_the_version_guard(store: Docu
     assert b is not None and b["version"] == 10  # every concurrent put landed, none was dropped
 
 
-async def test_ping(store: DocumentStore) -> None:
-    await store.ping()
+# What "down" may look like when pinged: the adapter's own errors, or no answer in time (readiness gives up
+# after 3 s). Not AssertionError, TypeError, AttributeError: a bug is not an outage.
+DOWN = (OSError, RuntimeError, TimeoutError, PyMongoError)
+
+
+def _another(store: DocumentStore, request: pytest.FixtureRequest, where: Path) -> DocumentStore:
+    """A second store of the same kind: at `where` (SQLite) or in another database of the same server."""
+    if isinstance(store, SqliteStore):
+        return SqliteStore(where)
+    return MongoStore(request.getfixturevalue("mongo_url"), f"contract_{uuid.uuid4().hex[:10]}")
+
+
+def _nowhere(store: DocumentStore, tmp_path: Path) -> DocumentStore:
+    """A store of the same kind that cannot be reached: a path under a regular file; a closed port."""
+    if isinstance(store, SqliteStore):
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("")
+        return SqliteStore(blocker / "contract.sqlite")
+    return MongoStore(f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=500", "contract_nowhere")
+
+
+async def test_ping_answers_while_up_and_raises_when_unreachable_or_closed(
+    store: DocumentStore, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    await store.ping()  # answers (no exception)
+    nowhere = _nowhere(store, tmp_path)
+    try:
+        with pytest.raises(DOWN):
+            async with asyncio.timeout(10):
+                await nowhere.ping()
+    finally:
+        await nowhere.close()
+    closed = _another(store, request, tmp_path / "closed.sqlite")
+    await closed.ping()
+    await closed.close()
+    with pytest.raises(DOWN):
+        async with asyncio.timeout(10):
+            await closed.ping()
 
 
 # Pages (keyset pagination) -------------------------------------------------------------------------
