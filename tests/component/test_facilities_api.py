@@ -235,8 +235,19 @@ async def test_training_unlocks_equipment(
     year_one = {**grant, "valid_until": "0001-01-01T01:00:00+01:01"}
     p = assert_problem(await client.post(f"{API}/trainings", json=year_one, headers=manager), 422)
     assert p["errors"][0]["field"] == "valid_until"
-    assert (await client.post(f"{API}/trainings", json=grant, headers=manager)).status_code == 201
-    assert (await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice)).status_code == 201
+    r = await client.post(f"{API}/trainings", json=grant, headers=manager)
+    assert (r.status_code, r.json()) == (
+        201,
+        {
+            "person": pid("alice"),
+            "training": "laser-safety",
+            "organisation": "IE05:Munster Technological University",  # counts at its own resources only
+            "valid_until": "2099-01-01T00:00:00.000000Z",
+            "granted_by": pid("mgr"),
+        },
+    )
+    r = await client.post(f"{API}/bookings", json=slot("ork-rubicon-eq-1"), headers=alice)
+    assert r.status_code == 201 and (r.json()["resource_id"], r.json()["status"]) == ("ork-rubicon-eq-1", "confirmed")
 
 
 async def test_a_training_counts_before_its_valid_until_and_not_from_it(
