@@ -196,3 +196,108 @@ impl Edge {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_request;
+    use crate::http::tests::loopback_pair;
+
+    const LISTED: &str = r#"["https://app.example.eu", "http://localhost:3000"]"#;
+
+    fn edge(origins: &str) -> Edge {
+        let raw =
+            crate::config::tests::valid().replace("\"cors_origins\": []", &format!("\"cors_origins\": {origins}"));
+        Edge::new(&Config::from_json(&raw).unwrap())
+    }
+
+    fn request(method: &str, headers: &str) -> Request {
+        let head = format!("{method} /api/v1/facilities/sites HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
+        parse_request(head.as_bytes()).unwrap()
+    }
+
+    /// The CORS headers the edge adds to a plain GET from `origin`, and whether it answered it itself.
+    fn cors_of(e: &Edge, method: &str, headers: &str) -> (bool, u16, Vec<(String, String)>) {
+        let (server, _client) = loopback_pair();
+        let mut reply = Reply::new(&server, "/api/v1/facilities/sites", false, false);
+        let answered = e.cors(&mut reply, &request(method, headers));
+        (answered, reply.status, reply.headers.0.clone())
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_listed_origin_is_allowed_exactly_as_listed() {
+        let e = edge(LISTED);
+        for origin in ["https://app.example.eu", "http://localhost:3000"] {
+            let (answered, _, headers) = cors_of(&e, "GET", &format!("Origin: {origin}\r\n"));
+            assert!(!answered);
+            let expose = "ETag, Link, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID";
+            assert_eq!(
+                headers,
+                pairs(&[
+                    ("Vary", "Origin"),
+                    ("Access-Control-Allow-Origin", origin),
+                    ("Access-Control-Allow-Credentials", "true"),
+                    ("Access-Control-Expose-Headers", expose),
+                ])
+            );
+        }
+    }
+
+    #[test]
+    fn any_other_spelling_of_an_origin_is_not_allowed() {
+        let e = edge(LISTED);
+        for origin in [
+            "https://APP.example.eu", // origins are compared as strings, as the Python gateway's CORS layer does
+            "HTTPS://app.example.eu",
+            "https://app.example.eu/", // a trailing slash is not the origin
+            "null",                    // sandboxed frames and file: pages
+            "https://app.example.eu:443",
+            "http://app.example.eu",
+            "https://app.example.eu.evil.example",
+            "https://evil.example",
+            "http://localhost:3001",
+            "http://localhost",
+        ] {
+            let (answered, _, headers) = cors_of(&e, "GET", &format!("Origin: {origin}\r\n"));
+            assert!(!answered, "{origin}");
+            assert_eq!(headers, pairs(&[("Vary", "Origin")]), "{origin}");
+        }
+        let (_, _, headers) = cors_of(&e, "GET", "");
+        assert!(headers.is_empty(), "no Origin, no CORS headers: {headers:?}");
+        let (_, _, headers) = cors_of(&edge("[]"), "GET", "Origin: https://app.example.eu\r\n");
+        assert!(headers.is_empty(), "no allow-list, no CORS headers: {headers:?}");
+    }
+
+    #[test]
+    fn a_preflight_is_answered_here_for_a_listed_origin_and_refused_for_any_other() {
+        let e = edge(LISTED);
+        let ask = "Access-Control-Request-Method: POST\r\n";
+        let (answered, status, headers) = cors_of(&e, "OPTIONS", &format!("Origin: https://app.example.eu\r\n{ask}"));
+        assert_eq!((answered, status), (true, 200));
+        let allow = "Authorization, Content-Type, If-Match, X-Request-ID, traceparent";
+        assert_eq!(
+            headers,
+            pairs(&[
+                ("Vary", "Origin"),
+                ("Access-Control-Allow-Origin", "https://app.example.eu"),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE"),
+                ("Access-Control-Allow-Headers", allow),
+                ("Access-Control-Max-Age", "600"),
+                ("Content-Type", "text/plain; charset=utf-8"),
+            ])
+        );
+        for origin in ["null", "https://app.example.eu/", "https://App.example.eu"] {
+            let (answered, status, headers) = cors_of(&e, "OPTIONS", &format!("Origin: {origin}\r\n{ask}"));
+            assert_eq!((answered, status), (true, 400), "{origin}");
+            assert!(!headers.iter().any(|(k, _)| k.starts_with("Access-Control-")), "{origin}: {headers:?}");
+        }
+        // an OPTIONS that is not a preflight goes on like any request
+        let (answered, _, _) = cors_of(&e, "OPTIONS", "Origin: https://app.example.eu\r\n");
+        assert!(!answered);
+    }
+}

@@ -443,8 +443,18 @@ pub fn body_allowed(status: u16) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+
+    /// A connected pair of sockets on loopback: (the front's end, the client's end).
+    pub fn loopback_pair() -> (TcpStream, TcpStream) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        (server, client)
+    }
 
     fn req(text: &str) -> Result<Request, String> {
         parse_request(text.as_bytes())

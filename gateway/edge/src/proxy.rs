@@ -61,9 +61,13 @@ impl Breaker {
 
     /// Zero if a request may go through now, else the time until the next trial.
     pub fn wait(&self) -> Duration {
+        self.wait_at(Instant::now())
+    }
+
+    fn wait_at(&self, now: Instant) -> Duration {
         let mut s = self.state();
         let Some(opened) = s.opened_at else { return Duration::ZERO };
-        let left = (opened + self.cooldown).saturating_duration_since(Instant::now());
+        let left = (opened + self.cooldown).saturating_duration_since(now);
         if !left.is_zero() || s.trial {
             return left.max(Duration::from_millis(500));
         }
@@ -81,13 +85,17 @@ impl Breaker {
     }
 
     pub fn failure(&self) {
+        self.failure_at(Instant::now());
+    }
+
+    fn failure_at(&self, now: Instant) {
         let mut s = self.state();
         s.failures += 1;
         if s.trial || s.failures >= self.threshold {
             if s.opened_at.is_none() || s.trial {
                 util::log(WARN, "circuit opened", &[("upstream", &self.name), ("failures", &s.failures.to_string())]);
             }
-            s.opened_at = Some(Instant::now());
+            s.opened_at = Some(now);
             s.trial = false;
             self.metrics.circuit(&self.name, true);
         }
@@ -442,5 +450,61 @@ mod tests {
         merge(&mut into, from, "ours");
         let names: Vec<String> = into.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(names, ["Vary=Origin", "RateLimit=x", "vary=Accept", "Link=a", "Link=b", "X-Request-ID=ours"]);
+    }
+
+    // The breaker on an injected clock: `t(s)` is `s` seconds after an arbitrary start.
+    fn clock() -> impl Fn(f64) -> Instant {
+        let t0 = Instant::now();
+        move |s| t0 + Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn breaker_opens_at_exactly_the_threshold_of_failures_in_a_row() {
+        let t = clock();
+        let b = Breaker::new("x", 3, Duration::from_secs(30), Arc::default());
+        b.failure_at(t(0.0));
+        b.failure_at(t(1.0));
+        assert_eq!(b.wait_at(t(1.0)), Duration::ZERO, "open after 2 failures of 3");
+        b.success();
+        b.failure_at(t(2.0));
+        b.failure_at(t(3.0));
+        assert_eq!(b.wait_at(t(3.0)), Duration::ZERO, "a success did not reset the count: 2 in a row only");
+        b.failure_at(t(4.0)); // the 3rd in a row
+        assert_eq!(b.wait_at(t(4.0)), Duration::from_secs(30), "not open after the 3rd failure in a row");
+    }
+
+    #[test]
+    fn breaker_allows_one_trial_exactly_when_the_cooldown_is_over() {
+        let t = clock();
+        let b = Breaker::new("x", 1, Duration::from_secs(30), Arc::default());
+        b.failure_at(t(10.0)); // opens at 10 s: the trial is due at 40 s
+        assert_eq!(b.wait_at(t(10.0)), Duration::from_secs(30));
+        assert_eq!(b.wait_at(t(38.0)), Duration::from_secs(2));
+        assert_eq!(b.wait_at(t(39.9)), Duration::from_millis(500), "less than half a second left: wait 0.5 s");
+        assert_eq!(b.wait_at(t(40.0)), Duration::ZERO, "no trial when the cooldown is over");
+        assert_eq!(b.wait_at(t(40.0)), Duration::from_millis(500), "a 2nd request went through during the trial");
+        b.failure_at(t(41.0)); // the trial failed: open for a whole cooldown from now
+        assert_eq!(b.wait_at(t(41.0)), Duration::from_secs(30));
+        assert_eq!(b.wait_at(t(71.0)), Duration::ZERO, "no new trial a cooldown after the failed one");
+        b.success(); // the trial went well: closed, and counting from zero again
+        assert_eq!(b.wait_at(t(71.0)), Duration::ZERO);
+        assert_eq!(b.wait_at(t(71.0)), Duration::ZERO, "still half open after a good trial");
+    }
+
+    #[test]
+    fn an_open_circuit_answers_503_with_retry_after_the_cooldown_left_and_sends_nothing() {
+        let metrics = Arc::new(Metrics::default());
+        let at = HostPort::parse("http://127.0.0.1:9").unwrap();
+        let up = Upstream::new("facilities", at, 1.0, 0.1, 1, 30.0, metrics.clone());
+        up.breaker.failure(); // on the real clock: open for 30 s from now
+        let (server, _client) = crate::http::tests::loopback_pair();
+        let mut reply = Reply::new(&server, "/api/v1/facilities/sites", false, false);
+        let req = http::parse_request(b"GET /api/v1/facilities/sites HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        up.forward(&mut reply, &req, b"", "rid", "127.0.0.1");
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.headers.get("retry-after"), Some("30"), "30 s less a few microseconds, rounded up");
+        let text = metrics.render();
+        assert!(!text.contains("gateway_upstream_connections_total{service=\"facilities\"}"), "dialled: {text}");
+        assert!(text.contains("gateway_upstream_circuit_open{service=\"facilities\"} 1\n"), "{text}");
     }
 }

@@ -270,6 +270,11 @@ impl Quotas {
     /// Counts the request against every quota that applies.
     pub fn check(&self, method: &str, headers: &Headers, address: &str) -> Verdict {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        self.check_at(method, headers, address, now)
+    }
+
+    /// As `check`, at `now` (Unix seconds): the windows are whole multiples of their length since the epoch.
+    fn check_at(&self, method: &str, headers: &Headers, address: &str, now: f64) -> Verdict {
         let mut checks = vec![(self.per_address, format!("addr:{address}"))];
         // the first Authorization line, as the verifier reads it; no bearer token: no token quota (401)
         if let Some(token) = headers.get("authorization").and_then(bearer_token) {
@@ -493,5 +498,69 @@ mod tests {
         assert_eq!(q.check("GET", &twice, "10.0.0.2").exceeded.map(|(q, _)| q.name), Some("principal"));
         let v = q.check("GET", &one("Basic eDp5"), "10.0.0.3");
         assert!(v.exceeded.is_none() && v.headers[1].1.starts_with("\"address\";"), "{:?}", v.headers);
+    }
+
+    fn quotas(changes: &[(&str, &str)]) -> Quotas {
+        let mut raw = crate::config::tests::valid();
+        for (from, to) in changes {
+            assert!(raw.contains(from), "{from}");
+            raw = raw.replace(from, to);
+        }
+        Quotas::new(&Config::from_json(&raw).unwrap())
+    }
+
+    // The clock is injected (Unix seconds); windows of 60 s start at whole minutes since the epoch:
+    // 120.0 opens window 2 and 180.0 window 3. Every expected value is worked out by hand.
+    #[test]
+    fn a_window_counts_up_to_its_limit_and_retry_after_is_the_whole_seconds_left() {
+        let q = quotas(&[("\"rate_per_address\": 1200", "\"rate_per_address\": 2")]);
+        let anonymous = Headers::default();
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 120.0);
+        assert_eq!(v.headers[0].1, "\"address\";q=2;w=60");
+        assert_eq!(v.headers[1].1, "\"address\";r=1;t=60");
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 150.2); // the 2nd of 2: at the limit, allowed
+        assert!(v.exceeded.is_none());
+        assert_eq!(v.headers[1].1, "\"address\";r=0;t=30"); // 29.8 s left, rounded up
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 150.2); // one over
+        assert_eq!(v.exceeded.map(|(q, retry)| (q.name, retry)), Some(("address", 30)));
+        assert_eq!(v.headers[1].1, "\"address\";r=0;t=30");
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 179.5);
+        assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(1)); // 0.5 s left: never 0
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 179.999);
+        assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(1));
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 180.0); // window 3: counting starts again
+        assert!(v.exceeded.is_none());
+        assert_eq!(v.headers[1].1, "\"address\";r=1;t=60");
+        let v = q.check_at("GET", &anonymous, "10.0.0.8", 179.0); // another address has its own count
+        assert_eq!(v.headers[1].1, "\"address\";r=1;t=1");
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_the_next_window() {
+        let q = quotas(&[("\"rate_per_address\": 1200", "\"rate_per_address\": 1")]);
+        let anonymous = Headers::default();
+        assert!(q.check_at("GET", &anonymous, "a", 121.0).exceeded.is_none());
+        let v = q.check_at("GET", &anonymous, "a", 121.5); // 58.5 s left
+        assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(59));
+        let v = q.check_at("GET", &anonymous, "a", 120.0); // at the window's first instant: all 60 s
+        assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(60));
+    }
+
+    #[test]
+    fn writes_have_their_own_tighter_quota_and_reads_do_not_use_it() {
+        let q = quotas(&[
+            ("\"rate_per_principal\": 600", "\"rate_per_principal\": 3"),
+            ("\"rate_writes_per_principal\": 120", "\"rate_writes_per_principal\": 1"),
+        ]);
+        let mut h = Headers::default();
+        h.add("Authorization", "Bearer t");
+        let v = q.check_at("POST", &h, "a", 60.0);
+        assert!(v.exceeded.is_none());
+        assert_eq!(v.headers[1].1, "\"principal-writes\";r=0;t=60"); // the tightest quota is the one shown
+        let v = q.check_at("GET", &h, "a", 61.0); // principal 2 of 3; writes untouched
+        assert!(v.exceeded.is_none());
+        assert_eq!(v.headers[1].1, "\"principal\";r=1;t=59");
+        let v = q.check_at("PUT", &h, "a", 62.0); // principal 3 of 3 is fine, writes 2 of 1 is not
+        assert_eq!(v.exceeded.map(|(q, retry)| (q.name, retry)), Some(("principal-writes", 58)));
     }
 }

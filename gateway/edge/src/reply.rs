@@ -165,3 +165,78 @@ impl<'a> Reply<'a> {
         self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::tests::loopback_pair;
+    use std::io::Read;
+    use std::net::Shutdown;
+
+    /// What the client receives for one answer to `path`, prepared by `prepare`.
+    fn received(path: &str, prepare: impl FnOnce(&mut Reply)) -> String {
+        let (server, mut client) = loopback_pair();
+        let mut reply = Reply::new(&server, path, false, false);
+        prepare(&mut reply);
+        reply.finish();
+        server.shutdown(Shutdown::Write).unwrap();
+        let mut out = String::new();
+        client.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    /// Every value of a header in the answer's head, without case in the name.
+    fn values(answer: &str, name: &str) -> Vec<String> {
+        let head = answer.split("\r\n\r\n").next().unwrap();
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(": "))
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_string())
+            .collect()
+    }
+
+    const EXPECTED: [(&str, &str); 5] = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+        ("Cross-Origin-Resource-Policy", "same-site"),
+    ];
+
+    #[test]
+    fn every_answer_carries_the_security_headers_once() {
+        let local = received("/api/v1/facilities/sites", |r| r.problem(404, "not-found", "Not found", "x", &[]));
+        let refused = received("/", |r| r.problem(503, "unavailable", "Service unavailable", "x", &[]));
+        let streamed = received("/api/v1/facilities/sites", |r| {
+            r.headers.add("Content-Type", "application/json"); // a service's answer, relayed
+            r.start(200, Some(2));
+            r.data(b"{}");
+            r.end();
+        });
+        for answer in [&local, &refused, &streamed] {
+            for (name, value) in EXPECTED {
+                assert_eq!(values(answer, name), [value], "{name} in {answer}");
+            }
+            assert_eq!(values(answer, "Content-Security-Policy"), ["default-src 'none'; frame-ancestors 'none'"]);
+        }
+        assert!(local.starts_with("HTTP/1.1 404 Not Found\r\n"), "{local}");
+    }
+
+    #[test]
+    fn the_docs_page_has_no_api_csp_and_a_services_own_header_is_not_doubled() {
+        let docs = received("/docs", |r| r.local(200, "text/html", &b"<html></html>"[..]));
+        for (name, value) in EXPECTED {
+            assert_eq!(values(&docs, name), [value], "{name}");
+        }
+        assert!(values(&docs, "Content-Security-Policy").is_empty(), "{docs}");
+        let own = received("/api/v1/facilities/sites", |r| {
+            r.headers.add("x-frame-options", "SAMEORIGIN");
+            r.headers.add("content-security-policy", "default-src 'self'");
+            r.start(204, None);
+        });
+        assert_eq!(values(&own, "X-Frame-Options").len(), 1, "{own}");
+        assert_eq!(values(&own, "Content-Security-Policy").len(), 1, "{own}");
+        assert_eq!(values(&own, "Referrer-Policy"), ["no-referrer"]);
+    }
+}
