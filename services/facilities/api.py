@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
+from clustergrowth.problems import Forbidden
 from clustergrowth.types import Instant
 from services.facilities import commands as c
 from services.facilities import handlers as h
@@ -158,7 +159,9 @@ async def site_availability(
 )
 async def site_usage(f: Ctx, who: CurrentPrincipal, site_id: str, page: Page) -> list[dict[str, Any]]:
     who.require(*h.MANAGERS)
-    await h.get_site(f, site_id)
+    site = await h.get_site(f, site_id)
+    if not h.may_manage(who, site.organisation):
+        raise Forbidden(f"only managers of {site.organisation} see this site's usage; use availability instead")
     docs = await page.query(f.store, st.USAGE, {"site_id": site_id}, [("day", 1), ("resource_id", 1)])
     return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in docs]
 

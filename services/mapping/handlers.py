@@ -24,7 +24,9 @@ from services.mapping.domain.instrument import instrument, latest
 from services.mapping.domain.model import size_class
 
 REGISTRARS = ("sme_member", "region_admin", "council_secretary")
-READERS_ALL = ("region_admin", "council_secretary", "analyst")
+READERS_ALL = ("region_admin", "council_secretary", "analyst")  # read every SME of the region
+EXPORTERS = ("region_admin", "council_secretary")  # export or assess any SME of the region
+ERASERS = ("region_admin",)  # erase any SME of the region
 
 
 @dataclass
@@ -35,10 +37,12 @@ class Mapping(Context):
     thresholds: cluster.Thresholds = field(default_factory=cluster.Thresholds)
 
 
-def _owner_or(who: Principal, doc: Doc) -> bool:
-    """Object-level rule: the SME's own organisation, the person who registered it, or region staff."""
+def _owner_or(who: Principal, doc: Doc, staff: tuple[str, ...]) -> bool:
+    """Object-level rule: the SME's own organisation, the person who registered it, or the region staff
+    that THIS action admits (a role that may only read never lends its reach to a write, whatever other
+    role the caller holds)."""
     return (
-        who.has(*READERS_ALL)
+        who.has(*staff)
         or doc.get("created_by") == who.id
         or (who.org is not None and doc.get("organisation") == who.org)
     )
@@ -92,15 +96,15 @@ async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str |
     return public(doc)
 
 
-def _visible(doc: Doc | None, sme_id: str, who: Principal) -> Doc:
-    """The SME if the caller may see it; anyone else gets 404, as if it did not exist."""
-    if doc is None or doc.get("erased") or not _owner_or(who, doc):
+def _visible(doc: Doc | None, sme_id: str, who: Principal, staff: tuple[str, ...] = READERS_ALL) -> Doc:
+    """The SME if the caller may act on it; anyone else gets 404, as if it did not exist."""
+    if doc is None or doc.get("erased") or not _owner_or(who, doc, staff):
         raise NotFound(f"no SME {sme_id}")
     return doc
 
 
-async def get(m: Mapping, sme_id: str, who: Principal) -> Doc:
-    return _visible(await m.store.get(st.SMES, sme_id), sme_id, who)
+async def get(m: Mapping, sme_id: str, who: Principal, staff: tuple[str, ...] = READERS_ALL) -> Doc:
+    return _visible(await m.store.get(st.SMES, sme_id), sme_id, who, staff)
 
 
 async def list_smes(m: Mapping, who: Principal, region: str | None, sector: str | None, page: PageRequest) -> list[Doc]:
@@ -118,7 +122,7 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
     answers = dict(cmd.answers)
 
     async def add(stored: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
-        doc = _visible(stored, sme_id, who)  # someone else's SME is 404 before anything about the answers
+        doc = _visible(stored, sme_id, who, EXPORTERS)  # someone else's SME is 404 before anything about the answers
         inst = instrument(cmd.instrument_version)
         scores, top = inst.score(answers)  # type: ignore[arg-type]  # validates: 422 naming each answer
         now = m.now()
@@ -156,12 +160,12 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
 
 async def export(m: Mapping, sme_id: str, who: Principal) -> Doc:
     """Everything held about an SME, for its data-portability right."""
-    return {**public(await get(m, sme_id, who)), "exported_at": m.now()}
+    return {**public(await get(m, sme_id, who, EXPORTERS)), "exported_at": m.now()}
 
 
 async def erase(m: Mapping, sme_id: str, who: Principal) -> None:
     """Erase an SME's data; ``SMEErased`` makes every projection forget it."""
-    doc = await get(m, sme_id, who)
+    doc = await get(m, sme_id, who, ERASERS)
     tomb: Doc = {
         "_id": sme_id,
         "erased": True,

@@ -252,6 +252,8 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     ids["booking_id"] = r.json()["id"]
     r = await client.post("/api/v1/mapping/smes", json=sme_body(), headers=a("owner-a", "sme_member"))
     ids["sme_id"] = r.json()["id"]
+    prof = a("prof-a", "academic")
+    await client.put("/api/v1/matching/candidates/me", json=profile(kind="academic"), headers=prof)
     r = await client.post(
         "/api/v1/matching/challenges", json=challenge(supervisor=pid("prof-a")), headers=a("owner-a", "sme_member")
     )

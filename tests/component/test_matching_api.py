@@ -55,6 +55,10 @@ async def app(
     monkeypatch.setenv("CG_MATCHING_SWEEP_INTERVAL_S", "0.05")
     a = create_app(bare)
     async for c in asgi_client(a):
+        # the supervisor the challenges name offers supervision (an academic profile)
+        prof = People(bare)("prof-ucc", "academic")
+        r = await c.put(f"{API}/candidates/me", json=profile(kind="academic", supervision_capacity=3), headers=prof)
+        assert r.status_code == 200, r.text
         yield a, c
 
 

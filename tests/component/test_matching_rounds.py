@@ -57,6 +57,8 @@ class Counting:
 async def m(tmp_path: Path) -> AsyncIterator[h.Matching]:
     store = Counting(SqliteStore(tmp_path / "matching.sqlite"))
     ctx = h.Matching(store, "IE05", clock=lambda: NOW)  # type: ignore[arg-type]
+    span = {"languages": ["en"], "available_from": date(2027, 1, 1), "available_until": date(2027, 6, 30)}
+    await h.put_profile(ctx, c.Profile(kind="academic", supervision_capacity=5, **span), PROF)  # type: ignore[arg-type]
     for title in ("Energy audit of a machining line", "Digital twin of the plant"):
         cmd = c.PostChallenge(
             title=title,
@@ -72,8 +74,6 @@ async def m(tmp_path: Path) -> AsyncIterator[h.Matching]:
             supervisor=pid("prof-ucc"),
         )
         await h.post_challenge(ctx, cmd, SME)
-    span = {"languages": ["en"], "available_from": date(2027, 1, 1), "available_until": date(2027, 6, 30)}
-    await h.put_profile(ctx, c.Profile(kind="academic", supervision_capacity=5, **span), PROF)  # type: ignore[arg-type]
     for who in STUDENTS:
         await h.put_profile(ctx, c.Profile(kind="student", **span), who)  # type: ignore[arg-type]
     store.writes.clear()

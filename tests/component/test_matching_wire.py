@@ -121,6 +121,9 @@ async def test_fields_stored_beside_the_wire_never_reach_an_answer(
     student = person(settings, "s1", "student")
     coordinator = person(settings, "co", "region_admin")
 
+    academic = {**PROFILE, "kind": "academic"}
+    prof = person(settings, "prof-ucc", "academic")
+    assert (await client.put(f"{API}/candidates/me", json=academic, headers=prof)).status_code == 200
     cid = (await client.post(f"{API}/challenges", json=CHALLENGE, headers=sme)).json()["id"]
     assert (await client.put(f"{API}/candidates/me", json=PROFILE, headers=student)).status_code == 200
     await client.put(f"{API}/candidates/me/preferences", json={"ranking": [cid]}, headers=student)

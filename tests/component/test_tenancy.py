@@ -26,6 +26,7 @@ from gateway.app import GatewaySettings
 from instance.app import create_app
 from tests.component.test_authorization import (
     PUBLIC_OBJECTS,
+    STAFF,
     VALID,
     _objects_of_org_a,
     call,
@@ -35,7 +36,7 @@ from tests.component.test_authorization import (
 )
 from tests.component.test_facilities_api import slot
 from tests.component.test_mapping_api import answers
-from tests.component.test_matching_api import challenge
+from tests.component.test_matching_api import challenge, profile
 from tests.conftest import asgi_client
 from tests.helpers import pid
 
@@ -246,6 +247,14 @@ async def test_body_fields_pointing_at_another_organisations_objects_are_refused
     url = f"/api/v1/mapping/smes/{ids['sme_id']}/assessments"
     assert (await client.post(url, json=assessed, headers=a_sme)).status_code == 201
     post = "/api/v1/matching/challenges"
+    # a supervisor is an academic who offers supervision here (a profile): not a student, not an unknown id
+    student = home(settings, "stu-x", ["student"], None)
+    await client.put("/api/v1/matching/candidates/me", json=profile(), headers=student)
+    for who in (pid("stu-x"), pid("nobody-at-all")):
+        r = await client.post(post, json=challenge(supervisor=who), headers=a_sme)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "supervisor", r.text
+    prof = home(settings, "prof-ucc", ["academic"], None)
+    await client.put("/api/v1/matching/candidates/me", json=profile(kind="academic"), headers=prof)
     for _ in range(100):  # the assessment reaches matching through the event log
         r = await client.post(post, json=challenge(sme_id=ids["sme_id"], title="Mine"), headers=a_sme)
         if r.status_code == 201:
@@ -258,3 +267,43 @@ async def test_body_fields_pointing_at_another_organisations_objects_are_refused
         post, json=challenge(sme_id=ids["sme_id"]), headers=partner(key, "owner-a", ["sme_member"], "org-a")
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sme_id", r.text
+
+
+async def test_a_manager_of_another_organisation_sees_no_sites_usage(
+    client: httpx.AsyncClient, settings: RuntimeSettings, partner_key: ec.EllipticCurvePrivateKey
+) -> None:
+    usage = "/api/v1/facilities/sites/ork-rubicon/usage"
+    own = home(settings, "mgr-a", ["facility_manager"], "Munster Technological University")
+    assert (await client.get(usage, headers=own)).status_code == 200
+    for other in (
+        home(settings, "mgr-b", ["facility_manager"], "UCC"),
+        partner(partner_key, "mgr-a", ["facility_manager"], "Munster Technological University"),
+    ):
+        r = await client.get(usage, headers=other)
+        assert r.status_code == 403, r.text
+
+
+async def test_a_role_that_may_only_read_lends_no_reach_to_another_roles_write(
+    client: httpx.AsyncClient, settings: RuntimeSettings
+) -> None:
+    """Every route with a private object: organisation B's caller holding a role the route admits AND a
+    staff role the route does NOT admit (each of them) reaches nothing of organisation A's: the staff role's
+    reach counts only for the routes that admit it. (Found from outside: sme_member + analyst erased SMEs.)"""
+    ids = await _objects_of_org_a(client, settings)
+    failures = []
+    for method, path, op, roles, private, body in await object_routes(client):
+        if not private or method == "GET":
+            continue
+        for role in roles:
+            not_admitted = set() if ANY in op["x-roles"] else STAFF - set(op["x-roles"]) - {"platform_admin"}
+            for staff in sorted(not_admitted):
+                h = home(settings, f"b-{role}-{staff}", [role, staff], "org-b")
+                r = await call(client, method, fill(path, ids), op, h, body)
+                if r.is_success:
+                    failures.append(f"{role}+{staff} of org B got {r.status_code} on {method} {path}")
+    assert failures == [], "\n".join(failures)
+    r = await client.get(
+        f"/api/v1/mapping/smes/{ids['sme_id']}/export",
+        headers=home(settings, "b-mix", ["sme_member", "analyst"], "org-b"),
+    )
+    assert r.status_code == 404  # export is a read of contact data that analysts are not granted

@@ -73,6 +73,8 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
 
         await eventually(drafted, what="a draft challenge suggested from SMEAssessed on Kafka")
         draft = (await h.list_challenges(m, SME, programme=None, term=None, status="draft"))[0]
+        span = {"languages": ["en"], "available_from": date(2027, 1, 1), "available_until": date(2027, 6, 30)}
+        await h.put_profile(m, c.Profile(kind="academic", **span), PROF)  # type: ignore[arg-type]  # offers supervision
         body = c.PostChallenge(
             title="Financing plan for a new line",
             scope="Build a financing plan and grant map for a new machining line.",

@@ -32,9 +32,20 @@ async def _own_sme(m: Matching, sme_id: str | None, who: Principal) -> None:
         raise field_error("sme_id", "is not an SME of your organisation (as known here from its assessments)")
 
 
+async def _known_supervisor(m: Matching, supervisor: str | None) -> None:
+    """A challenge names as supervisor only an academic who keeps a profile here (that is how an academic
+    offers supervision and says how much); a student, or an id nobody holds, is refused."""
+    if supervisor is None:
+        return
+    profile = await m.store.get(st.CANDIDATES, supervisor)
+    if profile is None or profile.get("kind") != "academic":
+        raise field_error("supervisor", "is not an academic who offers supervision here (no academic profile)")
+
+
 async def post_challenge(m: Matching, cmd: c.PostChallenge, who: Principal) -> Doc:
     who.require("sme_member", *COORDINATOR)
     await _own_sme(m, cmd.sme_id, who)
+    await _known_supervisor(m, cmd.supervisor)
     doc, posted = dom.post(f"ch-{uuid.uuid4().hex[:12]}", _fields(cmd), who, m.now())
     await aggregate.save(
         m.store, st.CHALLENGES, doc, m.events([posted], doc["_id"]), expected_version=None, on_saved=m.notify
@@ -95,6 +106,7 @@ async def publish_draft(
     dom.require_draft(doc)
     if cmd.sme_id not in (None, doc.get("sme_id")):
         await _own_sme(m, cmd.sme_id, who)
+    await _known_supervisor(m, cmd.supervisor)
     fields = _fields(cmd) | {"sme_id": cmd.sme_id or doc.get("sme_id")}
     new, posted = dom.publish(doc, fields, who, m.now())
     try:
