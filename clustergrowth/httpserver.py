@@ -25,6 +25,31 @@ event loop's (``call_later``), so a test drives it with its own loop. A head who
 earlier requests (uvicorn stops reading while a pipelined request waits) is given the whole time again
 once their responses are written.
 
+The rest of a request that is not body is bounded the same way: a chunked body's chunk-size lines
+(with their extensions) and its trailer. httptools held a trailer field whole while it arrived (grown
+by concatenation, like a head's: 178 MiB sent took a process from 118 to 467 MiB), and nothing timed
+it (a trailer sent a byte a second held its connection for ever). So:
+
+* its bytes count with the head's against ``max_head_bytes`` (431): a read that lies wholly inside a
+  request's body adds what of it is not body (the read's length less the body handed over); the
+  trailer's complete fields count as header fields too (``max_headers``, and their size). As for a
+  head, a request under the limit is never refused, and one over it costs at most the limit plus a
+  read or two (the reads in which its body began and ended are not counted whole);
+* it is timed like a head: from the end of the head, and from the end of each chunk's data, to the
+  next chunk's first data byte, and from the last body byte to the end of the request (the last chunk's
+  line and the trailer), ``head_timeout_s`` each (408). The body's own bytes are not timed (the app
+  reads them at its pace; the body limit bounds them). While the server is not reading (the app has
+  not taken what came, or the request waits behind another) or the client awaits ``100 Continue``,
+  the clock is wound again;
+* trailer fields are dropped (ASGI has no request trailers): uvicorn appended them to the request's
+  header list, which the app may read after the body; a trailer could have added a Content-Type the
+  strict-JSON check never saw.
+
+A request refused there is one the app may be handling: it is told the client left (its reads get
+``http.disconnect``, what it sends is dropped), and the refusal is answered unless that request has
+been answered already (then the connection is only closed, as below: a second answer to one request
+would be read as the answer to the next) or its answer has begun (then it is cut short).
+
 After refusing, the server closes its sending side and reads (and drops) what the client still sends,
 briefly, before closing: closing a socket with unread input makes the kernel send a reset, which can
 destroy the answer before the client reads it (the compiled front does the same).
@@ -35,6 +60,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -85,22 +111,27 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._phase = "idle"  # idle (between requests), head, body
         self._begun = 0  # requests begun in the read being parsed
+        self._ended = 0  # requests ended in the read being parsed
+        self._body_read = 0  # body bytes handed over in the read being parsed
         self._head_bytes = 0  # reads of the current head counted whole
         self._line_bytes = 0  # the request line, from what the parser has handed over
-        self._fields_bytes = 0  # the complete header fields handed over, as name:value CRLF
+        self._fields_bytes = 0  # the complete header (and trailer) fields handed over, as name:value CRLF
         self._header_count = 0
+        self._head_size = 0  # the head as handed over (line, fields, line ends), once it is complete
+        self._framing_bytes = 0  # what was not body in the reads wholly inside the current body
+        self._framing = False  # a chunked body's next bytes are not body: a chunk-size line, or the trailer
         self._refusal: _Refused | None = None
         self._refused = False
         self._deferred: _Refused | None = None  # a refusal waiting for earlier responses to finish
         self._dropped = 0
         self._linger: asyncio.TimerHandle | None = None
-        self._head_timer: asyncio.TimerHandle | None = None  # runs while a head is awaited
+        self._clock: asyncio.TimerHandle | None = None  # runs while a head, or what is not body, is awaited
 
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_head_clock()  # the first head is timed from the accept
+        self._start_clock()  # the first head is timed from the accept
 
     def data_received(self, data: bytes) -> None:
         if self._refused:  # lingering after a refusal: drop what still comes, within bounds
@@ -109,7 +140,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self.transport.close()
             return
         self._unset_keepalive_if_required()
-        phase, self._begun = self._phase, 0
+        phase, self._begun, self._ended, self._body_read = self._phase, 0, 0, 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -131,16 +162,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_head_bytes:
                 self._refuse(_Refused(431, self._head_detail()))
-        if self._phase == "head" and self._head_timer is None and not self._refused:
-            # a head began in this read and is not complete: its time runs from now (a head that arrives
-            # whole, the usual case, costs no timer)
-            self._start_head_clock()
+        elif phase == "body" and self._phase == "body" and self._ended == 0:
+            # the whole read lies inside one request's body: what of it is not body is chunk-size lines
+            # (and extensions), chunk ends, or the trailer
+            self._framing_bytes += len(data) - self._body_read
+            if self._head_size + self._framing_bytes > self.limits.max_head_bytes:
+                self._refuse(_Refused(431, self._framing_detail()))
+        if self._clock is None and not self._refused and (self._phase == "head" or self._framing):
+            # a head, or what is not body, began in this read and is not complete: its time runs from now
+            # (a request that arrives whole, the usual case, costs no timer)
+            self._start_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
-        self._stop_head_clock()
+        self._stop_clock()
         super().connection_lost(exc)
 
     # parser callbacks
@@ -149,6 +186,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._phase, self._begun = "head", self._begun + 1
         self._head_bytes = self._line_bytes = self._fields_bytes = self._header_count = 0
+        self._head_size = self._framing_bytes = 0
+        self._framing = False
         self._refusal = None
 
     def on_url(self, url: bytes) -> None:
@@ -163,32 +202,55 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_count > self.limits.max_headers:
             self._stop(431, f"the request has more than {self.limits.max_headers} header fields")
         if self._line_bytes + 2 + self._fields_bytes + 2 > self.limits.max_head_bytes:  # with both line ends
-            self._stop(431, self._head_detail())
-        super().on_header(name, value)
+            self._stop(431, self._head_detail() if self._phase == "head" else self._framing_detail())
+        if self._phase == "head":  # a trailer field (in the body phase) is counted, and dropped
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._phase = "body"
-        self._stop_head_clock()
+        self._stop_clock()
+        self._head_size = self._line_bytes + 2 + self._fields_bytes + 2
+        # chunked (llhttp refuses a request whose last transfer coding is not chunked): a chunk-size line next
+        self._framing = any(name == b"transfer-encoding" for name, _ in self.headers)
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        self._body_read += len(body)
+        if self._framing:  # a chunk's data: the body's own bytes are not timed
+            self._framing = False
+            self._stop_clock()
+        super().on_body(body)
+
+    def on_chunk_complete(self) -> None:
+        self._framing = True  # the next chunk's line, or (after the last chunk's line) the trailer's end
+
     def on_message_complete(self) -> None:
-        self._phase = "idle"
+        self._phase, self._ended, self._framing = "idle", self._ended + 1, False
+        self._stop_clock()
         super().on_message_complete()
 
-    # the head's time
+    # the time of a head, and of what is not body
 
-    def _start_head_clock(self) -> None:
-        self._stop_head_clock()
-        self._head_timer = self.loop.call_later(self.limits.head_timeout_s, self._head_timed_out)
+    def _start_clock(self) -> None:
+        self._stop_clock()
+        self._clock = self.loop.call_later(self.limits.head_timeout_s, self._timed_out)
 
-    def _stop_head_clock(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
 
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
+    def _timed_out(self) -> None:
+        self._clock = None
         if self._refused or self.transport.is_closing():
+            return
+        if self._phase == "body":
+            if self.flow.read_paused or self.cycle.waiting_for_100_continue:
+                self._start_clock()  # the wait is not the client's: wound again
+                return
+            t = self.limits.head_timeout_s
+            detail = f"the rest of the request (a chunk-size line, or the trailer) did not arrive within {t:g} s"
+            self._refuse(_Refused(408, detail))
             return
         if self.flow.read_paused:  # the head waits behind earlier requests: timed again after their responses
             return
@@ -203,6 +265,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _head_detail(self) -> str:
         return f"the request head is larger than {self.limits.max_head_bytes} bytes"
 
+    def _framing_detail(self) -> str:
+        return (
+            f"the request head, its chunk-size lines and its trailer are larger than {self.limits.max_head_bytes} bytes"
+        )
+
     def _stop(self, status: int, detail: str) -> None:
         self._refusal = _Refused(status, detail)
         raise self._refusal
@@ -211,8 +278,31 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """Stop reading requests on this connection and answer ``refusal``, after the responses to
         earlier (pipelined) requests if some are still being written."""
         self._refused = True
+        self._stop_clock()
         log.info("request refused (%d): %s", refusal.status, refusal.detail)
-        if self.cycle is not None and not self.cycle.response_complete:
+        if self._phase == "body":
+            self._refuse_in_body(refusal)
+        elif self.cycle is not None and not self.cycle.response_complete:
+            self._deferred = refusal
+        else:
+            self._answer(refusal)
+
+    def _refuse_in_body(self, refusal: _Refused) -> None:
+        """The request whose body is being read is refused: the app, if it handles the request, is
+        told the client left; the refusal answers it unless its answer has begun."""
+        cycle = self.cycle
+        queued = any(c is cycle for c, _ in self.pipeline)
+        if queued:  # waiting behind an earlier request: it will never be handled
+            self.pipeline = deque((c, app) for c, app in self.pipeline if c is not cycle)
+        if cycle.response_complete:  # answered already: nothing to add, the connection is closed
+            self._close_softly()
+            return
+        answer_begun = cycle.response_started
+        cycle.disconnected = True  # receive() says http.disconnect, send() drops what the app sends
+        cycle.message_event.set()
+        if answer_begun:
+            self.transport.close()
+        elif queued:
             self._deferred = refusal
         else:
             self._answer(refusal)
@@ -223,7 +313,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             if self._phase == "head" and not self._refused and not self.transport.is_closing():
                 # part of the next head came while this request was served, and reading may have
                 # stopped meanwhile: its time starts again now
-                self._start_head_clock()
+                self._start_clock()
             return
         self.server_state.total_requests += 1
         refusal, self._deferred = self._deferred, None
@@ -231,7 +321,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._answer(refusal)
 
     def _answer(self, refusal: _Refused) -> None:
-        """problem+json, then close the sending side, read and drop input briefly, and close."""
+        """problem+json, then close softly."""
         title, suffix = _TITLES[refusal.status]
         body = json.dumps(
             {"type": PROBLEM_TYPE + suffix, "title": title, "status": refusal.status, "detail": refusal.detail}
@@ -246,6 +336,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             body,
         ]
         self.transport.write(b"".join(head))
+        self._close_softly()
+
+    def _close_softly(self) -> None:
+        """Close the sending side, read and drop input briefly (within LINGER_BYTES), and close."""
         if not self.transport.can_write_eof():
             self.transport.close()
             return

@@ -10,10 +10,22 @@ bodies, a body is parsed here only when a cheap scan (substring counts and one r
 all in C) says it may hold what is refused: the text ``NaN`` or ``Infinity``, a number with an
 exponent or with 309 digits or more, more than ``MAX_DEPTH`` opening brackets, or an encoding other
 than UTF-8. Bodies that are not JSON at all are left to the framework (it answers 422 as before).
+
+Whether a body is JSON is decided as the framework decides it, by the same calls (``fastapi.routing``:
+``email.message.Message`` given the Content-Type as Starlette decodes it, main type ``application``
+and subtype ``json`` or ``*+json``): a hand-written test passed ``application/json\xa0`` (and ``\x85``)
+by, which the framework strips and parses, and ``1e999`` reached the store. A body without a
+Content-Type (or with an empty one) is checked too: the framework parses it as JSON on a route whose
+``strict_content_type`` is off (on, its default, it does not).
+
+The body is read only inside the body-size limit (``BodyLimitMiddleware``), which bounds what is held
+here; a request that did not come through it is an error of the app's assembly (500), not a body read
+without bound.
 """
 
 from __future__ import annotations
 
+import email.message
 import json
 import math
 import re
@@ -22,6 +34,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clustergrowth.bodylimit import LIMIT_SCOPE_KEY, declared_length
 from clustergrowth.errors import problem_response
 from clustergrowth.problems import Unprocessable
 
@@ -90,16 +103,24 @@ def body_problem(body: bytes) -> str | None:
     return None
 
 
-def is_json_content_type(value: bytes) -> bool:
-    """What the framework parses as JSON: ``application/json`` and ``application/*+json``."""
-    media = value.split(b";", 1)[0].strip().lower()
-    main, _, sub = media.partition(b"/")
-    return main == b"application" and (sub == b"json" or sub.endswith(b"+json"))
+def is_json_content_type(value: bytes | None) -> bool:
+    """Whether the framework may parse a body with this Content-Type (its first value; None without
+    one) as JSON: its own test, with the same calls. Without a Content-Type, or with an empty one: yes
+    (on routes whose ``strict_content_type`` is off)."""
+    if not value:
+        return True
+    message = email.message.Message()
+    message["content-type"] = value.decode("latin-1")  # as Starlette's request.headers decodes it
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
 
 
 class StrictJsonMiddleware:
     """Reads a JSON request body whole, refuses it (422) if ``body_problem`` finds a reason, else hands
-    it on as one message. Install it inside the body-size limit, so what it holds is bounded there."""
+    it on as one message. Install it inside the body-size limit, so what it holds is bounded there (it
+    reads no body that did not come through the limit)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -109,9 +130,11 @@ class StrictJsonMiddleware:
             await self.app(scope, receive, send)
             return
         content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
-        if content_type is None or not is_json_content_type(content_type):
+        if declared_length(scope) == 0 or not is_json_content_type(content_type):  # no body, or not JSON
             await self.app(scope, receive, send)
             return
+        if LIMIT_SCOPE_KEY not in scope:
+            raise RuntimeError("StrictJsonMiddleware reads bodies only inside BodyLimitMiddleware")
         chunks: list[bytes] = []
         while True:
             message = await receive()

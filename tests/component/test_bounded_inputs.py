@@ -13,16 +13,18 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import Body, FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,21 +140,30 @@ def run_process(tmp_path_factory: pytest.TempPathFactory, settings: dict[str, st
             proc.wait()
 
 
-def grow_head(port: int, limit: int, chunk: int = 64 << 10) -> tuple[int, bytes]:
-    """Send one request head that never ends, ``chunk`` bytes at a time, until the server answers or
-    closes or ``limit`` bytes are sent; then read the answer. Returns (bytes sent, answer)."""
+def grow_head(
+    port: int, limit: int, chunk: int = 64 << 10, start: bytes = b"GET /healthz HTTP/1.1\r\nHost:t\r\nX-Grow:"
+) -> tuple[int, bytes]:
+    """Send ``start`` (by default: a request head), then a header value that never ends, ``chunk`` bytes
+    at a time, until the server answers or closes or ``limit`` bytes are sent; then read the answer.
+    Returns (bytes sent, answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost:t\r\nX-Grow:")
-        sent, piece = 0, b"x" * chunk
-        while sent < limit:
-            if select.select([s], [], [], 0)[0]:  # an answer, or the close
-                break
-            try:
-                s.sendall(piece)
-            except OSError:
-                break
-            sent += chunk
-        return sent, read_all(s)
+        s.sendall(start)
+        return grow(s, limit, chunk), read_all(s)
+
+
+def grow(s: socket.socket, limit: int, chunk: int = 64 << 10) -> int:
+    """Send ``x`` ``chunk`` bytes at a time until the server answers or closes or ``limit`` bytes are
+    sent; the bytes sent."""
+    sent, piece = 0, b"x" * chunk
+    while sent < limit:
+        if select.select([s], [], [], 0)[0]:  # an answer, or the close
+            break
+        try:
+            s.sendall(piece)
+        except OSError:
+            break
+        sent += chunk
+    return sent
 
 
 def test_a_head_growing_to_256_mb_is_refused_early_and_memory_stays_flat(server: Process) -> None:
@@ -225,6 +236,85 @@ def test_the_limits_hold_for_later_requests_on_a_connection(server: Process) -> 
     second, _, rest = answers.partition(b"HTTP/1.1 431 ")
     assert parse(second)[0] == 405, answers[:300]  # the POST was read whole and answered
     refused(b"HTTP/1.1 431 " + rest, 431)
+
+
+# --- the rest of a chunked request: chunk lines and the trailer ---------------------------------------
+
+
+@contextmanager
+def peak_rss(process: Process) -> Iterator[list[int]]:
+    """[resident memory before, the highest seen] while the block runs (sampled every 10 ms)."""
+    seen = [process.rss()] * 2
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.01):
+            seen[1] = max(seen[1], process.rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join(5)
+        seen[1] = max(seen[1], process.rss())
+
+
+CHUNKED_GET = b"GET /healthz HTTP/1.1\r\nHost:t\r\nTransfer-Encoding:chunked\r\n\r\n"
+CHUNKED_JSON_GET = CHUNKED_GET.replace(b"\r\n\r\n", b"\r\nContent-Type:application/json\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        pytest.param(CHUNKED_GET + b"0\r\nX-T:", id="trailer"),  # as reported
+        pytest.param(CHUNKED_JSON_GET + b"5\r\nhello\r\n0\r\nX-T:", id="trailer-after-a-json-body"),
+        pytest.param(CHUNKED_JSON_GET + b"5;ext=", id="chunk-extension"),
+    ],
+)
+def test_a_trailer_or_chunk_line_growing_without_end_is_431_early_and_memory_stays_flat(
+    server: Process, start: bytes
+) -> None:
+    """As reported: httptools held a trailer field whole while it arrived (RSS 118 → 467 MiB for
+    178 MiB sent), growing it by concatenation (a concurrent /healthz took seconds). The bytes of a
+    request that are not body count against the head limit."""
+    with peak_rss(server) as rss:
+        for _ in range(2):
+            sent, answer = grow_head(server.port, 64 * MB, start=start)
+            problem = refused(answer, 431)
+            assert "65536 bytes" in problem["detail"]
+            assert sent < 16 * MB, f"{sent} bytes were sent before the answer"
+    assert rss[1] - rss[0] < 16 * MB, rss
+    assert parse(get(server.port))[0] == 200
+
+
+def test_a_body_at_the_limit_in_small_chunks_with_a_trailer_is_served(server: Process) -> None:
+    """Chunk-size lines count against the head limit: with the defaults, 1 MB in chunks of 100 bytes
+    (and a trailer) passes; the same body in chunks of 10 bytes does not."""
+
+    def chunked(piece: int) -> bytes:
+        body = b"".join(b"%x\r\n" % piece + b"d" * piece + b"\r\n" for _ in range(1_000_000 // piece))
+        return CHUNKED_GET.replace(b"\r\n\r\n", b"\r\nConnection:close\r\n\r\n") + body + b"0\r\nX-T:1\r\n\r\n"
+
+    assert parse(exchange(server.port, chunked(100)))[0] == 200
+    problem = refused(exchange(server.port, chunked(10)), 431)
+    assert "chunk-size lines" in problem["detail"]
+
+
+def test_a_trailer_after_the_answer_is_cut_without_a_second_answer(server: Process) -> None:
+    """A chunked GET over the body limit is answered 413 while its body arrives; its trailer then
+    never ends: the connection is closed (the request was answered, there is nothing to add)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        size = 1_000_001
+        s.sendall(CHUNKED_GET + b"%x\r\n" % size + b"d" * size + b"\r\n")
+        problem = json.loads(parse(response(s))[2])
+        assert problem["status"] == 413 and "larger than 1000000 bytes" in problem["detail"]
+        s.sendall(b"0\r\nX-T:")
+        sent = grow(s, 64 * MB)
+        rest = read_all(s)
+    assert sent < 16 * MB and rest == b"", (sent, rest[:200])
+    assert parse(get(server.port))[0] == 200
 
 
 # --- slow request heads -----------------------------------------------------------------------------
@@ -320,6 +410,26 @@ def test_an_idle_kept_alive_connection_is_left_to_the_keep_alive_timeout(impatie
         s.sendall(HEAD)
         assert parse(response(s))[0] == 200
         closed_without_answer(s)
+    assert parse(get(impatient.port))[0] == 200
+
+
+def test_a_trailer_sent_a_byte_at_a_time_is_408_and_a_steady_chunked_request_is_served(impatient: Process) -> None:
+    """As reported, a trailer sent a byte a second held its connection for ever: the time from the
+    last body byte to the end of the request is bounded like a head."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        s.sendall(CHUNKED_JSON_GET + b"2\r\n{}\r\n")
+        tail = b"0\r\nX-T:" + b"x" * 20 + b"\r\n\r\n"
+        sent = trickle(s, tail, 0.3)
+        answer = read_all(s)
+    assert sent < len(tail), f"the whole trailer was sent and answered {answer[:100]!r}"
+    problem = refused(answer, 408)
+    assert "trailer" in problem["detail"] and "1.5 s" in problem["detail"]
+    # each piece well inside the deadline: served, though the whole request takes longer than it
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as s:
+        for piece in (CHUNKED_JSON_GET, b"2\r\n{", b"}\r\n1\r\n ", b"\r\n0\r\n", b"X-T:1\r\n", b"\r\n"):
+            s.sendall(piece)
+            time.sleep(0.4)
+        assert parse(response(s))[0] == 200
     assert parse(get(impatient.port))[0] == 200
 
 
@@ -465,6 +575,109 @@ async def test_non_finite_numbers_are_422_naming_the_body_and_nothing_is_stored(
     assert (await client.get(SMES, headers=admin)).json() == []
 
 
+JSON_SPELLINGS = [
+    b"application/json\xa0",  # as reported: the framework strips it, the check used not to
+    b"application/json\x85",
+    b"application/json\t",
+    b"\xa0application/json",
+    b"application/json; charset=utf-8",
+    b"application/json;",
+    b"APPLICATION/JSON",
+    b'Application/Json ; charset="utf-8"',
+    b"application/vnd.x+json",
+    b"application/json\x1c",
+    None,  # no Content-Type: parsed as JSON where a route's strict_content_type is off
+    b"",  # the same for the framework
+]
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS, ids=repr)
+async def test_every_spelling_the_framework_parses_as_json_is_checked(
+    client: httpx.AsyncClient, admin: dict[str, str], content_type: bytes | None
+) -> None:
+    """As reported: ``application/json\\xa0`` made the check pass the body by while the framework
+    parsed it, and ``1e999`` reached the store (500)."""
+    headers = {b"authorization": admin["Authorization"].encode()}
+    if content_type is not None:
+        headers[b"content-type"] = content_type
+    r = await client.post(SMES, content=sme_text(turnover="1e999").encode(), headers=headers)
+    refused_body(r, "non-finite number")
+    assert (await client.get(SMES, headers=admin)).json() == []
+
+
+@pytest.mark.parametrize("content_type", [b"text/plain", b"application/jsonx", b"application/json, text/plain"])
+async def test_a_body_the_framework_does_not_parse_as_json_is_left_to_it(
+    client: httpx.AsyncClient, admin: dict[str, str], content_type: bytes
+) -> None:
+    headers = {b"authorization": admin["Authorization"].encode(), b"content-type": content_type}
+    r = await client.post(SMES, content=sme_text(turnover="1e999").encode(), headers=headers)
+    assert r.status_code == 422, r.text  # the framework's answer: the body is not the model
+    assert "non-finite" not in r.text
+    assert (await client.get(SMES, headers=admin)).json() == []
+
+
+def _framework_app(strict: bool) -> Any:
+    app = FastAPI(strict_content_type=strict)
+
+    @app.post("/echo")
+    async def echo(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        return payload
+
+    return app
+
+
+_FRAMEWORK = {strict: _framework_app(strict) for strict in (True, False)}
+
+
+def parsed_by_the_framework(content_type: bytes | None, strict: bool) -> bool:
+    """Whether FastAPI itself parses a body with ``content_type`` as JSON: ``{}`` is taken as a dict
+    only if it was."""
+    headers = [] if content_type is None else [(b"content-type", content_type)]
+    status, _ = asyncio.run(call(_FRAMEWORK[strict], "POST", "/echo", [*headers, (b"content-length", b"2")], [b"{}"]))
+    assert status in (200, 422), status
+    return status == 200
+
+
+_TYPE_PIECES = [
+    "application",
+    "APPLICATION",
+    "text",
+    "/",
+    "json",
+    "+json",
+    "vnd.x",
+    ";",
+    " charset=utf-8",
+    "\t",
+    "\xa0",
+    "\x85",
+    " ",
+    ",",
+    '"',
+    "x",
+    "\x00",
+    "\x0b",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_TYPE_PIECES), max_size=6).map("".join))
+def test_the_check_decides_json_exactly_as_the_framework(content_type: str) -> None:
+    from clustergrowth.strictjson import is_json_content_type
+
+    raw = content_type.encode("latin-1")
+    framework = parsed_by_the_framework(raw, strict=True)
+    assert framework == parsed_by_the_framework(raw, strict=False) or not raw  # they differ only without one
+    assert is_json_content_type(raw) == (framework or not raw), raw
+
+
+def test_without_a_content_type_the_check_covers_both_framework_settings() -> None:
+    from clustergrowth.strictjson import is_json_content_type
+
+    assert parsed_by_the_framework(None, strict=False) and not parsed_by_the_framework(None, strict=True)
+    assert is_json_content_type(None)
+
+
 @pytest.mark.parametrize(("depth", "refused"), [(31, False), (32, False), (33, True), (100_000, True)])
 async def test_nesting_deeper_than_32_levels_is_422_naming_the_body(
     client: httpx.AsyncClient, admin: dict[str, str], depth: int, refused: bool
@@ -540,6 +753,123 @@ async def test_a_standalone_service_refuses_a_body_over_the_limit_and_stores_not
         r = await c.post(SMES, content=streamed(padded(1_000_001), 64 << 10), headers=json_type)
         too_large(r, 1_000_000)
         assert len((await c.get(SMES, headers=admin)).json()) == 2  # the two above, nothing more
+
+
+def test_a_get_with_a_json_body_of_256_mb_is_413_early_and_memory_stays_flat(server: Process) -> None:
+    """As reported: the body limit let GET, HEAD and OPTIONS by, and the strict-JSON check read a JSON
+    body whole (RSS 181 → 628 MiB for one GET /healthz declaring 256 MiB, no token needed)."""
+    head = b"GET /healthz HTTP/1.1\r\nHost:t\r\nContent-Type:application/json\r\nContent-Length:%d\r\n\r\n"
+    with peak_rss(server) as rss:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(head % (256 * MB))
+                sent = grow(s, 256 * MB)
+                status, _, body = parse(response(s))
+            assert status == 413 and "larger than 1000000 bytes" in json.loads(body)["detail"], body
+            assert sent < 16 * MB, f"{sent} bytes were sent before the answer"
+    assert rss[1] - rss[0] < 16 * MB, rss
+    assert parse(get(server.port))[0] == 200
+
+
+async def call(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], pieces: list[bytes], complete: bool = True
+) -> tuple[int, int]:
+    """``app`` called as uvicorn calls it, its body in ``pieces`` (then, unless ``complete``, the client
+    leaves): (the status it answers, 0 if none, the body bytes it read)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t"), *headers],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    left, pulled, sent = list(pieces), 0, []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        if not left:
+            return {"type": "http.disconnect"}
+        body = left.pop(0)
+        pulled += len(body)
+        return {"type": "http.request", "body": body, "more_body": bool(left) or not complete}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return (sent[0]["status"] if sent else 0), pulled
+
+
+@pytest.mark.parametrize("mode", ["embedded", "proxy", "service"])
+async def test_a_body_over_the_limit_is_413_whatever_the_method_and_nothing_reads_past_the_limit(
+    bare: RuntimeSettings, mode: str
+) -> None:
+    """Any request that carries a body (a Content-Length, or chunked) is held to the limit, the
+    gateway's own too; by Content-Length nothing of the body is read, chunked at most the limit and a
+    piece."""
+    if mode == "service":
+        app, limit = mapping_app(bare.model_copy(update={"http_max_body_bytes": 2048})), 2048
+    else:
+        gw = GatewaySettings(mode=mode, max_body_bytes=4096)
+        app, limit = create_app(bare.model_copy(update={"http_max_body_bytes": 8192}), gw), 4096
+    json_type = [(b"content-type", b"application/json")]
+    for path in ("/healthz", SMES):
+        for method in ("GET", "HEAD", "OPTIONS", "DELETE", "POST"):
+            for content_type in (json_type, [(b"content-type", b"text/plain")], []):
+                over = [*content_type, (b"content-length", b"%d" % (limit + 1))]
+                assert await call(app, method, path, over, [b" " * (limit + 1)]) == (413, 0), (method, path)
+                chunked = [*content_type, (b"transfer-encoding", b"chunked")]
+                status, pulled = await call(app, method, path, chunked, [b" " * 1000] * 20)
+                assert status == 413 and pulled <= limit + 1000, (method, path, pulled)
+    # at the limit, and without a body, the limit lets a request by
+    at_limit = [*json_type, (b"content-length", b"%d" % limit)]
+    assert await call(app, "GET", "/healthz", at_limit, [b" " * limit]) == (200, limit)
+    assert await call(app, "GET", "/healthz", [], []) == (200, 0)
+    chunked_at_limit = [*json_type, (b"transfer-encoding", b"chunked")]
+    assert await call(app, "GET", "/healthz", chunked_at_limit, [b" " * (limit // 2)] * 2) == (200, limit)
+
+
+@pytest.mark.parametrize("mode", ["embedded", "service"])
+async def test_a_request_whose_client_left_during_its_body_reaches_no_handler(
+    bare: RuntimeSettings, admin: dict[str, str], mode: str
+) -> None:
+    """What the app sees when the server refuses a request's trailer (or the client goes): its reads
+    say ``http.disconnect``. The body limit used to hand on what had come as the whole body, and the
+    handler stored it, though the client had been answered 408 or 431."""
+    app = create_app(bare) if mode == "embedded" else mapping_app(bare)
+    headers = [
+        (b"authorization", admin["Authorization"].encode()),
+        (b"content-type", b"application/json"),
+        (b"transfer-encoding", b"chunked"),
+    ]
+    async for c in asgi_client(app):
+        body = sme_text().encode()
+        status, pulled = await call(app, "POST", SMES, headers, [body[:100], body[100:]], complete=False)
+        assert pulled == len(body) and status != 201
+        assert (await c.get(SMES, headers=admin)).json() == []
+        assert await call(app, "POST", SMES, headers, [body[:100], body[100:]]) == (201, len(body))
+
+
+async def test_the_strict_json_check_reads_no_body_outside_the_body_limit() -> None:
+    from clustergrowth.strictjson import StrictJsonMiddleware
+
+    async def never(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("reached")
+
+    with pytest.raises(RuntimeError, match="inside BodyLimitMiddleware"):
+        await call(StrictJsonMiddleware(never), "POST", "/", [(b"content-length", b"2")], [b"{}"])
+    # without a body, or with one that is not JSON, there is nothing to read
+    for headers in ([], [(b"content-type", b"text/plain"), (b"content-length", b"2")]):
+        with pytest.raises(AssertionError, match="reached"):
+            await call(StrictJsonMiddleware(never), "POST", "/", headers, [b"{}"])
 
 
 @pytest.mark.parametrize("mode", ["embedded", "proxy"])

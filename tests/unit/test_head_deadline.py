@@ -226,6 +226,164 @@ def test_a_head_that_arrives_whole_costs_no_timer(connect: Any) -> None:
     respond(proto)
     for _ in range(3):
         proto.data_received(HEAD)
-        assert not [t for t in loop.timers if not t.cancelled and t.callback == proto._head_timed_out]
+        assert not [t for t in loop.timers if not t.cancelled and t.callback == proto._timed_out]
         respond(proto)
     assert loop.tasks == 4 and transport.written == b""
+
+
+# --- the rest of a chunked request: chunk-size lines and the trailer ----------------------------------
+#
+# A chunked body's bytes are not limited in time (the app reads them at its pace, and the body limit
+# bounds their size), but what is not body is, like a head: from the end of a chunk's data (the first:
+# from the end of the head) to the next chunk's first data byte, and from the last body byte to the end
+# of the message (the last chunk's line and the trailer).
+
+CHUNKED = b"POST /x HTTP/1.1\r\nHost:t\r\nTransfer-Encoding:chunked\r\n\r\n"
+
+
+def feed(
+    proto: BoundedHttpToolsProtocol, loop: Loop, transport: Transport, data: bytes, start: float, gap: float
+) -> float:
+    """Send ``data`` a byte every ``gap`` s from ``start`` until the server answers or closes; when."""
+    for i in range(len(data)):
+        loop.advance_to(start + i * gap)
+        if transport.written or transport.is_closing():
+            return loop.now
+        proto.data_received(data[i : i + 1])
+    return -1.0
+
+
+def framing_timers(proto: BoundedHttpToolsProtocol, loop: Loop) -> list[Timer]:
+    return [t for t in loop.timers if not t.cancelled and t.callback == proto._timed_out]
+
+
+def test_a_trickled_trailer_is_408_at_the_deadline_from_the_last_body_byte(connect: Any) -> None:
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED + b"5\r\nhello\r\n")  # the last body byte, at 0
+    when = feed(proto, loop, transport, b"0\r\nX-T:abc\r\n\r\n", start=3, gap=1)
+    assert when == TIMEOUT
+    problem = answered(transport, 408)
+    assert "trailer" in problem["detail"] and "10 s" in problem["detail"]
+    assert proto.cycle.disconnected  # the app, waiting for the rest of the body, is told the client left
+    loop.advance_to(when + 0.5)
+    assert transport.closed
+
+
+def test_body_bytes_are_not_timed_and_each_chunk_line_is(connect: Any) -> None:
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED + b"20\r\n")
+    assert feed(proto, loop, transport, b"d" * 32 + b"\r\n", start=5, gap=5) == -1  # 32 body bytes over 160 s
+    loop.advance_to(170 + TIMEOUT - 0.01)  # the chunk's data and its line end came by 170 s
+    proto.data_received(b"0\r\nX-T:1\r\n\r\n")
+    assert proto.cycle.more_body is False  # the whole request, in time
+    loop.advance_to(1000)
+    assert transport.written == b"" and not transport.is_closing() and not framing_timers(proto, loop)
+
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED + b"5\r\nhello\r\n")
+    when = feed(proto, loop, transport, b"5;ext=" + b"e" * 20 + b"\r\nhello\r\n", start=1, gap=1)
+    assert when == TIMEOUT  # a chunk-size line (with an extension) that takes too long
+    answered(transport, 408)
+
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED)  # the first chunk's line is timed from the end of the head
+    loop.advance_to(TIMEOUT - 0.01)
+    assert transport.written == b""
+    loop.advance_to(TIMEOUT)
+    answered(transport, 408)
+
+
+def test_a_chunked_request_that_arrives_whole_costs_no_timer(connect: Any) -> None:
+    proto, loop, transport = connect()
+    for _ in range(3):
+        proto.data_received(CHUNKED + b"5\r\nhello\r\n3;e=1\r\nabc\r\n0\r\nX-T:1\r\n\r\n")
+        assert not framing_timers(proto, loop)
+        respond(proto)
+    assert loop.tasks == 3 and transport.written == b""
+
+
+def test_a_trailer_refused_after_the_response_closes_without_a_second_answer(connect: Any) -> None:
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED)
+    respond(proto)  # the app answered without reading the body
+    when = feed(proto, loop, transport, b"0\r\nX-T:" + b"x" * 30, start=1, gap=1)
+    assert when == TIMEOUT  # from the end of the head: the last chunk's line and the trailer took too long
+    assert transport.written == b""  # that request was answered: no second answer
+    assert transport.eof and not transport.closed  # but lingering, not a reset that could destroy the first
+    loop.advance_to(when + 0.5)
+    assert transport.closed
+
+
+def test_the_clock_waits_while_the_server_is_not_reading_or_the_client_awaits_100_continue(connect: Any) -> None:
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED + b"5\r\nhello\r\n")
+    proto.flow.pause_reading()  # as uvicorn does while the app has not read what came
+    loop.advance_to(35)
+    assert transport.written == b"" and not transport.is_closing()
+    proto.flow.resume_reading()  # the app reads; what waited in the socket comes
+    proto.data_received(b"0\r\n\r\n")
+    assert proto.cycle.more_body is False
+    loop.advance_to(1000)
+    assert transport.written == b"" and not transport.is_closing()
+
+    proto, loop, transport = connect()
+    proto.data_received(CHUNKED.replace(b"\r\n\r\n", b"\r\nExpect:100-continue\r\n\r\n"))
+    loop.advance_to(35)  # the client waits for 100 Continue, which the app has not asked for yet
+    assert transport.written == b"" and not transport.is_closing()
+    proto.cycle.waiting_for_100_continue = False  # the app reads the body: uvicorn sends 100 Continue
+    loop.advance_to(35 + 2 * TIMEOUT)
+    answered(transport, 408)
+
+
+def test_trailer_fields_do_not_reach_the_request_headers(connect: Any) -> None:
+    """uvicorn appends what httptools hands over to the scope's header list, which the app may read
+    after the body: a trailer could add a Content-Type the strict-JSON check never saw."""
+    proto, _, transport = connect()
+    proto.data_received(CHUNKED + b"5\r\nhello\r\n0\r\nContent-Type:application/json\r\nX-T:1\r\n\r\n")
+    names = [name for name, _ in proto.scope["headers"]]
+    assert names == [b"host", b"transfer-encoding"]
+    assert proto.cycle.more_body is False and transport.written == b""
+
+
+def test_a_trailer_or_chunk_lines_over_the_head_limit_are_431(connect: Any) -> None:
+    def grow(first: bytes, piece: bytes) -> int:
+        proto, _, transport = connect()
+        proto.data_received(first)
+        for n in range(1, 100):
+            if transport.written or transport.is_closing():
+                return n
+            proto.data_received(piece)
+        raise AssertionError("never refused")
+
+    limit = HeadLimits().max_head_bytes
+    # a trailer field that never ends: refused after the limit plus at most a read
+    reads = grow(CHUNKED + b"0\r\nX-T:", b"x" * (16 << 10))
+    assert reads * (16 << 10) <= limit + (32 << 10)
+    # a chunk extension that never ends
+    reads = grow(CHUNKED + b"5;e=", b"x" * (16 << 10))
+    assert reads * (16 << 10) <= limit + (32 << 10)
+    # many small chunks: body is not counted, their lines are
+    reads = grow(CHUNKED, b"1;e=" + b"x" * 1000 + b"\r\nd\r\n")
+    assert 65 <= reads <= 67  # each read is 1009 bytes, 1008 of them not body
+    # trailer fields count as header fields of the head
+    proto, _, transport = connect()
+    proto.data_received(CHUNKED + b"0\r\n" + b"".join(b"X-T%d:1\r\n" % i for i in range(99)) + b"\r\n")
+    problem = answered(transport, 431)
+    assert "more than 100 header fields" in problem["detail"]
+    assert proto.cycle.disconnected
+    # under the limits, a chunked request with a trailer is taken
+    proto, _, transport = connect()
+    proto.data_received(CHUNKED + b"5;e=1\r\nhello\r\n0\r\nX-T:" + b"v" * 30000 + b"\r\n\r\n")
+    assert proto.cycle.more_body is False and transport.written == b""
+
+
+def test_a_refused_request_waiting_behind_another_is_never_handled_and_answered_after_it(connect: Any) -> None:
+    proto, loop, transport = connect()
+    trailer = b"".join(b"X-T%d:1\r\n" % i for i in range(99))
+    proto.data_received(HEAD + CHUNKED + b"0\r\n" + trailer + b"\r\n")  # the second has 101 fields in all
+    assert transport.written == b"" and loop.tasks == 1  # the first is being handled
+    assert proto.cycle.disconnected and not proto.cycle.response_started  # the second's handler would be told
+    proto.on_response_complete()  # the first's response is written
+    problem = answered(transport, 431)
+    assert "more than 100 header fields" in problem["detail"]
+    assert loop.tasks == 1 and not proto.pipeline  # the second was never handed to the app
