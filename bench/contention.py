@@ -96,7 +96,7 @@ async def run(attempts: int, slots: int, concurrency: int, desks: int) -> dict[s
                         "address": "bench",
                         "timezone": "UTC",
                         "opening_hours": hours,
-                        "organisation": "Bench",
+                        "organisation": "IE05:Bench",  # the manager's own organisation (platform id)
                     },
                 )
             ).json()
