@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 PORT ?= 8000
 
-.PHONY: run test lint unit integration bench schemas docs backends edge clean help
+.PHONY: run test lint unit integration bench schemas docs backends edge mutate clean help
 
 help:
 	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
@@ -20,6 +20,8 @@ help:
 	@echo "make schemas  regenerate the committed event JSON Schemas"
 	@echo "make docs     regenerate docs/authorization.md (roles per route)"
 	@echo "make edge     build the gateway's compiled front (gateway/edge, Rust) under .cache"
+	@echo "make mutate   mutation testing of the rules against the fast tests (not part of make test); writes"
+	@echo "              mutation/report.md and .json; MUTATE_MODULES=auth,paging (names in mutation/scope.toml)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -70,6 +72,13 @@ unit: $(STAMP)
 
 bench: $(STAMP) backends
 	$(VENV)/bin/python -m bench
+
+# Mutation testing (mutmut) of the rules in mutation/scope.toml against the unit, component and SQLite
+# contract tests; works in .cache/mutation. MUTATE_MODULES, MUTATE_JOBS, MUTATE_REV, MUTATE_RESUME:
+# see mutation/run.py.
+mutate: $(STAMP)
+	MUTATE_MODULES="$(MUTATE_MODULES)" MUTATE_JOBS="$(MUTATE_JOBS)" MUTATE_REV="$(MUTATE_REV)" \
+	  MUTATE_RESUME="$(MUTATE_RESUME)" $(VENV)/bin/python mutation/run.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/clustergrowth schemas --out schemas/events
