@@ -59,8 +59,11 @@ def test_capacity_allows_that_many_overlaps_and_no_more() -> None:
 def test_cancelled_booking_frees_the_slot() -> None:
     day = ResourceDay("r1", MON)
     b = day.book(resource(), ALICE, at(9), at(11), NOW)
+    with pytest.raises(Conflict):  # taken while Alice holds it
+        day.book(resource(), BOB, at(9), at(11), NOW)
     day.cancel(b.id, "alice", may_manage=False)
-    day.book(resource(), BOB, at(9), at(11), NOW)
+    again = day.book(resource(), BOB, at(9), at(11), NOW)
+    assert again.status == "confirmed" and [x.status for x in day.bookings] == ["cancelled", "confirmed"]
 
 
 def test_someone_else_cannot_cancel_and_does_not_learn_the_booking_exists() -> None:
