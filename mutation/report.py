@@ -215,6 +215,7 @@ def collect(work: Path) -> dict[str, Any]:
     run = json.loads((work / "run.json").read_text())
     stats = json.loads((work / "mutants" / "mutmut-stats.json").read_text())
     tests_of: dict[str, list[str]] = stats.get("tests_by_mangled_function_name", {})
+    test_seconds: dict[str, float] = stats.get("duration_by_test", {})
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
     mutants: list[dict[str, Any]] = []
@@ -235,13 +236,16 @@ def collect(work: Path) -> dict[str, Any]:
             duration = float(meta.get("durations_by_key", {}).get(name) or 0.0)
             seconds += duration
             cls, fn = function_of(name)
+            tests = tests_of.get(name.partition("__mutmut_")[0], [])
             entry: dict[str, Any] = {
                 "name": name,
                 "file": rel,
                 "function": f"{cls}.{fn}" if cls else fn,
                 "status": status,
                 "seconds": round(duration, 2),
-                "tests": len(tests_of.get(name.partition("__mutmut_")[0], [])),
+                "tests": len(tests),
+                # the time of its tests in the coverage run: what the mutant costs if it survives
+                "tests_seconds": round(sum(test_seconds.get(t, 0.0) for t in tests), 2),
             }
             if status not in DETECTED and status != "not checked":
                 with cwd(work):
@@ -257,6 +261,7 @@ def collect(work: Path) -> dict[str, Any]:
             "seconds": round(seconds, 1),
             "not_mutated": not_mutated(source),
         }
+    project_remaining(mutants, modules)
     totals: Counter[str] = Counter(m["status"] for m in mutants)
     return {
         "source": run["source"],
@@ -271,6 +276,22 @@ def collect(work: Path) -> dict[str, Any]:
     }
 
 
+def project_remaining(mutants: list[dict[str, Any]], modules: dict[str, dict[str, Any]]) -> None:
+    """For a run stopped before the end: each module's likely worker time for its unchecked mutants: their
+    tests' time (what a survivor costs) scaled by what all checked mutants cost against theirs (a
+    killed mutant stops at its first failing test). A rough guide, not a promise."""
+
+    def ratio(ms: list[dict[str, Any]]) -> float | None:
+        spent = sum(m["seconds"] for m in ms if m["status"] != "not checked" and m["tests_seconds"] > 0)
+        worst = sum(m["tests_seconds"] for m in ms if m["status"] != "not checked" and m["tests_seconds"] > 0)
+        return spent / worst if worst > 0 else None
+
+    overall = ratio(mutants) or 1.0
+    for rel, module in modules.items():
+        left = [m for m in mutants if m["file"] == rel and m["status"] == "not checked"]
+        module["seconds_left_estimate"] = round(sum(m["tests_seconds"] for m in left) * overall, 1)
+
+
 def natural(name: str) -> tuple[str, int]:
     base, _, n = name.rpartition("__mutmut_")
     return base, int(n) if n.isdigit() else 0
@@ -282,6 +303,7 @@ COLUMNS = ["killed", "timeout", "survived", "no tests", "skipped", "not checked"
 def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     total = data["total"]
     then = (baseline or {}).get("modules", {})
+    left_min = sum(m.get("seconds_left_estimate", 0) for m in data["modules"].values()) / 60
     lines = [
         "# Mutation testing report",
         "",
@@ -298,6 +320,17 @@ def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         + "".join(f", {k} {total[k]}" for k in COLUMNS[4:] if total.get(k))
         + f"); run time {data['elapsed_s'] / 60:.1f} min.",
         "",
+        *(
+            [
+                f"The run was stopped before the end: {total['not checked']} mutants were not run (the most "
+                "expensive ones: mutmut runs the mutants with the quickest tests first), and the scores count "
+                "only the mutants that were. `est. time left` is a rough guess of the worker time the rest "
+                f"would take (about {left_min:.0f} min; {data['settings']['jobs']} workers share it).",
+                "",
+            ]
+            if total.get("not checked")
+            else []
+        ),
         "Score = (killed + timeout) / (killed + timeout + survived + no tests).",
         "",
     ]
@@ -311,6 +344,9 @@ def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     if baseline:
         header.append("baseline")
     header.append("worker time")
+    unfinished = bool(total.get("not checked"))
+    if unfinished:
+        header.append("est. time left")
     lines += ["## Per module", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for rel, m in data["modules"].items():
         if not m["mutants"]:
@@ -319,6 +355,8 @@ def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         if baseline:
             row.append(pct(then[rel]["score"]) if rel in then else "–")
         row.append(f"{m['seconds']:.0f} s")
+        if unfinished:
+            row.append(f"{m['seconds_left_estimate'] / 60:.0f} min" if m.get("not checked") else "")
         lines.append("| " + " | ".join(row) + " |")
     by_scope: dict[str, Counter[str]] = defaultdict(Counter)
     for mut in data["mutants"]:
@@ -382,12 +420,19 @@ def clip(text: str, width: int = 140) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def to_json(data: dict[str, Any]) -> str:
+    """Indented, but one line per mutant: readable, and a later run's file diffs mutant by mutant."""
+    head = json.dumps({k: v for k, v in data.items() if k != "mutants"}, indent=1, ensure_ascii=False)
+    rows = ",\n".join("  " + json.dumps(m, ensure_ascii=False) for m in data["mutants"])
+    return head[:-2] + ',\n "mutants": [\n' + rows + "\n ]\n}\n"
+
+
 def write_report(work: Path, out: Path, baseline_path: Path | None = None) -> dict[str, Any]:
     data = collect(work)
     baseline = None
     if baseline_path and baseline_path.exists() and baseline_path.resolve() != out.with_suffix(".json").resolve():
         baseline = json.loads(baseline_path.read_text())
-    out.with_suffix(".json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    out.with_suffix(".json").write_text(to_json(data))
     out.with_suffix(".md").write_text(markdown(data, baseline))
     return data
 
