@@ -378,6 +378,8 @@ def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         "function, and a first guess at the kind of test that would kill it (from the mutation's shape; "
         "a guess, not a verdict). `mutmut show NAME` in .cache/mutation shows the full diff.",
     ]
+    if not any(m["status"] in (*UNDETECTED, "suspicious", "segfault") for m in data["mutants"]):
+        lines += ["", "None."]
     for rel in data["modules"]:
         alive = [m for m in data["mutants"] if m["file"] == rel and m["status"] not in (*DETECTED, "not checked")]
         if not alive:
