@@ -338,6 +338,8 @@ def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         marks = sorted(segment.get("phases_s", {}).items(), key=lambda kv: kv[1])
         parts = "; ".join(f"{a} at {t:.0f} s" for a, t in marks)
         label = f"Run {i} of {len(data['runs'])}" if len(data["runs"]) > 1 else "Run"
+        if segment.get("scopes"):
+            label += f" ({segment['scopes']})"
         lines += [f"{label}: {segment['elapsed_s'] / 60:.1f} min ({parts or 'no mutmut phases'}).", ""]
     columns = [c for c in COLUMNS if c in ("killed", "timeout", "survived", "no tests", "skipped") or total.get(c)]
     header = ["module", "scope", "mutants", *columns, "score"]
@@ -439,7 +441,55 @@ def write_report(work: Path, out: Path, baseline_path: Path | None = None) -> di
     return data
 
 
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from the reports of runs over disjoint scopes (e.g. the four groups of ~1 h each, run one
+    after the other, each on its own commit): the modules and mutants of each, the totals recomputed, every
+    run's time kept, and each part's source named."""
+    seen: dict[str, str] = {}
+    modules: dict[str, Any] = {}
+    mutants: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    scopes: dict[str, Any] = {}
+    for part in parts:
+        for rel in part["modules"]:
+            if rel in seen:
+                raise ValueError(f"{rel} is in two of the merged reports ({seen[rel]} and {part['source']})")
+            seen[rel] = part["source"]
+        modules.update(part["modules"])
+        mutants += part["mutants"]
+        scopes.update(part["scopes"])
+        label = ", ".join(part["scopes"])
+        runs += [{**r, "scopes": label} for r in part.get("runs") or [{"elapsed_s": part["elapsed_s"]}]]
+    totals: Counter[str] = Counter(m["status"] for m in mutants)
+    sources = sorted({p["source"] for p in parts})
+    named = "; ".join(f"{', '.join(p['scopes'])}: {p['source']}" for p in parts)
+    return {
+        **parts[0],
+        "source": sources[0] if len(sources) == 1 else named,
+        "elapsed_s": round(sum(p["elapsed_s"] for p in parts), 1),
+        "runs": runs,
+        "scopes": scopes,
+        "total": {"mutants": len(mutants), **{k: totals[k] for k in sorted(totals)}, "score": score(totals)},
+        "modules": modules,
+        "mutants": mutants,
+    }
+
+
+def write_merged(out: Path, part_paths: list[Path], baseline_path: Path | None = None) -> dict[str, Any]:
+    data = merge([json.loads(p.read_text()) for p in part_paths])
+    baseline = json.loads(baseline_path.read_text()) if baseline_path and baseline_path.exists() else None
+    out.with_suffix(".json").write_text(to_json(data))
+    out.with_suffix(".md").write_text(markdown(data, baseline))
+    return data
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "report"
-    write_report(WORK, target.with_suffix(""), HERE / "baseline.json")
+    # report.py [OUT]                    the report of the last run in .cache/mutation
+    # report.py --merge OUT PART.json... one report from the reports of runs over disjoint scopes
+    if sys.argv[1:2] == ["--merge"]:
+        target = Path(sys.argv[2]).with_suffix("")
+        write_merged(target, [Path(a) for a in sys.argv[3:]], HERE / "baseline.json")
+    else:
+        target = Path(sys.argv[1]).with_suffix("") if len(sys.argv) > 1 else HERE / "report"
+        write_report(WORK, target, HERE / "baseline.json")
     print(f"{target.with_suffix('.md')} written")
