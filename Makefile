@@ -74,11 +74,11 @@ bench: $(STAMP) backends
 	$(VENV)/bin/python -m bench
 
 # Mutation testing (mutmut) of the rules in mutation/scope.toml against the unit, component and SQLite
-# contract tests; works in .cache/mutation. MUTATE_MODULES, MUTATE_JOBS, MUTATE_REV, MUTATE_RESUME:
+# contract tests; works in .cache/mutation. MUTATE_MODULES, MUTATE_JOBS, MUTATE_REV, MUTATE_RESUME, MUTATE_REPORT:
 # see mutation/run.py.
 mutate: $(STAMP)
 	MUTATE_MODULES="$(MUTATE_MODULES)" MUTATE_JOBS="$(MUTATE_JOBS)" MUTATE_REV="$(MUTATE_REV)" \
-	  MUTATE_RESUME="$(MUTATE_RESUME)" $(VENV)/bin/python mutation/run.py
+	  MUTATE_RESUME="$(MUTATE_RESUME)" MUTATE_REPORT="$(MUTATE_REPORT)" $(VENV)/bin/python mutation/run.py
 
 schemas: $(STAMP)
 	$(VENV)/bin/clustergrowth schemas --out schemas/events

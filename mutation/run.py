@@ -252,6 +252,7 @@ def main() -> int:
     jobs = int(os.environ.get("MUTATE_JOBS") or cfg["run"]["jobs"])
     resume = os.environ.get("MUTATE_RESUME", "") == "1" and (WORK / "mutants").is_dir()
     report = Path(os.environ.get("MUTATE_REPORT") or HERE / "report")
+    report.parent.mkdir(parents=True, exist_ok=True)
 
     rev = os.environ.get("MUTATE_REV") or None
     commit = subprocess.run(
