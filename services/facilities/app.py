@@ -10,6 +10,7 @@ from clustergrowth.bus import EventBus
 from clustergrowth.component import ServiceComponent
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
+from contracts import councils as cev
 from contracts import facilities as ev
 from services.facilities import consumers, handlers, seed
 from services.facilities import store as st
@@ -43,6 +44,8 @@ class FacilitiesService(ServiceComponent):
         self.facilities = self.context = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
         self.usage = consumers.UsageProjection(self.store)
         self.subscribe(consumers.GROUP, [ev.TOPIC], self.usage.handle)
+        self.membership = consumers.MembershipProjection(self.store)
+        self.subscribe(consumers.MEMBERSHIP_GROUP, [cev.TOPIC], self.membership.handle)
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)

@@ -59,6 +59,11 @@ class PolicyIn(Strict):
     eligible_roles: list[str] = Field(default_factory=list, max_length=len(ROLES))
     requires_approval: bool = False
     required_training: str | None = Field(None, min_length=1, max_length=80)
+    member_of_councils: list[Id] = Field(
+        default_factory=list,
+        max_length=20,
+        description="ids of councils whose members alone may book (empty: no restriction)",
+    )
 
     @field_validator("eligible_regions")
     @classmethod

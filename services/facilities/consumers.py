@@ -2,6 +2,8 @@
 
 ``usage``: booked minutes and bookings per resource and local day, fed by facilities.events; it is
 what site managers' dashboards read. Each event changes it at most once (inbox in the document).
+``council_members``: each person's council memberships, fed by councils.events (``MemberJoined``,
+``MemberLeft``); booking policies with ``member_of_councils`` read it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from typing import Any
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
 from clustergrowth.store.port import Doc, DocumentStore
+from contracts import councils as cev
 from contracts import facilities as ev
 from services.facilities import store as st
 from services.facilities.domain.model import parse_iso
+from services.facilities.reads import MembershipEnded, MembershipStarted
 
 GROUP = "facilities.usage"
+MEMBERSHIP_GROUP = "facilities.council-members"
+JOINED, LEFT = cev.MemberJoined.event_type(), cev.MemberLeft.event_type()
+READS: dict[str, type[MembershipStarted | MembershipEnded]] = {
+    JOINED: MembershipStarted,
+    LEFT: MembershipEnded,
+}  # checked against the producer's schemas
 BOOKED = {ev.DeskBooked.event_type(), ev.FacilityBooked.event_type()}
 CANCELLED = ev.BookingCancelled.event_type()
 
@@ -55,3 +65,37 @@ class UsageProjection:
             return doc
 
         await apply_once(self.store, st.USAGE, key, event.id, mutate)
+
+
+def fold_membership(doc: Doc, event: CloudEvent) -> Doc:
+    """One person's memberships after a MemberJoined or MemberLeft (pure). A membership that has ended
+    stays ended whatever order the two arrive in, so replaying the log gives the same answer."""
+    m: MembershipStarted | MembershipEnded = READS[event.type].model_validate(event.data)
+    memberships = [dict(x) for x in doc.get("memberships", [])]
+    mine = next((x for x in memberships if x["member_id"] == m.member_id), None)
+    if mine is None:
+        mine = {"member_id": m.member_id, "council_id": m.council_id, "active": True}
+        memberships.append(mine)
+    if event.type == LEFT:
+        mine["active"] = False
+    doc["person"] = m.person
+    doc["memberships"] = sorted(memberships, key=lambda x: x["member_id"])
+    return doc
+
+
+def councils_of(doc: Doc | None) -> frozenset[str]:
+    """The councils a person is a member of now, from their ``council_members`` document."""
+    return frozenset(x["council_id"] for x in (doc or {}).get("memberships", []) if x["active"])
+
+
+class MembershipProjection:
+    """Keeps ``council_members`` (one document per person) from the councils service's events."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+
+    async def handle(self, event: CloudEvent) -> None:
+        if event.type not in READS:
+            return  # the councils service's other events say nothing about eligibility
+        person = str(event.data["person"])
+        await apply_once(self.store, st.COUNCIL_MEMBERS, person, event.id, lambda doc: fold_membership(doc, event))

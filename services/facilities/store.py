@@ -22,6 +22,7 @@ RESOURCES = "resources"
 SCHEDULES = "schedules"  # one ResourceDay per document
 TRAININGS = "trainings"
 USAGE = "usage"  # projection fed by facilities.events
+COUNCIL_MEMBERS = "council_members"  # projection fed by councils.events: a person's memberships
 OUTBOX_COLLECTIONS = (SITES, RESOURCES, SCHEDULES)
 
 

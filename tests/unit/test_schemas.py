@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from contracts.schemas import breaking_changes, dump, generated
 from instance.registry import specs
+from services.facilities.reads import MembershipEnded, MembershipStarted
 from services.matching.reads import Assessed
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "events"
@@ -82,6 +83,8 @@ def readers() -> list[tuple[str, str, type[BaseModel]]]:
 def test_every_consumers_narrow_model_fits_the_producers_committed_schema() -> None:
     found = readers()
     assert ("matching", "eu.smeclustergrowth.mapping.SMEAssessed.v1", Assessed) in found
+    assert ("facilities", "eu.smeclustergrowth.councils.MemberJoined.v1", MembershipStarted) in found
+    assert ("facilities", "eu.smeclustergrowth.councils.MemberLeft.v1", MembershipEnded) in found
     for service, event_type, model in found:
         committed = json.loads((COMMITTED / f"{event_type}.json").read_text())
         assert reader_problems(model, committed) == [], (service, event_type)

@@ -70,6 +70,7 @@ class BookingPolicy:
     eligible_roles: tuple[str, ...] = ()  # empty: any authenticated person
     requires_approval: bool = False
     required_training: str | None = None
+    member_of_councils: tuple[str, ...] = ()  # empty: no restriction; else members of one of these councils
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,7 @@ class BookingPolicy:
             "eligible_roles": list(self.eligible_roles),
             "requires_approval": self.requires_approval,
             "required_training": self.required_training,
+            "member_of_councils": list(self.member_of_councils),
         }
 
     @classmethod
@@ -90,6 +92,7 @@ class BookingPolicy:
             eligible_roles=tuple(d.get("eligible_roles") or ()),
             requires_approval=bool(d.get("requires_approval")),
             required_training=d.get("required_training"),
+            member_of_councils=tuple(d.get("member_of_councils") or ()),
         )
 
 
@@ -137,6 +140,7 @@ class Booker:
     region: str
     org: str | None
     trainings: frozenset[str] = frozenset()
+    councils: frozenset[str] = frozenset()  # councils the person is a member of (from MemberJoined/MemberLeft)
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,12 @@ def check_booking_rules(resource: Resource, who: Booker, start: datetime, end: d
         )
     if policy.eligible_roles and not (who.roles & set(policy.eligible_roles)):
         raise Forbidden("your roles may not book this resource", eligible_roles=list(policy.eligible_roles))
+    if policy.member_of_councils and not (who.councils & set(policy.member_of_councils)):
+        councils = list(policy.member_of_councils)
+        raise Forbidden(
+            f"this resource's policy member_of_councils admits members of the councils {councils} only",
+            member_of_councils=councils,
+        )
     if policy.required_training and policy.required_training not in who.trainings:
         raise Forbidden(
             f"this resource requires valid training '{policy.required_training}'",

@@ -15,6 +15,7 @@ from clustergrowth.store.port import Doc
 from contracts import facilities as ev
 from services.facilities import commands as c
 from services.facilities import store as st
+from services.facilities.consumers import councils_of
 from services.facilities.domain.model import (
     Booker,
     Booking,
@@ -99,7 +100,11 @@ async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
     """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
     resource = await get_resource(f, cmd.resource_id)
     now = f.clock()
-    booker = Booker(who.id, who.roles, who.region, who.org, await _trainings(f, who.id, resource.organisation, now))
+    trainings = await _trainings(f, who.id, resource.organisation, now)
+    councils = frozenset[str]()
+    if resource.policy.member_of_councils:  # read only when the policy asks (bookings are the hot path)
+        councils = councils_of(await f.store.get(st.COUNCIL_MEMBERS, who.id))
+    booker = Booker(who.id, who.roles, who.region, who.org, trainings, councils)
     day = cmd.start.astimezone(resource.tz).date()
 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:

@@ -87,6 +87,7 @@ async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, reso
             eligible_roles=tuple(p.eligible_roles),
             requires_approval=p.requires_approval,
             required_training=p.required_training,
+            member_of_councils=tuple(dict.fromkeys(p.member_of_councils)),
         ),
         region=site.region,
         timezone=site.timezone,
