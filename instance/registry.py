@@ -15,6 +15,7 @@ SERVICES = (
     "services.facilities",
     "services.mapping",
     "services.matching",
+    "services.councils",
 )
 
 

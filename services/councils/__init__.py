@@ -1,0 +1,1 @@
+"""The councils service: Cluster Growth Councils, their members, meetings, decisions and initiatives."""

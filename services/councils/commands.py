@@ -1,0 +1,299 @@
+"""Commands the councils service accepts: strict input models (unknown fields are refused), every list
+and string bounded."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from clustergrowth.auth import ORG_ID_PATTERN, PERSON_ID_PATTERN
+from clustergrowth.types import Instant
+from contracts.councils import Constituency, MeetingMode, Position
+
+Id = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+Key = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+Person = Annotated[str, Field(pattern=PERSON_ID_PATTERN, description="a person's platform id (`p-…`)")]
+Organisation = Annotated[
+    str, Field(max_length=130, pattern=ORG_ID_PATTERN, description="a platform organisation id (`<NUTS-2>:<name>`)")
+]
+Nuts2 = Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9A-Z]{2}$", description="NUTS-2 code, e.g. ITH5")]
+Email = Annotated[
+    str, Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="an e-mail address")
+]
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+SuccessFactor = Literal["sme_university", "cluster_cluster", "cluster_specific", "national_impact"]
+EndReason = Literal["term_ended", "resigned", "removed"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _text_time(v: object) -> object:
+    if not isinstance(v, str | datetime):  # numbers would be read as Unix seconds
+        raise ValueError("must be an ISO 8601 string with an offset, e.g. 2027-03-01T10:00:00+01:00")
+    return v
+
+
+def _unique(v: list[str]) -> list[str]:
+    if len(set(v)) != len(v):
+        raise ValueError("are repeated")
+    return v
+
+
+# Councils ---------------------------------------------------------------------------------------------
+class ThemeIn(Strict):
+    """A theme from the region's growth-needs analysis, with the share of assessed SMEs naming it."""
+
+    key: Key = Field(description="machine key, e.g. finance, markets, talent, technology")
+    label: str | None = Field(None, min_length=1, max_length=120)
+    share: float | None = Field(None, ge=0, le=1, description="share of the region's assessed SMEs naming it")
+    source: str | None = Field(None, min_length=1, max_length=200, description="where the share comes from")
+
+
+class SuccessFactorIn(Strict):
+    key: SuccessFactor
+    note: str | None = Field(None, min_length=1, max_length=500)
+
+
+class CompositionIn(Strict):
+    """Composition rules: how many constituencies must be represented, and the quorum of a meeting."""
+
+    min_constituencies: int = Field(2, ge=2, le=5)
+    quorum_rule: Literal["majority", "at_least"] = Field(
+        "majority", description="majority: more than the fraction of voting members; at_least: that fraction or more"
+    )
+    quorum_fraction: float = Field(0.5, gt=0, le=1)
+
+    @field_validator("quorum_fraction")
+    @classmethod
+    def _majority_below_one(cls, v: float, info: ValidationInfo) -> float:
+        if info.data.get("quorum_rule") == "majority" and v >= 1:
+            raise ValueError("a majority rule needs a fraction below 1 (use at_least for all)")
+        return v
+
+
+class FormCouncil(Strict):
+    """Form a council of this region."""
+
+    name: Line
+    city: str = Field(min_length=1, max_length=100)
+    host_organisation: Organisation
+    purpose: Text
+    themes: list[ThemeIn] = Field(default_factory=list, max_length=20)
+    success_factors: list[SuccessFactorIn] = Field(default_factory=list, max_length=4)
+    composition: CompositionIn = Field(default_factory=CompositionIn)
+
+    @field_validator("themes")
+    @classmethod
+    def _themes_once(cls, v: list[ThemeIn]) -> list[ThemeIn]:
+        _unique([t.key for t in v])
+        return v
+
+    @field_validator("success_factors")
+    @classmethod
+    def _factors_once(cls, v: list[SuccessFactorIn]) -> list[SuccessFactorIn]:
+        _unique([f.key for f in v])
+        return v
+
+
+class UpdateCouncil(Strict):
+    """Change a council's profile (send only what changes)."""
+
+    name: Line | None = None
+    purpose: Text | None = None
+    themes: list[ThemeIn] | None = Field(None, max_length=20)
+    success_factors: list[SuccessFactorIn] | None = Field(None, max_length=4)
+    composition: CompositionIn | None = None
+
+    @field_validator("themes")
+    @classmethod
+    def _themes_once(cls, v: list[ThemeIn] | None) -> list[ThemeIn] | None:
+        if v is not None:
+            _unique([t.key for t in v])
+        return v
+
+
+# Membership -------------------------------------------------------------------------------------------
+class Invite(Strict):
+    """The secretary invites a person; she becomes a member when she accepts."""
+
+    person: Person
+    constituency: Constituency
+    position: Position = "member"
+    organisation: Organisation | None = None
+    display_name: str = Field(min_length=1, max_length=120, description="the name shown to the council's members")
+    email: Email | None = None
+
+
+class Apply(Strict):
+    """A person applies to join a council; the secretary approves or rejects. The organisation is yours."""
+
+    council_id: Id
+    constituency: Constituency
+    display_name: str = Field(min_length=1, max_length=120)
+    email: Email | None = None
+    motivation: str | None = Field(None, min_length=1, max_length=2000)
+
+
+class Accept(Strict):
+    """Accept an invitation; the name and e-mail you give replace those the secretary typed."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=120)
+    email: Email | None = None
+
+
+class Reject(Strict):
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class EndMembership(Strict):
+    reason: EndReason
+
+
+# Meetings ---------------------------------------------------------------------------------------------
+class AgendaItem(Strict):
+    title: Line
+    minutes: int | None = Field(None, ge=1, le=720, description="time planned for it")
+
+
+class _MeetingFields(Strict):
+    @field_validator("start", "end", mode="before", check_fields=False)
+    @classmethod
+    def _text_only(cls, v: object) -> object:
+        return _text_time(v)
+
+
+class ScheduleMeeting(_MeetingFields):
+    """Schedule a meeting of the council: times with an offset, shown in the meeting's IANA time zone."""
+
+    title: Line
+    mode: MeetingMode
+    place: str | None = Field(None, min_length=1, max_length=300, description="address or room; a link online")
+    timezone: str = Field(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Rome")
+    start: Instant
+    end: Instant
+    seats: int = Field(ge=1, le=1000, description="seat limit of the registration; more people join the waitlist")
+    agenda: list[AgendaItem] = Field(default_factory=list, max_length=50)
+
+
+class UpdateMeeting(_MeetingFields):
+    """Change a scheduled meeting (send only what changes); every change bumps its SEQUENCE."""
+
+    title: Line | None = None
+    mode: MeetingMode | None = None
+    place: str | None = Field(None, min_length=1, max_length=300)
+    timezone: str | None = Field(None, min_length=1, max_length=64)
+    start: Instant | None = None
+    end: Instant | None = None
+    seats: int | None = Field(None, ge=1, le=1000)
+    agenda: list[AgendaItem] | None = Field(None, max_length=50)
+
+
+class CancelMeeting(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CheckIn(Strict):
+    """Record that a member attends."""
+
+    person: Person
+
+
+class DraftMinutes(Strict):
+    text: str = Field(min_length=1, max_length=50_000)
+
+
+class ActionItem(Strict):
+    title: Line
+    owner: Person
+    due_on: date
+    status: Literal["open", "done", "dropped"] = "open"
+
+
+class CloseMeeting(Strict):
+    """Close a held meeting: minutes (required here or drafted before), decisions taken, action items."""
+
+    minutes: str | None = Field(None, min_length=1, max_length=50_000)
+    decisions: list[Id] = Field(default_factory=list, max_length=50, description="ids of this council's decisions")
+    action_items: list[ActionItem] = Field(default_factory=list, max_length=100)
+
+    _unique_decisions = field_validator("decisions")(_unique)
+
+
+# Decisions --------------------------------------------------------------------------------------------
+class OpenDecision(Strict):
+    """Put a proposal to the council: an endorsement (endorse/object/abstain) or a vote on given options."""
+
+    title: Line
+    description: str | None = Field(None, min_length=1, max_length=10_000)
+    method: Literal["endorsement", "vote"] = "endorsement"
+    options: list[Key] | None = Field(None, max_length=10, description="a vote's options as machine keys")
+    initiative_id: Id | None = Field(None, description="the initiative this decision would launch")
+    meeting_id: Id | None = None
+
+
+class Vote(Strict):
+    option: Key
+    reason: str | None = Field(None, min_length=1, max_length=2000)
+
+
+class CloseDecision(Strict):
+    statement: str = Field(min_length=1, max_length=4000)
+    chosen_option: Key
+    review_on: date | None = None
+
+
+# Initiatives ------------------------------------------------------------------------------------------
+class CoSponsor(Strict):
+    """A co-sponsoring council: of this region (checked here), or of another region (known by id only)."""
+
+    council_id: Id
+    region: Nuts2
+
+
+class ProposeInitiative(Strict):
+    title: Line
+    summary: Text
+    co_sponsors: list[CoSponsor] = Field(default_factory=list, max_length=10)
+    needs: list[Key] = Field(default_factory=list, max_length=20, description="growth-need keys (mapping)")
+    challenge_ids: list[Id] = Field(default_factory=list, max_length=50, description="challenge ids (matching)")
+    resource_ids: list[Id] = Field(default_factory=list, max_length=50, description="resource ids (facilities)")
+
+    _unique_links = field_validator("needs", "challenge_ids", "resource_ids")(_unique)
+
+
+class Launch(Strict):
+    decision_id: Id
+
+
+class Milestone(Strict):
+    title: Line
+    due_on: date
+    done: bool = False
+
+
+class Kpi(Strict):
+    key: Key
+    unit: str = Field(min_length=1, max_length=40)
+    target: float = Field(ge=-1e12, le=1e12)
+    value: float | None = Field(None, ge=-1e12, le=1e12)
+
+
+class Progress(Strict):
+    milestones: list[Milestone] = Field(default_factory=list, max_length=50)
+    kpis: list[Kpi] = Field(default_factory=list, max_length=30)
+    progress: int = Field(ge=0, le=100, description="percent")
+
+    @field_validator("kpis")
+    @classmethod
+    def _kpis_once(cls, v: list[Kpi]) -> list[Kpi]:
+        _unique([k.key for k in v])
+        return v
+
+
+class Abandon(Strict):
+    reason: str = Field(min_length=1, max_length=1000)

@@ -1,0 +1,209 @@
+"""Meeting rules: scheduling and rescheduling (each version bumps the iCalendar SEQUENCE), registration
+with a seat limit and a waitlist promoted in order when a seat frees, check-in, and closing with
+minutes (required), decisions and action items.
+
+Pure: documents in, documents and event data out; ``now`` is given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from clustergrowth.problems import Conflict, NotFound, Unprocessable, field_error
+from contracts import councils as ev
+from services.councils.domain import council as cn
+
+Doc = dict[str, Any]
+MAX_WAITLIST = 200
+MAX_LENGTH = timedelta(hours=12)
+MODES_WITH_PLACE = ("in_person", "hybrid")
+
+
+def parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def validate_timezone(tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise field_error("timezone", f"{tz!r} is not an IANA time zone") from e
+
+
+def check_times(fields: Doc, now: str, *, new: bool) -> None:
+    """End after start, at most 12 hours, a new start in the future; a place for meetings held in a room."""
+    start, end = parse(fields["start"]), parse(fields["end"])
+    if end <= start:
+        raise field_error("end", "must be after start")
+    if end - start > MAX_LENGTH:
+        raise field_error("end", "a meeting lasts at most 12 hours")
+    if new and start < parse(now):
+        raise field_error("start", "must be in the future")
+    if fields["mode"] in MODES_WITH_PLACE and not fields.get("place"):
+        raise field_error("place", f"a {fields['mode']} meeting needs a place")
+    validate_timezone(fields["timezone"])
+
+
+def schedule(mid: str, council: Doc, fields: Doc, now: str) -> tuple[Doc, ev.MeetingScheduled]:
+    """A new meeting of the council at sequence 0, and its MeetingScheduled."""
+    check_times(fields, now, new=True)
+    doc: Doc = {
+        "_id": mid,
+        "council_id": council["_id"],
+        "region": council["region"],
+        **fields,
+        "status": "scheduled",
+        "sequence": 0,
+        "registrations": [],
+        "attendance": [],
+        "draft_minutes": None,
+        "minutes": None,
+        "decisions": [],
+        "action_items": [],
+        "quorum": None,
+        "cancel_reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return doc, scheduled(doc)
+
+
+def scheduled(doc: Doc) -> ev.MeetingScheduled:
+    return ev.MeetingScheduled(
+        council_id=doc["council_id"],
+        meeting_id=doc["_id"],
+        region=doc["region"],
+        mode=doc["mode"],
+        start=doc["start"],
+        end=doc["end"],
+        seats=doc["seats"],
+        sequence=doc["sequence"],
+    )
+
+
+def require_scheduled(doc: Doc) -> None:
+    if doc["status"] != "scheduled":
+        raise Conflict(f"meeting {doc['_id']} is {doc['status']}")
+
+
+def registered(doc: Doc) -> list[Doc]:
+    return [r for r in doc["registrations"] if r["status"] == "registered"]
+
+
+def waitlisted(doc: Doc) -> list[Doc]:
+    """The waitlist in its order: who asked first is promoted first."""
+    return [r for r in doc["registrations"] if r["status"] == "waitlisted"]
+
+
+def _promote(regs: list[Doc], seats: int, now: str) -> list[Doc]:
+    """Fill free seats from the head of the waitlist."""
+    free = seats - sum(1 for r in regs if r["status"] == "registered")
+    out = []
+    for r in regs:
+        if free > 0 and r["status"] == "waitlisted":
+            r = {**r, "status": "registered", "promoted_at": now}
+            free -= 1
+        out.append(r)
+    return out
+
+
+def reschedule(doc: Doc, fields: Doc, now: str) -> tuple[Doc, ev.MeetingScheduled]:
+    """A new version of a scheduled meeting (SEQUENCE + 1); more seats promote from the waitlist; fewer
+    seats than people registered is refused (cancel registrations first)."""
+    require_scheduled(doc)
+    merged = {**doc, **fields}
+    check_times(merged, now, new="start" in fields and fields["start"] != doc["start"])
+    if merged["seats"] < len(registered(doc)):
+        raise field_error("seats", f"{len(registered(doc))} people are registered already")
+    new = {**merged, "sequence": doc["sequence"] + 1, "updated_at": now}
+    new["registrations"] = _promote(doc["registrations"], new["seats"], now)
+    return new, scheduled(new)
+
+
+def register(doc: Doc, person: str, now: str) -> tuple[Doc, Doc]:
+    """Register the person: a seat while one is free, else a place at the end of the waitlist."""
+    require_scheduled(doc)
+    if any(r["person"] == person and r["status"] != "cancelled" for r in doc["registrations"]):
+        raise Conflict(f"{person} is registered for meeting {doc['_id']} already")
+    if len(registered(doc)) < doc["seats"]:
+        status = "registered"
+    elif len(waitlisted(doc)) < MAX_WAITLIST:
+        status = "waitlisted"
+    else:
+        raise Conflict(f"meeting {doc['_id']} is full and so is its waitlist ({MAX_WAITLIST})")
+    reg = {"person": person, "status": status, "registered_at": now, "promoted_at": None, "cancelled_at": None}
+    others = [r for r in doc["registrations"] if r["person"] != person]  # a cancelled one is replaced
+    return {**doc, "registrations": [*others, reg]}, reg
+
+
+def cancel_registration(doc: Doc, person: str, now: str) -> tuple[Doc, Doc | None]:
+    """Cancel the person's registration; a freed seat goes to the head of the waitlist. Returns the meeting
+    and the registration that was promoted, if any."""
+    require_scheduled(doc)
+    mine = next((r for r in doc["registrations"] if r["person"] == person and r["status"] != "cancelled"), None)
+    if mine is None:
+        raise NotFound(f"no registration of yours for meeting {doc['_id']}")
+    regs = [{**r, "status": "cancelled", "cancelled_at": now} if r is mine else r for r in doc["registrations"]]
+    promoted = _promote(regs, doc["seats"], now)
+    moved = next((p for p, r in zip(promoted, regs, strict=True) if p["status"] != r["status"]), None)
+    return {**doc, "registrations": promoted}, moved
+
+
+def check_in(doc: Doc, member: Doc, now: str) -> Doc:
+    """Record that an active member attends (once; a second check-in changes nothing)."""
+    require_scheduled(doc)
+    if any(a["person"] == member["person"] for a in doc["attendance"]):
+        return doc
+    entry = {"person": member["person"], "constituency": member["constituency"], "checked_in_at": now}
+    return {**doc, "attendance": [*doc["attendance"], entry]}
+
+
+def cancel(doc: Doc, reason: str, now: str) -> tuple[Doc, ev.MeetingCancelled]:
+    require_scheduled(doc)
+    new = {**doc, "status": "cancelled", "cancel_reason": reason, "sequence": doc["sequence"] + 1, "updated_at": now}
+    return new, ev.MeetingCancelled(
+        council_id=doc["council_id"], meeting_id=doc["_id"], region=doc["region"], start=doc["start"], reason=reason
+    )
+
+
+def close(
+    doc: Doc, council: Doc, minutes: str | None, decisions: list[str], action_items: list[Doc], now: str
+) -> tuple[Doc, ev.MeetingHeld]:
+    """Close a meeting: minutes are required (given now, or drafted before); the attendee count, attendance
+    by constituency and quorum are recorded from the check-ins."""
+    require_scheduled(doc)
+    text = minutes if minutes is not None else doc.get("draft_minutes")
+    if not text or not text.strip():
+        raise Unprocessable(
+            "a meeting cannot be closed without minutes",
+            [{"field": "minutes", "reason": "is required to close a meeting (send it, or draft it first)"}],
+        )
+    present = {a["person"] for a in doc["attendance"]}
+    q = cn.quorum(council, present)
+    by = Counter(a["constituency"] for a in doc["attendance"])
+    new = {
+        **doc,
+        "status": "held",
+        "minutes": text,
+        "draft_minutes": None,
+        "decisions": decisions,
+        "action_items": action_items,
+        "quorum": q,
+        "attendees": len(present),
+        "closed_at": now,
+        "updated_at": now,
+    }
+    return new, ev.MeetingHeld(
+        council_id=doc["council_id"],
+        meeting_id=doc["_id"],
+        region=doc["region"],
+        held_at=doc["start"],
+        attendees=len(present),
+        attendance=dict(sorted(by.items())),
+        quorum_met=q["met"],
+        decisions=decisions,
+        action_items=len(action_items),
+    )

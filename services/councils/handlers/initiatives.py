@@ -1,0 +1,122 @@
+"""Initiatives: proposed by a member, launched by a decision of the council, progress reported, completed
+or abandoned. Co-sponsors of this region must exist here; those of other regions are known by id only
+(regions do not share a database; no service calls another on a write path)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from clustergrowth import aggregate, etags
+from clustergrowth.auth import Principal
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.paging import PageRequest
+from clustergrowth.problems import Forbidden, NotFound, PreconditionFailed, Unprocessable, field_error
+from clustergrowth.store.port import Doc
+from services.councils import commands as c
+from services.councils import store as st
+from services.councils.domain import council as cn
+from services.councils.domain import decision as dc
+from services.councils.domain import initiative as ini
+from services.councils.handlers.context import Councils
+from services.councils.handlers.councils import _id, get_council
+
+
+async def get_initiative(f: Councils, cid: str, iid: str) -> Doc:
+    doc = await f.store.get(st.INITIATIVES, iid)
+    if doc is None or doc["council_id"] != cid:
+        raise NotFound(f"no initiative {iid} of council {cid}")
+    return doc
+
+
+async def list_initiatives(f: Councils, cid: str, page: PageRequest, state: str | None) -> list[Doc]:
+    await get_council(f, cid)
+    q: Doc = {"council_id": cid, **({"state": state} if state else {})}
+    return await page.query(f.store, st.INITIATIVES, q, [("proposed_at", -1)])
+
+
+async def _local_co_sponsors(f: Councils, sponsors: list[c.CoSponsor]) -> None:
+    """A co-sponsor of this region must be a council here; another region's is recorded as given."""
+    errors = []
+    for n, s in enumerate(sponsors):
+        if s.region == f.region:
+            doc = await f.store.get(st.COUNCILS, s.council_id)
+            if doc is None or doc["region"] != f.region:
+                errors.append({"field": f"co_sponsors.{n}.council_id", "reason": f"no council {s.council_id} here"})
+    if errors:
+        raise Unprocessable("co_sponsors: unknown councils of this region", errors)
+
+
+async def propose(f: Councils, cid: str, cmd: c.ProposeInitiative, who: Principal) -> Doc:
+    """A member (or a manager) proposes an initiative led by her council."""
+    council = await get_council(f, cid)
+    if not cn.sees_private(who, council, f.region):
+        raise Forbidden(f"only members of council {cid} propose its initiatives")
+    await _local_co_sponsors(f, cmd.co_sponsors)
+    doc, proposed = ini.propose(_id("ini"), council, cmd.model_dump(mode="json"), who.id, f.now())
+    await aggregate.save(
+        f.store, st.INITIATIVES, doc, f.events([proposed], doc["_id"]), expected_version=None, on_saved=f.notify
+    )
+    return {**doc, "version": 1}
+
+
+Step = Callable[[Doc], tuple[Doc, list[Any]]]
+
+
+async def _change(f: Councils, cid: str, iid: str, step: Step) -> Doc:
+    async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
+        if doc is None or doc["council_id"] != cid:
+            raise NotFound(f"no initiative {iid} of council {cid}")
+        new, data = step(doc)
+        return new, f.events(data, iid), new
+
+    result: Doc = await aggregate.update(
+        f.store, st.INITIATIVES, iid, change, on_saved=f.notify, busy="the initiative is busy"
+    )
+    return result
+
+
+async def _managed(f: Councils, cid: str, who: Principal) -> Doc:
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+    return council
+
+
+async def launch(f: Councils, cid: str, iid: str, decision_id: str, who: Principal) -> Doc:
+    """Launch by a closed decision of this council about this initiative whose outcome endorses it."""
+    await _managed(f, cid, who)
+    decision = await f.store.get(st.DECISIONS, decision_id)
+    if decision is None or decision["council_id"] != cid:
+        raise field_error("decision_id", f"is not a decision of council {cid}")
+    if not dc.launches(decision, iid):
+        raise field_error(
+            "decision_id", f"does not launch {iid}: it must be about it, closed, with the outcome {dc.LAUNCHING}"
+        )
+    return await _change(f, cid, iid, lambda doc: _one(ini.launch(doc, decision_id, f.now())))
+
+
+def _one(pair: tuple[Doc, Any]) -> tuple[Doc, list[Any]]:
+    return pair[0], [pair[1]]
+
+
+async def report_progress(
+    f: Councils, cid: str, iid: str, cmd: c.Progress, who: Principal, if_match: str | None
+) -> Doc:
+    """Milestones, KPIs and progress, by the council's managers or the proposer, guarded by the ETag read."""
+    council = await get_council(f, cid)
+    doc = await get_initiative(f, cid, iid)
+    if not (cn.manages(who, council, f.region) or doc["proposed_by"] == who.id):
+        raise Forbidden("only the council's secretary, the region's staff or the proposer report progress")
+    etags.check(if_match, doc)
+    body = cmd.model_dump(mode="json")
+    new = ini.report_progress(doc, body["milestones"], body["kpis"], body["progress"])
+    try:
+        await aggregate.save(f.store, st.INITIATIVES, new, [], expected_version=doc["version"])
+    except aggregate.ConcurrentUpdate as e:
+        raise PreconditionFailed("the initiative changed while you updated it; read it again") from e
+    return {**new, "version": doc["version"] + 1}
+
+
+async def end(f: Councils, cid: str, iid: str, outcome: str, reason: str | None, who: Principal) -> Doc:
+    await _managed(f, cid, who)
+    return await _change(f, cid, iid, lambda doc: _one(ini.end(doc, outcome, reason, f.now())))

@@ -1,0 +1,202 @@
+"""Meetings: schedule, reschedule, cancel; registration with its waitlist; check-in; draft minutes; closing.
+Each step loads the meeting, asks the domain (``domain/meeting.py``) and saves the new state with its
+events in one guarded write; the council is read for who may act and for its quorum rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from clustergrowth import aggregate, etags
+from clustergrowth.auth import Principal
+from clustergrowth.context import stamp
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.paging import PageRequest
+from clustergrowth.problems import Forbidden, NotFound, PreconditionFailed, field_error
+from clustergrowth.store.port import Doc
+from services.councils import commands as c
+from services.councils import store as st
+from services.councils.domain import council as cn
+from services.councils.domain import meeting as mt
+from services.councils.handlers.context import Councils
+from services.councils.handlers.councils import _id, get_council
+
+
+async def get_meeting(f: Councils, cid: str, mid: str) -> Doc:
+    """A meeting of the council (its times and place are public)."""
+    doc = await f.store.get(st.MEETINGS, mid)
+    if doc is None or doc["council_id"] != cid:
+        raise NotFound(f"no meeting {mid} of council {cid}")
+    return doc
+
+
+async def list_meetings(f: Councils, cid: str, page: PageRequest, status: str | None) -> list[Doc]:
+    await get_council(f, cid)
+    q: Doc = {"council_id": cid, **({"status": status} if status else {})}
+    return await page.query(f.store, st.MEETINGS, q, [("start", 1)])
+
+
+def view(who: Principal, council: Doc, doc: Doc, region: str) -> Doc:
+    """A meeting as the caller may see it: its private part only for the council's members and managers."""
+    out = {
+        **doc,
+        "seats_taken": len(mt.registered(doc)),
+        "waitlisted": len(mt.waitlisted(doc)),
+        "private": None,
+    }
+    if cn.sees_private(who, council, region):
+        present = {a["person"] for a in doc["attendance"]}
+        out["private"] = {**doc, "quorum_now": cn.quorum(council, present)}
+    return out
+
+
+async def schedule(f: Councils, cid: str, cmd: c.ScheduleMeeting, who: Principal) -> Doc:
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+    fields = {**cmd.model_dump(mode="json"), "start": stamp(cmd.start), "end": stamp(cmd.end)}
+    doc, scheduled = mt.schedule(_id("mtg"), council, fields, f.now())
+    await aggregate.save(
+        f.store, st.MEETINGS, doc, f.events([scheduled], doc["_id"]), expected_version=None, on_saved=f.notify
+    )
+    return view(who, council, {**doc, "version": 1}, f.region)
+
+
+async def reschedule(
+    f: Councils, cid: str, mid: str, cmd: c.UpdateMeeting, who: Principal, if_match: str | None
+) -> Doc:
+    """A new version of the meeting (SEQUENCE + 1), guarded by the ETag the secretary read."""
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+    doc = await get_meeting(f, cid, mid)
+    etags.check(if_match, doc)
+    fields = {k: v for k, v in cmd.model_dump(mode="json", exclude_unset=True).items() if v is not None}
+    for k in ("start", "end"):
+        when = getattr(cmd, k)
+        if when is not None:
+            fields[k] = stamp(when)
+    new, scheduled = mt.reschedule(doc, fields, f.now())
+    try:
+        await aggregate.save(
+            f.store, st.MEETINGS, new, f.events([scheduled], mid), expected_version=doc["version"], on_saved=f.notify
+        )
+    except aggregate.ConcurrentUpdate as e:
+        raise PreconditionFailed("the meeting changed while you updated it; read it again") from e
+    return view(who, council, {**new, "version": doc["version"] + 1}, f.region)
+
+
+Step = Callable[[Doc], tuple[Doc, list[Any], Any]]
+
+
+async def _change(f: Councils, cid: str, mid: str, step: Step) -> Any:
+    async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Any]:
+        if doc is None or doc["council_id"] != cid:
+            raise NotFound(f"no meeting {mid} of council {cid}")
+        new, data, result = step(doc)
+        return new, f.events(data, mid), result
+
+    return await aggregate.update(f.store, st.MEETINGS, mid, change, on_saved=f.notify, busy="the meeting is busy")
+
+
+async def cancel(f: Councils, cid: str, mid: str, reason: str, who: Principal) -> Doc:
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        new, cancelled = mt.cancel(doc, reason, f.now())
+        return new, [cancelled], new
+
+    return view(who, council, await _change(f, cid, mid, step), f.region)
+
+
+async def register(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
+    """The caller, an active member of the council, takes a seat or a place on the waitlist."""
+    council = await get_council(f, cid)
+    if not cn.is_member(who, council):
+        cn.require_private(who, council, f.region, f"registration for meeting {mid}")
+        raise Forbidden("only the council's members register for its meetings")
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        new, reg = mt.register(doc, who.id, f.now())
+        return new, [], {"meeting_id": mid, "registration": reg}
+
+    result: Doc = await _change(f, cid, mid, step)
+    return result
+
+
+async def cancel_registration(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
+    """Cancel the caller's registration; the head of the waitlist takes the freed seat."""
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        new, promoted = mt.cancel_registration(doc, who.id, f.now())
+        mine = next(r for r in new["registrations"] if r["person"] == who.id)
+        return new, [], {"meeting_id": mid, "registration": mine, "promoted": promoted and promoted["person"]}
+
+    result: Doc = await _change(f, cid, mid, step)
+    return result
+
+
+async def registrations(f: Councils, cid: str, mid: str, who: Principal, page: PageRequest) -> list[Doc]:
+    council = await get_council(f, cid)
+    cn.require_private(who, council, f.region, f"registrations of meeting {mid}")
+    doc = await get_meeting(f, cid, mid)
+    in_order = [{**r, "n": n} for n, r in enumerate(doc["registrations"])]  # the order people asked in
+    return page.of(in_order, lambda r: (r["n"],))
+
+
+async def check_in(f: Councils, cid: str, mid: str, person: str, who: Principal) -> Doc:
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+    member = cn.membership_of(council, person)
+    if member is None:
+        raise field_error("person", "is not an active member of the council")
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        new = mt.check_in(doc, member, f.now())
+        return new, [], new
+
+    return view(who, council, await _change(f, cid, mid, step), f.region)
+
+
+async def draft_minutes(f: Councils, cid: str, mid: str, text: str, who: Principal) -> Doc:
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        mt.require_scheduled(doc)
+        new = {**doc, "draft_minutes": text}
+        return new, [], new
+
+    return view(who, council, await _change(f, cid, mid, step), f.region)
+
+
+async def close(f: Councils, cid: str, mid: str, cmd: c.CloseMeeting, who: Principal) -> Doc:
+    """Close with minutes; the decisions named must be this council's."""
+    council = await get_council(f, cid)
+    cn.require_manager(who, council, f.region)
+    if cmd.decisions:
+        found = await f.store.find(st.DECISIONS, {"_id": {"$in": cmd.decisions}, "council_id": cid})
+        unknown = sorted(set(cmd.decisions) - {d["_id"] for d in found})
+        if unknown:
+            raise field_error("decisions", f"not decisions of council {cid}: {unknown}")
+    items = [i.model_dump(mode="json") for i in cmd.action_items]
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        new, held = mt.close(doc, council, cmd.minutes, cmd.decisions, items, f.now())
+        return new, [held], new
+
+    return view(who, council, await _change(f, cid, mid, step), f.region)
+
+
+async def council_feed(f: Councils, cid: str) -> tuple[Doc, list[Doc]]:
+    council = await get_council(f, cid)
+    return council, await f.store.find(st.MEETINGS, {"council_id": cid}, sort=[("start", 1)], limit=1000)
+
+
+async def my_feed(f: Councils, who: Principal) -> list[Doc]:
+    """Meetings of the councils the caller is an active member of, and those she registered for."""
+    councils = await f.store.find(st.COUNCILS, {"member_ids": who.id})
+    ids = [d["_id"] for d in councils]
+    of_mine = await f.store.find(st.MEETINGS, {"council_id": {"$in": ids}}, limit=1000) if ids else []
+    registered = await f.store.find(st.MEETINGS, {"registrations.person": who.id}, limit=1000)
+    by_id = {d["_id"]: d for d in [*of_mine, *registered]}
+    return sorted(by_id.values(), key=lambda d: (d["start"], d["_id"]))
