@@ -224,6 +224,15 @@ async def indexed(store: SqliteStore) -> SqliteStore:
         ({"$or": [{"_id": "a"}, {"_id": "b", "u": 1}]}, ["((id = ?) OR (id = ?))"], ["a", "b"], False),
         ({"$or": [{"_id": "b", "u": 1}, {"_id": "a"}]}, ["((id = ?) OR (id = ?))"], ["b", "a"], False),
         ({"$or": [{"_id": "a"}, "junk"]}, ["((id = ?))"], ["a"], False),
+        ({"_id": [{"_id": "a"}]}, [], [], False),  # a list under a field is a value, not branches
+        ({"k": [{"_id": "a"}]}, [], [], False),
+        ({"_id": "a", "k": {"$in": ["x"]}}, ["id = ?", f"{K} IN (?)"], ["a", "x"], True),  # arguments add up
+        (
+            {"k": "y", "$or": [{"_id": "a"}, {"_id": "b"}]},
+            [f"{K} = ?", "((id = ?) OR (id = ?))"],
+            ["y", "a", "b"],
+            True,
+        ),
         (
             {"$or": [{"$and": [{"_id": "a"}, {"k": "x"}]}, {"_id": "b", "j": 1}], "k": "y"},
             [f"((id = ? AND {K} = ?) OR (id = ? AND {J} = ?))", f"{K} = ?"],
