@@ -80,7 +80,7 @@ async def run_consumer(
                     raise
                 except Exception as e:  # noqa: BLE001 - every failure is retried, then parked
                     error = e
-                    log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)
+                    log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)  # pragma: no mutate
                     await asyncio.sleep(backoff_s * (2**attempt))
             if error is not None:
                 await bus.publish(dlq_topic(delivery.topic), [_dead_letter(event, group, error)])
@@ -105,7 +105,7 @@ async def _commit(delivery: Delivery) -> None:
     except asyncio.CancelledError:
         raise
     except Exception as e:  # noqa: BLE001 - see the docstring
-        log.warning("commit of %s failed, it will be redelivered: %s", delivery.position, e)
+        log.warning("commit of %s failed, it will be redelivered: %s", delivery.position, e)  # pragma: no mutate
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]], max_backoff_s: float = 10.0) -> None:
@@ -121,7 +121,7 @@ async def supervise(name: str, factory: Callable[[], Awaitable[None]], max_backo
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.warning("%s failed; restarting in %.1fs", name, backoff, exc_info=True)
+            log.warning("%s failed; restarting in %.1fs", name, backoff, exc_info=True)  # pragma: no mutate
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
 

@@ -109,7 +109,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("outbox relay pass failed; retrying in %.1fs", backoff, exc_info=True)
+                log.warning("outbox relay pass failed; retrying in %.1fs", backoff, exc_info=True)  # pragma: no mutate
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 scope = None
