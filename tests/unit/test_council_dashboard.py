@@ -39,7 +39,7 @@ def ev(data: EventData, key: str, at: str | None = None) -> CloudEvent:
 def formed(cid: str, region: str, themes: list[str]) -> CloudEvent:
     data = cev.CouncilFormed(
         council_id=cid,
-        city="X",
+        city=cid.removeprefix("c-").title(),
         region=region,
         host_organisation=f"{region}:host",
         themes=themes,
@@ -227,7 +227,9 @@ def story() -> dict[str, list[CloudEvent]]:
                 [CORK],
                 "IE05:acme",
             ),
-            assessed("sme-2", "a-2", "2026-03-31T23:59:59.999999Z", ["finance", "talent", "export"], [], "IE05:beta"),
+            assessed(
+                "sme-2", "a-2", "2026-03-31T23:59:59.999999Z", ["finance", "talent", "export"], ["cork"], "IE05:beta"
+            ),
             assessed(
                 "sme-1", "a-3", "2026-04-01T00:00:00.000000Z", ["talent", "innovation", "export"], [CORK], "IE05:acme"
             ),
@@ -314,7 +316,8 @@ async def test_activity_shows_the_inputs_bookings_classified_by_booker(tmp_path:
         "by_smes_at_university_sites": 2,
         "by_people_from_other_regions": 1,
     }
-    assert (q1["smes_assessed"], q1["smes_of_council_assessed"], q2["smes_assessed"]) == (2, 1, 1)
+    # sme-1 names the council by id, sme-2 by its city ("cork", as registered in mapping)
+    assert (q1["smes_assessed"], q1["smes_of_council_assessed"], q2["smes_assessed"]) == (2, 2, 1)
     assert (q1["matches_accepted"], q1["matches_cross_region"]) == (1, 1)
     assert (q2["engagements_completed"], q2["engagements_cross_region"]) == (2, 1)
     assert (q1["meetings_held"], q1["meetings_quorate"], q1["attendees"], q1["decisions"]) == (1, 1, 4, 2)

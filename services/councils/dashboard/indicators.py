@@ -13,6 +13,8 @@ Rules, in one place (the README's "Council dashboards" says them too):
   assessment arrived is classified all the same.
 - A region's *top needs* as of a quarter: the three needs named most often in the top three needs of
   each SME's latest assessment up to the end of that quarter (ties by need id).
+- An SME is *of the council* when its ``SMEAssessed.councils`` names the council's id or its city
+  (case-insensitive): the mapping service records councils as entered at registration, e.g. ``Cork``.
 - A challenge is *on a top need* when it was suggested by an assessment (``suggested_from``) whose
   greatest need is one of the region's top needs as of the quarter it was posted.
 """
@@ -187,6 +189,7 @@ def dashboard(
     dated = [(c["quarter"], a) for c in region_cells for a in c.get("assessments", [])]
     greatest = {a["assessment"]: (a["needs"][:1] or [None])[0] for _, a in dated}
     themes = set(council.get("themes", []))
+    names = {cid.casefold(), str(council.get("city") or cid).casefold()}  # mapping names councils by city
     quarters = quarters_between(set(by_region) | set(by_council))
     activity: list[dict[str, Any]] = []
     series: dict[str, list[dict[str, Any]]] = {k: [] for k in INDICATORS}
@@ -200,7 +203,9 @@ def dashboard(
         row = {
             "quarter": q,
             "smes_assessed": len({a["sme"] for a in assessed}),
-            "smes_of_council_assessed": len({a["sme"] for a in assessed if cid in a["councils"]}),
+            "smes_of_council_assessed": len(
+                {a["sme"] for a in assessed if names & {c.casefold() for c in a["councils"]}}
+            ),
             "region_top_needs": needs,
             "bookings": bookings,
             "challenges_posted": rc.get("challenges_posted", 0),
