@@ -270,7 +270,7 @@ class Launch(Strict):
     decision_id: Id
 
 
-class Milestone(Strict):
+class InitiativeMilestone(Strict):
     title: Line
     due_on: date
     done: bool = False
@@ -284,7 +284,7 @@ class Kpi(Strict):
 
 
 class Progress(Strict):
-    milestones: list[Milestone] = Field(default_factory=list, max_length=50)
+    milestones: list[InitiativeMilestone] = Field(default_factory=list, max_length=50)
     kpis: list[Kpi] = Field(default_factory=list, max_length=30)
     progress: int = Field(ge=0, le=100, description="percent")
 

@@ -222,7 +222,7 @@ class CoSponsorOut(Wire):
     region: str
 
 
-class MilestoneOut(Wire):
+class InitiativeMilestoneOut(Wire):
     title: str
     due_on: str
     done: bool
@@ -254,7 +254,7 @@ class InitiativeOut(Wire):
     proposed_at: str
     decision_id: str | None
     launched_at: str | None
-    milestones: list[MilestoneOut]
+    milestones: list[InitiativeMilestoneOut]
     kpis: list[KpiOut]
     progress: int
     ended_at: str | None

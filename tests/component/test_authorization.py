@@ -20,6 +20,7 @@ from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
 from gateway.routes import roles_markdown
 from instance.app import create_app
+from tests.component.test_councils_api import council, meeting
 from tests.component.test_mapping_api import sme as sme_body
 from tests.component.test_matching_api import challenge, profile
 from tests.conftest import asgi_client
@@ -27,11 +28,15 @@ from tests.helpers import pid
 
 STAFF = {"region_admin", "analyst", "council_secretary", "facility_manager", "platform_admin"}
 PUBLIC_OBJECTS = {"site_id", "resource_id", "challenge_id", "version"}  # catalogues: visible to all callers
+PUBLIC_OBJECTS |= {"council_id", "meeting_id", "initiative_id"}  # a council's profile, meeting times, initiatives
 ORG_STAFF = {"facility_manager", "council_secretary"}  # staff of one organisation, not of the region
 VALID = {  # well-formed bodies, so that the object check (not validation) decides
     "/assessments": {"instrument_version": "1", "answers": {}},
     "/milestones": {"title": "Baseline", "due_on": "2027-03-01"},
     "/ratings": {"score": 5},
+    "/end": {"reason": "removed"},
+    "/votes/mine": {"option": "endorse", "reason": "fits"},
+    "/close": {"statement": "Endorsed", "chosen_option": "endorse"},
 }
 PRIVILEGED = {
     *("id", "version", "organisation", "org", "created_by", "owner", "roles", "sub", "status"),
@@ -113,6 +118,50 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/matching/matches/{match_id}/milestones/{n}/done"): SIDES,
     ("POST", "/api/v1/matching/matches/{match_id}/complete"): HOST,
     ("POST", "/api/v1/matching/matches/{match_id}/ratings"): SIDES,
+    # councils: object rules in the handlers (the council's secretary-member, its members, the person
+    # concerned), so most routes admit any caller; forming a council is for the region's staff
+    ("GET", "/api/v1/councils/councils"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils"): frozenset({"region_admin", "council_secretary"}),
+    ("GET", "/api/v1/councils/councils/{council_id}"): SPEC_ANY,
+    ("PATCH", "/api/v1/councils/councils/{council_id}"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/composition"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/members"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/invitations"): SPEC_ANY,
+    ("POST", "/api/v1/councils/applications"): SPEC_ANY,
+    ("GET", "/api/v1/councils/requests/mine"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/requests"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/accept"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/decline"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/approve"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/reject"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/members/{member_id}/end"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/members/{member_id}/export"): SPEC_ANY,
+    ("DELETE", "/api/v1/councils/councils/{council_id}/members/{member_id}"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/meetings"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/meetings"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}"): SPEC_ANY,
+    ("PATCH", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/cancel"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/registrations"): SPEC_ANY,
+    ("DELETE", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/registrations/mine"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/registrations"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/check-ins"): SPEC_ANY,
+    ("PUT", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/minutes"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/close"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/calendar.ics"): SPEC_ANY,
+    ("GET", "/api/v1/councils/me/calendar.ics"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/decisions"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/decisions"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/decisions/{decision_id}"): SPEC_ANY,
+    ("PUT", "/api/v1/councils/councils/{council_id}/decisions/{decision_id}/votes/mine"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/decisions/{decision_id}/close"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/initiatives"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/initiatives"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/launch"): SPEC_ANY,
+    ("PUT", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/progress"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/complete"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/abandon"): SPEC_ANY,
 }
 
 
@@ -268,7 +317,30 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     ids["round_id"] = r.json()["id"]
     r = await client.get("/api/v1/matching/matches", headers=a("stu-a", "student"))
     ids["match_id"] = r.json()[0]["id"]
+    ids.update(await _council_objects(client, a("coordinator", "region_admin"), a("stu-a", "student")))
     return ids
+
+
+async def _council_objects(client: httpx.AsyncClient, staff: dict[str, str], member: dict[str, str]) -> dict[str, str]:
+    """A council of this region with one member (the student, by invitation), a meeting, a decision and
+    an initiative she proposed: the private ones are the request, the membership and the decision."""
+    api = "/api/v1/councils/councils"
+    cid = (await client.post(api, json=council(), headers=staff)).json()["id"]
+    invite = {"person": pid("stu-a"), "constituency": "university", "display_name": "Student A"}
+    rid = (await client.post(f"{api}/{cid}/invitations", json=invite, headers=staff)).json()["id"]
+    accepted = (await client.post(f"{api}/{cid}/requests/{rid}/accept", json={}, headers=member)).json()
+    mid = (await client.post(f"{api}/{cid}/meetings", json=meeting(), headers=staff)).json()["id"]
+    did = (await client.post(f"{api}/{cid}/decisions", json={"title": "Go"}, headers=staff)).json()["id"]
+    body = {"title": "Test bench", "summary": "Shared"}
+    iid = (await client.post(f"{api}/{cid}/initiatives", json=body, headers=member)).json()["id"]
+    return {
+        "council_id": cid,
+        "request_id": rid,
+        "member_id": accepted["member_id"],
+        "meeting_id": mid,
+        "decision_id": did,
+        "initiative_id": iid,
+    }
 
 
 ObjectRoute = tuple[str, str, dict[str, Any], list[str], list[str], Any]

@@ -42,7 +42,8 @@ from tests.helpers import pid
 
 PARTNER = "https://id.unibo.example/realms/unibo"
 OWNERS = ("stu-a", "owner-a", "prof-a", "coordinator")  # the subjects that own organisation A's objects
-PRIVATE_IDS = ("booking_id", "sme_id", "candidate_id", "match_id", "round_id")
+PRIVATE_IDS: tuple[str, ...] = ("booking_id", "sme_id", "candidate_id", "match_id", "round_id")
+PRIVATE_IDS += ("request_id", "member_id", "decision_id")  # a council's invitation, membership, decision
 # Region-scoped staff roles: what a token from another region, or a partner without a grant, must not get.
 REGION_STAFF = ["region_admin", "council_secretary", "platform_admin"]
 # Body fields that point at something an organisation or a person owns, and what each route does with them.
@@ -56,6 +57,9 @@ POINTERS = {
     ("POST", "/api/v1/matching/challenges/{challenge_id}/publish", "supervisor"): "names a person, as above",
     ("POST", "/api/v1/facilities/bookings", "resource_id"): "a catalogue object: anyone may book by the policy",
     ("POST", "/api/v1/matching/rounds", "programme"): "not a pointer",
+    ("POST", "/api/v1/councils/councils/{council_id}/invitations", "person"): "names the invitee; only she accepts",
+    ("POST", "/api/v1/councils/councils/{council_id}/invitations", "organisation"): "the invitee's, as stated",
+    ("POST", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/check-ins", "person"): "an active member",
 }
 POINTER_NAMES = {"organisation", "site_id", "resource_id", "sme_id", "person", "supervisor", "challenge_id"}
 

@@ -8,15 +8,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from clustergrowth import aggregate, etags
+from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import NotFound, PreconditionFailed
+from clustergrowth.problems import NotFound
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils import store as st
 from services.councils.domain import council as cn
+from services.councils.handlers import revisions as rev
 from services.councils.handlers.context import ERASERS, EXPORTERS, Councils
 
 
@@ -48,19 +49,21 @@ async def form(f: Councils, cmd: c.FormCouncil, who: Principal) -> Doc:
 
 async def update_profile(f: Councils, cid: str, cmd: c.UpdateCouncil, who: Principal, if_match: str | None) -> Doc:
     """Change the profile of a council the caller manages, guarded by the ETag she read."""
-    doc = await get_council(f, cid)
-    cn.require_manager(who, doc, f.region)
-    etags.check(if_match, doc)
     fields = cmd.model_dump(mode="json", exclude_unset=True)
-    new = {**doc, **{k: v for k, v in fields.items() if k != "composition" and v is not None}}
-    comp = fields.get("composition")
-    if comp:
-        new["composition"] = cn.composition(comp["min_constituencies"], comp["quorum_rule"], comp["quorum_fraction"])
-    try:
-        await aggregate.save(f.store, st.COUNCILS, new, [], expected_version=doc["version"])
-    except aggregate.ConcurrentUpdate as e:
-        raise PreconditionFailed("the council changed while you updated it; read it again") from e
-    return {**new, "version": doc["version"] + 1}
+
+    def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        cn.require_manager(who, doc, f.region)
+        rev.check(if_match, doc)
+        new = {**doc, **{k: v for k, v in fields.items() if k != "composition" and v is not None}}
+        comp = fields.get("composition")
+        if comp:
+            new["composition"] = cn.composition(
+                comp["min_constituencies"], comp["quorum_rule"], comp["quorum_fraction"]
+            )
+        return new, [], new
+
+    result: Doc = await _change(f, cid, change)
+    return result
 
 
 async def private_council(f: Councils, cid: str, who: Principal, what: str) -> Doc:
@@ -94,13 +97,15 @@ Change = Callable[[Doc], tuple[Doc, Sequence[Any], Any]]
 
 
 async def _change(f: Councils, cid: str, change: Change) -> Any:
-    """Read → change → guarded write of one council, retried on a lost race; events keyed by the council."""
+    """Read → change → guarded write of one council, retried on a lost race; events keyed by the council.
+    Each change is a new revision (its ETag); a change that answers its new state gets it as stored."""
 
     async def step(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Any]:
         if doc is None:
             raise NotFound(f"no council {cid}")
         new, data, result = change(doc)
-        return new, f.events(data, cid), result
+        stored = rev.revised(new, doc)
+        return stored, f.events(data, cid), stored if result is new else result
 
     return await aggregate.update(f.store, st.COUNCILS, cid, step, on_saved=f.notify, busy="the council is busy")
 

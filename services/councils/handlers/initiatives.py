@@ -7,17 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clustergrowth import aggregate, etags
+from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import Forbidden, NotFound, PreconditionFailed, Unprocessable, field_error
+from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils import store as st
 from services.councils.domain import council as cn
 from services.councils.domain import decision as dc
 from services.councils.domain import initiative as ini
+from services.councils.handlers import revisions as rev
 from services.councils.handlers.context import Councils
 from services.councils.handlers.councils import _id, get_council
 
@@ -57,7 +58,7 @@ async def propose(f: Councils, cid: str, cmd: c.ProposeInitiative, who: Principa
     await aggregate.save(
         f.store, st.INITIATIVES, doc, f.events([proposed], doc["_id"]), expected_version=None, on_saved=f.notify
     )
-    return {**doc, "version": 1}
+    return doc
 
 
 Step = Callable[[Doc], tuple[Doc, list[Any]]]
@@ -68,7 +69,8 @@ async def _change(f: Councils, cid: str, iid: str, step: Step) -> Doc:
         if doc is None or doc["council_id"] != cid:
             raise NotFound(f"no initiative {iid} of council {cid}")
         new, data = step(doc)
-        return new, f.events(data, iid), new
+        stored = rev.revised(new, doc)
+        return stored, f.events(data, iid), stored
 
     result: Doc = await aggregate.update(
         f.store, st.INITIATIVES, iid, change, on_saved=f.notify, busy="the initiative is busy"
@@ -104,17 +106,15 @@ async def report_progress(
 ) -> Doc:
     """Milestones, KPIs and progress, by the council's managers or the proposer, guarded by the ETag read."""
     council = await get_council(f, cid)
-    doc = await get_initiative(f, cid, iid)
-    if not (cn.manages(who, council, f.region) or doc["proposed_by"] == who.id):
-        raise Forbidden("only the council's secretary, the region's staff or the proposer report progress")
-    etags.check(if_match, doc)
     body = cmd.model_dump(mode="json")
-    new = ini.report_progress(doc, body["milestones"], body["kpis"], body["progress"])
-    try:
-        await aggregate.save(f.store, st.INITIATIVES, new, [], expected_version=doc["version"])
-    except aggregate.ConcurrentUpdate as e:
-        raise PreconditionFailed("the initiative changed while you updated it; read it again") from e
-    return {**new, "version": doc["version"] + 1}
+
+    def step(doc: Doc) -> tuple[Doc, list[Any]]:
+        if not (cn.manages(who, council, f.region) or doc["proposed_by"] == who.id):
+            raise Forbidden("only the council's secretary, the region's staff or the proposer report progress")
+        rev.check(if_match, doc)
+        return ini.report_progress(doc, body["milestones"], body["kpis"], body["progress"]), []
+
+    return await _change(f, cid, iid, step)
 
 
 async def end(f: Councils, cid: str, iid: str, outcome: str, reason: str | None, who: Principal) -> Doc:

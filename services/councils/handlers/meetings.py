@@ -7,17 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clustergrowth import aggregate, etags
+from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import stamp
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import Forbidden, NotFound, PreconditionFailed, field_error
+from clustergrowth.problems import Forbidden, NotFound, field_error
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils import store as st
 from services.councils.domain import council as cn
 from services.councils.domain import meeting as mt
+from services.councils.handlers import revisions as rev
 from services.councils.handlers.context import Councils
 from services.councils.handlers.councils import _id, get_council
 
@@ -58,7 +59,7 @@ async def schedule(f: Councils, cid: str, cmd: c.ScheduleMeeting, who: Principal
     await aggregate.save(
         f.store, st.MEETINGS, doc, f.events([scheduled], doc["_id"]), expected_version=None, on_saved=f.notify
     )
-    return view(who, council, {**doc, "version": 1}, f.region)
+    return view(who, council, doc, f.region)
 
 
 async def reschedule(
@@ -67,21 +68,18 @@ async def reschedule(
     """A new version of the meeting (SEQUENCE + 1), guarded by the ETag the secretary read."""
     council = await get_council(f, cid)
     cn.require_manager(who, council, f.region)
-    doc = await get_meeting(f, cid, mid)
-    etags.check(if_match, doc)
     fields = {k: v for k, v in cmd.model_dump(mode="json", exclude_unset=True).items() if v is not None}
     for k in ("start", "end"):
         when = getattr(cmd, k)
         if when is not None:
             fields[k] = stamp(when)
-    new, scheduled = mt.reschedule(doc, fields, f.now())
-    try:
-        await aggregate.save(
-            f.store, st.MEETINGS, new, f.events([scheduled], mid), expected_version=doc["version"], on_saved=f.notify
-        )
-    except aggregate.ConcurrentUpdate as e:
-        raise PreconditionFailed("the meeting changed while you updated it; read it again") from e
-    return view(who, council, {**new, "version": doc["version"] + 1}, f.region)
+
+    def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        rev.check(if_match, doc)
+        new, scheduled = mt.reschedule(doc, fields, f.now())
+        return new, [scheduled], new
+
+    return view(who, council, await _change(f, cid, mid, step), f.region)
 
 
 Step = Callable[[Doc], tuple[Doc, list[Any], Any]]
@@ -92,7 +90,8 @@ async def _change(f: Councils, cid: str, mid: str, step: Step) -> Any:
         if doc is None or doc["council_id"] != cid:
             raise NotFound(f"no meeting {mid} of council {cid}")
         new, data, result = step(doc)
-        return new, f.events(data, mid), result
+        stored = rev.revised(new, doc)
+        return stored, f.events(data, mid), stored if result is new else result
 
     return await aggregate.update(f.store, st.MEETINGS, mid, change, on_saved=f.notify, busy="the meeting is busy")
 

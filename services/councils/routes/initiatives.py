@@ -6,7 +6,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
@@ -14,6 +13,7 @@ from clustergrowth.paging import Page
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils.handlers import initiatives as h
+from services.councils.handlers import revisions as rev
 from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import InitiativeOut
 
@@ -24,8 +24,8 @@ One = Base + "/{initiative_id}"
 
 
 def out(doc: Doc, response: Response | None = None) -> InitiativeOut:
-    if response is not None and "version" in doc:
-        response.headers["ETag"] = etags.etag(doc["version"])
+    if response is not None:
+        response.headers["ETag"] = rev.tag(doc)
     return InitiativeOut.model_validate(public(doc))
 
 

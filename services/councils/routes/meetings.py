@@ -7,7 +7,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, Principal, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
@@ -18,6 +17,7 @@ from services.councils import ical
 from services.councils import store as st
 from services.councils.handlers import councils as hc
 from services.councils.handlers import meetings as h
+from services.councils.handlers import revisions as rev
 from services.councils.routes.common import ICS, IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import MeetingOut, RegistrationAnswer, RegistrationOut
 
@@ -28,8 +28,8 @@ One = Base + "/{meeting_id}"
 
 
 def out(doc: Doc, response: Response | None = None) -> MeetingOut:
-    if response is not None and "version" in doc:
-        response.headers["ETag"] = etags.etag(doc["version"])
+    if response is not None:
+        response.headers["ETag"] = rev.tag(doc)
     return MeetingOut.model_validate(public(doc) | {"private": doc.get("private")})
 
 

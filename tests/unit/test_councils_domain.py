@@ -1,0 +1,404 @@
+"""The councils domain's rules at their boundaries, without I/O; time is given (an injected clock), and each
+expected value is worked out by hand in the test, not read from the code under test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clustergrowth.auth import Principal
+from clustergrowth.context import stamp
+from clustergrowth.problems import Conflict, Forbidden, NotFound, Problem, Unprocessable
+from services.councils.domain import council as cn
+from services.councils.domain import decision as dc
+from services.councils.domain import initiative as ini
+from services.councils.domain import meeting as mt
+from tests.helpers import pid
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+REGION = "IE05"
+
+
+class Clock:
+    """An injected clock: each call to ``now()`` is a minute after the last."""
+
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> str:
+        self.t += timedelta(minutes=1)
+        return stamp(self.t)
+
+
+def person(sub: str, *roles: str) -> Principal:
+    return Principal(sub=sub, roles=frozenset(roles), region=REGION)
+
+
+def council(rule: str = "majority", fraction: float = 0.5, min_constituencies: int = 2) -> dict[str, Any]:
+    fields = {
+        "name": "Council Cork",
+        "city": "Cork",
+        "host_organisation": "IE05:MTU",
+        "purpose": "p",
+        "themes": [{"key": "finance", "share": 0.4}],
+        "success_factors": [],
+        "composition": {"min_constituencies": min_constituencies, "quorum_rule": rule, "quorum_fraction": fraction},
+    }
+    doc, _ = cn.form("cnl-1", fields, REGION, person("sec", "council_secretary"), stamp(T0))
+    return doc
+
+
+def with_members(doc: dict[str, Any], *people: tuple[str, str, str]) -> dict[str, Any]:
+    """Add members (sub, constituency, position) as accepted invitations."""
+    for n, (sub, constituency, position) in enumerate(people):
+        req = {
+            "kind": "invitation",
+            "person": pid(sub),
+            "display_name": sub,
+            "constituency": constituency,
+            "position": position,
+        }
+        doc, _ = cn.join(doc, f"mem-{n}-{sub}", req, stamp(T0))
+    return doc
+
+
+def voters(n: int, observers: int = 0) -> dict[str, Any]:
+    people = [(f"v{i}", "sme", "member") for i in range(n)] + [
+        (f"o{i}", "investor", "observer") for i in range(observers)
+    ]
+    return with_members(council(), *people)
+
+
+# Composition ---------------------------------------------------------------------------------------------
+def test_one_constituency_warns_and_two_do_not() -> None:
+    one = with_members(council(), ("a", "sme", "member"), ("b", "sme", "chair"))
+    report = cn.composition_report(one)
+    assert report["constituencies_represented"] == ["sme"]
+    assert [w["key"] for w in report["warnings"]] == ["too_few_constituencies"]
+    two = with_members(council(), ("a", "sme", "member"), ("b", "university", "chair"))
+    report = cn.composition_report(two)
+    assert report["warnings"] == []
+    assert report["by_constituency"] == {"sme": 1, "university": 1, "government": 0, "intermediary": 0, "investor": 0}
+
+
+def test_a_rule_of_three_constituencies_warns_at_two() -> None:
+    doc = with_members(council(min_constituencies=3), ("a", "sme", "member"), ("b", "university", "member"))
+    assert len(cn.composition_report(doc)["warnings"]) == 1
+    doc = with_members(doc, ("c", "government", "member"))
+    assert cn.composition_report(doc)["warnings"] == []
+
+
+def test_a_member_who_left_no_longer_counts() -> None:
+    doc = with_members(council(), ("a", "sme", "member"), ("b", "university", "member"))
+    doc, left = cn.end(doc, "mem-1-b", "resigned", stamp(T0))
+    assert left.reason == "resigned" and left.constituency == "university"
+    assert cn.composition_report(doc)["members"] == 1
+    assert doc["member_ids"] == [pid("a")]
+
+
+# Quorum ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rule", "fraction", "voting", "needed"),
+    [
+        ("majority", 0.5, 4, 3),  # more than 2 of 4
+        ("majority", 0.5, 5, 3),  # more than 2.5 of 5
+        ("at_least", 0.5, 5, 3),  # 2.5 rounded up
+        ("at_least", 2 / 3, 9, 6),  # exactly 6, not 7 from a float a hair above 6
+        ("majority", 2 / 3, 9, 7),  # more than 6
+        ("at_least", 1.0, 3, 3),
+        ("majority", 0.5, 0, 0),
+    ],
+)
+def test_quorum_needed(rule: str, fraction: float, voting: int, needed: int) -> None:
+    assert cn.quorum_needed(rule, fraction, voting) == needed
+
+
+def test_quorum_exactly_at_the_rule_is_met_and_one_below_is_not() -> None:
+    doc = voters(4, observers=2)  # 4 voting members: a majority is 3; observers count for nothing
+    at = {pid("v0"), pid("v1"), pid("v2")}
+    below = {pid("v0"), pid("v1"), pid("o0"), pid("o1")}
+    assert cn.quorum(doc, at) == {
+        "rule": "more than 1/2 of voting members",
+        "voting_members": 4,
+        "needed": 3,
+        "voting_present": 3,
+        "met": True,
+    }
+    assert cn.quorum(doc, below)["met"] is False and cn.quorum(doc, below)["voting_present"] == 2
+
+
+def test_a_council_without_voting_members_has_no_quorum() -> None:
+    assert cn.quorum(council(), set())["met"] is False
+
+
+# Joining -----------------------------------------------------------------------------------------------
+def invitation(doc: dict[str, Any], sub: str, clock: Clock) -> dict[str, Any]:
+    fields = {"person": pid(sub), "constituency": "sme", "position": "member", "display_name": sub}
+    return cn.request(doc, f"req-{sub}", "invitation", fields, pid("sec"), clock.now())
+
+
+def test_only_the_invited_person_accepts_and_then_she_is_a_member() -> None:
+    clock, sec = Clock(), person("sec", "council_secretary")
+    doc = invitation(council(), "ana", clock)
+    with pytest.raises(NotFound):  # someone else does not even see the invitation
+        cn.answer(doc, "req-ana", person("eve"), REGION, "accept", clock.now(), mid="m1")
+    with pytest.raises(Forbidden):  # the secretary sees it but cannot accept for her
+        cn.answer(doc, "req-ana", sec, REGION, "accept", clock.now(), mid="m1")
+    new, events, req = cn.answer(doc, "req-ana", person("ana"), REGION, "accept", clock.now(), mid="m1")
+    assert req["status"] == "accepted" and [e.person for e in events] == [pid("ana")]
+    assert cn.membership_of(new, pid("ana"))["id"] == "m1"  # type: ignore[index]
+    with pytest.raises(Conflict):  # answered already
+        cn.answer(new, "req-ana", person("ana"), REGION, "decline", clock.now(), mid="m2")
+    with pytest.raises(Conflict):  # a member is not invited again
+        invitation(new, "ana", clock)
+
+
+def test_an_application_is_approved_or_rejected_by_a_manager_only() -> None:
+    clock = Clock()
+    fields = {"person": pid("bo"), "constituency": "investor", "display_name": "Bo"}
+    doc = cn.request(council(), "req-bo", "application", fields, pid("bo"), clock.now())
+    with pytest.raises(Forbidden):
+        cn.answer(doc, "req-bo", person("bo"), REGION, "approve", clock.now(), mid="m1")
+    with pytest.raises(NotFound):  # staff of another region: the council is IE05's, so not theirs to see
+        cn.answer(doc, "req-bo", person("x", "council_secretary"), "FR10", "approve", clock.now(), mid="m1")
+    new, events, req = cn.answer(doc, "req-bo", person("s", "region_admin"), REGION, "reject", clock.now(), mid="m1")
+    assert req["status"] == "rejected" and events == [] and cn.membership_of(new, pid("bo")) is None
+
+
+def test_a_secretary_member_manages_her_own_council_only() -> None:
+    doc = with_members(council(), ("sara", "intermediary", "secretary"), ("mo", "sme", "member"))
+    assert cn.manages(person("sara"), doc, REGION)
+    assert not cn.manages(person("mo"), doc, REGION)
+    other = {**council(), "_id": "cnl-2", "members": [], "member_ids": []}
+    assert not cn.manages(person("sara"), other, REGION)
+
+
+def test_a_member_may_only_resign_her_own_membership() -> None:
+    doc = with_members(council(), ("a", "sme", "member"), ("b", "sme", "member"))
+    with pytest.raises(Forbidden):
+        cn.end_by(person("a"), doc, "mem-1-b", "resigned", REGION, stamp(T0))
+    with pytest.raises(Unprocessable):
+        cn.end_by(person("a"), doc, "mem-0-a", "removed", REGION, stamp(T0))
+    new, _ = cn.end_by(person("a"), doc, "mem-0-a", "resigned", REGION, stamp(T0))
+    with pytest.raises(Conflict):
+        cn.end(new, "mem-0-a", "removed", stamp(T0))
+
+
+def test_erasure_forgets_names_and_ends_the_membership() -> None:
+    doc = with_members(council(), ("a", "sme", "member"))
+    doc, events = cn.erase(doc, pid("a"), stamp(T0))
+    m = doc["members"][0]
+    assert (m["display_name"], m["email"], m["end_reason"]) == (None, None, "erased")
+    assert [e.reason for e in events] == ["erased"]
+    doc, events = cn.erase(doc, pid("a"), stamp(T0))  # again: nothing more to end
+    assert events == []
+
+
+# Meetings ----------------------------------------------------------------------------------------------
+def meeting(seats: int, clock: Clock) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": "M",
+        "mode": "online",
+        "place": None,
+        "timezone": "Europe/Dublin",
+        "start": stamp(T0 + timedelta(days=7)),
+        "end": stamp(T0 + timedelta(days=7, hours=2)),
+        "seats": seats,
+        "agenda": [],
+    }
+    doc, _ = mt.schedule("mtg-1", voters(3), fields, clock.now())
+    return doc
+
+
+def test_the_last_seat_is_taken_and_the_next_person_waits() -> None:
+    clock = Clock()
+    doc = meeting(2, clock)
+    doc, a = mt.register(doc, "a", clock.now())
+    doc, b = mt.register(doc, "b", clock.now())  # exactly full
+    doc, c = mt.register(doc, "c", clock.now())  # one over
+    assert (a["status"], b["status"], c["status"]) == ("registered", "registered", "waitlisted")
+    with pytest.raises(Conflict):
+        mt.register(doc, "a", clock.now())
+
+
+def test_a_freed_seat_goes_to_the_first_on_the_waitlist() -> None:
+    clock = Clock()
+    doc = meeting(1, clock)
+    for who in ("a", "b", "c"):
+        doc, _ = mt.register(doc, who, clock.now())
+    doc, promoted = mt.cancel_registration(doc, "a", clock.now())
+    assert promoted is not None and promoted["person"] == "b" and promoted["promoted_at"] is not None
+    assert [r["person"] for r in mt.registered(doc)] == ["b"]
+    assert [r["person"] for r in mt.waitlisted(doc)] == ["c"]
+    doc, promoted = mt.cancel_registration(doc, "c", clock.now())  # leaving the waitlist frees no seat
+    assert promoted is None and [r["person"] for r in mt.registered(doc)] == ["b"]
+    with pytest.raises(NotFound):
+        mt.cancel_registration(doc, "c", clock.now())
+
+
+def test_rescheduling_bumps_the_sequence_and_more_seats_promote() -> None:
+    clock = Clock()
+    doc = meeting(1, clock)
+    for who in ("a", "b"):
+        doc, _ = mt.register(doc, who, clock.now())
+    new, event = mt.reschedule(doc, {"seats": 2}, clock.now())
+    assert (new["sequence"], event.sequence) == (1, 1)
+    assert [r["person"] for r in mt.registered(new)] == ["a", "b"]
+    with pytest.raises(Unprocessable) as e:  # fewer seats than people registered
+        mt.reschedule(new, {"seats": 1}, clock.now())
+    assert e.value.extensions["errors"][0]["field"] == "seats"
+
+
+def test_a_meeting_needs_a_place_in_a_room_and_a_future_start() -> None:
+    clock = Clock()
+    doc = meeting(1, clock)
+    for fields, field in (
+        ({"mode": "in_person"}, "place"),
+        ({"end": doc["start"]}, "end"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"start": stamp(T0 - timedelta(hours=1)), "end": stamp(T0)}, "start"),
+    ):
+        with pytest.raises(Unprocessable) as e:
+            mt.reschedule(doc, fields, clock.now())
+        assert e.value.extensions["errors"][0]["field"] == field
+
+
+def test_closing_needs_minutes_and_records_attendance_and_quorum() -> None:
+    clock = Clock()
+    c = voters(3)  # a majority of 3 is 2
+    doc = meeting(5, clock)
+    for m in c["members"][:2]:
+        doc = mt.check_in(doc, m, clock.now())
+    doc = mt.check_in(doc, c["members"][0], clock.now())  # twice: counted once
+    for minutes in (None, "   "):
+        with pytest.raises(Unprocessable) as e:
+            mt.close(doc, c, minutes, [], [], clock.now())
+        assert e.value.extensions["errors"][0]["field"] == "minutes"
+    held, event = mt.close(doc, c, "Minutes", ["dec-1"], [{"title": "t"}], clock.now())
+    assert (event.attendees, event.attendance, event.quorum_met, event.action_items) == (2, {"sme": 2}, True, 1)
+    assert held["status"] == "held"
+    with pytest.raises(Conflict):
+        mt.close(held, c, "again", [], [], clock.now())
+
+
+def test_drafted_minutes_close_a_meeting() -> None:
+    clock = Clock()
+    doc = {**meeting(5, clock), "draft_minutes": "Draft"}
+    held, _ = mt.close(doc, voters(3), None, [], [], clock.now())
+    assert held["minutes"] == "Draft" and held["draft_minutes"] is None
+
+
+def test_a_cancelled_meeting_carries_a_higher_sequence_and_takes_no_registration() -> None:
+    clock = Clock()
+    doc, event = mt.cancel(meeting(5, clock), "strike", clock.now())
+    assert (doc["status"], doc["sequence"], event.reason) == ("cancelled", 1, "strike")
+    with pytest.raises(Conflict):
+        mt.register(doc, "a", clock.now())
+
+
+# Decisions ---------------------------------------------------------------------------------------------
+def decision(method: str = "endorsement", options: list[str] | None = None) -> dict[str, Any]:
+    fields = {"title": "Launch", "method": method, "options": options, "initiative_id": "ini-1"}
+    return dc.open_decision("dec-1", council(), fields, pid("sec"), stamp(T0))
+
+
+def test_a_vote_changes_while_open_and_is_refused_after_close() -> None:
+    clock = Clock()
+    doc = dc.vote(decision(), "a", "object", "too early", clock.now())
+    doc = dc.vote(doc, "b", "endorse", None, clock.now())
+    doc = dc.vote(doc, "a", "endorse", "convinced", clock.now())  # changed: still one vote of hers
+    assert dc.tally(doc) == {"endorse": 2, "object": 0, "abstain": 0}
+    assert [v["reason"] for v in doc["votes"] if v["person"] == "a"] == ["convinced"]
+    closed = dc.close(doc, "Endorsed", "endorse", "2027-09-01", "sec", clock.now())
+    assert closed["state"] == "closed" and dc.label("closed", "it") == "Chiusa"
+    with pytest.raises(Conflict):
+        dc.vote(closed, "a", "object", None, clock.now())
+    assert dc.launches(closed, "ini-1") and not dc.launches(closed, "ini-2")
+
+
+def test_votes_and_outcomes_name_an_option() -> None:
+    with pytest.raises(Unprocessable):
+        dc.vote(decision(), "a", "maybe", None, stamp(T0))
+    with pytest.raises(Unprocessable):
+        dc.close(decision(), "s", "maybe", None, "sec", stamp(T0))
+    with pytest.raises(Unprocessable):
+        decision("vote", ["yes"])
+    with pytest.raises(Unprocessable):
+        dc.close(decision(), "s", "endorse", "2027-02-28", "sec", stamp(T0))  # review before today
+    rejected = dc.close(decision(), "No", "object", None, "sec", stamp(T0))
+    assert not dc.launches(rejected, "ini-1")
+
+
+# Initiatives -------------------------------------------------------------------------------------------
+def proposed(*sponsors: tuple[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": "T",
+        "summary": "S",
+        "co_sponsors": [{"council_id": c, "region": r} for c, r in sponsors],
+    }
+    doc, _ = ini.propose("ini-1", council(), fields, pid("a"), stamp(T0))
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("sponsors", "regions", "cross"),
+    [
+        ((), ["IE05"], False),
+        ((("cnl-x", "IE05"),), ["IE05"], False),
+        ((("cnl-b", "ITH5"),), ["IE05", "ITH5"], True),
+    ],
+)
+def test_cross_border_when_the_countries_differ(sponsors: Any, regions: list[str], cross: bool) -> None:
+    doc = proposed(*sponsors)
+    assert (doc["regions"], doc["cross_border"]) == (regions, cross)
+
+
+def test_two_regions_of_one_country_are_not_cross_border() -> None:
+    assert ini.cross_border(["ES30", "ES61"]) is False and ini.cross_border(["ES61", "TR10"]) is True
+
+
+def test_the_lead_council_is_not_its_own_co_sponsor() -> None:
+    with pytest.raises(Unprocessable):
+        proposed(("cnl-1", "IE05"))
+    with pytest.raises(Unprocessable):
+        proposed(("cnl-b", "ITH5"), ("cnl-b", "ITH5"))
+
+
+@pytest.mark.parametrize(
+    ("steps", "refused"),
+    [
+        ([], "complete"),  # proposed -> completed skips the launch
+        ([], "abandon"),
+        (["launch"], "launch"),
+        (["launch", "complete"], "abandon"),
+        (["launch", "abandon"], "complete"),
+    ],
+)
+def test_invalid_transitions_are_conflicts(steps: list[str], refused: str) -> None:
+    def do(doc: dict[str, Any], step: str) -> dict[str, Any]:
+        if step == "launch":
+            return ini.launch(doc, "dec-1", stamp(T0))[0]
+        return ini.end(doc, "completed" if step == "complete" else "abandoned", "no funds", stamp(T0))[0]
+
+    doc = proposed()
+    for s in steps:
+        doc = do(doc, s)
+    with pytest.raises(Conflict):
+        do(doc, refused)
+
+
+def test_abandoning_needs_a_reason_and_progress_needs_an_active_initiative() -> None:
+    doc = proposed()
+    with pytest.raises(Conflict):
+        ini.report_progress(doc, [], [], 10)
+    active, launched = ini.launch(doc, "dec-1", stamp(T0))
+    assert launched.cross_border is False and launched.decision_id == "dec-1"
+    assert ini.report_progress(active, [], [], 40)["progress"] == 40
+    for reason in (None, "  "):
+        with pytest.raises(Problem) as e:
+            ini.end(active, "abandoned", reason, stamp(T0))
+        assert e.value.status == 422
+    done, event = ini.end(active, "completed", "ignored", stamp(T0))
+    assert (done["progress"], event.outcome, event.reason) == (100, "completed", None)
