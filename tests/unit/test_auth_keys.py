@@ -97,13 +97,22 @@ async def test_discovery_reads_the_configuration_then_the_jwks_it_names(clock: C
     assert keys.fetches == 1
 
 
-async def test_an_issuer_with_a_trailing_slash_is_discovered_without_a_double_slash(clock: Clock) -> None:
-    issuer = ISS + "/"
+@pytest.mark.parametrize(
+    ("issuer", "discovery"),
+    [
+        (ISS + "/", "https://id.example/realms/cork/.well-known/openid-configuration"),
+        ("https://id.example/realms/X/", "https://id.example/realms/X/.well-known/openid-configuration"),
+    ],
+)
+async def test_an_issuer_with_a_trailing_slash_is_discovered_without_a_double_slash(
+    clock: Clock, issuer: str, discovery: str
+) -> None:
+    """Only the slash goes: the issuer is otherwise kept as it is, whatever it ends with."""
     k1 = new_key()
     p = Provider(issuer, [jwk(k1, "k1")])
     keys = IssuerKeys(issuer, http=p.client())
     assert same_key(await keys.key("k1"), k1)
-    assert p.requests == ["https://id.example/realms/cork/.well-known/openid-configuration", JWKS]
+    assert p.requests == [discovery, JWKS]
 
 
 async def test_a_jwks_uri_skips_discovery(clock: Clock) -> None:

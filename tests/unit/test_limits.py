@@ -71,6 +71,7 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.calls += 1
+        assert (await receive())["type"] == "http.request"  # the request is handed on whole
         start: dict[str, Any] = {"type": "http.response.start", "status": 200}
         if not self.bare:
             start["headers"] = [(b"x-app", b"1")]
@@ -208,7 +209,7 @@ async def test_other_scopes_pass_through_uncounted() -> None:
     seen: list[Scope] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(scope)
+        seen.append({**scope, "received": await receive()})
         await send({"type": "websocket.close", "code": 1000})
 
     rec = Recording()
@@ -223,7 +224,9 @@ async def test_other_scopes_pass_through_uncounted() -> None:
 
     for _ in range(2):
         await mw({"type": "websocket", "path": "/api/v1/x", "headers": []}, receive, send)
-    assert rec.hits == [] and len(seen) == 2 and sent == [{"type": "websocket.close", "code": 1000}] * 2
+    assert rec.hits == [] and sent == [{"type": "websocket.close", "code": 1000}] * 2
+    websocket = {"type": "websocket", "path": "/api/v1/x", "headers": [], "received": {"type": "websocket.connect"}}
+    assert seen == [websocket] * 2
 
 
 async def test_headers_are_added_to_the_apps_own() -> None:
@@ -357,6 +360,7 @@ async def test_the_docs_page_has_no_csp_of_ours() -> None:
 
 async def test_a_header_the_app_set_is_not_set_twice() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "http.request"
         own = [(b"X-Frame-Options", b"SAMEORIGIN"), (b"content-security-policy", b"default-src 'self'")]
         await send({"type": "http.response.start", "status": 200, "headers": own})
         await send({"type": "http.response.body", "body": b""})
@@ -373,7 +377,7 @@ async def test_security_headers_leave_other_scopes_alone() -> None:
     sent: list[Message] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "websocket.close", "code": 1000})
+        await send({"type": "websocket.close", "code": 1000, "reason": scope["path"] + (await receive())["type"]})
 
     async def send(message: Message) -> None:
         sent.append(message)
@@ -382,4 +386,4 @@ async def test_security_headers_leave_other_scopes_alone() -> None:
         return {"type": "websocket.connect"}
 
     await SecurityHeadersMiddleware(app)({"type": "websocket", "path": "/x", "headers": []}, receive, send)
-    assert sent == [{"type": "websocket.close", "code": 1000}]
+    assert sent == [{"type": "websocket.close", "code": 1000, "reason": "/xwebsocket.connect"}]
