@@ -213,7 +213,7 @@ class IssuerKeys:
             except (httpx.HTTPError, OSError, ValueError, KeyError) as e:
                 if not self.keys:
                     raise ServiceUnavailable(f"cannot fetch the signing keys of {self.issuer}: {e}") from e
-                log.warning("keeping cached keys of %s: refetch failed: %s", self.issuer, e)
+                log.warning("keeping cached keys of %s: refetch failed: %s", self.issuer, e)  # pragma: no mutate
                 self.fetched_at = time.monotonic() - self.cache_s + self.min_refresh_s  # retry soon
                 return
             keys = {}
@@ -223,7 +223,7 @@ class IssuerKeys:
                 try:
                     keys[k.get("kid")] = jwt.PyJWK(k).key
                 except jwt.PyJWTError as e:
-                    log.warning("ignoring a key of %s: %s", self.issuer, e)
+                    log.warning("ignoring a key of %s: %s", self.issuer, e)  # pragma: no mutate
             self.keys, self.fetched_at = keys, time.monotonic()
             self.fetches += 1
 
