@@ -23,6 +23,7 @@ from clustergrowth import inbox, logs
 from clustergrowth.bus.port import Delivery
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import APPLIED, apply_once, run_consumer, supervise
+from clustergrowth.metrics import CONSUMER_LAG
 from clustergrowth.store.port import Doc
 from clustergrowth.store.sqlite import SqliteStore
 from tests.unit.test_consumers import MemoryBus
@@ -50,8 +51,15 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
-def counted(group: str, outcome: str) -> float | None:
-    return REGISTRY.get_sample_value("consumer_events_total", {"group": group, "outcome": outcome})
+def counts(group: str) -> dict[str, float]:
+    """The group's outcome counters now (the registry is the process's: compare before and after)."""
+    labels = [{"group": group, "outcome": o} for o in ("handled", "dead_letter")]
+    return {x["outcome"]: REGISTRY.get_sample_value("consumer_events_total", x) or 0.0 for x in labels}
+
+
+def added(before: dict[str, float], group: str) -> dict[str, float]:
+    now = counts(group)
+    return {k: now[k] - before[k] for k in now}
 
 
 def lag(group: str) -> float | None:
@@ -180,6 +188,7 @@ async def test_a_dead_letter_is_the_event_whole_with_the_failure_added(sleeps: l
     async def fail(e: CloudEvent) -> None:
         raise ValueError("bad start")
 
+    before = counts("dl-group")
     await run_consumer(bus, "dl-group", [TOPIC], fail, retries=3, backoff_s=0.5)
     [dead] = bus.log[DLQ]
     assert dead == CloudEvent(
@@ -198,7 +207,7 @@ async def test_a_dead_letter_is_the_event_whole_with_the_failure_added(sleeps: l
     assert event.data == {"thing": "ev-1", "n": 1}  # the original is not changed
     assert sleeps == [0.5, 1.0, 2.0, 4.0]  # after each failed attempt: doubling from backoff_s
     assert bus.journal == [("publish", f"{DLQ}:ev-1"), ("commit", f"{TOPIC}@0")]
-    assert (counted("dl-group", "dead_letter"), counted("dl-group", "handled")) == (1, None)
+    assert added(before, "dl-group") == {"handled": 0, "dead_letter": 1}
 
 
 async def test_the_consumer_retries_three_times_from_fifty_milliseconds_by_default(sleeps: list[float]) -> None:
@@ -257,6 +266,7 @@ async def test_an_undecodable_record_is_parked_whole_and_committed() -> None:
     async def handle(e: CloudEvent) -> None:
         handled.append(e.id)
 
+    before = counts("raw-group")
     await run_consumer(bus, "raw-group", [TOPIC], handle)
     assert [parked(e) for e in bus.log[DLQ] if isinstance(e, CloudEvent)] == [
         undecodable("clustergrowth", "raw-group", f"{TOPIC}@0", ""),
@@ -264,7 +274,7 @@ async def test_an_undecodable_record_is_parked_whole_and_committed() -> None:
     ]
     assert handled == ["ev-1"]
     assert [x for x in bus.journal if x[0] == "commit"] == [("commit", f"{TOPIC}@{i}") for i in range(3)]
-    assert (counted("raw-group", "dead_letter"), counted("raw-group", "handled")) == (2, 1)
+    assert added(before, "raw-group") == {"handled": 1, "dead_letter": 2}
 
 
 async def test_an_undecodable_record_is_parked_under_the_consumer_s_source() -> None:
@@ -290,13 +300,14 @@ async def test_handled_events_are_counted_and_the_lag_is_the_age_of_the_last_one
     async def handle(e: CloudEvent) -> None:
         pass
 
+    counted = counts("lag-group")
     before = datetime.now(UTC)
     await run_consumer(bus, "lag-group", [TOPIC], handle)
     after = datetime.now(UTC)
     newest = datetime(2010, 1, 1, tzinfo=UTC)
     got = lag("lag-group")
     assert got is not None and (before - newest).total_seconds() <= got <= (after - newest).total_seconds()
-    assert (counted("lag-group", "handled"), counted("lag-group", "dead_letter")) == (2, None)
+    assert added(counted, "lag-group") == {"handled": 2, "dead_letter": 0}
     assert bus.committed == {("lag-group", TOPIC): 2}
 
 
@@ -307,17 +318,19 @@ async def test_an_event_from_the_future_has_no_lag_and_an_unreadable_time_leaves
     async def handle(e: CloudEvent) -> None:
         pass
 
+    CONSUMER_LAG.labels("future-group").set(99)  # a stale value, to see the consumer set it
     await run_consumer(bus, "future-group", [TOPIC], handle)
     assert lag("future-group") == 0.0
     bus = MemoryBus()
     bus.seed(TOPIC, [thing("ev-2", "2000-01-01T00:00:00+00:00"), thing("ev-3", "not a time")])
+    counted = counts("bad-time-group")
     before = datetime.now(UTC)
     await run_consumer(bus, "bad-time-group", [TOPIC], handle)
     after = datetime.now(UTC)
     old = datetime(2000, 1, 1, tzinfo=UTC)
     got = lag("bad-time-group")  # still ev-2's
     assert got is not None and (before - old).total_seconds() <= got <= (after - old).total_seconds()
-    assert counted("bad-time-group", "handled") == 2  # handled all the same
+    assert added(counted, "bad-time-group") == {"handled": 2, "dead_letter": 0}  # handled all the same
     assert bus.committed == {("bad-time-group", TOPIC): 2}
 
 
