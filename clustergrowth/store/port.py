@@ -208,7 +208,7 @@ def total_order(sort: Sort) -> Sort:
         raise ValueError("a page needs at least one sort field")
     out: Sort = []
     for field, direction in sort:
-        if not isinstance(field, str) or not _FIELD.match(field):
+        if not isinstance(field, str) or not _FIELD.fullmatch(field):
             raise ValueError(f"bad sort field {field!r} (a dotted path of identifiers)")
         if direction not in (1, -1) or isinstance(direction, bool):
             raise ValueError(f"sort direction of {field!r} must be 1 or -1, not {direction!r}")

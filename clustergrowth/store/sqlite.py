@@ -32,7 +32,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _table(collection: str) -> str:
-    if not _NAME.match(collection):
+    if not _NAME.fullmatch(collection):
         raise ValueError(f"bad collection name {collection!r}")
     return f"c_{collection}"
 
@@ -41,7 +41,7 @@ def _expr(field: str) -> str:
     """The SQL value of a (checked) dotted field: the id column, or the JSON value; NULL when missing."""
     if field == "_id":
         return "id"
-    if not all(_NAME.match(p) for p in field.split(".")):
+    if not all(_NAME.fullmatch(p) for p in field.split(".")):
         raise ValueError(f"bad field {field!r}")
     return f"json_extract(doc, '$.{field}')"
 
@@ -234,7 +234,7 @@ class SqliteStore:
 
     async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
         for f in fields:
-            if not _NAME.match(f):
+            if not _NAME.fullmatch(f):
                 raise ValueError(f"only top-level fields can be indexed here: {f!r}")
 
         def op() -> None:

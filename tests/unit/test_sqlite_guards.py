@@ -41,7 +41,7 @@ def test_a_collection_is_a_table_with_a_prefix(name: str) -> None:
     assert _table(name) == f"c_{name}"
 
 
-@pytest.mark.parametrize("name", ["", "1x", "bad-name", "a b", "a.b", 'x";drop'])
+@pytest.mark.parametrize("name", ["", "1x", "bad-name", "a b", "a.b", 'x";drop', "x\n"])
 def test_a_bad_collection_name_is_refused(name: str) -> None:
     with pytest.raises(ValueError) as e:
         _table(name)
@@ -70,7 +70,7 @@ def test_a_field_is_the_id_column_or_its_json_value(field: str, sql: str) -> Non
     assert _expr(field) == sql
 
 
-@pytest.mark.parametrize("field", ["a-b", "a..b", "$a", "a.1", "a.", "", "a'b", "a.b)"])
+@pytest.mark.parametrize("field", ["a-b", "a..b", "$a", "a.1", "a.", "", "a'b", "a.b)", "a\n", "a\n.b"])
 def test_a_bad_field_is_refused(field: str) -> None:
     with pytest.raises(ValueError) as e:
         _expr(field)
@@ -84,6 +84,13 @@ def test_a_bad_field_is_refused(field: str) -> None:
 def test_a_parameter_is_the_value_with_booleans_as_integers(value: Any, expected: Any) -> None:
     got = _param(value)
     assert got == expected and type(got) is type(expected)  # JSON true is 1 in SQLite, and an int here
+
+
+@pytest.mark.parametrize("field", ["a.b", "a-b", "k\n"])
+async def test_only_top_level_named_fields_can_be_indexed(store: SqliteStore, field: str) -> None:
+    with pytest.raises(ValueError) as e:
+        await store.ensure_index("things", ["k", field])
+    assert str(e.value) == f"only top-level fields can be indexed here: {field!r}"
 
 
 # insert --------------------------------------------------------------------------------------------

@@ -312,6 +312,7 @@ def test_total_order_ends_with_id(sort: list[tuple[str, int]], expected: list[tu
         ([("1a", 1)], "bad sort field '1a' (a dotted path of identifiers)"),
         ([("a.", 1)], "bad sort field 'a.' (a dotted path of identifiers)"),
         ([("", 1)], "bad sort field '' (a dotted path of identifiers)"),
+        ([("n\n", 1)], "bad sort field 'n\\n' (a dotted path of identifiers)"),  # not even at the end
         ([("n", 1), ("a-b", 1)], "bad sort field 'a-b' (a dotted path of identifiers)"),
         ([("n", 0)], "sort direction of 'n' must be 1 or -1, not 0"),
         ([("n", 2)], "sort direction of 'n' must be 1 or -1, not 2"),
