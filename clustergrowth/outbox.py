@@ -56,26 +56,28 @@ class OutboxRelay:
         published = 0
         oldest: str | None = None
         pending_total = 0
-        for collection, topic in self.routes.items():
-            if only is not None and collection not in only:
-                continue
-            docs = await self.store.find(collection, {PENDING: True}, limit=self.batch)
-            batch: list[CloudEvent] = []
-            for doc in docs:
-                events = [CloudEvent.from_dict(e) for e in doc.get(OUTBOX) or []]
-                batch += events  # documents' events stay in order: same key, same partition, one producer
-                if events and (oldest is None or events[0].time < oldest):
-                    oldest = events[0].time
-            pending_total += len(batch)
-            if not batch:
-                continue
-            await self.bus.publish(topic, batch)
-            await asyncio.gather(*[self._remove(collection, doc) for doc in docs])
-            published += len(batch)
-            OUTBOX_PUBLISHED.labels(self.service).inc(len(batch))
-        OUTBOX_PENDING.labels(self.service).set(max(0, pending_total - published))
-        age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-        OUTBOX_OLDEST_AGE.labels(self.service).set(age)
+        try:
+            for collection, topic in self.routes.items():
+                if only is not None and collection not in only:
+                    continue
+                docs = await self.store.find(collection, {PENDING: True}, limit=self.batch)
+                batch: list[CloudEvent] = []
+                for doc in docs:
+                    events = [CloudEvent.from_dict(e) for e in doc.get(OUTBOX) or []]
+                    batch += events  # documents' events stay in order: same key, same partition, one producer
+                    if events and (oldest is None or events[0].time < oldest):
+                        oldest = events[0].time
+                pending_total += len(batch)
+                if not batch:
+                    continue
+                await self.bus.publish(topic, batch)
+                await asyncio.gather(*[self._remove(collection, doc) for doc in docs])
+                published += len(batch)
+                OUTBOX_PUBLISHED.labels(self.service).inc(len(batch))
+        finally:  # also when the broker refused a batch: what this pass found and could not publish
+            OUTBOX_PENDING.labels(self.service).set(max(0, pending_total - published))
+            age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+            OUTBOX_OLDEST_AGE.labels(self.service).set(age)
         return published
 
     async def _remove(self, collection: str, doc: Doc) -> None:

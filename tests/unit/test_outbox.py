@@ -35,11 +35,14 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 class Bus:
     """Records each publish call; ``during`` runs inside the call (another writer, a broker failure)."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: str | None = None) -> None:
         self.calls: list[tuple[str, list[CloudEvent]]] = []
         self.during: Callable[[], Awaitable[None]] | None = None
+        self.refuse = refuse  # a topic the broker refuses
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        if topic == self.refuse:
+            raise ConnectionError(f"{topic} refused")
         if self.during is not None:
             during, self.during = self.during, None
             await during()
@@ -188,11 +191,32 @@ async def test_events_the_broker_did_not_take_stay_in_the_outbox(store: SqliteSt
     bus.during = broker_away
     relay = OutboxRelay("outbox-away", store, bus, {"a": "t.a"})  # type: ignore[arg-type]
     count = published("outbox-away")
+    before = datetime.now(UTC)
     with pytest.raises(ConnectionError):
         await relay.run_once()
+    after = datetime.now(UTC)
+    assert metric("outbox_pending", "outbox-away") == 3  # e1, e2, e3: found and not published
+    oldest = datetime.fromisoformat(E3.time)
+    age = metric("outbox_oldest_age_seconds", "outbox-away")
+    assert age is not None and (before - oldest).total_seconds() <= age <= (after - oldest).total_seconds()
     doc = await store.get("a", "a1")
     assert doc is not None and (doc[OUTBOX], doc[PENDING], doc["version"]) == ([E1.to_dict(), E2.to_dict()], True, 1)
     assert published("outbox-away") == count
+
+
+async def test_a_topic_the_broker_refuses_leaves_its_events_pending_and_counted(store: SqliteStore) -> None:
+    await seed(store)
+    bus = Bus(refuse="t.b")
+    relay = OutboxRelay("outbox-half", store, bus, ROUTES)  # type: ignore[arg-type]
+    count = published("outbox-half")
+    with pytest.raises(ConnectionError):
+        await relay.run_once()
+    assert bus.calls == [("t.a", [E1, E2, E3])]
+    assert published("outbox-half") - count == 3
+    assert metric("outbox_pending", "outbox-half") == 1  # e4 in b: found and not published
+    assert await store.get("a", "a1") == {"_id": "a1", "x": 1, OUTBOX: [], PENDING: False, "version": 2}
+    doc = await store.get("b", "b1")
+    assert doc is not None and (doc[OUTBOX], doc[PENDING], doc["version"]) == ([E4.to_dict()], True, 1)
 
 
 # The loop ------------------------------------------------------------------------------------------
