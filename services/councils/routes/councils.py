@@ -4,9 +4,9 @@ ending a membership, a member's data exported and erased."""
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.context import public
@@ -19,11 +19,12 @@ from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import CompositionOut, CouncilOut, MemberExport, MemberOut, RequestOut
 
 router = APIRouter(responses=PROBLEMS)
+Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}[0-9A-Z]{2}$", description="NUTS-2 code")]
 RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected"]
 
 
 @router.get("/councils", **allow("any"), summary="Councils' public profiles")
-async def list_councils(f: Ctx, who: CurrentPrincipal, page: Page, region: str | None = None) -> list[CouncilOut]:
+async def list_councils(f: Ctx, who: CurrentPrincipal, page: Page, region: Region = None) -> list[CouncilOut]:
     return [CouncilOut.model_validate(public(d)) for d in await h.list_councils(f, page, region)]
 
 
