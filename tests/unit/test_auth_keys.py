@@ -353,8 +353,8 @@ def token(key: ec.EllipticCurvePrivateKey, kid: str, iss: str, **over: Any) -> s
     return jwt.encode({**claims, **over}, key, "ES256", {"kid": kid})
 
 
-def test_the_verifier_gives_an_issuer_5_seconds() -> None:
-    assert Authenticator(RuntimeSettings()).http.timeout == httpx.Timeout(5.0)
+def test_the_verifier_gives_an_issuer_5_seconds(tmp_path: Path) -> None:
+    assert Authenticator(RuntimeSettings(data_dir=tmp_path)).http.timeout == httpx.Timeout(5.0)
 
 
 async def test_a_home_issuer_with_a_jwks_file(tmp_path: Path) -> None:
