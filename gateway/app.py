@@ -10,6 +10,7 @@ over pooled keep-alive HTTP connections. It knows no service by name: the compos
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -42,6 +43,19 @@ from gateway.proxy import ProxyMiddleware, close_all, upstreams_from
 log = logging.getLogger("gateway")
 
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ORIGIN = re.compile(rf"(?:https://{_LABEL}(?:\.{_LABEL})*|http://(?:localhost|127\.0\.0\.1))(?::([0-9]{{1,5}}))?")
+
+
+def valid_origin(origin: str) -> bool:
+    """A web origin as a browser sends it, exactly: ``https://`` and a host name (DNS labels, lower case), or
+    ``http://localhost`` / ``http://127.0.0.1`` for development; an optional port 1-65535; nothing else (no
+    path, no wildcard, no ``http://localhost.evil.example``). The compiled front applies the same rule
+    (gateway/edge/src/config.rs ``valid_origin``)."""
+    m = _ORIGIN.fullmatch(origin)
+    return bool(m) and len(origin) <= 262 and (m.group(1) is None or 1 <= int(m.group(1)) <= 65535)
+
+
 class GatewaySettings(BaseSettings):
     """Gateway settings (env prefix ``CG_GATEWAY_``)."""
 
@@ -67,8 +81,11 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _explicit_origins(cls, v: list[str]) -> list[str]:
         for origin in v:
-            if origin == "*" or not origin.startswith(("https://", "http://localhost", "http://127.0.0.1")):
-                raise ValueError(f"{origin!r}: list each web client's https origin; '*' is never allowed")
+            if not valid_origin(origin):
+                raise ValueError(
+                    f"{origin!r}: list each web client's origin as https://host[:port] (or http://localhost or "
+                    "http://127.0.0.1 with an optional port), lower case, no path, no wildcard; '*' is never allowed"
+                )
         return v
 
     rate_window_s: int = Field(60, ge=1, description="quota window")

@@ -163,8 +163,50 @@ def test_https_origins_and_local_development_origins_are_accepted(origins: list[
     assert GatewaySettings(cors_origins=origins).cors_origins == origins
 
 
-@pytest.mark.parametrize("origin", ["*", "http://cork.example.eu", "cork.example.eu", "ftp://x", "null", ""])
-def test_a_wildcard_or_an_origin_that_is_not_https_is_refused(origin: str) -> None:
+# The same table as the compiled front's `origins_are_exact_web_origins` (gateway/edge/src/config.rs).
+EXACT_ORIGINS = [
+    "https://a.eu",
+    "https://client.region.example.eu:8443",
+    "http://localhost",
+    "http://localhost:5173",
+    "http://127.0.0.1:1",
+    "https://x:65535",
+]
+NOT_ORIGINS = [
+    "*",
+    "https://",
+    "http://localhost.evil.example",  # a prefix of a development origin is not one
+    "http://127.0.0.1.nip.io",
+    "https://*.example.eu",
+    "https://A.eu",  # browsers send the host in lower case: an upper-case entry would never match
+    "https://a.eu/",
+    "https://a.eu:0",
+    "https://a.eu:65536",
+    "http://a.eu",
+    "https://a.eu\n",
+    "https://-a.eu",
+    "https://a..eu",
+    "https://a.eu:",
+    "http://localhost:8080/x",
+    "http://cork.example.eu",
+    "cork.example.eu",
+    "ftp://x",
+    "null",
+    "",
+    "https://" + "a" * 64 + ".eu",  # a DNS label has at most 63 characters
+]
+
+
+@pytest.mark.parametrize("origin", [*EXACT_ORIGINS, "https://" + "a" * 63 + ".eu"])
+def test_exact_web_origins_are_accepted(origin: str) -> None:
+    assert GatewaySettings(cors_origins=[origin]).cors_origins == [origin]
+
+
+@pytest.mark.parametrize("origin", NOT_ORIGINS)
+def test_a_wildcard_a_path_or_anything_but_an_exact_origin_is_refused(origin: str) -> None:
     with pytest.raises(ValidationError) as e:
         GatewaySettings(cors_origins=[ORIGIN, origin])
-    assert f"{origin!r}: list each web client's https origin; '*' is never allowed" in str(e.value)
+    assert (
+        f"{origin!r}: list each web client's origin as https://host[:port] (or http://localhost or "
+        "http://127.0.0.1 with an optional port), lower case, no path, no wildcard; '*' is never allowed"
+    ) in str(e.value)

@@ -144,13 +144,11 @@ impl Config {
             return Err(format!("describe_url: {} is not an http://host:port URL", json::quote(&self.describe_url)));
         }
         for o in &self.cors_origins {
-            if o == "*"
-                || !(o.starts_with("https://")
-                    || o.starts_with("http://localhost")
-                    || o.starts_with("http://127.0.0.1"))
-            {
+            if !valid_origin(o) {
                 return Err(format!(
-                    "cors_origins: {}: list each web client's https origin; '*' is never allowed",
+                    "cors_origins: {}: list each web client's origin as https://host[:port] (or http://localhost \
+                     or http://127.0.0.1 with an optional port), lower case, no path, no wildcard; '*' is never \
+                     allowed",
                     json::quote(o)
                 ));
             }
@@ -251,6 +249,48 @@ impl RedisUrl {
     }
 }
 
+/// A web origin as a browser sends it, exactly: `https://` and a host name (DNS labels, lower case), or
+/// `http://localhost` / `http://127.0.0.1` for development; an optional port 1-65535; nothing else (no
+/// path, no wildcard, no `http://localhost.evil.example`). The Python gateway applies the same rule
+/// (gateway/app.py `valid_origin`).
+pub fn valid_origin(origin: &str) -> bool {
+    if origin.len() > 262 {
+        return false;
+    }
+    let (https, rest) = if let Some(r) = origin.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = origin.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return false;
+    };
+    let (host, port) = match rest.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        match p.parse::<u32>() {
+            Ok(n) if (1..=65535).contains(&n) => {}
+            _ => return false,
+        }
+    }
+    if !https {
+        return host == "localhost" || host == "127.0.0.1";
+    }
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+        })
+}
+
 #[cfg(test)]
 pub mod tests {
     use super::*;
@@ -262,6 +302,40 @@ pub mod tests {
             "rate_per_principal": 600, "rate_writes_per_principal": 120, "rate_per_address": 1200,
             "rate_store_url": ""}"#
             .to_string()
+    }
+
+    #[test]
+    fn origins_are_exact_web_origins() {
+        // the same table as tests/unit/test_cors.py (the Python gateway's rule)
+        for ok in [
+            "https://a.eu",
+            "https://client.region.example.eu:8443",
+            "http://localhost",
+            "http://localhost:5173",
+            "http://127.0.0.1:1",
+            "https://x:65535",
+        ] {
+            assert!(valid_origin(ok), "{ok} refused");
+        }
+        for bad in [
+            "*",
+            "https://",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+            "https://*.example.eu",
+            "https://A.eu",
+            "https://a.eu/",
+            "https://a.eu:0",
+            "https://a.eu:65536",
+            "http://a.eu",
+            "https://a.eu\n",
+            "https://-a.eu",
+            "https://a..eu",
+            "https://a.eu:",
+            "http://localhost:8080/x",
+        ] {
+            assert!(!valid_origin(bad), "{bad:?} accepted");
+        }
     }
 
     #[test]
