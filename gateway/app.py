@@ -53,7 +53,9 @@ def valid_origin(origin: str) -> bool:
     path, no wildcard, no ``http://localhost.evil.example``). The compiled front applies the same rule
     (gateway/edge/src/config.rs ``valid_origin``)."""
     m = _ORIGIN.fullmatch(origin)
-    return bool(m) and len(origin) <= 262 and (m.group(1) is None or 1 <= int(m.group(1)) <= 65535)
+    if m is None or len(origin) > 262:
+        return False
+    return m.group(1) is None or 1 <= int(m.group(1)) <= 65535
 
 
 class GatewaySettings(BaseSettings):
