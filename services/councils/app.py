@@ -1,15 +1,12 @@
 """The councils service, declared once: its component (store, bus, relay, demo data) and its spec.
 
-Parts attached to the service are listed in ``PARTS`` by module name; each exposes ``router`` (an
-APIRouter whose routes live under ``/councils/{council_id}/…``) and ``attach(component)`` (subscribes
-what it needs, e.g. a projection). Attaching one is one line: its module name in ``PARTS``.
+The dashboards (``services.councils.dashboard``, fed by every service's events) are a part of it: their
+``router`` joins the service's routes and ``attach(component)`` subscribes their projection.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from types import ModuleType
 
 from fastapi import FastAPI
 
@@ -18,7 +15,7 @@ from clustergrowth.component import ServiceComponent
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import councils as ev
-from services.councils import api, handlers, seed
+from services.councils import api, dashboard, handlers, seed
 from services.councils import store as st
 from services.councils.migrations import MIGRATIONS
 from services.councils.settings import CouncilsSettings
@@ -26,15 +23,12 @@ from services.councils.spec import SPEC
 
 log = logging.getLogger("services.councils")
 
-PARTS: tuple[str, ...] = ()  # e.g. "services.councils.dashboard"
-_parts: tuple[ModuleType, ...] = tuple(importlib.import_module(p) for p in PARTS)
-
 
 class CouncilsService(ServiceComponent):
     """Councils, memberships, meetings, decisions and initiatives; the parts attached to it."""
 
     name = "councils"
-    router = api.combined([*api.ROUTERS, *(p.router for p in _parts)])
+    router = api.combined([*api.ROUTERS, dashboard.router])
     settings_class = CouncilsSettings
     events_topic = ev.TOPIC
     outbox_collections = st.OUTBOX_COLLECTIONS
@@ -50,8 +44,7 @@ class CouncilsService(ServiceComponent):
     ) -> None:
         super().__init__(settings, own, store=store, bus=bus)
         self.councils = self.context = handlers.Councils(self.store, settings.region, notify=self.relay.notify)
-        for part in _parts:
-            part.attach(self)
+        self.dashboard = dashboard.attach(self)
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)

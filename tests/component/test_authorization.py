@@ -162,6 +162,9 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/progress"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/complete"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils/{council_id}/initiatives/{initiative_id}/abandon"): SPEC_ANY,
+    # council dashboards: members of the council, the region's staff and analysts (aggregates); 404 otherwise
+    ("GET", "/api/v1/councils/councils/{council_id}/dashboard"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/dashboard/{indicator}.svg"): SPEC_ANY,
 }
 
 
