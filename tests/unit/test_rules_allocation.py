@@ -81,6 +81,12 @@ def test_a_supervisor_that_is_not_an_object() -> None:
     ]
 
 
+def test_a_supervisors_ranking_problem_is_named_after_the_supervisor() -> None:
+    data = valid()
+    data["supervisors"][0]["preferences"] = ["s1", "s7", "s1"]
+    assert problems(data) == ["supervisor l1: unknown student 's7'", "supervisor l1: ranks student 's1' twice"]
+
+
 def test_no_supervisors_at_all_names_the_project_s_unknown_supervisor() -> None:
     data = valid()
     data["supervisors"] = []
