@@ -232,6 +232,7 @@ def test_a_policy_with_every_field_set_survives_the_store_round_trip() -> None:
         eligible_roles=("academic",),
         requires_approval=True,
         required_training="laser",
+        member_of_councils=("cork-council",),
     )
     doc = p.to_doc()
     assert doc == {
@@ -241,13 +242,14 @@ def test_a_policy_with_every_field_set_survives_the_store_round_trip() -> None:
         "eligible_roles": ["academic"],
         "requires_approval": True,
         "required_training": "laser",
+        "member_of_councils": ["cork-council"],
     }
     assert BookingPolicy.from_doc(doc) == p
 
 
 def test_a_policy_document_without_the_optional_fields_means_anyone() -> None:
     p = BookingPolicy.from_doc({"max_duration_minutes": 60, "max_days_ahead": 3})
-    assert p == BookingPolicy(60, 3, (), (), False, None)
+    assert p == BookingPolicy(60, 3, (), (), False, None, ())
 
 
 def test_opening_hours_of_a_day_with_two_windows_are_listed_with_a_comma() -> None:
