@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from allocation.instance import parse
+from allocation.optimal import optimal
+from allocation.report import report
+from allocation.stable import stable
 from bench.common import write_result
-from services.matching.allocation.instance import parse
-from services.matching.allocation.optimal import optimal
-from services.matching.allocation.report import report
-from services.matching.allocation.stable import stable
 
 
 def make_instance(n: int, seed: int = 11) -> dict[str, Any]:

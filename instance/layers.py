@@ -1,5 +1,6 @@
 """The floors, checked by import-linter in ``make lint``: composition (``instance``) > gateway | services
-> contracts > runtime (``clustergrowth``), and no service imports another. The contract is written from
+> contracts > runtime (``clustergrowth``) | the allocation engine (``allocation``, a pure algorithm package
+that knows no service and no runtime), and no service imports another. The contract is written from
 the registry each time, so a new service is held to it without editing this file."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from importlinter.cli import lint_imports
 
 from instance.registry import SERVICES
 
-FLOORS = ["instance", "gateway | services", "contracts", "clustergrowth"]
+FLOORS = ["instance", "gateway | services", "contracts", "clustergrowth | allocation"]
 
 
 def config() -> str:
@@ -20,10 +21,10 @@ def config() -> str:
 
     return (
         "[importlinter]\n"
-        f"root_packages ={block(['clustergrowth', 'contracts', 'gateway', 'services', 'instance'])}\n"
+        f"root_packages ={block(['allocation', 'clustergrowth', 'contracts', 'gateway', 'services', 'instance'])}\n"
         "include_external_packages = False\n\n"
         "[importlinter:contract:floors]\n"
-        "name = floors: composition > gateway | services > contracts > runtime\n"
+        "name = floors: composition > gateway | services > contracts > runtime | allocation engine\n"
         "type = layers\n"
         f"layers ={block(FLOORS)}\n\n"
         "[importlinter:contract:services]\n"

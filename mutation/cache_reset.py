@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("clustergrowth", "contracts", "services", "gateway", "instance")
+PACKAGES = ("allocation", "clustergrowth", "contracts", "services", "gateway", "instance")
 
 
 def pytest_sessionstart(session: Any) -> None:

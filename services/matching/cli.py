@@ -11,10 +11,10 @@ from clustergrowth.component import Command
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    from services.matching.allocation.instance import InvalidInstance, parse
-    from services.matching.allocation.optimal import optimal
-    from services.matching.allocation.report import explain_all, report
-    from services.matching.allocation.stable import stable
+    from allocation.instance import InvalidInstance, parse
+    from allocation.optimal import optimal
+    from allocation.report import explain_all, report
+    from allocation.stable import stable
 
     try:
         data = json.loads(Path(args.instance).read_text())

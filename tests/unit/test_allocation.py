@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matching.games import StudentAllocation
 
-from services.matching.allocation.instance import InvalidInstance, parse
-from services.matching.allocation.optimal import optimal
-from services.matching.allocation.report import blocking_pairs, explain, report
-from services.matching.allocation.stable import stable
+from allocation.instance import InvalidInstance, parse
+from allocation.optimal import optimal
+from allocation.report import blocking_pairs, explain, report
+from allocation.stable import stable
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 
@@ -135,7 +135,7 @@ def test_stable_has_no_blocking_pair_and_respects_capacities_optimal_matches_at_
 # --- Independent judges -------------------------------------------------------------------------------
 # The property above asks the product's own blocking_pairs whether the product's allocation is stable, so a
 # wrong blocking_pairs (or a wrong stable() that it happens to agree with) would pass. The judges below
-# take nothing from services.matching.allocation but the allocation itself, read back as names:
+# take nothing from allocation but the allocation itself, read back as names:
 #   * the `matching` package's student-optimal SPA solver, whose matching is unique (Abraham, Irving &
 #     Manlove 2007: every student gets the best project they have in any stable matching), so the
 #     product's stable allocation must equal it student by student;

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.matching.allocation.instance import parse
+from allocation.instance import parse
 from services.matching.domain.fit import Candidate, Challenge, eligible, fit, instance
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from services.matching.allocation.instance import InvalidInstance, parse
-from services.matching.allocation.optimal import optimal
-from services.matching.allocation.report import explain_all, report
+from allocation.instance import InvalidInstance, parse
+from allocation.optimal import optimal
+from allocation.report import explain_all, report
 
 # -- parse: each problem alone, by its exact text ----------------------------------------------
 

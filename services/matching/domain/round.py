@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from allocation.instance import parse
+from allocation.optimal import optimal
+from allocation.report import explain_all, report
+from allocation.stable import stable
 from clustergrowth.context import stamp
 from clustergrowth.problems import Conflict
-from services.matching.allocation.instance import parse
-from services.matching.allocation.optimal import optimal
-from services.matching.allocation.report import explain_all, report
-from services.matching.allocation.stable import stable
 from services.matching.domain import fit
 from services.matching.domain import match as mx
 from services.matching.domain.challenge import kind_for

@@ -15,7 +15,7 @@ from itertools import chain
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from services.matching.allocation.instance import Instance
+from allocation.instance import Instance
 
 
 def optimal(inst: Instance, *, supervisor_ties: bool = False) -> list[int | None]:

@@ -6,7 +6,7 @@ from collections import Counter
 from statistics import fmean
 from typing import Any
 
-from services.matching.allocation.instance import Instance
+from allocation.instance import Instance
 
 
 def blocking_pairs(inst: Instance, assigned: list[int | None]) -> list[tuple[int, int]]:

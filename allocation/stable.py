@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 
-from services.matching.allocation.instance import Instance
+from allocation.instance import Instance
 
 
 class _Held:

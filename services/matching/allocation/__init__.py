@@ -1,1 +1,0 @@
-"""Student-project allocation with project and supervisor capacities: stable and optimal modes."""
