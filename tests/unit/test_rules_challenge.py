@@ -208,7 +208,7 @@ def test_a_hosts_ranking_names_each_problem_by_position() -> None:
     with pytest.raises(Unprocessable) as e:
         check_applicants(challenge, ["p2", "p1", "p1", "p9"], profiles)
     assert e.value.extensions["errors"] == [
-        {"field": "ranking[0]", "reason": "'p2' is not a academic"},
+        {"field": "ranking[0]", "reason": "'p2' is not a profile of kind 'academic'"},
         {"field": "ranking[2]", "reason": "'p1' is ranked twice"},
         {"field": "ranking[3]", "reason": "no candidate profile 'p9'"},
     ]

@@ -165,7 +165,7 @@ def check_applicants(challenge: Doc, ranking: list[str], profiles: Mapping[str, 
     def known(x: str) -> str | None:
         if x not in profiles:
             return f"no candidate profile {x!r}"
-        return None if profiles[x]["kind"] == kind else f"{x!r} is not a {kind}"
+        return None if profiles[x]["kind"] == kind else f"{x!r} is not a profile of kind {kind!r}"
 
     _refuse(ranking_errors(ranking, known))
 
