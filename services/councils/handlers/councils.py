@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
@@ -17,7 +17,6 @@ from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils import store as st
 from services.councils.domain import council as cn
-from services.councils.handlers import revisions as rev
 from services.councils.handlers.context import ERASERS, EXPORTERS, Councils
 
 
@@ -53,7 +52,7 @@ async def update_profile(f: Councils, cid: str, cmd: c.UpdateCouncil, who: Princ
 
     def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
         cn.require_manager(who, doc, f.region)
-        rev.check(if_match, doc)
+        etags.check(if_match, doc)
         new = {**doc, **{k: v for k, v in fields.items() if k != "composition" and v is not None}}
         comp = fields.get("composition")
         if comp:
@@ -98,14 +97,13 @@ Change = Callable[[Doc], tuple[Doc, Sequence[Any], Any]]
 
 async def _change(f: Councils, cid: str, change: Change) -> Any:
     """Read → change → guarded write of one council, retried on a lost race; events keyed by the council.
-    Each change is a new revision (its ETag); a change that answers its new state gets it as stored."""
+    A change that answers its new state answers it as stored (its ETag is ``etags.tag`` of it)."""
 
     async def step(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Any]:
         if doc is None:
             raise NotFound(f"no council {cid}")
         new, data, result = change(doc)
-        stored = rev.revised(new, doc)
-        return stored, f.events(data, cid), stored if result is new else result
+        return new, f.events(data, cid), result
 
     return await aggregate.update(f.store, st.COUNCILS, cid, step, on_saved=f.notify, busy="the council is busy")
 

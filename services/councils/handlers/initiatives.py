@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
@@ -18,7 +18,6 @@ from services.councils import store as st
 from services.councils.domain import council as cn
 from services.councils.domain import decision as dc
 from services.councils.domain import initiative as ini
-from services.councils.handlers import revisions as rev
 from services.councils.handlers.context import Councils
 from services.councils.handlers.councils import _id, get_council
 
@@ -69,8 +68,7 @@ async def _change(f: Councils, cid: str, iid: str, step: Step) -> Doc:
         if doc is None or doc["council_id"] != cid:
             raise NotFound(f"no initiative {iid} of council {cid}")
         new, data = step(doc)
-        stored = rev.revised(new, doc)
-        return stored, f.events(data, iid), stored
+        return new, f.events(data, iid), new
 
     result: Doc = await aggregate.update(
         f.store, st.INITIATIVES, iid, change, on_saved=f.notify, busy="the initiative is busy"
@@ -111,7 +109,7 @@ async def report_progress(
     def step(doc: Doc) -> tuple[Doc, list[Any]]:
         if not (cn.manages(who, council, f.region) or doc["proposed_by"] == who.id):
             raise Forbidden("only the council's secretary, the region's staff or the proposer report progress")
-        rev.check(if_match, doc)
+        etags.check(if_match, doc)
         return ini.report_progress(doc, body["milestones"], body["kpis"], body["progress"]), []
 
     return await _change(f, cid, iid, step)

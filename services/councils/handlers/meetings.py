@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.context import stamp
 from clustergrowth.envelope import CloudEvent
@@ -18,7 +18,6 @@ from services.councils import commands as c
 from services.councils import store as st
 from services.councils.domain import council as cn
 from services.councils.domain import meeting as mt
-from services.councils.handlers import revisions as rev
 from services.councils.handlers.context import Councils
 from services.councils.handlers.councils import _id, get_council
 
@@ -51,7 +50,8 @@ def view(who: Principal, council: Doc, doc: Doc, region: str) -> Doc:
     return out
 
 
-async def schedule(f: Councils, cid: str, cmd: c.ScheduleMeeting, who: Principal) -> Doc:
+async def schedule(f: Councils, cid: str, cmd: c.ScheduleMeeting, who: Principal) -> tuple[Doc, str]:
+    """The new meeting as the caller may see it, and its ETag (of the stored meeting, not of the view)."""
     council = await get_council(f, cid)
     cn.require_manager(who, council, f.region)
     fields = {**cmd.model_dump(mode="json"), "start": stamp(cmd.start), "end": stamp(cmd.end)}
@@ -59,13 +59,14 @@ async def schedule(f: Councils, cid: str, cmd: c.ScheduleMeeting, who: Principal
     await aggregate.save(
         f.store, st.MEETINGS, doc, f.events([scheduled], doc["_id"]), expected_version=None, on_saved=f.notify
     )
-    return view(who, council, doc, f.region)
+    return view(who, council, doc, f.region), etags.tag(doc)
 
 
 async def reschedule(
     f: Councils, cid: str, mid: str, cmd: c.UpdateMeeting, who: Principal, if_match: str | None
-) -> Doc:
-    """A new version of the meeting (SEQUENCE + 1), guarded by the ETag the secretary read."""
+) -> tuple[Doc, str]:
+    """A new version of the meeting (SEQUENCE + 1), guarded by the ETag the secretary read; returns it as the
+    caller may see it, with its new ETag."""
     council = await get_council(f, cid)
     cn.require_manager(who, council, f.region)
     fields = {k: v for k, v in cmd.model_dump(mode="json", exclude_unset=True).items() if v is not None}
@@ -75,11 +76,12 @@ async def reschedule(
             fields[k] = stamp(when)
 
     def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
-        rev.check(if_match, doc)
+        etags.check(if_match, doc)
         new, scheduled = mt.reschedule(doc, fields, f.now())
         return new, [scheduled], new
 
-    return view(who, council, await _change(f, cid, mid, step), f.region)
+    new: Doc = await _change(f, cid, mid, step)
+    return view(who, council, new, f.region), etags.tag(new)
 
 
 Step = Callable[[Doc], tuple[Doc, list[Any], Any]]
@@ -90,8 +92,7 @@ async def _change(f: Councils, cid: str, mid: str, step: Step) -> Any:
         if doc is None or doc["council_id"] != cid:
             raise NotFound(f"no meeting {mid} of council {cid}")
         new, data, result = step(doc)
-        stored = rev.revised(new, doc)
-        return stored, f.events(data, mid), stored if result is new else result
+        return new, f.events(data, mid), result
 
     return await aggregate.update(f.store, st.MEETINGS, mid, change, on_saved=f.notify, busy="the meeting is busy")
 

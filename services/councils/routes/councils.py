@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Page
 from services.councils import commands as c
 from services.councils.handlers import councils as h
-from services.councils.handlers import revisions as rev
 from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import CompositionOut, CouncilOut, MemberExport, MemberOut, RequestOut
 
@@ -37,14 +37,14 @@ async def list_councils(f: Ctx, who: CurrentPrincipal, page: Page, region: Regio
 async def form(f: Ctx, who: CurrentPrincipal, body: c.FormCouncil, response: Response) -> CouncilOut:
     doc = await h.form(f, body, who)
     response.headers["Location"] = f"/api/v1/councils/councils/{doc['_id']}"
-    response.headers["ETag"] = rev.tag(doc)
+    response.headers["ETag"] = etags.tag(doc)
     return CouncilOut.model_validate(public(doc))
 
 
 @router.get("/councils/{council_id}", **allow("any"), summary="A council's public profile")
 async def get_council(f: Ctx, who: CurrentPrincipal, council_id: str, response: Response) -> CouncilOut:
     doc = await h.get_council(f, council_id)
-    response.headers["ETag"] = rev.tag(doc)
+    response.headers["ETag"] = etags.tag(doc)
     return CouncilOut.model_validate(public(doc))
 
 
@@ -58,7 +58,7 @@ async def update_council(
     f: Ctx, who: CurrentPrincipal, council_id: str, body: c.UpdateCouncil, response: Response, if_match: IfMatch = None
 ) -> CouncilOut:
     doc = await h.update_profile(f, council_id, body, who, if_match)
-    response.headers["ETag"] = rev.tag(doc)
+    response.headers["ETag"] = etags.tag(doc)
     return CouncilOut.model_validate(public(doc))
 
 

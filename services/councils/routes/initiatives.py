@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
@@ -13,7 +14,6 @@ from clustergrowth.paging import Page
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils.handlers import initiatives as h
-from services.councils.handlers import revisions as rev
 from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import InitiativeOut
 
@@ -25,7 +25,7 @@ One = Base + "/{initiative_id}"
 
 def out(doc: Doc, response: Response | None = None) -> InitiativeOut:
     if response is not None:
-        response.headers["ETag"] = rev.tag(doc)
+        response.headers["ETag"] = etags.tag(doc)
     return InitiativeOut.model_validate(public(doc))
 
 

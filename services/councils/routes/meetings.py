@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, Principal, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
@@ -17,7 +18,6 @@ from services.councils import ical
 from services.councils import store as st
 from services.councils.handlers import councils as hc
 from services.councils.handlers import meetings as h
-from services.councils.handlers import revisions as rev
 from services.councils.routes.common import ICS, IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import MeetingOut, RegistrationAnswer, RegistrationOut
 
@@ -27,9 +27,9 @@ Base = "/councils/{council_id}/meetings"
 One = Base + "/{meeting_id}"
 
 
-def out(doc: Doc, response: Response | None = None) -> MeetingOut:
-    if response is not None:
-        response.headers["ETag"] = rev.tag(doc)
+def out(doc: Doc) -> MeetingOut:
+    """A meeting as the caller may see it (``h.view``); its ETag is that of the stored meeting, which is what
+    an update is checked against, not of the view (the same for every caller)."""
     return MeetingOut.model_validate(public(doc) | {"private": doc.get("private")})
 
 
@@ -50,7 +50,8 @@ async def list_meetings(
 async def schedule(
     f: Ctx, who: CurrentPrincipal, council_id: str, body: c.ScheduleMeeting, response: Response
 ) -> MeetingOut:
-    return out(await h.schedule(f, council_id, body, who), response)
+    doc, response.headers["ETag"] = await h.schedule(f, council_id, body, who)
+    return out(doc)
 
 
 @router.get(One, **allow("any"), summary="One meeting (registrations, attendance and drafts for members)")
@@ -58,7 +59,8 @@ async def get_meeting(
     f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, response: Response
 ) -> MeetingOut:
     doc = await h.get_meeting(f, council_id, meeting_id)
-    return out(await _view(f, who, council_id, doc), response)
+    response.headers["ETag"] = etags.tag(doc)
+    return out(await _view(f, who, council_id, doc))
 
 
 @router.patch(
@@ -76,7 +78,8 @@ async def update_meeting(
     response: Response,
     if_match: IfMatch = None,
 ) -> MeetingOut:
-    return out(await h.reschedule(f, council_id, meeting_id, body, who, if_match), response)
+    doc, response.headers["ETag"] = await h.reschedule(f, council_id, meeting_id, body, who, if_match)
+    return out(doc)
 
 
 @router.post(One + "/cancel", **allow("any"), summary="Cancel a meeting (MeetingCancelled)")
