@@ -8,8 +8,9 @@ import uuid
 from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.context import public
+from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import NotFound, PreconditionFailed, field_error
+from clustergrowth.problems import NotFound, field_error
 from clustergrowth.store.port import Doc, put
 from services.matching import commands as c
 from services.matching import store as st
@@ -55,10 +56,16 @@ async def post_challenge(m: Matching, cmd: c.PostChallenge, who: Principal) -> D
 
 async def get_challenge(m: Matching, cid: str, who: Principal) -> Doc:
     """Open challenges are for everyone to browse; drafts only for their SME and the coordinator."""
-    doc = await m.store.get(st.CHALLENGES, cid)
+    return _visible(await m.store.get(st.CHALLENGES, cid), cid, who)
+
+
+def _visible(doc: Doc | None, cid: str, who: Principal) -> Doc:
     if doc is None or not dom.visible(who, doc):
         raise NotFound(f"no challenge {cid}")
     return doc
+
+
+BUSY = "the challenge is busy"
 
 
 NEWEST_FIRST = [("posted_at", -1), ("suggested_at", -1), ("_id", -1)]  # open by posting, then drafts
@@ -99,40 +106,43 @@ async def list_challenges(
 async def publish_draft(
     m: Matching, cid: str, cmd: c.PostChallenge, who: Principal, if_match: str | None
 ) -> tuple[Doc, str]:
-    """Complete a suggested draft (term, dates, team, terms) and post it; returns it with its new ETag."""
-    doc = await get_challenge(m, cid, who)
-    dom.require_manager(who, doc)
-    etags.check(if_match, doc)
-    dom.require_draft(doc)
-    if cmd.sme_id not in (None, doc.get("sme_id")):
-        await _own_sme(m, cmd.sme_id, who)
-    await _known_supervisor(m, cmd.supervisor)
-    fields = _fields(cmd) | {"sme_id": cmd.sme_id or doc.get("sme_id")}
-    new, posted = dom.publish(doc, fields, who, m.now())
-    try:
-        await aggregate.save(
-            m.store, st.CHALLENGES, new, m.events([posted], cid), expected_version=doc["version"], on_saved=m.notify
-        )
-    except aggregate.ConcurrentUpdate as e:
-        raise PreconditionFailed("the challenge changed while you published it; read it again") from e
-    return public(new), etags.etag(doc["version"] + 1)
+    """Complete a suggested draft (term, dates, team, terms) and post it; returns it with its new ETag.
+
+    One pass of the read-change-guarded-write loop: a write that lost the race to the relay (which bumps the
+    version when it publishes) is tried again, and passes if the content is still what the caller read."""
+
+    async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
+        doc = _visible(doc, cid, who)
+        dom.require_manager(who, doc)
+        etags.check(if_match, doc)
+        dom.require_draft(doc)
+        if cmd.sme_id not in (None, doc.get("sme_id")):
+            await _own_sme(m, cmd.sme_id, who)
+        await _known_supervisor(m, cmd.supervisor)
+        fields = _fields(cmd) | {"sme_id": cmd.sme_id or doc.get("sme_id")}
+        new, posted = dom.publish(doc, fields, who, m.now())
+        return new, m.events([posted], cid), new
+
+    new = await aggregate.update(m.store, st.CHALLENGES, cid, change, on_saved=m.notify, busy=BUSY)
+    return public(new), etags.tag(new)
 
 
 async def rank_applicants(
     m: Matching, cid: str, ranking: list[str], who: Principal, if_match: str | None
 ) -> tuple[Doc, str]:
     """The host's ranking of candidates for one challenge (best first); returns it with its new ETag."""
-    doc = await get_challenge(m, cid, who)
-    dom.require_ranker(who, doc)
-    etags.check(if_match, doc)
-    profiles = {d["_id"]: d for d in await m.store.find(st.CANDIDATES, {"_id": {"$in": ranking}})}
-    dom.check_applicants(doc, ranking, profiles)
-    new = {**doc, "applicant_ranking": ranking}
-    try:
-        await aggregate.save(m.store, st.CHALLENGES, new, [], expected_version=doc["version"])
-    except aggregate.ConcurrentUpdate as e:
-        raise PreconditionFailed("the challenge changed while you ranked; read it again") from e
-    return public(new), etags.etag(doc["version"] + 1)
+
+    async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
+        doc = _visible(doc, cid, who)
+        dom.require_ranker(who, doc)
+        etags.check(if_match, doc)
+        profiles = {d["_id"]: d for d in await m.store.find(st.CANDIDATES, {"_id": {"$in": ranking}})}
+        dom.check_applicants(doc, ranking, profiles)
+        new = {**doc, "applicant_ranking": ranking}
+        return new, [], new
+
+    new = await aggregate.update(m.store, st.CHALLENGES, cid, change, busy=BUSY)
+    return public(new), etags.tag(new)
 
 
 async def suggest_draft(m: Matching, d: Assessed) -> bool:

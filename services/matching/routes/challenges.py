@@ -55,7 +55,7 @@ async def list_challenges(
 @router.get("/challenges/{challenge_id}", **allow("any"), summary="One challenge")
 async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str, response: Response) -> ChallengeOut:
     doc = await h.get_challenge(m, challenge_id, who)
-    response.headers["ETag"] = etags.etag(doc["version"])
+    response.headers["ETag"] = etags.tag(doc)
     return ChallengeOut.model_validate(h.public(doc))
 
 
