@@ -91,7 +91,7 @@ async def test_assessment_to_engagement_over_ferretdb_and_kafka(real_settings: R
             sme_id=sme["id"],
         )
         read = await h.get_challenge(m, draft["id"], SME)  # the ETag a client reads first
-        ch, _ = await h.publish_draft(m, draft["id"], body, SME, etags.etag(read["version"]))
+        ch, _ = await h.publish_draft(m, draft["id"], body, SME, etags.tag(read))
         for i in range(3):
             profile = c.Profile(
                 kind="student",
