@@ -149,7 +149,7 @@ async def seed_demo(f: Councils) -> bool:
             at(-90),
         )
         for suffix in ("chair", "secretary", "sme-1", "sme-2", "gov"):
-            meeting, _ = mt.register(meeting, seed_person(slug, suffix), at(-80))
+            meeting, _ = mt.register(meeting, seed_person(slug, suffix), cn.active_since(council), at(-80))
             meeting = mt.check_in(meeting, cn.find_member(council, f"mem-{slug}-{suffix}"), at(-60))
         action = {"title": "Draft the test bench's access rules", "owner": seed_person(slug, "secretary"),
                   "due_on": at(-30)[:10], "status": "done"}  # fmt: skip

@@ -112,8 +112,10 @@ class AgendaItemOut(Wire):
 
 
 class RegistrationOut(Wire):
+    """``lapsed``: made by a person who is no longer an active member; it holds no seat and no place."""
+
     person: str
-    status: Literal["registered", "waitlisted", "cancelled"]
+    status: Literal["registered", "waitlisted", "cancelled", "lapsed"]
     registered_at: str
     promoted_at: str | None
     cancelled_at: str | None

@@ -499,3 +499,47 @@ async def test_bad_input_on_every_input_path_is_422_naming_the_field(
     # nothing was written by the refused requests: still one meeting, one decision, one initiative
     for kind in ("meetings", "decisions", "initiatives"):
         assert len((await client.get(f"{API}/councils/{cid}/{kind}", headers=ann)).json()) == 1, kind
+
+
+async def member(client: httpx.AsyncClient, token: TokenFactory, cid: str, sub: str, **over: Any) -> str:
+    """``sub`` invited by the region's staff and accepting: her membership id."""
+    staff = h(token, "adm", "region_admin")
+    body = {"person": pid(sub), "constituency": "sme", "display_name": sub.title(), **over}
+    r = await client.post(f"{API}/councils/{cid}/invitations", json=body, headers=staff)
+    assert r.status_code == 201, r.text
+    r = await client.post(f"{API}/councils/{cid}/requests/{r.json()['id']}/accept", json={}, headers=h(token, sub))
+    assert r.status_code == 200, r.text
+    mid: str = r.json()["member_id"]
+    return mid
+
+
+async def test_a_former_member_holds_no_seat_is_not_promoted_and_leaves_the_calendar(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    sec = h(token, "sec", "council_secretary")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
+    mem = {sub: await member(client, token, cid, sub) for sub in ("ann", "cat", "bob", "eve")}
+    mid = (await client.post(f"{API}/councils/{cid}/meetings", json=meeting(seats=1), headers=sec)).json()["id"]
+    url = f"{API}/councils/{cid}/meetings/{mid}"
+    for sub in ("ann", "cat", "bob"):  # ann sits; cat, then bob wait
+        assert (await client.post(f"{url}/registrations", headers=h(token, sub))).status_code == 201
+    r = await client.post(f"{API}/councils/{cid}/members/{mem['cat']}/end", json={"reason": "resigned"}, headers=sec)
+    assert r.status_code == 200, r.text
+    r = await client.delete(f"{url}/registrations/mine", headers=h(token, "ann"))
+    assert r.status_code == 200 and r.json()["promoted"] == pid("bob"), r.text
+    assert mid in (await client.get(f"{API}/me/calendar.ics", headers=h(token, "bob"))).text
+    # bob erases his data: his seat frees and eve, registering now, takes it
+    assert (
+        await client.delete(f"{API}/councils/{cid}/members/{mem['bob']}", headers=h(token, "bob"))
+    ).status_code == 204
+    assert (await client.get(url, headers=sec)).json()["seats_taken"] == 0
+    r = await client.post(f"{url}/registrations", headers=h(token, "eve"))
+    assert r.status_code == 201 and r.json()["registration"]["status"] == "registered", r.text
+    regs = (await client.get(f"{url}/registrations", headers=sec)).json()
+    assert [(x["person"], x["status"]) for x in regs] == [
+        (pid("ann"), "cancelled"),
+        (pid("cat"), "lapsed"),
+        (pid("bob"), "lapsed"),
+        (pid("eve"), "registered"),
+    ]
+    assert mid not in (await client.get(f"{API}/me/calendar.ics", headers=h(token, "cat"))).text

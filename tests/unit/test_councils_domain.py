@@ -212,42 +212,83 @@ def meeting(seats: int, clock: Clock) -> dict[str, Any]:
     return doc
 
 
+EVERYONE = dict.fromkeys(("a", "b", "c"), stamp(T0))  # active members since T0 (``cn.active_since``)
+
+
 def test_the_last_seat_is_taken_and_the_next_person_waits() -> None:
     clock = Clock()
     doc = meeting(2, clock)
-    doc, a = mt.register(doc, "a", clock.now())
-    doc, b = mt.register(doc, "b", clock.now())  # exactly full
-    doc, c = mt.register(doc, "c", clock.now())  # one over
+    doc, a = mt.register(doc, "a", EVERYONE, clock.now())
+    doc, b = mt.register(doc, "b", EVERYONE, clock.now())  # exactly full
+    doc, c = mt.register(doc, "c", EVERYONE, clock.now())  # one over
     assert (a["status"], b["status"], c["status"]) == ("registered", "registered", "waitlisted")
     with pytest.raises(Conflict):
-        mt.register(doc, "a", clock.now())
+        mt.register(doc, "a", EVERYONE, clock.now())
 
 
 def test_a_freed_seat_goes_to_the_first_on_the_waitlist() -> None:
     clock = Clock()
     doc = meeting(1, clock)
     for who in ("a", "b", "c"):
-        doc, _ = mt.register(doc, who, clock.now())
-    doc, promoted = mt.cancel_registration(doc, "a", clock.now())
+        doc, _ = mt.register(doc, who, EVERYONE, clock.now())
+    doc, promoted = mt.cancel_registration(doc, "a", EVERYONE, clock.now())
     assert promoted is not None and promoted["person"] == "b" and promoted["promoted_at"] is not None
     assert [r["person"] for r in mt.registered(doc)] == ["b"]
     assert [r["person"] for r in mt.waitlisted(doc)] == ["c"]
-    doc, promoted = mt.cancel_registration(doc, "c", clock.now())  # leaving the waitlist frees no seat
+    doc, promoted = mt.cancel_registration(doc, "c", EVERYONE, clock.now())  # leaving the waitlist frees no seat
     assert promoted is None and [r["person"] for r in mt.registered(doc)] == ["b"]
     with pytest.raises(NotFound):
-        mt.cancel_registration(doc, "c", clock.now())
+        mt.cancel_registration(doc, "c", EVERYONE, clock.now())
+
+
+def test_a_former_member_is_skipped_on_the_waitlist_and_her_seat_frees() -> None:
+    """One seat: a sits, c then b wait. c's membership ends: when a cancels, b (the next active member) is
+    promoted, not c; b's seat then counts, c's place does not."""
+    clock = Clock()
+    doc = meeting(1, clock)
+    for who in ("a", "c", "b"):
+        doc, _ = mt.register(doc, who, EVERYONE, clock.now())
+    without_c = {"a": stamp(T0), "b": stamp(T0)}
+    assert [r["person"] for r in mt.waitlisted(doc, without_c)] == ["b"]
+    doc, promoted = mt.cancel_registration(doc, "a", without_c, clock.now())
+    assert promoted is not None and promoted["person"] == "b"
+    assert [(r["person"], r["status"]) for r in doc["registrations"]] == [
+        ("a", "cancelled"),
+        ("c", "lapsed"),
+        ("b", "registered"),
+    ]
+
+
+def test_a_former_members_seat_is_free_for_the_next_and_stays_lapsed_if_she_comes_back() -> None:
+    """One seat held by a. Her registration counts under a membership designated at or before it (the
+    boundary: exactly then counts; one microsecond later, a membership begun after it, does not). When
+    she is no longer a member her seat is free: b takes it, and a's registration stays lapsed."""
+    clock = Clock()
+    doc = meeting(1, clock)
+    doc, reg = mt.register(doc, "a", EVERYONE, clock.now())
+    at = datetime.fromisoformat(reg["registered_at"].replace("Z", "+00:00"))
+    assert [r["person"] for r in mt.registered(doc, {"a": reg["registered_at"]})] == ["a"]
+    assert mt.registered(doc, {"a": stamp(at + timedelta(microseconds=1))}) == []
+    only_b = {"b": stamp(T0)}
+    assert mt.registered(doc, only_b) == []
+    doc, b = mt.register(doc, "b", only_b, clock.now())
+    assert b["status"] == "registered"
+    back = {**only_b, "a": clock.now()}  # a joins again: her old registration is not a seat
+    assert [(r["person"], r["status"]) for r in mt.standing(doc, back)] == [("a", "lapsed"), ("b", "registered")]
+    doc, again = mt.register(doc, "a", back, clock.now())  # she registers again: the line, not her old seat
+    assert again["status"] == "waitlisted"
 
 
 def test_rescheduling_bumps_the_sequence_and_more_seats_promote() -> None:
     clock = Clock()
     doc = meeting(1, clock)
     for who in ("a", "b"):
-        doc, _ = mt.register(doc, who, clock.now())
-    new, event = mt.reschedule(doc, {"seats": 2}, clock.now())
+        doc, _ = mt.register(doc, who, EVERYONE, clock.now())
+    new, event = mt.reschedule(doc, {"seats": 2}, EVERYONE, clock.now())
     assert (new["sequence"], event.sequence) == (1, 1)
     assert [r["person"] for r in mt.registered(new)] == ["a", "b"]
     with pytest.raises(Unprocessable) as e:  # fewer seats than people registered
-        mt.reschedule(new, {"seats": 1}, clock.now())
+        mt.reschedule(new, {"seats": 1}, EVERYONE, clock.now())
     assert e.value.extensions["errors"][0]["field"] == "seats"
 
 
@@ -261,7 +302,7 @@ def test_a_meeting_needs_a_place_in_a_room_and_a_future_start() -> None:
         ({"start": stamp(T0 - timedelta(hours=1)), "end": stamp(T0)}, "start"),
     ):
         with pytest.raises(Unprocessable) as e:
-            mt.reschedule(doc, fields, clock.now())
+            mt.reschedule(doc, fields, EVERYONE, clock.now())
         assert e.value.extensions["errors"][0]["field"] == field
 
 
@@ -295,7 +336,7 @@ def test_a_cancelled_meeting_carries_a_higher_sequence_and_takes_no_registration
     doc, event = mt.cancel(meeting(5, clock), "strike", clock.now())
     assert (doc["status"], doc["sequence"], event.reason) == ("cancelled", 1, "strike")
     with pytest.raises(Conflict):
-        mt.register(doc, "a", clock.now())
+        mt.register(doc, "a", EVERYONE, clock.now())
 
 
 # Decisions ---------------------------------------------------------------------------------------------

@@ -66,6 +66,11 @@ def active_members(council: Doc) -> list[Doc]:
     return [m for m in council.get("members", []) if m.get("ended_on") is None]
 
 
+def active_since(council: Doc) -> dict[str, str]:
+    """Each active member (person id) and the day her membership began (``designated_on``)."""
+    return {m["person"]: m["designated_on"] for m in active_members(council)}
+
+
 def membership_of(council: Doc, person: str) -> Doc | None:
     """The person's active membership, if any."""
     return next((m for m in active_members(council) if m["person"] == person), None)

@@ -89,17 +89,38 @@ def require_scheduled(doc: Doc) -> None:
         raise Conflict(f"meeting {doc['_id']} is {doc['status']}")
 
 
-def registered(doc: Doc) -> list[Doc]:
-    return [r for r in doc["registrations"] if r["status"] == "registered"]
+Members = dict[str, str]  # the council's active members: person -> designated_on (``cn.active_since``)
+HELD = ("registered", "waitlisted")  # the statuses that hold a seat or a place in line
 
 
-def waitlisted(doc: Doc) -> list[Doc]:
+def standing(doc: Doc, members: Members | None = None) -> list[Doc]:
+    """The registrations as they stand, in the order people asked: one made by a person who is not an
+    active member now, or made under a membership that has ended since (she left and came back), has
+    ``lapsed``: it holds no seat and no place on the waitlist, and nobody is promoted into it. Without
+    ``members``, the statuses as stored."""
+    if members is None:
+        return list(doc["registrations"])
+
+    def now_of(r: Doc) -> Doc:
+        since = members.get(r["person"])
+        if r["status"] in HELD and (since is None or since > r["registered_at"]):
+            return {**r, "status": "lapsed"}
+        return r
+
+    return [now_of(r) for r in doc["registrations"]]
+
+
+def registered(doc: Doc, members: Members | None = None) -> list[Doc]:
+    return [r for r in standing(doc, members) if r["status"] == "registered"]
+
+
+def waitlisted(doc: Doc, members: Members | None = None) -> list[Doc]:
     """The waitlist in its order: who asked first is promoted first."""
-    return [r for r in doc["registrations"] if r["status"] == "waitlisted"]
+    return [r for r in standing(doc, members) if r["status"] == "waitlisted"]
 
 
 def _promote(regs: list[Doc], seats: int, now: str) -> list[Doc]:
-    """Fill free seats from the head of the waitlist."""
+    """Fill free seats from the head of the waitlist (``regs`` as they stand: lapsed ones are skipped)."""
     free = seats - sum(1 for r in regs if r["status"] == "registered")
     out = []
     for r in regs:
@@ -110,43 +131,47 @@ def _promote(regs: list[Doc], seats: int, now: str) -> list[Doc]:
     return out
 
 
-def reschedule(doc: Doc, fields: Doc, now: str) -> tuple[Doc, ev.MeetingScheduled]:
+def reschedule(doc: Doc, fields: Doc, members: Members, now: str) -> tuple[Doc, ev.MeetingScheduled]:
     """A new version of a scheduled meeting (SEQUENCE + 1); more seats promote from the waitlist; fewer
     seats than people registered is refused (cancel registrations first)."""
     require_scheduled(doc)
     merged = {**doc, **fields}
     check_times(merged, now, new="start" in fields and fields["start"] != doc["start"])
-    if merged["seats"] < len(registered(doc)):
-        raise field_error("seats", f"{len(registered(doc))} people are registered already")
+    seated = len(registered(doc, members))
+    if merged["seats"] < seated:
+        raise field_error("seats", f"{seated} people are registered already")
     new = {**merged, "sequence": doc["sequence"] + 1, "updated_at": now}
-    new["registrations"] = _promote(doc["registrations"], new["seats"], now)
+    new["registrations"] = _promote(standing(doc, members), new["seats"], now)
     return new, scheduled(new)
 
 
-def register(doc: Doc, person: str, now: str) -> tuple[Doc, Doc]:
-    """Register the person: a seat while one is free, else a place at the end of the waitlist."""
+def register(doc: Doc, person: str, members: Members, now: str) -> tuple[Doc, Doc]:
+    """Register the person (an active member): a seat while one is free, else a place at the end of the
+    waitlist."""
     require_scheduled(doc)
-    if any(r["person"] == person and r["status"] != "cancelled" for r in doc["registrations"]):
+    regs = standing(doc, members)
+    if any(r["person"] == person and r["status"] in HELD for r in regs):
         raise Conflict(f"{person} is registered for meeting {doc['_id']} already")
-    if len(registered(doc)) < doc["seats"]:
+    if sum(1 for r in regs if r["status"] == "registered") < doc["seats"]:
         status = "registered"
-    elif len(waitlisted(doc)) < MAX_WAITLIST:
+    elif sum(1 for r in regs if r["status"] == "waitlisted") < MAX_WAITLIST:
         status = "waitlisted"
     else:
         raise Conflict(f"meeting {doc['_id']} is full and so is its waitlist ({MAX_WAITLIST})")
     reg = {"person": person, "status": status, "registered_at": now, "promoted_at": None, "cancelled_at": None}
-    others = [r for r in doc["registrations"] if r["person"] != person]  # a cancelled one is replaced
+    others = [r for r in regs if r["person"] != person]  # a cancelled or lapsed one is replaced
     return {**doc, "registrations": [*others, reg]}, reg
 
 
-def cancel_registration(doc: Doc, person: str, now: str) -> tuple[Doc, Doc | None]:
-    """Cancel the person's registration; a freed seat goes to the head of the waitlist. Returns the meeting
-    and the registration that was promoted, if any."""
+def cancel_registration(doc: Doc, person: str, members: Members, now: str) -> tuple[Doc, Doc | None]:
+    """Cancel the person's registration; a freed seat goes to the head of the waitlist (of active members).
+    Returns the meeting and the registration that was promoted, if any."""
     require_scheduled(doc)
-    mine = next((r for r in doc["registrations"] if r["person"] == person and r["status"] != "cancelled"), None)
+    regs = standing(doc, members)
+    mine = next((r for r in regs if r["person"] == person and r["status"] in HELD), None)
     if mine is None:
         raise NotFound(f"no registration of yours for meeting {doc['_id']}")
-    regs = [{**r, "status": "cancelled", "cancelled_at": now} if r is mine else r for r in doc["registrations"]]
+    regs = [{**r, "status": "cancelled", "cancelled_at": now} if r is mine else r for r in regs]
     promoted = _promote(regs, doc["seats"], now)
     moved = next((p for p, r in zip(promoted, regs, strict=True) if p["status"] != r["status"]), None)
     return {**doc, "registrations": promoted}, moved

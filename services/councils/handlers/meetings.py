@@ -38,15 +38,16 @@ async def list_meetings(f: Councils, cid: str, page: PageRequest, status: str | 
 
 def view(who: Principal, council: Doc, doc: Doc, region: str) -> Doc:
     """A meeting as the caller may see it: its private part only for the council's members and managers."""
+    regs = mt.standing(doc, cn.active_since(council))
     out = {
         **doc,
-        "seats_taken": len(mt.registered(doc)),
-        "waitlisted": len(mt.waitlisted(doc)),
+        "seats_taken": sum(1 for r in regs if r["status"] == "registered"),
+        "waitlisted": sum(1 for r in regs if r["status"] == "waitlisted"),
         "private": None,
     }
     if cn.sees_private(who, council, region):
         present = {a["person"] for a in doc["attendance"]}
-        out["private"] = {**doc, "quorum_now": cn.quorum(council, present)}
+        out["private"] = {**doc, "registrations": regs, "quorum_now": cn.quorum(council, present)}
     return out
 
 
@@ -77,7 +78,7 @@ async def reschedule(
 
     def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
         etags.check(if_match, doc)
-        new, scheduled = mt.reschedule(doc, fields, f.now())
+        new, scheduled = mt.reschedule(doc, fields, cn.active_since(council), f.now())
         return new, [scheduled], new
 
     new: Doc = await _change(f, cid, mid, step)
@@ -116,7 +117,7 @@ async def register(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
         raise Forbidden("only the council's members register for its meetings")
 
     def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
-        new, reg = mt.register(doc, who.id, f.now())
+        new, reg = mt.register(doc, who.id, cn.active_since(council), f.now())
         return new, [], {"meeting_id": mid, "registration": reg}
 
     result: Doc = await _change(f, cid, mid, step)
@@ -124,10 +125,11 @@ async def register(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
 
 
 async def cancel_registration(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
-    """Cancel the caller's registration; the head of the waitlist takes the freed seat."""
+    """Cancel the caller's registration; the head of the waitlist (active members) takes the freed seat."""
+    members = cn.active_since(await get_council(f, cid))
 
     def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
-        new, promoted = mt.cancel_registration(doc, who.id, f.now())
+        new, promoted = mt.cancel_registration(doc, who.id, members, f.now())
         mine = next(r for r in new["registrations"] if r["person"] == who.id)
         return new, [], {"meeting_id": mid, "registration": mine, "promoted": promoted and promoted["person"]}
 
@@ -139,7 +141,8 @@ async def registrations(f: Councils, cid: str, mid: str, who: Principal, page: P
     council = await get_council(f, cid)
     cn.require_private(who, council, f.region, f"registrations of meeting {mid}")
     doc = await get_meeting(f, cid, mid)
-    in_order = [{**r, "n": n} for n, r in enumerate(doc["registrations"])]  # the order people asked in
+    regs = mt.standing(doc, cn.active_since(council))  # a former member's have lapsed
+    in_order = [{**r, "n": n} for n, r in enumerate(regs)]  # the order people asked in
     return page.of(in_order, lambda r: (r["n"],))
 
 
@@ -193,10 +196,9 @@ async def council_feed(f: Councils, cid: str) -> tuple[Doc, list[Doc]]:
 
 
 async def my_feed(f: Councils, who: Principal) -> list[Doc]:
-    """Meetings of the councils the caller is an active member of, and those she registered for."""
+    """Meetings of the councils the caller is an active member of (only members register, so these include
+    every meeting she registered for while she is one; a former member's registrations have lapsed)."""
     councils = await f.store.find(st.COUNCILS, {"member_ids": who.id})
     ids = [d["_id"] for d in councils]
     of_mine = await f.store.find(st.MEETINGS, {"council_id": {"$in": ids}}, limit=1000) if ids else []
-    registered = await f.store.find(st.MEETINGS, {"registrations.person": who.id}, limit=1000)
-    by_id = {d["_id"]: d for d in [*of_mine, *registered]}
-    return sorted(by_id.values(), key=lambda d: (d["start"], d["_id"]))
+    return sorted(of_mine, key=lambda d: (d["start"], d["_id"]))
