@@ -3,10 +3,11 @@ and string bounded."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clustergrowth.auth import ORG_ID_PATTERN, PERSON_ID_PATTERN
 from clustergrowth.types import Instant
@@ -23,6 +24,7 @@ Email = Annotated[
     str, Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="an e-mail address")
 ]
 Line = Annotated[str, Field(min_length=1, max_length=200)]
+FRACTION = r"[1-9][0-9]{0,3}/[1-9][0-9]{0,3}"  # a quorum's fraction as text, e.g. 2/3
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 SuccessFactor = Literal["sme_university", "cluster_cluster", "cluster_specific", "national_impact"]
 EndReason = Literal["term_ended", "resigned", "removed"]
@@ -66,14 +68,22 @@ class CompositionIn(Strict):
     quorum_rule: Literal["majority", "at_least"] = Field(
         "majority", description="majority: more than the fraction of voting members; at_least: that fraction or more"
     )
-    quorum_fraction: float = Field(0.5, gt=0, le=1)
+    quorum_fraction: float | str = Field(
+        0.5,
+        description="a number (taken exactly as written: 0.334 is 334/1000) or a fraction such as '2/3'; "
+        "above 0, at most 1, and below 1 for a majority (checked with the rule)",
+    )
 
-    @field_validator("quorum_fraction")
+    @field_validator("quorum_fraction", mode="before")
     @classmethod
-    def _majority_below_one(cls, v: float, info: ValidationInfo) -> float:
-        if info.data.get("quorum_rule") == "majority" and v >= 1:
-            raise ValueError("a majority rule needs a fraction below 1 (use at_least for all)")
-        return v
+    def _number_or_fraction(cls, v: object) -> float | str:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            if not 0 < v <= 1:
+                raise ValueError("must be more than 0 and at most 1")
+            return float(v)
+        if isinstance(v, str) and re.fullmatch(FRACTION, v):
+            return v
+        raise ValueError("must be a number or a fraction such as '2/3' (digits/digits, no zero numerator)")
 
 
 class FormCouncil(Strict):

@@ -30,6 +30,7 @@ class SuccessFactorOut(Wire):
 class QuorumRuleOut(Wire):
     rule: Literal["majority", "at_least"]
     fraction: float
+    exact: str | None = None  # the fraction exactly, "n/d" (what quorum is computed with)
     label: str
 
 

@@ -418,6 +418,9 @@ IDEA = {"title": "T", "summary": "S"}
 BAD: list[tuple[str, str, dict[str, Any], str]] = [  # method, path under the council, body, the field named
     ("POST", "", council(composition={"min_constituencies": 1}), "composition.min_constituencies"),
     ("POST", "", council(composition={"quorum_rule": "majority", "quorum_fraction": 1}), "composition.quorum_fraction"),
+    ("POST", "", council(composition={"quorum_rule": "at_least", "quorum_fraction": "3/2"}),
+     "composition.quorum_fraction"),
+    ("POST", "", council(composition={"quorum_rule": "at_least", "quorum_fraction": 0}), "composition.quorum_fraction"),
     ("POST", "", council(host_organisation="MTU"), "host_organisation"),
     ("POST", "", council(themes=[{"key": "finance"}, {"key": "finance"}]), "themes"),
     ("POST", "", council(themes=[{"key": "finance", "share": 1.5}]), "themes.0.share"),

@@ -105,14 +105,60 @@ def test_a_member_who_left_no_longer_counts() -> None:
         ("majority", 0.5, 4, 3),  # more than 2 of 4
         ("majority", 0.5, 5, 3),  # more than 2.5 of 5
         ("at_least", 0.5, 5, 3),  # 2.5 rounded up
-        ("at_least", 2 / 3, 9, 6),  # exactly 6, not 7 from a float a hair above 6
-        ("majority", 2 / 3, 9, 7),  # more than 6
+        ("at_least", 1 / 3, 3, 1),  # 0.3333333333333333 x 3 = 0.9999999999999999: 1
+        ("at_least", "1/3", 3, 1),  # exactly 1
+        ("at_least", 0.334, 3, 2),  # 1.002: 2 (a nearby small fraction, 1/3, would say 1)
+        ("at_least", 0.333, 3, 1),  # 0.999: 1
+        ("at_least", "2/3", 9, 6),  # exactly 6
+        ("at_least", 0.6667, 9, 7),  # 6.0003: 7
+        ("majority", "2/3", 9, 7),  # more than 6
+        ("majority", 2 / 3, 9, 6),  # more than 5.9999999999999994
+        ("at_least", 0.004, 3, 1),  # 0.012: 1, never 0 (a fraction of denominator <= 100 made it 0)
+        ("majority", 0.999, 3, 3),  # more than 2.997: all 3, not 4 (it was rounded to 1: more than all)
         ("at_least", 1.0, 3, 3),
+        ("at_least", 1.0, 1, 1),
+        ("majority", 0.5, 1, 1),  # more than 0.5 of 1
         ("majority", 0.5, 0, 0),
     ],
 )
-def test_quorum_needed(rule: str, fraction: float, voting: int, needed: int) -> None:
+def test_quorum_needed(rule: str, fraction: float | str, voting: int, needed: int) -> None:
     assert cn.quorum_needed(rule, fraction, voting) == needed
+
+
+@pytest.mark.parametrize(
+    ("rule", "fraction", "accepted"),
+    [
+        ("majority", 0.999999, True),
+        ("majority", "999/1000", True),
+        ("majority", 1.0, False),  # more than all: impossible
+        ("majority", "1/1", False),
+        ("at_least", 1.0, True),  # all
+        ("at_least", "5/4", False),  # more than all
+        ("at_least", 1e-9, True),  # 1 of any council of up to 300
+        ("at_least", "0/3", False),  # 0: automatic
+        ("majority", 0.0, False),
+    ],
+)
+def test_a_quorum_rule_that_is_automatic_or_impossible_is_refused(
+    rule: str, fraction: float | str, accepted: bool
+) -> None:
+    if accepted:
+        stored = cn.composition(2, rule, fraction)["quorum"]
+        assert all(1 <= cn.quorum_needed(rule, stored["exact"], n) <= n for n in (1, 2, 3, 299, 300))
+    else:
+        with pytest.raises(Unprocessable) as e:
+            cn.composition(2, rule, fraction)
+        assert e.value.extensions["errors"][0]["field"] == "composition.quorum_fraction"
+
+
+def test_the_rule_is_stored_exactly_and_labelled_with_it() -> None:
+    assert cn.composition(2, "at_least", 0.334)["quorum"] == {
+        "rule": "at_least",
+        "fraction": 0.334,
+        "exact": "167/500",
+        "label": "at least 167/500 of voting members",
+    }
+    assert cn.composition(2, "majority", "2/3")["quorum"]["label"] == "more than 2/3 of voting members"
 
 
 def test_quorum_exactly_at_the_rule_is_met_and_one_below_is_not() -> None:

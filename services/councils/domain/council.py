@@ -28,29 +28,47 @@ MAX_PENDING = 100
 
 
 # Quorum ------------------------------------------------------------------------------------------
-def quorum_label(rule: str, fraction: float) -> str:
-    f = Fraction(fraction).limit_denominator(100)
+def exact(fraction: float | str) -> Fraction:
+    """The fraction exactly as given: ``"2/3"`` is two thirds; a number is read from its decimal text, so
+    0.334 is 334/1000 (not the binary float a hair off it, nor a nearby fraction of small denominator)."""
+    return Fraction(fraction) if isinstance(fraction, str) else Fraction(str(fraction))
+
+
+def quorum_label(rule: str, fraction: float | str) -> str:
+    f = exact(fraction)
     share = "all" if f == 1 else f"{f.numerator}/{f.denominator}"
     return f"more than {share} of voting members" if rule == "majority" else f"at least {share} of voting members"
 
 
-def quorum_needed(rule: str, fraction: float, voting: int) -> int:
+def quorum_needed(rule: str, fraction: float | str, voting: int) -> int:
     """How many voting members must attend: ``majority`` = more than ``fraction`` of them, ``at_least`` =
-    ``fraction`` of them or more (rounded up); a majority rule takes a fraction below 1. Computed on a
-    fraction with a small denominator, so 2/3 of 9 is exactly 6. A council without voting members has no
-    quorum (0 needed, and it is never met)."""
+    ``fraction`` of them or more (rounded up), computed exactly (``exact``). A council without voting
+    members has no quorum (0 needed, and it is never met)."""
     if voting <= 0:
         return 0
-    share = Fraction(fraction).limit_denominator(100) * voting
-    needed = math.floor(share) + 1 if rule == "majority" else math.ceil(share)
-    return needed
+    share = exact(fraction) * voting
+    return math.floor(share) + 1 if rule == "majority" else math.ceil(share)
+
+
+def check_quorum_rule(rule: str, fraction: float | str, field: str = "composition.quorum_fraction") -> None:
+    """Refuse a rule whose quorum would be 0 (automatic) or more than all voting members (impossible) for
+    some council size from 1 to ``MAX_MEMBERSHIPS``: a fraction above 0 and at most 1, below 1 for a
+    majority."""
+    f = exact(fraction)
+    if not 0 < f <= 1:
+        raise field_error(field, "must be more than 0 and at most 1")
+    if rule == "majority" and f >= 1:
+        raise field_error(field, "a majority rule needs a fraction below 1 (use at_least for all)")
+    impossible = next((n for n in range(1, MAX_MEMBERSHIPS + 1) if not 1 <= quorum_needed(rule, f"{f}", n) <= n), None)
+    if impossible is not None:  # cannot happen with the two checks above; kept as the rule's definition
+        raise field_error(field, f"gives no possible quorum for {impossible} voting members")
 
 
 def quorum(council: Doc, present: set[str]) -> Doc:
     """Whether the people ``present`` (person ids) meet the council's quorum rule."""
     rule = council["composition"]["quorum"]
     voters = {m["person"] for m in active_members(council) if m["position"] in VOTING}
-    needed = quorum_needed(rule["rule"], rule["fraction"], len(voters))
+    needed = quorum_needed(rule["rule"], rule.get("exact", rule["fraction"]), len(voters))
     attending = len(voters & present)
     return {
         "rule": rule["label"],
@@ -123,11 +141,12 @@ def form(cid: str, fields: Doc, region: str, who: Principal, now: str) -> tuple[
     return doc, formed(doc)
 
 
-def composition(min_constituencies: int, rule: str, fraction: float) -> Doc:
-    return {
-        "min_constituencies": min_constituencies,
-        "quorum": {"rule": rule, "fraction": fraction, "label": quorum_label(rule, fraction)},
-    }
+def composition(min_constituencies: int, rule: str, fraction: float | str) -> Doc:
+    """The composition rules as stored: the quorum's fraction as a number and exactly (``"n/d"``)."""
+    check_quorum_rule(rule, fraction)
+    f = exact(fraction)
+    quorum = {"rule": rule, "fraction": float(f), "exact": f"{f.numerator}/{f.denominator}"}
+    return {"min_constituencies": min_constituencies, "quorum": {**quorum, "label": quorum_label(rule, fraction)}}
 
 
 def formed(doc: Doc) -> ev.CouncilFormed:
