@@ -386,6 +386,28 @@ async def test_the_profile_changes_only_with_the_etag_read(client: httpx.AsyncCl
     assert problem(await client.patch(url, json={"purpose": "x"}, headers=h(token, "nobody")), 403)
 
 
+async def test_a_partial_composition_is_merged_into_the_stored_one(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    sec = h(token, "sec", "council_secretary")
+    rules = {"min_constituencies": 3, "quorum_rule": "at_least", "quorum_fraction": 0.75}
+    r = await client.post(f"{API}/councils", json=council(composition=rules), headers=sec)
+    url, etag = f"{API}/councils/{r.json()['id']}", r.headers["etag"]
+    r = await client.patch(url, json={"composition": {"quorum_fraction": "3/5"}}, headers={**sec, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    assert r.json()["composition"] == {
+        "min_constituencies": 3,
+        "quorum": {"rule": "at_least", "fraction": 0.6, "exact": "3/5", "label": "at least 3/5 of voting members"},
+    }
+    # only the rule, to majority: the stored fraction (3/5) is kept; then a fraction of 1 with it is refused
+    patch = {"composition": {"quorum_rule": "majority"}}
+    r = await client.patch(url, json=patch, headers={**sec, "If-Match": r.headers["etag"]})
+    assert r.status_code == 200 and r.json()["composition"]["quorum"]["label"] == "more than 3/5 of voting members"
+    patch = {"composition": {"quorum_fraction": 1}}
+    r = await client.patch(url, json=patch, headers={**sec, "If-Match": r.headers["etag"]})
+    assert problem(r, 422)["errors"][0]["field"] == "composition.quorum_fraction"
+
+
 async def test_initiatives_move_only_along_their_states(client: httpx.AsyncClient, token: TokenFactory) -> None:
     sec = h(token, "sec", "council_secretary")
     cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]

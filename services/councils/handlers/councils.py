@@ -55,9 +55,16 @@ async def update_profile(f: Councils, cid: str, cmd: c.UpdateCouncil, who: Princ
         etags.check(if_match, doc)
         new = {**doc, **{k: v for k, v in fields.items() if k != "composition" and v is not None}}
         comp = fields.get("composition")
-        if comp:
+        if comp:  # what is sent, merged into the stored rules
+            stored = doc["composition"]
+            merged = {
+                "min_constituencies": stored["min_constituencies"],
+                "quorum_rule": stored["quorum"]["rule"],
+                "quorum_fraction": stored["quorum"].get("exact", stored["quorum"]["fraction"]),
+                **comp,
+            }
             new["composition"] = cn.composition(
-                comp["min_constituencies"], comp["quorum_rule"], comp["quorum_fraction"]
+                merged["min_constituencies"], merged["quorum_rule"], merged["quorum_fraction"]
             )
         return new, [], new
 
