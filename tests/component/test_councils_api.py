@@ -400,11 +400,11 @@ async def test_a_partial_composition_is_merged_into_the_stored_one(
         "quorum": {"rule": "at_least", "fraction": 0.6, "exact": "3/5", "label": "at least 3/5 of voting members"},
     }
     # only the rule, to majority: the stored fraction (3/5) is kept; then a fraction of 1 with it is refused
-    patch = {"composition": {"quorum_rule": "majority"}}
-    r = await client.patch(url, json=patch, headers={**sec, "If-Match": r.headers["etag"]})
+    to_majority = {"composition": {"quorum_rule": "majority"}}
+    r = await client.patch(url, json=to_majority, headers={**sec, "If-Match": r.headers["etag"]})
     assert r.status_code == 200 and r.json()["composition"]["quorum"]["label"] == "more than 3/5 of voting members"
-    patch = {"composition": {"quorum_fraction": 1}}
-    r = await client.patch(url, json=patch, headers={**sec, "If-Match": r.headers["etag"]})
+    all_of_them = {"composition": {"quorum_fraction": 1}}
+    r = await client.patch(url, json=all_of_them, headers={**sec, "If-Match": r.headers["etag"]})
     assert problem(r, 422)["errors"][0]["field"] == "composition.quorum_fraction"
 
 
