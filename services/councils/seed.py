@@ -112,7 +112,9 @@ async def seed_demo(f: Councils) -> bool:
 
         # a past meeting, held with minutes, at which a decision launched an initiative
         iid, did, mid = f"ini-{slug}-1", f"dec-{slug}-1", f"mtg-{slug}-1"
-        sponsors = [{"council_id": council_id(partner), "region": _region(partner)}] if partner else []
+        sponsors = (
+            [{"council_id": council_id(partner), "region": _region(partner), "confirmed": True}] if partner else []
+        )
         proposal = {
             "title": f"{city} joint innovation: shared test bench",
             "summary": "A shared test bench for SMEs and university labs, open to partner clusters.",

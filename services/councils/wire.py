@@ -221,8 +221,11 @@ class DecisionOut(Wire):
 
 
 class CoSponsorOut(Wire):
+    """``confirmed``: the council is known here (this region's); another region's is as the proposer named it."""
+
     council_id: str
     region: str
+    confirmed: bool = False
 
 
 class InitiativeMilestoneOut(Wire):

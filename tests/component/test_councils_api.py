@@ -408,6 +408,28 @@ async def test_a_partial_composition_is_merged_into_the_stored_one(
     assert problem(r, 422)["errors"][0]["field"] == "composition.quorum_fraction"
 
 
+async def test_a_co_sponsor_known_here_is_confirmed_and_another_regions_is_not(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    staff = h(token, "adm", "region_admin")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=staff)).json()["id"]
+    other = (await client.post(f"{API}/councils", json=council(city="Limerick"), headers=staff)).json()["id"]
+    sponsors = [{"council_id": other, "region": "IE05"}, {"council_id": "cnl-made-up", "region": "TR10"}]
+    body = {"title": "T", "summary": "S", "co_sponsors": sponsors}
+    r = await client.post(f"{API}/councils/{cid}/initiatives", json=body, headers=staff)
+    assert r.status_code == 201, r.text
+    assert [(s["council_id"], s["confirmed"]) for s in r.json()["co_sponsors"]] == [
+        (other, True),
+        ("cnl-made-up", False),
+    ]
+    forged = {
+        **body,
+        "co_sponsors": [{"council_id": "cnl-made-up", "region": "TR10"}, {"council_id": other, "region": "FR10"}],
+    }
+    r = await client.post(f"{API}/councils/{cid}/initiatives", json=forged, headers=staff)
+    assert [e["field"] for e in problem(r, 422)["errors"]] == ["co_sponsors.1.council_id"]
+
+
 async def test_initiatives_move_only_along_their_states(client: httpx.AsyncClient, token: TokenFactory) -> None:
     sec = h(token, "sec", "council_secretary")
     cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
@@ -481,6 +503,8 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [  # method, path under the co
      "co_sponsors.0.region"),
     ("POST", "{c}/initiatives", {**IDEA, "co_sponsors": [{"council_id": "cnl-nope", "region": "IE05"}]},
      "co_sponsors.0.council_id"),
+    ("POST", "{c}/initiatives", {**IDEA, "co_sponsors": [{"council_id": "{c}", "region": "ITH5"}]},
+     "co_sponsors.0.council_id"),  # a council known here, named under another region
     ("POST", "{c}/initiatives", {**IDEA, "needs": ["a", "a"]}, "needs"),
     ("POST", "{c}/initiatives", {**IDEA, "challenge_ids": ["c"] * 51}, "challenge_ids"),
     ("POST", "{c}/initiatives/{i}/launch", {"decision_id": "dec-nope"}, "decision_id"),

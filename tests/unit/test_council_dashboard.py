@@ -181,12 +181,19 @@ def held(mid: str, at: str, attendance: dict[str, int], quorum: bool, decisions:
 
 
 def initiative(
-    kind: str, iid: str, lead: str, co: list[str], cross: bool, at: str, outcome: str = "completed"
+    kind: str,
+    iid: str,
+    lead: str,
+    co: list[str],
+    cross: bool,
+    at: str,
+    outcome: str = "completed",
+    region: str = "IE05",
 ) -> CloudEvent:
     common: dict[str, Any] = {
         "initiative_id": iid,
         "council_id": lead,
-        "region": "IE05",
+        "region": region,  # the lead council's
         "co_sponsors": co,
         "regions": ["IE05"],
         "cross_border": cross,
@@ -215,7 +222,7 @@ def story() -> dict[str, list[CloudEvent]]:
             ),
             held("mt2", "2026-05-15T10:00:00.000000Z", {"sme": 3}, False, []),
             initiative("proposed", "i1", CORK, [], False, "2026-03-20T00:00:00.000000Z"),
-            initiative("launched", "i2", BOLOGNA, [CORK], True, "2026-05-20T00:00:00.000000Z"),
+            initiative("launched", "i2", BOLOGNA, [CORK], True, "2026-05-20T00:00:00.000000Z", region="ITH5"),
             initiative("completed", "i1", CORK, [], False, "2026-06-01T00:00:00.000000Z"),
         ],
         "mapping.events": [
@@ -289,8 +296,9 @@ async def test_the_four_success_factors_per_quarter_match_the_hand_computed_stor
         "sme_bookings_at_university_sites": 2,
         "meetings_attended_by_smes_and_universities": 1,
     }
-    # Q1: 0 cross-border initiatives + 1 booking from ITH5 (b4) + 0; Q2: 1 (i2, co-sponsored) + 0 + 1 (x3)
-    assert values(board, "cluster_cluster") == [1, 2]
+    # Q1: 0 cross-border initiatives + 1 booking from ITH5 (b4) + 0; Q2: 0 (i2 names Cork as a co-sponsor, but
+    # its lead is Bologna's council, of ITH5, whose service cannot confirm an IE05 council) + 0 + 1 (x3)
+    assert values(board, "cluster_cluster") == [1, 1]
     # top needs Q1 {finance 2, export 2, digitalisation 1 (beats talent 1 by id)}: ch-1 and ch-2 (finance);
     # Q2 {talent 2, export 2, finance 1}: ch-4 (a-3's greatest need is talent); ch-5's assessment is unknown
     assert values(board, "cluster_specific") == [2, 1]
@@ -323,7 +331,7 @@ async def test_activity_shows_the_inputs_bookings_classified_by_booker(tmp_path:
     assert (q1["meetings_held"], q1["meetings_quorate"], q1["attendees"], q1["decisions"]) == (1, 1, 4, 2)
     assert q1["attendance"] == {"government": 1, "sme": 2, "university": 1}
     assert q1["initiatives"] == {"proposed": 1, "launched": 0, "completed": 0, "abandoned": 0}
-    assert (q2["initiatives"]["launched"], q2["cross_border_initiatives_launched"]) == (1, 1)
+    assert (q2["initiatives"]["launched"], q2["cross_border_initiatives_launched"]) == (0, 0)  # i2: unconfirmed
     assert board["members_by_constituency"] == {"government": 1, "sme": 1, "university": 1}
     assert board["region"] == "IE05" and board["themes"] == ["digitalisation", "finance"]
 
@@ -333,6 +341,28 @@ async def test_the_co_sponsor_sees_the_cross_border_initiative_too(tmp_path: Pat
     assert board["region"] == "ITH5" and board["quarters"] == ["2026-Q1", "2026-Q2"]  # b6 is in ITH5's Q1
     assert values(board, "cluster_cluster") == [1, 1]  # Q1: b6, booked by P1 of IE05; Q2: i2
     assert board["activity"][0]["bookings"]["total"] == 1
+
+
+async def test_a_co_sponsorship_counts_only_when_the_lead_is_of_the_co_sponsors_region(tmp_path: Path) -> None:
+    """i3: led by Limerick (IE05), co-sponsored by Cork (IE05): confirmed, counts for Cork. i4: led by Bologna
+    (ITH5) naming Cork: unconfirmed, counts for Bologna only. i5: led by Cork naming Bologna, cross-border:
+    counts for Cork (the lead), not for Bologna."""
+    limerick = "c-limerick"
+    at = "2026-05-20T00:00:00.000000Z"
+    events = [
+        formed(CORK, "IE05", []),
+        formed(limerick, "IE05", []),
+        formed(BOLOGNA, "ITH5", []),
+        initiative("launched", "i3", limerick, [CORK], False, at),
+        initiative("launched", "i4", BOLOGNA, [CORK], True, at, region="ITH5"),
+        initiative("launched", "i5", CORK, [BOLOGNA], True, at),
+    ]
+    store = await fed(tmp_path, events)
+    cork = (await load(store, CORK, ANALYST))["activity"][0]
+    assert (cork["initiatives"]["launched"], cork["cross_border_initiatives_launched"]) == (2, 1)  # i3, i5; i5
+    bologna = (await load(store, BOLOGNA, ANALYST))["activity"][0]
+    assert (bologna["initiatives"]["launched"], bologna["cross_border_initiatives_launched"]) == (1, 1)  # i4
+    assert values(await load(store, BOLOGNA, ANALYST), "cluster_cluster") == [1]  # i4, not i5
 
 
 async def test_every_event_delivered_twice_changes_nothing(tmp_path: Path) -> None:

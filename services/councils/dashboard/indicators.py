@@ -43,8 +43,9 @@ DEFINITIONS: dict[str, dict[str, str]] = {
     CLUSTER_CLUSTER: {
         "title": "Cluster ↔ cluster interactions",
         "unit": "interactions per quarter",
-        "definition": "cross-border initiatives the council launched or co-sponsors + bookings at the "
-        "region's facilities by people from other regions + engagements of candidates from other regions",
+        "definition": "cross-border initiatives the council launched or co-sponsors (a co-sponsorship counts "
+        "when confirmed: the lead council is of the same region) + bookings at the region's facilities by "
+        "people from other regions + engagements of candidates from other regions",
     },
     CLUSTER_SPECIFIC: {
         "title": "Cluster-specific: the region's top needs addressed",
@@ -115,6 +116,8 @@ RULES = {
     "top_needs": "the three needs named most often in the top three of each SME's latest assessment up to "
     "the end of the quarter (ties by need id)",
     "challenge_on_top_need": "suggested by an assessment whose greatest need is one of the region's top needs",
+    "co_sponsor": "an initiative counts for a co-sponsoring council only when confirmed: the lead council is of "
+    "the same region (its service knows that council); one named by another region's council does not count",
     "aggregates_only": "counts only: no person, organisation or SME is named",
 }
 
@@ -171,6 +174,22 @@ def _bookings(cell: Doc, sme_orgs: set[str], uni_people: set[str], uni_orgs: set
     return out
 
 
+STAGES = ("proposed", "launched", "completed", "abandoned")
+
+
+def _initiatives(cell: Doc, region: str) -> dict[str, int]:
+    """The initiatives of a council's quarter: those it leads, and those it co-sponsors confirmed (the lead is
+    of its own region); an unconfirmed co-sponsorship (named by another region's council) counts nothing."""
+    out = {f"initiatives_{st}": int(cell.get(f"initiatives_{st}", 0)) for st in STAGES}
+    out |= {f"cross_border_initiatives_{st}": int(cell.get(f"cross_border_initiatives_{st}", 0)) for st in STAGES}
+    for x in cell.get("co_sponsored", []):
+        if x["lead_region"] == region:
+            out[f"initiatives_{x['stage']}"] += 1
+            if x["cross_border"]:
+                out[f"cross_border_initiatives_{x['stage']}"] += 1
+    return out
+
+
 def dashboard(
     council: Doc,
     region_cells: list[Doc],
@@ -200,6 +219,7 @@ def dashboard(
         need_ids = {n["need"] for n in needs}
         suggested = rc.get("suggested", [])
         bookings = _bookings(rc, sme_orgs, uni_people, uni_orgs)
+        initiatives = _initiatives(cc, council["region"])
         row = {
             "quarter": q,
             "smes_assessed": len({a["sme"] for a in assessed}),
@@ -222,10 +242,8 @@ def dashboard(
             "decisions": cc.get("decisions", 0),
             "meetings_sme_and_university": cc.get("meetings_sme_and_university", 0),
             "meetings_with_government": cc.get("meetings_with_government", 0),
-            "initiatives": {
-                stage: cc.get(f"initiatives_{stage}", 0) for stage in ("proposed", "launched", "completed", "abandoned")
-            },
-            "cross_border_initiatives_launched": cc.get("cross_border_initiatives_launched", 0),
+            "initiatives": {stage: initiatives[f"initiatives_{stage}"] for stage in STAGES},
+            "cross_border_initiatives_launched": initiatives["cross_border_initiatives_launched"],
         }
         activity.append(row)
         inputs = {

@@ -7,7 +7,9 @@ Documents (one collection, ``dashboard_g<N>``; ``dashboard_meta`` names the live
 - ``region|<region>|<quarter>``: what happened at the region's facilities and in its matching: booking
   counters per booker (person, organisation, at a university site, from another region), challenge,
   match and engagement counters, and the quarter's assessments (SME, greatest needs, councils).
-- ``council-q|<id>|<quarter>``: meetings held (attendance by constituency) and initiatives it sponsors.
+- ``council-q|<id>|<quarter>``: meetings held (attendance by constituency), initiatives it leads (counters)
+  and those it co-sponsors (facts with the lead's region: counted when read only for a co-sponsor of that
+  region, the only kind the lead's service can confirm).
 - ``sme-orgs|<region>``: organisations seen as an SME's in ``SMEAssessed`` (to classify bookers).
 
 Counters are folded as events arrive; whatever depends on another event (is this booker an SME's
@@ -220,6 +222,20 @@ def _initiative(stage: str, cross_border: bool) -> Fold:
     return fold
 
 
+def _co_sponsored(initiative: str, stage: str, cross_border: bool, lead_region: str) -> Fold:
+    """A fact in a co-sponsor's cell, decided when read: it counts only where the co-sponsor is of the lead
+    council's region. The lead's service confirms a co-sponsor it knows, i.e. one of its own region; another
+    region's is recorded as the proposer named it (``confirmed: false``), and is not counted for it."""
+
+    def fold(doc: Doc) -> Doc:
+        fact = {"initiative": initiative, "stage": stage, "cross_border": cross_border, "lead_region": lead_region}
+        kept = [x for x in doc.get("co_sponsored", []) if (x["initiative"], x["stage"]) != (initiative, stage)]
+        doc["co_sponsored"] = sorted([*kept, fact], key=lambda x: (x["initiative"], x["stage"]))
+        return doc
+
+    return fold
+
+
 Lookup = Callable[[Doc], Awaitable[list[str]]]  # ids of the documents matching a filter
 
 
@@ -262,8 +278,12 @@ async def changes(event: CloudEvent, find_ids: Lookup) -> list[tuple[str, Fold]]
         stage, at = "launched", d.launched_at
     else:
         stage, at = ("completed" if d.outcome == "completed" else "abandoned"), d.ended_at
-    sponsors = sorted({d.council_id, *d.co_sponsors})
-    return [(council_quarter_key(c, quarter(at)), _initiative(stage, d.cross_border)) for c in sponsors]
+    q = quarter(at)
+    co = sorted(set(d.co_sponsors) - {d.council_id})
+    return [
+        (council_quarter_key(d.council_id, q), _initiative(stage, d.cross_border)),
+        *((council_quarter_key(c, q), _co_sponsored(d.initiative_id, stage, d.cross_border, d.region)) for c in co),
+    ]
 
 
 def _identity(key: str) -> Doc:

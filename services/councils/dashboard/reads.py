@@ -127,6 +127,7 @@ class Initiative(_Read):
 
     initiative_id: str
     council_id: str
+    region: str  # the lead council's: a co-sponsor of that region was confirmed by the lead's service
     co_sponsors: list[str]
     cross_border: bool
 

@@ -45,7 +45,10 @@ def propose(iid: str, council: Doc, fields: Doc, by: str, now: str) -> tuple[Doc
         "region": council["region"],
         "title": fields["title"],
         "summary": fields["summary"],
-        "co_sponsors": [{"council_id": c["council_id"], "region": c["region"]} for c in sponsors],
+        "co_sponsors": [
+            {"council_id": c["council_id"], "region": c["region"], "confirmed": bool(c.get("confirmed"))}
+            for c in sponsors
+        ],
         "regions": all_regions,
         "cross_border": cross_border(all_regions),
         "needs": fields.get("needs") or [],

@@ -35,16 +35,22 @@ async def list_initiatives(f: Councils, cid: str, page: PageRequest, state: str 
     return await page.query(f.store, st.INITIATIVES, q, [("proposed_at", -1)])
 
 
-async def _local_co_sponsors(f: Councils, sponsors: list[c.CoSponsor]) -> None:
-    """A co-sponsor of this region must be a council here; another region's is recorded as given."""
-    errors = []
+async def _co_sponsors(f: Councils, sponsors: list[c.CoSponsor]) -> list[Doc]:
+    """Each co-sponsor with whether it is confirmed: a council known here must be named with its own region
+    (confirmed); one of this region must be known here; another region's, not known here, is recorded as
+    given and unconfirmed (regions do not share a database)."""
+    errors, out = [], []
     for n, s in enumerate(sponsors):
-        if s.region == f.region:
-            doc = await f.store.get(st.COUNCILS, s.council_id)
-            if doc is None or doc["region"] != f.region:
-                errors.append({"field": f"co_sponsors.{n}.council_id", "reason": f"no council {s.council_id} here"})
+        doc = await f.store.get(st.COUNCILS, s.council_id)
+        field = f"co_sponsors.{n}.council_id"
+        if doc is not None and doc["region"] != s.region:
+            errors.append({"field": field, "reason": f"council {s.council_id} is of {doc['region']}, not {s.region}"})
+        elif doc is None and s.region == f.region:
+            errors.append({"field": field, "reason": f"no council {s.council_id} here"})
+        out.append({"council_id": s.council_id, "region": s.region, "confirmed": doc is not None})
     if errors:
-        raise Unprocessable("co_sponsors: unknown councils of this region", errors)
+        raise Unprocessable("co_sponsors: councils not as named", errors)
+    return out
 
 
 async def propose(f: Councils, cid: str, cmd: c.ProposeInitiative, who: Principal) -> Doc:
@@ -52,8 +58,8 @@ async def propose(f: Councils, cid: str, cmd: c.ProposeInitiative, who: Principa
     council = await get_council(f, cid)
     if not cn.sees_private(who, council, f.region):
         raise Forbidden(f"only members of council {cid} propose its initiatives")
-    await _local_co_sponsors(f, cmd.co_sponsors)
-    doc, proposed = ini.propose(_id("ini"), council, cmd.model_dump(mode="json"), who.id, f.now())
+    fields = {**cmd.model_dump(mode="json"), "co_sponsors": await _co_sponsors(f, cmd.co_sponsors)}
+    doc, proposed = ini.propose(_id("ini"), council, fields, who.id, f.now())
     await aggregate.save(
         f.store, st.INITIATIVES, doc, f.events([proposed], doc["_id"]), expected_version=None, on_saved=f.notify
     )
