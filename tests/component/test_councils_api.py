@@ -430,6 +430,32 @@ async def test_a_co_sponsor_known_here_is_confirmed_and_another_regions_is_not(
     assert [e["field"] for e in problem(r, 422)["errors"]] == ["co_sponsors.1.council_id"]
 
 
+async def test_a_proposer_reports_progress_only_while_she_is_a_member(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    sec = h(token, "sec", "council_secretary")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
+    mem = await member(client, token, cid, "ann")
+    ann = h(token, "ann")
+    base = f"{API}/councils/{cid}/initiatives"
+    iid = (await client.post(base, json={"title": "T", "summary": "S"}, headers=ann)).json()["id"]
+    did = (
+        await client.post(f"{API}/councils/{cid}/decisions", json={"title": "Go?", "initiative_id": iid}, headers=sec)
+    ).json()["id"]
+    await client.put(f"{API}/councils/{cid}/decisions/{did}/votes/mine", json={"option": "endorse"}, headers=ann)
+    closed = {"statement": "Go", "chosen_option": "endorse"}
+    await client.post(f"{API}/councils/{cid}/decisions/{did}/close", json=closed, headers=sec)
+    assert (await client.post(f"{base}/{iid}/launch", json={"decision_id": did}, headers=sec)).status_code == 200
+    etag = (await client.get(f"{base}/{iid}", headers=ann)).headers["etag"]
+    r = await client.put(f"{base}/{iid}/progress", json={"progress": 10}, headers={**ann, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    await client.post(f"{API}/councils/{cid}/members/{mem}/end", json={"reason": "removed"}, headers=sec)
+    r = await client.put(
+        f"{base}/{iid}/progress", json={"progress": 99}, headers={**ann, "If-Match": r.headers["etag"]}
+    )
+    assert problem(r, 403)
+
+
 async def test_initiatives_move_only_along_their_states(client: httpx.AsyncClient, token: TokenFactory) -> None:
     sec = h(token, "sec", "council_secretary")
     cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]

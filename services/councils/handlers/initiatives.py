@@ -113,8 +113,11 @@ async def report_progress(
     body = cmd.model_dump(mode="json")
 
     def step(doc: Doc) -> tuple[Doc, list[Any]]:
-        if not (cn.manages(who, council, f.region) or doc["proposed_by"] == who.id):
-            raise Forbidden("only the council's secretary, the region's staff or the proposer report progress")
+        proposer = doc["proposed_by"] == who.id and cn.is_member(who, council)  # while she is a member
+        if not (cn.manages(who, council, f.region) or proposer):
+            raise Forbidden(
+                "only the council's secretary, the region's staff or the proposer (while a member) report progress"
+            )
         etags.check(if_match, doc)
         return ini.report_progress(doc, body["milestones"], body["kpis"], body["progress"]), []
 
