@@ -468,7 +468,24 @@ async def test_initiatives_move_only_along_their_states(client: httpx.AsyncClien
     assert problem(r, 422)["errors"][0]["field"] == "decision_id"
     closed = {"statement": "Go", "chosen_option": "endorse"}
     await client.post(f"{API}/councils/{cid}/decisions/{did}/close", json=closed, headers=sec)
-    r = await client.post(f"{base}/{iid}/launch", json={"decision_id": did}, headers=sec)
+    r = await client.post(f"{base}/{iid}/launch", json={"decision_id": did}, headers=sec)  # closed without votes
+    assert "without a single vote" in problem(r, 409)["detail"]
+    for sub in ("ann", "bob"):
+        await member(client, token, cid, sub)
+    tied = (await client.post(f"{API}/councils/{cid}/decisions", json=open_, headers=sec)).json()["id"]
+    for sub, option in (("ann", "endorse"), ("bob", "object")):
+        await client.put(
+            f"{API}/councils/{cid}/decisions/{tied}/votes/mine", json={"option": option}, headers=h(token, sub)
+        )
+    await client.post(f"{API}/councils/{cid}/decisions/{tied}/close", json=closed, headers=sec)
+    r = await client.post(f"{base}/{iid}/launch", json={"decision_id": tied}, headers=sec)  # 1 for, 1 against
+    assert "1 for 'endorse', 1 against" in problem(r, 409)["detail"]
+    did = (await client.post(f"{API}/councils/{cid}/decisions", json=open_, headers=sec)).json()["id"]
+    await client.put(
+        f"{API}/councils/{cid}/decisions/{did}/votes/mine", json={"option": "endorse"}, headers=h(token, "ann")
+    )
+    await client.post(f"{API}/councils/{cid}/decisions/{did}/close", json=closed, headers=sec)
+    r = await client.post(f"{base}/{iid}/launch", json={"decision_id": did}, headers=sec)  # 1 for, 0 against
     assert r.json()["state"] == "active"
     etag = (await client.get(f"{base}/{iid}", headers=sec)).headers["etag"]
     assert problem(await client.put(f"{base}/{iid}/progress", json={"progress": 1}, headers=sec), 428)

@@ -419,6 +419,35 @@ def test_votes_and_outcomes_name_an_option() -> None:
 
 
 # Initiatives -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("votes", "refused"),
+    [
+        ([], True),  # no vote at all
+        (["abstain"], True),  # a vote, but none for it: 0 for, 0 against
+        (["endorse", "object"], True),  # a tie: 1 for, 1 against
+        (["endorse", "endorse", "object"], False),  # one more for than against
+        (["endorse"], False),  # the least that launches
+        (["endorse", "abstain", "abstain"], False),  # abstentions count for neither
+        (["endorse", "object", "object"], True),
+    ],
+)
+def test_a_launch_needs_a_vote_and_more_for_than_against(votes: list[str], refused: bool) -> None:
+    doc = decision()
+    for n, option in enumerate(votes):
+        doc = dc.vote(doc, f"p{n}", option, None, stamp(T0))
+    doc = dc.close(doc, "s", "endorse", None, "sec", stamp(T0))
+    assert (dc.launch_refusal(doc) is not None) is refused
+
+
+def test_a_yes_no_vote_launches_on_more_yes_than_no() -> None:
+    doc = decision("vote", ["yes", "no"])
+    for n, option in enumerate(["yes", "no", "yes", "no"]):
+        doc = dc.vote(doc, f"p{n}", option, None, stamp(T0))
+    assert dc.launch_refusal(dc.close(doc, "s", "yes", None, "sec", stamp(T0))) is not None  # 2 against 2
+    doc = dc.vote(doc, "p4", "yes", None, stamp(T0))
+    assert dc.launch_refusal(dc.close(doc, "s", "yes", None, "sec", stamp(T0))) is None  # 3 against 2
+
+
 def proposed(*sponsors: tuple[str, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "title": "T",

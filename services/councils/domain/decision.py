@@ -16,6 +16,7 @@ Doc = dict[str, Any]
 STATES = ("open", "closed")
 ENDORSEMENT_OPTIONS = ["endorse", "object", "abstain"]
 LAUNCHING = ("endorse", "yes")  # the outcomes that launch an initiative the decision is about
+AGAINST = ("object", "no")  # the options that count against a launch
 LABELS: dict[str, dict[str, str]] = {
     "en": {"open": "Open", "closed": "Closed"},
     "es": {"open": "Abierta", "closed": "Cerrada"},
@@ -93,3 +94,18 @@ def launches(doc: Doc, initiative_id: str) -> bool:
     return (
         doc["state"] == "closed" and doc.get("initiative_id") == initiative_id and out.get("chosen_option") in LAUNCHING
     )
+
+
+def launch_refusal(doc: Doc) -> str | None:
+    """Why this closed decision's tally does not support launching (None when it does): at least one vote,
+    and more votes for the chosen outcome than against it (``AGAINST``; abstentions count for neither). A
+    tie is refused."""
+    counts = doc.get("tally") or tally(doc)
+    if sum(counts.values()) == 0:
+        return "it was closed without a single vote"
+    chosen = (doc.get("outcome") or {}).get("chosen_option")
+    support = counts.get(chosen, 0)
+    against = sum(n for o, n in counts.items() if o in AGAINST)
+    if support <= against:
+        return f"its tally does not support the launch: {support} for {chosen!r}, {against} against"
+    return None

@@ -11,7 +11,7 @@ from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import Forbidden, NotFound, Unprocessable, field_error
+from clustergrowth.problems import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils import store as st
@@ -98,6 +98,9 @@ async def launch(f: Councils, cid: str, iid: str, decision_id: str, who: Princip
         raise field_error(
             "decision_id", f"does not launch {iid}: it must be about it, closed, with the outcome {dc.LAUNCHING}"
         )
+    refusal = dc.launch_refusal(decision)
+    if refusal is not None:
+        raise Conflict(f"decision {decision_id} does not launch {iid}: {refusal}", decision_id=decision_id)
     return await _change(f, cid, iid, lambda doc: _one(ini.launch(doc, decision_id, f.now())))
 
 
