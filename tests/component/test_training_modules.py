@@ -11,6 +11,7 @@ import base64
 import gzip
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ class Clock:
         return self.now
 
 
+@dataclass
+class PlansContext(Context):
+    """A handler context with the plans' hook, as the training service's has."""
+
+    modules_for: Any = None
+
+
 class StubSettings(ServiceSettings):
     database: str = "training"
 
@@ -82,7 +90,7 @@ class Training(ServiceComponent):
     ) -> None:
         super().__init__(settings, own, store=store, bus=bus)
         self.clock = clock or Clock(START)
-        self.context = Context(
+        self.context = PlansContext(
             self.store, settings.region, service="training", notify=self.relay.notify, clock=self.clock
         )
         modules.attach(self, credentials or CredentialSettings(base_url="https://ie05.test/api/v1/training"))
@@ -422,3 +430,19 @@ def test_a_configured_key_file_is_used(settings: RuntimeSettings, tmp_path: Path
     issuer = service.context.training_modules.issuer  # type: ignore[attr-defined]
     assert issuer.jwk == badges.public_jwk(key.public_key()) and issuer.id == "https://x.test/t/credentials/issuer"
     assert not (settings.data_dir / "training-credentials").exists()
+
+
+async def test_the_plans_hook_suggests_running_modules_for_the_practices(
+    client: httpx.AsyncClient, service: Training, clock: Clock, token: TokenFactory
+) -> None:
+    staff = {"Authorization": token("coord", "region_admin")}
+    late = [{"title": "Late", "start": at(20, 10), "end": at(20, 12)}]
+    lean = (await client.post(f"{API}/modules", json=module_body(sessions=late), headers=staff)).json()["id"]
+    soon = (await client.post(f"{API}/modules", json=module_body(), headers=staff)).json()["id"]
+    people = (await client.post(f"{API}/modules", json=module_body(practices=["ppl_hiring"]), headers=staff)).json()
+    hook = service.context.modules_for
+    assert await hook(service.store, ["ops_lean"]) == [soon, lean]  # soonest first
+    assert await hook(service.store, ["ppl_hiring", "tgt_stretch"]) == [people["id"]]
+    assert await hook(service.store, []) == []
+    clock.now = datetime(2027, 3, 3, 12, tzinfo=UTC)  # the early modules' last session ends now: over
+    assert await hook(service.store, ["ops_lean", "ppl_hiring"]) == [lean]

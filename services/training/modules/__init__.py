@@ -4,7 +4,8 @@ Bitstring Status List).
 
 The training service wires it with one line each: ``router`` included in its API router, and
 ``attach(self)`` in its component's ``__init__`` once its handler ``context`` is set (it puts the desk
-the routes use on that context, adds the modules collection to the outbox relay, and reads the
+the routes use on that context, sets the context's ``modules_for`` hook, when it has one, to a query of
+this catalogue, adds the modules collection to the outbox relay, and reads the
 ``CG_TRAINING_CREDENTIAL_*`` settings). Its indexes: ``await ensure_indexes(store)`` in ``prepare``.
 """
 
@@ -18,6 +19,7 @@ from services.training.modules.handlers import (
     MODULES,
     OUTBOX_COLLECTIONS,
     ModuleDesk,
+    catalogue_query,
     ensure_indexes,
 )
 from services.training.modules.settings import CredentialSettings
@@ -29,6 +31,7 @@ __all__ = [
     "CredentialSettings",
     "ModuleDesk",
     "attach",
+    "catalogue_query",
     "ensure_indexes",
     "router",
 ]
@@ -52,6 +55,8 @@ def attach(component: ServiceComponent, settings: CredentialSettings | None = No
     issuer = badges.RegionIssuer(own.base_url.rstrip("/"), region, name, key)
     found = ModuleDesk(component.context, issuer, own.valid_years)
     setattr(component.context, ATTR, found)
+    if hasattr(component.context, "modules_for"):  # the plans' hook: suggest modules of this catalogue
+        component.context.modules_for = catalogue_query(component.context.clock)
     for collection in OUTBOX_COLLECTIONS:
         component.relay.routes.setdefault(collection, component.topic)
     return found

@@ -10,9 +10,9 @@ unused index is never set, so it revokes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -64,6 +64,24 @@ class ModuleDesk:
 async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(MODULES, ["region"])
     await store.ensure_index(MODULES, ["starts"])
+    await store.ensure_index(MODULES, ["ends"])
+    await store.ensure_index(MODULES, ["outbox_pending"])
+
+
+SUGGESTED = 5  # modules suggested for a plan
+
+
+def catalogue_query(clock: Callable[[], datetime]) -> Callable[[DocumentStore, list[str]], Awaitable[list[str]]]:
+    """The plans' hook: ids of this region's modules that address any of the practices and still run
+    (their last session not over), soonest first, at most five."""
+
+    async def modules_for(store: DocumentStore, practices: list[str]) -> list[str]:
+        if not practices:
+            return []
+        q = {"practices": {"$in": list(practices)}, "ends": {"$gt": stamp(clock())}}
+        return [d["_id"] for d in await store.find(MODULES, q, sort=[("starts", 1), ("_id", 1)], limit=SUGGESTED)]
+
+    return modules_for
 
 
 def is_manager(who: Principal, doc: Doc) -> bool:
@@ -109,6 +127,7 @@ def _fields(cmd: c.CreateModule | c.UpdateModule, *, partial: bool) -> Doc:
             {**s.model_dump(mode="json"), "start": stamp(s.start), "end": stamp(s.end)} for s in sessions
         ]
         fields["starts"] = min(s["start"] for s in fields["sessions"])
+        fields["ends"] = max(s["end"] for s in fields["sessions"])
     return fields
 
 

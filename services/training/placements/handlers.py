@@ -55,6 +55,7 @@ async def ensure_indexes(store: DocumentStore) -> None:
         await store.ensure_index(collection, [field])
     await store.ensure_index(PLACEMENTS, ["applicant_id"])
     await store.ensure_index(PLACEMENTS, ["created_at"])
+    await store.ensure_index(PLACEMENTS, ["outbox_pending"])
 
 
 # Applicants --------------------------------------------------------------------------------------------
