@@ -103,7 +103,7 @@ def launch_refusal(doc: Doc) -> str | None:
     counts = doc.get("tally") or tally(doc)
     if sum(counts.values()) == 0:
         return "it was closed without a single vote"
-    chosen = (doc.get("outcome") or {}).get("chosen_option")
+    chosen = str((doc.get("outcome") or {}).get("chosen_option"))
     support = counts.get(chosen, 0)
     against = sum(n for o, n in counts.items() if o in AGAINST)
     if support <= against:
