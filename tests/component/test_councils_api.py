@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import icalendar
@@ -97,6 +97,13 @@ def problem(r: httpx.Response, status: int) -> dict[str, Any]:
 Who = Callable[..., dict[str, str]]  # who(sub, *roles) -> the headers of that person
 
 
+def set_clock(client: httpx.AsyncClient, at: datetime) -> None:
+    """Set the councils service's clock (its handler context's, as the app serves it) to run from ``at``."""
+    app = cast(httpx.ASGITransport, client._transport).app
+    offset = at - datetime.now(UTC)
+    app.state.councils.clock = lambda: datetime.now(UTC) + offset  # type: ignore[attr-defined]
+
+
 async def done_when(client: httpx.AsyncClient, who: Who) -> dict[str, Any]:
     """The issue's scenario through the API: a secretary forms a council, invites members of three
     constituencies, schedules a meeting; members register (one waitlisted, then promoted on a cancellation);
@@ -135,7 +142,7 @@ async def done_when(client: httpx.AsyncClient, who: Who) -> dict[str, Any]:
     # a meeting with two seats: the third to register waits, and moves up when a seat frees
     r = await client.post(f"{API}/councils/{cid}/meetings", json=meeting(seats=2), headers=sec)
     assert r.status_code == 201, r.text
-    mid = r.json()["id"]
+    mid, start = r.json()["id"], datetime.fromisoformat(r.json()["start"].replace("Z", "+00:00"))
     got = {}
     for sub in people:
         r = await client.post(f"{API}/councils/{cid}/meetings/{mid}/registrations", headers=who(sub))
@@ -151,7 +158,10 @@ async def done_when(client: httpx.AsyncClient, who: Who) -> dict[str, Any]:
         (pid("gov-cal"), "registered"),
     ]
 
-    # attendance: two of the three voting members (a majority of 3 is 2)
+    # attendance: two of the three voting members (a majority of 3 is 2); check-in opens 60 minutes before
+    check_in = f"{API}/councils/{cid}/meetings/{mid}/check-ins"
+    assert problem(await client.post(check_in, json={"person": pid("uni-bea")}, headers=sec), 409)
+    set_clock(client, start)  # the meeting starts
     for sub in ("uni-bea", "gov-cal"):
         r = await client.post(f"{API}/councils/{cid}/meetings/{mid}/check-ins", json={"person": pid(sub)}, headers=sec)
         assert r.status_code == 200, r.text

@@ -243,13 +243,16 @@ def test_erasure_forgets_names_and_ends_the_membership() -> None:
 
 
 # Meetings ----------------------------------------------------------------------------------------------
+START = T0 + timedelta(days=7)  # of the meetings below
+
+
 def meeting(seats: int, clock: Clock) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "title": "M",
         "mode": "online",
         "place": None,
         "timezone": "Europe/Dublin",
-        "start": stamp(T0 + timedelta(days=7)),
+        "start": stamp(START),
         "end": stamp(T0 + timedelta(days=7, hours=2)),
         "seats": seats,
         "agenda": [],
@@ -356,6 +359,7 @@ def test_closing_needs_minutes_and_records_attendance_and_quorum() -> None:
     clock = Clock()
     c = voters(3)  # a majority of 3 is 2
     doc = meeting(5, clock)
+    clock.t = START  # the meeting has begun: each now() a minute later
     for m in c["members"][:2]:
         doc = mt.check_in(doc, m, clock.now())
     doc = mt.check_in(doc, c["members"][0], clock.now())  # twice: counted once
@@ -370,9 +374,24 @@ def test_closing_needs_minutes_and_records_attendance_and_quorum() -> None:
         mt.close(held, c, "again", [], [], clock.now())
 
 
+def test_check_in_opens_60_minutes_before_the_start_and_closing_at_the_start() -> None:
+    c = voters(1)
+    doc = meeting(5, Clock())
+    tick = timedelta(microseconds=1)
+    opens = START - timedelta(minutes=60)
+    with pytest.raises(Conflict):
+        mt.check_in(doc, c["members"][0], stamp(opens - tick))
+    assert len(mt.check_in(doc, c["members"][0], stamp(opens))["attendance"]) == 1
+    with pytest.raises(Conflict):
+        mt.close(doc, c, "Minutes", [], [], stamp(START - tick))
+    assert mt.close(doc, c, "Minutes", [], [], stamp(START))[0]["status"] == "held"
+    assert mt.close(doc, c, "Minutes", [], [], stamp(START + tick))[0]["status"] == "held"
+
+
 def test_drafted_minutes_close_a_meeting() -> None:
     clock = Clock()
     doc = {**meeting(5, clock), "draft_minutes": "Draft"}
+    clock.t = START
     held, _ = mt.close(doc, voters(3), None, [], [], clock.now())
     assert held["minutes"] == "Draft" and held["draft_minutes"] is None
 

@@ -20,6 +20,7 @@ Doc = dict[str, Any]
 MAX_WAITLIST = 200
 MAX_LENGTH = timedelta(hours=12)
 MODES_WITH_PLACE = ("in_person", "hybrid")
+CHECK_IN_FROM = timedelta(minutes=60)  # check-in opens this long before the start
 
 
 def parse(stamp: str) -> datetime:
@@ -178,8 +179,12 @@ def cancel_registration(doc: Doc, person: str, members: Members, now: str) -> tu
 
 
 def check_in(doc: Doc, member: Doc, now: str) -> Doc:
-    """Record that an active member attends (once; a second check-in changes nothing)."""
+    """Record that an active member attends (once; a second check-in changes nothing), from 60 minutes
+    before the start on."""
     require_scheduled(doc)
+    opens = parse(doc["start"]) - CHECK_IN_FROM
+    if parse(now) < opens:
+        raise Conflict(f"check-in for meeting {doc['_id']} opens at {opens.isoformat()} (60 minutes before it starts)")
     if any(a["person"] == member["person"] for a in doc["attendance"]):
         return doc
     entry = {"person": member["person"], "constituency": member["constituency"], "checked_in_at": now}
@@ -198,8 +203,11 @@ def close(
     doc: Doc, council: Doc, minutes: str | None, decisions: list[str], action_items: list[Doc], now: str
 ) -> tuple[Doc, ev.MeetingHeld]:
     """Close a meeting: minutes are required (given now, or drafted before); the attendee count, attendance
-    by constituency and quorum are recorded from the check-ins."""
+    by constituency and quorum are recorded from the check-ins. Only once it has started (at its start or
+    later)."""
     require_scheduled(doc)
+    if parse(now) < parse(doc["start"]):
+        raise Conflict(f"meeting {doc['_id']} has not started yet (it starts at {doc['start']})")
     text = minutes if minutes is not None else doc.get("draft_minutes")
     if not text or not text.strip():
         raise Unprocessable(
