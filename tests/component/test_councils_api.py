@@ -466,6 +466,23 @@ async def test_a_proposer_reports_progress_only_while_she_is_a_member(
     assert problem(r, 403)
 
 
+async def test_members_registering_leave_the_meetings_etag_and_another_managers_change_does_not(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    sec, adm = h(token, "sec", "council_secretary"), h(token, "adm", "region_admin")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
+    await member(client, token, cid, "ann")
+    r = await client.post(f"{API}/councils/{cid}/meetings", json=meeting(seats=2), headers=sec)
+    url, etag = f"{API}/councils/{cid}/meetings/{r.json()['id']}", r.headers["etag"]
+    assert (await client.post(f"{url}/registrations", headers=h(token, "ann"))).status_code == 201
+    r = await client.patch(url, json={"title": "Moved"}, headers={**sec, "If-Match": etag})  # read before it
+    assert r.status_code == 200 and r.json()["seats_taken"] == 1, r.text
+    seen_by_sec = r.headers["etag"]
+    r = await client.patch(url, json={"seats": 3}, headers={**adm, "If-Match": seen_by_sec})  # another manager
+    assert r.status_code == 200, r.text
+    assert problem(await client.patch(url, json={"title": "Again"}, headers={**sec, "If-Match": seen_by_sec}), 412)
+
+
 async def test_initiatives_move_only_along_their_states(client: httpx.AsyncClient, token: TokenFactory) -> None:
     sec = h(token, "sec", "council_secretary")
     cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]

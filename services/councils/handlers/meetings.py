@@ -22,6 +22,18 @@ from services.councils.handlers.context import Councils
 from services.councils.handlers.councils import _id, get_council
 
 
+def _tagged(doc: Doc) -> Doc:
+    """What a meeting's ETag is a digest of: the meeting without its registrations, which members change
+    on their own (a registration is not a change the secretary's update could overwrite: it is kept, and a
+    change of seats is checked against the registrations as they are when written)."""
+    return {k: v for k, v in doc.items() if k != "registrations"}
+
+
+def tag(doc: Doc) -> str:
+    """The meeting's ETag (``etags.tag`` of ``_tagged``)."""
+    return etags.tag(_tagged(doc))
+
+
 async def get_meeting(f: Councils, cid: str, mid: str) -> Doc:
     """A meeting of the council (its times and place are public)."""
     doc = await f.store.get(st.MEETINGS, mid)
@@ -60,7 +72,7 @@ async def schedule(f: Councils, cid: str, cmd: c.ScheduleMeeting, who: Principal
     await aggregate.save(
         f.store, st.MEETINGS, doc, f.events([scheduled], doc["_id"]), expected_version=None, on_saved=f.notify
     )
-    return view(who, council, doc, f.region), etags.tag(doc)
+    return view(who, council, doc, f.region), tag(doc)
 
 
 async def reschedule(
@@ -77,12 +89,12 @@ async def reschedule(
             fields[k] = stamp(when)
 
     def step(doc: Doc) -> tuple[Doc, list[Any], Doc]:
-        etags.check(if_match, doc)
+        etags.check(if_match, _tagged(doc))
         new, scheduled = mt.reschedule(doc, fields, cn.active_since(council), f.now())
         return new, [scheduled], new
 
     new: Doc = await _change(f, cid, mid, step)
-    return view(who, council, new, f.region), etags.tag(new)
+    return view(who, council, new, f.region), tag(new)
 
 
 Step = Callable[[Doc], tuple[Doc, list[Any], Any]]
