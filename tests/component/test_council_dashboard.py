@@ -169,7 +169,7 @@ async def test_the_dashboard_follows_the_other_services_and_a_replay_rebuilds_it
     bus, fresh = SqliteBus(bare.data_dir / "events.sqlite"), SqliteStore(bare.data_dir / "replayed.sqlite")
     try:
         await dashboard.rebuild(fresh, bus, [bare.topic(t) for t in dashboard.TOPICS])
-        assert await load(fresh, COUNCIL, Principal("ana", frozenset({"analyst"}), "IE05")) == board
+        assert await load(fresh, COUNCIL, Principal("ana", frozenset({"analyst"}), "IE05"), "IE05") == board
     finally:
         await bus.close()
         await fresh.close()

@@ -285,7 +285,7 @@ def values(board: dict[str, Any], key: str) -> list[int]:
 
 
 async def test_the_four_success_factors_per_quarter_match_the_hand_computed_story(tmp_path: Path) -> None:
-    board = await load(await fed(tmp_path, in_order(ORDER)), CORK, ANALYST)
+    board = await load(await fed(tmp_path, in_order(ORDER)), CORK, ANALYST, "IE05")
     assert board["quarters"] == ["2026-Q1", "2026-Q2"]
     # Q1: 0 engagements + 2 SME bookings at university sites (b1, b5; b2 cancelled) + 1 meeting with both
     # Q2: 2 engagements (x2, x3) + 0 + 0 (mt2 had SMEs only)
@@ -313,7 +313,7 @@ async def test_the_four_success_factors_per_quarter_match_the_hand_computed_stor
 
 
 async def test_activity_shows_the_inputs_bookings_classified_by_booker(tmp_path: Path) -> None:
-    board = await load(await fed(tmp_path, in_order(ORDER)), CORK, ANALYST)
+    board = await load(await fed(tmp_path, in_order(ORDER)), CORK, ANALYST, "IE05")
     q1, q2 = board["activity"]
     assert q1["bookings"] == {
         "total": 4,  # b1, b3, b4, b5 (b2 cancelled, b6 in ITH5, b7 a rejected request)
@@ -337,7 +337,7 @@ async def test_activity_shows_the_inputs_bookings_classified_by_booker(tmp_path:
 
 
 async def test_the_co_sponsor_sees_the_cross_border_initiative_too(tmp_path: Path) -> None:
-    board = await load(await fed(tmp_path, in_order(ORDER)), BOLOGNA, ANALYST)
+    board = await load(await fed(tmp_path, in_order(ORDER)), BOLOGNA, ANALYST, "IE05")
     assert board["region"] == "ITH5" and board["quarters"] == ["2026-Q1", "2026-Q2"]  # b6 is in ITH5's Q1
     assert values(board, "cluster_cluster") == [1, 1]  # Q1: b6, booked by P1 of IE05; Q2: i2
     assert board["activity"][0]["bookings"]["total"] == 1
@@ -358,24 +358,24 @@ async def test_a_co_sponsorship_counts_only_when_the_lead_is_of_the_co_sponsors_
         initiative("launched", "i5", CORK, [BOLOGNA], True, at),
     ]
     store = await fed(tmp_path, events)
-    cork = (await load(store, CORK, ANALYST))["activity"][0]
+    cork = (await load(store, CORK, ANALYST, "IE05"))["activity"][0]
     assert (cork["initiatives"]["launched"], cork["cross_border_initiatives_launched"]) == (2, 1)  # i3, i5; i5
-    bologna = (await load(store, BOLOGNA, ANALYST))["activity"][0]
+    bologna = (await load(store, BOLOGNA, ANALYST, "IE05"))["activity"][0]
     assert (bologna["initiatives"]["launched"], bologna["cross_border_initiatives_launched"]) == (1, 1)  # i4
-    assert values(await load(store, BOLOGNA, ANALYST), "cluster_cluster") == [1]  # i4, not i5
+    assert values(await load(store, BOLOGNA, ANALYST, "IE05"), "cluster_cluster") == [1]  # i4, not i5
 
 
 async def test_every_event_delivered_twice_changes_nothing(tmp_path: Path) -> None:
     events = in_order(ORDER)
-    once = await load(await fed(tmp_path, events, "once"), CORK, ANALYST)
-    twice = await load(await fed(tmp_path, [e for x in events for e in (x, x)], "twice"), CORK, ANALYST)
-    again = await load(await fed(tmp_path, [*events, *events], "again"), CORK, ANALYST)
+    once = await load(await fed(tmp_path, events, "once"), CORK, ANALYST, "IE05")
+    twice = await load(await fed(tmp_path, [e for x in events for e in (x, x)], "twice"), CORK, ANALYST, "IE05")
+    again = await load(await fed(tmp_path, [*events, *events], "again"), CORK, ANALYST, "IE05")
     assert once == twice == again
 
 
 async def test_the_order_in_which_topics_are_consumed_does_not_change_the_answer(tmp_path: Path) -> None:
-    first = await load(await fed(tmp_path, in_order(ORDER), "a"), CORK, ANALYST)
-    reverse = await load(await fed(tmp_path, in_order(ORDER[::-1]), "b"), CORK, ANALYST)
+    first = await load(await fed(tmp_path, in_order(ORDER), "a"), CORK, ANALYST, "IE05")
+    reverse = await load(await fed(tmp_path, in_order(ORDER[::-1]), "b"), CORK, ANALYST, "IE05")
     assert reverse == first
 
 
@@ -405,7 +405,7 @@ async def test_unknown_event_types_are_tolerated_and_change_nothing(tmp_path: Pa
     ]
     plain = await fed(tmp_path, in_order(ORDER), "plain")
     mixed = await fed(tmp_path, [*strange, *in_order(ORDER), *strange], "mixed")
-    assert await load(mixed, CORK, ANALYST) == await load(plain, CORK, ANALYST)
+    assert await load(mixed, CORK, ANALYST, "IE05") == await load(plain, CORK, ANALYST, "IE05")
     assert await mixed.count(await live_collection(mixed)) == await plain.count(await live_collection(plain))
     alone = await fed(tmp_path, strange, "alone")
     assert await alone.count(await live_collection(alone)) == 0
@@ -421,16 +421,18 @@ async def test_replaying_the_log_from_zero_rebuilds_the_same_dashboard(tmp_path:
     try:
         report = await rebuild(fresh, bus, TOPICS)
         assert report["events"] == sum(len(v) for v in s.values()) and report["generation"] == 2
-        assert await load(fresh, CORK, ANALYST) == await load(live, CORK, ANALYST)
+        assert await load(fresh, CORK, ANALYST, "IE05") == await load(live, CORK, ANALYST, "IE05")
         report = await rebuild(live, bus, TOPICS)  # a rebuild over a live store makes a new generation
-        assert report["generation"] == 2 and await load(live, CORK, ANALYST) == await load(fresh, CORK, ANALYST)
+        assert report["generation"] == 2 and await load(live, CORK, ANALYST, "IE05") == await load(
+            fresh, CORK, ANALYST, "IE05"
+        )
     finally:
         await bus.close()
 
 
 async def test_an_erased_sme_is_forgotten(tmp_path: Path) -> None:
     erased = ev(mev.SMEErased(sme_id="sme-2", region="IE05", sector="C28"), "sme-2")
-    board = await load(await fed(tmp_path, [*in_order(ORDER), erased]), CORK, ANALYST)
+    board = await load(await fed(tmp_path, [*in_order(ORDER), erased]), CORK, ANALYST, "IE05")
     q1 = board["activity"][0]
     assert q1["smes_assessed"] == 1  # sme-1 only
     assert q1["bookings"]["by_smes"] == 1 and q1["bookings"]["by_others"] == 2  # beta is no longer an SME's
@@ -460,7 +462,7 @@ async def test_an_event_at_the_last_microsecond_of_march_counts_in_q1_and_one_at
         completed("y2", "IE05", "2026-04-01T00:00:00.000000Z"),
         completed("y3", "IE05", "2026-04-01T00:00:00.000001Z"),
     ]
-    board = await load(await fed(tmp_path, events), CORK, ANALYST)
+    board = await load(await fed(tmp_path, events), CORK, ANALYST, "IE05")
     assert [(r["quarter"], r["engagements_completed"]) for r in board["activity"]] == [("2026-Q1", 1), ("2026-Q2", 2)]
 
 
@@ -470,7 +472,7 @@ async def test_quarters_without_activity_between_two_with_activity_are_shown_as_
         completed("y1", "IE05", "2025-11-01T00:00:00Z"),
         completed("y2", "IE05", "2026-05-01T00:00:00Z"),
     ]
-    board = await load(await fed(tmp_path, events), CORK, ANALYST)
+    board = await load(await fed(tmp_path, events), CORK, ANALYST, "IE05")
     assert board["quarters"] == ["2025-Q4", "2026-Q1", "2026-Q2"]
     assert values(board, "sme_university") == [1, 0, 1]
 
@@ -482,7 +484,9 @@ async def test_quarters_without_activity_between_two_with_activity_are_shown_as_
         (Principal("ana", frozenset({"analyst"}), "FR10"), True),  # network-wide, aggregates
         (Principal("sec", frozenset({"council_secretary"}), "IE05"), True),  # the region's staff
         (Principal("adm", frozenset({"region_admin"}), "IE05"), True),
-        (Principal("sec", frozenset({"council_secretary"}), "ITH5"), False),  # another region's staff
+        # a partner's person granted council_secretary here (home region ITH5): she manages this region's
+        # councils, as everywhere in the service (the auth layer strips staff roles not granted here)
+        (Principal("sec", frozenset({"council_secretary"}), "ITH5"), True),
         (Principal("uni", frozenset({"academic"}), "IE05"), True),  # an active member
         (Principal("sme", frozenset({"sme_member"}), "IE05"), False),  # a member who left
         (Principal("eve", frozenset({"sme_member"}), "IE05"), False),  # nobody's member
@@ -494,15 +498,24 @@ async def test_members_the_regions_staff_and_analysts_read_it_and_others_get_404
 ) -> None:
     store = await fed(tmp_path, [*in_order(ORDER), left("m2", S, "sme")])
     if sees:
-        assert (await load(store, CORK, who))["council_id"] == CORK
+        assert (await load(store, CORK, who, "IE05"))["council_id"] == CORK
     else:
         with pytest.raises(NotFound, match=CORK):
-            await load(store, CORK, who)
+            await load(store, CORK, who, "IE05")
+
+
+async def test_this_regions_staff_do_not_read_another_regions_council(tmp_path: Path) -> None:
+    store = await fed(tmp_path, in_order(ORDER))
+    staff = Principal("sec", frozenset({"council_secretary"}), "IE05")
+    assert (await load(store, CORK, staff, "IE05"))["council_id"] == CORK
+    with pytest.raises(NotFound, match=BOLOGNA):  # Bologna's council is ITH5's, this service is IE05's
+        await load(store, BOLOGNA, staff, "IE05")
+    assert (await load(store, BOLOGNA, staff, "ITH5"))["council_id"] == BOLOGNA  # in ITH5's service
 
 
 async def test_a_council_not_formed_here_is_404_even_with_members_known(tmp_path: Path) -> None:
     store = await fed(tmp_path, [joined("m9", U, "university", None, cid="c-unknown")])
     with pytest.raises(NotFound, match="c-unknown"):
-        await load(store, "c-unknown", ANALYST)
+        await load(store, "c-unknown", ANALYST, "IE05")
     with pytest.raises(NotFound):
-        await load(store, "c-nothing", ANALYST)
+        await load(store, "c-nothing", ANALYST, "IE05")

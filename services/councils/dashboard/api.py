@@ -23,6 +23,15 @@ STAFF = ("council_secretary", "region_admin")
 READERS = ("any",)  # members hold any role; the object rule below decides (staff, analysts, members)
 
 
+async def this_region(request: Request) -> str:
+    """The region this councils service serves (its handler context's)."""
+    region: str = request.app.state.councils.region
+    return region
+
+
+Region = Annotated[str, Depends(this_region)]
+
+
 async def council_store(request: Request) -> DocumentStore:
     """The councils service's store, from its handler context (every service context carries ``store``)."""
     store: DocumentStore = request.app.state.councils.store
@@ -32,20 +41,23 @@ async def council_store(request: Request) -> DocumentStore:
 Store = Annotated[DocumentStore, Depends(council_store)]
 
 
-def may_read(who: Principal, council: Doc) -> bool:
-    """Analysts (aggregates), the staff of the council's region, and its active members."""
+def may_read(who: Principal, council: Doc, region: str) -> bool:
+    """Analysts (aggregates), the council's managers and its active members. Managers as everywhere in the
+    service (``domain.council.manages``): staff roles held here manage the councils of this region (the
+    caller's home region is not what counts: a partner's person may be granted them here); a member whose
+    position is secretary is an active member."""
     if who.has("analyst"):
         return True
-    if who.has(*STAFF) and who.region == council["region"]:
+    if who.has(*STAFF) and council["region"] == region:
         return True
     return any(m["person"] == who.id and m["active"] for m in council.get("members", []))
 
 
-async def load(store: DocumentStore, council_id: str, who: Principal) -> dict[str, Any]:
+async def load(store: DocumentStore, council_id: str, who: Principal, region: str) -> dict[str, Any]:
     """The dashboard of a council the caller may read; 404 otherwise (its existence is not disclosed)."""
     collection = await p.live_collection(store)
     council = await store.get(collection, p.council_key(council_id))
-    if council is None or "region" not in council or not may_read(who, council):
+    if council is None or "region" not in council or not may_read(who, council, region):
         raise NotFound(f"no council {council_id}")
     region_cells = await store.find(collection, {"kind": "region", "region": council["region"]})
     council_cells = await store.find(collection, {"kind": "council_quarter", "council_id": council_id})
@@ -60,8 +72,8 @@ async def load(store: DocumentStore, council_id: str, who: Principal) -> dict[st
     summary="A council's dashboard: activity and the four success factors per quarter, with their inputs",
     responses=problem_responses(404),
 )
-async def council_dashboard(store: Store, who: CurrentPrincipal, council_id: str) -> dict[str, Any]:
-    return await load(store, council_id, who)
+async def council_dashboard(store: Store, region: Region, who: CurrentPrincipal, council_id: str) -> dict[str, Any]:
+    return await load(store, council_id, who, region)
 
 
 @router.get(
@@ -72,8 +84,10 @@ async def council_dashboard(store: Store, who: CurrentPrincipal, council_id: str
     description="`indicator`: " + ", ".join(f"`{k}`" for k in indicators.INDICATORS) + "; another is a 404.",
     responses=problem_responses(404),
 )
-async def council_dashboard_svg(store: Store, who: CurrentPrincipal, council_id: str, indicator: str) -> Response:
-    board = await load(store, council_id, who)  # who may read it first: an outsider learns nothing more
+async def council_dashboard_svg(
+    store: Store, region: Region, who: CurrentPrincipal, council_id: str, indicator: str
+) -> Response:
+    board = await load(store, council_id, who, region)  # who may read it first: an outsider learns nothing more
     if indicator not in indicators.INDICATORS:
         raise NotFound(f"no indicator {indicator!r}", indicators=list(indicators.INDICATORS))
     return Response(charts.indicator_svg(council_id, board["indicators"][indicator]), media_type="image/svg+xml")
