@@ -53,7 +53,8 @@ class FacilityBooked(_Booked):
 
 
 class BookingCancelled(EventData):
-    """A booking was cancelled by its holder or a manager, or an approval was refused."""
+    """A booking was cancelled by its holder or a manager, or an approval was refused, or the platform
+    withdrew it because the council membership its resource's policy requires ended (``cause``)."""
 
     service: ClassVar[str] = "facilities"
     name: ClassVar[str] = "BookingCancelled"
@@ -65,7 +66,15 @@ class BookingCancelled(EventData):
     start: str = Field(description="start, ISO 8601 UTC")
     end: str = Field(description="end, ISO 8601 UTC")
     cancelled_by: str = Field(description="subject who cancelled")
-    reason: Literal["cancelled", "rejected"] = Field(description="cancelled, or an approval was rejected")
+    reason: Literal["cancelled", "rejected"] = Field(
+        description="cancelled: a confirmed booking was withdrawn; rejected: a request that awaited approval "
+        "ended unconfirmed (refused by a manager, or withdrawn by the platform: see cause)"
+    )
+    cause: str | None = Field(
+        None,
+        description="why the platform itself withdrew the booking: membership_ended (the council membership "
+        "the resource's policy requires ended); absent or null when its holder or a manager did",
+    )
 
 
 ALL: list[type[EventData]] = [ResourceListed, DeskBooked, FacilityBooked, BookingCancelled]
