@@ -269,6 +269,13 @@ async def cancel_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> Book
     "/bookings/{booking_id}/approve",
     **allow("facility_manager", "region_admin"),
     response_model=BookingOut,
+    responses={
+        "409": {
+            "description": "not awaiting approval, or its holder no longer meets the resource's policy "
+            "(names the rule; the request stays pending)",
+            "content": {"application/problem+json": {}},
+        }
+    },
     summary="Approve (managers)",
 )
 async def approve_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:

@@ -44,7 +44,7 @@ class FacilitiesService(ServiceComponent):
         self.facilities = self.context = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
         self.usage = consumers.UsageProjection(self.store)
         self.subscribe(consumers.GROUP, [ev.TOPIC], self.usage.handle)
-        self.membership = consumers.MembershipProjection(self.store)
+        self.membership = handlers.membership_projection(self.facilities)  # also withdraws on MemberLeft
         self.subscribe(consumers.MEMBERSHIP_GROUP, [cev.TOPIC], self.membership.handle)
 
     async def prepare(self) -> None:

@@ -8,6 +8,7 @@ what site managers' dashboards read. Each event changes it at most once (inbox i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -89,13 +90,19 @@ def councils_of(doc: Doc | None) -> frozenset[str]:
 
 
 class MembershipProjection:
-    """Keeps ``council_members`` (one document per person) from the councils service's events."""
+    """Keeps ``council_members`` (one document per person) from the councils service's events; after each
+    ``MemberLeft``, ``on_left(person, council_id)`` (the withdrawal of her bookings) runs, on a redelivery
+    too: it decides from the current state, so it is idempotent, and a crash between the two writes is
+    mended by the redelivery."""
 
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, on_left: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.store = store
+        self.on_left = on_left
 
     async def handle(self, event: CloudEvent) -> None:
         if event.type not in READS:
             return  # the councils service's other events say nothing about eligibility
         person = str(event.data["person"])
         await apply_once(self.store, st.COUNCIL_MEMBERS, person, event.id, lambda doc: fold_membership(doc, event))
+        if event.type == LEFT and self.on_left is not None:
+            await self.on_left(person, str(event.data["council_id"]))

@@ -99,7 +99,7 @@ def resource_from_doc(d: Doc) -> Resource:
 
 
 def booking_to_doc(b: Booking) -> dict[str, Any]:
-    return {
+    doc = {
         "id": b.id,
         "resource_id": b.resource_id,
         "site_id": b.site_id,
@@ -115,6 +115,9 @@ def booking_to_doc(b: Booking) -> dict[str, Any]:
         "sequence": b.sequence,
         "changed_by": b.changed_by,
     }
+    if b.cause is not None:  # only on the few the platform withdrew; older documents have no such field
+        doc["cause"] = b.cause
+    return doc
 
 
 def booking_from_doc(d: dict[str, Any]) -> Booking:
@@ -133,6 +136,7 @@ def booking_from_doc(d: dict[str, Any]) -> Booking:
         created_at=parse_iso(d["created_at"]),
         sequence=d.get("sequence", 0),
         changed_by=d.get("changed_by"),
+        cause=d.get("cause"),
     )
 
 

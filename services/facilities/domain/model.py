@@ -15,6 +15,7 @@ SiteKind = Literal["science_park", "university", "business_organisation"]
 ResourceKind = Literal["hot_desk", "meeting_room", "lab", "equipment", "university_access_point"]
 BookingStatus = Literal["pending_approval", "confirmed", "cancelled", "rejected"]
 ACTIVE: tuple[BookingStatus, ...] = ("pending_approval", "confirmed")
+MEMBERSHIP_ENDED = "membership_ended"  # a booking's cause: the council membership its policy required ended
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -161,6 +162,7 @@ class Booking:
     created_at: datetime
     sequence: int = 0  # iCalendar SEQUENCE: bumped on every change a calendar must see
     changed_by: str | None = None
+    cause: str | None = None  # why the platform itself withdrew it (``membership_ended``); None otherwise
 
     @property
     def active(self) -> bool:
@@ -252,11 +254,41 @@ class ResourceDay:
         return self._set(replace(b, status="cancelled", sequence=b.sequence + 1, changed_by=by))
 
     def decide(self, booking_id: str, by: str, approve: bool) -> Booking:
+        """The transition alone; a manager's approval goes through ``approve``, which re-checks the holder."""
         b = self.find(booking_id)
         if b.status != "pending_approval":
             raise Conflict(f"booking {booking_id} is {b.status}, not awaiting approval", status_now=b.status)
         status: BookingStatus = "confirmed" if approve else "rejected"
         return self._set(replace(b, status=status, sequence=b.sequence + 1, changed_by=by))
+
+    def approve(self, booking_id: str, by: str, resource: Resource, holder: Booker) -> Booking:
+        """Confirm a request if its holder still meets the resource's policy (``check_standing``: region,
+        councils, training, as known now); else 409 naming the rule, and the request stays pending."""
+        b = self.find(booking_id)
+        if b.status == "pending_approval":
+            try:
+                check_standing(resource.policy, holder)
+            except Forbidden as e:
+                raise Conflict(
+                    f"booking {booking_id} cannot be approved: {e.detail}", **e.extensions, status_now=b.status
+                ) from e
+        return self.decide(booking_id, by, approve=True)
+
+    def end_membership(
+        self, person: str, council_id: str, councils: frozenset[str], resource: Resource, now: datetime, by: str
+    ) -> list[tuple[BookingStatus, Booking]]:
+        """Withdraw ``person``'s bookings starting after ``now`` when the resource's policy asks for
+        membership of ``council_id`` and of no council in ``councils`` (those she still belongs to).
+        Returns (status before, booking after) of each withdrawn booking; a second call withdraws nothing."""
+        required = resource.policy.member_of_councils
+        if council_id not in required or councils & set(required):
+            return []
+        out: list[tuple[BookingStatus, Booking]] = []
+        for b in list(self.bookings):
+            if b.person == person and b.active and b.start > now:
+                gone = replace(b, status="cancelled", sequence=b.sequence + 1, changed_by=by, cause=MEMBERSHIP_ENDED)
+                out.append((b.status, self._set(gone)))
+        return out
 
 
 def check_booking_rules(resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> None:
@@ -285,12 +317,19 @@ def check_booking_rules(resource: Resource, who: Booker, start: datetime, end: d
         )
     if errors:
         raise Unprocessable("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
+    check_standing(policy, who, roles=True)
+
+
+def check_standing(policy: BookingPolicy, who: Booker, *, roles: bool = False) -> None:
+    """The rules about the person (403 naming the rule): region, roles when ``roles``, council membership,
+    training. At approval the holder's token is gone, so roles (which only a token carries) are not
+    re-checked; region (kept on the booking), councils and trainings (kept by this service) are."""
     if policy.eligible_regions and who.region not in policy.eligible_regions:
         raise Forbidden(
             f"people from region {who.region} may not book this resource",
             eligible_regions=list(policy.eligible_regions),
         )
-    if policy.eligible_roles and not (who.roles & set(policy.eligible_roles)):
+    if roles and policy.eligible_roles and not (who.roles & set(policy.eligible_roles)):
         raise Forbidden("your roles may not book this resource", eligible_roles=list(policy.eligible_roles))
     if policy.member_of_councils and not (who.councils & set(policy.member_of_councils)):
         councils = list(policy.member_of_councils)

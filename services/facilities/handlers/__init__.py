@@ -9,12 +9,14 @@ from services.facilities.handlers.bookings import (
     bookings_page,
     cancel,
     decide,
+    end_membership,
     get_booking,
     my_bookings,
     my_bookings_page,
     resource_bookings,
 )
 from services.facilities.handlers.context import MANAGERS, Facilities, may_manage
+from services.facilities.handlers.membership import membership_projection
 from services.facilities.handlers.sites import (
     create_site,
     get_resource,
@@ -36,6 +38,7 @@ __all__ = [
     "cancel",
     "create_site",
     "decide",
+    "end_membership",
     "get_booking",
     "get_resource",
     "get_site",
@@ -44,6 +47,7 @@ __all__ = [
     "list_resources",
     "list_sites",
     "may_manage",
+    "membership_projection",
     "my_bookings",
     "my_bookings_page",
     "resource_bookings",

@@ -19,6 +19,7 @@ from services.facilities.consumers import councils_of
 from services.facilities.domain.model import (
     Booker,
     Booking,
+    Resource,
     ResourceDay,
     iso,
     parse_iso,
@@ -65,6 +66,7 @@ def _cancelled_event(f: Facilities, b: Booking, reason: str) -> CloudEvent:
         end=iso(b.end),
         cancelled_by=b.changed_by or b.person,
         reason=reason,  # type: ignore[arg-type]
+        cause=b.cause,
     )
     return f.event(data, key=b.resource_id, subject=b.id)
 
@@ -148,17 +150,71 @@ async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
     return await _change_schedule(f, await _schedule_of(f, booking_id), change)
 
 
+async def _holder(f: Facilities, b: Booking, resource: Resource) -> Booker:
+    """What this service knows of a booking's holder without their token: the region kept on the booking,
+    their trainings valid now and their councils now (roles only a token carries: none)."""
+    trainings = await _trainings(f, b.person, resource.organisation, f.clock())
+    councils = frozenset[str]()
+    if resource.policy.member_of_councils:
+        councils = councils_of(await f.store.get(st.COUNCIL_MEMBERS, b.person))
+    return Booker(b.person, frozenset(), b.person_region, b.organisation, trainings, councils)
+
+
 async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) -> Booking:
-    """A manager approves or rejects a booking that waits for approval."""
+    """A manager approves or rejects a booking that waits for approval; an approval re-checks that the
+    holder still meets the resource's policy (409 naming the rule; the request stays pending)."""
     who.require("facility_manager", "region_admin")
 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
-        if not may_manage(who, (await get_resource(f, schedule.resource_id)).organisation):
+        resource = await get_resource(f, schedule.resource_id)
+        if not may_manage(who, resource.organisation):
             raise NotFound(f"no booking {booking_id}")
-        b = schedule.decide(booking_id, who.id, approve)
-        return b, [_booked_event(f, b) if approve else _cancelled_event(f, b, "rejected")]
+        if not approve:
+            b = schedule.decide(booking_id, who.id, approve=False)
+            return b, [_cancelled_event(f, b, "rejected")]
+        b = schedule.approve(booking_id, who.id, resource, await _holder(f, schedule.find(booking_id), resource))
+        return b, [_booked_event(f, b)]
 
     return await _change_schedule(f, await _schedule_of(f, booking_id), change)
+
+
+WITHDRAWN_BY = "service:facilities"  # who the platform's own withdrawals are recorded as (changed_by)
+
+
+async def end_membership(f: Facilities, person: str, council_id: str) -> list[Booking]:
+    """After ``MemberLeft``: withdraw the person's bookings starting from now on at resources whose policy
+    asks for that council and for none she still belongs to (``ResourceDay.end_membership``). Each day
+    is one guarded write with its events: a withdrawn confirmed booking is published ``cancelled`` (its
+    usage is given back), a withdrawn request ``rejected`` (it never counted), both with
+    ``cause=membership_ended``. Decided from the current state, so running it again withdraws nothing."""
+    now = f.clock()
+    councils = councils_of(await f.store.get(st.COUNCIL_MEMBERS, person))
+    since = (now.astimezone(UTC).date() - timedelta(days=1)).isoformat()  # a day's document is its local date
+    docs = await f.store.find(st.SCHEDULES, {"bookings.person": person, "day": {"$gte": since}}, sort=[("day", 1)])
+
+    async def withdraw(key: str, resource: Resource) -> list[Booking]:
+        async def step(current: Doc | None) -> tuple[Doc, list[CloudEvent], list[Booking]]:
+            if current is None:
+                raise NotFound(f"no schedule {key}")
+            schedule = st.schedule_from_doc(current)
+            changed = schedule.end_membership(person, council_id, councils, resource, now, WITHDRAWN_BY)
+            events = [_cancelled_event(f, b, "cancelled" if was == "confirmed" else "rejected") for was, b in changed]
+            return st.schedule_to_doc(schedule, current), events, [b for _, b in changed]
+
+        busy = "the resource is too busy right now"
+        return await aggregate.update(
+            f.store, st.SCHEDULES, key, step, on_saved=f.notify, attempts=MAX_WRITE_ATTEMPTS, busy=busy
+        )
+
+    resources: dict[str, Resource] = {}
+    withdrawn: list[Booking] = []
+    for doc in docs:
+        rid = doc["resource_id"]
+        if rid not in resources:
+            resources[rid] = await get_resource(f, rid)
+        if st.schedule_from_doc(doc).end_membership(person, council_id, councils, resources[rid], now, WITHDRAWN_BY):
+            withdrawn += await withdraw(str(doc["_id"]), resources[rid])  # else nothing of hers here: no write
+    return withdrawn
 
 
 async def my_bookings(f: Facilities, who: Principal) -> list[Booking]:
