@@ -355,6 +355,20 @@ def test_a_meeting_needs_a_place_in_a_room_and_a_future_start() -> None:
         assert e.value.extensions["errors"][0]["field"] == field
 
 
+def test_a_meeting_starts_before_2038() -> None:
+    """The iCalendar VTIMEZONE of a zone is written up to 2038-01-01: a start from then on is refused."""
+    clock = Clock()
+    doc = meeting(1, clock)
+    last = datetime(2038, 1, 1, tzinfo=UTC)
+    tick = timedelta(microseconds=1)
+    ok = {"start": stamp(last - timedelta(hours=1) - tick), "end": stamp(last - tick)}
+    assert mt.reschedule(doc, ok, EVERYONE, clock.now())[0]["start"] == ok["start"]
+    at = {"start": stamp(last), "end": stamp(last + timedelta(hours=1))}
+    with pytest.raises(Unprocessable) as e:
+        mt.reschedule(doc, at, EVERYONE, clock.now())
+    assert e.value.extensions["errors"][0]["field"] == "start"
+
+
 def test_closing_needs_minutes_and_records_attendance_and_quorum() -> None:
     clock = Clock()
     c = voters(3)  # a majority of 3 is 2

@@ -20,7 +20,10 @@ Doc = dict[str, Any]
 MAX_WAITLIST = 200
 MAX_LENGTH = timedelta(hours=12)
 MODES_WITH_PLACE = ("in_person", "hybrid")
-CHECK_IN_FROM = timedelta(minutes=60)  # check-in opens this long before the start
+CHECK_IN_FROM = timedelta(minutes=60)
+# icalendar writes a zone's VTIMEZONE as explicit transitions, which zoneinfo knows up to 2037 only (no RRULE
+# form): a meeting takes place before this instant, so that its feed's time zone is right
+LAST = datetime(2038, 1, 1, tzinfo=ZoneInfo("UTC"))  # check-in opens this long before the start
 
 
 def parse(stamp: str) -> datetime:
@@ -41,6 +44,10 @@ def check_times(fields: Doc, now: str, *, new: bool) -> None:
         raise field_error("end", "must be after start")
     if end - start > MAX_LENGTH:
         raise field_error("end", "a meeting lasts at most 12 hours")
+    if start >= LAST:
+        raise field_error("start", "must be before 2038-01-01T00:00:00Z (calendar time zones end there)")
+    if end > LAST:
+        raise field_error("end", "must be at 2038-01-01T00:00:00Z or before (calendar time zones end there)")
     if new and start < parse(now):
         raise field_error("start", "must be in the future")
     if fields["mode"] in MODES_WITH_PLACE and not fields.get("place"):
