@@ -16,6 +16,7 @@ SERVICES = (
     "services.mapping",
     "services.matching",
     "services.councils",
+    "services.training",
 )
 
 

@@ -21,14 +21,17 @@ from gateway.app import GatewaySettings
 from gateway.routes import roles_markdown
 from instance.app import create_app
 from tests.component.test_councils_api import council, meeting
+from tests.component.test_mapping_api import answers as mapping_answers
 from tests.component.test_mapping_api import sme as sme_body
 from tests.component.test_matching_api import challenge, profile
+from tests.component.test_training_api import wms as training_answers
 from tests.conftest import asgi_client
 from tests.helpers import pid
 
 STAFF = {"region_admin", "analyst", "council_secretary", "facility_manager", "platform_admin"}
 PUBLIC_OBJECTS = {"site_id", "resource_id", "challenge_id", "version"}  # catalogues: visible to all callers
 PUBLIC_OBJECTS |= {"council_id", "meeting_id", "initiative_id"}  # a council's profile, meeting times, initiatives
+PUBLIC_OBJECTS |= {"kind"}  # training: an instrument (its kind and version)
 ORG_STAFF = {"facility_manager", "council_secretary"}  # staff of one organisation, not of the region
 VALID = {  # well-formed bodies, so that the object check (not validation) decides
     "/assessments": {"instrument_version": "1", "answers": {}},
@@ -60,6 +63,7 @@ PERSON = frozenset({"student", "academic"})
 HOST = frozenset({"sme_member", "academic"})
 SIDES = PERSON | HOST
 SME_OWNERS = frozenset({"sme_member", "council_secretary", "region_admin"})
+SME_ONLY = frozenset({"sme_member"})
 SPEC: dict[tuple[str, str], frozenset[str]] = {
     # facilities
     ("GET", "/api/v1/facilities/sites"): SPEC_ANY,
@@ -165,6 +169,22 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     # council dashboards: members of the council, the region's staff and analysts (aggregates); 404 otherwise
     ("GET", "/api/v1/councils/councils/{council_id}/dashboard"): SPEC_ANY,
     ("GET", "/api/v1/councils/councils/{council_id}/dashboard/{indicator}.svg"): SPEC_ANY,
+    # training: the SME (its organisation's sme_member) its own assessments and plans; analysts and the
+    # region's coordinators benchmark statistics that pass disclosure control; coordinators the region's counts
+    ("GET", "/api/v1/training/instruments"): SPEC_ANY,
+    ("GET", "/api/v1/training/instruments/{kind}/{version}"): SPEC_ANY,
+    ("POST", "/api/v1/training/assessments"): SME_ONLY,
+    ("GET", "/api/v1/training/assessments"): SME_ONLY,
+    ("GET", "/api/v1/training/assessments/{assessment_id}"): SME_ONLY,
+    ("GET", "/api/v1/training/assessments/{assessment_id}/benchmark"): SME_ONLY,
+    ("GET", "/api/v1/training/assessments/{assessment_id}/comparison"): SME_ONLY,
+    ("GET", "/api/v1/training/assessments/{assessment_id}/comparison.svg"): SME_ONLY,
+    ("POST", "/api/v1/training/plans"): SME_ONLY,
+    ("GET", "/api/v1/training/plans"): SME_ONLY,
+    ("GET", "/api/v1/training/plans/{plan_id}"): SME_ONLY,
+    ("PATCH", "/api/v1/training/plans/{plan_id}"): SME_ONLY,
+    ("GET", "/api/v1/training/benchmarks"): frozenset({"analyst", "region_admin", "council_secretary"}),
+    ("GET", "/api/v1/training/summary"): frozenset({"region_admin", "council_secretary"}),
 }
 
 
@@ -321,7 +341,25 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     r = await client.get("/api/v1/matching/matches", headers=a("stu-a", "student"))
     ids["match_id"] = r.json()[0]["id"]
     ids.update(await _council_objects(client, a("coordinator", "region_admin"), a("stu-a", "student")))
+    ids.update(await _training_objects(client, a("owner-a", "sme_member"), ids["sme_id"]))
     return ids
+
+
+async def _training_objects(client: httpx.AsyncClient, owner: dict[str, str], sme_id: str) -> dict[str, str]:
+    """An assessment of A's SME (once training knows the SME from mapping's SMEAssessed) and its plan."""
+    needs = {"instrument_version": "1", "answers": mapping_answers(3)}
+    assert (await client.post(f"/api/v1/mapping/smes/{sme_id}/assessments", json=needs, headers=owner)).is_success
+    body = {"sme_id": sme_id, "instrument": "wms", "answers": training_answers(3)}
+    for _ in range(200):
+        r = await client.post("/api/v1/training/assessments", json=body, headers=owner)
+        if r.status_code == 201:
+            break
+        await asyncio.sleep(0.05)
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    r = await client.post("/api/v1/training/plans", json={"assessment_id": aid}, headers=owner)
+    assert r.status_code == 201, r.text
+    return {"assessment_id": aid, "plan_id": r.json()["id"], "kind": "wms"}
 
 
 async def _council_objects(client: httpx.AsyncClient, staff: dict[str, str], member: dict[str, str]) -> dict[str, str]:

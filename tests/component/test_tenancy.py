@@ -37,6 +37,7 @@ from tests.component.test_authorization import (
 from tests.component.test_facilities_api import slot
 from tests.component.test_mapping_api import answers
 from tests.component.test_matching_api import challenge, profile
+from tests.component.test_training_api import wms as training_answers
 from tests.conftest import asgi_client
 from tests.helpers import pid
 
@@ -44,6 +45,7 @@ PARTNER = "https://id.unibo.example/realms/unibo"
 OWNERS = ("stu-a", "owner-a", "prof-a", "coordinator")  # the subjects that own organisation A's objects
 PRIVATE_IDS: tuple[str, ...] = ("booking_id", "sme_id", "candidate_id", "match_id", "round_id")
 PRIVATE_IDS += ("request_id", "member_id", "decision_id")  # a council's invitation, membership, decision
+PRIVATE_IDS += ("assessment_id", "plan_id")  # an SME's management-practice assessment and its growth plan
 # Region-scoped staff roles: what a token from another region, or a partner without a grant, must not get.
 REGION_STAFF = ["region_admin", "council_secretary", "platform_admin"]
 # Body fields that point at something an organisation or a person owns, and what each route does with them.
@@ -60,6 +62,7 @@ POINTERS = {
     ("POST", "/api/v1/councils/councils/{council_id}/invitations", "person"): "names the invitee; only she accepts",
     ("POST", "/api/v1/councils/councils/{council_id}/invitations", "organisation"): "the invitee's, as stated",
     ("POST", "/api/v1/councils/councils/{council_id}/meetings/{meeting_id}/check-ins", "person"): "an active member",
+    ("POST", "/api/v1/training/assessments", "sme_id"): "only an SME of your own organisation",
 }
 POINTER_NAMES = {"organisation", "site_id", "resource_id", "sme_id", "person", "supervisor", "challenge_id"}
 
@@ -271,6 +274,17 @@ async def test_body_fields_pointing_at_another_organisations_objects_are_refused
         post, json=challenge(sme_id=ids["sme_id"]), headers=partner(key, "owner-a", ["sme_member"], "org-a")
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sme_id", r.text
+
+    # training assesses only an SME of the caller's organisation (A's SME is known there: ids has its assessment)
+    post = "/api/v1/training/assessments"
+    body = {"sme_id": ids["sme_id"], "instrument": "wms", "answers": training_answers(2)}
+    mine = await client.get(post, params={"sme_id": ids["sme_id"]}, headers=a_sme)
+    assert [x["id"] for x in mine.json()] == [ids["assessment_id"]]
+    for outsider in (b_sme, partner(key, "owner-a", ["sme_member"], "org-a")):
+        r = await client.post(post, json=body, headers=outsider)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sme_id", r.text
+    assert len((await client.get(post, params={"sme_id": ids["sme_id"]}, headers=a_sme)).json()) == 1  # nothing written
+    assert (await client.post(post, json=body, headers=a_sme)).status_code == 201  # just inside: A's own member
 
 
 async def test_a_manager_of_another_organisation_sees_no_sites_usage(

@@ -1,0 +1,70 @@
+"""The training service, declared once: its component (store, bus, relay, consumers, the invitation
+loop, demo data) and its spec.
+
+Parts attached later (``services.training.modules``, ``services.training.placements``) join the same way
+as the councils' dashboards: their ``router`` into ``api.combined`` and ``attach(self)`` in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from clustergrowth.bus import EventBus
+from clustergrowth.component import ServiceComponent
+from clustergrowth.settings import RuntimeSettings, ServiceSettings
+from clustergrowth.store import DocumentStore
+from contracts import mapping as mapping_ev
+from contracts import training as ev
+from services.training import api, consumers, handlers, projection, seed
+from services.training import store as st
+from services.training.handlers import plans
+from services.training.migrations import MIGRATIONS
+from services.training.settings import TrainingSettings
+from services.training.spec import SPEC
+
+log = logging.getLogger("services.training")
+
+
+class TrainingService(ServiceComponent):
+    """Assessments, benchmarks, plans and re-assessment invitations."""
+
+    name = "training"
+    router = api.router
+    settings_class = TrainingSettings
+    events_topic = ev.TOPIC
+    outbox_collections = st.OUTBOX_COLLECTIONS
+    migrations = MIGRATIONS
+
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        own: TrainingSettings | None = None,
+        *,
+        store: DocumentStore | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        super().__init__(settings, own, store=store, bus=bus)
+        own_settings: TrainingSettings = self.own  # type: ignore[assignment]
+        self.training = self.context = handlers.Training(self.store, settings.region, notify=self.relay.notify)
+        self.smes = consumers.SmeFacts(self.store)
+        self.peers = projection.PeerProjection(self.store)
+        self.subscribe(consumers.GROUP, [mapping_ev.TOPIC], self.smes.handle)
+        self.subscribe(projection.GROUP, projection.TOPICS, self.peers.handle)
+        self.every("invitations", own_settings.invite_every_s, self.invite_due)
+
+    async def invite_due(self) -> int:
+        """One step of the loop: invite SMEs whose plans are past their due date (0 when none)."""
+        return await plans.invite_due(self.training)
+
+    async def prepare(self) -> None:
+        await st.ensure_indexes(self.store)
+        await projection.ensure_indexes(self.store, await projection.live_collection(self.store))
+        if self.settings.seed_demo and await seed.seed_demo(self.training):
+            log.info("seeded training assessments in the six regions")
+
+
+def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:
+    """The service on its own (distributed mode)."""
+    return SPEC.app(settings, own)

@@ -1,0 +1,5 @@
+"""The training service's use cases: assessments, plans, benchmarks."""
+
+from services.training.handlers.context import Training
+
+__all__ = ["Training"]

@@ -1,0 +1,98 @@
+"""Benchmarks: an SME's assessment against its peers (the SME taken out), and, for analysts and the
+region's coordinators, one peer group's statistics; both read a few group documents of the projection,
+never the firms, and show only what disclosure control allows (``domain.benchmark``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clustergrowth.auth import Principal
+from clustergrowth.problems import Unprocessable
+from services.training import projection as pj
+from services.training import store as st
+from services.training.domain import benchmark as bm
+from services.training.handlers.assessments import visible
+from services.training.handlers.context import Training
+
+REQUIRED = {
+    "division_region_size": ("nace_division", "region", "size_class"),
+    "section_region_size": ("nace_section", "region", "size_class"),
+    "section_country_size": ("nace_section", "country", "size_class"),
+    "council": ("council",),
+    "network": (),
+}
+
+
+async def _groups(t: Training, collection: str, gids: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    docs, children = {}, {}
+    for gid in gids:
+        doc = await t.store.get(collection, gid)
+        if doc is not None:
+            docs[gid] = doc
+        children[gid] = await t.store.find(collection, {"parent": gid})
+    return docs, children
+
+
+async def of_assessment(t: Training, aid: str, who: Principal) -> dict[str, Any]:
+    a = await visible(t, aid, who)
+    collection = await pj.live_collection(t.store)
+    own_doc = await t.store.get(collection, pj.contribution_id(a["instrument"], a["sme_id"]))
+    own = own_doc["contribution"] if own_doc else None
+    facts = bm.Facts(
+        a["nace_division"], a["nace_section"], a["region"], a["country"], a["size_class"], tuple(a["councils"])
+    )
+    rungs = bm.ladder(a["instrument"], facts)
+    docs, children = await _groups(t, collection, [g for _, g in rungs])
+    mine = {"overall": a["overall"], "scores": a["scores"]}
+    return {
+        "assessment_id": aid,
+        "instrument": a["instrument"],
+        "scale": a["scale"],
+        "rules": RULES,
+        **bm.benchmark(rungs, docs, children, own, mine),
+    }
+
+
+RULES = {
+    "mean_min_peers": bm.MEAN_MIN,
+    "quartiles_min_peers": bm.QUARTILE_MIN,
+    "own_answers_excluded": True,
+    "ladder": list(bm.LEVELS),
+    "confidence_interval": "95 %, Student's t on the peers' sample standard deviation",
+}
+
+
+async def of_group(t: Training, instrument: str, level: str, params: dict[str, str | None]) -> dict[str, Any]:
+    """One group's statistics as analysts may see them: whole (nobody taken out), refused when a nested
+    group others may see leaves 1..9 of its firms outside it."""
+    missing = [{"field": p, "reason": f"required for level {level}"} for p in REQUIRED[level] if not params.get(p)]
+    if missing:
+        raise Unprocessable(f"level {level} needs {', '.join(REQUIRED[level])}", missing)
+    gid = bm.group_id(instrument, level, *(str(params[p]) for p in REQUIRED[level]))
+    collection = await pj.live_collection(t.store)
+    docs, children = await _groups(t, collection, [gid])
+    doc = docs.get(gid) or {"overall": bm.empty(), "practices": {}}
+    n = int(doc["overall"]["n"])
+    out: dict[str, Any] = {"group": {"level": level, "id": gid, "about": bm.identity(gid)["about"], "n": n}}
+    out["rules"] = {**RULES, "own_answers_excluded": False}
+    if not bm.differencing_safe(n, [int(c.get("n", 0)) for c in children[gid]]):
+        out.update(overall={"n": n, "withheld": "a nested group leaves fewer than 10 of its firms outside it"})
+        out["practices"] = {}
+        return out
+    out["overall"] = bm.shown(doc["overall"])
+    out["practices"] = {p: bm.shown(m) for p, m in sorted(doc["practices"].items())}
+    return out
+
+
+async def region_summary(t: Training) -> dict[str, Any]:
+    """Counts for this region's coordinators: SMEs known, assessments and re-assessments, plans."""
+    r = {"region": t.region}
+    return {
+        "region": t.region,
+        "smes_known": await t.store.count(st.SMES, r),
+        "assessments": await t.store.count(st.ASSESSMENTS, r),
+        "reassessments": await t.store.count(st.ASSESSMENTS, {**r, "previous_assessment_id": {"$ne": None}}),
+        "plans": await t.store.count(st.PLANS, r),
+        "plans_invited_to_reassess": await t.store.count(st.PLANS, {**r, "invited_at": {"$ne": None}}),
+        "benchmarks": "GET /benchmarks (statistics that pass disclosure control)",
+    }

@@ -1,0 +1,163 @@
+"""The benchmark projection: peer-group moments fed by ``PracticesAssessed``, each event applied once,
+rebuilt by replaying the log. Answers read a few group documents, never the firms (O(groups)).
+
+Documents (collection ``peers_g<N>``; ``peers_meta`` names the live generation):
+- ``<instrument>|<level>|<parts…>``: a peer group (``domain.benchmark``): its identity, its ``parent``,
+  ``n``, and the moments of the overall score and of each practice.
+- ``sme|<instrument>|<sme id>``: the SME's latest contribution (assessment id and time, the groups it
+  counts in, its scores): what a newer assessment replaces and what its own benchmark takes out.
+
+An event changes the groups of the SME's old and new contributions first and its contribution document
+last, each with ``apply_once``: a redelivery after a crash in between recomputes the same changes from the
+unchanged contribution and skips the groups already done. An assessment older than the SME's latest
+(by time, then id) changes nothing. Events of one SME arrive in order: they are keyed by the SME's id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from clustergrowth.bus.port import EventBus
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.inbox import APPLIED, WINDOW, apply_once
+from clustergrowth.store.port import Doc, DocumentStore
+from contracts import training as ev
+from services.training.domain import benchmark as bm
+
+log = logging.getLogger("services.training.projection")
+GROUP = "training.benchmarks"
+TOPICS = [ev.TOPIC]
+META, META_ID, PREFIX = "peers_meta", "peers", "peers_g"
+ASSESSED = ev.PracticesAssessed.event_type()
+
+
+def contribution_id(instrument: str, sme_id: str) -> str:
+    return f"sme|{instrument}|{sme_id}"
+
+
+def contribution(d: ev.PracticesAssessed) -> dict[str, Any]:
+    f = bm.Facts(d.nace_division, d.nace_section, d.region, d.country, d.size_class, tuple(d.councils))
+    return {
+        "assessment_id": d.assessment_id,
+        "assessed_at": d.assessed_at,
+        "groups": bm.memberships(d.instrument, f),
+        "overall": d.overall,
+        "scores": dict(d.scores),
+    }
+
+
+def _newer(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    return old is None or (new["assessed_at"], new["assessment_id"]) > (old["assessed_at"], old["assessment_id"])
+
+
+def changes(event: CloudEvent, current: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """(document id, fold) pairs for one event, given the SME's current contribution; groups first."""
+    if event.type != ASSESSED:
+        return []
+    d = ev.PracticesAssessed.model_validate(event.data)
+    new = contribution(d)
+    old = current.get("contribution") if current else None
+    if old is not None and not _newer(new, old):
+        return []
+    groups = list(dict.fromkeys([*(old["groups"] if old else []), *new["groups"]]))
+    out: list[tuple[str, Any]] = [(g, _group_fold(g, old, new)) for g in groups]
+    out.append((contribution_id(d.instrument, d.sme_id), _own_fold(d, new)))
+    return out
+
+
+def _group_fold(gid: str, old: dict[str, Any] | None, new: dict[str, Any]) -> Any:
+    return lambda doc: bm.fold(doc, gid, old, new)
+
+
+def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any]) -> Any:
+    return lambda doc: {
+        **doc,
+        "kind": "contribution",
+        "sme_id": d.sme_id,
+        "instrument": d.instrument,
+        "contribution": new,
+    }
+
+
+async def ensure_indexes(store: DocumentStore, collection: str) -> None:
+    await store.ensure_index(collection, ["parent"])
+    await store.ensure_index(collection, ["level", "instrument"])
+
+
+async def live_collection(store: DocumentStore) -> str:
+    meta = await store.get(META, META_ID)
+    return f"{PREFIX}{meta['generation'] if meta else 1}"
+
+
+class PeerProjection:
+    """Keeps the live generation of the peer groups from ``PracticesAssessed``."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+        self._indexed: set[str] = set()
+
+    async def handle(self, event: CloudEvent) -> None:
+        await self.apply(await live_collection(self.store), event)
+
+    async def apply(self, collection: str, event: CloudEvent) -> None:
+        if event.type != ASSESSED:
+            return
+        if collection not in self._indexed:
+            await ensure_indexes(self.store, collection)
+            self._indexed.add(collection)
+        d = event.data
+        current = await self.store.get(collection, contribution_id(str(d["instrument"]), str(d["sme_id"])))
+        for key, fold in changes(event, current):
+            await apply_once(self.store, collection, key, event.id, fold)
+
+
+async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = ()) -> dict[str, Any]:
+    """Replay the whole log into a new generation (in memory, through the same folds), write it, make it
+    live, then apply once what was published meanwhile. The old generation is left in place."""
+    t0 = time.perf_counter()
+    topics = list(topics) or [ev.TOPIC]
+    meta = await store.get(META, META_ID)
+    generation = (meta["generation"] if meta else 1) + 1
+    target = f"{PREFIX}{generation}"
+    mark = await bus.high_water(topics)
+    docs: dict[str, Doc] = {}
+    seen: set[str] = set()
+    async for _, event in bus.read(topics):
+        if event.id in seen or event.type != ASSESSED:
+            continue
+        seen.add(event.id)
+        d = event.data
+        current = docs.get(contribution_id(str(d["instrument"]), str(d["sme_id"])))
+        for key, fold in changes(event, current):
+            doc = docs.get(key) or {"_id": key, APPLIED: []}
+            applied = doc.pop(APPLIED)
+            doc = fold(doc)
+            applied.append(event.id)
+            doc[APPLIED] = applied
+            docs[key] = doc
+    await ensure_indexes(store, target)
+    for doc in docs.values():
+        doc[APPLIED] = doc[APPLIED][-WINDOW:]
+        await store.insert(target, doc)
+    if meta is None:
+        await store.insert(META, {"_id": META_ID, "generation": generation})
+    else:
+        await store.replace(META, {**meta, "generation": generation}, meta["version"])
+    caught_up = 0
+    if await bus.high_water(topics) != mark:
+        projection = PeerProjection(store)
+        async for _, event in bus.read(topics):
+            if event.id not in seen:
+                await projection.apply(target, event)
+                caught_up += 1
+    log.info("peer groups rebuilt: generation %d, %d events, %d documents", generation, len(seen), len(docs))
+    return {
+        "generation": generation,
+        "events": len(seen),
+        "documents": len(docs),
+        "caught_up": caught_up,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }

@@ -1,0 +1,1 @@
+"""The training service's routers, one per kind of object."""

@@ -1,0 +1,93 @@
+"""Routes of instruments and assessments: answer, read, benchmark, compare with the baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.context import public
+from clustergrowth.errors import problem_responses
+from clustergrowth.paging import Page
+from clustergrowth.problems import NotFound
+from clustergrowth.store.port import Doc
+from services.training import charts
+from services.training import commands as c
+from services.training.domain.instrument import KINDS, instrument, latest, versions
+from services.training.handlers import assessments as h
+from services.training.handlers import benchmarks as b
+from services.training.routes.common import PROBLEMS, Ctx
+from services.training.wire import PracticeAssessmentOut
+
+router = APIRouter(responses=PROBLEMS)
+SME = "sme_member"
+SmeFilter = Query(None, max_length=80, description="only this SME's")
+
+
+def out(doc: Doc) -> PracticeAssessmentOut:
+    return PracticeAssessmentOut.model_validate(public(doc))
+
+
+@router.get("/instruments", **allow("any"), summary="The instruments and their versions")
+async def list_instruments(page: Page) -> list[dict[str, Any]]:
+    items = [{"id": k, "versions": list(versions(k)), "title": latest(k).title} for k in KINDS]
+    return page.of(items, lambda i: [i["id"]])
+
+
+@router.get("/instruments/{kind}/{version}", **allow("any"), summary="One version of an instrument, whole")
+async def get_instrument(kind: str, version: str) -> dict[str, Any]:
+    if kind not in KINDS or version not in versions(kind):
+        raise NotFound(f"no instrument {kind} version {version}")
+    return instrument(kind, version).raw
+
+
+@router.post(
+    "/assessments",
+    **allow(SME),
+    status_code=201,
+    summary="AssessPractices an SME's management practices (your organisation's SME): PracticesAssessed",
+)
+async def assess(t: Ctx, who: CurrentPrincipal, body: c.AssessPractices) -> PracticeAssessmentOut:
+    return out(await h.assess(t, body, who))
+
+
+@router.get("/assessments", **allow(SME), summary="Your organisation's assessments, newest first")
+async def list_assessments(
+    t: Ctx, who: CurrentPrincipal, page: Page, sme_id: str | None = SmeFilter
+) -> list[PracticeAssessmentOut]:
+    return [out(d) for d in await h.list_assessments(t, who, page, sme_id)]
+
+
+@router.get("/assessments/{assessment_id}", **allow(SME), summary="One assessment of your organisation")
+async def get_assessment(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> PracticeAssessmentOut:
+    return out(await h.visible(t, assessment_id, who))
+
+
+@router.get(
+    "/assessments/{assessment_id}/benchmark",
+    **allow(SME),
+    summary="Where the assessment stands among peers: the peer group used, its size, what disclosure allows",
+)
+async def benchmark(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> dict[str, Any]:
+    return await b.of_assessment(t, assessment_id, who)
+
+
+@router.get(
+    "/assessments/{assessment_id}/comparison",
+    **allow(SME),
+    summary="A re-assessment against its baseline: deltas per practice, the plan's goals met or not",
+)
+async def comparison(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> dict[str, Any]:
+    return await h.compare(t, assessment_id, who)
+
+
+@router.get(
+    "/assessments/{assessment_id}/comparison.svg",
+    **allow(SME),
+    response_class=Response,
+    summary="The comparison as an SVG chart (axes, units, legend)",
+    responses=problem_responses(404, 409),
+)
+async def comparison_svg(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> Response:
+    return Response(charts.comparison_svg(await h.compare(t, assessment_id, who)), media_type="image/svg+xml")
