@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, gateway, latency, mapping, paging
+from bench import allocation, contention, gateway, latency, mapping, paging, training
 
 
 def main() -> int:
@@ -14,6 +14,7 @@ def main() -> int:
     paging.main([])
     allocation.main([])
     gateway.main([])
+    training.main([])
     return 0
 
 

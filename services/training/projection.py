@@ -53,8 +53,9 @@ def _newer(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
     return old is None or (new["assessed_at"], new["assessment_id"]) > (old["assessed_at"], old["assessment_id"])
 
 
-def changes(event: CloudEvent, current: dict[str, Any] | None) -> list[tuple[str, Any]]:
-    """(document id, fold) pairs for one event, given the SME's current contribution; groups first."""
+def changes(event: CloudEvent, current: dict[str, Any] | None, in_place: bool = False) -> list[tuple[str, Any]]:
+    """(document id, fold) pairs for one event, given the SME's current contribution; groups first
+    (``in_place``: folds that change the document they get, for the rebuild's own documents)."""
     if event.type != ASSESSED:
         return []
     d = ev.PracticesAssessed.model_validate(event.data)
@@ -63,13 +64,14 @@ def changes(event: CloudEvent, current: dict[str, Any] | None) -> list[tuple[str
     if old is not None and not _newer(new, old):
         return []
     groups = list(dict.fromkeys([*(old["groups"] if old else []), *new["groups"]]))
-    out: list[tuple[str, Any]] = [(g, _group_fold(g, old, new)) for g in groups]
+    out: list[tuple[str, Any]] = [(g, _group_fold(g, old, new, in_place)) for g in groups]
     out.append((contribution_id(d.instrument, d.sme_id), _own_fold(d, new)))
     return out
 
 
-def _group_fold(gid: str, old: dict[str, Any] | None, new: dict[str, Any]) -> Any:
-    return lambda doc: bm.fold(doc, gid, old, new)
+def _group_fold(gid: str, old: dict[str, Any] | None, new: dict[str, Any], in_place: bool) -> Any:
+    step = bm.accumulate if in_place else bm.fold
+    return lambda doc: step(doc, gid, old, new)
 
 
 def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any]) -> Any:
@@ -131,7 +133,7 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = (
         seen.add(event.id)
         d = event.data
         current = docs.get(contribution_id(str(d["instrument"]), str(d["sme_id"])))
-        for key, fold in changes(event, current):
+        for key, fold in changes(event, current, in_place=True):
             doc = docs.get(key) or {"_id": key, APPLIED: []}
             applied = doc.pop(APPLIED)
             doc = fold(doc)

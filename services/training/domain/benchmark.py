@@ -117,34 +117,49 @@ def empty() -> Moments:
     return {"n": 0, "sum": 0.0, "sumsq": 0.0, "hist": {}}
 
 
-def shifted(m: Moments | None, x: float, sign: int) -> Moments:
-    """``m`` with ``x`` added (sign +1) or taken out (sign -1)."""
-    m = m or empty()
-    hist = dict(m["hist"])
-    b = bin_of(x)
-    hist[b] = hist.get(b, 0) + sign
-    if hist[b] <= 0:
-        del hist[b]
-    return {"n": m["n"] + sign, "sum": m["sum"] + sign * x, "sumsq": m["sumsq"] + sign * x * x, "hist": hist}
-
-
 Contribution = dict[str, Any]  # {"groups": [gid], "overall": x, "scores": {practice: x}}
 
 
 def fold(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None) -> Doc:
-    """A group document after an SME's contribution changed from ``old`` to ``new`` (either may be None)."""
-    out = {**doc, **identity(gid)}
-    overall, practices = out.get("overall"), dict(out.get("practices") or {})
+    """A group document after an SME's contribution changed from ``old`` to ``new`` (either may be None);
+    ``doc`` itself is left as it was."""
+    copy = {**doc}
+    if "overall" in doc:
+        copy["overall"] = {**doc["overall"], "hist": dict(doc["overall"]["hist"])}
+    copy["practices"] = {p: {**m, "hist": dict(m["hist"])} for p, m in (doc.get("practices") or {}).items()}
+    return accumulate(copy, gid, old, new)
+
+
+def _shift(m: Moments, x: float, sign: int) -> None:
+    hist = m["hist"]
+    b = bin_of(x)
+    hist[b] = hist.get(b, 0) + sign
+    if hist[b] <= 0:
+        del hist[b]
+    m["n"] += sign
+    m["sum"] += sign * x
+    m["sumsq"] += sign * x * x
+
+
+def accumulate(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None) -> Doc:
+    """``fold`` in place (the rebuild's fast path over documents it owns)."""
+    if "level" not in doc:
+        doc.update(identity(gid))
+    overall = doc.setdefault("overall", empty())
+    practices = doc.setdefault("practices", {})
     for c, sign in ((old, -1), (new, 1)):
         if c is None or gid not in c["groups"]:
             continue
-        overall = shifted(overall, c["overall"], sign)
+        _shift(overall, c["overall"], sign)
         for p, x in c["scores"].items():
-            practices[p] = shifted(practices.get(p), x, sign)
-    out["overall"] = overall or empty()
-    out["practices"] = {p: m for p, m in practices.items() if m["n"] > 0}
-    out["n"] = out["overall"]["n"]
-    return out
+            m = practices.get(p)
+            if m is None:
+                m = practices[p] = empty()
+            _shift(m, x, sign)
+            if m["n"] <= 0:
+                del practices[p]
+    doc["n"] = overall["n"]
+    return doc
 
 
 # Statistics --------------------------------------------------------------------------------------------

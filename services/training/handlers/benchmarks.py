@@ -34,7 +34,12 @@ async def _groups(t: Training, collection: str, gids: list[str]) -> tuple[dict[s
 
 
 async def of_assessment(t: Training, aid: str, who: Principal) -> dict[str, Any]:
-    a = await visible(t, aid, who)
+    return await against_peers(t, await visible(t, aid, who))
+
+
+async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark of a stored assessment ``a`` (whoever may see it was checked by the caller)."""
+    aid = a["_id"]
     collection = await pj.live_collection(t.store)
     own_doc = await t.store.get(collection, pj.contribution_id(a["instrument"], a["sme_id"]))
     own = own_doc["contribution"] if own_doc else None
