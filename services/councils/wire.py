@@ -100,7 +100,7 @@ class RequestOut(Wire):
     display_name: str | None
     email: str | None
     motivation: str | None
-    status: Literal["pending", "accepted", "declined", "approved", "rejected"]
+    status: Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn"]
     created_at: str
     decided_at: str | None
     reason: str | None
@@ -277,4 +277,13 @@ class MemberExport(Wire):
     attendance: list[dict[str, Any]]
     votes: list[dict[str, Any]]
     initiatives_proposed: list[str]
+    exported_at: str
+
+
+class RequestsExport(Wire):
+    """Everything the councils service holds about a person's invitations and applications, in every
+    council, whether or not she joined (data portability): each request with all its fields."""
+
+    person: str
+    requests: list[dict[str, Any]]
     exported_at: str

@@ -133,6 +133,8 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/councils/councils/{council_id}/invitations"): SPEC_ANY,
     ("POST", "/api/v1/councils/applications"): SPEC_ANY,
     ("GET", "/api/v1/councils/requests/mine"): SPEC_ANY,
+    ("GET", "/api/v1/councils/requests/mine/export"): SPEC_ANY,  # the person's own requests only
+    ("DELETE", "/api/v1/councils/requests/mine/{request_id}"): SPEC_ANY,  # the person herself, else 404
     ("GET", "/api/v1/councils/councils/{council_id}/requests"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/accept"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/decline"): SPEC_ANY,

@@ -662,3 +662,67 @@ async def test_a_former_member_holds_no_seat_is_not_promoted_and_leaves_the_cale
         (pid("eve"), "registered"),
     ]
     assert mid not in (await client.get(f"{API}/me/calendar.ics", headers=h(token, "cat"))).text
+
+
+async def test_a_person_who_never_joined_exports_and_erases_her_requests(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """Ann applies to one council and is invited to another; she never joins. She downloads both requests
+    with every field; nobody else gets them. Erasing one blanks her name, e-mail and motivation, keeps its
+    id and kind, and withdraws it while pending (she may apply again); a decided one keeps its status."""
+    staff = h(token, "adm", "region_admin")
+    a = (await client.post(f"{API}/councils", json=council(name="A"), headers=staff)).json()["id"]
+    b = (await client.post(f"{API}/councils", json=council(name="B", city="Limerick"), headers=staff)).json()["id"]
+    ann = h(token, "ann", "sme_member", org="Ann Ltd")
+    applied = {"council_id": a, "constituency": "sme", "display_name": "Ann Lee", "email": "ann@example.eu"}
+    applied["motivation"] = "We build\tsensors"
+    app = (await client.post(f"{API}/applications", json=applied, headers=ann)).json()
+    invite = {"person": pid("ann"), "constituency": "sme", "display_name": "Dr Ann Lee", "email": "a.lee@example.eu"}
+    inv = (await client.post(f"{API}/councils/{b}/invitations", json=invite, headers=staff)).json()
+    r = await client.post(f"{API}/councils/{b}/requests/{inv['id']}/decline", headers=ann)
+    assert r.status_code == 200 and r.json()["status"] == "declined", r.text
+
+    export = f"{API}/requests/mine/export"
+    r = await client.get(export, headers=ann)
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"], r.text
+    held = r.json()
+    assert held["person"] == pid("ann")
+    got = {x["id"]: x for x in held["requests"]}
+    assert set(got) == {app["id"], inv["id"]}
+    mine = got[app["id"]]
+    assert (mine["council_id"], mine["kind"], mine["status"], mine["organisation"]) == (
+        a,
+        "application",
+        "pending",
+        "IE05:Ann Ltd",
+    )
+    given = ("Ann Lee", "ann@example.eu", "We build\tsensors")
+    assert (mine["display_name"], mine["email"], mine["motivation"]) == given
+    theirs = got[inv["id"]]
+    assert (theirs["council_id"], theirs["display_name"], theirs["email"], theirs["status"]) == (
+        b,
+        "Dr Ann Lee",
+        "a.lee@example.eu",
+        "declined",
+    )
+    assert theirs["created_by"] == pid("adm") and theirs["decided_by"] == pid("ann")
+    assert (await client.get(export, headers=h(token, "bob"))).json()["requests"] == []
+
+    # only she erases: another person, the council's managers, an unknown id are all 404
+    one = f"{API}/requests/mine/{app['id']}"
+    for other in (h(token, "bob"), staff, h(token, "sec", "council_secretary")):
+        assert problem(await client.delete(one, headers=other), 404)
+    assert problem(await client.delete(f"{API}/requests/mine/req-nope", headers=ann), 404)
+    assert (await client.delete(one, headers=ann)).status_code == 204
+    assert (await client.delete(f"{API}/requests/mine/{inv['id']}", headers=ann)).status_code == 204
+    got = {x["id"]: x for x in (await client.get(export, headers=ann)).json()["requests"]}
+    for rid, status in ((app["id"], "withdrawn"), (inv["id"], "declined")):
+        x = got[rid]
+        assert (x["display_name"], x["email"], x["motivation"], x["status"]) == (None, None, None, status), x
+    assert got[app["id"]]["decided_by"] == pid("ann") and got[app["id"]]["kind"] == "application"
+    listed = (await client.get(f"{API}/councils/{a}/requests", headers=staff)).json()
+    assert [(x["id"], x["status"], x["display_name"]) for x in listed] == [(app["id"], "withdrawn", None)]
+    assert problem(await client.post(f"{API}/councils/{a}/requests/{app['id']}/approve", headers=staff), 409)
+    assert (await client.delete(one, headers=ann)).status_code == 204  # again: nothing more to forget
+    r = await client.post(f"{API}/applications", json=applied, headers=ann)  # no pending request any more
+    assert r.status_code == 201, r.text

@@ -242,6 +242,29 @@ def test_erasure_forgets_names_and_ends_the_membership() -> None:
     assert events == []
 
 
+def test_a_person_erases_her_own_request_and_a_pending_one_is_withdrawn() -> None:
+    clock = Clock()
+    fields = {"person": pid("bo"), "constituency": "investor", "display_name": "Bo", "email": "bo@example.eu"}
+    doc = cn.request(council(), "req-bo", "application", {**fields, "motivation": "m"}, pid("bo"), clock.now())
+    with pytest.raises(NotFound):  # not hers
+        cn.erase_request(doc, "req-bo", pid("eve"), clock.now())
+    at = clock.now()
+    new, req = cn.erase_request(doc, "req-bo", pid("bo"), at)
+    assert (req["display_name"], req["email"], req["motivation"]) == (None, None, None)
+    assert (req["id"], req["kind"], req["status"], req["decided_at"], req["decided_by"]) == (
+        "req-bo",
+        "application",
+        "withdrawn",
+        at,
+        pid("bo"),
+    )
+    with pytest.raises(Conflict):  # withdrawn: no longer to be approved
+        cn.answer(new, "req-bo", person("s", "region_admin"), REGION, "approve", clock.now(), mid="m1")
+    rejected, _, _ = cn.answer(doc, "req-bo", person("s", "region_admin"), REGION, "reject", clock.now(), mid="m1")
+    _, req = cn.erase_request(rejected, "req-bo", pid("bo"), clock.now())
+    assert (req["status"], req["display_name"]) == ("rejected", None)  # a decided one keeps its status
+
+
 # Meetings ----------------------------------------------------------------------------------------------
 START = T0 + timedelta(days=7)  # of the meetings below
 

@@ -232,6 +232,20 @@ def find_request(council: Doc, rid: str) -> Doc:
     return req
 
 
+def erase_request(council: Doc, rid: str, person: str, now: str) -> tuple[Doc, Doc]:
+    """Forget what the person gave in one of her own invitations or applications (her name, e-mail and
+    motivation); another person's request is not found. One still pending is withdrawn by it (decided
+    ``now``, by her): nobody can accept or approve a request without a name. Its id, kind, constituency,
+    dates and decided status stay. Returns the council and the request as it is now."""
+    req = find_request(council, rid)
+    if req["person"] != person:
+        raise NotFound(f"no request {rid}")
+    new_req = {**req, "display_name": None, "email": None, "motivation": None, "erased": True}
+    if req["status"] == "pending":
+        new_req |= {"status": "withdrawn", "decided_at": now, "decided_by": person}
+    return {**council, "requests": [new_req if r["id"] == rid else r for r in council["requests"]]}, new_req
+
+
 def may_see_request(who: Principal, council: Doc, req: Doc, region: str) -> bool:
     return req["person"] == who.id or manages(who, council, region)
 

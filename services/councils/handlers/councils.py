@@ -157,6 +157,33 @@ async def my_requests(f: Councils, who: Principal, page: PageRequest) -> list[Do
     return page.of(mine, lambda r: (r["created_at"], r["id"]), newest_first=True)
 
 
+async def export_my_requests(f: Councils, who: Principal) -> Doc:
+    """Everything held about the caller's invitations and applications, in every council, whether or not
+    she ever joined: each request with all its fields, newest first."""
+    docs = await f.store.find(st.COUNCILS, {"requests.person": who.id})
+    mine = [{**r, "council_id": d["_id"]} for d in docs for r in d["requests"] if r["person"] == who.id]
+    return {
+        "person": who.id,
+        "requests": sorted(mine, key=lambda r: (r["created_at"], r["id"]), reverse=True),
+        "exported_at": f.now(),
+    }
+
+
+async def erase_my_request(f: Councils, rid: str, who: Principal) -> None:
+    """Forget the caller's name, e-mail and motivation in one of her own requests (withdrawing it if it is
+    still pending); anyone else's request, or none, is not found. Repeating it changes nothing more."""
+    docs = await f.store.find(st.COUNCILS, {"requests.id": rid})
+    cid = next((d["_id"] for d in docs for r in d["requests"] if r["id"] == rid and r["person"] == who.id), None)
+    if cid is None:
+        raise NotFound(f"no request {rid} of yours")
+
+    def change(doc: Doc) -> tuple[Doc, list[Any], None]:
+        new, _ = cn.erase_request(doc, rid, who.id, f.now())
+        return new, [], None
+
+    await _change(f, cid, change)
+
+
 async def answer(f: Councils, cid: str, rid: str, verb: str, who: Principal, extra: Doc | None = None) -> Doc:
     """Accept or decline an invitation (the invitee), approve or reject an application (a manager)."""
 

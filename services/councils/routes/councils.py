@@ -16,11 +16,11 @@ from clustergrowth.paging import Page
 from services.councils import commands as c
 from services.councils.handlers import councils as h
 from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
-from services.councils.wire import CompositionOut, CouncilOut, MemberExport, MemberOut, RequestOut
+from services.councils.wire import CompositionOut, CouncilOut, MemberExport, MemberOut, RequestOut, RequestsExport
 
 router = APIRouter(responses=PROBLEMS)
 Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}[0-9A-Z]{2}$", description="NUTS-2 code")]
-RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected"]
+RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn"]
 
 
 @router.get("/councils", **allow("any"), summary="Councils' public profiles")
@@ -94,6 +94,31 @@ async def apply(f: Ctx, who: CurrentPrincipal, body: c.Apply) -> RequestOut:
 @router.get("/requests/mine", **allow("any"), summary="My invitations and applications")
 async def my_requests(f: Ctx, who: CurrentPrincipal, page: Page) -> list[RequestOut]:
     return [RequestOut.model_validate(r) for r in await h.my_requests(f, who, page)]
+
+
+@router.get(
+    "/requests/mine/export",
+    **allow("any"),
+    summary="Everything held about my invitations and applications, joined or not (the person)",
+)
+async def export_my_requests(f: Ctx, who: CurrentPrincipal) -> Response:
+    held = RequestsExport.model_validate(await h.export_my_requests(f, who)).model_dump(mode="json")
+    return Response(
+        json.dumps(held, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="council-requests.json"'},
+    )
+
+
+@router.delete(
+    "/requests/mine/{request_id}",
+    **allow("any"),
+    status_code=204,
+    summary="Erase my name, e-mail and motivation in one of my requests; a pending one is withdrawn (the person)",
+)
+async def erase_my_request(f: Ctx, who: CurrentPrincipal, request_id: str) -> Response:
+    await h.erase_my_request(f, request_id, who)
+    return Response(status_code=204)
 
 
 @router.get(
