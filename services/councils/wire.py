@@ -88,7 +88,8 @@ class MemberOut(Wire):
 
 
 class RequestOut(Wire):
-    """An invitation or application, as the person concerned and the council's managers see it."""
+    """An invitation or application, as the person concerned and the council's managers see it; a pending
+    invitation is ``expired`` from its ``expires_at`` on (30 days after it was made)."""
 
     id: str
     council_id: str
@@ -100,8 +101,9 @@ class RequestOut(Wire):
     display_name: str | None
     email: str | None
     motivation: str | None
-    status: Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn"]
+    status: Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn", "expired"]
     created_at: str
+    expires_at: str | None = None  # an invitation's: expired from this instant on; an application's: None
     decided_at: str | None
     reason: str | None
     member_id: str | None = None

@@ -140,6 +140,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/decline"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/approve"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/reject"): SPEC_ANY,
+    ("POST", "/api/v1/councils/councils/{council_id}/requests/{request_id}/withdraw"): SPEC_ANY,  # its managers
     ("POST", "/api/v1/councils/councils/{council_id}/members/{member_id}/end"): SPEC_ANY,
     ("GET", "/api/v1/councils/councils/{council_id}/members/{member_id}/export"): SPEC_ANY,
     ("DELETE", "/api/v1/councils/councils/{council_id}/members/{member_id}"): SPEC_ANY,

@@ -726,3 +726,52 @@ async def test_a_person_who_never_joined_exports_and_erases_her_requests(
     assert (await client.delete(one, headers=ann)).status_code == 204  # again: nothing more to forget
     r = await client.post(f"{API}/applications", json=applied, headers=ann)  # no pending request any more
     assert r.status_code == 201, r.text
+
+
+def freeze_clock(client: httpx.AsyncClient, at: datetime) -> None:
+    """Stop the councils service's clock at ``at`` (each request reads exactly that instant)."""
+    app = cast(httpx.ASGITransport, client._transport).app
+    app.state.councils.clock = lambda: at  # type: ignore[attr-defined]
+
+
+async def test_an_invitation_expires_after_30_days_and_a_manager_withdraws_one_pending(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """Invitations made at T: at T + 30 days - 1 µs one is accepted; at T + 30 days exactly (and after) the
+    other is expired: accepting is 409, it is listed as expired and no longer as pending, and the person may
+    be invited again. A manager withdraws a pending invitation; the invitee cannot, a stranger sees nothing."""
+    t = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
+    freeze_clock(client, t)
+    sec = h(token, "sec", "council_secretary")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
+    rids = {}
+    for sub in ("ann", "bob", "cat"):
+        body = {"person": pid(sub), "constituency": "sme", "display_name": sub.title()}
+        r = await client.post(f"{API}/councils/{cid}/invitations", json=body, headers=sec)
+        assert r.status_code == 201 and r.json()["expires_at"] == "2031-06-03T12:00:00.000000Z", r.text
+        rids[sub] = r.json()["id"]
+    req = f"{API}/councils/{cid}/requests"
+
+    # withdrawn by a manager (not by the invitee, and a stranger does not see it)
+    assert problem(await client.post(f"{req}/{rids['cat']}/withdraw", headers=h(token, "cat")), 403)
+    assert problem(await client.post(f"{req}/{rids['cat']}/withdraw", headers=h(token, "eve")), 404)
+    r = await client.post(f"{req}/{rids['cat']}/withdraw", headers=sec)
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+    assert problem(await client.post(f"{req}/{rids['cat']}/accept", json={}, headers=h(token, "cat")), 409)
+    assert problem(await client.post(f"{req}/{rids['cat']}/withdraw", headers=sec), 409)
+
+    freeze_clock(client, t + timedelta(days=30) - timedelta(microseconds=1))
+    r = await client.post(f"{req}/{rids['ann']}/accept", json={}, headers=h(token, "ann"))
+    assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+    for at in (t + timedelta(days=30), t + timedelta(days=30, microseconds=1)):
+        freeze_clock(client, at)
+        assert problem(await client.post(f"{req}/{rids['bob']}/accept", json={}, headers=h(token, "bob")), 409)
+        mine = (await client.get(f"{API}/requests/mine", headers=h(token, "bob"))).json()
+        assert [(x["id"], x["status"]) for x in mine] == [(rids["bob"], "expired")]
+        expired = (await client.get(req, params={"status": "expired"}, headers=sec)).json()
+        assert [x["id"] for x in expired] == [rids["bob"]]
+        assert (await client.get(req, params={"status": "pending"}, headers=sec)).json() == []
+    assert problem(await client.post(f"{req}/{rids['bob']}/withdraw", headers=sec), 409)
+    body = {"person": pid("bob"), "constituency": "sme", "display_name": "Bob"}
+    r = await client.post(f"{API}/councils/{cid}/invitations", json=body, headers=sec)  # invited anew
+    assert r.status_code == 201 and r.json()["status"] == "pending", r.text

@@ -265,6 +265,71 @@ def test_a_person_erases_her_own_request_and_a_pending_one_is_withdrawn() -> Non
     assert (req["status"], req["display_name"]) == ("rejected", None)  # a decided one keeps its status
 
 
+TICK = timedelta(microseconds=1)
+DAY_30 = T0 + timedelta(days=30)  # an invitation made at T0 is expired from here on (exactly 30 days included)
+
+
+def invited_at_t0(doc: dict[str, Any] | None = None, sub: str = "ana") -> dict[str, Any]:
+    fields = {"person": pid(sub), "constituency": "sme", "position": "member", "display_name": sub}
+    return cn.request(doc or council(), f"req-{sub}", "invitation", fields, pid("sec"), stamp(T0))
+
+
+@pytest.mark.parametrize(
+    ("at", "status"),
+    [(DAY_30 - TICK, "pending"), (DAY_30, "expired"), (DAY_30 + TICK, "expired")],
+)
+def test_an_invitation_expires_30_days_after_it_was_made(at: datetime, status: str) -> None:
+    doc = invited_at_t0()
+    req = doc["requests"][0]
+    assert cn.status_now(req, stamp(at)) == status
+    assert cn.request_view(req, stamp(at))["expires_at"] == "2027-03-31T09:00:00.000000Z"  # T0 + 30 days by hand
+    if status == "pending":
+        _, _, accepted = cn.answer(doc, "req-ana", person("ana"), REGION, "accept", stamp(at), mid="m1")
+        assert accepted["status"] == "accepted"
+        with pytest.raises(Conflict):  # still pending: she is not invited twice
+            invited_at_t0(doc)
+    else:
+        with pytest.raises(Conflict) as e:
+            cn.answer(doc, "req-ana", person("ana"), REGION, "accept", stamp(at), mid="m1")
+        assert "expired" in e.value.detail
+        with pytest.raises(Conflict):  # nor withdrawn: it is no longer pending
+            cn.withdraw(doc, "req-ana", person("s", "region_admin"), REGION, stamp(at))
+        fields = {"person": pid("ana"), "constituency": "sme", "position": "member", "display_name": "ana"}
+        again = cn.request(doc, "req-ana-2", "invitation", fields, pid("sec"), stamp(at))  # may be invited anew
+        assert [cn.status_now(r, stamp(at)) for r in again["requests"]] == ["expired", "pending"]
+
+
+def test_expired_invitations_do_not_count_as_pending() -> None:
+    """MAX_PENDING (100) invitations made at T0 fill the council's pending requests until they expire."""
+    doc = council()
+    for n in range(100):
+        doc = invited_at_t0(doc, f"p{n}")
+    fields = {"person": pid("late"), "constituency": "sme", "display_name": "Late"}
+    with pytest.raises(Conflict):
+        cn.request(doc, "req-late", "application", fields, pid("late"), stamp(DAY_30 - TICK))
+    doc = cn.request(doc, "req-late", "application", fields, pid("late"), stamp(DAY_30))
+    assert cn.status_now(doc["requests"][-1], stamp(DAY_30 + timedelta(days=400))) == "pending"  # never expires
+
+
+def test_a_manager_withdraws_a_pending_invitation_and_nobody_else_does() -> None:
+    doc = invited_at_t0()
+    fields = {"person": pid("bo"), "constituency": "investor", "display_name": "Bo"}
+    doc = cn.request(doc, "req-bo", "application", fields, pid("bo"), stamp(T0))
+    at = stamp(T0 + timedelta(days=1))
+    with pytest.raises(NotFound):  # a stranger does not see it
+        cn.withdraw(doc, "req-ana", person("eve"), REGION, at)
+    with pytest.raises(Forbidden):  # the invited person declines instead
+        cn.withdraw(doc, "req-ana", person("ana"), REGION, at)
+    with pytest.raises(Conflict):  # an application is rejected instead
+        cn.withdraw(doc, "req-bo", person("s", "region_admin"), REGION, at)
+    new, req = cn.withdraw(doc, "req-ana", person("s", "region_admin"), REGION, at)
+    assert (req["status"], req["decided_at"], req["decided_by"]) == ("withdrawn", at, pid("s"))
+    with pytest.raises(Conflict):
+        cn.answer(new, "req-ana", person("ana"), REGION, "accept", at, mid="m1")
+    with pytest.raises(Conflict):  # once
+        cn.withdraw(new, "req-ana", person("s", "region_admin"), REGION, at)
+
+
 # Meetings ----------------------------------------------------------------------------------------------
 START = T0 + timedelta(days=7)  # of the meetings below
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
 from clustergrowth.auth import Principal
+from clustergrowth.context import stamp
 from clustergrowth.problems import Conflict, Forbidden, NotFound, field_error
 from contracts import councils as ev
 
@@ -25,6 +27,9 @@ END_REASONS = ("term_ended", "resigned", "removed")  # and ``erased``, set only 
 MAX_MEMBERSHIPS = 300  # active and past, per council
 MAX_REQUESTS = 500  # invitations and applications kept per council, decided ones included
 MAX_PENDING = 100
+# an invitation may be accepted until 30 days after it was made: from that instant on (exactly 30 days
+# included) it is expired; applications wait for a manager's decision and do not expire
+INVITATION_VALID = timedelta(days=30)
 
 
 # Quorum ------------------------------------------------------------------------------------------
@@ -187,16 +192,43 @@ def composition_report(council: Doc) -> Doc:
 
 
 # Joining --------------------------------------------------------------------------------------------
-def _pending_for(council: Doc, person: str) -> Doc | None:
-    return next((r for r in council["requests"] if r["person"] == person and r["status"] == "pending"), None)
+def _instant(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
-def _check_can_join(council: Doc, person: str, field: str) -> None:
+def expires_at(req: Doc) -> str | None:
+    """When an invitation expires (``INVITATION_VALID`` after it was made); an application does not."""
+    if req["kind"] != "invitation":
+        return None
+    return stamp(_instant(req["created_at"]) + INVITATION_VALID)
+
+
+def status_now(req: Doc, now: str) -> str:
+    """A request's status at ``now``: a pending invitation is ``expired`` from its ``expires_at`` on (computed
+    from the stored creation time, so nothing has to be written when it expires)."""
+    until = expires_at(req)
+    if req["status"] == "pending" and until is not None and _instant(now) >= _instant(until):
+        return "expired"
+    return str(req["status"])
+
+
+def request_view(req: Doc, now: str) -> Doc:
+    """A request as it stands at ``now``: its status (``status_now``) and when it expires."""
+    return {**req, "status": status_now(req, now), "expires_at": expires_at(req)}
+
+
+def _pending(council: Doc, now: str) -> list[Doc]:
+    """The requests pending at ``now`` (expired invitations are not)."""
+    return [r for r in council["requests"] if status_now(r, now) == "pending"]
+
+
+def _check_can_join(council: Doc, person: str, field: str, now: str) -> None:
     if membership_of(council, person) is not None:
         raise Conflict(f"{person} is already a member of council {council['_id']}", errors=[{"field": field}])
-    if _pending_for(council, person) is not None:
+    pending = _pending(council, now)
+    if any(r["person"] == person for r in pending):
         raise Conflict(f"{person} has a pending invitation or application to council {council['_id']}")
-    if sum(1 for r in council["requests"] if r["status"] == "pending") >= MAX_PENDING:
+    if len(pending) >= MAX_PENDING:
         raise Conflict(f"council {council['_id']} has {MAX_PENDING} pending requests; decide some first")
     if len(council["requests"]) >= MAX_REQUESTS:
         raise Conflict(f"council {council['_id']} keeps at most {MAX_REQUESTS} requests")
@@ -204,7 +236,7 @@ def _check_can_join(council: Doc, person: str, field: str) -> None:
 
 def request(council: Doc, rid: str, kind: str, fields: Doc, by: str, now: str) -> Doc:
     """A new pending invitation (``by`` a manager) or application (``by`` the applicant) in the council."""
-    _check_can_join(council, fields["person"], "person")
+    _check_can_join(council, fields["person"], "person", now)
     req = {
         "id": rid,
         "kind": kind,
@@ -234,14 +266,14 @@ def find_request(council: Doc, rid: str) -> Doc:
 
 def erase_request(council: Doc, rid: str, person: str, now: str) -> tuple[Doc, Doc]:
     """Forget what the person gave in one of her own invitations or applications (her name, e-mail and
-    motivation); another person's request is not found. One still pending is withdrawn by it (decided
-    ``now``, by her): nobody can accept or approve a request without a name. Its id, kind, constituency,
+    motivation); another person's request is not found. One still pending at ``now`` is withdrawn by it
+    (decided then, by her): nobody can accept or approve a request without a name. Its id, kind, constituency,
     dates and decided status stay. Returns the council and the request as it is now."""
     req = find_request(council, rid)
     if req["person"] != person:
         raise NotFound(f"no request {rid}")
     new_req = {**req, "display_name": None, "email": None, "motivation": None, "erased": True}
-    if req["status"] == "pending":
+    if status_now(req, now) == "pending":
         new_req |= {"status": "withdrawn", "decided_at": now, "decided_by": person}
     return {**council, "requests": [new_req if r["id"] == rid else r for r in council["requests"]]}, new_req
 
@@ -267,8 +299,8 @@ def answer(
     if not allowed[verb]:
         whom = "the invited person" if kind == "invitation" else "the council's secretary"
         raise Forbidden(f"only {whom} may {verb} this {kind}")
-    if req["status"] != "pending":
-        raise Conflict(f"request {rid} is already {req['status']}")
+    if status_now(req, now) != "pending":
+        raise Conflict(f"request {rid} is already {status_now(req, now)}")
     status = {"accept": "accepted", "decline": "declined", "approve": "approved", "reject": "rejected"}[verb]
     new_req = {**req, "status": status, "decided_at": now, "decided_by": who.id, **(extra or {})}
     new = {**council, "requests": [new_req if r["id"] == rid else r for r in council["requests"]]}
@@ -276,6 +308,21 @@ def answer(
         return new, [], new_req
     new, joined = join(new, mid, new_req, now)
     return new, [joined], new_req
+
+
+def withdraw(council: Doc, rid: str, who: Principal, region: str, now: str) -> tuple[Doc, Doc]:
+    """A manager withdraws an invitation while it is pending (``withdrawn``); the invited person declines
+    instead, and an application is rejected instead. Returns the council and the request as it is now."""
+    req = find_request(council, rid)
+    if not may_see_request(who, council, req, region):
+        raise NotFound(f"no request {rid}")
+    require_manager(who, council, region)
+    if req["kind"] != "invitation":
+        raise Conflict(f"request {rid} is an application: reject it instead")
+    if status_now(req, now) != "pending":
+        raise Conflict(f"request {rid} is already {status_now(req, now)}")
+    new_req = {**req, "status": "withdrawn", "decided_at": now, "decided_by": who.id}
+    return {**council, "requests": [new_req if r["id"] == rid else r for r in council["requests"]]}, new_req
 
 
 def join(council: Doc, mid: str, req: Doc, now: str) -> tuple[Doc, ev.MemberJoined]:

@@ -120,9 +120,9 @@ async def invite(f: Councils, cid: str, cmd: c.Invite, who: Principal) -> Doc:
 
     def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
         cn.require_manager(who, doc, f.region)
-        rid = _id("req")
-        new = cn.request(doc, rid, "invitation", cmd.model_dump(mode="json"), who.id, f.now())
-        return new, [], {**cn.find_request(new, rid), "council_id": cid}
+        rid, now = _id("req"), f.now()
+        new = cn.request(doc, rid, "invitation", cmd.model_dump(mode="json"), who.id, now)
+        return new, [], {**cn.request_view(cn.find_request(new, rid), now), "council_id": cid}
 
     result: Doc = await _change(f, cid, change)
     return result
@@ -132,28 +132,36 @@ async def apply(f: Councils, cmd: c.Apply, who: Principal) -> Doc:
     """A person applies to join a council, for her own organisation."""
 
     def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
-        rid = _id("req")
+        rid, now = _id("req"), f.now()
         fields = {**cmd.model_dump(mode="json"), "person": who.id, "organisation": who.org, "position": "member"}
-        new = cn.request(doc, rid, "application", fields, who.id, f.now())
-        return new, [], {**cn.find_request(new, rid), "council_id": doc["_id"]}
+        new = cn.request(doc, rid, "application", fields, who.id, now)
+        return new, [], {**cn.request_view(cn.find_request(new, rid), now), "council_id": doc["_id"]}
 
     result: Doc = await _change(f, cmd.council_id, change)
     return result
 
 
 async def requests(f: Councils, cid: str, who: Principal, page: PageRequest, status: str | None) -> list[Doc]:
-    """A council's invitations and applications, newest first, for its managers."""
+    """A council's invitations and applications as they stand now (an invitation past its time is
+    ``expired``), newest first, for its managers."""
     doc = await get_council(f, cid)
     if not cn.manages(who, doc, f.region):  # members included: the people asking are not theirs to see
         raise NotFound(f"no requests of council {cid} for you")
-    found = [r for r in doc["requests"] if status is None or r["status"] == status]
+    now = f.now()
+    found = [v for v in (cn.request_view(r, now) for r in doc["requests"]) if status is None or v["status"] == status]
     return [{**r, "council_id": cid} for r in page.of(found, lambda r: (r["created_at"], r["id"]), newest_first=True)]
 
 
 async def my_requests(f: Councils, who: Principal, page: PageRequest) -> list[Doc]:
-    """The caller's invitations and applications in every council, newest first."""
+    """The caller's invitations and applications in every council as they stand now, newest first."""
     docs = await f.store.find(st.COUNCILS, {"requests.person": who.id})
-    mine = [{**r, "council_id": d["_id"]} for d in docs for r in d["requests"] if r["person"] == who.id]
+    now = f.now()
+    mine = [
+        {**cn.request_view(r, now), "council_id": d["_id"]}
+        for d in docs
+        for r in d["requests"]
+        if r["person"] == who.id
+    ]
     return page.of(mine, lambda r: (r["created_at"], r["id"]), newest_first=True)
 
 
@@ -161,11 +169,17 @@ async def export_my_requests(f: Councils, who: Principal) -> Doc:
     """Everything held about the caller's invitations and applications, in every council, whether or not
     she ever joined: each request with all its fields, newest first."""
     docs = await f.store.find(st.COUNCILS, {"requests.person": who.id})
-    mine = [{**r, "council_id": d["_id"]} for d in docs for r in d["requests"] if r["person"] == who.id]
+    now = f.now()
+    mine = [
+        {**cn.request_view(r, now), "council_id": d["_id"]}
+        for d in docs
+        for r in d["requests"]
+        if r["person"] == who.id
+    ]
     return {
         "person": who.id,
         "requests": sorted(mine, key=lambda r: (r["created_at"], r["id"]), reverse=True),
-        "exported_at": f.now(),
+        "exported_at": now,
     }
 
 
@@ -188,10 +202,22 @@ async def answer(f: Councils, cid: str, rid: str, verb: str, who: Principal, ext
     """Accept or decline an invitation (the invitee), approve or reject an application (a manager)."""
 
     def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
-        mid = _id("mem")
-        new, events, req = cn.answer(doc, rid, who, f.region, verb, f.now(), mid=mid, extra=extra)
+        mid, now = _id("mem"), f.now()
+        new, events, req = cn.answer(doc, rid, who, f.region, verb, now, mid=mid, extra=extra)
         joined = mid if events else None
-        return new, events, {**req, "council_id": cid, "member_id": joined}
+        return new, events, {**cn.request_view(req, now), "council_id": cid, "member_id": joined}
+
+    result: Doc = await _change(f, cid, change)
+    return result
+
+
+async def withdraw(f: Councils, cid: str, rid: str, who: Principal) -> Doc:
+    """A manager withdraws a pending invitation."""
+
+    def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
+        now = f.now()
+        new, req = cn.withdraw(doc, rid, who, f.region, now)
+        return new, [], {**cn.request_view(req, now), "council_id": cid}
 
     result: Doc = await _change(f, cid, change)
     return result
@@ -226,10 +252,11 @@ async def export(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
     meetings = await f.store.find(st.MEETINGS, {"council_id": cid})
     decisions = await f.store.find(st.DECISIONS, {"council_id": cid})
     initiatives = await f.store.find(st.INITIATIVES, {"council_id": cid, "proposed_by": person})
+    now = f.now()
     return {
         "council_id": cid,
         "membership": m,
-        "requests": [r for r in doc["requests"] if r["person"] == person],
+        "requests": [cn.request_view(r, now) for r in doc["requests"] if r["person"] == person],
         "registrations": [
             {"meeting_id": d["_id"], **r} for d in meetings for r in d["registrations"] if r["person"] == person
         ],
@@ -238,7 +265,7 @@ async def export(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
         ],
         "votes": [{"decision_id": d["_id"], **v} for d in decisions for v in d["votes"] if v["person"] == person],
         "initiatives_proposed": [i["_id"] for i in initiatives],
-        "exported_at": f.now(),
+        "exported_at": now,
     }
 
 

@@ -20,7 +20,7 @@ from services.councils.wire import CompositionOut, CouncilOut, MemberExport, Mem
 
 router = APIRouter(responses=PROBLEMS)
 Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}[0-9A-Z]{2}$", description="NUTS-2 code")]
-RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn"]
+RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn", "expired"]
 
 
 @router.get("/councils", **allow("any"), summary="Councils' public profiles")
@@ -135,7 +135,7 @@ async def council_requests(
 @router.post(
     "/councils/{council_id}/requests/{request_id}/accept",
     **allow("any"),
-    summary="Accept an invitation (the invited person): MemberJoined",
+    summary="Accept an invitation (the invited person, within 30 days): MemberJoined",
 )
 async def accept(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str, body: c.Accept) -> RequestOut:
     given = body.model_dump(mode="json", exclude_none=True)
@@ -168,6 +168,15 @@ async def approve(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: st
 async def reject(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str, body: c.Reject) -> RequestOut:
     extra = {"reason": body.reason} if body.reason else None
     return RequestOut.model_validate(await h.answer(f, council_id, request_id, "reject", who, extra))
+
+
+@router.post(
+    "/councils/{council_id}/requests/{request_id}/withdraw",
+    **allow("any"),
+    summary="Withdraw a pending invitation (the council's secretary, the region's staff)",
+)
+async def withdraw(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str) -> RequestOut:
+    return RequestOut.model_validate(await h.withdraw(f, council_id, request_id, who))
 
 
 @router.post(
