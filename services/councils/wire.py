@@ -156,7 +156,8 @@ class MeetingPrivate(Wire):
 
 
 class MeetingOut(Wire):
-    """A meeting's public times and place; ``private`` for the council's members and managers."""
+    """A meeting's public times and place, and once held its attendee count, quorum and decisions' ids;
+    its ``minutes`` and ``private`` part only for the council's members and managers."""
 
     id: str
     council_id: str
@@ -277,6 +278,7 @@ class MemberExport(Wire):
     requests: list[dict[str, Any]]
     registrations: list[dict[str, Any]]
     attendance: list[dict[str, Any]]
+    action_items: list[dict[str, Any]]  # of meetings' minutes, those she owns
     votes: list[dict[str, Any]]
     initiatives_proposed: list[str]
     exported_at: str

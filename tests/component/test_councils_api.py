@@ -775,3 +775,40 @@ async def test_an_invitation_expires_after_30_days_and_a_manager_withdraws_one_p
     body = {"person": pid("bob"), "constituency": "sme", "display_name": "Bob"}
     r = await client.post(f"{API}/councils/{cid}/invitations", json=body, headers=sec)  # invited anew
     assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+
+
+async def test_held_minutes_are_for_members_and_a_members_export_has_her_action_items(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """A held meeting: a stranger sees that it was held, its attendee count and the decisions' ids, not its
+    minutes; members and managers read them. Ann's export lists the action item she owns, not Bob's."""
+    sec = h(token, "sec", "council_secretary")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
+    mem = {sub: await member(client, token, cid, sub) for sub in ("ann", "bob")}
+    r = await client.post(f"{API}/councils/{cid}/meetings", json=meeting(), headers=sec)
+    mid, start = r.json()["id"], datetime.fromisoformat(r.json()["start"])
+    did = (await client.post(f"{API}/councils/{cid}/decisions", json={"title": "x"}, headers=sec)).json()["id"]
+    set_clock(client, start)
+    await client.post(f"{API}/councils/{cid}/meetings/{mid}/check-ins", json={"person": pid("ann")}, headers=sec)
+    items = [
+        {"title": "Book the bench", "owner": pid("ann"), "due_on": "2099-02-01"},
+        {"title": "Ask the bank", "owner": pid("bob"), "due_on": "2099-03-01", "status": "done"},
+    ]
+    close = {"minutes": "Ann reported on the bench.", "decisions": [did], "action_items": items}
+    r = await client.post(f"{API}/councils/{cid}/meetings/{mid}/close", json=close, headers=sec)
+    assert r.status_code == 200, r.text
+
+    one, every = f"{API}/councils/{cid}/meetings/{mid}", f"{API}/councils/{cid}/meetings"
+    for stranger in (h(token, "eve"), h(token, "ana", "analyst")):
+        seen = (await client.get(one, headers=stranger)).json()
+        assert (seen["status"], seen["attendees"], seen["decisions"], seen["minutes"]) == ("held", 1, [did], None)
+        assert seen["private"] is None
+        assert [m["minutes"] for m in (await client.get(every, headers=stranger)).json()] == [None]
+    for insider in (h(token, "bob"), sec):
+        assert (await client.get(one, headers=insider)).json()["minutes"] == "Ann reported on the bench."
+        assert [m["minutes"] for m in (await client.get(every, headers=insider)).json()] == [close["minutes"]]
+
+    held = (await client.get(f"{API}/councils/{cid}/members/{mem['ann']}/export", headers=h(token, "ann"))).json()
+    assert held["action_items"] == [
+        {"meeting_id": mid, "title": "Book the bench", "owner": pid("ann"), "due_on": "2099-02-01", "status": "open"}
+    ]

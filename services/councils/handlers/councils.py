@@ -246,7 +246,7 @@ async def _own_or_staff(f: Councils, cid: str, mid: str, who: Principal, staff: 
 
 async def export(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
     """Everything held about the member in this council: membership, requests, registrations, attendance,
-    votes, initiatives proposed."""
+    action items she owns, votes, initiatives proposed."""
     doc, m = await _own_or_staff(f, cid, mid, who, EXPORTERS)
     person = m["person"]
     meetings = await f.store.find(st.MEETINGS, {"council_id": cid})
@@ -262,6 +262,9 @@ async def export(f: Councils, cid: str, mid: str, who: Principal) -> Doc:
         ],
         "attendance": [
             {"meeting_id": d["_id"], **a} for d in meetings for a in d["attendance"] if a["person"] == person
+        ],
+        "action_items": [
+            {"meeting_id": d["_id"], **a} for d in meetings for a in d.get("action_items", []) if a["owner"] == person
         ],
         "votes": [{"decision_id": d["_id"], **v} for d in decisions for v in d["votes"] if v["person"] == person],
         "initiatives_proposed": [i["_id"] for i in initiatives],

@@ -49,16 +49,19 @@ async def list_meetings(f: Councils, cid: str, page: PageRequest, status: str | 
 
 
 def view(who: Principal, council: Doc, doc: Doc, region: str) -> Doc:
-    """A meeting as the caller may see it: its private part only for the council's members and managers."""
+    """A meeting as the caller may see it: its minutes and private part only for the council's members and
+    managers (anyone sees that it was held, its attendee count, quorum and the decisions' ids)."""
     regs = mt.standing(doc, cn.active_since(council))
     out = {
         **doc,
         "seats_taken": sum(1 for r in regs if r["status"] == "registered"),
         "waitlisted": sum(1 for r in regs if r["status"] == "waitlisted"),
+        "minutes": None,
         "private": None,
     }
     if cn.sees_private(who, council, region):
         present = {a["person"] for a in doc["attendance"]}
+        out["minutes"] = doc.get("minutes")
         out["private"] = {**doc, "registrations": regs, "quorum_now": cn.quorum(council, present)}
     return out
 

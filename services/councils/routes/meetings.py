@@ -53,7 +53,7 @@ async def schedule(
     return out(doc)
 
 
-@router.get(One, **allow("any"), summary="One meeting (registrations, attendance and drafts for members)")
+@router.get(One, **allow("any"), summary="One meeting (registrations, attendance, drafts and minutes for members)")
 async def get_meeting(
     f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, response: Response
 ) -> MeetingOut:
