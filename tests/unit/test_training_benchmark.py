@@ -201,6 +201,10 @@ def test_no_answer_is_computed_over_fewer_firms_than_the_threshold_and_never_ove
     firms = [{"groups": bm.memberships("wms", f), "overall": s, "scores": {"p": s}} for f, s in population]
     docs = projection(firms)
     children = children_of(docs)
+    for gid, doc in docs.items():  # the nested sizes a group keeps are those of the groups that name it parent
+        assert sorted((c["_id"], c["n"]) for c in doc["children"]) == sorted(
+            (c["_id"], c["n"]) for c in children.get(gid, [])
+        )
     for i, (facts, _score) in enumerate(population):
         me = firms[i]
         a = bm.benchmark(bm.ladder("wms", facts), docs, children, me, me)

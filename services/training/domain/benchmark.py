@@ -127,6 +127,7 @@ def fold(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None)
     if "overall" in doc:
         copy["overall"] = {**doc["overall"], "hist": dict(doc["overall"]["hist"])}
     copy["practices"] = {p: {**m, "hist": dict(m["hist"])} for p, m in (doc.get("practices") or {}).items()}
+    copy["children"] = [dict(c) for c in doc.get("children") or []]
     return accumulate(copy, gid, old, new)
 
 
@@ -147,10 +148,14 @@ def accumulate(doc: Doc, gid: str, old: Contribution | None, new: Contribution |
         doc.update(identity(gid))
     overall = doc.setdefault("overall", empty())
     practices = doc.setdefault("practices", {})
+    children = doc.setdefault("children", [])
     for c, sign in ((old, -1), (new, 1)):
         if c is None or gid not in c["groups"]:
             continue
         _shift(overall, c["overall"], sign)
+        for g in c["groups"]:
+            if g != gid and _parent(g) == gid:
+                _count_child(children, g, sign)
         for p, x in c["scores"].items():
             m = practices.get(p)
             if m is None:
@@ -158,8 +163,24 @@ def accumulate(doc: Doc, gid: str, old: Contribution | None, new: Contribution |
             _shift(m, x, sign)
             if m["n"] <= 0:
                 del practices[p]
+    doc["children"] = [c for c in children if c["n"] > 0]
     doc["n"] = overall["n"]
     return doc
+
+
+def _parent(gid: str) -> str | None:
+    parent: str | None = identity(gid)["parent"]
+    return parent
+
+
+def _count_child(children: list[Doc], gid: str, sign: int) -> None:
+    """The sizes of the groups nested in this one, kept with it (``{"_id", "n"}``), so that the
+    differencing check reads one document per group."""
+    for c in children:
+        if c["_id"] == gid:
+            c["n"] += sign
+            return
+    children.append({"_id": gid, "n": sign})
 
 
 # Statistics --------------------------------------------------------------------------------------------

@@ -24,12 +24,13 @@ REQUIRED = {
 
 
 async def _groups(t: Training, collection: str, gids: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The group documents, and the sizes of the groups nested in each (kept in the group's document)."""
     docs, children = {}, {}
     for gid in gids:
         doc = await t.store.get(collection, gid)
         if doc is not None:
             docs[gid] = doc
-        children[gid] = await t.store.find(collection, {"parent": gid})
+        children[gid] = list((doc or {}).get("children") or [])
     return docs, children
 
 
