@@ -1,8 +1,9 @@
 """The training service, declared once: its component (store, bus, relay, consumers, the invitation
 loop, demo data) and its spec.
 
-Parts attached later (``services.training.modules``, ``services.training.placements``) join the same way
-as the councils' dashboards: their ``router`` into ``api.combined`` and ``attach(self)`` in ``__init__``.
+Two parts are attached to it the way the councils' dashboards are: ``services.training.modules``
+(modules, enrolment, Open Badges credentials) and ``services.training.placements`` (mobility
+placements): their ``router`` joins ``api.combined`` and ``attach(self)`` runs in ``__init__``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as mapping_ev
 from contracts import training as ev
-from services.training import api, consumers, handlers, projection, seed
+from services.training import api, consumers, handlers, modules, placements, projection, seed
 from services.training import store as st
 from services.training.handlers import plans
 from services.training.migrations import MIGRATIONS
@@ -28,10 +29,10 @@ log = logging.getLogger("services.training")
 
 
 class TrainingService(ServiceComponent):
-    """Assessments, benchmarks, plans and re-assessment invitations."""
+    """Assessments, benchmarks, plans and re-assessment invitations; modules and credentials; placements."""
 
     name = "training"
-    router = api.router
+    router = api.combined([*api.ROUTERS, modules.router, placements.router])
     settings_class = TrainingSettings
     events_topic = ev.TOPIC
     outbox_collections = st.OUTBOX_COLLECTIONS
@@ -50,6 +51,8 @@ class TrainingService(ServiceComponent):
         self.training = self.context = handlers.Training(self.store, settings.region, notify=self.relay.notify)
         self.smes = consumers.SmeFacts(self.store)
         self.peers = projection.PeerProjection(self.store)
+        self.modules = modules.attach(self)
+        self.placements = placements.attach(self)
         self.subscribe(consumers.GROUP, [mapping_ev.TOPIC], self.smes.handle)
         self.subscribe(projection.GROUP, projection.TOPICS, self.peers.handle)
         self.every("invitations", own_settings.invite_every_s, self.invite_due)
@@ -60,6 +63,8 @@ class TrainingService(ServiceComponent):
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)
+        await modules.ensure_indexes(self.store)
+        await placements.ensure_indexes(self.store)
         await projection.ensure_indexes(self.store, await projection.live_collection(self.store))
         if self.settings.seed_demo and await seed.seed_demo(self.training):
             log.info("seeded training assessments in the six regions")
