@@ -1,5 +1,5 @@
 """Commands the councils service accepts: strict input models (unknown fields are refused), every list
-and string bounded."""
+and string bounded, and free text without control characters (``ONE_LINE``, ``PARAGRAPHS``)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,52 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from clustergrowth.auth import ORG_ID_PATTERN, PERSON_ID_PATTERN
 from clustergrowth.types import Instant
 from contracts.councils import Constituency, MeetingMode, Position
 
+# Free text, one shared check. A single-line field (titles, names, place, display names, reasons, keys, units)
+# holds no C0 control character and no DEL; multi-line text (minutes, motivation, purposes, summaries,
+# descriptions, statements, notes) may hold tab and line breaks (\n or \r\n) and no other. A refusal is a
+# 422 naming the field, and the character and where it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_TAB_AND_NEWLINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+
+
+def _refuse(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(v: str) -> str:
+        found = pattern.search(v)
+        if found is not None:
+            raise ValueError(f"{what}: U+{ord(found.group()[0]):04X} at position {found.start()}")
+        return v
+
+    return AfterValidator(check)
+
+
+ONE_LINE = _refuse(_CONTROL, "must not contain control characters")
+PARAGRAPHS = _refuse(_CONTROL_BUT_TAB_AND_NEWLINE, "must not contain control characters other than tab and line breaks")
+
 Id = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
-Key = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+Key = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$"), ONE_LINE]
 Person = Annotated[str, Field(pattern=PERSON_ID_PATTERN, description="a person's platform id (`p-…`)")]
 Organisation = Annotated[
     str, Field(max_length=130, pattern=ORG_ID_PATTERN, description="a platform organisation id (`<NUTS-2>:<name>`)")
 ]
 Nuts2 = Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9A-Z]{2}$", description="NUTS-2 code, e.g. ITH5")]
 Email = Annotated[
-    str, Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="an e-mail address")
+    str,
+    Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="an e-mail address"),
+    ONE_LINE,
 ]
-Line = Annotated[str, Field(min_length=1, max_length=200)]
+Line = Annotated[str, Field(min_length=1, max_length=200), ONE_LINE]
+Name = Annotated[str, Field(min_length=1, max_length=120), ONE_LINE]
+Place = Annotated[str, Field(min_length=1, max_length=300, description="address or room; a link online"), ONE_LINE]
+TimeZone = Annotated[str, Field(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Rome"), ONE_LINE]
 FRACTION = r"[1-9][0-9]{0,3}/[1-9][0-9]{0,3}"  # a quorum's fraction as text, e.g. 2/3
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Text = Annotated[str, Field(min_length=1, max_length=4000), PARAGRAPHS]
+Minutes = Annotated[str, Field(min_length=1, max_length=50_000), PARAGRAPHS]
 SuccessFactor = Literal["sme_university", "cluster_cluster", "cluster_specific", "national_impact"]
 EndReason = Literal["term_ended", "resigned", "removed"]
 
@@ -51,14 +78,16 @@ class ThemeIn(Strict):
     """A theme from the region's growth-needs analysis, with the share of assessed SMEs naming it."""
 
     key: Key = Field(description="machine key, e.g. finance, markets, talent, technology")
-    label: str | None = Field(None, min_length=1, max_length=120)
+    label: Annotated[str, Field(min_length=1, max_length=120), ONE_LINE] | None = None
     share: float | None = Field(None, ge=0, le=1, description="share of the region's assessed SMEs naming it")
-    source: str | None = Field(None, min_length=1, max_length=200, description="where the share comes from")
+    source: Annotated[str, Field(min_length=1, max_length=200), ONE_LINE] | None = Field(
+        None, description="where the share comes from"
+    )
 
 
 class SuccessFactorIn(Strict):
     key: SuccessFactor
-    note: str | None = Field(None, min_length=1, max_length=500)
+    note: Annotated[str, Field(min_length=1, max_length=500), PARAGRAPHS] | None = None
 
 
 class CompositionIn(Strict):
@@ -90,7 +119,7 @@ class FormCouncil(Strict):
     """Form a council of this region."""
 
     name: Line
-    city: str = Field(min_length=1, max_length=100)
+    city: Annotated[str, Field(min_length=1, max_length=100), ONE_LINE]
     host_organisation: Organisation
     purpose: Text
     themes: list[ThemeIn] = Field(default_factory=list, max_length=20)
@@ -135,7 +164,7 @@ class Invite(Strict):
     constituency: Constituency
     position: Position = "member"
     organisation: Organisation | None = None
-    display_name: str = Field(min_length=1, max_length=120, description="the name shown to the council's members")
+    display_name: Name = Field(description="the name shown to the council's members")
     email: Email | None = None
 
 
@@ -144,20 +173,20 @@ class Apply(Strict):
 
     council_id: Id
     constituency: Constituency
-    display_name: str = Field(min_length=1, max_length=120)
+    display_name: Name
     email: Email | None = None
-    motivation: str | None = Field(None, min_length=1, max_length=2000)
+    motivation: Annotated[str, Field(min_length=1, max_length=2000), PARAGRAPHS] | None = None
 
 
 class Accept(Strict):
     """Accept an invitation; the name and e-mail you give replace those the secretary typed."""
 
-    display_name: str | None = Field(None, min_length=1, max_length=120)
+    display_name: Name | None = None
     email: Email | None = None
 
 
 class Reject(Strict):
-    reason: str | None = Field(None, min_length=1, max_length=500)
+    reason: Annotated[str, Field(min_length=1, max_length=500), ONE_LINE] | None = None
 
 
 class EndMembership(Strict):
@@ -182,8 +211,8 @@ class ScheduleMeeting(_MeetingFields):
 
     title: Line
     mode: MeetingMode
-    place: str | None = Field(None, min_length=1, max_length=300, description="address or room; a link online")
-    timezone: str = Field(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Rome")
+    place: Place | None = None
+    timezone: TimeZone
     start: Instant
     end: Instant
     seats: int = Field(ge=1, le=1000, description="seat limit of the registration; more people join the waitlist")
@@ -191,12 +220,13 @@ class ScheduleMeeting(_MeetingFields):
 
 
 class UpdateMeeting(_MeetingFields):
-    """Change a scheduled meeting (send only what changes); every change bumps its SEQUENCE."""
+    """Change a scheduled meeting (send only what changes; ``place: null`` clears the place, which a meeting
+    online may do without); every change bumps its SEQUENCE."""
 
     title: Line | None = None
     mode: MeetingMode | None = None
-    place: str | None = Field(None, min_length=1, max_length=300)
-    timezone: str | None = Field(None, min_length=1, max_length=64)
+    place: Place | None = None
+    timezone: TimeZone | None = None
     start: Instant | None = None
     end: Instant | None = None
     seats: int | None = Field(None, ge=1, le=1000)
@@ -204,7 +234,7 @@ class UpdateMeeting(_MeetingFields):
 
 
 class CancelMeeting(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, Field(min_length=1, max_length=500), ONE_LINE]
 
 
 class CheckIn(Strict):
@@ -214,10 +244,12 @@ class CheckIn(Strict):
 
 
 class DraftMinutes(Strict):
-    text: str = Field(min_length=1, max_length=50_000)
+    text: Minutes
 
 
 class ActionItem(Strict):
+    """An action item: its owner an active member of the council, due on the meeting's day or later."""
+
     title: Line
     owner: Person
     due_on: date
@@ -227,7 +259,7 @@ class ActionItem(Strict):
 class CloseMeeting(Strict):
     """Close a held meeting: minutes (required here or drafted before), decisions taken, action items."""
 
-    minutes: str | None = Field(None, min_length=1, max_length=50_000)
+    minutes: Minutes | None = None
     decisions: list[Id] = Field(default_factory=list, max_length=50, description="ids of this council's decisions")
     action_items: list[ActionItem] = Field(default_factory=list, max_length=100)
 
@@ -239,7 +271,7 @@ class OpenDecision(Strict):
     """Put a proposal to the council: an endorsement (endorse/object/abstain) or a vote on given options."""
 
     title: Line
-    description: str | None = Field(None, min_length=1, max_length=10_000)
+    description: Annotated[str, Field(min_length=1, max_length=10_000), PARAGRAPHS] | None = None
     method: Literal["endorsement", "vote"] = "endorsement"
     options: list[Key] | None = Field(None, max_length=10, description="a vote's options as machine keys")
     initiative_id: Id | None = Field(None, description="the initiative this decision would launch")
@@ -248,11 +280,11 @@ class OpenDecision(Strict):
 
 class Vote(Strict):
     option: Key
-    reason: str | None = Field(None, min_length=1, max_length=2000)
+    reason: Annotated[str, Field(min_length=1, max_length=2000), ONE_LINE] | None = None
 
 
 class CloseDecision(Strict):
-    statement: str = Field(min_length=1, max_length=4000)
+    statement: Text
     chosen_option: Key
     review_on: date | None = None
 
@@ -288,7 +320,7 @@ class InitiativeMilestone(Strict):
 
 class Kpi(Strict):
     key: Key
-    unit: str = Field(min_length=1, max_length=40)
+    unit: Annotated[str, Field(min_length=1, max_length=40), ONE_LINE]
     target: float = Field(ge=-1e12, le=1e12)
     value: float | None = Field(None, ge=-1e12, le=1e12)
 
@@ -306,4 +338,4 @@ class Progress(Strict):
 
 
 class Abandon(Strict):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Field(min_length=1, max_length=1000), ONE_LINE]

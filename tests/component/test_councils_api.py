@@ -580,6 +580,22 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [  # method, path under the co
     ("POST", "{c}/initiatives/{i}/launch", {"decision_id": "dec-nope"}, "decision_id"),
     ("PUT", "{c}/initiatives/{i}/progress", {"progress": 101}, "progress"),
     ("POST", "{c}/initiatives/{i}/abandon", {"reason": ""}, "reason"),
+    # control characters: none in a single line, tab and line breaks only in multi-line text
+    ("POST", "", council(name="Cork\x00"), "name"),
+    ("POST", "", council(purpose="a\x1b[2Jb"), "purpose"),
+    ("POST", "{c}/invitations", {**INVITE, "display_name": "Ann\tLee"}, "display_name"),
+    ("POST", "/applications", {"council_id": "{c}", "constituency": "sme", "display_name": "A", "motivation": "a\x07"},
+     "motivation"),
+    ("POST", "{c}/requests/zz/reject", {"reason": "full\nsorry"}, "reason"),
+    ("POST", "{c}/meetings", meeting(place="Room\x7f1"), "place"),
+    ("POST", "{c}/meetings/{m}/cancel", {"reason": "strike\r\nat the venue"}, "reason"),
+    ("PUT", "{c}/meetings/{m}/minutes", {"text": "line one\rline two"}, "text"),
+    ("PUT", "{c}/decisions/{d}/votes/mine", {"option": "endorse", "reason": "a\x1fb"}, "reason"),
+    ("POST", "{c}/initiatives", {**IDEA, "summary": "a\x0bb"}, "summary"),
+    # an application names a council of this region (a field of the body: 422, not 404)
+    ("POST", "/applications", {"council_id": "cnl-nope", "constituency": "sme", "display_name": "A"}, "council_id"),
+    # a hybrid meeting's place cleared with null: it needs one
+    ("PATCH", "{c}/meetings/{m}", {"place": None}, "place"),
 ]  # fmt: skip
 
 
@@ -812,3 +828,34 @@ async def test_held_minutes_are_for_members_and_a_members_export_has_her_action_
     assert held["action_items"] == [
         {"meeting_id": mid, "title": "Book the bench", "owner": pid("ann"), "due_on": "2099-02-01", "status": "open"}
     ]
+
+
+async def test_a_place_is_cleared_with_null_and_action_items_are_members_due_from_the_meetings_day(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    sec = h(token, "sec", "council_secretary")
+    cid = (await client.post(f"{API}/councils", json=council(), headers=sec)).json()["id"]
+    mem = {sub: await member(client, token, cid, sub) for sub in ("ann", "bob")}
+    await client.post(f"{API}/councils/{cid}/members/{mem['bob']}/end", json={"reason": "resigned"}, headers=sec)
+    r = await client.post(f"{API}/councils/{cid}/meetings", json=meeting(), headers=sec)  # hybrid, with a place
+    url, etag, start = f"{API}/councils/{cid}/meetings/{r.json()['id']}", r.headers["etag"], r.json()["start"]
+    r = await client.patch(url, json={"mode": "online", "place": None}, headers={**sec, "If-Match": etag})
+    assert r.status_code == 200 and (r.json()["mode"], r.json()["place"]) == ("online", None), r.text
+    feed = await client.get(f"{API}/councils/{cid}/calendar.ics", headers=sec)
+    (ev,) = icalendar.Calendar.from_ical(feed.content).walk("VEVENT")
+    assert "LOCATION" not in ev
+
+    # meeting() starts at 09:00 UTC, 09:00 or 10:00 in Dublin: the same day there
+    day = datetime.fromisoformat(start.replace("Z", "+00:00")).date()
+    set_clock(client, datetime.fromisoformat(start.replace("Z", "+00:00")))
+    items = [
+        {"title": "a", "owner": pid("ann"), "due_on": (day - timedelta(days=1)).isoformat()},
+        {"title": "b", "owner": pid("bob"), "due_on": day.isoformat()},  # resigned
+        {"title": "c", "owner": pid("eve"), "due_on": day.isoformat()},  # never a member
+    ]
+    r = await client.post(f"{url}/close", json={"minutes": "M", "action_items": items}, headers=sec)
+    named = [e["field"] for e in problem(r, 422)["errors"]]
+    assert named == ["action_items.0.due_on", "action_items.1.owner", "action_items.2.owner"]
+    ok = [{"title": "a", "owner": pid("ann"), "due_on": day.isoformat()}]  # the meeting's day itself
+    r = await client.post(f"{url}/close", json={"minutes": "M", "action_items": ok}, headers=sec)
+    assert r.status_code == 200 and r.json()["status"] == "held", r.text

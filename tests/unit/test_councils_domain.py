@@ -469,7 +469,8 @@ def test_closing_needs_minutes_and_records_attendance_and_quorum() -> None:
         with pytest.raises(Unprocessable) as e:
             mt.close(doc, c, minutes, [], [], clock.now())
         assert e.value.extensions["errors"][0]["field"] == "minutes"
-    held, event = mt.close(doc, c, "Minutes", ["dec-1"], [{"title": "t"}], clock.now())
+    item = {"title": "t", "owner": pid("v0"), "due_on": "2027-03-08", "status": "open"}
+    held, event = mt.close(doc, c, "Minutes", ["dec-1"], [item], clock.now())
     assert (event.attendees, event.attendance, event.quorum_met, event.action_items) == (2, {"sme": 2}, True, 1)
     assert held["status"] == "held"
     with pytest.raises(Conflict):
@@ -488,6 +489,54 @@ def test_check_in_opens_60_minutes_before_the_start_and_closing_at_the_start() -
         mt.close(doc, c, "Minutes", [], [], stamp(START - tick))
     assert mt.close(doc, c, "Minutes", [], [], stamp(START))[0]["status"] == "held"
     assert mt.close(doc, c, "Minutes", [], [], stamp(START + tick))[0]["status"] == "held"
+
+
+def late_meeting(tz: str) -> dict[str, Any]:
+    """A meeting starting at 2027-03-08T23:30Z: in Rome that is 00:30 on 9 March, in New York 18:30 on 8 March."""
+    start = datetime(2027, 3, 8, 23, 30, tzinfo=UTC)
+    fields: dict[str, Any] = {"title": "M", "mode": "online", "place": None, "timezone": tz, "agenda": [], "seats": 5}
+    fields |= {"start": stamp(start), "end": stamp(start + timedelta(hours=1))}
+    doc, _ = mt.schedule("mtg-late", voters(2), fields, stamp(T0))
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("tz", "due_on", "refused"),
+    [
+        ("Europe/Rome", "2027-03-09", False),  # the meeting's day where it is held
+        ("Europe/Rome", "2027-03-08", True),  # the day before it there (though its UTC day)
+        ("Europe/Rome", "2027-03-10", False),
+        ("America/New_York", "2027-03-08", False),
+        ("America/New_York", "2027-03-07", True),
+    ],
+)
+def test_an_action_item_is_due_on_the_meetings_day_or_later(tz: str, due_on: str, refused: bool) -> None:
+    c, doc = voters(2), late_meeting(tz)
+    items = [{"title": "t", "owner": pid("v1"), "due_on": due_on, "status": "open"}]
+    if not refused:
+        assert mt.close(doc, c, "Minutes", [], items, stamp(datetime(2027, 3, 9, tzinfo=UTC)))[0]["status"] == "held"
+        return
+    with pytest.raises(Unprocessable) as e:
+        mt.close(doc, c, "Minutes", [], items, stamp(datetime(2027, 3, 9, tzinfo=UTC)))
+    assert [x["field"] for x in e.value.extensions["errors"]] == ["action_items.0.due_on"]
+
+
+def test_an_action_item_is_owned_by_an_active_member() -> None:
+    c = voters(2)
+    c, _ = cn.end(c, "mem-1-v1", "resigned", stamp(T0))
+    doc = late_meeting("Europe/Rome")
+    items = [
+        {"title": "a", "owner": pid("v0"), "due_on": "2027-03-09", "status": "open"},  # a member: fine
+        {"title": "b", "owner": pid("v1"), "due_on": "2027-03-09", "status": "open"},  # resigned
+        {"title": "c", "owner": pid("nobody"), "due_on": "2027-03-01", "status": "open"},  # never one, and early
+    ]
+    with pytest.raises(Unprocessable) as e:
+        mt.close(doc, c, "Minutes", [], items, stamp(datetime(2027, 3, 9, tzinfo=UTC)))
+    assert [x["field"] for x in e.value.extensions["errors"]] == [
+        "action_items.1.owner",
+        "action_items.2.owner",
+        "action_items.2.due_on",
+    ]
 
 
 def test_drafted_minutes_close_a_meeting() -> None:

@@ -8,7 +8,7 @@ Pure: documents in, documents and event data out; ``now`` is given.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -206,12 +206,31 @@ def cancel(doc: Doc, reason: str, now: str) -> tuple[Doc, ev.MeetingCancelled]:
     )
 
 
+def local_date(doc: Doc) -> date:
+    """The day the meeting starts on, in its own time zone."""
+    return parse(doc["start"]).astimezone(ZoneInfo(doc["timezone"])).date()
+
+
+def check_action_items(doc: Doc, council: Doc, items: list[Doc]) -> None:
+    """Each action item is owned by an active member of the council and due on the meeting's day (in its
+    time zone) or later; a 422 names every item's field that is not."""
+    day = local_date(doc)
+    errors = []
+    for n, item in enumerate(items):
+        if cn.membership_of(council, item["owner"]) is None:
+            errors.append({"field": f"action_items.{n}.owner", "reason": "is not an active member of the council"})
+        if date.fromisoformat(item["due_on"]) < day:
+            errors.append({"field": f"action_items.{n}.due_on", "reason": f"is before the meeting's day ({day})"})
+    if errors:
+        raise Unprocessable("action items: " + "; ".join(f"{e['field']} {e['reason']}" for e in errors), errors)
+
+
 def close(
     doc: Doc, council: Doc, minutes: str | None, decisions: list[str], action_items: list[Doc], now: str
 ) -> tuple[Doc, ev.MeetingHeld]:
-    """Close a meeting: minutes are required (given now, or drafted before); the attendee count, attendance
-    by constituency and quorum are recorded from the check-ins. Only once it has started (at its start or
-    later)."""
+    """Close a meeting: minutes are required (given now, or drafted before); action items as
+    ``check_action_items`` wants them; the attendee count, attendance by constituency and quorum are recorded
+    from the check-ins. Only once it has started (at its start or later)."""
     require_scheduled(doc)
     if parse(now) < parse(doc["start"]):
         raise Conflict(f"meeting {doc['_id']} has not started yet (it starts at {doc['start']})")
@@ -221,6 +240,7 @@ def close(
             "a meeting cannot be closed without minutes",
             [{"field": "minutes", "reason": "is required to close a meeting (send it, or draft it first)"}],
         )
+    check_action_items(doc, council, action_items)
     present = {a["person"] for a in doc["attendance"]}
     q = cn.quorum(council, present)
     by = Counter(a["constituency"] for a in doc["attendance"])

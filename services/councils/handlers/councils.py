@@ -12,7 +12,7 @@ from clustergrowth import aggregate, etags
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import NotFound
+from clustergrowth.problems import NotFound, field_error
 from clustergrowth.store.port import Doc
 from services.councils import commands as c
 from services.councils import store as st
@@ -129,7 +129,10 @@ async def invite(f: Councils, cid: str, cmd: c.Invite, who: Principal) -> Doc:
 
 
 async def apply(f: Councils, cmd: c.Apply, who: Principal) -> Doc:
-    """A person applies to join a council, for her own organisation."""
+    """A person applies to join a council, for her own organisation; a council not known here is a 422
+    naming ``council_id`` (it is a field of the body, not the resource addressed)."""
+    if await f.store.get(st.COUNCILS, cmd.council_id) is None:
+        raise field_error("council_id", "is not a council of this region")
 
     def change(doc: Doc) -> tuple[Doc, list[Any], Doc]:
         rid, now = _id("req"), f.now()

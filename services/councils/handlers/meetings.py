@@ -82,10 +82,12 @@ async def reschedule(
     f: Councils, cid: str, mid: str, cmd: c.UpdateMeeting, who: Principal, if_match: str | None
 ) -> tuple[Doc, str]:
     """A new version of the meeting (SEQUENCE + 1), guarded by the ETag the secretary read; returns it as the
-    caller may see it, with its new ETag."""
+    caller may see it, with its new ETag. ``place: null`` clears the place; another field sent as null is
+    left as it is."""
     council = await get_council(f, cid)
     cn.require_manager(who, council, f.region)
-    fields = {k: v for k, v in cmd.model_dump(mode="json", exclude_unset=True).items() if v is not None}
+    sent = cmd.model_dump(mode="json", exclude_unset=True)
+    fields = {k: v for k, v in sent.items() if v is not None or k == "place"}
     for k in ("start", "end"):
         when = getattr(cmd, k)
         if when is not None:
