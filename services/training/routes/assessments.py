@@ -46,7 +46,7 @@ async def get_instrument(kind: str, version: str) -> dict[str, Any]:
     "/assessments",
     **allow(SME),
     status_code=201,
-    summary="AssessPractices an SME's management practices (your organisation's SME): PracticesAssessed",
+    summary="Assess an SME's management practices (your organisation's SME): PracticesAssessed",
 )
 async def assess(t: Ctx, who: CurrentPrincipal, body: c.AssessPractices) -> PracticeAssessmentOut:
     return out(await h.assess(t, body, who))
