@@ -368,6 +368,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 ANY = "any"
+PUBLIC = "public"
 
 
 def allow(*roles: str) -> dict[str, Any]:
@@ -376,7 +377,15 @@ def allow(*roles: str) -> dict[str, Any]:
     The rule is enforced by the service itself (a dependency that answers 403 naming the roles) and
     published in the OpenAPI description as ``x-roles``; ``any`` admits every authenticated caller.
     ``platform_admin`` passes every rule. Object-level rules stay in the handlers.
+
+    ``public`` admits everyone, with or without a token (what a stranger must be able to check, such as
+    a credential's signature): no principal is read, the route publishes ``x-roles: ["public"]`` and
+    ``security: []``. It stands alone: combined with a role it would say two things at once.
     """
+    if PUBLIC in roles:
+        if roles != (PUBLIC,):
+            raise ValueError(f"a public route admits everyone and takes no other role, got {list(roles)}")
+        return {"dependencies": [], "openapi_extra": {"x-roles": [PUBLIC], "security": []}}
     unknown = set(roles) - {*ROLES, ANY}
     if not roles or unknown:
         raise ValueError(f"a role rule needs known roles, got {sorted(unknown) or 'none'}")

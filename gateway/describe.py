@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from clustergrowth.auth import PUBLIC
 from clustergrowth.errors import ERRORS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -36,7 +37,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def finish(spec: dict[str, Any]) -> dict[str, Any]:
-    """Add the security scheme and the problem responses to every ``/api/v1`` operation."""
+    """Add the security scheme and the problem responses to every ``/api/v1`` operation (a public one
+    asks for no token: ``security: []``)."""
     spec = copy.deepcopy(spec)
     components = spec.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
@@ -55,7 +57,8 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
         if not path.startswith("/api/v1/"):
             continue
         for op in ops.values():
-            op["security"] = [{"bearer": []}]
+            public = op.get("x-roles") == [PUBLIC]  # allow(PUBLIC): answered without a token
+            op["security"] = [] if public else [{"bearer": []}]
             responses = op.setdefault("responses", {})
             for status, generic in ERRORS.items():
                 code = str(status)  # keyed as the services key them: 409 beside "409" would be written twice

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 ROLE_NOTE = (
-    "`any` = every authenticated caller; `platform_admin` passes every rule. Object-level rules come on "
-    "top (another organisation's private objects are 404), see the service sections of the README."
+    "`any` = every authenticated caller; `public` = anyone, without a token; `platform_admin` passes every "
+    "rule. Object-level rules come on top (another organisation's private objects are 404), see the service "
+    "sections of the README."
 )
 
 

@@ -21,6 +21,7 @@ from clustergrowth.auth import (
     PERSON_ID_PATTERN,
     ROLES,
     SCOPES,
+    PUBLIC,
     Authenticator,
     DevIssuer,
     Principal,
@@ -87,6 +88,33 @@ async def test_any_admits_every_authenticated_caller() -> None:
     assert await check(nobody) is nobody
     mixed = allow("any", "student")["dependencies"][0].dependency  # "any" wins over the others
     assert await mixed(nobody) is nobody
+
+
+def test_public_admits_everyone_without_reading_a_token() -> None:
+    """No dependency at all (so no principal is read and no 401 is possible), published as x-roles
+    ["public"] with an empty security requirement (OpenAPI: no credential needed)."""
+    rule = allow("public")
+    assert rule == {"dependencies": [], "openapi_extra": {"x-roles": ["public"], "security": []}}
+    assert PUBLIC == "public"
+
+
+@pytest.mark.parametrize(
+    ("roles", "named"),
+    [
+        (("public", "student"), "['public', 'student']"),
+        (("any", "public"), "['any', 'public']"),
+        (("public", "public"), "['public', 'public']"),
+        (("public", "bogus"), "['public', 'bogus']"),
+    ],
+)
+def test_public_stands_alone(roles: tuple[str, ...], named: str) -> None:
+    with pytest.raises(ValueError) as e:
+        allow(*roles)
+    assert str(e.value) == f"a public route admits everyone and takes no other role, got {named}"
+
+
+def test_public_is_not_a_role_a_token_can_carry() -> None:
+    assert "public" not in ROLES and "public" not in SCOPES  # a token saying "public" gets nothing by it
 
 
 # Principal: roles ------------------------------------------------------------------------------------

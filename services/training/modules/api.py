@@ -3,8 +3,8 @@
 Who may do what: the region's coordinators (``region_admin``, ``council_secretary`` of this region)
 create and change modules, see rosters, record attendance, complete enrolments and revoke credentials;
 anyone signed in reads the catalogue and enrols; a participant sees and cancels their own enrolments
-and reads their own credentials (another's are 404); anyone signed in verifies a credential and reads
-the region's keys and status list.
+and reads their own credentials (another's are 404); anyone, with or without a token (an employer
+with no account), verifies a credential and reads the region's keys, issuer profile and status list.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import PUBLIC, CurrentPrincipal, allow
 from clustergrowth.context import public
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
@@ -132,32 +132,32 @@ async def my_credentials(d: Desk, who: CurrentPrincipal, page: Page) -> list[JSO
     return await h.my_credentials(d, who, page)
 
 
-@router.get("/credentials/jwks.json", **allow("any"), summary="The public keys the region signs credentials with")
-async def jwks(d: Desk, who: CurrentPrincipal) -> JSON:
+@router.get("/credentials/jwks.json", **allow(PUBLIC), summary="The public keys the region signs credentials with")
+async def jwks(d: Desk) -> JSON:
     return d.issuer.jwks()
 
 
-@router.get("/credentials/issuer", **allow("any"), summary="The region's issuer profile (the credentials' issuer)")
-async def issuer(d: Desk, who: CurrentPrincipal) -> JSON:
+@router.get("/credentials/issuer", **allow(PUBLIC), summary="The region's issuer profile (the credentials' issuer)")
+async def issuer(d: Desk) -> JSON:
     return {**d.issuer.profile(), "jwks": f"{d.issuer.base_url}/credentials/jwks.json"}
 
 
 @router.get(
     "/credentials/status",
-    **allow("any"),
+    **allow(PUBLIC),
     response_class=Response,
     summary="The region's revocation list: a BitstringStatusListCredential as a VC-JWT",
 )
-async def status(d: Desk, who: CurrentPrincipal) -> Response:
+async def status(d: Desk) -> Response:
     return Response(await h.status_list(d), media_type=VC_JWT)
 
 
 @router.post(
     "/credentials/verify",
-    **allow("any"),
+    **allow(PUBLIC),
     summary="Verify a credential: signature (this region's keys), issuer, validity window, revocation",
 )
-async def verify(d: Desk, who: CurrentPrincipal, body: c.Verify) -> JSON:
+async def verify(d: Desk, body: c.Verify) -> JSON:
     return await h.verify(d, body.credential)
 
 
