@@ -17,7 +17,7 @@ from clustergrowth.context import Context
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.events import EventData
 from clustergrowth.paging import PageRequest
-from clustergrowth.problems import Conflict, Forbidden, NotFound
+from clustergrowth.problems import Conflict, Forbidden, NotFound, field_error
 from clustergrowth.store.port import Doc, DocumentStore
 from services.training.placements import commands as c
 from services.training.placements import domain as dm
@@ -194,10 +194,12 @@ async def suggest(d: PlacementDesk, cmd: c.Suggest, who: Principal) -> Doc:
 async def propose(d: PlacementDesk, cmd: c.Propose, who: Principal) -> Doc:
     applicant = await d.store.get(APPLICANTS, cmd.applicant_id)
     host = await d.store.get(HOSTS, cmd.host_id)
+    # a body pointer the caller may not follow is bad input (422 naming it), worded as for an id that does
+    # not exist, so that a proposal tells nothing about another region's applicants and hosts
     if applicant is None or not await _applicant_visible(d, applicant, who):
-        raise NotFound(f"no applicant {cmd.applicant_id}")
+        raise field_error("applicant_id", f"no applicant {cmd.applicant_id} that you may propose")
     if host is None or not _host_visible(host, who):
-        raise NotFound(f"no host {cmd.host_id}")
+        raise field_error("host_id", f"no host {cmd.host_id} that you may propose")
     if await _open_count(d, "applicant_id", applicant["_id"]):
         raise Conflict(f"applicant {applicant['_id']} has an open placement already")
     if await _open_count(d, "host_id", host["_id"]) >= host["places"]:
