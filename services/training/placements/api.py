@@ -45,7 +45,7 @@ Desk = Annotated[h.PlacementDesk, Depends(desk)]
 
 
 @router.post("/applicants", **allow("any"), status_code=201, summary="Apply for a mobility placement")
-async def apply(d: Desk, who: CurrentPrincipal, body: c.Apply) -> JSON:
+async def apply(d: Desk, who: CurrentPrincipal, body: c.ApplyForPlacement) -> JSON:
     return public(await h.apply(d, body, who))
 
 
@@ -151,7 +151,7 @@ async def revise(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body
     **allow("any"),
     summary="Accept the agreement as one of its parties; the fourth makes it agreed (PlacementAgreed)",
 )
-async def accept(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body: c.Accept) -> JSON:
+async def accept(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body: c.AcceptAgreement) -> JSON:
     return public(await h.accept(d, placement_id, body, who))
 
 

@@ -37,7 +37,7 @@ class _Profile(Strict):
     _offers_unique = field_validator("offers", "seeks", "languages")(_unique)
 
 
-class Apply(_Profile):
+class ApplyForPlacement(_Profile):
     """The caller applies for a placement (a person working in an SME, or a new entrepreneur)."""
 
     kind: Literal["sme_staff", "new_entrepreneur"]
@@ -100,7 +100,7 @@ class Revise(Terms):
     revision: int = Field(ge=1)
 
 
-class Accept(Strict):
+class AcceptAgreement(Strict):
     """Accept the agreement as one party, naming the revision accepted (a later revision needs it again)."""
 
     party: Party

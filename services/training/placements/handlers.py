@@ -63,7 +63,7 @@ def applicant_id(who: Principal) -> str:
     return "apl-" + who.id.removeprefix("p-")
 
 
-async def apply(d: PlacementDesk, cmd: c.Apply, who: Principal) -> Doc:
+async def apply(d: PlacementDesk, cmd: c.ApplyForPlacement, who: Principal) -> Doc:
     """The caller's application (one per person): screened by the intermediary of the caller's region."""
     doc = dm.new_applicant(applicant_id(who), who, cmd.model_dump(mode="json"), d.today(), d.now())
     try:
@@ -255,7 +255,7 @@ async def revise(d: PlacementDesk, pid: str, cmd: c.Revise, who: Principal) -> D
     return await _change(d, pid, who, lambda doc: (dm.revise(doc, cmd.revision, terms, who, d.today(), d.now()), []))
 
 
-async def accept(d: PlacementDesk, pid: str, cmd: c.Accept, who: Principal) -> Doc:
+async def accept(d: PlacementDesk, pid: str, cmd: c.AcceptAgreement, who: Principal) -> Doc:
     return await _change(d, pid, who, lambda doc: dm.accept(doc, cmd.party, cmd.revision, who, d.now()))
 
 
