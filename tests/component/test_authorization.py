@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from clustergrowth.auth import ANY, ROLES, DevIssuer
+from clustergrowth.auth import ANY, PUBLIC, ROLES, SCOPES, DevIssuer
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
 from gateway.routes import roles_markdown
@@ -25,6 +25,7 @@ from tests.component.test_mapping_api import answers as mapping_answers
 from tests.component.test_mapping_api import sme as sme_body
 from tests.component.test_matching_api import challenge, profile
 from tests.component.test_training_api import wms as training_answers
+from tests.component.test_training_placements import agreement, application, hosting
 from tests.conftest import asgi_client
 from tests.helpers import pid
 
@@ -32,7 +33,12 @@ STAFF = {"region_admin", "analyst", "council_secretary", "facility_manager", "pl
 PUBLIC_OBJECTS = {"site_id", "resource_id", "challenge_id", "version"}  # catalogues: visible to all callers
 PUBLIC_OBJECTS |= {"council_id", "meeting_id", "initiative_id"}  # a council's profile, meeting times, initiatives
 PUBLIC_OBJECTS |= {"kind"}  # training: an instrument (its kind and version)
-ORG_STAFF = {"facility_manager", "council_secretary"}  # staff of one organisation, not of the region
+PUBLIC_OBJECTS |= {"module_id"}  # training: a module of the region's catalogue (its roster is not shown)
+# Staff of one organisation, not of the region (auth.SCOPES): a region's staff see their region by role.
+ORG_STAFF = {r for r in STAFF if SCOPES.get(r) == "organisation"}
+# Routes that act on a catalogue object for the caller herself: organisation B's people succeed on them
+# (enrolling takes a place for oneself; it changes nothing of A's but the places left).
+FOR_ONESELF = {("POST", "/api/v1/training/modules/{module_id}/enrolments")}
 VALID = {  # well-formed bodies, so that the object check (not validation) decides
     "/assessments": {"instrument_version": "1", "answers": {}},
     "/milestones": {"title": "Baseline", "due_on": "2027-03-01"},
@@ -40,6 +46,17 @@ VALID = {  # well-formed bodies, so that the object check (not validation) decid
     "/end": {"reason": "removed"},
     "/votes/mine": {"option": "endorse", "reason": "fits"},
     "/close": {"statement": "Endorsed", "chosen_option": "endorse"},
+    "/attendance": {"present": []},
+    "/revoke": {"reason": "issued in error"},
+    "/screening": {"decision": "accepted", "note": ""},
+    "/terms": {
+        "objectives": ["Learn lean"],
+        "activity_plan": "On the line",
+        "parts": [{"start": "2099-01-05", "weeks": 2}],
+        "revision": 1,
+    },
+    "/acceptances": {"party": "applicant", "revision": 1},
+    "/reports": {"kind": "progress", "text": "Week 1"},
 }
 PRIVILEGED = {
     *("id", "version", "organisation", "org", "created_by", "owner", "roles", "sub", "status"),
@@ -64,6 +81,8 @@ HOST = frozenset({"sme_member", "academic"})
 SIDES = PERSON | HOST
 SME_OWNERS = frozenset({"sme_member", "council_secretary", "region_admin"})
 SME_ONLY = frozenset({"sme_member"})
+SPEC_PUBLIC = frozenset({PUBLIC})  # no token needed (what a stranger checks: a credential)
+COORDINATORS = frozenset({"region_admin", "council_secretary"})  # training's: the region's staff
 SPEC: dict[tuple[str, str], frozenset[str]] = {
     # facilities
     ("GET", "/api/v1/facilities/sites"): SPEC_ANY,
@@ -188,6 +207,51 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/v1/training/plans/{plan_id}"): SME_ONLY,
     ("GET", "/api/v1/training/benchmarks"): frozenset({"analyst", "region_admin", "council_secretary"}),
     ("GET", "/api/v1/training/summary"): frozenset({"region_admin", "council_secretary"}),
+    # training modules: the region's coordinators (region_admin, council_secretary of the module's region,
+    # else 403) run modules; the catalogue is for anyone; anyone enrols herself; an enrolment and a
+    # credential are their person's and the region's coordinators' (404 for anyone else)
+    ("POST", "/api/v1/training/modules"): COORDINATORS,
+    ("GET", "/api/v1/training/modules"): SPEC_ANY,
+    ("GET", "/api/v1/training/modules/{module_id}"): SPEC_ANY,
+    ("PATCH", "/api/v1/training/modules/{module_id}"): COORDINATORS,
+    ("POST", "/api/v1/training/modules/{module_id}/enrolments"): SPEC_ANY,
+    ("GET", "/api/v1/training/modules/{module_id}/enrolments"): COORDINATORS,
+    ("PUT", "/api/v1/training/modules/{module_id}/sessions/{n}/attendance"): COORDINATORS,
+    ("GET", "/api/v1/training/enrolments/mine"): SPEC_ANY,
+    ("GET", "/api/v1/training/enrolments/{enrolment_id}"): SPEC_ANY,
+    ("POST", "/api/v1/training/enrolments/{enrolment_id}/cancel"): SPEC_ANY,
+    ("POST", "/api/v1/training/enrolments/{enrolment_id}/complete"): COORDINATORS,
+    ("GET", "/api/v1/training/credentials/mine"): SPEC_ANY,
+    # a credential is checked by anyone, an employer without an account too: keys, issuer, status list, verify
+    ("GET", "/api/v1/training/credentials/jwks.json"): SPEC_PUBLIC,
+    ("GET", "/api/v1/training/credentials/issuer"): SPEC_PUBLIC,
+    ("GET", "/api/v1/training/credentials/status"): SPEC_PUBLIC,
+    ("POST", "/api/v1/training/credentials/verify"): SPEC_PUBLIC,
+    ("GET", "/api/v1/training/credentials/{credential_id}"): SPEC_ANY,
+    ("POST", "/api/v1/training/credentials/{credential_id}/revoke"): COORDINATORS,  # the holder 403, others 404
+    # training placements: anyone applies (once); an organisation's members offer it as a host; the
+    # intermediary (the region's coordinators) screens its region's applicants and hosts, proposes and
+    # revises, completes and ends; a placement is its four parties' (404 for anyone else); each party
+    # accepts for itself; the applicant and the host report
+    ("POST", "/api/v1/training/applicants"): SPEC_ANY,
+    ("GET", "/api/v1/training/applicants"): COORDINATORS,
+    ("GET", "/api/v1/training/applicants/mine"): SPEC_ANY,
+    ("GET", "/api/v1/training/applicants/{applicant_id}"): SPEC_ANY,
+    ("POST", "/api/v1/training/applicants/{applicant_id}/screening"): COORDINATORS,
+    ("POST", "/api/v1/training/hosts"): frozenset({"sme_member", "facility_manager"}),
+    ("GET", "/api/v1/training/hosts"): SPEC_ANY,
+    ("GET", "/api/v1/training/hosts/{host_id}"): SPEC_ANY,  # accepted: the catalogue; else 404 but to its own
+    ("POST", "/api/v1/training/hosts/{host_id}/screening"): COORDINATORS,
+    ("POST", "/api/v1/training/placements/suggestions"): COORDINATORS,
+    ("POST", "/api/v1/training/placements"): COORDINATORS,
+    ("GET", "/api/v1/training/placements"): SPEC_ANY,
+    ("GET", "/api/v1/training/placements/cross-border"): COORDINATORS | {"analyst"},
+    ("GET", "/api/v1/training/placements/{placement_id}"): SPEC_ANY,
+    ("PUT", "/api/v1/training/placements/{placement_id}/terms"): COORDINATORS,
+    ("POST", "/api/v1/training/placements/{placement_id}/acceptances"): SPEC_ANY,
+    ("POST", "/api/v1/training/placements/{placement_id}/reports"): SPEC_ANY,
+    ("POST", "/api/v1/training/placements/{placement_id}/complete"): COORDINATORS,
+    ("POST", "/api/v1/training/placements/{placement_id}/end"): COORDINATORS,
 }
 
 
@@ -238,7 +302,7 @@ async def test_every_route_declares_a_role_rule(client: httpx.AsyncClient) -> No
     missing = [f"{m} {p}" for m, p, op in ops if not op.get("x-roles")]
     assert missing == [], f"routes without a role rule: {missing}"
     for m, p, op in ops:
-        assert set(op["x-roles"]) <= {*ROLES, ANY}, (m, p)
+        assert set(op["x-roles"]) <= {*ROLES, ANY} or op["x-roles"] == [PUBLIC], (m, p)
 
 
 async def test_the_route_table_is_the_specified_one(client: httpx.AsyncClient) -> None:
@@ -262,7 +326,7 @@ async def test_role_by_route_matrix(client: httpx.AsyncClient, settings: Runtime
         for method, path, op in ops:
             rule = SPEC[method, path]
             r = await call(client, method, fill(path, {}), op, h)
-            allowed = ANY in rule or role in rule
+            allowed = ANY in rule or PUBLIC in rule or role in rule
             if allowed and r.status_code == 403:
                 wrong.append(f"{role} refused on {method} {path}: {r.text}")
             if not allowed and (r.status_code != 403 or r.json().get("required_roles") != sorted(rule)):
@@ -272,10 +336,18 @@ async def test_role_by_route_matrix(client: httpx.AsyncClient, settings: Runtime
     for method, path, op in ops:
         assert (await call(client, method, fill(path, {}), op, admin)).status_code != 403, (method, path)
     no_role = bearer(settings, "nobody", [], "org-matrix")
+    public = 0
     for method, path, op in ops:
+        open_to_all = ANY in SPEC[method, path] or PUBLIC in SPEC[method, path]
         r = await call(client, method, fill(path, {}), op, no_role)
-        assert (r.status_code == 403) == (ANY not in SPEC[method, path]), (method, path, r.status_code)
-        assert (await call(client, method, fill(path, {}), op, {})).status_code == 401, (method, path)
+        assert (r.status_code == 403) == (not open_to_all), (method, path, r.status_code)
+        anonymous = (await call(client, method, fill(path, {}), op, {})).status_code
+        if PUBLIC in SPEC[method, path]:  # answered without a token, as with one
+            assert anonymous == r.status_code and anonymous not in (401, 403), (method, path, anonymous)
+            public += 1
+        else:
+            assert anonymous == 401, (method, path, anonymous)
+    assert public == 4
 
 
 async def test_input_models_refuse_privileged_fields(client: httpx.AsyncClient, settings: RuntimeSettings) -> None:
@@ -294,7 +366,7 @@ async def test_input_models_refuse_privileged_fields(client: httpx.AsyncClient, 
         declared = set(schema.get("properties", {}))
         sneaky = {f: "x" for f in sorted(PRIVILEGED - declared)}
         rule = op["x-roles"]
-        role = next((r for r in rule if r not in STAFF and r != ANY), "region_admin")
+        role = next((r for r in rule if r not in STAFF and r not in (ANY, PUBLIC)), "region_admin")
         h = bearer(settings, f"mass-{role}", [role], "org-mass")
         r = await call(client, method, fill(path, {}), op, h, body=sneaky)
         assert r.status_code == 422, (method, path, r.status_code, r.text)
@@ -345,6 +417,8 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     ids["match_id"] = r.json()[0]["id"]
     ids.update(await _council_objects(client, a("coordinator", "region_admin"), a("stu-a", "student")))
     ids.update(await _training_objects(client, a("owner-a", "sme_member"), ids["sme_id"]))
+    ids.update(await _module_objects(client, a("coordinator", "region_admin"), a("stu-a", "student")))
+    ids.update(await _placement_objects(client, settings))
     return ids
 
 
@@ -363,6 +437,66 @@ async def _training_objects(client: httpx.AsyncClient, owner: dict[str, str], sm
     r = await client.post("/api/v1/training/plans", json={"assessment_id": aid}, headers=owner)
     assert r.status_code == 201, r.text
     return {"assessment_id": aid, "plan_id": r.json()["id"], "kind": "wms"}
+
+
+async def _module_objects(client: httpx.AsyncClient, staff: dict[str, str], member: dict[str, str]) -> dict[str, str]:
+    """A running module of this region (public: the catalogue) and the student's enrolment in it; a second
+    module she attended and completed, and the credential issued for it (private: hers and the coordinators')."""
+    api = "/api/v1/training"
+    now = datetime.now(UTC)
+
+    def session(start: datetime) -> dict[str, str]:
+        return {"title": "Flow", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+    body = {
+        **{"title": "Lean operations", "practices": ["ops_lean"], "language": "en", "format": "online"},
+        **{"duration_hours": 1, "capacity": 5, "sessions": [session(now + timedelta(days=30))]},
+    }
+    enrolled = []
+    for _ in range(2):
+        r = await client.post(f"{api}/modules", json=body, headers=staff)
+        assert r.status_code == 201, r.text
+        mid = r.json()["id"]
+        r = await client.post(f"{api}/modules/{mid}/enrolments", headers=member)
+        assert r.status_code == 201, r.text
+        enrolled.append((mid, r.json()["id"]))
+    (mid, eid), (held, done) = enrolled
+    # the coordinator records the second module as held: its session moved to the past, attended, completed
+    past = {"sessions": [session(now - timedelta(hours=2))]}
+    assert (await client.patch(f"{api}/modules/{held}", json=past, headers=staff)).status_code == 200
+    present = {"present": [pid("stu-a")]}
+    r = await client.put(f"{api}/modules/{held}/sessions/1/attendance", json=present, headers=staff)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{api}/enrolments/{done}/complete", headers=staff)
+    assert r.status_code == 200, r.text
+    return {"module_id": mid, "enrolment_id": eid, "credential_id": r.json()["credential_id"]}
+
+
+async def _placement_objects(client: httpx.AsyncClient, settings: RuntimeSettings) -> dict[str, str]:
+    """The student's application (accepted), organisation A's host offer (not yet screened: only A and the
+    region's staff see it), and a placement of the student with a host of a third organisation (C)."""
+    api = "/api/v1/training"
+    staff = bearer(settings, "coordinator", ["region_admin"], "org-a")
+    member = bearer(settings, "stu-a", ["student"], "org-a")
+    accept = {"decision": "accepted", "note": ""}
+    r = await client.post(f"{api}/applicants", json=application(kind="sme_staff"), headers=member)
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    assert (await client.post(f"{api}/applicants/{aid}/screening", json=accept, headers=staff)).status_code == 200
+    owner = bearer(settings, "owner-a", ["sme_member"], "org-a")
+    r = await client.post(f"{api}/hosts", json=hosting(name="A's workshop"), headers=owner)
+    assert r.status_code == 201, r.text
+    hid = r.json()["id"]
+    other = bearer(settings, "host-c", ["sme_member"], "org-c")
+    r = await client.post(f"{api}/hosts", json=hosting(name="C's plant"), headers=other)
+    assert r.status_code == 201, r.text
+    host_c = r.json()["id"]
+    assert (await client.post(f"{api}/hosts/{host_c}/screening", json=accept, headers=staff)).status_code == 200
+    start = datetime.now(UTC).date() + timedelta(days=30)
+    body = {"applicant_id": aid, "host_id": host_c, **agreement((start.isoformat(), 2))}
+    r = await client.post(f"{api}/placements", json=body, headers=staff)
+    assert r.status_code == 201, r.text
+    return {"applicant_id": aid, "host_id": hid, "placement_id": r.json()["id"]}
 
 
 async def _council_objects(client: httpx.AsyncClient, staff: dict[str, str], member: dict[str, str]) -> dict[str, str]:
@@ -420,8 +554,10 @@ async def test_another_organisations_objects_are_not_found(
             r = await call(client, method, fill(path, ids), op, h, body=body)
             if private and r.status_code != 404:
                 failures.append(f"{role} of org B got {r.status_code} on {method} {path}")
-            if not private and method != "GET" and r.is_success:
+            if not private and method != "GET" and r.is_success and (method, path) not in FOR_ONESELF:
                 failures.append(f"{role} of org B changed {method} {path}: {r.status_code}")
+            if (method, path) in FOR_ONESELF and r.status_code != 201:
+                failures.append(f"{role} of org B could not {method} {path} for itself: {r.status_code}")
     assert failures == [], "\n".join(failures)
 
 
