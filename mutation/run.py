@@ -258,7 +258,7 @@ def main() -> int:
     scopes = selected(cfg, os.environ.get("MUTATE_MODULES", ""))
     jobs = int(os.environ.get("MUTATE_JOBS") or cfg["run"]["jobs"])
     resume = os.environ.get("MUTATE_RESUME", "") == "1" and (WORK / "mutants").is_dir()
-    report = Path(os.environ.get("MUTATE_REPORT") or HERE / "report")
+    report = Path(os.environ.get("MUTATE_REPORT") or HERE / "report").resolve()
     report.parent.mkdir(parents=True, exist_ok=True)
 
     rev = os.environ.get("MUTATE_REV") or None
