@@ -333,6 +333,16 @@ def markdown(data: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         ),
         "Score = (killed + timeout) / (killed + timeout + survived + no tests).",
         "",
+        *(
+            [
+                "Measured again in a later run (the later measurement counts): "
+                + "; ".join(f"`{r['module']}` ({r['was']} → {r['now']})" for r in data["replaced"])
+                + ".",
+                "",
+            ]
+            if data.get("replaced")
+            else []
+        ),
     ]
     for i, segment in enumerate(data.get("runs") or [], 1):
         marks = sorted(segment.get("phases_s", {}).items(), key=lambda kv: kv[1])
@@ -442,25 +452,28 @@ def write_report(work: Path, out: Path, baseline_path: Path | None = None) -> di
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One report from the reports of runs over disjoint scopes (e.g. the four groups of ~1 h each, run one
-    after the other, each on its own commit): the modules and mutants of each, the totals recomputed, every
-    run's time kept, and each part's source named."""
-    seen: dict[str, str] = {}
+    """One report from the reports of several runs (e.g. the four groups of ~1 h each, run one after the
+    other, each on its own commit): the modules and mutants of each, the totals recomputed, every run's
+    time kept, and each part's source named. A module measured again in a later part replaces the
+    earlier measurement (listed under ``replaced``): the later run saw the later code and tests."""
     modules: dict[str, Any] = {}
-    mutants: list[dict[str, Any]] = []
+    mutants: dict[str, list[dict[str, Any]]] = {}
+    measured_by: dict[str, str] = {}
+    replaced: list[dict[str, str]] = []
     runs: list[dict[str, Any]] = []
     scopes: dict[str, Any] = {}
     for part in parts:
-        for rel in part["modules"]:
-            if rel in seen:
-                raise ValueError(f"{rel} is in two of the merged reports ({seen[rel]} and {part['source']})")
-            seen[rel] = part["source"]
-        modules.update(part["modules"])
-        mutants += part["mutants"]
+        for rel, module in part["modules"].items():
+            if rel in modules:
+                replaced.append({"module": rel, "was": measured_by[rel], "now": part["source"]})
+            modules[rel] = module
+            measured_by[rel] = part["source"]
+            mutants[rel] = [m for m in part["mutants"] if m["file"] == rel]
         scopes.update(part["scopes"])
         label = ", ".join(part["scopes"])
         runs += [{**r, "scopes": label} for r in part.get("runs") or [{"elapsed_s": part["elapsed_s"]}]]
-    totals: Counter[str] = Counter(m["status"] for m in mutants)
+    every = [m for rel in modules for m in mutants[rel]]
+    totals: Counter[str] = Counter(m["status"] for m in every)
     sources = sorted({p["source"] for p in parts})
     named = "; ".join(f"{', '.join(p['scopes'])}: {p['source']}" for p in parts)
     return {
@@ -469,9 +482,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "elapsed_s": round(sum(p["elapsed_s"] for p in parts), 1),
         "runs": runs,
         "scopes": scopes,
-        "total": {"mutants": len(mutants), **{k: totals[k] for k in sorted(totals)}, "score": score(totals)},
+        "total": {"mutants": len(every), **{k: totals[k] for k in sorted(totals)}, "score": score(totals)},
         "modules": modules,
-        "mutants": mutants,
+        "mutants": every,
+        "replaced": replaced,
     }
 
 
