@@ -53,25 +53,47 @@ def _newer(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
     return old is None or (new["assessed_at"], new["assessment_id"]) > (old["assessed_at"], old["assessment_id"])
 
 
-def changes(event: CloudEvent, current: dict[str, Any] | None, in_place: bool = False) -> list[tuple[str, Any]]:
-    """(document id, fold) pairs for one event, given the SME's current contribution; groups first
-    (``in_place``: folds that change the document they get, for the rebuild's own documents)."""
+class Changes(list[tuple[str, Any]]):
+    """(document id, fold) pairs for one event: its groups narrowest first, then the SME's contribution.
+    ``below`` collects each group's entry (``domain.benchmark.entry``) as its fold leaves it, for the groups
+    it nests in (which come later); a step skipped as applied already must fill it from the stored
+    document (``note``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.below: dict[str, Doc] = {}
+
+    def note(self, doc: Doc) -> None:
+        if doc.get("level"):
+            self.below[doc["_id"]] = bm.entry(doc)
+
+
+def changes(event: CloudEvent, current: dict[str, Any] | None, in_place: bool = False) -> Changes:
+    """The steps of one event, given the SME's current contribution (``in_place``: folds that change the
+    document they get, for the rebuild's own documents)."""
+    out = Changes()
     if event.type != ASSESSED:
-        return []
+        return out
     d = ev.PracticesAssessed.model_validate(event.data)
     new = contribution(d)
     old = current.get("contribution") if current else None
     if old is not None and not _newer(new, old):
-        return []
-    groups = list(dict.fromkeys([*(old["groups"] if old else []), *new["groups"]]))
-    out: list[tuple[str, Any]] = [(g, _group_fold(g, old, new, in_place)) for g in groups]
+        return out
+    for g in bm.ordered([*(old["groups"] if old else []), *new["groups"]]):
+        out.append((g, _group_fold(g, old, new, in_place, out)))
     out.append((contribution_id(d.instrument, d.sme_id), _own_fold(d, new)))
     return out
 
 
-def _group_fold(gid: str, old: dict[str, Any] | None, new: dict[str, Any], in_place: bool) -> Any:
+def _group_fold(gid: str, old: dict[str, Any] | None, new: dict[str, Any], in_place: bool, steps: Changes) -> Any:
     step = bm.accumulate if in_place else bm.fold
-    return lambda doc: step(doc, gid, old, new)
+
+    def run(doc: Doc) -> Doc:
+        result: Doc = step(doc, gid, old, new, steps.below)
+        steps.note(result)
+        return result
+
+    return run
 
 
 def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any]) -> Any:
@@ -112,8 +134,10 @@ class PeerProjection:
             self._indexed.add(collection)
         d = event.data
         current = await self.store.get(collection, contribution_id(str(d["instrument"]), str(d["sme_id"])))
-        for key, fold in changes(event, current):
-            await apply_once(self.store, collection, key, event.id, fold)
+        steps = changes(event, current)
+        for key, fold in steps:
+            if not await apply_once(self.store, collection, key, event.id, fold):
+                steps.note(await self.store.get(collection, key) or {})
 
 
 async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = ()) -> dict[str, Any]:

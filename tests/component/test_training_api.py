@@ -397,3 +397,47 @@ async def test_analysts_see_only_statistics_that_pass_disclosure_control(
     coordinator = {"Authorization": token("adm", "region_admin")}
     s = (await client.get(f"{API}/summary", headers=coordinator)).json()
     assert s["region"] == "IE05" and s["assessments"] >= 24 + 12 + 3
+
+
+# Disclosure control against a determined reader (the security tester's probes, turned around) ---------------------
+VICTIM = wms(3, lean_introduction=5, lean_rationale=1, performance_review=4, retaining_talent=2)
+
+
+async def sme_with(
+    client: httpx.AsyncClient, owner: dict[str, str], answers: dict[str, int], **over: Any
+) -> tuple[str, str]:
+    sid = await registered_sme(client, owner, **over)
+    r = await assess(client, owner, {"sme_id": sid, "instrument": "wms", "answers": answers})
+    assert r.status_code == 201, r.text
+    return sid, str(r.json()["id"])
+
+
+async def group_when(client: httpx.AsyncClient, h: dict[str, str], params: dict[str, str], n: int) -> dict[str, Any]:
+    """An analyst's answer for one group once the projection counts ``n`` firms in it."""
+    for _ in range(400):
+        b: dict[str, Any] = (await client.get(f"{API}/benchmarks", params=params, headers=h)).json()
+        if b["group"]["n"] == n:
+            return b
+        await asyncio.sleep(0.05)
+    raise AssertionError(b)
+
+
+async def test_two_shown_divisions_do_not_give_a_third_division_s_firm_away(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """Section C x IE05 x small = C28 (24 seeded) + C22 (10 firms of 10 organisations) + one victim of C24.
+    Each division alone leaves 11 or 25 firms of the section outside it; together 1: the section is withheld
+    (35 x section - 24 x C28 - 10 x C22 was the victim's answers), the divisions are still shown."""
+    for i in range(10):
+        h = {"Authorization": token(f"food-{i}", "sme_member", org=f"org-food-{i}")}
+        await sme_with(client, h, wms(2 + i % 3), legal_name=f"Food {i}", nace_primary="C22.2", headcount=20)
+    vic = {"Authorization": token("vic2", "sme_member", org="org-vic2")}
+    await sme_with(client, vic, VICTIM, legal_name="Victim Chem", nace_primary="C24.5", headcount=20)
+    ana = {"Authorization": token("ana", "analyst")}
+    q = {"instrument": "wms", "region": "IE05", "size_class": "small"}
+    section = await group_when(client, ana, {**q, "level": "section_region_size", "nace_section": "C"}, 35)
+    c28 = await group_when(client, ana, {**q, "level": "division_region_size", "nace_division": "C28"}, 24)
+    c22 = await group_when(client, ana, {**q, "level": "division_region_size", "nace_division": "C22"}, 10)
+    assert "mean" in c28["overall"] and "mean" in c22["overall"]
+    assert set(section["overall"]) == {"n", "withheld"} and "differencing" in section["overall"]["withheld"]
+    assert all("mean" not in p for p in section["practices"].values())

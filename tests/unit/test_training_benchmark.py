@@ -26,11 +26,10 @@ def firm(score: float, facts: bm.Facts = FACTS, practice: float | None = None) -
 
 
 def projection(firms: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Group documents after adding each firm once (the projection's fold)."""
+    """Group documents after adding each firm once (the projection's folds, narrowest group first)."""
     docs: dict[str, dict[str, Any]] = {}
     for f in firms:
-        for g in f["groups"]:
-            docs[g] = {"_id": g, **bm.fold(docs.get(g, {}), g, None, f)}
+        bm.apply(docs, None, f)
     return docs
 
 
@@ -44,7 +43,11 @@ def children_of(docs: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any
 
 def answer(firms: list[dict[str, Any]], me: dict[str, Any], facts: bm.Facts = FACTS) -> dict[str, Any]:
     docs = projection([*firms, me])
-    return bm.benchmark(bm.ladder("wms", facts), docs, children_of(docs), me, me)
+    return bm.benchmark(bm.ladder("wms", facts), docs, me, me)
+
+
+def shown(docs: dict[str, dict[str, Any]], gid: str) -> bool:
+    return bool(docs[gid]["state"]["shown"])
 
 
 # Disclosure thresholds -----------------------------------------------------------------------------------
@@ -106,11 +109,10 @@ def test_a_firm_is_taken_out_of_its_own_group_and_a_newer_assessment_replaces_th
     docs = projection([*peers, me_old])
     g = bm.ladder("wms", FACTS)[0][1]
     assert docs[g]["overall"]["n"] == 11
-    for gid in me_old["groups"]:  # the projection replaces my old contribution with the new one
-        docs[gid] = bm.fold(docs[gid], gid, me_old, me_new)
+    bm.apply(docs, me_old, me_new)  # the projection replaces my old contribution with the new one
     assert docs[g]["overall"]["n"] == 11 and docs[g]["overall"]["sum"] == 21.0  # 10 x 2 + my 1
-    shown = bm.benchmark(bm.ladder("wms", FACTS), docs, children_of(docs), me_new, me_new)["overall"]
-    assert shown["n"] == 10 and shown["mean"] == 2.0
+    out = bm.benchmark(bm.ladder("wms", FACTS), docs, me_new, me_new)["overall"]
+    assert out["n"] == 10 and out["mean"] == 2.0
 
 
 # Widening -----------------------------------------------------------------------------------------------
@@ -134,8 +136,12 @@ def test_a_council_then_the_network_answers_when_the_cells_are_too_small() -> No
     council_only = bm.Facts("M71", "M", "IE05", "IE", "micro", ("Cork",))
     a = answer([firm(2.0, council_only) for _ in range(12)], me)
     assert a["group"]["level"] == "council" and a["group"]["n"] == 12
-    elsewhere = bm.Facts("M71", "M", "ES61", "ES", "micro", ("Málaga",))
-    b = answer([firm(2.0, elsewhere) for _ in range(25)], me)
+    # 25 firms elsewhere in five cells of five, no section x country x size group reaching 10 (a shown one
+    # of 25 would leave me alone outside it: the network would be withheld for differencing)
+    cells = [("M71", "ES61", "micro"), ("M71", "ES61", "small"), ("C26", "ES61", "micro"), ("C26", "ES61", "medium")]
+    cells.append(("M71", "IE04", "micro"))
+    elsewhere = [bm.Facts(d, d[0], r, r[:2], z, ()) for d, r, z in cells]
+    b = answer([firm(2.0, f) for f in elsewhere for _ in range(5)], me)
     assert b["group"]["level"] == "network" and b["group"]["n"] == 25
     assert [p["level"] for p in b["passed_over"]] == [
         "division_region_size",
@@ -145,27 +151,81 @@ def test_a_council_then_the_network_answers_when_the_cells_are_too_small() -> No
     ]
 
 
-# Differencing between nested groups ---------------------------------------------------------------------------
-def test_the_differencing_guard_at_its_edges() -> None:
-    assert bm.differencing_safe(20, [20])  # the same firms: nothing new
-    assert not bm.differencing_safe(21, [20])  # one firm outside: its answer would show
-    assert not bm.differencing_safe(29, [20])  # nine outside
-    assert bm.differencing_safe(30, [20])  # ten outside
-    assert bm.differencing_safe(21, [9])  # a nested group nobody sees (n < 10) is no risk
+# Differencing between nested groups: complementary suppression ---------------------------------------------------
+SECTION = "wms|section_region_size|C|IE05|small"
 
 
-def test_a_group_one_firm_larger_than_a_visible_nested_group_is_passed_over() -> None:
-    """My division cell has 0 other firms, a sibling division has 10; the section has those 10 and me:
-    seen without me it is the sibling exactly (0 outside: allowed). With one more firm of a third division
-    the section would show 1 firm beyond the sibling: passed over, and the country answers (when safe)."""
-    me = firm(3.0)
-    sibling = bm.Facts("C26", "C", "IE05", "IE", "small", ("Cork",))
-    third = bm.Facts("C25", "C", "IE05", "IE", "small", ("Cork",))
-    a = answer([firm(2.0, sibling) for _ in range(10)], me)
-    assert a["group"]["level"] == "section_region_size" and a["group"]["n"] == 10
-    b = answer([*(firm(2.0, sibling) for _ in range(10)), firm(4.0, third)], me)
-    assert ("section_region_size", 11) in [(p["level"], p["n"]) for p in b["passed_over"]]
-    assert "differencing" in next(p["why_not"] for p in b["passed_over"] if p["level"] == "section_region_size")
+def cell(division: str, k: int, score: float = 2.0) -> list[dict[str, Any]]:
+    return [firm(score, bm.Facts(division, "C", "IE05", "IE", "small", ())) for _ in range(k)]
+
+
+def test_a_group_is_withheld_when_its_shown_nested_groups_leave_1_to_9_firms_outside_them() -> None:
+    """A section of IE05 x small: a shown division of 20 firms and a third division of k firms (too few to
+    be shown). k = 0: the section is the division itself (nothing new); k = 1..9: the section would give
+    those k firms away; k = 10: shown, and so is that division."""
+    for k, expected in ((0, True), (1, False), (9, False), (10, True)):
+        docs = projection([*cell("C28", 20), *cell("C25", k)])
+        assert shown(docs, "wms|division_region_size|C28|IE05|small")
+        assert shown(docs, SECTION) is expected, k
+        assert docs[SECTION]["n"] == 20 + k
+
+
+def test_two_shown_divisions_do_not_together_give_a_third_away() -> None:
+    """The tester's probe: section = C28 (24) + C22 (10) + one firm of C24. Each division alone leaves 11
+    and 25 firms of the section outside it (the old per-division check passed); together they leave 1."""
+    docs = projection([*cell("C28", 24), *cell("C22", 10), *cell("C24", 1)])
+    assert shown(docs, "wms|division_region_size|C28|IE05|small")
+    assert shown(docs, "wms|division_region_size|C22|IE05|small")
+    assert not shown(docs, SECTION) and "differencing" in docs[SECTION]["state"]["why"]
+    # the wider groups hold the same 35 firms: the same two divisions still leave one outside them
+    for gid in ("wms|section_country_size|C|IE|small", "wms|network"):
+        assert not shown(docs, gid) and docs[gid]["state"]["frontier"] == 34
+    # ten more firms of C24: it is shown, the section's remainder is 0, the section is shown again
+    docs = projection([*cell("C28", 24), *cell("C22", 10), *cell("C24", 11)])
+    assert all(shown(docs, g) for g in (SECTION, "wms|section_country_size|C|IE|small", "wms|network"))
+
+
+def test_a_withheld_group_passes_its_shown_nested_groups_on_to_the_group_above() -> None:
+    """C28 of IE05 (20) and C26 of IE05 (12) and one firm of C25: the IE05 section is withheld (1 outside),
+    but its divisions are still shown, so the country's section must count them: IE04 adds 5 firms of C28
+    -> 5 + 1 outside the shown divisions: withheld; 10 of IE04 (their section shown) -> still the one C25 firm
+    outside (32 + 10 of 43 covered): withheld."""
+    ie04 = bm.Facts("C28", "C", "IE04", "IE", "small", ())
+    base = [*cell("C28", 20), *cell("C26", 12), *cell("C25", 1)]
+    country = "wms|section_country_size|C|IE|small"
+    docs = projection([*base, *(firm(2.0, ie04) for _ in range(5))])
+    assert not shown(docs, SECTION) and docs[SECTION]["state"]["frontier"] == 32
+    assert not shown(docs, country) and docs[country]["state"]["frontier"] == 32
+    docs = projection([*base, *(firm(2.0, ie04) for _ in range(10))])
+    assert shown(docs, "wms|section_region_size|C|IE04|small") and docs[country]["n"] == 43
+    assert not shown(docs, country) and docs[country]["state"]["frontier"] == 42
+
+
+def test_councils_are_checked_against_the_network_alone_and_together() -> None:
+    """Two councils of 12 firms each and k firms in no council: the network less both councils is k."""
+    cork, malaga = (
+        bm.Facts("C28", "C", "IE05", "IE", "small", ("Cork",)),
+        bm.Facts("M71", "M", "ES61", "ES", "micro", ("Málaga",)),
+    )
+    nowhere = bm.Facts("C26", "C", "IE04", "IE", "micro", ())
+    for k, expected in ((0, True), (1, False), (9, False), (10, True)):
+        firms = [*(firm(2.0, cork) for _ in range(12)), *(firm(3.0, malaga) for _ in range(12))]
+        docs = projection([*firms, *(firm(4.0, nowhere) for _ in range(k))])
+        assert shown(docs, "wms|council|Cork") and shown(docs, "wms|council|Málaga")
+        assert shown(docs, "wms|network") is expected, k
+
+
+def test_an_sme_benchmark_passes_over_a_group_withheld_for_differencing() -> None:
+    facts = bm.Facts("C24", "C", "IE05", "IE", "small", ())
+    a = answer([*cell("C28", 24), *cell("C22", 10)], firm(3.0, facts), facts)
+    assert a["group"] is None
+    assert [(p["level"], p["n"]) for p in a["passed_over"]] == [
+        ("division_region_size", 0),
+        ("section_region_size", 34),
+        ("section_country_size", 34),
+        ("network", 34),
+    ]
+    assert all("differencing" in p["why_not"] for p in a["passed_over"][1:])
 
 
 # Property: random populations, recomputed from the raw firms -----------------------------------------------------
@@ -193,6 +253,56 @@ def in_group(f: bm.Facts, level: str, about: dict[str, str]) -> bool:
     return all(getattr(f, k) == v for k, v in about.items())
 
 
+def members(population: list[tuple[bm.Facts, float]], gid: str) -> frozenset[int]:
+    level = gid.split("|")[1]
+    return frozenset(i for i, (f, _) in enumerate(population) if in_group(f, level, bm.identity(gid)["about"]))
+
+
+def nests(h: str, g: str) -> bool:
+    """Every firm of group h is one of group g by their definitions (written here from the ladder's
+    meaning, not from the code under test): anything in the network; division and section-in-region in the
+    section of their country; a division in its section of the same region and size."""
+    hl, *hp = h.split("|")[1:]
+    gl, *gp = g.split("|")[1:]
+    if h == g or hl == "network":
+        return False
+    if gl == "network":
+        return True
+    if gl == "section_country_size" and hl in ("section_region_size", "division_region_size"):
+        return hp[0][0] == gp[0] and hp[1][:2] == gp[1] and hp[2] == gp[2]
+    if gl == "section_region_size" and hl == "division_region_size":
+        return hp[0][0] == gp[0] and hp[1:] == gp[1:]
+    return False
+
+
+def isolating(sets: dict[str, frozenset[int]]) -> list[tuple[str, list[str], int]]:
+    """Brute-force differencing: every shown group less every combination of shown groups nested in it
+    that are disjoint (ladder groups neither nesting in the other; councils whose firms do not meet),
+    kept when 1..9 firms remain."""
+    found = []
+    for g, firms in sets.items():
+        inner = [h for h in sorted(sets) if nests(h, g)]
+        ladder = [h for h in inner if "|council|" not in h]
+        councils = [h for h in inner if "|council|" in h]
+
+        def apart(a: str, b: str) -> bool:
+            if "|council|" in a:
+                return not sets[a] & sets[b]
+            return not nests(a, b) and not nests(b, a)
+
+        def walk(family: list[str], start: int, chosen: list[str], covered: int, g: str, firms: frozenset[int]) -> None:
+            if chosen and 0 < len(firms) - covered < bm.MEAN_MIN:
+                found.append((g, chosen, len(firms) - covered))
+            for j in range(start, len(family)):
+                h = family[j]
+                if all(apart(h, c) for c in chosen):
+                    walk(family, j + 1, [*chosen, h], covered + len(sets[h]), g, firms)
+
+        walk(ladder, 0, [], 0, g, firms)
+        walk(councils, 0, [], 0, g, firms)
+    return found
+
+
 @settings(max_examples=150, deadline=None)
 @given(populations())
 def test_no_answer_is_computed_over_fewer_firms_than_the_threshold_and_never_over_the_firm_itself(
@@ -203,31 +313,38 @@ def test_no_answer_is_computed_over_fewer_firms_than_the_threshold_and_never_ove
     children = children_of(docs)
     for gid, doc in docs.items():  # the nested sizes a group keeps are those of the groups that name it parent
         assert sorted((c["_id"], c["n"]) for c in doc["children"]) == sorted(
-            (c["_id"], c["n"]) for c in children.get(gid, [])
+            (c["_id"], c["n"]) for c in children.get(gid, []) if c["n"] > 0
         )
+    # analysts' view: what is shown is over at least 10 firms, and no difference of shown groups isolates 1..9
+    sets = {gid: members(population, gid) for gid, doc in docs.items() if doc["state"]["shown"]}
+    assert all(len(m) >= bm.MEAN_MIN and docs[g]["n"] == len(m) for g, m in sets.items())
+    assert isolating(sets) == []
     for i, (facts, _score) in enumerate(population):
         me = firms[i]
-        a = bm.benchmark(bm.ladder("wms", facts), docs, children, me, me)
+        a = bm.benchmark(bm.ladder("wms", facts), docs, me, me)
         if a["group"] is None:
             assert a["overall"] is None and a["practices"] == {}
-            continue
-        level, about = a["group"]["level"], a["group"]["about"]
-        peers = [s for j, (f, s) in enumerate(population) if j != i and in_group(f, level, about)]
-        assert len(peers) >= bm.MEAN_MIN
-        shown = a["overall"]
-        assert shown["n"] == a["group"]["n"] == len(peers)  # the firm is not among them
-        assert shown["mean"] == round(statistics.fmean(peers), 2)
-        if len(peers) >= bm.QUARTILE_MIN:
-            assert shown["quartiles"] == [round(q, 2) for q in statistics.quantiles(peers, n=4, method="inclusive")]
         else:
-            assert "quartiles" not in shown and "percentile_rank" not in shown
-        # every narrower rung passed over had too few peers, or was refused for differencing
+            level, about = a["group"]["level"], a["group"]["about"]
+            peers = [s for j, (f, s) in enumerate(population) if j != i and in_group(f, level, about)]
+            assert len(peers) >= bm.MEAN_MIN and a["group"]["id"] in sets
+            out = a["overall"]
+            assert out["n"] == a["group"]["n"] == len(peers)  # the firm is not among them
+            assert out["mean"] == round(statistics.fmean(peers), 2)
+            if len(peers) >= bm.QUARTILE_MIN:
+                assert out["quartiles"] == [round(q, 2) for q in statistics.quantiles(peers, n=4, method="inclusive")]
+            else:
+                assert "quartiles" not in out and "percentile_rank" not in out
+        # every narrower rung passed over had too few peers, or was withheld for differencing
         for p in a["passed_over"]:
-            n_p = len(
-                [
-                    s
-                    for j, (f, s) in enumerate(population)
-                    if j != i and in_group(f, p["level"], bm.identity(p["group"])["about"])
-                ]
-            )
+            n_p = len(members(population, p["group"]) - {i})
             assert p["n"] == n_p and (n_p < bm.MEAN_MIN or "differencing" in p["why_not"])
+
+
+def test_the_brute_force_oracle_finds_the_probe_s_combination() -> None:
+    """The oracle itself can fail: the tester's three groups, all taken as shown, isolate the one firm."""
+    facts = [("C28", 24), ("C22", 10), ("C24", 1)]
+    population = [(bm.Facts(d, "C", "IE05", "IE", "small", ()), 2.0) for d, k in facts for _ in range(k)]
+    gids = [SECTION, "wms|division_region_size|C28|IE05|small", "wms|division_region_size|C22|IE05|small"]
+    found = isolating({g: members(population, g) for g in gids})
+    assert found == [(SECTION, sorted(gids[1:]), 1)]

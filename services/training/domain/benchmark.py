@@ -16,11 +16,18 @@ Disclosure control (what the answer may contain), for the group *without the ask
 - n >= 10: the mean with its 95 % confidence interval (Student's t).
 - n >= ``QUARTILE_MIN`` (20): also the quartiles and the SME's percentile rank.
 - never a minimum, maximum, sum, histogram or a single firm's value.
-- differencing: a group is not used when a narrower group nested in it that others may see (n >= 10)
-  leaves between 1 and 9 firms outside it (``differencing_safe``): the two means together would show
-  those few firms' answers. Only nesting along the ladder is checked (division within section within
-  country; countries and councils within the network); councils overlap the other groups without
-  nesting and are not checked against them.
+- differencing, by complementary suppression over the nesting of the groups (division within section
+  within country within the network, each with region x size inside; councils within the network): a
+  group is shown only when the firms its visible nested groups do not cover are 0 or at least 10
+  (``judge``). Its visible nested groups are the *frontier*: each nested group that is shown, and for
+  one that is not, the frontier inside it. A group that fails is withheld itself (never its nested
+  groups), so the decision of a group depends on its own subtree only and the same data always gives the
+  same answer. By induction, the group less any set of disjoint shown groups nested in it leaves 0 or at
+  least 10 firms (each term of the sum is a shown group's remainder, 0 or >= 10, or a whole shown group).
+  Councils may overlap: every set of shown councils, summed as if disjoint, must leave 0 or >= 10 of
+  the network's firms (``_councils_isolate``); councils are not combined with the ladder's groups.
+  Each group keeps the judgement of the groups nested in it (``children``: n, shown, frontier), updated
+  by the same event narrowest first, so an answer reads one document per rung.
 """
 
 from __future__ import annotations
@@ -118,17 +125,29 @@ def empty() -> Moments:
 
 
 Contribution = dict[str, Any]  # {"groups": [gid], "overall": x, "scores": {practice: x}}
+Below = Mapping[str, Doc]  # nested group id -> its entry (``entry``) as this change left it
+DEPTH = {level: i for i, level in enumerate(LEVELS)}
 
 
-def fold(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None) -> Doc:
-    """A group document after an SME's contribution changed from ``old`` to ``new`` (either may be None);
+def level_of(gid: str) -> str:
+    return gid.split("|")[1]
+
+
+def ordered(gids: Iterable[str]) -> list[str]:
+    """Groups narrowest first (a group's nested groups before it), each once."""
+    return sorted(dict.fromkeys(gids), key=lambda g: DEPTH[level_of(g)])
+
+
+def fold(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None, below: Below | None = None) -> Doc:
+    """A group document after an SME's contribution changed from ``old`` to ``new`` (either may be None),
+    with the judgements of its nested groups that this change updated (``below``, see ``entry``);
     ``doc`` itself is left as it was."""
     copy = {**doc}
     if "overall" in doc:
         copy["overall"] = {**doc["overall"], "hist": dict(doc["overall"]["hist"])}
     copy["practices"] = {p: {**m, "hist": dict(m["hist"])} for p, m in (doc.get("practices") or {}).items()}
     copy["children"] = [dict(c) for c in doc.get("children") or []]
-    return accumulate(copy, gid, old, new)
+    return accumulate(copy, gid, old, new, below)
 
 
 def _shift(m: Moments, x: float, sign: int) -> None:
@@ -142,20 +161,18 @@ def _shift(m: Moments, x: float, sign: int) -> None:
     m["sumsq"] += sign * x * x
 
 
-def accumulate(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None) -> Doc:
+def accumulate(
+    doc: Doc, gid: str, old: Contribution | None, new: Contribution | None, below: Below | None = None
+) -> Doc:
     """``fold`` in place (the rebuild's fast path over documents it owns)."""
     if "level" not in doc:
         doc.update(identity(gid))
     overall = doc.setdefault("overall", empty())
     practices = doc.setdefault("practices", {})
-    children = doc.setdefault("children", [])
     for c, sign in ((old, -1), (new, 1)):
         if c is None or gid not in c["groups"]:
             continue
         _shift(overall, c["overall"], sign)
-        for g in c["groups"]:
-            if g != gid and _parent(g) == gid:
-                _count_child(children, g, sign)
         for p, x in c["scores"].items():
             m = practices.get(p)
             if m is None:
@@ -163,8 +180,13 @@ def accumulate(doc: Doc, gid: str, old: Contribution | None, new: Contribution |
             _shift(m, x, sign)
             if m["n"] <= 0:
                 del practices[p]
-    doc["children"] = [c for c in children if c["n"] > 0]
+    children = {c["_id"]: c for c in doc.get("children") or []}
+    for cid, e in (below or {}).items():
+        if _parent(cid) == gid:
+            children[cid] = dict(e)
+    doc["children"] = [children[c] for c in sorted(children) if children[c]["n"] > 0]
     doc["n"] = overall["n"]
+    doc["state"] = judge(doc)
     return doc
 
 
@@ -173,14 +195,51 @@ def _parent(gid: str) -> str | None:
     return parent
 
 
-def _count_child(children: list[Doc], gid: str, sign: int) -> None:
-    """The sizes of the groups nested in this one, kept with it (``{"_id", "n"}``), so that the
-    differencing check reads one document per group."""
-    for c in children:
-        if c["_id"] == gid:
-            c["n"] += sign
-            return
-    children.append({"_id": gid, "n": sign})
+def entry(doc: Doc) -> Doc:
+    """What a group's parent keeps of it: its size, whether it is shown, and its frontier (``judge``)."""
+    state = doc.get("state") or judge(doc)
+    return {"_id": doc["_id"], "n": int(doc.get("n", 0)), "shown": state["shown"], "frontier": state["frontier"]}
+
+
+def judge(doc: Doc) -> Doc:
+    """Whether a group's statistics may be shown to anyone (before any asker is taken out), why not, and
+    its frontier: the firms covered by the shown groups nested in it (itself when shown). The partition of
+    the group is its nested groups of the ladder (for the network: the section x country x size groups);
+    councils are checked as sets against the network (``_councils_isolate``)."""
+    n = int(doc.get("n", 0))
+    kids = doc.get("children") or []
+    part = [c for c in kids if level_of(c["_id"]) != "council"]
+    covered = sum(int(c["n"]) if c["shown"] else int(c["frontier"]) for c in part)
+    rest = n - covered
+    why = None
+    if n < MEAN_MIN:
+        why = f"fewer than {MEAN_MIN} firms"
+    elif 0 < rest < MEAN_MIN:
+        why = f"the shown groups nested in it leave fewer than {MEAN_MIN} of its firms outside them (differencing)"
+    elif _councils_isolate(n, [int(c["n"]) for c in kids if c["shown"] and level_of(c["_id"]) == "council"]):
+        why = f"shown councils leave fewer than {MEAN_MIN} of its firms outside them (differencing)"
+    shown = why is None
+    return {"shown": shown, "why": why, "frontier": n if shown else covered}
+
+
+def _councils_isolate(n: int, sizes: Sequence[int]) -> bool:
+    """True when some set of the shown councils (taken as if disjoint: their members may happen to be)
+    sums to 1..MEAN_MIN-1 firms fewer than the group: subset sums as the bits of an integer."""
+    reach = 1
+    for k in sizes:
+        reach |= reach << k
+    return any(reach >> (n - r) & 1 for r in range(1, MEAN_MIN) if n - r >= 0)
+
+
+def apply(docs: dict[str, Doc], old: Contribution | None, new: Contribution | None) -> None:
+    """One SME's contribution change folded into group documents held in memory, narrowest first, each
+    group judged after the groups nested in it (what the projection does, document by document)."""
+    below: dict[str, Doc] = {}
+    for g in ordered([*(old["groups"] if old else []), *(new["groups"] if new else [])]):
+        doc = docs.get(g) or {"_id": g}
+        accumulate(doc, g, old, new, below)
+        docs[g] = doc
+        below[g] = entry(doc)
 
 
 # Statistics --------------------------------------------------------------------------------------------
@@ -250,37 +309,14 @@ def without(doc: Doc, own: Contribution | None, gid: str) -> Doc:
     """A group's document with the asking SME's own contribution taken out (when it counts there)."""
     if own is None or gid not in own["groups"]:
         return doc
-    return fold(doc, gid, own, None)
-
-
-def differencing_safe(n: int, children: Iterable[int]) -> bool:
-    """False when a nested group others may see (n >= MEAN_MIN) leaves 1..MEAN_MIN-1 firms of this view
-    outside it: the two means together would show those few firms' answers. ``children`` are the sizes
-    of the nested groups as seen against this view (the asker taken out of both or of neither)."""
-    return all(not (0 < n - c < MEAN_MIN) for c in children if c >= MEAN_MIN)
-
-
-def child_sizes(children: Iterable[Doc], own: Contribution | None, asker_in_group: bool) -> list[int]:
-    """Sizes of nested groups comparable to a view without the asker: a child the asker is in loses it
-    too; one it is not in keeps its size (and the asker is outside both)."""
-    out = []
-    for c in children:
-        n = int(c.get("n", 0))
-        if asker_in_group and own is not None and c["_id"] in own["groups"]:
-            n -= 1
-        out.append(n)
-    return out
+    return fold(doc, gid, own, None, {})
 
 
 def benchmark(
-    rungs: Sequence[tuple[str, str]],
-    docs: Mapping[str, Doc],
-    children: Mapping[str, Sequence[Doc]],
-    own: Contribution | None,
-    mine: Contribution,
+    rungs: Sequence[tuple[str, str]], docs: Mapping[str, Doc], own: Contribution | None, mine: Contribution
 ) -> Doc:
-    """The benchmark of an assessment (``mine``) against its peers: the first group of the ladder with at
-    least MEAN_MIN peers (the SME itself taken out) that is safe from differencing, with what may be shown
+    """The benchmark of an assessment (``mine``) against its peers: the first group of the ladder that may
+    be shown (``judge``) and has at least MEAN_MIN peers (the SME itself taken out), with what may be shown
     of it, overall and per practice; and every group tried, with its size and why it was passed over."""
     tried = []
     for level, gid in rungs:
@@ -290,10 +326,9 @@ def benchmark(
         if n < MEAN_MIN:
             tried.append({"level": level, "group": gid, "n": n, "why_not": f"fewer than {MEAN_MIN} peers"})
             continue
-        asker_in = own is not None and gid in own["groups"]
-        if not differencing_safe(n, child_sizes(children.get(gid, []), own, asker_in)):
-            why = f"a nested group leaves fewer than {MEAN_MIN} of its firms outside it (differencing)"
-            tried.append({"level": level, "group": gid, "n": n, "why_not": why})
+        state = doc.get("state") or judge(doc)
+        if not state["shown"]:
+            tried.append({"level": level, "group": gid, "n": n, "why_not": state["why"]})
             continue
         practices = {p: shown(peers["practices"].get(p) or empty(), x) for p, x in sorted(mine["scores"].items())}
         return {

@@ -23,15 +23,14 @@ REQUIRED = {
 }
 
 
-async def _groups(t: Training, collection: str, gids: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """The group documents, and the sizes of the groups nested in each (kept in the group's document)."""
-    docs, children = {}, {}
+async def _groups(t: Training, collection: str, gids: list[str]) -> dict[str, Any]:
+    """The group documents (each carries its own disclosure judgement, ``domain.benchmark.judge``)."""
+    docs = {}
     for gid in gids:
         doc = await t.store.get(collection, gid)
         if doc is not None:
             docs[gid] = doc
-        children[gid] = list((doc or {}).get("children") or [])
-    return docs, children
+    return docs
 
 
 async def of_assessment(t: Training, aid: str, who: Principal) -> dict[str, Any]:
@@ -48,14 +47,14 @@ async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
         a["nace_division"], a["nace_section"], a["region"], a["country"], a["size_class"], tuple(a["councils"])
     )
     rungs = bm.ladder(a["instrument"], facts)
-    docs, children = await _groups(t, collection, [g for _, g in rungs])
+    docs = await _groups(t, collection, [g for _, g in rungs])
     mine = {"overall": a["overall"], "scores": a["scores"]}
     return {
         "assessment_id": aid,
         "instrument": a["instrument"],
         "scale": a["scale"],
         "rules": RULES,
-        **bm.benchmark(rungs, docs, children, own, mine),
+        **bm.benchmark(rungs, docs, own, mine),
     }
 
 
@@ -65,25 +64,31 @@ RULES = {
     "own_answers_excluded": True,
     "ladder": list(bm.LEVELS),
     "confidence_interval": "95 %, Student's t on the peers' sample standard deviation",
+    "differencing": "complementary suppression: a group is shown only when the shown groups nested in it "
+    "leave 0 or at least 10 of its firms outside them",
 }
 
 
 async def of_group(t: Training, instrument: str, level: str, params: dict[str, str | None]) -> dict[str, Any]:
-    """One group's statistics as analysts may see them: whole (nobody taken out), refused when a nested
-    group others may see leaves 1..9 of its firms outside it."""
+    """One group's statistics as analysts may see them: whole (nobody taken out), withheld when the group
+    may not be shown (``domain.benchmark.judge``: too few firms, or differencing against the shown groups
+    nested in it)."""
     missing = [{"field": p, "reason": f"required for level {level}"} for p in REQUIRED[level] if not params.get(p)]
     if missing:
         raise Unprocessable(f"level {level} needs {', '.join(REQUIRED[level])}", missing)
     gid = bm.group_id(instrument, level, *(str(params[p]) for p in REQUIRED[level]))
     collection = await pj.live_collection(t.store)
-    docs, children = await _groups(t, collection, [gid])
-    doc = docs.get(gid) or {"overall": bm.empty(), "practices": {}}
+    docs = await _groups(t, collection, [gid])
+    doc = docs.get(gid) or {"_id": gid, "overall": bm.empty(), "practices": {}, "n": 0}
     n = int(doc["overall"]["n"])
     out: dict[str, Any] = {"group": {"level": level, "id": gid, "about": bm.identity(gid)["about"], "n": n}}
     out["rules"] = {**RULES, "own_answers_excluded": False}
-    if not bm.differencing_safe(n, [int(c.get("n", 0)) for c in children[gid]]):
-        out.update(overall={"n": n, "withheld": "a nested group leaves fewer than 10 of its firms outside it"})
-        out["practices"] = {}
+    state = doc.get("state") or bm.judge(doc)
+    if not state["shown"] and n >= bm.MEAN_MIN:
+        out.update(overall={"n": n, "withheld": state["why"]})
+        out["practices"] = {
+            p: {"n": int(m["n"]), "withheld": state["why"]} for p, m in sorted(doc["practices"].items())
+        }
         return out
     out["overall"] = bm.shown(doc["overall"])
     out["practices"] = {p: bm.shown(m) for p, m in sorted(doc["practices"].items())}
