@@ -19,9 +19,9 @@ from fastapi import FastAPI, Request
 from clustergrowth import auth
 from clustergrowth.auth import (
     PERSON_ID_PATTERN,
+    PUBLIC,
     ROLES,
     SCOPES,
-    PUBLIC,
     Authenticator,
     DevIssuer,
     Principal,
