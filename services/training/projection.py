@@ -4,8 +4,13 @@ rebuilt by replaying the log. Answers read a few group documents, never the firm
 Documents (collection ``peers_g<N>``; ``peers_meta`` names the live generation):
 - ``<instrument>|<level>|<parts…>``: a peer group (``domain.benchmark``): its identity, its ``parent``,
   ``n``, and the moments of the overall score and of each practice.
-- ``sme|<instrument>|<sme id>``: the SME's latest contribution (assessment id and time, the groups it
-  counts in, its scores): what a newer assessment replaces and what its own benchmark takes out.
+- ``sme|<instrument>|<sme id>``: the SME's latest contribution (assessment id and time, its organisation,
+  the groups it counts in, its scores): what a newer assessment replaces and what the benchmarks of its
+  organisation take out. The organisation is the assessment's (stored with it at submission, from
+  mapping's ``SMEAssessed``), read by assessment id; ``sme:<id>`` when it names none.
+
+An organisation's count in a group (for the group's ``org_sizes``) is read from that organisation's
+other contributions before the event is applied: events are applied one at a time (one consumer).
 
 An event changes the groups of the SME's old and new contributions first and its contribution document
 last, each with ``apply_once``: a redelivery after a crash in between recomputes the same changes from the
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clustergrowth.bus.port import EventBus
@@ -25,6 +30,7 @@ from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import APPLIED, WINDOW, apply_once
 from clustergrowth.store.port import Doc, DocumentStore
 from contracts import training as ev
+from services.training import store as st
 from services.training.domain import benchmark as bm
 
 log = logging.getLogger("services.training.projection")
@@ -38,15 +44,35 @@ def contribution_id(instrument: str, sme_id: str) -> str:
     return f"sme|{instrument}|{sme_id}"
 
 
-def contribution(d: ev.PracticesAssessed) -> dict[str, Any]:
+def contribution(d: ev.PracticesAssessed, organisation: str | None = None) -> dict[str, Any]:
     f = bm.Facts(d.nace_division, d.nace_section, d.region, d.country, d.size_class, tuple(d.councils))
     return {
         "assessment_id": d.assessment_id,
         "assessed_at": d.assessed_at,
+        "organisation": organisation or own_org(d.sme_id),
         "groups": bm.memberships(d.instrument, f),
         "overall": d.overall,
         "scores": dict(d.scores),
     }
+
+
+def own_org(sme_id: str) -> str:
+    """The organisation of an SME that names none: itself."""
+    return f"sme:{sme_id}"
+
+
+async def organisation_of(store: DocumentStore, d: Doc) -> str:
+    """The organisation of an assessment's SME as stored with the assessment (``sme:<id>`` if none)."""
+    a = await store.get(st.ASSESSMENTS, str(d["assessment_id"]))
+    org = (a or {}).get("organisation")
+    return str(org) if org else own_org(str(d["sme_id"]))
+
+
+def _old(current: Doc | None) -> dict[str, Any] | None:
+    old = current.get("contribution") if current else None
+    if old is not None and "organisation" not in old and current is not None:
+        old = {**old, "organisation": current.get("organisation") or own_org(str(current["sme_id"]))}
+    return old
 
 
 def _newer(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
@@ -68,28 +94,44 @@ class Changes(list[tuple[str, Any]]):
             self.below[doc["_id"]] = bm.entry(doc)
 
 
-def changes(event: CloudEvent, current: dict[str, Any] | None, in_place: bool = False) -> Changes:
-    """The steps of one event, given the SME's current contribution (``in_place``: folds that change the
-    document they get, for the rebuild's own documents)."""
+def involved(current: Doc | None, organisation: str) -> list[str]:
+    """The organisations an event moves counts of: the SME's old contribution's and the new one's."""
+    old = _old(current)
+    return list(dict.fromkeys([*([old["organisation"]] if old else []), organisation]))
+
+
+def changes(
+    event: CloudEvent,
+    current: dict[str, Any] | None,
+    in_place: bool = False,
+    organisation: str | None = None,
+    same_org: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+) -> Changes:
+    """The steps of one event, given the SME's current contribution, the organisation of the assessment and
+    the current contributions of the other SMEs of the organisations involved (``involved``); ``in_place``:
+    folds that change the document they get, for the rebuild's own documents."""
     out = Changes()
     if event.type != ASSESSED:
         return out
     d = ev.PracticesAssessed.model_validate(event.data)
-    new = contribution(d)
-    old = current.get("contribution") if current else None
+    new = contribution(d, organisation)
+    old = _old(current)
     if old is not None and not _newer(new, old):
         return out
+    moves = bm.org_moves(old, new, same_org or {})
     for g in bm.ordered([*(old["groups"] if old else []), *new["groups"]]):
-        out.append((g, _group_fold(g, old, new, in_place, out)))
+        out.append((g, _group_fold(g, old, new, in_place, out, moves)))
     out.append((contribution_id(d.instrument, d.sme_id), _own_fold(d, new)))
     return out
 
 
-def _group_fold(gid: str, old: dict[str, Any] | None, new: dict[str, Any], in_place: bool, steps: Changes) -> Any:
+def _group_fold(
+    gid: str, old: dict[str, Any] | None, new: dict[str, Any], in_place: bool, steps: Changes, moves: bm.Moves
+) -> Any:
     step = bm.accumulate if in_place else bm.fold
 
     def run(doc: Doc) -> Doc:
-        result: Doc = step(doc, gid, old, new, steps.below)
+        result: Doc = step(doc, gid, old, new, steps.below, moves)
         steps.note(result)
         return result
 
@@ -102,6 +144,7 @@ def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any]) -> Any:
         "kind": "contribution",
         "sme_id": d.sme_id,
         "instrument": d.instrument,
+        "organisation": new["organisation"],
         "contribution": new,
     }
 
@@ -109,6 +152,13 @@ def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any]) -> Any:
 async def ensure_indexes(store: DocumentStore, collection: str) -> None:
     await store.ensure_index(collection, ["parent"])
     await store.ensure_index(collection, ["level", "instrument"])
+    await store.ensure_index(collection, ["organisation", "instrument"])
+
+
+async def org_contributions(store: DocumentStore, collection: str, organisation: str, instrument: str) -> list[Doc]:
+    """The contribution documents of an organisation's SMEs for one instrument."""
+    q = {"organisation": organisation, "instrument": instrument, "kind": "contribution"}
+    return await store.find(collection, q)
 
 
 async def live_collection(store: DocumentStore) -> str:
@@ -134,7 +184,16 @@ class PeerProjection:
             self._indexed.add(collection)
         d = event.data
         current = await self.store.get(collection, contribution_id(str(d["instrument"]), str(d["sme_id"])))
-        steps = changes(event, current)
+        org = await organisation_of(self.store, d)
+        same_org = {
+            o: [
+                c["contribution"]
+                for c in await org_contributions(self.store, collection, o, str(d["instrument"]))
+                if c["sme_id"] != d["sme_id"]
+            ]
+            for o in involved(current, org)
+        }
+        steps = changes(event, current, organisation=org, same_org=same_org)
         for key, fold in steps:
             if not await apply_once(self.store, collection, key, event.id, fold):
                 steps.note(await self.store.get(collection, key) or {})
@@ -150,20 +209,33 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = (
     target = f"{PREFIX}{generation}"
     mark = await bus.high_water(topics)
     docs: dict[str, Doc] = {}
+    by_org: dict[tuple[str, str], set[str]] = {}  # (organisation, instrument) -> its contribution documents
     seen: set[str] = set()
     async for _, event in bus.read(topics):
         if event.id in seen or event.type != ASSESSED:
             continue
         seen.add(event.id)
         d = event.data
-        current = docs.get(contribution_id(str(d["instrument"]), str(d["sme_id"])))
-        for key, fold in changes(event, current, in_place=True):
+        inst, own_id = str(d["instrument"]), contribution_id(str(d["instrument"]), str(d["sme_id"]))
+        current = docs.get(own_id)
+        org = await organisation_of(store, d)
+        same_org = {
+            o: [docs[k]["contribution"] for k in sorted(by_org.get((o, inst), ())) if k != own_id]
+            for o in involved(current, org)
+        }
+        for key, fold in changes(event, current, in_place=True, organisation=org, same_org=same_org):
             doc = docs.get(key) or {"_id": key, APPLIED: []}
             applied = doc.pop(APPLIED)
             doc = fold(doc)
             applied.append(event.id)
             doc[APPLIED] = applied
             docs[key] = doc
+        after = docs.get(own_id)
+        if after is not current:
+            if current is not None:
+                by_org.get((str(current.get("organisation")), inst), set()).discard(own_id)
+            if after is not None:
+                by_org.setdefault((str(after["organisation"]), inst), set()).add(own_id)
     await ensure_indexes(store, target)
     for doc in docs.values():
         doc[APPLIED] = doc[APPLIED][-WINDOW:]

@@ -441,3 +441,30 @@ async def test_two_shown_divisions_do_not_give_a_third_division_s_firm_away(
     assert "mean" in c28["overall"] and "mean" in c22["overall"]
     assert set(section["overall"]) == {"n", "withheld"} and "differencing" in section["overall"]["withheld"]
     assert all("mean" not in p for p in section["practices"].values())
+
+
+async def test_an_organisation_s_own_fake_smes_never_read_back_another_s_answers(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """The Sybil probe: one organisation registers 10 SMEs in an empty cell (C22 x IE05 x small) with known
+    answers, a victim of another organisation joins. The attacker's benchmark takes its whole organisation
+    out: 1 peer in the cell; the analysts' cell of 11 firms has 2 organisations: withheld."""
+    att = {"Authorization": token("att", "sme_member", org="org-att")}
+    aids = []
+    for i in range(10):
+        _, aid = await sme_with(client, att, wms(3), legal_name=f"Sybil {i}", nace_primary="C22.2", headcount=20)
+        aids.append(aid)
+    vic = {"Authorization": token("vic", "sme_member", org="org-vic")}
+    await sme_with(client, vic, VICTIM, legal_name="Victim Foods", nace_primary="C22.2", headcount=20)
+    ana = {"Authorization": token("ana", "analyst")}
+    q = {"instrument": "wms", "region": "IE05", "size_class": "small", "level": "division_region_size"}
+    cell = await group_when(client, ana, {**q, "nace_division": "C22"}, 11)
+    assert cell["overall"] == {"n": 11, "withheld": "fewer than 10 organisations"}
+    b = (await client.get(f"{API}/assessments/{aids[0]}/benchmark", headers=att)).json()
+    assert b["passed_over"][0] == {
+        "level": "division_region_size",
+        "group": "wms|division_region_size|C22|IE05|small",
+        "n": 1,
+        "why_not": "fewer than 10 peers",
+    }
+    assert b["group"] is None or b["group"]["level"] != "division_region_size"

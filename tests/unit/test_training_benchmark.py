@@ -5,6 +5,7 @@ recomputes every answer from the raw firms (``statistics``), never from the proj
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -17,19 +18,32 @@ from services.training.domain import benchmark as bm
 FACTS = bm.Facts("C28", "C", "IE05", "IE", "small", ("Cork",))
 
 
-def firm(score: float, facts: bm.Facts = FACTS, practice: float | None = None) -> dict[str, Any]:
+SOLO = itertools.count()
+
+
+def firm(score: float, facts: bm.Facts = FACTS, practice: float | None = None, org: str = "") -> dict[str, Any]:
+    """A contribution; of an organisation of its own unless ``org`` names one."""
     return {
         "groups": bm.memberships("wms", facts),
         "overall": score,
         "scores": {"lean_introduction": score if practice is None else practice},
+        "organisation": org or f"solo-{next(SOLO)}",
     }
 
 
+def add(docs: dict[str, dict[str, Any]], earlier: Sequence[dict[str, Any]], old: Any, new: dict[str, Any]) -> None:
+    """The projection's folds for one change (narrowest group first); ``earlier``: the other SMEs' current
+    contributions, from which an organisation's count in a group is read."""
+    orgs = {c["organisation"] for c in (old, new) if c is not None}
+    same = {o: [c for c in earlier if c["organisation"] == o] for o in orgs}
+    bm.apply(docs, old, new, bm.org_moves(old, new, same))
+
+
 def projection(firms: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Group documents after adding each firm once (the projection's folds, narrowest group first)."""
+    """Group documents after adding each firm once."""
     docs: dict[str, dict[str, Any]] = {}
-    for f in firms:
-        bm.apply(docs, None, f)
+    for i, f in enumerate(firms):
+        add(docs, firms[:i], None, f)
     return docs
 
 
@@ -43,7 +57,8 @@ def children_of(docs: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any
 
 def answer(firms: list[dict[str, Any]], me: dict[str, Any], facts: bm.Facts = FACTS) -> dict[str, Any]:
     docs = projection([*firms, me])
-    return bm.benchmark(bm.ladder("wms", facts), docs, me, me)
+    mine = [f for f in [*firms, me] if f["organisation"] == me["organisation"]]
+    return bm.benchmark(bm.ladder("wms", facts), docs, mine, me)
 
 
 def shown(docs: dict[str, dict[str, Any]], gid: str) -> bool:
@@ -105,13 +120,13 @@ def test_students_t_matches_the_printed_tables() -> None:
 # The firm is never its own peer ---------------------------------------------------------------------------
 def test_a_firm_is_taken_out_of_its_own_group_and_a_newer_assessment_replaces_the_old() -> None:
     peers = [firm(2.0) for _ in range(10)]
-    me_old, me_new = firm(5.0), firm(1.0)
+    me_old, me_new = firm(5.0, org="me"), firm(1.0, org="me")
     docs = projection([*peers, me_old])
     g = bm.ladder("wms", FACTS)[0][1]
     assert docs[g]["overall"]["n"] == 11
-    bm.apply(docs, me_old, me_new)  # the projection replaces my old contribution with the new one
+    add(docs, peers, me_old, me_new)  # the projection replaces my old contribution with the new one
     assert docs[g]["overall"]["n"] == 11 and docs[g]["overall"]["sum"] == 21.0  # 10 x 2 + my 1
-    out = bm.benchmark(bm.ladder("wms", FACTS), docs, me_new, me_new)["overall"]
+    out = bm.benchmark(bm.ladder("wms", FACTS), docs, [me_new], me_new)["overall"]
     assert out["n"] == 10 and out["mean"] == 2.0
 
 
@@ -228,22 +243,103 @@ def test_an_sme_benchmark_passes_over_a_group_withheld_for_differencing() -> Non
     assert all("differencing" in p["why_not"] for p in a["passed_over"][1:])
 
 
+# Organisations: distinct organisations, the asker's organisation out, dominance ------------------------------------
+CELL = "wms|division_region_size|C28|IE05|small"
+
+
+def test_ten_fake_smes_of_one_organisation_never_read_back_a_victim() -> None:
+    """The tester's Sybil probe: one organisation registers 10 SMEs in an empty cell, a victim of another
+    organisation joins; the attacker's own benchmark took out only the asking SME and showed 9 fakes + the
+    victim. Now its organisation is taken out (1 peer), and the cell of 11 firms of 2 organisations is
+    withheld from analysts too; so is every wider group, which holds the same firms."""
+    fakes = [firm(3.0, org="attacker") for _ in range(10)]
+    victim = firm(4.5, org="victim")
+    docs = projection([*fakes, victim])
+    a = bm.benchmark(bm.ladder("wms", FACTS), docs, fakes, fakes[0])
+    assert a["group"] is None and a["passed_over"][0]["n"] == 1
+    assert docs[CELL]["n"] == 11 and docs[CELL]["state"]["why"] == "fewer than 10 organisations"
+    assert not any(d["state"]["shown"] for d in docs.values())
+
+
+def test_thresholds_count_distinct_organisations_at_9_10_19_20() -> None:
+    """10 firms: a mean from 10 organisations, not from 9 (two firms of one); quartiles from 20 of 20."""
+    me = firm(3.0, org="me")
+    for k, mean in ((9, False), (10, True)):
+        peers = [firm(2.0, org=f"o{i % k}") for i in range(10)]
+        out = answer(peers, me)
+        assert (out["group"] is not None and "mean" in out["overall"]) is mean, k
+    for k, quartiles in ((19, False), (20, True)):
+        peers = [firm(float(1 + i % 5), org=f"o{i % k}") for i in range(20)]
+        out = answer(peers, me)["overall"]
+        assert out["n"] == 20 and "mean" in out and ("quartiles" in out) is quartiles, k
+
+
+def test_every_smes_of_the_askers_organisation_is_taken_out() -> None:
+    """My organisation has 3 SMEs in my cell of 25: my peers are the 22 others, their mean by hand."""
+    mine = [firm(5.0, org="me") for _ in range(3)]
+    others = [firm(float(1 + i % 4), org=f"o{i}") for i in range(22)]  # 1, 2, 3, 4 ... : 6 ones, 6 twos ...
+    out = answer([*others, *mine[1:]], mine[0])
+    assert out["group"]["n"] == 22 and out["group"]["organisations"] == 22
+    assert out["overall"]["mean"] == round((6 * 1 + 6 * 2 + 5 * 3 + 5 * 4) / 22, 2)
+
+
+def test_no_group_is_shown_when_one_organisation_has_more_than_half_of_its_firms() -> None:
+    """20 firms with 10 of one organisation: exactly half, shown; 11 of 21: withheld; and from the asker's
+    side, an organisation holding more than half of the peers left after its own are taken out."""
+    big = [firm(2.0, org="big") for _ in range(11)]
+    for k, expected in ((10, True), (11, False)):
+        docs = projection([*big[:k], *(firm(3.0) for _ in range(10))])
+        assert docs[CELL]["n"] == k + 10 and docs[CELL]["state"]["shown"] is expected, k
+    docs_why = projection([*big, *(firm(3.0) for _ in range(10))])
+    assert docs_why[CELL]["state"]["why"] == "one organisation has more than half of its firms"
+    # asker's side: 10 of "big" + 10 singles + my 2: shown to analysts (10 of 22), but my peers are 20 with 10
+    # of "big": exactly half, shown; with 11 of big among 21 peers + my 2 = 23: 11 of 23 shown to analysts,
+    # withheld from me
+    mine = [firm(5.0, org="me") for _ in range(2)]
+    ok = answer([*big[:10], *(firm(3.0) for _ in range(10)), mine[1]], mine[0])
+    assert ok["group"]["level"] == "division_region_size" and ok["group"]["n"] == 20
+    docs = projection([*big, *(firm(3.0) for _ in range(10)), *mine])
+    assert docs[CELL]["state"]["shown"]
+    out = bm.benchmark(bm.ladder("wms", FACTS), docs, mine, mine[0])
+    assert out["passed_over"][0]["why_not"] == "one organisation has more than half of the peers"
+
+
+def test_an_organisation_s_count_follows_its_smes_moving_between_groups() -> None:
+    """org_sizes by hand: two SMEs of one organisation in my cell (one organisation of 2), one moves to
+    another division: two organisations of 1 firm each, in two cells."""
+    a, b = firm(2.0, org="acme"), firm(3.0, org="acme")
+    docs = projection([a, b])
+    assert docs[CELL]["org_sizes"] == {"2": 1}
+    moved = firm(3.0, bm.Facts("C26", "C", "IE05", "IE", "small", ("Cork",)), org="acme")
+    add(docs, [a], b, moved)
+    assert docs[CELL]["org_sizes"] == {"1": 1} and docs["wms|division_region_size|C26|IE05|small"]["org_sizes"] == {
+        "1": 1
+    }
+    assert docs["wms|section_region_size|C|IE05|small"]["org_sizes"] == {"2": 1}
+
+
 # Property: random populations, recomputed from the raw firms -----------------------------------------------------
 DIVISIONS = [("C28", "C"), ("C26", "C"), ("M71", "M")]
 REGIONS = [("IE05", "IE"), ("IE04", "IE"), ("ES61", "ES")]
 
 
+Population = list[tuple[bm.Facts, float, str]]
+
+
 @st.composite
-def populations(draw: st.DrawFn) -> list[tuple[bm.Facts, float]]:
+def populations(draw: st.DrawFn) -> Population:
+    """Firms over 3 divisions x 3 regions x 2 sizes and 2 councils; a firm belongs to one of three
+    organisations with several SMEs, or is the only SME of its own."""
     n = draw(st.integers(min_value=1, max_value=70))
     out = []
-    for _ in range(n):
+    for i in range(n):
         d, sec = draw(st.sampled_from(DIVISIONS))
         r, c = draw(st.sampled_from(REGIONS))
         size = draw(st.sampled_from(["micro", "small"]))
         councils = draw(st.sampled_from([(), ("Cork",), ("Málaga",), ("Cork", "Málaga")]))
         score = draw(st.integers(min_value=4, max_value=20)) / 4
-        out.append((bm.Facts(d, sec, r, c, size, councils), score))
+        org = draw(st.sampled_from(["acme", "bolt", "coda", "", "", "", ""])) or f"own-{i}"
+        out.append((bm.Facts(d, sec, r, c, size, councils), score, org))
     return out
 
 
@@ -253,9 +349,16 @@ def in_group(f: bm.Facts, level: str, about: dict[str, str]) -> bool:
     return all(getattr(f, k) == v for k, v in about.items())
 
 
-def members(population: list[tuple[bm.Facts, float]], gid: str) -> frozenset[int]:
+def members(population: Population, gid: str) -> frozenset[int]:
     level = gid.split("|")[1]
-    return frozenset(i for i, (f, _) in enumerate(population) if in_group(f, level, bm.identity(gid)["about"]))
+    return frozenset(i for i, (f, _, _) in enumerate(population) if in_group(f, level, bm.identity(gid)["about"]))
+
+
+def org_counts(population: Population, firms: frozenset[int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in firms:
+        out[population[i][2]] = out.get(population[i][2], 0) + 1
+    return out
 
 
 def nests(h: str, g: str) -> bool:
@@ -305,46 +408,57 @@ def isolating(sets: dict[str, frozenset[int]]) -> list[tuple[str, list[str], int
 
 @settings(max_examples=150, deadline=None)
 @given(populations())
-def test_no_answer_is_computed_over_fewer_firms_than_the_threshold_and_never_over_the_firm_itself(
-    population: list[tuple[bm.Facts, float]],
+def test_no_answer_is_computed_over_fewer_firms_or_organisations_than_the_threshold_nor_over_the_askers(
+    population: Population,
 ) -> None:
-    firms = [{"groups": bm.memberships("wms", f), "overall": s, "scores": {"p": s}} for f, s in population]
+    firms = [
+        {"groups": bm.memberships("wms", f), "overall": s, "scores": {"p": s}, "organisation": o}
+        for f, s, o in population
+    ]
     docs = projection(firms)
     children = children_of(docs)
     for gid, doc in docs.items():  # the nested sizes a group keeps are those of the groups that name it parent
         assert sorted((c["_id"], c["n"]) for c in doc["children"]) == sorted(
             (c["_id"], c["n"]) for c in children.get(gid, []) if c["n"] > 0
         )
-    # analysts' view: what is shown is over at least 10 firms, and no difference of shown groups isolates 1..9
+        sizes = org_counts(population, members(population, gid)).values()  # org_sizes recounted by hand
+        assert doc["org_sizes"] == {str(k): list(sizes).count(k) for k in set(sizes)}
+    # analysts' view: over at least 10 firms of 10 organisations, none with more than half; no difference of
+    # shown groups isolates 1..9 firms
     sets = {gid: members(population, gid) for gid, doc in docs.items() if doc["state"]["shown"]}
-    assert all(len(m) >= bm.MEAN_MIN and docs[g]["n"] == len(m) for g, m in sets.items())
+    for g, m in sets.items():
+        orgs = org_counts(population, m)
+        assert len(m) >= bm.MEAN_MIN and docs[g]["n"] == len(m) and len(orgs) >= bm.MEAN_MIN
+        assert 2 * max(orgs.values()) <= len(m)
     assert isolating(sets) == []
-    for i, (facts, _score) in enumerate(population):
+    for i, (facts, _score, org) in enumerate(population):
         me = firms[i]
-        a = bm.benchmark(bm.ladder("wms", facts), docs, me, me)
+        mine = [c for c in firms if c["organisation"] == org]
+        a = bm.benchmark(bm.ladder("wms", facts), docs, mine, me)
         if a["group"] is None:
             assert a["overall"] is None and a["practices"] == {}
         else:
-            level, about = a["group"]["level"], a["group"]["about"]
-            peers = [s for j, (f, s) in enumerate(population) if j != i and in_group(f, level, about)]
-            assert len(peers) >= bm.MEAN_MIN and a["group"]["id"] in sets
+            ids = members(population, a["group"]["id"])
+            peers = [population[j][1] for j in sorted(ids) if population[j][2] != org]  # no SME of mine
+            orgs = org_counts(population, frozenset(j for j in ids if population[j][2] != org))
+            assert len(peers) >= bm.MEAN_MIN and len(orgs) >= bm.MEAN_MIN and a["group"]["id"] in sets
+            assert 2 * max(orgs.values()) <= len(peers)
             out = a["overall"]
-            assert out["n"] == a["group"]["n"] == len(peers)  # the firm is not among them
+            assert out["n"] == a["group"]["n"] == len(peers) and a["group"]["organisations"] == len(orgs)
             assert out["mean"] == round(statistics.fmean(peers), 2)
-            if len(peers) >= bm.QUARTILE_MIN:
+            if len(peers) >= bm.QUARTILE_MIN and len(orgs) >= bm.QUARTILE_MIN:
                 assert out["quartiles"] == [round(q, 2) for q in statistics.quantiles(peers, n=4, method="inclusive")]
             else:
                 assert "quartiles" not in out and "percentile_rank" not in out
-        # every narrower rung passed over had too few peers, or was withheld for differencing
+        # every narrower rung passed over is sized without my organisation
         for p in a["passed_over"]:
-            n_p = len(members(population, p["group"]) - {i})
-            assert p["n"] == n_p and (n_p < bm.MEAN_MIN or "differencing" in p["why_not"])
+            assert p["n"] == len([j for j in members(population, p["group"]) if population[j][2] != org])
 
 
 def test_the_brute_force_oracle_finds_the_probe_s_combination() -> None:
     """The oracle itself can fail: the tester's three groups, all taken as shown, isolate the one firm."""
     facts = [("C28", 24), ("C22", 10), ("C24", 1)]
-    population = [(bm.Facts(d, "C", "IE05", "IE", "small", ()), 2.0) for d, k in facts for _ in range(k)]
+    population = [(bm.Facts(d, "C", "IE05", "IE", "small", ()), 2.0, "") for d, k in facts for _ in range(k)]
     gids = [SECTION, "wms|division_region_size|C28|IE05|small", "wms|division_region_size|C22|IE05|small"]
     found = isolating({g: members(population, g) for g in gids})
     assert found == [(SECTION, sorted(gids[1:]), 1)]

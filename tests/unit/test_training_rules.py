@@ -286,12 +286,18 @@ async def test_a_rebuild_by_replay_gives_the_same_groups(tmp_path: Path, store: 
     events = [assessed(f"as-{i}", f"sme-{i % 7}", 1.0 + i % 5, f"2026-01-{1 + i:02d}T00:00:00Z") for i in range(20)]
     await bus.ensure_topics(["training.events"])
     await bus.publish("training.events", events)
+    for i in range(20):  # the organisation stored with each assessment: sme-1 and sme-2 are acme's, the rest own
+        await store.insert("assessments", {"_id": f"as-{i}", "organisation": "acme" if i % 7 in (1, 2) else None})
     live = pj.PeerProjection(store)
     for e in events:
         await live.handle(e)
-    before = {d["_id"]: (d.get("n"), d.get("overall")) for d in await store.find("peers_g1", {})}
+    fields = ("n", "overall", "org_sizes", "state", "children", "organisation", "contribution")
+    before = {d["_id"]: [d.get(k) for k in fields] for d in await store.find("peers_g1", {})}
     report = await pj.rebuild(store, bus)
-    after = {d["_id"]: (d.get("n"), d.get("overall")) for d in await store.find("peers_g2", {})}
+    after = {d["_id"]: [d.get(k) for k in fields] for d in await store.find("peers_g2", {})}
     assert report["generation"] == 2 and report["events"] == 20 and after == before
+    # by hand: 7 SMEs in one cell, acme's two and five of their own
+    cell_doc = await store.get("peers_g2", "wms|division_region_size|C28|IE05|small")
+    assert cell_doc is not None and cell_doc["org_sizes"] == {"2": 1, "1": 5}
     assert await pj.live_collection(store) == "peers_g2"
     await bus.close()

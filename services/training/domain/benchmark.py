@@ -11,10 +11,19 @@ histogram at the stored precision (2 decimals): enough for means, confidence int
 percentile ranks, exact, in O(bins), whatever the number of firms; and an SME's own latest
 contribution can be taken out again (it is never its own peer).
 
-Disclosure control (what the answer may contain), for the group *without the asking SME*:
-- n < ``MEAN_MIN`` (10): only n; no statistic.
-- n >= 10: the mean with its 95 % confidence interval (Student's t).
-- n >= ``QUARTILE_MIN`` (20): also the quartiles and the SME's percentile rank.
+Organisations: a contribution carries its SME's organisation (the one that registered it; an SME without
+one is its own). Thresholds count firms *and* distinct organisations; the SME's benchmark takes every
+contribution of its own organisation out of its peers (not only itself), so fake SMEs registered by one
+organisation are never the peers it reads; and no group is shown when one organisation has more than half
+of its firms (dominance). A group keeps ``org_sizes`` (how many organisations have k firms in it, for each
+k): its number of organisations and its largest one, in O(1), whatever the number of organisations; an
+organisation's own count in a group is read from its own contributions.
+
+Disclosure control (what the answer may contain), for the group *without the asking SME's organisation*:
+- fewer than ``MEAN_MIN`` (10) firms or organisations: only n; no statistic.
+- from 10 firms of 10 organisations: the mean with its 95 % confidence interval (Student's t).
+- from ``QUARTILE_MIN`` (20) firms of 20 organisations: also the quartiles and the SME's percentile rank.
+- one organisation with more than half of the firms: no statistic.
 - never a minimum, maximum, sum, histogram or a single firm's value.
 - differencing, by complementary suppression over the nesting of the groups (division within section
   within country within the network, each with region x size inside; councils within the network): a
@@ -124,7 +133,8 @@ def empty() -> Moments:
     return {"n": 0, "sum": 0.0, "sumsq": 0.0, "hist": {}}
 
 
-Contribution = dict[str, Any]  # {"groups": [gid], "overall": x, "scores": {practice: x}}
+Contribution = dict[str, Any]  # {"groups": [gid], "overall": x, "scores": {practice: x}, "organisation": o}
+Moves = Mapping[str, Sequence[tuple[int, int]]]  # group -> an organisation's firm count there: (before, after)
 Below = Mapping[str, Doc]  # nested group id -> its entry (``entry``) as this change left it
 DEPTH = {level: i for i, level in enumerate(LEVELS)}
 
@@ -138,16 +148,24 @@ def ordered(gids: Iterable[str]) -> list[str]:
     return sorted(dict.fromkeys(gids), key=lambda g: DEPTH[level_of(g)])
 
 
-def fold(doc: Doc, gid: str, old: Contribution | None, new: Contribution | None, below: Below | None = None) -> Doc:
+def fold(
+    doc: Doc,
+    gid: str,
+    old: Contribution | None,
+    new: Contribution | None,
+    below: Below | None = None,
+    moves: Moves | None = None,
+) -> Doc:
     """A group document after an SME's contribution changed from ``old`` to ``new`` (either may be None),
-    with the judgements of its nested groups that this change updated (``below``, see ``entry``);
-    ``doc`` itself is left as it was."""
+    with the judgements of its nested groups that this change updated (``below``, see ``entry``) and the
+    organisations' counts it moved (``moves``, see ``org_moves``); ``doc`` itself is left as it was."""
     copy = {**doc}
     if "overall" in doc:
         copy["overall"] = {**doc["overall"], "hist": dict(doc["overall"]["hist"])}
     copy["practices"] = {p: {**m, "hist": dict(m["hist"])} for p, m in (doc.get("practices") or {}).items()}
     copy["children"] = [dict(c) for c in doc.get("children") or []]
-    return accumulate(copy, gid, old, new, below)
+    copy["org_sizes"] = dict(doc.get("org_sizes") or {})
+    return accumulate(copy, gid, old, new, below, moves)
 
 
 def _shift(m: Moments, x: float, sign: int) -> None:
@@ -162,11 +180,23 @@ def _shift(m: Moments, x: float, sign: int) -> None:
 
 
 def accumulate(
-    doc: Doc, gid: str, old: Contribution | None, new: Contribution | None, below: Below | None = None
+    doc: Doc,
+    gid: str,
+    old: Contribution | None,
+    new: Contribution | None,
+    below: Below | None = None,
+    moves: Moves | None = None,
 ) -> Doc:
     """``fold`` in place (the rebuild's fast path over documents it owns)."""
     if "level" not in doc:
         doc.update(identity(gid))
+    sizes = doc.setdefault("org_sizes", {})
+    for before, after in (moves or {}).get(gid, ()):
+        for k, sign in ((before, -1), (after, 1)):
+            if k > 0:
+                sizes[str(k)] = sizes.get(str(k), 0) + sign
+                if sizes[str(k)] <= 0:
+                    del sizes[str(k)]
     overall = doc.setdefault("overall", empty())
     practices = doc.setdefault("practices", {})
     for c, sign in ((old, -1), (new, 1)):
@@ -201,6 +231,37 @@ def entry(doc: Doc) -> Doc:
     return {"_id": doc["_id"], "n": int(doc.get("n", 0)), "shown": state["shown"], "frontier": state["frontier"]}
 
 
+def organisations(sizes: Mapping[str, int], leave: int = 0) -> tuple[int, int]:
+    """From ``org_sizes``: the number of organisations and the firms of the largest, with one organisation
+    of ``leave`` firms taken out (0: none)."""
+    counts = {int(k): int(c) for k, c in sizes.items()}
+    if leave > 0 and counts.get(leave, 0) > 0:
+        counts[leave] -= 1
+    present = [k for k, c in counts.items() if c > 0]
+    return sum(counts.values()), max(present, default=0)
+
+
+def org_moves(
+    old: Contribution | None, new: Contribution | None, same_org: Mapping[str, Sequence[Contribution]]
+) -> dict[str, list[tuple[int, int]]]:
+    """How this change moves its organisations' firm counts in each group it touches: ``same_org`` holds
+    the current contributions of the other SMEs of each organisation involved (this SME left out)."""
+    moves: dict[str, list[tuple[int, int]]] = {}
+    orgs = dict.fromkeys(c["organisation"] for c in (old, new) if c is not None)
+    for org in orgs:
+        was = old if old is not None and old["organisation"] == org else None
+        now = new if new is not None and new["organisation"] == org else None
+        for g in {*(was["groups"] if was else []), *(now["groups"] if now else [])}:
+            others = sum(g in c["groups"] for c in same_org.get(org, ()))
+            before, after = (
+                others + (was is not None and g in was["groups"]),
+                others + (now is not None and g in now["groups"]),
+            )
+            if before != after:
+                moves.setdefault(g, []).append((before, after))
+    return moves
+
+
 def judge(doc: Doc) -> Doc:
     """Whether a group's statistics may be shown to anyone (before any asker is taken out), why not, and
     its frontier: the firms covered by the shown groups nested in it (itself when shown). The partition of
@@ -211,9 +272,14 @@ def judge(doc: Doc) -> Doc:
     part = [c for c in kids if level_of(c["_id"]) != "council"]
     covered = sum(int(c["n"]) if c["shown"] else int(c["frontier"]) for c in part)
     rest = n - covered
+    orgs, largest = organisations(doc.get("org_sizes") or {})
     why = None
     if n < MEAN_MIN:
         why = f"fewer than {MEAN_MIN} firms"
+    elif orgs < MEAN_MIN:
+        why = f"fewer than {MEAN_MIN} organisations"
+    elif 2 * largest > n:
+        why = "one organisation has more than half of its firms"
     elif 0 < rest < MEAN_MIN:
         why = f"the shown groups nested in it leave fewer than {MEAN_MIN} of its firms outside them (differencing)"
     elif _councils_isolate(n, [int(c["n"]) for c in kids if c["shown"] and level_of(c["_id"]) == "council"]):
@@ -231,13 +297,13 @@ def _councils_isolate(n: int, sizes: Sequence[int]) -> bool:
     return any(reach >> (n - r) & 1 for r in range(1, MEAN_MIN) if n - r >= 0)
 
 
-def apply(docs: dict[str, Doc], old: Contribution | None, new: Contribution | None) -> None:
+def apply(docs: dict[str, Doc], old: Contribution | None, new: Contribution | None, moves: Moves) -> None:
     """One SME's contribution change folded into group documents held in memory, narrowest first, each
     group judged after the groups nested in it (what the projection does, document by document)."""
     below: dict[str, Doc] = {}
     for g in ordered([*(old["groups"] if old else []), *(new["groups"] if new else [])]):
         doc = docs.get(g) or {"_id": g}
-        accumulate(doc, g, old, new, below)
+        accumulate(doc, g, old, new, below, moves)
         docs[g] = doc
         below[g] = entry(doc)
 
@@ -285,19 +351,21 @@ def percentile_rank(m: Moments, x: float) -> float:
     return 100 * (below + ties / 2) / m["n"]
 
 
-def shown(m: Moments, value: float | None = None) -> Doc:
-    """What may be shown of a group's moments (see the module's rules)."""
+def shown(m: Moments, value: float | None = None, orgs: int | None = None) -> Doc:
+    """What may be shown of a group's moments (see the module's rules) over ``orgs`` organisations (None:
+    as many as firms)."""
     n = m["n"]
+    orgs = n if orgs is None else orgs
     out: Doc = {"n": n}
-    if n < MEAN_MIN:
-        out["withheld"] = f"fewer than {MEAN_MIN} peers: no statistic is shown"
+    if n < MEAN_MIN or orgs < MEAN_MIN:
+        out["withheld"] = f"fewer than {MEAN_MIN} peers or their organisations: no statistic is shown"
         return out
     mean = m["sum"] / n
     var = max(m["sumsq"] - n * mean * mean, 0.0) / (n - 1)
     half = t95(n - 1) * math.sqrt(var / n)
     out.update(mean=round(mean, 2), ci95=[round(mean - half, 2), round(mean + half, 2)])
-    if n < QUARTILE_MIN:
-        out["withheld"] = f"fewer than {QUARTILE_MIN} peers: no quartiles or percentile rank"
+    if n < QUARTILE_MIN or orgs < QUARTILE_MIN:
+        out["withheld"] = f"fewer than {QUARTILE_MIN} peers or their organisations: no quartiles or percentile rank"
         return out
     out["quartiles"] = [round(quantile(m, q), 2) for q in (0.25, 0.5, 0.75)]
     if value is not None:
@@ -305,35 +373,50 @@ def shown(m: Moments, value: float | None = None) -> Doc:
     return out
 
 
-def without(doc: Doc, own: Contribution | None, gid: str) -> Doc:
-    """A group's document with the asking SME's own contribution taken out (when it counts there)."""
-    if own is None or gid not in own["groups"]:
+def without(doc: Doc, org: Sequence[Contribution], gid: str) -> Doc:
+    """A group's document with every contribution of the asking SME's organisation taken out (those that
+    count there), its own included."""
+    mine = [c for c in org if gid in c["groups"]]
+    if not mine:
         return doc
-    return fold(doc, gid, own, None, {})
+    copy = fold(doc, gid, None, None)
+    for c in mine:
+        accumulate(copy, gid, c, None)
+    return copy
 
 
 def benchmark(
-    rungs: Sequence[tuple[str, str]], docs: Mapping[str, Doc], own: Contribution | None, mine: Contribution
+    rungs: Sequence[tuple[str, str]], docs: Mapping[str, Doc], org: Sequence[Contribution], mine: Contribution
 ) -> Doc:
     """The benchmark of an assessment (``mine``) against its peers: the first group of the ladder that may
-    be shown (``judge``) and has at least MEAN_MIN peers (the SME itself taken out), with what may be shown
-    of it, overall and per practice; and every group tried, with its size and why it was passed over."""
+    be shown (``judge``) and, without the SME's organisation (``org``: its contributions, the SME's own
+    included), still has at least MEAN_MIN firms of MEAN_MIN organisations and none with more than half of
+    them; with what may be shown of it, overall and per practice; and every group tried, with its size and
+    why it was passed over."""
     tried = []
     for level, gid in rungs:
         doc = docs.get(gid) or {"_id": gid, **identity(gid), "overall": empty(), "practices": {}, "n": 0}
-        peers = without(doc, own, gid)
+        peers = without(doc, org, gid)
         n = int(peers["overall"]["n"])
+        orgs, largest = organisations(doc.get("org_sizes") or {}, sum(gid in c["groups"] for c in org))
+        why = None
         if n < MEAN_MIN:
-            tried.append({"level": level, "group": gid, "n": n, "why_not": f"fewer than {MEAN_MIN} peers"})
+            why = f"fewer than {MEAN_MIN} peers"
+        elif orgs < MEAN_MIN:
+            why = f"fewer than {MEAN_MIN} organisations among the peers"
+        elif 2 * largest > n:
+            why = "one organisation has more than half of the peers"
+        else:
+            state = doc.get("state") or judge(doc)
+            why = None if state["shown"] else state["why"]
+        if why is not None:
+            tried.append({"level": level, "group": gid, "n": n, "why_not": why})
             continue
-        state = doc.get("state") or judge(doc)
-        if not state["shown"]:
-            tried.append({"level": level, "group": gid, "n": n, "why_not": state["why"]})
-            continue
-        practices = {p: shown(peers["practices"].get(p) or empty(), x) for p, x in sorted(mine["scores"].items())}
+        scores = sorted(mine["scores"].items())
+        practices = {p: shown(peers["practices"].get(p) or empty(), x, orgs) for p, x in scores}
         return {
-            "group": {"level": level, "id": gid, "about": identity(gid)["about"], "n": n},
-            "overall": shown(peers["overall"], mine["overall"]),
+            "group": {"level": level, "id": gid, "about": identity(gid)["about"], "n": n, "organisations": orgs},
+            "overall": shown(peers["overall"], mine["overall"], orgs),
             "practices": practices,
             "passed_over": tried,
         }

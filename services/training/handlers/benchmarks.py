@@ -41,8 +41,8 @@ async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
     """The benchmark of a stored assessment ``a`` (whoever may see it was checked by the caller)."""
     aid = a["_id"]
     collection = await pj.live_collection(t.store)
-    own_doc = await t.store.get(collection, pj.contribution_id(a["instrument"], a["sme_id"]))
-    own = own_doc["contribution"] if own_doc else None
+    org = a.get("organisation") or pj.own_org(a["sme_id"])
+    org_docs = await pj.org_contributions(t.store, collection, org, a["instrument"])
     facts = bm.Facts(
         a["nace_division"], a["nace_section"], a["region"], a["country"], a["size_class"], tuple(a["councils"])
     )
@@ -54,7 +54,7 @@ async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
         "instrument": a["instrument"],
         "scale": a["scale"],
         "rules": RULES,
-        **bm.benchmark(rungs, docs, own, mine),
+        **bm.benchmark(rungs, docs, [d["contribution"] for d in org_docs], mine),
     }
 
 
@@ -62,6 +62,9 @@ RULES = {
     "mean_min_peers": bm.MEAN_MIN,
     "quartiles_min_peers": bm.QUARTILE_MIN,
     "own_answers_excluded": True,
+    "own_organisation_excluded": True,
+    "thresholds_count": "firms and distinct organisations (an SME without an organisation counts as its own)",
+    "dominance": "no statistic when one organisation has more than half of the firms",
     "ladder": list(bm.LEVELS),
     "confidence_interval": "95 %, Student's t on the peers' sample standard deviation",
     "differencing": "complementary suppression: a group is shown only when the shown groups nested in it "
@@ -82,7 +85,7 @@ async def of_group(t: Training, instrument: str, level: str, params: dict[str, s
     doc = docs.get(gid) or {"_id": gid, "overall": bm.empty(), "practices": {}, "n": 0}
     n = int(doc["overall"]["n"])
     out: dict[str, Any] = {"group": {"level": level, "id": gid, "about": bm.identity(gid)["about"], "n": n}}
-    out["rules"] = {**RULES, "own_answers_excluded": False}
+    out["rules"] = {**RULES, "own_answers_excluded": False, "own_organisation_excluded": False}
     state = doc.get("state") or bm.judge(doc)
     if not state["shown"] and n >= bm.MEAN_MIN:
         out.update(overall={"n": n, "withheld": state["why"]})
@@ -90,8 +93,10 @@ async def of_group(t: Training, instrument: str, level: str, params: dict[str, s
             p: {"n": int(m["n"]), "withheld": state["why"]} for p, m in sorted(doc["practices"].items())
         }
         return out
-    out["overall"] = bm.shown(doc["overall"])
-    out["practices"] = {p: bm.shown(m) for p, m in sorted(doc["practices"].items())}
+    orgs, _ = bm.organisations(doc.get("org_sizes") or {})
+    out["group"]["organisations"] = orgs
+    out["overall"] = bm.shown(doc["overall"], None, orgs)
+    out["practices"] = {p: bm.shown(m, None, orgs) for p, m in sorted(doc["practices"].items())}
     return out
 
 
