@@ -21,7 +21,9 @@ from fastapi import FastAPI
 
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
+from clustergrowth.store.sqlite import SqliteStore
 from instance.app import create_app
+from services.training import projection as pj
 from services.training.handlers import plans
 from tests.component.test_mapping_api import answers as needs_answers
 from tests.component.test_mapping_api import sme as sme_body
@@ -143,17 +145,21 @@ async def test_assess_benchmark_plan_reassess_and_deltas(
     assert a["overall"] == round((1 + 1 + 2 + 4 * 4 + 4 * 5 + 2 + 4 + 4 + 4 + 4 + 2) / 18, 2)
     assert (await published(settings, "PracticesAssessed", aid))[0]["nace_division"] == "C28"
 
-    # benchmark: the seeded C28 x IE05 x small cell has 24 firms; the SME itself is not one of its peers
-    b = await benchmark_when(client, owner, aid, 24)
+    # benchmark: the seeded C28 x IE05 x small cell has 24 firms of 24 organisations; its releases are cut
+    # at 10 and 20 of them (the last 4 and the SME itself wait for the next); the SME is not among its peers
+    b = await benchmark_when(client, owner, aid, 20)
     assert b["group"]["level"] == "division_region_size"
     assert b["group"]["about"] == {"nace_division": "C28", "region": "IE05", "size_class": "small"}
     assert b["passed_over"] == []
     ov = b["overall"]
-    assert ov["n"] == 24 and ov["ci95"][0] < ov["mean"] < ov["ci95"][1]
+    assert b["release"]["no"] == 2 and b["release"]["n"] == 20 and b["group"]["organisations"] == 20
+    assert ov["n"] == 20 and ov["ci95"][0] < ov["mean"] < ov["ci95"][1]
     assert len(ov["quartiles"]) == 3 and 0 <= ov["percentile_rank"] <= 100
     assert not {"min", "max", "sum", "hist", "values"} & set(ov)
 
-    # a second SME of a cell with three firms widens to its council (Cork: 24 + 12 + 3 seeded firms)
+    # a second SME of a cell with three firms widens to its council (Cork: 24 + 12 + 3 seeded firms, then the
+    # first SME: the 40th organisation cuts the council's fourth release; this SME waits for the next). Its
+    # narrow groups never had 10 organisations: no release, no peers released
     other = {"Authorization": token("owner-lone", "sme_member", org="org-lone")}
     lone = await registered_sme(client, other, legal_name="Lone Repairs Ltd", nace_primary="C33", headcount=120)
     r = await assess(client, other, {"sme_id": lone, "instrument": "wms", "answers": wms(3)})
@@ -161,10 +167,11 @@ async def test_assess_benchmark_plan_reassess_and_deltas(
     b2 = await benchmark_when(client, other, r.json()["id"], 24 + 12 + 3 + 1)  # + the first SME (Cork too)
     assert b2["group"]["level"] == "council" and b2["group"]["about"] == {"council": "Cork"}
     assert [(p["level"], p["n"]) for p in b2["passed_over"]] == [
-        ("division_region_size", 3),
-        ("section_region_size", 3),
-        ("section_country_size", 3),
+        ("division_region_size", 0),
+        ("section_region_size", 0),
+        ("section_country_size", 0),
     ]
+    assert all(p["why_not"].startswith("no release yet") for p in b2["passed_over"])
 
     # a plan from the weakest practices and the growth needs: finance and internationalisation lead to
     # targets (and monitoring), talent to people; share of the scale less 0.25 where linked: lean_introduction
@@ -387,13 +394,13 @@ async def test_analysts_see_only_statistics_that_pass_disclosure_control(
                 f"{API}/benchmarks", params={**q, "nace_division": "C33", "size_class": "medium"}, headers=analyst
             )
         ).json()
-        if (big["group"]["n"], mid["group"]["n"], small["group"]["n"]) == (24, 12, 3):
+        if (big["group"]["n"], mid["group"]["n"]) == (20, 10):  # released at 10 and 20 organisations
             break
         await asyncio.sleep(0.05)
     assert "quartiles" in big["overall"] and "mean" in big["overall"]
     assert "mean" in mid["overall"] and "quartiles" not in mid["overall"]
-    assert set(small["overall"]) == {"n", "withheld"} and len(small["practices"]) == 18
-    assert all(set(p) == {"n", "withheld"} for p in small["practices"].values())
+    assert small["overall"] == {"n": 0, "withheld": "no release yet (contributions of 10 organisations make one)"}
+    assert small["practices"] == {} and small["release"] == {"no": 0, "at": None, "n": 0}
     coordinator = {"Authorization": token("adm", "region_admin")}
     s = (await client.get(f"{API}/summary", headers=coordinator)).json()
     assert s["region"] == "IE05" and s["assessments"] >= 24 + 12 + 3
@@ -422,33 +429,71 @@ async def group_when(client: httpx.AsyncClient, h: dict[str, str], params: dict[
     raise AssertionError(b)
 
 
+async def projected(settings: RuntimeSettings, sme_ids: list[str]) -> None:
+    """Wait until the benchmark projection has applied these SMEs' latest assessments (read from the
+    service's store: releases hide every change short of 10 organisations, so the API cannot tell)."""
+    store = SqliteStore(settings.data_dir / "store" / "training.sqlite")
+    try:
+        for _ in range(400):
+            collection = await pj.live_collection(store)
+            if all([await store.get(collection, pj.contribution_id("wms", s)) for s in sme_ids]):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await store.close()
+    raise AssertionError(f"{sme_ids} not projected")
+
+
 async def test_two_shown_divisions_do_not_give_a_third_division_s_firm_away(
-    client: httpx.AsyncClient, token: TokenFactory
+    client: httpx.AsyncClient, settings: RuntimeSettings, token: TokenFactory
 ) -> None:
-    """Section C x IE05 x small = C28 (24 seeded) + C22 (10 firms of 10 organisations) + one victim of C24.
-    Each division alone leaves 11 or 25 firms of the section outside it; together 1: the section is withheld
-    (35 x section - 24 x C28 - 10 x C22 was the victim's answers), the divisions are still shown."""
+    """The probe: section C x IE05 x small = C28 (24 seeded) + one victim of C24 + C22 (10 firms of 10
+    organisations); 35 x section - 24 x C28 - 10 x C22 gave the victim's answers. Now: among the groups
+    shown, the section less its shown divisions leaves 0 or at least 10 firms, and the probe's arithmetic on
+    what is shown does not give the victim's answers."""
+    vic = {"Authorization": token("vic2", "sme_member", org="org-vic2")}
+    victim, _ = await sme_with(client, vic, VICTIM, legal_name="Victim Chem", nace_primary="C24.5", headcount=20)
+    foods = []
     for i in range(10):
         h = {"Authorization": token(f"food-{i}", "sme_member", org=f"org-food-{i}")}
-        await sme_with(client, h, wms(2 + i % 3), legal_name=f"Food {i}", nace_primary="C22.2", headcount=20)
-    vic = {"Authorization": token("vic2", "sme_member", org="org-vic2")}
-    await sme_with(client, vic, VICTIM, legal_name="Victim Chem", nace_primary="C24.5", headcount=20)
+        sid, _ = await sme_with(client, h, wms(2 + i % 3), legal_name=f"Food {i}", nace_primary="C22.2", headcount=20)
+        foods.append(sid)
+    await projected(settings, [victim, *foods])
     ana = {"Authorization": token("ana", "analyst")}
     q = {"instrument": "wms", "region": "IE05", "size_class": "small"}
-    section = await group_when(client, ana, {**q, "level": "section_region_size", "nace_section": "C"}, 35)
-    c28 = await group_when(client, ana, {**q, "level": "division_region_size", "nace_division": "C28"}, 24)
-    c22 = await group_when(client, ana, {**q, "level": "division_region_size", "nace_division": "C22"}, 10)
-    assert "mean" in c28["overall"] and "mean" in c22["overall"]
-    assert set(section["overall"]) == {"n", "withheld"} and "differencing" in section["overall"]["withheld"]
-    assert all("mean" not in p for p in section["practices"].values())
+    s, d28, d22 = [
+        (await client.get(f"{API}/benchmarks", params={**q, **p}, headers=ana)).json()
+        for p in (
+            {"level": "section_region_size", "nace_section": "C"},
+            {"level": "division_region_size", "nace_division": "C28"},
+            {"level": "division_region_size", "nace_division": "C22"},
+        )
+    ]
+    # by hand: releases at 10/20/30 organisations: the section's third holds the 24 seeded, the victim and 5
+    # foods; C28's second its first 20 seeded; C22's first all 10 foods
+    assert (s["group"]["n"], d28["group"]["n"], d22["group"]["n"]) == (30, 20, 10)
+    shown_n = {k: g["group"]["n"] for k, g in (("s", s), ("c28", d28), ("c22", d22)) if "mean" in g["overall"]}
+    if "s" in shown_n:
+        for subset in ([], ["c28"], ["c22"], ["c28", "c22"]):
+            if all(k in shown_n for k in subset):
+                assert not 0 < shown_n["s"] - sum(shown_n[k] for k in subset) < 10, subset
+    if len(shown_n) == 3:
+        rec = {
+            p: round(
+                30 * s["practices"][p]["mean"] - 20 * d28["practices"][p]["mean"] - 10 * d22["practices"][p]["mean"]
+            )
+            for p in WMS_IDS
+        }
+        assert rec != VICTIM
 
 
 async def test_an_organisation_s_own_fake_smes_never_read_back_another_s_answers(
-    client: httpx.AsyncClient, token: TokenFactory
+    client: httpx.AsyncClient, settings: RuntimeSettings, token: TokenFactory
 ) -> None:
     """The Sybil probe: one organisation registers 10 SMEs in an empty cell (C22 x IE05 x small) with known
-    answers, a victim of another organisation joins. The attacker's benchmark takes its whole organisation
-    out: 1 peer in the cell; the analysts' cell of 11 firms has 2 organisations: withheld."""
+    answers, a victim of another organisation joins, then 8 firms of 8 more organisations: the 10th
+    organisation cuts a release of 19 firms. The attacker's organisation has more than half of them
+    (analysts: withheld), and taken out of the attacker's peers leaves 9: no mean to read the victim from."""
     att = {"Authorization": token("att", "sme_member", org="org-att")}
     aids = []
     for i in range(10):
@@ -456,15 +501,41 @@ async def test_an_organisation_s_own_fake_smes_never_read_back_another_s_answers
         aids.append(aid)
     vic = {"Authorization": token("vic", "sme_member", org="org-vic")}
     await sme_with(client, vic, VICTIM, legal_name="Victim Foods", nace_primary="C22.2", headcount=20)
+    for i in range(8):
+        h = {"Authorization": token(f"by-{i}", "sme_member", org=f"org-by-{i}")}
+        await sme_with(client, h, wms(2), legal_name=f"Bystander {i}", nace_primary="C22.2", headcount=20)
     ana = {"Authorization": token("ana", "analyst")}
     q = {"instrument": "wms", "region": "IE05", "size_class": "small", "level": "division_region_size"}
-    cell = await group_when(client, ana, {**q, "nace_division": "C22"}, 11)
-    assert cell["overall"] == {"n": 11, "withheld": "fewer than 10 organisations"}
+    cell = await group_when(client, ana, {**q, "nace_division": "C22"}, 19)
+    assert cell["overall"] == {"n": 19, "withheld": "one organisation has more than half of its firms"}
     b = (await client.get(f"{API}/assessments/{aids[0]}/benchmark", headers=att)).json()
     assert b["passed_over"][0] == {
         "level": "division_region_size",
         "group": "wms|division_region_size|C22|IE05|small",
-        "n": 1,
-        "why_not": "fewer than 10 peers",
+        "n": 9,
+        "why_not": "one organisation has more than half of its firms",
     }
     assert b["group"] is None or b["group"]["level"] != "division_region_size"
+
+
+async def test_a_newcomer_is_not_read_back_from_before_and_after(
+    client: httpx.AsyncClient, settings: RuntimeSettings, token: TokenFactory
+) -> None:
+    """The probe: an analyst reads C28 x IE05 x small, a firm joins, the analyst reads again. The answer is
+    the same release (number, date, n, every statistic) until firms of 10 organisations have changed since
+    it: the seeded 21st-24th, the newcomer and 4 more are 9; the 10th cuts a release of 30."""
+    ana = {"Authorization": token("ana", "analyst")}
+    q = {"instrument": "wms", "region": "IE05", "size_class": "small", "level": "division_region_size"}
+    before = await group_when(client, ana, {**q, "nace_division": "C28"}, 20)
+    await projected(settings, [f"demo-ie05-c28-small-{i:02d}" for i in range(1, 25)])
+    joined = []
+    for i in range(6):
+        h = {"Authorization": token(f"new-{i}", "sme_member", org=f"org-new-{i}")}
+        sid, _ = await sme_with(client, h, VICTIM if i == 0 else wms(4), legal_name=f"Newcomer {i}")
+        joined.append(sid)
+        if i < 5:
+            await projected(settings, joined)
+            after = (await client.get(f"{API}/benchmarks", params={**q, "nace_division": "C28"}, headers=ana)).json()
+            assert after == before, i
+    cut = await group_when(client, ana, {**q, "nace_division": "C28"}, 30)
+    assert cut["release"]["no"] == before["release"]["no"] + 1

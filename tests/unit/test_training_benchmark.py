@@ -39,11 +39,21 @@ def add(docs: dict[str, dict[str, Any]], earlier: Sequence[dict[str, Any]], old:
     bm.apply(docs, old, new, bm.org_moves(old, new, same))
 
 
-def projection(firms: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Group documents after adding each firm once."""
+def joined(firms: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group documents after adding each firm once (releases cut as they come)."""
     docs: dict[str, dict[str, Any]] = {}
     for i, f in enumerate(firms):
         add(docs, firms[:i], None, f)
+    return docs
+
+
+def projection(firms: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group documents after adding each firm once and then every firm re-assessing with the same answers:
+    nothing changes but every organisation has re-assessed, so each group with 10 organisations has a
+    release of exactly its current firms (what the thresholds and differencing tests reason about)."""
+    docs = joined(firms)
+    for i, f in enumerate(firms):
+        add(docs, [*firms[:i], *firms[i + 1 :]], f, f)
     return docs
 
 
@@ -58,7 +68,7 @@ def children_of(docs: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any
 def answer(firms: list[dict[str, Any]], me: dict[str, Any], facts: bm.Facts = FACTS) -> dict[str, Any]:
     docs = projection([*firms, me])
     mine = [f for f in [*firms, me] if f["organisation"] == me["organisation"]]
-    return bm.benchmark(bm.ladder("wms", facts), docs, mine, me)
+    return bm.benchmark(bm.ladder("wms", facts), docs, me["organisation"], mine, me)
 
 
 def shown(docs: dict[str, dict[str, Any]], gid: str) -> bool:
@@ -126,14 +136,15 @@ def test_a_firm_is_taken_out_of_its_own_group_and_a_newer_assessment_replaces_th
     assert docs[g]["overall"]["n"] == 11
     add(docs, peers, me_old, me_new)  # the projection replaces my old contribution with the new one
     assert docs[g]["overall"]["n"] == 11 and docs[g]["overall"]["sum"] == 21.0  # 10 x 2 + my 1
-    out = bm.benchmark(bm.ladder("wms", FACTS), docs, [me_new], me_new)["overall"]
+    out = bm.benchmark(bm.ladder("wms", FACTS), docs, "me", [me_new], me_new)["overall"]
     assert out["n"] == 10 and out["mean"] == 2.0
 
 
 # Widening -----------------------------------------------------------------------------------------------
 def test_widening_goes_division_section_country_and_says_why() -> None:
     """By hand: my cell has 2 other firms; the section in my region adds C26's 3 (5); the section in my
-    country adds C26 in IE04's 5 (10: enough). Medium firms and another country never count."""
+    country adds C26 in IE04's 5 (10: enough). Medium firms and another country never count. The two
+    narrow groups never had contributions of 10 organisations: no release, so no peers released (n 0)."""
     me = firm(3.0)
     other_division = bm.Facts("C26", "C", "IE05", "IE", "small", ("Cork",))
     other_region = bm.Facts("C26", "C", "IE04", "IE", "small", ())
@@ -141,7 +152,8 @@ def test_widening_goes_division_section_country_and_says_why() -> None:
     elsewhere = bm.Facts("M71", "M", "ES61", "ES", "micro", ("Málaga",))
     cells = [(FACTS, 2), (other_division, 3), (other_region, 5), (other_size, 10), (elsewhere, 30)]
     a = answer([firm(3.0, f) for f, k in cells for _ in range(k)], me)
-    assert [(p["level"], p["n"]) for p in a["passed_over"]] == [("division_region_size", 2), ("section_region_size", 5)]
+    assert [(p["level"], p["n"]) for p in a["passed_over"]] == [("division_region_size", 0), ("section_region_size", 0)]
+    assert all(p["why_not"].startswith("no release yet") for p in a["passed_over"])
     assert a["group"]["level"] == "section_country_size" and a["group"]["n"] == 10
     assert a["group"]["about"] == {"nace_section": "C", "country": "IE", "size_class": "small"}
 
@@ -250,14 +262,20 @@ CELL = "wms|division_region_size|C28|IE05|small"
 def test_ten_fake_smes_of_one_organisation_never_read_back_a_victim() -> None:
     """The tester's Sybil probe: one organisation registers 10 SMEs in an empty cell, a victim of another
     organisation joins; the attacker's own benchmark took out only the asking SME and showed 9 fakes + the
-    victim. Now its organisation is taken out (1 peer), and the cell of 11 firms of 2 organisations is
-    withheld from analysts too; so is every wider group, which holds the same firms."""
+    victim. Two organisations never make a release; with 8 more organisations of one SME each (a release of
+    19 firms of 10 organisations) the attacker's organisation holds more than half of the firms (analysts:
+    withheld) and, taken out of the attacker's peers, leaves 9: nothing shown to anyone."""
     fakes = [firm(3.0, org="attacker") for _ in range(10)]
     victim = firm(4.5, org="victim")
     docs = projection([*fakes, victim])
-    a = bm.benchmark(bm.ladder("wms", FACTS), docs, fakes, fakes[0])
-    assert a["group"] is None and a["passed_over"][0]["n"] == 1
-    assert docs[CELL]["n"] == 11 and docs[CELL]["state"]["why"] == "fewer than 10 organisations"
+    a = bm.benchmark(bm.ladder("wms", FACTS), docs, "attacker", fakes, fakes[0])
+    assert a["group"] is None and a["passed_over"][0]["n"] == 0
+    assert docs[CELL]["n"] == 11 and docs[CELL]["state"]["why"].startswith("no release yet")
+    docs = projection([*fakes, victim, *(firm(2.0) for _ in range(8))])
+    assert docs[CELL]["release"]["n"] == 19 and docs[CELL]["org_sizes"] == {"10": 1, "1": 9}
+    assert docs[CELL]["state"]["why"] == "one organisation has more than half of its firms"
+    a = bm.benchmark(bm.ladder("wms", FACTS), docs, "attacker", fakes, fakes[0])
+    assert a["group"] is None and a["passed_over"][0]["n"] == 9
     assert not any(d["state"]["shown"] for d in docs.values())
 
 
@@ -300,7 +318,7 @@ def test_no_group_is_shown_when_one_organisation_has_more_than_half_of_its_firms
     assert ok["group"]["level"] == "division_region_size" and ok["group"]["n"] == 20
     docs = projection([*big, *(firm(3.0) for _ in range(10)), *mine])
     assert docs[CELL]["state"]["shown"]
-    out = bm.benchmark(bm.ladder("wms", FACTS), docs, mine, mine[0])
+    out = bm.benchmark(bm.ladder("wms", FACTS), docs, "me", mine, mine[0])
     assert out["passed_over"][0]["why_not"] == "one organisation has more than half of the peers"
 
 
@@ -316,6 +334,69 @@ def test_an_organisation_s_count_follows_its_smes_moving_between_groups() -> Non
         "1": 1
     }
     assert docs["wms|section_region_size|C|IE05|small"]["org_sizes"] == {"2": 1}
+
+
+# Releases: a group's statistics change only after 10 organisations' changes --------------------------------------
+def at(day: int, f: dict[str, Any]) -> dict[str, Any]:
+    return {**f, "assessed_at": f"2026-03-{day:02d}T09:00:00Z"}
+
+
+def test_a_newcomer_is_never_read_back_from_before_and_after() -> None:
+    """The tester's probe: read a group of 20, one firm joins, read again. The release stays the same
+    (number, date, n, statistics) until firms of 10 organisations have joined or changed; the 10th cuts
+    the next release (its date is the 10th's assessment time), which then differs by 10 firms."""
+    base = [at(1, firm(2.0)) for _ in range(20)]
+    docs = projection(base)
+    ana = bm.release_of(docs[CELL])
+    first = docs[CELL]["release"]
+    assert ana["n"] == 20 and first["overall"]["sum"] == 40.0
+    newcomers = [at(2 + i, firm(5.0)) for i in range(10)]
+    for i, f in enumerate(newcomers):
+        add(docs, [*base, *newcomers[:i]], None, f)
+        if i < 9:  # 1..9 newcomers: the same release
+            assert docs[CELL]["release"] == first and bm.release_of(docs[CELL]) == ana, i
+    second = docs[CELL]["release"]
+    assert bm.release_of(docs[CELL]) == {"no": ana["no"] + 1, "at": "2026-03-11T09:00:00Z", "n": 30}
+    assert second["overall"]["sum"] == 40.0 + 50.0 and docs[CELL]["pending"] == {}
+
+
+def test_re_assessments_count_once_per_organisation_and_one_undone_still_counts() -> None:
+    """Nine organisations re-assess (one of them three times, back and forth): 9 organisations, no release;
+    the tenth cuts it. A change undone leaves nothing in and out, but its organisation did change."""
+    base = [at(1, firm(2.0)) for _ in range(20)]
+    docs = projection(base)
+    first = docs[CELL]["release"]
+    current = list(base)
+    for i in [0, 0, 0, *range(1, 9)]:
+        new = at(5, firm(3.0 if current[i]["overall"] == 2.0 else 2.0, org=current[i]["organisation"]))
+        add(docs, current[:i] + current[i + 1 :], current[i], new)
+        current[i] = new
+    assert docs[CELL]["release"] == first and len(docs[CELL]["pending"]) == 9
+    assert docs[CELL]["pending"][base[0]["organisation"]] == {
+        "in": [{"overall": 3.0, "scores": {"lean_introduction": 3.0}}],
+        "out": [{"overall": 2.0, "scores": {"lean_introduction": 2.0}}],
+    }
+    new = at(6, firm(2.0, org=current[9]["organisation"]))  # the same value again: nothing changes but it counts
+    add(docs, current[:9] + current[10:], current[9], new)
+    assert docs[CELL]["release"]["no"] == first["no"] + 1 and docs[CELL]["release"]["overall"]["sum"] == 40.0 + 9 * 1.0
+
+
+def test_an_organisation_sees_the_release_without_its_contributions_as_they_stood_then() -> None:
+    """My organisation had two SMEs in the release (5.0 and 4.0) among 20 others at 2.0; since then one of
+    mine re-assessed at 1.0 and a third of mine joined at 3.0. My peers are still the release's 20 others
+    (mean 2.0 by hand), whatever my organisation did since."""
+    others = [at(1, firm(2.0)) for _ in range(20)]
+    mine = [at(1, firm(5.0, org="me")), at(1, firm(4.0, org="me"))]
+    docs = projection([*others, *mine])
+    assert docs[CELL]["release"]["n"] == 22
+    changed, third = at(3, firm(1.0, org="me")), at(3, firm(3.0, org="me"))
+    add(docs, [*others, mine[1]], mine[0], changed)
+    add(docs, [*others, changed, mine[1]], None, third)
+    assert docs[CELL]["release"]["n"] == 22 and docs[CELL]["n"] == 23
+    now = [changed, mine[1], third]
+    a = bm.benchmark(bm.ladder("wms", FACTS), docs, "me", now, third)
+    assert a["group"]["level"] == "division_region_size" and a["group"]["n"] == 20
+    assert a["overall"]["mean"] == 2.0 and a["group"]["organisations"] == 20
 
 
 # Property: random populations, recomputed from the raw firms -----------------------------------------------------
@@ -406,53 +487,81 @@ def isolating(sets: dict[str, frozenset[int]]) -> list[tuple[str, list[str], int
     return found
 
 
+def released_sets(
+    population: Population, reassessed: list[tuple[int, float]]
+) -> dict[str, dict[int, tuple[float, str]]]:
+    """The oracle of releases, from the rule as stated (not from the code): per group, its firms' values as
+    they were when firms of 10 distinct organisations had joined or changed since the group's last release."""
+    gids = {g for f, _, _ in population for g in bm.memberships("wms", f)}
+    now: dict[str, dict[int, tuple[float, str]]] = {g: {} for g in gids}
+    changed: dict[str, set[str]] = {g: set() for g in gids}
+    out: dict[str, dict[int, tuple[float, str]]] = {}
+    steps = [(i, s) for i, (_, s, _) in enumerate(population)] + reassessed
+    for i, score in steps:
+        f, _, org = population[i]
+        for g in bm.memberships("wms", f):
+            now[g][i] = (score, org)
+            changed[g].add(org)
+            if len(changed[g]) >= 10:
+                out[g], changed[g] = dict(now[g]), set()
+    return out
+
+
 @settings(max_examples=150, deadline=None)
-@given(populations())
+@given(populations(), st.data())
 def test_no_answer_is_computed_over_fewer_firms_or_organisations_than_the_threshold_nor_over_the_askers(
-    population: Population,
+    population: Population, data: st.DataObject
 ) -> None:
+    n = len(population)
+    again = st.tuples(st.integers(0, n - 1), st.integers(4, 20).map(lambda q: q / 4))
+    reassessed = data.draw(st.lists(again, max_size=40), label="re-assessments")
     firms = [
         {"groups": bm.memberships("wms", f), "overall": s, "scores": {"p": s}, "organisation": o}
         for f, s, o in population
     ]
-    docs = projection(firms)
+    docs = joined(firms)
+    for i, score in reassessed:
+        new = {**firms[i], "overall": score, "scores": {"p": score}}
+        add(docs, firms[:i] + firms[i + 1 :], firms[i], new)
+        firms[i] = new
+    oracle = released_sets(population, reassessed)
     children = children_of(docs)
-    for gid, doc in docs.items():  # the nested sizes a group keeps are those of the groups that name it parent
+    for gid, doc in docs.items():  # a group keeps the released sizes of the groups that name it parent
         assert sorted((c["_id"], c["n"]) for c in doc["children"]) == sorted(
-            (c["_id"], c["n"]) for c in children.get(gid, []) if c["n"] > 0
+            (c["_id"], len(oracle[c["_id"]])) for c in children.get(gid, []) if c["_id"] in oracle
         )
         sizes = org_counts(population, members(population, gid)).values()  # org_sizes recounted by hand
         assert doc["org_sizes"] == {str(k): list(sizes).count(k) for k in set(sizes)}
-    # analysts' view: over at least 10 firms of 10 organisations, none with more than half; no difference of
-    # shown groups isolates 1..9 firms
-    sets = {gid: members(population, gid) for gid, doc in docs.items() if doc["state"]["shown"]}
-    for g, m in sets.items():
+        assert bm.release_of(doc)["n"] == len(oracle.get(gid, {}))
+    # analysts' view: a release of at least 10 firms of 10 organisations, none with more than half; no
+    # combination of shown groups isolates 1..9 firms
+    sets = {gid: frozenset(oracle[gid]) for gid, doc in docs.items() if doc["state"]["shown"]}
+    for m in sets.values():
         orgs = org_counts(population, m)
-        assert len(m) >= bm.MEAN_MIN and docs[g]["n"] == len(m) and len(orgs) >= bm.MEAN_MIN
-        assert 2 * max(orgs.values()) <= len(m)
+        assert len(m) >= bm.MEAN_MIN and len(orgs) >= bm.MEAN_MIN and 2 * max(orgs.values()) <= len(m)
     assert isolating(sets) == []
     for i, (facts, _score, org) in enumerate(population):
         me = firms[i]
         mine = [c for c in firms if c["organisation"] == org]
-        a = bm.benchmark(bm.ladder("wms", facts), docs, mine, me)
+        a = bm.benchmark(bm.ladder("wms", facts), docs, org, mine, me)
         if a["group"] is None:
             assert a["overall"] is None and a["practices"] == {}
         else:
-            ids = members(population, a["group"]["id"])
-            peers = [population[j][1] for j in sorted(ids) if population[j][2] != org]  # no SME of mine
-            orgs = org_counts(population, frozenset(j for j in ids if population[j][2] != org))
-            assert len(peers) >= bm.MEAN_MIN and len(orgs) >= bm.MEAN_MIN and a["group"]["id"] in sets
-            assert 2 * max(orgs.values()) <= len(peers)
+            rel = oracle[a["group"]["id"]]
+            peers = [v for j, (v, o) in sorted(rel.items()) if o != org]  # no SME of mine, as released
+            peer_orgs = {o for _, o in rel.values() if o != org}
+            assert len(peers) >= bm.MEAN_MIN and len(peer_orgs) >= bm.MEAN_MIN and a["group"]["id"] in sets
+            assert 2 * max(sum(o == x for _, o in rel.values()) for x in peer_orgs) <= len(peers)
             out = a["overall"]
-            assert out["n"] == a["group"]["n"] == len(peers) and a["group"]["organisations"] == len(orgs)
+            assert out["n"] == a["group"]["n"] == len(peers) and a["group"]["organisations"] == len(peer_orgs)
             assert out["mean"] == round(statistics.fmean(peers), 2)
-            if len(peers) >= bm.QUARTILE_MIN and len(orgs) >= bm.QUARTILE_MIN:
+            if len(peers) >= bm.QUARTILE_MIN and len(peer_orgs) >= bm.QUARTILE_MIN:
                 assert out["quartiles"] == [round(q, 2) for q in statistics.quantiles(peers, n=4, method="inclusive")]
             else:
                 assert "quartiles" not in out and "percentile_rank" not in out
-        # every narrower rung passed over is sized without my organisation
+        # every narrower rung passed over is sized as released, without my organisation
         for p in a["passed_over"]:
-            assert p["n"] == len([j for j in members(population, p["group"]) if population[j][2] != org])
+            assert p["n"] == len([1 for _, o in oracle.get(p["group"], {}).values() if o != org])
 
 
 def test_the_brute_force_oracle_finds_the_probe_s_combination() -> None:

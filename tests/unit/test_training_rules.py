@@ -283,21 +283,26 @@ async def test_a_redelivery_after_a_crash_between_groups_finishes_the_rest_once(
 
 async def test_a_rebuild_by_replay_gives_the_same_groups(tmp_path: Path, store: SqliteStore) -> None:
     bus = SqliteBus(tmp_path / "events.sqlite")
-    events = [assessed(f"as-{i}", f"sme-{i % 7}", 1.0 + i % 5, f"2026-01-{1 + i:02d}T00:00:00Z") for i in range(20)]
+    at = [f"2026-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z" for i in range(40)]
+    events = [assessed(f"as-{i}", f"sme-{i % 13}", 1.0 + i % 5, at[i]) for i in range(40)]
     await bus.ensure_topics(["training.events"])
     await bus.publish("training.events", events)
-    for i in range(20):  # the organisation stored with each assessment: sme-1 and sme-2 are acme's, the rest own
-        await store.insert("assessments", {"_id": f"as-{i}", "organisation": "acme" if i % 7 in (1, 2) else None})
+    for i in range(40):  # the organisation stored with each assessment: sme-1 and sme-2 are acme's, the rest own
+        await store.insert("assessments", {"_id": f"as-{i}", "organisation": "acme" if i % 13 in (1, 2) else None})
     live = pj.PeerProjection(store)
     for e in events:
         await live.handle(e)
-    fields = ("n", "overall", "org_sizes", "state", "children", "organisation", "contribution")
+    fields = ("n", "overall", "org_sizes", "state", "children", "release", "pending", "organisation", "contribution")
     before = {d["_id"]: [d.get(k) for k in fields] for d in await store.find("peers_g1", {})}
     report = await pj.rebuild(store, bus)
     after = {d["_id"]: [d.get(k) for k in fields] for d in await store.find("peers_g2", {})}
-    assert report["generation"] == 2 and report["events"] == 20 and after == before
-    # by hand: 7 SMEs in one cell, acme's two and five of their own
+    assert report["generation"] == 2 and report["events"] == 40 and after == before
+    # by hand: 13 SMEs in one cell, acme's two (sme-1, sme-2) and eleven of their own (12 organisations).
+    # Counting distinct organisations since the last cut: as-0..as-10 make 10 (acme once for as-1, as-2):
+    # cut at as-10; then as-11..as-21 (sme-11, 12, 0, acme, 3, 4, 5, 6, 7, 8): cut at as-21; then
+    # as-22..as-32 (sme-9, 10, 11, 12, 0, acme, 3, 4, 5, 6): cut at as-32, the third release
     cell_doc = await store.get("peers_g2", "wms|division_region_size|C28|IE05|small")
-    assert cell_doc is not None and cell_doc["org_sizes"] == {"2": 1, "1": 5}
+    assert cell_doc is not None and cell_doc["org_sizes"] == {"2": 1, "1": 11}
+    assert cell_doc["release"]["no"] == 3 and cell_doc["release"]["at"] == at[32]
     assert await pj.live_collection(store) == "peers_g2"
     await bus.close()

@@ -19,6 +19,17 @@ of its firms (dominance). A group keeps ``org_sizes`` (how many organisations ha
 k): its number of organisations and its largest one, in O(1), whatever the number of organisations; an
 organisation's own count in a group is read from its own contributions.
 
+Releases: what anyone sees of a group is its latest *release*, a snapshot of its moments and
+``org_sizes`` cut when contributions of at least ``RELEASE_MIN`` (10) distinct organisations have changed
+(joined, left or re-assessed) since the previous one; until then the previous release is shown, with its
+number, date (the assessment time of the contribution that cut it) and n. So two readings of a group
+differ by at least 10 organisations' changes, never by one newcomer. Each group keeps what changed since
+its release per organisation (``pending``: contributions in and out, fewer than 10 organisations): an
+organisation's contributions as they stood at the release are its current ones less what came in plus
+what went out, which is what its own benchmark takes out of the release. Releases are cut by the folds,
+in event order, so replaying the same events gives the same releases. Disclosure control and the
+differencing judgement work on released figures.
+
 Disclosure control (what the answer may contain), for the group *without the asking SME's organisation*:
 - fewer than ``MEAN_MIN`` (10) firms or organisations: only n; no statistic.
 - from 10 firms of 10 organisations: the mean with its 95 % confidence interval (Student's t).
@@ -48,6 +59,7 @@ from typing import Any
 
 MEAN_MIN = 10
 QUARTILE_MIN = 20
+RELEASE_MIN = 10  # organisations whose contributions changed since a group's release, to cut the next
 LEVELS = ("division_region_size", "section_region_size", "section_country_size", "council", "network")
 SCALE = 100  # histogram bins: the score x 100, as text (stored scores have 2 decimals)
 
@@ -165,6 +177,7 @@ def fold(
     copy["practices"] = {p: {**m, "hist": dict(m["hist"])} for p, m in (doc.get("practices") or {}).items()}
     copy["children"] = [dict(c) for c in doc.get("children") or []]
     copy["org_sizes"] = dict(doc.get("org_sizes") or {})
+    copy["pending"] = {o: {"in": list(v["in"]), "out": list(v["out"])} for o, v in (doc.get("pending") or {}).items()}
     return accumulate(copy, gid, old, new, below, moves)
 
 
@@ -216,8 +229,38 @@ def accumulate(
             children[cid] = dict(e)
     doc["children"] = [children[c] for c in sorted(children) if children[c]["n"] > 0]
     doc["n"] = overall["n"]
+    pending = doc.setdefault("pending", {})
+    for c, way in ((old, "out"), (new, "in")):
+        if c is not None and gid in c["groups"]:
+            _pend(pending, c, way)
+    if len(pending) >= RELEASE_MIN:
+        doc["release"] = {
+            "no": int((doc.get("release") or {}).get("no", 0)) + 1,
+            "at": str((new or old or {}).get("assessed_at", "")),
+            "n": overall["n"],
+            "org_sizes": dict(sizes),
+            "overall": _copy(overall),
+            "practices": {p: _copy(m) for p, m in practices.items()},
+        }
+        doc["pending"] = {}
     doc["state"] = judge(doc)
     return doc
+
+
+def _copy(m: Moments) -> Moments:
+    return {**m, "hist": dict(m["hist"])}
+
+
+def _pend(pending: dict[str, Doc], c: Contribution, way: str) -> None:
+    """Note that contribution ``c`` came ``in`` or went ``out`` since the release; one that comes back as
+    it went (or goes as it came) cancels out, so what is kept stays bounded by the organisation's firms."""
+    change = pending.setdefault(c["organisation"], {"in": [], "out": []})
+    lite = {"overall": c["overall"], "scores": dict(c["scores"])}
+    other = change["out" if way == "in" else "in"]
+    if lite in other:
+        other.remove(lite)
+    else:
+        change[way].append(lite)
 
 
 def _parent(gid: str) -> str | None:
@@ -228,7 +271,8 @@ def _parent(gid: str) -> str | None:
 def entry(doc: Doc) -> Doc:
     """What a group's parent keeps of it: its size, whether it is shown, and its frontier (``judge``)."""
     state = doc.get("state") or judge(doc)
-    return {"_id": doc["_id"], "n": int(doc.get("n", 0)), "shown": state["shown"], "frontier": state["frontier"]}
+    n = int((doc.get("release") or {}).get("n", 0))
+    return {"_id": doc["_id"], "n": n, "shown": state["shown"], "frontier": state["frontier"]}
 
 
 def organisations(sizes: Mapping[str, int], leave: int = 0) -> tuple[int, int]:
@@ -266,15 +310,19 @@ def judge(doc: Doc) -> Doc:
     """Whether a group's statistics may be shown to anyone (before any asker is taken out), why not, and
     its frontier: the firms covered by the shown groups nested in it (itself when shown). The partition of
     the group is its nested groups of the ladder (for the network: the section x country x size groups);
-    councils are checked as sets against the network (``_councils_isolate``)."""
-    n = int(doc.get("n", 0))
+    councils are checked as sets against the network (``_councils_isolate``). All on released figures: the
+    group's release and its nested groups' (their entries)."""
+    release = doc.get("release") or {}
+    n = int(release.get("n", 0))
     kids = doc.get("children") or []
     part = [c for c in kids if level_of(c["_id"]) != "council"]
     covered = sum(int(c["n"]) if c["shown"] else int(c["frontier"]) for c in part)
     rest = n - covered
-    orgs, largest = organisations(doc.get("org_sizes") or {})
+    orgs, largest = organisations(release.get("org_sizes") or {})
     why = None
-    if n < MEAN_MIN:
+    if not release:
+        why = f"no release yet (contributions of {RELEASE_MIN} organisations make one)"
+    elif n < MEAN_MIN:
         why = f"fewer than {MEAN_MIN} firms"
     elif orgs < MEAN_MIN:
         why = f"fewer than {MEAN_MIN} organisations"
@@ -373,42 +421,61 @@ def shown(m: Moments, value: float | None = None, orgs: int | None = None) -> Do
     return out
 
 
-def without(doc: Doc, org: Sequence[Contribution], gid: str) -> Doc:
-    """A group's document with every contribution of the asking SME's organisation taken out (those that
-    count there), its own included."""
-    mine = [c for c in org if gid in c["groups"]]
-    if not mine:
-        return doc
-    copy = fold(doc, gid, None, None)
-    for c in mine:
-        accumulate(copy, gid, c, None)
-    return copy
+Release = Doc  # {"no", "at", "n", "org_sizes", "overall", "practices"}
+
+
+def released_without(doc: Doc, gid: str, org: str, contributions: Sequence[Contribution]) -> tuple[Release, int]:
+    """A group's release with the asking organisation's contributions as they stood at the release taken
+    out (its current ones in the group, less what came in since, plus what went out), and how many firms
+    of that organisation the release had."""
+    release = doc.get("release") or {"no": 0, "at": None, "n": 0, "org_sizes": {}, "overall": empty(), "practices": {}}
+    change = (doc.get("pending") or {}).get(org) or {"in": [], "out": []}
+    mine = [c for c in contributions if gid in c["groups"]]
+    overall = _copy(release["overall"])
+    practices = {p: _copy(m) for p, m in release["practices"].items()}
+    for items, sign in ((change["in"], 1), (mine, -1), (change["out"], -1)):  # adding first: bins never < 0
+        for c in items:
+            _shift(overall, c["overall"], sign)
+            for p, x in c["scores"].items():
+                _shift(practices.setdefault(p, empty()), x, sign)
+    at_release = len(mine) - len(change["in"]) + len(change["out"])
+    return {**release, "n": overall["n"], "overall": overall, "practices": practices}, at_release
+
+
+def release_of(doc: Doc) -> Doc:
+    """What an answer says of the release it shows (number, date, firms)."""
+    r = doc.get("release") or {}
+    return {"no": int(r.get("no", 0)), "at": r.get("at"), "n": int(r.get("n", 0))}
 
 
 def benchmark(
-    rungs: Sequence[tuple[str, str]], docs: Mapping[str, Doc], org: Sequence[Contribution], mine: Contribution
+    rungs: Sequence[tuple[str, str]],
+    docs: Mapping[str, Doc],
+    org: str,
+    contributions: Sequence[Contribution],
+    mine: Contribution,
 ) -> Doc:
     """The benchmark of an assessment (``mine``) against its peers: the first group of the ladder that may
-    be shown (``judge``) and, without the SME's organisation (``org``: its contributions, the SME's own
-    included), still has at least MEAN_MIN firms of MEAN_MIN organisations and none with more than half of
-    them; with what may be shown of it, overall and per practice; and every group tried, with its size and
-    why it was passed over."""
+    be shown (``judge``) and whose release, without the SME's organisation (``org``, its current
+    ``contributions``, the SME's own included), still has at least MEAN_MIN firms of MEAN_MIN organisations
+    and none with more than half of them; with what may be shown of it, overall and per practice; and
+    every group tried, with its released size without the organisation and why it was passed over."""
     tried = []
     for level, gid in rungs:
-        doc = docs.get(gid) or {"_id": gid, **identity(gid), "overall": empty(), "practices": {}, "n": 0}
-        peers = without(doc, org, gid)
-        n = int(peers["overall"]["n"])
-        orgs, largest = organisations(doc.get("org_sizes") or {}, sum(gid in c["groups"] for c in org))
+        doc = docs.get(gid) or {"_id": gid, **identity(gid)}
+        peers, at_release = released_without(doc, gid, org, contributions)
+        n = int(peers["n"])
+        orgs, largest = organisations(peers["org_sizes"], at_release)
+        state = doc.get("state") or judge(doc)
         why = None
-        if n < MEAN_MIN:
+        if not state["shown"]:
+            why = state["why"]
+        elif n < MEAN_MIN:
             why = f"fewer than {MEAN_MIN} peers"
         elif orgs < MEAN_MIN:
             why = f"fewer than {MEAN_MIN} organisations among the peers"
         elif 2 * largest > n:
             why = "one organisation has more than half of the peers"
-        else:
-            state = doc.get("state") or judge(doc)
-            why = None if state["shown"] else state["why"]
         if why is not None:
             tried.append({"level": level, "group": gid, "n": n, "why_not": why})
             continue
@@ -416,6 +483,7 @@ def benchmark(
         practices = {p: shown(peers["practices"].get(p) or empty(), x, orgs) for p, x in scores}
         return {
             "group": {"level": level, "id": gid, "about": identity(gid)["about"], "n": n, "organisations": orgs},
+            "release": release_of(doc),
             "overall": shown(peers["overall"], mine["overall"], orgs),
             "practices": practices,
             "passed_over": tried,

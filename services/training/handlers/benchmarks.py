@@ -54,7 +54,7 @@ async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
         "instrument": a["instrument"],
         "scale": a["scale"],
         "rules": RULES,
-        **bm.benchmark(rungs, docs, [d["contribution"] for d in org_docs], mine),
+        **bm.benchmark(rungs, docs, org, [d["contribution"] for d in org_docs], mine),
     }
 
 
@@ -67,6 +67,8 @@ RULES = {
     "dominance": "no statistic when one organisation has more than half of the firms",
     "ladder": list(bm.LEVELS),
     "confidence_interval": "95 %, Student's t on the peers' sample standard deviation",
+    "releases": f"statistics change only when contributions of {bm.RELEASE_MIN} organisations changed since the "
+    "last release (its number, date and n are given)",
     "differencing": "complementary suppression: a group is shown only when the shown groups nested in it "
     "leave 0 or at least 10 of its firms outside them",
 }
@@ -82,21 +84,23 @@ async def of_group(t: Training, instrument: str, level: str, params: dict[str, s
     gid = bm.group_id(instrument, level, *(str(params[p]) for p in REQUIRED[level]))
     collection = await pj.live_collection(t.store)
     docs = await _groups(t, collection, [gid])
-    doc = docs.get(gid) or {"_id": gid, "overall": bm.empty(), "practices": {}, "n": 0}
-    n = int(doc["overall"]["n"])
-    out: dict[str, Any] = {"group": {"level": level, "id": gid, "about": bm.identity(gid)["about"], "n": n}}
-    out["rules"] = {**RULES, "own_answers_excluded": False, "own_organisation_excluded": False}
+    doc = docs.get(gid) or {"_id": gid, **bm.identity(gid)}
+    release = doc.get("release") or {"n": 0, "org_sizes": {}, "overall": bm.empty(), "practices": {}}
+    n = int(release["n"])
+    orgs, _ = bm.organisations(release["org_sizes"])
+    out: dict[str, Any] = {
+        "group": {"level": level, "id": gid, "about": bm.identity(gid)["about"], "n": n, "organisations": orgs},
+        "release": bm.release_of(doc),
+        "rules": {**RULES, "own_answers_excluded": False, "own_organisation_excluded": False},
+    }
     state = doc.get("state") or bm.judge(doc)
-    if not state["shown"] and n >= bm.MEAN_MIN:
-        out.update(overall={"n": n, "withheld": state["why"]})
-        out["practices"] = {
-            p: {"n": int(m["n"]), "withheld": state["why"]} for p, m in sorted(doc["practices"].items())
-        }
+    if not state["shown"]:
+        why = state["why"]
+        out["overall"] = {"n": n, "withheld": why}
+        out["practices"] = {p: {"n": int(m["n"]), "withheld": why} for p, m in sorted(release["practices"].items())}
         return out
-    orgs, _ = bm.organisations(doc.get("org_sizes") or {})
-    out["group"]["organisations"] = orgs
-    out["overall"] = bm.shown(doc["overall"], None, orgs)
-    out["practices"] = {p: bm.shown(m, None, orgs) for p, m in sorted(doc["practices"].items())}
+    out["overall"] = bm.shown(release["overall"], None, orgs)
+    out["practices"] = {p: bm.shown(m, None, orgs) for p, m in sorted(release["practices"].items())}
     return out
 
 
