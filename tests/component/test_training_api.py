@@ -154,7 +154,8 @@ async def test_assess_benchmark_plan_reassess_and_deltas(
     ov = b["overall"]
     assert b["release"]["no"] == 2 and b["release"]["n"] == 20 and b["group"]["organisations"] == 20
     assert ov["n"] == 20 and ov["ci95"][0] < ov["mean"] < ov["ci95"][1]
-    assert len(ov["quartiles"]) == 3 and 0 <= ov["percentile_rank"] <= 100
+    assert len(ov["quartiles"]) == 3 and ov["band"] in ("below Q1", "Q1 to median", "median to Q3", "Q3 and above")
+    assert b["status"] == "current" and "percentile_rank" not in ov
     assert not {"min", "max", "sum", "hist", "values"} & set(ov)
 
     # a second SME of a cell with three firms widens to its council (Cork: 24 + 12 + 3 seeded firms, then the
@@ -539,3 +540,26 @@ async def test_a_newcomer_is_not_read_back_from_before_and_after(
             assert after == before, i
     cut = await group_when(client, ana, {**q, "nace_division": "C28"}, 30)
     assert cut["release"]["no"] == before["release"]["no"] + 1
+
+
+async def test_only_the_latest_assessment_is_benchmarked_and_only_as_a_quartile_band(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """The rank probe: an SME assessed at 1, 2, 3, 4 and 5 and read its percentile rank each time, which gave
+    the peers' histogram back. Now the four earlier assessments are superseded (no statistic, the latest
+    named) and the latest says only its quartile band, beside the quartiles."""
+    owner = {"Authorization": token("o", "sme_member", org="org-o")}
+    sid = await registered_sme(client, owner)  # C28 IE05 small: 24 seeded peers
+    aids = []
+    for v in range(1, 6):
+        r = await assess(client, owner, {"sme_id": sid, "instrument": "wms", "answers": wms(v)})
+        assert r.status_code == 201, r.text
+        aids.append(r.json()["id"])
+    for aid in aids[:4]:
+        b = (await client.get(f"{API}/assessments/{aid}/benchmark", headers=owner)).json()
+        assert (b["status"], b["superseded_by"], b["group"], b["overall"]) == ("superseded", aids[4], None, None)
+    b = await benchmark_when(client, owner, aids[4], 20)
+    assert b["status"] == "current"
+    for stats in (b["overall"], *b["practices"].values()):
+        assert "percentile_rank" not in stats
+        assert stats["band"] == "Q3 and above"  # 5 is the top of the scale: no quartile above it

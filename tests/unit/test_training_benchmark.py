@@ -85,12 +85,12 @@ def test_a_peer_mean_needs_ten_peers_the_firm_itself_not_counted() -> None:
     for n in (10, 11):
         values = [1.0 + 0.25 * i for i in range(n)]  # by hand: the peers only, not my 5.0
         assert at[n]["n"] == n and at[n]["mean"] == round(statistics.fmean(values), 2)
-        assert "quartiles" not in at[n] and "percentile_rank" not in at[n]
+        assert "quartiles" not in at[n] and "band" not in at[n]
     assert at[10]["mean"] == 2.12  # (1 + 1.25 + ... + 3.25) / 10 = 21.25 / 10, rounded half to even
     assert at[11]["mean"] == 2.25
 
 
-def test_quartiles_and_percentile_rank_need_twenty_peers() -> None:
+def test_quartiles_and_the_quartile_band_need_twenty_peers() -> None:
     me = firm(3.0)
     peers = [firm(float(1 + i % 5)) for i in range(21)]
     for n in (19, 20, 21):
@@ -98,21 +98,47 @@ def test_quartiles_and_percentile_rank_need_twenty_peers() -> None:
         values = [float(1 + i % 5) for i in range(n)]
         assert shown["n"] == n and shown["mean"] == round(statistics.fmean(values), 2)
         if n < 20:
-            assert "quartiles" not in shown and "percentile_rank" not in shown
+            assert "quartiles" not in shown and "band" not in shown
             continue
         expected = statistics.quantiles(values, n=4, method="inclusive")
         assert shown["quartiles"] == [round(q, 2) for q in expected]
-        below, ties = sum(v < 3.0 for v in values), sum(v == 3.0 for v in values)
-        assert shown["percentile_rank"] == round(100 * (below + ties / 2) / n, 1)
+        assert shown["band"] == "median to Q3" and "percentile_rank" not in shown  # 3.0 is the median
     # by hand at 20: values 1..5 four times each; Q1 at (20-1)/4 = 4.75 -> between the 5th and 6th: 2.0
     assert answer(peers[:20], me)["overall"]["quartiles"] == [2.0, 3.0, 4.0]
-    assert answer(peers[:20], me)["overall"]["percentile_rank"] == 50.0  # 8 below, 4 ties
+
+
+def test_the_quartile_band_at_each_quartile_and_just_below() -> None:
+    """Quartiles 2.0, 3.0, 4.0 (20 peers, 1..5 four times each); a score on a quartile is in the band above."""
+    peers = [firm(float(1 + i % 5)) for i in range(20)]
+    expected = {
+        1.99: "below Q1",
+        2.0: "Q1 to median",
+        2.99: "Q1 to median",
+        3.0: "median to Q3",
+        3.99: "median to Q3",
+        4.0: "Q3 and above",
+        5.0: "Q3 and above",
+    }
+    assert {x: answer(peers, firm(x))["overall"]["band"] for x in expected} == expected
+
+
+def test_the_band_asked_at_every_score_gives_no_more_than_the_quartiles() -> None:
+    """The tester's probe asked the rank at scores 1..5 and read the peers' histogram back from it. Whatever
+    two populations with the same quartiles, the bands at every score are the same."""
+    a = [firm(v) for v in [1.0] * 5 + [2.0] * 5 + [3.0] * 5 + [4.0] * 5 + [5.0] * 4]  # quartiles 2, 3, 4
+    b = [firm(v) for v in [2.0] * 9 + [3.0] * 6 + [4.0] * 9]  # a different histogram, same quartiles
+    qa, qb = answer(a, firm(3.0))["overall"]["quartiles"], answer(b, firm(3.0))["overall"]["quartiles"]
+    assert qa == qb == [2.0, 3.0, 4.0]
+    scores = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [answer(a, firm(x))["overall"]["band"] for x in scores] == [
+        answer(b, firm(x))["overall"]["band"] for x in scores
+    ]
 
 
 def test_no_extremes_sums_or_single_values_are_ever_shown() -> None:
     shown = answer([firm(float(1 + i % 5)) for i in range(30)], firm(2.0))
     for stats in [shown["overall"], *shown["practices"].values()]:
-        assert set(stats) <= {"n", "mean", "ci95", "quartiles", "percentile_rank", "withheld"}
+        assert set(stats) <= {"n", "mean", "ci95", "quartiles", "band", "withheld"}
 
 
 def test_the_confidence_interval_is_students_t_on_the_sample_sd() -> None:
@@ -558,7 +584,7 @@ def test_no_answer_is_computed_over_fewer_firms_or_organisations_than_the_thresh
             if len(peers) >= bm.QUARTILE_MIN and len(peer_orgs) >= bm.QUARTILE_MIN:
                 assert out["quartiles"] == [round(q, 2) for q in statistics.quantiles(peers, n=4, method="inclusive")]
             else:
-                assert "quartiles" not in out and "percentile_rank" not in out
+                assert "quartiles" not in out and "band" not in out
         # every narrower rung passed over is sized as released, without my organisation
         for p in a["passed_over"]:
             assert p["n"] == len([1 for _, o in oracle.get(p["group"], {}).values() if o != org])

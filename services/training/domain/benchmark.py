@@ -7,9 +7,9 @@ group it belongs to (in each of its councils); an SME counts once per instrument
 assessment.
 
 A group keeps, per score (overall and each practice), the count, the sum, the sum of squares and a
-histogram at the stored precision (2 decimals): enough for means, confidence intervals, quartiles and
-percentile ranks, exact, in O(bins), whatever the number of firms; and an SME's own latest
-contribution can be taken out again (it is never its own peer).
+histogram at the stored precision (2 decimals): enough for means, confidence intervals and quartiles,
+exact, in O(bins), whatever the number of firms; and an SME's own latest contribution can be taken out
+again (it is never its own peer).
 
 Organisations: a contribution carries its SME's organisation (the one that registered it; an SME without
 one is its own). Thresholds count firms *and* distinct organisations; the SME's benchmark takes every
@@ -33,7 +33,12 @@ differencing judgement work on released figures.
 Disclosure control (what the answer may contain), for the group *without the asking SME's organisation*:
 - fewer than ``MEAN_MIN`` (10) firms or organisations: only n; no statistic.
 - from 10 firms of 10 organisations: the mean with its 95 % confidence interval (Student's t).
-- from ``QUARTILE_MIN`` (20) firms of 20 organisations: also the quartiles and the SME's percentile rank.
+- from ``QUARTILE_MIN`` (20) firms of 20 organisations: also the quartiles, and where the SME's score
+  stands as a quartile band only (``BANDS``: below Q1, Q1 to median, median to Q3, Q3 and above; a score
+  equal to a quartile is in the band above it), never a percentile rank: asked with scores 1, 2, ... 5, a
+  rank gave away the peers' histogram; a band says no more than the quartiles shown beside it. Only the
+  SME's latest assessment of an instrument is benchmarked (an earlier one is superseded), so the band
+  cannot be asked for many scores either.
 - one organisation with more than half of the firms: no statistic.
 - never a minimum, maximum, sum, histogram or a single firm's value.
 - differencing, by complementary suppression over the nesting of the groups (division within section
@@ -392,11 +397,13 @@ def quantile(m: Moments, p: float) -> float:
     return a + (h - lo) * (b - a)
 
 
-def percentile_rank(m: Moments, x: float) -> float:
-    """Share of the group below ``x``, counting ties as half, in percent."""
-    below = sum(c for v, c in _sorted_bins(m) if v < x - 1e-9)
-    ties = m["hist"].get(bin_of(x), 0)
-    return 100 * (below + ties / 2) / m["n"]
+BANDS = ("below Q1", "Q1 to median", "median to Q3", "Q3 and above")
+
+
+def band(quartiles: Sequence[float], x: float) -> str:
+    """The quartile band of score ``x`` among the quartiles shown (a score equal to one is in the band
+    above it)."""
+    return BANDS[sum(x >= q for q in quartiles)]
 
 
 def shown(m: Moments, value: float | None = None, orgs: int | None = None) -> Doc:
@@ -413,11 +420,11 @@ def shown(m: Moments, value: float | None = None, orgs: int | None = None) -> Do
     half = t95(n - 1) * math.sqrt(var / n)
     out.update(mean=round(mean, 2), ci95=[round(mean - half, 2), round(mean + half, 2)])
     if n < QUARTILE_MIN or orgs < QUARTILE_MIN:
-        out["withheld"] = f"fewer than {QUARTILE_MIN} peers or their organisations: no quartiles or percentile rank"
+        out["withheld"] = f"fewer than {QUARTILE_MIN} peers or their organisations: no quartiles or quartile band"
         return out
     out["quartiles"] = [round(quantile(m, q), 2) for q in (0.25, 0.5, 0.75)]
     if value is not None:
-        out["percentile_rank"] = round(percentile_rank(m, value), 1)
+        out["band"] = band(out["quartiles"], value)
     return out
 
 

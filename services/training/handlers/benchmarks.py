@@ -34,7 +34,29 @@ async def _groups(t: Training, collection: str, gids: list[str]) -> dict[str, An
 
 
 async def of_assessment(t: Training, aid: str, who: Principal) -> dict[str, Any]:
-    return await against_peers(t, await visible(t, aid, who))
+    a = await visible(t, aid, who)
+    latest = await latest_of(t, a["sme_id"], a["instrument"])
+    if latest is not None and latest["_id"] != aid:
+        return {
+            "assessment_id": aid,
+            "instrument": a["instrument"],
+            "status": "superseded",
+            "superseded_by": latest["_id"],
+            "detail": "only the SME's latest assessment of an instrument is benchmarked",
+            "group": None,
+            "overall": None,
+            "practices": {},
+            "passed_over": [],
+        }
+    return await against_peers(t, a)
+
+
+async def latest_of(t: Training, sme_id: str, instrument: str) -> dict[str, Any] | None:
+    """The SME's latest assessment of an instrument (by time, then id, as the projection orders them)."""
+    found = await t.store.find(
+        st.ASSESSMENTS, {"sme_id": sme_id, "instrument": instrument}, sort=[("assessed_at", -1), ("_id", -1)], limit=1
+    )
+    return found[0] if found else None
 
 
 async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +74,7 @@ async def against_peers(t: Training, a: dict[str, Any]) -> dict[str, Any]:
     return {
         "assessment_id": aid,
         "instrument": a["instrument"],
+        "status": "current",
         "scale": a["scale"],
         "rules": RULES,
         **bm.benchmark(rungs, docs, org, [d["contribution"] for d in org_docs], mine),
@@ -67,6 +90,8 @@ RULES = {
     "dominance": "no statistic when one organisation has more than half of the firms",
     "ladder": list(bm.LEVELS),
     "confidence_interval": "95 %, Student's t on the peers' sample standard deviation",
+    "position": "the SME's score as a quartile band (below Q1, Q1 to median, median to Q3, Q3 and above), for "
+    "its latest assessment of the instrument only",
     "releases": f"statistics change only when contributions of {bm.RELEASE_MIN} organisations changed since the "
     "last release (its number, date and n are given)",
     "differencing": "complementary suppression: a group is shown only when the shown groups nested in it "
