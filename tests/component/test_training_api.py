@@ -399,6 +399,8 @@ async def test_analysts_see_only_statistics_that_pass_disclosure_control(
             break
         await asyncio.sleep(0.05)
     assert "quartiles" in big["overall"] and "mean" in big["overall"]
+    figures = [big["overall"]["mean"], *big["overall"]["ci95"], *big["overall"]["quartiles"]]
+    assert all(abs(x * 10 - round(x * 10)) < 1e-9 for x in figures), figures  # to the nearest 0.1 (WMS)
     assert "mean" in mid["overall"] and "quartiles" not in mid["overall"]
     assert small["overall"] == {"n": 0, "withheld": "no release yet (contributions of 10 organisations make one)"}
     assert small["practices"] == {} and small["release"] == {"no": 0, "at": None, "n": 0}

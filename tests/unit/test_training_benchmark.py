@@ -71,6 +71,11 @@ def answer(firms: list[dict[str, Any]], me: dict[str, Any], facts: bm.Facts = FA
     return bm.benchmark(bm.ladder("wms", facts), docs, me["organisation"], mine, me)
 
 
+def tenth(x: float) -> float:
+    """The oracle's rounding of a shown WMS figure: to the nearest 0.1."""
+    return round(round(x / 0.1) * 0.1, 2)
+
+
 def shown(docs: dict[str, dict[str, Any]], gid: str) -> bool:
     return bool(docs[gid]["state"]["shown"])
 
@@ -84,10 +89,9 @@ def test_a_peer_mean_needs_ten_peers_the_firm_itself_not_counted() -> None:
     assert answer(peers[:9], me)["group"] is None and at[9] is None
     for n in (10, 11):
         values = [1.0 + 0.25 * i for i in range(n)]  # by hand: the peers only, not my 5.0
-        assert at[n]["n"] == n and at[n]["mean"] == round(statistics.fmean(values), 2)
+        assert at[n]["n"] == n and at[n]["mean"] == tenth(statistics.fmean(values))
         assert "quartiles" not in at[n] and "band" not in at[n]
-    assert at[10]["mean"] == 2.12  # (1 + 1.25 + ... + 3.25) / 10 = 21.25 / 10, rounded half to even
-    assert at[11]["mean"] == 2.25
+    assert at[10]["mean"] == 2.1  # (1 + 1.25 + ... + 3.25) / 10 = 2.125, to the nearest 0.1
 
 
 def test_quartiles_and_the_quartile_band_need_twenty_peers() -> None:
@@ -96,12 +100,12 @@ def test_quartiles_and_the_quartile_band_need_twenty_peers() -> None:
     for n in (19, 20, 21):
         shown = answer(peers[:n], me)["overall"]
         values = [float(1 + i % 5) for i in range(n)]
-        assert shown["n"] == n and shown["mean"] == round(statistics.fmean(values), 2)
+        assert shown["n"] == n and shown["mean"] == tenth(statistics.fmean(values))
         if n < 20:
             assert "quartiles" not in shown and "band" not in shown
             continue
         expected = statistics.quantiles(values, n=4, method="inclusive")
-        assert shown["quartiles"] == [round(q, 2) for q in expected]
+        assert shown["quartiles"] == [tenth(q) for q in expected]
         assert shown["band"] == "median to Q3" and "percentile_rank" not in shown  # 3.0 is the median
     # by hand at 20: values 1..5 four times each; Q1 at (20-1)/4 = 4.75 -> between the 5th and 6th: 2.0
     assert answer(peers[:20], me)["overall"]["quartiles"] == [2.0, 3.0, 4.0]
@@ -145,7 +149,25 @@ def test_the_confidence_interval_is_students_t_on_the_sample_sd() -> None:
     values = [1.0, 2.0, 3.0, 4.0, 5.0] * 2
     shown = answer([firm(v) for v in values], firm(5.0))["overall"]
     half = 2.262 * statistics.stdev(values) / len(values) ** 0.5  # t(9) = 2.262 from the tables
-    assert shown["ci95"] == [round(3.0 - half, 2), round(3.0 + half, 2)] == [1.93, 4.07]
+    assert shown["ci95"] == [tenth(3.0 - half), tenth(3.0 + half)] == [1.9, 4.1]  # 3 -/+ 1.066
+
+
+def test_shown_figures_are_rounded_to_the_instrument_s_step() -> None:
+    """0.1 on WMS (1-5), 0.05 on MOPS (0-1), each side of a half step."""
+    assert (bm.step_of("wms"), bm.step_of("mops")) == (0.1, 0.05)
+    assert [bm.to_step(x, 0.1) for x in (2.449, 2.451, 3.96)] == [2.4, 2.5, 4.0]
+    assert [bm.to_step(x, 0.05) for x in (0.424, 0.426, 0.437, 0.98)] == [0.4, 0.45, 0.45, 1.0]
+
+
+def test_the_interval_and_n_no_longer_give_the_sum_of_squares() -> None:
+    """The tester's point: with n and an exact half-width, the sum of squares follows (and with two readings,
+    one firm's value). Two populations of 10 with the same sum and different sums of squares (half-widths
+    1.066 and 1.056 by hand, t(9) = 2.262) show the same rounded interval."""
+    a = [1.0, 2.0, 3.0, 4.0, 5.0] * 2
+    b = [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0, 3.0, 4.25, 4.75]
+    assert sum(a) == sum(b) and sum(x * x for x in a) != sum(x * x for x in b)
+    sa, sb = answer([firm(v) for v in a], firm(3.0))["overall"], answer([firm(v) for v in b], firm(3.0))["overall"]
+    assert sa["ci95"] == sb["ci95"] == [1.9, 4.1] and sa["mean"] == sb["mean"] == 3.0
 
 
 def test_students_t_matches_the_printed_tables() -> None:
@@ -324,7 +346,7 @@ def test_every_smes_of_the_askers_organisation_is_taken_out() -> None:
     others = [firm(float(1 + i % 4), org=f"o{i}") for i in range(22)]  # 1, 2, 3, 4 ... : 6 ones, 6 twos ...
     out = answer([*others, *mine[1:]], mine[0])
     assert out["group"]["n"] == 22 and out["group"]["organisations"] == 22
-    assert out["overall"]["mean"] == round((6 * 1 + 6 * 2 + 5 * 3 + 5 * 4) / 22, 2)
+    assert out["overall"]["mean"] == 2.4  # (6 * 1 + 6 * 2 + 5 * 3 + 5 * 4) / 22 = 2.409
 
 
 def test_no_group_is_shown_when_one_organisation_has_more_than_half_of_its_firms() -> None:
@@ -580,9 +602,9 @@ def test_no_answer_is_computed_over_fewer_firms_or_organisations_than_the_thresh
             assert 2 * max(sum(o == x for _, o in rel.values()) for x in peer_orgs) <= len(peers)
             out = a["overall"]
             assert out["n"] == a["group"]["n"] == len(peers) and a["group"]["organisations"] == len(peer_orgs)
-            assert out["mean"] == round(statistics.fmean(peers), 2)
+            assert out["mean"] == tenth(statistics.fmean(peers))
             if len(peers) >= bm.QUARTILE_MIN and len(peer_orgs) >= bm.QUARTILE_MIN:
-                assert out["quartiles"] == [round(q, 2) for q in statistics.quantiles(peers, n=4, method="inclusive")]
+                assert out["quartiles"] == [tenth(q) for q in statistics.quantiles(peers, n=4, method="inclusive")]
             else:
                 assert "quartiles" not in out and "band" not in out
         # every narrower rung passed over is sized as released, without my organisation

@@ -41,6 +41,9 @@ Disclosure control (what the answer may contain), for the group *without the ask
   cannot be asked for many scores either.
 - one organisation with more than half of the firms: no statistic.
 - never a minimum, maximum, sum, histogram or a single firm's value.
+- the mean, the confidence interval's bounds and the quartiles are rounded to ``STEPS`` (0.1 on WMS's 1-5
+  scale, 0.05 on MOPS's 0-1): with n, an exact half-width gave the sum of squares; rounded, and with
+  releases and complementary suppression, two answers no longer pin one firm's value.
 - differencing, by complementary suppression over the nesting of the groups (division within section
   within country within the network, each with region x size inside; councils within the network): a
   group is shown only when the firms its visible nested groups do not cover are 0 or at least 10
@@ -406,9 +409,21 @@ def band(quartiles: Sequence[float], x: float) -> str:
     return BANDS[sum(x >= q for q in quartiles)]
 
 
-def shown(m: Moments, value: float | None = None, orgs: int | None = None) -> Doc:
+STEPS = {"wms": 0.1, "mops": 0.05}  # what shown figures are rounded to, per instrument (its scale: 1-5, 0-1)
+
+
+def step_of(instrument: str) -> float:
+    return STEPS.get(instrument, 0.01)
+
+
+def to_step(x: float, step: float) -> float:
+    """``x`` to the nearest multiple of ``step`` (written with 2 decimals)."""
+    return round(round(x / step) * step, 2)
+
+
+def shown(m: Moments, value: float | None = None, orgs: int | None = None, step: float = 0.01) -> Doc:
     """What may be shown of a group's moments (see the module's rules) over ``orgs`` organisations (None:
-    as many as firms)."""
+    as many as firms), the mean, the confidence interval's bounds and the quartiles rounded to ``step``."""
     n = m["n"]
     orgs = n if orgs is None else orgs
     out: Doc = {"n": n}
@@ -418,11 +433,11 @@ def shown(m: Moments, value: float | None = None, orgs: int | None = None) -> Do
     mean = m["sum"] / n
     var = max(m["sumsq"] - n * mean * mean, 0.0) / (n - 1)
     half = t95(n - 1) * math.sqrt(var / n)
-    out.update(mean=round(mean, 2), ci95=[round(mean - half, 2), round(mean + half, 2)])
+    out.update(mean=to_step(mean, step), ci95=[to_step(mean - half, step), to_step(mean + half, step)])
     if n < QUARTILE_MIN or orgs < QUARTILE_MIN:
         out["withheld"] = f"fewer than {QUARTILE_MIN} peers or their organisations: no quartiles or quartile band"
         return out
-    out["quartiles"] = [round(quantile(m, q), 2) for q in (0.25, 0.5, 0.75)]
+    out["quartiles"] = [to_step(quantile(m, q), step) for q in (0.25, 0.5, 0.75)]
     if value is not None:
         out["band"] = band(out["quartiles"], value)
     return out
@@ -486,12 +501,12 @@ def benchmark(
         if why is not None:
             tried.append({"level": level, "group": gid, "n": n, "why_not": why})
             continue
-        scores = sorted(mine["scores"].items())
-        practices = {p: shown(peers["practices"].get(p) or empty(), x, orgs) for p, x in scores}
+        scores, step = sorted(mine["scores"].items()), step_of(gid.split("|")[0])
+        practices = {p: shown(peers["practices"].get(p) or empty(), x, orgs, step) for p, x in scores}
         return {
             "group": {"level": level, "id": gid, "about": identity(gid)["about"], "n": n, "organisations": orgs},
             "release": release_of(doc),
-            "overall": shown(peers["overall"], mine["overall"], orgs),
+            "overall": shown(peers["overall"], mine["overall"], orgs, step),
             "practices": practices,
             "passed_over": tried,
         }

@@ -90,6 +90,7 @@ RULES = {
     "dominance": "no statistic when one organisation has more than half of the firms",
     "ladder": list(bm.LEVELS),
     "confidence_interval": "95 %, Student's t on the peers' sample standard deviation",
+    "rounding": "means, confidence bounds and quartiles to the nearest 0.1 (WMS, 1-5) or 0.05 (MOPS, 0-1)",
     "position": "the SME's score as a quartile band (below Q1, Q1 to median, median to Q3, Q3 and above), for "
     "its latest assessment of the instrument only",
     "releases": f"statistics change only when contributions of {bm.RELEASE_MIN} organisations changed since the "
@@ -124,8 +125,9 @@ async def of_group(t: Training, instrument: str, level: str, params: dict[str, s
         out["overall"] = {"n": n, "withheld": why}
         out["practices"] = {p: {"n": int(m["n"]), "withheld": why} for p, m in sorted(release["practices"].items())}
         return out
-    out["overall"] = bm.shown(release["overall"], None, orgs)
-    out["practices"] = {p: bm.shown(m, None, orgs) for p, m in sorted(release["practices"].items())}
+    step = bm.step_of(instrument)
+    out["overall"] = bm.shown(release["overall"], None, orgs, step)
+    out["practices"] = {p: bm.shown(m, None, orgs, step) for p, m in sorted(release["practices"].items())}
     return out
 
 
