@@ -446,3 +446,31 @@ async def test_the_plans_hook_suggests_running_modules_for_the_practices(
     assert await hook(service.store, []) == []
     clock.now = datetime(2027, 3, 3, 12, tzinfo=UTC)  # the early modules' last session ends now: over
     assert await hook(service.store, ["ops_lean", "ppl_hiring"]) == [lean]
+
+
+async def test_a_coordinator_neither_records_her_own_attendance_nor_completes_her_own_enrolment(
+    client: httpx.AsyncClient, clock: Clock, token: TokenFactory
+) -> None:
+    """The tester's probe: a coordinator enrolled in her own module, recorded herself present and issued
+    her own badge. Both are 403 naming the rule, nothing recorded; another coordinator of the region does
+    both, and the badge is issued."""
+    me = {"Authorization": token("coord", "region_admin")}
+    colleague = {"Authorization": token("coord-b", "council_secretary")}
+    mid = (await client.post(f"{API}/modules", json=module_body(min_sessions=1), headers=me)).json()["id"]
+    e = await client.post(f"{API}/modules/{mid}/enrolments", headers=me)
+    assert e.status_code == 201, e.text
+    clock.now = datetime(2027, 3, 2, 11, tzinfo=UTC)
+    r = await client.put(f"{API}/modules/{mid}/sessions/1/attendance", json={"present": [pid("coord")]}, headers=me)
+    assert r.status_code == 403 and "your own attendance" in r.json()["detail"], r.text
+    assert (await client.get(f"{API}/enrolments/{e.json()['id']}", headers=me)).json().get("attended") in (None, [])
+    clock.now = datetime(2027, 3, 4, 11, tzinfo=UTC)
+    r = await client.post(f"{API}/enrolments/{e.json()['id']}/complete", headers=me)
+    assert r.status_code == 403 and "your own enrolment" in r.json()["detail"], r.text
+    clock.now = datetime(2027, 3, 2, 11, tzinfo=UTC)
+    r = await client.put(
+        f"{API}/modules/{mid}/sessions/1/attendance", json={"present": [pid("coord")]}, headers=colleague
+    )
+    assert r.status_code == 200 and r.json()["present"] == [pid("coord")], r.text
+    clock.now = datetime(2027, 3, 4, 11, tzinfo=UTC)
+    r = await client.post(f"{API}/enrolments/{e.json()['id']}/complete", headers=colleague)
+    assert r.status_code == 200 and r.json()["status"] == "completed" and r.json()["credential_id"], r.text

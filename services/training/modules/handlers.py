@@ -200,7 +200,11 @@ async def roster(d: ModuleDesk, mid: str, who: Principal, page: PageRequest) -> 
 
 
 async def record_attendance(d: ModuleDesk, mid: str, n: int, cmd: c.Attendance, who: Principal) -> Doc:
+    """A session's attendance (a manager); never her own: a coordinator enrolled in her module is recorded
+    present by another coordinator of the region."""
     require_manager(who, await get_module(d, mid))
+    if who.id in cmd.present:
+        raise Forbidden("you may not record your own attendance: another coordinator of the region records it")
 
     def step(doc: Doc) -> tuple[Doc, Sequence[EventData], Doc]:
         new = dm.record_attendance(doc, n, cmd.present, d.now())
@@ -266,6 +270,8 @@ async def complete(d: ModuleDesk, eid: str, who: Principal) -> Doc:
     """Mark an enrolment completed (a manager) and issue its Open Badges 3.0 credential (ModuleCompleted)."""
     doc = await _module_of_enrolment(d, eid, who)
     require_manager(who, doc)
+    if dm.find(doc, eid)["person"] == who.id:
+        raise Forbidden("you may not complete your own enrolment: another coordinator of the region issues your badge")
     dm.check_completion(doc, eid, d.now())  # refuse early, before an index is taken
     index = await _take_index(d)
     cid = str(uuid.uuid4())
