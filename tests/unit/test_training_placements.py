@@ -180,6 +180,22 @@ def test_each_party_is_who_the_token_says_and_nobody_else() -> None:
     assert dm.parties(colleague, doc) == set()
 
 
+def test_only_a_member_speaking_for_the_host_organisation_accepts_as_host_and_never_the_applicant() -> None:
+    """sme_member and facility_manager of the host organisation are the host; a student, an analyst or a
+    coordinator who belongs to it are not; the applicant is never the host, even as its sme_member."""
+    doc = placement()
+    for roles, host in (({"sme_member"}, True), ({"facility_manager"}, True), ({"student"}, False)):
+        who = Principal("hx", frozenset(roles), "ITH5", org="ITH5:ferrari", issuer="https://id.unibo.test")
+        assert ("host" in dm.parties(who, doc)) is host, roles
+    for roles in ({"analyst"}, {"region_admin"}):
+        who = Principal("hy", frozenset(roles), "ITH5", org="ITH5:ferrari", issuer="https://id.unibo.test")
+        assert "host" not in dm.parties(who, doc), roles
+    applicant_as_member = Principal("ann", frozenset({"student", "sme_member"}), "IE05", org="ITH5:ferrari")
+    assert applicant_as_member.id == doc["applicant"] and dm.parties(applicant_as_member, doc) == {"applicant"}
+    with pytest.raises(Forbidden):
+        dm.accept(doc, "host", doc["revision"], applicant_as_member, NOW)
+
+
 def accept_all(doc: dict[str, Any], who: list[tuple[Principal, str]]) -> tuple[dict[str, Any], list[Any]]:
     events: list[Any] = []
     for p, party in who:

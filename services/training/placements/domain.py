@@ -173,12 +173,16 @@ def propose(
     return doc, ev.PlacementProposed(**_facts(doc), proposed_at=now)
 
 
+HOST_ROLES = ("sme_member", "facility_manager")  # who of the host organisation accepts for it
+
+
 def parties(who: Principal, doc: Doc) -> set[str]:
-    """Which of the four parties the caller can act as on this placement."""
+    """Which of the four parties the caller can act as on this placement. The host is a member of the host
+    organisation who speaks for it (``HOST_ROLES``), never the applicant herself."""
     out = set()
     if who.id == doc["applicant"]:
         out.add("applicant")
-    if who.org is not None and who.org == doc["host_organisation"]:
+    elif who.org is not None and who.org == doc["host_organisation"] and who.has(*HOST_ROLES):
         out.add("host")
     if is_intermediary(who, doc["applicant_region"]):
         out.add("sending_intermediary")
