@@ -565,3 +565,35 @@ async def test_only_the_latest_assessment_is_benchmarked_and_only_as_a_quartile_
     for stats in (b["overall"], *b["practices"].values()):
         assert "percentile_rank" not in stats
         assert stats["band"] == "Q3 and above"  # 5 is the top of the scale: no quartile above it
+
+
+async def test_no_invitation_to_re_assess_once_the_sme_has_re_assessed_since_the_plan(
+    app: FastAPI, client: httpx.AsyncClient, settings: RuntimeSettings, token: TokenFactory
+) -> None:
+    """Two SMEs with a plan each, due the same day; one re-assesses after its plan was made, the other only
+    before. When the due date passes only the other is invited; the first plan is marked reassessed, naming
+    the re-assessment, with no event, and is not looked at again."""
+    owners, plan_ids, aids = [], [], []
+    for name in ("early", "late"):
+        owner = {"Authorization": token(f"owner-{name}", "sme_member", org=f"org-{name}")}
+        sid = await registered_sme(client, owner, legal_name=f"{name.title()} Ltd")
+        r = await assess(client, owner, {"sme_id": sid, "instrument": "wms", "answers": wms(2)})
+        assert r.status_code == 201, r.text
+        p = await client.post(f"{API}/plans", json={"assessment_id": r.json()["id"]}, headers=owner)
+        assert p.status_code == 201, p.text
+        owners.append((owner, sid))
+        plan_ids.append(p.json()["id"])
+        aids.append(r.json()["id"])
+    owner, sid = owners[0]
+    body = {"sme_id": sid, "instrument": "wms", "answers": wms(3), "previous_assessment_id": aids[0]}
+    r = await client.post(f"{API}/assessments", json=body, headers=owner)
+    assert r.status_code == 201, r.text
+    t = app.state.training
+    due = datetime.fromisoformat((await client.get(f"{API}/plans/{plan_ids[1]}", headers=owners[1][0])).json()["due"])
+    t.clock = lambda: due.replace(tzinfo=UTC) + timedelta(days=1)
+    assert await plans.invite_due(t) == 1  # the late one only
+    assert await plans.invite_due(t) == 0
+    first = (await client.get(f"{API}/plans/{plan_ids[0]}", headers=owner)).json()
+    assert first["status"] == "reassessed" and first["invited_at"] is None
+    await published(settings, "ReassessmentInvited", plan_ids[1])
+    assert [e for e in await events(settings) if e.name == "ReassessmentInvited" and e.subject == plan_ids[0]] == []

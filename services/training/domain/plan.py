@@ -179,3 +179,8 @@ def due_for_invitation(plan: dict[str, Any], today: date) -> bool:
 
 def invited(plan: dict[str, Any], now: str) -> dict[str, Any]:
     return {**plan, "invited_at": now, "status": "reassessment_invited"}
+
+
+def reassessed(plan: dict[str, Any], assessment_id: str, now: str) -> dict[str, Any]:
+    """The SME re-assessed after the plan was made: no invitation is due (the re-assessment is named)."""
+    return {**plan, "status": "reassessed", "reassessed_by": assessment_id, "updated_at": now}

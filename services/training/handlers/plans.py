@@ -83,9 +83,12 @@ async def edit(t: Training, plan_id: str, cmd: c.EditGrowthPlan, who: Principal,
 
 async def invite_due(t: Training, batch: int = 100) -> int:
     """Invite the SMEs whose plans are past their due date to re-assess (``ReassessmentInvited``, once per
-    due date: the plan records the invitation in the same write). Returns how many were invited."""
+    due date: the plan records the invitation in the same write). A plan whose SME has re-assessed with
+    the plan's instrument since the plan was made is marked ``reassessed`` instead, with no invitation.
+    Returns how many were invited."""
     today = t.today()
-    due = await t.store.find(st.PLANS, {"invited_at": None, "due": {"$lt": today.isoformat()}}, limit=batch)
+    q = {"invited_at": None, "due": {"$lt": today.isoformat()}, "status": {"$ne": "reassessed"}}
+    due = await t.store.find(st.PLANS, q, limit=batch)
     invited = 0
     for found in due:
 
@@ -93,6 +96,9 @@ async def invite_due(t: Training, batch: int = 100) -> int:
             if doc is None or not pl.due_for_invitation(doc, today):
                 return doc or {}, [], False
             now = t.now()
+            since = await reassessment_since(t, doc)
+            if since is not None:
+                return pl.reassessed(doc, since, now), [], False
             new = pl.invited(doc, now)
             return new, t.events([_data(ev.ReassessmentInvited, new, invited_at=now)], key=new["_id"]), True
 
@@ -101,12 +107,28 @@ async def invite_due(t: Training, batch: int = 100) -> int:
     return invited
 
 
+async def reassessment_since(t: Training, plan: Doc) -> str | None:
+    """An assessment of the plan's SME with its instrument made after the plan (its id), if any."""
+    q = {"sme_id": plan["sme_id"], "instrument": plan["instrument"], "assessed_at": {"$gt": plan["created_at"]}}
+    found = await t.store.find(st.ASSESSMENTS, q, limit=1)
+    return str(found[0]["_id"]) if found else None
+
+
 async def _update_if(t: Training, plan_id: str, change: Any) -> bool:
-    """``aggregate.update`` that writes nothing when the change says there is nothing to do."""
+    """``aggregate.update`` that writes nothing when the change says there is nothing to do (a change that
+    returns a new document with no events and False is written, and counts as nothing done)."""
     for _ in range(aggregate.ATTEMPTS):
         doc = await t.store.get(st.PLANS, plan_id)
         new, events, done = await change(doc)
-        if not done or doc is None:
+        if doc is None:
+            return False
+        if not done:
+            if new is doc or new == doc:
+                return False
+            try:
+                await aggregate.save(t.store, st.PLANS, new, [], expected_version=doc["version"], on_saved=t.notify)
+            except aggregate.ConcurrentUpdate:
+                continue
             return False
         try:
             await aggregate.save(t.store, st.PLANS, new, events, expected_version=doc["version"], on_saved=t.notify)
