@@ -190,6 +190,10 @@ def test_only_a_member_speaking_for_the_host_organisation_accepts_as_host_and_ne
     for roles in ({"analyst"}, {"region_admin"}):
         who = Principal("hy", frozenset(roles), "ITH5", org="ITH5:ferrari", issuer="https://id.unibo.test")
         assert "host" not in dm.parties(who, doc), roles
+    student = Principal("hz", frozenset({"student"}), "ITH5", org="ITH5:ferrari", issuer="https://id.unibo.test")
+    assert dm.sees(student, doc) and not dm.parties(student, doc)  # reads it, as the listing shows it
+    with pytest.raises(Forbidden):
+        dm.accept(doc, "host", doc["revision"], student, NOW)
     applicant_as_member = Principal("ann", frozenset({"student", "sme_member"}), "IE05", org="ITH5:ferrari")
     assert applicant_as_member.id == doc["applicant"] and dm.parties(applicant_as_member, doc) == {"applicant"}
     with pytest.raises(Forbidden):

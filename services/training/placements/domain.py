@@ -191,6 +191,11 @@ def parties(who: Principal, doc: Doc) -> set[str]:
     return out
 
 
+def sees(who: Principal, doc: Doc) -> bool:
+    """Who may read a placement: its parties and anyone of the host organisation (who may not act for it)."""
+    return bool(parties(who, doc)) or (who.org is not None and who.org == doc["host_organisation"])
+
+
 def status_on(doc: Doc, today: date) -> str:
     """Its status as shown: an agreed placement is ``active`` from its first day."""
     if doc["status"] == "agreed" and today >= date.fromisoformat(doc["terms"]["start"]):

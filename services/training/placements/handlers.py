@@ -218,7 +218,7 @@ def view(doc: Doc, who: Principal, today: date) -> Doc:
 
 async def get_placement(d: PlacementDesk, pid: str, who: Principal) -> Doc:
     doc = await d.store.get(PLACEMENTS, pid)
-    if doc is None or not dm.parties(who, doc):
+    if doc is None or not dm.sees(who, doc):
         raise NotFound(f"no placement {pid}")
     return view(doc, who, d.today())
 
@@ -239,7 +239,7 @@ Step = Callable[[Doc], tuple[Doc, Sequence[EventData]]]
 
 async def _change(d: PlacementDesk, pid: str, who: Principal, step: Step) -> Doc:
     async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
-        if doc is None or not dm.parties(who, doc):
+        if doc is None or not dm.sees(who, doc):
             raise NotFound(f"no placement {pid}")
         new, data = step(doc)
         return new, d.events(data, pid), new
