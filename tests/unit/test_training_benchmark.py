@@ -1,7 +1,11 @@
-"""Peer benchmarks at their boundaries: disclosure thresholds at 9/10/11 and 19/20/21 peers, the firm
-never its own peer, widening along the ladder, the differencing guard at 0/1/9/10 firms outside a nested
-group, Student's t against the printed tables; and a property test over random populations whose oracle
-recomputes every answer from the raw firms (``statistics``), never from the projection's moments."""
+"""Peer benchmarks at their boundaries: disclosure thresholds at 9/10/11 and 19/20/21 peers and 9/10, 19/20
+organisations, the asker's whole organisation never among its peers, dominance at half and just over,
+releases cut at the 10th organisation's change (the before/after probe), complementary suppression at
+0/1/9/10 firms outside the shown nested groups, quartile bands at each quartile, rounding to the step,
+Student's t against the printed tables; and a property test over random populations with organisations and
+re-assessments whose oracles recompute every answer from the raw firms and a release rule written here
+(``statistics``), never from the projection's moments, and subtract every combination of shown nested
+groups by brute force."""
 
 from __future__ import annotations
 
