@@ -56,7 +56,8 @@ def attach(component: ServiceComponent, settings: CredentialSettings | None = No
     found = ModuleDesk(component.context, issuer, own.valid_years)
     setattr(component.context, ATTR, found)
     if hasattr(component.context, "modules_for"):  # the plans' hook: suggest modules of this catalogue
-        component.context.modules_for = catalogue_query(component.context.clock)
+        ctx = component.context  # its clock read at each call: a clock set on the context later is the one used
+        component.context.modules_for = catalogue_query(lambda: ctx.clock())
     for collection in OUTBOX_COLLECTIONS:
         component.relay.routes.setdefault(collection, component.topic)
     return found
