@@ -1,7 +1,9 @@
 """The training service on FerretDB/MongoDB and Kafka: mapping's SMEAssessed on the real bus makes the SME
 known; through the API the SME assesses, sees its benchmark (too few peers here: every rung named with its
 size and no statistic), gets a plan, edits it, is invited to re-assess on the service's clock, re-assesses
-and sees the deltas; every training event on Kafka, once, and valid against its committed schema."""
+and sees the deltas; every training event on Kafka, once, and valid against its committed schema. Then
+issue 15's whole done-when story (``done_when`` of ``tests/component/test_training_done_when.py``: modules,
+the credential, a cross-border placement) on the same backends, with the demo peers seeded."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 
@@ -24,6 +27,14 @@ from services.training.handlers import plans
 from services.training.settings import TrainingSettings
 from services.training.spec import SPEC
 from tests.component.test_training_api import wms
+from tests.component.test_training_done_when import (
+    N_EVENTS,
+    SUBJECTS,
+    check_done_when_events,
+    done_when,
+    partner_issuer,
+    partner_who,
+)
 from tests.conftest import asgi_client
 from tests.helpers import eventually, read_all
 
@@ -105,4 +116,55 @@ async def _published(settings: RuntimeSettings, bus: KafkaBus, sme_id: str, plan
         return len(found) >= 5
 
     await eventually(all_there, what="the scenario's five training events on Kafka")
+    return list(found.values())
+
+
+async def test_the_done_when_story_on_real_backends(real_settings: RuntimeSettings, tmp_path: Path) -> None:
+    """The component tier's story with the training service on FerretDB and Kafka (the service's own app: no
+    mapping here, so the SME is made known by its ``SMEAssessed`` published on Kafka, as above); the demo
+    peers seeded at start, Bologna a trusted partner issuer. Its ten training events on Kafka once each."""
+    trust, partner_key = partner_issuer(tmp_path)
+    settings = real_settings.model_copy(update={"seed_demo": True, "auth_partners": [trust]})
+    own = TrainingSettings(database=f"training_{uuid.uuid4().hex[:10]}")
+    issuer = DevIssuer(settings.data_dir)
+
+    def who(sub: str, *roles: str, org: str | None = None) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issuer.mint(settings, sub, list(roles), "IE05", org)}
+
+    bus = KafkaBus(settings.kafka_bootstrap)
+
+    async def known_sme(client: httpx.AsyncClient, owner: dict[str, str]) -> str:
+        sme_id = f"sme-{uuid.uuid4().hex[:8]}"
+        needs = mapping_ev.SMEAssessed(
+            sme_id=sme_id, assessment_id="na-1", region="IE05", nace="C28.29", sector="C28", size_class="small",
+            headcount=40, councils=["Cork"], instrument_version="1", scores={"finance": 2.0, "talent": 3.0},
+            top_needs=["finance", "talent"], assessed_at="2026-01-01T00:00:00.000000Z",
+            organisation="IE05:org-rubicon",
+        )  # fmt: skip
+        event = make_event(needs, key=sme_id, region="IE05", source="/regions/IE05/mapping")
+        await bus.publish(settings.topic("mapping.events"), [event])
+        return sme_id
+
+    app = SPEC.app(settings, own)
+    try:
+        async for client in asgi_client(app):  # the service, its consumers, its relay and its seed run inside
+            ids = await done_when(client, who, partner_who(partner_key), app.state.training, known_sme)
+            found = await _story_events(settings, bus, {ids[k] for k in SUBJECTS})
+    finally:
+        await bus.close()
+    check_done_when_events(found, ids)
+
+
+async def _story_events(settings: RuntimeSettings, bus: KafkaBus, keys: set[str]) -> list[CloudEvent]:
+    """The story's training events on Kafka (partition keys ``keys``) once all ten are there, each once by id
+    (delivery is at least once: an event relayed twice is one id)."""
+    found: dict[str, CloudEvent] = {}
+
+    async def all_there() -> bool:
+        for e in await read_all(bus, settings.topic("training.events")):
+            if e.partitionkey in keys:
+                found[e.id] = e
+        return len(found) >= N_EVENTS
+
+    await eventually(all_there, what="the story's ten training events on Kafka")
     return list(found.values())
