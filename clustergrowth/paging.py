@@ -91,7 +91,8 @@ class PageRequest:
         if len(fetched) > self.limit:
             query = dict(self.request.query_params)
             query.update(cursor=_encode(key(page[-1])), limit=str(self.limit))
-            target = self.request.url.path + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
+            pairs = (f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
+            target = quote(self.request.url.path, safe="/") + "?" + "&".join(pairs)
             self.response.headers["Link"] = f'<{target}>; rel="next"'
         return page
 

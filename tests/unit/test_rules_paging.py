@@ -51,6 +51,16 @@ def test_the_next_link_carries_the_last_keys_cursor_written_out_and_keeps_the_qu
     assert response.headers["link"] == f'</things?kind=x&cursor={N3_T8}&limit=1>; rel="next"'
 
 
+def test_the_next_link_percent_encodes_every_name_and_value_of_the_query() -> None:
+    # the fuzzer's request: a parameter named by non-Latin-1 characters (U+0085, U+A0EEE, É, U+0019) and
+    # one with an empty name; a header must be Latin-1, so the Link carries them percent-encoded (UTF-8)
+    p, response = page(1, query=b"=null&%C2%85%F2%A0%BB%AE%C3%89%19=x%20y")
+    assert p.of([("n4", "t19"), ("n3", "t8")], lambda k: k) == [("n3", "t8")]
+    assert response.headers["link"] == (
+        f'</things?=null&%C2%85%F2%A0%BB%AE%C3%89%19=x%20y&cursor={N3_T8}&limit=1>; rel="next"'
+    )
+
+
 def test_exactly_limit_plus_one_items_has_a_next_page_and_exactly_limit_has_none() -> None:
     p, response = page(3)
     assert p.of([1, 2, 3, 4], lambda n: (n,)) == [1, 2, 3]
