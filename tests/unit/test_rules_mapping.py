@@ -238,3 +238,26 @@ def test_a_region_name_is_read_from_the_code_list() -> None:
 )
 def test_quarter_at_the_first_and_last_month_of_each(stamp: str, expected: str) -> None:
     assert quarter(stamp) == expected
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_an_instrument_carries_every_field_of_its_data_file(version: str) -> None:
+    """Read back against the file itself (json, not the loader): version, title, scale, top needs,
+    each dimension's id and name, each question's id, text and weight, and the raw document."""
+    raw = json.loads((INSTRUMENTS / f"v{version}.json").read_text())
+    got = instrument(version)
+    assert (got.version, got.title, got.raw) == (str(raw["version"]), raw["title"], raw)
+    assert (got.scale_min, got.scale_max, got.top_needs) == (
+        raw["scale"]["min"],
+        raw["scale"]["max"],
+        raw["scoring"]["top_needs"],
+    )
+    assert [(d.id, d.name) for d in got.dimensions] == [(d["id"], d["name"]) for d in raw["dimensions"]]
+    assert [[(q.id, q.text, q.weight) for q in d.questions] for d in got.dimensions] == [
+        [(q["id"], q["text"], float(q["weight"])) for q in d["questions"]] for d in raw["dimensions"]
+    ]
+
+
+def test_latest_is_the_highest_version_of_the_files() -> None:
+    highest = max(int(p.stem[1:]) for p in INSTRUMENTS.glob("v*.json"))
+    assert latest().version == str(highest) == "2"
