@@ -64,13 +64,13 @@ PRIVILEGED = {
 }
 
 
-# The specification the route table is judged by, written by hand from the README's API tables ("who"
+# The specification the route table is judged by, written by hand from the API tables (docs/api.md) ("who"
 # column), not read from the route table (x-roles) or from docs/authorization.md (generated from it).
-# Translation of the README's words into roles: "any", "the person", "holder", "its managers" and other
+# Translation of the API tables' words into roles: "any", "the person", "holder", "its managers" and other
 # object-level rules are role-level `any` or the roles that can be that party; "managers" = facility_manager,
 # region_admin; "the candidate" / "the profile's owner" = student, academic; "host side" = sme_member (the
 # challenge's organisation), academic (its supervisor); "either side" = both. platform_admin passes every
-# rule and is never listed. Where the README says "as above" for the SME routes it means the object-level
+# rule and is never listed. Where the tables say "as above" for the SME routes it means the object-level
 # rule (its organisation or registrant); the roles below are the narrower ones docs/authorization.md
 # publishes (an analyst only reads; only the SME and the region erase it).
 # Changing who may call a route means changing this table too: on purpose, in review.
