@@ -253,9 +253,12 @@ async def test_training_unlocks_equipment(
 async def test_a_training_counts_before_its_valid_until_and_not_from_it(
     settings: RuntimeSettings, alice: dict[str, str], manager: dict[str, str]
 ) -> None:
-    """A training valid until V unlocks equipment at every instant before V, and at no instant from V on
-    (the validity is half-open, like a booking's [start, end)). Time is the service's clock, set by hand
-    to one second and one microsecond (the stored timestamps' resolution) either side of V, and to V."""
+    """A training valid until V counts at every instant before V, and at no instant from V on (the
+    validity is half-open, like a booking's [start, end)). Time is the service's clock, set by hand
+    to one second and one microsecond (the stored timestamps' resolution) either side of V, and to V.
+    The slots end two days after V, so while the training counts they are refused for ending after it
+    expires (422 naming the date; the slot's own boundaries: test_facilities_qualifications.py), and
+    once it no longer counts, for lacking it (403)."""
     a = create_app(settings)
     day = next_weekday(10, days_ahead=5)
     valid_until = day - timedelta(days=2)  # the bookings are two days later, well inside the 30-day horizon
@@ -279,8 +282,8 @@ async def test_a_training_counts_before_its_valid_until_and_not_from_it(
             r = await client.post(f"{API}/bookings", json=body, headers=alice)
             outcomes[name] = (r.status_code, r.json().get("required_training"))
     assert outcomes == {
-        "1 s before": (201, None),
-        "1 µs before": (201, None),
+        "1 s before": (422, "laser-safety"),
+        "1 µs before": (422, "laser-safety"),
         "at valid_until": (403, "laser-safety"),
         "1 µs after": (403, "laser-safety"),
         "1 s after": (403, "laser-safety"),

@@ -142,6 +142,7 @@ class Booker:
     org: str | None
     trainings: frozenset[str] = frozenset()
     councils: frozenset[str] = frozenset()  # councils the person is a member of (from MemberJoined/MemberLeft)
+    qualified_until: dict[str, datetime] = field(default_factory=dict)  # training -> when it expires (valid_until)
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,8 @@ class ResourceDay:
         if b.status == "pending_approval":
             try:
                 check_standing(resource.policy, holder)
-            except Forbidden as e:
+                check_qualification(resource.policy, holder, b.end)
+            except (Forbidden, Unprocessable) as e:
                 raise Conflict(
                     f"booking {booking_id} cannot be approved: {e.detail}", **e.extensions, status_now=b.status
                 ) from e
@@ -318,6 +320,7 @@ def check_booking_rules(resource: Resource, who: Booker, start: datetime, end: d
     if errors:
         raise Unprocessable("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
     check_standing(policy, who, roles=True)
+    check_qualification(policy, who, end)
 
 
 def check_standing(policy: BookingPolicy, who: Booker, *, roles: bool = False) -> None:
@@ -342,6 +345,21 @@ def check_standing(policy: BookingPolicy, who: Booker, *, roles: bool = False) -
             f"this resource requires valid training '{policy.required_training}'",
             required_training=policy.required_training,
         )
+
+
+def check_qualification(policy: BookingPolicy, who: Booker, end: datetime) -> None:
+    """A training-gated resource's slot must end by the time the person's training expires: a slot ending
+    exactly at its valid_until is fine (validity and slot are both half-open), one ending a second later
+    is refused, 422 on ``end`` naming the date (``required_training`` and ``valid_until`` as extensions).
+    A training without a known expiry (``qualified_until`` lacks it) is not checked here."""
+    training = policy.required_training
+    until = who.qualified_until.get(training) if training else None
+    if until is None or end <= until:
+        return
+    reason = f"after your training '{training}' expires at {iso(until)}"
+    problem = Unprocessable(f"end: {reason}", [{"field": "end", "reason": reason}])
+    problem.extensions.update(required_training=training, valid_until=iso(until))
+    raise problem
 
 
 def validate_timezone(name: str) -> None:
