@@ -8,11 +8,18 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_ISSUER = "urn:clustergrowth:dev-issuer"
 NUTS2 = re.compile(r"^[A-Z]{2}[0-9A-Z]{2}$")
+# Passwords production refuses: vendors' and examples' defaults (compared case-insensitively), and any
+# shorter than MIN_SECRET_CHARS.
+DEFAULT_PASSWORDS = frozenset(
+    {"", "admin", "changeme", "change-me", "changeit", "clustergrowth", "default", "example", "guest", "kafka",
+     "mongo", "mongodb", "password", "password123", "redis", "root", "secret", "test", "admin-secret"}
+)  # fmt: skip
+MIN_SECRET_CHARS = 12
 
 
 class TrustedIssuer(BaseModel):
@@ -40,7 +47,8 @@ class TrustedIssuer(BaseModel):
 class RuntimeSettings(BaseSettings):
     """Where state and events live, who we trust, and which region we are."""
 
-    model_config = SettingsConfigDict(env_prefix="CG_", extra="ignore")
+    # hide_input_in_errors: a bad configuration's message never repeats what was given (secrets among it)
+    model_config = SettingsConfigDict(env_prefix="CG_", extra="ignore", hide_input_in_errors=True)
 
     region: str = Field("IE05", description="NUTS-2 code of the hosting partner region")
     data_dir: Path = Field(Path(".data"), description="embedded mode: SQLite store, event log, dev keys")
@@ -54,6 +62,26 @@ class RuntimeSettings(BaseSettings):
     topic_prefix: str = Field("", pattern=r"^[A-Za-z0-9._-]*$", description="namespace when instances share a cluster")
     kafka_partitions: int = Field(3, ge=1)
     kafka_replication: int = Field(1, ge=1)
+    # Transport security and credentials. Secrets are SecretStr: never in repr, logs, /readyz or errors.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="SSL or SASL_SSL in production"
+    )
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle (PEM) the brokers' certificates chain to")
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(None, description="its private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="the private key's passphrase")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    mongo_username: str | None = Field(None, description="or in CG_MONGO_URL; the password never is")
+    mongo_password: SecretStr | None = None
+    mongo_auth_source: str | None = Field(None, description="authentication database (the URL's, else admin)")
+    mongo_tls: bool = Field(False, description="TLS to MongoDB (also on with tls=true in the URL, or mongodb+srv)")
+    mongo_tls_ca_file: Path | None = Field(None, description="CA bundle (PEM) for MongoDB's certificate")
+    mongo_tls_certificate_key_file: Path | None = Field(None, description="client certificate and key (PEM)")
+    redis_username: str | None = Field(None, description="Redis ACL user of the shared quota store")
+    redis_password: SecretStr | None = Field(None, description="its password (never in the rediss:// URL)")
+    redis_ca_file: Path | None = Field(None, description="CA bundle (PEM) for a rediss:// quota store")
     auth_issuer: str = Field(DEV_ISSUER, description="trusted token issuer (iss)")
     auth_audience: str = "clustergrowth"
     auth_jwks_file: Path | None = Field(None, description="JWKS of the home issuer as a file (else fetched)")
@@ -135,6 +163,81 @@ class RuntimeSettings(BaseSettings):
             raise ValueError("must be a NUTS-2 code such as IE05")
         return v
 
+    @field_validator("mongo_url")
+    @classmethod
+    def _no_password_in_mongo_url(cls, v: str) -> str:
+        if ":" in _userinfo(v):
+            raise ValueError("carries a password: put it in CG_MONGO_PASSWORD (a URL gets printed, a secret never)")
+        return v
+
+    @property
+    def mongo_tls_on(self) -> bool:
+        """TLS to MongoDB: the setting, the URL's tls/ssl option, or an SRV URL (TLS by default)."""
+        query = self.mongo_url.partition("?")[2].lower().split("&")
+        return (
+            self.mongo_tls or self.mongo_url.startswith("mongodb+srv://") or bool({"tls=true", "ssl=true"} & set(query))
+        )
+
+    @model_validator(mode="after")
+    def _transport_security(self) -> RuntimeSettings:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"kafka_security_protocol={self.kafka_security_protocol} needs CG_KAFKA_SASL_USERNAME and "
+                "CG_KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError("CG_KAFKA_SASL_USERNAME/PASSWORD are set but kafka_security_protocol is not SASL_*")
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not self.kafka_security_protocol.endswith("SSL") and any(tls_files):
+            raise ValueError("CG_KAFKA_SSL_* files are set but kafka_security_protocol is not SSL or SASL_SSL")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("CG_KAFKA_SSL_CERTFILE and CG_KAFKA_SSL_KEYFILE go together (mutual TLS)")
+        if self.mongo_password is not None and not (self.mongo_username or _userinfo(self.mongo_url)):
+            raise ValueError("CG_MONGO_PASSWORD needs CG_MONGO_USERNAME (or a user in CG_MONGO_URL)")
+        if (self.redis_username is not None) and self.redis_password is None:
+            raise ValueError("CG_REDIS_USERNAME needs CG_REDIS_PASSWORD")
+        if self.environment == "production":
+            problems = self._production_problems()
+            if problems:
+                raise ValueError("environment=production refuses: " + "; ".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
+        """Plaintext or default credentials to the backends in use, each naming its setting."""
+        out = []
+        if self.bus == "kafka":
+            if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+                out.append(
+                    f"CG_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} is plaintext: use SSL or SASL_SSL"
+                )
+            if self.kafka_security_protocol == "SASL_SSL" and weak_secret(self.kafka_sasl_password):
+                out.append(f"CG_KAFKA_SASL_PASSWORD is a default or shorter than {MIN_SECRET_CHARS} characters")
+            if self.kafka_security_protocol == "SSL" and self.kafka_ssl_certfile is None:
+                out.append("CG_KAFKA_SSL_CERTFILE: with SSL and no SASL, the client authenticates by certificate")
+        if self.store == "mongo":
+            if not self.mongo_tls_on:
+                out.append("CG_MONGO_TLS is off (and CG_MONGO_URL has no tls=true): MongoDB would be plaintext")
+            if self.mongo_tls_certificate_key_file is None:
+                if not (self.mongo_username or _userinfo(self.mongo_url)):
+                    out.append("CG_MONGO_USERNAME: MongoDB without authentication")
+                elif weak_secret(self.mongo_password):
+                    out.append(f"CG_MONGO_PASSWORD is unset, a default or shorter than {MIN_SECRET_CHARS} characters")
+        return out
+
+    def redis_problems(self, url: str, setting: str = "CG_GATEWAY_RATE_STORE_URL") -> list[str]:
+        """What is wrong with a Redis URL under these settings (a password in it; in production: plaintext,
+        no or a default password), each naming its setting; empty when it may be used."""
+        out = []
+        if ":" in _userinfo(url):
+            out.append(f"{setting} carries a password: put it in CG_REDIS_PASSWORD (a URL gets printed)")
+        if self.environment == "production":
+            if not url.startswith("rediss://"):
+                out.append(f"{setting} is plaintext: use rediss:// (TLS) in production")
+            if weak_secret(self.redis_password):
+                out.append(f"CG_REDIS_PASSWORD is unset, a default or shorter than {MIN_SECRET_CHARS} characters")
+        return out
+
     @field_validator("auth_algorithms")
     @classmethod
     def _no_weak_algorithms(cls, v: list[str]) -> list[str]:
@@ -171,6 +274,21 @@ class RuntimeSettings(BaseSettings):
     def dev_issuer(self) -> bool:
         """True when tokens are signed by the embedded development issuer."""
         return self.auth_issuer == DEV_ISSUER
+
+
+def weak_secret(secret: SecretStr | None) -> bool:
+    """No password, a well-known default, or one too short to be anything but a placeholder."""
+    if secret is None:
+        return True
+    value = secret.get_secret_value()
+    return value.lower() in DEFAULT_PASSWORDS or len(value) < MIN_SECRET_CHARS
+
+
+def _userinfo(url: str) -> str:
+    """The ``user[:password]`` of a URL (``scheme://userinfo@hosts/...``), or ''."""
+    rest = url.partition("://")[2]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return authority.rpartition("@")[0]
 
 
 class ServiceSettings(BaseSettings):

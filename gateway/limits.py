@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +32,7 @@ from clustergrowth.bodylimit import BodyLimitMiddleware as BodyLimitMiddleware  
 from clustergrowth.credentials import bearer_token, quota_key
 from clustergrowth.errors import problem_response
 from clustergrowth.problems import TooManyRequests
+from clustergrowth.settings import RuntimeSettings
 
 log = logging.getLogger("gateway.limits")
 WRITES = {b"POST", b"PUT", b"PATCH", b"DELETE"}
@@ -59,12 +60,34 @@ class MemoryCounter:
 
 
 class RedisCounter:
-    """Counters shared by every gateway replica: INCR and EXPIRE in one round trip per quota."""
+    """Counters shared by every gateway replica: INCR and EXPIRE in one round trip per quota.
 
-    def __init__(self, url: str, *, retry_after_s: float = 5.0, timeout_s: float = 0.25) -> None:
+    ``rediss://`` is TLS (``CG_REDIS_CA_FILE`` names the CA when it is not a public one); the password is
+    ``CG_REDIS_PASSWORD``, a secret, never part of the URL. ``settings`` (else read from the environment)
+    decide: in production a plaintext URL or a missing/default password is refused, naming the setting.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        retry_after_s: float = 5.0,
+        timeout_s: float = 0.25,
+        settings: RuntimeSettings | None = None,
+    ) -> None:
         import redis.asyncio
 
-        self.client = redis.asyncio.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        settings = settings or RuntimeSettings()
+        problems = settings.redis_problems(url)
+        if problems:
+            raise ValueError("; ".join(problems))
+        secure: dict[str, Any] = {}
+        if settings.redis_password is not None:
+            secure["password"] = settings.redis_password.get_secret_value()
+            secure["username"] = settings.redis_username
+        if url.startswith("rediss://") and settings.redis_ca_file is not None:
+            secure["ssl_ca_certs"] = str(settings.redis_ca_file)
+        self.client = redis.asyncio.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, **secure)
         self.fallback = MemoryCounter()
         self.retry_after_s = retry_after_s
         self.down_until = 0.0

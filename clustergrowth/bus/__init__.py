@@ -11,13 +11,14 @@ def open_bus(settings: object, client_id: str) -> EventBus:
 
     assert isinstance(settings, RuntimeSettings)
     if settings.bus == "kafka":
-        from clustergrowth.bus.kafka import KafkaBus
+        from clustergrowth.bus.kafka import KafkaBus, security_options
 
         return KafkaBus(
             settings.kafka_bootstrap,
             client_id=client_id,
             partitions=settings.kafka_partitions,
             replication=settings.kafka_replication,
+            security=security_options(settings),
         )
     from clustergrowth.bus.sqlite import SqliteBus
 

@@ -2,6 +2,8 @@
 
 Producer: idempotent, ``acks="all"``. Consumers: auto-commit off (commit after handling),
 ``auto_offset_reset="earliest"`` for a new group. Records are CloudEvents in binary content mode.
+Every client (producer, consumers, admin) gets the same security options, ``security_options(settings)``:
+TLS (CA, client certificate) and SASL SCRAM credentials.
 """
 
 from __future__ import annotations
@@ -9,15 +11,46 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from aiokafka.helpers import create_ssl_context
 
 from clustergrowth.bus.port import Delivery
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.settings import RuntimeSettings
 
 log = logging.getLogger("clustergrowth.bus.kafka")
+
+
+def security_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """aiokafka keyword arguments for the settings' transport security, the same for every client
+    (``AIOKafkaProducer``, ``AIOKafkaConsumer``, ``AIOKafkaAdminClient``): ``security_protocol``, an
+    ``ssl_context`` (the CA, and the client certificate for mutual TLS) and SASL SCRAM credentials."""
+    protocol = settings.kafka_security_protocol
+    opts: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        key_password = settings.kafka_ssl_key_password
+        opts["ssl_context"] = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+            certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+            keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            password=key_password.get_secret_value() if key_password else None,
+        )
+    if protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        assert settings.kafka_sasl_password is not None  # the settings refuse SASL without it
+        opts["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        opts["sasl_plain_username"] = settings.kafka_sasl_username
+        opts["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return opts
+
+
+def client_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """``bootstrap_servers`` and the security options: what any aiokafka client of this region needs
+    (the ``clustergrowth events`` command builds its consumer with these)."""
+    return {"bootstrap_servers": settings.kafka_bootstrap, **security_options(settings)}
 
 
 class KafkaBus:
@@ -31,8 +64,11 @@ class KafkaBus:
         partitions: int = 3,
         replication: int = 1,
         request_timeout_ms: int = 10_000,
+        security: dict[str, Any] | None = None,
     ) -> None:
+        """``security``: ``security_options(settings)``, passed to every client; none: plaintext."""
         self.bootstrap = bootstrap
+        self.security = security or {}
         self.client_id = client_id
         self.partitions = partitions
         self.replication = replication
@@ -50,6 +86,7 @@ class KafkaBus:
                     enable_idempotence=True,
                     linger_ms=1,
                     request_timeout_ms=self.request_timeout_ms,
+                    **self.security,
                 )
                 try:
                     await p.start()
@@ -78,7 +115,7 @@ class KafkaBus:
                 log.warning("producer stop failed after an error", exc_info=True)
 
     async def ping(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000, **self.security)
         try:
             await admin.start()
             await admin.list_topics()
@@ -90,6 +127,7 @@ class KafkaBus:
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
             request_timeout_ms=self.request_timeout_ms,
+            **self.security,
         )
         try:
             await admin.start()
@@ -126,6 +164,7 @@ class KafkaBus:
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self.security,
         )
         await consumer.start()
         try:
@@ -150,7 +189,9 @@ class KafkaBus:
             await _stop_quietly(consumer)
 
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-hw", group_id=None)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-hw", group_id=None, **self.security
+        )
         await consumer.start()
         try:
             parts = await _partitions(consumer, topics)
@@ -166,6 +207,7 @@ class KafkaBus:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self.security,
         )
         await consumer.start()
         try:

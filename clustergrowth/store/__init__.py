@@ -11,9 +11,11 @@ def open_store(settings: object, database: str) -> DocumentStore:
 
     assert isinstance(settings, RuntimeSettings)
     if settings.store == "mongo":
-        from clustergrowth.store.mongo import MongoStore
+        from clustergrowth.store.mongo import MongoStore, client_options
 
-        return MongoStore(settings.mongo_url, database, write_locks=settings.mongo_write_locks)
+        return MongoStore(
+            settings.mongo_url, database, write_locks=settings.mongo_write_locks, options=client_options(settings)
+        )
     from clustergrowth.store.sqlite import SqliteStore
 
     return SqliteStore(settings.data_dir / "store" / f"{database}.sqlite")

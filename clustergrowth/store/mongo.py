@@ -19,7 +19,27 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.port import Doc, DuplicateKey, check_page, check_portable, seek_filter
+
+
+def client_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """``AsyncMongoClient`` keyword arguments for the settings' credentials and TLS (the URL's own options
+    stay; these add to them). The password comes from its secret, never from the URL."""
+    opts: dict[str, Any] = {}
+    if settings.mongo_username:
+        opts["username"] = settings.mongo_username
+    if settings.mongo_password is not None:
+        opts["password"] = settings.mongo_password.get_secret_value()
+    if settings.mongo_auth_source:
+        opts["authSource"] = settings.mongo_auth_source
+    if settings.mongo_tls:
+        opts["tls"] = True
+    if settings.mongo_tls_ca_file:
+        opts["tlsCAFile"] = str(settings.mongo_tls_ca_file)
+    if settings.mongo_tls_certificate_key_file:
+        opts["tlsCertificateKeyFile"] = str(settings.mongo_tls_certificate_key_file)
+    return opts
 
 
 class MongoStore:
@@ -33,12 +53,14 @@ class MongoStore:
         *,
         write_locks: bool = False,
         lock_ttl_s: float = 10.0,
+        options: dict[str, Any] | None = None,
     ) -> None:
+        """``options``: more ``AsyncMongoClient`` arguments, ``client_options(settings)`` (credentials, TLS)."""
         self.write_locks = write_locks
         self.lock_ttl_s = lock_ttl_s
         self._own_client = client is None
         self._client: AsyncMongoClient[Any] = client or AsyncMongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=5000, retryWrites=False
+            url, tz_aware=True, serverSelectionTimeoutMS=5000, retryWrites=False, **(options or {})
         )
         self._db = self._client[database]
 
