@@ -17,7 +17,7 @@ help:
 	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
 	@echo "make test     lint, type-check and run every test (real Kafka and FerretDB are provisioned)"
 	@echo "make bench    run the benchmarks in bench/ and write bench/results/*.json"
-	@echo "make schemas  regenerate the committed event JSON Schemas"
+	@echo "make schemas  regenerate the committed event JSON Schemas and docs/asyncapi.yaml"
 	@echo "make docs     regenerate docs/authorization.md (roles per route)"
 	@echo "make edge     build the gateway's compiled front (gateway/edge, Rust) under .cache"
 	@echo "make mutate   mutation testing of the rules against the fast tests (not part of make test); writes"
@@ -39,6 +39,7 @@ backends: edge
 	deploy/native/provision.sh ferretdb >/dev/null
 	deploy/native/provision.sh redis >/dev/null
 	deploy/native/provision.sh chromium >/dev/null
+	deploy/native/provision.sh asyncapi >/dev/null
 
 # The gateway's compiled front (Rust, no dependencies), built under .cache; rustfmt, clippy and its unit
 # tests run in lint.
@@ -82,6 +83,7 @@ mutate: $(STAMP)
 
 schemas: $(STAMP)
 	$(VENV)/bin/clustergrowth schemas --out schemas/events
+	$(VENV)/bin/clustergrowth asyncapi --out docs/asyncapi.yaml
 
 docs: $(STAMP)
 	CG_DATA_DIR=.data/docs $(VENV)/bin/clustergrowth routes --out docs/authorization.md

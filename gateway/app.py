@@ -27,6 +27,7 @@ from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import EdgeMiddleware, ServiceComponent, install_edge
+from gateway.asyncapi import install_asyncapi
 from gateway.describe import finish, merge
 from gateway.docs import install_docs
 from gateway.limits import (
@@ -177,6 +178,7 @@ def embedded_app(settings: RuntimeSettings, gw: GatewaySettings, components: lis
     install_limits(app, gw, counter)
     install_edge(app, components)
     install_docs(app)
+    install_asyncapi(app, settings)
     for c in components:
         c.mount(app)
     app.state.components = components
@@ -242,5 +244,6 @@ def proxy_app(settings: RuntimeSettings, gw: GatewaySettings, urls: dict[str, st
         return JSONResponse(spec)
 
     install_docs(app)
+    install_asyncapi(app, settings)
 
     return app

@@ -179,6 +179,20 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    """Write the AsyncAPI 3.0 description of the event streams (YAML; JSON for a .json file)."""
+    from gateway.asyncapi import document, to_yaml
+
+    doc = document(args.topic_prefix, args.region)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if args.out.endswith(".json") else to_yaml(doc)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+        print(args.out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from instance.registry import specs
 
@@ -223,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     rt = sub.add_parser("routes", help="regenerate docs/authorization.md (roles per route)")
     rt.add_argument("--out", default="docs/authorization.md", help="a file, or - for standard output")
     rt.set_defaults(fn=cmd_routes)
+
+    aa = sub.add_parser("asyncapi", help="regenerate docs/asyncapi.yaml (the event streams' AsyncAPI 3.0 document)")
+    aa.add_argument("--out", default="docs/asyncapi.yaml", help="a .yaml or .json file, or - for standard output")
+    aa.add_argument("--topic-prefix", default="", help="the region's CG_TOPIC_PREFIX (the committed copy: none)")
+    aa.add_argument("--region", default="IE05", help="NUTS-2 code named in the description")
+    aa.set_defaults(fn=cmd_asyncapi)
 
     args = p.parse_args(argv)
     try:

@@ -8,13 +8,25 @@
 #                             dependencies, built offline with cargo; rebuilt when its sources change)
 #   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
 #                             installed with apt-get when /usr/bin/chromium is missing; for the docs test)
+#   provision.sh asyncapi  -> prints the node_modules folder holding the official AsyncAPI parser
+#                             (@asyncapi/parser, pinned by tests/asyncapi/package-lock.json, npm ci)
+#   provision.sh helm      -> prints the path of a Helm binary (helm.sh/helm/v3, pinned, built with go install)
+#   provision.sh crds      -> prints a folder of pinned CustomResourceDefinitions for the chart's tests: Strimzi's
+#                             (strimzi/, from io.strimzi:api's test jar, resolved by Maven) and the MongoDB community
+#                             operator's (mongodb/, from its Go module)
+#   provision.sh compose-spec -> prints the path of the Compose Specification's JSON schema (schema/compose-spec.json
+#                             of the Go module github.com/compose-spec/compose-go/v2, pinned)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache="$root/.cache"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
-case "${1:?kafka|ferretdb|redis|edge|chromium}" in
+HELM_VERSION=v3.22.0
+STRIMZI_VERSION=0.51.0
+MONGODB_OPERATOR_VERSION=v0.13.0
+COMPOSE_GO_VERSION=v2.16.2
+case "${1:?kafka|ferretdb|redis|edge|chromium|asyncapi|helm|crds|compose-spec}" in
   kafka)
     libs="$cache/kafka-$KAFKA_VERSION/libs"
     if [ ! -f "$libs/.complete" ]; then
@@ -64,5 +76,55 @@ case "${1:?kafka|ferretdb|redis|edge|chromium}" in
       apt_install || { apt-get update -qq >&2 && apt_install; }
     fi
     echo "$bin" ;;
+  asyncapi)
+    dir="$cache/asyncapi"
+    if ! cmp -s "$root/tests/asyncapi/package-lock.json" "$dir/package-lock.json" || [ ! -d "$dir/node_modules/@asyncapi/parser" ]; then
+      command -v npm >/dev/null || { echo "provision: Node.js's npm is needed for the AsyncAPI parser" >&2; exit 1; }
+      mkdir -p "$dir"
+      cp "$root/tests/asyncapi/package.json" "$root/tests/asyncapi/package-lock.json" "$dir/"
+      npm ci --prefix "$dir" --cache "$cache/npm" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+    fi
+    echo "$dir/node_modules" ;;
+  helm)
+    bin="$cache/helm-$HELM_VERSION/helm"
+    if [ ! -x "$bin" ]; then
+      command -v go >/dev/null || { echo "provision: Go is needed to build Helm" >&2; exit 1; }
+      GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-modcacherw GOBIN="$(dirname "$bin")" \
+        go install -trimpath -ldflags=-s "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+    fi
+    echo "$bin" ;;
+  crds)
+    dir="$cache/crds-strimzi-$STRIMZI_VERSION-mongodb-$MONGODB_OPERATOR_VERSION"
+    if [ ! -f "$dir/.complete" ]; then
+      command -v mvn >/dev/null || { echo "provision: Maven (mvn) is needed to fetch Strimzi's CRDs" >&2; exit 1; }
+      command -v go >/dev/null || { echo "provision: Go is needed to fetch the MongoDB operator's CRD" >&2; exit 1; }
+      mkdir -p "$dir/strimzi" "$dir/mongodb"
+      mvn -q -B -Dmaven.repo.local="$cache/m2" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+        -Dartifact="io.strimzi:api:$STRIMZI_VERSION:jar:tests" -DoutputDirectory="$dir" -Dtransitive=false >&2
+      python3 - "$dir/api-$STRIMZI_VERSION-tests.jar" "$dir/strimzi" <<'PY'
+import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if n.startswith("crds/v1/") and n.endswith(".yaml"):
+            (pathlib.Path(sys.argv[2]) / pathlib.PurePath(n).name).write_bytes(z.read(n))
+PY
+      mod=$(cd "$dir" && GOMODCACHE="$cache/gomod" GOFLAGS=-modcacherw \
+        go mod download -json "github.com/mongodb/mongodb-kubernetes-operator@$MONGODB_OPERATOR_VERSION" \
+        | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+      cp "$mod"/config/crd/bases/*.yaml "$dir/mongodb/"
+      touch "$dir/.complete"
+    fi
+    echo "$dir" ;;
+  compose-spec)
+    file="$cache/compose-spec-$COMPOSE_GO_VERSION/compose-spec.json"
+    if [ ! -f "$file" ]; then
+      command -v go >/dev/null || { echo "provision: Go is needed to fetch the Compose Specification" >&2; exit 1; }
+      mkdir -p "$(dirname "$file")"
+      mod=$(cd "$(dirname "$file")" && GOMODCACHE="$cache/gomod" GOFLAGS=-modcacherw \
+        go mod download -json "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION" \
+        | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+      cp "$mod/schema/compose-spec.json" "$file"
+    fi
+    echo "$file" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
 esac
