@@ -11,6 +11,7 @@ Nothing here ever skips: a backend that cannot be had is an error.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import signal
@@ -177,3 +178,153 @@ def native_redis(workdir: Path) -> tuple[NativeProcess, str]:
     )
     p.start()
     return p, f"redis://127.0.0.1:{port}/0"
+
+
+# TLS variants: the same native backends with TLS listeners, for tests/integration/test_tls.py. The
+# certificates are the caller's (PEM files it generated); these only start the processes.
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a TLS listener: the CA that signed the server certificate, and the server's own."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _tls_ready(port: int, ca: Path, probe: bytes = b"", expect: bytes = b"") -> bool:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                if not probe:
+                    return True
+                s.sendall(probe)
+                return s.recv(64).startswith(expect)
+    except OSError:
+        return False
+
+
+def native_redis_tls(workdir: Path, tls: TlsFiles, password: str) -> tuple[NativeProcess, str]:
+    """Debian's redis-server listening with TLS only (``--port 0``), clients authenticated by password
+    (no client certificate asked); returns the process and its ``rediss://`` URL (no password in it)."""
+    launcher = provision("redis")
+    port = free_port()
+    auth = f"AUTH {password}\r\nPING\r\n".encode()
+    options = {
+        "bind": "127.0.0.1",
+        "port": "0",
+        "tls-port": str(port),
+        "tls-cert-file": str(tls.cert),
+        "tls-key-file": str(tls.key),
+        "tls-ca-cert-file": str(tls.ca),
+        "tls-auth-clients": "no",
+        "requirepass": password,
+        "save": "",
+        "appendonly": "no",
+    }
+    p = NativeProcess(
+        "redis-tls",
+        [launcher, *(arg for name, value in options.items() for arg in (f"--{name}", value))],
+        workdir / "redis-tls.log",
+        lambda: _tls_ready(port, tls.ca, auth, b"+OK"),
+    )
+    p.start()
+    return p, f"rediss://127.0.0.1:{port}/0"
+
+
+@dataclass(frozen=True)
+class KafkaTls:
+    """A native broker's listeners: PLAINTEXT (readiness, inter-broker), SSL asking a client certificate
+    (mutual TLS), SASL_SSL with SCRAM-SHA-256/512 users (server-authenticated TLS)."""
+
+    plaintext: str
+    ssl: str
+    sasl_ssl: str
+
+
+def native_kafka_tls(workdir: Path, tls: TlsFiles, scram_users: dict[str, str]) -> tuple[NativeProcess, KafkaTls]:
+    """A single-node KRaft broker with an SSL and a SASL_SSL listener (PEM key store and trust store,
+    ``ssl.keystore.type=PEM``); ``scram_users`` (name -> password) are written with the storage format's
+    ``--add-scram``, for both SCRAM mechanisms. ``tls.key`` is an unencrypted PKCS#8 key (Java 17 does
+    not read PBES2-encrypted PEM keys)."""
+    libs = provision("kafka")
+    data = workdir / "kafka-tls"
+    data.mkdir(parents=True, exist_ok=True)
+    plain, ssl_port, sasl_port, cport = free_port(), free_port(), free_port(), free_port()
+    keystore = data / "server-keystore.pem"  # the private key, then the certificate chain
+    keystore.write_text(tls.key.read_text() + tls.cert.read_text())
+    listeners = f"PLAINTEXT://127.0.0.1:{plain},SSL://127.0.0.1:{ssl_port},SASL_SSL://127.0.0.1:{sasl_port}"
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    props = data / "server.properties"
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
+                f"listeners={listeners},CONTROLLER://127.0.0.1:{cport}",
+                f"advertised.listeners={listeners},CONTROLLER://127.0.0.1:{cport}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "ssl.keystore.type=PEM",
+                f"ssl.keystore.location={keystore}",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={tls.ca}",
+                "listener.name.ssl.ssl.client.auth=required",
+                "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512",
+                f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram}",
+                f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}",
+                f"log.dirs={data / 'logs'}",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "",
+            ]
+        )
+    )
+    (data / "log4j2.properties").write_text(
+        "rootLogger.level=WARN\nrootLogger.appenderRef.out.ref=out\nappender.out.type=Console\n"
+        "appender.out.name=out\nappender.out.layout.type=PatternLayout\nappender.out.layout.pattern=%p %m (%c)%n\n"
+    )
+    log4j = f"-Dlog4j2.configurationFile={data / 'log4j2.properties'}"
+    java = ["java", "-Xms128m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", log4j, "-cp", f"{libs}/*"]
+    if not (data / "logs" / "meta.properties").exists():
+        users = [
+            f"{m}=[name={u},password={pw}]" for u, pw in scram_users.items() for m in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+        ]
+        add = [a for u in users for a in ("--add-scram", u)]
+        cluster = "-"
+        while cluster.startswith("-"):  # what StorageTool random-uuid prints, without starting a JVM for it
+            cluster = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        subprocess.run(
+            [
+                *java,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster,
+                "-c",
+                str(props),
+                "--standalone",
+                *add,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    bootstrap = f"127.0.0.1:{plain}"
+    p = NativeProcess(
+        "kafka-tls",
+        [*java, "kafka.Kafka", str(props)],
+        workdir / "kafka-tls.log",
+        lambda: _in_own_loop(_kafka_ready(bootstrap)),
+    )
+    p.start()
+    return p, KafkaTls(bootstrap, f"127.0.0.1:{ssl_port}", f"127.0.0.1:{sasl_port}")
