@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings, embedded_app, proxy_app
 from instance.registry import specs, upstream_urls
+from web.app import WebFirst, create_web
 
 
 def create_app(settings: RuntimeSettings | None = None, gw: GatewaySettings | None = None) -> FastAPI:
@@ -15,5 +16,8 @@ def create_app(settings: RuntimeSettings | None = None, gw: GatewaySettings | No
     settings = settings or RuntimeSettings()
     gw = gw or GatewaySettings()
     if gw.mode == "embedded":
-        return embedded_app(settings, gw, [s.component(settings) for s in specs()])
-    return proxy_app(settings, gw, upstream_urls(gw))
+        app = embedded_app(settings, gw, [s.component(settings) for s in specs()])
+    else:
+        app = proxy_app(settings, gw, upstream_urls(gw))
+    app.add_middleware(WebFirst, web=create_web(settings, api=app))  # the web client at / (web/)
+    return app

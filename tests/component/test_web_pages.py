@@ -1,0 +1,171 @@
+"""The web client inside the regional app (embedded): it shares ``/`` with the API without taking any of
+the API's paths, keeps its session in a signed ``HttpOnly``/``SameSite=Lax`` cookie, refuses forms
+without the session's CSRF token, and shows an API problem next to the field it names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from clustergrowth.settings import RuntimeSettings
+from instance.app import create_app
+from tests.conftest import asgi_client
+from web.app import brand_css
+from web.session import COOKIE
+from web.settings import WebSettings, contrast
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in asgi_client(create_app(settings)):
+        yield c
+
+
+def weekday_ahead(days: int) -> date:
+    d = date.today() + timedelta(days=days)
+    while d.weekday() >= 5:
+        d += timedelta(days=1)
+    return d
+
+
+async def sign_in(client: httpx.AsyncClient, persona: str = "demo-sme") -> str:
+    home = await client.get("/")
+    csrf = CSRF.search(home.text).group(1)  # type: ignore[union-attr]
+    r = await client.post("/sign-in/persona", data={"csrf": csrf, "persona": persona, "next": "/facilities"})
+    assert r.status_code == 303 and r.headers["location"] == "/facilities"
+    return csrf
+
+
+async def test_the_api_keeps_its_paths(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/openapi.json")).json()["info"]["title"]
+    assert (await client.get("/docs")).status_code == 200
+    missing = await client.get("/api/v1/no-such-service")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/v1/facilities/sites")).status_code == 401  # no token, as before
+    home = await client.get("/")
+    assert home.status_code == 200 and '<html lang="en">' in home.text
+
+
+async def test_the_session_cookie(client: httpx.AsyncClient) -> None:
+    r = await client.get("/")
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # served over http here
+    client.cookies.clear()
+    secure = await client.get("https://testserver/")
+    assert "; Secure" in secure.headers["set-cookie"]
+    assert "script-src" not in r.headers["content-security-policy"]  # no script at all: default-src 'none'
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
+async def test_signed_out_pages_send_to_sign_in(client: httpx.AsyncClient) -> None:
+    r = await client.get("/facilities/bookings")
+    assert r.status_code == 303 and r.headers["location"] == "/?next=/facilities/bookings"
+
+
+async def test_a_tampered_cookie_is_a_new_session(client: httpx.AsyncClient) -> None:
+    await sign_in(client)
+    value = client.cookies[COOKIE]
+    client.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    r = await client.get("/facilities")
+    assert r.status_code == 303  # back to sign-in: the signature no longer holds
+
+
+@pytest.mark.parametrize("csrf", [None, "", "not-the-token"])
+async def test_forms_need_the_sessions_csrf_token(client: httpx.AsyncClient, csrf: str | None) -> None:
+    good = await sign_in(client)
+    day = weekday_ahead(3).isoformat()
+    form = {"resource_id": "ork-rubicon-desk-2", "day": day, "start": "10:00", "end": "11:00"}
+    posted = form | ({"csrf": csrf} if csrf is not None else {})
+    r = await client.post("/facilities/sites/ork-rubicon/book", data=posted)
+    assert r.status_code == 403
+    assert (await client.get("/facilities/bookings")).text.count("ork-rubicon-desk-2") == 0  # nothing booked
+    ok = await client.post("/facilities/sites/ork-rubicon/book", data=form | {"csrf": good})
+    assert ok.status_code == 303
+
+
+async def test_an_api_problem_is_shown_next_to_its_field(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    day = weekday_ahead(3).isoformat()
+    form = {"csrf": csrf, "resource_id": "ork-rubicon-desk-2", "day": day, "start": "11:00", "end": "10:00"}
+    r = await client.post("/facilities/sites/ork-rubicon/book", data=form)
+    assert r.status_code == 422
+    # the API's reason for `end`, under the end field, tied to it for assistive technology
+    assert re.search(r'id="end"[^>]*aria-invalid="true" aria-describedby="end-error"', r.text)
+    assert re.search(r'<p class="field-error" id="end-error"><strong>Error:</strong> must be after start</p>', r.text)
+    assert 'id="start-error"' not in r.text
+
+
+async def test_the_forms_own_checks_name_their_field(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    r = await client.post(
+        "/facilities/sites/ork-rubicon/book",
+        data={"csrf": csrf, "resource_id": "ork-rubicon-desk-2", "day": "", "start": "9", "end": "10:00"},
+    )
+    assert r.status_code == 422
+    assert 'id="day-error"' in r.text and 'id="start-error"' in r.text and 'id="end-error"' not in r.text
+
+
+async def test_a_conflict_names_the_booked_slot_in_the_persons_language(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    day = weekday_ahead(4)
+    form = {"csrf": csrf, "resource_id": "ork-rubicon-desk-3", "day": day.isoformat(), "start": "10:00", "end": "11:00"}
+    assert (await client.post("/facilities/sites/ork-rubicon/book", data=form)).status_code == 303
+    r = await client.post("/language", data={"csrf": csrf, "lang": "fr", "next": "/facilities"})
+    assert r.status_code == 303
+    again = await client.post("/facilities/sites/ork-rubicon/book", data=form | {"start": "10:30"})
+    assert again.status_code == 409 and '<html lang="fr">' in again.text
+    assert "Déjà réservé :" in again.text and "the requested slot is already booked" in again.text
+
+
+async def test_booking_then_cancelling(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    day = weekday_ahead(5).isoformat()
+    form = {"csrf": csrf, "resource_id": "ork-rubicon-room-1", "day": day, "start": "14:00", "end": "15:30"}
+    r = await client.post("/facilities/sites/ork-rubicon/book", data=form)
+    booking = r.headers["location"].split("booked=")[1]
+    mine = await client.get("/facilities/bookings")
+    assert "Your booking is made." not in mine.text and f"/facilities/bookings/{booking}/cancel" in mine.text
+    assert "2:00\u202fPM" in mine.text  # 14:00 in the site's zone (Europe/Dublin), written the English way
+    api = await client.get(f"/api/v1/facilities/bookings/{booking}")
+    assert api.status_code == 401  # the browser holds no API token: only the web client does
+    done = await client.post(f"/facilities/bookings/{booking}/cancel", data={"csrf": csrf})
+    assert done.status_code == 303 and done.headers["location"] == f"/facilities/bookings?cancelled={booking}"
+    after = await client.get(done.headers["location"])
+    assert "Your booking is cancelled." in after.text and "Cancelled" in after.text
+    ics = await client.get("/facilities/calendar.ics")
+    assert ics.headers["content-type"].startswith("text/calendar") and ics.text.startswith("BEGIN:VCALENDAR")
+
+
+async def test_a_manager_approves_a_request(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    day = weekday_ahead(6).isoformat()
+    form = {"csrf": csrf, "resource_id": "ork-rubicon-lab-1", "day": day, "start": "09:00", "end": "10:00"}
+    booking = (await client.post("/facilities/sites/ork-rubicon/book", data=form)).headers["location"].split("=")[1]
+    assert "Waiting for approval" in (await client.get("/facilities/bookings")).text
+    client.cookies.clear()
+    csrf = await sign_in(client, "demo-manager")
+    waiting = await client.get("/facilities/manage")
+    assert f"/facilities/manage/{booking}/approve" in waiting.text
+    r = await client.post(f"/facilities/manage/{booking}/approve", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/facilities/manage?decided=approve"
+    assert f"/facilities/manage/{booking}/approve" not in (await client.get("/facilities/manage")).text
+
+
+def test_branding_needs_readable_colours() -> None:
+    assert round(contrast("#767676", "#ffffff"), 2) == 4.54  # WCAG's well-known boundary grey
+    assert WebSettings(colour_primary="#767676").colour_primary == "#767676"  # just readable
+    with pytest.raises(ValidationError, match=r"contrast 4\.48"):
+        WebSettings(colour_primary="#777777")  # just not
+    with pytest.raises(ValidationError):
+        WebSettings(colour_primary="blue")
+    assert brand_css(WebSettings(colour_primary="#0B4F8A", colour_accent="#F2B705")) == (
+        ":root { --brand: #0b4f8a; --accent: #f2b705; }\n"
+    )

@@ -1,0 +1,75 @@
+"""The platform's public HTTP API as the web client sees it: JSON over HTTP with the person's bearer token,
+in-process (an ASGI transport to the regional app) or to the gateway's URL. A problem (RFC 9457) comes
+back as ``Problem`` with its fields, so a page can show each reason next to the field it names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
+
+
+@dataclass
+class Problem(Exception):
+    """An API refusal: status, title, detail, and the reasons per field (``errors``) when it names fields."""
+
+    status: int
+    title: str = ""
+    detail: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_response(cls, r: httpx.Response) -> Problem:
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        fields: dict[str, str] = {}
+        for e in body.get("errors") or []:
+            if isinstance(e, dict) and e.get("field"):
+                name = str(e["field"]).split(".")[-1] if str(e["field"]).startswith("body.") else str(e["field"])
+                fields.setdefault(name, str(e.get("reason", "")))
+        known = {"type", "title", "status", "detail", "instance", "errors"}
+        return cls(
+            status=r.status_code,
+            title=str(body.get("title", r.reason_phrase)),
+            detail=str(body.get("detail", "")),
+            fields=fields,
+            extra={k: v for k, v in body.items() if k not in known},
+        )
+
+
+class Platform:
+    """One person's view of the API: every call carries her token (if any)."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str | None) -> None:
+        self.client, self.token = client, token
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        r = await self.client.get(f"/api/v1{path}", params=params, headers=self._headers())
+        if r.status_code >= 400:
+            raise Problem.from_response(r)
+        return r.json()
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        r = await self.client.post(f"/api/v1{path}", json=body or {}, headers=self._headers())
+        if r.status_code >= 400:
+            raise Problem.from_response(r)
+        return r.json() if r.content else None
+
+
+def client_for(api: ASGIApp | str, address: str, timeout_s: float) -> httpx.AsyncClient:
+    """An HTTP client to the API: in-process (ASGI), keeping the browser's address for the per-address
+    quota, or over HTTP to the gateway's URL."""
+    if isinstance(api, str):
+        return httpx.AsyncClient(base_url=api, timeout=timeout_s)
+    transport = httpx.ASGITransport(app=api, client=(address, 0))
+    return httpx.AsyncClient(transport=transport, base_url="http://web.internal", timeout=timeout_s)
