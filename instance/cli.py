@@ -193,6 +193,34 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the region's databases and event log into a new folder."""
+    from instance.backup import BackupError, backup
+
+    settings = _settings(args.data_dir)
+    try:
+        summary = backup(settings, Path(args.out))
+    except BackupError as e:
+        print(f"clustergrowth backup: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"out": args.out, "documents": summary.documents, "events": summary.events}))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup folder into this region (a new data folder or empty databases)."""
+    from instance.backup import BackupError, restore
+
+    settings = _settings(args.data_dir)
+    try:
+        summary = restore(settings, Path(args.src), replace=args.replace)
+    except BackupError as e:
+        print(f"clustergrowth restore: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({"from": args.src, "documents": summary.documents, "events": summary.events}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from instance.registry import specs
 
@@ -243,6 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     aa.add_argument("--topic-prefix", default="", help="the region's CG_TOPIC_PREFIX (the committed copy: none)")
     aa.add_argument("--region", default="IE05", help="NUTS-2 code named in the description")
     aa.set_defaults(fn=cmd_asyncapi)
+
+    b = sub.add_parser("backup", help="back up the region (store and event log) into a new folder; stop it first")
+    b.add_argument("--out", required=True, help="a new or empty folder")
+    b.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    b.set_defaults(fn=cmd_backup)
+
+    rs = sub.add_parser("restore", help="restore a backup folder into this region (new data folder or empty databases)")
+    rs.add_argument("src", help="a folder written by `clustergrowth backup`")
+    rs.add_argument("--replace", action="store_true", help="overwrite the region's existing data")
+    rs.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    rs.set_defaults(fn=cmd_restore)
 
     args = p.parse_args(argv)
     try:
