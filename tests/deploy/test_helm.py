@@ -1,0 +1,377 @@
+"""The Helm chart (deploy/helm/clustergrowth), checked without a cluster: helm lint, helm template for the
+default and the production values, every rendered object against the Kubernetes schemas of a stated
+version (kubernetes-validate, strict: unknown fields refused), the Strimzi and MongoDB custom resources
+against JSON Schemas built from their pinned CRDs, and what a region needs of it (registry, topics,
+settings, hardening, secrets by reference)."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import pkgutil
+import re
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic import ValidationError
+
+import contracts
+from clustergrowth.settings import RuntimeSettings
+from instance.registry import specs
+from tests.deploy.tooling import (
+    CHART,
+    KUBERNETES,
+    PRODUCTION,
+    crd_schemas,
+    readable_variables,
+    render,
+    run_helm,
+    validate_custom_resource,
+)
+
+CUSTOM = ("kafka.strimzi.io/", "mongodbcommunity.mongodb.com/")
+PARTNER = ("strimzi.partners[0].alias=ITH5", "strimzi.partners[0].bootstrapServers=k.ith5.example.it:9093",
+           "strimzi.partners[0].caSecret=ith5-ca", "strimzi.partners[0].username=ie05-mirror",
+           "strimzi.partners[0].passwordSecret=ith5-mirror")  # fmt: skip
+# The topics the event contracts name (contracts/<service>.py TOPIC), found by walking the package.
+EVENT_TOPICS = {
+    m.TOPIC
+    for m in (importlib.import_module(f"contracts.{i.name}") for i in pkgutil.iter_modules(contracts.__path__))
+    if hasattr(m, "TOPIC")
+}
+
+
+@pytest.fixture(scope="module")
+def default() -> list[dict[str, Any]]:
+    return render()
+
+
+@pytest.fixture(scope="module")
+def production() -> list[dict[str, Any]]:
+    return render(PRODUCTION)
+
+
+def kinds(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+def by_name(objs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in kinds(objs, kind)}
+
+
+def custom(obj: dict[str, Any]) -> bool:
+    return bool(obj["apiVersion"].startswith(CUSTOM))
+
+
+# --- lint, schemas ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [(), ("-f", str(PRODUCTION))], ids=["default", "production"])
+def test_helm_lint_passes_strictly(values: tuple[str, ...]) -> None:
+    done = run_helm("lint", "--strict", str(CHART), "--kube-version", f"{KUBERNETES}.0", *values)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("values", ["default", "production", "partners"])
+def test_every_rendered_object_is_valid_for_the_stated_kubernetes(values: str, request: pytest.FixtureRequest) -> None:
+    objs = render(sets=PARTNER) if values == "partners" else request.getfixturevalue(values)
+    core = [o for o in objs if not custom(o)]
+    assert len(core) >= 30  # 7 components x (Deployment, Service, PDB, HPA) and the ConfigMaps
+    for obj in core:
+        kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+
+
+@pytest.mark.parametrize("values", ["default", "production", "partners"])
+def test_every_custom_resource_is_valid_against_its_crd(values: str, request: pytest.FixtureRequest) -> None:
+    objs = render(sets=PARTNER) if values == "partners" else request.getfixturevalue(values)
+    crs = [o for o in objs if custom(o)]
+    assert {o["kind"] for o in crs} >= {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "MongoDBCommunity"}
+    for obj in crs:
+        validate_custom_resource(obj)
+
+
+def test_the_schemas_catch_a_broken_object(default: list[dict[str, Any]]) -> None:
+    """Each validator refuses what the API server would: a typo'd field, a wrong type."""
+    deployment = copy.deepcopy(kinds(default, "Deployment")[0])
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+    topic = copy.deepcopy(kinds(default, "KafkaTopic")[0])
+    topic["spec"]["partitions"] = "three"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom_resource(topic)
+    kafka = copy.deepcopy(kinds(default, "Kafka")[0])
+    kafka["spec"]["kafka"]["listener"] = kafka["spec"]["kafka"].pop("listeners")
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom_resource(kafka)
+    mongo = copy.deepcopy(kinds(default, "MongoDBCommunity")[0])
+    del mongo["spec"]["users"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom_resource(mongo)
+
+
+def test_the_crd_schemas_are_the_pinned_versions() -> None:
+    assert {("kafka.strimzi.io/v1", k) for k in ("Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser",
+                                                 "KafkaMirrorMaker2")} <= set(crd_schemas())  # fmt: skip
+    assert ("mongodbcommunity.mongodb.com/v1", "MongoDBCommunity") in crd_schemas()
+
+
+# --- what a region needs ---------------------------------------------------------------------------------
+
+
+def test_a_deployment_per_registered_service_on_its_port_and_the_gateway_and_front(
+    default: list[dict[str, Any]],
+) -> None:
+    deployments = by_name(default, "Deployment")
+    services = by_name(default, "Service")
+    expected = {s.name: s.port for s in specs()} | {"gateway": 8000, "edge": 8000}
+    assert set(deployments) == {f"ie05-clustergrowth-{n}" for n in expected}
+    for name, port in expected.items():
+        container = deployments[f"ie05-clustergrowth-{name}"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == ["clustergrowth", "run", name, "--host", "0.0.0.0", "--port", str(port)]
+        assert container["ports"][0]["containerPort"] == port
+        assert services[f"ie05-clustergrowth-{name}"]["spec"]["ports"][0]["port"] == port
+    gateway = by_name(default, "ConfigMap")["ie05-clustergrowth-gateway-env"]["data"]
+    for s in specs():
+        assert gateway[f"CG_GATEWAY_{s.name.upper()}_URL"] == f"http://ie05-clustergrowth-{s.name}:{s.port}"
+    assert gateway["CG_GATEWAY_DESCRIBE_URL"] == "http://ie05-clustergrowth-gateway:8000"
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_every_variable_the_chart_sets_is_one_the_code_reads(values: str, request: pytest.FixtureRequest) -> None:
+    objs = request.getfixturevalue(values)
+    maps = by_name(objs, "ConfigMap")
+    known = readable_variables()
+    for d in kinds(objs, "Deployment"):
+        container = d["spec"]["template"]["spec"]["containers"][0]
+        names = {e["name"] for e in container.get("env", [])}
+        for source in container["envFrom"]:
+            names |= set(maps[source["configMapRef"]["name"]]["data"])
+        assert names, d["metadata"]["name"]
+        assert not names - known, f"{d['metadata']['name']} sets variables no code reads: {names - known}"
+
+
+def test_an_unknown_extra_variable_is_caught() -> None:
+    objs = render(sets=("extraEnv.CG_KAFKA_BOOTSTRAPS=x:9092",))
+    data = by_name(objs, "ConfigMap")["ie05-clustergrowth-env"]["data"]
+    assert "CG_KAFKA_BOOTSTRAPS" in data and "CG_KAFKA_BOOTSTRAPS" not in readable_variables()
+
+
+def settings_from(objs: list[dict[str, Any]], component: str, secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a component's pod gets (ConfigMaps, secrets filled in with ``secret``), set here."""
+    maps = by_name(objs, "ConfigMap")
+    container = by_name(objs, "Deployment")[f"ie05-clustergrowth-{component}"]["spec"]["template"]["spec"]
+    container = container["containers"][0]
+    for source in container["envFrom"]:
+        for k, v in maps[source["configMapRef"]["name"]]["data"].items():
+            monkeypatch.setenv(k, v)
+    for e in container.get("env", []):
+        monkeypatch.setenv(e["name"], e["value"] if "value" in e else secret)
+
+
+@pytest.mark.parametrize("component", ["facilities", "gateway"])
+def test_the_production_values_give_settings_production_accepts(
+    production: list[dict[str, Any]], component: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_from(production, component, "Xq7-long-generated-secret-91", monkeypatch)
+    s = RuntimeSettings()
+    assert (s.environment, s.store, s.bus, s.region) == ("production", "mongo", "kafka", "IE05")
+    assert s.auth_issuer == "https://login.example.eu/realms/ie05"
+    assert [p.region for p in s.auth_partners] == ["ITH5"]
+
+
+def test_the_default_values_give_valid_development_settings(
+    default: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_from(default, "matching", "dev-password-generated-1", monkeypatch)
+    s = RuntimeSettings()
+    assert s.dev_issuer and s.environment == "development"
+    assert s.kafka_replication == 3 and s.kafka_bootstrap == "cg-kafka-kafka-bootstrap:9093"
+
+
+def test_production_refuses_the_development_issuer() -> None:
+    done = run_helm("template", "x", str(CHART), "--kube-version", f"{KUBERNETES}.0", "--set", "environment=production")
+    assert done.returncode != 0
+    assert "environment=production needs auth.issuer" in done.stderr
+    bad = {"environment": "production", "auth_issuer": "urn:clustergrowth:dev-issuer"}
+    with pytest.raises(ValidationError, match="real auth_issuer"):
+        RuntimeSettings(**bad)  # type: ignore[arg-type]
+
+
+def test_the_development_issuer_key_is_shared_by_every_pod(
+    default: list[dict[str, Any]], production: list[dict[str, Any]]
+) -> None:
+    """One Secret, mounted where the development issuer looks (<data_dir>/dev-issuer/key.pem) by all pods;
+    none at all with a real issuer."""
+    secret = by_name(default, "Secret")["ie05-clustergrowth-dev-issuer"]
+    assert set(secret["data"]) == {"key.pem"}
+    for d in kinds(default, "Deployment"):
+        pod = d["spec"]["template"]["spec"]
+        volume = next(v for v in pod["volumes"] if v["name"] == "dev-issuer")
+        assert volume["secret"]["secretName"] == "ie05-clustergrowth-dev-issuer"
+        assert {"name": "dev-issuer", "mountPath": "/data/dev-issuer", "readOnly": True} in pod["containers"][0][
+            "volumeMounts"
+        ]
+    assert not kinds(production, "Secret")
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_pods_are_hardened_probed_bounded_and_disruption_safe(values: str, request: pytest.FixtureRequest) -> None:
+    objs = request.getfixturevalue(values)
+    pdbs = {
+        o["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] for o in kinds(objs, "PodDisruptionBudget")
+    }
+    hpas = {o["spec"]["scaleTargetRef"]["name"] for o in kinds(objs, "HorizontalPodAutoscaler")}
+    for d in kinds(objs, "Deployment"):
+        name = d["metadata"]["name"]
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+        assert pod["automountServiceAccountToken"] is False
+        (c,) = pod["containers"]
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"]
+        writable = {m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")}
+        empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        assert writable == {"/data", "/tmp"}
+        assert {m["name"] for m in c["volumeMounts"] if m["mountPath"] in writable} <= empty
+        assert d["metadata"]["labels"]["app.kubernetes.io/component"] in pdbs
+        assert name in hpas
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_secrets_are_referenced_never_inlined(values: str, request: pytest.FixtureRequest) -> None:
+    objs = request.getfixturevalue(values)
+    secret_like = re.compile(r"PASSWORD|SECRET|TOKEN|KEY$", re.I)
+    for cm in kinds(objs, "ConfigMap"):
+        assert not [k for k in cm["data"] if secret_like.search(k)], cm["metadata"]["name"]
+        assert not [v for v in cm["data"].values() if re.search(r"://[^/@]*:[^/@]*@", v)], "password in a URL"
+    for d in kinds(objs, "Deployment"):
+        for e in d["spec"]["template"]["spec"]["containers"][0].get("env", []):
+            if secret_like.search(e["name"]):
+                assert "secretKeyRef" in e["valueFrom"], e
+
+
+def secret_refs(pod: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in pod["containers"][0]["env"] if "valueFrom" in e}
+
+
+def test_production_references_the_secrets_it_names(production: list[dict[str, Any]]) -> None:
+    facilities = by_name(production, "Deployment")["ie05-clustergrowth-facilities"]["spec"]["template"]["spec"]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in facilities["containers"][0]["env"]
+        if "valueFrom" in e
+    }
+    assert refs == {"CG_KAFKA_SASL_PASSWORD": "clustergrowth", "CG_MONGO_PASSWORD": "cg-mongodb-password"}
+    gateway = by_name(production, "Deployment")["ie05-clustergrowth-gateway"]["spec"]["template"]["spec"]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in gateway["containers"][0]["env"] if "valueFrom" in e
+    }
+    assert refs["CG_REDIS_PASSWORD"] == "cg-redis-password"
+    volumes = {v["name"]: v["secret"]["secretName"] for v in facilities["volumes"] if "secret" in v}
+    assert volumes == {"kafka-ca": "cg-kafka-cluster-ca-cert", "mongodb-ca": "cg-mongodb-ca"}
+    (ingress,) = kinds(production, "Ingress")
+    assert ingress["spec"]["tls"] == [{"hosts": ["api.ie05.example.eu"], "secretName": "ie05-api-tls"}]
+
+
+# --- Strimzi and MongoDB ---------------------------------------------------------------------------------
+
+
+def test_kafka_is_kraft_replicated_three_times_with_two_in_sync_over_tls(default: list[dict[str, Any]]) -> None:
+    (kafka,) = kinds(default, "Kafka")
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 3 and config["min.insync.replicas"] == 2
+    assert config["offsets.topic.replication.factor"] == 3 and config["auto.create.topics.enable"] is False
+    assert all(listener["tls"] for listener in kafka["spec"]["kafka"]["listeners"])
+    pools = {p["metadata"]["name"]: p["spec"] for p in kinds(default, "KafkaNodePool")}
+    assert {n: (p["roles"], p["replicas"]) for n, p in pools.items()} == {
+        "controllers": (["controller"], 3),
+        "brokers": (["broker"], 3),
+    }
+    assert all(p["metadata"]["labels"]["strimzi.io/cluster"] == "cg-kafka" for p in kinds(default, "KafkaNodePool"))
+
+
+def test_topics_are_the_contracts_with_explicit_retention(default: list[dict[str, Any]]) -> None:
+    topics = {t["spec"]["topicName"]: t["spec"] for t in kinds(default, "KafkaTopic")}
+    assert set(topics) == EVENT_TOPICS | {f"{t}.dlq" for t in EVENT_TOPICS}
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(values["strimzi"]["topics"]["events"]) == EVENT_TOPICS
+    for name, spec in topics.items():
+        assert spec["replicas"] == 3 and spec["config"]["min.insync.replicas"] == 2
+        assert spec["config"]["retention.ms"] == (2_592_000_000 if name.endswith(".dlq") else -1), name
+
+
+def test_mirror_maker_pulls_only_the_partners_own_event_topics(production: list[dict[str, Any]]) -> None:
+    (mm2,) = kinds(production, "KafkaMirrorMaker2")
+    (mirror,) = mm2["spec"]["mirrors"]
+    assert mirror["source"]["alias"] == "ITH5" and mm2["spec"]["target"]["alias"] == "IE05"
+    pattern = re.compile(mirror["topicsPattern"])
+    for topic in EVENT_TOPICS:
+        assert pattern.fullmatch(topic)
+        assert not pattern.fullmatch(f"ES51.{topic}"), "what the partner mirrors from others is not pulled again"
+        assert not pattern.fullmatch(f"{topic}.dlq")
+    assert not pattern.fullmatch("facilitiesXevents")
+    users = by_name(production, "KafkaUser")
+    assert mm2["spec"]["target"]["authentication"]["username"] in users
+
+
+def test_no_partners_no_mirror_maker(default: list[dict[str, Any]]) -> None:
+    assert not kinds(default, "KafkaMirrorMaker2")
+
+
+def test_mongodb_is_a_replica_set_whose_user_writes_each_services_database(production: list[dict[str, Any]]) -> None:
+    (mongo,) = kinds(production, "MongoDBCommunity")
+    spec = mongo["spec"]
+    assert spec["type"] == "ReplicaSet" and spec["members"] == 3 and spec["security"]["tls"]["enabled"] is True
+    (user,) = spec["users"]
+    assert {r["db"] for r in user["roles"]} == {s.name for s in specs()}
+    assert user["passwordSecretRef"] == {"name": "cg-mongodb-password", "key": "password"}
+    url = by_name(production, "ConfigMap")["ie05-clustergrowth-env"]["data"]["CG_MONGO_URL"]
+    assert url == (
+        "mongodb://cg-mongodb-0.cg-mongodb-svc.ie05.svc.cluster.local:27017,"
+        "cg-mongodb-1.cg-mongodb-svc.ie05.svc.cluster.local:27017,"
+        "cg-mongodb-2.cg-mongodb-svc.ie05.svc.cluster.local:27017/?replicaSet=cg-mongodb"
+    )
+
+
+def test_managed_kafka_and_mongodb_instead_of_the_operators() -> None:
+    objs = render(
+        sets=(
+            "strimzi.enabled=false",
+            "mongodb.operator.enabled=false",
+            "kafka.bootstrap=b-1.kafka.example.eu:9096",
+            "kafka.existingSecret=managed-kafka",
+            "kafka.caSecret=managed-kafka-ca",
+            "mongodb.url=mongodb://db.example.eu:27017/?replicaSet=rs0",
+        )
+    )
+    assert not [o for o in objs if custom(o)]
+    data = by_name(objs, "ConfigMap")["ie05-clustergrowth-env"]["data"]
+    assert data["CG_KAFKA_BOOTSTRAP"] == "b-1.kafka.example.eu:9096"
+    assert data["CG_MONGO_URL"] == "mongodb://db.example.eu:27017/?replicaSet=rs0"
+    pod = by_name(objs, "Deployment")["ie05-clustergrowth-mapping"]["spec"]["template"]["spec"]
+    assert {
+        "name": "kafka-ca",
+        "secret": {"secretName": "managed-kafka-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+    } in pod["volumes"]
+    done = run_helm("template", "x", str(CHART), "--kube-version", f"{KUBERNETES}.0", "--set", "strimzi.enabled=false")
+    assert done.returncode != 0 and "kafka.bootstrap is required" in done.stderr
+
+
+def test_the_service_monitor_selects_every_component_service() -> None:
+    objs = render(sets=("metrics.serviceMonitor.enabled=true",))
+    (monitor,) = kinds(objs, "ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = kinds(objs, "Service")
+    assert len(services) == len(specs()) + 2
+    for svc in services:
+        assert selector.items() <= svc["metadata"]["labels"].items()
+        assert [p["name"] for p in svc["spec"]["ports"]] == [monitor["spec"]["endpoints"][0]["port"]]
+    assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/component"
