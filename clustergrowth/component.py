@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from clustergrowth import logs
+from clustergrowth import logs, telemetry
 from clustergrowth.bus import EventBus, dlq_topic, open_bus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import run_consumer, supervise
@@ -53,7 +53,8 @@ class ServiceComponent:
     ) -> None:
         self.settings = settings
         self.own = own or self.settings_class()
-        self.store = store or open_store(settings, self.own.database)
+        telemetry.setup()  # on when an OTLP endpoint is configured; before the store's client is made
+        self.store = telemetry.traced_store(store or open_store(settings, self.own.database))
         self.bus = bus or open_bus(settings, client_id=f"{self.name}-{settings.region}")
         self.topic = settings.topic(self.events_topic)
         self.relay = OutboxRelay(

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from clustergrowth import telemetry
+
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 # Attributes carried as ce_* headers, besides id/source/type/specversion which are required.
@@ -18,6 +20,14 @@ _OPTIONAL = ("time", "subject", "region", "partitionkey", "requestid")
 def new_traceparent() -> str:
     """A fresh W3C traceparent (version 00, sampled)."""
     return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def _traceparent() -> str:
+    """The current span's context when tracing is on and a span is current (the event continues the
+    request's or the handled event's trace), else a fresh one."""
+    if telemetry.enabled():
+        return telemetry.current_traceparent() or new_traceparent()
+    return new_traceparent()
 
 
 @dataclass(frozen=True)
@@ -33,7 +43,7 @@ class CloudEvent:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     specversion: str = SPECVERSION
-    traceparent: str = field(default_factory=new_traceparent)
+    traceparent: str = field(default_factory=_traceparent)
     requestid: str | None = None
 
     @property

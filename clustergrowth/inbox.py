@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from clustergrowth import logs
+from clustergrowth import logs, telemetry
 from clustergrowth.bus.port import Delivery, EventBus, dlq_topic
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.metrics import CONSUMER_HANDLED, CONSUMER_LAG
@@ -69,6 +69,11 @@ async def run_consumer(
             await _commit(delivery)
             continue
         token = logs.event_id.set(event.id)
+        traced = (
+            telemetry.consumer_span(delivery.topic, group, event, telemetry.system_of(bus))
+            if telemetry.enabled()
+            else None
+        )
         try:
             error: BaseException | None = None
             for attempt in range(retries + 1):
@@ -83,6 +88,8 @@ async def run_consumer(
                     log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)  # pragma: no mutate
                     await asyncio.sleep(backoff_s * (2**attempt))
             if error is not None:
+                if traced is not None:
+                    traced.failed(error)
                 await bus.publish(dlq_topic(delivery.topic), [_dead_letter(event, group, error)])
                 CONSUMER_HANDLED.labels(group, "dead_letter").inc()
             else:
@@ -95,6 +102,8 @@ async def run_consumer(
             await _commit(delivery)
         finally:
             logs.event_id.reset(token)
+            if traced is not None:
+                traced.close()
 
 
 async def _commit(delivery: Delivery) -> None:

@@ -8,9 +8,11 @@ they were written, and removal only after the broker acknowledged all of them).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime
 
+from clustergrowth import telemetry
 from clustergrowth.aggregate import OUTBOX, PENDING
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
@@ -70,7 +72,10 @@ class OutboxRelay:
                 pending_total += len(batch)
                 if not batch:
                     continue
-                await self.bus.publish(topic, batch)
+                if telemetry.enabled():
+                    await self._publish_traced(topic, batch)
+                else:
+                    await self.bus.publish(topic, batch)
                 await asyncio.gather(*[self._remove(collection, doc) for doc in docs])
                 published += len(batch)
                 OUTBOX_PUBLISHED.labels(self.service).inc(len(batch))
@@ -79,6 +84,22 @@ class OutboxRelay:
             age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
             OUTBOX_OLDEST_AGE.labels(self.service).set(age)
         return published
+
+    async def _publish_traced(self, topic: str, batch: list[CloudEvent]) -> None:
+        """Publish with a producer span per event, child of the context the event was made in; the event
+        goes out carrying the producer span's context, which its consumers continue."""
+        system = telemetry.system_of(self.bus)
+        spans = [telemetry.producer_span(topic, e.id, e.traceparent, system) for e in batch]
+        sent = [
+            dataclasses.replace(e, traceparent=telemetry.traceparent_of(s)) for e, s in zip(batch, spans, strict=True)
+        ]
+        try:
+            await self.bus.publish(topic, sent)
+        except BaseException as e:
+            telemetry.end_failed(spans, e)
+            raise
+        for s in spans:
+            s.end()
 
     async def _remove(self, collection: str, doc: Doc) -> None:
         """Drop the published events from the document, keeping any that were added meanwhile."""

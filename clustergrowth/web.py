@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clustergrowth import logs
+from clustergrowth import logs, telemetry
 from clustergrowth.auth import Authenticator
 from clustergrowth.bodylimit import BodyLimitMiddleware
 from clustergrowth.errors import install_problem_handlers
@@ -98,6 +98,8 @@ def install_edge(app: FastAPI, components: list[ServiceComponent], *, max_body_b
     app.add_middleware(EdgeMiddleware)
     if app.middleware_stack is not None:
         raise RuntimeError("install_edge must run before the app starts")
+    telemetry.setup()  # on when an OTLP endpoint is configured
+    telemetry.instrument_app(app)  # the server span, outermost (when tracing is on)
     # inside the edge middleware and the quotas installed before (a refused body still gets a request
     # id and metrics), outside every body reader: nothing reads more than the limit
     if not any(m.cls is BodyLimitMiddleware for m in app.user_middleware):

@@ -56,6 +56,8 @@ def client_options(settings: RuntimeSettings) -> dict[str, Any]:
 class KafkaBus:
     """Event-bus port over Apache Kafka."""
 
+    messaging_system = "kafka"  # OpenTelemetry's messaging.system
+
     def __init__(
         self,
         bootstrap: str,
