@@ -18,7 +18,7 @@ from clustergrowth.store.port import Doc, put
 from contracts import mapping as ev
 from services.mapping import commands as c
 from services.mapping import store as st
-from services.mapping.domain import cluster
+from services.mapping.domain import aggregates, cluster
 from services.mapping.domain.codes import code_lists, division
 from services.mapping.domain.instrument import instrument, latest
 from services.mapping.domain.model import size_class
@@ -220,9 +220,9 @@ async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[s
 
 
 # Reading the map ----------------------------------------------------------------------------------
-async def _cells(m: Mapping) -> dict[cluster.Cell, list[cluster.SmeSummary]]:
-    docs = await m.store.find(await st.active_cells(m.store), {})
-    return {(d["region"], d["sector"]): list(d.get("smes", {}).values()) for d in docs}
+async def _cell_docs(m: Mapping) -> list[Doc]:
+    """The live generation's cell aggregates: one small document per cell, whatever the number of SMEs."""
+    return await m.store.find(await st.active_cells(m.store), {})
 
 
 def _known_region(region: str | None) -> None:
@@ -233,26 +233,22 @@ def _known_region(region: str | None) -> None:
 async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
     _known_region(region)
     dims = [d.id for d in latest().dimensions]
-    cells = await _cells(m)
+    cells = {(d["region"], d["sector"]): d["all"] for d in await _cell_docs(m)}
     stats = {(d["region"], d["sector"]): d["employees"] for d in await m.store.find(st.EMPLOYMENT, {})}
-    sme_emp = {c: sum(int(s.get("headcount", 0)) for s in ss) for c, ss in cells.items()}
+    sme_emp = {c: a["headcount"] for c, a in cells.items()}
     strength = cluster.strengths(sme_emp, stats, m.thresholds)
+    empty = aggregates.Agg().encode()
     out = []
     for cell in sorted(set(cells) | set(strength)):
         if region and cell[0] != region:
             continue
-        out.append(
-            {
-                "region": cell[0],
-                "sector": cell[1],
-                **cluster.cell_needs(cells.get(cell, []), dims),
-                "strength": strength.get(cell),
-            }
-        )
+        needs = aggregates.needs_of(cells.get(cell, empty), dims)
+        out.append({"region": cell[0], "sector": cell[1], **needs, "strength": strength.get(cell)})
     return out
 
 
 async def spotlight(m: Mapping, region: str | None = None, council: str | None = None) -> Doc:
     _known_region(region)
     dims = [d.id for d in latest().dimensions]
-    return cluster.spotlight(await _cells(m), dims, region=region, council=council)
+    cells = {(d["region"], d["sector"]): aggregates.CellAgg.decode(d) for d in await _cell_docs(m)}
+    return aggregates.spotlight(cells, dims, region=region, council=council)

@@ -237,11 +237,16 @@ async def test_a_redelivered_assessment_adds_one_history_entry_to_the_cluster_ma
         await run_consumer(bus, "m", [mev.TOPIC], run, backoff_s=0.0)
     await run_consumer(bus, "m", [mev.TOPIC], run, backoff_s=0.0)
     assert [x[1] for x in bus.journal if x[0] == "handled"] == [registered.id, assessed.id, assessed.id, assessed.id]
-    cell = await store.get("cells_g1", "IE05:C28")
-    assert cell is not None
+    sme = await store.get("mapsmes_g1", "IE05:C28|s1")
+    cell = await store.get("mapcells_g1", "IE05:C28")
+    assert sme is not None and cell is not None
     # by hand: one assessment, mean of 2.0 and 4.0 = 3.0, in 2026Q4
-    assert cell["smes"]["s1"]["history"] == [{"quarter": "2026Q4", "mean": 3.0}]
-    assert cell[APPLIED] == [registered.id, assessed.id]
+    assert sme["summary"]["history"] == [{"quarter": "2026Q4", "mean": 3.0}]
+    assert (sme["applied"], sme["pending"]) == ([registered.id, assessed.id], None)
+    # the cell: one SME of 12, one assessment; 3.0 = 3/1 in the quarter's sum; no event left in flight
+    assert (cell["all"]["smes"], cell["all"]["headcount"], cell["all"]["assessments"]) == (1, 12, 1)
+    assert cell["all"]["trend"] == {"2026Q4": {"sum": "3/1", "sum_f": 3.0, "n": 1}}
+    assert cell["inflight"] == [] and APPLIED not in cell
     assert bus.committed == {("m", mev.TOPIC): 3}
 
 
