@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 PORT ?= 8000
 
-.PHONY: run test lint unit integration bench schemas docs backends edge mutate clean help
+.PHONY: run test lint unit integration bench schemas docs backends deploy-tools edge mutate clean help
 
 help:
 	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
@@ -34,6 +34,14 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 run: $(STAMP)
 	PORT=$(PORT) $(VENV)/bin/clustergrowth run
 
+# Pinned tools and schemas the deployment tests use (tests/deploy, tests/test_compose.py): Helm (built
+# from the Go module proxy), Strimzi's and the MongoDB community operator's CRDs, the Compose
+# Specification's JSON schema (compose-go's).
+deploy-tools:
+	deploy/native/provision.sh helm >/dev/null
+	deploy/native/provision.sh crds >/dev/null
+	deploy/native/provision.sh compose-spec >/dev/null
+
 backends: edge
 	deploy/native/provision.sh kafka >/dev/null
 	deploy/native/provision.sh ferretdb >/dev/null
@@ -49,13 +57,6 @@ EDGE_MANIFEST := --manifest-path gateway/edge/Cargo.toml
 edge:
 	deploy/native/provision.sh edge >/dev/null
 
-# The Compose Specification's JSON schema, as shipped inside a package on the Python package index.
-COMPOSE_SPEC := .cache/compose-spec/compose_spec.json
-$(COMPOSE_SPEC): | $(UV)
-	mkdir -p .cache/compose-spec
-	$(TOOLS)/bin/pip download -q --disable-pip-version-check --no-deps -d .cache/compose-spec docker-compose==1.29.2
-	cd .cache/compose-spec && $(PYTHON) -c "import zipfile,glob; z=zipfile.ZipFile(glob.glob('docker_compose-*.whl')[0]); open('compose_spec.json','wb').write(z.read('compose/config/compose_spec.json'))"
-
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -65,7 +66,7 @@ lint: $(STAMP)
 	$(EDGE_CARGO) clippy -q $(EDGE_MANIFEST) --offline --locked --all-targets -- -D warnings
 	$(EDGE_CARGO) test -q $(EDGE_MANIFEST) --offline --locked
 
-test: $(STAMP) backends $(COMPOSE_SPEC) lint
+test: $(STAMP) backends deploy-tools lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 unit: $(STAMP)

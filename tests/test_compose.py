@@ -1,91 +1,112 @@
-"""docker-compose.yml cannot run here (no Docker engine): validate it against the Compose Specification
-schema and check that every service, file and variable it names exists and is read, and that it and
-Prometheus's targets agree with the registry of services."""
+"""docker-compose.yml and its production override compose.prod.yml cannot run here (no Docker engine):
+validate them against the current Compose Specification schema (compose-go's, pinned in
+deploy/native/provision.sh) and check what a region needs of them: every service, file and variable they
+name exists and is read, they agree with the registry and the event contracts, every long-running
+container has a health check, a restart policy and resource limits, the services share one writable data
+volume, and the override encrypts and authenticates every backend with secrets from files."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
+import contracts
 from clustergrowth.settings import RuntimeSettings
-from gateway.app import GatewaySettings
 from instance.cli import main as cli_main
 from instance.registry import specs
+from tests.deploy.tooling import provision, readable_variables
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / ".cache" / "compose-spec" / "compose_spec.json"
 REGISTERED = {s.name for s in specs()}
 OURS = REGISTERED | {"gateway", "edge"}
+EVENT_TOPICS = {
+    m.TOPIC
+    for m in (importlib.import_module(f"contracts.{i.name}") for i in pkgutil.iter_modules(contracts.__path__))
+    if hasattr(m, "TOPIC")
+}
 
 
 def spec() -> dict[str, Any]:
-    """The schema; it names draft 2019-09 by a URL form jsonschema does not know, so pin the draft."""
-    schema: dict[str, Any] = json.loads(SPEC.read_text())
-    schema.pop("$schema", None)
+    schema: dict[str, Any] = json.loads(provision("compose-spec").read_text())
     return schema
 
 
 def validate(doc: dict[str, Any]) -> None:
-    jsonschema.Draft201909Validator(spec()).validate(doc)
+    jsonschema.Draft202012Validator(spec()).validate(doc)
 
 
-def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / name).read_text())
     return data
 
 
-def known_variables() -> set[str]:
-    out = {"HOST", "PORT"}
-    for cls in (RuntimeSettings, GatewaySettings, *(s.component.settings_class for s in specs())):
-        prefix = cls.model_config.get("env_prefix", "")
-        out |= {f"{prefix}{name}".upper() for name in cls.model_fields}
-    return out | {f"CG_GATEWAY_{s.name.upper()}_URL" for s in specs()}  # read by instance.registry
+def compose() -> dict[str, Any]:
+    return load("docker-compose.yml")
 
 
-def test_compose_file_is_valid_against_the_compose_specification() -> None:
-    assert SPEC.exists(), "the Compose Specification schema is fetched by `make test`"
-    validate(compose())
+def merged() -> dict[str, Any]:
+    """The base file with the production override merged as Compose does for these keys: mappings
+    (environment, depends_on) merged key by key, other keys replaced, secrets' lists replaced."""
+    base, prod = compose(), load("compose.prod.yml")
+    out = {**base, "services": {**base["services"]}, "volumes": {**base["volumes"], **prod.get("volumes", {})}}
+    for name, svc in prod["services"].items():
+        both = {**out["services"].get(name, {})}
+        for key, value in svc.items():
+            both[key] = {**both.get(key, {}), **value} if isinstance(value, dict) and key in both else value
+        out["services"][name] = both
+    return out
+
+
+def one_shot(svc: dict[str, Any]) -> bool:
+    return bool(svc.get("restart") == "on-failure")
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "compose.prod.yml"])
+def test_compose_files_are_valid_against_the_compose_specification(name: str) -> None:
+    assert spec()["$schema"] == "https://json-schema.org/draft/2020-12/schema"  # the current specification
+    validate(load(name))
 
 
 def test_a_broken_compose_file_is_caught() -> None:
     bad = compose()
     bad["services"]["gateway"]["ports"] = "8000"
-    try:
+    with pytest.raises(jsonschema.ValidationError):
         validate(bad)
-    except jsonschema.ValidationError:
-        return
-    raise AssertionError("the schema accepted ports as a string")
+    bad = compose()
+    bad["services"]["facilities"]["depends_on"]["kafka-topics"] = {"condition": "service_done"}
+    with pytest.raises(jsonschema.ValidationError):
+        validate(bad)
 
 
 def test_every_named_service_file_and_variable_exists() -> None:
-    c = compose()
-    services = c["services"]
-    assert {"kafka", "mongo", "redis", "facilities", "mapping", "matching", "gateway", "edge", "prometheus"} <= set(
-        services
-    )
-    assert services["kafka"]["image"].startswith("apache/kafka:4.")
-    assert services["mongo"]["image"].startswith("mongo:")
-    known = known_variables()
-    for name, svc in services.items():
-        for dep in svc.get("depends_on", {}):
-            assert dep in services, f"{name} depends on unknown service {dep}"
-        if name in OURS:
-            assert (ROOT / svc["build"]["dockerfile"]).exists()
-            unknown = set(svc["environment"]) - known
-            assert not unknown, f"{name} sets variables no code reads: {unknown}"
-            cmd = svc["command"]
-            assert cmd[:2] == ["clustergrowth", "run"] and cmd[2] in OURS
-            assert "healthcheck" in svc
-    for name in ("kafka", "mongo"):
-        assert "healthcheck" in services[name]
+    known = readable_variables()
+    for c in (compose(), merged()):
+        services = c["services"]
+        assert {"kafka-1", "kafka-2", "kafka-3", "kafka-topics", "mongo", "redis", "prometheus"} | OURS <= set(services)
+        for name, svc in services.items():
+            for dep in svc.get("depends_on", {}):
+                assert dep in services, f"{name} depends on unknown service {dep}"
+            if name in OURS:
+                assert (ROOT / svc["build"]["dockerfile"]).exists()
+                unknown = set(svc["environment"]) - known
+                assert not unknown, f"{name} sets variables no code reads: {unknown}"
+                cmd = svc["command"]
+                assert cmd[:2] == ["clustergrowth", "run"] and cmd[2] in OURS
+            for volume in svc.get("volumes", []):
+                source = volume.split(":")[0]
+                assert (ROOT / source).exists() if source.startswith("./") else source in c["volumes"], volume
     prom = (ROOT / "deploy" / "prometheus.yml").read_text()
     for target in re.findall(r'"([a-z]+):\d+"', prom):
-        assert target in services
+        assert target in compose()["services"]
 
 
 def test_compose_and_prometheus_agree_with_the_registry() -> None:
@@ -100,6 +121,9 @@ def test_compose_and_prometheus_agree_with_the_registry() -> None:
         assert gateway[f"CG_GATEWAY_{s.name.upper()}_URL"] == f"http://{s.name}:{s.port}", s.name
         assert f"{s.name}:{s.port}" in targets, s.name
         assert services[s.name]["command"] == ["clustergrowth", "run", s.name, "--port", str(s.port)], s.name
+    assert (
+        "/etc/prometheus/alerts.yml" in yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())["rule_files"]
+    )
 
 
 def test_the_cli_accepts_the_services_compose_runs() -> None:
@@ -108,3 +132,110 @@ def test_the_cli_accepts_the_services_compose_runs() -> None:
             cli_main(["run", name, "--help"])
         except SystemExit as e:
             assert e.code == 0
+
+
+@pytest.mark.parametrize("which", ["base", "production"])
+def test_every_container_is_health_checked_restarted_and_bounded(which: str) -> None:
+    services = (compose() if which == "base" else merged())["services"]
+    for name, svc in services.items():
+        assert svc.get("restart") in {"unless-stopped", "always", "on-failure"}, name
+        assert svc["deploy"]["resources"]["limits"]["memory"], name
+        if one_shot(svc):  # a job: its dependents wait for it to complete, so it has no health to check
+            dependents = [s for s in services.values() if name in s.get("depends_on", {})]
+            assert dependents and all(
+                s["depends_on"][name]["condition"] == "service_completed_successfully" for s in dependents
+            ), name
+        else:
+            assert svc["healthcheck"]["test"], name
+            assert svc["restart"] == "unless-stopped", name
+
+
+def test_the_services_share_one_data_volume_their_user_can_write() -> None:
+    """One key for the development issuer: every service of ours mounts the same volume at /data, and the
+    image's non-root user owns /data (a named volume starts as a copy of it, ownership included)."""
+    services = compose()["services"]
+    for name in OURS:
+        assert "cg-data:/data" in services[name]["volumes"], name
+        assert services[name]["environment"]["CG_DATA_DIR"] == "/data"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    user = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert user and user[-1].split(":")[0] not in {"root", "0"}
+    uid = user[-1].split(":")[0]
+    assert re.search(rf"chown {uid}:\S+ /data", dockerfile)
+
+
+def test_the_image_carries_every_package_the_wheel_needs() -> None:
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    copied = set(re.findall(r"^COPY (\S+) \1$", (ROOT / "deploy" / "Dockerfile").read_text(), re.M))
+    assert set(packages["packages"]) <= copied
+
+
+def test_kafka_replicates_three_times_with_two_in_sync_and_topics_have_explicit_retention() -> None:
+    services = compose()["services"]
+    brokers = [services[f"kafka-{i}"] for i in (1, 2, 3)]
+    assert {b["environment"]["KAFKA_NODE_ID"] for b in brokers} == {1, 2, 3}
+    for b in brokers:
+        env = b["environment"]
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == 3 and env["KAFKA_MIN_INSYNC_REPLICAS"] == 2
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 3 and env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert len({b["environment"]["CLUSTER_ID"] for b in brokers}) == 1
+    topics = services["kafka-topics"]
+    assert set(topics["environment"]["TOPICS"].split()) == EVENT_TOPICS
+    script = topics["entrypoint"][-1]
+    assert 'create "$$t" -1' in script and 'create "$$t.dlq" "$$DLQ_RETENTION_MS"' in script
+    assert '--config "retention.ms=$$2"' in script and '--add-config "retention.ms=$$2"' in script
+    for name in REGISTERED:  # the gateway and the front wait for the services
+        assert services[name]["depends_on"]["kafka-topics"] == {"condition": "service_completed_successfully"}
+    for name in OURS:
+        assert services[name]["environment"]["CG_KAFKA_REPLICATION"] == 3
+
+
+def test_the_production_override_encrypts_and_authenticates_every_backend() -> None:
+    prod = load("compose.prod.yml")
+    services = merged()["services"]
+    # TLS at the front, to the compiled front
+    tls = services["tls"]
+    assert "443:443" in tls["ports"] and tls["command"][-2:] == ["--to", "edge:8000"]
+    # Kafka: TLS on every listener, client certificates required
+    for i in (1, 2, 3):
+        env = services[f"kafka-{i}"]["environment"]
+        assert set(re.findall(r"(\w+):(\w+)", env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"])) == {
+            ("SSL", "SSL"),
+            ("CONTROLLER", "SSL"),
+        }
+        assert env["KAFKA_SSL_CLIENT_AUTH"] == "required" and env["KAFKA_ADVERTISED_LISTENERS"].startswith("SSL://")
+    # MongoDB: authentication, internal key file, TLS required
+    mongod = services["mongo"]["command"]
+    assert {"--auth", "--keyFile", "--tlsMode"} <= set(mongod) and mongod[mongod.index("--tlsMode") + 1] == "requireTLS"
+    assert services["mongo"]["environment"]["MONGO_INITDB_ROOT_PASSWORD_FILE"].startswith("/run/secrets/")
+    # Redis: TLS only, a password
+    redis = services["redis"]["command"][-1]
+    assert "--port 0" in redis and "--tls-port 6379" in redis and "--requirepass" in redis
+    # secrets come from files, never from this file
+    for name, secret in prod["secrets"].items():
+        assert set(secret) == {"file"} and secret["file"].startswith("./secrets/"), name
+    secret_like = re.compile(r"PASSWORD$|SECRET|TOKEN", re.I)
+    for name, svc in services.items():
+        env = svc.get("environment", {})
+        assert not [k for k in env if secret_like.search(k)], f"{name} has a secret inline"
+        assert not [v for v in env.values() if re.search(r"://[^/@\s]*:[^/@\s]*@", str(v))], name
+    for name in OURS:
+        assert services[name]["env_file"] == [{"path": "./secrets/clustergrowth.env", "required": True}]
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_the_production_override_gives_settings_production_accepts(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a service reads under the override (its environment, the issuer and the passwords of
+    secrets/clustergrowth.env filled in) passes the settings' production checks."""
+    env = merged()["services"][name]["environment"]
+    filled = {
+        "${CG_AUTH_ISSUER:?set CG_AUTH_ISSUER to the region's OpenID Connect issuer}": "https://login.example.eu/ie05",
+        "${CG_REGION:-IE05}": "IE05",
+        "${CG_GATEWAY_CORS_ORIGINS:-[]}": "[]",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, filled.get(str(v), str(v)))
+    monkeypatch.setenv("CG_MONGO_PASSWORD", "Xq7-long-generated-secret-91")
+    monkeypatch.setenv("CG_REDIS_PASSWORD", "Zr4-long-generated-secret-27")
+    s = RuntimeSettings()
+    assert (s.environment, s.auth_issuer) == ("production", "https://login.example.eu/ie05")
