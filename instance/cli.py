@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from clustergrowth.envelope import CloudEvent
+
 CHECKOUT_DATA = Path(__file__).resolve().parents[1] / ".data"  # where `make run` keeps the stack's data
 
 
@@ -122,9 +124,10 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 async def _events(args: argparse.Namespace) -> int:
-    from clustergrowth.bus import open_bus
     from contracts import registry, resolve_type
     from contracts import topics as all_topics
+    from instance.events import ReadError, Reading, check_group, parse_start, parse_time, read
+    from instance.registry import specs
 
     settings = _settings(args.data_dir)
     wanted = resolve_type(args.type) if args.type else None
@@ -134,17 +137,28 @@ async def _events(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    topics = args.topic or [settings.topic(t) for t in all_topics()]
+    try:
+        check_group(args.group, settings, [s.name for s in specs()])
+        reading = Reading(
+            topics=args.topic or [settings.topic(t) for t in all_topics()],
+            start=parse_start(args.start),
+            group=args.group,
+            follow=args.follow,
+            max=args.max,
+            until=parse_time(args.until, "--until") if args.until else None,
+            types=frozenset(wanted) if wanted else None,
+        )
+    except ReadError as e:
+        print(f"clustergrowth events: {e}", file=sys.stderr)
+        return 2
     if settings.bus == "sqlite" and not (settings.data_dir / "events.sqlite").exists():
         return _no_stack("events", settings.data_dir / "events.sqlite")
-    bus = open_bus(settings, client_id="clustergrowth-cli")
-    try:
-        async for _, event in bus.read(topics, follow=args.follow):
-            if wanted is None or event.type in wanted:
-                sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
-                sys.stdout.flush()
-    finally:
-        await bus.close()
+
+    def emit(topic: str, event: CloudEvent) -> None:
+        sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    await read(settings, reading, emit)
     return 0
 
 
@@ -249,6 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--type", default=None, help="event name (DeskBooked) or full versioned type")
     e.add_argument("--topic", action="append", default=None, help="topic(s); default: every service's")
     e.add_argument("--follow", action="store_true", help="keep printing new events")
+    e.add_argument(
+        "--from",
+        dest="start",
+        default=None,
+        help="earliest, latest or an ISO 8601 time (default: the group's position, else earliest)",
+    )
+    e.add_argument("--group", default=None, help="read as this consumer group, committing what was read")
+    e.add_argument("--max", type=int, default=None, help="stop after this many events")
+    e.add_argument("--until", default=None, help="stop at the first event after this ISO 8601 time")
     e.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     e.set_defaults(fn=cmd_events)
 
