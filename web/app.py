@@ -87,6 +87,11 @@ class Page:
     def _(self, text: str) -> str:
         return i18n.translations(self.lang).gettext(text)
 
+    def here(self) -> str:
+        """Where the language switch returns to: this page (a form's result page names its GET page)."""
+        query = self.request.url.query
+        return self.request.url.path + (f"?{query}" if query else "")
+
     def role_name(self, role: str) -> str:
         _ = self._
         names = {
@@ -112,7 +117,7 @@ class Page:
             fmt=self.fmt,
             csrf_field=CSRF_FIELD,
             path=self.request.url.path,
-            **context,
+            **{"here": self.here(), **context},
         )
         return HTMLResponse(html, status_code=status)
 

@@ -123,6 +123,9 @@ async def test_a_conflict_names_the_booked_slot_in_the_persons_language(client: 
     again = await client.post("/facilities/sites/ork-rubicon/book", data=form | {"start": "10:30"})
     assert again.status_code == 409 and '<html lang="fr">' in again.text
     assert "Déjà réservé :" in again.text and "the requested slot is already booked" in again.text
+    await client.post("/language", data={"csrf": csrf, "lang": "tr", "next": "/"})
+    site = await client.get("/facilities/sites/ork-rubicon")
+    assert "ONAY GEREKİR" in site.text and "ONAY GEREKIR" not in site.text  # Turkish casing: i → İ
 
 
 async def test_booking_then_cancelling(client: httpx.AsyncClient) -> None:

@@ -122,6 +122,7 @@ def routes(web: Web) -> list[Route]:
             form=form or {"day": day.isoformat()},
             errors=errors or {},
             problem=problem,
+            here=f"/facilities/sites/{site_id}?day={day.isoformat()}",
         )
 
     async def site(page: Page) -> Response:
