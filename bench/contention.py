@@ -1,16 +1,23 @@
-"""Booking contention through the HTTP API of the one-command stack.
+"""Bookings under a compiled load generator: the platform's booking route against a bare endpoint.
 
-Uncontended baseline: N attempts, each on its own slot. Contended: N attempts on S slots (N/S each),
-shuffled and in flight together. Reports successes per slot (must be exactly one) and contended
-throughput as a ratio of uncontended throughput, both measured in this run on the same stack.
+wrk (``deploy/native/provision.sh wrk``) drives the server for a fixed time; a Lua script gives every
+request its own body. Uncontended: each request books its own slot. Contended: the requests cycle over
+S slots, so all but the first attempt on each are refused (409). The server's CPU time (user + system
+of its process tree, read from /proc) is taken around each phase, so the figures are what the server
+did, whatever the load generator cost. Baseline in the same run: ``bench.bare_booking``, a bare
+Starlette endpoint with the same validation and the same guarded store write, under the same load.
+After each run the server's own store is read back: any two overlapping confirmed bookings of one
+resource are a double booking.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import os
-import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import write_result
+from bench.common import RESULTS, write_result
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 
@@ -39,157 +46,380 @@ def _token(env: dict[str, str], *args: str) -> str:
     return subprocess.run([CLI, "token", *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-async def _fire(client: httpx.AsyncClient, bodies: list[dict[str, Any]], concurrency: int) -> tuple[float, list[int]]:
-    sem = asyncio.Semaphore(concurrency)
-    statuses: list[int] = [0] * len(bodies)
+LUA = r"""
+local ids = {%(ids)s}
+local day0, slots, offset, nthreads = %(day0)d, %(slots)d, %(offset)d, %(threads)d
+local auth = "%(auth)s"
+local made = 0
+function setup(thread)
+  thread:set("tid", made)
+  made = made + 1
+end
+local k = 0
+statuses = {}
+function request()
+  local n = tid + k * nthreads
+  k = k + 1
+  if slots > 0 then n = n %% slots end
+  n = n + offset
+  local desk, rest = ids[(n %% #ids) + 1], math.floor(n / #ids)
+  local t = day0 + math.floor(rest / 23) * 86400 + (rest %% 23) * 3600
+  local body = string.format('{"resource_id":"%%s","start":"%%s","end":"%%s"}', desk,
+    os.date("!%%Y-%%m-%%dT%%H:%%M:%%S+00:00", t), os.date("!%%Y-%%m-%%dT%%H:%%M:%%S+00:00", t + 1800))
+  local headers = {["Content-Type"] = "application/json"}
+  if auth ~= "" then headers["Authorization"] = auth end
+  return wrk.format("POST", "/api/v1/facilities/bookings", headers, body)
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+threads = {}
+function setup(thread)
+  thread:set("tid", made)
+  made = made + 1
+  table.insert(threads, thread)
+end
+function done(summary, latency, requests)
+  local total = {}
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("statuses")) do total[code] = (total[code] or 0) + n end
+  end
+  local parts = {}
+  for code, n in pairs(total) do table.insert(parts, string.format('"%%d":%%d', code, n)) end
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"statuses":{%%s},' ..
+    '"errors":{"connect":%%d,"read":%%d,"write":%%d,"timeout":%%d},"p50_us":%%d,"p99_us":%%d}\n',
+    summary.requests, summary.duration, table.concat(parts, ","), e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
 
-    async def one(i: int, body: dict[str, Any]) -> None:
-        async with sem:
+
+def _wrk() -> str:
+    script = Path(__file__).resolve().parents[1] / "deploy" / "native" / "provision.sh"
+    return subprocess.run(["bash", str(script), "wrk"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (a server may start helpers)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
             try:
-                r = await client.post("/api/v1/facilities/bookings", json=body)
-                statuses[i] = r.status_code
-            except httpx.TransportError:
-                statuses[i] = 0  # outcome unknown to the client; the server's state is checked after
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*[one(i, b) for i, b in enumerate(bodies)])
-    return time.perf_counter() - t0, statuses
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants, from /proc/<pid>/stat (fields 14 and 15)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
-async def run(attempts: int, slots: int, concurrency: int, desks: int) -> dict[str, Any]:
-    data = Path(tempfile.mkdtemp(prefix="bench-contention-"))
-    port = _free_port()
-    env = {**os.environ, "CG_DATA_DIR": str(data), "CG_LOG_LEVEL": "WARNING", "CG_SEED_DEMO": "false"}
-    env["CG_GATEWAY_RATE_LIMITS"] = "false"  # 20,000 requests from one address: measure bookings, not quotas
-    server_log = await asyncio.to_thread(open, data / "server.log", "wb")
-    proc = await asyncio.to_thread(
-        subprocess.Popen, [CLI, "run", "--port", str(port)], env=env, stderr=server_log, stdout=server_log
+def load(
+    wrk: str,
+    url: str,
+    work: Path,
+    *,
+    ids: list[str],
+    day0: datetime,
+    slots: int,
+    offset: int,
+    auth: str,
+    seconds: float,
+    connections: int,
+    threads: int,
+    pid: int,
+) -> dict[str, Any]:
+    """One wrk run; the server's CPU seconds around it."""
+    script = work / f"load-{slots}-{offset}.lua"
+    script.write_text(
+        LUA
+        % {
+            "ids": ",".join(f'"{i}"' for i in ids),
+            "day0": int(day0.timestamp()),
+            "slots": slots,
+            "offset": offset,
+            "threads": threads,
+            "auth": auth,
+        }
     )
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run(
+        [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cpu = cpu_seconds(pid) - cpu0
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    r = json.loads(line[len("RESULT ") :])
+    wall = r["duration_us"] / 1e6
+    ok = r["statuses"].get("201", 0)
+    return {
+        "seconds": round(wall, 3),
+        "requests": r["requests"],
+        "statuses": dict(sorted(r["statuses"].items())),
+        "errors": r["errors"],
+        "requests_per_s": round(r["requests"] / wall, 1),
+        "bookings_per_s": round(ok / wall, 1),
+        "server_cpu_s": round(cpu, 3),
+        "server_cpu_share": round(cpu / wall, 3),  # 1.0 = one core busy the whole time
+        "server_cpu_ms_per_request": round(cpu * 1000 / r["requests"], 3) if r["requests"] else None,
+        "latency_p50_ms": round(r["p50_us"] / 1000, 3),
+        "latency_p99_ms": round(r["p99_us"] / 1000, 3),
+    }
+
+
+def double_bookings(store_files: list[Path]) -> tuple[int, int]:
+    """Confirmed bookings, and pairs of them overlapping on one resource, read from the servers' stores."""
+    confirmed = overlaps = 0
+    for f in store_files:
+        db = sqlite3.connect(f)
+        try:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name='c_schedules'").fetchone():
+                continue
+            for (text,) in db.execute("SELECT doc FROM c_schedules"):
+                bs = sorted(
+                    (b["start"], b["end"]) for b in json.loads(text).get("bookings", []) if b["status"] == "confirmed"
+                )
+                confirmed += len(bs)
+                overlaps += sum(1 for a, b in itertools.pairwise(bs) if b[0] < a[1])
+        finally:
+            db.close()
+    return confirmed, overlaps
+
+
+async def _ready(url: str) -> None:
+    async with httpx.AsyncClient() as probe:
+        for _ in range(300):
+            try:
+                r = await probe.post(f"{url}/api/v1/facilities/bookings", content=b"{}", timeout=1)
+                if r.status_code in (401, 403, 422):
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} never answered")
+
+
+async def _platform_setup(base: str, env: dict[str, str], desks: int) -> tuple[list[str], str]:
+    mgr = {
+        "Authorization": "Bearer "
+        + _token(env, "--sub", "bench-mgr", "--role", "facility_manager", "--region", "IE05", "--org", "Bench")
+    }
+    user = "Bearer " + _token(env, "--sub", "bench-user", "--role", "student", "--region", "IE05")
+    async with httpx.AsyncClient(base_url=base, headers=mgr, timeout=60) as c:
+        hours = {d: [{"open": "00:00", "close": "23:59"}] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        site = (
+            await c.post(
+                "/api/v1/facilities/sites",
+                json={
+                    "name": "Bench park",
+                    "kind": "science_park",
+                    "city": "Cork",
+                    "address": "bench",
+                    "timezone": "UTC",
+                    "opening_hours": hours,
+                    "organisation": "IE05:Bench",  # the manager's own organisation (platform id)
+                },
+            )
+        ).json()
+        ids = []
+        for i in range(desks):
+            r = await c.post(
+                "/api/v1/facilities/resources",
+                json={
+                    "site_id": site["id"],
+                    "name": f"Desk {i}",
+                    "kind": "hot_desk",
+                    "policy": {"max_days_ahead": 365, "max_duration_minutes": 60},
+                },
+            )
+            ids.append(r.json()["id"])
+    return ids, user
+
+
+def _phases(
+    wrk: str, url: str, work: Path, ids: list[str], auth: str, pid: int, a: argparse.Namespace
+) -> dict[str, Any]:
+    day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    common = {"ids": ids, "day0": day0, "auth": auth, "connections": a.connections, "threads": a.threads, "pid": pid}
+    # offsets keep the phases' slots apart: warm-up, uncontended (at most 1,000/s), contended
+    load(wrk, url, work, slots=0, offset=0, seconds=a.warmup, **common)
+    unc = load(wrk, url, work, slots=0, offset=200_000, seconds=a.seconds, **common)
+    con = load(wrk, url, work, slots=a.slots, offset=100_000, seconds=a.seconds, **common)
+    return {"uncontended": unc, "contended": con}
+
+
+def run(a: argparse.Namespace) -> dict[str, Any]:
+    wrk = _wrk()
+    data = Path(tempfile.mkdtemp(prefix="bench-contention-"))
+    out: dict[str, Any] = {"load_generator": "wrk", "connections": a.connections, "seconds_per_phase": a.seconds}
+
+    # 1. The platform: `clustergrowth run` (gateway and every service in one process, embedded store).
+    port = _free_port()
+    env = {**os.environ, "CG_DATA_DIR": str(data / "platform"), "CG_LOG_LEVEL": "WARNING", "CG_SEED_DEMO": "false"}
+    env["CG_GATEWAY_RATE_LIMITS"] = "false"  # thousands of requests from one address: bookings, not quotas
     base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as probe:
-            for _ in range(150):
-                try:
-                    if (await probe.get(f"{base}/readyz", timeout=1)).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
-        mgr = {
-            "Authorization": "Bearer "
-            + _token(env, "--sub", "bench-mgr", "--role", "facility_manager", "--region", "IE05", "--org", "Bench")
-        }
-        user = {
-            "Authorization": "Bearer " + _token(env, "--sub", "bench-user", "--role", "student", "--region", "IE05")
-        }
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base, headers=mgr, timeout=120, limits=limits) as c:
-            hours = {
-                d: [{"open": "00:00", "close": "23:59"}] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-            }
-            site = (
-                await c.post(
-                    "/api/v1/facilities/sites",
-                    json={
-                        "name": "Bench park",
-                        "kind": "science_park",
-                        "city": "Cork",
-                        "address": "bench",
-                        "timezone": "UTC",
-                        "opening_hours": hours,
-                        "organisation": "IE05:Bench",  # the manager's own organisation (platform id)
-                    },
-                )
-            ).json()
-            ids = []
-            for i in range(desks):
-                r = await c.post(
-                    "/api/v1/facilities/resources",
-                    json={
-                        "site_id": site["id"],
-                        "name": f"Desk {i}",
-                        "kind": "hot_desk",
-                        "policy": {"max_days_ahead": 365, "max_duration_minutes": 60},
-                    },
-                )
-                ids.append(r.json()["id"])
-            c.headers.update(user)
-            day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    with open(data / "platform.log", "wb") as log:
+        proc = subprocess.Popen([CLI, "run", "--port", str(port)], env=env, stderr=log, stdout=log)
+        try:
+            asyncio.run(_ready(base))
+            ids, user = asyncio.run(_platform_setup(base, env, a.desks))
+            if a.profile:
+                out["profile"] = _profiled(wrk, base, data, ids, user, proc.pid, a)
+            out["platform"] = _phases(wrk, base, data, ids, user, proc.pid, a)
+        except Exception:
+            print("platform log tail:", (data / "platform.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
-            def slot(n: int) -> dict[str, Any]:
-                desk, rest = ids[n % desks], n // desks
-                start = day0 + timedelta(days=rest // 23, hours=rest % 23)
-                return {
-                    "resource_id": desk,
-                    "start": start.isoformat(),
-                    "end": (start + timedelta(minutes=30)).isoformat(),
-                }
+    # 2. The baseline: the bare endpoint, same validation and store write, same load.
+    port = _free_port()
+    bare_dir = data / "bare"
+    bare_dir.mkdir()
+    bare_ids = [f"desk-{i}" for i in range(a.desks)]
+    cmd = [sys.executable, "-m", "bench.bare_booking", "--port", str(port), "--data", str(bare_dir)]
+    with open(data / "bare.log", "wb") as log:
+        proc = subprocess.Popen([*cmd, "--resources", ",".join(bare_ids)], stderr=log, stdout=log)
+        try:
+            asyncio.run(_ready(f"http://127.0.0.1:{port}"))
+            out["bare"] = _phases(wrk, f"http://127.0.0.1:{port}", data, bare_ids, "", proc.pid, a)
+        except Exception:
+            print("bare log tail:", (data / "bare.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
-            warm = [slot(n) for n in range(attempts, attempts + 500)]
-            await _fire(c, warm, concurrency)
-            unc_bodies = [slot(n) for n in range(attempts)]
-            random.shuffle(unc_bodies)
-            unc_s, unc_status = await _fire(c, unc_bodies, concurrency)
+    p, b = out["platform"], out["bare"]
+    confirmed, overlaps = double_bookings([*sorted((data / "platform").rglob("*.sqlite")), bare_dir / "bare.sqlite"])
+    out["confirmed_bookings"] = confirmed
+    out["double_bookings"] = overlaps
+    out["ratio_platform_to_bare"] = round(p["uncontended"]["bookings_per_s"] / b["uncontended"]["bookings_per_s"], 3)
+    out["ratio_cpu_per_request_bare_to_platform"] = round(
+        b["uncontended"]["server_cpu_ms_per_request"] / p["uncontended"]["server_cpu_ms_per_request"], 3
+    )
+    out["ratio_contended_to_uncontended"] = round(
+        p["contended"]["requests_per_s"] / p["uncontended"]["requests_per_s"], 3
+    )
+    return out
 
-            offset = attempts + 1000  # fresh slots, never booked above
-            per_slot = attempts // slots
-            con_bodies = [slot(offset + s) for s in range(slots) for _ in range(per_slot)]
-            random.shuffle(con_bodies)
-            con_s, con_status = await _fire(c, con_bodies, concurrency)
-        wins = Counter(
-            (b["resource_id"], b["start"]) for b, st in zip(con_bodies, con_status, strict=True) if st == 201
-        )
-        per_slot_wins = Counter(
-            wins.get((slot(offset + s)["resource_id"], slot(offset + s)["start"]), 0) for s in range(slots)
-        )
-        return {
-            "attempts": attempts,
-            "concurrency": concurrency,
-            "uncontended": {
-                "seconds": round(unc_s, 3),
-                "per_s": round(attempts / unc_s, 1),
-                "statuses": dict(Counter(unc_status)),
-            },
-            "contended": {
-                "slots": slots,
-                "attempts_per_slot": per_slot,
-                "seconds": round(con_s, 3),
-                "per_s": round(len(con_bodies) / con_s, 1),
-                "statuses": dict(Counter(con_status)),
-            },
-            "successes_per_slot": {str(k): v for k, v in sorted(per_slot_wins.items())},
-            "double_bookings": sum(v for k, v in per_slot_wins.items() if k > 1),
-            "ratio_contended_to_uncontended": round((len(con_bodies) / con_s) / (attempts / unc_s), 3),
-        }
-    except Exception:
-        print(
-            f"server {'exited ' + str(proc.poll()) if proc.poll() is not None else 'alive'}; log tail:",
-            (data / "server.log").read_text(errors="replace")[-3000:],
-            file=sys.stderr,
-        )
-        raise
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        server_log.close()
+
+def _profiled(
+    wrk: str, url: str, work: Path, ids: list[str], auth: str, pid: int, a: argparse.Namespace
+) -> dict[str, Any]:
+    """py-spy samples the server while wrk books (uncontended); the flame graph and top frames are kept."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    svg = RESULTS / "contention-profile.svg"
+    raw = work / "profile.txt"
+    day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    rec = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "200",
+            "--duration",
+            str(int(a.seconds)),
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.0)
+    load(
+        wrk,
+        url,
+        work,
+        ids=ids,
+        day0=day0,
+        slots=0,
+        offset=300_000,
+        auth=auth,
+        seconds=a.seconds,
+        connections=a.connections,
+        threads=a.threads,
+        pid=pid,
+    )
+    _, err = rec.communicate(timeout=120)
+    if rec.returncode != 0 or not raw.exists():
+        return {"error": err.decode(errors="replace")[-500:]}
+    return top_frames(raw, svg)
+
+
+def top_frames(raw: Path, svg: Path | None = None, n: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample shares per function from py-spy's raw (collapsed stacks) output."""
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        k = int(count)
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")" for f in stack.split(";")
+        ]
+        total += k
+        own[frames[-1]] += k
+        for f in set(frames):
+            incl[f] += k
+    return {
+        "samples": total,
+        "self": [{"frame": f, "share": round(c / total, 3)} for f, c in own.most_common(n)],
+        "inclusive": [{"frame": f, "share": round(c / total, 3)} for f, c in incl.most_common(n)],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--attempts", type=int, default=10_000)
+    p.add_argument("--seconds", type=float, default=10.0, help="per phase (uncontended, contended)")
+    p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--slots", type=int, default=100)
-    p.add_argument("--concurrency", type=int, default=200)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (the server shares the machine)")
     p.add_argument("--desks", type=int, default=50)
+    p.add_argument("--profile", action="store_true", help="also sample the platform with py-spy (a phase more)")
     a = p.parse_args(argv)
-    result = asyncio.run(run(a.attempts, a.slots, a.concurrency, a.desks))
+    result = run(a)
     path = write_result("contention", result)
+    pl, bare = result["platform"], result["bare"]
     print(
-        f"contention: {result['contended']['attempts_per_slot']} attempts on each of {a.slots} slots; "
-        f"successes per slot {result['successes_per_slot']} (double bookings: {result['double_bookings']})"
+        f"contention (wrk, {a.connections} connections, {a.seconds:g} s a phase): platform "
+        f"{pl['uncontended']['bookings_per_s']} bookings/s ({pl['uncontended']['server_cpu_ms_per_request']} ms CPU "
+        f"each, {pl['uncontended']['server_cpu_share']} cores) vs bare Starlette endpoint "
+        f"{bare['uncontended']['bookings_per_s']}/s ({bare['uncontended']['server_cpu_ms_per_request']} ms) "
+        f"-> x{result['ratio_platform_to_bare']} (target >= 0.6)"
     )
     print(
-        f"contention: contended {result['contended']['per_s']}/s vs uncontended "
-        f"{result['uncontended']['per_s']}/s -> ratio {result['ratio_contended_to_uncontended']} "
-        f"(target >= 0.5)  [{path}]"
+        f"contention: {a.slots} slots, contended {pl['contended']['requests_per_s']} attempts/s vs uncontended "
+        f"{pl['uncontended']['requests_per_s']}/s -> x{result['ratio_contended_to_uncontended']} (target >= 0.5); "
+        f"double bookings {result['double_bookings']} of {result['confirmed_bookings']} confirmed  [{path}]"
     )
     return result
 

@@ -1,0 +1,102 @@
+"""The baseline of bench.contention: a bare Starlette endpoint booking a slot, with no platform around it.
+
+It does what the booking route does for the store and nothing else: the request body is validated by
+the same command model (``BookResource``), the resource is read, and the day's schedule document gets
+the booking and its event in its embedded outbox by the same guarded write (``aggregate.update`` over
+the same SQLite store adapter), refusing an overlapping confirmed booking with 409. No gateway, no
+token, no middleware, no relay publishing the outbox: what is left of the real route's cost once the
+platform's own work is taken away.
+
+Run: ``python -m bench.bare_booking --port P --data DIR --resources r1,r2`` (used by bench.contention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from clustergrowth import aggregate
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.problems import Conflict
+from clustergrowth.store.sqlite import SqliteStore
+from services.facilities.commands import BookResource
+
+RESOURCES, SCHEDULES = "resources", "schedules"
+
+
+def app(store: SqliteStore, region: str = "IE05") -> Starlette:
+    async def book(request: Request) -> Response:
+        try:
+            cmd = BookResource.model_validate_json(await request.body())
+        except ValidationError as e:
+            fields = [{"field": ".".join(map(str, x["loc"])), "reason": x["msg"]} for x in e.errors()]
+            return JSONResponse({"status": 422, "errors": fields}, 422, media_type="application/problem+json")
+        resource = await store.get(RESOURCES, cmd.resource_id)
+        if resource is None:
+            return JSONResponse({"status": 404}, 404, media_type="application/problem+json")
+        start, end = cmd.start.astimezone(UTC), cmd.end.astimezone(UTC)
+        key = f"{cmd.resource_id}:{start.date().isoformat()}"
+
+        async def step(doc: dict[str, Any] | None) -> tuple[dict[str, Any], list[CloudEvent], dict[str, Any]]:
+            bookings = list((doc or {}).get("bookings", []))
+            for b in bookings:
+                if b["status"] == "confirmed" and b["start"] < end.isoformat() and start.isoformat() < b["end"]:
+                    raise Conflict("the slot overlaps a confirmed booking")
+            booking = {
+                "id": f"bk-{uuid.uuid4().hex[:12]}",
+                "resource_id": cmd.resource_id,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "status": "confirmed",
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+            event = CloudEvent(
+                type="eu.smeclustergrowth.facilities.ResourceBooked.v1",
+                source=f"/regions/{region}/facilities",
+                data=booking,
+                region=region,
+                partitionkey=cmd.resource_id,
+            )
+            new = {**(doc or {}), "_id": key, "resource_id": cmd.resource_id, "bookings": [*bookings, booking]}
+            return new, [event], booking
+
+        try:
+            booking = await aggregate.update(store, SCHEDULES, key, step, busy="the resource is too busy")
+        except Conflict as e:
+            return JSONResponse({"status": 409, "detail": e.detail}, 409, media_type="application/problem+json")
+        return JSONResponse(booking, 201)
+
+    return Starlette(routes=[Route("/api/v1/facilities/bookings", book, methods=["POST"])])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--resources", required=True, help="comma-separated resource ids to create")
+    a = p.parse_args()
+    store = SqliteStore(a.data / "bare.sqlite")
+
+    async def seed() -> None:
+        for rid in a.resources.split(","):
+            await store.insert(RESOURCES, {"_id": rid, "name": rid})
+
+    import asyncio
+
+    asyncio.run(seed())
+    store = SqliteStore(a.data / "bare.sqlite")  # a fresh connection thread for the server's loop
+    uvicorn.run(app(store), host="127.0.0.1", port=a.port, log_level="warning", access_log=False, http="httptools")
+
+
+if __name__ == "__main__":
+    main()
