@@ -4,6 +4,8 @@
 #   provision.sh ferretdb  -> prints the path of a FerretDB binary (deploy/native/ferretdb, built with go)
 #   provision.sh redis     -> prints the path of a redis-server launcher (Debian's redis packages, unpacked
 #                             under .cache without installing them)
+#   provision.sh wrk       -> prints the path of a wrk launcher (Debian's wrk and LuaJIT packages, unpacked under
+#                             .cache; the load generator of bench/contention.py)
 #   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust without
 #                             dependencies, built offline with cargo; rebuilt when its sources change)
 #   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
@@ -26,7 +28,7 @@ HELM_VERSION=v3.22.0
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
-case "${1:?kafka|ferretdb|redis|edge|chromium|asyncapi|helm|crds|compose-spec}" in
+case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spec}" in
   kafka)
     libs="$cache/kafka-$KAFKA_VERSION/libs"
     if [ ! -f "$libs/.complete" ]; then
@@ -59,6 +61,23 @@ case "${1:?kafka|ferretdb|redis|edge|chromium|asyncapi|helm|crds|compose-spec}" 
       ln -sf redis-check-rdb "$dir/root/usr/bin/redis-server"  # Debian's redis-server is this binary
       libs=$(dirname "$(find "$dir/root" -name 'libjemalloc.so.2' | head -1)")
       printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$libs" "$dir/root/usr/bin/redis-server" > "$launcher"
+      chmod +x "$launcher"
+    fi
+    echo "$launcher" ;;
+  wrk)
+    # wrk, the compiled HTTP load generator (Debian's package and its LuaJIT, unpacked under .cache like
+    # redis); bench/contention.py drives the server with it, a Lua script giving each request its own body
+    dir="$cache/wrk"
+    launcher="$dir/wrk"
+    if [ ! -x "$launcher" ]; then
+      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch wrk" >&2; exit 1; }
+      debs="$cache/wrk-debs"
+      mkdir -p "$debs" "$dir/root"
+      fetch() { (cd "$debs" && apt-get download -q wrk libluajit-5.1-2 libluajit-5.1-common >&2 2>&1); }
+      fetch || { apt-get update -qq >&2 && fetch; }
+      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
+      libs=$(dirname "$(find "$dir/root" -name 'libluajit-5.1.so.2' | head -1)")
+      printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$libs" "$dir/root/usr/bin/wrk" > "$launcher"
       chmod +x "$launcher"
     fi
     echo "$launcher" ;;
