@@ -6,20 +6,26 @@ settings, hardening, secrets by reference)."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib
 import pkgutil
 import re
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jwt
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
 import contracts
+from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings
+from gateway.app import GatewaySettings
 from instance.registry import specs
 from tests.deploy.tooling import (
     CHART,
@@ -113,6 +119,29 @@ def test_the_schemas_catch_a_broken_object(default: list[dict[str, Any]]) -> Non
         validate_custom_resource(mongo)
 
 
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("strimzi.enable=false", "additional properties 'enable' not allowed"),  # a typo'd value
+        ("region=Ireland", "/region"),
+        ("mongodb.url=mongodb://cg:hunter2hunter2@db:27017/", "/mongodb/url"),  # a password in a URL
+        ("rateStore.url=rediss://cg:hunter2hunter2@r:6379/0", "/rateStore/url"),
+        ("kafka.securityProtocol=TLS", "/kafka/securityProtocol"),
+        ("extraEnv.KAFKA_BOOTSTRAP=x", "'KAFKA_BOOTSTRAP' does not match pattern '^CG_"),
+    ],
+)
+def test_the_values_schema_refuses_bad_values(setting: str, complaint: str) -> None:
+    done = run_helm("template", "x", str(CHART), "--kube-version", f"{KUBERNETES}.0", "--set", setting)
+    assert done.returncode != 0 and complaint in done.stderr, done.stderr
+
+
+def test_the_values_schema_accepts_a_user_but_no_password_in_urls() -> None:
+    objs = render(
+        sets=("mongodb.url=mongodb://cg@db-1:27017\\,db-2:27017/?replicaSet=rs0", "rateStore.url=rediss://r:6379/0")
+    )
+    assert by_name(objs, "ConfigMap")["ie05-clustergrowth-env"]["data"]["CG_MONGO_URL"].startswith("mongodb://cg@db-1")
+
+
 def test_the_crd_schemas_are_the_pinned_versions() -> None:
     assert {("kafka.strimzi.io/v1", k) for k in ("Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser",
                                                  "KafkaMirrorMaker2")} <= set(crd_schemas())  # fmt: skip
@@ -181,6 +210,9 @@ def test_the_production_values_give_settings_production_accepts(
     assert (s.environment, s.store, s.bus, s.region) == ("production", "mongo", "kafka", "IE05")
     assert s.auth_issuer == "https://login.example.eu/realms/ie05"
     assert [p.region for p in s.auth_partners] == ["ITH5"]
+    if component == "gateway":
+        url = GatewaySettings().rate_store_url
+        assert url == "rediss://cg-redis-master:6379/0" and s.redis_problems(url) == []
 
 
 def test_the_default_values_give_valid_development_settings(
@@ -216,6 +248,24 @@ def test_the_development_issuer_key_is_shared_by_every_pod(
             "volumeMounts"
         ]
     assert not kinds(production, "Secret")
+
+
+def test_the_generated_development_key_signs_tokens_the_services_accept(
+    default: list[dict[str, Any]], tmp_path: Path, settings: RuntimeSettings
+) -> None:
+    """Helm's generated key is one the development issuer reads where the pods mount it, and its tokens
+    verify with its public key (ES256, P-256)."""
+    secret = by_name(default, "Secret")["ie05-clustergrowth-dev-issuer"]
+    (tmp_path / "dev-issuer").mkdir()
+    key_path = tmp_path / "dev-issuer" / "key.pem"
+    key_path.write_bytes(base64.b64decode(secret["data"]["key.pem"]))
+    issuer = DevIssuer(tmp_path)
+    key = issuer.private_key()
+    assert isinstance(key.curve, ec.SECP256R1)
+    token = issuer.mint(settings, "alice", ["student"], "IE05")
+    claims = jwt.decode(token, key.public_key(), algorithms=["ES256"], audience=settings.auth_audience)
+    assert claims["sub"] == "alice"
+    assert key_path.read_bytes() == base64.b64decode(secret["data"]["key.pem"])  # read, never rewritten
 
 
 @pytest.mark.parametrize("values", ["default", "production"])
