@@ -235,6 +235,41 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export the events of a time range to Parquet, partitioned by region, type and date."""
+    from contracts import registry, resolve_type
+    from instance.events import ReadError, parse_time
+    from instance.export import export
+
+    settings = _settings(args.data_dir)
+    wanted = resolve_type(args.type) if args.type else None
+    if args.type and not wanted:
+        known = ", ".join(sorted(registry()))
+        print(f"clustergrowth export: unknown event type {args.type!r}; known: {known}", file=sys.stderr)
+        return 2
+    try:
+        since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
+    except ReadError as e:
+        print(f"clustergrowth export: {e}", file=sys.stderr)
+        return 2
+    if until <= since:
+        print("clustergrowth export: --until must be after --since", file=sys.stderr)
+        return 2
+    if settings.bus == "sqlite" and not (settings.data_dir / "events.sqlite").exists():
+        return _no_stack("export", settings.data_dir / "events.sqlite")
+    done = export(
+        settings,
+        Path(args.out),
+        since,
+        until,
+        topics=args.topic,
+        types=frozenset(wanted) if wanted else None,
+        progress=not args.quiet,
+    )
+    print(json.dumps({"out": args.out, "events": done.events, "partitions": done.partitions}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from instance.registry import specs
 
@@ -294,6 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     aa.add_argument("--topic-prefix", default="", help="the region's CG_TOPIC_PREFIX (the committed copy: none)")
     aa.add_argument("--region", default="IE05", help="NUTS-2 code named in the description")
     aa.set_defaults(fn=cmd_asyncapi)
+
+    x = sub.add_parser("export", help="export the events of a time range to Parquet (region/type/date partitions)")
+    x.add_argument("--out", required=True, help="the dataset's folder (re-running merges by event id)")
+    x.add_argument("--since", required=True, help="ISO 8601 time, included (UTC when it names no offset)")
+    x.add_argument("--until", required=True, help="ISO 8601 time, excluded")
+    x.add_argument("--type", default=None, help="only this event type (DeskBooked or a full versioned type)")
+    x.add_argument("--topic", action="append", default=None, help="topic(s); default: every service's")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
+    x.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    x.set_defaults(fn=cmd_export)
 
     b = sub.add_parser("backup", help="back up the region (store and event log) into a new folder; stop it first")
     b.add_argument("--out", required=True, help="a new or empty folder")

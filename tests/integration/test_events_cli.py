@@ -8,7 +8,9 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pyarrow.dataset as ds
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -100,3 +102,17 @@ def test_a_group_goes_on_where_it_stopped(prefix: str, capsys: pytest.CaptureFix
     assert sorted(first + rest) == sorted(ALL) and len(rest) == 7
     assert run(capsys, prefix, "--group", group) == []
     assert len(run(capsys, prefix, "--group", group, "--from", "earliest")) == 12  # rewound on request
+
+
+def test_export_reads_the_range_from_kafka_once(
+    prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lake"
+    args = ["export", "--out", str(out), "--since", at(3).isoformat(), "--until", at(7).isoformat(), "--quiet"]
+    for _ in range(2):  # re-run: nothing doubled
+        assert main([*args, "--data-dir", str(tmp_path)]) == 0
+        assert json.loads(capsys.readouterr().out)["events"] == 4
+    table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
+    assert sorted(table.column("id").to_pylist()) == ["e3", "e4", "e5", "e6"]
+    assert set(table.column("date").to_pylist()) == {"2026-03-02"}
+    assert set(table.column("topic").to_pylist()) == {f"{prefix}facilities.events"}
