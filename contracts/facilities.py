@@ -78,3 +78,53 @@ class BookingCancelled(EventData):
 
 
 ALL: list[type[EventData]] = [ResourceListed, DeskBooked, FacilityBooked, BookingCancelled]
+
+
+# Recurring bookings (series). Each occurrence is also an ordinary booking with its own DeskBooked /
+# FacilityBooked / BookingCancelled, which the usage projection and the dashboards already count; these
+# events say what the series as a whole did.
+Occurrence = dict[str, str | None]
+OCCURRENCE = (
+    "each {recurrence_id: the instant the rule put it at (RECURRENCE-ID), start, end (ISO 8601 UTC), "
+    "booking_id (null when skipped), reason (why skipped: taken, closed, outside_opening_hours, policy; else null)}"
+)
+
+
+class _Series(EventData):
+    service: ClassVar[str] = "facilities"
+    series_id: str = Field(description="id of the series")
+    resource_id: str = Field(description="the resource")
+    site_id: str = Field(description="site of the resource")
+    person: str = Field(description="holder of the series (platform person id)")
+    region: str = Field(description="NUTS-2 region of the facility")
+
+
+class SeriesBooked(_Series):
+    """A recurring booking was made: the occurrences booked and, with on_conflict=skip, those skipped."""
+
+    name: ClassVar[str] = "SeriesBooked"
+    rrule: str = Field(description="the RFC 5545 RRULE (subset: FREQ=DAILY|WEEKLY, INTERVAL, BYDAY, COUNT|UNTIL)")
+    timezone: str = Field(description="IANA time zone the rule is expanded in (the resource's)")
+    on_conflict: Literal["fail", "skip"] = Field(description="what was asked for when an occurrence conflicts")
+    booked: list[Occurrence] = Field(description=f"the occurrences booked; {OCCURRENCE}")
+    skipped: list[Occurrence] = Field(description=f"the occurrences skipped; {OCCURRENCE}")
+
+
+class SeriesChanged(_Series):
+    """Occurrences of a series moved to another time of their day (one, this and following, or all)."""
+
+    name: ClassVar[str] = "SeriesChanged"
+    scope: Literal["one", "following", "all"] = Field(description="which occurrences the change was for")
+    moved: list[Occurrence] = Field(description=f"the occurrences as they are now (new bookings); {OCCURRENCE}")
+
+
+class SeriesCancelled(_Series):
+    """Occurrences of a series were cancelled (one, this and following, or all: the series ended)."""
+
+    name: ClassVar[str] = "SeriesCancelled"
+    scope: Literal["one", "following", "all"] = Field(description="which occurrences were cancelled")
+    cancelled: list[Occurrence] = Field(description=f"the occurrences cancelled; {OCCURRENCE}")
+    cancelled_by: str = Field(description="subject who cancelled")
+
+
+ALL += [SeriesBooked, SeriesChanged, SeriesCancelled]

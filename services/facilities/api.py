@@ -17,6 +17,7 @@ from services.facilities import handlers as h
 from services.facilities import ical
 from services.facilities import store as st
 from services.facilities.domain.model import Booking, Resource, Site
+from services.facilities.series.api import router as series_router
 
 From = Annotated[Instant, Query(alias="from", description="window start, ISO 8601 with offset")]
 To = Annotated[Instant, Query(alias="to", description="window end, ISO 8601 with offset")]
@@ -300,3 +301,6 @@ async def reject_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> Book
 )
 async def grant_training(f: Ctx, who: CurrentPrincipal, body: c.GrantTraining) -> dict[str, Any]:
     return await h.grant_training(f, body, who)
+
+
+router.include_router(series_router)  # recurring bookings: /series...

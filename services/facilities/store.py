@@ -23,7 +23,8 @@ SCHEDULES = "schedules"  # one ResourceDay per document
 TRAININGS = "trainings"
 USAGE = "usage"  # projection fed by facilities.events
 COUNCIL_MEMBERS = "council_members"  # projection fed by councils.events: a person's memberships
-OUTBOX_COLLECTIONS = (SITES, RESOURCES, SCHEDULES)
+SERIES = "series"  # recurring bookings: one document per series (services/facilities/series)
+OUTBOX_COLLECTIONS = (SITES, RESOURCES, SCHEDULES, SERIES)
 
 
 async def ensure_indexes(store: DocumentStore) -> None:
@@ -36,6 +37,8 @@ async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(SCHEDULES, ["resource_id", "day", "_id"])
     await store.ensure_index(USAGE, ["site_id", "day", "resource_id", "_id"])
     await store.ensure_index(TRAININGS, ["person"])
+    await store.ensure_index(SERIES, ["person"])
+    await store.ensure_index(SERIES, ["resource_id"])
     for c in OUTBOX_COLLECTIONS:
         await store.ensure_index(c, ["outbox_pending"])
 

@@ -57,6 +57,8 @@ VALID = {  # well-formed bodies, so that the object check (not validation) decid
     },
     "/acceptances": {"party": "applicant", "revision": 1},
     "/reports": {"kind": "progress", "text": "Week 1"},
+    "/series/{series_id}/cancel": {"scope": "all"},
+    "/series/{series_id}/move": {"scope": "all", "start_time": "10:00", "end_time": "11:00"},
 }
 PRIVILEGED = {
     *("id", "version", "organisation", "org", "created_by", "owner", "roles", "sub", "status"),
@@ -104,6 +106,10 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/facilities/bookings/{booking_id}/approve"): MANAGERS,
     ("POST", "/api/v1/facilities/bookings/{booking_id}/reject"): MANAGERS,
     ("POST", "/api/v1/facilities/trainings"): MANAGERS,
+    ("POST", "/api/v1/facilities/series"): SPEC_ANY,
+    ("GET", "/api/v1/facilities/series/{series_id}"): SPEC_ANY,  # the holder, managers; else 404
+    ("POST", "/api/v1/facilities/series/{series_id}/cancel"): SPEC_ANY,  # the holder, managers; else 404
+    ("POST", "/api/v1/facilities/series/{series_id}/move"): SPEC_ANY,  # the holder (managers: 403); else 404
     # mapping
     ("GET", "/api/v1/mapping/instruments"): SPEC_ANY,
     ("GET", "/api/v1/mapping/instruments/{version}"): SPEC_ANY,

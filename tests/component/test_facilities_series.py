@@ -1,0 +1,253 @@
+"""Recurring bookings through the embedded gateway (SQLite store and log).
+
+Time is the service's injected clock: Monday 2 March 2026 08:00 UTC. The series are weekly on
+Tuesdays 10:00-11:00 Cork time from 3 March 2026: 10:00 UTC until Ireland's clocks go forward on
+29 March, 09:00 UTC from then on (every expected instant below is written by hand)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from clustergrowth.settings import RuntimeSettings
+from instance.app import create_app
+from tests.component.test_facilities_api import assert_problem, events, wait_for_events
+from tests.conftest import TokenFactory, asgi_client
+from tests.helpers import pid
+
+API = "/api/v1/facilities"
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+TEN_TUESDAYS = [
+    "2026-03-03T10:00:00.000000Z",
+    "2026-03-10T10:00:00.000000Z",
+    "2026-03-17T10:00:00.000000Z",
+    "2026-03-24T10:00:00.000000Z",
+    "2026-03-31T09:00:00.000000Z",
+    "2026-04-07T09:00:00.000000Z",
+    "2026-04-14T09:00:00.000000Z",
+    "2026-04-21T09:00:00.000000Z",
+    "2026-04-28T09:00:00.000000Z",
+    "2026-05-05T09:00:00.000000Z",
+]
+WEEKLY = {"start": "2026-03-03T10:00:00+00:00", "end": "2026-03-03T11:00:00+00:00", "rrule": "FREQ=WEEKLY;COUNT=10"}
+
+
+@pytest.fixture
+async def app(settings: RuntimeSettings) -> AsyncIterator[FastAPI]:
+    yield create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in asgi_client(app):
+        app.state.facilities.clock = lambda: NOW
+        yield c
+
+
+@pytest.fixture
+def alice(token: TokenFactory) -> dict[str, str]:
+    return {"Authorization": token("alice", "student", region="IE05", org="MTU")}
+
+
+@pytest.fixture
+def bob(token: TokenFactory) -> dict[str, str]:
+    return {"Authorization": token("bob", "academic", region="IE05", org="UCC")}
+
+
+@pytest.fixture
+def manager(token: TokenFactory) -> dict[str, str]:
+    return {"Authorization": token("mgr", "facility_manager", org="Munster Technological University")}
+
+
+@pytest.fixture
+async def room(client: httpx.AsyncClient, manager: dict[str, str]) -> str:
+    """A meeting room bookable 90 days ahead (the seeded ones: 30), so ten weeks fit its policy."""
+    body = {"site_id": "ork-rubicon", "name": "Room Tuesday", "kind": "meeting_room", "policy": {"max_days_ahead": 90}}
+    r = await client.post(f"{API}/resources", json=body, headers=manager)
+    assert r.status_code == 201, r.text
+    rid: str = r.json()["id"]
+    return rid
+
+
+async def two_taken(client: httpx.AsyncClient, room: str, bob: dict[str, str]) -> None:
+    """Bob holds the third Tuesday's slot and half of the seventh's (10:30-11:30 local)."""
+    for start, end in [
+        ("2026-03-17T10:00:00Z", "2026-03-17T11:00:00Z"),
+        ("2026-04-14T09:30:00Z", "2026-04-14T10:30:00Z"),
+    ]:
+        r = await client.post(f"{API}/bookings", json={"resource_id": room, "start": start, "end": end}, headers=bob)
+        assert r.status_code == 201, r.text
+
+
+async def mine(client: httpx.AsyncClient, who: dict[str, str]) -> list[str]:
+    r = await client.get(f"{API}/bookings/mine", params={"limit": 100}, headers=who)
+    return [b["start"] for b in r.json() if b["status"] == "confirmed"]
+
+
+async def test_fail_books_nothing_and_names_both_conflicts(
+    client: httpx.AsyncClient, settings: RuntimeSettings, room: str, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    await two_taken(client, room, bob)
+    r = await client.post(f"{API}/series", json={"resource_id": room, **WEEKLY, "on_conflict": "fail"}, headers=alice)
+    p = assert_problem(r, 409)
+    assert [(c["recurrence_id"], c["reason"]) for c in p["conflicts"]] == [
+        ("2026-03-17T10:00:00.000000Z", "taken"),
+        ("2026-04-14T09:00:00.000000Z", "taken"),
+    ]
+    assert await mine(client, alice) == []
+    await wait_for_events(settings, "FacilityBooked", 2)
+    assert [e["person"] for e in await events(settings, "FacilityBooked")] == [pid("bob")] * 2
+    assert await events(settings, "SeriesBooked") == []
+
+
+async def test_skip_books_eight_and_names_the_two(
+    client: httpx.AsyncClient, settings: RuntimeSettings, room: str, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    await two_taken(client, room, bob)
+    r = await client.post(f"{API}/series", json={"resource_id": room, **WEEKLY, "on_conflict": "skip"}, headers=alice)
+    assert r.status_code == 201, r.text
+    s = r.json()
+    assert r.headers["location"].endswith(s["id"])
+    assert s["booked"] == 8 and s["status"] == "active"
+    assert [(x["recurrence_id"], x["reason"]) for x in s["skipped"]] == [
+        ("2026-03-17T10:00:00.000000Z", "taken"),
+        ("2026-04-14T09:00:00.000000Z", "taken"),
+    ]
+    expected = [t for i, t in enumerate(TEN_TUESDAYS) if i not in (2, 6)]
+    assert await mine(client, alice) == expected
+    booked = await wait_for_events(settings, "SeriesBooked", 1)
+    assert [o["start"] for o in booked[0]["booked"]] == expected
+    assert [o["recurrence_id"] for o in booked[0]["skipped"]] == [TEN_TUESDAYS[2], TEN_TUESDAYS[6]]
+    facility = await wait_for_events(settings, "FacilityBooked", 10)  # bob's two and alice's eight
+    assert sorted(e["start"] for e in facility if e["person"] != pid("bob")) == expected
+
+
+async def test_reasons_closed_outside_hours_and_policy(
+    client: httpx.AsyncClient, room: str, alice: dict[str, str]
+) -> None:
+    """Daily 17:00-21:00... Saturdays close at 13:00, Sundays are closed, and the 90-day horizon."""
+    body = {"resource_id": room, "start": "2026-03-06T09:00:00Z", "end": "2026-03-06T12:00:00Z", "on_conflict": "fail"}
+    p = assert_problem(
+        await client.post(f"{API}/series", json={**body, "rrule": "FREQ=DAILY;COUNT=3"}, headers=alice), 409
+    )
+    assert [(c["recurrence_id"][:10], c["reason"]) for c in p["conflicts"]] == [("2026-03-08", "closed")]
+    late = {**body, "start": "2026-03-06T11:00:00Z", "end": "2026-03-06T14:00:00Z", "rrule": "FREQ=DAILY;COUNT=2"}
+    p = assert_problem(await client.post(f"{API}/series", json=late, headers=alice), 409)
+    assert [(c["recurrence_id"][:10], c["reason"]) for c in p["conflicts"]] == [("2026-03-07", "outside_opening_hours")]
+    far = {**body, "rrule": "FREQ=WEEKLY;INTERVAL=4;COUNT=5"}  # 6 Mar + 16 weeks = 26 June: > 90 days ahead
+    p = assert_problem(await client.post(f"{API}/series", json=far, headers=alice), 409)
+    assert [(c["recurrence_id"][:10], c["reason"]) for c in p["conflicts"]] == [("2026-06-26", "policy")]
+    assert await mine(client, alice) == []
+
+
+async def book_weekly(
+    client: httpx.AsyncClient, room: str, who: dict[str, str], rrule: str = "FREQ=WEEKLY;COUNT=10"
+) -> dict[str, Any]:
+    r = await client.post(f"{API}/series", json={"resource_id": room, **WEEKLY, "rrule": rrule}, headers=who)
+    assert r.status_code == 201, r.text
+    s: dict[str, Any] = r.json()
+    return s
+
+
+async def test_cancel_one_then_following_then_all(
+    client: httpx.AsyncClient, settings: RuntimeSettings, room: str, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    s = await book_weekly(client, room, alice)
+    url = f"{API}/series/{s['id']}/cancel"
+    assert_problem(await client.post(url, json={"scope": "one", "occurrence": TEN_TUESDAYS[1]}, headers=bob), 404)
+    r = await client.post(url, json={"scope": "one", "occurrence": TEN_TUESDAYS[1]}, headers=alice)
+    assert r.status_code == 200, r.text
+    assert await mine(client, alice) == [t for i, t in enumerate(TEN_TUESDAYS) if i != 1]
+    r = await client.post(url, json={"scope": "following", "occurrence": TEN_TUESDAYS[7]}, headers=alice)
+    assert r.status_code == 200, r.text
+    assert await mine(client, alice) == [TEN_TUESDAYS[i] for i in (0, 2, 3, 4, 5, 6)]
+    r = await client.post(url, json={"scope": "all"}, headers=alice)
+    assert (r.status_code, r.json()["status"]) == (200, "cancelled")
+    assert await mine(client, alice) == []
+    cancelled = await wait_for_events(settings, "SeriesCancelled", 3)
+    assert [(e["scope"], len(e["cancelled"])) for e in cancelled] == [("one", 1), ("following", 3), ("all", 6)]
+    assert len(await wait_for_events(settings, "BookingCancelled", 10)) == 10
+    assert_problem(await client.post(url, json={"scope": "all"}, headers=alice), 409)
+
+
+async def test_move_one_following_and_all(
+    client: httpx.AsyncClient, settings: RuntimeSettings, room: str, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    s = await book_weekly(client, room, alice, "FREQ=WEEKLY;COUNT=4")
+    url = f"{API}/series/{s['id']}/move"
+    r = await client.post(
+        url,
+        json={"scope": "one", "occurrence": TEN_TUESDAYS[1], "start_time": "14:00", "end_time": "15:00"},
+        headers=alice,
+    )
+    assert r.status_code == 200, r.text
+    assert await mine(client, alice) == [
+        TEN_TUESDAYS[0],
+        "2026-03-10T14:00:00.000000Z",
+        TEN_TUESDAYS[2],
+        TEN_TUESDAYS[3],
+    ]
+    # bob takes 16:00 on the 24th: moving the following ones there fails as a whole
+    b = {"resource_id": room, "start": "2026-03-24T16:00:00Z", "end": "2026-03-24T17:00:00Z"}
+    assert (await client.post(f"{API}/bookings", json=b, headers=bob)).status_code == 201
+    body = {"scope": "following", "occurrence": TEN_TUESDAYS[2], "start_time": "16:00", "end_time": "17:00"}
+    p = assert_problem(await client.post(url, json=body, headers=alice), 409)
+    assert [(c["recurrence_id"], c["reason"]) for c in p["conflicts"]] == [(TEN_TUESDAYS[3], "taken")]
+    assert await mine(client, alice) == [
+        TEN_TUESDAYS[0],
+        "2026-03-10T14:00:00.000000Z",
+        TEN_TUESDAYS[2],
+        TEN_TUESDAYS[3],
+    ]
+    r = await client.post(url, json={"scope": "all", "start_time": "08:00", "end_time": "09:30"}, headers=alice)
+    assert r.status_code == 200, r.text
+    assert r.json()["start"] == "2026-03-03T08:00:00.000000Z"
+    assert await mine(client, alice) == [f"2026-03-{d}T08:00:00.000000Z" for d in ("03", "10", "17", "24")]
+    changed = await wait_for_events(settings, "SeriesChanged", 2)
+    assert [e["scope"] for e in changed] == ["one", "all"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"rrule": "FREQ=MONTHLY;COUNT=3"}, "rrule"),
+        ({"rrule": "not a rule"}, "rrule"),
+        ({"rrule": "FREQ=WEEKLY;COUNT=3;UNTIL=20260401T000000Z"}, "rrule"),
+        ({"rrule": "FREQ=WEEKLY"}, "rrule"),
+        ({"rrule": "FREQ=DAILY;COUNT=367"}, "rrule"),
+        ({"rrule": "FREQ=DAILY;UNTIL=20270305T000000Z"}, "rrule"),  # 368 occurrences
+        ({"rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=1TU"}, "rrule"),
+        ({"rrule": "FREQ=WEEKLY;COUNT=3;BYHOUR=9"}, "rrule"),
+        ({"rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=WE"}, "start"),  # 3 March is a Tuesday
+        ({"rrule": "x" * 201}, "rrule"),
+        ({"on_conflict": "ignore"}, "on_conflict"),
+        ({"end": "2026-03-03T09:00:00+00:00"}, "end"),
+        ({"start": "2026-03-03T10:00:00"}, "start"),
+        ({"series": "mine"}, "series"),
+    ],
+)
+async def test_bad_series_input_is_422_naming_the_field(
+    client: httpx.AsyncClient, room: str, alice: dict[str, str], change: dict[str, str], field: str
+) -> None:
+    body = {"resource_id": room, **WEEKLY, **change}
+    p = assert_problem(await client.post(f"{API}/series", json=body, headers=alice), 422)
+    assert [e["field"] for e in p["errors"]] == [field], p
+    assert await mine(client, alice) == []
+
+
+async def test_bad_change_input_is_422(client: httpx.AsyncClient, room: str, alice: dict[str, str]) -> None:
+    s = await book_weekly(client, room, alice, "FREQ=WEEKLY;COUNT=2")
+    for path, body, field in [
+        ("cancel", {"scope": "one"}, "occurrence"),
+        ("cancel", {"scope": "some"}, "scope"),
+        ("cancel", {"scope": "one", "occurrence": "2026-03-04T10:00:00Z"}, "occurrence"),
+        ("move", {"scope": "all", "start_time": "15:00", "end_time": "14:00"}, "end_time"),
+        ("move", {"scope": "all", "start_time": "25:00", "end_time": "26:00"}, "start_time"),
+    ]:
+        p = assert_problem(await client.post(f"{API}/series/{s['id']}/{path}", json=body, headers=alice), 422)
+        assert p["errors"][0]["field"] == field, (path, body, p)
