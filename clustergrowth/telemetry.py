@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from clustergrowth.store.port import DocumentStore
 
 _PROPAGATOR = TraceContextTextMapPropagator()
-_state: dict[str, Any] = {"provider": None, "tracer": None}
+_state: dict[str, Any] = {"provider": None, "switch": None, "tracer": None}
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
@@ -52,9 +52,42 @@ def tracer() -> Tracer:
     return t if t is not None else trace.NoOpTracer()
 
 
+def _provider(service_name: str) -> tuple[TracerProvider, Any]:
+    """The process's one SDK tracer provider (made on first use) and the switch its spans go through: the
+    instrumentations keep the provider they were given for good (PyMongo's listener cannot be removed), so
+    turning tracing off and on again (tests) swaps the switch's processor, never the provider."""
+    if _state["provider"] is None:
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace import SpanProcessor
+        from opentelemetry.sdk.trace import TracerProvider as SdkProvider
+
+        class Switch(SpanProcessor):
+            target: SpanProcessor | None = None
+
+            def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+                if self.target is not None:
+                    self.target.on_start(span, parent_context)
+
+            def on_end(self, span: Any) -> None:
+                if self.target is not None:
+                    self.target.on_end(span)
+
+            def force_flush(self, timeout_millis: int = 30000) -> bool:
+                return self.target.force_flush(timeout_millis) if self.target is not None else True
+
+        attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
+        provider, switch = SdkProvider(resource=Resource.create(attributes)), Switch()
+        provider.add_span_processor(switch)
+        _state["provider"], _state["switch"] = provider, switch
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    PymongoInstrumentor().instrument(tracer_provider=_state["provider"])  # Mongo clients made from now on
+    return _state["provider"], _state["switch"]
+
+
 def setup(exporter: SpanExporter | None = None, *, service_name: str = "clustergrowth") -> bool:
-    """Turn tracing on for this process, once: with ``exporter`` (a test's in-memory one, spans exported
-    as they end), else OTLP over HTTP when an endpoint is configured. True when tracing is on."""
+    """Turn tracing on for this process: with ``exporter`` (a test's in-memory one, spans exported as they
+    end), else OTLP over HTTP when an endpoint is configured. True when tracing is on."""
     if enabled():
         return True
     if exporter is None:
@@ -62,35 +95,30 @@ def setup(exporter: SpanExporter | None = None, *, service_name: str = "clusterg
             return False
         if not any(os.environ.get(v) for v in ENDPOINT_VARIABLES):
             return False
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider, switch = _provider(service_name)
     if exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        switch.target = SimpleSpanProcessor(exporter)
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # endpoint from the environment
-    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
-
-    PymongoInstrumentor().instrument(tracer_provider=provider)  # clients made from now on
-    _state["provider"], _state["tracer"] = provider, provider.get_tracer("clustergrowth")
+        switch.target = BatchSpanProcessor(OTLPSpanExporter())  # endpoint and headers from the environment
+    _state["tracer"] = provider.get_tracer("clustergrowth")
     return True
 
 
 def shutdown() -> None:
     """Flush and turn tracing off again (tests; a process's exit flushes by itself)."""
-    provider: TracerProvider | None = _state["provider"]
-    if provider is None:
+    if not enabled():
         return
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 
     PymongoInstrumentor().uninstrument()
-    provider.shutdown()
-    _state["provider"] = _state["tracer"] = None
+    switch = _state["switch"]
+    target, switch.target = switch.target, None
+    target.shutdown()
+    _state["tracer"] = None
 
 
 # --- W3C traceparent ------------------------------------------------------------------------------------------

@@ -8,19 +8,25 @@ the test sent. The event in the log must carry the producer span's context (what
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from clustergrowth import telemetry
+from clustergrowth.bus import EventBus
+from clustergrowth.bus.kafka import KafkaBus
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent, new_traceparent
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
+from instance.registry import spec
+from services.facilities.settings import FacilitiesSettings
 from tests.conftest import TokenFactory, asgi_client
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C  # the W3C specification's example ids, sent by the "client"
@@ -54,38 +60,37 @@ def in_trace(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
     return [s for s in exporter.get_finished_spans() if s.context is not None and s.context.trace_id == TRACE_ID]
 
 
+def group_of(s: ReadableSpan) -> str:
+    return str((s.attributes or {}).get("messaging.consumer.group.name", ""))
+
+
 def parent_id(s: ReadableSpan) -> int | None:
     return s.parent.span_id if s.parent is not None else None
 
 
-async def test_one_booking_is_one_connected_trace_from_request_to_consumer(
-    settings: RuntimeSettings, token: TokenFactory, spans: InMemorySpanExporter
-) -> None:
-    alice = {"Authorization": token("alice", "student", region="IE05", org="MTU"), "traceparent": TRACEPARENT}
-    async for client in asgi_client(create_app(settings)):
+async def book(
+    app: FastAPI, alice: dict[str, str], spans: InMemorySpanExporter, log: EventBus, topic: str
+) -> tuple[list[ReadableSpan], CloudEvent]:
+    """POST one booking with the client's traceparent; wait (a deadline, not a timing assertion) for the
+    usage consumer's write in its trace; the spans of the trace and the DeskBooked event on the bus."""
+    async for client in asgi_client(app):
         r = await client.post("/api/v1/facilities/bookings", json=slot(), headers=alice)
         assert r.status_code == 201, r.text
         booking = r.json()["id"]
-
-        def consumed() -> list[ReadableSpan]:
-            return [
-                s
-                for s in in_trace(spans)
-                if s.kind == SpanKind.CONSUMER
-                and (s.attributes or {}).get("messaging.consumer.group.name") == "facilities.usage"
-            ]
-
-        for _ in range(600):  # a deadline (30 s) for the relay and the consumer, not a timing assertion
-            if consumed() and any(s.name == "replace usage" or s.name == "insert usage" for s in in_trace(spans)):
+        for _ in range(1200):  # up to 60 s for the relay and the consumer
+            if any(s.name in ("insert usage", "replace usage") for s in in_trace(spans)):
                 break
             await asyncio.sleep(0.05)
-        log = SqliteBus(settings.data_dir / "events.sqlite")
         try:
-            booked = [e async for _, e in log.read(["facilities.events"]) if e.data.get("booking_id") == booking]
+            (event,) = [
+                e async for _, e in log.read([topic]) if e.data.get("booking_id") == booking and e.name == "DeskBooked"
+            ]
         finally:
             await log.close()
+    return in_trace(spans), event
 
-    trace = in_trace(spans)
+
+def assert_one_connected_trace(trace: list[ReadableSpan], event: CloudEvent, topic: str, system: str) -> None:
     by_id = {s.context.span_id: s for s in trace if s.context is not None}
     # the server span continues the client's context
     (server,) = [s for s in trace if s.kind == SpanKind.SERVER]
@@ -93,20 +98,22 @@ async def test_one_booking_is_one_connected_trace_from_request_to_consumer(
     assert server.name == "POST /api/v1/facilities/bookings"
     assert (server.attributes or {}).get("http.route") == "/api/v1/facilities/bookings"
     assert (server.attributes or {}).get("clustergrowth.service") == "facilities"
+    server_id = server.context.span_id  # type: ignore[union-attr]
     # the booking's state and its event, written together under the request
     writes = [s for s in trace if s.kind == SpanKind.CLIENT and s.name.endswith(" schedules")]
-    assert writes and all(parent_id(s) == server.context.span_id for s in writes)  # type: ignore[union-attr]
+    assert writes and all(parent_id(s) == server_id for s in writes)
     # the relay's producer span, child of the request, sent on with the event
-    (event,) = [e for e in booked if e.name == "DeskBooked"]
     (send,) = [
         s for s in trace if s.kind == SpanKind.PRODUCER and (s.attributes or {}).get("messaging.message.id") == event.id
     ]
-    assert send.name == "send facilities.events" and parent_id(send) == server.context.span_id  # type: ignore[union-attr]
-    assert send.attributes is not None and send.attributes["messaging.destination.name"] == "facilities.events"
-    assert event.traceparent == f"00-{TRACE_ID:032x}-{send.context.span_id:016x}-01"  # type: ignore[union-attr]
+    assert send.name == f"send {topic}" and parent_id(send) == server_id
+    assert send.attributes is not None and send.attributes["messaging.destination.name"] == topic
+    assert send.attributes["messaging.system"] == system
+    send_id = send.context.span_id  # type: ignore[union-attr]
+    assert event.traceparent == f"00-{TRACE_ID:032x}-{send_id:016x}-01"  # what crossed the bus
     # the consumer continues the producer's span, and its projection write is inside it
-    (process,) = consumed()
-    assert process.name == "process facilities.events" and parent_id(process) == send.context.span_id  # type: ignore[union-attr]
+    (process,) = [s for s in trace if s.kind == SpanKind.CONSUMER and group_of(s).endswith("facilities.usage")]
+    assert process.name == f"process {topic}" and parent_id(process) == send_id
     assert (process.attributes or {}).get("messaging.message.id") == event.id
     usage = [s for s in trace if s.name in ("insert usage", "replace usage")]
     assert usage and all(parent_id(s) == process.context.span_id for s in usage)  # type: ignore[union-attr]
@@ -117,6 +124,43 @@ async def test_one_booking_is_one_connected_trace_from_request_to_consumer(
             at, hops = by_id[parent_id(at)], hops + 1  # type: ignore[index]
             assert hops < len(trace)
         assert parent_id(at) == CLIENT_SPAN_ID, f"{s.name} does not lead to the request"
+
+
+async def test_one_booking_is_one_connected_trace_from_request_to_consumer(
+    settings: RuntimeSettings, token: TokenFactory, spans: InMemorySpanExporter
+) -> None:
+    """The embedded stack: the gateway hosting every service, the SQLite store and log."""
+    alice = {"Authorization": token("alice", "student", region="IE05", org="MTU"), "traceparent": TRACEPARENT}
+    log = SqliteBus(settings.data_dir / "events.sqlite")
+    trace, event = await book(create_app(settings), alice, spans, log, "facilities.events")
+    assert_one_connected_trace(trace, event, "facilities.events", "sqlite")
+
+
+@pytest.mark.integration
+async def test_the_trace_crosses_kafka_and_mongo(
+    settings: RuntimeSettings, token: TokenFactory, spans: InMemorySpanExporter, mongo_url: str, kafka_bootstrap: str
+) -> None:
+    """The facilities service's own app on FerretDB and Kafka: the context crosses the broker in the record's
+    traceparent header, and the PyMongo instrumentation's command spans sit under the store's write spans."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    real = settings.model_copy(
+        update={
+            "store": "mongo",
+            "mongo_url": mongo_url,
+            "mongo_write_locks": True,
+            "bus": "kafka",
+            "kafka_bootstrap": kafka_bootstrap,
+            "topic_prefix": prefix,
+        }
+    )
+    own = FacilitiesSettings(database=f"facilities_{uuid.uuid4().hex[:10]}")
+    alice = {"Authorization": token("alice", "student", region="IE05", org="MTU"), "traceparent": TRACEPARENT}
+    topic = f"{prefix}facilities.events"
+    trace, event = await book(spec("facilities").app(real, own), alice, spans, KafkaBus(kafka_bootstrap), topic)
+    assert_one_connected_trace(trace, event, topic, "kafka")
+    writes = {s.context.span_id for s in trace if s.kind == SpanKind.CLIENT and s.name.endswith(" schedules")}  # type: ignore[union-attr]
+    wire = [s for s in trace if (s.attributes or {}).get("db.system") == "mongodb" and parent_id(s) in writes]
+    assert wire, "no PyMongo command span under the store's write"
 
 
 async def test_tracing_off_adds_nothing(settings: RuntimeSettings) -> None:
