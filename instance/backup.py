@@ -93,6 +93,7 @@ def _sqlite_copy(src: Path, dst: Path) -> int:
     target = sqlite3.connect(dst)
     try:
         source.backup(target)
+        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file (the stores reopen it in WAL)
         return int(target.execute("PRAGMA page_count").fetchone()[0])
     finally:
         target.close()

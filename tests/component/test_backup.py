@@ -119,6 +119,8 @@ def test_restore_refuses_a_region_with_data_or_of_another_kind(tmp_path: Path) -
     settings = region(source, seed=False)
     summary = backup(settings, tmp_path / "bk", ["facilities"])
     assert summary.documents == {"facilities": 1} and summary.events == {}
+    files = sorted(str(p.relative_to(tmp_path / "bk")) for p in (tmp_path / "bk").rglob("*") if p.is_file())
+    assert files == ["manifest.json", "store/facilities.sqlite"]  # self-contained: no -wal or -shm beside it
     with pytest.raises(BackupError, match="not empty"):
         backup(settings, tmp_path / "bk", ["facilities"])
     with pytest.raises(BackupError, match="already has data"):
