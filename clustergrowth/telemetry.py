@@ -262,6 +262,19 @@ def instrument_app(app: Any) -> None:
     app.add_middleware(OpenTelemetryMiddleware, tracer_provider=_state["provider"], exclude_spans=["receive", "send"])
 
 
+def wrap_asgi(app: ASGIApp) -> ASGIApp:
+    """``app`` inside a server span (for an ASGI path that bypasses the app's middleware, such as a proxy's
+    hot path); ``app`` itself when tracing is off."""
+    if not enabled():
+        return app
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    wrapped: ASGIApp = OpenTelemetryMiddleware(
+        _RouteName(app), tracer_provider=_state["provider"], exclude_spans=["receive", "send"]
+    )
+    return wrapped
+
+
 # --- store ----------------------------------------------------------------------------------------------------
 
 

@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.types import Receive, Scope, Send
 
 from clustergrowth import telemetry
 from clustergrowth.bus import EventBus
@@ -172,3 +174,24 @@ async def test_tracing_off_adds_nothing(settings: RuntimeSettings) -> None:
     assert all(type(c.store).__name__ != "TracedStore" for c in components)
     a, b = (CloudEvent(type="t.v1", source="/s", data={}, region="IE05", partitionkey="k") for _ in range(2))
     assert a.traceparent != b.traceparent and len(a.traceparent) == len(new_traceparent()) == 55
+
+
+async def test_wrap_asgi_opens_a_server_span_continuing_the_callers(spans: InMemorySpanExporter) -> None:
+    """For a path that bypasses the app's middleware (the proxy's hot path): the span, named by the path."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    wrapped = telemetry.wrap_asgi(answer)
+    assert wrapped is not answer
+    transport = httpx.ASGITransport(app=wrapped)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        r = await client.get("/api/v1/facilities/sites", headers={"traceparent": TRACEPARENT})
+    assert r.status_code == 204
+    (server,) = in_trace(spans)
+    assert server.kind == SpanKind.SERVER and parent_id(server) == CLIENT_SPAN_ID
+    assert server.name == "GET /api/v1/facilities/sites"  # no route matched: the instrumentation's path name
+    assert (server.attributes or {}).get("clustergrowth.service") == "facilities"
+    telemetry.shutdown()
+    assert telemetry.wrap_asgi(answer) is answer  # off: nothing in between
