@@ -20,6 +20,7 @@ DEFAULT_PASSWORDS = frozenset(
      "mongo", "mongodb", "password", "password123", "redis", "root", "secret", "test", "admin-secret"}
 )  # fmt: skip
 MIN_SECRET_CHARS = 12
+MAX_SECRET_CHARS = 1024
 
 
 class TrustedIssuer(BaseModel):
@@ -69,18 +70,24 @@ class RuntimeSettings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle (PEM) the brokers' certificates chain to")
     kafka_ssl_certfile: Path | None = Field(None, description="client certificate (PEM) for mutual TLS")
     kafka_ssl_keyfile: Path | None = Field(None, description="its private key (PEM)")
-    kafka_ssl_key_password: SecretStr | None = Field(None, description="the private key's passphrase")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, max_length=MAX_SECRET_CHARS, description="the private key's passphrase"
+    )
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    mongo_username: str | None = Field(None, description="or in CG_MONGO_URL; the password never is")
-    mongo_password: SecretStr | None = None
-    mongo_auth_source: str | None = Field(None, description="authentication database (the URL's, else admin)")
+    kafka_sasl_username: str | None = Field(None, max_length=256)
+    kafka_sasl_password: SecretStr | None = Field(None, max_length=MAX_SECRET_CHARS)
+    mongo_username: str | None = Field(None, max_length=256, description="or in CG_MONGO_URL; the password never is")
+    mongo_password: SecretStr | None = Field(None, max_length=MAX_SECRET_CHARS)
+    mongo_auth_source: str | None = Field(
+        None, max_length=64, description="authentication database (the URL's, else admin)"
+    )
     mongo_tls: bool = Field(False, description="TLS to MongoDB (also on with tls=true in the URL, or mongodb+srv)")
     mongo_tls_ca_file: Path | None = Field(None, description="CA bundle (PEM) for MongoDB's certificate")
     mongo_tls_certificate_key_file: Path | None = Field(None, description="client certificate and key (PEM)")
-    redis_username: str | None = Field(None, description="Redis ACL user of the shared quota store")
-    redis_password: SecretStr | None = Field(None, description="its password (never in the rediss:// URL)")
+    redis_username: str | None = Field(None, max_length=256, description="Redis ACL user of the shared quota store")
+    redis_password: SecretStr | None = Field(
+        None, max_length=MAX_SECRET_CHARS, description="its password (never in the rediss:// URL)"
+    )
     redis_ca_file: Path | None = Field(None, description="CA bundle (PEM) for a rediss:// quota store")
     auth_issuer: str = Field(DEV_ISSUER, description="trusted token issuer (iss)")
     auth_audience: str = "clustergrowth"

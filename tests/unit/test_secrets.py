@@ -252,3 +252,17 @@ def test_the_settings_named_in_messages_are_the_ones_read(
         assert got.get_secret_value() == "someone"
     else:
         assert got == value
+
+
+@pytest.mark.parametrize("field", ["kafka_ssl_key_password", "kafka_sasl_password", "mongo_password", "redis_password"])
+def test_secrets_are_bounded(field: str) -> None:
+    needs: dict[str, Any] = {
+        "kafka_ssl_key_password": {"kafka_security_protocol": "SSL"},
+        "kafka_sasl_password": {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_username": "u"},
+        "mongo_password": {"mongo_username": "u"},
+        "redis_password": {},
+    }[field]
+    at_bound: dict[str, Any] = {**needs, field: "p" * 1024}
+    RuntimeSettings(**at_bound)
+    message = refused("at most 1024", **{**at_bound, field: "p" * 1025})  # just outside
+    assert "p" * 1025 not in message
