@@ -36,11 +36,12 @@ run: $(STAMP)
 
 # Pinned tools and schemas the deployment tests use (tests/deploy, tests/test_compose.py): Helm (built
 # from the Go module proxy), Strimzi's and the MongoDB community operator's CRDs, the Compose
-# Specification's JSON schema (compose-go's).
+# Specification's JSON schema (compose-go's), promtool (Debian's prometheus package).
 deploy-tools:
 	deploy/native/provision.sh helm >/dev/null
 	deploy/native/provision.sh crds >/dev/null
 	deploy/native/provision.sh compose-spec >/dev/null
+	deploy/native/provision.sh promtool >/dev/null
 
 backends: edge
 	deploy/native/provision.sh kafka >/dev/null

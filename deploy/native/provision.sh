@@ -18,6 +18,8 @@
 #                             operator's (mongodb/, from its Go module)
 #   provision.sh compose-spec -> prints the path of the Compose Specification's JSON schema (schema/compose-spec.json
 #                             of the Go module github.com/compose-spec/compose-go/v2, pinned)
+#   provision.sh promtool  -> prints the path of Prometheus's promtool (Debian's prometheus package, unpacked
+#                             under .cache without installing it; checks the alert rules and deploy/prometheus.yml)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -28,7 +30,7 @@ HELM_VERSION=v3.22.0
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
-case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spec}" in
+case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spec|promtool}" in
   kafka)
     libs="$cache/kafka-$KAFKA_VERSION/libs"
     if [ ! -f "$libs/.complete" ]; then
@@ -145,5 +147,16 @@ PY
       cp "$mod/schema/compose-spec.json" "$file"
     fi
     echo "$file" ;;
+  promtool)
+    dir="$cache/prometheus"
+    bin="$dir/root/usr/bin/promtool"
+    if [ ! -x "$bin" ]; then
+      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch promtool" >&2; exit 1; }
+      mkdir -p "$dir/debs"
+      fetch() { (cd "$dir/debs" && apt-get download -q prometheus >&2 2>&1); }
+      fetch || { apt-get update -qq >&2 && fetch; }
+      dpkg -x "$dir"/debs/prometheus_*.deb "$dir/root"
+    fi
+    echo "$bin" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
 esac

@@ -1,12 +1,15 @@
-"""The Prometheus alert rules (deploy/prometheus/alerts.yml) and the Grafana dashboard
-(deploy/grafana/clustergrowth.json): the rule file has Prometheus's shape, every expression parses with a
-PromQL parser (promql-parser, the Rust parser's binding) and names only series the code exports, derived
+"""The Prometheus alert rules (deploy/prometheus/alerts.yml), Prometheus's configuration
+(deploy/prometheus.yml) and the Grafana dashboard (deploy/grafana/clustergrowth.json): Prometheus's own
+promtool checks the rules (expressions, durations, annotation templates) and the configuration, every
+rule and dashboard expression parses with a PromQL parser (promql-parser, the Rust parser's binding)
+and names only series the code exports, derived
 from the prometheus_client metric objects themselves (a counter ``x`` is exposed as ``x_total``, a
 histogram as ``x_bucket``/``x_sum``/``x_count``), plus ``up``, which Prometheus records per target."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clustergrowth import metrics
+from tests.deploy.tooling import provision
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -176,3 +180,41 @@ def test_a_metric_nothing_exports_is_caught() -> None:
         Rule.model_validate(
             {"alert": "ClusterGrowthX", "expr": "up == 0", "for": "5 minutes", "labels": {}, "annotations": {}}
         )
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(provision("promtool")), *args], capture_output=True, text=True, check=False)
+
+
+def test_promtool_accepts_the_alert_rules() -> None:
+    done = promtool("check", "rules", str(ALERTS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {sum(len(g.rules) for g in rule_file().groups)} rules found" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (("{{ $labels.group }}", "{{ $labels.group | humanise }}"), 'function "humanise" not defined'),
+        (("[15m]", "[15]"), "missing unit character in duration"),
+        (("for: 10m", "for: ten minutes"), "not a valid duration string"),
+    ],
+)
+def test_promtool_refuses_a_broken_rule_file(change: tuple[str, str], complaint: str, tmp_path: Path) -> None:
+    text = ALERTS.read_text()
+    assert change[0] in text
+    broken = tmp_path / "alerts.yml"
+    broken.write_text(text.replace(change[0], change[1], 1))
+    done = promtool("check", "rules", str(broken))
+    assert done.returncode != 0 and complaint in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_promtool_accepts_the_prometheus_configuration(tmp_path: Path) -> None:
+    """As Compose mounts it, with the rule file where the container finds it (here: the repository's)."""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    config["rule_files"] = [str(ALERTS)]
+    copy = tmp_path / "prometheus.yml"
+    copy.write_text(yaml.safe_dump(config))
+    done = promtool("check", "config", str(copy))
+    assert done.returncode == 0, done.stdout + done.stderr
