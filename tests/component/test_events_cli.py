@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent
 from instance.cli import main
+from instance.events import Reading, read_embedded
 
 DESK = "eu.smeclustergrowth.facilities.DeskBooked.v1"
 SME = "eu.smeclustergrowth.mapping.SMERegistered.v1"
@@ -118,3 +120,31 @@ def test_refusals_name_the_option_and_why(
     assert main(["events", "--data-dir", str(data), *args]) == 2
     assert reason in capsys.readouterr().err
     assert main(["events", "--data-dir", str(data), "--group", "facilities-analytics", "--max", "1"]) == 0
+
+
+def test_follow_waits_for_new_events_from_latest(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--from latest --follow prints only what is published after it started (bounded by --max)."""
+    got: list[str] = []
+    started = threading.Event()
+
+    def positioned() -> bool:
+        started.set()  # called once the reader has taken its positions
+        return False
+
+    def reader() -> None:
+        reading = Reading(topics=["facilities.events"], start="latest", follow=True, max=2)
+        read_embedded(data / "events.sqlite", reading, lambda _, e: got.append(e.id), stop=positioned)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    started.wait(timeout=30)  # the reader has taken its position (at e6) before anything new is published
+
+    async def more() -> None:
+        bus = SqliteBus(data / "events.sqlite")
+        await bus.publish("facilities.events", [event(7), event(8), event(9)])
+        await bus.close()
+
+    asyncio.run(more())
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert got == ["e7", "e8"]
