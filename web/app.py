@@ -92,6 +92,11 @@ class Page:
         query = self.request.url.query
         return self.request.url.path + (f"?{query}" if query else "")
 
+    def size_name(self, size: str) -> str:
+        _ = self._
+        names = {"micro": _("Micro"), "small": _("Small"), "medium": _("Medium-sized"), "large": _("Large")}
+        return names.get(size, size)
+
     def role_name(self, role: str) -> str:
         _ = self._
         names = {
@@ -202,7 +207,7 @@ class Web:
                 self.sessions.save(request, response, session)
             for k, v in SECURITY_HEADERS.items():
                 response.headers.setdefault(k, v)
-            response.headers["Content-Security-Policy"] = self.csp
+            response.headers.setdefault("Content-Security-Policy", self.csp)
             response.headers.setdefault("Content-Language", lang)
             return response
 
@@ -226,13 +231,14 @@ def create_web(
     if target is None:
         raise ValueError("the web client needs the regional app (in-process) or CG_WEB_API_URL")
     web = Web(settings, ws, target, issuer)
-    from web.pages import facilities, home
+    from web.pages import assessment, facilities, home
 
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Route("/brand.css", lambda r: PlainTextResponse(brand_css(ws), media_type="text/css")),
         *home.routes(web),
         *facilities.routes(web),
+        *assessment.routes(web),
     ]
     app = Starlette(routes=routes)
     app.state.web = web

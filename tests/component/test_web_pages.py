@@ -172,3 +172,58 @@ def test_branding_needs_readable_colours() -> None:
     assert brand_css(WebSettings(colour_primary="#0B4F8A", colour_accent="#F2B705")) == (
         ":root { --brand: #0b4f8a; --accent: #f2b705; }\n"
     )
+
+
+SME_FORM = {
+    "legal_name": "Cork Precision Tooling",
+    "nuts3": "IE053",
+    "nace_primary": "C28.29",
+    "headcount": "42",
+    "turnover_eur": "5000000",
+    "balance_sheet_eur": "3000000",
+    "founded": "2004",
+    "contact.name": "Aoife Murphy",
+    "contact.email": "aoife@corkprecision.example",
+    "consent": "yes",
+}
+
+
+async def test_registering_an_sme_names_each_bad_field(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    r = await client.post("/assessment/register", data={"csrf": csrf, **SME_FORM, "headcount": "4.5", "consent": ""})
+    assert r.status_code == 422  # the form's own checks: a whole number, the consent
+    assert "Enter a whole number." in r.text and 'id="consent-error"' in r.text and 'id="founded-error"' not in r.text
+    r = await client.post("/assessment/register", data={"csrf": csrf, **SME_FORM, "contact.email": "aoife@"})
+    assert r.status_code == 422  # the API's: a nested field, shown at its input
+    assert re.search(r'id="contact-email"[^>]*aria-invalid="true" aria-describedby="contact-email-error"', r.text)
+    assert 'value="Cork Precision Tooling"' in r.text  # what was typed is kept
+
+
+async def test_an_assessment_and_its_results(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    r = await client.post("/assessment/register", data={"csrf": csrf, **SME_FORM})
+    sme = r.headers["location"].split("?")[0]
+    form = (await client.get(f"{sme}/take")).text
+    version = re.search(r'name="instrument_version" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    questions = re.findall(r'name="(answers\.[a-z_]+-[0-9])" value="1"', form)
+    assert len(questions) == 24
+    answers = {q: "4" for q in questions} | {"answers.innovation-1": "1", "answers.innovation-2": "2"}
+    answers["answers.innovation-3"] = "3"
+    missing = {k: v for k, v in answers.items() if k != "answers.talent-2"}
+    r = await client.post(f"{sme}/take", data={"csrf": csrf, "instrument_version": version, **missing})
+    assert r.status_code == 422
+    assert re.search(r'id="answers-talent-2-error"><strong>Error:</strong> missing answer', r.text)
+    assert r.text.count('class="field-error"') == 1 and 'value="3" checked' in r.text  # the answers are kept
+    r = await client.post(f"{sme}/take", data={"csrf": csrf, "instrument_version": version, **answers})
+    assert r.status_code == 303
+    page = (await client.get(r.headers["location"])).text
+    # innovation: answers 1, 2, 3 with weights 2, 1, 1 -> (2 + 2 + 3) / 4 = 1.75, shown to one place
+    assert re.search(r"Innovation and technology adoption</th><td>1.8</td>", page)
+    assert re.search(r"<ol><li>Innovation and technology adoption</li><li>Digitalisation</li>", page)
+    await client.post("/language", data={"csrf": csrf, "lang": "it", "next": "/"})
+    italian = (await client.get(r.headers["location"])).text
+    assert "Innovation and technology adoption</th><td>1,8</td>" in italian  # the decimal comma
+    chart = await client.get(f"{sme}/chart.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml") and "Talent and skills" in chart.text
+    assert not re.search(r"<script[^>]*\ssrc=", chart.text)  # nothing fetched from elsewhere
+    assert chart.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"  # no script runs
