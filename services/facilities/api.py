@@ -18,6 +18,7 @@ from services.facilities import ical
 from services.facilities import store as st
 from services.facilities.domain.model import Booking, Resource, Site
 from services.facilities.series.api import router as series_router
+from services.facilities.series.handlers import series_of
 
 From = Annotated[Instant, Query(alias="from", description="window start, ISO 8601 with offset")]
 To = Annotated[Instant, Query(alias="to", description="window end, ISO 8601 with offset")]
@@ -222,7 +223,8 @@ async def resource_calendar(f: Ctx, who: CurrentPrincipal, resource_id: str) -> 
     r = await h.get_resource(f, resource_id)
     docs = await f.store.find(st.SCHEDULES, {"resource_id": resource_id}, sort=[("day", 1)])
     bookings = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.status != "rejected"]
-    return Response(ical.calendar(r.name, bookings, {r.id: r.name}), media_type=ICS)
+    series = await series_of(f, {"resource_id": resource_id})
+    return Response(ical.calendar(r.name, bookings, {r.id: r.name}, series), media_type=ICS)
 
 
 @router.post(
@@ -253,7 +255,8 @@ async def my_bookings(f: Ctx, who: CurrentPrincipal, page: Page) -> list[Booking
 async def my_calendar(f: Ctx, who: CurrentPrincipal) -> Response:
     bookings = await h.my_bookings(f, who)
     names = {r.id: r.name for r in await h.list_resources(f, None, None)}
-    return Response(ical.calendar(f"Bookings of {who.sub}", bookings, names), media_type=ICS)
+    series = await series_of(f, {"person": who.id})
+    return Response(ical.calendar(f"Bookings of {who.sub}", bookings, names, series), media_type=ICS)
 
 
 @router.get("/bookings/{booking_id}", **allow("any"), response_model=BookingOut, summary="One of my bookings")
