@@ -5,10 +5,11 @@ assessments, its latest scores per dimension, which dimensions are in its top th
 means per quarter. A cell keeps the sums of those contributions (``Agg``), once over all its SMEs and
 once per council; an event replaces an SME's contribution by subtracting the old and adding the new.
 
-Sums of scores are exact fractions (a float is a dyadic rational, so adding and subtracting them loses
-nothing), and a mean is ``float(sum) / n``: the same number as ``statistics.fmean`` of the values,
-which is ``math.fsum`` (the correctly rounded exact sum) divided by n. So ``Agg.needs`` equals
-``cluster.cell_needs`` of the SMEs' summaries to the last bit, whatever the order of the events.
+Sums of scores are exact (a float is a whole number of 2**-1074, so they are kept as integers in that
+unit and stored as reduced fractions), and a mean is ``float(sum) / n``: the same number as
+``statistics.fmean`` of the values, which is ``math.fsum`` (the correctly rounded exact sum) over n.
+So ``Agg.needs`` equals ``cluster.cell_needs`` of the SMEs' summaries to the last bit, whatever the
+order of the events.
 """
 
 from __future__ import annotations
@@ -38,13 +39,25 @@ def fold_summary(s: SmeSummary | None, kind: str, data: dict[str, Any]) -> SmeSu
     return out
 
 
-def _enc(x: Fraction) -> str:
-    return f"{x.numerator}/{x.denominator}"
+# Exact sums as integers in units of 2**-1074 (the least double): every float is a whole number of these,
+# so adding and subtracting them is integer arithmetic, far cheaper than Fraction's gcd at every step.
+SCALE = 2**1074
 
 
-def _dec(s: str) -> Fraction:
+def _scaled(v: float) -> int:
+    n, d = float(v).as_integer_ratio()  # d is a power of two, at most 2**1074
+    return n * (SCALE // d)
+
+
+def _enc(x: int) -> str:
+    """The sum as a reduced fraction ``"numerator/denominator"``, independent of the scale."""
+    f = Fraction(x, SCALE)
+    return f"{f.numerator}/{f.denominator}"
+
+
+def _dec(s: str) -> int:
     n, _, d = s.partition("/")
-    return Fraction(int(n), int(d))
+    return int(n) * (SCALE // int(d))
 
 
 def _bump(m: dict[str, Any], k: str, by: Any) -> None:
@@ -64,9 +77,9 @@ class Agg:
     headcount: int = 0
     assessed: int = 0
     assessments: int = 0
-    sums: dict[str, Fraction] = field(default_factory=dict)  # dimension -> sum of latest scores
+    sums: dict[str, int] = field(default_factory=dict)  # dimension -> sum of latest scores (in 2**-1074)
     top3: dict[str, int] = field(default_factory=dict)  # dimension -> SMEs with it in their top three
-    trend_sum: dict[str, Fraction] = field(default_factory=dict)  # quarter -> sum of assessment means
+    trend_sum: dict[str, int] = field(default_factory=dict)  # quarter -> sum of assessment means (2**-1074)
     trend_n: dict[str, int] = field(default_factory=dict)  # quarter -> number of assessments
 
     def add(self, s: SmeSummary, sign: int = 1) -> None:
@@ -76,13 +89,13 @@ class Agg:
         history = s.get("history", [])
         self.assessments += sign * len(history)
         for h in history:
-            _bump(self.trend_sum, h["quarter"], sign * Fraction(h["mean"]))
+            _bump(self.trend_sum, h["quarter"], sign * _scaled(h["mean"]))
             _bump(self.trend_n, h["quarter"], sign)
         latest = s.get("latest")
         if latest:
             self.assessed += sign
             for d, v in latest["scores"].items():
-                _bump(self.sums, d, sign * Fraction(v))
+                _bump(self.sums, d, sign * _scaled(v))
             for d in set(latest["top3"][:3]):
                 _bump(self.top3, d, sign)
 
@@ -106,14 +119,14 @@ class Agg:
     def needs(self, dimensions: list[str]) -> dict[str, Any]:
         """Counts, mean maturity per dimension, share with each need in their top three, quarterly trend."""
         n = self.assessed
-        zero = Fraction(0)
         return {
             "smes": self.smes,
             "assessed_smes": n,
             "assessments": self.assessments,
-            "mean_scores": {d: round(float(self.sums.get(d, zero)) / n, 3) for d in dimensions} if n else {},
+            # int / int is correctly rounded: the float nearest the exact sum, as math.fsum gives it
+            "mean_scores": {d: round((self.sums.get(d, 0) / SCALE) / n, 3) for d in dimensions} if n else {},
             "top3_share": {d: round(self.top3.get(d, 0) / n, 3) for d in dimensions} if n else {},
-            "trend": {q: round(float(self.trend_sum[q]) / self.trend_n[q], 3) for q in sorted(self.trend_n)},
+            "trend": {q: round((self.trend_sum[q] / SCALE) / self.trend_n[q], 3) for q in sorted(self.trend_n)},
         }
 
     def encode(self) -> dict[str, Any]:
@@ -125,10 +138,10 @@ class Agg:
             "assessed": self.assessed,
             "assessments": self.assessments,
             "sums": {d: _enc(v) for d, v in self.sums.items()},
-            "sums_f": {d: float(v) for d, v in self.sums.items()},
+            "sums_f": {d: v / SCALE for d, v in self.sums.items()},
             "top3": dict(self.top3),
             "trend": {
-                q: {"sum": _enc(self.trend_sum[q]), "sum_f": float(self.trend_sum[q]), "n": n}
+                q: {"sum": _enc(self.trend_sum[q]), "sum_f": self.trend_sum[q] / SCALE, "n": n}
                 for q, n in self.trend_n.items()
             },
         }
