@@ -14,8 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from clustergrowth.auth import Principal
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
+from services.facilities import handlers as h
+from services.facilities.commands import BookResource
 from tests.component.test_facilities_api import assert_problem, events, wait_for_events
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import pid
@@ -251,3 +254,63 @@ async def test_bad_change_input_is_422(client: httpx.AsyncClient, room: str, ali
     ]:
         p = assert_problem(await client.post(f"{API}/series/{s['id']}/{path}", json=body, headers=alice), 422)
         assert p["errors"][0]["field"] == field, (path, body, p)
+
+
+class RacingStore:
+    """The service's own store, unchanged but for one thing: right after a series document is first
+    written (after every occurrence was checked, before any day is booked), ``race`` runs: another
+    person books one of the series' slots, as a concurrent request could at that moment."""
+
+    def __init__(self, real: Any, race: Any) -> None:
+        self._real, self._race, self.raced = real, race, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def insert(self, collection: str, doc: dict[str, Any]) -> None:
+        await self._real.insert(collection, doc)
+        if collection == "series" and not self.raced:
+            self.raced = True
+            await self._race()
+
+
+def race_for_the_fifth_tuesday(app: FastAPI, room: str) -> RacingStore:
+    f = app.state.facilities
+    bob = Principal("bob", frozenset({"academic"}), "IE05", "IE05:UCC")
+    slot = BookResource(resource_id=room, start="2026-03-31T09:00:00Z", end="2026-03-31T10:00:00Z")  # type: ignore[arg-type]
+
+    async def race() -> None:
+        await h.book(f, slot, bob)
+
+    f.store = RacingStore(f.store, race)
+    return f.store  # type: ignore[no-any-return]
+
+
+async def test_fail_compensates_when_a_day_is_taken_while_booking(
+    app: FastAPI, client: httpx.AsyncClient, settings: RuntimeSettings, room: str, alice: dict[str, str]
+) -> None:
+    """The check passes, Bob takes the fifth Tuesday before it is written: the four Tuesdays already
+    booked are cancelled again (each DeskBooked/FacilityBooked followed by its BookingCancelled), the
+    answer is 409 naming the fifth, and the series is left ``failed``."""
+    store = race_for_the_fifth_tuesday(app, room)
+    r = await client.post(f"{API}/series", json={"resource_id": room, **WEEKLY, "on_conflict": "fail"}, headers=alice)
+    p = assert_problem(r, 409)
+    assert store.raced
+    assert [(c["recurrence_id"], c["reason"]) for c in p["conflicts"]] == [(TEN_TUESDAYS[4], "taken")]
+    assert await mine(client, alice) == []
+    booked = [e for e in await wait_for_events(settings, "FacilityBooked", 5) if e["person"] == pid("alice")]
+    cancelled = await wait_for_events(settings, "BookingCancelled", 4)
+    assert sorted(e["start"] for e in booked) == TEN_TUESDAYS[:4] == sorted(e["start"] for e in cancelled)
+    assert {e["booking_id"] for e in booked} == {e["booking_id"] for e in cancelled}
+    assert await events(settings, "SeriesBooked") == []
+    assert [d["status"] for d in await store.find("series", {})] == ["failed"]
+
+
+async def test_skip_skips_a_day_taken_while_booking(
+    app: FastAPI, client: httpx.AsyncClient, room: str, alice: dict[str, str]
+) -> None:
+    race_for_the_fifth_tuesday(app, room)
+    r = await client.post(f"{API}/series", json={"resource_id": room, **WEEKLY, "on_conflict": "skip"}, headers=alice)
+    assert r.status_code == 201, r.text
+    assert [(x["recurrence_id"], x["reason"]) for x in r.json()["skipped"]] == [(TEN_TUESDAYS[4], "taken")]
+    assert await mine(client, alice) == [t for i, t in enumerate(TEN_TUESDAYS) if i != 4]
