@@ -268,11 +268,29 @@ def document(topic_prefix: str = "", region: str = "IE05", partitions: int = 3, 
                     "SASL/SCRAM (ask the hosting partner for credentials)."
                 ),
                 "variables": {"bootstrap": {"description": "host:port of a bootstrap broker"}},
-            }
+            },
+            "regionalSecure": {
+                "host": "{bootstrap}",
+                "protocol": "kafka-secure",
+                "title": "The region's Kafka cluster, production listener",
+                "description": (
+                    "TLS listener of a production region (it refuses plaintext): SASL/SCRAM-SHA-512 over TLS "
+                    "(CG_KAFKA_SECURITY_PROTOCOL=SASL_SSL) or a client certificate (SSL)."
+                ),
+                "variables": {"bootstrap": {"description": "host:port of a bootstrap broker's TLS listener"}},
+                "security": [
+                    {"$ref": "#/components/securitySchemes/scram"},
+                    {"$ref": "#/components/securitySchemes/clientCertificate"},
+                ],
+            },
         },
         "channels": channels,
         "operations": operations,
         "components": {
+            "securitySchemes": {
+                "scram": {"type": "scramSha512", "description": "SASL/SCRAM-SHA-512 user of the hosting partner"},
+                "clientCertificate": {"type": "X509", "description": "mutual TLS with a client certificate"},
+            },
             "messages": messages,
             "parameters": {
                 "sourceRegion": {

@@ -96,6 +96,12 @@ def test_one_channel_per_topic_and_one_for_its_replicas() -> None:
     local = doc["channels"]["facilitiesEvents"]["bindings"]["kafka"]
     assert local["topic"] == "facilities.events"
     assert local["topicConfiguration"]["retention.ms"] == -1
+    secure = doc["servers"]["regionalSecure"]
+    assert secure["protocol"] == "kafka-secure"
+    assert [doc["components"]["securitySchemes"][r["$ref"].split("/")[-1]]["type"] for r in secure["security"]] == [
+        "scramSha512",
+        "X509",
+    ]
     prefixed = document(topic_prefix="t1-")
     assert sorted(c["address"] for c in prefixed["channels"].values())[0] == "t1-councils.events"
     assert "{sourceRegion}.t1-facilities.events" in {c["address"] for c in prefixed["channels"].values()}
