@@ -215,31 +215,44 @@ async def test_move_one_following_and_all(
     assert [e["scope"] for e in changed] == ["one", "all"]
 
 
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"rrule": "FREQ=MONTHLY;COUNT=3"}, "rrule"),
-        ({"rrule": "not a rule"}, "rrule"),
-        ({"rrule": "FREQ=WEEKLY;COUNT=3;UNTIL=20260401T000000Z"}, "rrule"),
-        ({"rrule": "FREQ=WEEKLY"}, "rrule"),
-        ({"rrule": "FREQ=DAILY;COUNT=367"}, "rrule"),
-        ({"rrule": "FREQ=DAILY;UNTIL=20270305T000000Z"}, "rrule"),  # 368 occurrences
-        ({"rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=1TU"}, "rrule"),
-        ({"rrule": "FREQ=WEEKLY;COUNT=3;BYHOUR=9"}, "rrule"),
-        ({"rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=WE"}, "start"),  # 3 March is a Tuesday
-        ({"rrule": "x" * 201}, "rrule"),
-        ({"on_conflict": "ignore"}, "on_conflict"),
-        ({"end": "2026-03-03T09:00:00+00:00"}, "end"),
-        ({"start": "2026-03-03T10:00:00"}, "start"),
-        ({"series": "mine"}, "series"),
-    ],
-)
+BAD_SERIES = [
+    ({"rrule": "FREQ=MONTHLY;COUNT=3"}, "rrule"),
+    ({"rrule": "not a rule"}, "rrule"),
+    ({"rrule": "FREQ=WEEKLY;COUNT=3;UNTIL=20260401T000000Z"}, "rrule"),  # COUNT and UNTIL both
+    ({"rrule": "FREQ=WEEKLY"}, "rrule"),  # unbounded
+    ({"rrule": "FREQ=WEEKLY;COUNT=0"}, "rrule"),
+    ({"rrule": "FREQ=DAILY;COUNT=367"}, "rrule"),  # one more than 366
+    ({"rrule": "FREQ=DAILY;UNTIL=20270304T235959Z"}, "rrule"),  # 3 Mar 2026 .. 4 Mar 2027: 367 occurrences
+    ({"rrule": "FREQ=WEEKLY;INTERVAL=52;COUNT=3"}, "rrule"),  # the third is 728 days on: beyond 366
+    ({"rrule": "FREQ=WEEKLY;INTERVAL=53;COUNT=2"}, "rrule"),
+    ({"rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=1TU"}, "rrule"),
+    ({"rrule": "FREQ=WEEKLY;COUNT=3;BYHOUR=9"}, "rrule"),
+    ({"rrule": "FREQ=WEEKLY;COUNT=3;BYDAY=WE"}, "start"),  # 3 March 2026 is a Tuesday
+    ({"rrule": "x" * 201}, "rrule"),
+    ({"on_conflict": "ignore"}, "on_conflict"),
+    ({"end": "2026-03-03T09:00:00+00:00"}, "end"),
+    ({"end": "2026-03-04T10:00:01+00:00"}, "end"),  # an occurrence of more than a day
+    ({"start": "2026-03-03T10:00:00"}, "start"),
+    ({"series": "mine"}, "series"),
+]
+AT_THE_BOUNDS = [  # accepted as input, then refused occurrence by occurrence (409): the room's horizon
+    "FREQ=DAILY;COUNT=366",
+    "FREQ=DAILY;UNTIL=20270303T235959Z",  # 366 occurrences
+    "FREQ=WEEKLY;INTERVAL=52;COUNT=2",  # the second is 364 days on
+]
+
+
 async def test_bad_series_input_is_422_naming_the_field(
-    client: httpx.AsyncClient, room: str, alice: dict[str, str], change: dict[str, str], field: str
+    client: httpx.AsyncClient, room: str, alice: dict[str, str]
 ) -> None:
-    body = {"resource_id": room, **WEEKLY, **change}
-    p = assert_problem(await client.post(f"{API}/series", json=body, headers=alice), 422)
-    assert [e["field"] for e in p["errors"]] == [field], p
+    for change, field in BAD_SERIES:
+        body = {"resource_id": room, **WEEKLY, **change}
+        p = assert_problem(await client.post(f"{API}/series", json=body, headers=alice), 422)
+        assert [e["field"] for e in p["errors"]] == [field], (change, p)
+    for rrule in AT_THE_BOUNDS:
+        body = {"resource_id": room, **WEEKLY, "rrule": rrule}
+        p = assert_problem(await client.post(f"{API}/series", json=body, headers=alice), 409)
+        assert {c["reason"] for c in p["conflicts"]} <= {"policy", "closed"}, rrule  # 90 days ahead; Sundays
     assert await mine(client, alice) == []
 
 
