@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from web.session import CSRF_FIELD, Session, Sessions, csrf_ok
 from web.settings import LANGUAGES, WebSettings
 
 HERE = Path(__file__).parent
+log = logging.getLogger("web")
 MAX_FORM_BYTES = 64 << 10
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -203,6 +205,9 @@ class Web:
                         response = page.redirect("/")
                     else:
                         response = page.render("error.html", p.status, problem=p)
+                except Exception:  # a page, never a stack trace; the cause goes to the log
+                    log.exception("web page %s failed", request.url.path)
+                    response = page.render("error.html", 500, message=page._("Something went wrong on our side."))
             if session.changed:
                 self.sessions.save(request, response, session)
             for k, v in SECURITY_HEADERS.items():
@@ -231,7 +236,7 @@ def create_web(
     if target is None:
         raise ValueError("the web client needs the regional app (in-process) or CG_WEB_API_URL")
     web = Web(settings, ws, target, issuer)
-    from web.pages import assessment, facilities, home
+    from web.pages import assessment, explorer, facilities, home
 
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -239,6 +244,7 @@ def create_web(
         *home.routes(web),
         *facilities.routes(web),
         *assessment.routes(web),
+        *explorer.routes(web),
     ]
     app = Starlette(routes=routes)
     app.state.web = web

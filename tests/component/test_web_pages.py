@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
-from tests.conftest import asgi_client
+from tests.conftest import TokenFactory, asgi_client
 from web.app import brand_css
 from web.session import COOKIE
 from web.settings import WebSettings, contrast
@@ -227,3 +227,25 @@ async def test_an_assessment_and_its_results(client: httpx.AsyncClient) -> None:
     assert chart.headers["content-type"].startswith("image/svg+xml") and "Talent and skills" in chart.text
     assert not re.search(r"<script[^>]*\ssrc=", chart.text)  # nothing fetched from elsewhere
     assert chart.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"  # no script runs
+
+
+async def test_the_cluster_explorer_shows_the_apis_stars_and_flags_small_cells(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    api = await client.get("/api/v1/mapping/cluster-map", headers={"Authorization": token("a", "analyst")})
+    expected = {(c["region"], c["sector"]): (c["strength"]["stars"], c["smes"]) for c in api.json()}
+    assert {n for _, n in expected.values()} >= {3, 5}  # the demo has cells below and at the threshold
+    await sign_in(client, "demo-analyst")
+    page = (await client.get("/explorer")).text
+    shown = re.findall(r"<summary>(\w{4}) × (\w+): (\d) stars? of 3( \(few SMEs\))?</summary>", page)
+    samples = [int(n) for n in re.findall(r"<dd>(\d+) SMEs registered", page)]
+    assert len(shown) == len(expected) == len(samples)
+    for (region, sector, stars, few), n in zip(shown, samples, strict=True):
+        assert (int(stars), n) == expected[(region, sector)]  # what the API says, cell by cell
+        assert bool(few) == (n < 5)  # flagged below 5 SMEs, not at 5
+    assert "Cells marked “few SMEs” have fewer than 5 registered SMEs" in page
+    csv = await client.get("/explorer/cells.csv?region=IE05")
+    assert csv.headers["content-type"].startswith("text/csv") and csv.text.splitlines()[0].startswith("region,")
+    assert all(line.startswith("IE05,") for line in csv.text.splitlines()[1:])
+    chart = await client.get("/explorer/chart.svg?region=IE05&need=finance")
+    assert chart.headers["content-type"].startswith("image/svg+xml") and "IE05 × C2" in chart.text

@@ -1,10 +1,10 @@
 """The web client in a real browser (Debian's Chromium driven by Playwright, as the docs test runs it)
 against ``clustergrowth run``: the facilities journey (booking and cancelling by keyboard only: Tab,
-typing, arrows, Space, Enter, no click; a manager's approval) and the SME's growth-needs assessment
-(register, assess, results and history, by keyboard only), and axe-core (WCAG 2.1 A and AA) on every
-page of both journeys in every language, with zero violations. Every page is photographed into
-``.cache/screenshots/web`` (test artefacts); with ``CG_UPDATE_SCREENS=1`` a few go to ``docs/screens``
-for the README."""
+typing, arrows, Space, Enter, no click; a manager's approval), the SME's growth-needs assessment
+(register, assess, results and history, by keyboard only) and the cluster explorer, and axe-core (WCAG
+2.1 A and AA) on every page of the three journeys in every language, with zero violations. Every page
+is photographed into ``.cache/screenshots/web`` (test artefacts); with ``CG_UPDATE_SCREENS=1`` a few go
+to ``docs/screens`` for the README."""
 
 from __future__ import annotations
 
@@ -360,6 +360,7 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
                 assert p.get_attribute("html", "lang") == lang
             pages = {
                 "home": "/",
+                "explorer": "/explorer?need=finance",
                 "search": "/facilities?q=&kind=lab",
                 "site": f"/facilities/sites/{SITE}?day={day}",
                 "bookings": "/facilities/bookings",
@@ -367,7 +368,7 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
             for name, path in pages.items():
                 page.goto(f"{stack}{path}")
                 no_violations(axe, page, f"{name} {lang}")
-                shoot(page, f"{name}-{lang}")
+                shoot(page, f"{name}-{lang}", readme=(name, lang) in {("explorer", "en"), ("site", "tr")})
             page.goto(f"{stack}/facilities/sites/{SITE}?day={day}")
             page.fill("#start", "11:00")
             page.fill("#end", "10:00")
