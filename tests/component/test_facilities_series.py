@@ -19,6 +19,7 @@ from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
 from services.facilities import handlers as h
 from services.facilities.commands import BookResource
+from services.facilities.series import handlers as series_handlers
 from tests.component.test_facilities_api import assert_problem, events, wait_for_events
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import pid
@@ -221,6 +222,7 @@ BAD_SERIES = [
     ({"rrule": "FREQ=WEEKLY;COUNT=3;UNTIL=20260401T000000Z"}, "rrule"),  # COUNT and UNTIL both
     ({"rrule": "FREQ=WEEKLY"}, "rrule"),  # unbounded
     ({"rrule": "FREQ=WEEKLY;COUNT=0"}, "rrule"),
+    ({"rrule": "FREQ=WEEKLY;COUNT=5;COUNT=6"}, "rrule"),
     ({"rrule": "FREQ=DAILY;COUNT=367"}, "rrule"),  # one more than 366
     ({"rrule": "FREQ=DAILY;UNTIL=20270304T235959Z"}, "rrule"),  # 3 Mar 2026 .. 4 Mar 2027: 367 occurrences
     ({"rrule": "FREQ=WEEKLY;INTERVAL=52;COUNT=3"}, "rrule"),  # the third is 728 days on: beyond 366
@@ -327,3 +329,20 @@ async def test_skip_skips_a_day_taken_while_booking(
     assert r.status_code == 201, r.text
     assert [(x["recurrence_id"], x["reason"]) for x in r.json()["skipped"]] == [(TEN_TUESDAYS[4], "taken")]
     assert await mine(client, alice) == [t for i, t in enumerate(TEN_TUESDAYS) if i != 4]
+
+
+async def test_a_series_moved_too_often_is_refused(
+    client: httpx.AsyncClient, room: str, alice: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each move makes new bookings, which the series remembers: bounded (4 x 366; here 4, so the
+    document of a two-occurrence series holds its two, a move of both takes it to 4, the next is 409)."""
+    monkeypatch.setattr(series_handlers, "MAX_BOOKINGS", 4)
+    s = await book_weekly(client, room, alice, "FREQ=WEEKLY;COUNT=2")
+    url = f"{API}/series/{s['id']}/move"
+    r = await client.post(url, json={"scope": "all", "start_time": "12:00", "end_time": "13:00"}, headers=alice)
+    assert r.status_code == 200, r.text
+    p = assert_problem(
+        await client.post(url, json={"scope": "all", "start_time": "14:00", "end_time": "15:00"}, headers=alice), 409
+    )
+    assert p["max_bookings"] == 4
+    assert await mine(client, alice) == ["2026-03-03T12:00:00.000000Z", "2026-03-10T12:00:00.000000Z"]

@@ -45,9 +45,12 @@ from services.facilities.handlers.sites import get_resource
 from services.facilities.handlers.trainings import qualifications
 from services.facilities.series import commands as sc
 from services.facilities.series import model as sm
-from services.facilities.series.rules import parse_rule
+from services.facilities.series.rules import MAX_OCCURRENCES, parse_rule
 
 SERIES = st.SERIES
+MAX_BOOKINGS = (
+    4 * MAX_OCCURRENCES
+)  # bookings a series may have held (each move makes new ones): its document stays bounded
 BUSY = "the series is too busy right now"
 
 
@@ -281,6 +284,12 @@ async def move_series(
     resource = await get_resource(f, series.resource_id)
     now = f.clock()
     targets = _targets(series, cmd, now)
+    if len(series.bookings) + len(targets) > MAX_BOOKINGS:
+        raise Conflict(
+            f"series {series_id} has been moved too often (at most {MAX_BOOKINGS} bookings in all); "
+            "cancel it and book a new one",
+            max_bookings=MAX_BOOKINGS,
+        )
     if series.person != who.id:
         raise Forbidden("only the holder of a series moves it (its managers may cancel it)")
     booker = await _booker(f, who, resource, now)

@@ -59,6 +59,10 @@ def bad(reason: str) -> Unprocessable:
 
 def parse_rule(text: str) -> Rule:
     """Parse and check a rule; 422 on ``rrule`` naming what is wrong."""
+    names = [p.split("=", 1)[0].strip().upper() for p in text.split(";")]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise bad(f"parts {twice} are given more than once")
     try:
         parts = vRecur.from_ical(text)
     except (ValueError, TypeError) as e:
