@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,7 @@ class Web:
         self, settings: RuntimeSettings, ws: WebSettings, api: ASGIApp | str, issuer: httpx.AsyncClient | None = None
     ) -> None:
         self.settings, self.ws, self.api, self._issuer = settings, ws, api, issuer
+        self._api_http: httpx.AsyncClient | None = None
         self.sessions = Sessions(session_secret(settings, ws), ws.session_max_age_s)
         self.csp = csp(ws)
         self.provider: oidc.Provider | None = None
@@ -171,6 +173,25 @@ class Web:
             env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
             env.filters["upper_l"] = lambda text, lang=lang: i18n.upper(str(text), lang)
             self.envs[lang] = env
+
+    @asynccontextmanager
+    async def api_client(self, address: str) -> AsyncIterator[httpx.AsyncClient]:
+        """In-process: a client per request carrying the browser's address (the API's per-address quota);
+        over HTTP: one pooled client for every request (its address is the web client's own)."""
+        if isinstance(self.api, str):
+            if self._api_http is None:
+                self._api_http = client_for(self.api, address, self.ws.api_timeout_s)
+            yield self._api_http
+        else:
+            async with client_for(self.api, address, self.ws.api_timeout_s) as http:
+                yield http
+
+    async def aclose(self) -> None:
+        """Close the pooled clients (the API's over HTTP, the issuer's)."""
+        for client in (self._api_http, self._issuer):
+            if client is not None:
+                await client.aclose()
+        self._api_http = self._issuer = None
 
     def issuer_http(self) -> httpx.AsyncClient:
         """The client to the region's OpenID Connect issuer (made on first use)."""
@@ -190,7 +211,7 @@ class Web:
                 self.ws.default_language,
             )
             address = request.client.host if request.client else "-"
-            async with client_for(self.api, address, self.ws.api_timeout_s) as http:
+            async with self.api_client(address) as http:
                 page = Page(self, request, session, lang, Platform(http, session.token), http)
                 try:
                     if signed_in and not session.signed_in:
@@ -246,7 +267,16 @@ def create_web(
         *assessment.routes(web),
         *explorer.routes(web),
     ]
-    app = Starlette(routes=routes)
+
+    async def not_found(page: Page) -> Response:
+        return page.render("error.html", 404, message=page._("Page not found."))
+
+    missing = web.page(not_found, signed_in=False)
+
+    async def unknown(request: Request, exc: Exception) -> Response:
+        return await missing(request)  # an unknown page or method: the site's own page, in the person's language
+
+    app = Starlette(routes=routes, exception_handlers={404: unknown, 405: unknown})
     app.state.web = web
     return app
 

@@ -65,6 +65,11 @@ async def test_the_session_cookie(client: httpx.AsyncClient) -> None:
     assert "default-src 'none'" in r.headers["content-security-policy"]
 
 
+async def test_an_unknown_page_is_the_sites_own(client: httpx.AsyncClient) -> None:
+    for r in (await client.get("/facilities/no-such-page"), await client.get("/sign-out")):  # path, method
+        assert r.status_code == 404 and "<h1>Something went wrong</h1>" in r.text and "Page not found." in r.text
+
+
 async def test_signed_out_pages_send_to_sign_in(client: httpx.AsyncClient) -> None:
     r = await client.get("/facilities/bookings")
     assert r.status_code == 303 and r.headers["location"] == "/?next=/facilities/bookings"

@@ -23,8 +23,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from clustergrowth.settings import RuntimeSettings
 from tests.backends import free_port, provision
-from web.settings import LANGUAGES
+from web.app import create_web
+from web.settings import LANGUAGES, WebSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "clustergrowth")
@@ -49,9 +51,14 @@ NEEDS = ["Talent and skills", "Digitalisation", "Collaboration and networking"]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def stack_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web")
+
+
+@pytest.fixture(scope="module")
+def stack(stack_data: Path) -> Iterator[str]:
     """``clustergrowth run`` on a free port with its own data; its base URL."""
-    tmp = tmp_path_factory.mktemp("web")
+    tmp = stack_data
     port = free_port()
     env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING"}
     with open(tmp / "run.log", "ab") as log:
@@ -385,3 +392,18 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
     finally:
         sme.close()
         manager.close()
+
+
+async def test_the_distributed_mode_reaches_the_api_over_http(stack: str, stack_data: Path) -> None:
+    """A web client of its own (as a separate deployment would run it) with ``CG_WEB_API_URL`` set: every
+    page's data comes over HTTP from the running stack (its development issuer signs the personas)."""
+    settings = RuntimeSettings(data_dir=stack_data / "data")
+    app = create_web(settings, WebSettings(api_url=stack))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web.example") as client:
+        home = await client.get("/")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+        r = await client.post("/sign-in/persona", data={"csrf": csrf, "persona": "demo-sme", "next": "/facilities"})
+        assert r.status_code == 303
+        page = await client.get("/facilities?q=Cork")
+        assert page.status_code == 200 and f"/facilities/sites/{SITE}" in page.text
+        await app.state.web.aclose()
