@@ -425,3 +425,27 @@ def test_the_service_monitor_selects_every_component_service() -> None:
         assert selector.items() <= svc["metadata"]["labels"].items()
         assert [p["name"] for p in svc["spec"]["ports"]] == [monitor["spec"]["endpoints"][0]["port"]]
     assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/component"
+
+
+def test_network_policies_let_only_the_front_and_gateway_reach_the_services(production: list[dict[str, Any]]) -> None:
+    policies = {
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p
+        for p in kinds(production, "NetworkPolicy")
+    }
+    assert set(policies) == {s.name for s in specs()} | {"gateway", "edge"}
+    ports = {s.name: s.port for s in specs()} | {"gateway": 8000, "edge": 8000}
+
+    def callers(component: str) -> list[str]:
+        (expr,) = policies[component]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"]
+        assert (expr["key"], expr["operator"]) == ("app.kubernetes.io/component", "In")
+        return sorted(expr["values"])
+
+    for name, policy in policies.items():
+        rules = policy["spec"]["ingress"]
+        assert all(r["ports"] == [{"port": ports[name], "protocol": "TCP"}] for r in rules), name
+        if name == "edge":
+            assert rules == [{"ports": [{"port": 8000, "protocol": "TCP"}]}]  # the ingress controller's
+            continue
+        assert callers(name) == (["edge"] if name == "gateway" else ["edge", "gateway"]), name
+        scrape = rules[1]["from"]
+        assert scrape == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
