@@ -80,8 +80,8 @@ async def run(requests: int) -> dict[str, Any]:
             home = await client.get("/")
             csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
             await client.post("/sign-in/persona", data={"csrf": csrf, "persona": "demo-sme", "next": "/"})
-            web = next(m.kwargs["web"] for m in app.user_middleware if "web" in m.kwargs)
-            session = web.state.web.sessions.signer.loads(client.cookies["cg_session"])
+            web: Any = next(m.kwargs["web"] for m in app.user_middleware if "web" in m.kwargs)
+            session = web.state.web.sessions.signer.loads(client.cookies["cg_session"])  # the persona's token
             bearer = {"Authorization": f"Bearer {session['token']}"}
             day = date.today() + timedelta(days=2)
             while day.weekday() >= 5:
