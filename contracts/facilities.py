@@ -77,7 +77,106 @@ class BookingCancelled(EventData):
     )
 
 
-ALL: list[type[EventData]] = [ResourceListed, DeskBooked, FacilityBooked, BookingCancelled]
+class _Entry(EventData):
+    service: ClassVar[str] = "facilities"
+    entry_id: str = Field(description="id of the waitlist entry")
+    resource_id: str = Field(description="the resource")
+    site_id: str = Field(description="site of the resource")
+    person: str = Field(description="person id of the person in line")
+    region: str = Field(description="NUTS-2 region of the facility")
+
+
+class WaitlistJoined(_Entry):
+    """A person joined a resource's waitlist for any slot freed within a window of one day (the exact
+    slot of a taken booking is the narrowest window)."""
+
+    name: ClassVar[str] = "WaitlistJoined"
+    start: str = Field(description="window start, ISO 8601 UTC")
+    end: str = Field(description="window end, ISO 8601 UTC")
+
+
+class WaitlistLeft(_Entry):
+    """A person left the waitlist (an offer they held passed on to the next in line)."""
+
+    name: ClassVar[str] = "WaitlistLeft"
+    by_manager: bool = Field(description="true when a manager removed the entry, false when the person left")
+
+
+class SlotOffered(_Entry):
+    """A freed slot was offered to the first person in line whose window holds it; the slot is held for
+    them until ``expires_at`` (exclusive)."""
+
+    name: ClassVar[str] = "SlotOffered"
+    start: str = Field(description="start of the offered slot, ISO 8601 UTC")
+    end: str = Field(description="end of the offered slot, ISO 8601 UTC")
+    expires_at: str = Field(description="the offer lapses at this instant, ISO 8601 UTC")
+    freed_booking_id: str | None = Field(description="the cancelled, rejected or released booking that freed it")
+
+
+class OfferClaimed(_Entry):
+    """An offer was claimed before it lapsed and became a booking (its DeskBooked or FacilityBooked, when
+    confirmed, is published too)."""
+
+    name: ClassVar[str] = "OfferClaimed"
+    booking_id: str = Field(description="the booking the claim made")
+    start: str = Field(description="start of the booking, ISO 8601 UTC")
+    end: str = Field(description="end of the booking, ISO 8601 UTC")
+
+
+class OfferLapsed(_Entry):
+    """An offer was not claimed in time; the slot passes to the next in line, if any."""
+
+    name: ClassVar[str] = "OfferLapsed"
+    start: str = Field(description="start of the offered slot, ISO 8601 UTC")
+    end: str = Field(description="end of the offered slot, ISO 8601 UTC")
+    expired_at: str = Field(description="when the offer lapsed, ISO 8601 UTC")
+
+
+class BookingReleased(EventData):
+    """A confirmed booking at a resource that asks for check-in was released because nobody checked in
+    by its deadline (start + the policy's grace period); its slot goes to the waitlist."""
+
+    service: ClassVar[str] = "facilities"
+    name: ClassVar[str] = "BookingReleased"
+    booking_id: str = Field(description="id of the booking")
+    resource_id: str = Field(description="the resource")
+    site_id: str = Field(description="site of the resource")
+    person: str = Field(description="holder of the booking")
+    region: str = Field(description="NUTS-2 region of the facility")
+    start: str = Field(description="start, ISO 8601 UTC")
+    end: str = Field(description="end, ISO 8601 UTC")
+    check_in_by: str = Field(description="the check-in deadline that passed, ISO 8601 UTC")
+    reason: Literal["no_show"] = Field(description="no_show: not checked in within the grace period")
+
+
+class BookingCheckedIn(EventData):
+    """The holder (or a manager for them) checked in to a booking at a resource that asks for check-in."""
+
+    service: ClassVar[str] = "facilities"
+    name: ClassVar[str] = "BookingCheckedIn"
+    booking_id: str = Field(description="id of the booking")
+    resource_id: str = Field(description="the resource")
+    site_id: str = Field(description="site of the resource")
+    person: str = Field(description="holder of the booking")
+    region: str = Field(description="NUTS-2 region of the facility")
+    start: str = Field(description="start, ISO 8601 UTC")
+    end: str = Field(description="end, ISO 8601 UTC")
+    by_manager: bool = Field(description="true when a manager checked in for the holder")
+
+
+ALL: list[type[EventData]] = [
+    ResourceListed,
+    DeskBooked,
+    FacilityBooked,
+    BookingCancelled,
+    WaitlistJoined,
+    WaitlistLeft,
+    SlotOffered,
+    OfferClaimed,
+    OfferLapsed,
+    BookingReleased,
+    BookingCheckedIn,
+]
 
 
 # Recurring bookings (series). Each occurrence is also an ordinary booking with its own DeskBooked /

@@ -16,7 +16,8 @@ from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities import ical
 from services.facilities import store as st
-from services.facilities.domain.model import Booking, Resource, Site
+from services.facilities.domain.model import Booking, Resource, Site, iso
+from services.facilities.handlers import waitlist as wl
 from services.facilities.series.api import router as series_router
 from services.facilities.series.handlers import series_of
 
@@ -70,6 +71,37 @@ class BookingOut(BaseModel):
     end: str
     status: str
     created_at: str
+    check_in_by: str | None = Field(None, description="where the resource asks for check-in: released unless by then")
+    checked_in_at: str | None = None
+
+
+class OfferOut(BaseModel):
+    start: str
+    end: str
+    offered_at: str
+    expires_at: str = Field(description="claim before this instant; the offer lapses at it")
+
+
+class WaitEntryOut(BaseModel):
+    id: str
+    resource_id: str
+    person: str
+    start: str = Field(description="window start (ISO 8601 UTC)")
+    end: str = Field(description="window end (ISO 8601 UTC)")
+    joined_at: str
+    status: str = Field(description="waiting, offered, claimed, lapsed or left")
+    position: int | None = Field(
+        description="while waiting: 1 + the people waiting who joined before for an overlapping time"
+    )
+    offer: OfferOut | None = Field(description="the slot held for the person while offered")
+    booking_id: str | None = Field(description="the booking a claim made")
+
+
+class NoShowOut(BaseModel):
+    person: str
+    site_id: str
+    no_shows: int
+    last_start: str = Field(description="start of the latest released booking")
 
 
 class Slot(BaseModel):
@@ -97,6 +129,27 @@ def resource_out(r: Resource) -> ResourceOut:
 
 def booking_out(b: Booking) -> BookingOut:
     return BookingOut(**st.booking_to_doc(b))
+
+
+def entry_out(p: wl.Place) -> WaitEntryOut:
+    e = p.entry
+    offer = None
+    if e.offer_start and e.offer_end and e.offered_at and e.expires_at:
+        offer = OfferOut(
+            start=iso(e.offer_start), end=iso(e.offer_end), offered_at=iso(e.offered_at), expires_at=iso(e.expires_at)
+        )
+    return WaitEntryOut(
+        id=e.id,
+        resource_id=e.resource_id,
+        person=e.person,
+        start=iso(e.start),
+        end=iso(e.end),
+        joined_at=iso(e.joined_at),
+        status=e.status,
+        position=p.position,
+        offer=offer if e.status == "offered" else None,
+        booking_id=e.booking_id,
+    )
 
 
 def _availability(d: dict[str, Any]) -> AvailabilityOut:
@@ -166,6 +219,17 @@ async def site_usage(f: Ctx, who: CurrentPrincipal, site_id: str, page: Page) ->
         raise Forbidden(f"only managers of {site.organisation} see this site's usage; use availability instead")
     docs = await page.query(f.store, st.USAGE, {"site_id": site_id}, [("day", 1), ("resource_id", 1)])
     return [{k: d[k] for k in ("resource_id", "day", "bookings", "booked_minutes")} for d in docs]
+
+
+@router.get(
+    "/sites/{site_id}/no-shows",
+    **allow("facility_manager", "region_admin"),
+    response_model=list[NoShowOut],
+    summary="No-shows per person at a site (managers)",
+)
+async def site_no_shows(f: Ctx, who: CurrentPrincipal, site_id: str, page: Page) -> list[NoShowOut]:
+    docs = await wl.no_shows(f, site_id, who, page)
+    return [NoShowOut(**{k: d[k] for k in ("person", "site_id", "no_shows", "last_start")}) for d in docs]
 
 
 @router.get("/resources", **allow("any"), response_model=list[ResourceOut], summary="List resources")
@@ -267,6 +331,76 @@ async def get_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> Booking
 @router.post("/bookings/{booking_id}/cancel", **allow("any"), response_model=BookingOut, summary="Cancel a booking")
 async def cancel_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:
     return booking_out(await h.cancel(f, booking_id, who))
+
+
+@router.post(
+    "/bookings/{booking_id}/check-in",
+    **allow("any"),
+    response_model=BookingOut,
+    responses={
+        "409": {
+            "description": "no check-in asked, before it opens (15 minutes before the start), after its deadline "
+            "(start + the grace period), or released",
+            "content": {"application/problem+json": {}},
+        }
+    },
+    summary="Check in to a booking (its holder or a manager)",
+)
+async def check_in_booking(f: Ctx, who: CurrentPrincipal, booking_id: str) -> BookingOut:
+    return booking_out(await wl.check_in(f, booking_id, who))
+
+
+@router.post(
+    "/waitlist",
+    **allow("any"),
+    status_code=201,
+    response_model=WaitEntryOut,
+    responses={
+        "409": {
+            "description": "the slot is free (book it), already in line or booked there, or the list is full",
+            "content": {"application/problem+json": {}},
+        }
+    },
+    summary="Join a resource's waitlist for a taken slot or a window of one day",
+)
+async def join_waitlist(f: Ctx, who: CurrentPrincipal, body: c.JoinWaitlist, response: Response) -> WaitEntryOut:
+    p = await wl.join(f, body, who)
+    response.headers["Location"] = f"/api/v1/facilities/waitlist/{p.entry.id}"
+    return entry_out(p)
+
+
+@router.get("/waitlist/mine", **allow("any"), response_model=list[WaitEntryOut], summary="My places in line")
+async def my_waitlist(f: Ctx, who: CurrentPrincipal, page: Page) -> list[WaitEntryOut]:
+    return [entry_out(p) for p in await wl.my_entries(f, who, page)]
+
+
+@router.get("/waitlist/{entry_id}", **allow("any"), response_model=WaitEntryOut, summary="My place in line")
+async def get_waitlist_entry(f: Ctx, who: CurrentPrincipal, entry_id: str) -> WaitEntryOut:
+    return entry_out(await wl.get_entry(f, entry_id, who))
+
+
+@router.post(
+    "/waitlist/{entry_id}/claim",
+    **allow("any"),
+    status_code=201,
+    response_model=BookingOut,
+    responses={
+        "409": {
+            "description": "no offer, the offer lapsed, or the slot has no room",
+            "content": {"application/problem+json": {}},
+        }
+    },
+    summary="Claim my offer: book the offered slot",
+)
+async def claim_offer(f: Ctx, who: CurrentPrincipal, entry_id: str, response: Response) -> BookingOut:
+    b = await wl.claim(f, entry_id, who)
+    response.headers["Location"] = f"/api/v1/facilities/bookings/{b.id}"
+    return booking_out(b)
+
+
+@router.post("/waitlist/{entry_id}/leave", **allow("any"), response_model=WaitEntryOut, summary="Leave the waitlist")
+async def leave_waitlist(f: Ctx, who: CurrentPrincipal, entry_id: str) -> WaitEntryOut:
+    return entry_out(await wl.leave(f, entry_id, who))
 
 
 @router.post(

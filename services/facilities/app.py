@@ -15,6 +15,8 @@ from contracts import facilities as ev
 from services.facilities import consumers, handlers, seed
 from services.facilities import store as st
 from services.facilities.api import router
+from services.facilities.domain.model import OfferRules
+from services.facilities.handlers import waitlist
 from services.facilities.migrations import MIGRATIONS
 from services.facilities.settings import FacilitiesSettings
 from services.facilities.spec import SPEC
@@ -23,7 +25,8 @@ log = logging.getLogger("services.facilities")
 
 
 class FacilitiesService(ServiceComponent):
-    """Sites, resources and bookings; the usage projection fed by its own events."""
+    """Sites, resources, bookings and their waitlists; the usage and no-show projections fed by its own
+    events; the sweeper that lapses waitlist offers and releases no-shows."""
 
     name = "facilities"
     router = router
@@ -41,11 +44,24 @@ class FacilitiesService(ServiceComponent):
         bus: EventBus | None = None,
     ) -> None:
         super().__init__(settings, own, store=store, bus=bus)
-        self.facilities = self.context = handlers.Facilities(self.store, settings.region, notify=self.relay.notify)
+        o = self.own
+        assert isinstance(o, FacilitiesSettings)
+        offers = OfferRules(o.offer_claim_minutes, o.offer_min_claim_minutes)
+        self.facilities = self.context = handlers.Facilities(
+            self.store, settings.region, notify=self.relay.notify, offers=offers
+        )
         self.usage = consumers.UsageProjection(self.store)
         self.subscribe(consumers.GROUP, [ev.TOPIC], self.usage.handle)
+        self.no_shows = consumers.NoShowProjection(self.store)
+        self.subscribe(consumers.NO_SHOW_GROUP, [ev.TOPIC], self.no_shows.handle)
+        self.every("waitlist", o.sweep_interval_s, self.sweep)
         self.membership = handlers.membership_projection(self.facilities)  # also withdraws on MemberLeft
         self.subscribe(consumers.MEMBERSHIP_GROUP, [cev.TOPIC], self.membership.handle)
+
+    async def sweep(self) -> dict[str, int] | None:
+        """Release no-shows and lapse due offers (each passing its slot to the next in line)."""
+        done = await waitlist.run_due(self.facilities)
+        return done if any(done.values()) else None
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)

@@ -64,6 +64,13 @@ class PolicyIn(Strict):
         max_length=20,
         description="ids of councils whose members alone may book (empty: no restriction)",
     )
+    check_in_grace_minutes: int | None = Field(
+        None,
+        ge=1,
+        le=240,
+        description="ask for check-in: a booking not checked in by its start + this many minutes is released "
+        "to the waitlist (a no-show); null: no check-in",
+    )
 
     @field_validator("eligible_regions")
     @classmethod
@@ -98,6 +105,22 @@ class BookResource(Strict):
     resource_id: Id
     start: Instant = Field(description="ISO 8601 with offset")
     end: Instant = Field(description="ISO 8601 with offset")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _text_only(cls, v: object) -> object:
+        if not isinstance(v, str | datetime):  # numbers would be read as Unix seconds
+            raise ValueError("must be an ISO 8601 string with an offset, e.g. 2026-12-01T09:00:00+01:00")
+        return v
+
+
+class JoinWaitlist(Strict):
+    """Join a resource's waitlist for [start, end) of one local day: the exact slot of a taken booking, or
+    a wider window in which any freed slot will do. Times are ISO 8601 with an offset."""
+
+    resource_id: Id
+    start: Instant = Field(description="window start, ISO 8601 with offset")
+    end: Instant = Field(description="window end, ISO 8601 with offset (the same local day)")
 
     @field_validator("start", "end", mode="before")
     @classmethod

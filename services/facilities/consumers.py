@@ -2,6 +2,8 @@
 
 ``usage``: booked minutes and bookings per resource and local day, fed by facilities.events; it is
 what site managers' dashboards read. Each event changes it at most once (inbox in the document).
+``no_shows``: per site and person, how many of their bookings were released as no-shows, fed by
+facilities.events (``BookingReleased``); what site managers read. Each event counts once (inbox).
 ``council_members``: each person's council memberships, fed by councils.events (``MemberJoined``,
 ``MemberLeft``); booking policies with ``member_of_councils`` read it.
 """
@@ -23,6 +25,7 @@ from services.facilities.reads import MembershipEnded, MembershipStarted
 
 GROUP = "facilities.usage"
 MEMBERSHIP_GROUP = "facilities.council-members"
+NO_SHOW_GROUP = "facilities.no-shows"
 JOINED, LEFT = cev.MemberJoined.event_type(), cev.MemberLeft.event_type()
 READS: dict[str, type[MembershipStarted | MembershipEnded]] = {
     JOINED: MembershipStarted,
@@ -30,6 +33,7 @@ READS: dict[str, type[MembershipStarted | MembershipEnded]] = {
 }  # checked against the producer's schemas
 BOOKED = {ev.DeskBooked.event_type(), ev.FacilityBooked.event_type()}
 CANCELLED = ev.BookingCancelled.event_type()
+RELEASED = ev.BookingReleased.event_type()
 
 
 def usage_key(resource_id: str, day: date) -> str:
@@ -49,8 +53,8 @@ class UsageProjection:
     async def handle(self, event: CloudEvent) -> None:
         if event.type in BOOKED:
             sign = 1
-        elif event.type == CANCELLED and event.data.get("reason") == "cancelled":
-            sign = -1
+        elif (event.type == CANCELLED and event.data.get("reason") == "cancelled") or event.type == RELEASED:
+            sign = -1  # a released no-show gives its slot back as a cancellation does
         else:
             return
         data = event.data
@@ -66,6 +70,31 @@ class UsageProjection:
             return doc
 
         await apply_once(self.store, st.USAGE, key, event.id, mutate)
+
+
+def no_show_key(site_id: str, person: str) -> str:
+    return f"{site_id}|{person}"
+
+
+class NoShowProjection:
+    """Keeps ``no_shows`` from ``BookingReleased``: per site and person, the count and the latest start."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+
+    async def handle(self, event: CloudEvent) -> None:
+        if event.type != RELEASED:
+            return
+        data = event.data
+
+        def mutate(doc: Doc) -> Doc:
+            doc.setdefault("site_id", data["site_id"])
+            doc.setdefault("person", data["person"])
+            doc["no_shows"] = doc.get("no_shows", 0) + 1
+            doc["last_start"] = max(doc.get("last_start", ""), data["start"])
+            return doc
+
+        await apply_once(self.store, st.NO_SHOWS, no_show_key(data["site_id"], data["person"]), event.id, mutate)
 
 
 def fold_membership(doc: Doc, event: CloudEvent) -> Doc:

@@ -10,7 +10,8 @@ from services.facilities import store as st
 
 
 async def _identities(store: DocumentStore, ids: Identities) -> int:
-    """People by (issuer, subject), organisations by platform id: sites, resources, bookings, trainings.
+    """People by (issuer, subject), organisations by platform id: sites, resources, bookings and waitlist
+    entries, trainings.
 
     Trainings granted before this had no organisation; they stay valid region-wide (as they were).
     """
@@ -27,8 +28,15 @@ async def _identities(store: DocumentStore, ids: Identities) -> int:
             "changed_by": ids.person(b.get("changed_by")),
         }
 
+    def entry(e: dict[str, Any]) -> dict[str, Any]:  # a waitlist entry: the person in line, her organisation
+        region = e.get("person_region")
+        return {**e, "person": ids.person(e["person"], region), "organisation": ids.org(e.get("organisation"), region)}
+
     def schedule(d: dict[str, Any]) -> dict[str, Any]:
-        return {**d, "bookings": [booking(b) for b in d.get("bookings", [])]}
+        out = {**d, "bookings": [booking(b) for b in d.get("bookings", [])]}
+        if "waitlist" in d:
+            out["waitlist"] = [entry(e) for e in d["waitlist"]]
+        return out
 
     def training(d: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from clustergrowth.store.port import Doc, DocumentStore
@@ -13,6 +13,7 @@ from services.facilities.domain.model import (
     Resource,
     ResourceDay,
     Site,
+    WaitEntry,
     iso,
     parse_iso,
 )
@@ -23,6 +24,7 @@ SCHEDULES = "schedules"  # one ResourceDay per document
 TRAININGS = "trainings"
 USAGE = "usage"  # projection fed by facilities.events
 COUNCIL_MEMBERS = "council_members"  # projection fed by councils.events: a person's memberships
+NO_SHOWS = "no_shows"  # projection fed by facilities.events (BookingReleased): per site and person
 SERIES = "series"  # recurring bookings: one document per series (services/facilities/series)
 OUTBOX_COLLECTIONS = (SITES, RESOURCES, SCHEDULES, SERIES)
 
@@ -39,6 +41,8 @@ async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(TRAININGS, ["person"])
     await store.ensure_index(SERIES, ["person"])
     await store.ensure_index(SERIES, ["resource_id"])
+    await store.ensure_index(SCHEDULES, ["next_due"])  # the waitlist sweeper's query
+    await store.ensure_index(NO_SHOWS, ["site_id", "person", "_id"])
     for c in OUTBOX_COLLECTIONS:
         await store.ensure_index(c, ["outbox_pending"])
 
@@ -120,6 +124,9 @@ def booking_to_doc(b: Booking) -> dict[str, Any]:
     }
     if b.cause is not None:  # only on the few the platform withdrew; older documents have no such field
         doc["cause"] = b.cause
+    if b.check_in_by is not None:  # only where the resource asks for check-in
+        doc["check_in_by"] = iso(b.check_in_by)
+        doc["checked_in_at"] = None if b.checked_in_at is None else iso(b.checked_in_at)
     return doc
 
 
@@ -140,6 +147,53 @@ def booking_from_doc(d: dict[str, Any]) -> Booking:
         sequence=d.get("sequence", 0),
         changed_by=d.get("changed_by"),
         cause=d.get("cause"),
+        check_in_by=_instant(d.get("check_in_by")),
+        checked_in_at=_instant(d.get("checked_in_at")),
+    )
+
+
+def _instant(s: str | None) -> datetime | None:
+    return None if s is None else parse_iso(s)
+
+
+def _stamp(dt: datetime | None) -> str | None:
+    return None if dt is None else iso(dt)
+
+
+ENTRY_TIMES = ("offer_start", "offer_end", "offered_at", "expires_at", "changed_at")
+
+
+def entry_to_doc(e: WaitEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "resource_id": e.resource_id,
+        "person": e.person,
+        "person_region": e.person_region,
+        "organisation": e.organisation,
+        "start": iso(e.start),
+        "end": iso(e.end),
+        "joined_at": iso(e.joined_at),
+        "status": e.status,
+        **{k: _stamp(getattr(e, k)) for k in ENTRY_TIMES},
+        "freed_booking": e.freed_booking,
+        "booking_id": e.booking_id,
+    }
+
+
+def entry_from_doc(d: dict[str, Any]) -> WaitEntry:
+    return WaitEntry(
+        id=d["id"],
+        resource_id=d["resource_id"],
+        person=d["person"],
+        person_region=d["person_region"],
+        organisation=d.get("organisation"),
+        start=parse_iso(d["start"]),
+        end=parse_iso(d["end"]),
+        joined_at=parse_iso(d["joined_at"]),
+        status=d["status"],
+        **{k: _instant(d.get(k)) for k in ENTRY_TIMES},
+        freed_booking=d.get("freed_booking"),
+        booking_id=d.get("booking_id"),
     )
 
 
@@ -148,11 +202,14 @@ def schedule_from_doc(d: Doc) -> ResourceDay:
         resource_id=d["resource_id"],
         day=date.fromisoformat(d["day"]),
         bookings=[booking_from_doc(b) for b in d.get("bookings", [])],
+        waitlist=[entry_from_doc(e) for e in d.get("waitlist", [])],
     )
 
 
 def schedule_to_doc(s: ResourceDay, previous: Doc | None) -> Doc:
-    """The new document state, keeping the outbox and version fields of the previous one."""
+    """The new document state, keeping the outbox and version fields of the previous one. ``next_due``
+    (present only while something is due: an offer to lapse, a check-in deadline) is what the waitlist
+    sweeper queries."""
     base = dict(previous or {})
     base.update(
         {
@@ -162,4 +219,11 @@ def schedule_to_doc(s: ResourceDay, previous: Doc | None) -> Doc:
             "bookings": [booking_to_doc(b) for b in s.bookings],
         }
     )
+    base.pop("waitlist", None)
+    if s.waitlist:
+        base["waitlist"] = [entry_to_doc(e) for e in s.waitlist]
+    due = s.next_due()
+    base.pop("next_due", None)
+    if due is not None:
+        base["next_due"] = iso(due)
     return base

@@ -105,6 +105,13 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/facilities/bookings/{booking_id}/cancel"): SPEC_ANY,
     ("POST", "/api/v1/facilities/bookings/{booking_id}/approve"): MANAGERS,
     ("POST", "/api/v1/facilities/bookings/{booking_id}/reject"): MANAGERS,
+    ("POST", "/api/v1/facilities/bookings/{booking_id}/check-in"): SPEC_ANY,  # holder, managers; else 404
+    ("GET", "/api/v1/facilities/sites/{site_id}/no-shows"): MANAGERS,
+    ("POST", "/api/v1/facilities/waitlist"): SPEC_ANY,
+    ("GET", "/api/v1/facilities/waitlist/mine"): SPEC_ANY,
+    ("GET", "/api/v1/facilities/waitlist/{entry_id}"): SPEC_ANY,  # the person, managers; else 404
+    ("POST", "/api/v1/facilities/waitlist/{entry_id}/claim"): SPEC_ANY,  # the person; else 404
+    ("POST", "/api/v1/facilities/waitlist/{entry_id}/leave"): SPEC_ANY,  # the person, managers; else 404
     ("POST", "/api/v1/facilities/trainings"): MANAGERS,
     ("POST", "/api/v1/facilities/series"): SPEC_ANY,
     ("GET", "/api/v1/facilities/series/{series_id}"): SPEC_ANY,  # the holder, managers; else 404
@@ -403,6 +410,8 @@ async def _objects_of_org_a(client: httpx.AsyncClient, settings: RuntimeSettings
     ids = {"site_id": "ork-rubicon", "resource_id": "ork-rubicon-desk-2", "version": "1", "n": "1"}
     r = await client.post("/api/v1/facilities/bookings", json=_slot(), headers=a("stu-a", "student"))
     ids["booking_id"] = r.json()["id"]
+    r = await client.post("/api/v1/facilities/waitlist", json=_slot(), headers=a("stu-a2", "student"))
+    ids["entry_id"] = r.json()["id"]  # A's second student in line for the slot the first booked
     r = await client.post("/api/v1/mapping/smes", json=sme_body(), headers=a("owner-a", "sme_member"))
     ids["sme_id"] = r.json()["id"]
     prof = a("prof-a", "academic")

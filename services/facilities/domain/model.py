@@ -13,9 +13,14 @@ from clustergrowth.problems import Conflict, Forbidden, NotFound, Unprocessable,
 
 SiteKind = Literal["science_park", "university", "business_organisation"]
 ResourceKind = Literal["hot_desk", "meeting_room", "lab", "equipment", "university_access_point"]
-BookingStatus = Literal["pending_approval", "confirmed", "cancelled", "rejected"]
+BookingStatus = Literal["pending_approval", "confirmed", "cancelled", "rejected", "released"]
 ACTIVE: tuple[BookingStatus, ...] = ("pending_approval", "confirmed")
 MEMBERSHIP_ENDED = "membership_ended"  # a booking's cause: the council membership its policy required ended
+NO_SHOW = "no_show"  # a released booking's cause: not checked in within its resource's grace period
+CHECK_IN_OPENS = timedelta(minutes=15)  # check-in opens this long before a booking's start
+EntryStatus = Literal["waiting", "offered", "claimed", "lapsed", "left"]
+LIVE_ENTRY: tuple[EntryStatus, ...] = ("waiting", "offered")
+MAX_WAITLIST = 200  # waitlist entries (of any status) one resource's day keeps: its document stays bounded
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -72,9 +77,10 @@ class BookingPolicy:
     requires_approval: bool = False
     required_training: str | None = None
     member_of_councils: tuple[str, ...] = ()  # empty: no restriction; else members of one of these councils
+    check_in_grace_minutes: int | None = None  # None: no check-in; else released unless checked in by start + this
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc = {
             "max_duration_minutes": self.max_duration_minutes,
             "max_days_ahead": self.max_days_ahead,
             "eligible_regions": list(self.eligible_regions),
@@ -83,6 +89,9 @@ class BookingPolicy:
             "required_training": self.required_training,
             "member_of_councils": list(self.member_of_councils),
         }
+        if self.check_in_grace_minutes is not None:  # only where check-in is asked; older policies lack it
+            doc["check_in_grace_minutes"] = self.check_in_grace_minutes
+        return doc
 
     @classmethod
     def from_doc(cls, d: dict[str, Any]) -> BookingPolicy:
@@ -94,6 +103,7 @@ class BookingPolicy:
             requires_approval=bool(d.get("requires_approval")),
             required_training=d.get("required_training"),
             member_of_councils=tuple(d.get("member_of_councils") or ()),
+            check_in_grace_minutes=d.get("check_in_grace_minutes"),
         )
 
 
@@ -163,11 +173,70 @@ class Booking:
     created_at: datetime
     sequence: int = 0  # iCalendar SEQUENCE: bumped on every change a calendar must see
     changed_by: str | None = None
-    cause: str | None = None  # why the platform itself withdrew it (``membership_ended``); None otherwise
+    cause: str | None = None  # why the platform itself withdrew it (``membership_ended``, ``no_show``); else None
+    check_in_by: datetime | None = None  # its resource asks for check-in: released if not checked in by then
+    checked_in_at: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and start < self.end
+
+
+def minute(dt: datetime) -> datetime:
+    """``dt`` cut to its minute: where a slot taken from now on starts (never after now)."""
+    return dt.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class OfferRules:
+    """How long a waitlist offer is held: ``claim_minutes``, but never more than half the time left
+    before the offered slot starts, and never less than ``min_claim_minutes``; and never past the slot's
+    end. So: expires = min(now + max(floor, min(default, (start - now) / 2)), end)."""
+
+    claim_minutes: int = 30
+    min_claim_minutes: int = 5
+
+    def expiry(self, start: datetime, end: datetime, now: datetime) -> datetime:
+        held = min(timedelta(minutes=self.claim_minutes), (start - now) / 2)
+        return min(now + max(timedelta(minutes=self.min_claim_minutes), held), end)
+
+
+@dataclass(frozen=True)
+class WaitEntry:
+    """A person in line for a resource: any slot that frees up within [start, end) of one local day (the
+    exact slot of a taken booking is the narrowest window). While ``offered`` the slot [offer_start,
+    offer_end) is held for them until ``expires_at`` (exclusive): nobody else may book it meanwhile."""
+
+    id: str
+    resource_id: str
+    person: str
+    person_region: str
+    organisation: str | None
+    start: datetime
+    end: datetime
+    joined_at: datetime
+    status: EntryStatus = "waiting"
+    offer_start: datetime | None = None
+    offer_end: datetime | None = None
+    offered_at: datetime | None = None
+    expires_at: datetime | None = None
+    freed_booking: str | None = None  # the booking whose end of life made the offer
+    booking_id: str | None = None  # the booking a claim made
+    changed_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_ENTRY
+
+    def holds(self, now: datetime) -> bool:
+        """Whether its offer holds the slot at ``now`` (an offer lapses at ``expires_at``)."""
+        return self.status == "offered" and self.expires_at is not None and now < self.expires_at
+
+    def wants(self, start: datetime, end: datetime) -> bool:
+        return self.status == "waiting" and self.start <= start and end <= self.end
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         return self.start < end and start < self.end
@@ -190,12 +259,15 @@ class ResourceDay:
     """The schedule of one resource on one local date: the aggregate that makes bookings exclusive.
 
     Every booking starting on this date lives in this one document, so checking for overlaps and
-    adding the booking is a single version-guarded write that the database arbitrates.
+    adding the booking is a single version-guarded write that the database arbitrates. The day's
+    waitlist lives here too: an offer holds its slot like a booking, and a claim turns it into one in
+    the same guarded write, so a claim and a direct booking of the slot cannot both win.
     """
 
     resource_id: str
     day: date
     bookings: list[Booking] = field(default_factory=list)
+    waitlist: list[WaitEntry] = field(default_factory=list)  # in the order people joined
 
     @staticmethod
     def key(resource_id: str, day: date) -> str:
@@ -209,9 +281,20 @@ class ResourceDay:
             return overlapping
         return []
 
-    def book(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> Booking:
-        """Check every rule and add a booking; raises a Problem naming what was refused and why."""
-        check_booking_rules(resource, who, start, end, now)
+    def held(self, resource: Resource, start: datetime, end: datetime, now: datetime, skip: str | None = None) -> bool:
+        """Whether active bookings and the offers holding a slot at ``now`` (but entry ``skip``'s) leave
+        no room for [start, end)."""
+        taken = [(b.start, b.end) for b in self.bookings if b.active and b.overlaps(start, end)]
+        for e in self.waitlist:
+            if e.id != skip and e.holds(now) and e.offer_start and e.offer_end:
+                if e.offer_start < end and start < e.offer_end:
+                    taken.append((e.offer_start, e.offer_end))
+        clipped = [(max(a, start), min(b, end)) for a, b in taken]
+        return _max_overlap([*clipped, (start, end)]) > resource.capacity
+
+    def _check_free(
+        self, resource: Resource, start: datetime, end: datetime, now: datetime, skip: str | None = None
+    ) -> None:
         clash = self.conflicts(resource, start, end)
         if clash:
             raise Conflict(
@@ -219,6 +302,26 @@ class ResourceDay:
                 conflicting=[{"start": iso(b.start), "end": iso(b.end)} for b in clash],
                 requested={"start": iso(start), "end": iso(end)},
             )
+        if self.held(resource, start, end, now, skip):
+            offers = [e for e in self.waitlist if e.id != skip and e.holds(now)]
+            raise Conflict(
+                "the requested slot is held for someone on the waitlist until their offer is claimed or lapses",
+                held=[
+                    {"start": iso(e.offer_start), "end": iso(e.offer_end), "until": iso(e.expires_at)}
+                    for e in offers
+                    if e.offer_start and e.offer_end and e.expires_at
+                ],
+                requested={"start": iso(start), "end": iso(end)},
+            )
+
+    def book(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> Booking:
+        """Check every rule and add a booking; raises a Problem naming what was refused and why."""
+        check_booking_rules(resource, who, start, end, now)
+        self._check_free(resource, start, end, now)
+        return self._add(resource, who, start, end, now)
+
+    def _add(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> Booking:
+        grace = resource.policy.check_in_grace_minutes
         booking = Booking(
             id=str(uuid.uuid4()),
             resource_id=resource.id,
@@ -232,6 +335,7 @@ class ResourceDay:
             end=utc(end),
             status="pending_approval" if resource.policy.requires_approval else "confirmed",
             created_at=utc(now),
+            check_in_by=None if grace is None else utc(start) + timedelta(minutes=grace),
         )
         self.bookings.append(booking)
         return booking
@@ -291,6 +395,197 @@ class ResourceDay:
                 gone = replace(b, status="cancelled", sequence=b.sequence + 1, changed_by=by, cause=MEMBERSHIP_ENDED)
                 out.append((b.status, self._set(gone)))
         return out
+
+    # Check-in and no-show release ------------------------------------------------------------------
+    def check_in(self, booking_id: str, by: str, may_manage: bool, now: datetime) -> Booking:
+        """The holder (or a manager) checks in from ``CHECK_IN_OPENS`` before the start until ``check_in_by``
+        inclusive; 409 naming the window outside it, after a release, or where no check-in is asked.
+        Checking in again changes nothing (the same booking comes back)."""
+        b = self.find(booking_id)
+        if b.person != by and not may_manage:
+            raise NotFound(f"no booking {booking_id}")
+        if b.check_in_by is None:
+            raise Conflict(f"booking {booking_id}'s resource asks for no check-in", status_now=b.status)
+        if b.status == "released":
+            raise Conflict(
+                f"booking {booking_id} was released as a no-show: check-in closed at {iso(b.check_in_by)}",
+                status_now=b.status,
+            )
+        if b.status != "confirmed":
+            raise Conflict(f"booking {booking_id} is {b.status}, not confirmed", status_now=b.status)
+        if b.checked_in_at is not None:
+            return b
+        opens = b.start - CHECK_IN_OPENS
+        if now < opens:
+            raise Conflict(
+                f"check-in opens at {iso(opens)}, {CHECK_IN_OPENS.seconds // 60} minutes before the start",
+                opens_at=iso(opens),
+            )
+        if now > b.check_in_by:
+            raise Conflict(f"check-in closed at {iso(b.check_in_by)}", closed_at=iso(b.check_in_by))
+        return self._set(replace(b, checked_in_at=utc(now), changed_by=by))
+
+    def release_no_shows(self, now: datetime, by: str) -> list[Booking]:
+        """Release every confirmed booking not checked in whose ``check_in_by`` has passed (now after it)."""
+        out = []
+        for b in list(self.bookings):
+            if b.status == "confirmed" and b.check_in_by and b.checked_in_at is None and now > b.check_in_by:
+                gone = replace(b, status="released", sequence=b.sequence + 1, changed_by=by, cause=NO_SHOW)
+                out.append(self._set(gone))
+        return out
+
+    # Waitlist ---------------------------------------------------------------------------------------
+    def entry(self, entry_id: str) -> WaitEntry:
+        for e in self.waitlist:
+            if e.id == entry_id:
+                return e
+        raise NotFound(f"no waitlist entry {entry_id}")
+
+    def _set_entry(self, entry: WaitEntry) -> WaitEntry:
+        self.waitlist = [entry if e.id == entry.id else e for e in self.waitlist]
+        return entry
+
+    def position(self, entry_id: str) -> int | None:
+        """1 + the people still waiting who joined before and want an overlapping time (at most that many
+        are offered a slot first); None once the entry no longer waits."""
+        me = self.entry(entry_id)
+        if me.status != "waiting":
+            return None
+        ahead = 0
+        for e in self.waitlist:
+            if e.id == entry_id:
+                break
+            ahead += e.status == "waiting" and e.overlaps(me.start, me.end)
+        return ahead + 1
+
+    def join(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> WaitEntry:
+        """Join the line for [start, end) of this day: 422 for a window that is not of this one local day,
+        has ended or is beyond the booking horizon; 403 if the person may not book the resource; 409 if
+        the window is free to book now, if they are already in line for it or hold a booking in it, or if
+        the day's list is full."""
+        errors: list[dict[str, str]] = []
+        tz = resource.tz
+        if end <= start:
+            errors.append({"field": "end", "reason": "must be after start"})
+        elif end <= now:
+            errors.append({"field": "end", "reason": "has passed"})
+        if start.astimezone(tz).date() != self.day:
+            errors.append({"field": "start", "reason": f"must be on {self.day} ({resource.timezone})"})
+        elif end > datetime.combine(self.day + timedelta(days=1), time(), tz):
+            errors.append({"field": "end", "reason": f"must be on {self.day} ({resource.timezone}), by midnight"})
+        if start > now + timedelta(days=resource.policy.max_days_ahead):
+            errors.append({"field": "start", "reason": f"more than {resource.policy.max_days_ahead} days ahead"})
+        if errors:
+            raise Unprocessable("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
+        check_standing(resource.policy, who, roles=True)
+        for e in self.waitlist:
+            if e.person == who.person and e.live and e.overlaps(start, end):
+                raise Conflict("you are already on this waitlist for an overlapping time", entry_id=e.id)
+        mine = [b for b in self.bookings if b.person == who.person and b.active and b.overlaps(start, end)]
+        if mine:
+            raise Conflict("you hold a booking in this window", booking_id=mine[0].id)
+        try:
+            check_booking_rules(resource, who, start, end, now)
+            free = not self.held(resource, start, end, now)
+        except (Unprocessable, Forbidden):
+            free = False  # not bookable as one slot (a wider window, past its start): a line is what is left
+        if free:
+            raise Conflict("the slot is free: book it instead", requested={"start": iso(start), "end": iso(end)})
+        if len(self.waitlist) >= MAX_WAITLIST:
+            raise Conflict(f"this day's waitlist is full ({MAX_WAITLIST} entries)")
+        entry = WaitEntry(
+            id=str(uuid.uuid4()),
+            resource_id=resource.id,
+            person=who.person,
+            person_region=who.region,
+            organisation=who.org,
+            start=utc(start),
+            end=utc(end),
+            joined_at=utc(now),
+        )
+        self.waitlist.append(entry)
+        return entry
+
+    def offer(
+        self, resource: Resource, start: datetime, end: datetime, now: datetime, rules: OfferRules, freed: str | None
+    ) -> list[WaitEntry]:
+        """Offer [start, end), from now on, to the first person still waiting whose window holds it and
+        who holds no booking in it, if the slot is free; [] when nobody is (then the slot is just free)."""
+        start = max(start, minute(now))
+        if start >= end or self.held(resource, start, end, now):
+            return []
+        for e in self.waitlist:
+            if not e.wants(start, end):
+                continue
+            if any(b.person == e.person and b.active and b.overlaps(start, end) for b in self.bookings):
+                continue
+            offered = replace(
+                e,
+                status="offered",
+                offer_start=start,
+                offer_end=end,
+                offered_at=utc(now),
+                expires_at=rules.expiry(start, end, utc(now)),
+                freed_booking=freed,
+                changed_at=utc(now),
+            )
+            return [self._set_entry(offered)]
+        return []
+
+    def offer_freed(self, resource: Resource, freed: Booking, now: datetime, rules: OfferRules) -> list[WaitEntry]:
+        """After a booking left the schedule (cancelled, rejected, released): its slot to the line."""
+        return self.offer(resource, freed.start, freed.end, now, rules, freed.id)
+
+    def lapse_due(self, resource: Resource, now: datetime, rules: OfferRules) -> list[WaitEntry]:
+        """Every offer whose ``expires_at`` has come lapses and its slot goes to the next in line: the
+        lapsed entries and the new offers, in that order per slot (a second call changes nothing)."""
+        out: list[WaitEntry] = []
+        for e in list(self.waitlist):
+            if e.status == "offered" and e.expires_at is not None and now >= e.expires_at:
+                out.append(self._set_entry(replace(e, status="lapsed", changed_at=utc(now))))
+                if e.offer_start and e.offer_end:
+                    out += self.offer(resource, e.offer_start, e.offer_end, now, rules, e.freed_booking)
+        return out
+
+    def claim(self, resource: Resource, entry_id: str, who: Booker, now: datetime) -> tuple[WaitEntry, Booking]:
+        """Turn one's offer into a booking of its slot (from now on if it has started) before it lapses;
+        the booking rules apply as to any booking, and the slot must still have room."""
+        e = self.entry(entry_id)
+        if e.person != who.person:
+            raise NotFound(f"no waitlist entry {entry_id}")
+        if e.status != "offered" or not (e.offer_start and e.offer_end and e.expires_at):
+            raise Conflict(f"waitlist entry {entry_id} is {e.status}: there is no offer to claim", status_now=e.status)
+        if now >= e.expires_at:
+            raise Conflict(f"the offer lapsed at {iso(e.expires_at)}", expired_at=iso(e.expires_at))
+        start = max(e.offer_start, minute(now))
+        check_booking_rules(resource, who, start, e.offer_end, now)
+        self._check_free(resource, start, e.offer_end, now, skip=e.id)
+        booking = self._add(resource, who, start, e.offer_end, now)
+        claimed = replace(e, status="claimed", booking_id=booking.id, changed_at=utc(now))
+        return self._set_entry(claimed), booking
+
+    def leave(
+        self, entry_id: str, by: str, may_manage: bool, resource: Resource, now: datetime, rules: OfferRules
+    ) -> tuple[WaitEntry, list[WaitEntry]]:
+        """Leave the line (the person, or a manager); an offer held is passed on to the next in line."""
+        e = self.entry(entry_id)
+        if e.person != by and not may_manage:
+            raise NotFound(f"no waitlist entry {entry_id}")
+        if not e.live:
+            raise Conflict(f"waitlist entry {entry_id} is {e.status}", status_now=e.status)
+        left = self._set_entry(replace(e, status="left", changed_at=utc(now)))
+        offers: list[WaitEntry] = []
+        if e.holds(now) and e.offer_start and e.offer_end:
+            offers = self.offer(resource, e.offer_start, e.offer_end, now, rules, e.freed_booking)
+        return left, offers
+
+    def next_due(self) -> datetime | None:
+        """The earliest moment something here is due: an offer's lapse or a booking's check-in deadline."""
+        due = [e.expires_at for e in self.waitlist if e.status == "offered" and e.expires_at]
+        due += [
+            b.check_in_by for b in self.bookings if b.status == "confirmed" and b.check_in_by and not b.checked_in_at
+        ]
+        return min(due, default=None)
 
 
 def check_booking_rules(resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> None:

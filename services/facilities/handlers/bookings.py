@@ -24,6 +24,7 @@ from services.facilities.domain.model import (
     iso,
     parse_iso,
 )
+from services.facilities.handlers import waitlist_events as we
 from services.facilities.handlers.context import MAX_WRITE_ATTEMPTS, Facilities, may_manage
 from services.facilities.handlers.sites import get_resource
 from services.facilities.handlers.trainings import qualifications
@@ -69,6 +70,11 @@ def _cancelled_event(f: Facilities, b: Booking, reason: str) -> CloudEvent:
     return f.event(data, key=b.resource_id, subject=b.id)
 
 
+def offer_freed(f: Facilities, schedule: ResourceDay, resource: Resource, freed: Booking) -> list[CloudEvent]:
+    """The slot a booking gave back goes to the first in line (in the same write): its SlotOffered."""
+    return we.entry_events(f, schedule.offer_freed(resource, freed, f.clock(), f.offers), resource)
+
+
 Change = Callable[[ResourceDay], Awaitable[tuple[Booking, list[CloudEvent]]]]
 
 
@@ -96,15 +102,21 @@ async def _change_schedule(
     )
 
 
-async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
-    """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
-    resource = await get_resource(f, cmd.resource_id)
-    now = f.clock()
+async def booker_of(f: Facilities, who: Principal, resource: Resource, now: datetime) -> Booker:
+    """The caller as the booking rules see her at ``resource``: her token's roles, region and organisation,
+    her trainings counting there and, when its policy asks, her councils."""
     trainings = await _trainings(f, who.id, resource.organisation, now)
     councils = frozenset[str]()
     if resource.policy.member_of_councils:  # read only when the policy asks (bookings are the hot path)
         councils = councils_of(await f.store.get(st.COUNCIL_MEMBERS, who.id))
-    booker = Booker(who.id, who.roles, who.region, who.org, frozenset(trainings), councils, trainings)
+    return Booker(who.id, who.roles, who.region, who.org, frozenset(trainings), councils, trainings)
+
+
+async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
+    """Book a slot; the schedule document's version guard makes concurrent bookings exclusive."""
+    resource = await get_resource(f, cmd.resource_id)
+    now = f.clock()
+    booker = await booker_of(f, who, resource, now)
     day = cmd.start.astimezone(resource.tz).date()
 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
@@ -137,13 +149,15 @@ async def get_booking(f: Facilities, booking_id: str, who: Principal) -> Booking
 
 
 async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
-    """The holder or a manager cancels; a confirmed booking's cancellation is published."""
+    """The holder or a manager cancels; a confirmed booking's cancellation is published; the slot is
+    offered to the first in line."""
 
     async def change(schedule: ResourceDay) -> tuple[Booking, list[CloudEvent]]:
         target = schedule.find(booking_id)
-        manage = may_manage(who, (await get_resource(f, target.resource_id)).organisation)
-        b = schedule.cancel(booking_id, who.id, manage)
-        return b, [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
+        resource = await get_resource(f, target.resource_id)
+        b = schedule.cancel(booking_id, who.id, may_manage(who, resource.organisation))
+        events = [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
+        return b, events + offer_freed(f, schedule, resource, b)
 
     return await _change_schedule(f, await _schedule_of(f, booking_id), change)
 
@@ -169,7 +183,7 @@ async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) 
             raise NotFound(f"no booking {booking_id}")
         if not approve:
             b = schedule.decide(booking_id, who.id, approve=False)
-            return b, [_cancelled_event(f, b, "rejected")]
+            return b, [_cancelled_event(f, b, "rejected"), *offer_freed(f, schedule, resource, b)]
         b = schedule.approve(booking_id, who.id, resource, await _holder(f, schedule.find(booking_id), resource))
         return b, [_booked_event(f, b)]
 
@@ -197,6 +211,8 @@ async def end_membership(f: Facilities, person: str, council_id: str) -> list[Bo
             schedule = st.schedule_from_doc(current)
             changed = schedule.end_membership(person, council_id, councils, resource, now, WITHDRAWN_BY)
             events = [_cancelled_event(f, b, "cancelled" if was == "confirmed" else "rejected") for was, b in changed]
+            for _, b in changed:
+                events += offer_freed(f, schedule, resource, b)
             return st.schedule_to_doc(schedule, current), events, [b for _, b in changed]
 
         busy = "the resource is too busy right now"

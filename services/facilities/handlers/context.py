@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context
+from services.facilities.domain.model import OfferRules
 
 MAX_WRITE_ATTEMPTS = 50
 MAX_WINDOW = timedelta(days=31)
@@ -18,6 +19,7 @@ class Facilities(Context):
     """The facilities service's handler context."""
 
     service: str = "facilities"
+    offers: OfferRules = field(default_factory=OfferRules)  # how long a waitlist offer is held
 
 
 def may_manage(who: Principal, organisation: str | None) -> bool:

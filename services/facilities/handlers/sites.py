@@ -88,6 +88,7 @@ async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, reso
             requires_approval=p.requires_approval,
             required_training=p.required_training,
             member_of_councils=tuple(dict.fromkeys(p.member_of_councils)),
+            check_in_grace_minutes=p.check_in_grace_minutes,
         ),
         region=site.region,
         timezone=site.timezone,
