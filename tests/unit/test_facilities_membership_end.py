@@ -333,20 +333,44 @@ async def test_approval_after_a_rejoin_confirms(f: h.Facilities) -> None:
     assert (await h.decide(f, b.id, MANAGER, approve=True)).status == "confirmed"
 
 
+EXPIRED_AT_NOW = {"required_training": "laser", "status_now": "pending_approval"}
+
+
+def ends_after(until: str) -> dict[str, Any]:
+    reason = f"after your training 'laser' expires at {until}"
+    return {
+        "errors": [{"field": "end", "reason": reason}],
+        "required_training": "laser",
+        "valid_until": until,
+        "status_now": "pending_approval",
+    }
+
+
 @pytest.mark.parametrize(
-    ("valid_for", "approved"),
-    [(timedelta(microseconds=1), True), (timedelta(0), False), (-timedelta(microseconds=1), False)],
+    ("valid_until", "refusal"),
+    [
+        (at(15, us=1), None),  # the slot [14:00, 15:00) ends before it expires
+        (at(15), None),  # ends exactly as it expires: covered (both half-open)
+        (at(15) - timedelta(microseconds=1), ends_after("2026-11-26T14:59:59.999999Z")),
+        (NOW + timedelta(microseconds=1), ends_after("2026-11-26T12:00:00.000001Z")),  # valid now, not to 15:00
+        (NOW, EXPIRED_AT_NOW),  # no longer valid when the manager decides
+        (NOW - timedelta(microseconds=1), EXPIRED_AT_NOW),
+    ],
 )
-async def test_approval_needs_the_training_still_valid_when_the_manager_decides(
-    f: h.Facilities, clock: Clock, valid_for: timedelta, approved: bool
+async def test_approval_needs_the_training_to_cover_the_slot_when_the_manager_decides(
+    f: h.Facilities, clock: Clock, valid_until: datetime, refusal: dict[str, Any] | None
 ) -> None:
-    grant = c.GrantTraining(person=CAROL_P.id, training="laser", valid_until=NOW + valid_for)
-    await h.grant_training(f, grant, MANAGER)
-    b = await book(f, "lab", 14)  # made the day before: the training was valid then
+    """The training covered the slot when the request was made (the day before); before the manager
+    decides it is recorded again (renewed or corrected) to expire at ``valid_until``: the approval
+    confirms while it still covers the slot to its end, and is a 409 naming the rule (and the date)."""
+    covering = c.GrantTraining(person=CAROL_P.id, training="laser", valid_until=at(15) + timedelta(days=1))
+    await h.grant_training(f, covering, MANAGER)
+    b = await book(f, "lab", 14)
+    await h.grant_training(f, c.GrantTraining(person=CAROL_P.id, training="laser", valid_until=valid_until), MANAGER)
     clock.now = NOW
-    if approved:
+    if refusal is None:
         assert (await h.decide(f, b.id, MANAGER, approve=True)).status == "confirmed"
     else:
         with pytest.raises(Conflict) as e:
             await h.decide(f, b.id, MANAGER, approve=True)
-        assert e.value.extensions == {"required_training": "laser", "status_now": "pending_approval"}
+        assert e.value.extensions == refusal
