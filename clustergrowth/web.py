@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -80,10 +80,27 @@ class EdgeMiddleware:
             logs.request_id.reset(token)
             logs.service.reset(service_token)
             route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+            template = route_template(scope.get("path", ""), route)
             method = scope.get("method", "")
             HTTP_REQUESTS.labels(method, template, str(status)).inc()
             HTTP_DURATION.labels(method, template).observe(time.perf_counter() - start)
+
+
+def route_template(path: str, route: Any) -> str:
+    """The route template a request is counted under: the matched route's path, with the literal
+    prefixes of the routers it was included under (since FastAPI 0.165 an included route keeps its own
+    path, "/sites/{site_id}", so two services' "/{id}" routes would share one label). The prefixes are
+    the request path's leading segments: a route matched, so they are literal. A ``{x:path}`` route
+    spans a variable number of segments and is counted under its own path."""
+    fmt = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not isinstance(fmt, str):
+        return "unmatched"
+    if ":path}" in fmt:
+        return fmt
+    segments = [s for s in path.split("/") if s]
+    own = len([s for s in fmt.split("/") if s])
+    prefix = segments[: max(len(segments) - own, 0)]
+    return "".join(f"/{s}" for s in prefix) + fmt
 
 
 DEFAULT_MAX_BODY_BYTES: int = RuntimeSettings.model_fields["http_max_body_bytes"].default
