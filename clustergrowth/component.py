@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from clustergrowth import logs, telemetry
 from clustergrowth.bus import EventBus, dlq_topic, open_bus
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.inbox import run_consumer, supervise
+from clustergrowth.inbox import FederatedHandler, run_consumer, run_federated_consumer, supervise
 from clustergrowth.migrations import Identities, Migration
 from clustergrowth.migrations import run as run_migrations
 from clustergrowth.outbox import OutboxRelay
@@ -67,6 +67,7 @@ class ServiceComponent:
         self.run_relay = self.own.run_relay
         self.run_consumers = self.own.run_consumers
         self._consumers: list[tuple[str, list[str], Callable[[CloudEvent], Awaitable[None]]]] = []
+        self._federated: list[tuple[str, list[str], FederatedHandler]] = []
         self._loops: list[tuple[str, float, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -86,6 +87,14 @@ class ServiceComponent:
         """Register a consumer (started with the service); topics are logical names."""
         self._consumers.append((self.settings.topic_prefix + group, [self.settings.topic(t) for t in topics], handler))
 
+    def subscribe_federated(self, group: str, topics: list[str], handler: FederatedHandler) -> None:
+        """Register a federated consumer: this region's ``topics`` (logical names) and every partner
+        region's replica of them (``<alias>.<topic>``, by pattern, also those created later). The handler
+        gets ``(event, origin)``: ``origin.local`` or ``origin.partner`` (the partner's region code);
+        a replicated event that does not say it is its partner's never reaches it. Replicas are
+        redelivered after a failover: make the handler idempotent (``apply_once``)."""
+        self._federated.append((self.settings.topic_prefix + group, [self.settings.topic(t) for t in topics], handler))
+
     def every(self, name: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
         """Register a background loop: ``step`` every ``interval_s``, supervised (restarted after a crash);
         it runs where the consumers run (``CG_<NAME>_RUN_CONSUMERS``). A truthy result is logged."""
@@ -101,7 +110,8 @@ class ServiceComponent:
 
     async def start(self) -> None:
         logs.service.set(self.name)
-        topics = sorted({self.topic, *(t for _, ts, _ in self._consumers for t in ts)})
+        consumed = [*(ts for _, ts, _ in self._consumers), *(ts for _, ts, _ in self._federated)]
+        topics = sorted({self.topic, *(t for ts in consumed for t in ts)})
         await self.bus.ensure_topics([*topics, *(dlq_topic(t) for t in topics)])
         await self.bus.start()
         await run_migrations(self.store, self.migrations, Identities.of(self.settings))
@@ -111,6 +121,8 @@ class ServiceComponent:
         if self.run_consumers:
             for group, topics, handler in self._consumers:
                 self._tasks.append(asyncio.create_task(self._consume(group, topics, handler), name=group))
+            for group, topics, fed in self._federated:
+                self._tasks.append(asyncio.create_task(self._consume_federated(group, topics, fed), name=group))
             for name, interval_s, step in self._loops:
                 loop = functools.partial(self._every, name, interval_s, step)
                 self._tasks.append(
@@ -131,6 +143,20 @@ class ServiceComponent:
             )
 
         await supervise(f"{group} consumer", loop)
+
+    async def _consume_federated(self, group: str, topics: list[str], handler: FederatedHandler) -> None:
+        def loop() -> Awaitable[None]:
+            return run_federated_consumer(
+                self.bus,
+                group,
+                topics,
+                handler,
+                region=self.settings.region,
+                retries=self.settings.consumer_retries,
+                source=f"/{self.name}",
+            )
+
+        await supervise(f"{group} federated consumer", loop)
 
     async def stop(self) -> None:
         self.relay.stop()

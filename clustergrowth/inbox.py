@@ -2,17 +2,21 @@
 
 ``apply_once`` makes a projection update idempotent without transactions: the ids of handled events
 live in the same document as the effect, so the effect and the record of it are one guarded write.
-``run_consumer`` drives a handler over a bus subscription with bounded retries and a dead-letter topic.
+``run_consumer`` drives a handler over a bus subscription with bounded retries and a dead-letter topic;
+``run_federated_consumer`` does the same over this region's topics and its partners' replicas of them,
+telling the handler each event's ``Origin``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from clustergrowth import logs, telemetry
+from clustergrowth.bus.federation import ForeignEvent, Origin, origin_of, partner_pattern
 from clustergrowth.bus.port import Delivery, EventBus, dlq_topic
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.metrics import CONSUMER_HANDLED, CONSUMER_LAG
@@ -23,6 +27,7 @@ APPLIED = "applied_events"
 WINDOW = 2000  # handled event ids remembered per projection document
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
+FederatedHandler = Callable[[CloudEvent, Origin], Awaitable[None]]
 
 
 async def apply_once(
@@ -60,50 +65,113 @@ async def run_consumer(
     backoff_s: float = 0.05,
     source: str = "clustergrowth",
 ) -> None:
-    """Handle every delivery; commit only after it was handled or parked on the dead-letter topic."""
+    """Handle every delivery; commit only after it was handled or parked on the dead-letter topic.
+
+    Reads only ``topics`` (this region's own): partners' replicas never reach a consumer that is not
+    federated."""
     async for delivery in bus.consume(group, topics):
         event = delivery.event
         if event is None:
-            await _park_raw(bus, delivery.topic, group, delivery.position, delivery.raw_error or "", source)
-            CONSUMER_HANDLED.labels(group, "dead_letter").inc()
+            await _park_undecodable(bus, delivery, delivery.topic, group, source)
+            continue
+        await _handle(
+            bus, group, delivery, event, delivery.topic, functools.partial(handler, event), retries, backoff_s
+        )
+
+
+async def run_federated_consumer(
+    bus: EventBus,
+    group: str,
+    topics: Sequence[str],
+    handler: FederatedHandler,
+    *,
+    region: str,
+    retries: int = 3,
+    backoff_s: float = 0.05,
+    source: str = "clustergrowth",
+) -> None:
+    """Like ``run_consumer`` over this region's ``topics`` and every partner's replica of them
+    (``<alias>.<topic>``, found by pattern, also when created later); the handler gets each event with
+    its ``Origin`` (local, or which partner). A replicated event that does not say it is its partner's is
+    skipped and counted (label ``foreign``), never handled. Failures park on the local topic's
+    dead-letter topic. Replicas are redelivered after a failover (translated offsets land earlier):
+    handlers must be idempotent (``apply_once``)."""
+    local = list(topics)
+    async for delivery in bus.consume(group, local, pattern=partner_pattern(local, region)):
+        event = delivery.event
+        try:
+            origin = origin_of(delivery.topic, event, local, region) if event is not None else None
+        except ForeignEvent as e:
+            log.warning("%s skips %s: %s", group, delivery.position, e)  # pragma: no mutate
+            CONSUMER_HANDLED.labels(group, "foreign").inc()
             await _commit(delivery)
             continue
-        token = logs.event_id.set(event.id)
-        traced = (
-            telemetry.consumer_span(delivery.topic, group, event, telemetry.system_of(bus))
-            if telemetry.enabled()
-            else None
+        parked_on = origin.local_topic if origin is not None else _local_of(delivery.topic, local)
+        if event is None or origin is None:
+            await _park_undecodable(bus, delivery, parked_on, group, source)
+            continue
+        await _handle(
+            bus, group, delivery, event, parked_on, functools.partial(handler, event, origin), retries, backoff_s
         )
-        try:
-            error: BaseException | None = None
-            for attempt in range(retries + 1):
-                try:
-                    await handler(event)
-                    error = None
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # noqa: BLE001 - every failure is retried, then parked
-                    error = e
-                    log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)  # pragma: no mutate
-                    await asyncio.sleep(backoff_s * (2**attempt))
-            if error is not None:
-                if traced is not None:
-                    traced.failed(error)
-                await bus.publish(dlq_topic(delivery.topic), [_dead_letter(event, group, error)])
-                CONSUMER_HANDLED.labels(group, "dead_letter").inc()
-            else:
-                CONSUMER_HANDLED.labels(group, "handled").inc()
-                try:
-                    age = (datetime.now(UTC) - datetime.fromisoformat(event.time)).total_seconds()
-                    CONSUMER_LAG.labels(group).set(max(age, 0.0))
-                except ValueError:
-                    pass
-            await _commit(delivery)
-        finally:
-            logs.event_id.reset(token)
+
+
+def _local_of(topic: str, local: Sequence[str]) -> str:
+    """The local topic a replica mirrors (``ith5.facilities.events`` -> ``facilities.events``)."""
+    return topic if topic in local else topic.partition(".")[2]
+
+
+async def _park_undecodable(bus: EventBus, delivery: Delivery, topic: str, group: str, source: str) -> None:
+    await _park_raw(bus, topic, group, delivery.position, delivery.raw_error or "", source)
+    CONSUMER_HANDLED.labels(group, "dead_letter").inc()
+    await _commit(delivery)
+
+
+async def _handle(
+    bus: EventBus,
+    group: str,
+    delivery: Delivery,
+    event: CloudEvent,
+    dlq_of: str,
+    call: Callable[[], Awaitable[None]],
+    retries: int,
+    backoff_s: float,
+) -> None:
+    """Call the handler with bounded retries; park the event on ``dlq_of``'s dead-letter topic when it
+    keeps failing; commit either way."""
+    token = logs.event_id.set(event.id)
+    traced = (
+        telemetry.consumer_span(delivery.topic, group, event, telemetry.system_of(bus)) if telemetry.enabled() else None
+    )
+    try:
+        error: BaseException | None = None
+        for attempt in range(retries + 1):
+            try:
+                await call()
+                error = None
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - every failure is retried, then parked
+                error = e
+                log.warning("handler failed (attempt %d/%d): %s", attempt + 1, retries + 1, e)  # pragma: no mutate
+                await asyncio.sleep(backoff_s * (2**attempt))
+        if error is not None:
             if traced is not None:
-                traced.close()
+                traced.failed(error)
+            await bus.publish(dlq_topic(dlq_of), [_dead_letter(event, group, error)])
+            CONSUMER_HANDLED.labels(group, "dead_letter").inc()
+        else:
+            CONSUMER_HANDLED.labels(group, "handled").inc()
+            try:
+                age = (datetime.now(UTC) - datetime.fromisoformat(event.time)).total_seconds()
+                CONSUMER_LAG.labels(group).set(max(age, 0.0))
+            except ValueError:
+                pass
+        await _commit(delivery)
+    finally:
+        logs.event_id.reset(token)
+        if traced is not None:
+            traced.close()
 
 
 async def _commit(delivery: Delivery) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -67,6 +68,7 @@ class KafkaBus:
         replication: int = 1,
         request_timeout_ms: int = 10_000,
         security: dict[str, Any] | None = None,
+        metadata_max_age_ms: int = 5_000,
     ) -> None:
         """``security``: ``security_options(settings)``, passed to every client; none: plaintext."""
         self.bootstrap = bootstrap
@@ -75,6 +77,7 @@ class KafkaBus:
         self.partitions = partitions
         self.replication = replication
         self.request_timeout_ms = request_timeout_ms
+        self.metadata_max_age_ms = metadata_max_age_ms
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -158,16 +161,24 @@ class KafkaBus:
             await self._reset_producer()
             raise
 
-    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+    async def consume(
+        self, group: str, topics: Sequence[str], *, pattern: str | None = None
+    ) -> AsyncIterator[Delivery]:
         consumer = AIOKafkaConsumer(
-            *topics,
+            *(topics if pattern is None else ()),
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.client_id}-{group}",
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # how soon a pattern subscription sees a topic created later (a partner's replica)
+            metadata_max_age_ms=self.metadata_max_age_ms,
             **self.security,
         )
+        if pattern is not None:
+            # aiokafka subscribes to one pattern or to named topics: the named ones join the pattern
+            named = "|".join(re.escape(t) for t in topics)
+            consumer.subscribe(pattern=f"(?:^(?:{named})$)|(?:{pattern})" if topics else pattern)
         await consumer.start()
         try:
             async for msg in consumer:

@@ -39,8 +39,11 @@ class EventBus(Protocol):
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
         """Return only once every event is durably stored (Kafka: acks=all)."""
 
-    def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
-        """Deliveries for a consumer group, from the group's committed position (earliest if new)."""
+    def consume(self, group: str, topics: Sequence[str], *, pattern: str | None = None) -> AsyncIterator[Delivery]:
+        """Deliveries for a consumer group, from the group's committed position (earliest if new).
+
+        ``pattern`` (a regular expression matched against whole topic names) adds every topic that
+        matches it, including topics created later (partners' replicas), each read from its beginning."""
 
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         """Where each topic (partition) ends now; equal answers mean nothing was published in between."""

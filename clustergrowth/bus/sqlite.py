@@ -7,7 +7,9 @@ wake consumers at once; other processes (the CLI's ``--follow``) poll.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -94,16 +96,29 @@ class SqliteBus:
             )
         return sorted(out)
 
-    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+    async def consume(
+        self, group: str, topics: Sequence[str], *, pattern: str | None = None
+    ) -> AsyncIterator[Delivery]:
         def committed() -> dict[str, int]:
             rows = self._db().execute("SELECT topic, seq FROM offsets WHERE grp=?", (group,)).fetchall()
             return {t: s for t, s in rows}
 
+        matcher = re.compile(pattern) if pattern else None
+
+        def subscribed() -> list[str]:
+            if matcher is None:
+                return list(topics)
+            names = [r[0] for r in self._db().execute("SELECT DISTINCT topic FROM log").fetchall()]
+            return sorted({*topics, *(t for t in names if matcher.fullmatch(t))})
+
         position = await self._run(committed)
+        current = await self._run(subscribed)
         while True:
-            rows = await self._run(lambda: self._fetch(topics, position))
+            rows = await self._run(functools.partial(self._fetch, current, position))
             if not rows:
                 await self._wait()
+                if matcher is not None:
+                    current = await self._run(subscribed)  # topics that appeared meanwhile
                 continue
             for seq, topic, raw in rows:
                 event, err = _decode(raw)

@@ -70,7 +70,10 @@ class MemoryBus:
             self.journal.append(("publish", f"{topic}:{e.id}"))
             self.log[topic].append(e)
 
-    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+    async def consume(
+        self, group: str, topics: Sequence[str], *, pattern: str | None = None
+    ) -> AsyncIterator[Delivery]:
+        assert pattern is None, "the memory bus has no pattern subscriptions (the SQLite bus does)"
         for topic in topics:
             offset = self.committed.get((group, topic), 0)
             while offset < len(self.log[topic]):

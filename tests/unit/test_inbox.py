@@ -229,7 +229,9 @@ async def test_the_consumer_retries_three_times_from_fifty_milliseconds_by_defau
 class RawBus(MemoryBus):
     """The memory bus, where the record "<no reason>" is undecodable without a reason given."""
 
-    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+    async def consume(
+        self, group: str, topics: Sequence[str], *, pattern: str | None = None
+    ) -> AsyncIterator[Delivery]:
         async for d in super().consume(group, topics):
             yield Delivery(d.topic, None, None, d.commit, d.position) if d.raw_error == "<no reason>" else d
 
@@ -354,7 +356,9 @@ class CommitFails(MemoryBus):
         super().__init__()
         self.fail, self.error = fail, error
 
-    async def consume(self, group: str, topics: Sequence[str]) -> AsyncIterator[Delivery]:
+    async def consume(
+        self, group: str, topics: Sequence[str], *, pattern: str | None = None
+    ) -> AsyncIterator[Delivery]:
         async for d in super().consume(group, topics):
             real = d.commit
 

@@ -1,0 +1,219 @@
+"""The federation kernel without a broker: which region an event comes from, the topics a federated
+consumer reads (its own and its partners' replicas, by pattern), and that a consumer which is not
+federated never acts on a partner's event. The embedded SQLite bus carries the same pattern semantics
+as Kafka (tests/contract/test_bus_contract.py runs the pattern case on both)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from clustergrowth.bus.federation import ForeignEvent, Origin, origin_of, partner_pattern
+from clustergrowth.bus.sqlite import SqliteBus
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.events import make_event
+from clustergrowth.inbox import APPLIED, apply_once, run_consumer, run_federated_consumer
+from clustergrowth.store.port import Doc
+from clustergrowth.store.sqlite import SqliteStore
+from contracts import facilities as fev
+from services.facilities import consumers as facilities
+
+TOPIC = "facilities.events"  # written out: the logical topic of facilities
+REPLICA = "ith5.facilities.events"  # MirrorMaker 2's default policy: <source alias>.<topic>
+
+
+def booked(booking: str, region: str = "IE05") -> CloudEvent:
+    data = fev.DeskBooked(
+        booking_id=booking,
+        resource_id="desk-1",
+        site_id="site-1",
+        resource_kind="hot_desk",
+        person="alice",
+        organisation="MTU",
+        person_region=region,
+        region=region,
+        start="2026-11-30T09:00:00Z",
+        end="2026-11-30T11:00:00Z",
+    )
+    return make_event(data, key=booking, region=region, source=f"/regions/{region}/facilities")
+
+
+def cancelled(booking: str, region: str, source_region: str | None = None) -> CloudEvent:
+    data = fev.BookingCancelled(
+        booking_id=booking,
+        resource_id="desk-1",
+        site_id="site-1",
+        person="alice",
+        region=region,
+        start="2026-11-30T09:00:00Z",
+        end="2026-11-30T11:00:00Z",
+        cancelled_by="alice",
+        reason="cancelled",
+    )
+    return make_event(data, key=booking, region=region, source=f"/regions/{source_region or region}/facilities")
+
+
+# origin_of and partner_pattern ---------------------------------------------------------------------
+
+
+def test_an_event_on_the_local_topic_is_local() -> None:
+    e = booked("b1")
+    assert origin_of(TOPIC, e, [TOPIC], "IE05") == Origin("IE05", None, TOPIC, TOPIC)
+    assert origin_of(TOPIC, e, [TOPIC], "IE05").local is True
+
+
+def test_an_event_on_a_partner_replica_comes_from_that_partner() -> None:
+    o = origin_of(REPLICA, cancelled("b1", "ITH5"), [TOPIC], "IE05")
+    assert (o.region, o.partner, o.topic, o.local_topic, o.local) == ("ITH5", "ITH5", REPLICA, TOPIC, False)
+
+
+@pytest.mark.parametrize(
+    ("topic", "event", "why"),
+    [
+        (REPLICA, cancelled("b1", "TR10"), "region 'TR10'"),  # ith5 speaking for TR10
+        (REPLICA, cancelled("b1", "ITH5", source_region="IE05"), "source '/regions/IE05/facilities'"),
+        (REPLICA, cancelled("b1", "IE05"), "region 'IE05'"),  # our own event claimed by a partner
+        ("ie05.facilities.events", cancelled("b1", "IE05"), "not a partner replica"),  # a cycle
+        ("ith5.councils.events", cancelled("b1", "ITH5"), "not a partner replica"),  # not subscribed
+        ("ITH5.facilities.events", cancelled("b1", "ITH5"), "not a partner replica"),  # not an alias
+    ],
+)
+def test_a_replicated_event_that_is_not_its_partners_is_refused(topic: str, event: CloudEvent, why: str) -> None:
+    with pytest.raises(ForeignEvent, match=re.escape(why)):
+        origin_of(topic, event, [TOPIC], "IE05")
+
+
+@pytest.mark.parametrize(
+    ("topic", "matches"),
+    [
+        ("ith5.facilities.events", True),
+        ("tr10.facilities.events", True),
+        ("facilities.events", False),  # the local topic is named, not matched
+        ("ie05.facilities.events", False),  # our own alias: would be a cycle
+        ("ith5.facilities.events.dlq", False),
+        ("ith5.ie05.facilities.events", False),  # a replica of a replica
+        ("ith5.mapping.events", False),
+        ("ith5.facilitiesXevents", False),  # the dot is literal
+        ("heartbeats", False),
+        ("mm2-offset-syncs.ith5.internal", False),
+        ("ith5.checkpoints.internal", False),
+    ],
+)
+def test_the_partner_pattern_matches_partners_replicas_only(topic: str, matches: bool) -> None:
+    assert bool(re.fullmatch(partner_pattern([TOPIC], "IE05"), topic)) is matches
+    assert bool(re.match(partner_pattern([TOPIC], "IE05"), topic)) is matches  # aiokafka uses match
+
+
+# consumers over the SQLite bus ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def bus(tmp_path: Path) -> AsyncIterator[SqliteBus]:
+    b = SqliteBus(tmp_path / "events.sqlite", poll_s=0.02)
+    await b.start()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "store.sqlite")
+    yield s
+    await s.close()
+
+
+async def until(check: Callable[[], Awaitable[bool]], limit_s: float = 20) -> None:
+    """Wait for a condition (a bound against hanging, not a timing assertion)."""
+    async with asyncio.timeout(limit_s):
+        while not await check():  # noqa: ASYNC110 - polls another task's effect in the store
+            await asyncio.sleep(0.02)
+
+
+async def running(*coros: Coroutine[object, object, None]) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(c) for c in coros]
+
+
+async def stop(tasks: list[asyncio.Task[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_partners_cancellation_of_a_same_id_booking_does_not_cancel_the_local_one(
+    bus: SqliteBus, store: SqliteStore
+) -> None:
+    seen: list[tuple[str, Origin]] = []
+
+    async def federated(event: CloudEvent, origin: Origin) -> None:
+        seen.append((event.id, origin))
+
+    local_b1, partner_c1 = booked("b1"), cancelled("b1", "ITH5")
+    usage = facilities.UsageProjection(store)
+    tasks = await running(
+        run_consumer(bus, "usage", [TOPIC], usage.handle, backoff_s=0),
+        run_federated_consumer(bus, "fed", [TOPIC], federated, region="IE05", backoff_s=0),
+    )
+    try:
+        await bus.publish(TOPIC, [local_b1])
+        await bus.publish(REPLICA, [partner_c1])  # the replica topic appears after both started
+        await until(lambda: _true(len(seen) == 2))
+        await until(lambda: _committed(bus, "usage", TOPIC, 1))
+    finally:
+        await stop(tasks)
+    doc = await store.get("usage", facilities.usage_key("desk-1", date(2026, 11, 30)))
+    assert doc is not None and (doc["bookings"], doc["booked_minutes"], doc[APPLIED]) == (1, 120, [local_b1.id])
+    assert dict(seen) == {
+        local_b1.id: Origin("IE05", None, TOPIC, TOPIC),
+        partner_c1.id: Origin("ITH5", "ITH5", REPLICA, TOPIC),
+    }
+
+
+async def test_a_replica_redelivered_after_failover_is_applied_once_and_a_foreign_one_never(
+    bus: SqliteBus, store: SqliteStore
+) -> None:
+    """MirrorMaker 2 translates a group's offset to before where it was: the same events come again."""
+    calls: list[str] = []
+
+    async def count(event: CloudEvent, origin: Origin) -> None:
+        calls.append(event.id)
+
+        def add(doc: Doc) -> Doc:
+            return {**doc, "n": doc.get("n", 0) + 1}
+
+        await apply_once(store, "partner_cancellations", origin.partner or "local", event.id, add)
+
+    c1, c2, forged = cancelled("b1", "ITH5"), cancelled("b2", "ITH5"), cancelled("b3", "TR10")
+    await bus.publish(REPLICA, [c1, c2, forged, c1, c2])
+    tasks = await running(run_federated_consumer(bus, "fed", [TOPIC], count, region="IE05", backoff_s=0))
+    try:
+        await until(lambda: _committed(bus, "fed", REPLICA, 5))
+    finally:
+        await stop(tasks)
+    assert calls == [c1.id, c2.id, c1.id, c2.id]  # the forged TR10 event never reached the handler
+    doc = await store.get("partner_cancellations", "ITH5")
+    assert doc is not None and (doc["n"], doc[APPLIED]) == (2, [c1.id, c2.id])
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _committed(bus: SqliteBus, group: str, topic: str, n: int) -> bool:
+    """The group's commit reached the n-th record of the topic (seq counts every topic of the log)."""
+    rows = await bus._run(
+        lambda: (
+            bus._db()
+            .execute(
+                "SELECT COUNT(*) FROM log l JOIN offsets o ON o.topic=l.topic AND o.grp=?"
+                " WHERE l.topic=? AND l.seq<=o.seq",
+                (group, topic),
+            )
+            .fetchone()
+        )
+    )
+    return int(rows[0]) >= n
