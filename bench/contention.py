@@ -6,6 +6,8 @@ S slots, so all but the first attempt on each are refused (409). The server's CP
 of its process tree, read from /proc) is taken around each phase, so the figures are what the server
 did, whatever the load generator cost. Baseline in the same run: ``bench.bare_booking``, a bare
 Starlette endpoint with the same validation and the same guarded store write, under the same load.
+Both servers are up together and every phase runs in rounds, each server in turn, so that the load of
+the shared machine falls on both alike.
 After each run the server's own store is read back: any two overlapping confirmed bookings of one
 resource are a double booking.
 """
@@ -29,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import RESULTS, write_result
+from bench.common import write_result
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 
@@ -161,7 +163,17 @@ def load(
     )
     cpu0 = cpu_seconds(pid)
     out = subprocess.run(
-        [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script), url],
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -255,60 +267,101 @@ async def _platform_setup(base: str, env: dict[str, str], desks: int) -> tuple[l
     return ids, user
 
 
-def _phases(
-    wrk: str, url: str, work: Path, ids: list[str], auth: str, pid: int, a: argparse.Namespace
-) -> dict[str, Any]:
+def _merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one phase as one: totals over the summed time, latencies the worst run's."""
+    wall = sum(r["seconds"] for r in runs)
+    requests = sum(r["requests"] for r in runs)
+    cpu = sum(r["server_cpu_s"] for r in runs)
+    statuses: Counter[str] = Counter()
+    for r in runs:
+        statuses.update(r["statuses"])
+    return {
+        "runs": len(runs),
+        "seconds": round(wall, 3),
+        "requests": requests,
+        "statuses": dict(sorted(statuses.items())),
+        "requests_per_s": round(requests / wall, 1),
+        "bookings_per_s": round(statuses.get("201", 0) / wall, 1),
+        "server_cpu_s": round(cpu, 3),
+        "server_cpu_share": round(cpu / wall, 3),
+        "server_cpu_ms_per_request": round(cpu * 1000 / requests, 3) if requests else None,
+        "latency_p50_ms_worst": max(r["latency_p50_ms"] for r in runs),
+        "latency_p99_ms_worst": max(r["latency_p99_ms"] for r in runs),
+    }
+
+
+def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: argparse.Namespace) -> dict[str, Any]:
+    """Every phase in rounds, each server in turn within a round, so that the load of a shared machine
+    (which moves by the minute) falls on the platform and the baseline alike."""
     day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
-    common = {"ids": ids, "day0": day0, "auth": auth, "connections": a.connections, "threads": a.threads, "pid": pid}
-    # offsets keep the phases' slots apart: warm-up, uncontended (at most 1,000/s), contended
-    load(wrk, url, work, slots=0, offset=0, seconds=a.warmup, **common)
-    unc = load(wrk, url, work, slots=0, offset=200_000, seconds=a.seconds, **common)
-    con = load(wrk, url, work, slots=a.slots, offset=100_000, seconds=a.seconds, **common)
-    return {"uncontended": unc, "contended": con}
+    common = {"day0": day0, "connections": a.connections, "threads": a.threads}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {"uncontended": [], "contended": []} for n in servers}
+    for srv in servers.values():  # warm-up, untimed (slots from 0)
+        load(
+            wrk,
+            srv["url"],
+            work,
+            ids=srv["ids"],
+            auth=srv["auth"],
+            pid=srv["pid"],
+            slots=0,
+            offset=0,
+            seconds=a.warmup,
+            **common,
+        )
+    each = max(1.0, a.seconds / a.rounds)
+    for r in range(a.rounds):
+        for name, srv in servers.items():
+            at = {"ids": srv["ids"], "auth": srv["auth"], "pid": srv["pid"], "seconds": each, **common}
+            # offsets keep the slots apart: each round's uncontended slots (at most 1,000/s) and the
+            # contended phase's S slots (the same S slots in every round: all but the first attempt refused)
+            runs[name]["uncontended"].append(load(wrk, srv["url"], work, slots=0, offset=200_000 + 20_000 * r, **at))
+            runs[name]["contended"].append(load(wrk, srv["url"], work, slots=a.slots, offset=100_000, **at))
+    return {n: {phase: _merged(rs) for phase, rs in by.items()} for n, by in runs.items()}
 
 
 def run(a: argparse.Namespace) -> dict[str, Any]:
     wrk = _wrk()
     data = Path(tempfile.mkdtemp(prefix="bench-contention-"))
-    out: dict[str, Any] = {"load_generator": "wrk", "connections": a.connections, "seconds_per_phase": a.seconds}
-
-    # 1. The platform: `clustergrowth run` (gateway and every service in one process, embedded store).
-    port = _free_port()
+    out: dict[str, Any] = {
+        "load_generator": "wrk",
+        "connections": a.connections,
+        "seconds_per_phase": a.seconds,
+        "rounds": a.rounds,
+    }
+    # The platform: `clustergrowth run` (gateway and every service in one process, embedded store).
+    p_port, b_port = _free_port(), _free_port()
     env = {**os.environ, "CG_DATA_DIR": str(data / "platform"), "CG_LOG_LEVEL": "WARNING", "CG_SEED_DEMO": "false"}
     env["CG_GATEWAY_RATE_LIMITS"] = "false"  # thousands of requests from one address: bookings, not quotas
-    base = f"http://127.0.0.1:{port}"
-    with open(data / "platform.log", "wb") as log:
-        proc = subprocess.Popen([CLI, "run", "--port", str(port)], env=env, stderr=log, stdout=log)
-        try:
-            asyncio.run(_ready(base))
-            ids, user = asyncio.run(_platform_setup(base, env, a.desks))
-            if a.profile:
-                out["profile"] = _profiled(wrk, base, data, ids, user, proc.pid, a)
-            out["platform"] = _phases(wrk, base, data, ids, user, proc.pid, a)
-        except Exception:
-            print("platform log tail:", (data / "platform.log").read_text(errors="replace")[-3000:], file=sys.stderr)
-            raise
-        finally:
-            proc.terminate()
-            proc.wait(30)
-
-    # 2. The baseline: the bare endpoint, same validation and store write, same load.
-    port = _free_port()
+    # The baseline: the bare endpoint, same validation and store write, under the same load.
     bare_dir = data / "bare"
     bare_dir.mkdir()
     bare_ids = [f"desk-{i}" for i in range(a.desks)]
-    cmd = [sys.executable, "-m", "bench.bare_booking", "--port", str(port), "--data", str(bare_dir)]
-    with open(data / "bare.log", "wb") as log:
-        proc = subprocess.Popen([*cmd, "--resources", ",".join(bare_ids)], stderr=log, stdout=log)
+    bare_cmd = [sys.executable, "-m", "bench.bare_booking", "--port", str(b_port), "--data", str(bare_dir)]
+    with open(data / "platform.log", "wb") as p_log, open(data / "bare.log", "wb") as b_log:
+        platform = subprocess.Popen([CLI, "run", "--port", str(p_port)], env=env, stderr=p_log, stdout=p_log)
+        bare = subprocess.Popen([*bare_cmd, "--resources", ",".join(bare_ids)], stderr=b_log, stdout=b_log)
         try:
-            asyncio.run(_ready(f"http://127.0.0.1:{port}"))
-            out["bare"] = _phases(wrk, f"http://127.0.0.1:{port}", data, bare_ids, "", proc.pid, a)
+            p_url, b_url = f"http://127.0.0.1:{p_port}", f"http://127.0.0.1:{b_port}"
+            asyncio.run(_ready(p_url))
+            asyncio.run(_ready(b_url))
+            ids, user = asyncio.run(_platform_setup(p_url, env, a.desks))
+            if a.profile:
+                out["profile"] = _profiled(wrk, p_url, data, ids, user, platform.pid, a)
+            servers = {
+                "platform": {"url": p_url, "ids": ids, "auth": user, "pid": platform.pid},
+                "bare": {"url": b_url, "ids": bare_ids, "auth": "", "pid": bare.pid},
+            }
+            out.update(_interleaved(wrk, data, servers, a))
         except Exception:
-            print("bare log tail:", (data / "bare.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+            for name in ("platform", "bare"):
+                tail = (data / f"{name}.log").read_text(errors="replace")[-3000:]
+                print(f"{name} log tail:", tail, file=sys.stderr)
             raise
         finally:
-            proc.terminate()
-            proc.wait(30)
+            for proc in (platform, bare):
+                proc.terminate()
+                proc.wait(30)
 
     p, b = out["platform"], out["bare"]
     confirmed, overlaps = double_bookings([*sorted((data / "platform").rglob("*.sqlite")), bare_dir / "bare.sqlite"])
@@ -327,9 +380,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
 def _profiled(
     wrk: str, url: str, work: Path, ids: list[str], auth: str, pid: int, a: argparse.Namespace
 ) -> dict[str, Any]:
-    """py-spy samples the server while wrk books (uncontended); the flame graph and top frames are kept."""
+    """py-spy samples the server while wrk books (uncontended); the top frames (self and inclusive) are kept."""
     spy = str(Path(sys.executable).parent / "py-spy")
-    svg = RESULTS / "contention-profile.svg"
     raw = work / "profile.txt"
     day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
     rec = subprocess.Popen(
@@ -369,10 +421,10 @@ def _profiled(
     _, err = rec.communicate(timeout=120)
     if rec.returncode != 0 or not raw.exists():
         return {"error": err.decode(errors="replace")[-500:]}
-    return top_frames(raw, svg)
+    return top_frames(raw)
 
 
-def top_frames(raw: Path, svg: Path | None = None, n: int = 25) -> dict[str, Any]:
+def top_frames(raw: Path, n: int = 25) -> dict[str, Any]:
     """Self and inclusive sample shares per function from py-spy's raw (collapsed stacks) output."""
     own: Counter[str] = Counter()
     incl: Counter[str] = Counter()
@@ -398,7 +450,8 @@ def top_frames(raw: Path, svg: Path | None = None, n: int = 25) -> dict[str, Any
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=10.0, help="per phase (uncontended, contended)")
+    p.add_argument("--seconds", type=float, default=12.0, help="per phase and server, split over the rounds")
+    p.add_argument("--rounds", type=int, default=3, help="each server in turn, this many times a phase")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--slots", type=int, default=100)
     p.add_argument("--connections", type=int, default=64)
