@@ -18,7 +18,11 @@ def stamp(dt: datetime) -> str:
     """The one timestamp format of what services store, publish and answer: ISO 8601 in UTC with
     microseconds and ``Z``, one fixed width, so that string order is time order in queries (written
     before, ``+00:00`` sorts the same: the digits decide before the suffix)."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    u = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+    if u.year < 1000:  # strftime's %Y does not pad years below 1000 on every platform; isoformat does
+        return u.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C all the way: about a third of strftime's cost, which was 4 % of a booking's samples
+    return u.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def public(doc: Doc) -> Doc:
