@@ -257,7 +257,7 @@ def create_web(
     if target is None:
         raise ValueError("the web client needs the regional app (in-process) or CG_WEB_API_URL")
     web = Web(settings, ws, target, issuer)
-    from web.pages import assessment, explorer, facilities, home
+    from web.pages import assessment, councils, explorer, facilities, home
 
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -266,6 +266,7 @@ def create_web(
         *facilities.routes(web),
         *assessment.routes(web),
         *explorer.routes(web),
+        *councils.routes(web),
     ]
 
     async def not_found(page: Page) -> Response:

@@ -199,9 +199,13 @@ async def test_registering_an_sme_names_each_bad_field(client: httpx.AsyncClient
     assert r.status_code == 422  # the form's own checks: a whole number, the consent
     assert "Enter a whole number." in r.text and 'id="consent-error"' in r.text and 'id="founded-error"' not in r.text
     r = await client.post("/assessment/register", data={"csrf": csrf, **SME_FORM, "contact.email": "aoife@"})
-    assert r.status_code == 422  # the API's: a nested field, shown at its input
+    assert r.status_code == 422  # a nested field, shown at its input in words
+    assert "Enter an email address such as name@example.org." in r.text
     assert re.search(r'id="contact-email"[^>]*aria-invalid="true" aria-describedby="contact-email-error"', r.text)
     assert 'value="Cork Precision Tooling"' in r.text  # what was typed is kept
+    r = await client.post("/assessment/register", data={"csrf": csrf, **SME_FORM, "nace_primary": "C28.41"})
+    assert r.status_code == 422  # the API's own reason, at the field it names
+    assert "unknown NACE Rev. 2 code &#39;C28.41&#39;</p>" in r.text and 'id="nace_primary-error"' in r.text
 
 
 async def test_an_assessment_and_its_results(client: httpx.AsyncClient) -> None:
@@ -254,3 +258,38 @@ async def test_the_cluster_explorer_shows_the_apis_stars_and_flags_small_cells(
     assert all(line.startswith("IE05,") for line in csv.text.splitlines()[1:])
     chart = await client.get("/explorer/chart.svg?region=IE05&need=finance")
     assert chart.headers["content-type"].startswith("image/svg+xml") and "IE05 × C2" in chart.text
+
+
+async def test_joining_a_council_and_registering_for_its_meeting(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    council = "/councils/council-cork"
+    page = (await client.get(council)).text
+    scheduled = re.findall(r"/meetings/([\w-]+)/register", page)
+    assert scheduled, "the demo council has a scheduled meeting"
+    meeting = scheduled[0]
+    refused = await client.post(f"{council}/meetings/{meeting}/register", data={"csrf": csrf})
+    assert refused.status_code in (403, 404) and 'role="alert"' in refused.text  # not a member yet: said why
+    bad = await client.post(f"{council}/apply", data={"csrf": csrf, "constituency": "", "display_name": "Aoife"})
+    assert bad.status_code == 422 and 'id="constituency-error"' in bad.text
+    form = {"csrf": csrf, "constituency": "sme", "display_name": "Aoife Murphy", "email": "aoife@cork.example"}
+    applied = await client.post(f"{council}/apply", data=form)
+    assert applied.status_code == 303 and applied.headers["location"] == f"{council}?done=applied"
+    assert "waiting for a decision" in (await client.get(council)).text
+    sme_cookies = dict(client.cookies)
+    client.cookies.clear()
+    secretary = await sign_in(client, "demo-secretary")
+    pending = (await client.get(council)).text
+    [request] = re.findall(r"/requests/([\w-]+)/approve", pending)
+    assert (await client.post(f"{council}/requests/{request}/approve", data={"csrf": secretary})).status_code == 303
+    client.cookies.clear()
+    client.cookies.update(sme_cookies)
+    before = re.search(rf"/meetings/{meeting}/register", (await client.get(council)).text)
+    assert before is not None and "approved: you are a member" in (await client.get(council)).text
+    seats = re.findall(r"<td>(\d+) of (\d+) taken</td>", (await client.get(council)).text)
+    registered = await client.post(f"{council}/meetings/{meeting}/register", data={"csrf": csrf})
+    assert registered.status_code == 303 and registered.headers["location"] == f"{council}?done=registered"
+    after = re.findall(r"<td>(\d+) of (\d+) taken</td>", (await client.get(council)).text)
+    changed = [(b, a) for b, a in zip(seats, after, strict=True) if b != a]
+    assert len(changed) == 1 and int(changed[0][1][0]) == int(changed[0][0][0]) + 1  # one more seat taken
+    ics = await client.get(f"{council}/calendar.ics")
+    assert ics.headers["content-type"].startswith("text/calendar") and "BEGIN:VEVENT" in ics.text

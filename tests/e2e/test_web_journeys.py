@@ -1,13 +1,14 @@
 """The web client in a real browser (Debian's Chromium driven by Playwright, as the docs test runs it)
 against ``clustergrowth run``: the facilities journey (booking and cancelling by keyboard only: Tab,
 typing, arrows, Space, Enter, no click; a manager's approval), the SME's growth-needs assessment
-(register, assess, results and history, by keyboard only) and the cluster explorer, and axe-core (WCAG
-2.1 A and AA) on every page of the three journeys in every language, with zero violations. Every page
+(register, assess, results and history, by keyboard only), the cluster explorer and the councils, and
+axe-core (WCAG 2.1 A and AA) on every page of those journeys in every language, with zero violations. Every page
 is photographed into ``.cache/screenshots/web`` (test artefacts); with ``CG_UPDATE_SCREENS=1`` a few go
 to ``docs/screens`` for the README."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -347,9 +349,9 @@ def register_and_assess(page: Page, stack: str) -> None:
 
 
 def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, axe: Axe) -> None:
-    sme, manager = browser.new_context(), browser.new_context()
+    sme, manager, secretary = browser.new_context(), browser.new_context(), browser.new_context()
     try:
-        page, m = sme.new_page(), manager.new_page()
+        page, m, sec = sme.new_page(), manager.new_page(), secretary.new_page()
         page.goto(f"{stack}/")
         for lang in LANGUAGES:  # signed out: the start page
             page.goto(f"{stack}/?lang={lang}")
@@ -357,10 +359,16 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
             no_violations(axe, page, f"sign-in {lang}")
         sign_in(page, stack, "demo-sme")
         sign_in(m, stack, "demo-manager")
+        sign_in(sec, stack, "demo-secretary")
         register_and_assess(page, stack)
+        page.goto(f"{stack}/councils/council-cork")  # an application, for the secretary's page to list
+        page.select_option("#constituency", "sme")
+        page.fill("#motivation", "Shared test benches")
+        page.click("form[action$='/apply'] button[type=submit]")
+        assert "done=applied" in page.url
         day = weekday_ahead(4).isoformat()
         for lang in LANGUAGES:
-            for p in (page, m):  # the language switch, as a person uses it
+            for p in (page, m, sec):  # the language switch, as a person uses it
                 p.select_option("#lang-choice", lang)
                 p.click("form[action='/language'] button[type=submit]")
                 p.wait_for_load_state()
@@ -368,6 +376,8 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
             pages = {
                 "home": "/",
                 "explorer": "/explorer?need=finance",
+                "councils": "/councils",
+                "council": "/councils/council-cork",
                 "search": "/facilities?q=&kind=lab",
                 "site": f"/facilities/sites/{SITE}?day={day}",
                 "bookings": "/facilities/bookings",
@@ -388,22 +398,34 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
             no_violations(axe, m, f"approvals {lang}")
             shoot(m, f"approvals-{lang}")
             assessment_pages_pass_axe(page, stack, axe, lang)
+            sec.goto(f"{stack}/councils/council-cork")
+            assert sec.locator("form[action*='/approve']").count() == 1
+            no_violations(axe, sec, f"council secretary {lang}")
+            shoot(sec, f"council-secretary-{lang}", readme=lang == "it")
         assert page.get_attribute("html", "lang") == "tr"
     finally:
         sme.close()
         manager.close()
+        secretary.close()
 
 
-async def test_the_distributed_mode_reaches_the_api_over_http(stack: str, stack_data: Path) -> None:
+def test_the_distributed_mode_reaches_the_api_over_http(stack: str, stack_data: Path) -> None:
     """A web client of its own (as a separate deployment would run it) with ``CG_WEB_API_URL`` set: every
-    page's data comes over HTTP from the running stack (its development issuer signs the personas)."""
-    settings = RuntimeSettings(data_dir=stack_data / "data")
-    app = create_web(settings, WebSettings(api_url=stack))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web.example") as client:
-        home = await client.get("/")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
-        r = await client.post("/sign-in/persona", data={"csrf": csrf, "persona": "demo-sme", "next": "/facilities"})
-        assert r.status_code == 303
-        page = await client.get("/facilities?q=Cork")
-        assert page.status_code == 200 and f"/facilities/sites/{SITE}" in page.text
+    page's data comes over HTTP from the running stack (its development issuer signs the personas). Run on
+    a loop of its own in a worker thread: the module's Playwright browser holds this thread's loop."""
+
+    async def journey() -> None:
+        settings = RuntimeSettings(data_dir=stack_data / "data")
+        app = create_web(settings, WebSettings(api_url=stack))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web.example") as client:
+            home = await client.get("/")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+            form = {"csrf": csrf, "persona": "demo-sme", "next": "/facilities"}
+            assert (await client.post("/sign-in/persona", data=form)).status_code == 303
+            page = await client.get("/facilities?q=Cork")
+            assert page.status_code == 200 and f"/facilities/sites/{SITE}" in page.text
         await app.state.web.aclose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, journey()).result()

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
+from web.checks import email_ok
 from web.platform import Problem
 
 MAX_LIST = 200
@@ -46,6 +47,8 @@ def sme_body(form: dict[str, str], region: str, _: Any) -> tuple[dict[str, Any],
             body[name] = kind(raw)
         except ValueError:
             errors[name] = _("Enter a whole number.") if kind is int else _("Enter a number.")
+    if not email_ok(body["contact"]["email"]):
+        errors["contact.email"] = _("Enter an email address such as name@example.org.")
     if form.get("consent") != "yes":
         errors["consent"] = _("The SME's consent is needed to hold its data.")
     return body, errors

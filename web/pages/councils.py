@@ -1,0 +1,150 @@
+"""Councils: the councils' public pages (purpose, themes, meetings, initiatives, the iCalendar feed),
+applying to join, a secretary deciding the applications, and a member registering for a meeting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from web.app import Page, Web
+from web.checks import email_ok
+from web.pages.explorer import need_names
+from web.platform import Problem
+
+CONSTITUENCIES = ("sme", "university", "government", "intermediary", "investor")
+
+
+def constituency_names(page: Page) -> dict[str, str]:
+    _ = page._
+    return {
+        "sme": _("SMEs"),
+        "university": _("Universities"),
+        "government": _("Government"),
+        "intermediary": _("Intermediaries"),
+        "investor": _("Investors"),
+    }
+
+
+def routes(web: Web) -> list[Route]:
+    async def councils(page: Page) -> Response:
+        found = await page.api.get("/councils/councils", {"limit": 200})
+        found.sort(key=lambda c: (c["region"] != page.session.who.get("region"), c["region"], c["name"]))
+        return page.render("councils/list.html", councils=found)
+
+    async def council_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+    ) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        meetings = await page.api.get(f"/councils/councils/{cid}/meetings")
+        meetings.sort(key=lambda m: m["start"], reverse=True)
+        initiatives = await page.api.get(f"/councils/councils/{cid}/initiatives")
+        mine = [r for r in await page.api.get("/councils/requests/mine") if r.get("council_id") == cid]
+        pending: list[dict[str, Any]] = []
+        manager = page.session.has("council_secretary", "region_admin") and council["region"] == page.session.who.get(
+            "region"
+        )
+        if manager:
+            pending = await page.api.get(f"/councils/councils/{cid}/requests", {"status": "pending"})
+        q = page.request.query_params
+        return page.render(
+            "councils/council.html",
+            status,
+            council=council,
+            meetings=meetings,
+            initiatives=initiatives,
+            mine=mine,
+            pending=pending,
+            manager=manager,
+            constituencies=constituency_names(page),
+            needs=need_names(page),
+            statuses={"held": page._("held"), "cancelled": page._("cancelled")},
+            request_statuses={
+                "pending": page._("waiting for a decision"),
+                "approved": page._("approved: you are a member"),
+                "rejected": page._("not approved"),
+                "withdrawn": page._("withdrawn"),
+                "accepted": page._("accepted: you are a member"),
+                "declined": page._("declined"),
+                "expired": page._("expired"),
+            },
+            form=form or {"display_name": page.session.who.get("name", "")},
+            errors=errors or {},
+            problem=problem,
+            notice=q.get("done", ""),
+            here=f"/councils/{cid}",
+        )
+
+    async def council(page: Page) -> Response:
+        return await council_page(page)
+
+    async def apply(page: Page) -> Response:
+        form = await page.form()
+        cid = page.request.path_params["council_id"]
+        errors: dict[str, str] = {}
+        if form.get("constituency") not in CONSTITUENCIES:
+            errors["constituency"] = page._("Choose the constituency you would represent.")
+        if form.get("email", "").strip() and not email_ok(form["email"].strip()):
+            errors["email"] = page._("Enter an email address such as name@example.org.")
+        if errors:
+            return await council_page(page, form, errors, status=422)
+        body = {
+            "council_id": cid,
+            "constituency": form["constituency"],
+            "display_name": form.get("display_name", "").strip(),
+            "email": form.get("email", "").strip() or None,
+            "motivation": form.get("motivation", "").strip() or None,
+        }
+        try:
+            await page.api.post("/councils/applications", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await council_page(page, form, p.fields, p, status=p.status)
+        return page.redirect(f"/councils/{cid}?done=applied")
+
+    async def decide(page: Page) -> Response:
+        await page.form()
+        cid, rid, action = (page.request.path_params[k] for k in ("council_id", "request_id", "action"))
+        if action not in ("approve", "reject"):
+            return page.render("error.html", 404, message=page._("Page not found."))
+        await page.api.post(f"/councils/councils/{cid}/requests/{rid}/{action}", {})
+        return page.redirect(f"/councils/{cid}?done={action}")
+
+    async def register(page: Page) -> Response:
+        await page.form()
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        try:
+            answer = await page.api.post(f"/councils/councils/{cid}/meetings/{mid}/registrations")
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await council_page(page, problem=p, status=p.status)
+        status = answer.get("registration", {}).get("status")
+        return page.redirect(f"/councils/{cid}?done={'waitlisted' if status == 'waitlisted' else 'registered'}")
+
+    async def calendar(page: Page) -> Response:
+        cid = page.request.path_params["council_id"]
+        r = await page.http.get(f"/api/v1/councils/councils/{cid}/calendar.ics", headers=page.api._headers())
+        if r.status_code >= 400:
+            raise Problem.from_response(r)
+        return Response(
+            r.content,
+            media_type="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="{cid}.ics"'},
+        )
+
+    return [
+        Route("/councils", web.page(councils)),
+        Route("/councils/{council_id}", web.page(council)),
+        Route("/councils/{council_id}/apply", web.page(apply), methods=["POST"]),
+        Route("/councils/{council_id}/calendar.ics", web.page(calendar)),
+        Route("/councils/{council_id}/requests/{request_id}/{action}", web.page(decide), methods=["POST"]),
+        Route("/councils/{council_id}/meetings/{meeting_id}/register", web.page(register), methods=["POST"]),
+    ]
