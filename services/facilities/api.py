@@ -398,7 +398,13 @@ async def claim_offer(f: Ctx, who: CurrentPrincipal, entry_id: str, response: Re
     return booking_out(b)
 
 
-@router.post("/waitlist/{entry_id}/leave", **allow("any"), response_model=WaitEntryOut, summary="Leave the waitlist")
+@router.post(
+    "/waitlist/{entry_id}/leave",
+    **allow("any"),
+    response_model=WaitEntryOut,
+    responses={"409": {"description": "the entry is no longer in line", "content": {"application/problem+json": {}}}},
+    summary="Leave the waitlist",
+)
 async def leave_waitlist(f: Ctx, who: CurrentPrincipal, entry_id: str) -> WaitEntryOut:
     return entry_out(await wl.leave(f, entry_id, who))
 

@@ -19,11 +19,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from clustergrowth.problems import Conflict
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
-from services.facilities.domain.model import OfferRules
+from services.facilities.domain.model import MAX_WAITLIST, Booker, OfferRules, ResourceDay, WaitEntry
 from services.facilities.handlers import waitlist as wl
 from services.facilities.handlers.context import Facilities
+from services.facilities.store import resource_from_doc
 from tests.component.test_facilities_api import assert_problem, events, wait_for_events
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import pid
@@ -415,6 +417,61 @@ async def test_bad_waitlist_input_is_422_naming_each_field(
     r = await world.client.post(f"{API}/waitlist", json=payload, headers=world.who("b"))
     p = assert_problem(r, 422)
     assert {e["field"] for e in p["errors"]} == fields, p
+
+
+async def test_a_window_ends_by_local_midnight_and_meets_the_opening_hours(world: World) -> None:
+    """Cork's Monday is 00:00-24:00 UTC in March (GMT); the desk opens 08:00-20:00."""
+    w = world
+    assert (await w.book("a", at(10), at(11))).status_code == 201
+    midnight = MON + timedelta(days=1)
+    assert (await w.join("b", at(9), midnight)).status_code == 201  # to midnight: still this day
+    over = assert_problem(await w.join("c", at(9), midnight + SEC), 422)
+    assert over["errors"] == [{"field": "end", "reason": "must be on 2027-03-01 (Europe/Dublin), by midnight"}]
+    closed = assert_problem(await w.join("c", at(20), at(23)), 422)  # opens again at 08:00 tomorrow
+    assert closed["errors"] == [{"field": "start", "reason": "outside opening hours (08:00-20:00 Europe/Dublin)"}]
+    assert (await w.join("c", at(19, 59), at(23))).status_code == 201  # one minute of it is open
+
+
+async def test_the_booking_horizon_bounds_a_window(world: World) -> None:
+    """The desk's horizon is 30 days: a window starting at now + 30 days is taken, one second later not.
+    Now is Monday 1 March 10:00 UTC; 31 March is in Irish summer time, the desk open 07:00-19:00 UTC."""
+    w = world
+    w.clock.now = at(10)
+    horizon = at(10) + timedelta(days=30)
+    assert (await w.book("a", horizon, horizon + timedelta(hours=1))).status_code == 201
+    assert (await w.join("b", horizon, horizon + timedelta(hours=1))).status_code == 201
+    late = assert_problem(await w.join("c", horizon + SEC, horizon + timedelta(hours=1)), 422)
+    assert late["errors"] == [{"field": "start", "reason": "more than 30 days ahead"}]
+
+
+def test_a_days_list_keeps_200_entries() -> None:
+    """The 200th entry of a day joins, the 201st is refused (the document stays bounded); entries that
+    left still count (they are kept for the record)."""
+    resource = resource_from_doc(
+        {
+            "_id": DESK,
+            "site_id": "ork-rubicon",
+            "name": "Desk",
+            "kind": "hot_desk",
+            "capacity": 1,
+            "policy": {"max_duration_minutes": 480, "max_days_ahead": 30},
+            "region": "IE05",
+            "timezone": "Europe/Dublin",
+            "opening_hours": {"mon": [{"open": "08:00", "close": "20:00"}]},
+        }
+    )
+    day = ResourceDay(DESK, MON.date())
+    day.book(resource, Booker("p-a", frozenset(), "IE05", None), at(10), at(11), FRIDAY_NOON)
+    gone = [
+        WaitEntry(f"e{i}", DESK, f"p-{i}", "IE05", None, at(10), at(11), FRIDAY_NOON, status="left")
+        for i in range(MAX_WAITLIST - 1)
+    ]
+    day.waitlist = list(gone)
+    last = day.join(resource, Booker("p-b", frozenset(), "IE05", None), at(10), at(11), FRIDAY_NOON)
+    assert len(day.waitlist) == 200 and day.position(last.id) == 1
+    with pytest.raises(Conflict) as e:
+        day.join(resource, Booker("p-c", frozenset(), "IE05", None), at(10), at(11), FRIDAY_NOON)
+    assert e.value.detail == "this day's waitlist is full (200 entries)"
 
 
 async def test_an_unknown_resource_or_entry_is_404(world: World) -> None:

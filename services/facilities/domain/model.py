@@ -460,9 +460,9 @@ class ResourceDay:
 
     def join(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> WaitEntry:
         """Join the line for [start, end) of this day: 422 for a window that is not of this one local day,
-        has ended or is beyond the booking horizon; 403 if the person may not book the resource; 409 if
-        the window is free to book now, if they are already in line for it or hold a booking in it, or if
-        the day's list is full."""
+        has ended, is beyond the booking horizon or misses the opening hours; 403 if the person may not
+        book the resource; 409 if the window is free to book now, if they are already in line for it or
+        hold a booking in it, or if the day's list is full."""
         errors: list[dict[str, str]] = []
         tz = resource.tz
         if end <= start:
@@ -475,6 +475,9 @@ class ResourceDay:
             errors.append({"field": "end", "reason": f"must be on {self.day} ({resource.timezone}), by midnight"})
         if start > now + timedelta(days=resource.policy.max_days_ahead):
             errors.append({"field": "start", "reason": f"more than {resource.policy.max_days_ahead} days ahead"})
+        elif end > start and not any(a < end and start < b for a, b in resource.opening_hours.on(self.day, tz)):
+            hours = resource.opening_hours.describe(self.day)
+            errors.append({"field": "start", "reason": f"outside opening hours ({hours} {resource.timezone})"})
         if errors:
             raise Unprocessable("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
         check_standing(resource.policy, who, roles=True)
