@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from aiokafka.helpers import create_ssl_context
 
@@ -128,6 +129,10 @@ class KafkaBus:
             await admin.close()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
+        """Create the missing topics with their retention (``topic_configs``), and set it on existing
+        topics that were created without it (AlterConfigs, keeping their other topic-level settings):
+        a topic left at the broker's default (7 days) would silently lose the history ``rebuild`` folds.
+        A broker that refuses the change stops the start with an error naming the topic."""
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -140,9 +145,17 @@ class KafkaBus:
             missing = [t for t in topics if t not in existing]
             if missing:
                 try:
-                    await admin.create_topics([NewTopic(t, self.partitions, self.replication) for t in missing])
+                    await admin.create_topics(
+                        [
+                            NewTopic(t, self.partitions, self.replication, topic_configs=topic_configs(t))
+                            for t in missing
+                        ]
+                    )
                 except TopicAlreadyExistsError:
                     pass
+            present = [t for t in topics if t in existing]
+            if present:
+                await _align_configs(admin, present)
         finally:
             await admin.close()
 
@@ -242,6 +255,47 @@ class KafkaBus:
                             log.warning("skipping a record that is not a CloudEvent at %s@%s", tp, m.offset)
         finally:
             await consumer.stop()
+
+
+DLQ_RETENTION_MS = 30 * 24 * 60 * 60 * 1000  # 2,592,000,000: the Helm chart's dlqRetentionMs, compose's
+DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs' config_source of a value set on the topic itself
+
+
+def topic_configs(topic: str) -> dict[str, str]:
+    """The settings every topic is created with, as the Helm chart's KafkaTopics and the compose file's
+    topic job set them: an event topic keeps its whole history (``retention.ms=-1``: projections are
+    rebuilt from the log), a dead-letter topic (``*.dlq``) 30 days; both delete (no compaction)."""
+    retention = DLQ_RETENTION_MS if topic.endswith(".dlq") else -1
+    return {"retention.ms": str(retention), "cleanup.policy": "delete"}
+
+
+async def _align_configs(admin: AIOKafkaAdminClient, topics: Sequence[str]) -> None:
+    """Set ``topic_configs`` on existing topics whose values differ (AlterConfigs replaces a topic's
+    whole dynamic configuration, so its other topic-level values are sent again unchanged)."""
+    described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+    changes: list[ConfigResource] = []
+    for response in described:
+        for error_code, error_message, _type, name, entries in response.resources:
+            if error_code:
+                raise RuntimeError(f"topic {name}: describing its configuration failed ({error_code} {error_message})")
+            current = {e[0]: e[1] for e in entries}
+            dynamic = {e[0]: e[1] for e in entries if e[3] == DYNAMIC_TOPIC_CONFIG}
+            wanted = topic_configs(name)
+            if any(current.get(k) != v for k, v in wanted.items()):
+                log.warning(
+                    "topic %s had retention.ms=%s cleanup.policy=%s; setting %s",  # pragma: no mutate
+                    name,
+                    current.get("retention.ms"),
+                    current.get("cleanup.policy"),
+                    wanted,
+                )
+                changes.append(ConfigResource(ConfigResourceType.TOPIC, name, configs={**dynamic, **wanted}))
+    if not changes:
+        return
+    for response in await admin.alter_configs(changes):
+        for error_code, error_message, _type, name in response.resources:
+            if error_code:
+                raise RuntimeError(f"topic {name}: setting {topic_configs(name)} failed ({error_code} {error_message})")
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer, timeout_s: float = 10) -> None:

@@ -32,7 +32,8 @@ MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
 case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spec|promtool}" in
   kafka)
-    libs="$cache/kafka-$KAFKA_VERSION/libs"
+    # keyed by the POM's content too: a dependency added (connect-mirror) resolves into a fresh folder
+    libs="$cache/kafka-$KAFKA_VERSION-$(cksum < "$here/kafka-pom.xml" | cut -d' ' -f1)/libs"
     if [ ! -f "$libs/.complete" ]; then
       command -v mvn >/dev/null || { echo "provision: Maven (mvn) is needed to fetch Kafka" >&2; exit 1; }
       mkdir -p "$libs"
@@ -86,8 +87,13 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spe
   edge)
     cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
     [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to build the gateway's front (gateway/edge)" >&2; exit 1; }
+    # crates (Cargo.lock) fetched once into the ignored cache, then every build is offline
+    export CARGO_HOME="$cache/cargo"
+    manifest="$root/gateway/edge/Cargo.toml"
+    "$cargo" fetch -q --locked --offline --manifest-path "$manifest" 2>/dev/null \
+      || "$cargo" fetch -q --locked --manifest-path "$manifest" >&2
     CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
-      --manifest-path "$root/gateway/edge/Cargo.toml" >&2
+      --manifest-path "$manifest" >&2
     echo "$cache/edge/target/release/cg-edge" ;;
   chromium)
     bin=/usr/bin/chromium

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from clustergrowth.bus.kafka import KafkaBus
@@ -143,3 +146,80 @@ async def test_ping_answers_while_up_and_raises_when_unreachable(bus: EventBus, 
                 await nowhere.ping()
     finally:
         await nowhere.close()
+
+
+async def test_a_pattern_subscription_reads_named_topics_and_matching_ones_created_later(bus: EventBus) -> None:
+    """What a federated consumer relies on: its own topic by name, partners' replicas by pattern, also a
+    replica that appears only after the consumer started; a topic the pattern does not match never."""
+    t = topic()  # contract-<hex>.events
+    replica, other = f"ith5.{t}", f"ith5.{t}.dlq"
+    await bus.ensure_topics([t])
+    await bus.publish(t, [ev("k", 1)])
+    got: list[tuple[str, int]] = []
+    done = asyncio.Event()
+
+    async def take() -> None:
+        async for d in bus.consume(f"g-{uuid.uuid4().hex[:6]}", [t], pattern=rf"^[a-z0-9]+\.{re.escape(t)}$"):
+            assert d.event is not None
+            got.append((d.topic, d.event.data["n"]))
+            await d.commit()
+            if len(got) == 3:
+                done.set()
+
+    task = asyncio.create_task(take())
+    try:
+        await bus.ensure_topics([replica, other])  # created after the subscription
+        await bus.publish(other, [ev("k", 9)])
+        await bus.publish(replica, [ev("k", 2)])
+        await bus.publish(t, [ev("k", 3)])
+        await asyncio.wait_for(done.wait(), 60)
+        await asyncio.sleep(0.5)  # room for a wrongly matched record to arrive before the check
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sorted(got) == [(t, 1), (t, 3), (replica, 2)]
+
+
+@pytest.mark.integration
+async def test_event_topics_keep_their_history_and_dead_letters_thirty_days(kafka_bootstrap: str) -> None:
+    """Read back from the broker (DescribeConfigs): the values the Helm chart's KafkaTopics and the
+    compose topic job set (retention.ms -1 and 2,592,000,000 ms = 30 x 86,400,000)."""
+    t = topic()
+    bus = KafkaBus(kafka_bootstrap, client_id="contract", partitions=2)
+    await bus.ensure_topics([t, dlq_topic(t)])
+    assert await _configs(kafka_bootstrap, t) == {"retention.ms": "-1", "cleanup.policy": "delete"}
+    assert await _configs(kafka_bootstrap, dlq_topic(t)) == {"retention.ms": "2592000000", "cleanup.policy": "delete"}
+
+
+@pytest.mark.integration
+async def test_a_topic_created_without_retention_gets_it_and_keeps_its_other_settings(kafka_bootstrap: str) -> None:
+    t = topic()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:  # as an older release (or a person) created it: broker defaults, one setting of its own
+        await admin.create_topics([NewTopic(t, 1, 1, topic_configs={"max.message.bytes": "500000"})])
+    finally:
+        await admin.close()
+    assert (await _configs(kafka_bootstrap, t, "max.message.bytes"))["retention.ms"] == "604800000"  # 7 days
+    await KafkaBus(kafka_bootstrap, client_id="contract", partitions=2).ensure_topics([t])
+    assert await _configs(kafka_bootstrap, t, "max.message.bytes") == {
+        "retention.ms": "-1",
+        "cleanup.policy": "delete",
+        "max.message.bytes": "500000",
+    }
+
+
+async def _configs(bootstrap: str, t: str, *extra: str) -> dict[str, str]:
+    names = {"retention.ms", "cleanup.policy", *extra}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for _ in range(50):  # a topic just created may not be described yet
+            [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t)])
+            [(error_code, _msg, _type, _name, entries)] = response.resources
+            if not error_code:
+                return {e[0]: e[1] for e in entries if e[0] in names}
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{t} could not be described: error {error_code}")
+    finally:
+        await admin.close()
