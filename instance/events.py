@@ -219,8 +219,8 @@ async def read_kafka(settings: RuntimeSettings, r: Reading, emit: Emit) -> int:
         elif r.start == "latest":
             await consumer.seek_to_end(*tps)
         elif isinstance(r.start, datetime):
+            ends = await consumer.end_offsets(tps)  # before the lookup: a record landing in between is not skipped
             found = await consumer.offsets_for_times({tp: int(r.start.timestamp() * 1000) for tp in tps})
-            ends = await consumer.end_offsets(tps)
             for tp in tps:
                 consumer.seek(tp, found[tp].offset if found.get(tp) is not None else ends[tp])
         end = await consumer.end_offsets(tps)

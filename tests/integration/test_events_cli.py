@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,3 +117,35 @@ def test_export_reads_the_range_from_kafka_once(
     assert sorted(table.column("id").to_pylist()) == ["e3", "e4", "e5", "e6"]
     assert set(table.column("date").to_pylist()) == {"2026-03-02"}
     assert set(table.column("topic").to_pylist()) == {f"{prefix}facilities.events"}
+
+
+def test_follow_prints_records_published_after_it_started(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--from a time after every record, --follow, --max 2: whenever the reader takes its position (before or
+    after the new records land), it prints e13 and e14 and stops."""
+    topic = f"{prefix}facilities.events"
+    done: list[int] = []
+    thread = threading.Thread(
+        target=lambda: done.append(
+            main(["events", "--topic", topic, "--from", at(13).isoformat(), "--follow", "--max", "2"])
+        )
+    )
+    thread.daemon = True  # a reader that never ends must not keep the test process alive
+    thread.start()
+
+    async def more() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            for n in (13, 14):
+                key, value, headers = event(n).to_kafka()
+                ms = int(at(n).timestamp() * 1000)
+                await (await producer.send(topic, value=value, key=key, headers=headers, timestamp_ms=ms))
+        finally:
+            await producer.stop()
+
+    asyncio.run(more())
+    thread.join(timeout=60)
+    assert done == [0], capsys.readouterr()
+    assert sorted(json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()) == ["e13", "e14"]
