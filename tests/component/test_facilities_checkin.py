@@ -14,7 +14,7 @@ import pytest
 
 from services.facilities.handlers import waitlist as wl
 from tests.component.test_facilities_api import assert_problem, wait_for_events
-from tests.component.test_facilities_waitlist import API, FRIDAY_NOON, MIN, SEC, World, at
+from tests.component.test_facilities_waitlist import API, FRIDAY_NOON, MIN, SEC, World, at, body
 from tests.component.test_facilities_waitlist import world as world  # the fixture, shared
 from tests.helpers import eventually, pid
 
@@ -140,6 +140,16 @@ async def test_done_when_a_desk_not_checked_in_is_released_and_offered_to_the_wa
     checked = await wait_for_events(w.settings, "BookingCheckedIn", 1)
     assert [(e["booking_id"], e["person"], e["by_manager"]) for e in checked] == [(claim.json()["id"], pid("b"), False)]
 
+    # the usage projection: A's 120 minutes booked, given back at the release, B's 102 (10:18-12:00)
+    async def usage() -> list[dict[str, Any]]:
+        r = await w.client.get(f"{API}/sites/ork-rubicon/usage", headers=manager(w))
+        return [u for u in r.json() if u["resource_id"] == desk]
+
+    async def settled() -> bool:
+        return await usage() == [{"resource_id": desk, "day": "2027-03-01", "bookings": 1, "booked_minutes": 102}]
+
+    await eventually(settled, timeout_s=20, what="the usage projection")
+
 
 async def test_checked_in_bookings_stay_and_a_second_check_in_changes_nothing(world: World) -> None:
     w = world
@@ -209,6 +219,26 @@ async def test_no_shows_per_person_are_for_the_sites_managers(world: World) -> N
         await w.client.get(url, headers=w.who("mgr2", "facility_manager", org="University College Cork")), 403
     )
     assert_problem(await w.client.get(f"{API}/sites/nope/no-shows", headers=manager(w)), 404)
+
+
+async def test_a_claim_is_checked_against_the_policy_like_a_booking(world: World) -> None:
+    """B joined with a token that may book the academics' desk; she claims with one that may not: 403
+    naming the rule, and the offer stays hers until it lapses."""
+    w = world
+    policy = {"eligible_roles": ["academic"]}
+    res = {"site_id": "ork-rubicon", "name": "Academics' desk", "kind": "hot_desk", "policy": policy}
+    desk = (await w.client.post(f"{API}/resources", json=res, headers=manager(w))).json()["id"]
+    academic_a, academic_b = w.who("a", "academic"), w.who("b", "academic")
+    a = await w.client.post(f"{API}/bookings", json=body(START, END, desk), headers=academic_a)
+    assert a.status_code == 201, a.text
+    assert_problem(await w.client.post(f"{API}/waitlist", json=body(START, END, desk), headers=w.who("b")), 403)
+    entry = (await w.client.post(f"{API}/waitlist", json=body(START, END, desk), headers=academic_b)).json()
+    assert (await w.client.post(f"{API}/bookings/{a.json()['id']}/cancel", headers=academic_a)).is_success
+    refused = assert_problem(await w.claim("b", entry["id"]), 403)
+    assert refused["eligible_roles"] == ["academic"]
+    assert (await w.entry("b", entry["id"]))["status"] == "offered"
+    claimed = await w.client.post(f"{API}/waitlist/{entry['id']}/claim", headers=academic_b)
+    assert claimed.status_code == 201, claimed.text
 
 
 @pytest.mark.parametrize("grace", [0, 241, "soon", 1.5])
