@@ -28,7 +28,7 @@ from services.facilities.handlers.context import Facilities
 from services.facilities.store import resource_from_doc
 from tests.component.test_facilities_api import assert_problem, events, wait_for_events
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import pid
+from tests.helpers import eventually, pid
 
 API = "/api/v1/facilities"
 DESK = "ork-rubicon-desk-1"  # Cork: Europe/Dublin, on UTC (GMT) until the end of March; open 08:00-20:00
@@ -127,6 +127,28 @@ async def world(
         clock = Clock(FRIDAY_NOON)
         app.state.facilities.clock = clock
         yield World(app, client, clock, settings, token)
+
+
+async def test_the_services_sweeper_lapses_offers_on_its_own(
+    settings: RuntimeSettings, token: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wiring: the service's background loop (every CG_FACILITIES_SWEEP_INTERVAL_S) runs the step, so
+    once the clock passes an offer's expiry it lapses and the next in line is offered, with no test call."""
+    monkeypatch.setenv("CG_FACILITIES_SWEEP_INTERVAL_S", "0.05")
+    app = create_app(settings)
+    async for client in asgi_client(app):
+        clock = Clock(FRIDAY_NOON)
+        app.state.facilities.clock = clock
+        w = World(app, client, clock, settings, token)
+        entry = await w.offered("b", at(10), at(11), FRIDAY_NOON)
+        nxt = (await w.join("c", at(10), at(11))).json()["id"]
+        clock.now = FRIDAY_NOON + 30 * MIN
+
+        async def passed_on(w: World = w, nxt: str = nxt) -> bool:
+            return (await w.entry("c", nxt))["status"] == "offered"
+
+        await eventually(passed_on, timeout_s=30, what="the sweeper")
+        assert (await w.entry("b", entry))["status"] == "lapsed"
 
 
 # -- the claim window: hand-computed -----------------------------------------------------------------
