@@ -4,9 +4,10 @@ events, so an offer, a claim and a direct booking of the same slot are decided b
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any
+from typing import TypeVar
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
@@ -16,7 +17,7 @@ from clustergrowth.problems import Forbidden, NotFound
 from clustergrowth.store.port import Doc
 from services.facilities import commands as c
 from services.facilities import store as st
-from services.facilities.domain.model import Booking, ResourceDay, WaitEntry, iso
+from services.facilities.domain.model import Booking, Resource, ResourceDay, WaitEntry, iso
 from services.facilities.handlers import waitlist_events as we
 from services.facilities.handlers.bookings import (
     WITHDRAWN_BY,
@@ -45,11 +46,24 @@ async def _load_entry(f: Facilities, entry_id: str) -> tuple[str, ResourceDay]:
     return str(docs[0]["_id"]), st.schedule_from_doc(docs[0])
 
 
-async def _change(f: Facilities, key: str, change: Any, empty: Any = None) -> Any:
-    async def step(doc: dict[str, Any] | None) -> tuple[dict[str, Any], list[CloudEvent], Any]:
-        if doc is None and empty is None:
+T = TypeVar("T")
+
+
+async def _change(
+    f: Facilities,
+    key: str,
+    change: Callable[[ResourceDay], Awaitable[tuple[T, list[CloudEvent]]]],
+    empty: Callable[[], ResourceDay] | None = None,
+) -> T:
+    """Apply a domain change to one ResourceDay and save it with its events (a lost race re-reads)."""
+
+    async def step(doc: Doc | None) -> tuple[Doc, list[CloudEvent], T]:
+        if doc is not None:
+            schedule = st.schedule_from_doc(doc)
+        elif empty is not None:
+            schedule = empty()
+        else:
             raise NotFound(f"no schedule {key}")
-        schedule = st.schedule_from_doc(doc) if doc else empty()
         result, events = await change(schedule)
         return st.schedule_to_doc(schedule, doc), events, result
 
@@ -76,8 +90,7 @@ async def join(f: Facilities, cmd: c.JoinWaitlist, who: Principal) -> Place:
         return Place(entry, schedule.position(entry.id)), [we.joined(f, entry, resource)]
 
     key = ResourceDay.key(resource.id, day)
-    place: Place = await _change(f, key, change, empty=lambda: ResourceDay(resource.id, day))
-    return place
+    return await _change(f, key, change, empty=lambda: ResourceDay(resource.id, day))
 
 
 async def get_entry(f: Facilities, entry_id: str, who: Principal) -> Place:
@@ -121,8 +134,7 @@ async def claim(f: Facilities, entry_id: str, who: Principal) -> Booking:
         events = [we.claimed(f, e, b, resource)]
         return b, events + ([_booked_event(f, b)] if b.status == "confirmed" else [])
 
-    booking: Booking = await _change(f, key, change)
-    return booking
+    return await _change(f, key, change)
 
 
 async def leave(f: Facilities, entry_id: str, who: Principal) -> Place:
@@ -137,8 +149,7 @@ async def leave(f: Facilities, entry_id: str, who: Principal) -> Place:
         events = [we.left(f, gone, resource, who.id), *we.entry_events(f, offers, resource)]
         return Place(gone, None), events
 
-    place: Place = await _change(f, key, change)
-    return place
+    return await _change(f, key, change)
 
 
 async def check_in(f: Facilities, booking_id: str, who: Principal) -> Booking:
@@ -174,13 +185,15 @@ async def run_due(f: Facilities) -> dict[str, int]:
     for doc in docs:
         resource = await get_resource(f, str(doc["resource_id"]))
 
-        async def step(current: Doc | None, resource: Any = resource) -> tuple[Doc, list[CloudEvent], list[Any]]:
+        async def step(
+            current: Doc | None, resource: Resource = resource
+        ) -> tuple[Doc, list[CloudEvent], list[Booking | WaitEntry]]:
             if current is None:
                 raise _NothingDue
             schedule = st.schedule_from_doc(current)
             released = schedule.release_no_shows(now, WITHDRAWN_BY)
             events = [we.released(f, b) for b in released]
-            changed: list[Any] = [*released]
+            changed: list[Booking | WaitEntry] = [*released]
             for b in released:
                 offers = schedule.offer(resource, b.start, b.end, now, f.offers, b.id)
                 events += we.entry_events(f, offers, resource)
