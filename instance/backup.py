@@ -8,6 +8,13 @@ The event log: the embedded ``events.sqlite`` (records and consumer-group offset
 on Kafka, every record of the region's topics as JSON lines (topic, partition, key, headers, value), which
 ``restore`` publishes again in order. A ``manifest.json`` says what the folder holds.
 
+Region secrets: the training service's Open Badge signing key (``CG_TRAINING_CREDENTIAL_KEY_FILE``, or the
+development key ``$CG_DATA_DIR/training-credentials/<region>-ed25519.pem``) is region state: credentials
+issued before a restore must keep verifying. It goes to ``secrets/`` with file mode 0600 and the manifest
+marks it sensitive; restore writes it back where the restoring region reads it (0600). Left out on purpose:
+the web client's session key (``web/session.key``: a new one only signs people out) and the development
+token issuer's key (``dev-issuer/``: mint new tokens; production regions use their OpenID Connect issuer).
+
 Take a backup of a stopped region (or one whose writes are paused): the store and the log are copied
 one after the other, and events published between the two copies would be in one and not the other.
 Restore goes into an empty region (a fresh data folder or empty databases); ``replace=True`` overwrites.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +91,72 @@ def logical_topics() -> list[str]:
 def topics(settings: RuntimeSettings) -> list[str]:
     """The region's event topics as the services publish them (with the topic prefix)."""
     return [settings.topic(t) for t in logical_topics()]
+
+
+# Secrets -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Secret:
+    """A file of region state that must survive a restore and is sensitive (kept 0600)."""
+
+    name: str  # its file in the backup, under secrets/
+    path: Path  # where this region reads it
+    what: str
+
+
+def secrets(settings: RuntimeSettings) -> list[Secret]:
+    """The region's secrets a backup carries: the training credential signing key, where the training
+    service reads it (``services.training.modules.attach``: the setting, else the development key)."""
+    from services.training.modules import CredentialSettings
+
+    key = CredentialSettings().key_file or settings.data_dir / "training-credentials" / f"{settings.region}-ed25519.pem"
+    what = "the Open Badge credential signing key (Ed25519): credentials issued before a restore keep verifying"
+    return [Secret("training-credential-key.pem", key, what)]
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600 from creation, then renamed over)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o600)  # whatever the umask
+    os.replace(tmp, path)
+
+
+def _backup_secrets(settings: RuntimeSettings, out: Path) -> list[dict[str, Any]]:
+    listed = []
+    for s in secrets(settings):
+        if s.path.is_file():
+            _write_private(out / "secrets" / s.name, s.path.read_bytes())
+            listed.append({"file": f"secrets/{s.name}", "what": s.what, "sensitive": True, "mode": "0600"})
+    return listed
+
+
+def _secrets_to_restore(
+    settings: RuntimeSettings, src: Path, manifest: dict[str, Any], replace: bool
+) -> list[tuple[Secret, Path]]:
+    """The backup's secrets and where this region reads them; refuses (before anything is written) to
+    overwrite a different one without ``replace``."""
+    listed = {str(e["file"]) for e in manifest.get("secrets", [])}
+    todo = [(s, src / "secrets" / s.name) for s in secrets(settings) if f"secrets/{s.name}" in listed]
+    if not replace:
+        clash = [s for s, f in todo if s.path.exists() and s.path.read_bytes() != f.read_bytes()]
+        if clash:
+            raise BackupError(
+                f"the region already has another {clash[0].name} ({clash[0].path}): restore into a new data "
+                "folder (CG_DATA_DIR), or overwrite with --replace"
+            )
+    return todo
+
+
+def _restore_secrets(todo: list[tuple[Secret, Path]]) -> None:
+    for s, f in todo:
+        try:
+            _write_private(s.path, f.read_bytes())
+        except OSError as e:
+            raise BackupError(f"cannot write {s.name} to {s.path}: {e}") from None
 
 
 # SQLite ------------------------------------------------------------------------------------------------
@@ -168,7 +242,8 @@ async def _mongo_import(settings: RuntimeSettings, src: Folder, names: list[str]
             busy = [c for c in collections if c in existing and await db[c].estimated_document_count()]
             if busy and not replace:
                 raise BackupError(
-                    f"database {name} already holds {', '.join(busy)}: restore into empty databases, or replace"
+                    f"database {name} already holds {', '.join(busy)}: restore into empty databases, "
+                    "or overwrite with --replace"
                 )
             counts[name] = 0
             for c in collections:
@@ -268,7 +343,9 @@ async def _kafka_import(settings: RuntimeSettings, src: Folder, replace: bool) -
     finally:
         await probe.stop()
     if any(ends.values()) and not replace:
-        raise BackupError("the region's topics already hold events: restore into an empty cluster, or replace")
+        raise BackupError(
+            "the region's topics already hold events: restore into an empty cluster, or overwrite with --replace"
+        )
     producer = AIOKafkaProducer(
         **client_options(settings), client_id="clustergrowth-restore", acks="all", enable_idempotence=True
     )
@@ -327,6 +404,7 @@ def backup(settings: RuntimeSettings, out: Path, names: list[str] | None = None)
             events = _log_counts(out / "events.sqlite")
     else:
         events = asyncio.run(_kafka_export(settings, Folder(out)))
+    kept = _backup_secrets(settings, out)
     manifest = {
         "format": FORMAT,
         "region": settings.region,
@@ -337,6 +415,7 @@ def backup(settings: RuntimeSettings, out: Path, names: list[str] | None = None)
         "databases": names,
         "documents": documents,
         "events": events,
+        "secrets": kept,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return Summary(documents, events)
@@ -364,13 +443,17 @@ def restore(settings: RuntimeSettings, src: Path, *, replace: bool = False) -> S
                 f"restore with CG_{kind.upper()}={manifest[kind]}"
             )
     names = list(manifest["databases"])
+    keys = _secrets_to_restore(settings, src, manifest, replace)
     if settings.store == "sqlite":
         targets = [settings.data_dir / "store" / f"{n}.sqlite" for n in names]
         if settings.bus == "sqlite":
             targets.append(settings.data_dir / "events.sqlite")
         present = [str(t) for t in targets if t.exists()]
         if present and not replace:
-            raise BackupError(f"the region already has data ({', '.join(present)}): restore into a new data folder")
+            raise BackupError(
+                f"the region already has data ({', '.join(present)}): restore into a new data folder "
+                "(CG_DATA_DIR), or overwrite with --replace"
+            )
         documents = {}
         for name in names:
             src_db = src / "store" / f"{name}.sqlite"
@@ -390,4 +473,5 @@ def restore(settings: RuntimeSettings, src: Path, *, replace: bool = False) -> S
             events = _log_counts(settings.data_dir / "events.sqlite")
     else:
         events = asyncio.run(_kafka_import(settings, Folder(src), replace))
+    _restore_secrets(keys)
     return Summary(documents, events)

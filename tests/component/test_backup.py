@@ -9,7 +9,10 @@ restore, answers differently: the comparison can fail.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +126,7 @@ def test_restore_refuses_a_region_with_data_or_of_another_kind(tmp_path: Path) -
     assert files == ["manifest.json", "store/facilities.sqlite"]  # self-contained: no -wal or -shm beside it
     with pytest.raises(BackupError, match="not empty"):
         backup(settings, tmp_path / "bk", ["facilities"])
-    with pytest.raises(BackupError, match="already has data"):
+    with pytest.raises(BackupError, match=r"already has data .*overwrite with --replace"):
         restore(settings, tmp_path / "bk")
     assert restore(settings, tmp_path / "bk", replace=True).documents == {"facilities": 1}
     other = RuntimeSettings(data_dir=tmp_path / "other", region="ITH5")
@@ -151,3 +154,104 @@ def test_the_commands_back_up_and_restore(tmp_path: Path, capsys: pytest.Capture
     assert json.loads(capsys.readouterr().out)["documents"]["mapping"] == 2
     assert main(["restore", str(tmp_path / "bk"), "--data-dir", str(tmp_path / "new")]) == 1
     assert "already has data" in capsys.readouterr().err
+
+
+ISSUED = datetime(2027, 3, 4, 12, tzinfo=UTC)  # the training service's clock: after the module's one session
+MODULE = {
+    "title": "Lean operations",
+    "description": "Flow and waste.",
+    "practices": ["ops_lean"],
+    "language": "en",
+    "format": "in_person",
+    "duration_hours": 2,
+    "capacity": 5,
+    "sessions": [{"title": "Flow", "start": "2027-03-02T10:00:00+00:00", "end": "2027-03-02T12:00:00+00:00"}],
+}
+
+
+def training_at(app: Any, when: datetime) -> None:
+    (training,) = [c for c in app.state.components if c.name == "training"]
+    training.context.clock = lambda: when
+
+
+async def verified(settings: RuntimeSettings, credential: str) -> Any:
+    """The region's public verify route's answer for ``credential`` (no token), its clock at ISSUED."""
+    app = create_app(settings, GatewaySettings(rate_limits=False))
+    training_at(app, ISSUED)
+    async for client in asgi_client(app):
+        r = await client.post("/api/v1/training/credentials/verify", json={"credential": credential})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+async def test_a_credential_issued_before_the_backup_verifies_after_the_restore(tmp_path: Path) -> None:
+    original = region(tmp_path / "original", seed=False)
+    app = create_app(original, GatewaySettings(rate_limits=False))
+    training_at(app, datetime(2027, 3, 1, 9, tzinfo=UTC))
+    issuer = DevIssuer(original.data_dir)
+    staff = {"Authorization": f"Bearer {issuer.mint(original, 'coord', ['region_admin'], 'IE05', None)}"}
+    fay = {"Authorization": f"Bearer {issuer.mint(original, 'fay', ['student'], 'IE05', None)}"}
+    api = "/api/v1/training"
+    async for client in asgi_client(app):
+        r = await client.post(f"{api}/modules", json=MODULE, headers=staff)
+        assert r.status_code == 201, r.text
+        mid = r.json()["id"]
+        r = await client.post(f"{api}/modules/{mid}/enrolments", headers=fay)
+        assert r.status_code == 201, r.text
+        training_at(app, ISSUED)
+        roster = (await client.get(f"{api}/modules/{mid}/enrolments", headers=staff)).json()
+        me = roster[0]["person"]
+        r = await client.put(f"{api}/modules/{mid}/sessions/1/attendance", json={"present": [me]}, headers=staff)
+        assert r.status_code == 200, r.text
+        r = await client.post(f"{api}/enrolments/{roster[0]['id']}/complete", headers=staff)
+        assert r.status_code == 200, r.text
+        credential = (await client.get(f"{api}/credentials/{r.json()['credential_id']}", headers=fay)).json()["jwt"]
+    assert (await verified(original, credential))["valid"] is True
+
+    backup(original, tmp_path / "backup")
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert manifest["secrets"] == [
+        {
+            "file": "secrets/training-credential-key.pem",
+            "what": manifest["secrets"][0]["what"],
+            "sensitive": True,
+            "mode": "0600",
+        }
+    ]
+    kept = tmp_path / "backup" / "secrets" / "training-credential-key.pem"
+    key = original.data_dir / "training-credentials" / "IE05-ed25519.pem"
+    assert kept.read_bytes() == key.read_bytes()
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    assert not (tmp_path / "backup" / "web").exists() and not (tmp_path / "backup" / "dev-issuer").exists()
+
+    restored = region(tmp_path / "restored", seed=False)
+    restore(restored, tmp_path / "backup")
+    written = restored.data_dir / "training-credentials" / "IE05-ed25519.pem"
+    assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
+    answer = await verified(restored, credential)
+    assert answer["valid"] is True, answer
+
+    # the control: a region of the same name started without the restore has another key
+    answer = await verified(region(tmp_path / "fresh", seed=False), credential)
+    assert answer["valid"] is False and answer["checks"]["signature"] is False
+
+
+def test_restore_refuses_to_overwrite_another_signing_key_without_replace(tmp_path: Path) -> None:
+    from services.training.modules import badges
+
+    source = region(tmp_path / "source", seed=False)
+    badges.load_or_create_key(source.data_dir / "training-credentials" / "IE05-ed25519.pem")
+    backup(source, tmp_path / "bk", [])
+    target = region(tmp_path / "target", seed=False)
+    other = target.data_dir / "training-credentials" / "IE05-ed25519.pem"
+    badges.load_or_create_key(other)
+    before = other.read_bytes()
+    with pytest.raises(BackupError, match=r"another training-credential-key\.pem .*--replace"):
+        restore(target, tmp_path / "bk")
+    assert other.read_bytes() == before
+    restore(target, tmp_path / "bk", replace=True)
+    assert other.read_bytes() == (tmp_path / "bk" / "secrets" / "training-credential-key.pem").read_bytes()
+    same = region(tmp_path / "same", seed=False)  # the same key there already: no clash
+    (same.data_dir / "training-credentials").mkdir(parents=True)
+    (same.data_dir / "training-credentials" / "IE05-ed25519.pem").write_bytes(other.read_bytes())
+    restore(same, tmp_path / "bk")
