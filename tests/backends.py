@@ -328,3 +328,111 @@ def native_kafka_tls(workdir: Path, tls: TlsFiles, scram_users: dict[str, str]) 
     )
     p.start()
     return p, KafkaTls(bootstrap, f"127.0.0.1:{ssl_port}", f"127.0.0.1:{sasl_port}")
+
+
+# Federation: one broker per region and Kafka MirrorMaker 2 between them (tests/federation, bench).
+
+
+def native_kafka_region(workdir: Path, name: str, retention_check_ms: int = 1000) -> tuple[NativeProcess, str]:
+    """A single-node KRaft broker of its own for region ``name`` (its own data directory and cluster id),
+    as ``deploy/native/kafka.sh`` configures one, with a smaller heap (three JVMs share the machine) and
+    the log cleaner's retention check every ``retention_check_ms`` (the broker's default is 5 minutes), so
+    that a test sees the broker's default 7-day retention delete old records at once."""
+    libs = provision("kafka")
+    data = workdir / f"kafka-{name}"
+    data.mkdir(parents=True, exist_ok=True)
+    port, cport = free_port(), free_port()
+    props = data / "server.properties"
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data / 'logs'}",
+                "num.partitions=3",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=5",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "min.insync.replicas=1",
+                "group.initial.rebalance.delay.ms=0",
+                f"log.retention.check.interval.ms={retention_check_ms}",
+                "",
+            ]
+        )
+    )
+    (data / "log4j2.properties").write_text(
+        "rootLogger.level=WARN\nrootLogger.appenderRef.out.ref=out\nappender.out.type=Console\n"
+        "appender.out.name=out\nappender.out.layout.type=PatternLayout\nappender.out.layout.pattern=%p %m (%c)%n\n"
+    )
+    log4j = f"-Dlog4j2.configurationFile={data / 'log4j2.properties'}"
+    java = ["java", "-Xms128m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", log4j, "-cp", f"{libs}/*"]
+    if not (data / "logs" / "meta.properties").exists():
+        cluster = "-"
+        while cluster.startswith("-"):  # what StorageTool random-uuid prints, without starting a JVM for it
+            cluster = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        subprocess.run(
+            [*java, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), "--standalone"],
+            check=True,
+            capture_output=True,
+        )
+    bootstrap = f"127.0.0.1:{port}"
+    p = NativeProcess(
+        f"kafka-{name}",
+        [*java, "kafka.Kafka", str(props)],
+        workdir / f"kafka-{name}.log",
+        lambda: _in_own_loop(_kafka_ready(bootstrap)),
+    )
+    p.start()
+    return p, bootstrap
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        return set(await admin.list_topics())
+    except Exception:  # noqa: BLE001 - a broker down counts as: nothing there
+        return set()
+    finally:
+        await admin.close()
+
+
+def native_mirrormaker(workdir: Path, clusters: dict[str, str]) -> NativeProcess:
+    """Kafka MirrorMaker 2 (``deploy/native/mirrormaker.sh``, dedicated mode) replicating the event
+    topics of every cluster (alias -> bootstrap) to every other. Ready, also after a restart, when it
+    logs that it started again and each cluster holds every partner's heartbeats replica
+    (``<alias>.heartbeats``): both directions flow. Kill it with ``kill()`` (-9), start it again."""
+    argv = [str(NATIVE / "mirrormaker.sh"), str(workdir / "mm2"), *(f"{a}={b}" for a, b in clusters.items())]
+    log = workdir / "mm2.log"
+    starts = {"seen": 0}
+
+    def started() -> int:
+        try:
+            return log.read_text(errors="replace").count("Kafka MirrorMaker started")
+        except OSError:
+            return 0
+
+    def ready() -> bool:
+        if started() <= starts["seen"]:
+            return False
+        for alias, bootstrap in clusters.items():
+            present = _in_own_loop(_topics(bootstrap))
+            if any(f"{other}.heartbeats" not in present for other in clusters if other != alias):
+                return False
+        return True
+
+    class MirrorMaker(NativeProcess):
+        def start(self, timeout_s: float = 240) -> None:
+            starts["seen"] = started()
+            super().start(timeout_s)
+
+    return MirrorMaker("mirrormaker2", argv, log, ready)
