@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from clustergrowth.settings import RuntimeSettings
+from gateway.app import GatewaySettings
 from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
 from web.app import brand_css
@@ -51,6 +52,18 @@ async def test_the_api_keeps_its_paths(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/facilities/sites")).status_code == 401  # no token, as before
     home = await client.get("/")
     assert home.status_code == 200 and '<html lang="en">' in home.text
+
+
+async def test_the_proxy_gateway_serves_the_web_client_too(settings: RuntimeSettings) -> None:
+    """In the distributed mode the gateway in front of the services' processes serves the same pages (its
+    ``/api/v1`` short path is untouched: no service runs here, and the API, not the web client, answers)."""
+    gw = GatewaySettings(mode="proxy", urls={"facilities": "http://127.0.0.1:9"}, rate_limits=False)
+    async for c in asgi_client(create_app(settings, gw)):
+        home = await c.get("/")
+        assert home.status_code == 200 and "Try a demo persona" in home.text
+        assert (await c.get("/static/site.css")).headers["content-type"].startswith("text/css")
+        down = await c.get("/api/v1/facilities/sites", headers={"Authorization": "Bearer x"})
+        assert down.status_code >= 400 and down.headers["content-type"] == "application/problem+json"
 
 
 async def test_the_session_cookie(client: httpx.AsyncClient) -> None:

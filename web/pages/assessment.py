@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pygal
-from pygal.style import Style
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -56,6 +54,9 @@ def sme_body(form: dict[str, str], region: str, _: Any) -> tuple[dict[str, Any],
 
 def chart(assessment: dict[str, Any], names: dict[str, str], title: str) -> str:
     """The scores (1-5) as horizontal bars from 1 on a fixed 1-5 axis, each with its value (pygal)."""
+    import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
+    from pygal.style import Style
+
     style = Style(
         background="white",
         plot_background="white",

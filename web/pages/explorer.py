@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pygal
-from pygal.style import Style
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -29,6 +27,9 @@ NEEDS = (
 
 def need_chart(cells: list[dict[str, Any]], need: str, title: str) -> str:
     """Mean maturity (1-5) of one need per cell, bars from 1 on a fixed axis, labelled with n (pygal)."""
+    import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
+    from pygal.style import Style
+
     style = Style(
         background="white",
         plot_background="white",
