@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_ISSUER = "urn:clustergrowth:dev-issuer"
@@ -36,6 +37,7 @@ class TrustedIssuer(BaseModel):
         default_factory=dict, description="role in the partner's token -> roles granted here; others are dropped"
     )
     audience: str | None = Field(None, description="expected aud, if not this gateway's audience")
+    api_base: str | None = Field(None, description="the partner's public API base (where its resources are booked)")
 
     @field_validator("region")
     @classmethod
@@ -94,6 +96,10 @@ class RuntimeSettings(BaseSettings):
     auth_jwks_file: Path | None = Field(None, description="JWKS of the home issuer as a file (else fetched)")
     auth_jwks_uri: str | None = Field(None, description="JWKS of the home issuer (else found by OIDC discovery)")
     auth_partners: list[TrustedIssuer] = Field(default_factory=list, description="partner regions' issuers")
+    partners_file: Path | None = Field(
+        None,
+        description="TOML file of this region's partners ([[partners]]: region, issuer, jwks_uri, roles, api_base)",
+    )
     auth_organisations: list[str] = Field(
         default_factory=list,
         max_length=10_000,
@@ -260,6 +266,11 @@ class RuntimeSettings(BaseSettings):
             raise ValueError(
                 "environment=production needs a real auth_issuer (OpenID Connect); the development issuer is off"
             )
+        if self.partners_file is not None:
+            self.auth_partners = [
+                *self.auth_partners,
+                *load_partners(self.partners_file, self.region, self.auth_issuer),
+            ]
         if DEV_ISSUER in {p.issuer for p in self.auth_partners}:
             raise ValueError("the development issuer cannot be a partner issuer")
         regions = [p.region for p in self.auth_partners]
@@ -304,3 +315,124 @@ class ServiceSettings(BaseSettings):
     database: str
     run_consumers: bool = True
     run_relay: bool = True
+
+
+# One configuration file per region lists its partners; each entry is checked at start and a refusal names
+# the entry and the field (``partners[2].issuer: not an https URL``; entries counted from 0, as the file's
+# ``[[partners]]`` tables come).
+MAX_PARTNERS = 64
+MAX_PARTNERS_FILE_BYTES = 256 << 10
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _https(v: str) -> str:
+    """An absolute https URL with a host; plain http only for a loopback host (a development network)."""
+    scheme, sep, rest = v.partition("://")
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    hostname = host.partition("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+    if not sep or not hostname or any(ch.isspace() for ch in v):
+        raise ValueError("not an https URL")
+    if scheme.lower() == "https" or (scheme.lower() == "http" and hostname.lower() in LOOPBACK_HOSTS):
+        return v
+    raise ValueError("not an https URL")
+
+
+class PartnerEntry(BaseModel):
+    """One ``[[partners]]`` table of a region's partners file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str
+    issuer: str = Field(max_length=2048)
+    jwks_uri: str | None = Field(None, max_length=2048)
+    jwks_file: Path | None = None
+    roles: dict[str, list[str]] = Field(max_length=64)
+    api_base: str = Field(max_length=2048)
+    audience: str | None = Field(None, max_length=256)
+
+    @field_validator("region")
+    @classmethod
+    def _nuts2(cls, v: str) -> str:
+        if not NUTS2.match(v):
+            raise ValueError("not a NUTS-2 code such as ITH5")
+        return v
+
+    @field_validator("issuer", "api_base")
+    @classmethod
+    def _https_url(cls, v: str) -> str:
+        return _https(v)
+
+    @field_validator("jwks_uri")
+    @classmethod
+    def _https_jwks(cls, v: str | None) -> str | None:
+        return None if v is None else _https(v)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        from clustergrowth.auth import ROLES  # auth reads these settings: imported when a file is checked
+
+        for theirs, ours in v.items():
+            if not theirs or len(theirs) > 64:
+                raise ValueError("a partner's role name has 1 to 64 characters")
+            unknown = sorted(set(ours) - set(ROLES))
+            if unknown:
+                raise ValueError(f"{theirs!r} grants roles unknown here: {unknown}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> PartnerEntry:
+        if self.jwks_uri is None and self.jwks_file is None:
+            raise ValueError("jwks_uri (or jwks_file) is required")
+        if self.jwks_uri is not None and self.jwks_file is not None:
+            raise ValueError("jwks_uri or jwks_file, not both")
+        return self
+
+
+class PartnersFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partners: list[PartnerEntry] = Field(max_length=MAX_PARTNERS)
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_partners(path: Path, region: str, home_issuer: str) -> list[TrustedIssuer]:
+    """The partners listed in ``path`` (TOML), every entry checked; a ValueError lists each refusal by entry."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"partners file {path}: cannot be read ({e.strerror})") from None
+    if len(raw) > MAX_PARTNERS_FILE_BYTES:
+        raise ValueError(f"partners file {path}: larger than {MAX_PARTNERS_FILE_BYTES} bytes")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"partners file {path}: not TOML ({e})") from None
+    try:
+        entries = PartnersFile.model_validate(data).partners
+    except ValidationError as e:
+        problems = [f"{_where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+        raise ValueError(f"partners file {path}: " + "; ".join(problems)) from None
+    problems = []
+    seen_regions: dict[str, int] = {}
+    seen_issuers: dict[str, int] = {}
+    for i, p in enumerate(entries):
+        if p.region == region:
+            problems.append(f"partners[{i}].region: {p.region} is this region")
+        elif p.region in seen_regions:
+            problems.append(f"partners[{i}].region: {p.region} is listed already by partners[{seen_regions[p.region]}]")
+        if p.issuer in (home_issuer, DEV_ISSUER):
+            problems.append(f"partners[{i}].issuer: this region's own issuer")
+        elif p.issuer in seen_issuers:
+            problems.append(f"partners[{i}].issuer: listed already by partners[{seen_issuers[p.issuer]}]")
+        seen_regions.setdefault(p.region, i)
+        seen_issuers.setdefault(p.issuer, i)
+    if problems:
+        raise ValueError(f"partners file {path}: " + "; ".join(problems))
+    return [TrustedIssuer(**p.model_dump()) for p in entries]
