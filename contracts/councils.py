@@ -99,7 +99,7 @@ class MeetingCancelled(_Councils):
     meeting_id: str = Field(description="id of the meeting")
     region: str = Field(description="NUTS-2 code of the council's region")
     start: str = Field(description="the start it had, ISO 8601 UTC")
-    reason: str = Field(description="why, as given by the secretary")
+    reason: str = Field(description="why, as given by the secretary", json_schema_extra={"x-pii": "free-text"})
 
 
 class _Initiative(_Councils):
@@ -131,7 +131,9 @@ class InitiativeCompleted(_Initiative):
 
     name: ClassVar[str] = "InitiativeCompleted"
     outcome: Literal["completed", "abandoned"] = Field(description="how it ended")
-    reason: str | None = Field(description="why it was abandoned (None when completed)")
+    reason: str | None = Field(
+        description="why it was abandoned (None when completed)", json_schema_extra={"x-pii": "free-text"}
+    )
     ended_at: str = Field(description="ISO 8601 UTC")
 
 

@@ -19,7 +19,7 @@ class ResourceListed(EventData):
     name: ClassVar[str] = "ResourceListed"
     resource_id: str = Field(description="id of the resource")
     site_id: str = Field(description="id of the site that holds it")
-    resource_name: str = Field(description="display name")
+    resource_name: str = Field(description="display name", json_schema_extra={"x-pii": "free-text"})
     kind: ResourceKind = Field(description="what can be booked")
     capacity: int = Field(description="how many bookings may overlap")
     region: str = Field(description="NUTS-2 code of the site's region")

@@ -70,7 +70,7 @@ class MatchDeclined(_Match):
 
     name: ClassVar[str] = "MatchDeclined"
     declined_by: Side = Field(description="which side declined")
-    reason: str | None = Field(description="free-text reason, if given")
+    reason: str | None = Field(description="free-text reason, if given", json_schema_extra={"x-pii": "free-text"})
 
 
 class MatchExpired(_Match):

@@ -133,7 +133,9 @@ class PlacementCompleted(_Placement):
 
     name: ClassVar[str] = "PlacementCompleted"
     outcome: Literal["completed", "ended_early"] = Field(description="how it ended")
-    reason: str | None = Field(description="why it ended early (None when completed)")
+    reason: str | None = Field(
+        description="why it ended early (None when completed)", json_schema_extra={"x-pii": "free-text"}
+    )
     ended_at: str = Field(description="ISO 8601 UTC")
 
 

@@ -7,9 +7,13 @@ message is a CloudEvent in Kafka binary content mode, as ``clustergrowth.envelop
 writes it: ``ce_*`` headers, ``content-type``, W3C ``traceparent``, the aggregate id as the record key
 and the event data (the committed JSON Schema of its type) as the value.
 
-PII: the contracts carry no personal data but platform person ids (pseudonymous personal data under
-GDPR Art. 4(5)): ``PSEUDONYMOUS`` lists those properties; every property of every message says its
-class in ``x-pii`` and every message lists its pseudonymous properties.
+PII: every property of every message says its class in ``x-pii`` and every message lists its
+pseudonymous and free-text properties. ``free-text``: text a person wrote (a reason, a display name),
+which may contain personal data whatever the form asked for; the contracts mark it on the field
+(``json_schema_extra={"x-pii": "free-text"}``), so the committed schemas carry it and this generator
+reads it from them. ``pseudonymous``: platform person ids and token subjects (personal data under GDPR
+Art. 4(5)), the properties ``PSEUDONYMOUS`` names. ``none``: everything else (ids of SMEs,
+organisations, resources; codes; counts; times).
 
 ``clustergrowth asyncapi`` writes the committed copy (docs/asyncapi.yaml); the gateway serves it at
 ``/asyncapi.json`` and ``/asyncapi.yaml``.
@@ -38,16 +42,26 @@ from contracts.schemas import generated
 PSEUDONYMOUS = frozenset({"person", "candidate", "applicant", "cancelled_by"})
 PII_NOTE = (
     "pseudonymous: a platform person id or token subject (personal data under GDPR Art. 4(5): keep it "
-    "inside the analytics environment, never join it with names); none: no personal data"
+    "inside the analytics environment, never join it with names); free-text: written by a person (a reason, "
+    "a display name), may contain personal data (names, circumstances) whatever the form asked for: treat it "
+    "as personal data, keep it inside the analytics environment and out of published figures; none: no "
+    "personal data"
 )
+CLASSES = ("pseudonymous", "free-text", "none")
 RETENTION_MS = -1  # the log is what projections are rebuilt from: event topics keep their history
 EXAMPLE_TIME = "2026-03-02T09:00:00+00:00"
 EXAMPLE_PERSON = "p-01hqz8k3m5n7p9r1s3t5v7w9xa"
 KAFKA_BINDING = "0.5.0"
 
 
-def pii_class(prop: str) -> str:
-    """The classification of a data property: ``pseudonymous`` or ``none``."""
+def pii_class(prop: str, schema: dict[str, Any] | None = None) -> str:
+    """The classification of a data property: the contract's own ``x-pii`` marker (``free-text``) when
+    its committed schema has one, else ``pseudonymous`` for a person id, else ``none``."""
+    marked = (schema or {}).get("x-pii")
+    if marked is not None:
+        if marked not in CLASSES:
+            raise ValueError(f"property {prop}: x-pii {marked!r} is not one of {', '.join(CLASSES)}")
+        return str(marked)
     return "pseudonymous" if prop in PSEUDONYMOUS else "none"
 
 
@@ -96,7 +110,7 @@ def _payload(schema: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(schema)
     out.pop("$schema", None)  # the message says its schema format
     for name, prop in out.get("properties", {}).items():
-        prop["x-pii"] = pii_class(name)
+        prop["x-pii"] = pii_class(name, prop)
     return out
 
 
@@ -146,7 +160,9 @@ def example_payload(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _message(event_type: str, schema: dict[str, Any], service: str, key_note: str) -> dict[str, Any]:
     model = registry()[event_type]
-    pseudonymous = sorted(p for p in schema.get("properties", {}) if p in PSEUDONYMOUS)
+    classes = {n: pii_class(n, p) for n, p in schema.get("properties", {}).items()}
+    pseudonymous = sorted(n for n, c in classes.items() if c == "pseudonymous")
+    free_text = sorted(n for n, c in classes.items() if c == "free-text")
     headers = {
         "ce_specversion": SPECVERSION,
         "ce_id": "8a3c2d5e-4b1f-4c8e-9d2a-1f0e3b4c5d6e",
@@ -176,7 +192,7 @@ def _message(event_type: str, schema: dict[str, Any], service: str, key_note: st
             }
         },
         "examples": [{"name": f"{model.name}-example", "headers": headers, "payload": example_payload(schema)}],
-        "x-pii": {"pseudonymous": pseudonymous, "classes": PII_NOTE},
+        "x-pii": {"pseudonymous": pseudonymous, "free-text": free_text, "classes": PII_NOTE},
     }
 
 

@@ -25,7 +25,7 @@ from clustergrowth.events import make_event
 from clustergrowth.settings import RuntimeSettings
 from contracts.facilities import DeskBooked
 from gateway.app import GatewaySettings, embedded_app, proxy_app
-from gateway.asyncapi import PSEUDONYMOUS, document, to_yaml
+from gateway.asyncapi import PSEUDONYMOUS, document, pii_class, to_yaml
 from instance.cli import main
 from tests.backends import provision
 
@@ -119,9 +119,11 @@ def test_every_event_type_is_a_message_of_its_topic_with_the_committed_schema() 
         committed = committed_schema(event_type)
         stripped = {k: v for k, v in schema.items() if k != "properties"}
         assert stripped == {k: v for k, v in committed.items() if k not in ("properties", "$schema")}
-        assert {n: {k: v for k, v in p.items() if k != "x-pii"} for n, p in schema["properties"].items()} == (
-            committed["properties"]
-        )
+        unmarked = {n: {k: v for k, v in p.items() if k != "x-pii"} for n, p in committed["properties"].items()}
+        assert {n: {k: v for k, v in p.items() if k != "x-pii"} for n, p in schema["properties"].items()} == unmarked
+        for name, prop in committed["properties"].items():  # a contract's own marker is kept as it is
+            if "x-pii" in prop:
+                assert schema["properties"][name]["x-pii"] == prop["x-pii"]
         service = event_type.split(".")[2]
         channel = doc["channels"][f"{service}Events"]
         assert channel["messages"][message["name"]] == {"$ref": f"#/components/messages/{event_type}"}
@@ -163,19 +165,47 @@ def test_every_example_is_valid_against_its_committed_schema_and_headers() -> No
             assert set(example["payload"]) == set(committed_schema(event_type)["properties"])
 
 
-def test_person_ids_are_classified_pseudonymous_and_nothing_else_is() -> None:
+# The free text people write that the events carry, found by reading the contracts and the services'
+# commands (a reason typed into a form, a resource's display name): written out by hand.
+FREE_TEXT = {
+    ("councils.InitiativeCompleted", "reason"),
+    ("councils.MeetingCancelled", "reason"),
+    ("facilities.ResourceListed", "resource_name"),
+    ("matching.MatchDeclined", "reason"),
+    ("training.PlacementCompleted", "reason"),
+}
+
+
+def test_person_ids_are_pseudonymous_free_text_is_free_text_and_nothing_else_is_personal() -> None:
     assert PSEUDONYMOUS == {"person", "candidate", "applicant", "cancelled_by"}
     doc = document()
+    found = set()
     for event_type, message in doc["components"]["messages"].items():
+        short = ".".join(event_type.split(".")[2:4])
         for name, prop in message["payload"]["schema"]["properties"].items():
             text = committed_schema(event_type)["properties"][name].get("description", "").lower()
             names_a_person = "person id" in text or "(sub)" in text or text.startswith("subject ")
             names_a_person |= "holder of the booking" in text
-            assert prop["x-pii"] == ("pseudonymous" if names_a_person else "none"), (event_type, name, text)
+            if (short, name) in FREE_TEXT:
+                expected = "free-text"
+                found.add((short, name))
+            else:
+                expected = "pseudonymous" if names_a_person else "none"
+            assert prop["x-pii"] == expected, (event_type, name, text)
+    assert found == FREE_TEXT
     desk = doc["components"]["messages"]["eu.smeclustergrowth.facilities.DeskBooked.v1"]
-    assert desk["x-pii"]["pseudonymous"] == ["person"]
+    assert desk["x-pii"]["pseudonymous"] == ["person"] and desk["x-pii"]["free-text"] == []
     listed = doc["components"]["messages"]["eu.smeclustergrowth.facilities.ResourceListed.v1"]
-    assert listed["x-pii"]["pseudonymous"] == []
+    assert listed["x-pii"]["pseudonymous"] == [] and listed["x-pii"]["free-text"] == ["resource_name"]
+    declined = doc["components"]["messages"]["eu.smeclustergrowth.matching.MatchDeclined.v1"]
+    assert declined["x-pii"]["pseudonymous"] == ["candidate"] and declined["x-pii"]["free-text"] == ["reason"]
+
+
+def test_an_unknown_pii_class_on_a_contract_is_refused() -> None:
+    assert pii_class("reason", {"x-pii": "free-text"}) == "free-text"
+    assert pii_class("person", {}) == "pseudonymous" and pii_class("city", None) == "none"
+    with pytest.raises(ValueError, match="x-pii 'secret' is not one of pseudonymous, free-text, none"):
+        pii_class("reason", {"x-pii": "secret"})
 
 
 @pytest.mark.parametrize("mode", ["embedded", "proxy"])
