@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, gateway, latency, mapping, paging, training
+from bench import allocation, contention, federation, gateway, latency, mapping, paging, training
 
 
 def main() -> int:
@@ -15,6 +15,7 @@ def main() -> int:
     allocation.main([])
     gateway.main([])
     training.main([])
+    federation.main([])
     return 0
 
 
