@@ -306,3 +306,46 @@ async def test_joining_a_council_and_registering_for_its_meeting(client: httpx.A
     assert len(changed) == 1 and int(changed[0][1][0]) == int(changed[0][0][0]) + 1  # one more seat taken
     ics = await client.get(f"{council}/calendar.ics")
     assert ics.headers["content-type"].startswith("text/calendar") and "BEGIN:VEVENT" in ics.text
+
+
+async def test_enrolling_in_a_module_and_checking_a_credential(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    day = weekday_ahead(10).isoformat()
+    module = {
+        "title": "Lean basics",
+        "practices": ["lean"],
+        "language": "en",
+        "format": "online",
+        "duration_hours": 3,
+        "capacity": 1,  # one place: the second person waits
+        "sessions": [{"title": "One", "start": f"{day}T09:00:00+00:00", "end": f"{day}T12:00:00+00:00"}],
+    }
+    made = await client.post(
+        "/api/v1/training/modules", json=module, headers={"Authorization": token("co", "region_admin")}
+    )
+    assert made.status_code == 201, made.text
+    enrol = f"/training/modules/{made.json()['id']}/enrol"
+    csrf = await sign_in(client, "demo-sme")
+    assert "1 place free" in (await client.get("/training")).text
+    first = await client.post(enrol, data={"csrf": csrf})
+    assert first.headers["location"] == "/training?done=confirmed"
+    sme = (await client.get("/training")).text
+    assert "0 places free" in sme and enrol not in sme  # no second enrolment offered
+    [enrolment] = re.findall(r"/training/enrolments/([\w-]+)/cancel", sme)
+    sme_cookies = dict(client.cookies)
+    client.cookies.clear()
+    student = await sign_in(client, "demo-student")
+    second = await client.post(enrol, data={"csrf": student})
+    assert second.headers["location"] == "/training?done=waitlisted"
+    assert "On the waiting list (1)" in (await client.get("/training")).text
+    student_cookies = dict(client.cookies)
+    client.cookies.clear()
+    client.cookies.update(sme_cookies)
+    cancelled = await client.post(f"/training/enrolments/{enrolment}/cancel", data={"csrf": csrf})
+    assert cancelled.headers["location"] == "/training?done=cancelled"
+    client.cookies.clear()
+    client.cookies.update(student_cookies)
+    assert re.search(r"<th scope=\"row\">Lean basics</th>\s*<td>Confirmed</td>", (await client.get("/training")).text)
+    empty = await client.post("/training/verify", data={"csrf": student, "credential": ""})
+    assert empty.status_code == 422 and 'id="credential-error"' in empty.text
+    forged = await client.post("/training/verify", data={"csrf": student, "credential": "abc.def.ghi"})
+    assert "The credential is not valid." in forged.text and "<li>Signature: failed</li>" in forged.text

@@ -1,10 +1,10 @@
 """The web client in a real browser (Debian's Chromium driven by Playwright, as the docs test runs it)
 against ``clustergrowth run``: the facilities journey (booking and cancelling by keyboard only: Tab,
 typing, arrows, Space, Enter, no click; a manager's approval), the SME's growth-needs assessment
-(register, assess, results and history, by keyboard only), the cluster explorer and the councils, and
-axe-core (WCAG 2.1 A and AA) on every page of those journeys in every language, with zero violations. Every page
-is photographed into ``.cache/screenshots/web`` (test artefacts); with ``CG_UPDATE_SCREENS=1`` a few go
-to ``docs/screens`` for the README."""
+(register, assess, results and history, by keyboard only), the cluster explorer, the councils and
+training, and axe-core (WCAG 2.1 A and AA) on every page of those journeys in every language, with zero
+violations. Every page is photographed into ``.cache/screenshots/web`` (test artefacts); with
+``CG_UPDATE_SCREENS=1`` a few go to ``docs/screens`` for the README."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings
 from tests.backends import free_port, provision
 from web.app import create_web
@@ -348,7 +349,25 @@ def register_and_assess(page: Page, stack: str) -> None:
     assert page.locator(".notice").inner_text() == "The assessment is saved."
 
 
-def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, axe: Axe) -> None:
+def offer_a_module(stack: str, stack_data: Path) -> None:
+    """A training module of this region, offered through the API by its coordinator (the demo has none)."""
+    settings = RuntimeSettings(data_dir=stack_data / "data")
+    coordinator = DevIssuer(settings.data_dir).mint(settings, "coordinator", ["region_admin"], settings.region)
+    day = weekday_ahead(12).isoformat()
+    module = {
+        "title": "Lean basics",
+        "practices": ["lean"],
+        "language": "en",
+        "format": "online",
+        "duration_hours": 3,
+        "capacity": 10,
+        "sessions": [{"title": "One", "start": f"{day}T09:00:00+00:00", "end": f"{day}T12:00:00+00:00"}],
+    }
+    r = httpx.post(f"{stack}/api/v1/training/modules", json=module, headers={"Authorization": f"Bearer {coordinator}"})
+    assert r.status_code == 201, r.text
+
+
+def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, stack_data: Path, axe: Axe) -> None:
     sme, manager, secretary = browser.new_context(), browser.new_context(), browser.new_context()
     try:
         page, m, sec = sme.new_page(), manager.new_page(), secretary.new_page()
@@ -361,6 +380,7 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
         sign_in(m, stack, "demo-manager")
         sign_in(sec, stack, "demo-secretary")
         register_and_assess(page, stack)
+        offer_a_module(stack, stack_data)
         page.goto(f"{stack}/councils/council-cork")  # an application, for the secretary's page to list
         page.select_option("#constituency", "sme")
         page.fill("#motivation", "Shared test benches")
@@ -378,6 +398,7 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
                 "explorer": "/explorer?need=finance",
                 "councils": "/councils",
                 "council": "/councils/council-cork",
+                "training": "/training",
                 "search": "/facilities?q=&kind=lab",
                 "site": f"/facilities/sites/{SITE}?day={day}",
                 "bookings": "/facilities/bookings",
@@ -398,6 +419,11 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, a
             no_violations(axe, m, f"approvals {lang}")
             shoot(m, f"approvals-{lang}")
             assessment_pages_pass_axe(page, stack, axe, lang)
+            page.goto(f"{stack}/training/verify")
+            page.fill("#credential", "abc.def.ghi")
+            page.click("main button[type=submit]")
+            assert page.locator("main .problem li").count() == 5  # each check, said in words
+            no_violations(axe, page, f"verify {lang}")
             sec.goto(f"{stack}/councils/council-cork")
             assert sec.locator("form[action*='/approve']").count() == 1
             no_violations(axe, sec, f"council secretary {lang}")
