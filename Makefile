@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 PORT ?= 8000
 
-.PHONY: run test lint unit integration bench schemas docs backends deploy-tools edge mutate clean help
+.PHONY: run test lint unit integration bench schemas docs backends deploy-tools edge fuzz-edge mutate clean help
 
 help:
 	@echo "make run      start the regional stack on http://127.0.0.1:$(PORT) (embedded SQLite store and event log)"
@@ -20,6 +20,7 @@ help:
 	@echo "make schemas  regenerate the committed event JSON Schemas and docs/asyncapi.yaml"
 	@echo "make docs     regenerate docs/authorization.md (roles per route)"
 	@echo "make edge     build the gateway's compiled front (gateway/edge, Rust) under .cache"
+	@echo "make fuzz-edge  the compiled front's request-path property tests, 20000 cases each (PROPTEST_CASES)"
 	@echo "make mutate   mutation testing of the rules against the fast tests (not part of make test); writes"
 	@echo "              mutation/report.md and .json; MUTATE_MODULES=auth,paging (names in mutation/scope.toml)"
 
@@ -50,15 +51,20 @@ backends: edge
 	deploy/native/provision.sh chromium >/dev/null
 	deploy/native/provision.sh asyncapi >/dev/null
 
-# The gateway's compiled front (Rust, no dependencies), built under .cache; rustfmt, clippy and its unit
-# tests run in lint.
+# The gateway's compiled front (Rust on hyper/tokio; crates locked in Cargo.lock, fetched into .cache/cargo
+# by provision.sh edge), built under .cache; rustfmt, clippy and its unit and property tests run in lint.
+# make fuzz-edge: the request-path property tests with many more cases (PROPTEST_CASES, default 20000).
 CARGO := $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
-EDGE_CARGO := CARGO_TARGET_DIR=$(CURDIR)/.cache/edge/target $(CARGO)
+EDGE_CARGO := CARGO_HOME=$(CURDIR)/.cache/cargo CARGO_TARGET_DIR=$(CURDIR)/.cache/edge/target $(CARGO)
 EDGE_MANIFEST := --manifest-path gateway/edge/Cargo.toml
+PROPTEST_CASES ?= 20000
 edge:
 	deploy/native/provision.sh edge >/dev/null
 
-lint: $(STAMP)
+fuzz-edge: edge
+	PROPTEST_CASES=$(PROPTEST_CASES) $(EDGE_CARGO) test -q $(EDGE_MANIFEST) --offline --locked fuzz::
+
+lint: $(STAMP) edge
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

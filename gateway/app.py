@@ -1,10 +1,12 @@
-"""The gateway: in embedded mode it hosts service components in-process; in distributed mode it proxies.
+"""The gateway: in embedded mode it hosts service components in-process; in the distributed mode it
+describes the services behind the compiled front.
 
 Embedded (``CG_GATEWAY_MODE=embedded``, the default): one process, the services' routers mounted
 under ``/api/v1/<service>``, their relays and consumers running in the same event loop.
-Distributed (``CG_GATEWAY_MODE=proxy``): ``/api/v1/<service>/…`` is forwarded to each service's URL
-over pooled keep-alive HTTP connections. It knows no service by name: the composition layer
-(``instance``) hands it the components or the URLs from the registry.
+Distributed (``CG_GATEWAY_MODE=proxy``): the compiled front (``gateway/edge``, ``clustergrowth run
+edge``) answers ``/api/v1/<service>/…`` and passes every other path here: the services' merged API
+description and the docs page. This app answers ``/api/v1/…`` with a 404 naming the front. It knows
+no service by name: the composition layer (``instance``) hands it the components or the URLs.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ from typing import Any, Literal
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clustergrowth import logs
 from clustergrowth.auth import Authenticator
+from clustergrowth.problems import NotFound
 from clustergrowth.settings import RuntimeSettings
-from clustergrowth.web import EdgeMiddleware, ServiceComponent, install_edge
+from clustergrowth.web import ServiceComponent, install_edge
 from gateway.asyncapi import install_asyncapi
 from gateway.describe import finish, merge
 from gateway.docs import install_docs
@@ -39,7 +41,6 @@ from gateway.limits import (
     RedisCounter,
     SecurityHeadersMiddleware,
 )
-from gateway.proxy import ProxyMiddleware, close_all, upstreams_from
 
 log = logging.getLogger("gateway")
 
@@ -141,20 +142,6 @@ def install_limits(app: FastAPI, gw: GatewaySettings, counter: Counter | None = 
         app.add_middleware(cls, **kwargs)
 
 
-class ProxyGateway(FastAPI):
-    """In proxy mode, ``/api/v1/…`` takes a short path: edge, limits, then the proxy, with no framework
-    routing or exception layers in between (they cost more than the forwarding itself); the rest
-    (health, metrics, the API description, docs) is an ordinary app."""
-
-    hot: ASGIApp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/v1/"):
-            await self.hot(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
-
-
 def embedded_app(settings: RuntimeSettings, gw: GatewaySettings, components: list[ServiceComponent]) -> FastAPI:
     """The regional front door hosting ``components`` in this process (embedded mode)."""
     counter = quota_counter(gw)
@@ -194,38 +181,25 @@ def embedded_app(settings: RuntimeSettings, gw: GatewaySettings, components: lis
 
 
 def proxy_app(settings: RuntimeSettings, gw: GatewaySettings, urls: dict[str, str]) -> FastAPI:
-    """The regional front door forwarding ``/api/v1/<service>/…`` to each service's URL (distributed mode)."""
+    """The distributed mode's Python gateway: the merged API description and the docs page, behind the
+    compiled front, which answers ``/api/v1/<service>/…`` itself (a request for it here gets 404)."""
     counter = quota_counter(gw)
-    upstreams = upstreams_from(
-        urls,
-        timeouts=gw.timeouts,
-        default_timeout_s=gw.timeout_s,
-        connect_timeout_s=gw.connect_timeout_s,
-        failures=gw.breaker_failures,
-        cooldown_s=gw.breaker_cooldown_s,
-    )
 
     @asynccontextmanager
     async def proxy_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = httpx.AsyncClient()  # for the API descriptions, not the hot path
+        app.state.http = httpx.AsyncClient()  # for the API descriptions
         try:
             yield
         finally:
-            close_all(upstreams)
             await app.state.http.aclose()
             if isinstance(counter, RedisCounter):
                 await counter.aclose()
 
-    app = ProxyGateway(
+    app = FastAPI(
         title="SME Cluster Growth — regional API", version="1", lifespan=proxy_lifespan, openapi_url=None, docs_url=None
     )
     install_limits(app, gw, counter)
     install_edge(app, [])
-    hot: ASGIApp = ProxyMiddleware(app.router, upstreams=upstreams)
-    for cls, kwargs in edge_layers(gw, counter):
-        hot = cls(hot, **kwargs)
-    app.hot = EdgeMiddleware(hot)
-    app.state.upstreams = upstreams
 
     @app.get("/openapi.json", include_in_schema=False)
     async def merged_openapi(request: Request) -> JSONResponse:
@@ -243,7 +217,15 @@ def proxy_app(settings: RuntimeSettings, gw: GatewaySettings, urls: dict[str, st
             spec["info"]["x-missing-services"] = missing
         return JSONResponse(spec)
 
+    @app.api_route(
+        "/api/v1/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+    async def not_here(rest: str) -> Response:
+        raise NotFound(
+            "the compiled front (clustergrowth run edge) answers /api/v1 in the distributed mode; "
+            "this gateway serves the API description and the docs"
+        )
+
     install_docs(app)
-    install_asyncapi(app, settings)
 
     return app

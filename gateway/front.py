@@ -1,10 +1,10 @@
 """The gateway's compiled front (``gateway/edge``, Rust) for the distributed mode.
 
-The Python gateway's own proxy path adds about 0.2 ms per request, most of it the interpreter and
-the ASGI server; the compiled front adds about what nginx adds (``python -m bench.gateway``). It applies
-the same edge rules as ``gateway.limits`` and ``gateway.proxy`` with the same settings (this module
-validates ``GatewaySettings`` and hands them over as JSON) and passes every path that is not
-``/api/v1/…`` — the merged API description, the docs page — to a Python gateway at ``describe_url``.
+It answers ``/api/v1/…`` with the same edge rules as ``gateway.limits`` applies in the embedded mode,
+with the same settings (this module validates ``GatewaySettings`` and the quota store's credentials
+from ``RuntimeSettings`` and hands them over as JSON), on hyper and tokio (``python -m bench.gateway``
+compares it with nginx), and passes every path that is not ``/api/v1/…`` — the merged API description,
+the docs page — to the Python gateway at ``describe_url``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,23 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def edge_config(gw: GatewaySettings, urls: dict[str, str]) -> dict[str, Any]:
-    """The front's configuration: the gateway's settings, with each service's URL and timeout."""
+def edge_config(gw: GatewaySettings, urls: dict[str, str], settings: RuntimeSettings | None = None) -> dict[str, Any]:
+    """The front's configuration: the gateway's settings, with each service's URL and timeout, and the
+    quota store's credentials and CA (``CG_REDIS_*``), refused as the Python gateway refuses them."""
+    settings = settings or RuntimeSettings()
+    store = gw.rate_store_url or ""
+    if store and gw.rate_limits:
+        problems = settings.redis_problems(store)
+        if problems:
+            raise ValueError("; ".join(problems))
+    password = settings.redis_password.get_secret_value() if settings.redis_password is not None else None
+    ca = str(settings.redis_ca_file) if settings.redis_ca_file is not None and store.startswith("rediss://") else None
     return {
         "upstreams": {
             name: {"url": url, "timeout_s": gw.timeouts.get(name, gw.timeout_s)} for name, url in urls.items()
@@ -38,7 +48,10 @@ def edge_config(gw: GatewaySettings, urls: dict[str, str]) -> dict[str, Any]:
         "rate_per_principal": gw.rate_per_principal,
         "rate_writes_per_principal": gw.rate_writes_per_principal,
         "rate_per_address": gw.rate_per_address,
-        "rate_store_url": gw.rate_store_url or "",
+        "rate_store_url": store,
+        "rate_store_username": settings.redis_username if password is not None else None,
+        "rate_store_password": password,
+        "rate_store_ca_file": ca,
     }
 
 
@@ -53,7 +66,9 @@ def _built() -> str:
     return subprocess.run([str(script), "edge"], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def edge_command(gw: GatewaySettings, urls: dict[str, str], host: str, port: int) -> tuple[list[str], dict[str, str]]:
+def edge_command(
+    gw: GatewaySettings, urls: dict[str, str], host: str, port: int, settings: RuntimeSettings | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start the front on ``host:port`` before ``urls``."""
-    env = {**os.environ, "CG_EDGE_CONFIG": json.dumps(edge_config(gw, urls))}
+    env = {**os.environ, "CG_EDGE_CONFIG": json.dumps(edge_config(gw, urls, settings))}
     return [edge_binary(), "-listen", f"{host}:{port}"], env

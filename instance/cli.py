@@ -58,8 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             gw = GatewaySettings()
-            command, env = edge_command(gw, upstream_urls(gw), args.host, port)
-        except ValidationError as e:
+            command, env = edge_command(gw, upstream_urls(gw), args.host, port, settings)
+        except ValueError as e:  # a ValidationError, or the quota store's settings refused
             sys.exit(f"clustergrowth: bad configuration:\n{e}")
         print(f"clustergrowth: gateway front (compiled) on http://{args.host}:{port}", file=sys.stderr)
         os.execve(command[0], command, env)  # the front replaces this process (signals reach it directly)
@@ -68,12 +68,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             app = create_app(settings, GatewaySettings())
-        except ValidationError as e:
+        except (ValueError, OSError) as e:  # settings, or a part's refusal at build (quota store, web key, files)
             sys.exit(f"clustergrowth: bad configuration:\n{e}")
     else:
         try:
             app = spec(args.service).app(settings)
-        except ValidationError as e:
+        except (ValueError, OSError) as e:  # settings, or a part's refusal at build (training key, TLS files)
             sys.exit(f"clustergrowth: bad configuration:\n{e}")
     print(
         f"clustergrowth: {args.service} for region {settings.region} on http://{args.host}:{port} "
@@ -126,7 +126,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 async def _events(args: argparse.Namespace) -> int:
     from contracts import registry, resolve_type
     from contracts import topics as all_topics
-    from instance.events import ReadError, Reading, check_group, parse_start, parse_time, read
+    from instance.events import ReadError, Reading, check_group, nothing_found, parse_start, parse_time, read
     from instance.registry import specs
 
     settings = _settings(args.data_dir)
@@ -158,7 +158,13 @@ async def _events(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
-    await read(settings, reading, emit)
+    try:
+        found = await read(settings, reading, emit)
+    except ReadError as e:
+        print(f"clustergrowth events: {e}", file=sys.stderr)
+        return 2
+    if not found:
+        print(f"clustergrowth events: {nothing_found(reading)}", file=sys.stderr)
     return 0
 
 
@@ -239,7 +245,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export the events of a time range to Parquet, partitioned by region, type and date."""
     from contracts import registry, resolve_type
     from instance.events import ReadError, parse_time
-    from instance.export import export
+    from instance.export import export, export_topics, nothing_found
 
     settings = _settings(args.data_dir)
     wanted = resolve_type(args.type) if args.type else None
@@ -257,15 +263,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     if settings.bus == "sqlite" and not (settings.data_dir / "events.sqlite").exists():
         return _no_stack("export", settings.data_dir / "events.sqlite")
-    done = export(
-        settings,
-        Path(args.out),
-        since,
-        until,
-        topics=args.topic,
-        types=frozenset(wanted) if wanted else None,
-        progress=not args.quiet,
-    )
+    try:
+        done = export(
+            settings,
+            Path(args.out),
+            since,
+            until,
+            topics=args.topic,
+            types=frozenset(wanted) if wanted else None,
+            progress=not args.quiet,
+        )
+    except ReadError as e:
+        print(f"clustergrowth export: {e}", file=sys.stderr)
+        return 2
+    if not done.events:
+        message = nothing_found(done, since, until, export_topics(settings, args.topic), typed=bool(wanted))
+        print(f"clustergrowth export: {message}", file=sys.stderr)
     print(json.dumps({"out": args.out, "events": done.events, "partitions": done.partitions}))
     return 0
 

@@ -1,16 +1,20 @@
-"""The distributed mode's two front doors, served over real HTTP for the same tests: the Python
-gateway in proxy mode (``clustergrowth run gateway``) and the compiled front (``clustergrowth run
-edge``, built from gateway/edge), which passes the description and docs to a Python gateway."""
+"""The distributed mode's front door over real HTTP: the compiled front (``clustergrowth run edge``, built
+from gateway/edge), which answers ``/api/v1`` and passes the description and docs to the Python gateway
+(``clustergrowth run gateway`` with ``CG_GATEWAY_MODE=proxy``), started behind it here."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import resource
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+# httpcore before the services: pygal (councils dashboards) appends an import hook without find_spec,
+# and httpcore's optional `import trio` reaching it is an ImportWarning (an error under pytest)
+import httpcore  # noqa: F401
 import httpx
 import uvicorn
 
@@ -21,7 +25,8 @@ from instance.app import create_app
 from instance.registry import upstream_urls
 from tests.backends import free_port
 
-FRONTS = ["python", "edge"]
+# the fronts that answer /api/v1 (the Python gateway's proxy mode stopped being one: issue 20)
+FRONTS = ["edge"]
 
 
 class Served:
@@ -68,8 +73,12 @@ class Front:
 
 
 @asynccontextmanager
-async def front(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> AsyncIterator[Front]:
-    """Start one front door in proxy mode with ``gw``; the edge gets a Python gateway behind it."""
+async def front(
+    kind: str, settings: RuntimeSettings, gw: GatewaySettings, limit_files: int | None = None
+) -> AsyncIterator[Front]:
+    """Start the compiled front with ``gw`` and the Python gateway behind it (``kind="edge"``), or the
+    Python gateway alone (``kind="python"``: descriptions and docs only). ``limit_files``: the front's
+    RLIMIT_NOFILE (as ``ulimit -n``)."""
     gw = gw.model_copy(update={"mode": "proxy"})
     python = Served(lambda: create_app(settings, gw), free_port())
     await python.start()
@@ -81,8 +90,15 @@ async def front(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> As
         return
     port = free_port()
     edge = gw.model_copy(update={"describe_url": python.url})
-    command, env = edge_command(edge, upstream_urls(edge), "127.0.0.1", port)
-    proc = await asyncio.create_subprocess_exec(*command, env={**env, "CG_LOG_LEVEL": "WARNING"})
+    command, env = edge_command(edge, upstream_urls(edge), "127.0.0.1", port, settings)
+
+    def limit() -> None:
+        if limit_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, limit_files))
+
+    proc = await asyncio.create_subprocess_exec(
+        *command, env={**env, "CG_LOG_LEVEL": "WARNING"}, preexec_fn=limit if limit_files else None
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as c:

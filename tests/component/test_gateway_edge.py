@@ -39,28 +39,57 @@ async def until_closed(url: str, data: bytes) -> bytes:
     return answer
 
 
-async def test_malformed_requests_get_a_problem_and_the_connection_closes(settings: RuntimeSettings) -> None:
+async def test_malformed_requests_are_refused_and_the_connection_closes(settings: RuntimeSettings) -> None:
+    """What hyper's parser refuses gets hyper's own answer (a bare 400, 431 for a head too large: no
+    problem body, hyper writes it before any rule runs) and the connection closes; what it leaves to the
+    front's rules (Host, transfer codings, the head's size, the body) gets a problem+json."""
     async with front("edge", settings, GatewaySettings()) as f:
-        bad_line = await raw(f.url, b"NONSENSE\r\n\r\n")
-        assert bad_line.startswith(b"HTTP/1.1 400 ") and b"application/problem+json" in bad_line
-        absolute = await raw(f.url, b"GET http://elsewhere.example/api/v1/facilities/x HTTP/1.1\r\nHost: a\r\n\r\n")
-        assert absolute.startswith(b"HTTP/1.1 400 ") and b"origin-form" in absolute
-        huge = await raw(f.url, b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n")
-        assert huge.startswith(b"HTTP/1.1 431 ")
-        both = b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
-        assert (await raw(f.url, both)).startswith(b"HTTP/1.1 400 ")  # ambiguous framing is never forwarded
+        bare = {
+            "a request line that is none": b"NONSENSE\r\n\r\n",
+            "two lengths": b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            "a signed length": b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\nabcd",
+            "a folded line": b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
+            "a space before the colon": b"GET /healthz HTTP/1.1\r\nHost : a\r\n\r\n",
+            "a control character": b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "HTTP/1.0 with a transfer coding": b"POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        }
+        for case, data in bare.items():
+            answer = await until_closed(f.url, data)
+            assert answer.startswith(b"HTTP/1.1 400 ") and answer.endswith(b"\r\n\r\n"), (case, answer)
+        many = b"GET /healthz HTTP/1.1\r\nHost: a\r\n" + b"X-A: b\r\n" * 101 + b"\r\n"  # hyper: 100 fields
+        assert (await until_closed(f.url, many)).startswith(b"HTTP/1.1 431 ")
+        problems = {
+            "no Host": (b"GET /healthz HTTP/1.1\r\n\r\n", 400, b"Host"),
+            "two Hosts": (b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, b"Host"),
+            "gzip, chunked": (
+                b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                400,
+                b"only Transfer-Encoding: chunked",
+            ),
+            "a bad chunk size": (
+                b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                400,
+                b"could not be read",
+            ),
+            "a head over 64 KiB": (
+                b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n",
+                431,
+                b"larger than 65536 bytes",
+            ),
+        }
+        for case, (data, status, words) in problems.items():
+            answer = await until_closed(f.url, data)
+            assert answer.startswith(b"HTTP/1.1 %d " % status), (case, answer[:300])
+            assert b"application/problem+json" in answer and words in answer, (case, answer[:600])
+        # Content-Length and Transfer-Encoding together: read by the transfer coding alone and the
+        # connection closed after the answer (RFC 9112 §6.1), so what follows is never read as a request
         smuggle = (
-            b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
         )
-        assert (await raw(f.url, smuggle)).startswith(b"HTTP/1.1 400 ")
-        folded = b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"
-        assert (await raw(f.url, folded)).startswith(b"HTTP/1.1 400 ")
-        no_host = await raw(f.url, b"GET /healthz HTTP/1.1\r\n\r\n")
-        assert no_host.startswith(b"HTTP/1.1 400 ") and b"Host" in no_host
-        h2 = await raw(f.url, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        assert h2.startswith(b"HTTP/1.1 400 ")
-        bad_chunk = b"POST /api/v1/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
-        assert (await raw(f.url, bad_chunk)).startswith(b"HTTP/1.1 400 ")
+        answer = await until_closed(f.url, smuggle)
+        assert answer.startswith(b"HTTP/1.1 404 ") and answer.count(b"HTTP/1.1 ") == 1, answer
+        assert b"connection: close" in answer.lower()
 
 
 async def test_framing_on_the_wire_chunked_bodies_pipelining_expect_and_http10(
@@ -99,11 +128,12 @@ async def test_framing_on_the_wire_chunked_bodies_pipelining_expect_and_http10(
             writer.write(booking)
             assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 404 ")
             writer.close()
-            # an HTTP/1.0 client gets its answer and the connection closes after it
+            # an HTTP/1.0 client gets its answer, as HTTP/1.0 (hyper answers in the client's version, which
+            # RFC 9110 §2.5 allows), delimited by the close that follows it
             old = await until_closed(
                 f.url, b"GET /api/v1/facilities/resources?limit=1 HTTP/1.0\r\nAuthorization: " + auth + b"\r\n\r\n"
             )
-            assert old.startswith(b"HTTP/1.1 200 ") and b"connection: close" in old.lower()
+            assert old.startswith(b"HTTP/1.0 200 ") and b"transfer-encoding" not in old.lower()
     finally:
         await fac.stop()
 

@@ -1,6 +1,6 @@
 """Abuse limits at the front door: per token, tighter on writes, per client address; 429 problem+json
 with Retry-After and RateLimit headers; health endpoints exempt. The same tests run against the
-embedded gateway, the Python gateway in proxy mode and the compiled front (both over real HTTP)."""
+embedded gateway and the compiled front (over real HTTP)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Both front doors of the distributed mode (the Python gateway in proxy mode and the compiled front)
+"""The distributed mode's front door (the compiled front; the Python gateway's proxy mode is gone, issue 20)
 over real HTTP: forward and back on kept-alive connections, the request id, 503 at once when a
 service is down while the others answer, 504 when one hangs."""
 

@@ -1,131 +1,70 @@
 //! The front's configuration: the Python gateway's settings (CG_GATEWAY_*), validated and written as
-//! JSON by `clustergrowth run edge` (gateway/front.py); field names are the settings' names.
+//! JSON by `clustergrowth run edge` (gateway/front.py); field names are the settings' names. Read with
+//! serde (unknown fields refused), then checked here with the same rules as the Python settings.
 
-use crate::json::{self, Json};
+use http::Uri;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     pub url: String,
     pub timeout_s: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
+    #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamConfig>,
-    pub describe_url: String,
+    #[serde(default)]
+    pub describe_url: Option<String>,
     pub connect_timeout_s: f64,
     pub breaker_failures: u32,
     pub breaker_cooldown_s: f64,
     pub max_body_bytes: u64,
+    #[serde(default)]
     pub cors_origins: Vec<String>,
+    #[serde(default)]
     pub rate_limits: bool,
     pub rate_window_s: u64,
     pub rate_per_principal: u64,
     pub rate_writes_per_principal: u64,
     pub rate_per_address: u64,
-    pub rate_store_url: String,
+    #[serde(default)]
+    pub rate_store_url: Option<String>,
+    /// The quota store's ACL user and password (CG_REDIS_USERNAME, CG_REDIS_PASSWORD: never in the URL),
+    /// and the CA bundle (PEM) that signed a rediss:// store's certificate when it is not a public CA.
+    #[serde(default)]
+    pub rate_store_username: Option<String>,
+    #[serde(default)]
+    pub rate_store_password: Option<String>,
+    #[serde(default)]
+    pub rate_store_ca_file: Option<String>,
+    /// Open connections one client address may hold; more are answered 503 and closed.
+    #[serde(default = "default_per_address")]
+    pub max_connections_per_address: usize,
 }
 
-const FIELDS: &[&str] = &[
-    "upstreams",
-    "describe_url",
-    "connect_timeout_s",
-    "breaker_failures",
-    "breaker_cooldown_s",
-    "max_body_bytes",
-    "cors_origins",
-    "rate_limits",
-    "rate_window_s",
-    "rate_per_principal",
-    "rate_writes_per_principal",
-    "rate_per_address",
-    "rate_store_url",
-];
-
-fn num(m: &BTreeMap<String, Json>, field: &str) -> Result<f64, String> {
-    match m.get(field) {
-        Some(Json::Num(n)) => Ok(*n),
-        None => Err(format!("{field}: missing")),
-        Some(_) => Err(format!("{field}: must be a number")),
-    }
-}
-
-fn count(m: &BTreeMap<String, Json>, field: &str) -> Result<u64, String> {
-    let n = num(m, field)?;
-    if n < 0.0 || n.fract() != 0.0 || n > 1e15 {
-        return Err(format!("{field}: must be a whole number"));
-    }
-    Ok(n as u64)
-}
-
-fn text(m: &BTreeMap<String, Json>, field: &str) -> Result<String, String> {
-    match m.get(field) {
-        Some(Json::Str(s)) => Ok(s.clone()),
-        None | Some(Json::Null) => Ok(String::new()),
-        Some(_) => Err(format!("{field}: must be a string")),
-    }
+fn default_per_address() -> usize {
+    256
 }
 
 impl Config {
     pub fn from_json(raw: &str) -> Result<Config, String> {
-        let Json::Obj(m) = json::parse(raw).map_err(|e| format!("configuration: {e}"))? else {
-            return Err("configuration: must be a JSON object".into());
-        };
-        if let Some(unknown) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(format!("{unknown}: unknown field"));
-        }
-        let mut upstreams = BTreeMap::new();
-        match m.get("upstreams") {
-            Some(Json::Obj(ups)) => {
-                for (name, u) in ups {
-                    let Json::Obj(u) = u else {
-                        return Err(format!("upstreams.{name}: must be an object"));
-                    };
-                    if let Some(unknown) = u.keys().find(|k| *k != "url" && *k != "timeout_s") {
-                        return Err(format!("upstreams.{name}.{unknown}: unknown field"));
-                    }
-                    let url = text(u, "url").map_err(|e| format!("upstreams.{name}.{e}"))?;
-                    let timeout_s = num(u, "timeout_s").map_err(|e| format!("upstreams.{name}.{e}"))?;
-                    upstreams.insert(name.clone(), UpstreamConfig { url, timeout_s });
-                }
-            }
-            None | Some(Json::Null) => {}
-            Some(_) => return Err("upstreams: must be an object".into()),
-        }
-        let cors_origins = match m.get("cors_origins") {
-            Some(Json::Arr(items)) => items
-                .iter()
-                .map(|o| match o {
-                    Json::Str(s) => Ok(s.clone()),
-                    _ => Err("cors_origins: must be a list of strings".to_string()),
-                })
-                .collect::<Result<_, _>>()?,
-            None | Some(Json::Null) => Vec::new(),
-            Some(_) => return Err("cors_origins: must be a list of strings".into()),
-        };
-        let rate_limits = match m.get("rate_limits") {
-            Some(Json::Bool(b)) => *b,
-            None => false,
-            Some(_) => return Err("rate_limits: must be true or false".into()),
-        };
-        let c = Config {
-            upstreams,
-            describe_url: text(&m, "describe_url")?,
-            connect_timeout_s: num(&m, "connect_timeout_s")?,
-            breaker_failures: count(&m, "breaker_failures")?.min(u32::MAX as u64) as u32,
-            breaker_cooldown_s: num(&m, "breaker_cooldown_s")?,
-            max_body_bytes: count(&m, "max_body_bytes")?,
-            cors_origins,
-            rate_limits,
-            rate_window_s: count(&m, "rate_window_s")?,
-            rate_per_principal: count(&m, "rate_per_principal")?,
-            rate_writes_per_principal: count(&m, "rate_writes_per_principal")?,
-            rate_per_address: count(&m, "rate_per_address")?,
-            rate_store_url: text(&m, "rate_store_url")?,
-        };
+        // serde's messages name the field: "unknown field `x`", "missing field `y`", "invalid type ..."
+        let c: Config = serde_json::from_str(raw).map_err(|e| describe(&e.to_string()))?;
         c.validate()?;
         Ok(c)
+    }
+
+    pub fn describe_url(&self) -> &str {
+        self.describe_url.as_deref().unwrap_or("")
+    }
+
+    pub fn rate_store_url(&self) -> &str {
+        self.rate_store_url.as_deref().unwrap_or("")
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -134,22 +73,21 @@ impl Config {
         }
         for (name, u) in &self.upstreams {
             if HostPort::parse(&u.url).is_none() {
-                return Err(format!("upstreams.{name}.url: {} is not an http://host:port URL", json::quote(&u.url)));
+                return Err(format!("upstreams.{name}.url: {:?} is not an http://host:port URL", u.url));
             }
             if u.timeout_s.is_nan() || u.timeout_s <= 0.0 {
                 return Err(format!("upstreams.{name}.timeout_s: must be positive"));
             }
         }
-        if !self.describe_url.is_empty() && HostPort::parse(&self.describe_url).is_none() {
-            return Err(format!("describe_url: {} is not an http://host:port URL", json::quote(&self.describe_url)));
+        if !self.describe_url().is_empty() && HostPort::parse(self.describe_url()).is_none() {
+            return Err(format!("describe_url: {:?} is not an http://host:port URL", self.describe_url()));
         }
         for o in &self.cors_origins {
             if !valid_origin(o) {
                 return Err(format!(
-                    "cors_origins: {}: list each web client's origin as https://host[:port] (or http://localhost \
+                    "cors_origins: {o:?}: list each web client's origin as https://host[:port] (or http://localhost \
                      or http://127.0.0.1 with an optional port), lower case, no path, no wildcard; '*' is never \
-                     allowed",
-                    json::quote(o)
+                     allowed"
                 ));
             }
         }
@@ -165,6 +103,9 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err("max_body_bytes: must be at least 1024".into());
         }
+        if self.max_connections_per_address < 1 {
+            return Err("max_connections_per_address: must be at least 1".into());
+        }
         if self.rate_limits
             && (self.rate_window_s < 1
                 || self.rate_per_principal < 1
@@ -173,79 +114,62 @@ impl Config {
         {
             return Err("rate_*: windows and quotas must be at least 1".into());
         }
-        if self.rate_limits && !self.rate_store_url.is_empty() && RedisUrl::parse(&self.rate_store_url).is_none() {
-            return Err("rate_store_url: not a redis://[:password@]host[:port][/db] URL".into());
+        let store = self.rate_store_url();
+        if self.rate_limits && !store.is_empty() && !valid_redis_url(store) {
+            return Err("rate_store_url: not a redis:// or rediss://[[user]:password@]host[:port][/db] URL".into());
+        }
+        if self.rate_store_username.is_some() && self.rate_store_password.is_none() {
+            return Err("rate_store_username: needs rate_store_password".into());
+        }
+        if let Some(ca) = &self.rate_store_ca_file {
+            if !store.starts_with("rediss://") {
+                return Err("rate_store_ca_file: only for a rediss:// store".into());
+            }
+            std::fs::metadata(ca).map_err(|e| format!("rate_store_ca_file: {ca}: {e}"))?;
         }
         Ok(())
     }
 }
 
-/// An `http://host[:port][/prefix]` URL: what to connect to, the Host header, the path prefix.
+/// serde's error as `field: reason`, so that the message starts with the setting it is about.
+fn describe(e: &str) -> String {
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(rest) = e.split(marker).nth(1) {
+            let field = rest.split('`').next().unwrap_or("");
+            return format!("{field}: {e}");
+        }
+    }
+    format!("configuration: {e}")
+}
+
+/// A redis:// or rediss:// URL the Redis client accepts (host, port, credentials, database).
+pub fn valid_redis_url(url: &str) -> bool {
+    (url.starts_with("redis://") || url.starts_with("rediss://")) && redis::Client::open(url).is_ok()
+}
+
+/// An `http://host[:port][/prefix]` URL: the authority to connect to (and send as Host), the prefix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostPort {
-    pub connect: String,
-    pub host: String,
+    pub authority: String,
     pub prefix: String,
 }
 
 impl HostPort {
     pub fn parse(url: &str) -> Option<HostPort> {
-        let rest = url.strip_prefix("http://")?.trim_end_matches('/');
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        if authority.is_empty() || authority.contains('@') || path.contains(['?', '#', ' ']) {
+        let uri: Uri = url.parse().ok()?;
+        if uri.scheme_str() != Some("http") || uri.query().is_some() || url.contains('#') {
             return None;
         }
-        let has_port = match authority.rfind(':') {
-            Some(i) if !authority.ends_with(']') => {
-                let port = &authority[i + 1..];
-                if port.is_empty() || port.parse::<u16>().is_err() {
-                    return None;
-                }
-                true
-            }
-            _ => false,
-        };
-        let connect = if has_port { authority.to_string() } else { format!("{authority}:80") };
-        Some(HostPort { connect, host: authority.to_string(), prefix: path.to_string() })
-    }
-}
-
-/// `redis://[[user]:password@]host[:port][/db]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedisUrl {
-    pub connect: String,
-    pub user: String,
-    pub password: String,
-    pub db: u32,
-}
-
-impl RedisUrl {
-    pub fn parse(url: &str) -> Option<RedisUrl> {
-        let rest = url.strip_prefix("redis://")?;
-        let (authority, db) = match rest.split_once('/') {
-            Some((a, "")) => (a, 0),
-            Some((a, d)) => (a, d.parse().ok()?),
-            None => (rest, 0),
-        };
-        let (creds, hostport) = match authority.rsplit_once('@') {
-            Some((c, h)) => (c, h),
-            None => ("", authority),
-        };
-        let (user, password) = creds.split_once(':').unwrap_or(("", creds));
-        if hostport.is_empty() {
+        let authority = uri.authority()?;
+        let port_given = authority.as_str().rsplit_once(':').is_some_and(|(_, p)| !p.ends_with(']'));
+        if authority.as_str().contains('@')
+            || authority.host().is_empty()
+            || (port_given && authority.port_u16().is_none())
+        {
             return None;
         }
-        let connect = match hostport.rsplit_once(':') {
-            Some((_, p)) if !hostport.ends_with(']') => {
-                p.parse::<u16>().ok()?;
-                hostport.to_string()
-            }
-            _ => format!("{hostport}:6379"),
-        };
-        Some(RedisUrl { connect, user: user.to_string(), password: password.to_string(), db })
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        Some(HostPort { authority: authority.as_str().to_string(), prefix })
     }
 }
 
@@ -319,45 +243,46 @@ pub mod tests {
         }
         for bad in [
             "*",
-            "https://",
-            "http://localhost.evil.example",
-            "http://127.0.0.1.nip.io",
             "https://*.example.eu",
             "https://A.eu",
             "https://a.eu/",
             "https://a.eu:0",
             "https://a.eu:65536",
-            "http://a.eu",
-            "https://a.eu\n",
-            "https://-a.eu",
-            "https://a..eu",
             "https://a.eu:",
-            "http://localhost:8080/x",
+            "https://-a.eu",
+            "https://a-.eu",
+            "https://a..eu",
+            "http://a.eu",
+            "http://localhost.evil.example",
+            "https://a.eu:443x",
+            "null",
+            "",
         ] {
-            assert!(!valid_origin(bad), "{bad:?} accepted");
+            assert!(!valid_origin(bad), "{bad} accepted");
         }
     }
 
     #[test]
-    fn bad_configuration_is_refused_naming_the_field() {
+    fn each_bad_setting_is_refused_naming_it() {
         let cases = [
             ("cors_origins", r#""cors_origins": []"#, r#""cors_origins": ["*"]"#),
-            ("upstreams.facilities.url", "http://127.0.0.1:8101", "ftp://h"),
-            ("upstreams.facilities.url", "http://127.0.0.1:8101", "http://h:99999"),
-            ("upstreams.facilities.timeout_s", r#""timeout_s": 10"#, r#""timeout_s": 0"#),
-            ("max_body_bytes", "1048576", "10"),
-            ("breaker_failures", r#""breaker_failures": 3"#, r#""breaker_failures": 0"#),
             ("connect_timeout_s", r#""connect_timeout_s": 0.5"#, r#""connect_timeout_s": 0"#),
-            ("rate_", r#""rate_per_address": 1200"#, r#""rate_per_address": 0"#),
+            ("breaker_failures", r#""breaker_failures": 3"#, r#""breaker_failures": 0"#),
+            ("max_body_bytes", r#""max_body_bytes": 1048576"#, r#""max_body_bytes": 1023"#),
+            ("rate_*", r#""rate_per_address": 1200"#, r#""rate_per_address": 0"#),
             (
                 "upstreams",
                 r#""upstreams": {"facilities": {"url": "http://127.0.0.1:8101", "timeout_s": 10}}"#,
                 r#""upstreams": {}"#,
             ),
+            ("upstreams.facilities.url", r#""url": "http://127.0.0.1:8101""#, r#""url": "https://127.0.0.1:8101""#),
+            ("upstreams.facilities.timeout_s", r#""timeout_s": 10"#, r#""timeout_s": 0"#),
             ("describe_url", r#""describe_url": """#, r#""describe_url": "https://docs""#),
             ("rate_store_url", r#""rate_store_url": """#, r#""rate_store_url": "http://r""#),
+            ("rate_store_url", r#""rate_store_url": """#, r#""rate_store_url": "redis://h:x""#),
             ("surprise", r#""rate_store_url": """#, r#""rate_store_url": "", "surprise": 1"#),
-            ("rate_window_s", r#""rate_window_s": 60"#, r#""rate_window_s": "60""#),
+            ("configuration", r#""rate_window_s": 60"#, r#""rate_window_s": "60""#),
+            ("breaker_cooldown_s", r#""breaker_cooldown_s": 5,"#, ""),
         ];
         for (field, from, to) in cases {
             let raw = valid().replace(from, to);
@@ -367,22 +292,24 @@ pub mod tests {
                 Ok(_) => panic!("{field}: accepted"),
             }
         }
-        Config::from_json(&valid()).expect("a valid configuration was refused");
+        let c = Config::from_json(&valid()).expect("a valid configuration was refused");
+        assert_eq!(c.max_connections_per_address, 256);
     }
 
     #[test]
     fn urls() {
         let h = HostPort::parse("http://facilities:8000/").unwrap();
-        assert_eq!(
-            (h.connect.as_str(), h.host.as_str(), h.prefix.as_str()),
-            ("facilities:8000", "facilities:8000", "")
-        );
+        assert_eq!((h.authority.as_str(), h.prefix.as_str()), ("facilities:8000", ""));
         let h = HostPort::parse("http://svc/base").unwrap();
-        assert_eq!((h.connect.as_str(), h.prefix.as_str()), ("svc:80", "/base"));
-        assert!(HostPort::parse("http://").is_none());
-        let r = RedisUrl::parse("redis://:secret@127.0.0.1:7000/2").unwrap();
-        assert_eq!((r.connect.as_str(), r.password.as_str(), r.db), ("127.0.0.1:7000", "secret", 2));
-        assert_eq!(RedisUrl::parse("redis://cache").unwrap().connect, "cache:6379");
-        assert!(RedisUrl::parse("redis://h:x").is_none());
+        assert_eq!((h.authority.as_str(), h.prefix.as_str()), ("svc", "/base"));
+        for bad in ["http://", "https://svc", "http://u:p@svc:1", "http://svc:1/x?y=1", "svc:1", "http://svc:x"] {
+            assert!(HostPort::parse(bad).is_none(), "{bad}");
+        }
+        for ok in ["redis://:secret@127.0.0.1:7000/2", "redis://cache", "rediss://u:p@cache:6380/1"] {
+            assert!(valid_redis_url(ok), "{ok}");
+        }
+        for bad in ["redis://h:x", "http://cache", "redis://cache/notadb"] {
+            assert!(!valid_redis_url(bad), "{bad}");
+        }
     }
 }

@@ -1,30 +1,76 @@
-//! The edge rules, in the Python gateway's order (gateway/limits.py, clustergrowth/web.py): request
-//! id, security headers and CORS outermost, then quotas, the body cap, and the service.
+//! The edge rules, in the Python gateway's order (gateway/limits.py, clustergrowth/web.py), each one
+//! `Rule` in a chain: the request id and metrics outermost, then what hyper leaves to us of HTTP/1.1's
+//! framing rules, security headers, CORS, quotas, the local answers, the body cap, and the service.
 
 use crate::config::{Config, HostPort};
-use crate::http::Request;
-use crate::metrics::Metrics;
-use crate::proxy::Upstream;
+use crate::metrics::{Metrics, CONTENT_TYPE as METRICS_TYPE};
+use crate::proxy::{request_id, Upstream};
 use crate::quotas::Quotas;
-use crate::reply::Reply;
-use crate::server::{BodyError, BodySource};
-use crate::util::random_hex;
+use crate::reply::{closing, local, problem, Body, Resp};
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST, RETRY_AFTER, TRANSFER_ENCODING, VARY};
+use http::{Method, Request, Version};
+use http_body_util::BodyExt;
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+pub type Req = Request<Body>;
+pub type Answer<'a> = Pin<Box<dyn Future<Output = Resp> + Send + 'a>>;
 
 const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const CORS_HEADERS: &str = "Authorization, Content-Type, If-Match, X-Request-ID, traceparent";
 const CORS_EXPOSED: &str = "ETag, Link, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID";
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("cross-origin-resource-policy", "same-site"),
+];
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const MAX_HEAD: usize = 64 << 10;
+/// After a 413, at most this much more of the body is read (and dropped), for at most LINGER.
+const DISCARD_LIMIT: u64 = 1 << 20;
+const LINGER: Duration = Duration::from_millis(500);
+
+/// What every rule knows of the request besides the request itself.
+pub struct Ctx {
+    pub client: String,
+    pub rid: String,
+}
+
+/// The route template an answer is counted under, when the rule that made it knows better.
+#[derive(Clone)]
+struct Route(String);
+
+/// One edge rule: it answers itself, or passes the request on to `next` and may change the answer.
+pub trait Rule: Send + Sync {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a>;
+}
+
+/// The rest of the chain after a rule.
+pub struct Next<'a> {
+    rules: &'a [Box<dyn Rule>],
+    end: &'a Router,
+}
+
+impl<'a> Next<'a> {
+    pub fn run(self, req: Req, cx: &'a Ctx) -> Answer<'a> {
+        match self.rules.split_first() {
+            Some((rule, rest)) => rule.call(req, cx, Next { rules: rest, end: self.end }),
+            None => Box::pin(self.end.route(req, cx)),
+        }
+    }
+}
 
 pub struct Edge {
-    max_body: u64,
-    upstreams: BTreeMap<String, Upstream>,
-    /// Every path that is neither /api/v1/… nor answered here: the description and the docs.
-    describe: Option<Upstream>,
-    cors: HashSet<String>,
-    quotas: Option<Quotas>,
+    rules: Vec<Box<dyn Rule>>,
+    router: Router,
     pub metrics: Arc<Metrics>,
 }
 
@@ -33,7 +79,7 @@ fn valid_request_id(s: &str) -> bool {
 }
 
 impl Edge {
-    pub fn new(cfg: &Config) -> Edge {
+    pub fn new(cfg: &Config) -> Result<Edge, String> {
         let metrics = Arc::new(Metrics::default());
         let upstream = |name: &str, url: &str, timeout_s: f64| {
             let at = HostPort::parse(url).expect("validated with the configuration");
@@ -41,122 +87,302 @@ impl Edge {
             Upstream::new(name, at, timeout_s, cfg.connect_timeout_s, cfg.breaker_failures, cfg.breaker_cooldown_s, m)
         };
         let upstreams = cfg.upstreams.iter().map(|(n, u)| (n.clone(), upstream(n, &u.url, u.timeout_s))).collect();
-        let describe = (!cfg.describe_url.is_empty()).then(|| upstream("describe", &cfg.describe_url, 10.0));
-        Edge {
-            max_body: cfg.max_body_bytes,
-            upstreams,
-            describe,
-            cors: cfg.cors_origins.iter().cloned().collect(),
-            quotas: cfg.rate_limits.then(|| Quotas::new(cfg)),
-            metrics,
+        let describe = (!cfg.describe_url().is_empty()).then(|| upstream("describe", cfg.describe_url(), 10.0));
+        let mut rules: Vec<Box<dyn Rule>> = vec![Box::new(Framing), Box::new(SecurityHeaders)];
+        if !cfg.cors_origins.is_empty() {
+            rules.push(Box::new(Cors { allowed: cfg.cors_origins.iter().cloned().collect() }));
         }
-    }
-
-    pub fn close_idle(&self) {
-        self.upstreams.values().chain(self.describe.iter()).for_each(Upstream::close_idle);
+        if cfg.rate_limits {
+            rules.push(Box::new(Quotas::new(cfg)?));
+        }
+        rules.push(Box::new(Local { metrics: metrics.clone() }));
+        rules.push(Box::new(BodyCap { max: cfg.max_body_bytes }));
+        Ok(Edge { rules, router: Router { upstreams, describe }, metrics })
     }
 
     /// Answers one request and counts it in the RED metrics.
-    pub fn handle(&self, reply: &mut Reply, req: &Request, body: &mut BodySource, client: &str) {
+    pub async fn handle(&self, req: Req, client: String) -> Resp {
         let start = Instant::now();
-        let rid = match req.headers.get("x-request-id") {
+        let rid = match req.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
             Some(r) if valid_request_id(r) => r.to_string(),
-            _ => random_hex(16),
+            _ => request_id(),
         };
-        reply.headers.set("X-Request-ID", rid.as_str());
-        let route = self.serve(reply, req, body, client, &rid);
-        let status = if reply.status == 0 { 200 } else { reply.status };
-        self.metrics.observe(&req.method, route, status, start.elapsed().as_secs_f64());
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let cx = Ctx { client, rid };
+        let mut resp = Next { rules: &self.rules, end: &self.router }.run(req, &cx).await;
+        resp.headers_mut().insert("x-request-id", HeaderValue::from_str(&cx.rid).expect("checked or made here"));
+        let route = match resp.extensions_mut().remove::<Route>() {
+            Some(Route(r)) => r,
+            None => self.router.route_of(&path).to_string(),
+        };
+        self.metrics.observe(method.as_str(), &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+        resp
     }
+}
 
-    /// Answers one request; its route template for the metrics.
-    fn serve<'r>(
-        &'r self,
-        reply: &mut Reply,
-        req: &Request,
-        body: &mut BodySource,
-        client: &str,
-        rid: &str,
-    ) -> &'r str {
-        let path = req.path();
-        if self.cors(reply, req) {
-            return "preflight";
+fn with_route(mut r: Resp, route: &str) -> Resp {
+    r.extensions_mut().insert(Route(route.to_string()));
+    r
+}
+
+/// What RFC 9112 asks of a request that hyper's parser leaves to the application: HTTP/1.1 needs
+/// exactly one Host (§3.2), and the only transfer coding taken is `chunked`, alone, on one line
+/// (hyper takes `gzip, chunked` as chunked; the service would get the gzip bytes as they are). And
+/// the head's size cap: hyper checks its buffer only between reads, so a head that came in one read
+/// is measured here (431).
+struct Framing;
+
+/// The size of a request head as it was sent (request line, fields with ": " and CRLF), near enough.
+fn head_size(req: &Req) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    line + req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2
+}
+
+impl Rule for Framing {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+        if head_size(&req) > MAX_HEAD {
+            let detail = format!("the request head is larger than {MAX_HEAD} bytes");
+            return Box::pin(async move { closing(431, "bad-request", "Request header fields too large", &detail) });
         }
-        if let Some(q) = self.quotas.as_ref().filter(|_| !EXEMPT.iter().any(|p| path.starts_with(p))) {
-            let verdict = q.check(&req.method, &req.headers, client);
+        let h = req.headers();
+        if req.version() == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
+            let detail = "HTTP/1.1 requests need exactly one Host header";
+            return Box::pin(async move { closing(400, "bad-request", "Bad request", detail) });
+        }
+        let codings: Vec<&HeaderValue> = h.get_all(TRANSFER_ENCODING).iter().collect();
+        if !codings.is_empty() && (codings.len() > 1 || !codings[0].as_bytes().eq_ignore_ascii_case(b"chunked")) {
+            let detail = "only Transfer-Encoding: chunked, without Content-Length, is accepted";
+            return Box::pin(async move { closing(400, "bad-request", "Bad request", detail) });
+        }
+        next.run(req, cx)
+    }
+}
+
+/// Every answer carries the security headers once (a service's own value wins), and the API's
+/// content security policy except on the docs page, which sends its own.
+struct SecurityHeaders;
+
+impl Rule for SecurityHeaders {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+        let docs = req.uri().path().starts_with("/docs");
+        Box::pin(async move {
+            let mut resp = next.run(req, cx).await;
+            let h = resp.headers_mut();
+            for (k, v) in SECURITY_HEADERS {
+                if !h.contains_key(k) {
+                    h.insert(k, HeaderValue::from_static(v));
+                }
+            }
+            if !docs && !h.contains_key("content-security-policy") {
+                h.insert("content-security-policy", HeaderValue::from_static(API_CSP));
+            }
+            resp
+        })
+    }
+}
+
+/// The allow-list of web origins: their requests get the CORS headers, their preflights are answered
+/// here (never forwarded), anyone else's preflight is refused.
+struct Cors {
+    allowed: HashSet<String>,
+}
+
+impl Cors {
+    /// The allow-list's headers for an answer to `origin`, or the preflight answer.
+    fn decide(&self, method: &Method, headers: &HeaderMap) -> Decision {
+        let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else { return Decision::Nothing };
+        let allowed = self.allowed.contains(origin);
+        if method == Method::OPTIONS && headers.contains_key("access-control-request-method") {
+            if !allowed {
+                let detail = format!("origin {origin:?} is not one of this region's web clients");
+                let mut r = problem(400, "bad-request", "Bad request", &detail, &[]);
+                r.headers_mut().append(VARY, HeaderValue::from_static("Origin"));
+                return Decision::Answer(r);
+            }
+            let mut r = local(200, "text/plain; charset=utf-8", &b"OK"[..]);
+            let h = r.headers_mut();
+            h.append(VARY, HeaderValue::from_static("Origin"));
+            h.insert("access-control-allow-origin", HeaderValue::from_str(origin).expect("a header value"));
+            h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
+            h.insert("access-control-allow-methods", HeaderValue::from_static(CORS_METHODS));
+            h.insert("access-control-allow-headers", HeaderValue::from_static(CORS_HEADERS));
+            h.insert("access-control-max-age", HeaderValue::from_static("600"));
+            return Decision::Answer(r);
+        }
+        Decision::Add(allowed.then(|| HeaderValue::from_str(origin).expect("a header value")))
+    }
+}
+
+enum Decision {
+    /// No Origin: nothing to add.
+    Nothing,
+    /// Vary: Origin, and the allow headers for a listed origin.
+    Add(Option<HeaderValue>),
+    Answer(Resp),
+}
+
+impl Rule for Cors {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+        match self.decide(req.method(), req.headers()) {
+            Decision::Nothing => next.run(req, cx),
+            Decision::Answer(r) => Box::pin(async move { with_route(r, "preflight") }),
+            Decision::Add(origin) => Box::pin(async move {
+                let mut resp = next.run(req, cx).await;
+                let h = resp.headers_mut();
+                h.append(VARY, HeaderValue::from_static("Origin"));
+                if let Some(origin) = origin {
+                    if !h.contains_key("access-control-allow-origin") {
+                        h.insert("access-control-allow-origin", origin);
+                        h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
+                        h.insert("access-control-expose-headers", HeaderValue::from_static(CORS_EXPOSED));
+                    }
+                }
+                resp
+            }),
+        }
+    }
+}
+
+impl Rule for Quotas {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+        if EXEMPT.iter().any(|p| req.uri().path().starts_with(p)) {
+            return next.run(req, cx);
+        }
+        Box::pin(async move {
+            let verdict = self.check(req.method().as_str(), req.headers(), &cx.client).await;
+            let mut resp = match verdict.exceeded {
+                Some((quota, retry)) => {
+                    let detail =
+                        format!("more than {} requests in {} s ({}); slow down", quota.limit, quota.window, quota.name);
+                    let mut r = problem(429, "rate-limited", "Too many requests", &detail, &[("quota", quota.name)]);
+                    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry));
+                    r
+                }
+                None => next.run(req, cx).await,
+            };
+            let h = resp.headers_mut();
             for (k, v) in verdict.headers {
-                reply.headers.set(k, v);
-            }
-            if let Some((quota, retry)) = verdict.exceeded {
-                reply.headers.set("Retry-After", retry.to_string());
-                let detail =
-                    format!("more than {} requests in {} s ({}); slow down", quota.limit, quota.window, quota.name);
-                reply.problem(429, "rate-limited", "Too many requests", &detail, &[("quota", quota.name)]);
-                return self.route_of(path);
-            }
-        }
-        match path {
-            "/healthz" | "/readyz" => {
-                reply.local(200, "application/json", &b"{\"status\":\"ok\"}"[..]);
-                return if path == "/healthz" { "/healthz" } else { "/readyz" };
-            }
-            "/metrics" => {
-                reply.local(200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render());
-                return "/metrics";
-            }
-            _ => {}
-        }
-        let content = if matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
-            Vec::new()
-        } else {
-            match body.read_all(self.max_body) {
-                Ok(b) => b,
-                Err(BodyError::TooLarge) => {
-                    reply.close = true; // the rest of the body is not read
-                    let detail = format!("the request body is larger than {} bytes", self.max_body);
-                    reply.problem(413, "too-large", "Content too large", &detail, &[]);
-                    return self.route_of(path);
-                }
-                Err(BodyError::Unreadable(why)) => {
-                    reply.close = true;
-                    let detail = format!("the request body could not be read: {why}");
-                    reply.problem(400, "bad-request", "Bad request", &detail, &[]);
-                    return self.route_of(path);
+                if !h.contains_key(k) {
+                    h.insert(k, HeaderValue::from_str(&v).expect("a header value"));
                 }
             }
+            resp
+        })
+    }
+}
+
+/// /healthz, /readyz and /metrics are answered here.
+struct Local {
+    metrics: Arc<Metrics>,
+}
+
+impl Rule for Local {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+        let answer = match req.uri().path() {
+            p @ ("/healthz" | "/readyz") => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), p),
+            "/metrics" => with_route(local(200, METRICS_TYPE, self.metrics.render()), "/metrics"),
+            _ => return next.run(req, cx),
         };
-        if let Some(rest) = path.strip_prefix("/api/v1/") {
-            let name = rest.split('/').next().unwrap_or("");
-            return match self.upstreams.get_key_value(name) {
-                Some((_, up)) => {
-                    up.forward(reply, req, &content, rid, client);
-                    self.route_of(path)
+        Box::pin(async move { answer })
+    }
+}
+
+/// The request body is read here (at most `max` bytes, refused at once by its Content-Length) and
+/// passed on whole; GET, HEAD and OPTIONS pass on no body.
+struct BodyCap {
+    max: u64,
+}
+
+impl Rule for BodyCap {
+    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+                return next.run(Request::from_parts(parts, crate::reply::empty()), cx).await;
+            }
+            let too_large = |body: Body| async move {
+                // read on a little (bounded) so the client, still sending, is not reset before it reads
+                // the answer (what the old front's lingering close did)
+                let _ = tokio::time::timeout(LINGER, read_at_most(body, DISCARD_LIMIT)).await;
+                let detail = format!("the request body is larger than {} bytes", self.max);
+                closing(413, "too-large", "Content too large", &detail)
+            };
+            let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > self.max) {
+                return too_large(body).await; // refused by its length, before reading
+            }
+            let mut body = body;
+            let content = match tokio::time::timeout(BODY_TIMEOUT, read_at_most(&mut body, self.max)).await {
+                Ok(Ok(Some(c))) => c,
+                Ok(Ok(None)) => return too_large(body).await,
+                Ok(Err(e)) => {
+                    let detail = format!("the request body could not be read: {e}");
+                    return closing(400, "bad-request", "Bad request", &detail);
                 }
+                Err(_) => {
+                    let detail = "the request body could not be read: timed out";
+                    return closing(400, "bad-request", "Bad request", detail);
+                }
+            };
+            next.run(Request::from_parts(parts, crate::reply::full(content)), cx).await
+        })
+    }
+}
+
+/// The whole body, or None as soon as it is longer than `max` bytes (the rest is not read).
+async fn read_at_most<B>(mut body: B, max: u64) -> Result<Option<Bytes>, crate::reply::BoxError>
+where
+    B: http_body::Body<Data = Bytes, Error = crate::reply::BoxError> + Unpin,
+{
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if out.len() as u64 + data.len() as u64 > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(out.freeze()))
+}
+
+/// `/api/v1/<service>/…` to the service; every other path to the Python gateway at `describe_url`
+/// (the merged API description, the docs page), else 404.
+pub struct Router {
+    upstreams: BTreeMap<String, Upstream>,
+    describe: Option<Upstream>,
+}
+
+impl Router {
+    async fn route(&self, req: Req, cx: &Ctx) -> Resp {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default(); // read whole above
+        if let Some(rest) = parts.uri.path().strip_prefix("/api/v1/") {
+            let name = rest.split('/').next().unwrap_or("");
+            return match self.upstreams.get(name) {
+                Some(up) => up.forward(parts, body, &cx.rid, &cx.client).await,
                 None => {
-                    let detail = format!("no service {} behind this gateway", crate::json::quote(name));
-                    reply.problem(404, "not-found", "Not found", &detail, &[]);
-                    "unmatched"
+                    let detail = format!("no service {name:?} behind this gateway");
+                    with_route(problem(404, "not-found", "Not found", &detail, &[]), "unmatched")
                 }
             };
         }
         match &self.describe {
             Some(up) => {
-                up.forward(reply, req, &content, rid, client);
-                match path {
+                let route = match parts.uri.path() {
                     "/openapi.json" => "/openapi.json",
                     "/docs" => "/docs",
                     _ => "described",
-                }
+                };
+                with_route(up.forward(parts, body, &cx.rid, &cx.client).await, route)
             }
-            None => {
-                reply.problem(404, "not-found", "Not found", "nothing here", &[]);
-                "unmatched"
-            }
+            None => with_route(problem(404, "not-found", "Not found", "nothing here", &[]), "unmatched"),
         }
     }
 
     /// `/api/v1/<service>/*` for a service behind this front, else `unmatched`.
-    fn route_of<'r>(&'r self, path: &str) -> &'r str {
+    fn route_of(&self, path: &str) -> &str {
         if let Some(rest) = path.strip_prefix("/api/v1/") {
             if let Some(up) = self.upstreams.get(rest.split('/').next().unwrap_or("")) {
                 return up.route.as_str();
@@ -164,92 +390,69 @@ impl Edge {
         }
         "unmatched"
     }
-
-    /// Adds the allow-list headers; a preflight is answered here (true), never forwarded.
-    fn cors(&self, reply: &mut Reply, req: &Request) -> bool {
-        let Some(origin) = req.headers.get("origin") else { return false };
-        if self.cors.is_empty() {
-            return false;
-        }
-        let h = &mut reply.headers;
-        h.add("Vary", "Origin");
-        let allowed = self.cors.contains(origin);
-        if req.method == "OPTIONS" && req.headers.has("access-control-request-method") {
-            if !allowed {
-                let detail = format!("origin {} is not one of this region's web clients", crate::json::quote(origin));
-                reply.problem(400, "bad-request", "Bad request", &detail, &[]);
-                return true;
-            }
-            h.set("Access-Control-Allow-Origin", origin);
-            h.set("Access-Control-Allow-Credentials", "true");
-            h.set("Access-Control-Allow-Methods", CORS_METHODS);
-            h.set("Access-Control-Allow-Headers", CORS_HEADERS);
-            h.set("Access-Control-Max-Age", "600");
-            reply.local(200, "text/plain; charset=utf-8", &b"OK"[..]);
-            return true;
-        }
-        if allowed {
-            h.set("Access-Control-Allow-Origin", origin);
-            h.set("Access-Control-Allow-Credentials", "true");
-            h.set("Access-Control-Expose-Headers", CORS_EXPOSED);
-        }
-        false
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse_request;
-    use crate::http::tests::loopback_pair;
 
     const LISTED: &str = r#"["https://app.example.eu", "http://localhost:3000"]"#;
 
-    fn edge(origins: &str) -> Edge {
-        let raw =
-            crate::config::tests::valid().replace("\"cors_origins\": []", &format!("\"cors_origins\": {origins}"));
-        Edge::new(&Config::from_json(&raw).unwrap())
+    fn edge(changes: &[(&str, &str)]) -> Edge {
+        let mut raw = crate::config::tests::valid().replace("\"rate_limits\": true", "\"rate_limits\": false");
+        for (from, to) in changes {
+            assert!(raw.contains(from), "{from}");
+            raw = raw.replace(from, to);
+        }
+        Edge::new(&Config::from_json(&raw).unwrap()).unwrap()
     }
 
-    fn request(method: &str, headers: &str) -> Request {
-        let head = format!("{method} /api/v1/facilities/sites HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
-        parse_request(head.as_bytes()).unwrap()
+    fn cors_edge(origins: &str) -> Edge {
+        edge(&[("\"cors_origins\": []", &format!("\"cors_origins\": {origins}"))])
     }
 
-    /// The CORS headers the edge adds to a plain GET from `origin`, and whether it answered it itself.
-    fn cors_of(e: &Edge, method: &str, headers: &str) -> (bool, u16, Vec<(String, String)>) {
-        let (server, _client) = loopback_pair();
-        let mut reply = Reply::new(&server, "/api/v1/facilities/sites", false, false);
-        let answered = e.cors(&mut reply, &request(method, headers));
-        (answered, reply.status, reply.headers.0.clone())
+    /// The answer to `method` on a path no service serves (404 from the router when it gets there).
+    async fn answer(e: &Edge, method: &str, path: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Resp {
+        let mut b = Request::builder().method(method).uri(path).header("host", "h");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        e.handle(b.body(crate::reply::full(body)).unwrap(), "127.0.0.1".into()).await
+    }
+
+    fn cors_headers(r: &Resp) -> Vec<(String, String)> {
+        r.headers()
+            .iter()
+            .filter(|(k, _)| k.as_str().starts_with("access-control-") || *k == "vary")
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
-    #[test]
-    fn a_listed_origin_is_allowed_exactly_as_listed() {
-        let e = edge(LISTED);
+    #[tokio::test]
+    async fn a_listed_origin_is_allowed_exactly_as_listed() {
+        let e = cors_edge(LISTED);
         for origin in ["https://app.example.eu", "http://localhost:3000"] {
-            let (answered, _, headers) = cors_of(&e, "GET", &format!("Origin: {origin}\r\n"));
-            assert!(!answered);
+            let r = answer(&e, "GET", "/api/v1/nosuch/x", &[("origin", origin)], b"").await;
             let expose = "ETag, Link, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID";
             assert_eq!(
-                headers,
+                cors_headers(&r),
                 pairs(&[
-                    ("Vary", "Origin"),
-                    ("Access-Control-Allow-Origin", origin),
-                    ("Access-Control-Allow-Credentials", "true"),
-                    ("Access-Control-Expose-Headers", expose),
+                    ("vary", "Origin"),
+                    ("access-control-allow-origin", origin),
+                    ("access-control-allow-credentials", "true"),
+                    ("access-control-expose-headers", expose),
                 ])
             );
         }
     }
 
-    #[test]
-    fn any_other_spelling_of_an_origin_is_not_allowed() {
-        let e = edge(LISTED);
+    #[tokio::test]
+    async fn any_other_spelling_of_an_origin_is_not_allowed() {
+        let e = cors_edge(LISTED);
         for origin in [
             "https://APP.example.eu", // origins are compared as strings, as the Python gateway's CORS layer does
             "HTTPS://app.example.eu",
@@ -262,42 +465,103 @@ mod tests {
             "http://localhost:3001",
             "http://localhost",
         ] {
-            let (answered, _, headers) = cors_of(&e, "GET", &format!("Origin: {origin}\r\n"));
-            assert!(!answered, "{origin}");
-            assert_eq!(headers, pairs(&[("Vary", "Origin")]), "{origin}");
+            let r = answer(&e, "GET", "/api/v1/nosuch/x", &[("origin", origin)], b"").await;
+            assert_eq!(r.status(), 404, "{origin}");
+            assert_eq!(cors_headers(&r), pairs(&[("vary", "Origin")]), "{origin}");
         }
-        let (_, _, headers) = cors_of(&e, "GET", "");
-        assert!(headers.is_empty(), "no Origin, no CORS headers: {headers:?}");
-        let (_, _, headers) = cors_of(&edge("[]"), "GET", "Origin: https://app.example.eu\r\n");
-        assert!(headers.is_empty(), "no allow-list, no CORS headers: {headers:?}");
+        let r = answer(&e, "GET", "/api/v1/nosuch/x", &[], b"").await;
+        assert!(cors_headers(&r).is_empty(), "no Origin, no CORS headers");
+        let r = answer(&cors_edge("[]"), "GET", "/api/v1/nosuch/x", &[("origin", "https://app.example.eu")], b"").await;
+        assert!(cors_headers(&r).is_empty(), "no allow-list, no CORS headers");
     }
 
-    #[test]
-    fn a_preflight_is_answered_here_for_a_listed_origin_and_refused_for_any_other() {
-        let e = edge(LISTED);
-        let ask = "Access-Control-Request-Method: POST\r\n";
-        let (answered, status, headers) = cors_of(&e, "OPTIONS", &format!("Origin: https://app.example.eu\r\n{ask}"));
-        assert_eq!((answered, status), (true, 200));
+    #[tokio::test]
+    async fn a_preflight_is_answered_here_for_a_listed_origin_and_refused_for_any_other() {
+        let e = cors_edge(LISTED);
+        let ask = ("access-control-request-method", "POST");
+        let r = answer(&e, "OPTIONS", "/api/v1/nosuch/x", &[("origin", "https://app.example.eu"), ask], b"").await;
+        assert_eq!(r.status(), 200);
         let allow = "Authorization, Content-Type, If-Match, X-Request-ID, traceparent";
         assert_eq!(
-            headers,
+            cors_headers(&r),
             pairs(&[
-                ("Vary", "Origin"),
-                ("Access-Control-Allow-Origin", "https://app.example.eu"),
-                ("Access-Control-Allow-Credentials", "true"),
-                ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE"),
-                ("Access-Control-Allow-Headers", allow),
-                ("Access-Control-Max-Age", "600"),
-                ("Content-Type", "text/plain; charset=utf-8"),
+                ("vary", "Origin"),
+                ("access-control-allow-origin", "https://app.example.eu"),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"),
+                ("access-control-allow-headers", allow),
+                ("access-control-max-age", "600"),
             ])
         );
         for origin in ["null", "https://app.example.eu/", "https://App.example.eu"] {
-            let (answered, status, headers) = cors_of(&e, "OPTIONS", &format!("Origin: {origin}\r\n{ask}"));
-            assert_eq!((answered, status), (true, 400), "{origin}");
-            assert!(!headers.iter().any(|(k, _)| k.starts_with("Access-Control-")), "{origin}: {headers:?}");
+            let r = answer(&e, "OPTIONS", "/api/v1/nosuch/x", &[("origin", origin), ask], b"").await;
+            assert_eq!(r.status(), 400, "{origin}");
+            assert_eq!(cors_headers(&r), pairs(&[("vary", "Origin")]), "{origin}");
         }
-        // an OPTIONS that is not a preflight goes on like any request
-        let (answered, _, _) = cors_of(&e, "OPTIONS", "Origin: https://app.example.eu\r\n");
-        assert!(!answered);
+        // an OPTIONS that is not a preflight goes on like any request (to the router: no such service)
+        let r = answer(&e, "OPTIONS", "/api/v1/nosuch/x", &[("origin", "https://app.example.eu")], b"").await;
+        assert_eq!(r.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_security_headers_once_and_the_docs_page_no_api_csp() {
+        let e = edge(&[]);
+        for (path, csp) in [("/api/v1/nosuch/x", Some(API_CSP)), ("/healthz", Some(API_CSP)), ("/docs", None)] {
+            let r = answer(&e, "GET", path, &[], b"").await;
+            for (k, v) in SECURITY_HEADERS {
+                let values: Vec<_> = r.headers().get_all(k).iter().collect();
+                assert_eq!(values, [v], "{path}: {k}");
+            }
+            assert_eq!(r.headers().get("content-security-policy").map(|v| v.to_str().unwrap()), csp, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_refused_with_413() {
+        let e = edge(&[("\"max_body_bytes\": 1048576", "\"max_body_bytes\": 1024")]);
+        const AT: [u8; 1024] = [b'x'; 1024];
+        const OVER: [u8; 1025] = [b'x'; 1025];
+        // at the cap the body is read and the request goes on (to a service that is not here: 404)
+        let r = answer(&e, "POST", "/api/v1/nosuch", &[], &AT).await;
+        assert_eq!(r.status(), 404);
+        // one byte more, without a Content-Length (as a chunked body): read up to the cap, then 413
+        let r = answer(&e, "POST", "/api/v1/nosuch", &[], &OVER).await;
+        assert_eq!((r.status().as_u16(), r.headers()["connection"].to_str().unwrap()), (413, "close"));
+        // by its Content-Length: refused before reading
+        let r = answer(&e, "POST", "/api/v1/nosuch", &[("content-length", "1025")], b"").await;
+        assert_eq!(r.status(), 413);
+        let r = answer(&e, "POST", "/api/v1/nosuch", &[("content-length", "1024")], &AT).await;
+        assert_eq!(r.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_request_id_is_kept_when_well_formed_and_made_here_otherwise() {
+        let e = edge(&[]);
+        let r = answer(&e, "GET", "/healthz", &[("x-request-id", "trace-me.1_A")], b"").await;
+        assert_eq!(r.headers()["x-request-id"], "trace-me.1_A");
+        for bad in ["bad id", "a/b", &"x".repeat(129)] {
+            let r = answer(&e, "GET", "/healthz", &[("x-request-id", bad)], b"").await;
+            let made = r.headers()["x-request-id"].to_str().unwrap();
+            assert!(made.len() == 32 && made.bytes().all(|c| c.is_ascii_hexdigit()), "{bad}: {made}");
+        }
+    }
+
+    #[tokio::test]
+    async fn framing_hyper_leaves_to_the_edge_is_refused() {
+        let e = edge(&[]);
+        let no_host = Request::get("/healthz").body(crate::reply::empty()).unwrap();
+        let r = e.handle(no_host, "127.0.0.1".into()).await;
+        assert_eq!(r.status(), 400);
+        for te in ["gzip, chunked", "identity"] {
+            let r = answer(&e, "POST", "/healthz", &[("transfer-encoding", te)], b"").await;
+            assert_eq!(r.status(), 400, "{te}");
+        }
+        let r = answer(&e, "POST", "/healthz", &[("transfer-encoding", "Chunked")], b"").await;
+        assert_eq!(r.status(), 200);
+        // the head cap: "GET /healthz HTTP/1.1\r\n" (23), "host: h\r\n" (9), "x-big: …\r\n" (9 + n), "\r\n" (2)
+        let at = "x".repeat(MAX_HEAD - 23 - 9 - 9 - 2);
+        assert_eq!(answer(&e, "GET", "/healthz", &[("x-big", &at)], b"").await.status(), 200);
+        let over = format!("{at}x");
+        assert_eq!(answer(&e, "GET", "/healthz", &[("x-big", &over)], b"").await.status(), 431);
     }
 }

@@ -6,29 +6,28 @@
 //! /healthz, /readyz and /metrics, and passes every other path (the merged API description, the
 //! docs page) to the Python gateway at `describe_url`. Its configuration is the gateway's own
 //! settings (CG_GATEWAY_*), validated and written as JSON by `clustergrowth run edge`
-//! (gateway/front.py). The standard library only: it builds offline.
+//! (gateway/front.py). HTTP is hyper's, on tokio; this crate holds the edge's policy.
+
+#![forbid(unsafe_code)]
 
 mod config;
 mod edge;
-mod http;
-mod json;
+#[cfg(test)]
+mod fuzz;
+mod log;
 mod metrics;
 mod proxy;
 mod quotas;
 mod reply;
 mod server;
-mod util;
 
-use std::net::TcpListener;
+use log::{ERROR, INFO};
 use std::sync::Arc;
-use std::time::Duration;
-use util::{ERROR, INFO};
 
 const USAGE: &str = "usage: cg-edge [-listen HOST:PORT] [-config FILE]   (else the JSON in $CG_EDGE_CONFIG)";
 
 fn main() {
-    util::set_level(&std::env::var("CG_LOG_LEVEL").unwrap_or_default());
-    util::seed();
+    log::set_level(&std::env::var("CG_LOG_LEVEL").unwrap_or_default());
     let mut listen = "127.0.0.1:8000".to_string();
     let mut config_path = None;
     let mut args = std::env::args().skip(1);
@@ -50,24 +49,40 @@ fn main() {
         refuse("no configuration: pass -config FILE or set CG_EDGE_CONFIG (clustergrowth run edge does)");
     }
     let cfg = config::Config::from_json(&raw).unwrap_or_else(|e| refuse(&e));
-    let wait_for_signal = util::signal_waiter(); // before any thread starts, so all inherit the mask
-    let listener = TcpListener::bind(&listen).unwrap_or_else(|e| {
-        util::log(ERROR, "cannot listen", &[("address", &listen), ("error", &e.to_string())]);
+    // rustls (a rediss:// quota store) needs its process-wide crypto provider chosen: ring
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| refuse(&format!("cannot start the runtime: {e}")));
+    runtime.block_on(run(cfg, listen));
+}
+
+async fn run(cfg: config::Config, listen: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => refuse("cannot install the signal handlers"),
+    };
+    let listener = tokio::net::TcpListener::bind(&listen).await.unwrap_or_else(|e| {
+        log::log(ERROR, "cannot listen", &[("address", &listen), ("error", &e.to_string())]);
         std::process::exit(1)
     });
-    let edge = Arc::new(edge::Edge::new(&cfg));
-    let tracker = Arc::new(server::Tracker::default());
-    let (e, t) = (edge.clone(), tracker.clone());
-    std::thread::spawn(move || server::serve(listener, e, t));
-    let address = listen.clone();
-    util::log(INFO, "listening", &[("address", &address), ("services", &cfg.upstreams.len().to_string())]);
-    let sig = wait_for_signal();
-    util::log(INFO, "stopping", &[("signal", &sig.to_string())]);
-    tracker.stop(Duration::from_secs(5));
-    edge.close_idle();
+    let edge = Arc::new(edge::Edge::new(&cfg).unwrap_or_else(|e| refuse(&e)));
+    let conns = Arc::new(server::Conns::new(server::total_cap(), cfg.max_connections_per_address));
+    server::log_listening(&listen, cfg.upstreams.len(), &conns);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(server::serve(listener, edge, conns, stopped));
+    let sig = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    log::log(INFO, "stopping", &[("signal", sig)]);
+    let _ = stop.send(true);
+    let _ = serving.await;
 }
 
 fn refuse(why: &str) -> ! {
-    util::log(ERROR, "refusing to start", &[("error", why)]);
+    log::log(ERROR, "refusing to start", &[("error", why)]);
     std::process::exit(2)
 }

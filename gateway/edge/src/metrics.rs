@@ -1,29 +1,75 @@
-//! Prometheus metrics with the Python gateway's names, in the text exposition format.
+//! Prometheus metrics with the Python gateway's names (prometheus-client, OpenMetrics text).
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; 12],
-    count: u64,
-    sum: f64,
-}
-
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Red {
-    requests: BTreeMap<(&'static str, String, u16), u64>,
-    durations: BTreeMap<(&'static str, String), Histogram>,
+    method: &'static str,
+    route: String,
+    status: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Timed {
+    method: &'static str,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Service {
+    service: String,
+}
+
+type Histograms = Family<Timed, Histogram, fn() -> Histogram>;
+
 pub struct Metrics {
-    red: Mutex<Red>,
-    dials: Mutex<BTreeMap<String, u64>>,
-    circuit: Mutex<BTreeMap<String, u8>>,
+    registry: Registry,
+    requests: Family<Red, Counter>,
+    durations: Histograms,
+    dials: Family<Service, Counter>,
+    circuit: Family<Service, Gauge>,
+    refused: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<Red, Counter>::default();
+        let durations: Histograms = Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        let dials = Family::<Service, Counter>::default();
+        let circuit = Family::<Service, Gauge>::default();
+        let refused = Counter::default();
+        registry.register("http_requests", "HTTP requests by route template and status", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request duration by route template",
+            durations.clone(),
+        );
+        registry.register(
+            "gateway_upstream_connections",
+            "Connections opened to each service (keep-alive reuses them)",
+            dials.clone(),
+        );
+        registry.register(
+            "gateway_upstream_circuit_open",
+            "1 while a service's circuit is open (requests answered 503 at once)",
+            circuit.clone(),
+        );
+        registry.register(
+            "gateway_connections_refused",
+            "Client connections answered 503 at a connection cap (per address or in all)",
+            refused.clone(),
+        );
+        Metrics { registry, requests, durations, dials, circuit, refused }
+    }
 }
 
 /// The method as a label: the known ones, everything else as OTHER (a client cannot mint series).
@@ -40,71 +86,31 @@ pub fn method_label(m: &str) -> &'static str {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let method = method_label(method);
-        let mut red = lock(&self.red);
-        *red.requests.entry((method, route.to_string(), status)).or_default() += 1;
-        let h = red.durations.entry((method, route.to_string())).or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if seconds <= *b {
-                h.counts[i] += 1;
-            }
-        }
+        let red = Red { method, route: route.to_string(), status: status.to_string() };
+        self.requests.get_or_create(&red).inc();
+        self.durations.get_or_create(&Timed { method, route: route.to_string() }).observe(seconds);
     }
 
     pub fn dialled(&self, service: &str) {
-        *lock(&self.dials).entry(service.to_string()).or_default() += 1;
+        self.dials.get_or_create(&Service { service: service.to_string() }).inc();
     }
 
     pub fn circuit(&self, service: &str, open: bool) {
-        lock(&self.circuit).insert(service.to_string(), u8::from(open));
+        self.circuit.get_or_create(&Service { service: service.to_string() }).set(i64::from(open));
+    }
+
+    pub fn refused(&self) {
+        self.refused.inc();
     }
 
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let red = lock(&self.red);
-        out.push_str("# HELP http_requests_total HTTP requests by route template and status\n");
-        out.push_str("# TYPE http_requests_total counter\n");
-        for ((m, r, s), n) in &red.requests {
-            let _ = writeln!(out, "http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}", esc(r));
-        }
-        out.push_str("# HELP http_request_duration_seconds HTTP request duration by route template\n");
-        out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for ((m, r), h) in &red.durations {
-            let labels = format!("method=\"{m}\",route=\"{}\"", esc(r));
-            for (b, c) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {c}");
-            }
-            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", h.count);
-        }
-        drop(red);
-        out.push_str(
-            "# HELP gateway_upstream_connections_total Connections opened to each service (keep-alive reuses them)\n",
-        );
-        out.push_str("# TYPE gateway_upstream_connections_total counter\n");
-        for (s, n) in lock(&self.dials).iter() {
-            let _ = writeln!(out, "gateway_upstream_connections_total{{service=\"{}\"}} {n}", esc(s));
-        }
-        out.push_str("# HELP gateway_upstream_circuit_open 1 while a service's circuit is open (requests answered 503 at once)\n");
-        out.push_str("# TYPE gateway_upstream_circuit_open gauge\n");
-        for (s, n) in lock(&self.circuit).iter() {
-            let _ = writeln!(out, "gateway_upstream_circuit_open{{service=\"{}\"}} {n}", esc(s));
-        }
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -119,10 +125,17 @@ mod tests {
         m.dialled("x");
         m.circuit("x", true);
         let text = m.render();
-        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/x/*\",status=\"200\"} 1\n"));
+        assert!(
+            text.contains("http_requests_total{method=\"GET\",route=\"/api/v1/x/*\",status=\"200\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("http_requests_total{method=\"OTHER\",route=\"/api/v1/x/*\",status=\"200\"} 1\n"));
-        assert!(text.contains("le=\"0.001\"} 0\n") && text.contains("le=\"0.0025\"} 1\n"));
+        // 0.002 s is above the first bucket (1 ms) and inside the second (2.5 ms)
+        let bucket = |le: &str| format!("_bucket{{le=\"{le}\",method=\"GET\",route=\"/api/v1/x/*\"}}");
+        assert!(text.contains(&format!("{} 0\n", bucket("0.001"))), "{text}");
+        assert!(text.contains(&format!("{} 1\n", bucket("0.0025"))), "{text}");
         assert!(text.contains("gateway_upstream_connections_total{service=\"x\"} 1\n"));
         assert!(text.contains("gateway_upstream_circuit_open{service=\"x\"} 1\n"));
+        assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -1,34 +1,38 @@
-//! One service behind the front: a pool of keep-alive connections, its timeout, one retry for
-//! idempotent requests that got no answer, and a circuit breaker.
+//! One service behind the front: a pooled hyper client (keep-alive connections, counted as they are
+//! dialled), its timeout, one retry for idempotent requests that got no answer, and a circuit breaker.
 
 use crate::config::HostPort;
-use crate::http::{self, chunk_size, timed_out, Framing, HeadError, Headers, InBuf, Request, Response};
+use crate::log::{self, INFO, WARN};
 use crate::metrics::Metrics;
-use crate::reply::Reply;
-use crate::util::{self, random_hex, INFO, WARN};
-use std::io;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use crate::reply::{problem, Body, BoxError, Resp};
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, HOST, RETRY_AFTER};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// Headers that belong to one hop, or that the front sets itself.
-const HOP_BY_HOP: [&str; 14] = [
-    "Connection",
-    "Keep-Alive",
-    "Proxy-Connection",
-    "TE",
-    "Trailer",
-    "Transfer-Encoding",
-    "Upgrade",
-    "Proxy-Authorization",
-    "Proxy-Authenticate",
-    "X-Request-ID",
-    "X-Forwarded-For",
-    "Content-Length",
-    "Expect",
-    "Host",
+/// Headers that belong to one hop, or that the front sets itself (besides those the Connection
+/// header names).
+const HOP_BY_HOP: [&str; 13] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "x-request-id",
+    "x-forwarded-for",
+    "expect",
+    "host",
 ];
-const MAX_ANSWER_HEAD: usize = 64 << 10;
 /// Below the services' keep-alive (uvicorn: 5 s), so that a connection is never reused as it closes.
 const IDLE_FOR: Duration = Duration::from_secs(4);
 const MAX_IDLE: usize = 256;
@@ -78,7 +82,7 @@ impl Breaker {
     pub fn success(&self) {
         let mut s = self.state();
         if s.opened_at.is_some() {
-            util::log(INFO, "circuit closed", &[("upstream", &self.name)]);
+            log::log(INFO, "circuit closed", &[("upstream", &self.name)]);
             self.metrics.circuit(&self.name, false);
         }
         *s = BreakerState::default();
@@ -93,7 +97,7 @@ impl Breaker {
         s.failures += 1;
         if s.trial || s.failures >= self.threshold {
             if s.opened_at.is_none() || s.trial {
-                util::log(WARN, "circuit opened", &[("upstream", &self.name), ("failures", &s.failures.to_string())]);
+                log::log(WARN, "circuit opened", &[("upstream", &self.name), ("failures", &s.failures.to_string())]);
             }
             s.opened_at = Some(now);
             s.trial = false;
@@ -102,29 +106,36 @@ impl Breaker {
     }
 }
 
-struct UpConn {
-    s: TcpStream,
-    buf: InBuf,
-    since: Instant,
+/// The connector of one service's pool: hyper-util's, counting each connection it opens.
+#[derive(Clone)]
+pub struct Counted {
+    inner: HttpConnector,
+    name: Arc<str>,
+    metrics: Arc<Metrics>,
+}
+
+impl tower::Service<Uri> for Counted {
+    type Response = <HttpConnector as tower::Service<Uri>>::Response;
+    type Error = <HttpConnector as tower::Service<Uri>>::Error;
+    type Future = <HttpConnector as tower::Service<Uri>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        self.metrics.dialled(&self.name);
+        self.inner.call(dst)
+    }
 }
 
 enum Failure {
     /// Could not connect: the service is down (503), never slow (504).
-    Dial(io::Error),
-    /// The connection failed before any byte of an answer (safe to repeat if idempotent).
-    NoAnswer(io::Error),
+    Dial(String),
+    /// The connection failed before an answer (safe to repeat if idempotent).
+    NoAnswer(String),
     TimedOut,
     Invalid(String),
-}
-
-impl Failure {
-    fn describe(&self) -> String {
-        match self {
-            Failure::Dial(e) | Failure::NoAnswer(e) => e.to_string(),
-            Failure::TimedOut => "timed out".into(),
-            Failure::Invalid(e) => e.clone(),
-        }
-    }
 }
 
 pub struct Upstream {
@@ -132,15 +143,39 @@ pub struct Upstream {
     /// The route template of its requests in the metrics.
     pub route: String,
     at: HostPort,
+    host: HeaderValue,
     timeout: Duration,
-    connect: Duration,
-    pub breaker: Breaker,
-    idle: Mutex<Vec<UpConn>>,
-    metrics: Arc<Metrics>,
+    pub breaker: Arc<Breaker>,
+    client: Client<Counted, Full<Bytes>>,
 }
 
-fn idempotent(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
+fn idempotent(method: &http::Method) -> bool {
+    matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
+}
+
+/// Every header named by a Connection header, and the hop-by-hop names above.
+pub fn drop_hop_by_hop(h: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = h
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes).map(|_| format!("{:02x}", fastrand::u8(..))).collect()
+}
+
+pub fn request_id() -> String {
+    random_hex(16)
 }
 
 impl Upstream {
@@ -153,264 +188,147 @@ impl Upstream {
         cooldown_s: f64,
         metrics: Arc<Metrics>,
     ) -> Upstream {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs_f64(connect_s)));
+        let connector = Counted { inner: http, name: name.into(), metrics: metrics.clone() };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_FOR)
+            .pool_max_idle_per_host(MAX_IDLE)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
         Upstream {
             name: name.to_string(),
             route: format!("/api/v1/{name}/*"),
+            host: HeaderValue::from_str(&at.authority).expect("validated with the configuration"),
             at,
             timeout: Duration::from_secs_f64(timeout_s),
-            connect: Duration::from_secs_f64(connect_s),
-            breaker: Breaker::new(name, failures, Duration::from_secs_f64(cooldown_s), metrics.clone()),
-            idle: Mutex::new(Vec::new()),
-            metrics,
+            breaker: Arc::new(Breaker::new(name, failures, Duration::from_secs_f64(cooldown_s), metrics)),
+            client,
         }
     }
 
-    fn take(&self) -> Option<UpConn> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(c) = idle.pop() {
-            if c.since.elapsed() < IDLE_FOR {
-                return Some(c);
-            }
-        }
-        None
-    }
-
-    fn put(&self, mut c: UpConn) {
-        c.since = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(c);
-        }
-    }
-
-    pub fn close_idle(&self) {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-
-    fn dial(&self) -> Result<UpConn, Failure> {
-        self.metrics.dialled(&self.name);
-        let addrs: Vec<SocketAddr> = self.at.connect.to_socket_addrs().map_err(Failure::Dial)?.collect();
-        let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, self.connect) {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    let _ = s.set_read_timeout(Some(self.timeout));
-                    let _ = s.set_write_timeout(Some(self.timeout));
-                    return Ok(UpConn { s, buf: InBuf::new(16 << 10), since: Instant::now() });
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(Failure::Dial(last))
-    }
-
-    /// The client's request line and headers with the hop's own headers replaced, and the body.
-    fn message(&self, req: &Request, body: &[u8], rid: &str, client: &str) -> Vec<u8> {
-        let mut m = Vec::with_capacity(1024 + body.len());
-        for part in [
-            req.method.as_str(),
-            " ",
-            self.at.prefix.as_str(),
-            req.target.as_str(),
-            " HTTP/1.1\r\nHost: ",
-            self.at.host.as_str(),
-            "\r\n",
-        ] {
-            m.extend_from_slice(part.as_bytes());
-        }
-        let mut h = req.headers.clone();
-        h.drop_hop_by_hop(&HOP_BY_HOP);
-        h.add("X-Request-ID", rid);
-        h.add("X-Forwarded-For", client);
-        if !h.has("traceparent") {
+    /// The client's request with the hop's own headers replaced, to the service's address.
+    fn message(&self, parts: &http::request::Parts, body: &Bytes, rid: &str, client: &str) -> Request<Full<Bytes>> {
+        let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let uri = format!("http://{}{}{}", self.at.authority, self.at.prefix, target);
+        let mut headers = parts.headers.clone();
+        drop_hop_by_hop(&mut headers);
+        headers.insert(HOST, self.host.clone());
+        let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
+        headers.insert("x-request-id", value(rid));
+        headers.insert("x-forwarded-for", value(client));
+        if !headers.contains_key("traceparent") {
             // start a trace here, so that the service and its events continue it
-            h.add("traceparent", format!("00-{}-{}-01", random_hex(16), random_hex(8)));
+            headers.insert("traceparent", value(&format!("00-{}-{}-01", random_hex(16), random_hex(8))));
         }
-        h.add("Content-Length", body.len().to_string());
-        h.write_to(&mut m);
-        m.extend_from_slice(b"\r\n");
-        m.extend_from_slice(body);
-        m
+        let mut req = Request::new(Full::new(body.clone()));
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+        *req.headers_mut() = headers;
+        req
     }
 
-    /// Writes the request on a pooled (or new) connection and reads the answer's head.
-    fn exchange(&self, message: &[u8], head_request: bool) -> Result<(UpConn, Response), Failure> {
-        let (mut c, reused) = match self.take() {
-            Some(c) => (c, true),
-            None => (self.dial()?, false),
-        };
-        if let Err(e) = io::Write::write_all(&mut &c.s, message) {
-            return Err(if timed_out(&e) { Failure::TimedOut } else { Failure::NoAnswer(e) });
-        }
-        loop {
-            let n = match c.buf.read_head(&c.s, MAX_ANSWER_HEAD, None) {
-                Ok(n) => n,
-                Err(HeadError::Closed { .. }) => return Err(Failure::NoAnswer(io::ErrorKind::UnexpectedEof.into())),
-                Err(HeadError::TimedOut { .. }) => return Err(Failure::TimedOut),
-                Err(HeadError::Io(e)) if reused => return Err(Failure::NoAnswer(e)),
-                Err(HeadError::Io(e)) => return Err(Failure::Invalid(e.to_string())),
-                Err(HeadError::TooLarge) => return Err(Failure::Invalid("the answer's head is too large".into())),
-            };
-            let resp = http::parse_response(&c.buf.data()[..n], head_request).map_err(Failure::Invalid)?;
-            c.buf.consume(n);
-            if (100..200).contains(&resp.status) && resp.status != 101 {
-                continue; // an interim answer: the real one follows
+    async fn exchange(&self, req: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, Failure> {
+        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+            Err(_) => Err(Failure::TimedOut),
+            Ok(Err(e)) if e.is_connect() => Err(Failure::Dial(describe(&e))),
+            Ok(Err(e)) => {
+                let parse = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<hyper::Error>())
+                    .is_some_and(|h| h.is_parse() || h.is_parse_status() || h.is_parse_too_large());
+                Err(if parse { Failure::Invalid(describe(&e)) } else { Failure::NoAnswer(describe(&e)) })
             }
-            if resp.status == 101 {
-                return Err(Failure::Invalid("protocol upgrades are not passed on".into()));
+            Ok(Ok(r)) if r.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
+                Err(Failure::Invalid("protocol upgrades are not passed on".into()))
             }
-            return Ok((c, resp));
+            Ok(Ok(r)) => Ok(r),
         }
     }
 
     /// Sends the request on (twice at most, and twice only when idempotent and unanswered) and
     /// streams the answer back; a service that cannot answer gets 503 or 504 problem+json.
-    pub fn forward(&self, reply: &mut Reply, req: &Request, body: &[u8], rid: &str, client: &str) {
+    pub async fn forward(&self, parts: http::request::Parts, body: Bytes, rid: &str, client: &str) -> Resp {
         let wait = self.breaker.wait();
         if !wait.is_zero() {
-            reply.headers.set("Retry-After", (wait.as_secs_f64().ceil() as u64).max(1).to_string());
             let detail =
                 format!("the {} service is failing; the gateway stops sending it requests for a moment", self.name);
-            reply.problem(503, "unavailable", "Service unavailable", &detail, &[]);
-            return;
+            let mut r = problem(503, "unavailable", "Service unavailable", &detail, &[]);
+            let secs = (wait.as_secs_f64().ceil() as u64).max(1);
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+            return r;
         }
-        let message = self.message(req, body, rid, client);
-        let head_request = req.method == "HEAD";
-        let attempts = if idempotent(&req.method) { 2 } else { 1 };
-        let mut outcome = self.exchange(&message, head_request);
+        let attempts = if idempotent(&parts.method) { 2 } else { 1 };
+        let mut outcome = self.exchange(self.message(&parts, &body, rid, client)).await;
         for _ in 1..attempts {
             match outcome {
-                Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_)) => outcome = self.exchange(&message, head_request),
+                Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_)) => {
+                    outcome = self.exchange(self.message(&parts, &body, rid, client)).await
+                }
                 _ => break,
             }
         }
-        let (mut c, mut resp) = match outcome {
-            Ok(ok) => ok,
+        let resp = match outcome {
+            Ok(r) => r,
             Err(f) => {
                 self.breaker.failure();
-                util::log(
-                    WARN,
-                    "upstream failed",
-                    &[("upstream", &self.name), ("request_id", rid), ("error", &f.describe())],
-                );
-                match f {
+                let why = match &f {
+                    Failure::Dial(e) | Failure::NoAnswer(e) | Failure::Invalid(e) => e.clone(),
+                    Failure::TimedOut => "timed out".into(),
+                };
+                log::log(WARN, "upstream failed", &[("upstream", &self.name), ("request_id", rid), ("error", &why)]);
+                let detail = match f {
                     Failure::TimedOut => {
                         let detail = format!("the {} service did not answer in time", self.name);
-                        reply.problem(504, "upstream-timeout", "Gateway timeout", &detail, &[]);
+                        return problem(504, "upstream-timeout", "Gateway timeout", &detail, &[]);
                     }
                     Failure::Dial(_) => {
-                        let detail = format!(
+                        format!(
                             "the {} service is not answering: connection refused or not accepted in time",
                             self.name
-                        );
-                        reply.problem(503, "unavailable", "Service unavailable", &detail, &[]);
+                        )
                     }
                     Failure::NoAnswer(_) | Failure::Invalid(_) => {
-                        let detail = format!(
-                            "the {} service is not answering: the connection closed before an answer",
-                            self.name
-                        );
-                        reply.problem(503, "unavailable", "Service unavailable", &detail, &[]);
+                        format!("the {} service is not answering: the connection closed before an answer", self.name)
                     }
-                }
-                return;
+                };
+                return problem(503, "unavailable", "Service unavailable", &detail, &[]);
             }
         };
-        if resp.status >= 500 {
+        if resp.status().is_server_error() {
             self.breaker.failure();
         } else {
             self.breaker.success();
         }
-        merge(&mut reply.headers, std::mem::take(&mut resp.headers), rid);
-        match relay(&mut c, &resp, reply) {
-            Ok(true) if !resp.close && !reply.aborted => self.put(c),
-            Ok(_) => {}
-            Err(e) => {
-                self.breaker.failure();
-                reply.aborted = true;
-                util::log(
+        let (mut parts, incoming) = resp.into_parts();
+        drop_hop_by_hop(&mut parts.headers);
+        let (breaker, name, rid) = (self.breaker.clone(), self.name.clone(), rid.to_string());
+        let body: Body = incoming
+            .map_err(move |e| -> BoxError {
+                breaker.failure();
+                let why = e.to_string();
+                log::log(
                     WARN,
                     "upstream broke off its answer",
-                    &[("upstream", &self.name), ("request_id", rid), ("error", &e.to_string())],
+                    &[("upstream", &name), ("request_id", &rid), ("error", &why)],
                 );
-            }
-        }
+                Box::new(e)
+            })
+            .boxed();
+        http::Response::from_parts(parts, body)
     }
 }
 
-/// The service's headers over the front's own (the front's Vary: Origin is kept), without the
-/// service's hop-by-hop ones; the request id is the front's.
-fn merge(into: &mut Headers, mut from: Headers, rid: &str) {
-    from.drop_hop_by_hop(&HOP_BY_HOP);
-    for (k, _) in &from.0 {
-        if !k.eq_ignore_ascii_case("vary") {
-            into.remove(k);
-        }
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
     }
-    into.0.extend(from.0);
-    into.set("X-Request-ID", rid);
-}
-
-/// Copies the answer's body to the client as it arrives; true when it was read to its end and
-/// the connection can carry the next request. An error is the service's (a client that leaves is not).
-fn relay(c: &mut UpConn, resp: &Response, reply: &mut Reply) -> io::Result<bool> {
-    match resp.framing {
-        Framing::Length(n) => {
-            reply.start(resp.status, if reply.head_request { resp.declared_length } else { Some(n) });
-            copy(c, reply, n)?;
-            Ok(!reply.aborted)
-        }
-        Framing::Chunked => {
-            reply.start(resp.status, None);
-            loop {
-                let size = chunk_size(&line(c, reply)?)?;
-                if size == 0 {
-                    while !line(c, reply)?.is_empty() {} // trailers are not passed on
-                    reply.end();
-                    return Ok(!reply.aborted);
-                }
-                copy(c, reply, size)?;
-                if !line(c, reply)?.is_empty() {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "a chunk without its CRLF"));
-                }
-                if reply.aborted {
-                    return Ok(false);
-                }
-            }
-        }
-        Framing::UntilClose => {
-            reply.start(resp.status, None);
-            loop {
-                let n = c.buf.data().len();
-                reply.data(c.buf.data());
-                c.buf.consume(n);
-                reply.flush();
-                if reply.aborted || c.buf.fill(&c.s)? == 0 {
-                    reply.end();
-                    return Ok(false);
-                }
-            }
-        }
-    }
-}
-
-/// `n` bytes of body from the service to the client, sending what is at hand before each wait.
-fn copy(c: &mut UpConn, reply: &mut Reply, n: u64) -> io::Result<()> {
-    c.buf.pass(&c.s, n, |chunk, more| {
-        reply.data(chunk);
-        if more {
-            reply.flush();
-        }
-        !reply.aborted
-    })
-}
-
-fn line(c: &mut UpConn, reply: &mut Reply) -> io::Result<String> {
-    if !c.buf.data().windows(2).any(|w| w == b"\r\n") {
-        reply.flush(); // the client gets what has come before the front waits for more
-    }
-    c.buf.read_line(&c.s, 4096)
+    s
 }
 
 #[cfg(test)]
@@ -429,27 +347,6 @@ mod tests {
         assert!(!b.wait().is_zero(), "a second request went through while the trial is out");
         b.success();
         assert!(b.wait().is_zero(), "a good trial did not close the circuit");
-    }
-
-    #[test]
-    fn merge_keeps_vary_and_the_request_id() {
-        let mut into = Headers::default();
-        into.add("Vary", "Origin");
-        into.add("RateLimit", "x");
-        let mut from = Headers::default();
-        for (k, v) in [
-            ("vary", "Accept"),
-            ("Connection", "close, X-Secret"),
-            ("X-Secret", "1"),
-            ("Link", "a"),
-            ("Link", "b"),
-            ("x-request-id", "theirs"),
-        ] {
-            from.add(k, v);
-        }
-        merge(&mut into, from, "ours");
-        let names: Vec<String> = into.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        assert_eq!(names, ["Vary=Origin", "RateLimit=x", "vary=Accept", "Link=a", "Link=b", "X-Request-ID=ours"]);
     }
 
     // The breaker on an injected clock: `t(s)` is `s` seconds after an arbitrary start.
@@ -491,20 +388,38 @@ mod tests {
         assert_eq!(b.wait_at(t(71.0)), Duration::ZERO, "still half open after a good trial");
     }
 
-    #[test]
-    fn an_open_circuit_answers_503_with_retry_after_the_cooldown_left_and_sends_nothing() {
+    #[tokio::test]
+    async fn an_open_circuit_answers_503_with_retry_after_the_cooldown_left_and_sends_nothing() {
         let metrics = Arc::new(Metrics::default());
         let at = HostPort::parse("http://127.0.0.1:9").unwrap();
         let up = Upstream::new("facilities", at, 1.0, 0.1, 1, 30.0, metrics.clone());
         up.breaker.failure(); // on the real clock: open for 30 s from now
-        let (server, _client) = crate::http::tests::loopback_pair();
-        let mut reply = Reply::new(&server, "/api/v1/facilities/sites", false, false);
-        let req = http::parse_request(b"GET /api/v1/facilities/sites HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-        up.forward(&mut reply, &req, b"", "rid", "127.0.0.1");
-        assert_eq!(reply.status, 503);
-        assert_eq!(reply.headers.get("retry-after"), Some("30"), "30 s less a few microseconds, rounded up");
+        let (parts, _) = Request::get("/api/v1/facilities/sites").body(()).unwrap().into_parts();
+        let r = up.forward(parts, Bytes::new(), "rid", "127.0.0.1").await;
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "30", "30 s less a few microseconds, rounded up");
         let text = metrics.render();
         assert!(!text.contains("gateway_upstream_connections_total{service=\"facilities\"}"), "dialled: {text}");
         assert!(text.contains("gateway_upstream_circuit_open{service=\"facilities\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("vary", "Accept"),
+            ("connection", "close, X-Secret"),
+            ("x-secret", "1"),
+            ("link", "a"),
+            ("link", "b"),
+            ("x-request-id", "theirs"),
+            ("transfer-encoding", "chunked"),
+            ("content-length", "2"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        drop_hop_by_hop(&mut h);
+        let kept: Vec<String> = h.iter().map(|(k, v)| format!("{k}={}", v.to_str().unwrap())).collect();
+        assert_eq!(kept, ["vary=Accept", "link=a", "link=b", "content-length=2"]);
     }
 }

@@ -4,13 +4,13 @@
 //! The token is read as the services' verifier reads it (clustergrowth/credentials.py), so that no
 //! respelling of the header buys a fresh quota; a JWT counts as its signing input (`header.payload`),
 //! so that the two valid spellings of an ECDSA signature, (r, s) and (r, n - s), name one quota.
+//! Shared counters live in Redis (redis:// or rediss://, through the `redis` crate).
 
-use crate::config::{Config, RedisUrl};
-use crate::http::Headers;
-use crate::util::{self, WARN};
+use crate::config::Config;
+use crate::log::{self, WARN};
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,19 +21,14 @@ pub struct Quota {
     pub window: u64,
 }
 
-pub trait Counter: Send + Sync {
-    /// Counts one request for each key in its window; the counts so far, in order.
-    fn hit(&self, keys: &[String], ttl: u64) -> Vec<u64>;
-}
-
 /// Window id → key → count; only the windows some key used lately are kept.
 #[derive(Default)]
 pub struct MemoryCounter {
     windows: Mutex<HashMap<String, HashMap<String, u64>>>,
 }
 
-impl Counter for MemoryCounter {
-    fn hit(&self, keys: &[String], _ttl: u64) -> Vec<u64> {
+impl MemoryCounter {
+    fn hit(&self, keys: &[String]) -> Vec<u64> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
@@ -54,8 +49,8 @@ impl Counter for MemoryCounter {
 /// INCR and EXPIRE for every quota of a request in one round trip (MULTI/EXEC). While Redis does
 /// not answer, this replica counts in its own memory and tries Redis again 5 s later.
 pub struct RedisCounter {
-    url: RedisUrl,
-    idle: Mutex<Vec<TcpStream>>,
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     fallback: MemoryCounter,
     down_until: Mutex<Option<Instant>>,
 }
@@ -63,184 +58,101 @@ pub struct RedisCounter {
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 impl RedisCounter {
-    pub fn new(url: RedisUrl) -> RedisCounter {
-        RedisCounter {
-            url,
-            idle: Mutex::new(Vec::new()),
+    /// A counter on the store at `url`, with the configuration's credentials and CA (read now: a file
+    /// that cannot be read or a bundle that is not PEM refuses the start).
+    pub fn new(cfg: &Config) -> Result<RedisCounter, String> {
+        use redis::IntoConnectionInfo;
+        let url = cfg.rate_store_url();
+        let mut info = url.into_connection_info().map_err(|e| format!("rate_store_url: {e}"))?;
+        if let Some(password) = &cfg.rate_store_password {
+            let mut redis = info.redis_settings().clone().set_password(password);
+            if let Some(user) = &cfg.rate_store_username {
+                redis = redis.set_username(user);
+            }
+            info = info.set_redis_settings(redis);
+        }
+        let client = match &cfg.rate_store_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| format!("rate_store_ca_file: {path}: {e}"))?;
+                let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                redis::Client::build_with_tls(info, certs).map_err(|e| format!("rate_store_ca_file: {path}: {e}"))?
+            }
+            None => redis::Client::open(info).map_err(|e| format!("rate_store_url: {e}"))?,
+        };
+        Ok(RedisCounter {
+            client,
+            conn: tokio::sync::Mutex::new(None),
             fallback: MemoryCounter::default(),
             down_until: Mutex::new(None),
-        }
+        })
     }
 
-    fn connect(&self) -> io::Result<TcpStream> {
-        let addr = self.url.connect.to_socket_addrs()?.next().ok_or(io::ErrorKind::AddrNotAvailable)?;
-        let mut s = TcpStream::connect_timeout(&addr, REDIS_TIMEOUT)?;
-        s.set_read_timeout(Some(REDIS_TIMEOUT))?;
-        s.set_write_timeout(Some(REDIS_TIMEOUT))?;
-        s.set_nodelay(true)?;
-        let mut hello = Vec::new();
-        if !self.url.password.is_empty() {
-            if self.url.user.is_empty() {
-                command(&mut hello, &["AUTH", &self.url.password]);
-            } else {
-                command(&mut hello, &["AUTH", &self.url.user, &self.url.password]);
-            }
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
         }
-        if self.url.db != 0 {
-            command(&mut hello, &["SELECT", &self.url.db.to_string()]);
-        }
-        if !hello.is_empty() {
-            s.write_all(&hello)?;
-            let mut r = Resp::new(&mut s);
-            for _ in 0..usize::from(!self.url.password.is_empty()) + usize::from(self.url.db != 0) {
-                r.expect_ok()?;
-            }
-        }
-        Ok(s)
+        let cfg = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await.map_err(|e| e.to_string())?;
+        *slot = Some(c.clone());
+        Ok(c)
     }
 
-    fn exchange(&self, keys: &[String], ttl: u64) -> io::Result<Vec<u64>> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut s = match pooled {
-            Some(s) => s,
-            None => self.connect()?,
-        };
-        let mut out = Vec::with_capacity(64 * keys.len());
-        command(&mut out, &["MULTI"]);
-        let ttl = ttl.to_string();
+    async fn exchange(&self, keys: &[String], ttl: u64) -> Result<Vec<u64>, String> {
+        let mut c = self.connection().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
         for k in keys {
             let name = format!("cg:quota:{k}");
-            command(&mut out, &["INCR", &name]);
-            command(&mut out, &["EXPIRE", &name, &ttl]);
+            pipe.incr(&name, 1u64).expire(&name, ttl as i64).ignore();
         }
-        command(&mut out, &["EXEC"]);
-        s.write_all(&out)?;
-        let counts = {
-            let mut r = Resp::new(&mut s);
-            r.expect_ok()?;
-            for _ in 0..2 * keys.len() {
-                r.expect_simple("QUEUED")?;
-            }
-            let n = r.array_len()?;
-            if n != 2 * keys.len() {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "EXEC answered a different number of replies"));
-            }
-            let mut counts = Vec::with_capacity(keys.len());
-            for i in 0..n {
-                let v = r.integer()?;
-                if i % 2 == 0 {
-                    counts.push(v.max(0) as u64);
-                }
-            }
-            if !r.rest.is_empty() {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected bytes after EXEC"));
-            }
-            counts
-        };
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < 64 {
-            idle.push(s);
+        let counts: Vec<i64> = tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async(&mut c))
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        if counts.len() != keys.len() {
+            return Err("EXEC answered a different number of replies".into());
         }
-        Ok(counts)
+        Ok(counts.into_iter().map(|n| n.max(0) as u64).collect())
     }
-}
 
-impl Counter for RedisCounter {
-    fn hit(&self, keys: &[String], ttl: u64) -> Vec<u64> {
+    async fn hit(&self, keys: &[String], ttl: u64) -> Vec<u64> {
         let degraded = self.down_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|t| Instant::now() < t);
         if degraded {
-            return self.fallback.hit(keys, ttl);
+            return self.fallback.hit(keys);
         }
-        match self.exchange(keys, ttl) {
+        match self.exchange(keys, ttl).await {
             Ok(counts) => counts,
             Err(e) => {
-                util::log(
-                    WARN,
-                    "quota store unavailable; counting in this replica for 5s",
-                    &[("error", &e.to_string())],
-                );
+                log::log(WARN, "quota store unavailable; counting in this replica for 5s", &[("error", &e)]);
                 *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(Instant::now() + Duration::from_secs(5));
-                self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                self.fallback.hit(keys, ttl)
+                *self.conn.lock().await = None;
+                self.fallback.hit(keys)
             }
         }
     }
 }
 
-fn command(out: &mut Vec<u8>, args: &[&str]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
+pub enum Counter {
+    Memory(MemoryCounter),
+    Redis(Box<RedisCounter>),
 }
 
-/// Just enough of a RESP reader for the replies above.
-struct Resp<'a> {
-    s: &'a mut TcpStream,
-    rest: Vec<u8>,
-}
-
-impl<'a> Resp<'a> {
-    fn new(s: &'a mut TcpStream) -> Resp<'a> {
-        Resp { s, rest: Vec::new() }
-    }
-
-    fn line(&mut self) -> io::Result<String> {
-        loop {
-            if let Some(i) = self.rest.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.rest[..i]).into_owned();
-                self.rest.drain(..i + 2);
-                return Ok(line);
-            }
-            if self.rest.len() > 4096 {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply line too long"));
-            }
-            let mut buf = [0u8; 4096];
-            let n = self.s.read(&mut buf)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            self.rest.extend_from_slice(&buf[..n]);
-        }
-    }
-
-    fn fail<T>(line: &str) -> io::Result<T> {
-        Err(io::Error::new(io::ErrorKind::InvalidData, format!("unexpected reply {line:?}")))
-    }
-
-    fn expect_simple(&mut self, word: &str) -> io::Result<()> {
-        let line = self.line()?;
-        if line.strip_prefix('+') == Some(word) {
-            Ok(())
-        } else {
-            Self::fail(&line)
-        }
-    }
-
-    fn expect_ok(&mut self) -> io::Result<()> {
-        self.expect_simple("OK")
-    }
-
-    fn array_len(&mut self) -> io::Result<usize> {
-        let line = self.line()?;
-        match line.strip_prefix('*').and_then(|n| n.parse().ok()) {
-            Some(n) => Ok(n),
-            None => Self::fail(&line),
-        }
-    }
-
-    fn integer(&mut self) -> io::Result<i64> {
-        let line = self.line()?;
-        match line.strip_prefix(':').and_then(|n| n.parse().ok()) {
-            Some(n) => Ok(n),
-            None => Self::fail(&line),
+impl Counter {
+    /// Counts one request for each key in its window; the counts so far, in order.
+    async fn hit(&self, keys: &[String], ttl: u64) -> Vec<u64> {
+        match self {
+            Counter::Memory(m) => m.hit(keys),
+            Counter::Redis(r) => r.hit(keys, ttl).await,
         }
     }
 }
 
 pub struct Quotas {
-    counter: Box<dyn Counter>,
+    counter: Counter,
     per_principal: Quota,
     writes: Quota,
     per_address: Quota,
@@ -253,31 +165,33 @@ pub struct Verdict {
 }
 
 impl Quotas {
-    pub fn new(cfg: &Config) -> Quotas {
+    /// The quotas of the configuration: counted in Redis when it names a store (an error if the store's
+    /// CA cannot be read), else in this replica's memory.
+    pub fn new(cfg: &Config) -> Result<Quotas, String> {
         let w = cfg.rate_window_s;
-        let counter: Box<dyn Counter> = match RedisUrl::parse(&cfg.rate_store_url) {
-            Some(url) if !cfg.rate_store_url.is_empty() => Box::new(RedisCounter::new(url)),
-            _ => Box::<MemoryCounter>::default(),
+        let counter = match cfg.rate_store_url() {
+            "" => Counter::Memory(MemoryCounter::default()),
+            _ => Counter::Redis(Box::new(RedisCounter::new(cfg)?)),
         };
-        Quotas {
+        Ok(Quotas {
             counter,
             per_principal: Quota { name: "principal", limit: cfg.rate_per_principal, window: w },
             writes: Quota { name: "principal-writes", limit: cfg.rate_writes_per_principal, window: w },
             per_address: Quota { name: "address", limit: cfg.rate_per_address, window: w },
-        }
+        })
     }
 
     /// Counts the request against every quota that applies.
-    pub fn check(&self, method: &str, headers: &Headers, address: &str) -> Verdict {
+    pub async fn check(&self, method: &str, headers: &HeaderMap, address: &str) -> Verdict {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-        self.check_at(method, headers, address, now)
+        self.check_at(method, headers, address, now).await
     }
 
     /// As `check`, at `now` (Unix seconds): the windows are whole multiples of their length since the epoch.
-    fn check_at(&self, method: &str, headers: &Headers, address: &str, now: f64) -> Verdict {
+    async fn check_at(&self, method: &str, headers: &HeaderMap, address: &str, now: f64) -> Verdict {
         let mut checks = vec![(self.per_address, format!("addr:{address}"))];
         // the first Authorization line, as the verifier reads it; no bearer token: no token quota (401)
-        if let Some(token) = headers.get("authorization").and_then(bearer_token) {
+        if let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(bearer_token) {
             let who = format!("tok:{}", quota_key(token));
             checks.push((self.per_principal, who.clone()));
             if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
@@ -286,7 +200,7 @@ impl Quotas {
         }
         let keys: Vec<String> =
             checks.iter().map(|(q, subject)| format!("{}:{}:{}", q.name, subject, now as u64 / q.window)).collect();
-        let used = self.counter.hit(&keys, 2 * self.per_address.window);
+        let used = self.counter.hit(&keys, 2 * self.per_address.window).await;
         let mut tightest: Option<(Quota, u64, f64)> = None;
         for ((q, _), n) in checks.iter().zip(used) {
             let window = now as u64 / q.window;
@@ -333,7 +247,7 @@ pub fn quota_subject(token: &str) -> &str {
 
 /// The token quota's key, as gateway/limits.py names it: a hash of `Bearer <quota_subject(token)>`.
 pub fn quota_key(token: &str) -> String {
-    util::hex(&util::sha256(format!("Bearer {}", quota_subject(token)).as_bytes()))[..24].to_string()
+    hex::encode(Sha256::digest(format!("Bearer {}", quota_subject(token)).as_bytes()))[..24].to_string()
 }
 
 fn rate_headers(q: &Quota, remaining: u64, reset: u64) -> Vec<(&'static str, String)> {
@@ -350,33 +264,38 @@ pub fn ceil_seconds(s: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
+
+    fn hv(s: &str) -> HeaderValue {
+        HeaderValue::from_str(s).unwrap()
+    }
 
     #[test]
     fn memory_counter_counts_per_key_and_window() {
         let m = MemoryCounter::default();
         for i in 1..=3 {
-            assert_eq!(m.hit(&["address:a:7".into(), "principal:t:7".into()], 60), vec![i, i]);
+            assert_eq!(m.hit(&["address:a:7".into(), "principal:t:7".into()]), vec![i, i]);
         }
-        assert_eq!(m.hit(&["address:a:8".into()], 60), vec![1]);
+        assert_eq!(m.hit(&["address:a:8".into()]), vec![1]);
     }
 
-    #[test]
-    fn keys_and_headers_are_the_python_gateways() {
+    #[tokio::test]
+    async fn keys_and_headers_are_the_python_gateways() {
         let cfg = Config::from_json(
             &crate::config::tests::valid().replace("\"rate_per_address\": 1200", "\"rate_per_address\": 2"),
         )
         .unwrap();
-        let q = Quotas::new(&cfg);
-        let mut h = Headers::default();
-        h.add("Authorization", "Bearer x");
-        let v = q.check("POST", &h, "10.0.0.1");
+        let q = Quotas::new(&cfg).unwrap();
+        let mut h = HeaderMap::new();
+        h.append("authorization", hv("Bearer x"));
+        let v = q.check("POST", &h, "10.0.0.1").await;
         assert!(v.exceeded.is_none());
         assert!(v.headers[1].1.starts_with("\"address\";r=1;"), "{:?}", v.headers);
-        q.check("GET", &h, "10.0.0.1");
-        let v = q.check("GET", &h, "10.0.0.1");
+        q.check("GET", &h, "10.0.0.1").await;
+        let v = q.check("GET", &h, "10.0.0.1").await;
         assert_eq!(v.exceeded.map(|(q, _)| q.name), Some("address"));
         // the token's hash, as gateway/limits.py names it
-        assert_eq!(&util::hex(&util::sha256(b"Bearer x"))[..24], "b937a6fd6074f3650930dd9a");
+        assert_eq!(&hex::encode(Sha256::digest(b"Bearer x"))[..24], "b937a6fd6074f3650930dd9a");
     }
 
     // The vectors of tests/unit/test_credentials.py.
@@ -439,8 +358,8 @@ mod tests {
     const SIGNATURE: &str = "-LjcdENCmedA4SE-7seBOKulAl_BJ1JlXl7Pi7Hl5oNn2xf-AoLIEH05iSkBbCpJ362yWFiVwVFR5O2Knrznjg";
     const TWIN: &str = "-LjcdENCmedA4SE-7seBOKulAl_BJ1JlXl7Pi7Hl5oOYJOgA_X038ILGdtb-k9W13TlIVU6B3TOh1N04XaY9ww";
 
-    #[test]
-    fn an_ecdsa_twin_names_the_quota_of_its_token() {
+    #[tokio::test]
+    async fn an_ecdsa_twin_names_the_quota_of_its_token() {
         for sig in [SIGNATURE, TWIN] {
             let token = format!("{SIGNED}.{sig}");
             assert_eq!(quota_subject(&token), SIGNED);
@@ -450,15 +369,15 @@ mod tests {
             &crate::config::tests::valid().replace("\"rate_per_principal\": 600", "\"rate_per_principal\": 2"),
         )
         .unwrap();
-        let q = Quotas::new(&cfg);
+        let q = Quotas::new(&cfg).unwrap();
         let bearer = |sig: &str| {
-            let mut h = Headers::default();
-            h.add("Authorization", format!("Bearer {SIGNED}.{sig}"));
+            let mut h = HeaderMap::new();
+            h.append("authorization", hv(&format!("Bearer {SIGNED}.{sig}")));
             h
         };
-        assert!(q.check("GET", &bearer(SIGNATURE), "10.0.0.4").exceeded.is_none());
-        assert!(q.check("GET", &bearer(TWIN), "10.0.0.4").exceeded.is_none());
-        assert_eq!(q.check("GET", &bearer(TWIN), "10.0.0.4").exceeded.map(|(q, _)| q.name), Some("principal"));
+        assert!(q.check("GET", &bearer(SIGNATURE), "10.0.0.4").await.exceeded.is_none());
+        assert!(q.check("GET", &bearer(TWIN), "10.0.0.4").await.exceeded.is_none());
+        assert_eq!(q.check("GET", &bearer(TWIN), "10.0.0.4").await.exceeded.map(|(q, _)| q.name), Some("principal"));
     }
 
     #[test]
@@ -470,33 +389,33 @@ mod tests {
             .chain(signed.iter().map(|t| t.as_str()));
         for token in tokens {
             assert_eq!(quota_subject(token), token, "{token:?}");
-            assert_eq!(quota_key(token), util::hex(&util::sha256(format!("Bearer {token}").as_bytes()))[..24]);
+            assert_eq!(quota_key(token), hex::encode(Sha256::digest(format!("Bearer {token}").as_bytes()))[..24]);
         }
         assert_eq!(quota_key("x"), "b937a6fd6074f3650930dd9a");
         assert_eq!(quota_subject("a.b.c"), "a.b");
         assert_eq!(quota_key("a.b.c"), quota_key("a.b.d"));
     }
 
-    #[test]
-    fn respelt_headers_count_against_one_token_quota_and_junk_against_none() {
+    #[tokio::test]
+    async fn respelt_headers_count_against_one_token_quota_and_junk_against_none() {
         let cfg = Config::from_json(
             &crate::config::tests::valid().replace("\"rate_per_principal\": 600", "\"rate_per_principal\": 3"),
         )
         .unwrap();
-        let q = Quotas::new(&cfg);
+        let q = Quotas::new(&cfg).unwrap();
         let one = |value: &str| {
-            let mut h = Headers::default();
-            h.add("Authorization", value);
+            let mut h = HeaderMap::new();
+            h.append("authorization", hv(value));
             h
         };
         for (i, value) in ["Bearer x", "bearer x", "BEARER  x"].into_iter().enumerate() {
-            let v = q.check("GET", &one(value), "10.0.0.2");
+            let v = q.check("GET", &one(value), "10.0.0.2").await;
             assert!(v.headers[1].1.starts_with(&format!("\"principal\";r={};", 2 - i)), "{value}: {:?}", v.headers);
         }
         let mut twice = one("Bearer x\t");
-        twice.add("Authorization", "Bearer y"); // the verifier reads the first line
-        assert_eq!(q.check("GET", &twice, "10.0.0.2").exceeded.map(|(q, _)| q.name), Some("principal"));
-        let v = q.check("GET", &one("Basic eDp5"), "10.0.0.3");
+        twice.append("authorization", hv("Bearer y")); // the verifier reads the first line
+        assert_eq!(q.check("GET", &twice, "10.0.0.2").await.exceeded.map(|(q, _)| q.name), Some("principal"));
+        let v = q.check("GET", &one("Basic eDp5"), "10.0.0.3").await;
         assert!(v.exceeded.is_none() && v.headers[1].1.starts_with("\"address\";"), "{:?}", v.headers);
     }
 
@@ -506,61 +425,61 @@ mod tests {
             assert!(raw.contains(from), "{from}");
             raw = raw.replace(from, to);
         }
-        Quotas::new(&Config::from_json(&raw).unwrap())
+        Quotas::new(&Config::from_json(&raw).unwrap()).unwrap()
     }
 
     // The clock is injected (Unix seconds); windows of 60 s start at whole minutes since the epoch:
     // 120.0 opens window 2 and 180.0 window 3. Every expected value is worked out by hand.
-    #[test]
-    fn a_window_counts_up_to_its_limit_and_retry_after_is_the_whole_seconds_left() {
+    #[tokio::test]
+    async fn a_window_counts_up_to_its_limit_and_retry_after_is_the_whole_seconds_left() {
         let q = quotas(&[("\"rate_per_address\": 1200", "\"rate_per_address\": 2")]);
-        let anonymous = Headers::default();
-        let v = q.check_at("GET", &anonymous, "10.0.0.9", 120.0);
+        let anonymous = HeaderMap::new();
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 120.0).await;
         assert_eq!(v.headers[0].1, "\"address\";q=2;w=60");
         assert_eq!(v.headers[1].1, "\"address\";r=1;t=60");
-        let v = q.check_at("GET", &anonymous, "10.0.0.9", 150.2); // the 2nd of 2: at the limit, allowed
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 150.2).await; // the 2nd of 2: at the limit, allowed
         assert!(v.exceeded.is_none());
         assert_eq!(v.headers[1].1, "\"address\";r=0;t=30"); // 29.8 s left, rounded up
-        let v = q.check_at("GET", &anonymous, "10.0.0.9", 150.2); // one over
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 150.2).await; // one over
         assert_eq!(v.exceeded.map(|(q, retry)| (q.name, retry)), Some(("address", 30)));
         assert_eq!(v.headers[1].1, "\"address\";r=0;t=30");
-        let v = q.check_at("GET", &anonymous, "10.0.0.9", 179.5);
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 179.5).await;
         assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(1)); // 0.5 s left: never 0
-        let v = q.check_at("GET", &anonymous, "10.0.0.9", 179.999);
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 179.999).await;
         assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(1));
-        let v = q.check_at("GET", &anonymous, "10.0.0.9", 180.0); // window 3: counting starts again
+        let v = q.check_at("GET", &anonymous, "10.0.0.9", 180.0).await; // window 3: counting starts again
         assert!(v.exceeded.is_none());
         assert_eq!(v.headers[1].1, "\"address\";r=1;t=60");
-        let v = q.check_at("GET", &anonymous, "10.0.0.8", 179.0); // another address has its own count
+        let v = q.check_at("GET", &anonymous, "10.0.0.8", 179.0).await; // another address has its own count
         assert_eq!(v.headers[1].1, "\"address\";r=1;t=1");
     }
 
-    #[test]
-    fn retry_after_rounds_up_to_the_next_window() {
+    #[tokio::test]
+    async fn retry_after_rounds_up_to_the_next_window() {
         let q = quotas(&[("\"rate_per_address\": 1200", "\"rate_per_address\": 1")]);
-        let anonymous = Headers::default();
-        assert!(q.check_at("GET", &anonymous, "a", 121.0).exceeded.is_none());
-        let v = q.check_at("GET", &anonymous, "a", 121.5); // 58.5 s left
+        let anonymous = HeaderMap::new();
+        assert!(q.check_at("GET", &anonymous, "a", 121.0).await.exceeded.is_none());
+        let v = q.check_at("GET", &anonymous, "a", 121.5).await; // 58.5 s left
         assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(59));
-        let v = q.check_at("GET", &anonymous, "a", 120.0); // at the window's first instant: all 60 s
+        let v = q.check_at("GET", &anonymous, "a", 120.0).await; // at the window's first instant: all 60 s
         assert_eq!(v.exceeded.map(|(_, retry)| retry), Some(60));
     }
 
-    #[test]
-    fn writes_have_their_own_tighter_quota_and_reads_do_not_use_it() {
+    #[tokio::test]
+    async fn writes_have_their_own_tighter_quota_and_reads_do_not_use_it() {
         let q = quotas(&[
             ("\"rate_per_principal\": 600", "\"rate_per_principal\": 3"),
             ("\"rate_writes_per_principal\": 120", "\"rate_writes_per_principal\": 1"),
         ]);
-        let mut h = Headers::default();
-        h.add("Authorization", "Bearer t");
-        let v = q.check_at("POST", &h, "a", 60.0);
+        let mut h = HeaderMap::new();
+        h.append("authorization", hv("Bearer t"));
+        let v = q.check_at("POST", &h, "a", 60.0).await;
         assert!(v.exceeded.is_none());
         assert_eq!(v.headers[1].1, "\"principal-writes\";r=0;t=60"); // the tightest quota is the one shown
-        let v = q.check_at("GET", &h, "a", 61.0); // principal 2 of 3; writes untouched
+        let v = q.check_at("GET", &h, "a", 61.0).await; // principal 2 of 3; writes untouched
         assert!(v.exceeded.is_none());
         assert_eq!(v.headers[1].1, "\"principal\";r=1;t=59");
-        let v = q.check_at("PUT", &h, "a", 62.0); // principal 3 of 3 is fine, writes 2 of 1 is not
+        let v = q.check_at("PUT", &h, "a", 62.0).await; // principal 3 of 3 is fine, writes 2 of 1 is not
         assert_eq!(v.exceeded.map(|(q, retry)| (q.name, retry)), Some(("principal-writes", 58)));
     }
 }

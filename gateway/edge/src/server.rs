@@ -1,357 +1,358 @@
-//! The HTTP/1.1 server side of the front: one thread per client connection with blocking sockets.
+//! Client connections: accepted by tokio, served by hyper (HTTP/1.1, and HTTP/2 without TLS, h2c,
+//! through hyper-util's version-detecting builder), with caps on open connections per client
+//! address and in all, and deadlines for connections that send nothing.
 //!
-//! A request is read, handed to the edge and forwarded on a pooled service connection by the same
-//! thread, so the kernel wakes exactly the thread that waits (measured on 2 cores, `python -m
-//! bench.gateway`: a Go front built on goroutines added 0.15-0.18 ms per request, most of it the
-//! runtime parking and waking threads; this design adds about nginx's 0.05 ms). Requests on one
-//! connection are answered in order (pipelined ones wait in the socket).
+//! Caps: a client address holding `per_address` connections gets 503 (problem+json, Retry-After) on
+//! the next one, which then closes; the whole front holds at most `total` (10,000, or fewer when the
+//! process may open fewer files: its RLIMIT_NOFILE less a reserve for service connections). At the
+//! total cap the connection idle the longest is closed to make room; if none is idle, 503.
+//! Deadlines: a connection must begin a request within HEAD_TIMEOUT of opening (and a whole head
+//! within it: hyper's header-read timeout); between requests it may stay idle IDLE_TIMEOUT.
 
 use crate::edge::Edge;
-use crate::http::{self, chunk_size, timed_out, Framing, HeadError, InBuf};
-use crate::reply::Reply;
-use crate::util::{self, DEBUG, WARN};
+use crate::log::{self, INFO, WARN};
+use crate::reply::{problem, Body, Resp};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use std::collections::HashMap;
-use std::io::{self, Read};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
 
-pub const MAX_HEAD: usize = 64 << 10;
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10); // a client that trickles its head is dropped
-const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
-const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Unread body left after an answer that is read and dropped to keep the connection.
-const DISCARD_LIMIT: u64 = 256 << 10;
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 pub const MAX_CONNECTIONS: usize = 10_000;
+/// Descriptors kept for everything but client connections: service pools, Redis, the listener, logs.
+const RESERVE: usize = 96;
+const GRACE: Duration = Duration::from_secs(5);
 
-pub enum BodyError {
-    TooLarge,
-    Unreadable(String),
+/// One open client connection: requests in progress, when it last finished one, how to close it.
+struct Conn {
+    address: IpAddr,
+    busy: AtomicUsize,
+    started: AtomicBool,
+    last: Mutex<Instant>,
+    kill: Notify,
 }
 
-/// The body of the request being answered, read only if the edge asks for it.
-pub struct BodySource<'a> {
-    s: &'a TcpStream,
-    buf: &'a mut InBuf,
-    framing: Framing,
-    expect_continue: bool,
-    /// The body has been read to its end (or there is none).
-    pub consumed: bool,
+impl Conn {
+    fn begin(&self) {
+        self.started.store(true, Ordering::Relaxed);
+        self.busy.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn end(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn idle_since(&self) -> Option<Instant> {
+        (self.busy.load(Ordering::SeqCst) == 0).then(|| *self.last.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// When an idle connection is closed: HEAD_TIMEOUT after opening if no request began, else
+    /// IDLE_TIMEOUT after the last answer. None while a request is in progress.
+    fn deadline(&self) -> Option<Instant> {
+        let since = self.idle_since()?;
+        Some(since + if self.started.load(Ordering::Relaxed) { IDLE_TIMEOUT } else { HEAD_TIMEOUT })
+    }
 }
 
-impl BodySource<'_> {
-    /// The whole body, at most `max` bytes.
-    pub fn read_all(&mut self, max: u64) -> Result<Vec<u8>, BodyError> {
-        if self.consumed {
-            return Ok(Vec::new());
-        }
-        if let Framing::Length(n) = self.framing {
-            if n > max {
-                return Err(BodyError::TooLarge);
-            }
-        }
-        if self.expect_continue {
-            let mut s = self.s;
-            let _ = io::Write::write_all(&mut s, b"HTTP/1.1 100 Continue\r\n\r\n");
-            self.expect_continue = false;
-        }
-        let mut out = Vec::new();
-        self.read(&mut out, max).map_err(|e| match e.kind() {
-            io::ErrorKind::FileTooLarge => BodyError::TooLarge,
-            _ if timed_out(&e) => BodyError::Unreadable("timed out".into()),
-            _ => BodyError::Unreadable(e.to_string()),
-        })?;
-        Ok(out)
+/// The open connections by id, and how many each address holds.
+type Table = (HashMap<u64, Arc<Conn>>, HashMap<IpAddr, usize>);
+
+pub struct Conns {
+    open: Mutex<Table>,
+    next: AtomicU64,
+    pub total: usize,
+    pub per_address: usize,
+}
+
+enum Admit {
+    Yes(u64, Arc<Conn>),
+    No(&'static str),
+}
+
+impl Conns {
+    pub fn new(total: usize, per_address: usize) -> Conns {
+        Conns { open: Mutex::default(), next: AtomicU64::new(0), total, per_address }
     }
 
-    /// Reads the rest of the body and drops it (up to `limit` bytes); false if the connection
-    /// cannot carry another request.
-    fn discard(&mut self, limit: u64) -> bool {
-        if self.consumed {
-            return true;
+    fn admit(&self, address: IpAddr) -> Admit {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.1.get(&address).copied().unwrap_or(0) >= self.per_address {
+            return Admit::No("this address has as many connections open as one client may");
         }
-        if self.expect_continue {
-            return false; // the client waits for a go-ahead that will not come
+        if open.0.len() >= self.total {
+            // make room: close the connection idle the longest (its deadline is the earliest)
+            let oldest = open.0.values().filter_map(|c| c.idle_since().map(|t| (t, c.clone()))).min_by_key(|p| p.0);
+            match oldest {
+                Some((_, c)) => c.kill.notify_one(),
+                None => return Admit::No("this gateway is at its connection limit"),
+            }
         }
-        let mut sink = Vec::new();
-        self.read(&mut sink, limit).is_ok()
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn {
+            address,
+            busy: AtomicUsize::new(0),
+            started: AtomicBool::new(false),
+            last: Mutex::new(Instant::now()),
+            kill: Notify::new(),
+        });
+        open.0.insert(id, conn.clone());
+        *open.1.entry(address).or_default() += 1;
+        Admit::Yes(id, conn)
     }
 
-    fn read(&mut self, out: &mut Vec<u8>, max: u64) -> io::Result<()> {
-        let too_large = || io::Error::new(io::ErrorKind::FileTooLarge, "too large");
-        let _ = self.s.set_read_timeout(Some(BODY_TIMEOUT));
-        match self.framing {
-            Framing::Length(n) => {
-                if n > max {
-                    return Err(too_large());
+    fn leave(&self, id: u64) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = open.0.remove(&id) {
+            if let Some(n) = open.1.get_mut(&c.address) {
+                *n -= 1;
+                if *n == 0 {
+                    open.1.remove(&c.address);
                 }
-                self.take(out, n)?;
             }
-            Framing::Chunked => loop {
-                let size = chunk_size(&self.buf.read_line(self.s, 4096)?)?;
-                if size == 0 {
-                    let mut trailers = 0;
-                    while !self.buf.read_line(self.s, 4096)?.is_empty() {
-                        trailers += 1;
-                        if trailers > 64 {
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, "too many trailer lines"));
-                        }
-                    }
-                    break;
-                }
-                if out.len() as u64 + size > max {
-                    return Err(too_large());
-                }
-                self.take(out, size)?;
-                if !self.buf.read_line(self.s, 2)?.is_empty() {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "a chunk without its CRLF"));
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+}
+
+/// The total cap: 10,000, or what RLIMIT_NOFILE leaves after the reserve (at least 16).
+pub fn total_cap() -> usize {
+    let soft = rlimit::Resource::NOFILE.get_soft().unwrap_or(u64::MAX);
+    let room = usize::try_from(soft).unwrap_or(usize::MAX).saturating_sub(RESERVE).max(16);
+    room.min(MAX_CONNECTIONS)
+}
+
+pub fn builder() -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(crate::edge::MAX_HEAD + 1024)
+        .keep_alive(true);
+    b.http2().timer(TokioTimer::new()).max_concurrent_streams(100);
+    b
+}
+
+/// Accepts until `stop` changes, then lets busy connections finish (GRACE at most).
+pub async fn serve(listener: TcpListener, edge: Arc<Edge>, conns: Arc<Conns>, mut stop: watch::Receiver<bool>) {
+    let builder = Arc::new(builder());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    log::log(WARN, "accept failed", &[("error", &e.to_string())]);
+                    tokio::time::sleep(Duration::from_millis(10)).await; // out of descriptors: let some close
+                    continue;
                 }
             },
-            Framing::UntilClose => unreachable!("requests always have a length"),
-        }
-        self.consumed = true;
-        let _ = self.s.set_read_timeout(Some(IDLE_TIMEOUT));
-        Ok(())
-    }
-
-    fn take(&mut self, out: &mut Vec<u8>, n: u64) -> io::Result<()> {
-        out.reserve(n.min(1 << 20) as usize);
-        self.buf.pass(self.s, n, |chunk, _| {
-            out.extend_from_slice(chunk);
-            true
-        })
-    }
-}
-
-/// Connections by id, marked idle (between requests) or busy, so that a shutdown can close the
-/// idle ones at once and let the busy ones finish.
-#[derive(Default)]
-pub struct Tracker {
-    conns: Mutex<HashMap<u64, (TcpStream, bool)>>,
-    next: AtomicU64,
-    pub active: AtomicUsize,
-    pub stopping: AtomicBool,
-}
-
-impl Tracker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (TcpStream, bool)>> {
-        self.conns.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Marks a connection idle or busy; false if it should close (shutting down and idle).
-    fn mark(&self, id: u64, idle: bool) -> bool {
-        if idle && self.stopping.load(Ordering::SeqCst) {
-            return false;
-        }
-        if let Some(entry) = self.lock().get_mut(&id) {
-            entry.1 = idle;
-        }
-        true
-    }
-
-    /// Stops taking new requests: idle connections are closed now, busy ones after their answer.
-    pub fn stop(&self, grace: Duration) {
-        self.stopping.store(true, Ordering::SeqCst);
-        for (s, idle) in self.lock().values() {
-            if *idle {
-                let _ = s.shutdown(Shutdown::Both);
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let address = peer.ip().to_canonical();
+        match conns.admit(address) {
+            Admit::Yes(id, conn) => {
+                let (edge, conns, builder, stop) = (edge.clone(), conns.clone(), builder.clone(), stop.clone());
+                tokio::spawn(async move {
+                    connection(stream, address, &edge, &conn, &builder, stop).await;
+                    conns.leave(id);
+                });
+            }
+            Admit::No(why) => {
+                edge.metrics.refused();
+                tokio::spawn(refuse(stream, why, builder.clone()));
             }
         }
-        let until = Instant::now() + grace;
-        while self.active.load(Ordering::SeqCst) > 0 && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    }
+    let until = Instant::now() + GRACE;
+    while conns.count() > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-pub fn serve(listener: TcpListener, edge: Arc<Edge>, tracker: Arc<Tracker>) {
-    for conn in listener.incoming() {
-        let s = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                util::log(WARN, "accept failed", &[("error", &e.to_string())]);
-                std::thread::sleep(Duration::from_millis(10)); // out of descriptors: let some close
-                continue;
+/// Answers one request on a connection over a cap with 503 and closes it (2 s at most).
+async fn refuse(stream: TcpStream, why: &'static str, builder: Arc<auto::Builder<TokioExecutor>>) {
+    let svc = hyper::service::service_fn(move |_req: http::Request<Incoming>| async move {
+        let mut r: Resp = problem(503, "unavailable", "Service unavailable", why, &[]);
+        r.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        Ok::<_, Infallible>(r)
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+}
+
+async fn connection<I>(
+    stream: I,
+    address: IpAddr,
+    edge: &Arc<Edge>,
+    conn: &Arc<Conn>,
+    builder: &auto::Builder<TokioExecutor>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let client = address.to_string();
+    let (e, c) = (edge.clone(), conn.clone());
+    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let (edge, conn, client) = (e.clone(), c.clone(), client.clone());
+        async move {
+            conn.begin();
+            let req = req.map(|b| b.map_err(Into::into).boxed());
+            let resp = edge.handle(req, client).await;
+            // the request is over when its answer has been sent (or dropped)
+            let done = Finished(conn);
+            Ok::<_, Infallible>(resp.map(move |inner| Tracked { inner, _done: done }.boxed()))
+        }
+    });
+    let served = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(served);
+    loop {
+        let deadline = conn.deadline();
+        let wait = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => tokio::time::sleep(Duration::from_secs(1)).await,
             }
         };
-        if tracker.stopping.load(Ordering::SeqCst) {
-            break;
-        }
-        if tracker.active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-            refuse(s);
-            continue;
-        }
-        let id = tracker.next.fetch_add(1, Ordering::Relaxed);
-        if let Ok(copy) = s.try_clone() {
-            tracker.lock().insert(id, (copy, true));
-        }
-        tracker.active.fetch_add(1, Ordering::SeqCst);
-        let (edge, t) = (edge.clone(), tracker.clone());
-        let spawned = std::thread::Builder::new().name("conn".into()).stack_size(256 << 10).spawn(move || {
-            connection(&s, &edge, &t, id);
-            t.lock().remove(&id);
-            t.active.fetch_sub(1, Ordering::SeqCst);
-        });
-        if let Err(e) = spawned {
-            util::log(WARN, "cannot start a connection thread", &[("error", &e.to_string())]);
-            tracker.lock().remove(&id);
-            tracker.active.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn refuse(s: TcpStream) {
-    let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
-    let mut reply = Reply::new(&s, "/", false, false);
-    reply.close = true;
-    reply.headers.set("Retry-After", "1");
-    reply.problem(503, "unavailable", "Service unavailable", "this gateway is at its connection limit", &[]);
-    reply.finish();
-}
-
-fn connection(s: &TcpStream, edge: &Edge, tracker: &Tracker, id: u64) {
-    let _ = s.set_nodelay(true);
-    let _ = s.set_write_timeout(Some(WRITE_TIMEOUT));
-    let _ = s.set_read_timeout(Some(IDLE_TIMEOUT));
-    let client = s.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|_| "-".into());
-    let mut buf = InBuf::new(16 << 10);
-    loop {
-        if !tracker.mark(id, true) {
-            return;
-        }
-        let head = buf.read_head(s, MAX_HEAD, Some((HEAD_TIMEOUT, IDLE_TIMEOUT)));
-        tracker.mark(id, false);
-        let n = match head {
-            Ok(n) => n,
-            Err(HeadError::TooLarge) => {
-                let detail = format!("the request head is larger than {MAX_HEAD} bytes");
-                return refuse_request(s, 431, "Request header fields too large", &detail);
-            }
-            Err(HeadError::TimedOut { partial: true }) => {
-                return refuse_request(s, 408, "Request timeout", "the request head did not arrive in time");
-            }
-            Err(HeadError::Closed { partial: true }) => {
-                return refuse_request(s, 400, "Bad request", "the connection closed in the middle of a request head");
-            }
-            Err(HeadError::Io(e)) => {
-                util::log(DEBUG, "client connection failed", &[("error", &e.to_string())]);
+        tokio::select! {
+            _ = served.as_mut() => return,
+            _ = conn.kill.notified() => return, // closed to make room for another
+            _ = stop.changed() => {
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(GRACE, served.as_mut()).await;
                 return;
             }
-            Err(_) => return, // closed or idle too long between requests
-        };
-        let parsed = http::parse_request(&buf.data()[..n]);
-        buf.consume(n);
-        let req = match parsed {
-            Ok(r) => r,
-            Err(why) => return refuse_request(s, 400, "Bad request", &format!("the request could not be read: {why}")),
-        };
-        if !req.target.starts_with('/') {
-            return refuse_request(s, 400, "Bad request", "only origin-form request targets are served");
-        }
-        let expect_continue = req.headers.get("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-        let mut body = BodySource {
-            s,
-            buf: &mut buf,
-            framing: req.framing,
-            expect_continue: expect_continue && req.framing != Framing::Length(0),
-            consumed: req.framing == Framing::Length(0),
-        };
-        let mut reply = Reply::new(s, req.path(), req.method == "HEAD", req.http10);
-        reply.close = req.close;
-        edge.handle(&mut reply, &req, &mut body, &client);
-        if !reply.close && !reply.aborted && !body.discard(DISCARD_LIMIT) {
-            reply.close = true; // the rest of the body must go before another request can be read
-        }
-        reply.finish();
-        if reply.aborted || reply.close {
-            if reply.close && !reply.aborted {
-                linger(s);
+            _ = wait => {
+                if conn.deadline().is_some_and(|d| d <= Instant::now()) {
+                    log::log(crate::log::DEBUG, "idle connection closed", &[("client", &address.to_string())]);
+                    return;
+                }
             }
-            return;
         }
     }
 }
 
-/// Answers a request that cannot be read and closes the connection.
-fn refuse_request(s: &TcpStream, status: u16, title: &str, detail: &str) {
-    let mut reply = Reply::new(s, "/", false, false);
-    reply.close = true;
-    reply.problem(status, "bad-request", title, detail, &[]);
-    reply.finish();
-    linger(s);
+/// An answer's body that ends its request when dropped (its size is the inner body's: a known
+/// length is sent as Content-Length).
+struct Tracked {
+    inner: Body,
+    _done: Finished,
 }
 
-/// Closes the sending side, then reads what the client still sends, briefly: unread input would
-/// turn the close into a reset that can lose the answer.
-fn linger(s: &TcpStream) {
-    let _ = s.shutdown(Shutdown::Write);
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut r = s;
-    let mut sink = [0u8; 8192];
-    let mut total = 0;
-    while let Ok(n) = r.read(&mut sink) {
-        total += n;
-        if n == 0 || total > 1 << 20 {
-            break;
-        }
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = crate::reply::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
     }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Ends a request when dropped (with its answer's body).
+struct Finished(Arc<Conn>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+pub fn log_listening(address: &str, services: usize, conns: &Conns) {
+    log::log(
+        INFO,
+        "listening",
+        &[
+            ("address", address),
+            ("services", &services.to_string()),
+            ("max_connections", &conns.total.to_string()),
+            ("max_connections_per_address", &conns.per_address.to_string()),
+        ],
+    );
+}
+
+/// Serves one connection over any byte stream, as `serve` does a client's (for the fuzz tests).
+#[cfg(test)]
+pub async fn serve_one<I>(io: I, edge: Arc<Edge>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conns = Conns::new(16, 16);
+    let address: IpAddr = "127.0.0.9".parse().expect("an address");
+    let Admit::Yes(_, conn) = conns.admit(address) else { unreachable!("an empty table admits") };
+    let (_keep, stop) = watch::channel(false);
+    connection(io, address, &edge, &conn, &builder(), stop).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::http::tests::loopback_pair;
-    use std::io::Write;
 
-    /// The body `sent` by a client, read with the cap `max`.
-    fn read_body(framing: Framing, sent: &[u8], max: u64) -> Result<Vec<u8>, BodyError> {
-        let (server, mut client) = loopback_pair();
-        client.write_all(sent).unwrap();
-        let mut buf = InBuf::new(16 << 10);
-        let mut body = BodySource { s: &server, buf: &mut buf, framing, expect_continue: false, consumed: false };
-        body.read_all(max)
-    }
-
-    /// A chunked body of 1000 bytes and then `second` more, in two chunks.
-    fn two_chunks(second: usize) -> String {
-        format!("3e8\r\n{}\r\n{second:x}\r\n{}\r\n0\r\n\r\n", "a".repeat(1000), "b".repeat(second))
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]
-    fn a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_refused() {
-        for n in [1023, 1024] {
-            let sent = vec![b'x'; n];
-            assert_eq!(read_body(Framing::Length(n as u64), &sent, 1024).ok(), Some(sent), "{n}");
-        }
-        assert!(matches!(read_body(Framing::Length(1025), &[b'x'; 1025], 1024), Err(BodyError::TooLarge)));
-        for second in [23, 24] {
-            let body = read_body(Framing::Chunked, two_chunks(second).as_bytes(), 1024).ok();
-            assert_eq!(body.map(|b| b.len()), Some(1000 + second), "{second}");
-        }
-        assert!(matches!(read_body(Framing::Chunked, two_chunks(25).as_bytes(), 1024), Err(BodyError::TooLarge)));
+    fn an_address_at_its_cap_is_refused_and_others_are_not() {
+        let conns = Conns::new(100, 2);
+        assert!(matches!(conns.admit(ip("10.0.0.1")), Admit::Yes(..)));
+        let Admit::Yes(second, _) = conns.admit(ip("10.0.0.1")) else { panic!("the 2nd of 2 refused") };
+        assert!(matches!(conns.admit(ip("10.0.0.1")), Admit::No(_)), "the 3rd of 2 admitted");
+        assert!(matches!(conns.admit(ip("10.0.0.2")), Admit::Yes(..)), "another address refused");
+        conns.leave(second);
+        assert!(matches!(conns.admit(ip("10.0.0.1")), Admit::Yes(..)), "a closed one did not free its place");
     }
 
     #[test]
-    fn the_edge_refuses_a_body_one_byte_over_its_configured_cap_with_413() {
-        let raw = crate::config::tests::valid()
-            .replace("\"max_body_bytes\": 1048576", "\"max_body_bytes\": 1024")
-            .replace("\"rate_limits\": true", "\"rate_limits\": false");
-        let edge = Edge::new(&Config::from_json(&raw).unwrap());
-        // at the cap the body is read and the request goes on (to a service that is not here: 404)
-        for (length, status, close) in [(1024, 404, false), (1025, 413, true)] {
-            let (server, mut client) = loopback_pair();
-            client.write_all(&vec![b'x'; length]).unwrap();
-            let head = format!("POST /api/v1/nosuch HTTP/1.1\r\nHost: h\r\nContent-Length: {length}\r\n\r\n");
-            let req = http::parse_request(head.as_bytes()).unwrap();
-            let mut buf = InBuf::new(16 << 10);
-            let mut body =
-                BodySource { s: &server, buf: &mut buf, framing: req.framing, expect_continue: false, consumed: false };
-            let mut reply = Reply::new(&server, req.path(), false, false);
-            edge.handle(&mut reply, &req, &mut body, "127.0.0.1");
-            assert_eq!((reply.status, reply.close), (status, close), "{length} bytes");
-        }
+    fn at_the_total_cap_the_longest_idle_connection_makes_room_and_busy_ones_never_do() {
+        let conns = Conns::new(2, 10);
+        let Admit::Yes(_, a) = conns.admit(ip("10.0.0.1")) else { panic!() };
+        let Admit::Yes(_, b) = conns.admit(ip("10.0.0.2")) else { panic!() };
+        a.begin();
+        b.begin();
+        assert!(matches!(conns.admit(ip("10.0.0.3")), Admit::No(_)), "admitted with every connection busy");
+        b.end(); // b is idle now: it makes room
+        let kill = b.kill.notified();
+        assert!(matches!(conns.admit(ip("10.0.0.3")), Admit::Yes(..)));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(1), kill).await })
+            .expect("b was not told to close");
+    }
+
+    #[test]
+    fn an_idle_connection_has_a_deadline_and_a_busy_one_none() {
+        let conns = Conns::new(10, 10);
+        let Admit::Yes(_, c) = conns.admit(ip("10.0.0.1")) else { panic!() };
+        let opened = c.idle_since().unwrap();
+        assert_eq!(c.deadline(), Some(opened + HEAD_TIMEOUT), "a new connection must begin within HEAD_TIMEOUT");
+        c.begin();
+        assert_eq!(c.deadline(), None);
+        c.end();
+        let last = c.idle_since().unwrap();
+        assert_eq!(c.deadline(), Some(last + IDLE_TIMEOUT));
     }
 }
