@@ -342,6 +342,42 @@ async def test_a_held_slot_refuses_others_until_its_last_second_and_frees_at_exp
     assert await w.holders(start, end) == [pid("c")]
 
 
+async def test_availability_shows_a_held_slot_busy_until_its_offer_lapses(world: World) -> None:
+    """Availability agrees with a direct booking: the slot an offer holds is busy (naming nobody) until
+    the instant before ``expires_at``; at it the slot is free; once the sweeper's step passes it to the
+    next in line it is busy again, for her window; when her offer lapses with nobody next, free."""
+    w = world
+    start, end = at(10), at(11)
+    entry = await w.offered("b", start, end, FRIDAY_NOON)  # held until 12:30 (30 min, far ahead)
+    nxt = await w.join("c", start, end)
+    assert nxt.status_code == 201, nxt.text  # the slot is held, so not free: she may join
+
+    async def availability() -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+        q = {"from": at(0).isoformat(), "to": (at(0) + timedelta(days=1)).isoformat()}
+        r = await w.client.get(f"{API}/resources/{DESK}/availability", params=q, headers=w.who("d"))
+        assert r.status_code == 200, r.text
+        a = r.json()
+        return [(s["start"][11:16], s["end"][11:16]) for s in a["free"]], a["busy"]
+
+    around = [("08:00", "10:00"), ("11:00", "20:00")]
+    held = [{"start": "2027-03-01T10:00:00.000000Z", "end": "2027-03-01T11:00:00.000000Z"}]  # no person in it
+    for now in (FRIDAY_NOON, FRIDAY_NOON + 30 * MIN - SEC):
+        w.clock.now = now
+        assert await availability() == (around, held), now
+    assert_problem(await w.book("d", start, end), 409)  # what availability says: not bookable
+    w.clock.now = FRIDAY_NOON + 30 * MIN  # expires_at: lapsed, whether or not the step ran
+    assert await availability() == ([("08:00", "20:00")], [])
+    assert await wl.run_due(w.facilities) == {"released": 0, "lapsed": 1, "offered": 1}  # C is next
+    assert (await w.entry("b", entry))["status"] == "lapsed"
+    assert await availability() == (around, held)  # C's offer holds it until 13:00
+    w.clock.now = FRIDAY_NOON + 60 * MIN - SEC
+    assert await availability() == (around, held)
+    w.clock.now = FRIDAY_NOON + 60 * MIN
+    assert await wl.run_due(w.facilities) == {"released": 0, "lapsed": 1, "offered": 0}  # nobody next
+    assert await availability() == ([("08:00", "20:00")], [])
+    assert (await w.book("d", start, end)).status_code == 201
+
+
 # -- joining, the place in line, leaving --------------------------------------------------------------
 
 

@@ -281,6 +281,13 @@ class ResourceDay:
             return overlapping
         return []
 
+    def taken(self, now: datetime) -> list[tuple[datetime, datetime]]:
+        """What no one else may book at ``now``: each active booking's slot and each slot an offer holds
+        (until its ``expires_at``, exclusive), as [start, end) pairs naming nobody (availability's busy)."""
+        out = [(b.start, b.end) for b in self.bookings if b.active]
+        out += [(e.offer_start, e.offer_end) for e in self.waitlist if e.holds(now) and e.offer_start and e.offer_end]
+        return out
+
     def held(self, resource: Resource, start: datetime, end: datetime, now: datetime, skip: str | None = None) -> bool:
         """Whether active bookings and the offers holding a slot at ``now`` (but entry ``skip``'s) leave
         no room for [start, end)."""
@@ -535,9 +542,16 @@ class ResourceDay:
             return [self._set_entry(offered)]
         return []
 
-    def offer_freed(self, resource: Resource, freed: Booking, now: datetime, rules: OfferRules) -> list[WaitEntry]:
-        """After a booking left the schedule (cancelled, rejected, released): its slot to the line."""
-        return self.offer(resource, freed.start, freed.end, now, rules, freed.id)
+    def offer_freed(
+        self, resource: Resource, freed: Booking, now: datetime, rules: OfferRules, kept: Booking | None = None
+    ) -> list[WaitEntry]:
+        """After a booking left the schedule (cancelled, rejected, released): its slot to the line. When
+        its holder moved it (``kept``: the new booking of the same day), only the parts of the old slot the
+        new one does not cover were given back: each is offered on its own."""
+        pieces = [(freed.start, freed.end)]
+        if kept is not None and kept.overlaps(freed.start, freed.end):
+            pieces = [(a, b) for a, b in ((freed.start, kept.start), (kept.end, freed.end)) if a < b]
+        return [e for a, b in pieces for e in self.offer(resource, a, b, now, rules, freed.id)]
 
     def lapse_due(self, resource: Resource, now: datetime, rules: OfferRules) -> list[WaitEntry]:
         """Every offer whose ``expires_at`` has come lapses and its slot goes to the next in line: the

@@ -27,14 +27,17 @@ def _check_window(start: datetime, end: datetime) -> None:
 
 
 async def availability(f: Facilities, resource: Resource, start: datetime, end: datetime) -> dict[str, Any]:
-    """Free intervals (opening hours minus bookings at capacity) within [start, end)."""
+    """Free intervals (opening hours minus what is taken at capacity) within [start, end). Taken: the
+    active bookings and the slots held for someone on the waitlist by an offer not lapsed at the clock's
+    now (a direct booking of those is refused as well); both are busy alike, naming nobody."""
     _check_window(start, end)
     tz = ZoneInfo(resource.timezone)
     d0, d1 = start.astimezone(tz).date(), end.astimezone(tz).date()
     docs = await f.store.find(
         st.SCHEDULES, {"resource_id": resource.id, "day": {"$gte": d0.isoformat(), "$lte": d1.isoformat()}}
     )
-    booked = [b for d in docs for b in st.schedule_from_doc(d).bookings if b.active]
+    now = f.clock()
+    taken = [x for d in docs for x in st.schedule_from_doc(d).taken(now)]
     free: list[dict[str, str]] = []
     day: date = d0
     while day <= d1:
@@ -42,9 +45,9 @@ async def availability(f: Facilities, resource: Resource, start: datetime, end: 
             lo, hi = max(a, start), min(b, end)
             if lo >= hi:
                 continue
-            cuts = sorted({lo, hi, *(x for bk in booked for x in (bk.start, bk.end) if lo < x < hi)})
+            cuts = sorted({lo, hi, *(x for t in taken for x in t if lo < x < hi)})
             for s, e in pairwise(cuts):
-                used = sum(1 for bk in booked if bk.overlaps(s, e))
+                used = sum(1 for ts, te in taken if ts < e and s < te)
                 if used < resource.capacity:
                     if free and free[-1]["end"] == iso(s):
                         free[-1]["end"] = iso(e)
@@ -57,9 +60,5 @@ async def availability(f: Facilities, resource: Resource, start: datetime, end: 
         "from": iso(start),
         "to": iso(end),
         "free": free,
-        "busy": [
-            {"start": iso(b.start), "end": iso(b.end)}
-            for b in sorted(booked, key=lambda b: b.start)
-            if b.overlaps(start, end)
-        ],
+        "busy": [{"start": iso(s), "end": iso(e)} for s, e in sorted(taken) if s < end and start < e],
     }
