@@ -13,6 +13,10 @@ name with a service's own consumer groups (``<service>.<name>``), whose offsets 
 
 Bounds: ``--max N`` events, ``--until T`` (stop each partition at its first event after T), and without
 ``--follow`` the end of the log as it was at the start.
+
+A topic that does not exist is an error naming it (embedded log: no record on it and not one of the
+region's service topics; Kafka: not in the cluster's metadata and not one of them). A read that finds
+nothing says so, with what it searched (``nothing_found``), instead of ending silently.
 """
 
 from __future__ import annotations
@@ -68,6 +72,44 @@ class Reading:
     types: frozenset[str] | None = None
 
 
+def describe(r: Reading) -> str:
+    """What a reading searched, in words: topics, start, bound and types."""
+    if isinstance(r.start, datetime):
+        start = f"from {r.start.isoformat()}"
+    elif r.start == "latest":
+        start = "from the end of the log (latest)"
+    elif r.start is None and r.group is not None:
+        start = f"from group {r.group}'s committed position"
+    else:
+        start = "from the beginning"
+    end = f" until {r.until.isoformat()}" if r.until is not None else " to the end of the log"
+    kinds = f", of type {', '.join(sorted(r.types))}" if r.types else ""
+    return f"{', '.join(r.topics)} {start}{end}{kinds}"
+
+
+def nothing_found(r: Reading) -> str:
+    """The message of a read that emitted nothing."""
+    hint = ""
+    if isinstance(r.start, datetime) or r.until is not None:
+        hint = " (times are UTC; events carry the time they happened)"
+    return f"no events in {describe(r)}{hint}"
+
+
+def known_topics(settings: RuntimeSettings) -> list[str]:
+    """The region's service topics, with its topic prefix."""
+    from contracts import topics
+
+    return [settings.topic(t) for t in topics()]
+
+
+def missing(wanted: list[str], present: set[str], settings: RuntimeSettings, where: str) -> None:
+    """Refuse the topics that are neither present (``where``) nor among the region's own."""
+    known = known_topics(settings)
+    absent = [t for t in wanted if t not in present and t not in known]
+    if absent:
+        raise ReadError(f"--topic {absent[0]!r}: no such topic {where}; this region's own: {', '.join(known)}")
+
+
 def check_group(group: str | None, settings: RuntimeSettings, services: list[str]) -> None:
     """Refuse a group named like a service's own consumer group (its offsets drive a projection)."""
     if group is None:
@@ -103,11 +145,22 @@ class Counter:
 
 
 # Embedded log ------------------------------------------------------------------------------------------
-def read_embedded(path: Path, r: Reading, emit: Emit, *, stop: Callable[[], bool] = lambda: False) -> int:
-    """Read the embedded log (SQLite); returns how many events were emitted."""
+def read_embedded(
+    path: Path,
+    r: Reading,
+    emit: Emit,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    settings: RuntimeSettings | None = None,
+) -> int:
+    """Read the embedded log (SQLite); returns how many events were emitted. With ``settings``, a topic
+    with no record that is not one of the region's own is refused (``ReadError``)."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA busy_timeout=5000")
     try:
+        if settings is not None:
+            present = {t for t in r.topics if db.execute("SELECT 1 FROM log WHERE topic=? LIMIT 1", (t,)).fetchone()}
+            missing(r.topics, present, settings, "in the embedded log")
         return _read_embedded(db, r, emit, stop)
     finally:
         db.close()
@@ -211,6 +264,7 @@ async def read_kafka(settings: RuntimeSettings, r: Reading, emit: Emit) -> int:
     try:
         await consumer._client.force_metadata_update()
         tps = [TopicPartition(t, p) for t in r.topics for p in sorted(consumer.partitions_for_topic(t) or set())]
+        missing(r.topics, {tp.topic for tp in tps}, settings, f"in the cluster's metadata ({settings.kafka_bootstrap})")
         if not tps:
             return 0
         consumer.assign(tps)
@@ -261,4 +315,4 @@ async def read(settings: RuntimeSettings, r: Reading, emit: Emit) -> int:
     if settings.bus == "kafka":
         return await read_kafka(settings, r, emit)
     path = settings.data_dir / "events.sqlite"
-    return await asyncio.to_thread(read_embedded, path, r, emit)
+    return await asyncio.to_thread(lambda: read_embedded(path, r, emit, settings=settings))

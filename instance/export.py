@@ -12,6 +12,9 @@ the end of the log as it was at the start; the embedded log is read whole. Colum
 timestamp), source, subject, partitionkey, specversion, traceparent, requestid, topic and data (the
 event data as a JSON string: ``json_extract(data, '$.person_region')`` in DuckDB); region, type and date
 come from the folders.
+
+An export that finds nothing in its range says so (``nothing_found``), with the range searched and the
+times of the events it did read, so that a range that misses the data is seen at once.
 """
 
 from __future__ import annotations
@@ -59,6 +62,22 @@ class Exported:
 
     events: int
     partitions: dict[str, int]  # partition folder -> rows in its file now
+    read: int = 0  # events read, in the range or not
+    first: datetime | None = None  # the earliest and latest time among them
+    last: datetime | None = None
+
+
+def nothing_found(done: Exported, since: datetime, until: datetime, topics: list[str], typed: bool = False) -> str:
+    """The message of an export that wrote nothing: the range searched and what the log held (of the
+    type asked for, when ``typed``)."""
+    kind = " of that type" if typed else ""
+    text = (
+        f"no events{kind} from {since.isoformat()} (included) to {until.isoformat()} (excluded) in {', '.join(topics)}"
+    )
+    if done.first is not None and done.last is not None:
+        dated = f"from {done.first.isoformat()} to {done.last.isoformat()}"
+        return f"{text}; read {done.read} event{'' if done.read == 1 else 's'}{kind}, dated {dated}"
+    return f"{text}; the log holds none{kind}"
 
 
 def partition_dir(p: Partition) -> str:
@@ -107,6 +126,9 @@ class Collector:
         self.held = 0
         self.events = 0
         self.partitions: dict[str, int] = {}
+        self.read = 0
+        self.first: datetime | None = None
+        self.last: datetime | None = None
 
     def __call__(self, topic: str, event: CloudEvent) -> None:
         self.bar.update(1)
@@ -114,7 +136,12 @@ class Collector:
             when = datetime.fromisoformat(event.time)
         except ValueError:
             return
-        if when.tzinfo is None or not (self.since <= when < self.until):
+        if when.tzinfo is None:
+            return
+        self.read += 1
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)
+        if not (self.since <= when < self.until):
             return
         date = when.astimezone(self.since.tzinfo).date().isoformat()
         self.pending[(event.region or "unknown", event.type, date)].append(_row(topic, event, when))
@@ -130,6 +157,13 @@ class Collector:
         self.held = 0
 
 
+def export_topics(settings: RuntimeSettings, topics: list[str] | None) -> list[str]:
+    """The topics an export reads: those asked for, else every service's."""
+    from contracts import topics as logical
+
+    return topics or [settings.topic(t) for t in logical()]
+
+
 def export(
     settings: RuntimeSettings,
     out: Path,
@@ -140,16 +174,15 @@ def export(
     types: frozenset[str] | None = None,
     progress: bool = True,
 ) -> Exported:
-    """Export the events of [since, until) to Parquet under ``out``; ``since``/``until`` are aware."""
-    from contracts import topics as logical
-
+    """Export the events of [since, until) to Parquet under ``out``; ``since``/``until`` are aware. A
+    topic that does not exist raises ``ReadError``."""
     if until <= since:
         raise ValueError("until must be after since")
-    names = topics or [settings.topic(t) for t in logical()]
+    names = export_topics(settings, topics)
     start: Start = since if settings.bus == "kafka" else "earliest"
     reading = Reading(topics=names, start=start, types=types)
     with tqdm(desc="events", unit=" events", file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
         collect = Collector(out, since.astimezone(until.tzinfo), until, bar)
         asyncio.run(read(settings, reading, collect))
         collect.flush()
-    return Exported(collect.events, collect.partitions)
+    return Exported(collect.events, collect.partitions, collect.read, collect.first, collect.last)

@@ -148,3 +148,45 @@ def test_follow_waits_for_new_events_from_latest(data: Path, capsys: pytest.Capt
     thread.join(timeout=60)
     assert not thread.is_alive()
     assert got == ["e7", "e8"]
+
+
+ALL = "councils.events, facilities.events, mapping.events, matching.events, training.events"
+
+
+def test_a_read_that_finds_nothing_says_what_it_searched(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["events", "--data-dir", str(data), "--from", "2026-03-02T09:07:00Z"]) == 0  # after e6
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"clustergrowth events: no events in {ALL} from 2026-03-02T09:07:00+00:00 to the end of the log"
+        " (times are UTC; events carry the time they happened)\n"
+    )
+    assert main(["events", "--data-dir", str(data), "--topic", "councils.events", "--type", "DeskBooked"]) == 0
+    assert capsys.readouterr().err == (
+        f"clustergrowth events: no events in councils.events from the beginning to the end of the log, of type {DESK}\n"
+    )
+    assert main(["events", "--data-dir", str(data), "--from", "2026-03-02T09:06:00Z"]) == 0  # at e6: found
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["e6"] and err == ""
+
+
+def test_a_topic_that_does_not_exist_is_an_error_naming_it(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Embedded log: a topic with no record that is not one of the region's own is refused; one of the
+    region's own with no record yet (councils.events) is not, nor an unknown one that has records."""
+    assert main(["events", "--data-dir", str(data), "--topic", "ie05.facilities.events"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        "clustergrowth events: --topic 'ie05.facilities.events': no such topic in the embedded log;"
+        f" this region's own: {ALL}\n"
+    )
+    assert main(["events", "--data-dir", str(data), "--topic", "facilities.events", "--topic", "nope"]) == 2
+    assert "--topic 'nope': no such topic" in capsys.readouterr().err
+    assert run(data, capsys, "--topic", "councils.events") == []
+
+    async def partner() -> None:
+        bus = SqliteBus(data / "events.sqlite")
+        await bus.publish("ith5.facilities.events", [event(10)])
+        await bus.close()
+
+    asyncio.run(partner())
+    assert run(data, capsys, "--topic", "ith5.facilities.events") == ["e10"]

@@ -128,3 +128,48 @@ def test_a_bad_range_is_refused(
     assert main([*args, "--until", until, "--quiet"]) == 2
     assert reason in capsys.readouterr().err
     assert not (tmp_path / "lake").exists()
+
+
+ALL = "councils.events, facilities.events, mapping.events, matching.events, training.events"
+
+
+def test_an_export_that_finds_nothing_says_so_with_the_range_and_the_log_s_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, out = tmp_path / "data", tmp_path / "lake"
+    publish(data, FIRST)
+    args = ["export", "--data-dir", str(data), "--out", str(out), "--quiet"]
+    assert main([*args, "--since", "2026-04-01", "--until", "2026-05-01"]) == 0
+    printed, err = capsys.readouterr()
+    assert json.loads(printed)["events"] == 0
+    assert err == (
+        "clustergrowth export: no events from 2026-04-01T00:00:00+00:00 (included) to 2026-05-01T00:00:00+00:00"
+        f" (excluded) in {ALL}; read 7 events, dated from 2026-03-01T23:59:59.999999+00:00"
+        " to 2026-03-04T00:00:00+00:00\n"
+    )
+    assert main([*args, "--since", "2026-03-04", "--until", "2026-05-01", "--type", "SMERegistered"]) == 0
+    assert capsys.readouterr().err == (  # d, on the 2nd at 13:00, is the one SMERegistered
+        "clustergrowth export: no events of that type from 2026-03-04T00:00:00+00:00 (included) to"
+        f" 2026-05-01T00:00:00+00:00 (excluded) in {ALL}; read 1 event of that type, dated from"
+        " 2026-03-02T13:00:00+00:00 to 2026-03-02T13:00:00+00:00\n"
+    )
+    assert main([*args, "--since", "2026-03-01", "--until", "2026-05-01", "--type", "SMEAssessed"]) == 0
+    assert capsys.readouterr().err == (
+        "clustergrowth export: no events of that type from 2026-03-01T00:00:00+00:00 (included) to"
+        f" 2026-05-01T00:00:00+00:00 (excluded) in {ALL}; the log holds none of that type\n"
+    )
+    assert main([*args, "--since", "2026-03-04", "--until", "2026-05-01"]) == 0  # g, at since: found
+    printed, err = capsys.readouterr()
+    assert json.loads(printed)["events"] == 1 and err == ""
+
+
+def test_a_topic_that_does_not_exist_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, out = tmp_path / "data", tmp_path / "lake"
+    publish(data, FIRST[:1])
+    args = ["export", "--data-dir", str(data), "--out", str(out), "--quiet", "--since", "2026-03-01"]
+    assert main([*args, "--until", "2026-03-05", "--topic", "ie05.facilities.events"]) == 2
+    assert capsys.readouterr().err == (
+        "clustergrowth export: --topic 'ie05.facilities.events': no such topic in the embedded log;"
+        f" this region's own: {ALL}\n"
+    )
+    assert not out.exists()

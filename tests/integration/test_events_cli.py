@@ -149,3 +149,20 @@ def test_follow_prints_records_published_after_it_started(
     thread.join(timeout=60)
     assert done == [0], capsys.readouterr()
     assert sorted(json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()) == ["e13", "e14"]
+
+
+def test_a_topic_not_in_the_cluster_is_an_error_naming_it(prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not in the cluster's metadata and not one of the region's own: refused. One of the region's own
+    not created yet (nothing published on it): read, and the read says it found nothing."""
+    missing = f"{prefix}ie05.facilities.events"
+    assert main(["events", "--topic", missing]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"clustergrowth events: --topic '{missing}': no such topic in the cluster's")
+    assert f"this region's own: {prefix}councils.events, {prefix}facilities.events," in err
+    assert main(["events", "--topic", f"{prefix}facilities.events", "--topic", missing]) == 2
+    assert f"--topic '{missing}': no such topic" in capsys.readouterr().err
+    assert main(["events", "--topic", f"{prefix}councils.events"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"clustergrowth events: no events in {prefix}councils.events from the beginning to the end of the log\n"
+    )
