@@ -346,3 +346,127 @@ async def test_a_series_moved_too_often_is_refused(
     )
     assert p["max_bookings"] == 4
     assert await mine(client, alice) == ["2026-03-03T12:00:00.000000Z", "2026-03-10T12:00:00.000000Z"]
+
+
+# -- slots a series gives back go to the waitlist -------------------------------------------------------
+
+
+async def wait_for(client: httpx.AsyncClient, room: str, who: dict[str, str], start: str, end: str) -> str:
+    """``who`` joins the line for [start, end) of the room (taken, so she may); the entry's id."""
+    r = await client.post(f"{API}/waitlist", json={"resource_id": room, "start": start, "end": end}, headers=who)
+    assert r.status_code == 201, r.text
+    entry_id: str = r.json()["id"]
+    return entry_id
+
+
+async def offer_of(client: httpx.AsyncClient, who: dict[str, str], entry_id: str) -> tuple[str, str] | None:
+    """The slot offered to the entry, or None while it still waits."""
+    r = await client.get(f"{API}/waitlist/{entry_id}", headers=who)
+    assert r.status_code == 200, r.text
+    e = r.json()
+    if e["status"] == "waiting":
+        return None
+    assert e["status"] == "offered", e
+    return e["offer"]["start"], e["offer"]["end"]
+
+
+@pytest.fixture
+def carol(token: TokenFactory) -> dict[str, str]:
+    return {"Authorization": token("carol", "student", region="IE05", org="MTU")}
+
+
+THIRD = ("2026-03-17T10:00:00.000000Z", "2026-03-17T11:00:00.000000Z")  # the third Tuesday's slot, by hand
+SIXTH = ("2026-04-07T09:00:00.000000Z", "2026-04-07T10:00:00.000000Z")  # 10:00-11:00 Irish summer time
+
+
+async def test_cancelling_one_occurrence_offers_its_slot_to_the_first_in_line(
+    client: httpx.AsyncClient,
+    settings: RuntimeSettings,
+    room: str,
+    alice: dict[str, str],
+    bob: dict[str, str],
+    carol: dict[str, str],
+) -> None:
+    s = await book_weekly(client, room, alice)
+    third = next(o for o in s["occurrences"] if o["recurrence_id"] == TEN_TUESDAYS[2])
+    bobs = await wait_for(client, room, bob, *THIRD)
+    carols = await wait_for(client, room, carol, *THIRD)  # second in line
+    r = await client.post(
+        f"{API}/series/{s['id']}/cancel", json={"scope": "one", "occurrence": TEN_TUESDAYS[2]}, headers=alice
+    )
+    assert r.status_code == 200, r.text
+    assert await offer_of(client, bob, bobs) == THIRD
+    assert await offer_of(client, carol, carols) is None
+    offered = await wait_for_events(settings, "SlotOffered", 1)
+    assert [(e["person"], e["start"], e["end"], e["freed_booking_id"]) for e in offered] == [
+        (pid("bob"), *THIRD, third["booking_id"])
+    ]
+
+
+async def test_cancelling_the_whole_series_offers_each_freed_slot(
+    client: httpx.AsyncClient,
+    settings: RuntimeSettings,
+    room: str,
+    alice: dict[str, str],
+    bob: dict[str, str],
+    carol: dict[str, str],
+) -> None:
+    s = await book_weekly(client, room, alice)
+    bobs = await wait_for(client, room, bob, *THIRD)
+    carols = await wait_for(client, room, carol, *SIXTH)
+    r = await client.post(f"{API}/series/{s['id']}/cancel", json={"scope": "all"}, headers=alice)
+    assert (r.status_code, r.json()["status"]) == (200, "cancelled")
+    assert await offer_of(client, bob, bobs) == THIRD
+    assert await offer_of(client, carol, carols) == SIXTH
+    offered = await wait_for_events(settings, "SlotOffered", 2)
+    assert sorted((e["person"], e["start"]) for e in offered) == [(pid("bob"), THIRD[0]), (pid("carol"), SIXTH[0])]
+    assert len(await wait_for_events(settings, "BookingCancelled", 10)) == 10
+
+
+async def test_a_move_offers_what_it_gives_back_of_the_old_slot(
+    client: httpx.AsyncClient,
+    settings: RuntimeSettings,
+    room: str,
+    alice: dict[str, str],
+    bob: dict[str, str],
+    carol: dict[str, str],
+) -> None:
+    """Moved to another time of the day, the whole old slot goes to the line; moved half an hour later,
+    the half hour it gave back does (10:00-10:30: her new booking holds 10:30-11:00 still)."""
+    s = await book_weekly(client, room, alice, "FREQ=WEEKLY;COUNT=2")
+    url = f"{API}/series/{s['id']}/move"
+    carols = await wait_for(client, room, carol, "2026-03-03T10:00:00Z", "2026-03-03T11:00:00Z")
+    bobs = await wait_for(client, room, bob, "2026-03-10T10:00:00Z", "2026-03-10T11:00:00Z")
+    later = {"scope": "one", "occurrence": TEN_TUESDAYS[0], "start_time": "10:30", "end_time": "11:30"}
+    assert (await client.post(url, json=later, headers=alice)).status_code == 200
+    assert await offer_of(client, carol, carols) == ("2026-03-03T10:00:00.000000Z", "2026-03-03T10:30:00.000000Z")
+    assert await offer_of(client, bob, bobs) is None
+    away = {"scope": "one", "occurrence": TEN_TUESDAYS[1], "start_time": "14:00", "end_time": "15:00"}
+    assert (await client.post(url, json=away, headers=alice)).status_code == 200
+    assert await offer_of(client, bob, bobs) == ("2026-03-10T10:00:00.000000Z", "2026-03-10T11:00:00.000000Z")
+    assert await mine(client, alice) == ["2026-03-03T10:30:00.000000Z", "2026-03-10T14:00:00.000000Z"]
+    offered = await wait_for_events(settings, "SlotOffered", 2)
+    assert [e["person"] for e in offered] == [pid("carol"), pid("bob")]
+
+
+async def test_a_fail_compensation_offers_the_slots_it_gives_back(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: RuntimeSettings,
+    room: str,
+    alice: dict[str, str],
+    bob: dict[str, str],
+    carol: dict[str, str],
+) -> None:
+    """Carol waits for any slot of 09:00-11:00 on the first Tuesday (Bob holds 09:00-10:00, so she may
+    join); the series books the first four Tuesdays, the fifth is taken meanwhile, and the compensation's
+    cancellation of the first offers its 10:00-11:00 to her."""
+    early = {"resource_id": room, "start": "2026-03-03T09:00:00Z", "end": "2026-03-03T10:00:00Z"}
+    assert (await client.post(f"{API}/bookings", json=early, headers=bob)).status_code == 201
+    carols = await wait_for(client, room, carol, "2026-03-03T09:00:00Z", "2026-03-03T11:00:00Z")
+    race_for_the_fifth_tuesday(app, room)
+    r = await client.post(f"{API}/series", json={"resource_id": room, **WEEKLY, "on_conflict": "fail"}, headers=alice)
+    assert_problem(r, 409)
+    assert await offer_of(client, carol, carols) == ("2026-03-03T10:00:00.000000Z", "2026-03-03T11:00:00.000000Z")
+    offered = await wait_for_events(settings, "SlotOffered", 1)
+    assert [e["person"] for e in offered] == [pid("carol")]

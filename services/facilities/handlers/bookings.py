@@ -70,9 +70,13 @@ def _cancelled_event(f: Facilities, b: Booking, reason: str) -> CloudEvent:
     return f.event(data, key=b.resource_id, subject=b.id)
 
 
-def offer_freed(f: Facilities, schedule: ResourceDay, resource: Resource, freed: Booking) -> list[CloudEvent]:
-    """The slot a booking gave back goes to the first in line (in the same write): its SlotOffered."""
-    return we.entry_events(f, schedule.offer_freed(resource, freed, f.clock(), f.offers), resource)
+def offer_freed(
+    f: Facilities, schedule: ResourceDay, resource: Resource, freed: Booking, kept: Booking | None = None
+) -> list[CloudEvent]:
+    """The slot a booking gave back goes to the first in line (in the same write): its SlotOffered. Every
+    path that takes a booking off a schedule (a cancellation, a rejection, a series' cancellation, move
+    or compensation) calls this in its guarded write; ``kept`` is a move's new booking of the day."""
+    return we.entry_events(f, schedule.offer_freed(resource, freed, f.clock(), f.offers, kept), resource)
 
 
 Change = Callable[[ResourceDay], Awaitable[tuple[Booking, list[CloudEvent]]]]

@@ -19,6 +19,10 @@ the steps leaves a series ``booking`` whose bookings stand (to be cancelled by i
 Moving (another time of the same local day) is one guarded write per day: the old booking is
 cancelled and the new one booked together. Every targeted occurrence is checked first (any refusal:
 nothing moves); one taken meanwhile stays where it was and is listed as ``not_moved``.
+
+Every slot a series gives back (an occurrence cancelled, one, following or all; the part of the old slot
+a move leaves; a compensation's cancellation) goes to the first in line in the same guarded write, as a
+single booking's cancellation does (``bookings.offer_freed``): its ``SlotOffered`` with the cancellation.
 """
 
 from __future__ import annotations
@@ -37,12 +41,16 @@ from clustergrowth.problems import Conflict, Forbidden, NotFound, Problem, Unpro
 from clustergrowth.store.port import Doc
 from contracts import facilities as ev
 from services.facilities import store as st
-from services.facilities.consumers import councils_of
-from services.facilities.domain.model import Booker, Booking, Resource, ResourceDay, iso
-from services.facilities.handlers.bookings import _booked_event, _cancelled_event, _change_schedule
+from services.facilities.domain.model import ACTIVE, Booker, Booking, Resource, ResourceDay, iso
+from services.facilities.handlers.bookings import (
+    _booked_event,
+    _cancelled_event,
+    _change_schedule,
+    booker_of,
+    offer_freed,
+)
 from services.facilities.handlers.context import MAX_WRITE_ATTEMPTS, Facilities, may_manage
 from services.facilities.handlers.sites import get_resource
-from services.facilities.handlers.trainings import qualifications
 from services.facilities.series import commands as sc
 from services.facilities.series import model as sm
 from services.facilities.series.rules import MAX_OCCURRENCES, parse_rule
@@ -52,15 +60,6 @@ MAX_BOOKINGS = (
     4 * MAX_OCCURRENCES
 )  # bookings a series may have held (each move makes new ones): its document stays bounded
 BUSY = "the series is too busy right now"
-
-
-async def _booker(f: Facilities, who: Principal, resource: Resource, now: datetime) -> Booker:
-    """The booker as ``bookings.book`` builds it: roles from the token, trainings and councils known here."""
-    trainings = await qualifications(f, who.id, resource.organisation, now)
-    councils = frozenset[str]()
-    if resource.policy.member_of_councils:
-        councils = councils_of(await f.store.get(st.COUNCIL_MEMBERS, who.id))
-    return Booker(who.id, who.roles, who.region, who.org, frozenset(trainings), councils, trainings)
 
 
 def _refusal(resource: Resource, start: datetime, problem: Problem) -> tuple[sm.Reason, str]:
@@ -120,7 +119,8 @@ async def _book_day(f: Facilities, resource: Resource, who: Booker, o: sm.Occurr
 
 
 async def _cancel_day(f: Facilities, resource: Resource, booking_id: str, start: datetime, by: str) -> Booking | None:
-    """Cancel one booking of the series (None when it was no longer active: cancelled on its own)."""
+    """Cancel one booking of the series (None when it was no longer active: cancelled on its own); its
+    slot goes to the first in line in the same write, as a single booking's cancellation does."""
 
     async def change(schedule: ResourceDay) -> tuple[Booking | None, list[CloudEvent]]:
         b = schedule.find(booking_id)
@@ -128,7 +128,8 @@ async def _cancel_day(f: Facilities, resource: Resource, booking_id: str, start:
             return None, []
         was = b.status
         b = schedule.cancel(booking_id, by, may_manage=True)
-        return b, [_cancelled_event(f, b, "cancelled" if was == "confirmed" else "rejected")]
+        events = [_cancelled_event(f, b, "cancelled" if was == "confirmed" else "rejected")]
+        return b, events + offer_freed(f, schedule, resource, b)
 
     return await _change_schedule(f, _key(resource, start), change)  # type: ignore[arg-type]
 
@@ -165,7 +166,7 @@ async def book_series(f: Facilities, cmd: sc.BookSeries, who: Principal) -> sm.S
     if cmd.end - cmd.start > sm.MAX_DURATION:
         raise field_error("end", f"an occurrence may last at most {sm.MAX_DURATION}")
     now = f.clock()
-    booker = await _booker(f, who, resource, now)
+    booker = await booker_of(f, who, resource, now)
     where = (resource.id, resource.site_id, resource.region, resource.timezone)
     series = sm.plan(str(uuid.uuid4()), rule, where, who.id, cmd.start, cmd.end, cmd.on_conflict, now)
     schedules = await _schedules(f, resource, [o.start for o in series.occurrences])
@@ -292,7 +293,7 @@ async def move_series(
         )
     if series.person != who.id:
         raise Forbidden("only the holder of a series moves it (its managers may cancel it)")
-    booker = await _booker(f, who, resource, now)
+    booker = await booker_of(f, who, resource, now)
     schedules = await _schedules(f, resource, [o.start for o in targets])
     refused = []
     for o in targets:
@@ -312,12 +313,15 @@ async def move_series(
         async def change(schedule: ResourceDay, o: sm.Occurrence = o, start: datetime = start, end: datetime = end):  # type: ignore[no-untyped-def]
             old = schedule.find(o.booking_id or "")
             events = []
+            was = old.status
             if old.active:
-                was = old.status
                 old = schedule.cancel(old.id, who.id, may_manage=True)
                 events.append(_cancelled_event(f, old, "cancelled" if was == "confirmed" else "rejected"))
             new = schedule.book(resource, booker, start, end, now)
-            return new, [*events, *([_booked_event(f, new)] if new.status == "confirmed" else [])]
+            events += [_booked_event(f, new)] if new.status == "confirmed" else []
+            if was in ACTIVE:  # what of the old slot the new one leaves is offered, after the new one is booked
+                events += offer_freed(f, schedule, resource, old, kept=new)
+            return new, events
 
         try:
             b = await _change_schedule(f, _key(resource, o.start), change)
