@@ -96,6 +96,12 @@ class RuntimeSettings(BaseSettings):
     auth_jwks_file: Path | None = Field(None, description="JWKS of the home issuer as a file (else fetched)")
     auth_jwks_uri: str | None = Field(None, description="JWKS of the home issuer (else found by OIDC discovery)")
     auth_partners: list[TrustedIssuer] = Field(default_factory=list, description="partner regions' issuers")
+    network_stale_after_s: float = Field(
+        900,
+        gt=0,
+        le=30 * 86400,
+        description="a partner region silent this long (no replicated event) is shown stale, with the last one's time",
+    )
     partners_file: Path | None = Field(
         None,
         description="TOML file of this region's partners ([[partners]]: region, issuer, jwks_uri, roles, api_base)",
@@ -143,6 +149,12 @@ class RuntimeSettings(BaseSettings):
         description="addresses or networks whose X-Forwarded-For/-Proto are believed (JSON list or commas); "
         "empty: none",
     )
+
+    @field_validator("auth_jwks_uri", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        """An empty CG_AUTH_JWKS_URI (Compose's ``${CG_AUTH_JWKS_URI:-}``) means discovery, as unset does."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -264,7 +276,8 @@ class RuntimeSettings(BaseSettings):
     def _production_needs_a_real_issuer(self) -> RuntimeSettings:
         if self.environment == "production" and self.auth_issuer == DEV_ISSUER:
             raise ValueError(
-                "environment=production needs a real auth_issuer (OpenID Connect); the development issuer is off"
+                "CG_AUTH_ISSUER is unset or the development issuer: environment=production needs a real auth_issuer "
+                "(the region's OpenID Connect issuer); the development issuer is off"
             )
         if self.partners_file is not None:
             self.auth_partners = [

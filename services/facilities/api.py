@@ -18,6 +18,7 @@ from services.facilities import ical
 from services.facilities import store as st
 from services.facilities.domain.model import Booking, Resource, Site, iso
 from services.facilities.handlers import waitlist as wl
+from services.facilities.network.api import router as network_router
 from services.facilities.series.api import router as series_router
 from services.facilities.series.handlers import series_of
 
@@ -447,3 +448,4 @@ async def grant_training(f: Ctx, who: CurrentPrincipal, body: c.GrantTraining) -
 
 
 router.include_router(series_router)  # recurring bookings: /series...
+router.include_router(network_router)  # partners' resources: /network/...

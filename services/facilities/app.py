@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -18,6 +19,7 @@ from services.facilities.api import router
 from services.facilities.domain.model import OfferRules
 from services.facilities.handlers import waitlist
 from services.facilities.migrations import MIGRATIONS
+from services.facilities.network import projection as network
 from services.facilities.settings import FacilitiesSettings
 from services.facilities.spec import SPEC
 
@@ -57,6 +59,17 @@ class FacilitiesService(ServiceComponent):
         self.every("waitlist", o.sweep_interval_s, self.sweep)
         self.membership = handlers.membership_projection(self.facilities)  # also withdraws on MemberLeft
         self.subscribe(consumers.MEMBERSHIP_GROUP, [cev.TOPIC], self.membership.handle)
+        self.network = network.NetworkCatalogue(  # partners' resources, from their replicated events
+            self.store,
+            settings.region,
+            {p.region: p.api_base for p in settings.auth_partners},
+            timedelta(seconds=settings.network_stale_after_s),
+        )
+        self.subscribe_federated(network.GROUP, [ev.TOPIC], self.network.handle)
+
+    def mount(self, app: FastAPI) -> None:
+        super().mount(app)
+        app.state.facilities_network = self.network
 
     async def sweep(self) -> dict[str, int] | None:
         """Release no-shows and lapse due offers (each passing its slot to the next in line)."""
@@ -65,6 +78,7 @@ class FacilitiesService(ServiceComponent):
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)
+        await self.network.ensure_indexes()
         if self.settings.seed_demo and await seed.seed_demo(self.facilities):
             log.info("seeded demo sites and resources for the six council cities")
 

@@ -117,6 +117,8 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/facilities/series/{series_id}"): SPEC_ANY,  # the holder, managers; else 404
     ("POST", "/api/v1/facilities/series/{series_id}/cancel"): SPEC_ANY,  # the holder, managers; else 404
     ("POST", "/api/v1/facilities/series/{series_id}/move"): SPEC_ANY,  # the holder (managers: 403); else 404
+    ("GET", "/api/v1/facilities/network/resources"): SPEC_ANY,  # partners' catalogue, read-only
+    ("GET", "/api/v1/facilities/network/partners"): SPEC_ANY,
     # mapping
     ("GET", "/api/v1/mapping/instruments"): SPEC_ANY,
     ("GET", "/api/v1/mapping/instruments/{version}"): SPEC_ANY,

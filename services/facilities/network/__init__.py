@@ -1,0 +1,1 @@
+"""The network-wide facility catalogue: partners' resources, projected from their replicated events."""
