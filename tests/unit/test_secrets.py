@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,97 @@ def test_the_gateway_refuses_to_build_a_plaintext_quota_store_in_production() ->
     with pytest.raises(ValueError, match="CG_GATEWAY_RATE_STORE_URL is plaintext"):
         RedisCounter("redis://cache.example:6379/0", settings=RuntimeSettings(**PROD, redis_password=SECRET))
     RedisCounter("rediss://cache.example:6380/0", settings=RuntimeSettings(**PROD, redis_password=SECRET))
+
+
+# --- the operator's view: one clean message naming the variable ---------------------------------------------
+
+
+def test_production_without_an_issuer_names_cg_auth_issuer() -> None:
+    message = refused("CG_AUTH_ISSUER is unset or the development issuer", environment="production")
+    assert "CG_AUTH_ISSUER" in message
+    RuntimeSettings(**PROD)  # a real issuer: accepted
+    RuntimeSettings(environment="development")  # the development issuer outside production: accepted
+
+
+def test_an_empty_jwks_uri_means_discovery() -> None:
+    """Compose passes ``${CG_AUTH_JWKS_URI:-}``: an empty value is unset, not a URL to fetch."""
+    assert RuntimeSettings(auth_jwks_uri="").auth_jwks_uri is None
+    assert RuntimeSettings(auth_jwks_uri=" ").auth_jwks_uri is None
+    assert RuntimeSettings(auth_jwks_uri="https://login.example.org/jwks").auth_jwks_uri == (
+        "https://login.example.org/jwks"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CG_GATEWAY_RATE_STORE_URL": "redis://cache.example:6379/0"}, "CG_GATEWAY_RATE_STORE_URL is plaintext"),
+        (
+            {"CG_GATEWAY_RATE_STORE_URL": f"rediss://:{SECRET}@cache.example:6380/0"},
+            "CG_GATEWAY_RATE_STORE_URL carries",
+        ),
+        ({"CG_REDIS_PASSWORD": "redis"}, "CG_REDIS_PASSWORD is unset, a default"),
+        ({"CG_WEB_SECRET_KEY": ""}, "CG_WEB_SECRET_KEY is required in production"),
+    ],
+)
+def test_the_gateway_s_refusals_stop_the_cli_with_one_message(
+    env: dict[str, str], named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`clustergrowth run gateway` in production: a refusal by a part built at start (the quota store, the
+    web client) ends the command with `clustergrowth: bad configuration:` and the variable, no traceback;
+    nothing is served and the secret is not repeated."""
+    import uvicorn
+
+    from clustergrowth import logs
+    from instance.cli import main
+
+    given = {
+        "CG_ENVIRONMENT": "production",
+        "CG_AUTH_ISSUER": "https://login.example.org",
+        "CG_DATA_DIR": str(tmp_path),
+        "CG_GATEWAY_MODE": "proxy",
+        "CG_GATEWAY_RATE_STORE_URL": "rediss://cache.example:6380/0",
+        "CG_REDIS_PASSWORD": SECRET,
+        "CG_WEB_SECRET_KEY": "k" * 32,  # at the threshold
+    } | env
+    for name in [n for n in os.environ if n.startswith("CG_")]:
+        monkeypatch.delenv(name)
+    for name, value in given.items():
+        if value:
+            monkeypatch.setenv(name, value)
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(logs, "configure", lambda *_: None)
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "gateway"])
+    assert str(stopped.value.code).startswith("clustergrowth: bad configuration:\n") and named in str(
+        stopped.value.code
+    )
+    assert SECRET not in str(stopped.value.code) and not served
+
+
+def test_the_gateway_starts_when_nothing_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from clustergrowth import logs
+    from instance.cli import main
+
+    for name in [n for n in os.environ if n.startswith("CG_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        "CG_ENVIRONMENT": "production",
+        "CG_AUTH_ISSUER": "https://login.example.org",
+        "CG_DATA_DIR": str(tmp_path),
+        "CG_GATEWAY_MODE": "proxy",
+        "CG_GATEWAY_RATE_STORE_URL": "rediss://cache.example:6380/0",
+        "CG_REDIS_PASSWORD": SECRET,
+        "CG_WEB_SECRET_KEY": "k" * 32,
+    }.items():
+        monkeypatch.setenv(name, value)
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(logs, "configure", lambda *_: None)
+    assert main(["run", "gateway"]) == 0 and len(served) == 1
 
 
 # --- never printed -------------------------------------------------------------------------------------------
