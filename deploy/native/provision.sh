@@ -12,7 +12,7 @@
 #                             installed with apt-get when /usr/bin/chromium is missing; for the docs test)
 #   provision.sh asyncapi  -> prints the node_modules folder holding the official AsyncAPI parser
 #                             (@asyncapi/parser, pinned by tests/asyncapi/package-lock.json, npm ci)
-#   provision.sh helm      -> prints the path of a Helm binary (helm.sh/helm/v3, pinned, built with go install)
+#   provision.sh helm      -> prints the path of a Helm binary (helm.sh/helm/v3, pinned, built with its Makefile's version flags)
 #   provision.sh crds      -> prints a folder of pinned CustomResourceDefinitions for the chart's tests: Strimzi's
 #                             (strimzi/, from io.strimzi:api's test jar, resolved by Maven) and the MongoDB community
 #                             operator's (mongodb/, from its Go module)
@@ -113,11 +113,21 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spe
     fi
     echo "$dir/node_modules" ;;
   helm)
-    bin="$cache/helm-$HELM_VERSION/helm"
+    # Built as Helm's Makefile does: its version, and the Kubernetes version of its client-go as the default
+    # for charts' kubeVersion checks when no cluster is asked (without these, v1.20).
+    bin="$cache/helm-$HELM_VERSION-versioned/helm"
     if [ ! -x "$bin" ]; then
       command -v go >/dev/null || { echo "provision: Go is needed to build Helm" >&2; exit 1; }
-      GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-modcacherw GOBIN="$(dirname "$bin")" \
-        go install -trimpath -ldflags=-s "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+      mod=$(mkdir -p "$cache/helm-src" && cd "$cache/helm-src" && GOMODCACHE="$cache/gomod" GOFLAGS=-modcacherw \
+        go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+      k8s_minor=$(sed -n 's/^\tk8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$mod/go.mod")
+      [ -n "$k8s_minor" ] || { echo "provision: no k8s.io/client-go version in Helm's go.mod" >&2; exit 1; }
+      flags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+      for pkg in pkg/lint/rules pkg/chartutil; do
+        flags="$flags -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$k8s_minor"
+      done
+      (cd "$mod" && GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS=-modcacherw CGO_ENABLED=0 \
+        go build -trimpath -ldflags "$flags" -o "$bin" ./cmd/helm) >&2
     fi
     echo "$bin" ;;
   crds)

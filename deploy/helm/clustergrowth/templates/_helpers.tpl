@@ -57,6 +57,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The public URL of the training API its badges name: the value, else the ingress host's, else none. */}}
+{{- define "cg.trainingBaseUrl" -}}
+{{- if .Values.trainingCredentials.baseUrl -}}
+{{- .Values.trainingCredentials.baseUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.host -}}
+{{- printf "https://%s/api/v1/training" .Values.ingress.host -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "cg.devIssuer" -}}
 {{- if not .Values.auth.issuer -}}true{{- end -}}
 {{- end -}}
