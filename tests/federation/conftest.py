@@ -1,21 +1,30 @@
 """Two regions, IE05 (Cork) and ITH5 (Bologna), each with its own native Kafka broker and its own
 FerretDB, and one Kafka MirrorMaker 2 process replicating the event topics both ways (a dedicated
 MirrorMaker cluster config does both directions). Started once for the package's integration tests,
-in parallel; a backend that cannot be had is an error, never a skip."""
+in parallel; a backend that cannot be had is an error, never a skip. Each region's people come from
+its own OpenID Connect issuer (``issuers``, served over HTTP by the test), and each region's instance
+trusts the other's (``instance``)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from clustergrowth.bus.federation import alias
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.settings import RuntimeSettings, TrustedIssuer
+from instance.app import create_app
 from tests import backends
+from tests.component.test_federated_identity import PartnerIssuer
+
+GRANTS = {"student": ["student"], "staff": ["sme_member"]}  # partner role -> roles granted here
 
 
 @dataclass
@@ -73,3 +82,39 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     finally:
         for p in reversed(started):
             p.stop()
+
+
+@pytest.fixture
+async def issuers() -> AsyncIterator[dict[str, PartnerIssuer]]:
+    """Each region's own issuer (region code -> issuer), on one local HTTP server."""
+    port = backends.free_port()
+    outer = FastAPI()
+    out = {}
+    for code, realm in (("IE05", "mtu"), ("ITH5", "unibo")):
+        out[code] = PartnerIssuer(base=f"http://127.0.0.1:{port}/realms/{realm}")
+        out[code].rotate()
+        outer.mount(f"/realms/{realm}", out[code].app())
+    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    yield out
+    server.should_exit = True
+    await task
+
+
+def instance(region: Region, partner: Region, issuers: dict[str, PartnerIssuer], tmp_path: Path) -> FastAPI:
+    """A region's whole instance (gateway and services) on its broker and FerretDB: its home issuer is its
+    own, the partner's is trusted with ``GRANTS``."""
+    settings = region.settings(
+        tmp_path,
+        auth_issuer=issuers[region.code].base,
+        auth_jwks_min_refresh_s=0,
+        auth_partners=[TrustedIssuer(issuer=issuers[partner.code].base, region=partner.code, roles=GRANTS)],
+    )
+    return create_app(settings)
+
+
+def token(issuers: dict[str, PartnerIssuer], code: str, sub: str, *roles: str, **claims: str) -> dict[str, str]:
+    """A bearer header from region ``code``'s issuer for one of its people."""
+    return issuers[code].token(sub, *roles, region=code, **claims)

@@ -1,7 +1,8 @@
 """Two regions replicated both ways by Kafka MirrorMaker 2 (tests/federation/conftest.py): the event
 topics cross in both directions with their retention, each region's federated consumers tell partner
 events from their own, MirrorMaker 2 killed (-9) mid-stream loses nothing and, after de-duplication by
-event id, applies nothing twice, and a region that stops leaves its partner serving and catching up.
+event id, applies nothing twice, and a region that stops leaves its partner serving (over HTTP too:
+routes, bookings, assessments, its instance started during the outage) and catching up.
 
 Bookings go through the facilities service of each region (its handlers, its outbox and relay, its own
 store and broker): an event is "confirmed" once ``book`` returned. Each region's ledger is a federated
@@ -15,9 +16,10 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -31,7 +33,10 @@ from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities.app import FacilitiesService
 from services.facilities.settings import FacilitiesSettings
-from tests.federation.conftest import Network, Region
+from services.mapping.domain.instrument import instrument
+from tests.component.test_federated_identity import PartnerIssuer
+from tests.conftest import asgi_client
+from tests.federation.conftest import Network, Region, instance, token
 from tests.helpers import eventually, usage_total, weekday_slots
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -169,7 +174,10 @@ async def test_mirrormaker_killed_mid_stream_loses_nothing_and_applies_nothing_t
 
 
 async def test_a_region_down_leaves_its_partner_serving_and_then_catches_up(
-    network: Network, regions: tuple[FacilitiesService, FacilitiesService], tmp_path: Path
+    network: Network,
+    regions: tuple[FacilitiesService, FacilitiesService],
+    issuers: dict[str, PartnerIssuer],
+    tmp_path: Path,
 ) -> None:
     a, b = regions
     a_database = a.own.database
@@ -178,7 +186,7 @@ async def test_a_region_down_leaves_its_partner_serving_and_then_catches_up(
     ledger_b.start()
     slots = iter(weekday_slots(12, days_ahead=12))
     try:
-        network.mirrormaker.stop()  # IE05's MirrorMaker goes first: what IE05 books now waits in its broker
+        network.mirrormaker.kill()  # IE05's MirrorMaker goes first: what IE05 books now waits in its broker
         before = {await book(a, CORK_DESKS[1], next(slots)) for _ in range(3)}
         await eventually(lambda: _published(a), 60, "IE05's outbox to drain")
         await ledger_a.stop()
@@ -188,6 +196,9 @@ async def test_a_region_down_leaves_its_partner_serving_and_then_catches_up(
         usage_before = (await usage_total(b.store))["bookings"]
         during = {await book(b, BOLOGNA_DESKS[1], next(slots)) for _ in range(3)}
         await eventually(lambda: _usage_at_least(b, usage_before + 3), 60, "ITH5's usage projection")
+        # and its whole instance starts and serves over HTTP: routes, bookings, assessments
+        async for client in asgi_client(instance(network.ith5, network.ie05, issuers, tmp_path)):
+            await serves_its_routes_bookings_and_assessments(client, issuers)
         # IE05 comes back: same broker data, same database, same ledger group
         await asyncio.to_thread(network.ie05.kafka.start)
         await asyncio.to_thread(network.mirrormaker.start)
@@ -209,6 +220,44 @@ async def test_a_region_down_leaves_its_partner_serving_and_then_catches_up(
             await asyncio.to_thread(network.ie05.kafka.start)
         if network.mirrormaker.proc is None or network.mirrormaker.proc.poll() is not None:
             await asyncio.to_thread(network.mirrormaker.start)
+
+
+async def serves_its_routes_bookings_and_assessments(
+    client: httpx.AsyncClient, issuers: dict[str, PartnerIssuer]
+) -> None:
+    giulia = token(issuers, "ITH5", "giulia", "student")
+    assert (await client.get("/api/v1/facilities/resources", headers=giulia)).status_code == 200
+    start = datetime.combine(weekday_slots(1, days_ahead=14)[0][0].date(), time(15), UTC)
+    body = {
+        "resource_id": "blq-tecnopolo-desk-3",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+    }
+    r = await client.post("/api/v1/facilities/bookings", json=body, headers=giulia)
+    assert r.status_code == 201, r.text
+    owner = token(issuers, "ITH5", "marco", "sme_member", org="tecnopolo-lab")
+    sme = {
+        "legal_name": "Officine Emilia Srl",
+        "country": "IT",
+        "region": "ITH5",
+        "nuts3": "ITH55",
+        "nace_primary": "C28.29",
+        "headcount": 40,
+        "turnover_eur": 6e6,
+        "balance_sheet_eur": 4e6,
+        "founded": 2009,
+        "councils": ["Bologna"],
+        "contact": {"name": "Marco Example", "email": "marco@example.org"},
+        "consent": {"lawful_basis": "consent"},
+    }
+    r = await client.post("/api/v1/mapping/smes", json=sme, headers=owner)
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/api/v1/mapping/smes/{r.json()['id']}/assessments",
+        json={"instrument_version": "1", "answers": dict.fromkeys(instrument("1").question_ids, 3)},
+        headers=owner,
+    )
+    assert r.status_code == 201, r.text
 
 
 async def _published(service: FacilitiesService) -> bool:
