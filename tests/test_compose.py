@@ -23,7 +23,7 @@ import contracts
 from clustergrowth.settings import RuntimeSettings
 from instance.cli import main as cli_main
 from instance.registry import specs
-from tests.deploy.tooling import provision, readable_variables
+from tests.deploy.tooling import SECRET_VALUE, provision, readable_variables, start
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTERED = {s.name for s in specs()}
@@ -223,19 +223,91 @@ def test_the_production_override_encrypts_and_authenticates_every_backend() -> N
         assert services[name]["env_file"] == [{"path": "./secrets/clustergrowth.env", "required": True}]
 
 
-@pytest.mark.parametrize("name", sorted(OURS))
-def test_the_production_override_gives_settings_production_accepts(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a service reads under the override (its environment, the issuer and the passwords of
-    secrets/clustergrowth.env filled in) passes the settings' production checks."""
-    env = merged()["services"][name]["environment"]
-    filled = {
-        "${CG_AUTH_ISSUER:?set CG_AUTH_ISSUER to the region's OpenID Connect issuer}": "https://login.example.eu/ie05",
-        "${CG_REGION:-IE05}": "IE05",
-        "${CG_GATEWAY_CORS_ORIGINS:-[]}": "[]",
+def doc_block(after: str) -> dict[str, str]:
+    """The variables of the fenced block following ``after`` in docs/hosting.md: what a region copies."""
+    text = (ROOT / "docs" / "hosting.md").read_text()
+    found = re.search(r"```\n(.*?)```", text[text.index(after) :], re.S)
+    assert found, after
+    lines = re.findall(r"^\s*(CG_[A-Z0-9_]+)=(.*)$", found.group(1), re.M)
+    return {name: re.sub(r"\s+#.*$", "", value).strip() for name, value in lines}
+
+
+def interpolate(value: str, dotenv: dict[str, str]) -> str:
+    """Compose's interpolation of ``${NAME}``, ``${NAME:-default}`` and ``${NAME:?error}`` from .env."""
+
+    def one(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        got = dotenv.get(name, "")
+        if op == ":?":
+            assert got, f"Compose refuses to start: {arg}"
+        return got or (arg if op == ":-" else "")
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+CLUSTERGROWTH_ENV = "`secrets/clustergrowth.env`, read by"  # where the doc shows that file
+
+
+def dotenv_of_the_doc() -> dict[str, str]:
+    return doc_block("In `.env`")
+
+
+def test_the_doc_names_the_files_a_region_writes() -> None:
+    """The blocks the tests read are there, with the settings a production region cannot do without."""
+    assert {"CG_REGION", "CG_AUTH_ISSUER", "CG_AUTH_JWKS_URI", "CG_AUTH_PARTNERS", "CG_PUBLIC_HOST"} <= set(
+        dotenv_of_the_doc()
+    )
+    assert set(doc_block(CLUSTERGROWTH_ENV)) == {
+        "CG_MONGO_PASSWORD",
+        "CG_REDIS_PASSWORD",
+        "CG_WEB_SECRET_KEY",
     }
-    for k, v in env.items():
-        monkeypatch.setenv(k, filled.get(str(v), str(v)))
-    monkeypatch.setenv("CG_MONGO_PASSWORD", "Xq7-long-generated-secret-91")
-    monkeypatch.setenv("CG_REDIS_PASSWORD", "Zr4-long-generated-secret-27")
+
+
+def test_every_variable_the_doc_puts_in_dotenv_reaches_the_containers() -> None:
+    """Compose reads .env only to interpolate the files: a variable no file names is silently ignored."""
+    dotenv = {name: f"marker-{name.lower()}" for name in dotenv_of_the_doc()}
+    services = merged()["services"]
+    for name in dotenv:
+        reached = [
+            service
+            for service in sorted(OURS)
+            for value in services[service]["environment"].values()
+            if dotenv[name] in interpolate(str(value), dotenv)
+        ]
+        assert reached, f"{name} is in the doc's .env but reaches no container"
+        if name.startswith("CG_AUTH_"):  # every component checks tokens
+            assert set(reached) == OURS, f"{name} reaches only {reached}"
+
+
+def test_interpolation_is_compose_s() -> None:
+    assert interpolate("${A:-x}/${B}", {"A": ""}) == "x/" and interpolate("${A:-x}", {"A": "y"}) == "y"
+    with pytest.raises(AssertionError, match="set it"):
+        interpolate("${A:?set it}", {})
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_the_production_override_starts_every_component_with_the_doc_s_files(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each container's environment under the override, with the doc's .env and secrets/clustergrowth.env
+    (their placeholders filled with generated values), passes every check its component makes at start:
+    all of its settings classes, and what it builds (the web client's key, the training key, the quota
+    store, the TLS files)."""
+    dotenv = dotenv_of_the_doc()
+    env = {k: interpolate(str(v), dotenv) for k, v in merged()["services"][name]["environment"].items()}
+    for k, v in doc_block(CLUSTERGROWTH_ENV).items():
+        env[k] = SECRET_VALUE if v.startswith("<") else v
+    start(name, env, tmp_path, monkeypatch)
     s = RuntimeSettings()
-    assert (s.environment, s.auth_issuer) == ("production", "https://login.example.eu/ie05")
+    assert (s.environment, s.store, s.bus) == ("production", "mongo", "kafka")
+    assert s.auth_issuer == dotenv["CG_AUTH_ISSUER"] and [p.region for p in s.auth_partners] == ["ITH5"]
+
+
+def test_the_production_check_catches_a_missing_training_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dotenv = dotenv_of_the_doc()
+    env = {k: interpolate(str(v), dotenv) for k, v in merged()["services"]["training"]["environment"].items()}
+    env |= {k: SECRET_VALUE for k in doc_block(CLUSTERGROWTH_ENV)}
+    del env["CG_TRAINING_CREDENTIAL_KEY_FILE"]
+    with pytest.raises(AssertionError, match="bad configuration:\nCG_TRAINING_CREDENTIAL_KEY_FILE is required"):
+        start("training", env, tmp_path, monkeypatch)
