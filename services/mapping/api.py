@@ -16,6 +16,7 @@ from services.mapping import handlers as h
 from services.mapping import views
 from services.mapping.domain.codes import code_lists
 from services.mapping.domain.instrument import instrument, latest, versions
+from services.mapping.network_api import router as network_router
 from services.mapping.wire import AssessmentOut, SMEExport, SMEOut
 
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
@@ -198,3 +199,6 @@ async def spotlight_svg(m: Ctx, who: CurrentPrincipal, region: str) -> Response:
         views.bars_svg(f"Growth needs in {region} (mean maturity 1-5; tick: network)", spot["needs"]),
         media_type="image/svg+xml",
     )
+
+
+router.include_router(network_router)  # every region's cells: /network/cluster-map

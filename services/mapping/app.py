@@ -12,7 +12,7 @@ from clustergrowth.component import ServiceComponent
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as ev
-from services.mapping import consumers, handlers, seed
+from services.mapping import consumers, handlers, network, seed
 from services.mapping import store as st
 from services.mapping.api import router
 from services.mapping.domain.cluster import Thresholds
@@ -50,9 +50,12 @@ class MappingService(ServiceComponent):
         )
         self.projection = consumers.ClusterMapProjection(self.store)
         self.subscribe(consumers.GROUP, [ev.TOPIC], self.projection.handle)
+        self.network = network.NetworkClusterMap(self.mapping)  # partners' cells, from their replicas
+        self.subscribe_federated(network.GROUP, [ev.TOPIC], self.network.handle)
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)
+        await self.network.ensure_indexes()
         if self.settings.seed_demo and await seed.seed_demo(self.mapping):
             log.info("seeded assessed demo SMEs in the six council regions")
 

@@ -132,6 +132,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/mapping/employment-statistics"): frozenset({"council_secretary", "region_admin"}),
     ("GET", "/api/v1/mapping/cluster-map"): SPEC_ANY,
     ("GET", "/api/v1/mapping/cluster-map.svg"): SPEC_ANY,
+    ("GET", "/api/v1/mapping/network/cluster-map"): SPEC_ANY,  # every region's cells, read-only
     ("GET", "/api/v1/mapping/spotlight"): SPEC_ANY,
     ("GET", "/api/v1/mapping/spotlight.svg"): SPEC_ANY,
     # matching (the programme's coordinator is region_admin)
