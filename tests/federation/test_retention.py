@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from clustergrowth.bus.kafka import KafkaBus
 from clustergrowth.envelope import CloudEvent
@@ -102,3 +103,30 @@ async def _first_offset(bootstrap: str, topic: str) -> int:
 async def _first_offset_is(bootstrap: str, topic: str, n: int) -> bool:
     await asyncio.sleep(0)
     return await _first_offset(bootstrap, topic) == n
+
+
+async def test_a_retention_set_later_on_a_source_topic_reaches_its_replica(network: Network) -> None:
+    """A topic an older release created at the broker's default (7 days) is replicated as such; once
+    ensure_topics sets its retention, MirrorMaker 2's topic-config sync carries it to the replica."""
+    topic = f"late{uuid.uuid4().hex[:6]}.events"
+    replica = f"ie05.{topic}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=network.ie05.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    await eventually(lambda: _retention_is(network.ith5.bootstrap, replica, "604800000"), 120, "the 7-day replica")
+    await KafkaBus(network.ie05.bootstrap).ensure_topics([topic])
+    await eventually(lambda: _retention_is(network.ith5.bootstrap, replica, "-1"), 120, "the replica's new retention")
+
+
+async def _retention_is(bootstrap: str, topic: str, value: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        [(error_code, _m, _t, _n, entries)] = response.resources
+        return not error_code and any(e[0] == "retention.ms" and e[1] == value for e in entries)
+    finally:
+        await admin.close()
