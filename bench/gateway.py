@@ -1,7 +1,7 @@
 """Gateway hop cost: the same request straight to the facilities service, through the gateway's
-compiled front (``clustergrowth run edge``, the front door of the distributed mode), through the
-Python gateway's own proxy mode, and through nginx (Debian's package, installed here if missing) as
-a reference proxy.
+compiled front (``clustergrowth run edge``, the front door of the distributed mode: hyper on tokio),
+and through nginx (Debian's package, installed here if missing) as a reference proxy. (The Python
+gateway's proxy mode, once a third target, no longer answers /api/v1: issue 20.)
 
 Load comes from a small raw-socket HTTP/1.1 client (keep-alive, one request in flight per
 connection) so that the client itself adds as little as possible. Three phases per target:
@@ -9,6 +9,10 @@ connection) so that the client itself adds as little as possible. Three phases p
 2. saturation: 16 connections in a closed loop for a few seconds: requests per second;
 3. half of the direct path's saturation rate, open loop (latency counted from the scheduled send
    time, so a stall is not hidden), in interleaved rounds: the median of the rounds' p50 and p99.
+4. CPU per proxied request: user + system time of the front's processes (read from /proc: nginx's
+   master and worker, the compiled front's one process) over a fixed number of requests on 16
+   connections, divided by that number; the same count for every front in the same run. On a shared
+   machine sub-0.1 ms latency differences are noise; CPU time per request is not.
 All servers and the client share the machine's cores; the figures are ratios within one run.
 
 Every front runs with quotas off, like nginx. Two more targets show what quotas cost on the
@@ -170,6 +174,54 @@ async def open_loop(port: int, token: str, rate: float, seconds: float, connecti
     return summary_ms(times)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (all threads), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+async def fixed_count(port: int, token: str, n: int, connections: int = 16) -> None:
+    """Exactly ``n`` requests, on ``connections`` keep-alive connections in a closed loop."""
+    conns = [await Conn.open(port, token) for _ in range(connections)]
+    left = n
+
+    async def loop(c: Conn) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            assert await c.get() == 200
+
+    await asyncio.gather(*(loop(c) for c in conns))
+    for c in conns:
+        c.close()
+
+
+def cpu_per_request(pid: int, port: int, token: str, n: int) -> dict[str, Any]:
+    asyncio.run(fixed_count(port, token, min(n, 2000)))  # warm-up: pools filled, caches hot
+    before = cpu_seconds(pid)
+    t0 = time.perf_counter()
+    asyncio.run(fixed_count(port, token, n))
+    wall = time.perf_counter() - t0
+    used = cpu_seconds(pid) - before
+    return {
+        "requests": n,
+        "cpu_s": round(used, 3),
+        "cpu_us_per_request": round(used / n * 1e6, 1),
+        "wall_s": round(wall, 2),
+    }
+
+
 def wait_ready(port: int, path: str = "/healthz") -> None:
     import httpx
 
@@ -204,11 +256,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--requests", type=int, default=3000, help="sequential requests per target and round")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the one-client phase (median)")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of the saturation and half-load phases")
+    p.add_argument("--cpu-requests", type=int, default=20000, help="requests per front for the CPU phase")
     a = p.parse_args(argv)
     nginx = ensure_nginx()
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
-    p_service, p_gateway, p_edge, p_nginx = free_port(), free_port(), free_port(), free_port()
+    p_service, p_edge, p_nginx = free_port(), free_port(), free_port()
     p_quotas, p_redis = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     log = open(tmp / "servers.log", "wb")
@@ -217,18 +270,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
         wait_ready(p_service, "/readyz")
         gw_env = {**env, "CG_GATEWAY_MODE": "proxy", "CG_GATEWAY_FACILITIES_URL": f"http://127.0.0.1:{p_service}"}
-        procs.append(subprocess.Popen([CLI, "run", "gateway", "--port", str(p_gateway)], env=gw_env, stderr=log))
+        # clustergrowth run edge replaces itself with the front (execve): each Popen's pid is the front's
         procs.append(subprocess.Popen([CLI, "run", "edge", "--port", str(p_edge)], env=gw_env, stderr=log))
+        pids = {"edge": procs[-1].pid}
         # quotas on, high enough never to refuse the bench's requests
         quota_env = {**gw_env, "CG_GATEWAY_RATE_LIMITS": "true", "CG_GATEWAY_RATE_PER_PRINCIPAL": "100000000"}
         quota_env |= {"CG_GATEWAY_RATE_PER_ADDRESS": "100000000"}
         procs.append(subprocess.Popen([CLI, "run", "edge", "--port", str(p_quotas)], env=quota_env, stderr=log))
+        pids["edge+quotas"] = procs[-1].pid
         redis_env = {**quota_env, "CG_GATEWAY_RATE_STORE_URL": redis_url}
         procs.append(subprocess.Popen([CLI, "run", "edge", "--port", str(p_redis)], env=redis_env, stderr=log))
+        pids["edge+redis"] = procs[-1].pid
         conf = tmp / "nginx.conf"
         conf.write_text(NGINX_CONF.format(tmp=tmp, upstream=p_service, port=p_nginx))
         procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)], stderr=log))
-        for port in (p_gateway, p_edge, p_quotas, p_redis):
+        pids["nginx"] = procs[-1].pid  # the master; its worker is counted as its child
+        for port in (p_edge, p_quotas, p_redis):
             wait_ready(port)
         wait_ready(p_nginx, "/healthz")
         token = subprocess.run(
@@ -241,7 +298,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         targets = {
             "direct": p_service,
             "edge": p_edge,
-            "gateway": p_gateway,
             "nginx": p_nginx,
             "edge+quotas": p_quotas,
             "edge+redis": p_redis,
@@ -269,8 +325,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["half_saturation_rps"] = round(half, 1)
         added_ngx = t["nginx"]["one_client"]["p50_ms"] - t["direct"]["one_client"]["p50_ms"]
         result["nginx_added_p50_ms"] = round(added_ngx, 3)
-        result["fronts"] = {name: hop_cost(t, name, added_ngx) for name in ("edge", "gateway")}
+        result["fronts"] = {name: hop_cost(t, name, added_ngx) for name in ("edge",)}
         result["with_quotas"] = {name: hop_cost(t, name, added_ngx) for name in ("edge+quotas", "edge+redis")}
+        cpu: dict[str, list[dict[str, Any]]] = {name: [] for name in pids}
+        for _ in range(a.rounds):  # interleaved; the median round per front
+            for name, pid in pids.items():
+                cpu[name].append(cpu_per_request(pid, targets[name], token, a.cpu_requests))
+        result["cpu_per_request"] = {
+            name: {
+                "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in runs),
+                "rounds": runs,
+            }
+            for name, runs in cpu.items()
+        }
+        ngx_cpu = result["cpu_per_request"]["nginx"]["cpu_us_per_request"]
+        for name in ("edge", "edge+quotas", "edge+redis"):
+            own = result["cpu_per_request"][name]["cpu_us_per_request"]
+            result["cpu_per_request"][name]["vs_nginx"] = round(own / ngx_cpu, 2)
+        result["fronts"]["edge"]["targets_met"]["cpu_per_request_le_nginx"] = (
+            result["cpu_per_request"]["edge"]["cpu_us_per_request"] <= ngx_cpu
+        )
     finally:
         redis.stop()
         for proc in procs:
@@ -300,6 +374,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{name} adds {f['added_p50_ms']} ms at p50; "
             f"p99 at half load = {f['p99_half_saturation_vs_direct']} x direct"
         )
+    for name, c in result["cpu_per_request"].items():
+        extra = f" ({c['vs_nginx']} x nginx's)" if "vs_nginx" in c else ""
+        print(f"{name} CPU per request: {c['cpu_us_per_request']} us{extra}")
     print(f"[{path}]")
     return result
 
