@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -80,7 +82,13 @@ class FacilitiesService(ServiceComponent):
         await st.ensure_indexes(self.store)
         await self.network.ensure_indexes()
         if self.settings.seed_demo and await seed.seed_demo(self.facilities):
-            log.info("seeded demo sites and resources for the six council cities")
+            log.info("seeded the demo sites and resources of %s", self.settings.region)
+            if self.settings.bus == "sqlite":  # the one-process demo: the other regions as replicated data
+                with tempfile.TemporaryDirectory() as scratch:
+                    replicas = await seed.partner_replicas(self.settings.region, Path(scratch))
+                for topic, events in replicas.items():
+                    await self.bus.publish(topic, events)
+                log.info("published the other council regions' demo resources on %s", ", ".join(replicas))
 
 
 def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:

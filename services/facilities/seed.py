@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
+from pathlib import Path
 
 from clustergrowth.auth import Principal, org_id
+from clustergrowth.bus.federation import alias
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.store.sqlite import SqliteStore
+from contracts import facilities as ev
 from services.facilities import commands as c
 from services.facilities import handlers as h
 from services.facilities import store as st
@@ -126,11 +131,16 @@ def _resources(site_id: str) -> list[tuple[str, c.ListResource]]:
 
 
 async def seed_demo(f: h.Facilities) -> bool:
-    """Seed once: returns False when the store already holds sites."""
+    """Seed this region's sites and resources once (one instance, one region: it creates and publishes
+    only its own); returns False when the store already holds sites."""
     if await f.store.count(st.SITES) > 0:
         return False
-    for site_id, region, name, kind, city, address, tz, org in SITES:
-        local = replace(f, region=region)
+    await _seed_sites(f, [s for s in SITES if s[1] == f.region])
+    return True
+
+
+async def _seed_sites(f: h.Facilities, sites: list[tuple[str, str, str, str, str, str, str, str]]) -> None:
+    for site_id, region, name, kind, city, address, tz, org in sites:
         hours = {**WEEKDAYS_8_20, **SAT_9_13}
         cmd = c.CreateSite(
             name=name,
@@ -141,7 +151,28 @@ async def seed_demo(f: h.Facilities) -> bool:
             opening_hours=hours,
             organisation=org_id(region, org),
         )  # type: ignore[arg-type]
-        await h.create_site(local, cmd, SEEDER, site_id=site_id)
+        await h.create_site(f, cmd, SEEDER, site_id=site_id)
         for rid, rcmd in _resources(site_id):
-            await h.list_resource(local, rcmd, SEEDER, resource_id=rid)
-    return True
+            await h.list_resource(f, rcmd, SEEDER, resource_id=rid)
+
+
+async def partner_replicas(region: str, scratch: Path) -> dict[str, list[CloudEvent]]:
+    """The demo's other council regions as MirrorMaker 2 would deliver them here: each partner's
+    ``ResourceListed``, made by that region's own domain code in a scratch store of its own, keyed by the
+    replica topic (``<alias>.facilities.events``). Event ids are ``demo-<region>-<n>`` (marked as demo
+    replicas; the same on every start, so publishing them again applies nothing twice)."""
+    out: dict[str, list[CloudEvent]] = {}
+    for partner in sorted({s[1] for s in SITES} - {region}):
+        store = SqliteStore(scratch / f"facilities-{partner}.db")
+        try:
+            await _seed_sites(h.Facilities(store, partner), [s for s in SITES if s[1] == partner])
+            events = [
+                CloudEvent.from_dict(e)
+                for d in await store.find(st.RESOURCES, {}, sort=[("_id", 1)])
+                for e in d.get("outbox") or []
+            ]
+        finally:
+            await store.close()
+        topic = f"{alias(partner)}.{ev.TOPIC}"
+        out[topic] = [dataclasses.replace(e, id=f"demo-{partner}-{n}") for n, e in enumerate(events, 1)]
+    return out

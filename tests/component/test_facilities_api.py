@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import pid
+from tests.helpers import eventually, pid
 
 API = "/api/v1/facilities"
 
@@ -95,12 +95,26 @@ async def test_no_token_is_401_problem(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get(f"{API}/resources", headers={"Authorization": "Bearer nope"}), 401)
 
 
+async def _has(read: Callable[[], Awaitable[list[dict[str, Any]]]], n: int) -> bool:
+    return len(await read()) == n
+
+
 async def test_seeded_hot_desks_are_listed_with_ids(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
     r = await client.get(f"{API}/resources", params={"kind": "hot_desk", "limit": 200}, headers=alice)
     desks = r.json()
-    assert r.status_code == 200 and len(desks) == 24  # 4 per council city
+    assert r.status_code == 200 and len(desks) == 4  # Cork's: one instance creates only its region's
     assert {d["kind"] for d in desks} == {"hot_desk"} and all(d["id"] for d in desks)
-    assert {d["region"] for d in desks} == {"ES61", "ES30", "ITH5", "IE05", "FR10", "TR10"}
+    assert {d["region"] for d in desks} == {"IE05"}
+
+    # the other five council cities' desks are the demo's replicated partner data (4 each), marked as such
+    async def network() -> list[dict[str, Any]]:
+        r = await client.get(f"{API}/network/resources", params={"kind": "hot_desk", "limit": 200}, headers=alice)
+        return list(r.json())
+
+    await eventually(lambda: _has(network, 20), 30, "the partners' demo desks projected")
+    others = await network()
+    assert {d["region"] for d in others} == {"ES61", "ES30", "ITH5", "FR10", "TR10"}
+    assert all(d["demo"] for d in others) and "blq-tecnopolo-desk-1" in {d["id"] for d in others}
     assert_problem(await client.get(f"{API}/resources", params={"kind": "spaceship"}, headers=alice), 422)
     assert_problem(await client.get(f"{API}/resources", params={"limit": 1000}, headers=alice), 422)
 
@@ -173,7 +187,7 @@ async def test_rules_refuse_with_the_reason_and_write_nothing(client: httpx.Asyn
 async def test_two_hundred_parallel_requests_for_one_slot_give_one_booking(
     client: httpx.AsyncClient, settings: RuntimeSettings, token: TokenFactory
 ) -> None:
-    body = slot("blq-tecnopolo-desk-2", hour=9, hours=2)
+    body = slot("ork-rubicon-desk-2", hour=9, hours=2)  # people of another region (ITH5) booking in Cork
     heads = [{"Authorization": token(f"p{i}", "student", region="ITH5")} for i in range(200)]
     rs = await asyncio.gather(*[client.post(f"{API}/bookings", json=body, headers=h) for h in heads])
     assert Counter(r.status_code for r in rs) == {201: 1, 409: 199}

@@ -196,6 +196,7 @@ async def test_a_person_in_cork_finds_bolognas_lab_and_where_to_book_it(
         "updated_at": "2027-02-26T12:00:00+00:00",
         "stale": False,
         "partner_last_event_at": "2027-02-26T12:00:00+00:00",
+        "demo": False,
     }
     # Cork's own catalogue is unchanged: Bologna's resources are not listed as Cork's
     assert (await client.get("/api/v1/facilities/resources", headers=aoife)).json() == []

@@ -52,6 +52,7 @@ class NetworkResourceOut(BaseModel):
     updated_at: str = Field(description="time of the owning region's event that last changed this entry")
     stale: bool = Field(description="the owning region's stream has been silent longer than the threshold")
     partner_last_event_at: str | None = Field(description="time of the last event replicated from that region")
+    demo: bool = Field(description="seeded by the one-process demo as replicated data, not from a running region")
 
 
 class PartnerOut(BaseModel):
@@ -108,6 +109,7 @@ async def network_resources(
                 updated_at=d["updated_at"],
                 stale=net.stale(last.get(d["region"]), now),
                 partner_last_event_at=last.get(d["region"]),
+                demo=d.get("demo", False),
             )
         )
     return out

@@ -28,6 +28,7 @@ RESOURCES = "network_resources"
 PARTNERS = "network_partners"
 LISTED = ev.ResourceListed.event_type()
 FIELDS = ("resource_id", "site_id", "resource_name", "kind", "capacity", "timezone")
+DEMO = "demo-"  # ids of the one-process demo's seeded replicas (services/facilities/seed.py)
 MAX_PARTNER_REGIONS = 1000  # partners heard from (a partners file lists at most 64; replicas may name more)
 OPTIONAL = ("site_name", "city", "policy")  # carried when the owning region's contract version has them
 
@@ -83,6 +84,7 @@ class NetworkCatalogue:
             doc.update({k: data.get(k) for k in OPTIONAL})
             doc["region"] = region
             doc["updated_at"] = event.time
+            doc["demo"] = event.id.startswith(DEMO)
             return doc
 
         await apply_once(self.store, RESOURCES, entry_id(region, data["resource_id"]), event.id, listed)
