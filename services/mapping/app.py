@@ -4,6 +4,8 @@ its spec and its own subcommand (``clustergrowth rebuild mapping``)."""
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -57,7 +59,13 @@ class MappingService(ServiceComponent):
         await st.ensure_indexes(self.store)
         await self.network.ensure_indexes()
         if self.settings.seed_demo and await seed.seed_demo(self.mapping):
-            log.info("seeded assessed demo SMEs in the six council regions")
+            log.info("seeded the assessed demo SMEs of %s", self.settings.region)
+            if self.settings.bus == "sqlite":  # the one-process demo: the other regions as replicated data
+                with tempfile.TemporaryDirectory() as scratch:
+                    replicas = await seed.partner_replicas(self.settings.region, Path(scratch))
+                for topic, events in replicas.items():
+                    await self.bus.publish(topic, events)
+                log.info("published the other council regions' demo SMEs on %s", ", ".join(replicas))
 
     async def rebuild(self) -> dict[str, object]:
         """Rebuild the cluster map from the event log (``clustergrowth rebuild mapping``)."""

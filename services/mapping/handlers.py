@@ -221,8 +221,10 @@ async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[s
 
 # Reading the map ----------------------------------------------------------------------------------
 async def _cell_docs(m: Mapping) -> list[Doc]:
-    """The live generation's cell aggregates: one small document per cell, whatever the number of SMEs."""
-    return await m.store.find(await st.active_cells(m.store), {})
+    """The live generation's cell aggregates (one small document per cell, whatever the number of SMEs),
+    and partner regions' cells as replicated here: the map and the spotlight are the network's."""
+    partners = [d for d in await m.store.find(st.NETWORK_CELLS, {}) if d["region"] != m.region]
+    return [*await m.store.find(await st.active_cells(m.store), {}), *partners]
 
 
 def _known_region(region: str | None) -> None:

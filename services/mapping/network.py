@@ -7,7 +7,8 @@ replica applies once) into collections of their own, ``netcells``/``netsmes``, k
 local cells. An event whose data names another region than the partner it came from is not folded: one
 region never speaks for another. This region's own cells stay the local projection's (not copied).
 
-The network view reads both and computes the stars once over every region's cells, so a cell's size
+The cluster map, its heatmap and the spotlight read both (``handlers._cell_docs``), and the network view
+here says which cells are whose: the stars are computed once over every region's cells, so a cell's size
 rank and focus are relative to the whole network, as the classic stars are meant to be. A partner's
 cells are as of its last replicated event (``as_of``).
 """
@@ -28,7 +29,7 @@ from services.mapping.handlers import Mapping
 
 log = logging.getLogger("services.mapping.network")
 GROUP = "mapping.network"
-PARTNER_CELLS = st.Generation(0, "netcells", "netsmes")
+PARTNER_CELLS = st.Generation(0, st.NETWORK_CELLS, st.NETWORK_SMES)
 AS_OF = "netmeta"  # per partner region: the time of its last folded event
 
 

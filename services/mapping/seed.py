@@ -1,4 +1,5 @@
-"""Demo SMEs in the six council regions, each assessed, so the cluster map is not empty.
+"""Demo SMEs in the six council regions, each assessed, so the cluster map is not empty. A regional
+instance creates its own region's; the one-process demo gets the others' as replicated partner data.
 
 Real regions and sectors, invented companies and people; answers are drawn from a fixed seed so
 every fresh instance shows the same map.
@@ -6,9 +7,16 @@ every fresh instance shows the same map.
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 from clustergrowth.auth import Principal
+from clustergrowth.bus.federation import alias
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.store.sqlite import SqliteStore
+from contracts import mapping as ev
 from services.mapping import commands as c
 from services.mapping import handlers as h
 from services.mapping import store as st
@@ -38,13 +46,21 @@ WORDS = ["Atlas", "Boreal", "Cobalt", "Delta", "Ergon", "Fulcrum", "Gyro", "Heli
 
 
 async def seed_demo(m: h.Mapping, per_region: int = 8) -> bool:
-    """Seed once: returns False when SMEs exist already."""
+    """Seed this region's SMEs once (one instance, one region): returns False when SMEs exist already."""
     if await m.store.count(st.SMES) > 0:
         return False
+    await _seed(lambda region: m if region == m.region else None, per_region)
+    return True
+
+
+async def _seed(target: Callable[[str], h.Mapping | None], per_region: int) -> None:
+    """Every council region's demo SMEs drawn in one sequence (so each region's SMEs are the same
+    whichever region seeds), written through ``target(region)``'s domain, or skipped when it is None."""
     rng = random.Random(2021)
     inst = latest()
     names = code_lists()
     for region, (nuts3, country, council, naces) in COUNCILS.items():
+        m = target(region)
         for i in range(per_region):
             headcount = rng.choice([4, 12, 25, 40, 60, 120, 220])
             cmd = c.RegisterSME(
@@ -61,11 +77,37 @@ async def seed_demo(m: h.Mapping, per_region: int = 8) -> bool:
                 contact=c.Contact(name=f"Contact {i + 1}", email=f"contact{i + 1}@example.org"),
                 consent=c.Consent(lawful_basis="consent", note="demo data"),
             )
-            sme = await h.register(m, cmd, SEEDER, sme_id=f"demo-{region.lower()}-{i + 1}")
             answers: dict[str, int | float | str | None] = {}
             for d in inst.dimensions:
                 low = d.id in LEANINGS[region]
                 for q in d.questions:
                     answers[q.id] = rng.randint(1, 3) if low else rng.randint(2, 5)
+            if m is None:
+                continue
+            sme = await h.register(m, cmd, SEEDER, sme_id=f"demo-{region.lower()}-{i + 1}")
             await h.assess(m, sme["id"], c.SubmitAssessment(instrument_version=inst.version, answers=answers), SEEDER)
-    return True
+
+
+async def partner_replicas(region: str, scratch: Path, per_region: int = 8) -> dict[str, list[CloudEvent]]:
+    """The demo's other council regions as MirrorMaker 2 would deliver them here: each partner's
+    ``SMERegistered`` and ``SMEAssessed``, made by that region's own domain code in a scratch store of its
+    own, keyed by the replica topic (``<alias>.mapping.events``). Event ids are ``demo-<region>-<n>``
+    (marked as demo replicas; the same on every start, so publishing them again applies nothing twice)."""
+    partners = {r: SqliteStore(scratch / f"mapping-{r}.db") for r in sorted(set(COUNCILS) - {region})}
+    out: dict[str, list[CloudEvent]] = {}
+    try:
+        contexts = {r: h.Mapping(store, r) for r, store in partners.items()}
+        await _seed(contexts.get, per_region)
+        for r, store in partners.items():
+            events = [
+                CloudEvent.from_dict(e)
+                for d in await store.find(st.SMES, {}, sort=[("_id", 1)])
+                for e in d.get("outbox") or []
+            ]
+            out[f"{alias(r)}.{ev.TOPIC}"] = [
+                dataclasses.replace(e, id=f"demo-{r}-{n}") for n, e in enumerate(events, 1)
+            ]
+    finally:
+        for store in partners.values():
+            await store.close()
+    return out

@@ -11,6 +11,8 @@ EMPLOYMENT = "employment"  # imported regional employment statistics, one docume
 META = "projection_meta"  # which generation of the cluster-map projection is live
 CELLS_PREFIX = "mapcells_g"  # cluster map: mapcells_g<generation>, one small aggregate document per cell
 CELL_SMES_PREFIX = "mapsmes_g"  # its per-SME contributions and handled event ids, never read by a query
+NETWORK_CELLS = "netcells"  # partner regions' cells, folded from their replicated events (services/mapping/network.py)
+NETWORK_SMES = "netsmes"  # their per-SME contributions
 LEGACY_CELLS_PREFIX = "cells_g"  # the layout before aggregates (per-SME summaries in the cell): migrated
 OUTBOX_COLLECTIONS = (SMES,)
 
