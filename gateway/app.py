@@ -227,5 +227,6 @@ def proxy_app(settings: RuntimeSettings, gw: GatewaySettings, urls: dict[str, st
         )
 
     install_docs(app)
+    install_asyncapi(app, settings)  # the event streams' description: served by every gateway
 
     return app
