@@ -6,13 +6,19 @@ so one that exists was seeded whole)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal, org_id, person_id
+from clustergrowth.bus.federation import alias
 from clustergrowth.context import stamp
+from clustergrowth.envelope import CloudEvent
 from clustergrowth.settings import DEV_ISSUER
+from clustergrowth.store.sqlite import SqliteStore
+from contracts import councils as ev
 from services.councils import store as st
 from services.councils.domain import council as cn
 from services.councils.domain import decision as dc
@@ -75,10 +81,12 @@ async def _insert(f: Councils, collection: str, doc: dict[str, Any], events: lis
 
 
 async def seed_demo(f: Councils) -> bool:
-    """Seed what is missing; True when anything was written."""
+    """Seed what is missing of this region's councils; True when anything was written."""
     wrote = False
     now = f.clock()
     for slug, city, region, host, tz, purpose, themes, partner in COUNCILS:
+        if region != f.region:
+            continue  # one instance, one region: another region's council is its own to form and publish
         cid = council_id(slug)
         if await f.store.get(st.COUNCILS, cid) is not None:
             continue
@@ -184,3 +192,27 @@ async def seed_demo(f: Councils) -> bool:
 
 def _region(slug: str) -> str:
     return next(c[2] for c in COUNCILS if c[0] == slug)
+
+
+async def partner_replicas(region: str, scratch: Path) -> dict[str, list[CloudEvent]]:
+    """The demo's other council regions as MirrorMaker 2 would deliver them here: each partner's council
+    events, made by that region's own domain code in a scratch store of its own, keyed by the replica
+    topic (``<alias>.councils.events``). Event ids are ``demo-<region>-councils-<n>`` (marked as demo
+    replicas; the same on every start, so publishing them again applies nothing twice)."""
+    out: dict[str, list[CloudEvent]] = {}
+    for partner in sorted({c[2] for c in COUNCILS} - {region}):
+        store = SqliteStore(scratch / f"councils-{partner}.db")
+        try:
+            await seed_demo(Councils(store, partner))
+            events = [
+                CloudEvent.from_dict(e)
+                for collection in st.OUTBOX_COLLECTIONS
+                for d in await store.find(collection, {}, sort=[("_id", 1)])
+                for e in d.get("outbox") or []
+            ]
+        finally:
+            await store.close()
+        out[f"{alias(partner)}.{ev.TOPIC}"] = [
+            dataclasses.replace(e, id=f"demo-{partner}-councils-{n}") for n, e in enumerate(events, 1)
+        ]
+    return out

@@ -162,6 +162,8 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/councils/councils"): SPEC_ANY,
     ("POST", "/api/v1/councils/councils"): frozenset({"region_admin", "council_secretary"}),
     ("GET", "/api/v1/councils/councils/{council_id}"): SPEC_ANY,
+    ("GET", "/api/v1/councils/councils/{council_id}/partner-initiatives"): SPEC_ANY,  # replicated, read-only
+    ("GET", "/api/v1/councils/network/councils"): SPEC_ANY,
     ("PATCH", "/api/v1/councils/councils/{council_id}"): SPEC_ANY,
     ("GET", "/api/v1/councils/councils/{council_id}/composition"): SPEC_ANY,
     ("GET", "/api/v1/councils/councils/{council_id}/members"): SPEC_ANY,
