@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,12 @@ class ResourceListed(EventData):
     capacity: int = Field(description="how many bookings may overlap")
     region: str = Field(description="NUTS-2 code of the site's region")
     timezone: str = Field(description="IANA time zone of the site")
+    policy: dict[str, Any] | None = Field(
+        None,
+        description="who may book and how, as the owning region enforces it: max_duration_minutes, max_days_ahead, "
+        "eligible_regions, eligible_roles, requires_approval, required_training, member_of_councils "
+        "(and check_in_grace_minutes where check-in is asked); partners' catalogues show it",
+    )
 
 
 class _Booked(EventData):

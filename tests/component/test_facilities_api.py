@@ -115,6 +115,15 @@ async def test_seeded_hot_desks_are_listed_with_ids(client: httpx.AsyncClient, a
     others = await network()
     assert {d["region"] for d in others} == {"ES61", "ES30", "ITH5", "FR10", "TR10"}
     assert all(d["demo"] for d in others) and "blq-tecnopolo-desk-1" in {d["id"] for d in others}
+    # who may book crosses with the listing: Bologna's lab asks approval, up to 60 days ahead (seed table)
+    r = await client.get(f"{API}/network/resources", params={"region": "ITH5", "kind": "lab"}, headers=alice)
+    (lab,) = r.json()
+    assert lab["id"] == "blq-tecnopolo-lab-1" and lab["book_at"] is None  # no partners file in this test
+    assert {k: lab["policy"][k] for k in ("requires_approval", "max_days_ahead", "eligible_regions")} == {
+        "requires_approval": True,
+        "max_days_ahead": 60,
+        "eligible_regions": [],
+    }
     assert_problem(await client.get(f"{API}/resources", params={"kind": "spaceship"}, headers=alice), 422)
     assert_problem(await client.get(f"{API}/resources", params={"limit": 1000}, headers=alice), 422)
 

@@ -104,6 +104,7 @@ async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, reso
             capacity=resource.capacity,
             region=resource.region,
             timezone=resource.timezone,
+            policy=resource.policy.to_doc(),  # partners' catalogues show who may book
         ),
         key=resource.id,
         subject=resource.id,
