@@ -65,6 +65,19 @@ class Platform:
             raise Problem.from_response(r)
         return r.json() if r.content else None
 
+    async def get_tagged(self, path: str) -> tuple[Any, str]:
+        """A resource with its ``ETag`` (for an edit that must not overwrite someone else's)."""
+        r = await self.client.get(f"/api/v1{path}", headers=self._headers())
+        if r.status_code >= 400:
+            raise Problem.from_response(r)
+        return r.json(), r.headers.get("etag", "")
+
+    async def patch(self, path: str, body: dict[str, Any], if_match: str) -> Any:
+        r = await self.client.patch(f"/api/v1{path}", json=body, headers=self._headers() | {"If-Match": if_match})
+        if r.status_code >= 400:
+            raise Problem.from_response(r)
+        return r.json() if r.content else None
+
 
 def client_for(api: ASGIApp | str, address: str, timeout_s: float) -> httpx.AsyncClient:
     """An HTTP client to the API: in-process (ASGI), keeping the browser's address for the per-address

@@ -4,6 +4,8 @@ without the session's CSRF token, and shows an API problem next to the field it 
 
 from __future__ import annotations
 
+import asyncio
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -16,6 +18,7 @@ from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
 from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
+from tests.helpers import eventually
 from web.app import brand_css
 from web.session import COOKIE
 from web.settings import WebSettings, contrast
@@ -349,3 +352,155 @@ async def test_enrolling_in_a_module_and_checking_a_credential(client: httpx.Asy
     assert empty.status_code == 422 and 'id="credential-error"' in empty.text
     forged = await client.post("/training/verify", data={"csrf": student, "credential": "abc.def.ghi"})
     assert "The credential is not valid." in forged.text and "<li>Signature: failed</li>" in forged.text
+
+
+async def practice_answers(client: httpx.AsyncClient, sme: str) -> tuple[str, list[str]]:
+    form = (await client.get(f"/training/practices/{sme}/take")).text
+    version = re.search(r'name="instrument_version" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    return version, re.findall(r'name="answers\.([a-z_]+)" value="1"', form)
+
+
+async def registered_and_assessed(client: httpx.AsyncClient, csrf: str, **changes: str) -> str:
+    """An SME of the persona's organisation with its growth-needs assessment (which makes it known to
+    training, through mapping's event): its id."""
+    r = await client.post("/assessment/register", data={"csrf": csrf, **SME_FORM, **changes})
+    assert r.status_code == 303, r.text
+    sme = r.headers["location"].split("?")[0]
+    form = (await client.get(f"{sme}/take")).text
+    version = re.search(r'name="instrument_version" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    questions = re.findall(r'name="(answers\.[a-z_]+-[0-9])" value="1"', form)
+    r = await client.post(
+        f"{sme}/take", data={"csrf": csrf, "instrument_version": version, **dict.fromkeys(questions, "3")}
+    )
+    assert r.status_code == 303
+    return sme.rsplit("/", 1)[1]
+
+
+async def self_assess(
+    client: httpx.AsyncClient, csrf: str, sme: str, answers: dict[str, str], previous: str = ""
+) -> httpx.Response:
+    """The practice self-assessment posted as the form does, waiting (briefly) for training to know the SME."""
+    version, _ = await practice_answers(client, sme)
+    data = {"csrf": csrf, "instrument_version": version, **{f"answers.{k}": v for k, v in answers.items()}}
+    if previous:
+        data["previous"] = previous
+    for _ in range(100):
+        r = await client.post(f"/training/practices/{sme}/take", data=data)
+        if r.status_code != 422 or "sme_id" not in r.text:
+            return r
+        await asyncio.sleep(0.05)  # mapping's SMEAssessed not consumed yet
+    return r
+
+
+async def seeded_peers_released(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    """Wait for the demo's C28 x IE05 x small cell (24 firms of 24 organisations) to have cut its release
+    of 20 (at 10 and at 20 organisations): the projection folds the seed from the log, in its own time."""
+    q = {"instrument": "wms", "level": "division_region_size", "nace_division": "C28", "region": "IE05"}
+
+    async def released() -> bool:
+        r = await client.get(
+            "/api/v1/training/benchmarks",
+            params=q | {"size_class": "small"},
+            headers={"Authorization": token("a", "analyst")},
+        )
+        return r.status_code == 200 and (r.json().get("release") or {}).get("n") == 20
+
+    await eventually(released, timeout_s=120, what="the seeded cell's release of 20")
+
+
+async def test_the_practice_self_assessment_benchmark_and_plan(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    await seeded_peers_released(client, token)
+    csrf = await sign_in(client)
+    sme = await registered_and_assessed(client, csrf)
+    assert f"/training/practices/{sme}/take" in (await client.get("/training/practices")).text
+    _, practices = await practice_answers(client, sme)
+    assert len(practices) == 18 and practices[:3] == [
+        "lean_introduction",
+        "lean_rationale",
+        "process_problem_documentation",
+    ]
+    # the three operations practices 1, 2, 3, the other fifteen 4: operations 2.00, overall 66 / 18 = 3.67
+    answers = dict.fromkeys(practices, "4") | {
+        "lean_introduction": "1",
+        "lean_rationale": "2",
+        "process_problem_documentation": "3",
+    }
+    missing = {k: v for k, v in answers.items() if k != "time_horizon"}
+    r = await self_assess(client, csrf, sme, missing)
+    assert r.status_code == 422
+    assert re.search(r'id="answers-time_horizon-error"><strong>Error:</strong> missing answer', r.text)
+    assert r.text.count('class="field-error"') == 1 and 'value="2" checked' in r.text  # the answers are kept
+    r = await self_assess(client, csrf, sme, answers)
+    assert r.status_code == 303, r.text
+    result = r.headers["location"]
+    baseline = result.split("?")[0].rsplit("/", 1)[1]
+    page = (await client.get(result)).text
+    assert "The self-assessment is saved." in page and "Overall score: 3.67 of 5." in page
+    assert '<th scope="row" lang="en"><strong>Operations</strong></th><td><strong>2.00</strong></td>' in page
+    # the demo's peers of C28 x IE05 x small: the release of 20 firms of 20 organisations (this SME's
+    # organisation is none of them): a mean, its interval and quartiles (from 20), and where 3.67 falls
+    assert "SMEs of the same NACE division, region and size (20 firms of 20 organisations" in page
+    overall = re.search(r'<tr><th scope="row">Overall</th><td>3.7</td>(.*?)</tr>', page).group(1)  # type: ignore[union-attr]
+    cells = re.findall(r"<td>(.*?)</td>", overall)
+    quartiles = [float(q) for q in cells[2].split(" · ")]
+    assert len(quartiles) == 3 and quartiles == sorted(quartiles) and cells[4] == ""  # nothing withheld
+    words = [
+        "below the lower quartile",
+        "between the lower quartile and the median",
+        "between the median and the upper quartile",
+        "in the upper quartile",
+    ]
+    assert cells[3] == words[sum(3.67 >= q for q in quartiles)]
+    chart = await client.get(f"/training/practices/assessments/{baseline}/chart.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml") and "Performance tracking" in chart.text
+
+    made = await client.post(f"/training/practices/assessments/{baseline}/plan", data={"csrf": csrf})
+    assert made.status_code == 303 and made.headers["location"].endswith("?done=created")
+    plan_url = made.headers["location"].split("?")[0]
+    plan = (await client.get(plan_url)).text
+    # the weakest practice first, its target one step up the scale
+    assert re.search(r'lang="en">Introduction of modern \(lean\) techniques</th><td>1.0</td><td>2.0</td>', plan)
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', plan).group(1))  # type: ignore[union-attr]
+    edit = {"csrf": csrf, "etag": etag, "focus_areas.0.practice": "lean_introduction", "focus_areas.0.target": "abc"}
+    r = await client.post(plan_url, data=edit)
+    assert r.status_code == 422 and 'id="focus_areas-0-target-error"><strong>Error:</strong> Enter a number.' in r.text
+    r = await client.post(plan_url, data=edit | {"focus_areas.0.target": "5.5"})  # the API's bound, at the field
+    assert r.status_code == 422 and "focus_areas-0-target-error" in r.text and "less than or equal to 5" in r.text
+    r = await client.post(plan_url, data=edit | {"focus_areas.0.target": "3"})
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=saved")
+    r = await client.post(plan_url, data=edit | {"focus_areas.0.target": "4"})  # the ETag is stale now
+    assert r.status_code == 412 and 'class="problem"' in r.text
+    plan = (await client.get(plan_url)).text
+    assert (
+        re.search(r"techniques</th><td>1.0</td><td>3.0</td>", plan)
+        and plan.count('<tr><th scope="row" lang="en">') == 1
+    )
+
+    # the re-assessment: lean introduction from 1 to 3 meets the edited target (3); the rest unchanged
+    again = await self_assess(client, csrf, sme, answers | {"lean_introduction": "3"}, previous=baseline)
+    assert again.status_code == 303
+    page = (await client.get(again.headers["location"])).text
+    assert "Targets met: 1 of 1." in page
+    assert re.search(r"techniques</th><td>1.0</td><td>3.0</td><td>\+2.0</td><td>3.0: met</td>", page)
+    old = (await client.get(result)).text  # the baseline is no longer the one compared with peers
+    assert "Only the SME's latest self-assessment is compared with its peers." in old
+
+
+async def test_a_peer_group_too_small_to_show_says_why(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    # the demo has 3 medium-sized firms in C33 in this region: the narrower groups are passed over
+    sme = await registered_and_assessed(client, csrf, nace_primary="C33.1", headcount="80")
+    _, practices = await practice_answers(client, sme)
+    r = await self_assess(client, csrf, sme, dict.fromkeys(practices, "3"))
+    assert r.status_code == 303, r.text
+    page = (await client.get(r.headers["location"])).text
+    # 3 firms never reach the 10 organisations a release needs: each narrower group says so (whether the
+    # network has its release yet depends on how far the seed is folded)
+    said = "<span>no figures released yet (contributions of 10 organisations make one)</span>"
+    assert f"<li>SMEs of the same NACE division, region and size: {said}</li>" in page
+    assert f"<li>SMEs of the same NACE section, country and size: {said}</li>" in page
+    await client.post("/language", data={"csrf": csrf, "lang": "es", "next": "/"})
+    spanish = (await client.get(r.headers["location"])).text
+    assert (
+        "<span>aún no se han publicado cifras (las aportaciones de 10 organizaciones dan lugar a una)</span>" in spanish
+    )
