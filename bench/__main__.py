@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, federation, gateway, latency, mapping, paging, training
+from bench import allocation, contention, federation, gateway, latency, mapping, paging, training, web
 
 
 def main() -> int:
@@ -16,6 +16,7 @@ def main() -> int:
     gateway.main([])
     training.main([])
     federation.main([])
+    web.main([])
     return 0
 
 
