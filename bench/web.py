@@ -1,8 +1,9 @@
-"""Web client render time: each page of the finished journeys requested many times in-process (the
-regional app with its web client, demo data, SQLite), p50 and p95 of the whole request: the page's
-calls to the API (in-process ASGI), the template and the language's formats. Baseline, measured in the
-same run: the same API calls made directly with the same token, one after another, so the ratio is what
-the web client adds on top of the data it needs. Writes bench/results/web.json.
+"""Web client render time: each page of the finished journeys (the practice results with their peer
+benchmark too) requested many times in-process (the regional app with its web client, demo data,
+SQLite), p50 and p95 of the whole request: the page's calls to the API (in-process ASGI), the template
+and the language's formats. Baseline, measured in the same run: the same API calls made directly with
+the same token, one after another, so the ratio is what the web client adds on top of the data it needs.
+Writes bench/results/web.json.
 
 Run: ``python -m bench.web`` (add ``--requests N``)."""
 
@@ -27,7 +28,7 @@ from instance.app import create_app
 SITE = "ork-rubicon"
 
 
-def pages(day: str, sme: str) -> dict[str, tuple[str, list[str]]]:
+def pages(day: str, sme: str, practices: str) -> dict[str, tuple[str, list[str]]]:
     """Each page and the API calls it makes (written from the page handlers), for the baseline."""
     window = f"from={day}T00:00:00%2B00:00&to={day}T23:59:00%2B00:00"
     return {
@@ -58,6 +59,15 @@ def pages(day: str, sme: str) -> dict[str, tuple[str, list[str]]]:
             ],
         ),
         "cluster explorer": ("/explorer?need=finance", ["/mapping/cluster-map"]),
+        "practice results": (
+            f"/training/practices/assessments/{practices}",
+            [
+                f"/training/assessments/{practices}",
+                "/training/instruments/wms/1",
+                f"/training/assessments/{practices}/benchmark",
+                f"/training/plans?sme_id={sme}&limit=200",
+            ],
+        ),
     }
 
 
@@ -67,6 +77,19 @@ async def timed(client: httpx.AsyncClient, path: str, headers: dict[str, str] | 
     elapsed = time.perf_counter() - t0
     assert r.status_code == 200, (path, r.status_code, r.text[:300])
     return elapsed
+
+
+async def self_assessed(client: httpx.AsyncClient, csrf: str, sme_id: str) -> str:
+    """The SME's management-practice self-assessment (every practice 3) once training knows the SME (from
+    mapping's event, consumed in its own time): the assessment's id."""
+    take = (await client.get(f"/training/practices/{sme_id}/take")).text
+    answers = {q: "3" for q in re.findall(r'name="(answers\.[a-z_]+)" value="1"', take)}
+    for _ in range(600):
+        r = await client.post(f"/training/practices/{sme_id}/take", data={"csrf": csrf, **answers})
+        if r.status_code == 303:
+            return str(r.headers["location"].split("?")[0].rsplit("/", 1)[1])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the practice self-assessment was refused: {r.status_code}")
 
 
 async def run(requests: int) -> dict[str, Any]:
@@ -97,7 +120,9 @@ async def run(requests: int) -> dict[str, Any]:
             take = (await client.get(f"{sme}/take")).text
             answers = {q: "3" for q in re.findall(r'name="(answers\.[a-z_]+-[0-9])" value="1"', take)}
             await client.post(f"{sme}/take", data={"csrf": csrf, "instrument_version": "2", **answers})
-            for name, (path, calls) in pages(day.isoformat(), sme.rsplit("/", 1)[1]).items():
+            sme_id = sme.rsplit("/", 1)[1]
+            practices = await self_assessed(client, csrf, sme_id)
+            for name, (path, calls) in pages(day.isoformat(), sme_id, practices).items():
                 for _ in range(5):  # warm-up
                     await timed(client, path)
                 page_s, api_s = [], []
