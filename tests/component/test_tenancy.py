@@ -65,6 +65,8 @@ POINTERS = {
     ("POST", "/api/v1/matching/challenges/{challenge_id}/publish", "supervisor"): "names a person, as above",
     ("POST", "/api/v1/facilities/bookings", "resource_id"): "a catalogue object: anyone may book by the policy",
     ("POST", "/api/v1/facilities/series", "resource_id"): "a catalogue object: each occurrence is booked by the policy",
+    # test_facilities_checkin.py: a student joining the line of the academics' desk is 403 naming the rule
+    ("POST", "/api/v1/facilities/waitlist", "resource_id"): "a catalogue object: joining is checked by the policy",
     ("POST", "/api/v1/matching/rounds", "programme"): "not a pointer",
     ("POST", "/api/v1/councils/councils/{council_id}/invitations", "person"): "names the invitee; only she accepts",
     ("POST", "/api/v1/councils/councils/{council_id}/invitations", "organisation"): "the invitee's, as stated",
