@@ -135,7 +135,12 @@ struct Framing;
 
 /// The size of a request head as it was sent (request line, fields with ": " and CRLF), near enough.
 fn head_size(req: &Req) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    // the target's length as sent, without formatting it (as Uri's Display would write it)
+    let uri = req.uri();
+    let scheme = uri.scheme_str().map_or(0, |s| s.len() + 3);
+    let authority = uri.authority().map_or(0, |a| a.as_str().len());
+    let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    let line = req.method().as_str().len() + scheme + authority + target + 12;
     line + req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2
 }
 
@@ -544,6 +549,19 @@ mod tests {
             let made = r.headers()["x-request-id"].to_str().unwrap();
             assert!(made.len() == 32 && made.bytes().all(|c| c.is_ascii_hexdigit()), "{bad}: {made}");
         }
+    }
+
+    #[test]
+    fn a_head_is_measured_as_sent_in_origin_and_absolute_form() {
+        let sized = |target: &str| {
+            let req = Request::get(target).header("host", "h").body(crate::reply::empty()).unwrap();
+            head_size(&req)
+        };
+        // "GET /a?b=1 HTTP/1.1\r\n" (21), "host: h\r\n" (9), "\r\n" (2)
+        assert_eq!(sized("/a?b=1"), 32);
+        // "GET http://h:1/a?b=1 HTTP/1.1\r\n" (31), then as above
+        assert_eq!(sized("http://h:1/a?b=1"), 42);
+        assert_eq!(sized("*"), 3 + 1 + 12 + 9 + 2);
     }
 
     #[tokio::test]

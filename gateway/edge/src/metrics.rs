@@ -14,7 +14,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 struct Red {
     method: &'static str,
     route: String,
-    status: String,
+    status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,9 +89,9 @@ pub fn method_label(m: &str) -> &'static str {
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let method = method_label(method);
-        let red = Red { method, route: route.to_string(), status: status.to_string() };
-        self.requests.get_or_create(&red).inc();
-        self.durations.get_or_create(&Timed { method, route: route.to_string() }).observe(seconds);
+        let timed = Timed { method, route: route.to_string() };
+        self.durations.get_or_create(&timed).observe(seconds);
+        self.requests.get_or_create(&Red { method, route: timed.route, status }).inc();
     }
 
     pub fn dialled(&self, service: &str) {

@@ -1,5 +1,11 @@
-//! One service behind the front: a pooled hyper client (keep-alive connections, counted as they are
-//! dialled), its timeout, one retry for idempotent requests that got no answer, and a circuit breaker.
+//! One service behind the front: a pool of hyper HTTP/1 client connections (keep-alive, counted as
+//! they are dialled), its timeout, one retry for idempotent requests that got no answer, and a
+//! circuit breaker.
+//!
+//! The pool is hyper's connection API with an idle list, not hyper-util's legacy Client: that client
+//! spawns a task for every answer whose body is still streaming (to return its connection when the
+//! body ends), and parses an absolute URI per request; here a connection goes back to the idle list
+//! when its answer's body has been read to the end (bench.gateway: CPU time per proxied request).
 
 use crate::config::HostPort;
 use crate::log::{self, INFO, WARN};
@@ -9,9 +15,9 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, HOST, RETRY_AFTER};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -106,26 +112,117 @@ impl Breaker {
     }
 }
 
-/// The connector of one service's pool: hyper-util's, counting each connection it opens.
-#[derive(Clone)]
-pub struct Counted {
-    inner: HttpConnector,
+type Sender = SendRequest<Full<Bytes>>;
+
+/// One service's keep-alive connections: each is driven by its own task; the idle ones wait in a
+/// list (the most recent is taken first) for IDLE_FOR at most.
+pub struct Pool {
+    /// host:port to dial
+    address: String,
+    connect: Duration,
+    idle: Mutex<Vec<(Instant, Sender)>>,
     name: Arc<str>,
     metrics: Arc<Metrics>,
 }
 
-impl tower::Service<Uri> for Counted {
-    type Response = <HttpConnector as tower::Service<Uri>>::Response;
-    type Error = <HttpConnector as tower::Service<Uri>>::Error;
-    type Future = <HttpConnector as tower::Service<Uri>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl Pool {
+    fn new(authority: &str, connect: Duration, name: &str, metrics: Arc<Metrics>) -> Pool {
+        let port_given = authority.rsplit_once(':').is_some_and(|(_, p)| !p.ends_with(']'));
+        let address = if port_given { authority.to_string() } else { format!("{authority}:80") };
+        Pool { address, connect, idle: Mutex::default(), name: name.into(), metrics }
     }
 
-    fn call(&mut self, dst: Uri) -> Self::Future {
+    /// An idle connection that is still open and younger than IDLE_FOR, else a new one.
+    async fn checkout(&self) -> Result<Sender, Failure> {
+        loop {
+            let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some((since, mut tx)) = popped else { return self.dial().await };
+            if since.elapsed() >= IDLE_FOR || tx.is_closed() {
+                continue; // dropped: its task closes it
+            }
+            // ready unless its task has not yet taken up the end of the last answer
+            if tx.is_ready() || tx.ready().await.is_ok() {
+                return Ok(tx);
+            }
+        }
+    }
+
+    async fn dial(&self) -> Result<Sender, Failure> {
         self.metrics.dialled(&self.name);
-        self.inner.call(dst)
+        let stream = match tokio::time::timeout(self.connect, tokio::net::TcpStream::connect(&self.address)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Failure::Dial(format!("connect {}: {e}", self.address))),
+            Err(_) => return Err(Failure::Dial(format!("connect {}: timed out", self.address))),
+        };
+        let _ = stream.set_nodelay(true);
+        let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::Dial(describe(&e)))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(tx)
+    }
+
+    fn checkin(&self, tx: Sender) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE && !tx.is_closed() {
+            idle.push((Instant::now(), tx));
+        }
+    }
+}
+
+/// An answer's body from a service; its connection goes back to the pool once it has been read to
+/// the end (a body dropped before its end takes its connection with it: hyper closes it).
+struct Returning {
+    inner: hyper::body::Incoming,
+    back: Option<(Sender, Arc<Pool>)>,
+}
+
+impl Returning {
+    fn new(inner: hyper::body::Incoming, tx: Sender, pool: Arc<Pool>) -> Returning {
+        let mut r = Returning { inner, back: Some((tx, pool)) };
+        r.done_if_ended();
+        r
+    }
+
+    fn done_if_ended(&mut self) {
+        if http_body::Body::is_end_stream(&self.inner) {
+            if let Some((tx, pool)) = self.back.take() {
+                pool.checkin(tx);
+            }
+        }
+    }
+}
+
+impl http_body::Body for Returning {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => {
+                if let Some((tx, pool)) = self.back.take() {
+                    pool.checkin(tx);
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => self.done_if_ended(),
+            Poll::Ready(Some(Err(_))) => self.back = None,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -146,7 +243,7 @@ pub struct Upstream {
     host: HeaderValue,
     timeout: Duration,
     pub breaker: Arc<Breaker>,
-    client: Client<Counted, Full<Bytes>>,
+    pool: Arc<Pool>,
 }
 
 fn idempotent(method: &http::Method) -> bool {
@@ -170,12 +267,15 @@ pub fn drop_hop_by_hop(h: &mut HeaderMap) {
     }
 }
 
-fn random_hex(bytes: usize) -> String {
-    (0..bytes).map(|_| format!("{:02x}", fastrand::u8(..))).collect()
+/// `N` random bytes as 2N lowercase hex digits (one allocation: this runs for every request).
+fn random_hex<const N: usize>() -> String {
+    let mut raw = [0u8; N];
+    fastrand::fill(&mut raw);
+    hex::encode(raw)
 }
 
 pub fn request_id() -> String {
-    random_hex(16)
+    random_hex::<16>()
 }
 
 impl Upstream {
@@ -188,16 +288,7 @@ impl Upstream {
         cooldown_s: f64,
         metrics: Arc<Metrics>,
     ) -> Upstream {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs_f64(connect_s)));
-        let connector = Counted { inner: http, name: name.into(), metrics: metrics.clone() };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_FOR)
-            .pool_max_idle_per_host(MAX_IDLE)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+        let pool = Arc::new(Pool::new(&at.authority, Duration::from_secs_f64(connect_s), name, metrics.clone()));
         Upstream {
             name: name.to_string(),
             route: format!("/api/v1/{name}/*"),
@@ -205,14 +296,14 @@ impl Upstream {
             at,
             timeout: Duration::from_secs_f64(timeout_s),
             breaker: Arc::new(Breaker::new(name, failures, Duration::from_secs_f64(cooldown_s), metrics)),
-            client,
+            pool,
         }
     }
 
-    /// The client's request with the hop's own headers replaced, to the service's address.
+    /// The client's request with the hop's own headers replaced, in origin form for the service.
     fn message(&self, parts: &http::request::Parts, body: &Bytes, rid: &str, client: &str) -> Request<Full<Bytes>> {
         let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let uri = format!("http://{}{}{}", self.at.authority, self.at.prefix, target);
+        let uri = if self.at.prefix.is_empty() { target.to_string() } else { format!("{}{}", self.at.prefix, target) };
         let mut headers = parts.headers.clone();
         drop_hop_by_hop(&mut headers);
         headers.insert(HOST, self.host.clone());
@@ -221,7 +312,7 @@ impl Upstream {
         headers.insert("x-forwarded-for", value(client));
         if !headers.contains_key("traceparent") {
             // start a trace here, so that the service and its events continue it
-            headers.insert("traceparent", value(&format!("00-{}-{}-01", random_hex(16), random_hex(8))));
+            headers.insert("traceparent", value(&format!("00-{}-{}-01", random_hex::<16>(), random_hex::<8>())));
         }
         let mut req = Request::new(Full::new(body.clone()));
         *req.method_mut() = parts.method.clone();
@@ -230,21 +321,21 @@ impl Upstream {
         req
     }
 
-    async fn exchange(&self, req: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, Failure> {
-        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
-            Err(_) => Err(Failure::TimedOut),
-            Ok(Err(e)) if e.is_connect() => Err(Failure::Dial(describe(&e))),
-            Ok(Err(e)) => {
-                let parse = std::error::Error::source(&e)
-                    .and_then(|s| s.downcast_ref::<hyper::Error>())
-                    .is_some_and(|h| h.is_parse() || h.is_parse_status() || h.is_parse_too_large());
-                Err(if parse { Failure::Invalid(describe(&e)) } else { Failure::NoAnswer(describe(&e)) })
+    async fn exchange(&self, req: Request<Full<Bytes>>) -> Result<http::Response<Returning>, Failure> {
+        let sent = async {
+            let mut tx = self.pool.checkout().await?;
+            match tx.send_request(req).await {
+                Err(e) if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() => {
+                    Err(Failure::Invalid(describe(&e)))
+                }
+                Err(e) => Err(Failure::NoAnswer(describe(&e))),
+                Ok(r) if r.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
+                    Err(Failure::Invalid("protocol upgrades are not passed on".into()))
+                }
+                Ok(r) => Ok(r.map(|body| Returning::new(body, tx, self.pool.clone()))),
             }
-            Ok(Ok(r)) if r.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
-                Err(Failure::Invalid("protocol upgrades are not passed on".into()))
-            }
-            Ok(Ok(r)) => Ok(r),
-        }
+        };
+        tokio::time::timeout(self.timeout, sent).await.unwrap_or(Err(Failure::TimedOut))
     }
 
     /// Sends the request on (twice at most, and twice only when idempotent and unanswered) and
@@ -320,7 +411,7 @@ impl Upstream {
     }
 }
 
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
+fn describe(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {
