@@ -257,7 +257,7 @@ def create_web(
     if target is None:
         raise ValueError("the web client needs the regional app (in-process) or CG_WEB_API_URL")
     web = Web(settings, ws, target, issuer)
-    from web.pages import assessment, councils, explorer, facilities, home, practices, training
+    from web.pages import assessment, councils, explorer, facilities, home, matching, practices, training
 
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -269,6 +269,7 @@ def create_web(
         *councils.routes(web),
         *training.routes(web),
         *practices.routes(web),
+        *matching.routes(web),
     ]
 
     async def not_found(page: Page) -> Response:

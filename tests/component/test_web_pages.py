@@ -504,3 +504,38 @@ async def test_a_peer_group_too_small_to_show_says_why(client: httpx.AsyncClient
     assert (
         "<span>aún no se han publicado cifras (las aportaciones de 10 organizaciones dan lugar a una)</span>" in spanish
     )
+
+
+async def test_the_challenge_marketplace_and_a_challenge(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    body = {
+        "programme": "change_of_perspective",  # a visiting academic: no supervisor needed
+        "title": "Energy audit of a machining line",
+        "scope": "Measure and model the energy use of the CNC line and propose savings.",
+        "skills": ["energy efficiency", "data analysis"],
+        "languages": ["en", "ga"],
+        "region": "IE05",
+        "work_mode": "hybrid",
+        "term": "2027-spring",
+        "starts_on": "2027-02-01",
+        "ends_on": "2027-05-15",
+        "capacity": 2,
+        "ip_template": "nda-portfolio-safe",
+    }
+    made = await client.post(
+        "/api/v1/matching/challenges", json=body, headers={"Authorization": token("co", "region_admin")}
+    )
+    assert made.status_code == 201, made.text
+    csrf = await sign_in(client, "demo-student")
+    listed = (await client.get("/matching")).text
+    assert "1 challenge</p>" in listed and f'<a href="/matching/challenges/{made.json()["id"]}">' in listed
+    assert "Change of perspective (visiting academic) · Open · Hybrid · IE05 · Feb 1, 2027 – May 15, 2027" in listed
+    none = (await client.get("/matching?programme=consultancy")).text  # the API's filter, chosen on the page
+    assert "No challenge is open at the moment." in none and 'value="consultancy" selected' in none
+    page = (await client.get(f"/matching/challenges/{made.json()['id']}")).text
+    assert "<dd>data analysis, energy efficiency</dd>" in page and '<span lang="ga">GA</span>' in page
+    assert "<dd>2 people</dd>" in page and "Monday, February 1, 2027 – Saturday, May 15, 2027 (2027-spring)" in page
+    assert "students may still describe their role, methods and skills in a portfolio" in page
+    await client.post("/language", data={"csrf": csrf, "lang": "fr", "next": "/"})
+    french = (await client.get(f"/matching/challenges/{made.json()['id']}")).text
+    assert "<dd>2 personnes</dd>" in french and "lundi 1 février 2027" in french
+    assert (await client.get("/matching/challenges/ch-none")).status_code == 404

@@ -398,6 +398,31 @@ def offer_a_module(stack: str, stack_data: Path) -> None:
     assert r.status_code == 201, r.text
 
 
+def offer_a_challenge(stack: str, stack_data: Path) -> str:
+    """A challenge for a visiting academic, posted through the API by the region's coordinator: its id."""
+    settings = RuntimeSettings(data_dir=stack_data / "data")
+    coordinator = DevIssuer(settings.data_dir).mint(settings, "coordinator", ["region_admin"], settings.region)
+    challenge = {
+        "programme": "change_of_perspective",
+        "title": "Energy audit of a machining line",
+        "scope": "Measure and model the energy use of the CNC line and propose savings.",
+        "skills": ["energy efficiency"],
+        "languages": ["en"],
+        "region": settings.region,
+        "work_mode": "hybrid",
+        "term": "2027-spring",
+        "starts_on": "2027-02-01",
+        "ends_on": "2027-05-15",
+        "capacity": 2,
+        "ip_template": "nda-portfolio-safe",
+    }
+    r = httpx.post(
+        f"{stack}/api/v1/matching/challenges", json=challenge, headers={"Authorization": f"Bearer {coordinator}"}
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, stack_data: Path, axe: Axe) -> None:
     sme, manager, secretary = browser.new_context(), browser.new_context(), browser.new_context()
     try:
@@ -413,6 +438,7 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, s
         register_and_assess(page, stack)
         practice_pages = self_assess_and_plan(page, stack)
         offer_a_module(stack, stack_data)
+        challenge = offer_a_challenge(stack, stack_data)
         page.goto(f"{stack}/councils/council-cork")  # an application, for the secretary's page to list
         page.select_option("#constituency", "sme")
         page.fill("#motivation", "Shared test benches")
@@ -431,6 +457,8 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, s
                 "councils": "/councils",
                 "council": "/councils/council-cork",
                 "training": "/training",
+                "challenges": "/matching",
+                "challenge": f"/matching/challenges/{challenge}",
                 "search": "/facilities?q=&kind=lab",
                 "site": f"/facilities/sites/{SITE}?day={day}",
                 "bookings": "/facilities/bookings",
