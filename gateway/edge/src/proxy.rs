@@ -494,6 +494,47 @@ mod tests {
         assert!(text.contains("gateway_upstream_circuit_open{service=\"facilities\"} 1\n"), "{text}");
     }
 
+    /// A service on a free port answering every request with `size` bytes; its address.
+    async fn service(size: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let svc = hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| async move {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(vec![b'x'; size]))))
+                });
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc));
+            }
+        });
+        at
+    }
+
+    fn dials(metrics: &Metrics) -> String {
+        let text = metrics.render();
+        let line = text.lines().find(|l| l.starts_with("gateway_upstream_connections_total{service=\"s\"}"));
+        line.map_or("none".into(), |l| l.rsplit(' ').next().unwrap().to_string())
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_once_its_answer_was_read_to_the_end_and_never_before() {
+        let metrics = Arc::new(Metrics::default());
+        let at = HostPort::parse(&service(1 << 20).await).unwrap();
+        let up = Upstream::new("s", at, 5.0, 1.0, 5, 30.0, metrics.clone());
+        let get = || Request::get("/api/v1/s/x").body(()).unwrap().into_parts().0;
+        for _ in 0..3 {
+            let r = up.forward(get(), Bytes::new(), "rid", "127.0.0.1").await;
+            assert_eq!(r.into_body().collect().await.unwrap().to_bytes().len(), 1 << 20);
+        }
+        assert_eq!(dials(&metrics), "1", "three answers read to the end: one connection");
+        // an answer dropped after its first piece of 1 MiB: its connection is not reused
+        let mut r = up.forward(get(), Bytes::new(), "rid", "127.0.0.1").await.into_body();
+        assert!(r.frame().await.unwrap().unwrap().is_data());
+        drop(r);
+        let r = up.forward(get(), Bytes::new(), "rid", "127.0.0.1").await;
+        assert_eq!(r.into_body().collect().await.unwrap().to_bytes().len(), 1 << 20);
+        assert_eq!(dials(&metrics), "2", "the connection of an answer dropped half-read was used again");
+    }
+
     #[test]
     fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
         let mut h = HeaderMap::new();
