@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from clustergrowth.problems import Unprocessable
-from services.mapping.domain.cluster import Thresholds, cell_needs, strengths
+from services.mapping.domain.aggregates import Agg
+from services.mapping.domain.cluster import SmeSummary, Thresholds, strengths
 from services.mapping.domain.codes import code_lists, division
 from services.mapping.domain.instrument import instrument, versions
 from services.mapping.domain.model import quarter, size_class
@@ -101,7 +102,7 @@ def test_stars_match_a_hand_calculation() -> None:
 
 
 def test_cell_needs_counts_latest_scores_and_trend() -> None:
-    smes = [
+    smes: list[SmeSummary] = [
         {
             "headcount": 5,
             "latest": {"scores": {"a": 2.0, "b": 4.0}, "top3": ["a", "b"]},
@@ -117,7 +118,10 @@ def test_cell_needs_counts_latest_scores_and_trend() -> None:
         },
         {"headcount": 3, "latest": None, "history": []},
     ]
-    stats = cell_needs(smes, ["a", "b"])
+    agg = Agg()  # the cell's aggregate, as the projection folds its SMEs into it
+    for s in smes:
+        agg.add(s)
+    stats = agg.needs(["a", "b"])
     assert (stats["smes"], stats["assessed_smes"], stats["assessments"]) == (3, 2, 3)
     assert stats["mean_scores"] == {"a": 3.0, "b": 3.0}
     assert stats["trend"] == {"2026Q1": 2.0, "2026Q4": 3.0}

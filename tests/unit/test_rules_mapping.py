@@ -12,12 +12,30 @@ from typing import Any
 import pytest
 
 from clustergrowth.problems import Unprocessable
-from services.mapping.domain.cluster import SmeSummary, cell_needs, spotlight, strengths
+from services.mapping.domain import aggregates as ag
+from services.mapping.domain.cluster import Cell, SmeSummary, strengths
 from services.mapping.domain.codes import DATA, code_lists
 from services.mapping.domain.instrument import INSTRUMENTS, instrument, latest
 from services.mapping.domain.model import quarter
 
-# -- cell_needs --------------------------------------------------------------------------------
+# -- a cell's needs and the spotlight, read from aggregates of these SMEs' summaries, as the projection
+# keeps them (each SME added to its cell's aggregate, and to its councils' share of it) -----------------
+
+
+def cell_needs(smes: list[SmeSummary], dimensions: list[str]) -> dict[str, Any]:
+    agg = ag.Agg()
+    for s in smes:
+        agg.add(s)
+    return agg.needs(dimensions)
+
+
+def spotlight(cells: dict[Cell, list[SmeSummary]], dimensions: list[str], **kw: Any) -> dict[str, Any]:
+    aggs: dict[Cell, ag.CellAgg] = {}
+    for c, smes in cells.items():
+        cell = aggs[c] = ag.CellAgg()
+        for s in smes:
+            cell.add(s)
+    return ag.spotlight(aggs, dimensions, **kw)
 
 
 def test_cell_needs_of_three_assessed_smes_rounds_to_three_digits() -> None:

@@ -8,8 +8,9 @@ once per council; an event replaces an SME's contribution by subtracting the old
 Sums of scores are exact (a float is a whole number of 2**-1074, so they are kept as integers in that
 unit and stored as reduced fractions), and a mean is ``float(sum) / n``: the same number as
 ``statistics.fmean`` of the values, which is ``math.fsum`` (the correctly rounded exact sum) over n.
-So ``Agg.needs`` equals ``cluster.cell_needs`` of the SMEs' summaries to the last bit, whatever the
-order of the events.
+So ``Agg.needs`` is what the SMEs' summaries give computed one SME at a time, to the last bit, whatever
+the order of the events (tests/unit/test_cluster_map_aggregates.py keeps that per-SME computation as
+its oracle).
 """
 
 from __future__ import annotations
@@ -218,7 +219,11 @@ def spotlight(
     council: str | None = None,
     stand_out: float = 0.5,
 ) -> dict[str, Any]:
-    """``cluster.spotlight`` from the cells' aggregates: the same answer, without a per-SME list."""
+    """A region's (or council's) needs ranked, each against the network, and cells where a need stands out.
+
+    Read from the cells' aggregates (the council's share of a cell when ``council`` is given), never a
+    per-SME list: a need stands out in a cell when its mean there is ``stand_out`` or more below the
+    network's mean."""
     network = _merged(c.all for c in cells.values()).needs(dimensions)
     mine_by_cell: dict[Cell, Agg] = {}
     for cell, cell_agg in cells.items():
