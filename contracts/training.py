@@ -41,6 +41,11 @@ class PracticesAssessed(_Training):
     overall: float = Field(description="mean over every practice, on the instrument's scale")
     previous_assessment_id: str | None = Field(description="the assessment this one re-assesses, if any")
     assessed_at: str = Field(description="ISO 8601 UTC time of the submission")
+    organisation: str | None = Field(
+        None,
+        description="platform id of the SME's organisation (<region>:<claim>), so that partner regions' peer "
+        "benchmarks count organisations as this region does; absent from events published before it",
+    )
 
 
 class _Plan(_Training):

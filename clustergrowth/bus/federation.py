@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 
 ALIAS = r"[a-z0-9]+"  # a replication alias: a region code in lower case
@@ -75,3 +76,10 @@ def origin_of(topic: str, event: CloudEvent, local_topics: Sequence[str], region
     if claimed != {partner}:
         raise ForeignEvent(f"event {event.id} on {topic} says region {event.region!r}, source {event.source!r}")
     return Origin(region=event.region, partner=partner, topic=topic, local_topic=rest)
+
+
+async def replicas(bus: EventBus, topics: Sequence[str], region: str) -> list[str]:
+    """The partners' replicas of ``topics`` that exist now on ``bus`` (``<alias>.<topic>``, never this
+    region's own alias): what a rebuild of a federated projection reads beside the local topics."""
+    pattern = re.compile(partner_pattern(topics, region))
+    return [t for t in await bus.topic_names() if pattern.match(t)]

@@ -128,6 +128,19 @@ class KafkaBus:
         finally:
             await admin.close()
 
+    async def topic_names(self) -> list[str]:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            request_timeout_ms=self.request_timeout_ms,
+            **self.security,
+        )
+        try:
+            await admin.start()
+            return sorted(await admin.list_topics())
+        finally:
+            await admin.close()
+
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         """Create the missing topics with their retention (``topic_configs``), and set it on existing
         topics that were created without it (AlterConfigs, keeping their other topic-level settings):

@@ -45,6 +45,9 @@ class EventBus(Protocol):
         ``pattern`` (a regular expression matched against whole topic names) adds every topic that
         matches it, including topics created later (partners' replicas), each read from its beginning."""
 
+    async def topic_names(self) -> list[str]:
+        """Every topic that exists now (a partner's replicas included), sorted."""
+
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         """Where each topic (partition) ends now; equal answers mean nothing was published in between."""
 

@@ -42,6 +42,12 @@ class SqliteBus:
     async def ping(self) -> None:
         await self._sqlite.ping()
 
+    async def topic_names(self) -> list[str]:
+        def op() -> list[str]:
+            return [str(r[0]) for r in self._db().execute("SELECT DISTINCT topic FROM log ORDER BY topic")]
+
+        return await self._run(op)
+
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         def op() -> dict[str, int]:
             out = {}

@@ -9,6 +9,8 @@ placements): their ``router`` joins ``api.combined`` and ``attach(self)`` runs i
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -54,7 +56,7 @@ class TrainingService(ServiceComponent):
         self.modules = modules.attach(self)
         self.placements = placements.attach(self)
         self.subscribe(consumers.GROUP, [mapping_ev.TOPIC], self.smes.handle)
-        self.subscribe(projection.GROUP, projection.TOPICS, self.peers.handle)
+        self.subscribe_federated(projection.GROUP, projection.TOPICS, self.peers.handle)  # partners' peers too
         self.every("invitations", own_settings.invite_every_s, self.invite_due)
 
     async def invite_due(self) -> int:
@@ -67,7 +69,17 @@ class TrainingService(ServiceComponent):
         await placements.ensure_indexes(self.store)
         await projection.ensure_indexes(self.store, await projection.live_collection(self.store))
         if self.settings.seed_demo and await seed.seed_demo(self.training):
-            log.info("seeded training assessments in the six regions")
+            log.info("seeded the training assessments of %s", self.settings.region)
+            if self.settings.bus == "sqlite":  # the one-process demo: the other regions as replicated data
+                with tempfile.TemporaryDirectory() as scratch:
+                    replicas = await seed.partner_replicas(self.settings.region, Path(scratch))
+                for topic, events in replicas.items():
+                    await self.bus.publish(topic, events)
+                log.info("published the other regions' demo assessments on %s", ", ".join(replicas))
+
+    async def rebuild_peers(self) -> dict[str, object]:
+        """Rebuild the benchmark's peer groups from this region's log and partners' replicas of it."""
+        return await projection.rebuild(self.store, self.bus, [self.settings.topic(ev.TOPIC)], self.settings.region)
 
 
 def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:

@@ -16,6 +16,17 @@ An event changes the groups of the SME's old and new contributions first and its
 last, each with ``apply_once``: a redelivery after a crash in between recomputes the same changes from the
 unchanged contribution and skips the groups already done. An assessment older than the SME's latest
 (by time, then id) changes nothing. Events of one SME arrive in order: they are keyed by the SME's id.
+
+Partners (issue 18): the projection is a federated consumer, so partner regions' ``PracticesAssessed``
+(replicated as ``<alias>.training.events``) fold into the same groups as this region's, through the same
+steps: a partner's firms are peers in the network's groups (and in their own region's, council's and
+country's groups, which this region's SMEs never read), and disclosure control counts them like any
+other (a group below the threshold stays suppressed). A partner's contribution is keyed by its region
+and SME id (``<REGION>/<sme id>``, so two regions' ids never collide); its organisation is the one the
+event names when that organisation is the partner's own (``<REGION>:<claim>``), else the SME itself. A
+newer assessment from the partner replaces its older one, an older one changes nothing, a redelivered
+replica applies once: exactly as for a local SME. A partner event whose SME is of another region than
+the partner is not folded (one region never speaks for another).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clustergrowth.bus.federation import ForeignEvent, Origin, origin_of, replicas
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import APPLIED, WINDOW, apply_once
@@ -41,7 +53,23 @@ ASSESSED = ev.PracticesAssessed.event_type()
 
 
 def contribution_id(instrument: str, sme_id: str) -> str:
+    """The document of an SME's contribution (``sme_id``: a local SME's id, or a partner's ``subject``)."""
     return f"sme|{instrument}|{sme_id}"
+
+
+def subject(sme_id: str, partner: str | None = None) -> str:
+    """Whose contribution: a local SME by its id, a partner region's as ``<REGION>/<id>`` (ids here have
+    no ``/``, so a partner's SME never takes a local SME's place, nor another partner's)."""
+    return sme_id if partner is None else f"{partner}/{sme_id}"
+
+
+def partner_org(data: Doc, partner: str) -> str:
+    """The organisation of a partner's assessment: the one its event names when it is the partner's own
+    (``<REGION>:<claim>``), else the SME itself (a partner speaks for its own organisations only)."""
+    org = data.get("organisation")
+    if isinstance(org, str) and org.startswith(f"{partner}:"):
+        return org
+    return own_org(subject(str(data["sme_id"]), partner))
 
 
 def contribution(d: ev.PracticesAssessed, organisation: str | None = None) -> dict[str, Any]:
@@ -106,10 +134,12 @@ def changes(
     in_place: bool = False,
     organisation: str | None = None,
     same_org: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+    partner: str | None = None,
 ) -> Changes:
     """The steps of one event, given the SME's current contribution, the organisation of the assessment and
     the current contributions of the other SMEs of the organisations involved (``involved``); ``in_place``:
-    folds that change the document they get, for the rebuild's own documents."""
+    folds that change the document they get, for the rebuild's own documents; ``partner``: the partner
+    region whose replicated event it is (None: this region's)."""
     out = Changes()
     if event.type != ASSESSED:
         return out
@@ -121,7 +151,7 @@ def changes(
     moves = bm.org_moves(old, new, same_org or {})
     for g in bm.ordered([*(old["groups"] if old else []), *new["groups"]]):
         out.append((g, _group_fold(g, old, new, in_place, out, moves)))
-    out.append((contribution_id(d.instrument, d.sme_id), _own_fold(d, new)))
+    out.append((contribution_id(d.instrument, subject(d.sme_id, partner)), _own_fold(d, new, partner)))
     return out
 
 
@@ -138,11 +168,12 @@ def _group_fold(
     return run
 
 
-def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any]) -> Any:
+def _own_fold(d: ev.PracticesAssessed, new: dict[str, Any], partner: str | None) -> Any:
     return lambda doc: {
         **doc,
         "kind": "contribution",
         "sme_id": d.sme_id,
+        "partner": partner,
         "instrument": d.instrument,
         "organisation": new["organisation"],
         "contribution": new,
@@ -166,44 +197,70 @@ async def live_collection(store: DocumentStore) -> str:
     return f"{PREFIX}{meta['generation'] if meta else 1}"
 
 
+def speaks_for_itself(event: CloudEvent, origin: Origin | None) -> bool:
+    """A local event, or a partner's about an SME of the partner's own region."""
+    if origin is None or origin.partner is None:
+        return True
+    if event.data.get("region") == origin.partner:
+        return True
+    log.warning("partner %s event %s names region %r: not folded", origin.partner, event.id, event.data.get("region"))
+    return False
+
+
 class PeerProjection:
-    """Keeps the live generation of the peer groups from ``PracticesAssessed``."""
+    """Keeps the live generation of the peer groups from this region's and partners' ``PracticesAssessed``."""
 
     def __init__(self, store: DocumentStore) -> None:
         self.store = store
         self._indexed: set[str] = set()
 
-    async def handle(self, event: CloudEvent) -> None:
-        await self.apply(await live_collection(self.store), event)
+    async def handle(self, event: CloudEvent, origin: Origin | None = None) -> None:
+        await self.apply(await live_collection(self.store), event, origin)
 
-    async def apply(self, collection: str, event: CloudEvent) -> None:
-        if event.type != ASSESSED:
+    async def apply(self, collection: str, event: CloudEvent, origin: Origin | None = None) -> None:
+        if event.type != ASSESSED or not speaks_for_itself(event, origin):
             return
         if collection not in self._indexed:
             await ensure_indexes(self.store, collection)
             self._indexed.add(collection)
         d = event.data
-        current = await self.store.get(collection, contribution_id(str(d["instrument"]), str(d["sme_id"])))
-        org = await organisation_of(self.store, d)
+        partner = origin.partner if origin is not None else None
+        own_id = contribution_id(str(d["instrument"]), subject(str(d["sme_id"]), partner))
+        current = await self.store.get(collection, own_id)
+        org = partner_org(d, partner) if partner else await organisation_of(self.store, d)
         same_org = {
             o: [
                 c["contribution"]
                 for c in await org_contributions(self.store, collection, o, str(d["instrument"]))
-                if c["sme_id"] != d["sme_id"]
+                if c["_id"] != own_id
             ]
             for o in involved(current, org)
         }
-        steps = changes(event, current, organisation=org, same_org=same_org)
+        steps = changes(event, current, organisation=org, same_org=same_org, partner=partner)
         for key, fold in steps:
             if not await apply_once(self.store, collection, key, event.id, fold):
                 steps.note(await self.store.get(collection, key) or {})
 
 
-async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = ()) -> dict[str, Any]:
+async def rebuild(
+    store: DocumentStore, bus: EventBus, topics: Sequence[str] = (), region: str | None = None
+) -> dict[str, Any]:
     """Replay the whole log into a new generation (in memory, through the same folds), write it, make it
-    live, then apply once what was published meanwhile. The old generation is left in place."""
+    live, then apply once what was published meanwhile. The old generation is left in place. With this
+    ``region``, partners' replicas of the topics that exist on the bus are replayed too (``partners`` in
+    the answer: how many events of each partner region were read)."""
     t0 = time.perf_counter()
-    topics = list(topics) or [ev.TOPIC]
+    local = list(topics) or [ev.TOPIC]
+    topics = [*local, *(await replicas(bus, local, region) if region else [])]
+    partners: dict[str, int] = {}
+
+    def origin(topic: str, event: CloudEvent) -> Origin | None:
+        """Where an event read back comes from (None: a partner's replica that is not its own)."""
+        try:
+            return origin_of(topic, event, local, region or "")
+        except ForeignEvent:
+            return None
+
     meta = await store.get(META, META_ID)
     generation = (meta["generation"] if meta else 1) + 1
     target = f"{PREFIX}{generation}"
@@ -211,19 +268,26 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = (
     docs: dict[str, Doc] = {}
     by_org: dict[tuple[str, str], set[str]] = {}  # (organisation, instrument) -> its contribution documents
     seen: set[str] = set()
-    async for _, event in bus.read(topics):
+    async for topic, event in bus.read(topics):
         if event.id in seen or event.type != ASSESSED:
             continue
+        came = origin(topic, event)
+        if came is None or not speaks_for_itself(event, came):
+            continue
         seen.add(event.id)
-        d = event.data
-        inst, own_id = str(d["instrument"]), contribution_id(str(d["instrument"]), str(d["sme_id"]))
+        d, partner = event.data, came.partner
+        if partner:
+            partners[partner] = partners.get(partner, 0) + 1
+        inst = str(d["instrument"])
+        own_id = contribution_id(inst, subject(str(d["sme_id"]), partner))
         current = docs.get(own_id)
-        org = await organisation_of(store, d)
+        org = partner_org(d, partner) if partner else await organisation_of(store, d)
         same_org = {
             o: [docs[k]["contribution"] for k in sorted(by_org.get((o, inst), ())) if k != own_id]
             for o in involved(current, org)
         }
-        for key, fold in changes(event, current, in_place=True, organisation=org, same_org=same_org):
+        steps = changes(event, current, in_place=True, organisation=org, same_org=same_org, partner=partner)
+        for key, fold in steps:
             doc = docs.get(key) or {"_id": key, APPLIED: []}
             applied = doc.pop(APPLIED)
             doc = fold(doc)
@@ -247,9 +311,10 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = (
     caught_up = 0
     if await bus.high_water(topics) != mark:
         projection = PeerProjection(store)
-        async for _, event in bus.read(topics):
-            if event.id not in seen:
-                await projection.apply(target, event)
+        async for topic, event in bus.read(topics):
+            came = origin(topic, event)
+            if event.id not in seen and came is not None:
+                await projection.apply(target, event, came)
                 caught_up += 1
     log.info("peer groups rebuilt: generation %d, %d events, %d documents", generation, len(seen), len(docs))
     return {
@@ -257,5 +322,6 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str] = (
         "events": len(seen),
         "documents": len(docs),
         "caught_up": caught_up,
+        "partners": partners,
         "seconds": round(time.perf_counter() - t0, 3),
     }

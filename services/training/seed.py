@@ -1,16 +1,26 @@
 """Demo data: WMS assessments of invented SMEs in the six regions of the network, written through the same
 path as the API (each with its ``PracticesAssessed`` in the outbox, so the benchmark projection fills
-from the log). Some cells are large enough for a benchmark (24 firms: means and quartiles; 12: means
+from the log). One instance, one region (issue 18): an instance seeds only its own region's SMEs; the
+one-process demo gets the other five regions' assessments as replicated partner events
+(``partner_replicas``), which the benchmark projection folds as partners' peers.
+
+Some cells are large enough for a benchmark (24 firms: means and quartiles; 12: means
 only), others too small (a few firms), so that their SMEs' benchmarks widen to the section, the country,
 the council or the network. Real regions and sectors, invented firms; idempotent by fixed ids (an SME's
 facts are written after its assessment, so a seeded SME is whole)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from pathlib import Path
 from typing import Any
 
 from clustergrowth.auth import org_id
+from clustergrowth.bus.federation import alias
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.store.sqlite import SqliteStore
+from contracts import training as ev
 from services.training import store as st
 from services.training.domain.benchmark import country_of, section_of
 from services.training.domain.instrument import latest
@@ -53,11 +63,13 @@ def demo_smes() -> list[dict[str, Any]]:
 
 
 async def seed_demo(t: Training) -> bool:
-    """Seed what is missing; True when anything was written."""
+    """Seed what is missing of this region's SMEs; True when anything was written."""
     inst = latest("wms")
     levels = {(r, d, s): m for r, _, cells in CELLS for d, s, _, m in cells}
     wrote = False
     for sme in demo_smes():
+        if sme["region"] != t.region:
+            continue  # one instance, one region: another region's SMEs are its own to assess and publish
         sme_id = str(sme["_id"])
         if await t.store.get(st.SMES, sme_id) is not None:
             continue
@@ -70,3 +82,27 @@ async def seed_demo(t: Training) -> bool:
         await t.store.insert(st.SMES, dict(sme))
         wrote = True
     return wrote
+
+
+async def partner_replicas(region: str, scratch: Path) -> dict[str, list[CloudEvent]]:
+    """The demo's other regions as MirrorMaker 2 would deliver them here: each partner's
+    ``PracticesAssessed``, made by that region's own code in a scratch store of its own, keyed by the
+    replica topic (``<alias>.training.events``). Event ids are ``demo-<region>-training-<n>`` (marked as
+    demo replicas; the same on every start, so publishing them again applies nothing twice)."""
+    out: dict[str, list[CloudEvent]] = {}
+    for partner in sorted({r for r, _, _ in CELLS} - {region}):
+        store = SqliteStore(scratch / f"training-{partner}.db")
+        try:
+            await seed_demo(Training(store, partner))
+            events = [
+                CloudEvent.from_dict(e)
+                for collection in st.OUTBOX_COLLECTIONS
+                for d in await store.find(collection, {}, sort=[("_id", 1)])
+                for e in d.get("outbox") or []
+            ]
+        finally:
+            await store.close()
+        out[f"{alias(partner)}.{ev.TOPIC}"] = [
+            dataclasses.replace(e, id=f"demo-{partner}-training-{n}") for n, e in enumerate(events, 1)
+        ]
+    return out

@@ -90,6 +90,7 @@ async def record(
         overall=overall,
         previous_assessment_id=previous,
         assessed_at=now,
+        organisation=sme.get("organisation"),
     )
     events = t.events([data], key=sme["_id"], subject=aid)
     await aggregate.save(t.store, st.ASSESSMENTS, doc, events, expected_version=None, on_saved=t.notify)
