@@ -11,6 +11,8 @@ import importlib
 import json
 import pkgutil
 import re
+import subprocess
+import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -311,3 +313,95 @@ def test_the_production_check_catches_a_missing_training_key(tmp_path: Path, mon
     del env["CG_TRAINING_CREDENTIAL_KEY_FILE"]
     with pytest.raises(AssertionError, match="bad configuration:\nCG_TRAINING_CREDENTIAL_KEY_FILE is required"):
         start("training", env, tmp_path, monkeypatch)
+
+
+MM2_SCRIPT = ROOT / "deploy" / "native" / "mirrormaker.sh"
+PARTNERS = "ITH5=kafka.ith5.example.it:9093 FRL0=kafka.frl0.example.fr:9093"
+
+
+def mirrormaker_properties(env: dict[str, str], tmp_path: Path) -> tuple[int, dict[str, str], str]:
+    """What the script would give MirrorMaker 2 for this environment (its dry run), as key → value."""
+    run = subprocess.run(
+        ["bash", str(MM2_SCRIPT), str(tmp_path / "mm2")],
+        env={"PATH": "/usr/bin:/bin", "KAFKA_LIBS": "/opt/kafka/libs", **env, "MM2_DRY_RUN": "1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    props = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line and not line.startswith("#"))
+    return run.returncode, props, run.stderr
+
+
+def compose_mirrormaker_env(services: dict[str, Any]) -> dict[str, str]:
+    dotenv = {"CG_REGION": "IE05", "CG_MM2_PARTNERS": PARTNERS}
+    return {k: interpolate(str(v), dotenv) for k, v in services["mirrormaker"]["environment"].items()}
+
+
+def test_the_region_s_mirrormaker_pulls_only_its_partners_own_event_topics(tmp_path: Path) -> None:
+    """Each region runs its own MirrorMaker 2 and only pulls: partners' event topics flow into this
+    region's three brokers, nothing flows out, no herder writes heartbeats or checkpoints into a
+    partner's cluster, and the offset syncs stay here."""
+    services = compose()["services"]
+    mm = services["mirrormaker"]
+    assert mm["profiles"] == ["network"] and "./deploy/native/mirrormaker.sh" in mm["volumes"][0]
+    code, props, err = mirrormaker_properties(compose_mirrormaker_env(services), tmp_path)
+    assert code == 0, err
+    assert props["clusters"] == "ie05,ith5,frl0"
+    assert props["ie05.bootstrap.servers"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+    assert props["ith5.bootstrap.servers"] == "kafka.ith5.example.it:9093"
+    enabled = {
+        k.removesuffix(".enabled") for k, v in props.items() if k.endswith(".enabled") and "->" in k and v == "true"
+    }
+    assert enabled == {"ith5->ie05", "frl0->ie05"}
+    for out in ("ie05->ith5", "ie05->frl0", "ith5->frl0", "frl0->ith5"):
+        assert (
+            props[f"{out}.emit.heartbeats.enabled"] == "false" and props[f"{out}.emit.checkpoints.enabled"] == "false"
+        )
+    assert props["offset-syncs.topic.location"] == "target"
+    # the pattern (a Java regex; this one reads the same in Python's) takes a partner's own topics only
+    pattern = re.compile(props["ith5->ie05.topics"])
+    assert pattern.fullmatch("facilities.events") and pattern.fullmatch("training.events")
+    assert not pattern.fullmatch("ie05.facilities.events") and not pattern.fullmatch("facilities.events.dlq")
+    # the health check reaches the listener MirrorMaker is told to start
+    port = re.search(r"/dev/tcp/127.0.0.1/(\d+)", " ".join(mm["healthcheck"]["test"]))
+    assert port and props["listeners"] == f"http://127.0.0.1:{port.group(1)}"
+    assert props["dedicated.mode.enable.internal.rest"] == "true"
+
+
+def test_production_mirrormaker_speaks_tls_to_every_cluster_with_the_mounted_secrets(tmp_path: Path) -> None:
+    """With the doc's secrets/mm2.properties the generated configuration gives every cluster, this
+    region's and each partner's, an encrypted protocol, and this region's key and CA are files the
+    production override mounts into the container."""
+    services = merged()["services"]
+    env = compose_mirrormaker_env(services)
+    text = (ROOT / "docs" / "hosting.md").read_text()
+    block = re.search(r"```\n(.*?)```", text[text.index("`secrets/mm2.properties` (production)") :], re.S)
+    assert block
+    doc_file = tmp_path / "mm2.properties"
+    doc_file.write_text(textwrap.dedent(block.group(1)))
+    assert env["MM2_PROPERTIES_FILE"] == "/run/secrets/mm2_properties"
+    assert "mm2_properties" in services["mirrormaker"]["secrets"]
+    assert load("compose.prod.yml")["secrets"]["mm2_properties"] == {"file": "./secrets/mm2.properties"}
+    code, props, err = mirrormaker_properties({**env, "MM2_PROPERTIES_FILE": str(doc_file)}, tmp_path)
+    assert code == 0, err
+    mounted = {f"/run/secrets/{name}" for name in services["mirrormaker"]["secrets"]}
+    assert props["ie05.security.protocol"] == "SSL"
+    assert {props["ie05.ssl.truststore.location"], props["ie05.ssl.keystore.location"]} <= mounted
+    assert props["ith5.security.protocol"] in {"SSL", "SASL_SSL"}
+    # FRL0 is not in the doc's example: a region joining it must add its lines, and this test says so
+    assert "frl0.security.protocol" not in props
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"MM2_CLUSTERS": "IE05=kafka-1:9092"}, "at least two ALIAS=BOOTSTRAP clusters"),
+        ({"MM2_CLUSTERS": "IE05=a:1 ITH5=b:2", "MM2_INTO": "FRL0"}, "MM2_INTO=frl0 is none of the clusters given"),
+        ({"MM2_CLUSTERS": "IE05=a:1 IT.H5=b:2"}, "alias it.h5: letters and digits only"),
+    ],
+)
+def test_a_mirrormaker_misconfiguration_stops_it_with_the_reason(
+    env: dict[str, str], complaint: str, tmp_path: Path
+) -> None:
+    code, _, err = mirrormaker_properties(env, tmp_path)
+    assert code == 2 and complaint in err
