@@ -72,10 +72,10 @@ def _in_own_loop(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _mongo_ready(url: str) -> bool:
+def _mongo_ready(url: str, **options: Any) -> bool:
     from pymongo import MongoClient
 
-    client: MongoClient[Any] = MongoClient(url, serverSelectionTimeoutMS=1000)
+    client: MongoClient[Any] = MongoClient(url, serverSelectionTimeoutMS=1000, **options)
     try:
         client.admin.command("ping")
         return True
@@ -234,6 +234,24 @@ def native_redis_tls(workdir: Path, tls: TlsFiles, password: str) -> tuple[Nativ
     )
     p.start()
     return p, f"rediss://127.0.0.1:{port}/0"
+
+
+def native_ferretdb_tls(workdir: Path, tls: TlsFiles, client_pem: Path) -> tuple[NativeProcess, str]:
+    """FerretDB with a TLS listener only (the plaintext one off), asking every client for a certificate
+    issued by ``tls.ca`` (mutual TLS); ``client_pem`` (certificate and key) is what the readiness probe
+    presents. Returns the process and its URL, with no TLS options in it: the settings give them."""
+    binary = provision("ferretdb")
+    port = free_port()
+    url = f"mongodb://127.0.0.1:{port}/"
+    args = ["-listen", "", "-listen-tls", f"127.0.0.1:{port}", "-tls-cert", str(tls.cert), "-tls-key", str(tls.key)]
+    p = NativeProcess(
+        "ferretdb-tls",
+        [binary, *args, "-tls-ca", str(tls.ca), "-dir", str(workdir / "ferretdb"), "-synchronous", "normal"],
+        workdir / "ferretdb-tls.log",
+        lambda: _mongo_ready(url, tls=True, tlsCAFile=str(tls.ca), tlsCertificateKeyFile=str(client_pem)),
+    )
+    p.start()
+    return p, url
 
 
 @dataclass(frozen=True)

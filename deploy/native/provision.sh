@@ -43,7 +43,8 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spe
     fi
     echo "$libs" ;;
   ferretdb)
-    bin="$cache/ferretdb-$FERRETDB_VERSION/ferretdb"
+    # keyed by the launcher's source too: a change to main.go builds a fresh binary
+    bin="$cache/ferretdb-$FERRETDB_VERSION-$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.sum" | cksum | cut -d' ' -f1)/ferretdb"
     if [ ! -x "$bin" ]; then
       command -v go >/dev/null || { echo "provision: Go is needed to build FerretDB" >&2; exit 1; }
       mkdir -p "$(dirname "$bin")"

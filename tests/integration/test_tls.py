@@ -1,7 +1,8 @@
 """Transport security against real TLS listeners, with certificates made here (``cryptography``): Debian's
-redis-server with TLS only and a password, and a native Kafka broker with an SSL listener asking a
-client certificate and a SASL_SSL listener with SCRAM users. The clients are built from the settings
-exactly as the services build them (``RedisCounter``, ``KafkaBus`` with ``security_options``). The oracle
+redis-server with TLS only and a password, a native Kafka broker with an SSL listener asking a client
+certificate and a SASL_SSL listener with SCRAM users, and FerretDB with a TLS listener only, asking a
+client certificate. The clients are built from the settings exactly as the services build them
+(``RedisCounter``, ``KafkaBus`` with ``security_options``, ``open_store`` with ``client_options``). The oracle
 for "TLS is really on": a client trusting another CA is refused, and so is one speaking plaintext."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -20,11 +22,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pymongo import AsyncMongoClient
+from pymongo.errors import ServerSelectionTimeoutError
 from redis.exceptions import AuthenticationError, ConnectionError
 
 from clustergrowth.bus.kafka import KafkaBus, security_options
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.settings import RuntimeSettings
+from clustergrowth.store import open_store
+from clustergrowth.store.mongo import client_options
 from gateway.limits import RedisCounter
 from tests import backends
 from tests.conftest import USED
@@ -272,3 +278,79 @@ async def test_kafka_refuses_another_ca_no_certificate_plaintext_and_a_wrong_pas
     assert "wrong-scram-Pw-2026" not in wrong_password  # not even in aiokafka's debug log
     sasl_unknown_broker = {**sasl, "kafka_sasl_password": SCRAM_PASSWORD, "kafka_ssl_cafile": pki["stranger_ca"]}
     assert "CERTIFICATE_VERIFY_FAILED" in await refused(caplog, kafka_bus(kafka_tls.sasl_ssl, **sasl_unknown_broker))
+
+
+# --- MongoDB protocol: FerretDB's TLS listener, client certificates required -----------------------------------
+
+
+def client_pem(pki: dict[str, Path], name: str) -> Path:
+    """pymongo's ``tlsCertificateKeyFile``: the client's certificate and key in one PEM file."""
+    path = pki["ca"].parent / f"{name}.mongo.pem"
+    cert, key = pki[f"{name}_cert"], pki[f"{name}_key"]
+    path.write_bytes(cert.read_bytes() + key.read_bytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def mongo_tls(tmp_path_factory: pytest.TempPathFactory, pki: dict[str, Path]) -> Iterator[str]:
+    tls = backends.TlsFiles(pki["ca"], pki["server_cert"], pki["server_key"])
+    proc, url = backends.native_ferretdb_tls(tmp_path_factory.mktemp("ferretdb-tls"), tls, client_pem(pki, "client"))
+    USED["ferretdb-tls"] = f"native FerretDB with a TLS listener only, client certificates required, at {url}"
+    try:
+        yield url
+    finally:
+        proc.stop()
+
+
+def mongo_settings(url: str, pki: dict[str, Path], *, ca: str = "ca", client: str | None = "client") -> RuntimeSettings:
+    """A production service's MongoDB settings, as the chart and Compose give them."""
+    return RuntimeSettings(
+        store="mongo",
+        mongo_url=url,
+        mongo_tls=True,
+        mongo_tls_ca_file=pki[ca],
+        mongo_tls_certificate_key_file=client_pem(pki, client) if client else None,
+    )
+
+
+async def test_the_store_writes_and_reads_over_mutual_tls(mongo_tls: str, pki: dict[str, Path]) -> None:
+    store = open_store(mongo_settings(mongo_tls, pki), "tlscheck")
+    try:
+        id = f"tls-{uuid.uuid4().hex}"
+        await store.insert("things", {"_id": id, "version": 1, "n": 7})
+        assert await store.replace("things", {"_id": id, "version": 2, "n": 8}, 1)
+        assert await store.get("things", id) == {"_id": id, "version": 2, "n": 8}
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("how", "complaint"),
+    [
+        ({"ca": "stranger_ca"}, "certificate verify failed"),  # the server is not the region's
+        ({"client": "strange"}, ""),  # a certificate of another CA: the server hangs up
+        ({"client": None}, ""),  # no certificate at all
+    ],
+)
+async def test_the_store_is_refused_without_the_region_s_ca_or_certificate(
+    mongo_tls: str, pki: dict[str, Path], how: dict[str, Any], complaint: str
+) -> None:
+    settings = mongo_settings(mongo_tls, pki, **how)
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        settings.mongo_url, serverSelectionTimeoutMS=2000, **client_options(settings)
+    )
+    try:
+        with pytest.raises(ServerSelectionTimeoutError) as e:
+            await client.admin.command("ping")
+        assert complaint in str(e.value)
+    finally:
+        await client.close()
+
+
+async def test_the_tls_port_does_not_speak_plaintext(mongo_tls: str) -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_tls, serverSelectionTimeoutMS=2000)
+    try:
+        with pytest.raises(ServerSelectionTimeoutError):
+            await client.admin.command("ping")
+    finally:
+        await client.close()

@@ -3,6 +3,11 @@
 // FerretDB's own command panics outside a git checkout (its version file is generated at release).
 //
 // usage: ferretdb-sqlite -listen 127.0.0.1:27017 -dir /path/to/data [-synchronous normal]
+//
+//	[-listen-tls 127.0.0.1:27018 -tls-cert server.pem -tls-key server.key [-tls-ca ca.pem]]
+//
+// With -listen-tls FerretDB also serves TLS there (-listen "" turns the plaintext listener off); with
+// -tls-ca it requires a client certificate issued by that CA (mutual TLS), as a production MongoDB would.
 package main
 
 import (
@@ -22,7 +27,17 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "data", "directory for the SQLite databases")
 	synchronous := flag.String("synchronous", "full", "SQLite synchronous pragma: full, or normal for test backends")
+	listenTLS := flag.String("listen-tls", "", "TCP address of a TLS listener (off when empty)")
+	tlsCert := flag.String("tls-cert", "", "the TLS listener's certificate (PEM)")
+	tlsKey := flag.String("tls-key", "", "the TLS listener's private key (PEM)")
+	tlsCA := flag.String("tls-ca", "", "CA (PEM) whose client certificates the TLS listener requires (optional)")
 	flag.Parse()
+	if *listenTLS != "" && (*tlsCert == "" || *tlsKey == "") {
+		log.Fatal("-listen-tls needs -tls-cert and -tls-key")
+	}
+	if *listen == "" && *listenTLS == "" {
+		log.Fatal("nothing to listen on: -listen and -listen-tls are both empty")
+	}
 	if *synchronous != "full" && *synchronous != "normal" {
 		log.Fatalf("-synchronous must be full or normal, not %q", *synchronous)
 	}
@@ -36,7 +51,13 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener: ferretdb.ListenerConfig{
+			TCP:         *listen,
+			TLS:         *listenTLS,
+			TLSCertFile: *tlsCert,
+			TLSKeyFile:  *tlsKey,
+			TLSCAFile:   *tlsCA,
+		},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *synchronous + ")",
@@ -46,7 +67,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Printf("ferretdb-sqlite listening on %s, data in %s", *listen, abs)
+	log.Printf("ferretdb-sqlite listening on %q (TLS on %q), data in %s", *listen, *listenTLS, abs)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)
 	}
