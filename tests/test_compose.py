@@ -405,3 +405,41 @@ def test_a_mirrormaker_misconfiguration_stops_it_with_the_reason(
 ) -> None:
     code, _, err = mirrormaker_properties(env, tmp_path)
     assert code == 2 and complaint in err
+
+
+def test_the_services_log_in_to_mongodb_as_a_least_privilege_user_not_root(tmp_path: Path) -> None:
+    """The production override's MongoDB root is not the services' user: the image's first start runs
+    deploy/mongo/init-users.js as root, which makes the services' user with readWrite on each registered
+    service's database and nothing else, from the password file the services' password comes from. The
+    script is run here by Node with MongoDB's ``db`` and the secret file stood in for."""
+    services = merged()["services"]
+    mongo = services["mongo"]
+    root = mongo["environment"]["MONGO_INITDB_ROOT_USERNAME"]
+    users = {services[name]["environment"]["CG_MONGO_USERNAME"] for name in REGISTERED}
+    assert len(users) == 1 and root not in users
+    assert mongo["environment"]["MONGO_INITDB_ROOT_PASSWORD_FILE"] == "/run/secrets/mongo_root_password"
+    assert {"mongo_root_password", "mongo_password"} <= set(mongo["secrets"])
+    assert "-u root" in mongo["healthcheck"]["test"][1] and "mongo_root_password" in mongo["healthcheck"]["test"][1]
+    assert "mongo-data:/data/db" in mongo["volumes"]
+    (init,) = [v for v in mongo["volumes"] if "/docker-entrypoint-initdb.d/" in v]
+    script = ROOT / init.split(":")[0]
+    secret = tmp_path / "mongo_password"
+    secret.write_text("app-Pw-2026\n")
+    harness = f"""
+    const made = [];
+    const db = {{ getSiblingDB: (name) => ({{ createUser: (user) => made.push({{ name, user }}) }}) }};
+    const fs = require("fs");
+    const fakeRequire = (m) => (m === "fs" ? {{ readFileSync: (path, enc) => {{
+      if (path !== "/run/secrets/mongo_password") throw new Error("reads " + path);
+      return fs.readFileSync({json.dumps(str(secret))}, enc);
+    }} }} : require(m));
+    new Function("db", "require", fs.readFileSync({json.dumps(str(script))}, "utf8"))(db, fakeRequire);
+    console.log(JSON.stringify(made));
+    """
+    run = subprocess.run(["node", "-e", harness], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    (made,) = json.loads(run.stdout)
+    assert made["name"] == "admin" and made["user"]["user"] in users and made["user"]["pwd"] == "app-Pw-2026"
+    assert sorted(made["user"]["roles"], key=str) == sorted(
+        ({"role": "readWrite", "db": name} for name in REGISTERED), key=str
+    )
