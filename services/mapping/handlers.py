@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
@@ -30,11 +31,24 @@ ERASERS = ("region_admin",)  # erase any SME of the region
 
 
 @dataclass
+class CellReads:
+    """What the reads made of each cell document, by the document's version: a cell's needs (the map)
+    and its decoded aggregates (the spotlight). A stored document's version only grows (every write is a
+    compare-and-set that sets version + 1), cells are never deleted, and a rebuild writes a new
+    collection, so (collection, id, version) names one content. Each read keeps only the cells it read:
+    as many entries as cells."""
+
+    needs: dict[tuple[str, str], tuple[int, Doc]] = field(default_factory=dict)
+    aggs: dict[tuple[str, str], tuple[int, aggregates.CellAgg]] = field(default_factory=dict)
+
+
+@dataclass
 class Mapping(Context):
     """The mapping service's handler context, with the cluster-star thresholds."""
 
     service: str = "mapping"
     thresholds: cluster.Thresholds = field(default_factory=cluster.Thresholds)
+    reads: CellReads = field(default_factory=CellReads, repr=False, compare=False)
 
 
 def _owner_or(who: Principal, doc: Doc, staff: tuple[str, ...]) -> bool:
@@ -220,11 +234,34 @@ async def import_employment(m: Mapping, csv_text: str, who: Principal) -> dict[s
 
 
 # Reading the map ----------------------------------------------------------------------------------
-async def _cell_docs(m: Mapping) -> list[Doc]:
+async def _cell_docs(m: Mapping) -> list[tuple[str, Doc]]:
     """The live generation's cell aggregates (one small document per cell, whatever the number of SMEs),
-    and partner regions' cells as replicated here: the map and the spotlight are the network's."""
-    partners = [d for d in await m.store.find(st.NETWORK_CELLS, {}) if d["region"] != m.region]
-    return [*await m.store.find(await st.active_cells(m.store), {}), *partners]
+    and partner regions' cells as replicated here: the map and the spotlight are the network's. Each
+    with the collection it was read from."""
+    partners = [(st.NETWORK_CELLS, d) for d in await m.store.find(st.NETWORK_CELLS, {}) if d["region"] != m.region]
+    live = await st.active_cells(m.store)
+    return [*((live, d) for d in await m.store.find(live, {})), *partners]
+
+
+T = TypeVar("T")
+
+
+def _per_cell(
+    kept: dict[tuple[str, str], tuple[int, T]], docs: list[tuple[str, Doc]], make: Callable[[Doc], T]
+) -> dict[cluster.Cell, T]:
+    """``make(doc)`` for every cell, computed again only for a document whose version changed."""
+    out: dict[cluster.Cell, T] = {}
+    fresh: dict[tuple[str, str], tuple[int, T]] = {}
+    for collection, d in docs:
+        key = (collection, d["_id"])
+        hit = kept.get(key)
+        if hit is None or hit[0] != d["version"]:
+            hit = (d["version"], make(d))
+        fresh[key] = hit
+        out[(d["region"], d["sector"])] = hit[1]
+    kept.clear()
+    kept.update(fresh)
+    return out
 
 
 def _known_region(region: str | None) -> None:
@@ -235,22 +272,34 @@ def _known_region(region: str | None) -> None:
 async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
     _known_region(region)
     dims = [d.id for d in latest().dimensions]
-    cells = {(d["region"], d["sector"]): d["all"] for d in await _cell_docs(m)}
+    docs = await _cell_docs(m)
+    sme_emp = {(d["region"], d["sector"]): d["all"]["headcount"] for _, d in docs}
+    cells = _per_cell(m.reads.needs, docs, lambda d: aggregates.needs_of(d["all"], dims))
     stats = {(d["region"], d["sector"]): d["employees"] for d in await m.store.find(st.EMPLOYMENT, {})}
-    sme_emp = {c: a["headcount"] for c, a in cells.items()}
     strength = cluster.strengths(sme_emp, stats, m.thresholds)
-    empty = aggregates.Agg().encode()
+    empty = aggregates.needs_of(aggregates.Agg().encode(), dims)
     out = []
     for cell in sorted(set(cells) | set(strength)):
         if region and cell[0] != region:
             continue
-        needs = aggregates.needs_of(cells.get(cell, empty), dims)
-        out.append({"region": cell[0], "sector": cell[1], **needs, "strength": strength.get(cell)})
+        needs = cells.get(cell, empty)
+        out.append(
+            {
+                "region": cell[0],
+                "sector": cell[1],
+                **needs,
+                # copies: the kept needs are never handed out
+                "mean_scores": dict(needs["mean_scores"]),
+                "top3_share": dict(needs["top3_share"]),
+                "trend": dict(needs["trend"]),
+                "strength": strength.get(cell),
+            }
+        )
     return out
 
 
 async def spotlight(m: Mapping, region: str | None = None, council: str | None = None) -> Doc:
     _known_region(region)
     dims = [d.id for d in latest().dimensions]
-    cells = {(d["region"], d["sector"]): aggregates.CellAgg.decode(d) for d in await _cell_docs(m)}
-    return aggregates.spotlight(cells, dims, region=region, council=council)
+    cells = _per_cell(m.reads.aggs, await _cell_docs(m), aggregates.CellAgg.decode)
+    return aggregates.spotlight(cells, dims, region=region, council=council)  # reads them, never changes them
