@@ -135,3 +135,31 @@ async def test_approval_rechecks_the_expiry_against_the_slot_end(
     await grant(client, manager, EXPIRES + SECOND)  # ends exactly at expiry: approved
     r = await client.post(f"{API}/bookings/{b['id']}/approve", headers=manager)
     assert (r.status_code, r.json()["status"]) == (200, "confirmed")
+
+
+class ReadCounting:
+    """The service's store, noting the collection of every ``find`` (everything else passes through)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.finds = inner, list[str]()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def find(self, collection: str, *args: Any, **kwargs: Any) -> Any:
+        self.finds.append(collection)
+        return await self.inner.find(collection, *args, **kwargs)
+
+
+async def test_trainings_are_read_only_for_a_resource_that_asks_for_one(
+    app: FastAPI, client: httpx.AsyncClient, alice: dict[str, str], manager: dict[str, str]
+) -> None:
+    await grant(client, manager, EXPIRES)
+    f = app.state.facilities
+    f.store = counting = ReadCounting(f.store)
+    desk = laser(EXPIRES - timedelta(hours=2), EXPIRES - timedelta(hours=1), "ork-rubicon-desk-1")
+    assert (await client.post(f"{API}/bookings", json=desk, headers=alice)).status_code == 201
+    assert counting.finds.count("trainings") == 0  # a hot desk asks for no training
+    gated = laser(EXPIRES - timedelta(hours=1), EXPIRES)
+    assert (await client.post(f"{API}/bookings", json=gated, headers=alice)).status_code == 201
+    assert counting.finds.count("trainings") == 1  # the laser cutter does: her grants, read once

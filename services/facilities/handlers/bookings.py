@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
@@ -79,39 +79,43 @@ def offer_freed(
     return we.entry_events(f, schedule.offer_freed(resource, freed, f.clock(), f.offers, kept), resource)
 
 
-Change = Callable[[ResourceDay], Awaitable[tuple[Booking, list[CloudEvent]]]]
+T = TypeVar("T")
+BUSY = "the resource is too busy right now"
 
 
-async def _change_schedule(
-    f: Facilities, schedule_id: str, change: Change, empty: Callable[[], ResourceDay] | None = None
-) -> Booking:
-    """Apply a domain change to one ResourceDay and save it with its events (``empty`` makes the day's
-    schedule when it has none yet); a lost race re-reads and decides again."""
+async def change_schedule(
+    f: Facilities,
+    schedule_id: str,
+    change: Callable[[ResourceDay], Awaitable[tuple[T, list[CloudEvent]]]],
+    empty: Callable[[], ResourceDay] | None = None,
+) -> T:
+    """The one guarded write of a ResourceDay: apply a domain change and save the day with its events
+    (``empty`` makes the day's schedule when it has none yet; without it a missing day is 404); a lost
+    race re-reads and decides again. Every handler that changes a day's bookings or waitlist uses it."""
 
-    async def step(doc: dict[str, Any] | None) -> tuple[dict[str, Any], list[CloudEvent], Booking]:
-        if doc is None and empty is None:
+    async def step(doc: Doc | None) -> tuple[Doc, list[CloudEvent], T]:
+        if doc is not None:
+            schedule = st.schedule_from_doc(doc)
+        elif empty is not None:
+            schedule = empty()
+        else:
             raise NotFound(f"no schedule {schedule_id}")
-        schedule = st.schedule_from_doc(doc) if doc else empty()  # type: ignore[misc]
-        booking, events = await change(schedule)
-        return st.schedule_to_doc(schedule, doc), events, booking
+        result, events = await change(schedule)
+        return st.schedule_to_doc(schedule, doc), events, result
 
     return await aggregate.update(
-        f.store,
-        st.SCHEDULES,
-        schedule_id,
-        step,
-        on_saved=f.notify,
-        attempts=MAX_WRITE_ATTEMPTS,
-        busy="the resource is too busy right now",
+        f.store, st.SCHEDULES, schedule_id, step, on_saved=f.notify, attempts=MAX_WRITE_ATTEMPTS, busy=BUSY
     )
 
 
 async def booker_of(f: Facilities, who: Principal, resource: Resource, now: datetime) -> Booker:
     """The caller as the booking rules see her at ``resource``: her token's roles, region and organisation,
     her trainings counting there and, when its policy asks, her councils."""
-    trainings = await _trainings(f, who.id, resource.organisation, now)
+    trainings: dict[str, datetime] = {}
+    if resource.policy.required_training:  # read only when the policy asks (bookings are the hot path)
+        trainings = await _trainings(f, who.id, resource.organisation, now)
     councils = frozenset[str]()
-    if resource.policy.member_of_councils:  # read only when the policy asks (bookings are the hot path)
+    if resource.policy.member_of_councils:
         councils = councils_of(await f.store.get(st.COUNCIL_MEMBERS, who.id))
     return Booker(who.id, who.roles, who.region, who.org, frozenset(trainings), councils, trainings)
 
@@ -128,7 +132,7 @@ async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
         return booking, [_booked_event(f, booking)] if booking.status == "confirmed" else []
 
     key = ResourceDay.key(resource.id, day)
-    return await _change_schedule(f, key, change, empty=lambda: ResourceDay(resource.id, day))
+    return await change_schedule(f, key, change, empty=lambda: ResourceDay(resource.id, day))
 
 
 async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any], ResourceDay]:
@@ -163,7 +167,7 @@ async def cancel(f: Facilities, booking_id: str, who: Principal) -> Booking:
         events = [_cancelled_event(f, b, "cancelled")] if target.status == "confirmed" else []
         return b, events + offer_freed(f, schedule, resource, b)
 
-    return await _change_schedule(f, await _schedule_of(f, booking_id), change)
+    return await change_schedule(f, await _schedule_of(f, booking_id), change)
 
 
 async def _holder(f: Facilities, b: Booking, resource: Resource) -> Booker:
@@ -191,7 +195,7 @@ async def decide(f: Facilities, booking_id: str, who: Principal, approve: bool) 
         b = schedule.approve(booking_id, who.id, resource, await _holder(f, schedule.find(booking_id), resource))
         return b, [_booked_event(f, b)]
 
-    return await _change_schedule(f, await _schedule_of(f, booking_id), change)
+    return await change_schedule(f, await _schedule_of(f, booking_id), change)
 
 
 WITHDRAWN_BY = "service:facilities"  # who the platform's own withdrawals are recorded as (changed_by)
@@ -209,20 +213,14 @@ async def end_membership(f: Facilities, person: str, council_id: str) -> list[Bo
     docs = await f.store.find(st.SCHEDULES, {"bookings.person": person, "day": {"$gte": since}}, sort=[("day", 1)])
 
     async def withdraw(key: str, resource: Resource) -> list[Booking]:
-        async def step(current: Doc | None) -> tuple[Doc, list[CloudEvent], list[Booking]]:
-            if current is None:
-                raise NotFound(f"no schedule {key}")
-            schedule = st.schedule_from_doc(current)
+        async def change(schedule: ResourceDay) -> tuple[list[Booking], list[CloudEvent]]:
             changed = schedule.end_membership(person, council_id, councils, resource, now, WITHDRAWN_BY)
             events = [_cancelled_event(f, b, "cancelled" if was == "confirmed" else "rejected") for was, b in changed]
             for _, b in changed:
                 events += offer_freed(f, schedule, resource, b)
-            return st.schedule_to_doc(schedule, current), events, [b for _, b in changed]
+            return [b for _, b in changed], events
 
-        busy = "the resource is too busy right now"
-        return await aggregate.update(
-            f.store, st.SCHEDULES, key, step, on_saved=f.notify, attempts=MAX_WRITE_ATTEMPTS, busy=busy
-        )
+        return await change_schedule(f, key, change)
 
     resources: dict[str, Resource] = {}
     withdrawn: list[Booking] = []

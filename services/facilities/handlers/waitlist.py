@@ -4,10 +4,8 @@ events, so an offer, a claim and a direct booking of the same slot are decided b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import TypeVar
 
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
@@ -20,10 +18,11 @@ from services.facilities import store as st
 from services.facilities.domain.model import Booking, Resource, ResourceDay, WaitEntry, iso
 from services.facilities.handlers import waitlist_events as we
 from services.facilities.handlers.bookings import (
+    BUSY,
     WITHDRAWN_BY,
     _booked_event,
-    _change_schedule,
     booker_of,
+    change_schedule,
 )
 from services.facilities.handlers.context import MAX_WRITE_ATTEMPTS, Facilities, may_manage
 from services.facilities.handlers.sites import get_resource, get_site
@@ -46,38 +45,6 @@ async def _load_entry(f: Facilities, entry_id: str) -> tuple[str, ResourceDay]:
     return str(docs[0]["_id"]), st.schedule_from_doc(docs[0])
 
 
-T = TypeVar("T")
-
-
-async def _change(
-    f: Facilities,
-    key: str,
-    change: Callable[[ResourceDay], Awaitable[tuple[T, list[CloudEvent]]]],
-    empty: Callable[[], ResourceDay] | None = None,
-) -> T:
-    """Apply a domain change to one ResourceDay and save it with its events (a lost race re-reads)."""
-
-    async def step(doc: Doc | None) -> tuple[Doc, list[CloudEvent], T]:
-        if doc is not None:
-            schedule = st.schedule_from_doc(doc)
-        elif empty is not None:
-            schedule = empty()
-        else:
-            raise NotFound(f"no schedule {key}")
-        result, events = await change(schedule)
-        return st.schedule_to_doc(schedule, doc), events, result
-
-    return await aggregate.update(
-        f.store,
-        st.SCHEDULES,
-        key,
-        step,
-        on_saved=f.notify,
-        attempts=MAX_WRITE_ATTEMPTS,
-        busy="the resource is too busy right now",
-    )
-
-
 async def join(f: Facilities, cmd: c.JoinWaitlist, who: Principal) -> Place:
     """Join the line for a taken slot, or for any slot freed within a window of one day."""
     resource = await get_resource(f, cmd.resource_id)
@@ -90,7 +57,7 @@ async def join(f: Facilities, cmd: c.JoinWaitlist, who: Principal) -> Place:
         return Place(entry, schedule.position(entry.id)), [we.joined(f, entry, resource)]
 
     key = ResourceDay.key(resource.id, day)
-    return await _change(f, key, change, empty=lambda: ResourceDay(resource.id, day))
+    return await change_schedule(f, key, change, empty=lambda: ResourceDay(resource.id, day))
 
 
 async def get_entry(f: Facilities, entry_id: str, who: Principal) -> Place:
@@ -134,7 +101,7 @@ async def claim(f: Facilities, entry_id: str, who: Principal) -> Booking:
         events = [we.claimed(f, e, b, resource)]
         return b, events + ([_booked_event(f, b)] if b.status == "confirmed" else [])
 
-    return await _change(f, key, change)
+    return await change_schedule(f, key, change)
 
 
 async def leave(f: Facilities, entry_id: str, who: Principal) -> Place:
@@ -149,7 +116,7 @@ async def leave(f: Facilities, entry_id: str, who: Principal) -> Place:
         events = [we.left(f, gone, resource, who.id), *we.entry_events(f, offers, resource)]
         return Place(gone, None), events
 
-    return await _change(f, key, change)
+    return await change_schedule(f, key, change)
 
 
 async def check_in(f: Facilities, booking_id: str, who: Principal) -> Booking:
@@ -167,7 +134,7 @@ async def check_in(f: Facilities, booking_id: str, who: Principal) -> Booking:
         b = schedule.check_in(booking_id, who.id, manage, now)
         return b, [] if b == before else [we.checked_in(f, b, who.id)]
 
-    return await _change_schedule(f, key, change)
+    return await change_schedule(f, key, change)
 
 
 class _NothingDue(Exception):
@@ -213,7 +180,7 @@ async def run_due(f: Facilities) -> dict[str, int]:
                 step,
                 on_saved=f.notify,
                 attempts=MAX_WRITE_ATTEMPTS,
-                busy="the resource is too busy right now",
+                busy=BUSY,
             )
         except _NothingDue:
             continue

@@ -45,8 +45,8 @@ from services.facilities.domain.model import ACTIVE, Booker, Booking, Resource, 
 from services.facilities.handlers.bookings import (
     _booked_event,
     _cancelled_event,
-    _change_schedule,
     booker_of,
+    change_schedule,
     offer_freed,
 )
 from services.facilities.handlers.context import MAX_WRITE_ATTEMPTS, Facilities, may_manage
@@ -113,7 +113,7 @@ async def _book_day(f: Facilities, resource: Resource, who: Booker, o: sm.Occurr
         b = schedule.book(resource, who, o.start, o.end, now)
         return b, [_booked_event(f, b)] if b.status == "confirmed" else []
 
-    return await _change_schedule(
+    return await change_schedule(
         f, ResourceDay.key(resource.id, day), change, empty=lambda: ResourceDay(resource.id, day)
     )
 
@@ -131,7 +131,7 @@ async def _cancel_day(f: Facilities, resource: Resource, booking_id: str, start:
         events = [_cancelled_event(f, b, "cancelled" if was == "confirmed" else "rejected")]
         return b, events + offer_freed(f, schedule, resource, b)
 
-    return await _change_schedule(f, _key(resource, start), change)  # type: ignore[arg-type]
+    return await change_schedule(f, _key(resource, start), change)
 
 
 async def _save(f: Facilities, series: sm.Series, events: list[CloudEvent], *, new: bool = False) -> None:
@@ -324,7 +324,7 @@ async def move_series(
             return new, events
 
         try:
-            b = await _change_schedule(f, _key(resource, o.start), change)
+            b = await change_schedule(f, _key(resource, o.start), change)
         except Problem as p:
             not_moved.append(_refused(o, *_refusal(resource, start, p)))
             continue
