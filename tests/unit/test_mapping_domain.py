@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clustergrowth.problems import Unprocessable
 from services.mapping.domain.aggregates import Agg
@@ -242,3 +244,29 @@ def test_an_empty_cell_gets_no_size_or_focus_star_even_at_the_top() -> None:
     s = strengths({}, {("A", "X"): 0, ("A", "Y"): 10})
     assert (s[("A", "X")]["size"]["star"], s[("A", "X")]["focus"]["star"]) == (False, False)
     assert (s[("A", "Y")]["size"]["star"], s[("A", "Y")]["focus"]["star"]) == (True, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from(["A", "B", "C", "D"]), st.sampled_from(["X", "Y", "Z"])),
+        st.integers(0, 4),  # few values: ties are common
+        min_size=1,
+    ),
+    st.sampled_from([0.1, 0.25, 0.5]),
+)
+def test_ranks_count_the_cells_strictly_above_whatever_the_ties(stats: dict[tuple[str, str], int], top: float) -> None:
+    # the oracle counts by brute force: rank = 1 + cells strictly above; star = not empty and (rank - 1) / n < top
+    out = strengths({}, stats, Thresholds(size_top_share=top, focus_top_share=top))
+    region = {r: sum(e for (r2, _), e in stats.items() if r2 == r) for r, _ in stats}
+    share = {c: (e / region[c[0]] if region[c[0]] else 0.0) for c, e in stats.items()}
+    for (r, s), e in stats.items():
+        same = [e2 for (_, s2), e2 in stats.items() if s2 == s]
+        above = sum(1 for e2 in same if e2 > e)
+        size = out[(r, s)]["size"]
+        assert (size["rank_in_sector"], size["regions_in_sector"]) == (above + 1, len(same))
+        assert size["star"] == (e > 0 and above / len(same) < top)
+        above_share = sum(1 for v in share.values() if v > share[(r, s)])
+        focus = out[(r, s)]["focus"]
+        assert (focus["rank"], focus["cells"]) == (above_share + 1, len(stats))
+        assert focus["star"] == (share[(r, s)] > 0 and above_share / len(stats) < top)

@@ -10,6 +10,7 @@ are computed from its aggregates (``aggregates.py``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,10 +28,11 @@ class Thresholds:
     focus_top_share: float = 0.10
 
 
-def _in_top(value: float, population: Sequence[float], share: float) -> tuple[bool, int]:
-    """True when fewer than ``share`` of the population is strictly above ``value``; and its rank."""
-    above = sum(1 for v in population if v > value)
-    return value > 0 and above / len(population) < share, above + 1
+def _in_top(value: float, ordered: Sequence[float], share: float) -> tuple[bool, int]:
+    """True when fewer than ``share`` of the population (``ordered``: sorted ascending) is strictly above
+    ``value``; and its rank. A binary search, so that all cells' ranks cost O(cells log cells)."""
+    above = len(ordered) - bisect_right(ordered, value)
+    return value > 0 and above / len(ordered) < share, above + 1
 
 
 def strengths(
@@ -46,14 +48,20 @@ def strengths(
         region_emp[r] += e
         sector_emp[s] += e
     shares = {c: (emp[c] / region_emp[c[0]] if region_emp[c[0]] else 0.0) for c in cells}
+    by_sector: dict[str, list[int]] = defaultdict(list)
+    for (_, s), e in emp.items():
+        by_sector[s].append(e)
+    for same in by_sector.values():
+        same.sort()
+    all_shares = sorted(shares.values())
     out: dict[Cell, dict[str, Any]] = {}
     for c in cells:
         r, s = c
-        same_sector = [emp[x] for x in cells if x[1] == s]
+        same_sector = by_sector[s]
         size_star, size_rank = _in_top(emp[c], same_sector, t.size_top_share)
         denominator = (sector_emp[s] / total) if total else 0.0
         lq = (shares[c] / denominator) if denominator else 0.0
-        focus_star, focus_rank = _in_top(shares[c], list(shares.values()), t.focus_top_share)
+        focus_star, focus_rank = _in_top(shares[c], all_shares, t.focus_top_share)
         spec_star = lq >= t.min_location_quotient
         out[c] = {
             "stars": int(size_star) + int(spec_star) + int(focus_star),
