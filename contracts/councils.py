@@ -137,6 +137,30 @@ class InitiativeCompleted(_Initiative):
     ended_at: str = Field(description="ISO 8601 UTC")
 
 
+class _CoSponsorship(_Councils):
+    initiative_id: str = Field(description="the partner region's initiative (its id in the lead region)")
+    lead_council_id: str = Field(description="the council that leads it, in its own region")
+    lead_region: str = Field(description="NUTS-2 code of the lead council's region (where it is decided)")
+    council_id: str = Field(description="the co-sponsoring council: this region's")
+    region: str = Field(description="NUTS-2 code of the co-sponsoring council's region (the publisher)")
+    person: str = Field(description="platform person id of the council's manager who answered")
+
+
+class CoSponsorshipConfirmed(_CoSponsorship):
+    """A council confirmed that it co-sponsors a partner region's initiative that names it; the lead
+    region shows the co-sponsor confirmed, by whom and when."""
+
+    name: ClassVar[str] = "CoSponsorshipConfirmed"
+    confirmed_at: str = Field(description="ISO 8601 UTC")
+
+
+class CoSponsorshipWithdrawn(_CoSponsorship):
+    """A council withdrew from co-sponsoring a partner region's initiative (confirmed before or not)."""
+
+    name: ClassVar[str] = "CoSponsorshipWithdrawn"
+    withdrawn_at: str = Field(description="ISO 8601 UTC")
+
+
 ALL: list[type[EventData]] = [
     CouncilFormed,
     MemberJoined,
@@ -147,4 +171,6 @@ ALL: list[type[EventData]] = [
     InitiativeProposed,
     InitiativeLaunched,
     InitiativeCompleted,
+    CoSponsorshipConfirmed,
+    CoSponsorshipWithdrawn,
 ]

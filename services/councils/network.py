@@ -8,27 +8,42 @@ and shows it on its council's side (``GET /councils/{id}/partner-initiatives``).
 (``CouncilFormed``) are listed with their region (``GET /network/councils``), so a council of this region
 can name them as co-sponsors knowing they exist. Each entry keeps the time of the event that last changed
 it (an older event replayed after a newer one changes nothing); a redelivered replica applies once.
+
+A co-sponsor's answer travels back: a manager of the co-sponsoring council (its secretary, the region's
+staff) confirms or withdraws (``PUT /councils/{id}/partner-initiatives/{region}/{initiative}/answer``);
+its region keeps the answer as its own aggregate (``sponsorships``, with the event in the same write) and
+publishes ``CoSponsorshipConfirmed``/``CoSponsorshipWithdrawn``. The lead region, reading it from the
+co-sponsor's replica, marks that co-sponsor of its initiative confirmed or not, by whom and when
+(``answered``): only an answer about one of its own initiatives, from the region of the council it names
+as co-sponsor, and only when newer than the answer it holds (by time, then event id), so a redelivery or an
+older answer arriving late changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth import aggregate
+from clustergrowth.auth import CurrentPrincipal, Principal, allow
 from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
 from clustergrowth.paging import Page
-from clustergrowth.problems import NotFound, field_error
+from clustergrowth.problems import Conflict, NotFound, field_error
 from clustergrowth.settings import NUTS2
 from clustergrowth.store.port import Doc, DocumentStore
 from contracts import councils as ev
 from services.councils import store as st
+from services.councils.domain import council as cn
+from services.councils.handlers.context import Councils
 from services.councils.routes.common import PROBLEMS, Ctx
+
+log = logging.getLogger("services.councils.network")
 
 GROUP = "councils.network"
 COUNCILS = "network_councils"
@@ -39,6 +54,10 @@ STATES = {
     ev.InitiativeLaunched.event_type(): "active",
     ev.InitiativeCompleted.event_type(): None,  # completed or abandoned: the event's outcome
 }
+SPONSORSHIPS = st.SPONSORSHIPS  # this region's answers to partners' initiatives (an aggregate with an outbox)
+CONFIRMED, WITHDRAWN = ev.CoSponsorshipConfirmed.event_type(), ev.CoSponsorshipWithdrawn.event_type()
+ANSWERS = {CONFIRMED: ("confirmed", "confirmed_at"), WITHDRAWN: ("withdrawn", "withdrawn_at")}
+ENDED = ("completed", "abandoned")
 
 
 def _instant(s: str) -> datetime:
@@ -62,7 +81,9 @@ async def handle(store: DocumentStore, region: str, event: CloudEvent, origin: O
     d = event.data
     if d.get("region") != origin.region:
         return  # a partner speaks for its own councils only
-    if event.type == FORMED:
+    if event.type in ANSWERS:
+        await answered(store, region, event)
+    elif event.type == FORMED:
 
         def formed(doc: Doc) -> Doc:
             if _newer(doc, event):
@@ -83,6 +104,44 @@ async def handle(store: DocumentStore, region: str, event: CloudEvent, origin: O
         await apply_once(store, INITIATIVES, f"{origin.region}:{d['initiative_id']}", event.id, changed)
 
 
+async def answered(store: DocumentStore, region: str, event: CloudEvent) -> bool:
+    """A co-sponsor's answer onto this region's initiative (its co-sponsor entry): True when it changed it.
+    The caller checked that the event's data is its sender's region's."""
+    d = event.data
+    answer, at_field = ANSWERS[event.type]
+    if d.get("lead_region") != region:
+        return False  # about another region's initiative
+    at = str(d[at_field])
+    while True:
+        doc = await store.get(st.INITIATIVES, str(d["initiative_id"]))
+        if doc is None or doc["council_id"] != d["lead_council_id"]:
+            log.warning(
+                "answer %s names no initiative %s of %s here", event.id, d["initiative_id"], d["lead_council_id"]
+            )
+            return False
+        sponsors = [dict(c) for c in doc["co_sponsors"]]
+        entry = next((c for c in sponsors if (c["council_id"], c["region"]) == (d["council_id"], d["region"])), None)
+        if entry is None:
+            log.warning(
+                "answer %s: %s of %s is no co-sponsor of %s", event.id, d["council_id"], d["region"], doc["_id"]
+            )
+            return False
+        if entry.get("answered_at") is not None and (_instant(at), event.id) <= (
+            _instant(entry["answered_at"]),
+            entry["answer_id"],
+        ):
+            return False  # this answer again, or an older one arriving late
+        entry.update(confirmed=answer == "confirmed", answer=answer, answered_by=d["person"], answered_at=at)
+        entry["answer_id"] = event.id
+        try:
+            await aggregate.save(
+                store, st.INITIATIVES, {**doc, "co_sponsors": sponsors}, [], expected_version=doc["version"]
+            )
+            return True
+        except aggregate.ConcurrentUpdate:
+            continue
+
+
 class PartnerCouncilOut(BaseModel):
     council_id: str
     region: str
@@ -101,6 +160,18 @@ class PartnerInitiativeOut(BaseModel):
     cross_border: bool
     state: str = Field(description="proposed, active, completed or abandoned, as of updated_at")
     updated_at: str = Field(description="time of the lead region's event that last changed this entry")
+    answer: Literal["confirmed", "withdrawn"] | None = Field(
+        None, description="this council's answer, published to the lead region (None: not answered)"
+    )
+    answered_by: str | None = Field(None, description="platform person id of the manager who answered")
+    answered_at: str | None = None
+
+
+class Answer(BaseModel):
+    """A co-sponsoring council's answer to a partner region's initiative that names it."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: Literal["confirmed", "withdrawn"]
 
 
 router = APIRouter(responses=PROBLEMS)
@@ -137,4 +208,79 @@ async def partner_initiatives(f: Ctx, who: CurrentPrincipal, council_id: str, pa
     if await f.store.get(st.COUNCILS, council_id) is None:
         raise NotFound(f"no council {council_id}")
     docs = await page.query(f.store, INITIATIVES, {"co_sponsors": council_id}, [("region", 1), ("initiative_id", 1)])
-    return [PartnerInitiativeOut(**{k: d[k] for k in PartnerInitiativeOut.model_fields}) for d in docs]
+    return [await _partner_initiative(f, d, council_id) for d in docs]
+
+
+def sponsorship_id(lead_region: str, initiative_id: str, council_id: str) -> str:
+    return f"{lead_region}:{initiative_id}:{council_id}"
+
+
+async def _partner_initiative(f: Councils, d: Doc, council_id: str) -> PartnerInitiativeOut:
+    mine = await f.store.get(SPONSORSHIPS, sponsorship_id(d["region"], d["initiative_id"], council_id)) or {}
+    fields = {k: d[k] for k in PartnerInitiativeOut.model_fields if k in d}
+    return PartnerInitiativeOut(
+        **fields, answer=mine.get("answer"), answered_by=mine.get("person"), answered_at=mine.get("answered_at")
+    )
+
+
+async def answer(f: Councils, council_id: str, lead_region: str, iid: str, said: str, who: Principal) -> Doc:
+    """A manager of this region's council answers a partner's initiative naming it as co-sponsor: kept here
+    with its event in one write; the same answer again writes nothing (idempotent)."""
+    council = await f.store.get(st.COUNCILS, council_id)
+    if council is None:
+        raise NotFound(f"no council {council_id}")
+    cn.require_manager(who, council, f.region)
+    if lead_region == f.region:
+        raise field_error("region", "is this region: its own initiatives' co-sponsors are confirmed when proposed")
+    theirs = await f.store.get(INITIATIVES, f"{lead_region}:{iid}")
+    if theirs is None or council_id not in theirs["co_sponsors"]:
+        raise NotFound(f"no initiative {iid} of {lead_region} naming council {council_id} as co-sponsor")
+    if theirs["state"] in ENDED:
+        raise Conflict(f"initiative {iid} of {lead_region} is {theirs['state']}: nothing to answer")
+    sid = sponsorship_id(lead_region, iid, council_id)
+
+    async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], Doc]:
+        if doc is not None and doc["answer"] == said:
+            return doc, [], doc
+        now = f.now()
+        common = {
+            "initiative_id": iid,
+            "lead_council_id": theirs["council_id"],
+            "lead_region": lead_region,
+            "council_id": council_id,
+            "region": f.region,
+            "person": who.id,
+        }
+        data: Any = (
+            ev.CoSponsorshipConfirmed(**common, confirmed_at=now)
+            if said == "confirmed"
+            else ev.CoSponsorshipWithdrawn(**common, withdrawn_at=now)
+        )
+        new = {**(doc or {"_id": sid}), **common, "answer": said, "answered_at": now}
+        return new, f.events([data], sid), new
+
+    result: Doc = await aggregate.update(f.store, SPONSORSHIPS, sid, change, on_saved=f.notify, busy="busy")
+    return result
+
+
+@router.put(
+    "/councils/{council_id}/partner-initiatives/{region}/{initiative_id}/answer",
+    **allow("any"),
+    response_model=PartnerInitiativeOut,
+    summary="Confirm or withdraw this council's co-sponsorship of a partner region's initiative (its managers): "
+    "CoSponsorshipConfirmed / CoSponsorshipWithdrawn, projected by the lead region",
+)
+async def answer_initiative(
+    f: Ctx,
+    who: CurrentPrincipal,
+    council_id: str,
+    region: Annotated[str, Path(max_length=4, description="the lead council's region (NUTS-2)")],
+    initiative_id: Annotated[str, Path(max_length=80)],
+    body: Answer,
+) -> PartnerInitiativeOut:
+    if not NUTS2.match(region):
+        raise field_error("region", "is not a NUTS-2 code such as ITH5")
+    await answer(f, council_id, region, initiative_id, body.answer, who)
+    doc = await f.store.get(INITIATIVES, f"{region}:{initiative_id}")
+    assert doc is not None  # checked by answer
+    return await _partner_initiative(f, doc, council_id)

@@ -2,7 +2,7 @@
 
 Each aggregate is one document with its outbox embedded, so state and its events are one write:
 a council (profile, memberships and join requests), a meeting (registrations, attendance, minutes),
-a decision (votes, outcome) and an initiative.
+a decision (votes, outcome), an initiative, and a council's answer to a partner's initiative.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ COUNCILS = "councils"
 MEETINGS = "meetings"
 DECISIONS = "decisions"
 INITIATIVES = "initiatives"
-OUTBOX_COLLECTIONS = (COUNCILS, MEETINGS, INITIATIVES)
+SPONSORSHIPS = "sponsorships"  # this region's councils' answers to partners' initiatives naming them
+OUTBOX_COLLECTIONS = (COUNCILS, MEETINGS, INITIATIVES, SPONSORSHIPS)
 
 
 async def ensure_indexes(store: DocumentStore) -> None:

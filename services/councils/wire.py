@@ -224,11 +224,15 @@ class DecisionOut(Wire):
 
 
 class CoSponsorOut(Wire):
-    """``confirmed``: the council is known here (this region's); another region's is as the proposer named it."""
+    """``confirmed``: the council is known here (this region's), or another region's council confirmed it in
+    its own region (``answer``, replicated back: who answered and when); a withdrawal unconfirms it."""
 
     council_id: str
     region: str
     confirmed: bool = False
+    answer: Literal["confirmed", "withdrawn"] | None = None
+    answered_by: str | None = None
+    answered_at: str | None = None
 
 
 class InitiativeMilestoneOut(Wire):

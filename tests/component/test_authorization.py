@@ -34,6 +34,7 @@ PUBLIC_OBJECTS = {"site_id", "resource_id", "challenge_id", "version"}  # catalo
 PUBLIC_OBJECTS |= {"council_id", "meeting_id", "initiative_id"}  # a council's profile, meeting times, initiatives
 PUBLIC_OBJECTS |= {"kind"}  # training: an instrument (its kind and version)
 PUBLIC_OBJECTS |= {"module_id"}  # training: a module of the region's catalogue (its roster is not shown)
+PUBLIC_OBJECTS |= {"region"}  # councils: the partner region of a replicated initiative (a NUTS-2 code)
 # Staff of one organisation, not of the region (auth.SCOPES): a region's staff see their region by role.
 ORG_STAFF = {r for r in STAFF if SCOPES.get(r) == "organisation"}
 # Routes that act on a catalogue object for the caller herself: organisation B's people succeed on them
@@ -57,6 +58,7 @@ VALID = {  # well-formed bodies, so that the object check (not validation) decid
     },
     "/acceptances": {"party": "applicant", "revision": 1},
     "/reports": {"kind": "progress", "text": "Week 1"},
+    "/answer": {"answer": "confirmed"},
     "/series/{series_id}/cancel": {"scope": "all"},
     "/series/{series_id}/move": {"scope": "all", "start_time": "10:00", "end_time": "11:00"},
 }
@@ -156,6 +158,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/matching/matches/{match_id}/milestones"): HOST,
     ("POST", "/api/v1/matching/matches/{match_id}/milestones/{n}/done"): SIDES,
     ("POST", "/api/v1/matching/matches/{match_id}/complete"): HOST,
+    ("GET", "/api/v1/matching/network/challenges"): SPEC_ANY,  # partners' challenges, read-only
     ("POST", "/api/v1/matching/matches/{match_id}/ratings"): SIDES,
     # councils: object rules in the handlers (the council's secretary-member, its members, the person
     # concerned), so most routes admit any caller; forming a council is for the region's staff
@@ -163,6 +166,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/councils/councils"): frozenset({"region_admin", "council_secretary"}),
     ("GET", "/api/v1/councils/councils/{council_id}"): SPEC_ANY,
     ("GET", "/api/v1/councils/councils/{council_id}/partner-initiatives"): SPEC_ANY,  # replicated, read-only
+    ("PUT", "/api/v1/councils/councils/{council_id}/partner-initiatives/{region}/{initiative_id}/answer"): SPEC_ANY,
     ("GET", "/api/v1/councils/network/councils"): SPEC_ANY,
     ("PATCH", "/api/v1/councils/councils/{council_id}"): SPEC_ANY,
     ("GET", "/api/v1/councils/councils/{council_id}/composition"): SPEC_ANY,
