@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -238,8 +239,8 @@ async def _cell_docs(m: Mapping) -> list[tuple[str, Doc]]:
     """The live generation's cell aggregates (one small document per cell, whatever the number of SMEs),
     and partner regions' cells as replicated here: the map and the spotlight are the network's. Each
     with the collection it was read from."""
-    partners = [(st.NETWORK_CELLS, d) for d in await m.store.find(st.NETWORK_CELLS, {}) if d["region"] != m.region]
-    live = await st.active_cells(m.store)
+    live, network = await asyncio.gather(st.active_cells(m.store), m.store.find(st.NETWORK_CELLS, {}))
+    partners = [(st.NETWORK_CELLS, d) for d in network if d["region"] != m.region]
     return [*((live, d) for d in await m.store.find(live, {})), *partners]
 
 
@@ -272,10 +273,10 @@ def _known_region(region: str | None) -> None:
 async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
     _known_region(region)
     dims = [d.id for d in latest().dimensions]
-    docs = await _cell_docs(m)
+    docs, employment = await asyncio.gather(_cell_docs(m), m.store.find(st.EMPLOYMENT, {}))
     sme_emp = {(d["region"], d["sector"]): d["all"]["headcount"] for _, d in docs}
     cells = _per_cell(m.reads.needs, docs, lambda d: aggregates.needs_of(d["all"], dims))
-    stats = {(d["region"], d["sector"]): d["employees"] for d in await m.store.find(st.EMPLOYMENT, {})}
+    stats = {(d["region"], d["sector"]): d["employees"] for d in employment}
     strength = cluster.strengths(sme_emp, stats, m.thresholds)
     empty = aggregates.needs_of(aggregates.Agg().encode(), dims)
     out = []
