@@ -90,6 +90,10 @@ class Page:
     def _(self, text: str) -> str:
         return i18n.translations(self.lang).gettext(text)
 
+    def ngettext(self, one: str, many: str, n: int) -> str:
+        """The form of a message for ``n`` by the language's CLDR plural rules (``%(n)s`` filled in)."""
+        return i18n.translations(self.lang).ngettext(one, many, n) % {"n": n}
+
     def here(self) -> str:
         """Where the language switch returns to: this page (a form's result page names its GET page)."""
         query = self.request.url.query

@@ -65,6 +65,12 @@ class Platform:
             raise Problem.from_response(r)
         return r.json() if r.content else None
 
+    async def put(self, path: str, body: dict[str, Any]) -> Any:
+        r = await self.client.put(f"/api/v1{path}", json=body, headers=self._headers())
+        if r.status_code >= 400:
+            raise Problem.from_response(r)
+        return r.json() if r.content else None
+
     async def get_tagged(self, path: str) -> tuple[Any, str]:
         """A resource with its ``ETag`` (for an edit that must not overwrite someone else's)."""
         r = await self.client.get(f"/api/v1{path}", headers=self._headers())

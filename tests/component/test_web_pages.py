@@ -550,3 +550,144 @@ async def test_the_challenge_marketplace_and_a_challenge(client: httpx.AsyncClie
     french = (await client.get(f"/matching/challenges/{made.json()['id']}")).text
     assert "<dd>2 personnes</dd>" in french and "lundi 1 février 2027" in french
     assert (await client.get("/matching/challenges/ch-none")).status_code == 404
+
+
+CHALLENGE = {
+    "programme": "consultancy",
+    "scope": "Model the line's energy use and propose savings, with the data the SME keeps.",
+    "languages": ["en"],
+    "region": "IE05",
+    "work_mode": "hybrid",
+    "term": "2027-spring",
+    "starts_on": "2027-02-01",
+    "ends_on": "2027-05-15",
+    "capacity": 1,
+    "ip_template": "open-results",
+}
+PROFILE = {
+    "skills": "data analysis, CAD",
+    "languages": "en, it",
+    "programme_of_study": "MEng Mechanical",
+    "available_from": "2027-01-01",
+    "available_until": "2027-06-30",
+}
+
+
+async def test_a_students_profile_ranking_round_and_proposal(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    supervisor = token("sup", "academic", org="Munster Technological University")
+    made = await client.put(
+        "/api/v1/matching/candidates/me",
+        json={"kind": "academic", "languages": ["en"], "available_from": "2027-01-01", "available_until": "2027-12-31"},
+        headers={"Authorization": supervisor},
+    )
+    assert made.status_code == 200, made.text
+    coordinator = {"Authorization": token("co", "region_admin")}
+    ids = {}
+    for title, skills in (("Energy audit", ["data analysis", "energy"]), ("Fixture design", ["CAD", "metrology"])):
+        body = CHALLENGE | {"title": title, "skills": skills, "supervisor": made.json()["id"]}
+        r = await client.post("/api/v1/matching/challenges", json=body, headers=coordinator)
+        assert r.status_code == 201, r.text
+        ids[title] = r.json()["id"]
+    audit, fixture = ids["Energy audit"], ids["Fixture design"]
+
+    csrf = await sign_in(client, "demo-student")
+    assert "You have no profile yet" in (await client.get("/matching/ranking")).text
+    r = await client.post("/matching/profile", data={"csrf": csrf, **PROFILE, "languages": "english"})
+    assert r.status_code == 422 and 'id="languages-error"' in r.text  # the form's own check
+    assert 'value="MEng Mechanical"' in r.text  # what was typed is kept
+    r = await client.post("/matching/profile", data={"csrf": csrf, **PROFILE, "available_until": "2026-12-31"})
+    assert r.status_code == 422  # the API's reason, at the field it names
+    assert re.search(r'id="available_until"[^>]*aria-invalid="true" aria-describedby="available_until-error"', r.text)
+    assert re.search(r'id="available_until-error"><strong>Error:</strong> [^<]*is before available_from</p>', r.text)
+    r = await client.post("/matching/profile", data={"csrf": csrf, **PROFILE})
+    assert r.status_code == 303 and r.headers["location"] == "/matching/profile?done=saved"
+    saved = (await client.get(r.headers["location"])).text
+    assert "Your profile is saved." in saved and 'value="en, it"' in saved
+    assert 'value="cad, data analysis"' in saved  # as the API keeps skills: lower case, sorted
+
+    form = (await client.get("/matching/ranking")).text
+    assert f'name="rank.{audit}" value=""' in form and f'name="rank.{fixture}" value=""' in form
+    both = {"csrf": csrf, f"rank.{audit}": "1", f"rank.{fixture}": "1"}
+    r = await client.post("/matching/ranking", data=both)
+    assert r.status_code == 422 and r.text.count('class="field-error"') == 1  # the second 1 is refused
+    assert "Another challenge has rank 1 too" in r.text
+    r = await client.post("/matching/ranking", data=both | {f"rank.{fixture}": "3"})  # 2 challenges: 1 or 2
+    assert r.status_code == 422 and "Enter a whole number from 1 to 2, or leave it empty." in r.text
+    r = await client.post("/matching/ranking", data=both | {f"rank.{audit}": "2"})  # fixture first, audit second
+    assert r.status_code == 303
+    ranked = (await client.get("/matching/ranking")).text
+    assert ranked.index(f'name="rank.{fixture}" value="1"') < ranked.index(f'name="rank.{audit}" value="2"')
+    mine = (await client.get("/matching/applications")).text
+    assert re.search(r"<td>1</td>\s*<th scope=\"row\"><a [^>]*>Fixture design</a></th>\s*<td>Waiting", mine)
+    student_cookies = dict(client.cookies)
+
+    client.cookies.clear()
+    admin = await sign_in(client, "demo-admin")
+    r = await client.post(
+        "/matching/rounds", data={"csrf": admin, "programme": "consultancy", "term": "spring 2027", "mode": "stable"}
+    )
+    assert r.status_code == 422 and 'id="term-error"' in r.text
+    run = {"csrf": admin, "programme": "consultancy", "term": "2027-spring", "mode": "stable"}
+    r = await client.post("/matching/rounds", data=run)
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=run")
+    report = (await client.get(r.headers["location"])).text
+    assert "<dt>Matched</dt><dd>1 of 1</dd>" in report and "<dt>Blocking pairs</dt><dd>0 " in report
+    assert '<tr><th scope="row">1</th><td>1</td></tr>' in report  # one candidate got their first choice
+    # fit = 0.5 x skills (CAD of CAD, metrology: 1/2) + 0.3 x dates (all inside) + 0.2 x home region = 0.75
+    assert "Got Fixture design, choice no. 1. Fit score 0.75 of 1." in report
+    round_url = r.headers["location"].split("?")[0]
+
+    client.cookies.clear()
+    client.cookies.update(student_cookies)
+    own = (await client.get(round_url)).text
+    assert "Your explanation" in own and "Got Fixture design, choice no. 1." in own and "Fairness report" not in own
+    proposals = (await client.get("/matching/matches")).text
+    [match] = re.findall(r"/matching/matches/([\w-]+)/accept", proposals)
+    assert "Proposed: waiting for both sides" in proposals
+    r = await client.post(f"/matching/matches/{match}/accept", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/matching/matches?done=accept"
+    after = (await client.get(r.headers["location"])).text
+    assert "<dt>Candidate's answer</dt><dd>accepted</dd>" in after and f"/{match}/accept" not in after
+    host = await client.post(f"/api/v1/matching/matches/{match}/accept", headers={"Authorization": supervisor})
+    assert host.status_code == 200, host.text
+    assert "Active engagement" in (await client.get("/matching/applications")).text
+    await client.post("/language", data={"csrf": csrf, "lang": "es", "next": "/"})
+    spanish = (await client.get(round_url)).text
+    assert '<html lang="es">' in spanish and "Su explicación" in spanish
+
+
+async def test_an_sme_declines_an_academics_change_of_perspective(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    sme = {"Authorization": token("demo-sme", "sme_member", org="Cork Precision Tooling")}
+    body = CHALLENGE | {"programme": "change_of_perspective", "title": "Visiting researcher: tool wear", "skills": []}
+    r = await client.post("/api/v1/matching/challenges", json=body, headers=sme)
+    assert r.status_code == 201, r.text
+    challenge = r.json()["id"]
+    academic = await sign_in(client, "demo-academic")
+    profile = {k: v for k, v in PROFILE.items() if k != "programme_of_study"} | {"supervision_capacity": "0"}
+    r = await client.post("/matching/profile", data={"csrf": academic, **profile})
+    assert r.status_code == 422 and 'id="supervision_capacity-error"' in r.text  # 1 to 50
+    r = await client.post("/matching/profile", data={"csrf": academic, **profile, "supervision_capacity": "1"})
+    assert r.status_code == 303
+    r = await client.post("/matching/ranking", data={"csrf": academic, f"rank.{challenge}": "1"})
+    assert r.status_code == 303
+    academic_cookies = dict(client.cookies)
+    client.cookies.clear()
+    admin = await sign_in(client, "demo-admin")
+    run = {"csrf": admin, "programme": "change_of_perspective", "term": "2027-spring", "mode": "optimal"}
+    assert (await client.post("/matching/rounds", data=run)).status_code == 303
+    client.cookies.clear()
+    host = await sign_in(client, "demo-sme")
+    page = (await client.get("/matching/matches")).text
+    [match] = re.findall(r"/matching/matches/([\w-]+)/decline", page)
+    assert "<dt>You are</dt><dd>the host</dd>" in page
+    r = await client.post(f"/matching/matches/{match}/decline", data={"csrf": host, "reason": "No lab space in May"})
+    assert r.status_code == 303 and r.headers["location"] == "/matching/matches?done=decline"
+    again = await client.post(f"/matching/matches/{match}/accept", data={"csrf": host})
+    assert again.status_code == 409 and 'class="problem"' in again.text  # answered once: the API says why
+    client.cookies.clear()
+    client.cookies.update(academic_cookies)
+    seen = (await client.get("/matching/matches?status=declined")).text
+    assert "Visiting researcher: tool wear" in seen and "<dt>Host's answer</dt><dd>declined</dd>" in seen
+    assert f"/{match}/accept" not in seen

@@ -526,3 +526,134 @@ def test_the_distributed_mode_reaches_the_api_over_http(stack: str, stack_data: 
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, journey()).result()
+
+
+def switch_language(p: Page, lang: str) -> None:
+    """The language switch, as a person uses it."""
+    p.select_option("#lang-choice", lang)
+    p.click("form[action='/language'] button[type=submit]")
+    p.wait_for_load_state()
+    assert p.get_attribute("html", "lang") == lang
+
+
+def test_the_matching_journey_for_each_role(browser: Browser, stack: str, stack_data: Path, axe: Axe) -> None:
+    """The academic keeps a profile (to supervise); the student fills hers (the API's refusal shown at its
+    field), ranks two consultancy challenges and sees her applications; the coordinator runs a round and
+    reads its fairness report; the student accepts the proposal and reads her explanation. Then axe on
+    each of these pages (and the refused form) in every language."""
+    academic, student, admin = browser.new_context(), browser.new_context(), browser.new_context()
+    try:
+        a, st, co = academic.new_page(), student.new_page(), admin.new_page()
+        sign_in(a, stack, "demo-academic")
+        a.goto(f"{stack}/matching/profile")
+        a.fill("#languages", "en")
+        a.fill("#available_from", "2028-01-01")
+        a.fill("#available_until", "2028-12-31")
+        a.fill("#supervision_capacity", "2")
+        a.click("main button[type=submit]")
+        assert a.locator(".notice").inner_text() == "Your profile is saved."
+
+        settings = RuntimeSettings(data_dir=stack_data / "data")
+        issuer = DevIssuer(settings.data_dir)
+        as_academic = {
+            "Authorization": "Bearer " + issuer.mint(settings, "demo-academic", ["academic"], settings.region)
+        }
+        supervisor = httpx.get(f"{stack}/api/v1/matching/candidates/me", headers=as_academic).json()["id"]
+        coordinator = issuer.mint(settings, "coordinator", ["region_admin"], settings.region)
+        ids = []
+        for title, skills in (("Press line energy model", ["data analysis"]), ("Gauge fixture redesign", ["cad"])):
+            challenge = {
+                "programme": "consultancy",
+                "title": title,
+                "scope": "A semester's consultancy project for a student team, supervised.",
+                "skills": skills,
+                "languages": ["en"],
+                "region": settings.region,
+                "work_mode": "hybrid",
+                "term": "2028-spring",
+                "starts_on": "2028-02-01",
+                "ends_on": "2028-05-15",
+                "capacity": 1,
+                "ip_template": "open-results",
+                "supervisor": supervisor,
+            }
+            r = httpx.post(
+                f"{stack}/api/v1/matching/challenges",
+                json=challenge,
+                headers={"Authorization": f"Bearer {coordinator}"},
+            )
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+
+        sign_in(st, stack, "demo-student")
+        st.goto(f"{stack}/matching/profile")
+        st.fill("#skills", "data analysis, CAD")
+        st.fill("#languages", "en")
+        st.fill("#available_from", "2028-01-10")
+        st.fill("#available_until", "2027-12-31")  # before the start: the API refuses, at the field
+        st.click("main button[type=submit]")
+        assert "is before available_from" in st.locator("#available_until-error").inner_text()
+        assert st.get_attribute("#available_until", "aria-describedby") == "available_until-error"
+        shoot(st, "matching-profile-error", readme=True)
+        st.fill("#available_until", "2028-07-31")
+        st.click("main button[type=submit]")
+        assert st.locator(".notice").inner_text() == "Your profile is saved."
+        st.click("nav.subnav a[href='/matching/ranking']")
+        st.fill(f"#rank-{ids[1]}", "1")  # the fixture first, the energy model second
+        st.fill(f"#rank-{ids[0]}", "2")
+        st.click("main button[type=submit]")
+        assert st.locator(".notice").inner_text() == "Your ranking is saved."
+        assert st.locator("input.rank").evaluate_all("xs => xs.map(x => x.value)")[:2] == ["1", "2"]
+        shoot(st, "matching-ranking", readme=True)
+        st.click("nav.subnav a[href='/matching/applications']")
+        assert st.locator("tbody tr").first.locator("th").inner_text() == "Gauge fixture redesign"
+
+        sign_in(co, stack, "demo-admin")
+        co.goto(f"{stack}/matching/rounds")
+        co.fill("#term", "2028-spring")
+        co.check("#mode-stable")
+        co.click("form[action='/matching/rounds'] button[type=submit]")
+        assert co.locator(".notice").count() == 1
+        # one student, two challenges with a place each, her first choice free: matched 1 of 1, rank 1
+        assert "1 of 1" in co.locator("main dl dd").first.inner_text()
+        assert "Got Gauge fixture redesign, choice no. 1." in co.locator("main").inner_text()
+        shoot(co, "matching-round", readme=True)
+        round_url = co.url.split("?")[0]
+
+        st.click("nav.subnav a[href='/matching/matches']")
+        st.locator("main li", has_text="Gauge fixture redesign").locator("button", has_text="Accept").click()
+        st.wait_for_url(re.compile(r".*done=accept"))
+        assert "accepted" in st.locator("main li", has_text="Gauge fixture redesign").inner_text()
+        shoot(st, "matching-matches")
+
+        for lang in LANGUAGES:
+            for p in (st, co):
+                switch_language(p, lang)
+            for name, path in {
+                "profile": "/matching/profile",
+                "ranking": "/matching/ranking",
+                "applications": "/matching/applications",
+                "matches": "/matching/matches",
+                "explanation": round_url.removeprefix(stack),
+            }.items():
+                st.goto(f"{stack}{path}")
+                no_violations(axe, st, f"matching {name} {lang}")
+                shoot(st, f"matching-{name}-{lang}")
+            st.goto(f"{stack}/matching/profile")
+            st.fill("#available_until", "2020-01-01")
+            st.click("main button[type=submit]")
+            assert st.locator("#available_until-error").count() == 1
+            no_violations(axe, st, f"matching profile error {lang}")
+            for name, path in {"rounds": "/matching/rounds", "round": round_url.removeprefix(stack)}.items():
+                co.goto(f"{stack}{path}")
+                no_violations(axe, co, f"matching {name} {lang}")
+                shoot(co, f"matching-{name}-{lang}")
+            co.goto(f"{stack}/matching/rounds")
+            co.fill("#term", "next spring")
+            co.click("form[action='/matching/rounds'] button[type=submit]")
+            assert co.locator("#term-error").count() == 1
+            no_violations(axe, co, f"matching round refused {lang}")
+    finally:
+        academic.close()
+        student.close()
+        admin.close()
