@@ -32,7 +32,7 @@ iso = stamp  # the runtime's one timestamp format
 
 
 def parse_iso(s: str) -> datetime:
-    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return datetime.fromisoformat(s)  # Python 3.11 reads a trailing Z as UTC
 
 
 @dataclass(frozen=True)

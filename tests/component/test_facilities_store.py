@@ -1,0 +1,106 @@
+"""How a ResourceDay goes back into its document: the bookings a change did not touch are written as they
+were stored (not decoded and encoded again), the ones it touched and the new ones in the current format.
+
+The stored day is written by hand in an older format (``+00:00`` offsets, no ``sequence``), so a booking
+that was encoded again would be told apart from one copied as stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from services.facilities import store as st
+from services.facilities.domain.model import Booker, BookingPolicy, OpeningHours, Resource, ResourceDay
+
+DAY = date(2026, 3, 2)
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+DESK = Resource(
+    id="desk-1",
+    site_id="site-1",
+    name="Desk 1",
+    kind="hot_desk",
+    capacity=1,
+    policy=BookingPolicy(),
+    region="IE05",
+    timezone="UTC",
+    opening_hours=OpeningHours.from_doc({"mon": [{"open": "08:00", "close": "20:00"}]}),
+    organisation=None,
+)
+ALICE = Booker("alice", frozenset({"student"}), "IE05", None)
+
+
+def old_booking(n: int, hour: int) -> dict[str, Any]:
+    return {
+        "id": f"b{n}",
+        "resource_id": "desk-1",
+        "site_id": "site-1",
+        "resource_kind": "hot_desk",
+        "person": "alice",
+        "organisation": None,
+        "person_region": "IE05",
+        "region": "IE05",
+        "start": f"2026-03-02T{hour:02d}:00:00+00:00",
+        "end": f"2026-03-02T{hour:02d}:30:00+00:00",
+        "status": "confirmed",
+        "created_at": "2026-03-01T09:00:00+00:00",
+        "changed_by": None,
+    }
+
+
+def stored_day() -> dict[str, Any]:
+    return {
+        "_id": "desk-1@2026-03-02",
+        "resource_id": "desk-1",
+        "day": "2026-03-02",
+        "bookings": [old_booking(1, 9), old_booking(2, 10)],
+        "version": 3,
+    }
+
+
+def test_a_booking_keeps_the_other_bookings_as_stored_and_adds_the_new_one_in_the_current_format() -> None:
+    doc = stored_day()
+    day = st.schedule_from_doc(doc)
+    new = day.book(DESK, ALICE, datetime(2026, 3, 2, 11, tzinfo=UTC), datetime(2026, 3, 2, 11, 30, tzinfo=UTC), NOW)
+    out = st.schedule_to_doc(day, doc)
+    assert out["bookings"][:2] == [old_booking(1, 9), old_booking(2, 10)]
+    assert out["bookings"][2] == {
+        "id": new.id,
+        "resource_id": "desk-1",
+        "site_id": "site-1",
+        "resource_kind": "hot_desk",
+        "person": "alice",
+        "organisation": None,
+        "person_region": "IE05",
+        "region": "IE05",
+        "start": "2026-03-02T11:00:00.000000Z",
+        "end": "2026-03-02T11:30:00.000000Z",
+        "status": "confirmed",
+        "created_at": "2026-03-01T09:00:00.000000Z",
+        "sequence": 0,
+        "changed_by": None,
+    }
+    assert (out["version"], out["_id"]) == (3, "desk-1@2026-03-02")
+
+
+def test_a_changed_booking_is_written_anew_and_the_untouched_one_as_stored() -> None:
+    doc = stored_day()
+    day = st.schedule_from_doc(doc)
+    day.cancel("b1", "alice", may_manage=False)
+    out = st.schedule_to_doc(day, doc)
+    assert out["bookings"][1] == old_booking(2, 10)
+    assert out["bookings"][0] == {
+        **old_booking(1, 9),
+        "start": "2026-03-02T09:00:00.000000Z",
+        "end": "2026-03-02T09:30:00.000000Z",
+        "created_at": "2026-03-01T09:00:00.000000Z",
+        "status": "cancelled",
+        "sequence": 1,
+        "changed_by": "alice",
+    }
+
+
+def test_a_day_made_anew_encodes_every_booking() -> None:
+    day = ResourceDay("desk-1", DAY, st.schedule_from_doc(stored_day()).bookings)
+    out = st.schedule_to_doc(day, None)
+    assert [b["start"] for b in out["bookings"]] == ["2026-03-02T09:00:00.000000Z", "2026-03-02T10:00:00.000000Z"]
+    assert [b["sequence"] for b in out["bookings"]] == [0, 0]
