@@ -11,13 +11,19 @@ partner's topic must say it is that partner's (its ``region`` attribute and, whe
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka.protocol.types import Int16, Int64, Schema, String
 
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 
+log = logging.getLogger("clustergrowth.bus.federation")
 ALIAS = r"[a-z0-9]+"  # a replication alias: a region code in lower case
 _SOURCE = re.compile(r"^/regions/([A-Za-z0-9]+)/")
 
@@ -83,3 +89,63 @@ async def replicas(bus: EventBus, topics: Sequence[str], region: str) -> list[st
     region's own alias): what a rebuild of a federated projection reads beside the local topics."""
     pattern = re.compile(partner_pattern(topics, region))
     return [t for t in await bus.topic_names() if pattern.match(t)]
+
+
+# MirrorMaker 2's heartbeats -----------------------------------------------------------------------------
+# MirrorMaker 2 writes a heartbeat every second (emit.heartbeats.interval.seconds) to a ``heartbeats`` topic
+# and replicates every cluster's ``heartbeats`` like any topic, so a partner's arrive here as
+# ``<alias>.heartbeats`` even when its event topics are quiet: a record there says the partner's cluster was
+# up at its timestamp and that replication from it works. The record is not a CloudEvent but Kafka's own
+# layout (org.apache.kafka.connect.mirror.Heartbeat, in Kafka's protocol types): the key is
+# STRING sourceClusterAlias, STRING targetClusterAlias (each an INT16 length and UTF-8 bytes); the value a
+# header INT16 version (0), then for version 0 INT64 timestamp (ms since the epoch), big-endian. Read with
+# the Kafka client library's implementation of those types (aiokafka.protocol.types).
+HEARTBEAT_KEY = Schema(("sourceClusterAlias", String("utf-8")), ("targetClusterAlias", String("utf-8")))
+HEARTBEAT_HEADER = Schema(("version", Int16))
+HEARTBEAT_VALUES = {0: Schema(("timestamp", Int64))}
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    source: str  # MirrorMaker 2 cluster aliases of the flow that emitted it
+    target: str
+    at: datetime
+
+
+def parse_heartbeat(key: bytes | None, value: bytes | None) -> Heartbeat:
+    """One MirrorMaker 2 heartbeat record; ValueError when it is not one (or of a version not known)."""
+    if key is None or value is None:
+        raise ValueError("a heartbeat has a key and a value")
+    try:  # the types' decoders raise ValueError (a short read, bad UTF-8)
+        raw = io.BytesIO(value)
+        (version,) = HEARTBEAT_HEADER.decode(raw)
+        if version not in HEARTBEAT_VALUES:
+            raise ValueError(f"version {version} is not known")
+        (ms,) = HEARTBEAT_VALUES[version].decode(raw)
+        source, target = HEARTBEAT_KEY.decode(io.BytesIO(key))
+    except ValueError as e:
+        raise ValueError(f"not a MirrorMaker 2 heartbeat: {e}") from e
+    if source is None or target is None:
+        raise ValueError("not a MirrorMaker 2 heartbeat: a null cluster alias")
+    return Heartbeat(source, target, datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def heartbeat_pattern(region: str) -> str:
+    """Partners' replicas of the heartbeats topic (never this region's own alias)."""
+    return rf"^(?!{re.escape(alias(region))}\.){ALIAS}\.heartbeats$"
+
+
+async def partner_heartbeats(bus: EventBus, region: str) -> dict[str, datetime]:
+    """Partner region -> the time of its latest heartbeat replicated here (the newest of the last record of
+    each partition of ``<alias>.heartbeats``); a record that is not a heartbeat is logged and left out."""
+    out: dict[str, datetime] = {}
+    for where, (key, value) in (await bus.latest_records(heartbeat_pattern(region))).items():
+        partner = where.partition(".")[0].upper()
+        try:
+            beat = parse_heartbeat(key, value)
+        except ValueError as e:
+            log.warning("%s: %s", where, e)
+            continue
+        if partner not in out or beat.at > out[partner]:
+            out[partner] = beat.at
+    return out

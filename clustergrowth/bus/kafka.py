@@ -227,6 +227,37 @@ class KafkaBus:
         finally:
             await _stop_quietly(consumer)
 
+    async def latest_records(self, pattern: str) -> dict[str, tuple[bytes | None, bytes | None]]:
+        rx = re.compile(pattern)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.client_id}-latest",
+            group_id=None,
+            enable_auto_commit=False,
+            **self.security,
+        )
+        await consumer.start()
+        try:
+            parts = await _partitions(consumer, sorted(t for t in await consumer.topics() if rx.fullmatch(t)))
+            ends = await consumer.end_offsets(parts) if parts else {}
+            live = [tp for tp in parts if ends[tp] > 0]
+            if not live:
+                return {}
+            consumer.assign(live)
+            for tp in live:
+                consumer.seek(tp, ends[tp] - 1)
+            out: dict[str, tuple[bytes | None, bytes | None]] = {}
+            for _ in range(10):  # bounded: one fetch per partition is the usual case
+                batch = await consumer.getmany(*live, timeout_ms=1000)
+                for tp, records in batch.items():
+                    if records:
+                        out[f"{tp.topic}/{tp.partition}"] = (records[-1].key, records[-1].value)
+                if len(out) == len(live) or not batch:
+                    break
+            return out
+        finally:
+            await consumer.stop()
+
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-hw", group_id=None, **self.security

@@ -48,6 +48,11 @@ class EventBus(Protocol):
     async def topic_names(self) -> list[str]:
         """Every topic that exists now (a partner's replicas included), sorted."""
 
+    async def latest_records(self, pattern: str) -> dict[str, tuple[bytes | None, bytes | None]]:
+        """The last record, raw (key, value), of each partition of every topic whose whole name matches
+        ``pattern``, keyed ``<topic>/<partition>``: for records that are not CloudEvents, such as
+        MirrorMaker 2's heartbeats (empty partitions left out)."""
+
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         """Where each topic (partition) ends now; equal answers mean nothing was published in between."""
 

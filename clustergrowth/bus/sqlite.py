@@ -48,6 +48,23 @@ class SqliteBus:
 
         return await self._run(op)
 
+    async def latest_records(self, pattern: str) -> dict[str, tuple[bytes | None, bytes | None]]:
+        rx = re.compile(pattern)
+
+        def op() -> dict[str, tuple[bytes | None, bytes | None]]:
+            out: dict[str, tuple[bytes | None, bytes | None]] = {}
+            for (topic,) in self._db().execute("SELECT DISTINCT topic FROM log").fetchall():
+                if rx.fullmatch(topic):
+                    row = (
+                        self._db()
+                        .execute("SELECT key, event FROM log WHERE topic=? ORDER BY seq DESC LIMIT 1", (topic,))
+                        .fetchone()
+                    )
+                    out[f"{topic}/0"] = (row[0].encode() if row[0] is not None else None, row[1].encode())
+            return out
+
+        return await self._run(op)
+
     async def high_water(self, topics: Sequence[str]) -> dict[str, int]:
         def op() -> dict[str, int]:
             out = {}

@@ -68,6 +68,7 @@ class FacilitiesService(ServiceComponent):
             timedelta(seconds=settings.network_stale_after_s),
         )
         self.subscribe_federated(network.GROUP, [ev.TOPIC], self.network.handle)
+        self.every("partner heartbeats", network.HEARTBEAT_POLL_S, lambda: self.network.poll_heartbeats(self.bus))
 
     def mount(self, app: FastAPI) -> None:
         super().mount(app)

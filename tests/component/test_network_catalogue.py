@@ -8,6 +8,7 @@ hand from the events the test sends."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -119,6 +120,67 @@ def test_stale_only_past_the_threshold(catalogue: NetworkCatalogue) -> None:
     assert catalogue.stale(None, last) is True  # never heard from
 
 
+# MirrorMaker 2's heartbeats: a sign of life --------------------------------------------------------
+
+
+def heartbeat(source: str, target: str, ms: int, version: bytes = b"\x00\x00") -> tuple[bytes, bytes]:
+    """A heartbeat record written out by hand in Kafka's layout (org.apache.kafka.connect.mirror.Heartbeat):
+    key = INT16 length + UTF-8 alias, twice; value = INT16 version 0, INT64 timestamp in ms, big-endian."""
+    key = len(source).to_bytes(2, "big") + source.encode() + len(target).to_bytes(2, "big") + target.encode()
+    return key, version + ms.to_bytes(8, "big")
+
+
+# 2027-03-01T12:30:00Z in ms: 2027-01-01 is 1798761600 s (2026-01-01's 1767225600 + 365 days x 86400), then 59
+# days (January, February) x 86400 = 5097600 and 12.5 h x 3600 = 45000: 1803904200 s
+T_HEARTBEAT_MS = 1_803_904_200_000
+HEARTBEAT_AT = "2027-03-01T12:30:00+00:00"
+
+
+class Replicas:
+    """The bus as far as heartbeats go: the last record of each partition of each topic it holds."""
+
+    def __init__(self, records: dict[str, tuple[bytes | None, bytes | None]]) -> None:
+        self.records = records
+
+    async def latest_records(self, pattern: str) -> dict[str, tuple[bytes | None, bytes | None]]:
+        return {k: v for k, v in self.records.items() if re.fullmatch(pattern, k.rsplit("/", 1)[0])}
+
+
+async def test_a_quiet_partner_whose_heartbeats_arrive_is_not_stale(catalogue: NetworkCatalogue) -> None:
+    """Bologna's last event at 12:00 on 1 March, its heartbeats until 12:30; threshold 900 s: fresh until
+    12:45 (at it too), stale a microsecond past; Cork's own heartbeats coming back, a record that is not a
+    heartbeat and an unknown version count for nothing."""
+    await catalogue.handle(listed("blq-lab-1", time="2027-03-01T12:00:00+00:00"), partner())
+    bus = Replicas(
+        {
+            "ith5.heartbeats/0": heartbeat("ie05", "ith5", T_HEARTBEAT_MS - 60_000),
+            "ith5.heartbeats/1": heartbeat("ie05", "ith5", T_HEARTBEAT_MS),  # the newest partition's wins
+            "ie05.heartbeats/0": heartbeat("ith5", "ie05", T_HEARTBEAT_MS + 3_600_000),  # our own: a cycle
+            "heartbeats/0": heartbeat("ith5", "ie05", T_HEARTBEAT_MS + 3_600_000),  # written here, not replicated
+            "fr10.heartbeats/0": (b"\x00", b"\x00\x00"),  # not a heartbeat
+            "es61.heartbeats/0": heartbeat("ie05", "es61", T_HEARTBEAT_MS, version=b"\x00\x01"),
+        }
+    )
+    assert await catalogue.poll_heartbeats(bus) == {"ITH5": HEARTBEAT_AT}  # type: ignore[arg-type]
+    assert await catalogue.poll_heartbeats(bus) is None  # type: ignore[arg-type]  # nothing newer
+    assert await catalogue.signs_of_life() == {"ITH5": ("2027-03-01T12:00:00+00:00", HEARTBEAT_AT)}
+    at = datetime(2027, 3, 1, 12, 45, tzinfo=UTC)
+    (p,) = await catalogue.partners(at)
+    assert (p["last_event_at"], p["last_heartbeat_at"], p["stale"]) == (
+        "2027-03-01T12:00:00+00:00",
+        HEARTBEAT_AT,
+        False,
+    )
+    (p,) = await catalogue.partners(at + timedelta(microseconds=1))
+    assert p["stale"] is True
+    # an older heartbeat read later (another partition's) does not move it back
+    assert await catalogue.heartbeat("ITH5", "2027-03-01T12:29:00+00:00") is False
+    # only heartbeats, no event: the heartbeat alone keeps it fresh; neither: stale
+    assert catalogue.stale(None, at, HEARTBEAT_AT) is False
+    assert catalogue.stale(None, at + timedelta(microseconds=1), HEARTBEAT_AT) is True
+    assert catalogue.stale(None, at, None) is True
+
+
 # Through the API, fed on the replica topic ---------------------------------------------------------
 
 
@@ -211,7 +273,16 @@ async def test_a_person_in_cork_finds_bolognas_lab_and_where_to_book_it(
     # the desk's own entry still says when it was last updated (11:00), the partner when it was last heard
     assert rows[0]["updated_at"] == "2027-02-26T11:00:00+00:00"
     partners = (await client.get(f"{API}/partners", headers=aoife)).json()
-    assert partners == [{"region": "ITH5", "api_base": BOLOGNA_API, "last_event_at": T0, "stale": True, "resources": 2}]
+    assert partners == [
+        {
+            "region": "ITH5",
+            "api_base": BOLOGNA_API,
+            "last_event_at": T0,
+            "last_heartbeat_at": None,
+            "stale": True,
+            "resources": 2,
+        }
+    ]
 
 
 async def test_any_partner_event_is_a_sign_of_life(app: tuple[FastAPI, httpx.AsyncClient], token: TokenFactory) -> None:
@@ -243,8 +314,8 @@ async def test_a_partner_configured_but_never_heard_from_is_stale(
 ) -> None:
     _, client = app
     r = await client.get(f"{API}/partners", headers={"Authorization": token("aoife", "student")})
-    assert r.json() == [{"region": "ITH5", "api_base": BOLOGNA_API, "last_event_at": None, "stale": True,
-                         "resources": 0}]  # fmt: skip
+    assert r.json() == [{"region": "ITH5", "api_base": BOLOGNA_API, "last_event_at": None, "last_heartbeat_at": None,
+                         "stale": True, "resources": 0}]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -265,3 +336,19 @@ async def test_bad_filters_are_422_naming_the_field(
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     assert any(e["field"].endswith(field) and reason in e["reason"] for e in r.json()["errors"]), r.json()
+
+
+async def test_the_partners_route_shows_the_last_heartbeat(
+    app: tuple[FastAPI, httpx.AsyncClient], token: TokenFactory
+) -> None:
+    """Bologna (configured) never sent an event; a heartbeat at 12:00 keeps it fresh for 600 s."""
+    a, client = app
+    clock = Clock(datetime(2027, 2, 26, 12, 10, tzinfo=UTC))
+    a.state.facilities.clock = clock
+    assert await a.state.facilities_network.heartbeat("ITH5", T0) is True
+    who = {"Authorization": token("aoife", "student")}
+    (p,) = (await client.get(f"{API}/partners", headers=who)).json()
+    assert (p["last_event_at"], p["last_heartbeat_at"], p["stale"]) == (None, T0, False)
+    clock.now = datetime(2027, 2, 26, 12, 10, 0, 1, tzinfo=UTC)
+    (p,) = (await client.get(f"{API}/partners", headers=who)).json()
+    assert p["stale"] is True

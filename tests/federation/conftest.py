@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,13 @@ class Network:
     ie05: Region
     ith5: Region
     mirrormaker: backends.NativeProcess
+    started_at: datetime  # before any of its processes started
 
 
 @pytest.fixture(scope="package")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     base = tmp_path_factory.mktemp("federation")
+    began = datetime.now(UTC)
     started: list[backends.NativeProcess] = []
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -78,7 +81,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         mm2 = backends.native_mirrormaker(base, {alias(c): r.bootstrap for c, r in regions.items()})
         started.append(mm2)
         mm2.start()
-        yield Network(regions["IE05"], regions["ITH5"], mm2)
+        yield Network(regions["IE05"], regions["ITH5"], mm2, began)
     finally:
         for p in reversed(started):
             p.stop()

@@ -8,12 +8,19 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from clustergrowth.bus.federation import ForeignEvent, Origin, origin_of, partner_pattern
+from clustergrowth.bus.federation import (
+    ForeignEvent,
+    Origin,
+    heartbeat_pattern,
+    origin_of,
+    parse_heartbeat,
+    partner_pattern,
+)
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.events import make_event
@@ -217,3 +224,48 @@ async def _committed(bus: SqliteBus, group: str, topic: str, n: int) -> bool:
         )
     )
     return int(rows[0]) >= n
+
+
+# MirrorMaker 2's heartbeats (Kafka's layout, written out by hand) and the raw last records ------------------
+
+
+def test_a_heartbeat_is_read_in_kafkas_layout() -> None:
+    """Key: INT16 length + "ie05", INT16 length + "ith5"; value: INT16 version 0, INT64 1767225600000 ms
+    (2026-01-01T00:00:00Z: 56 years of 365 days and 14 leap days, 20454 days x 86400 s), big-endian."""
+    key = b"\x00\x04ie05\x00\x04ith5"
+    value = b"\x00\x00" + b"\x00\x00\x01\x9b\x76\xda\xa8\x00"  # 0x019B76DAA800 = 1767225600000
+    beat = parse_heartbeat(key, value)
+    assert (beat.source, beat.target, beat.at) == ("ie05", "ith5", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        (b"\x00\x04ie05\x00\x04ith5", b"\x00\x01" + bytes(8), "version 1 is not known"),
+        (b"\x00\x04ie05\x00\x04ith5", b"\x00\x00\x00\x00", "not a MirrorMaker 2 heartbeat"),  # 2 of 8 bytes
+        (b"\x00\x09ie05", b"\x00\x00" + bytes(8), "not a MirrorMaker 2 heartbeat"),  # says 9, has 4
+        (None, b"\x00\x00" + bytes(8), "a key and a value"),
+        (b'{"specversion": "1.0"}', b"{}", "not a MirrorMaker 2 heartbeat"),  # a CloudEvent's JSON
+    ],
+)
+def test_what_is_not_a_heartbeat_is_refused(key: bytes | None, value: bytes, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_heartbeat(key, value)
+
+
+@pytest.mark.parametrize(
+    ("topic", "matches"),
+    [("ith5.heartbeats", True), ("ie05.heartbeats", False), ("heartbeats", False), ("ith5.heartbeats.x", False)],
+)
+def test_the_heartbeat_pattern_is_partners_replicas_only(topic: str, matches: bool) -> None:
+    assert bool(re.fullmatch(heartbeat_pattern("IE05"), topic)) is matches
+
+
+async def test_the_embedded_bus_gives_the_last_record_of_each_matching_topic(bus: SqliteBus) -> None:
+    await bus.publish("ith5.facilities.events", [booked("b-1", "ITH5"), booked("b-2", "ITH5")])
+    await bus.publish("ie05.facilities.events", [booked("b-3")])
+    last = await bus.latest_records(r"^(?!ie05\.)[a-z0-9]+\.facilities\.events$")
+    assert list(last) == ["ith5.facilities.events/0"]
+    key, value = last["ith5.facilities.events/0"]
+    assert key == b"b-2" and value is not None and b'"booking_id": "b-2"' in value.replace(b'":"', b'": "')
+    assert await bus.topic_names() == ["ie05.facilities.events", "ith5.facilities.events"]

@@ -50,7 +50,10 @@ class NetworkResourceOut(BaseModel):
     api_base: str | None = Field(description="the owning region's public API base (from the partners file)")
     book_at: str | None = Field(description="where to book it: the owning region's POST /facilities/bookings")
     updated_at: str = Field(description="time of the owning region's event that last changed this entry")
-    stale: bool = Field(description="the owning region's stream has been silent longer than the threshold")
+    stale: bool = Field(
+        description="the owning region has been silent longer than the threshold: no replicated event and no "
+        "MirrorMaker 2 heartbeat since"
+    )
     partner_last_event_at: str | None = Field(description="time of the last event replicated from that region")
     demo: bool = Field(description="seeded by the one-process demo as replicated data, not from a running region")
 
@@ -59,7 +62,10 @@ class PartnerOut(BaseModel):
     region: str
     api_base: str | None
     last_event_at: str | None = Field(description="time of the last event replicated from that region")
-    stale: bool
+    last_heartbeat_at: str | None = Field(
+        None, description="time of the latest MirrorMaker 2 heartbeat replicated from that region (a sign of life)"
+    )
+    stale: bool = Field(description="no event and no heartbeat from it for longer than the threshold")
     resources: int
 
 
@@ -88,7 +94,8 @@ async def network_resources(
         q["kind"] = kind
     docs = await page.query(net.store, RESOURCES, q, [("region", 1), ("site_id", 1), ("resource_name", 1)])
     now = f.clock()
-    last = await net.last_events()
+    signs = await net.signs_of_life()
+    last = {r: event for r, (event, _) in signs.items()}
     out = []
     for d in docs:
         api_base = net.api_bases.get(d["region"])
@@ -107,7 +114,7 @@ async def network_resources(
                 api_base=api_base,
                 book_at=f"{api_base.rstrip('/')}/facilities/bookings" if api_base else None,
                 updated_at=d["updated_at"],
-                stale=net.stale(last.get(d["region"]), now),
+                stale=net.stale(last.get(d["region"]), now, signs.get(d["region"], (None, None))[1]),
                 partner_last_event_at=last.get(d["region"]),
                 demo=d.get("demo", False),
             )
