@@ -37,6 +37,10 @@ class ChallengePosted(_Matching):
     capacity: int = Field(description="team size: how many candidates it takes")
     ip_template: str = Field(description="IP/NDA template id")
     suggested_from: str | None = Field(description="assessment id whose need suggested it, if any")
+    title: str | None = Field(None, description="the challenge's title; absent from events published before it")
+    languages: list[str] | None = Field(None, description="working languages; absent from events published before it")
+    starts_on: str | None = Field(None, description="ISO 8601 date the work starts; absent from older events")
+    ends_on: str | None = Field(None, description="ISO 8601 date the work ends; absent from older events")
 
 
 class _Match(_Matching):

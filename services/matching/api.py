@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from services.matching import network
 from services.matching.routes import challenges, matches, profiles, rounds
 from services.matching.routes.challenges import ChallengeOut
 from services.matching.routes.common import PROBLEMS
@@ -16,7 +17,7 @@ from services.matching.routes.profiles import ProfileOut
 from services.matching.routes.rounds import RoundOut
 
 router = APIRouter(responses=PROBLEMS)
-for part in (challenges, profiles, rounds, matches):
+for part in (challenges, profiles, rounds, matches, network):
     router.routes.extend(part.router.routes)
 
 __all__ = ["ChallengeOut", "MatchOut", "ProfileOut", "RoundOut", "router"]

@@ -3,6 +3,8 @@ expiry sweeper), its spec and its own subcommand (``clustergrowth allocate``).""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from clustergrowth.bus import EventBus
@@ -11,7 +13,7 @@ from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as mapping_ev
 from contracts import matching as ev
-from services.matching import consumers, handlers
+from services.matching import consumers, handlers, network, seed
 from services.matching import store as st
 from services.matching.api import router
 from services.matching.migrations import MIGRATIONS
@@ -50,6 +52,18 @@ class MatchingService(ServiceComponent):
         self.needs = consumers.NeedsConsumer(self.matching)
         self.subscribe(consumers.GROUP, [mapping_ev.TOPIC], self.needs.handle)
         self.every("sweeper", o.sweep_interval_s, self.sweep)
+        self.network = network.NetworkChallenges(  # partners' challenges, from their replicated events
+            self.store,
+            settings.region,
+            lambda: self.matching.clock(),  # the context's clock at each read (tests replace it)
+            {p.region: p.api_base for p in settings.auth_partners},
+            timedelta(seconds=settings.network_stale_after_s),
+        )
+        self.subscribe_federated(network.GROUP, [ev.TOPIC], self.network.handle)
+
+    def mount(self, app: FastAPI) -> None:
+        super().mount(app)
+        app.state.matching_network = self.network
 
     async def sweep(self) -> dict[str, int] | None:
         """Expire lapsed proposals (freeing their places) and finish interrupted rounds."""
@@ -58,6 +72,11 @@ class MatchingService(ServiceComponent):
 
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)
+        await self.network.ensure_indexes()
+        demo = self.settings.seed_demo and self.settings.bus == "sqlite"  # the one-process demo
+        if demo and await self.store.count(network.CHALLENGES) == 0:
+            for topic, events in seed.partner_replicas(self.settings.region).items():
+                await self.bus.publish(topic, events)
 
 
 def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:

@@ -69,6 +69,10 @@ def posted(doc: Doc) -> ev.ChallengePosted:
         capacity=doc["capacity"],
         ip_template=doc["ip_template"],
         suggested_from=doc.get("suggested_from"),
+        title=doc["title"],
+        languages=doc["languages"],
+        starts_on=str(doc["starts_on"]),
+        ends_on=str(doc["ends_on"]),
     )
 
 
