@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -82,6 +82,25 @@ def origin_of(topic: str, event: CloudEvent, local_topics: Sequence[str], region
     if claimed != {partner}:
         raise ForeignEvent(f"event {event.id} on {topic} says region {event.region!r}, source {event.source!r}")
     return Origin(region=event.region, partner=partner, topic=topic, local_topic=rest)
+
+
+async def replay_partners(
+    bus: EventBus, topics: Sequence[str], region: str, handler: Callable[[CloudEvent, Origin], Awaitable[None]]
+) -> dict[str, int]:
+    """Every event of the partners' replicas of ``topics`` that exist on ``bus``, from their beginning,
+    through ``handler`` with its origin, as the federated consumer hands them over (an event that is not
+    its partner's is skipped): what a rebuild of a partner projection folds. Events read per partner."""
+    read: dict[str, int] = {}
+    for topic in await replicas(bus, topics, region):
+        async for _, event in bus.read([topic]):
+            try:
+                origin = origin_of(topic, event, topics, region)
+            except ForeignEvent as e:
+                log.warning("replay: %s", e)
+                continue
+            await handler(event, origin)
+            read[origin.region] = read.get(origin.region, 0) + 1
+    return read
 
 
 async def replicas(bus: EventBus, topics: Sequence[str], region: str) -> list[str]:

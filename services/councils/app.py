@@ -55,6 +55,11 @@ class CouncilsService(ServiceComponent):
         """Partners' councils and the initiatives they lead (``network``): replicated, read-only here."""
         await network.handle(self.store, self.settings.region, event, origin)
 
+    async def rebuild_partners(self) -> dict[str, object]:
+        """Partners' councils and initiatives folded again from their replicas (``clustergrowth
+        rebuild-partner-councils``)."""
+        return await network.rebuild(self.store, self.bus, self.settings.region, self.settings.topic(ev.TOPIC))
+
     async def prepare(self) -> None:
         await st.ensure_indexes(self.store)
         await network.ensure_indexes(self.store)

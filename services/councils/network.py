@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clustergrowth import aggregate
 from clustergrowth.auth import CurrentPrincipal, Principal, allow
-from clustergrowth.bus.federation import Origin
+from clustergrowth.bus.federation import Origin, replay_partners
+from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
 from clustergrowth.paging import Page
@@ -140,6 +141,24 @@ async def answered(store: DocumentStore, region: str, event: CloudEvent) -> bool
             return True
         except aggregate.ConcurrentUpdate:
             continue
+
+
+async def rebuild(store: DocumentStore, bus: EventBus, region: str, topic: str) -> dict[str, Any]:
+    """Fold partners' councils and initiatives again from their replicas of ``topic`` on ``bus``: both
+    collections cleared, every replicated event replayed through ``handle`` (co-sponsors' answers onto this
+    region's initiatives too: an answer already held changes nothing). Reads meanwhile may see part of it."""
+    cleared = 0
+    for collection in (COUNCILS, INITIATIVES):
+        while docs := await store.find(collection, {}, limit=1000):
+            for d in docs:
+                cleared += await store.delete(collection, d["_id"])
+    read = await replay_partners(bus, [topic], region, lambda e, o: handle(store, region, e, o))
+    return {
+        "cleared": cleared,
+        "events": read,
+        "councils": await store.count(COUNCILS),
+        "initiatives": await store.count(INITIATIVES),
+    }
 
 
 class PartnerCouncilOut(BaseModel):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from clustergrowth.component import ServiceSpec
+from services.councils import cli
 
 SPEC = ServiceSpec(
     "councils",
     port=8104,
     title="SME Cluster Growth — councils",
     component_path="services.councils.app:CouncilsService",
-    commands=(),
+    commands=(cli.REBUILD,),
 )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from clustergrowth.component import ServiceSpec
+from services.training import cli
 
 SPEC = ServiceSpec(
     "training",
     port=8105,
     title="SME Cluster Growth — training",
     component_path="services.training.app:TrainingService",
-    commands=(),
+    commands=(cli.REBUILD,),
 )

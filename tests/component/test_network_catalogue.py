@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from clustergrowth.bus.federation import Origin
+from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.events import make_event
 from clustergrowth.settings import RuntimeSettings, TrustedIssuer
@@ -352,3 +353,27 @@ async def test_the_partners_route_shows_the_last_heartbeat(
     clock.now = datetime(2027, 2, 26, 12, 10, 0, 1, tzinfo=UTC)
     (p,) = (await client.get(f"{API}/partners", headers=who)).json()
     assert p["stale"] is True
+
+
+async def test_a_rebuild_folds_the_catalogue_again_from_the_replicas(
+    catalogue: NetworkCatalogue, tmp_path: Path
+) -> None:
+    """Bologna's replica holds two listings of one lab (renamed at 13:00) and a desk; Paris's replica an
+    event that says it is Bologna's (skipped); this region's own topic is not a partner's. The projection
+    lost the desk: the rebuild clears both collections (2 entries and 1 partner) and refolds 3 events."""
+    bus = SqliteBus(tmp_path / "events.sqlite")
+    try:
+        renamed = listed("blq-lab-1", name="Lab (renamed)", time="2027-02-26T13:00:00+00:00")
+        await bus.publish(REPLICA, [listed("blq-lab-1"), renamed, listed("blq-desk-1", name="Desk", kind="hot_desk")])
+        await bus.publish("fr10.facilities.events", [listed("blq-lab-2")])  # says ITH5 on Paris's replica
+        await bus.publish(LOCAL, [listed("cork-lab-1", region="IE05")])
+        for e in (listed("blq-lab-1"), renamed):
+            await catalogue.handle(e, partner())
+        await catalogue.heartbeat("ITH5", HEARTBEAT_AT)
+        report = await catalogue.rebuild(bus, LOCAL)
+    finally:
+        await bus.close()
+    assert report == {"cleared": 2, "events": {"ITH5": 3}, "resources": 2}
+    names = {d["_id"]: d["resource_name"] for d in await catalogue.store.find(RESOURCES, {})}
+    assert names == {"ITH5:blq-desk-1": "Desk", "ITH5:blq-lab-1": "Lab (renamed)"}
+    assert await catalogue.signs_of_life() == {"ITH5": ("2027-02-26T13:00:00+00:00", HEARTBEAT_AT)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -329,3 +330,28 @@ async def test_an_answer_counts_only_from_the_co_sponsors_region_about_our_initi
     for e, came in cases:
         await network.handle(store, "IE05", e, came)
     assert await cork_initiative(store) == before
+
+
+async def test_a_rebuild_folds_partner_councils_again_from_their_replicas(
+    settings: RuntimeSettings, token: TokenFactory
+) -> None:
+    """The demo's five partner council regions, each 12 events on its replica (by the seed: CouncilFormed and
+    6 MemberJoined, 2 MeetingScheduled and MeetingHeld, InitiativeProposed and InitiativeLaunched; the
+    decision publishes nothing): a projection that lost Bologna's council gets all five back, and the five
+    initiatives they lead."""
+    app = create_app(settings)
+    (councils,) = [c for c in app.state.components if c.name == "councils"]
+    who = {"Authorization": token("ana", "student")}
+    async for client in asgi_client(app):
+        await eventually(functools.partial(_partners_are, client, who, 5), 30, "the five partner councils replicated")
+        await councils.store.delete(network.COUNCILS, "ITH5:council-bologna")
+        report = await councils.rebuild_partners()
+        assert report["events"] == {r: 12 for r in ("ES30", "ES61", "FR10", "ITH5", "TR10")}
+        assert (report["cleared"], report["councils"], report["initiatives"]) == (4 + 5, 5, 5)
+        assert await _partners_are(client, who, 5)
+        (bologna,) = (await client.get(f"{API}/network/councils", params={"region": "ITH5"}, headers=who)).json()
+        assert (bologna["council_id"], bologna["city"]) == ("council-bologna", "Bologna")
+
+
+async def _partners_are(client: httpx.AsyncClient, who: dict[str, str], n: int) -> bool:
+    return len((await client.get(f"{API}/network/councils", headers=who)).json()) == n

@@ -8,6 +8,7 @@ every 10 organisations: the 15th release, of 150."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
+from instance.cli import main
 from tests.conftest import TokenFactory, asgi_client
 
 API = "/api/v1/training"
@@ -72,3 +74,23 @@ async def test_cork_publishes_its_own_assessments_and_benchmarks_against_the_net
         "tr10.training.events": 27,
     }
     assert all(e.id.startswith(f"demo-{e.region}-training-") for es in theirs.values() for e in es)
+
+
+async def test_the_rebuild_command_folds_the_partners_replicas_too(
+    client: httpx.AsyncClient, settings: RuntimeSettings, token: TokenFactory, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``clustergrowth rebuild-benchmarks`` on the demo's data folder: Cork's 39 assessments and the five
+    partners' replicas (counts from the seed table, as above), 152 events into a new generation whose
+    network group is the live one's (the 15th release, of 150)."""
+    analyst = {"Authorization": token("ana", "analyst")}
+    live = await group_when(client, analyst, {"instrument": "wms", "level": "network"}, 150)
+    monkeypatch.setenv("CG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CG_REGION", "IE05")
+    assert await asyncio.to_thread(main, ["rebuild-benchmarks"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (report["generation"], report["events"]) == (2, 152)
+    assert report["partners"] == {"ES30": 14, "ES61": 28, "FR10": 15, "ITH5": 29, "TR10": 27}
+    rebuilt = (await client.get(f"{API}/benchmarks", params={"instrument": "wms", "level": "network"},
+                                headers=analyst)).json()  # fmt: skip
+    assert rebuilt["release"] == live["release"] and rebuilt["overall"] == live["overall"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from clustergrowth.bus.federation import Origin, partner_heartbeats
+from clustergrowth.bus.federation import Origin, partner_heartbeats, replay_partners
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
@@ -94,6 +94,18 @@ class NetworkCatalogue:
 
         await apply_once(self.store, RESOURCES, entry_id(region, data["resource_id"]), event.id, listed)
 
+    async def rebuild(self, bus: EventBus, topic: str) -> dict[str, Any]:
+        """Fold the partner catalogue again from the partners' replicas of ``topic`` on ``bus`` (their whole
+        history: replicas keep it, retention.ms=-1): the entries are cleared, every replicated event is
+        replayed through ``handle``, each partner's last heartbeat is kept. Reads meanwhile may see part of
+        the catalogue; a live consumer may go on (each entry's latest event wins, each applies once)."""
+        beats = {r: b for r, (_, b) in (await self.signs_of_life()).items() if b is not None}
+        cleared = await clear(self.store, RESOURCES) + await clear(self.store, PARTNERS)
+        read = await replay_partners(bus, [topic], self.region, self.handle)
+        for region, at in beats.items():
+            await self.heartbeat(region, at)
+        return {"cleared": cleared, "events": read, "resources": await self.store.count(RESOURCES)}
+
     async def poll_heartbeats(self, bus: EventBus) -> dict[str, str] | None:
         """Read partners' latest MirrorMaker 2 heartbeats from the bus and keep each as its partner's
         ``last_heartbeat_at`` (a later one only); the partners moved, or None when none moved."""
@@ -150,3 +162,12 @@ class NetworkCatalogue:
         """Silent for longer than the threshold, events and heartbeats alike (or never heard from)."""
         signs = [instant(t) for t in (last_event_at, last_heartbeat_at) if t is not None]
         return not signs or now - max(signs) > self.stale_after
+
+
+async def clear(store: DocumentStore, collection: str, batch: int = 1000) -> int:
+    """Delete every document of a projection's collection; how many."""
+    n = 0
+    while docs := await store.find(collection, {}, limit=batch):
+        for d in docs:
+            n += await store.delete(collection, d["_id"])
+    return n
