@@ -87,7 +87,7 @@ async def new_page(store: DocumentStore, after: list[Any] | None, limit: int) ->
     return [_public(d) for d in await store.page(st.SMES, {"erased": {"$ne": True}}, SORT, after, limit + 1)]
 
 
-async def _store(kind: str, work: Path, n: int) -> tuple[DocumentStore, Any]:
+async def _store(kind: str, work: Path, n: int) -> tuple[DocumentStore, Any, float]:
     ferret = None
     if kind == "ferretdb":
         ferret, url = await asyncio.to_thread(backends.native_ferretdb, work / f"ferret-{n}")
