@@ -79,7 +79,8 @@ class TrainingService(ServiceComponent):
 
     async def rebuild_peers(self) -> dict[str, object]:
         """Rebuild the benchmark's peer groups from this region's log and partners' replicas of it."""
-        return await projection.rebuild(self.store, self.bus, [self.settings.topic(ev.TOPIC)], self.settings.region)
+        topics = [self.settings.topic(t) for t in projection.TOPICS]
+        return await projection.rebuild(self.store, self.bus, topics, self.settings.region)
 
 
 def create_app(settings: RuntimeSettings | None = None, own: ServiceSettings | None = None) -> FastAPI:

@@ -27,12 +27,18 @@ event names when that organisation is the partner's own (``<REGION>:<claim>``), 
 newer assessment from the partner replaces its older one, an older one changes nothing, a redelivered
 replica applies once: exactly as for a local SME. A partner event whose SME is of another region than
 the partner is not folded (one region never speaks for another).
+
+Erasure: mapping's ``SMEErased`` (this region's, or a partner's replicated ``<alias>.mapping.events`` about
+its own SME) takes the SME's contributions out of every group they count in, through the same folds with
+nothing new, and leaves a tombstone (``kind: erased``) in place of the contribution document, so that an
+assessment of the SME delivered again afterwards (a redelivery, a replay) adds nothing back.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,15 +47,19 @@ from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import APPLIED, WINDOW, apply_once
 from clustergrowth.store.port import Doc, DocumentStore
+from contracts import mapping as mapping_ev
 from contracts import training as ev
 from services.training import store as st
 from services.training.domain import benchmark as bm
 
 log = logging.getLogger("services.training.projection")
 GROUP = "training.benchmarks"
-TOPICS = [ev.TOPIC]
+TOPICS = [ev.TOPIC, mapping_ev.TOPIC]  # assessments, and mapping's erasures
 META, META_ID, PREFIX = "peers_meta", "peers", "peers_g"
 ASSESSED = ev.PracticesAssessed.event_type()
+ERASED = mapping_ev.SMEErased.event_type()
+INSTRUMENTS = typing.get_args(ev.InstrumentId)
+TOMBSTONE = "erased"  # the kind of an erased SME's contribution document
 
 
 def contribution_id(instrument: str, sme_id: str) -> str:
@@ -141,8 +151,8 @@ def changes(
     folds that change the document they get, for the rebuild's own documents; ``partner``: the partner
     region whose replicated event it is (None: this region's)."""
     out = Changes()
-    if event.type != ASSESSED:
-        return out
+    if event.type != ASSESSED or (current is not None and current.get("kind") == TOMBSTONE):
+        return out  # an erased SME's assessment delivered again adds nothing back
     d = ev.PracticesAssessed.model_validate(event.data)
     new = contribution(d, organisation)
     old = _old(current)
@@ -155,8 +165,32 @@ def changes(
     return out
 
 
+def erasure(
+    event: CloudEvent,
+    current: dict[str, Any] | None,
+    own_id: str,
+    in_place: bool = False,
+    same_org: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+) -> Changes:
+    """The steps of an SME's erasure for one instrument's contribution (``own_id``): out of every group it
+    counts in, then the tombstone in its place (an erased one again: nothing)."""
+    out = Changes()
+    if current is not None and current.get("kind") == TOMBSTONE:
+        return out
+    old = _old(current)
+    if old is not None:
+        moves = bm.org_moves(old, None, same_org or {})
+        for g in bm.ordered(old["groups"]):
+            out.append((g, _group_fold(g, old, None, in_place, out, moves)))
+    keep = ("_id", "sme_id", "instrument", "partner", APPLIED)
+    out.append(
+        (own_id, lambda doc: {**{k: doc[k] for k in keep if k in doc}, "kind": TOMBSTONE, "erased_at": event.time})
+    )
+    return out
+
+
 def _group_fold(
-    gid: str, old: dict[str, Any] | None, new: dict[str, Any], in_place: bool, steps: Changes, moves: bm.Moves
+    gid: str, old: dict[str, Any] | None, new: dict[str, Any] | None, in_place: bool, steps: Changes, moves: bm.Moves
 ) -> Any:
     step = bm.accumulate if in_place else bm.fold
 
@@ -218,28 +252,78 @@ class PeerProjection:
         await self.apply(await live_collection(self.store), event, origin)
 
     async def apply(self, collection: str, event: CloudEvent, origin: Origin | None = None) -> None:
-        if event.type != ASSESSED or not speaks_for_itself(event, origin):
+        if event.type not in (ASSESSED, ERASED) or not speaks_for_itself(event, origin):
             return
         if collection not in self._indexed:
             await ensure_indexes(self.store, collection)
             self._indexed.add(collection)
         d = event.data
         partner = origin.partner if origin is not None else None
-        own_id = contribution_id(str(d["instrument"]), subject(str(d["sme_id"]), partner))
-        current = await self.store.get(collection, own_id)
-        org = partner_org(d, partner) if partner else await organisation_of(self.store, d)
-        same_org = {
-            o: [
-                c["contribution"]
-                for c in await org_contributions(self.store, collection, o, str(d["instrument"]))
-                if c["_id"] != own_id
-            ]
-            for o in involved(current, org)
-        }
-        steps = changes(event, current, organisation=org, same_org=same_org, partner=partner)
+        for inst in [str(d["instrument"])] if event.type == ASSESSED else INSTRUMENTS:
+            own_id = contribution_id(inst, subject(str(d["sme_id"]), partner))
+            current = await self.store.get(collection, own_id)
+            if event.type == ASSESSED:
+                org = partner_org(d, partner) if partner else await organisation_of(self.store, d)
+            else:
+                org = (_old(current) or {}).get("organisation") or own_org(subject(str(d["sme_id"]), partner))
+            same_org = {
+                o: [
+                    c["contribution"]
+                    for c in await org_contributions(self.store, collection, o, inst)
+                    if c["_id"] != own_id
+                ]
+                for o in involved(current, org)
+            }
+            if event.type == ASSESSED:
+                steps = changes(event, current, organisation=org, same_org=same_org, partner=partner)
+            else:
+                steps = erasure(event, current, own_id, same_org=same_org)
+            await self._run(collection, event, steps)
+
+    async def _run(self, collection: str, event: CloudEvent, steps: Changes) -> None:
         for key, fold in steps:
             if not await apply_once(self.store, collection, key, event.id, fold):
                 steps.note(await self.store.get(collection, key) or {})
+
+
+async def _fold_in_memory(
+    store: DocumentStore,
+    docs: dict[str, Doc],
+    by_org: dict[tuple[str, str], set[str]],
+    event: CloudEvent,
+    inst: str,
+    partner: str | None,
+) -> None:
+    """One event's steps for one instrument on the rebuild's own documents (``by_org``: (organisation,
+    instrument) -> its contribution documents, kept in step)."""
+    d = event.data
+    own_id = contribution_id(inst, subject(str(d["sme_id"]), partner))
+    current = docs.get(own_id)
+    if event.type == ASSESSED:
+        org = partner_org(d, partner) if partner else await organisation_of(store, d)
+    else:
+        org = (_old(current) or {}).get("organisation") or own_org(subject(str(d["sme_id"]), partner))
+    same_org = {
+        o: [docs[k]["contribution"] for k in sorted(by_org.get((o, inst), ())) if k != own_id]
+        for o in involved(current, org)
+    }
+    if event.type == ASSESSED:
+        steps = changes(event, current, in_place=True, organisation=org, same_org=same_org, partner=partner)
+    else:
+        steps = erasure(event, current, own_id, in_place=True, same_org=same_org)
+    for key, fold in steps:
+        doc = docs.get(key) or {"_id": key, APPLIED: []}
+        applied = doc.pop(APPLIED)
+        doc = fold(doc)
+        applied.append(event.id)
+        doc[APPLIED] = applied
+        docs[key] = doc
+    after = docs.get(own_id)
+    if after is not current:
+        if current is not None and current.get("kind") == "contribution":
+            by_org.get((str(current.get("organisation")), inst), set()).discard(own_id)
+        if after is not None and after.get("kind") == "contribution":
+            by_org.setdefault((str(after["organisation"]), inst), set()).add(own_id)
 
 
 async def rebuild(
@@ -250,7 +334,7 @@ async def rebuild(
     ``region``, partners' replicas of the topics that exist on the bus are replayed too (``partners`` in
     the answer: how many events of each partner region were read)."""
     t0 = time.perf_counter()
-    local = list(topics) or [ev.TOPIC]
+    local = list(topics) or TOPICS
     topics = [*local, *(await replicas(bus, local, region) if region else [])]
     partners: dict[str, int] = {}
 
@@ -269,7 +353,7 @@ async def rebuild(
     by_org: dict[tuple[str, str], set[str]] = {}  # (organisation, instrument) -> its contribution documents
     seen: set[str] = set()
     async for topic, event in bus.read(topics):
-        if event.id in seen or event.type != ASSESSED:
+        if event.id in seen or event.type not in (ASSESSED, ERASED):
             continue
         came = origin(topic, event)
         if came is None or not speaks_for_itself(event, came):
@@ -278,28 +362,8 @@ async def rebuild(
         d, partner = event.data, came.partner
         if partner:
             partners[partner] = partners.get(partner, 0) + 1
-        inst = str(d["instrument"])
-        own_id = contribution_id(inst, subject(str(d["sme_id"]), partner))
-        current = docs.get(own_id)
-        org = partner_org(d, partner) if partner else await organisation_of(store, d)
-        same_org = {
-            o: [docs[k]["contribution"] for k in sorted(by_org.get((o, inst), ())) if k != own_id]
-            for o in involved(current, org)
-        }
-        steps = changes(event, current, in_place=True, organisation=org, same_org=same_org, partner=partner)
-        for key, fold in steps:
-            doc = docs.get(key) or {"_id": key, APPLIED: []}
-            applied = doc.pop(APPLIED)
-            doc = fold(doc)
-            applied.append(event.id)
-            doc[APPLIED] = applied
-            docs[key] = doc
-        after = docs.get(own_id)
-        if after is not current:
-            if current is not None:
-                by_org.get((str(current.get("organisation")), inst), set()).discard(own_id)
-            if after is not None:
-                by_org.setdefault((str(after["organisation"]), inst), set()).add(own_id)
+        for inst in [str(d["instrument"])] if event.type == ASSESSED else INSTRUMENTS:
+            await _fold_in_memory(store, docs, by_org, event, inst, partner)
     await ensure_indexes(store, target)
     for doc in docs.values():
         doc[APPLIED] = doc[APPLIED][-WINDOW:]

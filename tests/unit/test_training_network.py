@@ -16,6 +16,7 @@ from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.events import make_event
 from clustergrowth.store.sqlite import SqliteStore
+from contracts import mapping as mev
 from contracts import training as ev
 from services.training import projection as pj
 from services.training.handlers.benchmarks import against_peers
@@ -197,4 +198,67 @@ async def test_a_rebuild_replays_partners_replicas_beside_the_local_log(tmp_path
     report = await pj.rebuild(store, bus)
     assert (report["events"], report["partners"]) == (1, {})
     assert await group(store, NETWORK) == {"n": 1, "sum": 2.0, "hist": {"200": 1}}
+    await bus.close()
+
+
+def erased(sme: str, region: str = "IE05", *, sme_region: str | None = None) -> CloudEvent:
+    """Mapping's ``SMEErased`` published by ``region`` (local, or replicated as ``<alias>.mapping.events``)."""
+    data = mev.SMEErased(sme_id=sme, region=sme_region or region, sector="C28")
+    return make_event(data, key=sme, region=region, source=f"/regions/{region}/mapping")
+
+
+def came_on(region: str | None, topic: str) -> Origin:
+    if region is None:
+        return Origin(region="IE05", partner=None, topic=topic, local_topic=topic)
+    return Origin(region=region, partner=region, topic=f"{alias(region)}.{topic}", local_topic=topic)
+
+
+async def test_an_erased_smes_contribution_leaves_every_group_local_or_partner(store: SqliteStore) -> None:
+    """Cork's sme-1 (2.0), Bologna's sme-1 (4.0, the same id) and sme-2 (3.0): Cork erasing its sme-1 leaves
+    Bologna's; Bologna erasing its sme-2 leaves 4.0 alone; Bologna's replica erasing a Cork SME, an erased
+    SME's assessment delivered again and a newer assessment of it (another event) change nothing."""
+    p = pj.PeerProjection(store)
+    local_1 = assessed("as-1", "sme-1", 2.0, "2026-01-01T00:00:00Z")
+    bologna_2 = assessed("bo-2", "sme-2", 3.0, "2026-01-02T00:00:00Z", "ITH5")
+    await p.handle(local_1, came(None))
+    await p.handle(assessed("bo-1", "sme-1", 4.0, "2026-01-02T00:00:00Z", "ITH5"), came("ITH5"))
+    await p.handle(bologna_2, came("ITH5"))
+    assert await group(store, NETWORK) == {"n": 3, "sum": 9.0, "hist": {"200": 1, "300": 1, "400": 1}}
+
+    await p.handle(erased("sme-1"), came_on(None, "mapping.events"))
+    assert await group(store, NETWORK) == {"n": 2, "sum": 7.0, "hist": {"300": 1, "400": 1}}
+    assert await group(store, "wms|division_region_size|C28|IE05|small") == {"n": 0, "sum": 0.0, "hist": {}}
+    await p.handle(erased("sme-2", "ITH5"), came_on("ITH5", "mapping.events"))
+    assert await group(store, NETWORK) == {"n": 1, "sum": 4.0, "hist": {"400": 1}}
+    cell = await store.get(await pj.live_collection(store), BOLOGNA_CELL)
+    assert cell is not None and (cell["n"], cell["org_sizes"]) == (1, {"1": 1})
+
+    await p.handle(erased("sme-1", "ITH5", sme_region="IE05"), came_on("ITH5", "mapping.events"))  # not Bologna's
+    await p.handle(bologna_2, came("ITH5"))  # redelivered after the erasure
+    await p.handle(assessed("bo-3", "sme-2", 5.0, "2026-03-01T00:00:00Z", "ITH5"), came("ITH5"))  # a newer one
+    await p.handle(local_1, came(None))
+    assert await group(store, NETWORK) == {"n": 1, "sum": 4.0, "hist": {"400": 1}}
+    tomb = await store.get(await pj.live_collection(store), "sme|wms|ITH5/sme-2")
+    assert tomb is not None and tomb["kind"] == "erased" and "contribution" not in tomb
+
+
+async def test_a_rebuild_with_erasures_gives_the_live_groups(tmp_path: Path, store: SqliteStore) -> None:
+    bus = SqliteBus(tmp_path / "events.sqlite")
+    log = [
+        (LOCAL, assessed("as-1", "sme-1", 2.0, "2026-01-01T00:00:00Z"), None),
+        (f"ith5.{LOCAL}", assessed("bo-1", "sme-1", 4.0, "2026-01-02T00:00:00Z", "ITH5"), "ITH5"),
+        (f"ith5.{LOCAL}", assessed("bo-2", "sme-2", 3.0, "2026-01-03T00:00:00Z", "ITH5"), "ITH5"),
+        ("ith5.mapping.events", erased("sme-2", "ITH5"), "ITH5"),
+        ("mapping.events", erased("sme-1"), None),
+    ]
+    live = pj.PeerProjection(store)
+    for topic, e, region in log:
+        await bus.publish(topic, [e])
+        await live.handle(e, came_on(region, topic.split(".", 1)[1] if region else topic))
+    fields = ("n", "overall", "org_sizes", "release", "pending", "organisation", "contribution", "kind")
+    before = {d["_id"]: [d.get(k) for k in fields] for d in await store.find("peers_g1", {})}
+    report = await pj.rebuild(store, bus, region="IE05")
+    after = {d["_id"]: [d.get(k) for k in fields] for d in await store.find("peers_g2", {})}
+    assert (report["events"], report["partners"]) == (5, {"ITH5": 3}) and after == before
+    assert await group(store, NETWORK) == {"n": 1, "sum": 4.0, "hist": {"400": 1}}
     await bus.close()
