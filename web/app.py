@@ -261,7 +261,17 @@ def create_web(
     if target is None:
         raise ValueError("the web client needs the regional app (in-process) or CG_WEB_API_URL")
     web = Web(settings, ws, target, issuer)
-    from web.pages import assessment, councils, explorer, facilities, home, matching, practices, training
+    from web.pages import (
+        assessment,
+        council_work,
+        councils,
+        explorer,
+        facilities,
+        home,
+        matching,
+        practices,
+        training,
+    )
 
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -271,6 +281,7 @@ def create_web(
         *assessment.routes(web),
         *explorer.routes(web),
         *councils.routes(web),
+        *council_work.routes(web),
         *training.routes(web),
         *practices.routes(web),
         *matching.routes(web),

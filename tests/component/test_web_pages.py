@@ -691,3 +691,58 @@ async def test_an_sme_declines_an_academics_change_of_perspective(
     seen = (await client.get("/matching/matches?status=declined")).text
     assert "Visiting researcher: tool wear" in seen and "<dt>Host's answer</dt><dd>declined</dd>" in seen
     assert f"/{match}/accept" not in seen
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+async def test_a_councils_dashboard_meeting_and_a_proposed_initiative(client: httpx.AsyncClient) -> None:
+    council = "/councils/council-cork"
+    held = f"{council}/meetings/mtg-cork-1"  # the demo's meeting held 60 days ago (services/councils/seed.py)
+    csrf = await sign_in(client)  # the SME: not a member
+    assert "A council's dashboard is for its members" in (await client.get(f"{council}/dashboard")).text
+    outside = (await client.get(held)).text
+    assert "<dt>Attendees</dt><dd>5</dd>" in outside  # public: that it was held, and by how many
+    assert "The minutes are for the council's members and managers." in outside
+    assert "The decisions are for the council's members and managers." in outside
+    assert "needs reviewed" not in outside
+    client.cookies.clear()
+    csrf = await sign_in(client, "demo-secretary")
+
+    page = (await client.get(held)).text
+    # the seed: five members checked in, four endorse votes, the minutes and one action item done
+    assert "<p>Minutes: needs reviewed; test bench endorsed.</p>" in page
+    assert "<p>Tally: endorse 4, object 0, abstain 0</p>" in page
+    assert "Endorsed: launch the shared test bench (endorse)" in page
+    assert '<th scope="row">Draft the test bench&#39;s access rules</th><td>' in page and "<td>done</td>" in page
+    assert "met: 5 voting members present" in page
+
+    dashboard = (await client.get(f"{council}/dashboard")).text
+    q = quarter_of(date.today() - timedelta(days=60))  # the held meeting's quarter: 1 held, quorate, 5 there
+    assert re.search(rf'<th scope="row">{q}</th><td>1</td><td>1</td><td>5</td><td>1</td>', dashboard)
+    assert dashboard.count("<figure>") == 4 and '<h3 id="ind-national_impact">' in dashboard
+    await client.post("/language", data={"csrf": csrf, "lang": "es", "next": "/"})
+    chart = await client.get(f"{council}/dashboard/sme_university.svg")
+    assert (
+        chart.headers["content-type"].startswith("image/svg+xml") and "Interacciones pyme ↔ universidad" in chart.text
+    )
+    assert "Reuniones con asistencia de pymes y universidades" in chart.text and q in chart.text  # legend, axis
+    assert not re.search(r"<script[^>]*\ssrc=", chart.text)
+    assert (await client.get(f"{council}/dashboard/no-such.svg")).status_code == 404
+    await client.post("/language", data={"csrf": csrf, "lang": "en", "next": "/"})
+
+    form = {"csrf": csrf, "title": "", "summary": "Shared metrology lab days for SMEs of both clusters."}
+    r = await client.post(f"{council}/initiatives/new", data=form)
+    assert r.status_code == 422 and 'id="title-error"' in r.text and 'id="summary-error"' not in r.text
+    r = await client.post(f"{council}/initiatives/new", data=form | {"title": "x" * 201})  # the API's bound
+    assert r.status_code == 422
+    assert re.search(r'id="title"[^>]*aria-invalid="true" aria-describedby="title-error"', r.text)
+    assert re.search(r'id="title-error"><strong>Error:</strong> [^<]*at most 200 characters', r.text)
+    chosen = form | {"title": "Metrology days", "co_sponsor.ITH5|council-bologna": "yes", "need.rnd_facilities": "yes"}
+    r = await client.post(f"{council}/initiatives/new", data=chosen)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"{council}?done=proposed#initiative-")
+    page = (await client.get(r.headers["location"])).text
+    assert "Your initiative is proposed." in page
+    item = re.search(r'<li id="initiative-[\w-]+"><h3>Metrology days</h3>(.*?)</li>', page)
+    assert item is not None and "cross-border" in item.group(1) and "IE05, ITH5" in item.group(1)  # Ireland, Italy

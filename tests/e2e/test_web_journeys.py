@@ -657,3 +657,49 @@ def test_the_matching_journey_for_each_role(browser: Browser, stack: str, stack_
         academic.close()
         student.close()
         admin.close()
+
+
+def test_a_councils_dashboard_minutes_and_a_new_initiative(browser: Browser, stack: str, axe: Axe) -> None:
+    """The secretary reads the council's dashboard (four pygal charts that load under the page's CSP, each
+    with its table), the held meeting's minutes and decisions, and proposes an initiative (refused first at
+    its field); axe on these pages, and the refused form, in every language."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        sign_in(page, stack, "demo-secretary")
+        page.goto(f"{stack}/councils/council-cork")
+        page.click("main a[href$='/dashboard']")
+        charts = page.locator("figure img")
+        assert charts.count() == 4
+        assert all(charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(4))
+        shoot(page, "council-dashboard", readme=True)
+        page.goto(f"{stack}/councils/council-cork")
+        page.click("main a[href$='/meetings/mtg-cork-1']")
+        assert "Minutes: needs reviewed; test bench endorsed." in page.locator("main").inner_text()
+        shoot(page, "council-meeting")
+        page.goto(f"{stack}/councils/council-cork")
+        page.click("main a[href$='/initiatives/new']")
+        page.fill("#summary", "Shared metrology lab days for SMEs of both clusters.")
+        page.check("#need-rnd_facilities")
+        page.click("main button[type=submit]")  # no title: said at the field
+        assert page.get_attribute("#title", "aria-describedby") == "title-error"
+        page.fill("#title", "Metrology days")
+        page.locator("label", has_text="Bologna").click()
+        page.click("main button[type=submit]")
+        assert "done=proposed" in page.url and page.locator(".notice").count() == 1
+        assert "Metrology days" in page.locator("main .results").inner_text()
+        for lang in LANGUAGES:
+            switch_language(page, lang)
+            for name, path in {
+                "dashboard": "/councils/council-cork/dashboard",
+                "meeting": "/councils/council-cork/meetings/mtg-cork-1",
+                "initiative": "/councils/council-cork/initiatives/new",
+            }.items():
+                page.goto(f"{stack}{path}")
+                no_violations(axe, page, f"council {name} {lang}")
+                shoot(page, f"council-{name}-{lang}")
+            page.click("main button[type=submit]")  # the empty form: each field named with its reason
+            assert page.locator(".field-error").count() == 2
+            no_violations(axe, page, f"council initiative refused {lang}")
+    finally:
+        context.close()

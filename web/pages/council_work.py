@@ -1,0 +1,257 @@
+"""A council's work: its dashboard (the four success factors per quarter with their inputs, each a pygal
+chart with a table beside it, and the council's activity), a meeting's page (agenda, attendance and quorum,
+the minutes and the decisions taken, for the council's members and managers) and proposing an initiative
+(with co-sponsoring councils of this or partner regions, and the growth needs it addresses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from web.app import Page, Web
+from web.pages.councils import constituency_names
+from web.pages.explorer import need_names
+from web.platform import Problem
+
+INDICATORS = ("sme_university", "cluster_cluster", "cluster_specific", "national_impact")
+MAX_DECISIONS = 20
+MAX_LIST = 200
+TITLE_MAX = 200
+SUMMARY_MAX = 4000
+
+
+def indicator_words(page: Page) -> dict[str, dict[str, str]]:
+    """Each success factor's title, unit and definition in the person's language."""
+    _ = page._
+    return {
+        "sme_university": {
+            "title": _("SME ↔ university interactions"),
+            "unit": _("interactions per quarter"),
+            "definition": _(
+                "Engagements completed in the region, bookings by SMEs' people at the region's university "
+                "sites, and council meetings attended by both SMEs and universities."
+            ),
+        },
+        "cluster_cluster": {
+            "title": _("Cluster ↔ cluster interactions"),
+            "unit": _("interactions per quarter"),
+            "definition": _(
+                "Cross-border initiatives the council launched or co-sponsors (a co-sponsorship once confirmed), "
+                "bookings at the region's facilities by people from other regions, and engagements of "
+                "candidates from other regions."
+            ),
+        },
+        "cluster_specific": {
+            "title": _("Cluster-specific: the region's top needs addressed"),
+            "unit": _("challenges per quarter"),
+            "definition": _(
+                "Challenges posted in the region that an assessment suggested, whose greatest need is one of "
+                "the region's three top needs in that quarter."
+            ),
+        },
+        "national_impact": {
+            "title": _("National impact (what the platform can see of it)"),
+            "unit": _("events per quarter"),
+            "definition": _("Initiatives the council completed and council meetings attended by government."),
+        },
+    }
+
+
+def input_words(page: Page) -> dict[str, str]:
+    """The inputs each success factor adds up, in the person's language."""
+    _ = page._
+    return {
+        "engagements_completed": _("Engagements completed"),
+        "sme_bookings_at_university_sites": _("SMEs' bookings at university sites"),
+        "meetings_attended_by_smes_and_universities": _("Meetings attended by SMEs and universities"),
+        "cross_border_initiatives_launched": _("Cross-border initiatives"),
+        "bookings_by_people_from_other_regions": _("Bookings by people from other regions"),
+        "engagements_of_candidates_from_other_regions": _("Engagements of candidates from other regions"),
+        "challenges_on_top_needs": _("Challenges on the region's top needs"),
+        "initiatives_completed": _("Initiatives completed"),
+        "meetings_attended_by_government": _("Meetings attended by government"),
+    }
+
+
+def dashboard_chart(indicator: dict[str, Any], words: dict[str, str], inputs: dict[str, str], quarter: str) -> str:
+    """One success factor per quarter as stacked bars of its inputs from 0, with a legend (pygal)."""
+    import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
+    from pygal.style import Style
+
+    style = Style(
+        background="white",
+        plot_background="white",
+        colors=("#0b4f8a", "#8a5a00", "#1d6b2c"),
+        font_family="sans-serif",
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=13,
+        title_font_size=15,
+    )
+    rows = indicator["by_quarter"]
+    most = max((r["value"] for r in rows), default=0)
+    bars = pygal.StackedBar(
+        style=style,
+        title=words["title"],
+        x_title=quarter,
+        y_title=words["unit"],
+        width=720,
+        height=380,
+        js=[],
+        legend_at_bottom=True,
+        legend_at_bottom_columns=1,
+        truncate_legend=-1,
+        range=(0, max(most, 1)),
+        min_scale=1,
+        max_scale=max(most, 1) if most <= 10 else 10,
+        explicit_size=True,
+    )
+    bars.x_labels = [r["quarter"] for r in rows]
+    keys = list(rows[0]["inputs"]) if rows else []
+    for key in keys:
+        bars.add(inputs.get(key, key), [r["inputs"][key] for r in rows])
+    return str(bars.render(is_unicode=True))
+
+
+def routes(web: Web) -> list[Route]:
+    async def dashboard_of(page: Page) -> dict[str, Any] | None:
+        cid = page.request.path_params["council_id"]
+        try:
+            return dict(await page.api.get(f"/councils/councils/{cid}/dashboard"))
+        except Problem as p:
+            if p.status != 404:
+                raise
+            return None
+
+    async def dashboard(page: Page) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        found = await dashboard_of(page)
+        return page.render(
+            "councils/dashboard.html",
+            council=council,
+            d=found,
+            words=indicator_words(page),
+            inputs=input_words(page),
+            constituencies=constituency_names(page),
+            needs=need_names(page),
+            order=INDICATORS,
+            here=f"/councils/{cid}/dashboard",
+        )
+
+    async def dashboard_svg(page: Page) -> Response:
+        indicator = page.request.path_params["indicator"]
+        found = await dashboard_of(page) if indicator in INDICATORS else None
+        if found is None:
+            return page.render("error.html", 404, message=page._("Page not found."))
+        svg = dashboard_chart(
+            found["indicators"][indicator], indicator_words(page)[indicator], input_words(page), page._("Quarter")
+        )
+        return Response(
+            svg,
+            media_type="image/svg+xml",
+            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    async def meeting(page: Page) -> Response:
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        m = await page.api.get(f"/councils/councils/{cid}/meetings/{mid}")
+        decisions: list[dict[str, Any]] = []
+        hidden = False
+        for did in m["decisions"][:MAX_DECISIONS]:
+            try:
+                decisions.append(await page.api.get(f"/councils/councils/{cid}/decisions/{did}", {"lang": page.lang}))
+            except Problem as p:
+                if p.status != 404:
+                    raise
+                hidden = True  # the council's members and managers read its decisions
+        return page.render(
+            "councils/meeting.html",
+            council=council,
+            m=m,
+            decisions=decisions,
+            hidden=hidden,
+            constituencies=constituency_names(page),
+            modes={"in_person": page._("in person"), "online": page._("online"), "hybrid": page._("hybrid")},
+            statuses={
+                "scheduled": page._("scheduled"),
+                "held": page._("held"),
+                "cancelled": page._("cancelled"),
+            },
+            methods={"endorsement": page._("endorsement"), "vote": page._("vote")},
+            options={"endorse": page._("endorse"), "object": page._("object"), "abstain": page._("abstain")},
+            item_statuses={"open": page._("open"), "done": page._("done"), "dropped": page._("dropped")},
+            here=f"/councils/{cid}/meetings/{mid}",
+        )
+
+    async def partners(page: Page, cid: str) -> list[dict[str, str]]:
+        """The councils that may co-sponsor: this region's others, and partner regions' (known here)."""
+        own = await page.api.get("/councils/councils", {"limit": MAX_LIST})
+        network = await page.api.get("/councils/network/councils", {"limit": MAX_LIST})
+        out = [{"id": c["id"], "region": c["region"], "name": c["name"]} for c in own if c["id"] != cid]
+        out += [
+            {"id": c["council_id"], "region": c["region"], "name": c.get("city") or c["council_id"]} for c in network
+        ]
+        return sorted(out, key=lambda c: (c["region"], c["name"]))
+
+    async def initiative_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+    ) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        return page.render(
+            "councils/initiative.html",
+            status,
+            council=council,
+            partners=await partners(page, cid),
+            needs=need_names(page),
+            form=form or {},
+            errors=errors or {},
+            problem=problem,
+            here=f"/councils/{cid}/initiatives/new",
+        )
+
+    async def propose(page: Page) -> Response:
+        if page.request.method != "POST":
+            return await initiative_page(page)
+        form = await page.form()
+        cid = page.request.path_params["council_id"]
+        errors: dict[str, str] = {}
+        if not form.get("title", "").strip():
+            errors["title"] = page._("Enter a title.")
+        if not form.get("summary", "").strip():
+            errors["summary"] = page._("Say in a few sentences what the initiative will do.")
+        if errors:
+            return await initiative_page(page, form, errors, status=422)
+        known = {f"{c['region']}|{c['id']}" for c in await partners(page, cid)}
+        sponsors = [k for k in form if k.startswith("co_sponsor.") and form[k] == "yes" and k[11:] in known]
+        body = {
+            "title": form["title"].strip(),
+            "summary": form["summary"].strip(),
+            "co_sponsors": [
+                {"council_id": k[11:].split("|", 1)[1], "region": k[11:].split("|", 1)[0]} for k in sponsors[:10]
+            ],
+            "needs": [n for n in need_names(page) if form.get(f"need.{n}") == "yes"],
+        }
+        try:
+            made = await page.api.post(f"/councils/councils/{cid}/initiatives", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            fields = {k.split(".")[0]: v for k, v in p.fields.items()}  # co_sponsors.0.council_id -> co_sponsors
+            return await initiative_page(page, form, fields, p, status=p.status)
+        return page.redirect(f"/councils/{cid}?done=proposed#initiative-{made['id']}")
+
+    return [
+        Route("/councils/{council_id}/dashboard", web.page(dashboard)),
+        Route("/councils/{council_id}/dashboard/{indicator}.svg", web.page(dashboard_svg)),
+        Route("/councils/{council_id}/meetings/{meeting_id}", web.page(meeting)),
+        Route("/councils/{council_id}/initiatives/new", web.page(propose), methods=["GET", "POST"]),
+    ]
