@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, federation, gateway, latency, mapping, paging, training, web
+from bench import allocation, contention, federation, gateway, latency, lighthouse, mapping, paging, training, web
 
 
 def main() -> int:
@@ -17,6 +17,7 @@ def main() -> int:
     training.main([])
     federation.main([])
     web.main([])
+    lighthouse.main([])
     return 0
 
 

@@ -30,7 +30,7 @@ HELM_VERSION=v3.22.0
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
-case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spec|promtool}" in
+case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
   kafka)
     # keyed by the POM's content too: a dependency added (connect-mirror) resolves into a fresh folder
     libs="$cache/kafka-$KAFKA_VERSION-$(cksum < "$here/kafka-pom.xml" | cut -d' ' -f1)/libs"
@@ -113,6 +113,16 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|helm|crds|compose-spe
       npm ci --prefix "$dir" --cache "$cache/npm" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
     fi
     echo "$dir/node_modules" ;;
+  lighthouse)
+    # Lighthouse for make bench (bench/lighthouse.py), pinned by bench/lighthouse/package-lock.json
+    dir="$cache/lighthouse"
+    if ! cmp -s "$root/bench/lighthouse/package-lock.json" "$dir/package-lock.json" || [ ! -x "$dir/node_modules/.bin/lighthouse" ]; then
+      command -v npm >/dev/null || { echo "provision: Node.js's npm is needed for Lighthouse" >&2; exit 1; }
+      mkdir -p "$dir"
+      cp "$root/bench/lighthouse/package.json" "$root/bench/lighthouse/package-lock.json" "$dir/"
+      npm ci --prefix "$dir" --cache "$cache/npm" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+    fi
+    echo "$dir/node_modules/.bin/lighthouse" ;;
   helm)
     # Built as Helm's Makefile does: its version, and the Kubernetes version of its client-go as the default
     # for charts' kubeVersion checks when no cluster is asked (without these, v1.20).
