@@ -15,12 +15,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from clustergrowth.bus import EventBus
+from clustergrowth.bus.federation import Origin
 from clustergrowth.component import ServiceComponent
+from clustergrowth.envelope import CloudEvent
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as mapping_ev
 from contracts import training as ev
-from services.training import api, consumers, handlers, modules, placements, projection, seed
+from services.training import api, consumers, handlers, modules, network, placements, projection, seed
 from services.training import store as st
 from services.training.handlers import plans
 from services.training.migrations import MIGRATIONS
@@ -34,7 +36,7 @@ class TrainingService(ServiceComponent):
     """Assessments, benchmarks, plans and re-assessment invitations; modules and credentials; placements."""
 
     name = "training"
-    router = api.combined([*api.ROUTERS, modules.router, placements.router])
+    router = api.combined([*api.ROUTERS, modules.router, placements.router, network.router])
     settings_class = TrainingSettings
     events_topic = ev.TOPIC
     outbox_collections = st.OUTBOX_COLLECTIONS
@@ -57,7 +59,12 @@ class TrainingService(ServiceComponent):
         self.placements = placements.attach(self)
         self.subscribe(consumers.GROUP, [mapping_ev.TOPIC], self.smes.handle)
         self.subscribe_federated(projection.GROUP, projection.TOPICS, self.peers.handle)  # partners' peers too
+        self.subscribe_federated(network.GROUP, [ev.TOPIC], self.partner_placement)
         self.every("invitations", own_settings.invite_every_s, self.invite_due)
+
+    async def partner_placement(self, event: CloudEvent, origin: Origin) -> None:
+        """Partners' placements that involve this region (``network``): replicated, read-only here."""
+        await network.handle(self.store, self.settings.region, event, origin)
 
     async def invite_due(self) -> int:
         """One step of the loop: invite SMEs whose plans are past their due date (0 when none)."""
@@ -67,6 +74,7 @@ class TrainingService(ServiceComponent):
         await st.ensure_indexes(self.store)
         await modules.ensure_indexes(self.store)
         await placements.ensure_indexes(self.store)
+        await network.ensure_indexes(self.store)
         await projection.ensure_indexes(self.store, await projection.live_collection(self.store))
         if self.settings.seed_demo and await seed.seed_demo(self.training):
             log.info("seeded the training assessments of %s", self.settings.region)

@@ -268,6 +268,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/training/placements"): COORDINATORS,
     ("GET", "/api/v1/training/placements"): SPEC_ANY,
     ("GET", "/api/v1/training/placements/cross-border"): COORDINATORS | {"analyst"},
+    ("GET", "/api/v1/training/network/placements"): COORDINATORS,  # partners' placements involving us, replicated
     ("GET", "/api/v1/training/placements/{placement_id}"): SPEC_ANY,
     ("PUT", "/api/v1/training/placements/{placement_id}/terms"): COORDINATORS,
     ("POST", "/api/v1/training/placements/{placement_id}/acceptances"): SPEC_ANY,

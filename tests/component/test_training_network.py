@@ -8,18 +8,28 @@ every 10 organisations: the 15th release, of 150."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from clustergrowth.bus.federation import Origin
 from clustergrowth.bus.sqlite import SqliteBus
+from clustergrowth.events import make_event
+from clustergrowth.inbox import APPLIED
 from clustergrowth.settings import RuntimeSettings
+from clustergrowth.store.sqlite import SqliteStore
+from contracts import training as tev
 from instance.app import create_app
 from instance.cli import main
+from services.training import network
 from tests.conftest import TokenFactory, asgi_client
+from tests.helpers import eventually
 
 API = "/api/v1/training"
 
@@ -94,3 +104,82 @@ async def test_the_rebuild_command_folds_the_partners_replicas_too(
     rebuilt = (await client.get(f"{API}/benchmarks", params={"instrument": "wms", "level": "network"},
                                 headers=analyst)).json()  # fmt: skip
     assert rebuilt["release"] == live["release"] and rebuilt["overall"] == live["overall"]
+
+
+# Placements across the network ----------------------------------------------------------------------------
+
+
+def placement(kind: type[Any], pid: str, time: str, host: str = "IE05", applicant: str = "ITH5", **extra: Any) -> Any:
+    """A placement event of Bologna's desk (ITH5), at ``time``."""
+    fields = {
+        "placement_id": pid, "applicant": "p-giulia", "host_id": "host-cork-1", "applicant_region": applicant,
+        "host_region": host, "cross_border": host[:2] != applicant[:2], "weeks": 8, **extra,
+    }  # fmt: skip
+    e = make_event(kind(**fields), key=pid, region="ITH5", source="/regions/ITH5/training")
+    return dataclasses.replace(e, time=time)
+
+
+BOLOGNA = Origin("ITH5", "ITH5", "ith5.training.events", "training.events")
+
+
+async def test_bolognas_placements_that_involve_cork_are_kept_latest_first(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    try:
+        proposed = placement(tev.PlacementProposed, "pl-1", "2027-01-10T10:00:00+00:00", proposed_at="2027-01-10")
+        agreed = placement(
+            tev.PlacementAgreed, "pl-1", "2027-01-20T10:00:00+00:00",
+            start="2027-03-01", end="2027-04-25", agreed_at="2027-01-20T10:00:00Z",
+        )  # fmt: skip
+        for e in (agreed, proposed, agreed):  # the proposal replayed after the agreement; the agreement again
+            await network.handle(store, "IE05", e, BOLOGNA)
+        doc = await store.get(network.PLACEMENTS, "ITH5:pl-1") or {}
+        assert (doc["state"], doc["start"], doc["end"], doc["region"]) == ("agreed", "2027-03-01", "2027-04-25", "ITH5")
+        assert (doc["host_region"], doc["applicant_region"], doc["cross_border"], doc["weeks"]) == (
+            "IE05", "ITH5", True, 8,
+        )  # fmt: skip
+        assert doc[APPLIED] == [agreed.id, proposed.id]
+        ended = placement(
+            tev.PlacementCompleted, "pl-1", "2027-03-15T10:00:00+00:00",
+            outcome="ended_early", reason="family reasons", ended_at="2027-03-15T10:00:00Z",
+        )  # fmt: skip
+        await network.handle(store, "IE05", ended, BOLOGNA)
+        doc = await store.get(network.PLACEMENTS, "ITH5:pl-1") or {}
+        assert (doc["state"], doc["ended_at"]) == ("ended_early", "2027-03-15T10:00:00Z") and "reason" not in doc
+        # not Cork's: a Paris host for a Bologna applicant; and this region's own event
+        elsewhere = placement(tev.PlacementProposed, "pl-2", "2027-01-10T10:00:00+00:00", host="FR10",
+                              proposed_at="2027-01-10")  # fmt: skip
+        assert await network.handle(store, "IE05", elsewhere, BOLOGNA) is False
+        ours = Origin("IE05", None, "training.events", "training.events")
+        assert await network.handle(store, "IE05", proposed, ours) is False
+        assert await store.count(network.PLACEMENTS) == 1
+    finally:
+        await store.close()
+
+
+async def test_corks_intermediaries_list_partner_placements_by_side(tmp_path: Path, token: TokenFactory) -> None:
+    settings = RuntimeSettings(data_dir=tmp_path / "data", region="IE05", seed_demo=False, relay_interval_s=0.05)
+    app = create_app(settings)
+    (training,) = [c for c in app.state.components if c.name == "training"]
+    staff = {"Authorization": token("rita", "region_admin")}
+    hosted = placement(tev.PlacementProposed, "pl-1", "2027-01-10T10:00:00+00:00", proposed_at="2027-01-10")
+    placed = placement(tev.PlacementProposed, "pl-2", "2027-01-11T10:00:00+00:00", host="ITH5", applicant="IE05",
+                       proposed_at="2027-01-11")  # fmt: skip
+    async for client in asgi_client(app):
+        await training.bus.publish("ith5.training.events", [hosted, placed])
+        await eventually(functools.partial(_listed, client, staff, 2), 30, "Bologna's two placements projected")
+        rows = (await client.get(f"{API}/network/placements", headers=staff)).json()
+        assert [(r["placement_id"], r["host_region"], r["applicant_region"]) for r in rows] == [
+            ("pl-2", "ITH5", "IE05"),  # newest first
+            ("pl-1", "IE05", "ITH5"),
+        ]
+        for side, expected in (("host", ["pl-1"]), ("applicant", ["pl-2"])):
+            r = await client.get(f"{API}/network/placements", params={"side": side}, headers=staff)
+            assert [x["placement_id"] for x in r.json()] == expected
+        student = {"Authorization": token("ana", "student")}
+        assert (await client.get(f"{API}/network/placements", headers=student)).status_code == 403
+        bad = await client.get(f"{API}/network/placements", params={"side": "both"}, headers=staff)
+        assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["side"]
+
+
+async def _listed(client: httpx.AsyncClient, who: dict[str, str], n: int) -> bool:
+    return len((await client.get(f"{API}/network/placements", headers=who)).json()) == n
