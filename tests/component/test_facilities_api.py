@@ -13,13 +13,13 @@ import httpx
 import icalendar
 import pytest
 
-from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
+from tests.component.facilities_fixtures import API, assert_problem, events, wait_for_events
+from tests.component.facilities_fixtures import alice as alice  # a shared fixture
+from tests.component.facilities_fixtures import manager as manager  # a shared fixture
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import eventually, pid
-
-API = "/api/v1/facilities"
 
 
 def next_weekday(hour: int, days_ahead: int = 3) -> datetime:
@@ -41,43 +41,8 @@ async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def alice(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("alice", "student", region="IE05", org="MTU")}
-
-
-@pytest.fixture
 def bob(token: TokenFactory) -> dict[str, str]:
     return {"Authorization": token("bob", "academic", region="ITH5", org="UNIBO")}
-
-
-@pytest.fixture
-def manager(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("mgr", "facility_manager", org="Munster Technological University")}
-
-
-def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = r.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
-
-
-async def events(settings: RuntimeSettings, name: str) -> list[dict[str, Any]]:
-    bus = SqliteBus(settings.data_dir / "events.sqlite")
-    try:
-        return [e.data async for _, e in bus.read(["facilities.events"]) if e.name == name]
-    finally:
-        await bus.close()
-
-
-async def wait_for_events(settings: RuntimeSettings, name: str, n: int) -> list[dict[str, Any]]:
-    for _ in range(100):
-        got = await events(settings, name)
-        if len(got) >= n:
-            return got
-        await asyncio.sleep(0.05)
-    return await events(settings, name)
 
 
 async def test_health_ready_metrics_and_openapi_need_no_token(client: httpx.AsyncClient) -> None:
@@ -418,5 +383,6 @@ async def test_sites_and_resources_are_created_by_managers_only(
     assert_problem(await client.post(f"{API}/resources", json={**res, "site_id": "nope"}, headers=manager), 422)
     r = await client.post(f"{API}/resources", json=res, headers=manager)
     assert r.status_code == 201
-    listed = await wait_for_events(settings, "ResourceListed", 49)
-    assert r.json()["id"] in [e["resource_id"] for e in listed]
+    rid = r.json()["id"]
+    (listed,) = await wait_for_events(settings, "ResourceListed", 1, lambda e: e["resource_id"] == rid)
+    assert (listed["site_id"], listed["region"]) == (sid, "IE05")

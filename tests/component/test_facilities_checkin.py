@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.facilities.handlers import waitlist as wl
-from tests.component.test_facilities_api import assert_problem, wait_for_events
+from tests.component.facilities_fixtures import assert_problem, wait_for_events
 from tests.component.test_facilities_waitlist import API, FRIDAY_NOON, MIN, SEC, World, at, body
 from tests.component.test_facilities_waitlist import world as world  # the fixture, shared
 from tests.helpers import eventually, pid

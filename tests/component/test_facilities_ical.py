@@ -8,54 +8,24 @@ second to 14:00-15:00; she also books one single slot and cancels another."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import icalendar
-import pytest
 import recurring_ical_events
 
-from clustergrowth.settings import RuntimeSettings
-from instance.app import create_app
-from tests.component.test_facilities_series import API, NOW, TEN_TUESDAYS, WEEKLY, two_taken
-from tests.conftest import TokenFactory, asgi_client
+from tests.component.facilities_fixtures import API
+from tests.component.facilities_fixtures import alice as alice  # a shared fixture
+from tests.component.facilities_fixtures import app as app  # a shared fixture
+from tests.component.facilities_fixtures import bob as bob  # a shared fixture
+from tests.component.facilities_fixtures import client as client  # a shared fixture
+from tests.component.facilities_fixtures import manager as manager  # a shared fixture
+from tests.component.facilities_fixtures import room as room  # a shared fixture
+from tests.component.test_facilities_series import TEN_TUESDAYS, WEEKLY, two_taken
 from tests.helpers import pid
 
 WINDOW = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC))
-
-
-@pytest.fixture
-async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async for c in asgi_client(app):
-        app.state.facilities.clock = lambda: NOW
-        yield c
-
-
-@pytest.fixture
-def alice(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("alice", "student", region="IE05", org="MTU")}
-
-
-@pytest.fixture
-def bob(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("bob", "academic", region="IE05", org="UCC")}
-
-
-@pytest.fixture
-def manager(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("mgr", "facility_manager", org="Munster Technological University")}
-
-
-@pytest.fixture
-async def room(client: httpx.AsyncClient, manager: dict[str, str]) -> str:
-    body = {"site_id": "ork-rubicon", "name": "Room Tuesday", "kind": "meeting_room", "policy": {"max_days_ahead": 90}}
-    r = await client.post(f"{API}/resources", json=body, headers=manager)
-    assert r.status_code == 201, r.text
-    rid: str = r.json()["id"]
-    return rid
 
 
 def expanded(text: str) -> list[tuple[datetime, datetime, str]]:

@@ -7,7 +7,6 @@ Wednesday 4 March 2026 at 12:00 UTC (Cork is on UTC in March; the site opens 08:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,39 +14,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from clustergrowth.settings import RuntimeSettings
-from instance.app import create_app
-from tests.conftest import TokenFactory, asgi_client
+from tests.component.facilities_fixtures import API
+from tests.component.facilities_fixtures import alice as alice  # a shared fixture
+from tests.component.facilities_fixtures import app as app  # a shared fixture
+from tests.component.facilities_fixtures import client as client  # a shared fixture
+from tests.component.facilities_fixtures import manager as manager  # a shared fixture
+from tests.conftest import TokenFactory
 from tests.helpers import pid
 
-API = "/api/v1/facilities"
-NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 EXPIRES = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 EXPIRES_TEXT = "2026-03-04T12:00:00.000000Z"  # the runtime's timestamp format, written by hand
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def app(settings: RuntimeSettings) -> AsyncIterator[FastAPI]:
-    a = create_app(settings)
-    yield a
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in asgi_client(app):
-        app.state.facilities.clock = lambda: NOW
-        yield c
-
-
-@pytest.fixture
-def alice(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("alice", "student", region="IE05", org="MTU")}
-
-
-@pytest.fixture
-def manager(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("mgr", "facility_manager", org="Munster Technological University")}
 
 
 async def grant(client: httpx.AsyncClient, manager: dict[str, str], until: datetime) -> None:

@@ -6,8 +6,6 @@ Tuesdays 10:00-11:00 Cork time from 3 March 2026: 10:00 UTC until Ireland's cloc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,16 +14,19 @@ from fastapi import FastAPI
 
 from clustergrowth.auth import Principal
 from clustergrowth.settings import RuntimeSettings
-from instance.app import create_app
 from services.facilities import handlers as h
 from services.facilities.commands import BookResource
 from services.facilities.series import handlers as series_handlers
-from tests.component.test_facilities_api import assert_problem, events, wait_for_events
-from tests.conftest import TokenFactory, asgi_client
+from tests.component.facilities_fixtures import API, assert_problem, events, wait_for_events
+from tests.component.facilities_fixtures import alice as alice  # a shared fixture
+from tests.component.facilities_fixtures import app as app  # a shared fixture
+from tests.component.facilities_fixtures import bob as bob  # a shared fixture
+from tests.component.facilities_fixtures import client as client  # a shared fixture
+from tests.component.facilities_fixtures import manager as manager  # a shared fixture
+from tests.component.facilities_fixtures import room as room  # a shared fixture
+from tests.conftest import TokenFactory
 from tests.helpers import pid
 
-API = "/api/v1/facilities"
-NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TEN_TUESDAYS = [
     "2026-03-03T10:00:00.000000Z",
     "2026-03-10T10:00:00.000000Z",
@@ -39,43 +40,6 @@ TEN_TUESDAYS = [
     "2026-05-05T09:00:00.000000Z",
 ]
 WEEKLY = {"start": "2026-03-03T10:00:00+00:00", "end": "2026-03-03T11:00:00+00:00", "rrule": "FREQ=WEEKLY;COUNT=10"}
-
-
-@pytest.fixture
-async def app(settings: RuntimeSettings) -> AsyncIterator[FastAPI]:
-    yield create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in asgi_client(app):
-        app.state.facilities.clock = lambda: NOW
-        yield c
-
-
-@pytest.fixture
-def alice(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("alice", "student", region="IE05", org="MTU")}
-
-
-@pytest.fixture
-def bob(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("bob", "academic", region="IE05", org="UCC")}
-
-
-@pytest.fixture
-def manager(token: TokenFactory) -> dict[str, str]:
-    return {"Authorization": token("mgr", "facility_manager", org="Munster Technological University")}
-
-
-@pytest.fixture
-async def room(client: httpx.AsyncClient, manager: dict[str, str]) -> str:
-    """A meeting room bookable 90 days ahead (the seeded ones: 30), so ten weeks fit its policy."""
-    body = {"site_id": "ork-rubicon", "name": "Room Tuesday", "kind": "meeting_room", "policy": {"max_days_ahead": 90}}
-    r = await client.post(f"{API}/resources", json=body, headers=manager)
-    assert r.status_code == 201, r.text
-    rid: str = r.json()["id"]
-    return rid
 
 
 async def two_taken(client: httpx.AsyncClient, room: str, bob: dict[str, str]) -> None:

@@ -26,7 +26,7 @@ from services.facilities.domain.model import MAX_WAITLIST, Booker, OfferRules, R
 from services.facilities.handlers import waitlist as wl
 from services.facilities.handlers.context import Facilities
 from services.facilities.store import resource_from_doc
-from tests.component.test_facilities_api import assert_problem, events, wait_for_events
+from tests.component.facilities_fixtures import assert_problem, events, wait_for_events
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import eventually, pid
 
