@@ -41,6 +41,7 @@ class CellReads:
 
     needs: dict[tuple[str, str], tuple[int, Doc]] = field(default_factory=dict)
     aggs: dict[tuple[str, str], tuple[int, aggregates.CellAgg]] = field(default_factory=dict)
+    live: str | None = None  # the live generation's collection at the last read
 
 
 @dataclass
@@ -239,9 +240,17 @@ async def _cell_docs(m: Mapping) -> list[tuple[str, Doc]]:
     """The live generation's cell aggregates (one small document per cell, whatever the number of SMEs),
     and partner regions' cells as replicated here: the map and the spotlight are the network's. Each
     with the collection it was read from."""
-    live, network = await asyncio.gather(st.active_cells(m.store), m.store.find(st.NETWORK_CELLS, {}))
+    guess = m.reads.live  # read together with the pointer; read again only if a rebuild moved it
+    live, network, cells = await asyncio.gather(
+        st.active_cells(m.store),
+        m.store.find(st.NETWORK_CELLS, {}),
+        m.store.find(guess, {}) if guess is not None else asyncio.sleep(0, []),
+    )
+    if live != guess:
+        cells = await m.store.find(live, {})
+    m.reads.live = live
     partners = [(st.NETWORK_CELLS, d) for d in network if d["region"] != m.region]
-    return [*((live, d) for d in await m.store.find(live, {})), *partners]
+    return [*((live, d) for d in cells), *partners]
 
 
 T = TypeVar("T")

@@ -114,14 +114,17 @@ async def test_only_the_cells_of_the_last_read_are_kept(store: SqliteStore, tmp_
     before = (await st.generation(store)).cells
     assert sorted(m.reads.needs) == sorted(m.reads.aggs) == [(before, "ES30:C25"), (before, "IE05:C28")]
 
-    bus = SqliteBus(tmp_path / "events.sqlite")  # a rebuild writes the cells again in a new collection
+    # A rebuild writes the cells again in a new collection, here from a log with one more assessment
+    # than the live path saw, so that the old collection and the new one differ.
+    bus = SqliteBus(tmp_path / "events.sqlite")
     try:
-        await bus.publish(ev.TOPIC, events)
+        await bus.publish(ev.TOPIC, [*events, assessed("s3", "IE05", "C28", 5.0, 2)])
         await consumers.rebuild(store, bus, [ev.TOPIC])
     finally:
         await bus.close()
     after = (await st.generation(store)).cells
     assert after != before
-    await h.cluster_map(m)
-    await h.spotlight(m)
+    # by hand: IE05 C28 now holds 2.0 and 5.0, mean 3.5
+    assert cell(await h.cluster_map(m), "IE05", "C28")["mean_scores"] == {d: 3.5 for d in DIMS}
+    assert (await h.spotlight(m, region="IE05"))["needs"][0]["mean_maturity"] == 3.5
     assert sorted(m.reads.needs) == sorted(m.reads.aggs) == [(after, "ES30:C25"), (after, "IE05:C28")]
