@@ -243,3 +243,25 @@ async def test_a_csv_download_writes_typed_in_formulas_as_text(client: httpx.Asy
     for row in rows[1:]:
         assert row[1] == "'" + formula, row
         assert row[gap].startswith("-") and float(row[gap]) < 0, row  # the platform's number, as written
+
+
+async def test_cluster_map_pages_follow_their_links_to_the_whole_map(
+    client: httpx.AsyncClient, tok: TokenFactory
+) -> None:
+    # the map's JSON is sent as the handler made it (no encoder walk); its page Link must still be there
+    h = {"Authorization": tok("aoife", "sme_member", org="rubicon")}
+    for nace in ("C28.29", "C25.62", "C26.51"):
+        r = await client.post(f"{API}/smes", json=sme(nace_primary=nace), headers=h)
+        assert r.status_code == 201, r.text
+    admin = {"Authorization": tok("coordinator", "region_admin")}
+    whole = await until(client, admin, lambda cs: sum(c["smes"] for c in cs) == 3)
+    assert [(c["region"], c["sector"]) for c in whole] == [("IE05", "C25"), ("IE05", "C26"), ("IE05", "C28")]
+    seen: list[dict[str, Any]] = []
+    url: str | None = f"{API}/cluster-map?limit=1"
+    while url is not None:
+        r = await client.get(url, headers=admin)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        seen += r.json()
+        url = r.links["next"]["url"] if "next" in r.links else None
+        assert len(seen) <= 3, "a page came twice"
+    assert seen == whole  # three pages of one cell, then no Link
