@@ -3,7 +3,8 @@ practices, as Lighthouse (npm, pinned by bench/lighthouse/package-lock.json) mea
 Chromium against ``clustergrowth run`` (demo data, one process) on a free port. Pages behind sign-in are
 read with a demo persona's session cookie. Targets: accessibility 100, performance >= 95, best practices
 >= 95 (Lighthouse's scores out of 100; its default mobile emulation and simulated throttling). Each page is
-scored once per round; the figure is the median of the rounds. Writes bench/results/lighthouse.json.
+scored once per round; the figure is the median of the rounds. Writes bench/results/lighthouse.json;
+each page's last full report stays in .cache/lighthouse/reports/ (open it to see what cost points).
 
 Run: ``python -m bench.lighthouse`` (add ``--rounds N``, ``--pages home,explorer``)."""
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 CATEGORIES = ("performance", "accessibility", "best-practices")
 TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 95}
+REPORTS = ROOT / ".cache" / "lighthouse" / "reports"
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"
 
 
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     lighthouse, chromium = provision("lighthouse"), provision("chromium")
     version = subprocess.run([lighthouse, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     results: dict[str, Any] = {}
+    REPORTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start(Path(tmp))
         try:
@@ -145,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
             for _ in range(args.rounds):  # rounds interleave the pages, so the machine's load spreads over all
                 for name, (path, persona) in chosen.items():
-                    got = score(lighthouse, chromium, url + path, cookies.get(persona or ""), Path(tmp) / "r.json")
+                    report = REPORTS / f"{name.replace(' ', '-')}.json"
+                    got = score(lighthouse, chromium, url + path, cookies.get(persona or ""), report)
                     if persona and "/sign-in" in got["final_url"]:
                         raise SystemExit(f"{name}: the session did not reach the page ({got['final_url']})")
                     runs[name].append(got)
