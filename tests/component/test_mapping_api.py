@@ -248,7 +248,7 @@ async def test_a_csv_download_writes_typed_in_formulas_as_text(client: httpx.Asy
 async def test_cluster_map_pages_follow_their_links_to_the_whole_map(
     client: httpx.AsyncClient, tok: TokenFactory
 ) -> None:
-    # the map's JSON is sent as the handler made it (no encoder walk); its page Link must still be there
+    # the map is paged in memory; each page says where the next one is until the last
     h = {"Authorization": tok("aoife", "sme_member", org="rubicon")}
     for nace in ("C28.29", "C25.62", "C26.51"):
         r = await client.post(f"{API}/smes", json=sme(nace_primary=nace), headers=h)
