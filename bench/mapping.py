@@ -13,7 +13,9 @@ A read keeps what it made of each cell by the cell document's version (``handler
 the reads above, with no event in between, compute nothing again. Two more series say what that
 leaves out: ``cluster_map_after_event`` (one more assessment through the live path before each read,
 untimed, so one cell has changed) and ``cluster_map_cold`` (a new handler context each time: nothing
-kept, what the first read after a start costs).
+kept, what the first read after a start costs). And ``http``: ``GET /api/v1/mapping/cluster-map`` of the
+whole instance (its ASGI app in this process, the same 10,000-SME store copied in as its mapping
+database): the read as a client gets it, authentication, routing and the JSON body included.
 """
 
 from __future__ import annotations
@@ -21,17 +23,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.common import summary_ms, write_result
+from clustergrowth.auth import DevIssuer
 from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.events import make_event
+from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.sqlite import SqliteStore
 from contracts import mapping as ev
+from gateway.app import GatewaySettings
+from instance.app import create_app
 from services.mapping import consumers
 from services.mapping import handlers as h
 from services.mapping import store as st
@@ -98,6 +107,7 @@ async def run(n_events: int, n_smes: int, live_sample: int, queries: int, large_
     query = await _queries(store, queries, more=make_events(queries, n_smes, first=n_events))
     await bus.close()
     await store.close()
+    query["http"] = await _http(work, work / "mapping.sqlite", queries, query["cells"])
     large = await _query_at(work, large_smes, queries) if large_smes else None
     out: dict[str, Any] = {
         "events": n_events,
@@ -161,6 +171,28 @@ async def _queries(store: SqliteStore, queries: int, more: list[Any]) -> dict[st
     }
 
 
+async def _http(work: Path, store_file: Path, queries: int, cells: int) -> dict[str, Any]:
+    """Wall and CPU time of ``GET /api/v1/mapping/cluster-map`` through the instance's ASGI app."""
+    settings = RuntimeSettings(data_dir=work / "instance", seed_demo=False, log_level="WARNING")
+    (settings.data_dir / "store").mkdir(parents=True)
+    shutil.copyfile(store_file, settings.data_dir / "store" / "mapping.sqlite")
+    app = create_app(settings, GatewaySettings(rate_limits=False))
+    wall, cpu = [], []
+    async with app.router.lifespan_context(app):
+        token = DevIssuer(settings.data_dir).mint(settings, "analyst", ["analyst"], "IE05", None)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            first = await client.get("/api/v1/mapping/cluster-map", headers=headers)
+            assert first.status_code == 200 and len(first.json()) == cells, first.text[:300]
+            for _ in range(queries):
+                t, c = time.perf_counter(), time.process_time()
+                r = await client.get("/api/v1/mapping/cluster-map", headers=headers)
+                wall.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
+                assert r.status_code == 200
+    return {"get_cluster_map": summary_ms(wall), "get_cluster_map_cpu": summary_ms(cpu)}
+
+
 async def _query_at(work: Path, n_smes: int, queries: int) -> dict[str, Any]:
     """The cluster-map read over ``n_smes`` SMEs (one assessment each), built by a rebuild."""
     bus = SqliteBus(work / f"events-{n_smes}.sqlite")
@@ -203,6 +235,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"p99 {q['cluster_map_after_event']['p99_ms']} ms (CPU p50 {q['cluster_map_after_event_cpu']['p50_ms']} ms); "
         f"nothing kept (a new context): p50 {q['cluster_map_cold']['p50_ms']} ms "
         f"p99 {q['cluster_map_cold']['p99_ms']} ms (CPU p50 {q['cluster_map_cold_cpu']['p50_ms']} ms)"
+    )
+    web = q["http"]
+    print(
+        f"GET /cluster-map through the instance at {r['smes']} SMEs: p50 {web['get_cluster_map']['p50_ms']} ms "
+        f"p99 {web['get_cluster_map']['p99_ms']} ms (CPU p50 {web['get_cluster_map_cpu']['p50_ms']} ms)"
     )
     if "query_large" in r:
         big = r["query_large"]
