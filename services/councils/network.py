@@ -22,7 +22,6 @@ older answer arriving late changes nothing.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -34,6 +33,7 @@ from clustergrowth.bus.federation import Origin, replay_partners
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
+from clustergrowth.instants import instant
 from clustergrowth.paging import Page
 from clustergrowth.problems import Conflict, NotFound, field_error
 from clustergrowth.settings import NUTS2
@@ -61,13 +61,8 @@ ANSWERS = {CONFIRMED: ("confirmed", "confirmed_at"), WITHDRAWN: ("withdrawn", "w
 ENDED = ("completed", "abandoned")
 
 
-def _instant(s: str) -> datetime:
-    t = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
 def _newer(doc: Doc, event: CloudEvent) -> bool:
-    return doc.get("updated_at") is None or _instant(event.time) >= _instant(doc["updated_at"])
+    return doc.get("updated_at") is None or instant(event.time) >= instant(doc["updated_at"])
 
 
 async def ensure_indexes(store: DocumentStore) -> None:
@@ -127,8 +122,8 @@ async def answered(store: DocumentStore, region: str, event: CloudEvent) -> bool
                 "answer %s: %s of %s is no co-sponsor of %s", event.id, d["council_id"], d["region"], doc["_id"]
             )
             return False
-        if entry.get("answered_at") is not None and (_instant(at), event.id) <= (
-            _instant(entry["answered_at"]),
+        if entry.get("answered_at") is not None and (instant(at), event.id) <= (
+            instant(entry["answered_at"]),
             entry["answer_id"],
         ):
             return False  # this answer again, or an older one arriving late

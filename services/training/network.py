@@ -14,7 +14,6 @@ is not kept. The reason of an early end (free text) is not copied.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -25,6 +24,7 @@ from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.errors import problem_responses
 from clustergrowth.inbox import apply_once
+from clustergrowth.instants import instant
 from clustergrowth.paging import Page
 from clustergrowth.store.port import Doc, DocumentStore
 from contracts import training as ev
@@ -36,11 +36,6 @@ PROPOSED, AGREED, COMPLETED = (
     m.event_type() for m in (ev.PlacementProposed, ev.PlacementAgreed, ev.PlacementCompleted)
 )
 FACTS = ("placement_id", "applicant", "host_id", "applicant_region", "host_region", "cross_border", "weeks")
-
-
-def _instant(s: str) -> datetime:
-    t = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 async def ensure_indexes(store: DocumentStore) -> None:
@@ -57,7 +52,7 @@ async def handle(store: DocumentStore, region: str, event: CloudEvent, origin: O
         return False  # none of ours: not kept
 
     def changed(doc: Doc) -> Doc:
-        if doc.get("updated_at") is not None and _instant(event.time) < _instant(doc["updated_at"]):
+        if doc.get("updated_at") is not None and instant(event.time) < instant(doc["updated_at"]):
             return doc  # an older event replayed after a newer one
         doc.update({k: d[k] for k in FACTS}, region=origin.region, updated_at=event.time)
         if event.type == PROPOSED:

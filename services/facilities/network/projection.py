@@ -17,13 +17,14 @@ applies once (inbox in each document).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from clustergrowth.bus.federation import Origin, partner_heartbeats, replay_partners
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
+from clustergrowth.instants import instant, later
 from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
 from contracts import facilities as ev
 
@@ -38,19 +39,8 @@ OPTIONAL = ("site_name", "city", "policy")  # carried when the owning region's c
 HEARTBEAT_POLL_S = 10.0  # how often partners' latest heartbeats are read (MirrorMaker 2 emits one a second)
 
 
-def instant(s: str) -> datetime:
-    """An ISO 8601 instant; one without an offset is taken as UTC (CloudEvents times should carry one)."""
-    t = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
 def entry_id(region: str, resource_id: str) -> str:
     return f"{region}:{resource_id}"
-
-
-def later(a: str | None, b: str) -> str:
-    """The later of two ISO 8601 instants (b when a is None)."""
-    return b if a is None or instant(b) > instant(a) else a
 
 
 @dataclass
