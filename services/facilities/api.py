@@ -306,8 +306,9 @@ async def resource_calendar(f: Ctx, who: CurrentPrincipal, resource_id: str) -> 
     summary="Book a resource",
 )
 async def create_booking(f: Ctx, who: CurrentPrincipal, body: c.BookResource) -> Response:
-    """The busiest route: the answer is the BookingOut's own JSON, so that FastAPI does not validate and
-    encode the model a second time (``response_model`` still documents it)."""
+    """The busiest route: the answer is the BookingOut's own JSON, so that FastAPI does not validate the
+    model a second time against ``response_model`` (which still documents it); either way pydantic-core
+    encodes it once. Worth about 1 % of the route's CPU in py-spy's samples."""
     b = await h.book(f, body, who)
     location = {"Location": f"/api/v1/facilities/bookings/{b.id}"}
     return Response(booking_out(b).model_dump_json(), 201, location, media_type="application/json")
