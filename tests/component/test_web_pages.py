@@ -746,3 +746,112 @@ async def test_a_councils_dashboard_meeting_and_a_proposed_initiative(client: ht
     assert "Your initiative is proposed." in page
     item = re.search(r'<li id="initiative-[\w-]+"><h3>Metrology days</h3>(.*?)</li>', page)
     assert item is not None and "cross-border" in item.group(1) and "IE05, ITH5" in item.group(1)  # Ireland, Italy
+
+
+async def test_the_waiting_list_an_offer_claimed_and_an_early_check_in(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    site = "/facilities/sites/ork-rubicon"
+    day = weekday_ahead(7).isoformat()
+    slot = {"resource_id": "ork-rubicon-desk-3", "day": day, "start": "10:00", "end": "11:00"}
+    csrf = await sign_in(client)
+    booked = await client.post(f"{site}/book", data={"csrf": csrf, **slot})
+    assert booked.status_code == 303
+    booking = booked.headers["location"].split("booked=")[1]
+    sme_cookies = dict(client.cookies)
+    client.cookies.clear()
+    student = await sign_in(client, "demo-student")
+    free = await client.post(f"{site}/waitlist", data={"csrf": student, **slot, "start": "14:00", "end": "15:00"})
+    assert free.status_code == 409 and 'class="problem"' in free.text  # the slot is free: the API says so
+    taken = await client.post(f"{site}/book", data={"csrf": student, **slot})
+    assert taken.status_code == 409 and "Join the waiting list for this time" in taken.text
+    joined = await client.post(f"{site}/waitlist", data={"csrf": student, **slot})
+    assert joined.status_code == 303 and "/facilities/bookings?joined=" in joined.headers["location"]
+    mine = (await client.get(joined.headers["location"])).text
+    assert "You are on the waiting list." in mine and "Waiting: number 1 in line" in mine
+    student_cookies = dict(client.cookies)
+
+    client.cookies.clear()
+    client.cookies.update(sme_cookies)
+    assert (await client.post(f"/facilities/bookings/{booking}/cancel", data={"csrf": csrf})).status_code == 303
+    client.cookies.clear()
+    client.cookies.update(student_cookies)
+
+    async def offered() -> bool:
+        return "/claim" in (await client.get("/facilities/bookings")).text
+
+    await eventually(offered, timeout_s=20, what="the freed slot offered to the first in line")
+    mine = (await client.get("/facilities/bookings")).text
+    assert re.search(r"Offered to you: 10:00\u202fAM–11:00\u202fAM is held for you until", mine)
+    [entry] = re.findall(r"/facilities/waitlist/([\w-]+)/claim", mine)
+    claimed = await client.post(f"/facilities/waitlist/{entry}/claim", data={"csrf": student})
+    assert claimed.status_code == 303 and "booked=" in claimed.headers["location"]
+    after = (await client.get(claimed.headers["location"])).text
+    assert re.search(
+        r"<th scope=\"row\">Hot desk 3</th>\s*<td>[^<]*10:00\u202fAM[^<]*</td>\s*<td><span[^>]*>Confirmed", after
+    )
+    assert "My places in line" not in after  # the API lists only the places still held
+    again = await client.post(f"/facilities/waitlist/{entry}/claim", data={"csrf": student})
+    assert again.status_code == 409 and 'class="problem"' in again.text  # claimed once: said on the page
+
+    # a resource that asks for check-in 15 minutes after the start: too early to check in a week ahead
+    made = await client.post(
+        "/api/v1/facilities/resources",
+        json={
+            "site_id": "ork-rubicon",
+            "name": "Hot desk 9",
+            "kind": "hot_desk",
+            "policy": {"check_in_grace_minutes": 15},
+        },
+        headers={"Authorization": token("co", "region_admin")},
+    )
+    assert made.status_code == 201, made.text
+    desk = made.json()["id"]
+    r = await client.post(f"{site}/book", data={"csrf": student, **slot, "resource_id": desk})
+    assert r.status_code == 303
+    mine = (await client.get("/facilities/bookings")).text
+    assert "check in by" in mine and "/check-in" in mine
+    [early] = re.findall(r"/facilities/bookings/([\w-]+)/check-in", mine)
+    refused = await client.post(f"/facilities/bookings/{early}/check-in", data={"csrf": student})
+    assert refused.status_code == 409 and 'class="problem"' in refused.text
+
+
+async def test_a_weekly_series_skips_a_taken_date_and_fail_books_nothing(client: httpx.AsyncClient) -> None:
+    site = "/facilities/sites/ork-rubicon"
+    first = weekday_ahead(2)
+    csrf = await sign_in(client)
+    taken = {"resource_id": "ork-rubicon-desk-4", "day": (first + timedelta(days=7)).isoformat()}
+    r = await client.post(f"{site}/book", data={"csrf": csrf, **taken, "start": "10:00", "end": "11:00"})
+    assert r.status_code == 303
+    series = {
+        "csrf": csrf,
+        "series_resource_id": "ork-rubicon-desk-4",
+        "series_day": first.isoformat(),
+        "series_start": "10:00",
+        "series_end": "11:00",
+        "series_weeks": "3",
+        "series_on_conflict": "skip",
+    }
+    r = await client.post(f"{site}/series", data=series | {"series_weeks": "1"})
+    assert r.status_code == 422 and 'id="series_weeks-error"' in r.text  # a series is 2 weeks or more
+    r = await client.post(f"{site}/series", data=series | {"series_end": "09:00"})  # the API's reason, at the field
+    assert r.status_code == 422
+    assert re.search(r'id="series_end"[^>]*aria-invalid="true" aria-describedby="series_end-error"', r.text)
+    failed = await client.post(f"{site}/series", data=series | {"series_on_conflict": "fail"})
+    assert failed.status_code == 409  # nothing booked; the second week is named, in words
+    second = (first + timedelta(days=7)).strftime("%b %-d, %Y")
+    assert f"<li>{second}, 10:00\u202fAM: already booked</li>" in failed.text
+    assert (await client.get("/facilities/bookings")).text.count('<th scope="row">Hot desk 4</th>') == 1  # only one
+    made = await client.post(f"{site}/series", data=series)
+    assert made.status_code == 303 and "/facilities/series/" in made.headers["location"]
+    page = (await client.get(made.headers["location"])).text
+    assert "Your weekly booking is made." in page and "2 of 3 dates booked." in page
+    rows = re.findall(r"<td>(Booked|Not booked)</td>\s*<td>([^<]*)</td>", page)
+    assert rows == [("Booked", ""), ("Not booked", "already booked"), ("Booked", "")]
+
+
+async def test_the_manager_page_lists_no_shows(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "demo-manager")
+    page = (await client.get("/facilities/manage")).text
+    assert '<h2 id="no-shows-title">No-shows</h2>' in page
+    assert "No booking has been released for a no-show." in page  # the demo has none yet

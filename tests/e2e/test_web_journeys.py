@@ -703,3 +703,87 @@ def test_a_councils_dashboard_minutes_and_a_new_initiative(browser: Browser, sta
             no_violations(axe, page, f"council initiative refused {lang}")
     finally:
         context.close()
+
+
+def test_the_waiting_list_and_a_weekly_series(browser: Browser, stack: str, axe: Axe) -> None:
+    """A student finds a desk taken and joins its waiting list from the booking form; the SME cancels, the
+    freed slot is offered to the student, who claims it. The SME books four weeks of a desk, one date taken:
+    the series is booked without it and the page says why. Axe on the site (refused booking), my bookings
+    with a place in line, and the series page, in every language."""
+    sme, student = browser.new_context(), browser.new_context()
+    try:
+        s, st = sme.new_page(), student.new_page()
+        sign_in(s, stack, "demo-sme")
+        sign_in(st, stack, "demo-student")
+        day = weekday_ahead(9).isoformat()
+        for p in (s, st):
+            p.goto(f"{stack}/facilities/sites/{SITE}?day={day}")
+            p.select_option("#resource_id", f"{SITE}-desk-4")
+            p.fill("#start", "13:00")
+            p.fill("#end", "14:00")
+            p.click("form.booking button.primary")
+            p.wait_for_load_state()
+        assert "booked=" in s.url
+        assert st.locator("main .problem").count() == 1  # taken: said, and the form keeps what was typed
+        st.click("form.booking button.line")  # the same slot, to the waiting list instead
+        st.wait_for_url(re.compile(r".*joined=.*"))
+        assert "Waiting: number 1 in line" in st.locator("table[aria-labelledby='line-title'] tbody tr").inner_text()
+        shoot(st, "waiting-list", readme=True)
+
+        s.locator("tbody tr", has_text="Hot desk 4").locator("button", has_text="Cancel").click()
+        s.wait_for_url(re.compile(r".*cancelled=.*"))
+        for _ in range(50):  # the freed slot is offered to the first in line
+            st.goto(f"{stack}/facilities/bookings")
+            if st.locator("form[action$='/claim']").count():
+                break
+            st.wait_for_timeout(200)
+        offered = st.locator("table[aria-labelledby='line-title'] tbody tr").inner_text()
+        assert "Offered to you" in offered
+        for lang in LANGUAGES:  # the page with an offer, in every language
+            switch_language(st, lang)
+            no_violations(axe, st, f"offer {lang}")
+            shoot(st, f"offer-{lang}")
+        switch_language(st, "en")
+        st.click("form[action$='/claim'] button")
+        st.wait_for_url(re.compile(r".*booked=.*"))
+        assert "Confirmed" in st.locator("tbody tr", has_text="Hot desk 4").inner_text()
+
+        first = weekday_ahead(3)
+        s.goto(f"{stack}/facilities/sites/{SITE}?day={(first + timedelta(days=7)).isoformat()}")
+        s.select_option("#resource_id", f"{SITE}-desk-1")
+        s.fill("#start", "09:00")
+        s.fill("#end", "10:00")
+        s.click("form.booking button.primary")
+        s.wait_for_url(re.compile(r".*booked=.*"))
+        s.goto(f"{stack}/facilities/sites/{SITE}?day={first.isoformat()}")
+        s.select_option("#series_resource_id", f"{SITE}-desk-1")
+        s.fill("#series_day", first.isoformat())
+        s.fill("#series_start", "09:00")
+        s.fill("#series_end", "10:00")
+        s.fill("#series_weeks", "4")
+        s.check("#series_on_conflict-skip")
+        s.click("form.series button[type=submit]")
+        s.wait_for_url(re.compile(r".*/facilities/series/.*"))
+        statuses = s.locator("main tbody tr td:first-of-type").all_inner_texts()
+        assert statuses == ["Booked", "Not booked", "Booked", "Booked"]  # the second week was taken
+        shoot(s, "weekly-series", readme=True)
+        series_url = s.url.split("?")[0]
+        for lang in LANGUAGES:
+            switch_language(s, lang)
+            s.goto(series_url)
+            no_violations(axe, s, f"series {lang}")
+            shoot(s, f"series-{lang}")
+            s.goto(f"{stack}/facilities/sites/{SITE}?day={first.isoformat()}")
+            s.select_option("#series_resource_id", f"{SITE}-desk-1")
+            s.fill("#series_day", first.isoformat())
+            s.fill("#series_start", "09:00")
+            s.fill("#series_end", "10:00")
+            s.fill("#series_weeks", "2")
+            s.check("#series_on_conflict-fail")
+            s.click("form.series button[type=submit]")  # both dates are taken now: nothing booked, each said
+            s.wait_for_load_state()
+            assert s.locator("main .problem li").count() == 2
+            no_violations(axe, s, f"series refused {lang}")
+    finally:
+        sme.close()
+        student.close()

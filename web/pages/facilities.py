@@ -1,5 +1,7 @@
-"""Facilities: search sites and resources, a site's availability by day, book, my bookings (cancel, the
-iCalendar file) and, for managers, the requests waiting for approval."""
+"""Facilities: search sites and resources, a site's availability by day, book (or join the waiting list
+for a taken slot), book a weekly series (``on_conflict`` fail or skip, each refused date said why), my
+bookings (cancel, check in, the iCalendar file) and my places in line (claim an offer, leave), and, for
+managers, the requests waiting for approval and the no-shows per person."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from web.platform import Problem
 
 KINDS = ("hot_desk", "meeting_room", "lab", "equipment", "university_access_point")
 MAX_LIST = 200
+MAX_WEEKS = 52
 
 
 def parse_day(value: str | None, today: date) -> date:
@@ -42,6 +45,30 @@ def status_names(page: Page) -> dict[str, str]:
         "pending_approval": _("Waiting for approval"),
         "cancelled": _("Cancelled"),
         "rejected": _("Rejected"),
+        "released": _("Released: not checked in"),
+    }
+
+
+def refusal_names(page: Page) -> dict[str, str]:
+    """Why an occurrence of a series was not booked (the API's reason keys)."""
+    _ = page._
+    return {
+        "taken": _("already booked"),
+        "closed": _("the site is closed that day"),
+        "outside_opening_hours": _("outside the opening hours"),
+        "policy": _("the resource's rules do not allow it"),
+    }
+
+
+def line_names(page: Page) -> dict[str, str]:
+    """A place in line's status."""
+    _ = page._
+    return {
+        "waiting": _("Waiting"),
+        "offered": _("Offered to you"),
+        "claimed": _("Claimed"),
+        "lapsed": _("Offer lapsed"),
+        "left": _("Left the line"),
     }
 
 
@@ -95,6 +122,8 @@ def routes(web: Web) -> list[Route]:
         errors: dict[str, str] | None = None,
         problem: Problem | None = None,
         status: int = 200,
+        refused: list[dict[str, Any]] | None = None,
+        series_problem: Problem | None = None,
     ) -> Response:
         site_id = page.request.path_params["site_id"]
         site = await page.api.get(f"/facilities/sites/{site_id}")
@@ -119,9 +148,13 @@ def routes(web: Web) -> list[Route]:
             resources=resources,
             availability=by_resource,
             kinds=kind_names(page),
-            form=form or {"day": day.isoformat()},
+            form=form or {"day": day.isoformat(), "series_day": day.isoformat(), "series_weeks": "4"},
             errors=errors or {},
             problem=problem,
+            refused=refused or [],
+            series_problem=series_problem,
+            reasons=refusal_names(page),
+            max_weeks=MAX_WEEKS,
             here=f"/facilities/sites/{site_id}?day={day.isoformat()}",
         )
 
@@ -147,18 +180,32 @@ def routes(web: Web) -> list[Route]:
             return await site_page(page, form, fields, problem=p, status=p.status)
         return page.redirect(f"/facilities/bookings?booked={booking['id']}")
 
-    async def mine(page: Page) -> Response:
+    async def mine_page(page: Page, problem: Problem | None = None, status: int = 200) -> Response:
         bookings = await page.api.get("/facilities/bookings/mine", {"limit": MAX_LIST})
         resources = {r["id"]: r for r in await page.api.get("/facilities/resources", {"limit": MAX_LIST})}
+        line = await page.api.get("/facilities/waitlist/mine", {"limit": MAX_LIST})
         bookings.sort(key=lambda b: b["start"])
+        line.sort(key=lambda e: (e["status"] not in ("offered", "waiting"), e["start"]))
+        q = page.request.query_params
         return page.render(
             "facilities/mine.html",
+            status,
             bookings=bookings,
             resources=resources,
+            line=line,
             statuses=status_names(page),
-            booked=page.request.query_params.get("booked"),
-            cancelled=page.request.query_params.get("cancelled"),
+            line_statuses=line_names(page),
+            booked=q.get("booked"),
+            cancelled=q.get("cancelled"),
+            joined=q.get("joined"),
+            left=q.get("left"),
+            checked_in=q.get("checked_in"),
+            problem=problem,
+            here="/facilities/bookings",
         )
+
+    async def mine(page: Page) -> Response:
+        return await mine_page(page)
 
     async def cancel(page: Page) -> Response:
         await page.form()
@@ -192,13 +239,115 @@ def routes(web: Web) -> list[Route]:
                     if b["status"] == "pending_approval":
                         waiting.append({"booking": b, "resource": r, "site": s})
         waiting.sort(key=lambda w: w["booking"]["start"])
+        no_shows = []
+        for s in mine:
+            for n in await page.api.get(f"/facilities/sites/{s['id']}/no-shows", {"limit": MAX_LIST}):
+                no_shows.append({**n, "site": s})
+        no_shows.sort(key=lambda n: (-n["no_shows"], n["last_start"]))
         return page.render(
             "facilities/manage.html",
             sites=mine,
             waiting=waiting,
+            no_shows=no_shows,
             decided=page.request.query_params.get("decided"),
             problem=None,
         )
+
+    async def join_line(page: Page) -> Response:
+        """The booking form's second button: join the waiting list for the slot instead of booking it."""
+        form = await page.form()
+        site = await page.api.get(f"/facilities/sites/{page.request.path_params['site_id']}")
+        window, errors = booking_window(form, site["timezone"], page._)
+        if not form.get("resource_id"):
+            errors["resource_id"] = page._("Choose what to book.")
+        if errors:
+            return await site_page(page, form, errors, status=422)
+        try:
+            entry = await page.api.post("/facilities/waitlist", {"resource_id": form["resource_id"], **window})
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            fields = {k if k in ("start", "end") else "resource_id": v for k, v in p.fields.items()}
+            return await site_page(page, form, fields, problem=p, status=p.status)
+        return page.redirect(f"/facilities/bookings?joined={entry['id']}")
+
+    async def book_series(page: Page) -> Response:
+        form = await page.form()
+        site = await page.api.get(f"/facilities/sites/{page.request.path_params['site_id']}")
+        first = {k: form.get(f"series_{k}", "") for k in ("day", "start", "end")}
+        window, found = booking_window(first, site["timezone"], page._)
+        errors = {f"series_{k}": v for k, v in found.items()}
+        if not form.get("series_resource_id"):
+            errors["series_resource_id"] = page._("Choose what to book.")
+        try:
+            weeks = int(form.get("series_weeks", ""))
+        except ValueError:
+            weeks = 0
+        if not 2 <= weeks <= MAX_WEEKS:
+            errors["series_weeks"] = page._("Enter a whole number of weeks from 2 to %(n)s.") % {"n": MAX_WEEKS}
+        if form.get("series_on_conflict") not in ("fail", "skip"):
+            errors["series_on_conflict"] = page._("Choose what to do with dates already taken.")
+        if errors:
+            return await site_page(page, form, errors, status=422)
+        body = {
+            "resource_id": form["series_resource_id"],
+            **window,
+            "rrule": f"FREQ=WEEKLY;COUNT={weeks}",
+            "on_conflict": form["series_on_conflict"],
+        }
+        try:
+            made = await page.api.post("/facilities/series", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            names = {"start": "series_start", "end": "series_end", "rrule": "series_weeks"}
+            fields = {names.get(k, "series_resource_id"): v for k, v in p.fields.items()}
+            refused = [c for c in p.extra.get("conflicts") or [] if isinstance(c, dict)][:MAX_WEEKS]
+            return await site_page(page, form, fields, status=p.status, refused=refused, series_problem=p)
+        return page.redirect(f"/facilities/series/{made['id']}?done=booked")
+
+    async def series(page: Page) -> Response:
+        found = await page.api.get(f"/facilities/series/{page.request.path_params['series_id']}")
+        resource = await page.api.get(f"/facilities/resources/{found['resource_id']}")
+        return page.render(
+            "facilities/series.html",
+            series=found,
+            resource=resource,
+            reasons=refusal_names(page),
+            occurrence_names={
+                "planned": page._("Planned"),
+                "booked": page._("Booked"),
+                "skipped": page._("Not booked"),
+                "cancelled": page._("Cancelled"),
+            },
+            notice=page.request.query_params.get("done", ""),
+        )
+
+    async def claim(page: Page) -> Response:
+        await page.form()
+        entry, action = page.request.path_params["entry_id"], page.request.path_params["action"]
+        if action not in ("claim", "leave"):
+            return page.render("error.html", 404, message=page._("Page not found."))
+        try:
+            answer = await page.api.post(f"/facilities/waitlist/{entry}/{action}")
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await mine_page(page, p, p.status)
+        if action == "claim":
+            return page.redirect(f"/facilities/bookings?booked={(answer or {}).get('id', '')}")
+        return page.redirect("/facilities/bookings?left=1")
+
+    async def check_in(page: Page) -> Response:
+        await page.form()
+        booking_id = page.request.path_params["booking_id"]
+        try:
+            await page.api.post(f"/facilities/bookings/{booking_id}/check-in")
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await mine_page(page, p, p.status)
+        return page.redirect(f"/facilities/bookings?checked_in={booking_id}")
 
     async def decide(page: Page) -> Response:
         await page.form()
@@ -212,6 +361,11 @@ def routes(web: Web) -> list[Route]:
         Route("/facilities", web.page(search)),
         Route("/facilities/sites/{site_id}", web.page(site)),
         Route("/facilities/sites/{site_id}/book", web.page(book), methods=["POST"]),
+        Route("/facilities/sites/{site_id}/waitlist", web.page(join_line), methods=["POST"]),
+        Route("/facilities/sites/{site_id}/series", web.page(book_series), methods=["POST"]),
+        Route("/facilities/series/{series_id}", web.page(series)),
+        Route("/facilities/waitlist/{entry_id}/{action}", web.page(claim), methods=["POST"]),
+        Route("/facilities/bookings/{booking_id}/check-in", web.page(check_in), methods=["POST"]),
         Route("/facilities/bookings", web.page(mine)),
         Route("/facilities/bookings/{booking_id}/cancel", web.page(cancel), methods=["POST"]),
         Route("/facilities/calendar.ics", web.page(calendar)),
