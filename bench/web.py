@@ -47,7 +47,11 @@ def pages(day: str, sme: str, practices: str) -> dict[str, tuple[str, list[str]]
         ),
         "my bookings": (
             "/facilities/bookings",
-            ["/facilities/bookings/mine?limit=200", "/facilities/resources?limit=200"],
+            [
+                "/facilities/bookings/mine?limit=200",
+                "/facilities/resources?limit=200",
+                "/facilities/waitlist/mine?limit=200",
+            ],
         ),
         "assessment results": (
             f"/assessment/smes/{sme}",
@@ -59,6 +63,7 @@ def pages(day: str, sme: str, practices: str) -> dict[str, tuple[str, list[str]]
             ],
         ),
         "cluster explorer": ("/explorer?need=finance", ["/mapping/cluster-map"]),
+        "challenge marketplace": ("/matching", ["/matching/challenges?limit=200"]),
         "practice results": (
             f"/training/practices/assessments/{practices}",
             [
