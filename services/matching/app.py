@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from clustergrowth.bus import EventBus
 from clustergrowth.component import ServiceComponent
+from clustergrowth.partners import HEARTBEAT_POLL_S
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as mapping_ev
@@ -55,11 +56,12 @@ class MatchingService(ServiceComponent):
         self.network = network.NetworkChallenges(  # partners' challenges, from their replicated events
             self.store,
             settings.region,
-            lambda: self.matching.clock(),  # the context's clock at each read (tests replace it)
             {p.region: p.api_base for p in settings.auth_partners},
             timedelta(seconds=settings.network_stale_after_s),
+            clock=lambda: self.matching.clock(),  # the context's clock at each read (tests replace it)
         )
         self.subscribe_federated(network.GROUP, [ev.TOPIC], self.network.handle)
+        self.every("partner heartbeats", HEARTBEAT_POLL_S, lambda: self.network.poll_heartbeats(self.bus))
 
     def mount(self, app: FastAPI) -> None:
         super().mount(app)

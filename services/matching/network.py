@@ -9,17 +9,18 @@ region's business: a person of this region signs in there with this region's iss
 other's issuers), makes a candidate profile and ranks the challenge (``apply_at``); that region's rounds
 decide, under its rules.
 
-Every partner event also moves that partner's ``last_event_at``; an entry is ``stale`` once the partner
-has been silent longer than ``CG_NETWORK_STALE_AFTER_S`` on the service's clock. An older posting replayed
-after a newer one changes nothing; a redelivered replica applies once (inbox in each document). Local
-events are not projected: this region's challenges are its own ``challenges``.
+Every partner event and MirrorMaker 2's heartbeats are the partner's signs of life
+(``clustergrowth.partners``): an entry is ``stale`` once both are older than ``CG_NETWORK_STALE_AFTER_S``
+on the service's clock. An older posting replayed after a newer one changes nothing; a redelivered
+replica applies once (inbox in each document). Local events are not projected: this region's challenges
+are its own ``challenges``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -29,33 +30,29 @@ from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
-from clustergrowth.instants import instant, later
+from clustergrowth.instants import instant
 from clustergrowth.paging import Page
+from clustergrowth.partners import PartnerSigns
 from clustergrowth.problems import field_error
 from clustergrowth.settings import NUTS2
-from clustergrowth.store.port import Doc, DocumentStore
+from clustergrowth.store.port import Doc
 from contracts import matching as ev
 from services.matching.routes.common import PROBLEMS, Term
 
 GROUP = "matching.network"
 CHALLENGES = "network_challenges"
-PARTNERS = "network_partners"
 POSTED, ACCEPTED = ev.ChallengePosted.event_type(), ev.MatchAccepted.event_type()
 POSTED_FIELDS = ("challenge_id", "programme", "organisation", "term", "work_mode", "skills", "capacity")
 OPTIONAL = ("title", "languages", "starts_on", "ends_on")  # carried by postings of contract versions that have them
-MAX_PARTNER_REGIONS = 1000
 DEMO = "demo-"
 
 
 @dataclass
-class NetworkChallenges:
-    """The partner challenge catalogue: its projection (``handle``) and what its reads need."""
+class NetworkChallenges(PartnerSigns):
+    """The partner challenge catalogue: its projection (``handle``) and what its reads need; its
+    partners' signs of life (``PartnerSigns``)."""
 
-    store: DocumentStore
-    region: str
-    clock: Callable[[], datetime]
-    api_bases: dict[str, str | None] = field(default_factory=dict)  # partner region -> its public API base
-    stale_after: timedelta = timedelta(minutes=15)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def ensure_indexes(self) -> None:
         await self.store.ensure_index(CHALLENGES, ["listed", "region", "term", "_id"])
@@ -65,12 +62,7 @@ class NetworkChallenges:
         if origin.partner is None or origin.region == self.region:
             return  # ours: this region's challenges are its own documents
         region = origin.region
-
-        def heard(doc: Doc) -> Doc:
-            doc["last_event_at"] = later(doc.get("last_event_at"), event.time)
-            return doc
-
-        await apply_once(self.store, PARTNERS, region, event.id, heard)
+        await self.seen(region, event)
         d = event.data
         key = f"{region}:{d.get('challenge_id')}"
         if event.type == POSTED:
@@ -95,14 +87,6 @@ class NetworkChallenges:
                 return doc
 
             await apply_once(self.store, CHALLENGES, key, event.id, accepted)
-
-    async def last_events(self) -> dict[str, str]:
-        """Partner region -> time of its last replicated event (regions heard from; bounded)."""
-        docs = await self.store.find(PARTNERS, {}, sort=[("_id", 1)], limit=MAX_PARTNER_REGIONS)
-        return {d["_id"]: d["last_event_at"] for d in docs}
-
-    def stale(self, last_event_at: str | None, now: datetime) -> bool:
-        return last_event_at is None or now - instant(last_event_at) > self.stale_after
 
 
 # --- routes --------------------------------------------------------------------------------------------------
@@ -142,8 +126,12 @@ class NetworkChallengeOut(BaseModel):
         description="where to apply: the owning region's candidate profile and ranking of challenges"
     )
     updated_at: str = Field(description="time of the owning region's event that last changed this entry")
-    stale: bool = Field(description="the owning region's stream has been silent longer than the threshold")
-    partner_last_event_at: str | None
+    stale: bool = Field(
+        description="the owning region's events and MirrorMaker 2's heartbeats from it have both been silent "
+        "longer than the threshold"
+    )
+    partner_last_event_at: str | None = Field(description="time of the last event replicated from that region")
+    partner_last_heartbeat_at: str | None = Field(description="time of the last heartbeat replicated from that region")
     demo: bool = Field(description="seeded by the one-process demo as replicated data, not from a running region")
 
 
@@ -179,10 +167,11 @@ async def network_challenges(
     if open_only:
         q["open"] = True
     docs = await page.query(net.store, CHALLENGES, q, [("region", 1), ("term", 1)])
-    now, last = net.clock(), await net.last_events()
+    now, signs = net.clock(), await net.signs_of_life()
     out = []
     for d in docs:
         left = max(0, d["capacity"] - d.get("accepted", 0))
+        last, beat = signs.get(d["region"], (None, None))
         api_base = net.api_bases.get(d["region"])
         out.append(
             NetworkChallengeOut(
@@ -203,8 +192,9 @@ async def network_challenges(
                 api_base=api_base,
                 apply_at=f"{api_base.rstrip('/')}/matching/candidates/me/preferences" if api_base else None,
                 updated_at=d["updated_at"],
-                stale=net.stale(last.get(d["region"]), now),
-                partner_last_event_at=last.get(d["region"]),
+                stale=net.stale(last, now, beat),
+                partner_last_event_at=last,
+                partner_last_heartbeat_at=beat,
                 demo=d.get("demo", False),
             )
         )

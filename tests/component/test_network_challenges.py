@@ -1,9 +1,9 @@
 """Challenges across borders (issue 18): partners' ChallengePosted, replicated to this region as
 ``<alias>.matching.events``, become read-only entries naming the owning region and where to apply;
 each partner's MatchAccepted takes one of the challenge's places; an entry is stale once its region has
-been silent longer than the threshold. Events are fed as MirrorMaker 2 would deliver them (on the
-embedded bus's replica topic, with the partner's region and source); expected values are written out by
-hand from the events each test sends."""
+been silent longer than the threshold and no heartbeat came from it either. Events are fed as MirrorMaker
+2 would deliver them (on the embedded bus's replica topic, with the partner's region and source);
+expected values are written out by hand from the events each test sends."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from fastapi import FastAPI
 from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.events import make_event
+from clustergrowth.partners import PARTNERS
 from clustergrowth.settings import RuntimeSettings, TrustedIssuer
 from clustergrowth.store.sqlite import SqliteStore
 from contracts import matching as mev
 from instance.app import create_app
-from services.matching.network import CHALLENGES, PARTNERS, NetworkChallenges
+from services.matching.network import CHALLENGES, NetworkChallenges
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import eventually
 
@@ -87,7 +88,7 @@ class Clock:
 @pytest.fixture
 async def net(tmp_path: Path) -> AsyncIterator[NetworkChallenges]:
     store = SqliteStore(tmp_path / "store.db")
-    yield NetworkChallenges(store, "IE05", Clock(datetime(2027, 2, 26, 12, tzinfo=UTC)), {"ITH5": BOLOGNA_API})
+    yield NetworkChallenges(store, "IE05", {"ITH5": BOLOGNA_API}, clock=Clock(datetime(2027, 2, 26, 12, tzinfo=UTC)))
     await store.close()
 
 
@@ -228,6 +229,7 @@ async def test_a_student_in_cork_finds_bolognas_challenge_and_where_to_apply(
         "updated_at": T0,
         "stale": False,
         "partner_last_event_at": T0,
+        "partner_last_heartbeat_at": None,
         "demo": False,
     }
     # the full one is left out when only open ones are asked for; other filters narrow as they say
@@ -247,6 +249,13 @@ async def test_a_student_in_cork_finds_bolognas_challenge_and_where_to_apply(
         (True, T0, T0),
         (True, T0, "2027-02-26T11:00:00+00:00"),
     ]
+    # a heartbeat replicated from Bologna at 12:09 (its topics quiet) keeps it alive to 12:19, not past
+    assert await a.state.matching_network.heartbeat("ITH5", "2027-02-26T12:09:00+00:00")
+    clock.now = datetime(2027, 2, 26, 12, 19, tzinfo=UTC)
+    rows = (await client.get(API, headers=aoife)).json()
+    assert {(x["stale"], x["partner_last_heartbeat_at"]) for x in rows} == {(False, "2027-02-26T12:09:00+00:00")}
+    clock.now = datetime(2027, 2, 26, 12, 19, 0, 1, tzinfo=UTC)
+    assert {x["stale"] for x in (await client.get(API, headers=aoife)).json()} == {True}
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,10 @@
 A federated consumer reads partners' replicas of ``facilities.events`` (``<alias>.facilities.events``)
 and keeps, per partner resource, what its ``ResourceListed`` said (and its booking policy when the event
 carries one), keyed ``<region>:<resource id>`` so two regions' ids never collide. Every partner event,
-whatever its type, also moves that partner's ``last_event_at`` (the CloudEvent time of the latest
-replicated event). MirrorMaker 2's heartbeats are a sign of life too (``poll_heartbeats``, every
-``HEARTBEAT_POLL_S``: the latest of ``<alias>.heartbeats`` moves the partner's ``last_heartbeat_at``), so a
-partner whose topics are quiet while its heartbeats keep arriving is not stale: its entries are shown
-stale only when both its last event and its last heartbeat are older than the stale threshold on the
-service's clock (or it was never heard from). Read-only here: a booking goes to the owning region's API.
+whatever its type, and MirrorMaker 2's heartbeats are the partner's signs of life
+(``clustergrowth.partners``): its entries are shown stale only when both its last event and its last
+heartbeat are older than the stale threshold on the service's clock (or it was never heard from).
+Read-only here: a booking goes to the owning region's API.
 
 Local events are not projected (this region's catalogue is its own ``resources``); a redelivered replica
 applies once (inbox in each document).
@@ -16,27 +14,26 @@ applies once (inbox in each document).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from clustergrowth.bus.federation import Origin, partner_heartbeats, replay_partners
+from clustergrowth.bus.federation import Origin, replay_partners
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
-from clustergrowth.instants import instant, later
-from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
+from clustergrowth.instants import instant
+from clustergrowth.partners import HEARTBEAT_POLL_S, PARTNERS, PartnerSigns
+from clustergrowth.store.port import Doc, DocumentStore
 from contracts import facilities as ev
 
 GROUP = "facilities.network"
 RESOURCES = "network_resources"
-PARTNERS = "network_partners"
 LISTED = ev.ResourceListed.event_type()
 FIELDS = ("resource_id", "site_id", "resource_name", "kind", "capacity", "timezone")
 DEMO = "demo-"  # ids of the one-process demo's seeded replicas (services/facilities/seed.py)
-MAX_PARTNER_REGIONS = 1000  # partners heard from (a partners file lists at most 64; replicas may name more)
 OPTIONAL = ("site_name", "city", "policy")  # carried when the owning region's contract version has them
-HEARTBEAT_POLL_S = 10.0  # how often partners' latest heartbeats are read (MirrorMaker 2 emits one a second)
+__all__ = ["GROUP", "HEARTBEAT_POLL_S", "PARTNERS", "RESOURCES", "NetworkCatalogue", "clear", "entry_id"]
 
 
 def entry_id(region: str, resource_id: str) -> str:
@@ -44,13 +41,9 @@ def entry_id(region: str, resource_id: str) -> str:
 
 
 @dataclass
-class NetworkCatalogue:
-    """The partner catalogue: its projection (``handle``) and what its reads need."""
-
-    store: DocumentStore
-    region: str
-    api_bases: dict[str, str | None] = field(default_factory=dict)  # partner region -> its public API base
-    stale_after: timedelta = timedelta(minutes=15)
+class NetworkCatalogue(PartnerSigns):
+    """The partner catalogue: its projection (``handle``) and what its reads need; its partners' signs
+    of life (``PartnerSigns``)."""
 
     async def ensure_indexes(self) -> None:
         await self.store.ensure_index(RESOURCES, ["region", "site_id", "resource_name", "_id"])
@@ -60,14 +53,7 @@ class NetworkCatalogue:
         if origin.partner is None or origin.region == self.region:
             return  # ours: this region's own catalogue is its resources
         region = origin.region
-
-        def seen(doc: Doc) -> Doc:
-            doc["region"] = region
-            doc["last_event_at"] = later(doc.get("last_event_at"), event.time)
-            doc["events"] = doc.get("events", 0) + 1
-            return doc
-
-        await apply_once(self.store, PARTNERS, region, event.id, seen)
+        await self.seen(region, event)
         if event.type != LISTED:
             return
         data = event.data
@@ -96,40 +82,6 @@ class NetworkCatalogue:
             await self.heartbeat(region, at)
         return {"cleared": cleared, "events": read, "resources": await self.store.count(RESOURCES)}
 
-    async def poll_heartbeats(self, bus: EventBus) -> dict[str, str] | None:
-        """Read partners' latest MirrorMaker 2 heartbeats from the bus and keep each as its partner's
-        ``last_heartbeat_at`` (a later one only); the partners moved, or None when none moved."""
-        moved = {}
-        for region, at in (await partner_heartbeats(bus, self.region)).items():
-            if region != self.region and await self.heartbeat(region, at.isoformat()):
-                moved[region] = at.isoformat()
-        return moved or None
-
-    async def heartbeat(self, region: str, at: str) -> bool:
-        """Note a heartbeat of ``region`` at ``at`` (ISO 8601); True when it is later than the one held."""
-        while True:
-            doc = await self.store.get(PARTNERS, region)
-            if doc is not None and doc.get("last_heartbeat_at") and instant(doc["last_heartbeat_at"]) >= instant(at):
-                return False
-            new = {**(doc or {"_id": region}), "region": region, "last_heartbeat_at": at}
-            try:
-                if doc is None:
-                    await self.store.insert(PARTNERS, new)
-                    return True
-                if await self.store.replace(PARTNERS, new, doc["version"]):
-                    return True
-            except DuplicateKey:  # a concurrent first write: read again
-                continue
-
-    async def signs_of_life(self) -> dict[str, tuple[str | None, str | None]]:
-        """Partner region -> (time of its last replicated event, of its last heartbeat); bounded."""
-        docs = await self.store.find(PARTNERS, {}, sort=[("_id", 1)], limit=MAX_PARTNER_REGIONS)
-        return {d["_id"]: (d.get("last_event_at"), d.get("last_heartbeat_at")) for d in docs}
-
-    async def last_events(self) -> dict[str, str]:
-        """Partner region -> time of its last replicated event (regions heard from; bounded)."""
-        return {r: event for r, (event, _) in (await self.signs_of_life()).items() if event is not None}
-
     async def partners(self, now: datetime) -> list[dict[str, Any]]:
         """Every partner region heard from or configured, with its freshness at ``now``."""
         heard = await self.signs_of_life()
@@ -147,11 +99,6 @@ class NetworkCatalogue:
                 }
             )
         return out
-
-    def stale(self, last_event_at: str | None, now: datetime, last_heartbeat_at: str | None = None) -> bool:
-        """Silent for longer than the threshold, events and heartbeats alike (or never heard from)."""
-        signs = [instant(t) for t in (last_event_at, last_heartbeat_at) if t is not None]
-        return not signs or now - max(signs) > self.stale_after
 
 
 async def clear(store: DocumentStore, collection: str, batch: int = 1000) -> int:
