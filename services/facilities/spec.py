@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from clustergrowth.component import ServiceSpec
+from services.facilities import cli
 
 SPEC = ServiceSpec(
     "facilities",
     port=8101,
     title="SME Cluster Growth — facilities",
     component_path="services.facilities.app:FacilitiesService",
-    commands=(),
+    commands=(cli.REBUILD,),
 )
