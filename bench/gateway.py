@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -174,8 +175,8 @@ async def open_loop(port: int, token: str, rate: float, seconds: float, connecti
     return summary_ms(times)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants (all threads), from /proc."""
+def cpu_seconds(pid: int, user_only: bool = False) -> float:
+    """User + system (or user only) CPU time of a process and all its descendants (all threads), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     total, todo = 0.0, [pid]
     while todo:
@@ -183,7 +184,7 @@ def cpu_seconds(pid: int) -> float:
         try:
             stat = Path(f"/proc/{p}/stat").read_text()
             fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15)
+            total += (int(fields[11]) + (0 if user_only else int(fields[12]))) / tick  # utime, stime (fields 14, 15)
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
@@ -209,15 +210,16 @@ async def fixed_count(port: int, token: str, n: int, connections: int = 16) -> N
 
 def cpu_per_request(pid: int, port: int, token: str, n: int) -> dict[str, Any]:
     asyncio.run(fixed_count(port, token, min(n, 2000)))  # warm-up: pools filled, caches hot
-    before = cpu_seconds(pid)
+    before, user_before = cpu_seconds(pid), cpu_seconds(pid, user_only=True)
     t0 = time.perf_counter()
     asyncio.run(fixed_count(port, token, n))
     wall = time.perf_counter() - t0
-    used = cpu_seconds(pid) - before
+    used, user = cpu_seconds(pid) - before, cpu_seconds(pid, user_only=True) - user_before
     return {
         "requests": n,
         "cpu_s": round(used, 3),
         "cpu_us_per_request": round(used / n * 1e6, 1),
+        "user_us_per_request": round(user / n * 1e6, 1),
         "wall_s": round(wall, 2),
     }
 
@@ -251,13 +253,97 @@ def hop_cost(t: dict[str, Any], name: str, added_ngx: float) -> dict[str, Any]:
     }
 
 
+def quick(a: argparse.Namespace) -> dict[str, Any]:
+    """The phases asked for, on direct, nginx, the compiled front and each ``--edge-bin``, nothing saved."""
+    nginx = ensure_nginx()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
+    p_service, p_nginx = free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    log = open(tmp / "servers.log", "wb")
+    result: dict[str, Any] = {}
+    try:
+        procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
+        wait_ready(p_service, "/readyz")
+        gw_env = {**env, "CG_GATEWAY_MODE": "proxy", "CG_GATEWAY_FACILITIES_URL": f"http://127.0.0.1:{p_service}"}
+        fronts = {"edge": gw_env} | {
+            f"edge:{label}": {**gw_env, "CG_EDGE_BIN": path} for label, path in (e.split("=", 1) for e in a.edge_bin)
+        }
+        targets, pids = {"direct": p_service}, {}
+        for name, front_env in fronts.items():
+            targets[name] = free_port()
+            procs.append(
+                subprocess.Popen([CLI, "run", "edge", "--port", str(targets[name])], env=front_env, stderr=log)
+            )
+            pids[name] = procs[-1].pid
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, upstream=p_service, port=p_nginx))
+        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)], stderr=log))
+        targets["nginx"], pids["nginx"] = p_nginx, procs[-1].pid
+        for name in fronts:
+            wait_ready(targets[name])
+        wait_ready(p_nginx, "/healthz")
+        token = subprocess.run(
+            [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if "cpu" in a.quick:
+            cpu: dict[str, list[dict[str, Any]]] = {name: [] for name in pids}
+            for _ in range(a.rounds):
+                for name, pid in pids.items():
+                    cpu[name].append(cpu_per_request(pid, targets[name], token, a.cpu_requests))
+            result["cpu_us_per_request"] = {
+                n: {k: statistics.median(r[k] for r in runs) for k in ("cpu_us_per_request", "user_us_per_request")}
+                | {"rounds": [r["cpu_us_per_request"] for r in runs]}
+                for n, runs in cpu.items()
+            }
+        if "half" in a.quick:
+            half = asyncio.run(saturation(p_service, token, a.seconds)) / 2
+            p99: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(a.rounds):
+                for name, port in targets.items():
+                    p99[name].append(asyncio.run(open_loop(port, token, half, a.seconds))["p99_ms"])
+            ratio = {n: round(statistics.median(r) / statistics.median(p99["direct"]), 2) for n, r in p99.items()}
+            result["half_load"] = {"rps": round(half, 1), "p99_ms": p99, "median_vs_direct": ratio}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+    print(json.dumps(result, indent=1))
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--requests", type=int, default=3000, help="sequential requests per target and round")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the one-client phase (median)")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of the saturation and half-load phases")
     p.add_argument("--cpu-requests", type=int, default=20000, help="requests per front for the CPU phase")
+    p.add_argument(
+        "--quick",
+        choices=("cpu", "half"),
+        action="append",
+        help="only this phase (cpu: CPU per request; half: saturation, then the half-load rounds), only the"
+        " edge, nginx and direct targets; printed, not written to bench/results. Repeatable",
+    )
+    p.add_argument(
+        "--edge-bin",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="one more compiled front, this binary (CG_EDGE_BIN), as target edge:LABEL: an A/B comparison in one run",
+    )
     a = p.parse_args(argv)
+    if a.quick:
+        return quick(a)
     nginx = ensure_nginx()
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
