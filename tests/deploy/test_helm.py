@@ -124,6 +124,10 @@ def test_the_schemas_catch_a_broken_object(default: list[dict[str, Any]]) -> Non
     kafka["spec"]["kafka"]["listener"] = kafka["spec"]["kafka"].pop("listeners")
     with pytest.raises(jsonschema.ValidationError):
         validate_custom_resource(kafka)
+    user = copy.deepcopy(kinds(default, "KafkaUser")[0])
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Wrte"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom_resource(user)
     mongo = copy.deepcopy(kinds(default, "MongoDBCommunity")[0])
     del mongo["spec"]["users"]
     with pytest.raises(jsonschema.ValidationError):
@@ -564,3 +568,123 @@ def test_network_policies_let_only_the_front_and_gateway_reach_the_services(prod
         assert callers(name) == (["edge"] if name == "gateway" else ["edge", "gateway"]), name
         scrape = rules[1]["from"]
         assert scrape == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
+# --- Kafka authorization: each KafkaUser's ACLs against what its client does -----------------------------
+
+# Kafka's implied operations (org.apache.kafka.metadata.authorizer.StandardAuthorizerData): Describe is
+# allowed by Read, Write, Delete or Alter; DescribeConfigs by AlterConfigs.
+IMPLIED = {"Describe": {"Read", "Write", "Delete", "Alter"}, "DescribeConfigs": {"AlterConfigs"}}
+
+
+def acl_allows(user: dict[str, Any], kind: str, name: str, operation: str) -> bool:
+    """Whether a rendered KafkaUser's allow rules let it do ``operation`` on the ``kind`` (topic, group)
+    named ``name``, as Kafka's authorizer matches them (a literal name or a prefix; All; implied ops)."""
+    for acl in user["spec"]["authorization"]["acls"]:
+        r = acl["resource"]
+        if acl.get("type", "allow") != "allow" or r["type"] != kind:
+            continue
+        matches = name.startswith(r["name"]) if r.get("patternType") == "prefix" else name == r["name"]
+        granting = {operation, "All", *IMPLIED.get(operation, ())}
+        if matches and granting & set(acl["operations"]):
+            return True
+    return False
+
+
+def what_the_services_use(settings: RuntimeSettings) -> tuple[set[str], set[str], set[str]]:
+    """(consumer groups, topics read, topics written) of every registered service as built: its own topic
+    (relay) and the topics it consumes with their dead-letter topics (a failed event is parked there)."""
+    groups: set[str] = set()
+    read: set[str] = set()
+    written: set[str] = set()
+    for s in specs():
+        component = s.component(settings)
+        for group, topics, _ in [*component._consumers, *component._federated]:
+            groups.add(group)
+            read |= set(topics)
+            written |= {f"{t}.dlq" for t in topics}
+        written.add(component.topic)
+    return groups, read, written
+
+
+def test_kafka_denies_what_no_acl_allows(production: list[dict[str, Any]], default: list[dict[str, Any]]) -> None:
+    for objs in (default, production):
+        (kafka,) = kinds(objs, "Kafka")
+        assert kafka["spec"]["kafka"]["authorization"] == {"type": "simple"}  # no super users of ours
+        users = kinds(objs, "KafkaUser")
+        assert users and all(u["spec"]["authorization"]["type"] == "simple" for u in users)
+
+
+def test_the_services_user_may_do_what_the_code_does(production: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Every consumer group and topic the services build: a group or topic the code gains without an ACL
+    fails here. Partners' replicas (events and MirrorMaker 2's heartbeats) are readable."""
+    user = by_name(production, "KafkaUser")["clustergrowth"]
+    groups, read, written = what_the_services_use(RuntimeSettings(data_dir=tmp_path / "data", region="IE05"))
+    assert {"facilities.usage", "matching.needs", "training.network_placements", "councils.dashboards"} <= groups
+    for group in groups:
+        assert acl_allows(user, "group", group, "Read"), group
+    for topic in read | written:  # ensure_topics describes every one of them and their configs
+        for op in ("Describe", "DescribeConfigs"):
+            assert acl_allows(user, "topic", topic, op), (topic, op)
+    for topic in read:
+        assert acl_allows(user, "topic", topic, "Read"), topic
+    for topic in written:
+        assert acl_allows(user, "topic", topic, "Write"), topic
+    for topic in [*(f"ith5.{t}" for t in EVENT_TOPICS), "ith5.heartbeats"]:
+        assert acl_allows(user, "topic", topic, "Read"), topic
+
+
+def test_the_services_user_may_do_nothing_more(production: list[dict[str, Any]]) -> None:
+    """No topic created or reconfigured (they are the KafkaTopics, the topic operator's), no partner's replica
+    written, nothing read outside the region's topics and the partners' replicas, no foreign group."""
+    user = by_name(production, "KafkaUser")["clustergrowth"]
+    for topic in EVENT_TOPICS | {f"{t}.dlq" for t in EVENT_TOPICS}:
+        assert not acl_allows(user, "topic", topic, "Create"), topic
+        assert not acl_allows(user, "topic", topic, "AlterConfigs"), topic
+        assert not acl_allows(user, "topic", topic, "Delete"), topic
+    assert not acl_allows(user, "topic", "ith5.facilities.events", "Write")
+    assert not acl_allows(user, "topic", "ith5.facilities.events", "Create")
+    assert not acl_allows(user, "topic", "es51.facilities.events", "Read")  # not a configured partner
+    assert not acl_allows(user, "topic", "ie05.facilities.events", "Read")  # our own alias
+    assert not acl_allows(user, "topic", "cg-kafka-mirrormaker2-config", "Read")
+    assert not acl_allows(user, "topic", "facilities.eventsX", "Read")  # literal names, not prefixes
+    assert not acl_allows(user, "group", "cg-kafka-mirrormaker2", "Read")
+    assert not acl_allows(user, "group", "backup", "Read")
+    assert not [a for a in user["spec"]["authorization"]["acls"] if a["resource"]["type"] == "cluster"]
+
+
+def test_without_partners_the_services_read_no_replica(default: list[dict[str, Any]]) -> None:
+    (user,) = kinds(default, "KafkaUser")
+    assert acl_allows(user, "topic", "facilities.events", "Read")
+    assert not acl_allows(user, "topic", "ith5.facilities.events", "Read")
+    assert not acl_allows(user, "topic", "ith5.heartbeats", "Read")
+
+
+def test_mirror_maker_may_write_the_partners_replicas_and_its_own_topics_only(
+    production: list[dict[str, Any]],
+) -> None:
+    """On this region's cluster (its target) MirrorMaker 2 runs Kafka Connect (its group and three internal
+    topics) and, per partner, creates and writes the remote topics <alias>.<topic>, <alias>.heartbeats and
+    <alias>.checkpoints.internal (syncing their configs, adding partitions), and keeps the offset syncs here
+    (offset-syncs.topic.location target: the topic mm2-offset-syncs.<source alias>.internal, so its user on
+    the partner's cluster needs no write at all). It never writes this region's own topics."""
+    (mm2,) = kinds(production, "KafkaMirrorMaker2")
+    target = mm2["spec"]["target"]
+    user = by_name(production, "KafkaUser")[target["authentication"]["username"]]
+    assert acl_allows(user, "group", target["groupId"], "Read")
+    for key in ("configStorageTopic", "statusStorageTopic", "offsetStorageTopic"):
+        for op in ("Create", "Read", "Write", "DescribeConfigs"):
+            assert acl_allows(user, "topic", target[key], op), (key, op)
+    (mirror,) = mm2["spec"]["mirrors"]
+    source = mirror["source"]["alias"]
+    for connector in ("sourceConnector", "checkpointConnector"):
+        assert mirror[connector]["config"]["offset-syncs.topic.location"] == "target", connector
+    for topic in [*(f"{source}.{t}" for t in EVENT_TOPICS), f"{source}.heartbeats", f"{source}.checkpoints.internal"]:
+        for op in ("Create", "Write", "Read", "Alter", "AlterConfigs", "DescribeConfigs"):
+            assert acl_allows(user, "topic", topic, op), (topic, op)
+    for op in ("Create", "Write", "Read"):
+        assert acl_allows(user, "topic", f"mm2-offset-syncs.{source}.internal", op), op
+    for topic in EVENT_TOPICS | {f"{t}.dlq" for t in EVENT_TOPICS}:
+        assert not acl_allows(user, "topic", topic, "Write") and not acl_allows(user, "topic", topic, "Read")
+    assert not acl_allows(user, "topic", "es51.facilities.events", "Create")  # not a configured partner
+    assert not acl_allows(user, "group", "facilities.usage", "Read")
