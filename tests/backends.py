@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,11 +265,15 @@ class KafkaTls:
     sasl_ssl: str
 
 
-def native_kafka_tls(workdir: Path, tls: TlsFiles, scram_users: dict[str, str]) -> tuple[NativeProcess, KafkaTls]:
+def native_kafka_tls(
+    workdir: Path, tls: TlsFiles, scram_users: dict[str, str], *, super_users: Sequence[str] = ()
+) -> tuple[NativeProcess, KafkaTls]:
     """A single-node KRaft broker with an SSL and a SASL_SSL listener (PEM key store and trust store,
     ``ssl.keystore.type=PEM``); ``scram_users`` (name -> password) are written with the storage format's
     ``--add-scram``, for both SCRAM mechanisms. ``tls.key`` is an unencrypted PKCS#8 key (Java 17 does
-    not read PBES2-encrypted PEM keys)."""
+    not read PBES2-encrypted PEM keys). With ``super_users`` (SCRAM user names) the broker authorizes with
+    Kafka's StandardAuthorizer: those users and the PLAINTEXT/controller listeners' ANONYMOUS (the broker
+    talking to itself) may do anything, everyone else only what an ACL allows."""
     libs = provision("kafka")
     data = workdir / "kafka-tls"
     data.mkdir(parents=True, exist_ok=True)
@@ -304,6 +309,14 @@ def native_kafka_tls(workdir: Path, tls: TlsFiles, scram_users: dict[str, str]) 
                 "transaction.state.log.replication.factor=1",
                 "transaction.state.log.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
+                *(
+                    [
+                        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                        "super.users=" + ";".join(f"User:{u}" for u in ["ANONYMOUS", *super_users]),
+                    ]
+                    if super_users
+                    else []
+                ),
                 "",
             ]
         )
