@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from clustergrowth.bus.federation import partner_heartbeats, partner_pattern
-from clustergrowth.bus.kafka import KafkaBus, security_options
+from clustergrowth.bus.kafka import KafkaBus, security_options, topic_configs
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.settings import RuntimeSettings
 from tests import backends
@@ -229,3 +231,22 @@ async def test_the_broker_refuses_what_the_rules_leave_out(services: KafkaBus, a
         REPLICA,
         HEARTBEATS,
     }
+
+
+async def test_a_topic_with_other_settings_stops_the_start_naming_it(
+    services: KafkaBus, admin: KafkaBus, cluster: tuple[str, Path]
+) -> None:
+    """The services may not change a topic's settings (the topic operator owns them): a DLQ found at 7 days
+    instead of 30 makes ensure_topics refuse, naming the topic, instead of silently keeping it."""
+    dlq = "training.events.dlq"
+    client = AIOKafkaAdminClient(bootstrap_servers=cluster[0], **admin.security)
+    await client.start()
+    try:
+        week = {"retention.ms": "604800000", "cleanup.policy": "delete"}
+        await client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, dlq, configs=week)])
+        with pytest.raises(RuntimeError, match=r"topic training\.events\.dlq: setting .* failed \(29 "):
+            await services.ensure_topics([dlq])
+    finally:
+        await client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, dlq, configs=topic_configs(dlq))])
+        await client.close()
+    await services.ensure_topics([dlq])  # as the chart's KafkaTopic has it again: nothing to change
