@@ -855,3 +855,65 @@ async def test_the_manager_page_lists_no_shows(client: httpx.AsyncClient) -> Non
     page = (await client.get("/facilities/manage")).text
     assert '<h2 id="no-shows-title">No-shows</h2>' in page
     assert "No booking has been released for a no-show." in page  # the demo has none yet
+
+
+async def test_an_engagement_from_milestones_to_ratings(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    """An academic's change of perspective at the demo SME, proposed and accepted through the API; then the
+    engagement in the browser: the host plans a milestone (the API's reason at its field first), the
+    academic ticks it done, the host completes, each side rates once."""
+    sme = {"Authorization": token("demo-sme", "sme_member", org="Cork Precision Tooling")}
+    academic = {"Authorization": token("demo-academic", "academic", org="Munster Technological University")}
+    body = CHALLENGE | {"programme": "change_of_perspective", "title": "Visiting researcher: coolant", "skills": []}
+    r = await client.post("/api/v1/matching/challenges", json=body, headers=sme)
+    assert r.status_code == 201, r.text
+    profile = {"kind": "academic", "languages": ["en"], "available_from": "2027-01-01", "available_until": "2027-12-31"}
+    assert (await client.put("/api/v1/matching/candidates/me", json=profile, headers=academic)).status_code == 200
+    ranked = await client.put(
+        "/api/v1/matching/candidates/me/preferences", json={"ranking": [r.json()["id"]]}, headers=academic
+    )
+    assert ranked.status_code == 200
+    run = {"programme": "change_of_perspective", "term": "2027-spring"}
+    made = await client.post(
+        "/api/v1/matching/rounds", json=run, headers={"Authorization": token("co", "region_admin")}
+    )
+    assert made.status_code == 201, made.text
+    [match] = [a for a in (await client.get("/api/v1/matching/matches", headers=academic)).json()]
+    for side in (academic, sme):
+        assert (await client.post(f"/api/v1/matching/matches/{match['id']}/accept", headers=side)).status_code == 200
+    url = f"/matching/matches/{match['id']}"
+
+    host = await sign_in(client, "demo-sme")
+    assert f'<a href="{url}">' in (await client.get("/matching/matches")).text
+    r = await client.post(f"{url}/step/milestones", data={"csrf": host, "title": "Report", "due_on": "2027-13-01"})
+    assert r.status_code == 422 and 'id="due_on-error"' in r.text  # the form's own check
+    r = await client.post(f"{url}/step/milestones", data={"csrf": host, "title": "ab", "due_on": "2027-03-01"})
+    assert r.status_code == 422  # the API's bound (3 characters), at the field
+    assert re.search(r'id="title-error"><strong>Error:</strong> [^<]*at least 3 characters', r.text)
+    r = await client.post(
+        f"{url}/step/milestones", data={"csrf": host, "title": "Baseline report", "due_on": "2027-03-01"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=milestones"
+    page = (await client.get(r.headers["location"])).text
+    assert re.search(r'<th scope="row">1. Baseline report</th>\s*<td>Monday, March 1, 2027</td>', page)
+    host_cookies = dict(client.cookies)
+    client.cookies.clear()
+    guest = await sign_in(client, "demo-academic")
+    r = await client.post(f"{url}/step/done-1", data={"csrf": guest})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=done"
+    assert f"{url}/step/complete" not in (await client.get(url)).text  # only the host completes
+    guest_cookies = dict(client.cookies)
+    client.cookies.clear()
+    client.cookies.update(host_cookies)
+    assert (await client.post(f"{url}/step/complete", data={"csrf": host})).status_code == 303
+    r = await client.post(f"{url}/step/ratings", data={"csrf": host, "score": "6"})
+    assert r.status_code == 422 and 'id="score-error"' in r.text
+    r = await client.post(f"{url}/step/ratings", data={"csrf": host, "score": "5", "comment": "Fresh eyes"})
+    assert r.status_code == 303
+    page = (await client.get(url)).text
+    assert "<li>Host: 5 of 5 · Fresh eyes</li>" in page and "<li>Candidate: not rated yet</li>" in page
+    assert f"{url}/step/ratings" not in page  # rated once
+    again = await client.post(f"{url}/step/ratings", data={"csrf": host, "score": "4"})
+    assert again.status_code == 409 and 'class="problem"' in again.text
+    client.cookies.clear()
+    client.cookies.update(guest_cookies)
+    assert f"{url}/step/ratings" in (await client.get(url)).text  # the other side still may

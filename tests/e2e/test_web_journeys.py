@@ -625,11 +625,24 @@ def test_the_matching_journey_for_each_role(browser: Browser, stack: str, stack_
         st.wait_for_url(re.compile(r".*done=accept"))
         assert "accepted" in st.locator("main li", has_text="Gauge fixture redesign").inner_text()
         shoot(st, "matching-matches")
+        a.goto(f"{stack}/matching/matches")  # the supervising academic: the host side
+        a.locator("main li", has_text="Gauge fixture redesign").locator("button", has_text="Accept").click()
+        a.wait_for_url(re.compile(r".*done=accept"))
+        a.click("main a[href^='/matching/matches/m-']")
+        a.fill("#title", "Fixture drawings reviewed")
+        a.fill("#due_on", "2028-03-01")
+        a.click("form[action$='/step/milestones'] button")
+        assert a.locator(".notice").inner_text() == "The milestone is planned."
+        engagement = a.url.split("?")[0].removeprefix(stack)
+        shoot(a, "matching-engagement")
 
         for lang in LANGUAGES:
-            for p in (st, co):
+            for p in (st, co, a):
                 switch_language(p, lang)
+            a.goto(f"{stack}{engagement}")  # the host's view: plan a milestone, complete
+            no_violations(axe, a, f"matching engagement host {lang}")
             for name, path in {
+                "engagement": engagement,
                 "profile": "/matching/profile",
                 "ranking": "/matching/ranking",
                 "applications": "/matching/applications",

@@ -340,14 +340,82 @@ def routes(web: Web) -> list[Route]:
             **match_words(page),
         )
 
+    async def sides(page: Page) -> tuple[str | None, bool]:
+        """My candidate id (if I keep a profile) and whether I may be a match's host (its SME's people, or
+        the supervising academic)."""
+        kind = candidate_kind(page)
+        me = (await my_profile(page) or {}).get("id") if kind else None
+        hosting = page.session.has("sme_member", "academic") and "platform_admin" not in page.session.roles()
+        return me, hosting
+
+    async def engagement_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+    ) -> Response:
+        mid = page.request.path_params["match_id"]
+        m = await page.api.get(f"/matching/matches/{mid}")
+        me, hosting = await sides(page)
+        side = "candidate" if m["candidate"] == me else ("host" if hosting else None)
+        return page.render(
+            "matching/engagement.html",
+            status,
+            m=m,
+            side=side,
+            form=form or {},
+            errors=errors or {},
+            problem=problem,
+            notice=page.request.query_params.get("done", ""),
+            here=f"/matching/matches/{mid}",
+            **words(page),
+            **match_words(page),
+        )
+
+    async def engagement(page: Page) -> Response:
+        return await engagement_page(page)
+
+    async def engagement_step(page: Page) -> Response:
+        """The host plans a milestone or completes the engagement; either side ticks a milestone done or
+        rates the completed engagement (once)."""
+        form = await page.form()
+        mid, step = page.request.path_params["match_id"], page.request.path_params["step"]
+        errors: dict[str, str] = {}
+        body: dict[str, Any] | None = None
+        path = f"/matching/matches/{mid}/{step}"
+        if step == "milestones":
+            try:
+                date.fromisoformat(form.get("due_on", ""))
+            except ValueError:
+                errors["due_on"] = page._("Enter a date.")
+            body = {"title": form.get("title", "").strip(), "due_on": form.get("due_on", "")}
+        elif step == "ratings":
+            if form.get("score") not in ("1", "2", "3", "4", "5"):
+                errors["score"] = page._("Choose a score from 1 to 5.")
+            else:
+                body = {"score": int(form["score"]), "comment": form.get("comment", "").strip()[:2000] or None}
+        elif step.startswith("done-") and step[5:].isdigit():
+            path = f"/matching/matches/{mid}/milestones/{int(step[5:])}/done"
+        elif step != "complete":
+            return page.render("error.html", 404, message=page._("Page not found."))
+        if errors:
+            return await engagement_page(page, form, errors, status=422)
+        try:
+            await page.api.post(path, body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await engagement_page(page, form, dict(p.fields), p, p.status)
+        done = "done" if step.startswith("done-") else step
+        return page.redirect(f"/matching/matches/{mid}?done={done}")
+
     async def matches_page(page: Page, problem: Problem | None = None, status: int = 200) -> Response:
         allowed = page.session.has("student", "academic", "sme_member", "region_admin", "analyst")
         shown = page.request.query_params.get("status", "")
         shown = shown if shown in MATCH_STATUSES else ""
-        kind = candidate_kind(page)
-        me = (await my_profile(page) or {}).get("id") if kind else None
+        me, hosting = await sides(page)
         found = await matches_of(page, shown) if allowed else []
-        hosting = page.session.has("sme_member", "academic") and "platform_admin" not in page.session.roles()
         for m in found:
             side = "candidate" if m["candidate"] == me else ("host" if hosting else None)
             m["side"] = side
@@ -478,6 +546,8 @@ def routes(web: Web) -> list[Route]:
         Route("/matching/ranking", web.page(ranking), methods=["GET", "POST"]),
         Route("/matching/applications", web.page(applications)),
         Route("/matching/matches", web.page(matches)),
+        Route("/matching/matches/{match_id}", web.page(engagement)),
+        Route("/matching/matches/{match_id}/step/{step}", web.page(engagement_step), methods=["POST"]),
         Route("/matching/matches/{match_id}/{action}", web.page(answer), methods=["POST"]),
         Route("/matching/rounds", web.page(rounds), methods=["GET", "POST"]),
         Route("/matching/rounds/{round_id}", web.page(round_report)),
