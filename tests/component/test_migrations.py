@@ -25,8 +25,8 @@ from tests.conftest import asgi_client
 from tests.helpers import pid
 
 DATABASES = ("facilities", "mapping", "matching")
-# projections fed by events in the background: rebuilt from the log, not migrated
-PROJECTIONS = ("c_cells_", "c_projection_meta", "c_usage", "c_smes_known", "c_council_members")
+# projections fed by events in the background: rebuilt from the log (partners' from their replicas), not migrated
+PROJECTIONS = ("c_cells_", "c_projection_meta", "c_usage", "c_smes_known", "c_council_members", "c_network_")
 SKIP = {"outbox", "outbox_pending", "version"}
 PEOPLE = ("stu-a", "owner-a", "prof-a", "coordinator", "seed", "adm")
 
