@@ -3,8 +3,8 @@
 //! framing rules, security headers, CORS, quotas, the local answers, the body cap, and the service.
 
 use crate::config::{Config, HostPort};
-use crate::metrics::{Metrics, CONTENT_TYPE as METRICS_TYPE};
-use crate::proxy::{request_id, Upstream};
+use crate::metrics::{method_label, Metrics, CONTENT_TYPE as METRICS_TYPE};
+use crate::proxy::{request_id, Upstream, X_REQUEST_ID};
 use crate::quotas::Quotas;
 use crate::reply::{closing, local, problem, Body, Resp};
 use bytes::Bytes;
@@ -39,14 +39,22 @@ const DISCARD_LIMIT: u64 = 1 << 20;
 const LINGER: Duration = Duration::from_millis(500);
 
 /// What every rule knows of the request besides the request itself.
+/// Both are header values already (made once per connection and per request), as the service gets them.
 pub struct Ctx {
-    pub client: String,
-    pub rid: String,
+    pub client: HeaderValue,
+    pub rid: HeaderValue,
+}
+
+impl Ctx {
+    /// The client's address as text (made from an IP address: always visible ASCII).
+    pub fn client(&self) -> &str {
+        self.client.to_str().unwrap_or("-")
+    }
 }
 
 /// The route template an answer is counted under, when the rule that made it knows better.
 #[derive(Clone)]
-struct Route(String);
+struct Route(&'static str);
 
 /// One edge rule: it answers itself, or passes the request on to `next` and may change the answer.
 pub trait Rule: Send + Sync {
@@ -74,8 +82,8 @@ pub struct Edge {
     pub metrics: Arc<Metrics>,
 }
 
-fn valid_request_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+fn valid_request_id(s: &[u8]) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.iter().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
 }
 
 impl Edge {
@@ -101,28 +109,25 @@ impl Edge {
     }
 
     /// Answers one request and counts it in the RED metrics.
-    pub async fn handle(&self, req: Req, client: String) -> Resp {
+    pub async fn handle(&self, req: Req, client: HeaderValue) -> Resp {
         let start = Instant::now();
-        let rid = match req.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
-            Some(r) if valid_request_id(r) => r.to_string(),
+        let rid = match req.headers().get(X_REQUEST_ID) {
+            Some(r) if valid_request_id(r.as_bytes()) => r.clone(),
             _ => request_id(),
         };
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
+        let method = method_label(req.method().as_str());
+        let route = self.router.route_of(req.uri().path());
         let cx = Ctx { client, rid };
         let mut resp = Next { rules: &self.rules, end: &self.router }.run(req, &cx).await;
-        resp.headers_mut().insert("x-request-id", HeaderValue::from_str(&cx.rid).expect("checked or made here"));
-        let route = match resp.extensions_mut().remove::<Route>() {
-            Some(Route(r)) => r,
-            None => self.router.route_of(&path).to_string(),
-        };
-        self.metrics.observe(method.as_str(), &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+        let route = resp.extensions_mut().remove::<Route>().map_or(route, |Route(r)| r);
+        resp.headers_mut().insert(X_REQUEST_ID, cx.rid);
+        self.metrics.observe(method, route, resp.status().as_u16(), start.elapsed().as_secs_f64());
         resp
     }
 }
 
-fn with_route(mut r: Resp, route: &str) -> Resp {
-    r.extensions_mut().insert(Route(route.to_string()));
+fn with_route(mut r: Resp, route: &'static str) -> Resp {
+    r.extensions_mut().insert(Route(route));
     r
 }
 
@@ -255,7 +260,7 @@ impl Rule for Quotas {
             return next.run(req, cx);
         }
         Box::pin(async move {
-            let verdict = self.check(req.method().as_str(), req.headers(), &cx.client).await;
+            let verdict = self.check(req.method().as_str(), req.headers(), cx.client()).await;
             let mut resp = match verdict.exceeded {
                 Some((quota, retry)) => {
                     let detail =
@@ -285,7 +290,8 @@ struct Local {
 impl Rule for Local {
     fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
         let answer = match req.uri().path() {
-            p @ ("/healthz" | "/readyz") => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), p),
+            "/healthz" => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), "/healthz"),
+            "/readyz" => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), "/readyz"),
             "/metrics" => with_route(local(200, METRICS_TYPE, self.metrics.render()), "/metrics"),
             _ => return next.run(req, cx),
         };
@@ -387,10 +393,10 @@ impl Router {
     }
 
     /// `/api/v1/<service>/*` for a service behind this front, else `unmatched`.
-    fn route_of(&self, path: &str) -> &str {
+    fn route_of(&self, path: &str) -> &'static str {
         if let Some(rest) = path.strip_prefix("/api/v1/") {
             if let Some(up) = self.upstreams.get(rest.split('/').next().unwrap_or("")) {
-                return up.route.as_str();
+                return up.route;
             }
         }
         "unmatched"
@@ -422,7 +428,7 @@ mod tests {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        e.handle(b.body(crate::reply::full(body)).unwrap(), "127.0.0.1".into()).await
+        e.handle(b.body(crate::reply::full(body)).unwrap(), HeaderValue::from_static("127.0.0.1")).await
     }
 
     fn cors_headers(r: &Resp) -> Vec<(String, String)> {
@@ -568,7 +574,7 @@ mod tests {
     async fn framing_hyper_leaves_to_the_edge_is_refused() {
         let e = edge(&[]);
         let no_host = Request::get("/healthz").body(crate::reply::empty()).unwrap();
-        let r = e.handle(no_host, "127.0.0.1".into()).await;
+        let r = e.handle(no_host, HeaderValue::from_static("127.0.0.1")).await;
         assert_eq!(r.status(), 400);
         for te in ["gzip, chunked", "identity"] {
             let r = answer(&e, "POST", "/healthz", &[("transfer-encoding", te)], b"").await;

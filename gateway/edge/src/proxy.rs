@@ -24,21 +24,25 @@ use std::time::{Duration, Instant};
 
 /// Headers that belong to one hop, or that the front sets itself (besides those the Connection
 /// header names).
-const HOP_BY_HOP: [&str; 13] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "x-request-id",
-    "x-forwarded-for",
-    "expect",
-    "host",
+/// (Parsed names: a name given as text would be parsed again at every use.)
+const HOP_BY_HOP: [HeaderName; 13] = [
+    http::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    http::header::TE,
+    http::header::TRAILER,
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::PROXY_AUTHENTICATE,
+    X_REQUEST_ID,
+    X_FORWARDED_FOR,
+    http::header::EXPECT,
+    HOST,
 ];
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// Below the services' keep-alive (uvicorn: 5 s), so that a connection is never reused as it closes.
 const IDLE_FOR: Duration = Duration::from_secs(4);
 const MAX_IDLE: usize = 256;
@@ -236,9 +240,10 @@ enum Failure {
 }
 
 pub struct Upstream {
-    pub name: String,
-    /// The route template of its requests in the metrics.
-    pub route: String,
+    pub name: Arc<str>,
+    /// The route template of its requests in the metrics (made once per service for the process's
+    /// life, so that a metric's labels are static).
+    pub route: &'static str,
     at: HostPort,
     host: HeaderValue,
     timeout: Duration,
@@ -252,6 +257,15 @@ fn idempotent(method: &http::Method) -> bool {
 
 /// Every header named by a Connection header, and the hop-by-hop names above.
 pub fn drop_hop_by_hop(h: &mut HeaderMap) {
+    if h.contains_key(http::header::CONNECTION) {
+        drop_listed(h);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+}
+
+fn drop_listed(h: &mut HeaderMap) {
     let listed: Vec<HeaderName> = h
         .get_all(http::header::CONNECTION)
         .iter()
@@ -262,20 +276,28 @@ pub fn drop_hop_by_hop(h: &mut HeaderMap) {
     for n in listed {
         h.remove(n);
     }
-    for n in HOP_BY_HOP {
-        h.remove(n);
-    }
 }
 
-/// `N` random bytes as 2N lowercase hex digits (one allocation: this runs for every request).
-fn random_hex<const N: usize>() -> String {
+/// `N` random bytes as 2N lowercase hex digits into `out` (2N bytes long).
+fn random_hex<const N: usize>(out: &mut [u8]) {
     let mut raw = [0u8; N];
     fastrand::fill(&mut raw);
-    hex::encode(raw)
+    hex::encode_to_slice(raw, out).expect("2N bytes");
 }
 
-pub fn request_id() -> String {
-    random_hex::<16>()
+/// 32 random hex digits (one allocation: this runs for every request without an id).
+pub fn request_id() -> HeaderValue {
+    let mut id = [0u8; 32];
+    random_hex::<16>(&mut id);
+    HeaderValue::from_bytes(&id).expect("hex digits")
+}
+
+/// A W3C traceparent starting a trace here: `00-<trace id>-<span id>-01`.
+fn traceparent() -> HeaderValue {
+    let mut t = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    random_hex::<16>(&mut t[3..35]);
+    random_hex::<8>(&mut t[36..52]);
+    HeaderValue::from_bytes(&t).expect("hex digits")
 }
 
 impl Upstream {
@@ -290,8 +312,8 @@ impl Upstream {
     ) -> Upstream {
         let pool = Arc::new(Pool::new(&at.authority, Duration::from_secs_f64(connect_s), name, metrics.clone()));
         Upstream {
-            name: name.to_string(),
-            route: format!("/api/v1/{name}/*"),
+            name: name.into(),
+            route: Box::leak(format!("/api/v1/{name}/*").into_boxed_str()),
             host: HeaderValue::from_str(&at.authority).expect("validated with the configuration"),
             at,
             timeout: Duration::from_secs_f64(timeout_s),
@@ -301,22 +323,33 @@ impl Upstream {
     }
 
     /// The client's request with the hop's own headers replaced, in origin form for the service.
-    fn message(&self, parts: &http::request::Parts, body: &Bytes, rid: &str, client: &str) -> Request<Full<Bytes>> {
-        let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let uri = if self.at.prefix.is_empty() { target.to_string() } else { format!("{}{}", self.at.prefix, target) };
-        let mut headers = parts.headers.clone();
+    /// `headers` are the client's (a copy when the request may be sent twice).
+    fn message(
+        &self,
+        parts: &http::request::Parts,
+        mut headers: HeaderMap,
+        body: &Bytes,
+        rid: &HeaderValue,
+        client: &HeaderValue,
+    ) -> Request<Full<Bytes>> {
+        let target = parts.uri.path_and_query();
+        let uri = match (self.at.prefix.is_empty(), target) {
+            (true, Some(t)) => Uri::from(t.clone()), // the client's target as it is, in origin form
+            (_, t) => format!("{}{}", self.at.prefix, t.map_or("/", |t| t.as_str()))
+                .parse()
+                .unwrap_or_else(|_| Uri::from_static("/")),
+        };
         drop_hop_by_hop(&mut headers);
         headers.insert(HOST, self.host.clone());
-        let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
-        headers.insert("x-request-id", value(rid));
-        headers.insert("x-forwarded-for", value(client));
-        if !headers.contains_key("traceparent") {
+        headers.insert(X_REQUEST_ID, rid.clone());
+        headers.insert(X_FORWARDED_FOR, client.clone());
+        if !headers.contains_key(TRACEPARENT) {
             // start a trace here, so that the service and its events continue it
-            headers.insert("traceparent", value(&format!("00-{}-{}-01", random_hex::<16>(), random_hex::<8>())));
+            headers.insert(TRACEPARENT, traceparent());
         }
         let mut req = Request::new(Full::new(body.clone()));
         *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+        *req.uri_mut() = uri;
         *req.headers_mut() = headers;
         req
     }
@@ -340,7 +373,13 @@ impl Upstream {
 
     /// Sends the request on (twice at most, and twice only when idempotent and unanswered) and
     /// streams the answer back; a service that cannot answer gets 503 or 504 problem+json.
-    pub async fn forward(&self, parts: http::request::Parts, body: Bytes, rid: &str, client: &str) -> Resp {
+    pub async fn forward(
+        &self,
+        mut parts: http::request::Parts,
+        body: Bytes,
+        rid: &HeaderValue,
+        client: &HeaderValue,
+    ) -> Resp {
         let wait = self.breaker.wait();
         if !wait.is_zero() {
             let detail =
@@ -350,15 +389,13 @@ impl Upstream {
             r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
             return r;
         }
-        let attempts = if idempotent(&parts.method) { 2 } else { 1 };
-        let mut outcome = self.exchange(self.message(&parts, &body, rid, client)).await;
-        for _ in 1..attempts {
-            match outcome {
-                Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_)) => {
-                    outcome = self.exchange(self.message(&parts, &body, rid, client)).await
-                }
-                _ => break,
-            }
+        // a request sent twice at most is sent with a copy of its headers first (the last try takes them)
+        let twice = idempotent(&parts.method);
+        let headers = if twice { parts.headers.clone() } else { std::mem::take(&mut parts.headers) };
+        let mut outcome = self.exchange(self.message(&parts, headers, &body, rid, client)).await;
+        if twice && matches!(outcome, Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_))) {
+            let headers = std::mem::take(&mut parts.headers);
+            outcome = self.exchange(self.message(&parts, headers, &body, rid, client)).await;
         }
         let resp = match outcome {
             Ok(r) => r,
@@ -368,6 +405,7 @@ impl Upstream {
                     Failure::Dial(e) | Failure::NoAnswer(e) | Failure::Invalid(e) => e.clone(),
                     Failure::TimedOut => "timed out".into(),
                 };
+                let rid = rid.to_str().unwrap_or("-");
                 log::log(WARN, "upstream failed", &[("upstream", &self.name), ("request_id", rid), ("error", &why)]);
                 let detail = match f {
                     Failure::TimedOut => {
@@ -394,7 +432,7 @@ impl Upstream {
         }
         let (mut parts, incoming) = resp.into_parts();
         drop_hop_by_hop(&mut parts.headers);
-        let (breaker, name, rid) = (self.breaker.clone(), self.name.clone(), rid.to_string());
+        let (breaker, name, rid) = (self.breaker.clone(), self.name.clone(), rid.clone());
         let body: Body = incoming
             .map_err(move |e| -> BoxError {
                 breaker.failure();
@@ -402,7 +440,7 @@ impl Upstream {
                 log::log(
                     WARN,
                     "upstream broke off its answer",
-                    &[("upstream", &name), ("request_id", &rid), ("error", &why)],
+                    &[("upstream", &name), ("request_id", rid.to_str().unwrap_or("-")), ("error", &why)],
                 );
                 Box::new(e)
             })
@@ -425,6 +463,9 @@ fn describe(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RID: HeaderValue = HeaderValue::from_static("rid");
+    const CLIENT: HeaderValue = HeaderValue::from_static("127.0.0.1");
 
     #[test]
     fn breaker_opens_after_failures_and_closes_after_one_good_trial() {
@@ -486,7 +527,7 @@ mod tests {
         let up = Upstream::new("facilities", at, 1.0, 0.1, 1, 30.0, metrics.clone());
         up.breaker.failure(); // on the real clock: open for 30 s from now
         let (parts, _) = Request::get("/api/v1/facilities/sites").body(()).unwrap().into_parts();
-        let r = up.forward(parts, Bytes::new(), "rid", "127.0.0.1").await;
+        let r = up.forward(parts, Bytes::new(), &RID, &CLIENT).await;
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "30", "30 s less a few microseconds, rounded up");
         let text = metrics.render();
@@ -522,15 +563,15 @@ mod tests {
         let up = Upstream::new("s", at, 5.0, 1.0, 5, 30.0, metrics.clone());
         let get = || Request::get("/api/v1/s/x").body(()).unwrap().into_parts().0;
         for _ in 0..3 {
-            let r = up.forward(get(), Bytes::new(), "rid", "127.0.0.1").await;
+            let r = up.forward(get(), Bytes::new(), &RID, &CLIENT).await;
             assert_eq!(r.into_body().collect().await.unwrap().to_bytes().len(), 1 << 20);
         }
         assert_eq!(dials(&metrics), "1", "three answers read to the end: one connection");
         // an answer dropped after its first piece of 1 MiB: its connection is not reused
-        let mut r = up.forward(get(), Bytes::new(), "rid", "127.0.0.1").await.into_body();
+        let mut r = up.forward(get(), Bytes::new(), &RID, &CLIENT).await.into_body();
         assert!(r.frame().await.unwrap().unwrap().is_data());
         drop(r);
-        let r = up.forward(get(), Bytes::new(), "rid", "127.0.0.1").await;
+        let r = up.forward(get(), Bytes::new(), &RID, &CLIENT).await;
         assert_eq!(r.into_body().collect().await.unwrap().to_bytes().len(), 1 << 20);
         assert_eq!(dials(&metrics), "2", "the connection of an answer dropped half-read was used again");
     }

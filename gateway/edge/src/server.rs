@@ -205,7 +205,7 @@ async fn connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let client = address.to_string();
+    let client = http::HeaderValue::from_str(&address.to_string()).expect("an IP address is a header value");
     let (e, c) = (edge.clone(), conn.clone());
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let (edge, conn, client) = (e.clone(), c.clone(), client.clone());
