@@ -17,6 +17,7 @@ use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -117,14 +118,32 @@ impl Breaker {
 }
 
 type Sender = SendRequest<Full<Bytes>>;
+type Driver = hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
 
-/// One service's keep-alive connections: each is driven by its own task; the idle ones wait in a
-/// list (the most recent is taken first) for IDLE_FOR at most.
+/// One keep-alive connection to a service: the handle requests are sent with, and the connection
+/// itself, which is driven by the request using it (its exchange, then its answer's body) rather
+/// than by a task of its own: one task per request, no wake-ups between two tasks.
+struct Link {
+    tx: Sender,
+    conn: Driver,
+}
+
+impl Link {
+    /// Moves the connection on; Ready when it has ended (closed by either side, or failed).
+    fn drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.conn).poll(cx).map(|_| ())
+    }
+}
+
+/// One service's keep-alive connections; the idle ones wait in a list (the most recent is taken
+/// first) for IDLE_FOR at most. An idle connection is not driven: one the service closed is found
+/// closed when it is next taken, or by the sweep every IDLE_FOR/2, which closes those idle too long.
 pub struct Pool {
     /// host:port to dial
     address: String,
     connect: Duration,
-    idle: Mutex<Vec<(Instant, Sender)>>,
+    idle: Mutex<Vec<(Instant, Link)>>,
+    sweeping: std::sync::atomic::AtomicBool,
     name: Arc<str>,
     metrics: Arc<Metrics>,
 }
@@ -133,25 +152,33 @@ impl Pool {
     fn new(authority: &str, connect: Duration, name: &str, metrics: Arc<Metrics>) -> Pool {
         let port_given = authority.rsplit_once(':').is_some_and(|(_, p)| !p.ends_with(']'));
         let address = if port_given { authority.to_string() } else { format!("{authority}:80") };
-        Pool { address, connect, idle: Mutex::default(), name: name.into(), metrics }
+        let sweeping = std::sync::atomic::AtomicBool::new(false);
+        Pool { address, connect, idle: Mutex::default(), sweeping, name: name.into(), metrics }
     }
 
     /// An idle connection that is still open and younger than IDLE_FOR, else a new one.
-    async fn checkout(&self) -> Result<Sender, Failure> {
+    async fn checkout(self: &Arc<Self>) -> Result<Link, Failure> {
+        if !self.sweeping.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tokio::spawn(sweep(Arc::downgrade(self)));
+        }
         loop {
             let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some((since, mut tx)) = popped else { return self.dial().await };
-            if since.elapsed() >= IDLE_FOR || tx.is_closed() {
-                continue; // dropped: its task closes it
+            let Some((since, mut link)) = popped else { return self.dial().await };
+            if since.elapsed() >= IDLE_FOR {
+                continue; // dropped: closed
             }
-            // ready unless its task has not yet taken up the end of the last answer
-            if tx.is_ready() || tx.ready().await.is_ok() {
-                return Ok(tx);
+            // driven once: it reads the service's close, or finishes the last answer's end
+            let ready = std::future::poll_fn(|cx| match link.drive(cx) {
+                Poll::Ready(()) => Poll::Ready(false),
+                Poll::Pending => link.tx.poll_ready(cx).map(|r| r.is_ok()),
+            });
+            if ready.await {
+                return Ok(link);
             }
         }
     }
 
-    async fn dial(&self) -> Result<Sender, Failure> {
+    async fn dial(&self) -> Result<Link, Failure> {
         self.metrics.dialled(&self.name);
         let stream = match tokio::time::timeout(self.connect, tokio::net::TcpStream::connect(&self.address)).await {
             Ok(Ok(s)) => s,
@@ -162,38 +189,55 @@ impl Pool {
         let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Failure::Dial(describe(&e)))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(tx)
+        Ok(Link { tx, conn })
     }
 
-    fn checkin(&self, tx: Sender) {
+    fn checkin(&self, link: Link) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE && !tx.is_closed() {
-            idle.push((Instant::now(), tx));
+        if idle.len() < MAX_IDLE && !link.tx.is_closed() {
+            idle.push((Instant::now(), link));
         }
     }
 }
 
-/// An answer's body from a service; its connection goes back to the pool once it has been read to
-/// the end (a body dropped before its end takes its connection with it: hyper closes it).
+/// Every IDLE_FOR/2, closes the pool's connections idle for IDLE_FOR (the oldest are first in the
+/// list), until the pool is gone.
+async fn sweep(pool: std::sync::Weak<Pool>) {
+    let mut every = tokio::time::interval(IDLE_FOR / 2);
+    loop {
+        every.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = idle.iter().take_while(|(since, _)| since.elapsed() >= IDLE_FOR).count();
+        idle.drain(..stale);
+    }
+}
+
+/// An answer's body from a service, which drives its connection as it is read; the connection goes
+/// back to the pool once the body has been read to the end (a body dropped before its end closes
+/// its connection).
 struct Returning {
     inner: hyper::body::Incoming,
-    back: Option<(Sender, Arc<Pool>)>,
+    link: Option<Link>,
+    pool: Arc<Pool>,
 }
 
 impl Returning {
-    fn new(inner: hyper::body::Incoming, tx: Sender, pool: Arc<Pool>) -> Returning {
-        let mut r = Returning { inner, back: Some((tx, pool)) };
+    fn new(inner: hyper::body::Incoming, link: Link, pool: Arc<Pool>) -> Returning {
+        let mut r = Returning { inner, link: Some(link), pool };
         r.done_if_ended();
         r
     }
 
+    /// The body of an answer whose connection ended with it (already read, or to fail).
+    fn ended(inner: hyper::body::Incoming, pool: Arc<Pool>) -> Returning {
+        Returning { inner, link: None, pool }
+    }
+
     fn done_if_ended(&mut self) {
         if http_body::Body::is_end_stream(&self.inner) {
-            if let Some((tx, pool)) = self.back.take() {
-                pool.checkin(tx);
+            if let Some(link) = self.link.take() {
+                self.pool.checkin(link);
             }
         }
     }
@@ -207,15 +251,21 @@ impl http_body::Body for Returning {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        // the connection first: it reads what the body gets (ended: the body ends or fails below)
+        if let Some(link) = self.link.as_mut() {
+            if link.drive(cx).is_ready() {
+                self.link = None;
+            }
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => {
-                if let Some((tx, pool)) = self.back.take() {
-                    pool.checkin(tx);
+                if let Some(link) = self.link.take() {
+                    self.pool.checkin(link);
                 }
             }
             Poll::Ready(Some(Ok(_))) => self.done_if_ended(),
-            Poll::Ready(Some(Err(_))) => self.back = None,
+            Poll::Ready(Some(Err(_))) => self.link = None,
             Poll::Pending => {}
         }
         polled
@@ -356,8 +406,18 @@ impl Upstream {
 
     async fn exchange(&self, req: Request<Full<Bytes>>) -> Result<http::Response<Returning>, Failure> {
         let sent = async {
-            let mut tx = self.pool.checkout().await?;
-            match tx.send_request(req).await {
+            let mut link = self.pool.checkout().await?;
+            let mut answer = std::pin::pin!(link.tx.send_request(req));
+            // the connection is driven here until the answer's head has come
+            let mut ended = false;
+            let answered = std::future::poll_fn(|cx| {
+                if !ended && link.drive(cx).is_ready() {
+                    ended = true; // the answer (if any) is ready below, or failed
+                }
+                answer.as_mut().poll(cx)
+            })
+            .await;
+            match answered {
                 Err(e) if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() => {
                     Err(Failure::Invalid(describe(&e)))
                 }
@@ -365,7 +425,8 @@ impl Upstream {
                 Ok(r) if r.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
                     Err(Failure::Invalid("protocol upgrades are not passed on".into()))
                 }
-                Ok(r) => Ok(r.map(|body| Returning::new(body, tx, self.pool.clone()))),
+                Ok(r) if ended => Ok(r.map(|body| Returning::ended(body, self.pool.clone()))),
+                Ok(r) => Ok(r.map(|body| Returning::new(body, link, self.pool.clone()))),
             }
         };
         tokio::time::timeout(self.timeout, sent).await.unwrap_or(Err(Failure::TimedOut))
