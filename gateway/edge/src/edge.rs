@@ -8,7 +8,9 @@ use crate::proxy::{request_id, Upstream, X_REQUEST_ID};
 use crate::quotas::Quotas;
 use crate::reply::{closing, local, problem, Body, Resp};
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST, RETRY_AFTER, TRANSFER_ENCODING, VARY};
+use http::header::{
+    self, HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, HOST, RETRY_AFTER, TRANSFER_ENCODING, VARY,
+};
 use http::{Method, Request, Version};
 use http_body_util::BodyExt;
 use std::collections::{BTreeMap, HashSet};
@@ -24,14 +26,16 @@ const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const CORS_HEADERS: &str = "Authorization, Content-Type, If-Match, X-Request-ID, traceparent";
 const CORS_EXPOSED: &str = "ETag, Link, Retry-After, RateLimit, RateLimit-Policy, X-Request-ID";
-const SECURITY_HEADERS: [(&str, &str); 5] = [
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
-    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
-    ("cross-origin-resource-policy", "same-site"),
+/// (Parsed names and values: as text they would be parsed again for every answer.)
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains")),
+    (HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-site")),
 ];
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+const API_CSP_VALUE: HeaderValue = HeaderValue::from_static(API_CSP);
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_HEAD: usize = 64 << 10;
 /// After a 413, at most this much more of the body is read (and dropped), for at most LINGER.
@@ -180,12 +184,14 @@ impl Rule for SecurityHeaders {
             let mut resp = next.run(req, cx).await;
             let h = resp.headers_mut();
             for (k, v) in SECURITY_HEADERS {
-                if !h.contains_key(k) {
-                    h.insert(k, HeaderValue::from_static(v));
+                if let header::Entry::Vacant(e) = h.entry(k) {
+                    e.insert(v);
                 }
             }
-            if !docs && !h.contains_key("content-security-policy") {
-                h.insert("content-security-policy", HeaderValue::from_static(API_CSP));
+            if !docs {
+                if let header::Entry::Vacant(e) = h.entry(header::CONTENT_SECURITY_POLICY) {
+                    e.insert(API_CSP_VALUE);
+                }
             }
             resp
         })
@@ -520,8 +526,8 @@ mod tests {
         for (path, csp) in [("/api/v1/nosuch/x", Some(API_CSP)), ("/healthz", Some(API_CSP)), ("/docs", None)] {
             let r = answer(&e, "GET", path, &[], b"").await;
             for (k, v) in SECURITY_HEADERS {
-                let values: Vec<_> = r.headers().get_all(k).iter().collect();
-                assert_eq!(values, [v], "{path}: {k}");
+                let values: Vec<_> = r.headers().get_all(&k).iter().collect();
+                assert_eq!(values, [&v], "{path}: {k}");
             }
             assert_eq!(r.headers().get("content-security-policy").map(|v| v.to_str().unwrap()), csp, "{path}");
         }
