@@ -917,3 +917,36 @@ async def test_an_engagement_from_milestones_to_ratings(client: httpx.AsyncClien
     client.cookies.clear()
     client.cookies.update(guest_cookies)
     assert f"{url}/step/ratings" in (await client.get(url)).text  # the other side still may
+
+
+async def test_a_member_votes_on_a_proposal_the_secretary_put(client: httpx.AsyncClient) -> None:
+    council = "/councils/council-cork"
+    csrf = await sign_in(client)
+    assert "The decisions are for the council" in (await client.get(f"{council}/decisions")).text  # not a member
+    form = {"csrf": csrf, "constituency": "sme", "display_name": "Aoife Murphy"}
+    assert (await client.post(f"{council}/apply", data=form)).status_code == 303
+    sme_cookies = dict(client.cookies)
+    client.cookies.clear()
+    secretary = await sign_in(client, "demo-secretary")
+    [request] = re.findall(r"/requests/([\w-]+)/approve", (await client.get(council)).text)
+    assert (await client.post(f"{council}/requests/{request}/approve", data={"csrf": secretary})).status_code == 303
+    r = await client.post(f"{council}/decisions/open", data={"csrf": secretary, "title": ""})
+    assert r.status_code == 422 and 'id="title-error"' in r.text
+    r = await client.post(f"{council}/decisions/open", data={"csrf": secretary, "title": "Join the EU testbed network"})
+    assert r.status_code == 303 and r.headers["location"] == f"{council}/decisions?done=opened"
+    page = (await client.get(r.headers["location"])).text
+    [did] = re.findall(r"/decisions/([\w-]+)/vote", page)
+    staff = await client.post(f"{council}/decisions/{did}/vote", data={"csrf": secretary, "option": "endorse"})
+    assert staff.status_code == 403 and 'class="problem"' in staff.text  # staff do not vote: the API says so
+    client.cookies.clear()
+    client.cookies.update(sme_cookies)
+    r = await client.post(f"{council}/decisions/{did}/vote", data={"csrf": csrf})
+    assert r.status_code == 422 and f'id="option-{did}-error"' in r.text
+    r = await client.post(f"{council}/decisions/{did}/vote", data={"csrf": csrf, "option": "object", "reason": "Cost"})
+    assert r.status_code == 303 and r.headers["location"] == f"{council}/decisions?done=voted"
+    mine = (await client.get(r.headers["location"])).text
+    assert "<p>Tally: endorse 0, object 1, abstain 0</p>" in mine
+    await client.post(f"{council}/decisions/{did}/vote", data={"csrf": csrf, "option": "endorse"})  # changed
+    await client.post("/language", data={"csrf": csrf, "lang": "it", "next": "/"})
+    italian = (await client.get(f"{council}/decisions")).text
+    assert "<p>Conteggio: sostegno 1, obiezione 0, astensione 0</p>" in italian

@@ -674,8 +674,9 @@ def test_the_matching_journey_for_each_role(browser: Browser, stack: str, stack_
 
 def test_a_councils_dashboard_minutes_and_a_new_initiative(browser: Browser, stack: str, axe: Axe) -> None:
     """The secretary reads the council's dashboard (four pygal charts that load under the page's CSP, each
-    with its table), the held meeting's minutes and decisions, and proposes an initiative (refused first at
-    its field); axe on these pages, and the refused form, in every language."""
+    with its table), the held meeting's minutes and decisions, proposes an initiative (refused first at
+    its field) and puts a proposal to the council; axe on these pages, and the refused form, in every
+    language."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -701,9 +702,15 @@ def test_a_councils_dashboard_minutes_and_a_new_initiative(browser: Browser, sta
         page.click("main button[type=submit]")
         assert "done=proposed" in page.url and page.locator(".notice").count() == 1
         assert "Metrology days" in page.locator("main .results").inner_text()
+        page.click("main a[href$='/decisions']")
+        page.fill("#title", "Launch the metrology days")
+        page.click("form[action$='/decisions/open'] button")
+        assert page.locator(".notice").count() == 1 and page.locator("form[action$='/vote']").count() == 1
+        shoot(page, "council-decisions")
         for lang in LANGUAGES:
             switch_language(page, lang)
             for name, path in {
+                "decisions": "/councils/council-cork/decisions",
                 "dashboard": "/councils/council-cork/dashboard",
                 "meeting": "/councils/council-cork/meetings/mtg-cork-1",
                 "initiative": "/councils/council-cork/initiatives/new",

@@ -1,4 +1,5 @@
-"""A council's work: its dashboard (the four success factors per quarter with their inputs, each a pygal
+"""A council's work: its decisions (a member votes with a reason while one is open; its managers open
+one), its dashboard (the four success factors per quarter with their inputs, each a pygal
 chart with a table beside it, and the council's activity), a meeting's page (agenda, attendance and quorum,
 the minutes and the decisions taken, for the council's members and managers) and proposing an initiative
 (with co-sponsoring councils of this or partner regions, and the growth needs it addresses)."""
@@ -249,7 +250,79 @@ def routes(web: Web) -> list[Route]:
             return await initiative_page(page, form, fields, p, status=p.status)
         return page.redirect(f"/councils/{cid}?done=proposed#initiative-{made['id']}")
 
+    async def decisions_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+    ) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        found: list[dict[str, Any]] | None
+        try:
+            found = list(await page.api.get(f"/councils/councils/{cid}/decisions", {"lang": page.lang, "limit": 50}))
+        except Problem as p:
+            if p.status != 404:
+                raise
+            found = None  # the council's members and managers read its decisions
+        manager = page.session.has("council_secretary", "region_admin") and council["region"] == page.session.who.get(
+            "region"
+        )
+        return page.render(
+            "councils/decisions.html",
+            status,
+            council=council,
+            decisions=found,
+            manager=manager,
+            form=form or {},
+            errors=errors or {},
+            problem=problem,
+            options={"endorse": page._("endorse"), "object": page._("object"), "abstain": page._("abstain")},
+            methods={"endorsement": page._("endorsement"), "vote": page._("vote")},
+            notice=page.request.query_params.get("done", ""),
+            here=f"/councils/{cid}/decisions",
+        )
+
+    async def decisions(page: Page) -> Response:
+        return await decisions_page(page)
+
+    async def open_decision(page: Page) -> Response:
+        form = await page.form()
+        cid = page.request.path_params["council_id"]
+        if not form.get("title", "").strip():
+            return await decisions_page(page, form, {"title": page._("Enter a title.")}, status=422)
+        body = {"title": form["title"].strip(), "method": "endorsement"}
+        if form.get("description", "").strip():
+            body["description"] = form["description"].strip()
+        try:
+            await page.api.post(f"/councils/councils/{cid}/decisions", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await decisions_page(page, form, dict(p.fields), p, p.status)
+        return page.redirect(f"/councils/{cid}/decisions?done=opened")
+
+    async def vote(page: Page) -> Response:
+        form = await page.form()
+        cid, did = page.request.path_params["council_id"], page.request.path_params["decision_id"]
+        if not form.get("option"):
+            errors = {f"option-{did}": page._("Choose your vote.")}
+            return await decisions_page(page, form, errors, status=422)
+        body = {"option": form["option"], "reason": form.get("reason", "").strip()[:2000] or None}
+        try:
+            await page.api.put(f"/councils/councils/{cid}/decisions/{did}/votes/mine", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            fields = {f"{k}-{did}": v for k, v in p.fields.items()}
+            return await decisions_page(page, form, fields, p, p.status)
+        return page.redirect(f"/councils/{cid}/decisions?done=voted")
+
     return [
+        Route("/councils/{council_id}/decisions", web.page(decisions)),
+        Route("/councils/{council_id}/decisions/open", web.page(open_decision), methods=["POST"]),
+        Route("/councils/{council_id}/decisions/{decision_id}/vote", web.page(vote), methods=["POST"]),
         Route("/councils/{council_id}/dashboard", web.page(dashboard)),
         Route("/councils/{council_id}/dashboard/{indicator}.svg", web.page(dashboard_svg)),
         Route("/councils/{council_id}/meetings/{meeting_id}", web.page(meeting)),
