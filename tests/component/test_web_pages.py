@@ -635,12 +635,14 @@ async def test_a_students_profile_ranking_round_and_proposal(client: httpx.Async
     assert '<tr><th scope="row">1</th><td>1</td></tr>' in report  # one candidate got their first choice
     # fit = 0.5 x skills (CAD of CAD, metrology: 1/2) + 0.3 x dates (all inside) + 0.2 x home region = 0.75
     assert "Got Fixture design, choice no. 1. Fit score 0.75 of 1." in report
+    assert "List used: <span>the candidate&#39;s own ranking</span>" in report
     round_url = r.headers["location"].split("?")[0]
 
     client.cookies.clear()
     client.cookies.update(student_cookies)
     own = (await client.get(round_url)).text
     assert "Your explanation" in own and "Got Fixture design, choice no. 1." in own and "Fairness report" not in own
+    assert "List used: <span>your ranking</span>" in own
     proposals = (await client.get("/matching/matches")).text
     [match] = re.findall(r"/matching/matches/([\w-]+)/accept", proposals)
     assert "Proposed: waiting for both sides" in proposals

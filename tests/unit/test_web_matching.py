@@ -56,6 +56,7 @@ def test_a_full_challenge_is_said_in_spanish_with_its_number() -> None:
 
 def test_where_the_list_came_from_and_an_unknown_reason() -> None:
     assert reason_words(page_in("tr"), "your ranking") == ("sizin sıralamanız", True)
+    assert reason_words(page_in("es"), "your ranking", own=False) == ("la clasificación propia del candidato", True)
     assert reason_words(page_in("fr"), "no eligible challenge (programme, language, dates or region)")[1]
     assert reason_words(page_in("it"), "something new") == ("something new", False)
 

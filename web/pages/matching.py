@@ -49,7 +49,7 @@ def words_list(text: str) -> list[str]:
     return out
 
 
-def reason_words(page: Page, reason: str) -> tuple[str, bool]:
+def reason_words(page: Page, reason: str, own: bool = True) -> tuple[str, bool]:
     """An allocation's reason (why not a challenge ranked higher, where a list came from) in the person's
     language when it is one the allocation gives, with its number; else the API's words. And whether it
     was translated."""
@@ -69,7 +69,7 @@ def reason_words(page: Page, reason: str) -> tuple[str, bool]:
         ), True
     patterns = (
         (r"^placing you there", page._("placing you there would have matched fewer people or raised the total rank")),
-        (r"^your ranking$", page._("your ranking")),
+        (r"^your ranking$", page._("your ranking") if own else page._("the candidate's own ranking")),
         (r"^fit score", page._("the fit score (you ranked none of the challenges open to you)")),
         (r"^no eligible challenge", page._("no challenge open to you (programme, language, dates or region)")),
     )
@@ -518,7 +518,7 @@ def routes(web: Web) -> list[Route]:
         explanations = [found["explanation"]] if "explanation" in found else found["explanations"]
         said = []
         for e in explanations:
-            origin, origin_translated = reason_words(page, e["preferences_from"])
+            origin, origin_translated = reason_words(page, e["preferences_from"], own="explanation" in found)
             why = []
             for w in e["why_not"]:
                 text, translated = reason_words(page, w["reason"])
