@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import functools
 import importlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -193,6 +194,26 @@ class Command:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+
+def offline_command(name: str, help: str, component_path: str, work: Callable[[Any], Awaitable[Any]]) -> Command:
+    """A subcommand without arguments that builds the service named by ``component_path`` from the
+    region's CG_* settings with its relay and consumers off, starts its bus, prints ``work(service)``'s
+    result as JSON and closes the bus and the store (rebuilding a projection while the service serves)."""
+
+    async def main() -> int:
+        module, _, attr = component_path.partition(":")
+        cls: type[ServiceComponent] = getattr(importlib.import_module(module), attr)
+        service = cls(RuntimeSettings(), cls.settings_class(run_relay=False, run_consumers=False))
+        try:
+            await service.bus.start()
+            print(json.dumps(await work(service)))
+        finally:
+            await service.bus.close()
+            await service.store.close()
+        return 0
+
+    return Command(name, help, lambda parser: None, lambda args: asyncio.run(main()))
 
 
 @dataclass(frozen=True)
