@@ -1,4 +1,4 @@
-"""Small helpers shared by the integration and fault tests."""
+"""Small helpers shared by the tests."""
 
 from __future__ import annotations
 
@@ -53,3 +53,20 @@ async def usage_total(store: DocumentStore) -> dict[str, Any]:
 def pid(sub: str, issuer: str = DEV_ISSUER) -> str:
     """The platform id of a person of ``issuer`` (the development issuer by default)."""
     return person_id(issuer, sub)
+
+
+class Clock:
+    """A settable clock to inject where the code takes ``Callable[[], datetime]``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def publish_on(app: Any, service: str, topic: str, *events: CloudEvent) -> None:
+    """Publish events on the embedded bus of one of the app's services, as MirrorMaker 2 would deliver
+    partners' replicas (on ``<alias>.<service>.events``)."""
+    (component,) = [c for c in app.state.components if c.name == service]
+    await component.bus.publish(topic, list(events))

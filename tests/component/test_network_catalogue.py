@@ -28,7 +28,7 @@ from contracts import facilities as fev
 from instance.app import create_app
 from services.facilities.network.projection import PARTNERS, RESOURCES, NetworkCatalogue
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import eventually
+from tests.helpers import Clock, eventually, publish_on
 
 API = "/api/v1/facilities/network"
 T0 = "2027-02-26T12:00:00+00:00"
@@ -201,14 +201,6 @@ def settings(tmp_path: Path) -> RuntimeSettings:
     )
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def app(settings: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = create_app(settings)
@@ -217,8 +209,7 @@ async def app(settings: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.A
 
 
 async def publish(app: FastAPI, topic: str, *events: CloudEvent) -> None:
-    (facilities,) = [c for c in app.state.components if c.name == "facilities"]
-    await facilities.bus.publish(topic, list(events))
+    await publish_on(app, "facilities", topic, *events)
 
 
 async def test_a_person_in_cork_finds_bolognas_lab_and_where_to_book_it(

@@ -27,7 +27,7 @@ from contracts import matching as mev
 from instance.app import create_app
 from services.matching.network import CHALLENGES, NetworkChallenges
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import eventually
+from tests.helpers import Clock, eventually, publish_on
 
 API = "/api/v1/matching/network/challenges"
 T0 = "2027-02-26T12:00:00+00:00"
@@ -72,14 +72,6 @@ def accepted(match: str, challenge: str, *, region: str = "ITH5", time: str = T0
 
 def partner(region: str = "ITH5") -> Origin:
     return Origin(region, region, f"{region.lower()}.{LOCAL}", LOCAL)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 # The projection on its own ---------------------------------------------------------------------------
@@ -186,8 +178,7 @@ async def app(settings: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.A
 
 
 async def publish(app: FastAPI, topic: str, *events: CloudEvent) -> None:
-    (matching,) = [c for c in app.state.components if c.name == "matching"]
-    await matching.bus.publish(topic, list(events))
+    await publish_on(app, "matching", topic, *events)
 
 
 async def test_a_student_in_cork_finds_bolognas_challenge_and_where_to_apply(

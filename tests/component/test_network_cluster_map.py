@@ -30,7 +30,7 @@ from clustergrowth.settings import RuntimeSettings
 from contracts import mapping as mev
 from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import eventually
+from tests.helpers import eventually, publish_on
 
 API = "/api/v1/mapping"
 DIMS = ["innovation", "digitalisation", "internationalisation", "talent", "finance", "rnd_facilities",
@@ -79,8 +79,7 @@ async def app(settings: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.A
 
 
 async def publish(app: FastAPI, topic: str, *events: CloudEvent) -> None:
-    (mapping,) = [c for c in app.state.components if c.name == "mapping"]
-    await mapping.bus.publish(topic, list(events))
+    await publish_on(app, "mapping", topic, *events)
 
 
 def by_cell(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
