@@ -158,14 +158,19 @@ class KafkaBus:
             missing = [t for t in topics if t not in existing]
             if missing:
                 try:
-                    await admin.create_topics(
+                    created = await admin.create_topics(
                         [
                             NewTopic(t, self.partitions, self.replication, topic_configs=topic_configs(t))
                             for t in missing
                         ]
                     )
                 except TopicAlreadyExistsError:
-                    pass
+                    created = None
+                # the answer carries an error per topic (not raised): any but "exists already" stops the start
+                for topic, error_code, *message in getattr(created, "topic_errors", ()):
+                    if error_code not in (0, TopicAlreadyExistsError.errno):
+                        detail = f"{error_code} {message[0] or ''}".strip() if message else str(error_code)
+                        raise RuntimeError(f"topic {topic}: creating it failed ({detail})")
             present = [t for t in topics if t in existing]
             if present:
                 await _align_configs(admin, present)
@@ -205,8 +210,8 @@ class KafkaBus:
             # aiokafka subscribes to one pattern or to named topics: the named ones join the pattern
             named = "|".join(re.escape(t) for t in topics)
             consumer.subscribe(pattern=f"(?:^(?:{named})$)|(?:{pattern})" if topics else pattern)
-        await consumer.start()
         try:
+            await consumer.start()  # inside: a start refused (e.g. by the group's ACL) still closes it
             async for msg in consumer:
                 try:
                     event, err = CloudEvent.from_kafka(msg.key, msg.value, list(msg.headers)), None

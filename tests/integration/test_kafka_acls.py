@@ -226,8 +226,9 @@ async def test_the_broker_refuses_what_the_rules_leave_out(services: KafkaBus, a
                     pass
     with pytest.raises(GroupAuthorizationFailedError):
         await first(services, f"backup-{uuid.uuid4().hex[:6]}", ["facilities.events"])
-    # ensure_topics does not look at CreateTopics' per-topic errors: the refusal shows as no topic made
-    await services.ensure_topics(["facilities.events.extra"])
+    # a topic the user may not create stops ensure_topics, naming it (CreateTopics' per-topic error 29)
+    with pytest.raises(RuntimeError, match=r"topic facilities\.events\.extra: creating it failed \(29"):
+        await services.ensure_topics(["facilities.events.extra"])
     assert "facilities.events.extra" not in await admin.topic_names()
     # the topics no rule names are not even listed to this user
     listed = set(await services.topic_names())
