@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,11 @@ from clustergrowth.settings import RuntimeSettings
 from clustergrowth.strictjson import StrictJsonMiddleware
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# FastAPI's own OpenTelemetry instrumentation (0.165+), off: tracing here is ours (``telemetry``, a
+# private provider, never the global one FastAPI would look for), so it never records anything, yet
+# with its defaults it asks OpenTelemetry for the global providers on every request (about 11 us).
+FASTAPI_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+_CHILDREN_MAX = 4096  # (method, route, status) label sets whose metric children are kept at hand
 
 
 class ServiceComponent(Protocol):
@@ -56,22 +62,26 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = ""
-        for k, v in scope.get("headers", []):
+        for k, v in scope["headers"]:
             if k == b"x-request-id":
                 incoming = v.decode("latin-1")
                 break
-        rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # a made id: 32 hex digits of randomness, as uuid4().hex was (without its UUID object, half the cost)
+        rid = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = logs.request_id.set(rid)
-        parts = scope.get("path", "").split("/")
-        service_token = logs.service.set(parts[3] if len(parts) > 3 and parts[1:3] == ["api", "v1"] else None)
+        path = scope.get("path", "")
+        parts = path.split("/", 4)
+        api = len(parts) > 3 and parts[1] == "api" and parts[2] == "v1"
+        service_token = logs.service.set(parts[3] if api else None)
         start = time.perf_counter()
         status = 500
+        rid_header = (b"x-request-id", rid.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
         try:
@@ -79,11 +89,32 @@ class EdgeMiddleware:
         finally:
             logs.request_id.reset(token)
             logs.service.reset(service_token)
-            route = scope.get("route")
-            template = route_template(scope.get("path", ""), route)
-            method = scope.get("method", "")
-            HTTP_REQUESTS.labels(method, template, str(status)).inc()
-            HTTP_DURATION.labels(method, template).observe(time.perf_counter() - start)
+            template = route_template(path, scope.get("route"))
+            counter, duration = _children(scope.get("method", ""), template, status)
+            counter.inc()
+            duration.observe(time.perf_counter() - start)
+
+
+_counters: dict[tuple[str, str, int], Any] = {}
+_durations: dict[tuple[str, str], Any] = {}
+
+
+def _children(method: str, template: str, status: int) -> tuple[Any, Any]:
+    """The request counter's and the duration histogram's children for these labels, looked up in
+    prometheus_client once (its ``labels()`` takes a lock and builds the key each time) and kept, at
+    most ``_CHILDREN_MAX`` of each: the label sets are bounded anyway (routes, the parser's methods,
+    statuses), the cap only keeps a surprise from growing this."""
+    counter = _counters.get((method, template, status))
+    if counter is None:
+        counter = HTTP_REQUESTS.labels(method, template, str(status))
+        if len(_counters) < _CHILDREN_MAX:
+            _counters[(method, template, status)] = counter
+    duration = _durations.get((method, template))
+    if duration is None:
+        duration = HTTP_DURATION.labels(method, template)
+        if len(_durations) < _CHILDREN_MAX:
+            _durations[(method, template)] = duration
+    return counter, duration
 
 
 def route_template(path: str, route: Any) -> str:
@@ -115,6 +146,11 @@ def install_edge(app: FastAPI, components: list[ServiceComponent], *, max_body_b
     app.add_middleware(EdgeMiddleware)
     if app.middleware_stack is not None:
         raise RuntimeError("install_edge must run before the app starts")
+    # FastAPI(telemetry=FASTAPI_TELEMETRY_OFF) says so where an app is made (standalone_app); for apps made
+    # elsewhere the same settings go into the dict FastAPI reads them from on each request
+    native = getattr(app, "_telemetry", None)
+    if isinstance(native, dict):
+        native.update(FASTAPI_TELEMETRY_OFF)
     telemetry.setup()  # on when an OTLP endpoint is configured
     telemetry.instrument_app(app)  # the server span, outermost (when tracing is on)
     # inside the edge middleware and the quotas installed before (a refused body still gets a request
@@ -157,7 +193,7 @@ def standalone_app(settings: RuntimeSettings, service: ServiceComponent, title: 
             await service.stop()
             await app.state.authenticator.aclose()
 
-    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    app = FastAPI(title=title, version="1", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF)
     install_edge(app, [service], max_body_bytes=settings.http_max_body_bytes)
     service.mount(app)
     return app
