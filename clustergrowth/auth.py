@@ -279,7 +279,8 @@ class Authenticator:
         self.settings = settings
         self.http = httpx.AsyncClient(timeout=5.0)
         self.clock = time.time  # what a cached token's exp/nbf/iat are checked against (PyJWT: wall clock)
-        self._verified: OrderedDict[str, tuple[_Trust, Any, Any, dict[str, Any]]] = OrderedDict()
+        # token -> (trust, kid, signing key, claims, the principal made of them)
+        self._verified: OrderedDict[str, tuple[_Trust, Any, Any, dict[str, Any], Principal]] = OrderedDict()
 
         def fetched(issuer: str, jwks_file: Path | None, jwks_uri: str | None) -> IssuerKeys:
             return IssuerKeys(
@@ -307,13 +308,15 @@ class Authenticator:
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token. A token verified before is not verified again while its signing
         key is still the one published for its ``kid`` and its time claims still hold on ``clock``, by
-        the same rules and leeway as PyJWT (a signature check was a tenth of a booking's CPU time)."""
+        the same rules and leeway as PyJWT (a signature check was a tenth of a booking's CPU time). Its
+        principal is remembered with it: the same claims under the same settings make the same
+        (immutable) principal, so it is not made again for each request."""
         hit = self._verified.get(token)
         if hit is not None:
-            known, kid, signer, verified = hit
+            known, kid, signer, verified, principal = hit
             if await known.keys.key(kid) is signer and _still_valid(verified, self.clock()):
                 self._verified.move_to_end(token)
-                return self.principal(known, verified)
+                return principal
             del self._verified[token]  # expired or re-keyed: the full path below says why
         try:
             header = jwt.get_unverified_header(token)
@@ -340,7 +343,7 @@ class Authenticator:
         except jwt.PyJWTError as e:
             raise Unauthorized(f"invalid token: {e}") from e
         principal = self.principal(trust, claims)  # raises for claims this region refuses: not cached
-        self._verified[token] = (trust, header.get("kid"), key, claims)
+        self._verified[token] = (trust, header.get("kid"), key, claims, principal)
         if len(self._verified) > VERIFIED_TOKENS:
             self._verified.popitem(last=False)
         return principal
