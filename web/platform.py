@@ -92,3 +92,13 @@ def client_for(api: ASGIApp | str, address: str, timeout_s: float) -> httpx.Asyn
         return httpx.AsyncClient(base_url=api, timeout=timeout_s)
     transport = httpx.ASGITransport(app=api, client=(address, 0))
     return httpx.AsyncClient(transport=transport, base_url="http://web.internal", timeout=timeout_s)
+
+
+def partner_page(api_base: str | None, path: str) -> str | None:
+    """A page of a partner region's own web client, which serves ``/`` beside its API's ``/api/v1`` (the
+    API base comes from that region's entry in the partners file); None when the base is unknown or not
+    of that form. Booking and applying stay there: this region only links to it."""
+    base = (api_base or "").rstrip("/")
+    if not base.endswith("/api/v1"):
+        return None
+    return f"{base.removesuffix('/api/v1')}{path}"

@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.settings import RuntimeSettings, TrustedIssuer
 from gateway.app import GatewaySettings
 from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
@@ -181,6 +183,97 @@ async def test_a_manager_approves_a_request(client: httpx.AsyncClient) -> None:
     r = await client.post(f"/facilities/manage/{booking}/approve", data={"csrf": csrf})
     assert r.status_code == 303 and r.headers["location"] == "/facilities/manage?decided=approve"
     assert f"/facilities/manage/{booking}/approve" not in (await client.get("/facilities/manage")).text
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def with_bologna(settings: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The demo, with Bologna's API base configured (its partners' entry): its resources say where to book."""
+    bologna = TrustedIssuer(
+        issuer="https://id.bologna.example", region="ITH5", jwks_uri="https://id.bologna.example/jwks",
+        api_base="https://bologna.example/api/v1",
+    )  # fmt: skip
+    app = create_app(settings.model_copy(update={"auth_partners": [bologna]}))
+    async for c in asgi_client(app):
+        yield app, c
+
+
+async def test_facilities_search_lists_partner_regions_resources_and_says_when_one_is_stale(
+    with_bologna: tuple[FastAPI, httpx.AsyncClient], token: TokenFactory
+) -> None:
+    """The demo's partner regions' labs beside Cork's sites: each with its region, when it was last
+    updated and where to book it (Bologna's client, whose API base is configured; the others' are not);
+    with the partner silent past the threshold (900 s, fixed clock), “may be out of date”, not at it."""
+    app, client = with_bologna
+    sme = {"Authorization": token("s", "sme")}
+
+    async def labs() -> list[dict[str, Any]]:
+        r = await client.get("/api/v1/facilities/network/resources", params={"kind": "lab"}, headers=sme)
+        return list(r.json())
+
+    await eventually(lambda: _count(labs, 5), 30, "the partners' demo labs projected")
+    heard = [datetime.fromisoformat(r["partner_last_event_at"]) for r in await labs()]
+    clock = Clock(min(heard) + timedelta(seconds=900))  # at the threshold for the earliest heard: all fresh
+    app.state.facilities.clock = clock
+    await sign_in(client)
+    page = (await client.get("/facilities", params={"kind": "lab"})).text
+    assert "5 resources in partner regions" in page
+    for region in ("ES61", "ES30", "ITH5", "FR10", "TR10"):
+        assert f'<span class="badge">{region}</span>' in page
+    assert '<a href="https://bologna.example/facilities/sites/blq-tecnopolo">Book it in ITH5\'s client</a>' in page
+    assert page.count("own client: its address is not configured here.") == 4
+    assert page.count("last updated ") == 5 and "May be out of date" not in page
+    clock.now = max(heard) + timedelta(seconds=900, microseconds=1)  # just past it for the latest: all stale
+    stale = (await client.get("/facilities", params={"kind": "lab"})).text
+    assert stale.count("May be out of date: nothing heard from ") == 5
+    assert 'class="warning">May be out of date: nothing heard from ITH5 since ' in stale
+    only = (await client.get("/facilities", params={"kind": "lab", "q": "ith5"})).text
+    assert "1 resource in partner regions" in only and "FR10" not in only
+
+
+async def test_the_marketplace_lists_partner_regions_challenges_with_places_left_and_where_to_apply(
+    with_bologna: tuple[FastAPI, httpx.AsyncClient], token: TokenFactory
+) -> None:
+    """The demo's six partner challenges (seed table: ES61 3 places, ES30 2, ITH5 2 and 3, FR10 2, TR10 3)
+    below Cork's own, each with its region, places left and where to apply (Bologna's client; the others'
+    addresses are not configured); stale past the threshold (900 s, fixed clock), not at it."""
+    app, client = with_bologna
+    student = {"Authorization": token("s", "student")}
+
+    async def partners() -> list[dict[str, Any]]:
+        return list((await client.get("/api/v1/matching/network/challenges", headers=student)).json())
+
+    await eventually(lambda: _count(partners, 6), 30, "the partners' demo challenges projected")
+    heard = [datetime.fromisoformat(c["partner_last_event_at"]) for c in await partners()]
+    clock = Clock(min(heard) + timedelta(seconds=900))  # at the threshold for the earliest heard: all fresh
+    app.state.matching.clock = clock
+    await sign_in(client, "demo-student")
+    page = (await client.get("/matching")).text
+    assert "6 challenges in partner regions" in page
+    assert page.count("3 places left") == 3 and page.count("2 places left") == 3
+    for region in ("ES61", "ES30", "ITH5", "FR10", "TR10"):
+        assert f'<span class="badge">{region}</span>' in page
+    for n in (3, 4):
+        link = f"https://bologna.example/matching/challenges/demo-ith5-challenge-{n}"
+        assert f'<a href="{link}">Apply in ITH5\'s client</a>' in page
+    assert page.count("own client: its address is not configured here.") == 4
+    assert page.count("last updated ") == 6 and "May be out of date" not in page
+    clock.now = max(heard) + timedelta(seconds=900, microseconds=1)  # just past it for the latest: all stale
+    stale = (await client.get("/matching")).text
+    assert stale.count('class="warning">May be out of date: nothing heard from ') == 6
+    other = (await client.get("/matching", params={"programme": "change_of_perspective"})).text
+    assert "0 challenges in partner regions" in other  # the demo's partner challenges are all consultancy
+
+
+async def _count(read: Callable[[], Awaitable[list[dict[str, Any]]]], n: int) -> bool:
+    return len(await read()) == n
 
 
 def test_branding_needs_readable_colours() -> None:

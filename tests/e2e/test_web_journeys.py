@@ -465,6 +465,8 @@ def test_every_page_in_every_language_passes_axe(browser: Browser, stack: str, s
             }
             for name, path in pages.items():
                 page.goto(f"{stack}{path}")
+                if name in ("search", "challenges"):  # the demo's partner regions' labs (5), challenges (6)
+                    assert page.locator("ul.partners > li").count() == {"search": 5, "challenges": 6}[name]
                 no_violations(axe, page, f"{name} {lang}")
                 shoot(page, f"{name}-{lang}", readme=(name, lang) in {("explorer", "en"), ("site", "tr")})
             page.goto(f"{stack}/facilities/sites/{SITE}?day={day}")

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
-from web.platform import Problem
+from web.platform import Problem, partner_page
 
 KINDS = ("hot_desk", "meeting_room", "lab", "equipment", "university_access_point")
 MAX_LIST = 200
@@ -107,10 +107,20 @@ def routes(web: Web) -> list[Route]:
             for s in sites
             if counts.get(s["id"]) and (not text or text in f"{s['name']} {s['city']} {s['region']}".casefold())
         ]
+        network = await page.api.get(
+            "/facilities/network/resources", {"limit": MAX_LIST, **({"kind": kind} if kind else {})}
+        )
+        partners = [
+            r | {"book_page": r["book_at"] and partner_page(r["api_base"], f"/facilities/sites/{r['site_id']}")}
+            for r in network
+            if not text
+            or text in f"{r.get('site_name') or ''} {r.get('city') or ''} {r['region']} {r['name']}".casefold()
+        ]
         return page.render(
             "facilities/search.html",
             sites=found,
             counts=counts,
+            partners=partners,
             kind=kind,
             q=q.get("q", "")[:100],
             kinds=kind_names(page),

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
-from web.platform import Problem
+from web.platform import Problem, partner_page
 
 MAX_LIST = 200
 MAX_SKILLS = 30
@@ -110,9 +110,15 @@ def routes(web: Web) -> list[Route]:
             programme = ""
         found = await page.api.get("/matching/challenges", params)
         found.sort(key=lambda c: (c["status"] != "open", c.get("starts_on") or "", c["title"]))
+        network = await page.api.get("/matching/network/challenges", params)
+        partners = [
+            c | {"apply_page": c["apply_at"] and partner_page(c["api_base"], f"/matching/challenges/{c['id']}")}
+            for c in sorted(network, key=lambda c: (c["places_left"] == 0, c["region"], c.get("title") or ""))
+        ]
         return page.render(
             "matching/challenges.html",
             challenges=found,
+            partners=partners,
             programme=programme,
             here="/matching",
             **words(page),
