@@ -380,6 +380,52 @@ async def test_the_cluster_explorer_shows_the_apis_stars_and_flags_small_cells(
     assert chart.headers["content-type"].startswith("image/svg+xml") and "IE05 × C2" in chart.text
 
 
+async def test_the_explorers_tile_map_and_spotlight_give_the_apis_figures(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """The map's table, region by region, gives the spotlight API's mean maturity in the chosen need (the
+    service's own aggregate, not the page's weighted cells); coloured by stars, each region's best cell
+    from the cluster map; the spotlight of a chosen region names both series and the 1-5 scale."""
+    analyst = {"Authorization": token("a", "analyst")}
+
+    async def figures() -> tuple[dict[str, float | None], dict[str, int]]:
+        cells = (await client.get("/api/v1/mapping/cluster-map", headers=analyst)).json()
+        means: dict[str, float | None] = {}
+        for region in sorted({c["region"] for c in cells}):
+            spot = await client.get("/api/v1/mapping/spotlight", params={"region": region}, headers=analyst)
+            means[region] = {n["dimension"]: n["mean_maturity"] for n in spot.json()["needs"]}.get("finance")
+        best: dict[str, int] = {}
+        for c in cells:
+            best[c["region"]] = max(best.get(c["region"], 0), c["strength"]["stars"])
+        return means, best
+
+    await sign_in(client, "demo-analyst")
+    for _ in range(100):  # the demo's events may still be folding: a page read while the API held still
+        expected = await figures()
+        page = (await client.get("/explorer", params={"need": "finance", "region": "IE05"})).text
+        stars = (await client.get("/explorer", params={"by": "stars"})).text
+        if await figures() == expected:
+            break
+        await asyncio.sleep(0.1)
+    means, best = expected
+    assert len(means) >= 6  # the demo's six council regions at least
+    for region, mean in means.items():
+        shown = "—" if mean is None else f"{mean:.1f}"
+        assert re.search(rf'<tr><th scope="row">{region}</th><td>{shown}</td><td>\d+</td></tr>', page), region
+        assert f'<tr><th scope="row">{region}</th><td>{best[region]}</td></tr>' in stars
+    assert "A tile map, not to scale: one tile per region" in page
+    assert '<img src="/explorer/map.svg?need=finance&amp;region=IE05"' in page
+    assert "Spotlight on IE05: its growth needs beside the network's" in page
+    tiles = await client.get("/explorer/map.svg", params={"need": "finance"})
+    assert tiles.headers["content-type"].startswith("image/svg+xml")
+    assert all(f">{r}<" in tiles.text for r in means) and ">mean 4 to 5<" in tiles.text
+    by_stars = (await client.get("/explorer/map.svg", params={"by": "stars"})).text
+    assert ">best cell: 3 stars<" in by_stars and all(f">{r}<" in by_stars for r in means)
+    spot = (await client.get("/explorer/spotlight.svg", params={"region": "IE05"})).text
+    assert ">IE05<" in spot and ">Network<" in spot and ">1.0<" in spot and ">5.0<" in spot
+    assert (await client.get("/explorer/spotlight.svg")).status_code == 422  # a spotlight needs its region
+
+
 async def test_joining_a_council_and_registering_for_its_meeting(client: httpx.AsyncClient) -> None:
     csrf = await sign_in(client)
     council = "/councils/council-cork"
