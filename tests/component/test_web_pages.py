@@ -16,11 +16,14 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.events import make_event
 from clustergrowth.settings import RuntimeSettings, TrustedIssuer
+from contracts import matching as mev
 from gateway.app import GatewaySettings
 from instance.app import create_app
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import eventually
+from tests.helpers import Clock, eventually, publish_on
 from web.app import brand_css
 from web.session import COOKIE
 from web.settings import WebSettings, contrast
@@ -185,14 +188,6 @@ async def test_a_manager_approves_a_request(client: httpx.AsyncClient) -> None:
     assert f"/facilities/manage/{booking}/approve" not in (await client.get("/facilities/manage")).text
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def with_bologna(settings: RuntimeSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The demo, with Bologna's API base configured (its partners' entry): its resources say where to book."""
@@ -270,6 +265,30 @@ async def test_the_marketplace_lists_partner_regions_challenges_with_places_left
     assert stale.count('class="warning">May be out of date: nothing heard from ') == 6
     other = (await client.get("/matching", params={"programme": "change_of_perspective"})).text
     assert "0 challenges in partner regions" in other  # the demo's partner challenges are all consultancy
+
+    # Bologna's press-line challenge (2 places) fills as Bologna accepts matches, replicated here
+    def accepted(n: int) -> CloudEvent:
+        data = mev.MatchAccepted(
+            match_id=f"m-{n}", round_id="r-1", challenge_id="demo-ith5-challenge-3", candidate=f"p-{n}",
+            programme="consultancy", region="ITH5", candidate_region="IE05", accepted_at="2027-06-01T12:00:00+00:00",
+        )  # fmt: skip
+        return make_event(data, key=f"m-{n}", region="ITH5", source="/regions/ITH5/matching")
+
+    async def places() -> int:
+        rows = await partners()
+        return int(next(c["places_left"] for c in rows if c["id"] == "demo-ith5-challenge-3"))
+
+    async def left(n: int) -> bool:
+        return await places() == n
+
+    await publish_on(app, "matching", "ith5.matching.events", accepted(1))
+    await eventually(lambda: left(1), 30, "one place taken")
+    one = (await client.get("/matching")).text
+    assert "1 place left" in one and one.count("2 places left") == 2 and "No place left" not in one
+    await publish_on(app, "matching", "ith5.matching.events", accepted(2))
+    await eventually(lambda: left(0), 30, "both places taken")
+    full = (await client.get("/matching")).text
+    assert "No place left" in full and "1 place left" not in full
 
 
 async def _count(read: Callable[[], Awaitable[list[dict[str, Any]]]], n: int) -> bool:
