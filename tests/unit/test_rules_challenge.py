@@ -57,6 +57,10 @@ FIELDS: dict[str, Any] = {
     "capacity": 3,
     "ip_template": "open",
     "sme_id": "sme-7",
+    "title": "Cash-flow forecasting",
+    "languages": ["en"],
+    "starts_on": "2027-02-01",
+    "ends_on": "2027-05-28",
 }
 
 
@@ -84,6 +88,10 @@ def test_posting_stamps_the_poster_and_the_event_carries_the_sme_and_organisatio
         "capacity": 3,
         "ip_template": "open",
         "suggested_from": None,
+        "title": "Cash-flow forecasting",
+        "languages": ["en"],
+        "starts_on": "2027-02-01",
+        "ends_on": "2027-05-28",
     }
 
 
@@ -101,9 +109,9 @@ DRAFT: dict[str, Any] = {
 
 
 def test_publishing_a_draft_records_when_and_by_whom() -> None:
-    new, event = publish(
-        DRAFT, {"term": "2027-spring", "work_mode": "remote", "capacity": 2, "ip_template": "open"}, COLLEAGUE, NOW
-    )
+    body = {"term": "2027-spring", "work_mode": "remote", "capacity": 2, "ip_template": "open"}
+    body |= {"title": "Cash-flow forecasting", "languages": ["en"], "starts_on": "2027-02-01", "ends_on": "2027-05-28"}
+    new, event = publish(DRAFT, body, COLLEAGUE, NOW)
     assert (new["status"], new["posted_at"], new["published_by"], new["work_mode"]) == (
         "open",
         NOW,
@@ -111,6 +119,7 @@ def test_publishing_a_draft_records_when_and_by_whom() -> None:
         "remote",
     )
     assert (event.suggested_from, event.sme_id, event.organisation, event.capacity) == ("a1", "sme-7", "ACME", 2)
+    assert (event.title, event.starts_on) == ("Cash-flow forecasting", "2027-02-01")  # what partners list
 
 
 def test_publishing_is_refused_to_a_stranger_and_of_an_open_challenge() -> None:
