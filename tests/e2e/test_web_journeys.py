@@ -687,7 +687,11 @@ def test_a_councils_dashboard_minutes_and_a_new_initiative(browser: Browser, sta
         page.click("main a[href$='/dashboard']")
         charts = page.locator("figure img")
         assert charts.count() == 4
-        assert all(charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(4))
+        # each chart is its own request: wait until all four have loaded (a loaded machine is slow), and
+        # a chart that fails to load has naturalWidth 0, so this fails on Playwright's timeout then
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('figure img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
         shoot(page, "council-dashboard", readme=True)
         page.goto(f"{stack}/councils/council-cork")
         page.click("main a[href$='/meetings/mtg-cork-1']")
