@@ -10,7 +10,7 @@ from typing import Any
 from clustergrowth.auth import person_id
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.settings import DEV_ISSUER
+from clustergrowth.settings import DEV_ISSUER, RuntimeSettings, TrustedIssuer
 from clustergrowth.store.port import DocumentStore
 from services.facilities import store as st
 
@@ -70,3 +70,23 @@ async def publish_on(app: Any, service: str, topic: str, *events: CloudEvent) ->
     partners' replicas (on ``<alias>.<service>.events``)."""
     (component,) = [c for c in app.state.components if c.name == service]
     await component.bus.publish(topic, list(events))
+
+
+BOLOGNA_API = "https://bologna.example/api/v1"
+
+
+def cork_with_bologna(data_dir: Any, stale_after_s: float = 600) -> RuntimeSettings:
+    """A Cork (IE05) instance without demo data that trusts Bologna (ITH5) as a partner, whose API base
+    is ``BOLOGNA_API``: the network views' component tests."""
+    bologna = TrustedIssuer(
+        issuer="https://id.bologna.example", region="ITH5", jwks_uri="https://id.bologna.example/jwks",
+        api_base=BOLOGNA_API,
+    )  # fmt: skip
+    return RuntimeSettings(
+        data_dir=data_dir,
+        region="IE05",
+        seed_demo=False,
+        relay_interval_s=0.05,
+        auth_partners=[bologna],
+        network_stale_after_s=stale_after_s,
+    )

@@ -21,17 +21,16 @@ from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.events import make_event
 from clustergrowth.partners import PARTNERS
-from clustergrowth.settings import RuntimeSettings, TrustedIssuer
+from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.sqlite import SqliteStore
 from contracts import matching as mev
 from instance.app import create_app
 from services.matching.network import CHALLENGES, NetworkChallenges
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import Clock, eventually, publish_on
+from tests.helpers import BOLOGNA_API, Clock, cork_with_bologna, eventually, publish_on
 
 API = "/api/v1/matching/network/challenges"
 T0 = "2027-02-26T12:00:00+00:00"
-BOLOGNA_API = "https://bologna.example/api/v1"
 LOCAL = "matching.events"
 REPLICA = "ith5.matching.events"
 
@@ -156,18 +155,7 @@ def test_stale_only_past_the_threshold(net: NetworkChallenges) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> RuntimeSettings:
-    bologna = TrustedIssuer(
-        issuer="https://id.bologna.example", region="ITH5", jwks_uri="https://id.bologna.example/jwks",
-        api_base=BOLOGNA_API,
-    )  # fmt: skip
-    return RuntimeSettings(
-        data_dir=tmp_path / "data",
-        region="IE05",
-        seed_demo=False,
-        relay_interval_s=0.05,
-        auth_partners=[bologna],
-        network_stale_after_s=600,
-    )
+    return cork_with_bologna(tmp_path / "data")
 
 
 @pytest.fixture
