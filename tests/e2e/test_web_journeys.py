@@ -9,35 +9,21 @@ violations. Every page is photographed into ``.cache/screenshots/web`` (test art
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from clustergrowth.auth import DevIssuer
 from clustergrowth.settings import RuntimeSettings
-from tests.backends import free_port, provision
+from tests.e2e.webkit import SITE, enter, no_violations, shoot, sign_in, tab_to, weekday_ahead
 from web.app import create_web
 from web.settings import LANGUAGES, WebSettings
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "clustergrowth")
-SHOTS = ROOT / ".cache" / "screenshots" / "web"
-README_SHOTS = ROOT / "docs" / "screens"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-SITE = "ork-rubicon"  # the demo's site in this region (IE05), Europe/Dublin
 # The answers given (every question of a dimension alike, so its weighted mean is that answer whatever
 # the weights); the needs are the three lowest, ties in the instrument's order: worked out by hand.
 ANSWERS = {
@@ -51,96 +37,6 @@ ANSWERS = {
     "sustainability": 4,
 }
 NEEDS = ["Talent and skills", "Digitalisation", "Collaboration and networking"]
-
-
-@pytest.fixture(scope="module")
-def stack_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("web")
-
-
-@pytest.fixture(scope="module")
-def stack(stack_data: Path) -> Iterator[str]:
-    """``clustergrowth run`` on a free port with its own data; its base URL."""
-    tmp = stack_data
-    port = free_port()
-    env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING"}
-    with open(tmp / "run.log", "ab") as log:
-        proc = subprocess.Popen([CLI, "run", "--host", "127.0.0.1", "--port", str(port)], env=env, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the stack did not start: {(tmp / 'run.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = provision("chromium")
-    assert os.access(path, os.X_OK), f"no Chromium at {path}"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> Axe:
-    return Axe()
-
-
-def shoot(page: Page, name: str, readme: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    if readme and os.environ.get("CG_UPDATE_SCREENS") == "1":
-        README_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SHOTS / f"{name}.png", README_SHOTS / f"web-{name}.png")
-
-
-def no_violations(axe: Axe, page: Page, name: str) -> None:
-    results = axe.run(page, options=WCAG)
-    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
-
-
-def tab_to(page: Page, selector: str, limit: int = 80) -> None:
-    """Press Tab until the focused element matches ``selector`` (as a keyboard user moves)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
-            return
-    raise AssertionError(f"{selector} is not reachable by Tab")
-
-
-def enter(page: Page) -> None:
-    """Press Enter on the focused link or button and wait for the page it leads to."""
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-
-
-def weekday_ahead(days: int) -> date:
-    d = date.today() + timedelta(days=days)
-    while d.weekday() >= 5:
-        d += timedelta(days=1)
-    return d
-
-
-def sign_in(page: Page, stack: str, persona: str) -> None:
-    page.goto(f"{stack}/")
-    page.check(f"#persona-{persona}")
-    page.click("form[action='/sign-in/persona'] button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
 
 
 def test_booking_and_cancelling_by_keyboard_only(browser: Browser, stack: str) -> None:
