@@ -79,28 +79,30 @@ def reason_words(page: Page, reason: str, own: bool = True) -> tuple[str, bool]:
     return reason, False
 
 
-def routes(web: Web) -> list[Route]:
-    def words(page: Page) -> dict[str, Any]:
-        return {
-            "programmes": {
-                "consultancy": page._("Student consultancy"),
-                "change_of_perspective": page._("Change of perspective (visiting academic)"),
-            },
-            "modes": {"on_site": page._("On site"), "remote": page._("Remote"), "hybrid": page._("Hybrid")},
-            "statuses": {"open": page._("Open"), "draft": page._("Draft suggested from an assessment")},
-            "ip": {
-                "open-results": page._("Open results: every party may publish; students keep full portfolio rights."),
-                "nda-portfolio-safe": page._(
-                    "Confidentiality: the SME's information stays confidential; students may still describe "
-                    "their role, methods and skills in a portfolio, CV or thesis without confidential figures."
-                ),
-                "ip-assignment-portfolio-safe": page._(
-                    "The results' rights go to the SME; students may still show their work in a portfolio "
-                    "without confidential figures."
-                ),
-            },
-        }
+def words(page: Page) -> dict[str, Any]:
+    """The names of programmes, work modes, challenge states and IP templates in the person's language."""
+    return {
+        "programmes": {
+            "consultancy": page._("Student consultancy"),
+            "change_of_perspective": page._("Change of perspective (visiting academic)"),
+        },
+        "modes": {"on_site": page._("On site"), "remote": page._("Remote"), "hybrid": page._("Hybrid")},
+        "statuses": {"open": page._("Open"), "draft": page._("Draft suggested from an assessment")},
+        "ip": {
+            "open-results": page._("Open results: every party may publish; students keep full portfolio rights."),
+            "nda-portfolio-safe": page._(
+                "Confidentiality: the SME's information stays confidential; students may still describe "
+                "their role, methods and skills in a portfolio, CV or thesis without confidential figures."
+            ),
+            "ip-assignment-portfolio-safe": page._(
+                "The results' rights go to the SME; students may still show their work in a portfolio "
+                "without confidential figures."
+            ),
+        },
+    }
 
+
+def routes(web: Web) -> list[Route]:
     async def marketplace(page: Page) -> Response:
         programme = page.request.query_params.get("programme", "")
         params: dict[str, str | int] = {"limit": MAX_LIST}
@@ -126,7 +128,13 @@ def routes(web: Web) -> list[Route]:
 
     async def challenge(page: Page) -> Response:
         found = await page.api.get(f"/matching/challenges/{page.request.path_params['challenge_id']}")
-        return page.render("matching/challenge.html", c=found, here="/matching", **words(page))
+        return page.render(
+            "matching/challenge.html",
+            c=found,
+            notice=page.request.query_params.get("done", ""),
+            here="/matching",
+            **words(page),
+        )
 
     def match_words(page: Page) -> dict[str, Any]:
         _ = page._
@@ -545,7 +553,10 @@ def routes(web: Web) -> list[Route]:
             **words(page),
         )
 
+    from web.pages import matching_host  # the host side's pages (it imports this module's words)
+
     return [
+        *matching_host.routes(web),
         Route("/matching", web.page(marketplace)),
         Route("/matching/challenges/{challenge_id}", web.page(challenge)),
         Route("/matching/profile", web.page(profile), methods=["GET", "POST"]),
