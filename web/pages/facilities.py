@@ -367,7 +367,10 @@ def routes(web: Web) -> list[Route]:
         await page.api.post(f"/facilities/bookings/{booking_id}/{action}")
         return page.redirect(f"/facilities/manage?decided={action}")
 
+    from web.pages import facilities_manage  # here: it imports this module's names
+
     return [
+        *facilities_manage.routes(web),  # the managers' sites and resources (registered with these)
         Route("/facilities", web.page(search)),
         Route("/facilities/sites/{site_id}", web.page(site)),
         Route("/facilities/sites/{site_id}/book", web.page(book), methods=["POST"]),

@@ -1,0 +1,195 @@
+"""The managers' pages of the web client (embedded): the organisation's sites with their resources;
+registering a site, listing a resource at it and recording a training, each through the public API and
+each refusing bad input next to its field with nothing written; a site's usage as a chart and the same
+figures as a table; a week of availability as a calendar; my series on my bookings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from clustergrowth.settings import RuntimeSettings
+from instance.app import create_app
+from tests.component.test_web_pages import sign_in, weekday_ahead
+from tests.conftest import TokenFactory, asgi_client
+from tests.helpers import eventually, pid
+
+MANAGE = "/facilities/manage/resources"
+HOURS = {f"site_{d}_{p}": "" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") for p in ("open", "close")}
+
+
+@pytest.fixture
+async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in asgi_client(create_app(settings)):
+        yield c
+
+
+def error_at(text: str, field: str) -> str | None:
+    """The reason shown under ``field``, if the field is marked invalid and tied to it."""
+    if not re.search(rf'id="{field}"[^>]*aria-invalid="true" aria-describedby="{field}-error"', text):
+        return None
+    m = re.search(rf'<p class="field-error" id="{field}-error"><strong>Error:</strong> ([^<]*)</p>', text)
+    return m.group(1) if m else None
+
+
+async def sites_named(client: httpx.AsyncClient, auth: str, name: str) -> list[dict[str, object]]:
+    r = await client.get("/api/v1/facilities/sites", params={"limit": 200}, headers={"Authorization": auth})
+    return [s for s in r.json() if s["name"] == name]
+
+
+async def test_a_manager_sees_the_organisations_sites_and_registers_one_with_a_resource_and_a_training(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    csrf = await sign_in(client, "demo-manager")
+    page = await client.get(MANAGE)
+    assert page.status_code == 200
+    assert '<h2 id="site-ork-rubicon">Rubicon Centre, MTU Bishopstown</h2>' in page.text
+    assert '<th scope="row">Hot desk 2</th>' in page.text  # a seeded resource of that site
+    assert "mlg-pta" not in page.text  # another organisation's site (another region's, too)
+    site = {"csrf": csrf, **HOURS, "site_name": "MTU Kerry Campus", "site_kind": "university"}
+    site |= {"site_city": "Tralee", "site_address": "Clash, Tralee V92 CX88", "site_timezone": "Europe/Dublin"}
+    site |= {"site_mon_open": "09:00", "site_mon_close": "17:30", "site_sat_open": "10:00", "site_sat_close": "12:00"}
+    r = await client.post("/facilities/manage/sites", data=site)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"{MANAGE}?done=site&made=")
+    made = r.headers["location"].split("made=")[1]
+    manager = token("demo-manager", "facility_manager", org="Munster Technological University")
+    [stored] = await sites_named(client, manager, "MTU Kerry Campus")
+    assert stored["id"] == made and stored["organisation"] == "IE05:Munster Technological University"
+    assert stored["opening_hours"] == {
+        "mon": [{"open": "09:00", "close": "17:30"}],
+        "sat": [{"open": "10:00", "close": "12:00"}],
+    }
+    listed = await client.get(r.headers["location"])
+    assert "The site is registered." in listed.text and "No resource is listed at this site yet." in listed.text
+    assert "Monday 09:00–17:30; Saturday 10:00–12:00" in listed.text
+
+    resource = {"csrf": csrf, "res_site_id": made, "res_name": "Bench lathe", "res_kind": "equipment"}
+    resource |= {"res_capacity": "2", "res_max_duration_minutes": "120", "res_max_days_ahead": "14"}
+    resource |= {"res_check_in_grace_minutes": "10", "res_required_training": "lathe-safety"}
+    resource |= {"res_eligible_regions": "ie05, IE04", "res_role_sme_member": "yes", "res_requires_approval": "yes"}
+    r = await client.post("/facilities/manage/resources", data=resource)
+    assert r.status_code == 303 and "done=resource" in r.headers["location"]
+    rid = r.headers["location"].split("made=")[1]
+    api = await client.get(f"/api/v1/facilities/resources/{rid}", headers={"Authorization": manager})
+    body = api.json()
+    assert (body["site_id"], body["name"], body["kind"], body["capacity"]) == (made, "Bench lathe", "equipment", 2)
+    policy = body["policy"]
+    assert policy["max_duration_minutes"] == 120 and policy["max_days_ahead"] == 14
+    assert policy["eligible_regions"] == ["IE05", "IE04"] and policy["eligible_roles"] == ["sme_member"]
+    assert policy["requires_approval"] is True and policy["required_training"] == "lathe-safety"
+    assert policy["check_in_grace_minutes"] == 10
+    shown = (await client.get(r.headers["location"])).text
+    assert "The resource is listed." in shown and '<th scope="row">Bench lathe</th>' in shown
+    assert "at most 120 minutes a booking; up to 14 days ahead; needs approval" in shown
+
+    day = weekday_ahead(5)
+    r = await client.post(
+        "/facilities/manage/trainings",
+        data={
+            "csrf": csrf,
+            "tr_person": pid("demo-student"),
+            "tr_training": "lathe-safety",
+            "tr_valid_until": day.isoformat(),
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{MANAGE}?done=training"
+    assert "The training is recorded." in (await client.get(r.headers["location"])).text
+
+
+async def test_each_form_names_its_bad_field_and_writes_nothing(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    csrf = await sign_in(client, "demo-manager")
+    manager = token("demo-manager", "facility_manager", org="Munster Technological University")
+    site = {"csrf": csrf, **HOURS, "site_name": "Nowhere Lab", "site_kind": "university", "site_city": "Cork"}
+    site |= {"site_address": "1 Main St", "site_timezone": "Europe/Dublin", "site_tue_open": "09:00"}
+    # the form's own checks: Tuesday closes before it opens (at 09:00 itself: not after), an empty city
+    r = await client.post("/facilities/manage/sites", data=site | {"site_tue_close": "09:00", "site_city": ""})
+    assert r.status_code == 422
+    assert error_at(r.text, "site_tue_close") == "Enter a closing time after the opening time."
+    assert error_at(r.text, "site_city") == "Enter this." and error_at(r.text, "site_tue_open") is None
+    # a minute after opening is accepted by the form; the API refuses the time zone, named at its field
+    r = await client.post(
+        "/facilities/manage/sites", data=site | {"site_tue_close": "09:01", "site_timezone": "Mars/Olympus"}
+    )
+    assert r.status_code == 422 and error_at(r.text, "site_timezone")
+    assert 'class="problem" role="alert"' in r.text
+    assert await sites_named(client, manager, "Nowhere Lab") == []
+
+    before = await client.get(
+        "/api/v1/facilities/resources", params={"site_id": "ork-rubicon"}, headers={"Authorization": manager}
+    )
+    resource = {"csrf": csrf, "res_site_id": "ork-rubicon", "res_name": "Spare room", "res_kind": "meeting_room"}
+    resource |= {"res_capacity": "1", "res_max_duration_minutes": "60", "res_max_days_ahead": "30"}
+    for field, bad, good in (
+        ("res_capacity", "0", "1"),
+        ("res_capacity", "501", "500"),
+        ("res_max_duration_minutes", "14", "15"),
+        ("res_max_duration_minutes", "10081", "10080"),
+        ("res_check_in_grace_minutes", "241", "240"),
+        ("res_max_days_ahead", "-1", "0"),
+    ):
+        r = await client.post("/facilities/manage/resources", data=resource | {field: bad})
+        assert (
+            r.status_code == 422
+            and error_at(r.text, field)
+            == "Enter a whole number from "
+            + {
+                "res_capacity": "1 to 500.",
+                "res_max_duration_minutes": "15 to 10080.",
+                "res_check_in_grace_minutes": "1 to 240.",
+                "res_max_days_ahead": "0 to 365.",
+            }[field]
+        ), (field, bad)
+        # the bound itself passes the form's check (an empty name keeps the form from posting it)
+        r = await client.post("/facilities/manage/resources", data=resource | {field: good, "res_name": ""})
+        assert r.status_code == 422 and error_at(r.text, field) is None and error_at(r.text, "res_name")
+    r = await client.post("/facilities/manage/resources", data=resource | {"res_eligible_regions": "IE05, IE5"})
+    assert r.status_code == 422 and "IE5" in (error_at(r.text, "res_eligible_regions") or "")
+    after = await client.get(
+        "/api/v1/facilities/resources", params={"site_id": "ork-rubicon"}, headers={"Authorization": manager}
+    )
+    assert len(after.json()) == len(before.json())
+
+    r = await client.post(
+        "/facilities/manage/trainings",
+        data={"csrf": csrf, "tr_person": "bob", "tr_training": "lathe-safety", "tr_valid_until": "2030-01-01"},
+    )
+    assert r.status_code == 422 and error_at(r.text, "tr_person")  # the API's reason: not a platform id
+    r = await client.post(
+        "/facilities/manage/trainings",
+        data={"csrf": csrf, "tr_person": pid("demo-student"), "tr_training": "", "tr_valid_until": "soon"},
+    )
+    assert r.status_code == 422 and error_at(r.text, "tr_training") == "Enter this."
+    assert error_at(r.text, "tr_valid_until") == "Enter a date."
+
+
+async def test_the_managers_pages_are_for_managers(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "demo-sme")
+    assert (await client.get(MANAGE)).status_code == 403
+    assert (await client.get("/facilities/manage/sites/ork-rubicon")).status_code == 403  # the API's refusal
+
+
+async def test_a_sites_usage_as_a_chart_and_a_table(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    day = weekday_ahead(8)
+    for resource, start, end in (("ork-rubicon-room-1", "09:00", "10:30"), ("ork-rubicon-room-1", "11:00", "11:45")):
+        form = {"csrf": csrf, "resource_id": resource, "day": day.isoformat(), "start": start, "end": end}
+        assert (await client.post("/facilities/sites/ork-rubicon/book", data=form)).status_code == 303
+    client.cookies.clear()
+    await sign_in(client, "demo-manager")
+    # 90 + 45 minutes on one day: 2.25 h, shown to one decimal as 2.2 (CLDR rounds half to even)
+    expected = "<td>2.2 h (2 bookings)</td>"
+
+    async def shown() -> bool:
+        return expected in (await client.get("/facilities/manage/sites/ork-rubicon")).text
+
+    await eventually(shown, 30, "the usage projection")
+    page = (await client.get("/facilities/manage/sites/ork-rubicon")).text
+    assert re.search(rf'<th scope="row">{day.strftime("%b %-d, %Y")}</th>', page)
+    assert '<th scope="col">Meeting room Atlas</th>' in page
+    assert "No booking has been released for a no-show." in page
+    svg = await client.get("/facilities/manage/sites/ork-rubicon/usage.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "Meeting room Atlas" in svg.text
+    assert svg.headers["content-security-policy"].startswith("default-src 'none'")  # pygal's inline script never runs
