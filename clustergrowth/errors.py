@@ -62,6 +62,20 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
+def _field_error(e: Any) -> dict[str, Any]:
+    """One validation error as the API reports it: the field, the reason in English, and the validator's
+    ``code`` (pydantic's error type, e.g. ``string_too_long``) with its numeric or textual ``limits``
+    (e.g. ``{"max_length": 200}``), so a client can say it in its person's language."""
+    ctx = e.get("ctx") or {}
+    # a validator's own sentence, without pydantic's "Value error, " in front of it
+    reason = str(ctx["error"]) if e["type"] == "value_error" and ctx.get("error") else e["msg"]
+    out: dict[str, Any] = {"field": _loc_to_field(tuple(e["loc"])), "reason": reason, "code": e["type"]}
+    limits = {k: v for k, v in ctx.items() if isinstance(v, (int, float, str)) and k != "error"}
+    if limits:
+        out["limits"] = limits
+    return out
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error leave the app as problem+json."""
 
@@ -71,7 +85,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _loc_to_field(tuple(e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        errors = [_field_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return problem_response(Unprocessable(detail or "invalid input", errors), request)
 

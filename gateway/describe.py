@@ -28,7 +28,19 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["field", "reason"],
-                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "reason": {"type": "string", "description": "why, in English"},
+                    "code": {
+                        "type": "string",
+                        "description": "for a refusal by the input's shape: the validator's error type (pydantic's, "
+                        "e.g. missing, string_too_long, greater_than_equal), for a client to say it in its own words",
+                    },
+                    "limits": {
+                        "type": "object",
+                        "description": 'the bounds the code refers to, e.g. {"max_length": 200}',
+                    },
+                },
             },
         },
     },

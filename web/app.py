@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clustergrowth.settings import RuntimeSettings
-from web import i18n, oidc
+from web import i18n, oidc, problems
 from web.platform import Platform, Problem, client_for
 from web.session import CSRF_FIELD, Session, Sessions, csrf_ok
 from web.settings import LANGUAGES, WebSettings
@@ -216,7 +217,8 @@ class Web:
             )
             address = request.client.host if request.client else "-"
             async with self.api_client(address) as http:
-                page = Page(self, request, session, lang, Platform(http, session.token), http)
+                api = Platform(http, session.token, partial(problems.localise, lang=lang))
+                page = Page(self, request, session, lang, api, http)
                 try:
                     if signed_in and not session.signed_in:
                         response = page.redirect("/?next=" + request.url.path)

@@ -4,6 +4,7 @@ back as ``Problem`` with its fields, so a page can show each reason next to the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ class Problem(Exception):
     detail: str = ""
     fields: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    codes: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # field: (code, limits)
 
     @classmethod
     def from_response(cls, r: httpx.Response) -> Problem:
@@ -30,10 +32,14 @@ class Problem(Exception):
         if not isinstance(body, dict):
             body = {}
         fields: dict[str, str] = {}
+        codes: dict[str, tuple[str, dict[str, Any]]] = {}
         for e in body.get("errors") or []:
             if isinstance(e, dict) and e.get("field"):
                 name = str(e["field"]).split(".")[-1] if str(e["field"]).startswith("body.") else str(e["field"])
-                fields.setdefault(name, str(e.get("reason", "")))
+                if name not in fields:
+                    fields[name] = str(e.get("reason", ""))
+                    limits = e.get("limits")
+                    codes[name] = (str(e.get("code") or ""), limits if isinstance(limits, dict) else {})
         known = {"type", "title", "status", "detail", "instance", "errors"}
         return cls(
             status=r.status_code,
@@ -41,14 +47,22 @@ class Problem(Exception):
             detail=str(body.get("detail", "")),
             fields=fields,
             extra={k: v for k, v in body.items() if k not in known},
+            codes=codes,
         )
 
 
 class Platform:
     """One person's view of the API: every call carries her token (if any)."""
 
-    def __init__(self, client: httpx.AsyncClient, token: str | None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, token: str | None, word: Callable[[Problem], Problem] | None = None
+    ) -> None:
         self.client, self.token = client, token
+        self._word = word  # puts a refusal in the person's words (web/problems.py)
+
+    def _refused(self, r: httpx.Response) -> Problem:
+        problem = Problem.from_response(r)
+        return self._word(problem) if self._word else problem
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -56,32 +70,32 @@ class Platform:
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         r = await self.client.get(f"/api/v1{path}", params=params, headers=self._headers())
         if r.status_code >= 400:
-            raise Problem.from_response(r)
+            raise self._refused(r)
         return r.json()
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         r = await self.client.post(f"/api/v1{path}", json=body or {}, headers=self._headers())
         if r.status_code >= 400:
-            raise Problem.from_response(r)
+            raise self._refused(r)
         return r.json() if r.content else None
 
     async def put(self, path: str, body: dict[str, Any]) -> Any:
         r = await self.client.put(f"/api/v1{path}", json=body, headers=self._headers())
         if r.status_code >= 400:
-            raise Problem.from_response(r)
+            raise self._refused(r)
         return r.json() if r.content else None
 
     async def get_tagged(self, path: str) -> tuple[Any, str]:
         """A resource with its ``ETag`` (for an edit that must not overwrite someone else's)."""
         r = await self.client.get(f"/api/v1{path}", headers=self._headers())
         if r.status_code >= 400:
-            raise Problem.from_response(r)
+            raise self._refused(r)
         return r.json(), r.headers.get("etag", "")
 
     async def patch(self, path: str, body: dict[str, Any], if_match: str) -> Any:
         r = await self.client.patch(f"/api/v1{path}", json=body, headers=self._headers() | {"If-Match": if_match})
         if r.status_code >= 400:
-            raise Problem.from_response(r)
+            raise self._refused(r)
         return r.json() if r.content else None
 
 

@@ -634,7 +634,7 @@ async def test_the_practice_self_assessment_benchmark_and_plan(client: httpx.Asy
     r = await client.post(plan_url, data=edit)
     assert r.status_code == 422 and 'id="focus_areas-0-target-error"><strong>Error:</strong> Enter a number.' in r.text
     r = await client.post(plan_url, data=edit | {"focus_areas.0.target": "5.5"})  # the API's bound, at the field
-    assert r.status_code == 422 and "focus_areas-0-target-error" in r.text and "less than or equal to 5" in r.text
+    assert r.status_code == 422 and "focus_areas-0-target-error" in r.text and "Enter a number of at most 5." in r.text
     r = await client.post(plan_url, data=edit | {"focus_areas.0.target": "3"})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=saved")
     r = await client.post(plan_url, data=edit | {"focus_areas.0.target": "4"})  # the ETag is stale now
