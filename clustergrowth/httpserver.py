@@ -58,6 +58,7 @@ destroy the answer before the client reads it (the compiled front does the same)
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections import deque
@@ -69,7 +70,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from clustergrowth.settings import RuntimeSettings
 
-__all__ = ["BoundedHttpToolsProtocol", "HeadLimits", "bounded_protocol", "uvicorn_options"]
+__all__ = ["BoundedHttpToolsProtocol", "HeadLimits", "bounded_protocol", "freeze_startup_heap", "uvicorn_options"]
 
 log = logging.getLogger("clustergrowth.http")
 
@@ -352,10 +353,27 @@ def bounded_protocol(limits: HeadLimits) -> type[BoundedHttpToolsProtocol]:
     return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"limits": limits})
 
 
+def freeze_startup_heap() -> None:
+    """Collect the start-up's garbage, then leave what is left out of every later cyclic collection.
+
+    Why: a full (generation 2) collection walks every tracked object. Once its app is built the
+    instance holds about 160,000 (modules, classes, FastAPI's routes and models), and a full collection
+    of them took 90-190 ms, landing inside whichever request was running: GET /cluster-map through the
+    instance had p99 120 ms where the read's own was 9 ms (bench.mapping). Frozen, a full collection
+    walks only what was made since (13,000-18,000 objects: 2-4 ms on a quiet machine). Frozen objects
+    are still freed by reference counting; only cycles among the start-up's own objects are no longer
+    looked for, and the start-up happens once. Over 3,000 requests the tracked objects stayed at about
+    13,300 and RSS grew 3.3 MB (10.5 MB unfrozen)."""
+    gc.collect()
+    gc.freeze()
+
+
 def uvicorn_options(settings: RuntimeSettings) -> dict[str, Any]:
     """uvicorn settings every process shares: the bounded protocol (head size and time), and
     X-Forwarded-For / -Proto believed only from ``settings.trusted_proxies`` (uvicorn's own default
-    believes 127.0.0.1)."""
+    believes 127.0.0.1). Called by ``clustergrowth run`` once its app is built, just before serving,
+    so the start-up heap is frozen here, in this one place (``freeze_startup_heap``)."""
+    freeze_startup_heap()
     limits = HeadLimits(
         max_head_bytes=settings.http_max_head_bytes,
         max_headers=settings.http_max_headers,
