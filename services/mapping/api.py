@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
@@ -15,11 +15,14 @@ from services.mapping import commands as c
 from services.mapping import handlers as h
 from services.mapping import views
 from services.mapping.domain.codes import code_lists
-from services.mapping.domain.instrument import instrument, latest, versions
+from services.mapping.domain.instrument import LANGUAGES, instrument, latest, versions
 from services.mapping.network_api import router as network_router
 from services.mapping.wire import AssessmentOut, SMEExport, SMEOut
 
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
+Language = Literal["en", "es", "it", "fr", "tr"]
+Lang = Annotated[Language, Query(description="language of the texts; ids, weights and scoring are the same in each")]
+assert set(Language.__args__) == set(LANGUAGES)  # type: ignore[attr-defined]
 
 
 async def mapping(request: Request) -> h.Mapping:
@@ -35,13 +38,21 @@ JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/instruments", **allow("any"), summary="Versions of the growth-needs instrument")
-async def list_instruments(who: CurrentPrincipal) -> dict[str, Any]:
-    return {"versions": list(versions()), "latest": latest().version}
+async def list_instruments(who: CurrentPrincipal, response: Response, lang: Lang = "en") -> dict[str, Any]:
+    response.headers["Content-Language"] = lang
+    return {
+        "versions": list(versions()),
+        "latest": latest().version,
+        "title": latest().served(lang)["title"],
+        "lang": lang,
+    }
 
 
 @router.get("/instruments/{version}", **allow("any"), summary="One instrument version: dimensions, questions, scale")
-async def get_instrument(who: CurrentPrincipal, version: str) -> dict[str, Any]:
-    return instrument(version).raw
+async def get_instrument(who: CurrentPrincipal, response: Response, version: str, lang: Lang = "en") -> dict[str, Any]:
+    served = instrument(version).served(lang)
+    response.headers["Content-Language"] = lang
+    return served
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -14,7 +14,7 @@ from clustergrowth.problems import NotFound
 from clustergrowth.store.port import Doc
 from services.training import charts
 from services.training import commands as c
-from services.training.domain.instrument import KINDS, instrument, latest, versions
+from services.training.domain.instrument import KINDS, LANGUAGES, instrument, latest, versions
 from services.training.handlers import assessments as h
 from services.training.handlers import benchmarks as b
 from services.training.routes.common import PROBLEMS, Ctx
@@ -23,6 +23,9 @@ from services.training.wire import PracticeAssessmentOut
 router = APIRouter(responses=PROBLEMS)
 SME = "sme_member"
 SmeFilter = Query(None, max_length=80, description="only this SME's")
+Language = Literal["en", "es", "it", "fr", "tr"]
+Lang = Annotated[Language, Query(description="language of the texts; ids, options and scoring are the same in each")]
+assert set(Language.__args__) == set(LANGUAGES)  # type: ignore[attr-defined]
 
 
 def out(doc: Doc) -> PracticeAssessmentOut:
@@ -30,16 +33,20 @@ def out(doc: Doc) -> PracticeAssessmentOut:
 
 
 @router.get("/instruments", **allow("any"), summary="The instruments and their versions")
-async def list_instruments(page: Page) -> list[dict[str, Any]]:
-    items = [{"id": k, "versions": list(versions(k)), "title": latest(k).title} for k in KINDS]
+async def list_instruments(page: Page, response: Response, lang: Lang = "en") -> list[dict[str, Any]]:
+    response.headers["Content-Language"] = lang
+    items = [
+        {"id": k, "versions": list(versions(k)), "title": latest(k).served(lang)["title"], "lang": lang} for k in KINDS
+    ]
     return page.of(items, lambda i: [i["id"]])
 
 
 @router.get("/instruments/{kind}/{version}", **allow("any"), summary="One version of an instrument, whole")
-async def get_instrument(kind: str, version: str) -> dict[str, Any]:
+async def get_instrument(kind: str, version: str, response: Response, lang: Lang = "en") -> dict[str, Any]:
     if kind not in KINDS or version not in versions(kind):
         raise NotFound(f"no instrument {kind} version {version}")
-    return instrument(kind, version).raw
+    response.headers["Content-Language"] = lang
+    return instrument(kind, version).served(lang)
 
 
 @router.post(
