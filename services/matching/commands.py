@@ -90,6 +90,13 @@ class Profile(Strict):
     """
 
     kind: Literal["student", "academic"] = Field(description="student (consultancy) or academic (placements)")
+    display_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="the name the hosts of the challenges you rank see (else your platform id)",
+    )
     skills: list[Skill] = Field(default_factory=list, max_length=30, description="skills or expertise")
     languages: list[Language] = Field(min_length=1, max_length=8)
     programme_of_study: str | None = Field(None, max_length=200, description="students: degree programme")

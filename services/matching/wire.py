@@ -68,6 +68,7 @@ class ProfileOut(Wire):
 
     id: str
     kind: Literal["student", "academic"]
+    display_name: str | None = None
     skills: list[str]
     languages: list[str]
     programme_of_study: str | None
@@ -79,6 +80,35 @@ class ProfileOut(Wire):
     organisation: str | None
     preferences: list[str]
     updated_at: str
+
+
+class ApplicantOut(Wire):
+    """A candidate who ranks a challenge, as its host side sees them to rank them in turn: what they
+    offer and where they put this challenge in their own ranking (`rank`, 1 = first choice)."""
+
+    id: str
+    display_name: str | None = None
+    kind: Literal["student", "academic"]
+    skills: list[str]
+    languages: list[str]
+    programme_of_study: str | None
+    available_from: str
+    available_until: str
+    cross_border: bool
+    home_region: str
+    rank: int
+
+
+class ApplicantsOut(Wire):
+    """A challenge's applicants (one page, by id) and the host's current ranking of them; the answer's
+    ETag is the challenge's, for `PUT /challenges/{id}/ranking`."""
+
+    challenge_id: str
+    title: str
+    programme: Programme
+    status: Literal["draft", "open"]
+    applicant_ranking: list[str]
+    applicants: list[ApplicantOut]
 
 
 # allocation rounds

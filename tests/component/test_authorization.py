@@ -144,6 +144,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/matching/challenges/{challenge_id}"): SPEC_ANY,
     ("POST", "/api/v1/matching/challenges/{challenge_id}/publish"): frozenset({"sme_member", "region_admin"}),
     ("PUT", "/api/v1/matching/challenges/{challenge_id}/ranking"): HOST | {"region_admin"},
+    ("GET", "/api/v1/matching/challenges/{challenge_id}/applicants"): HOST | {"region_admin"},  # else 404
     ("GET", "/api/v1/matching/candidates/me"): PERSON,
     ("PUT", "/api/v1/matching/candidates/me"): PERSON,
     ("GET", "/api/v1/matching/candidates/{candidate_id}"): PERSON | {"region_admin"},

@@ -96,8 +96,13 @@ def require_manager(who: Principal, doc: Doc) -> None:
         raise Forbidden("only the SME that owns this challenge or the coordinator may publish it")
 
 
+def ranks_applicants(who: Principal, doc: Doc) -> bool:
+    """The challenge's host side: those who manage it, and its supervising academic."""
+    return manages(who, doc) or doc.get("supervisor") == who.id
+
+
 def require_ranker(who: Principal, doc: Doc) -> None:
-    if not (manages(who, doc) or doc.get("supervisor") == who.id):
+    if not ranks_applicants(who, doc):
         raise Forbidden("only the challenge's SME, its supervisor or the coordinator may rank applicants")
 
 

@@ -4,6 +4,7 @@ of a match, and the sweeper's work. Each loads, asks the domain (``services/matc
 Who may do what (services check this themselves; the gateway is not the only guard):
 - post a challenge: ``sme_member`` (for their organisation) or ``region_admin``; publish or rank it:
   its organisation, the person who posted it, its supervising academic (ranking only), ``region_admin``;
+  list its applicants (the candidates who rank it): those who may rank them;
 - keep a candidate profile and ranking: ``student`` (consultancy) or ``academic`` (change of perspective),
   each only their own;
 - run an allocation round: ``region_admin`` (the programme coordinator); read a round's report:
@@ -20,6 +21,7 @@ from services.matching.domain.challenge import NEED_SKILLS
 from services.matching.domain.round import LIVE
 from services.matching.handlers.challenges import (
     get_challenge,
+    list_applicants,
     list_challenges,
     post_challenge,
     publish_draft,
@@ -57,6 +59,7 @@ __all__ = [
     "get_match",
     "get_profile",
     "get_round",
+    "list_applicants",
     "list_challenges",
     "list_matches",
     "list_rounds",

@@ -145,6 +145,26 @@ async def rank_applicants(
     return public(new), etags.tag(new)
 
 
+async def list_applicants(m: Matching, cid: str, who: Principal, page: PageRequest) -> tuple[Doc, str]:
+    """The candidates whose ranking names the challenge (one page, by id), each with the rank they gave it,
+    and the host's ranking; for the challenge's host side only (anyone else: 404, as if it did not
+    exist). Returns the answer and the challenge's ETag."""
+    doc = _visible(await m.store.get(st.CHALLENGES, cid), cid, who)
+    if not dom.ranks_applicants(who, doc):
+        raise NotFound(f"no challenge {cid}")
+    found = await page.query(m.store, st.CANDIDATES, {"preferences": cid}, [("_id", 1)])
+    applicants = [public(p) | {"rank": p["preferences"].index(cid) + 1} for p in found]
+    answer = {
+        "challenge_id": cid,
+        "title": doc["title"],
+        "programme": doc["programme"],
+        "status": doc["status"],
+        "applicant_ranking": doc.get("applicant_ranking", []),
+        "applicants": applicants,
+    }
+    return answer, etags.tag(doc)
+
+
 async def suggest_draft(m: Matching, d: Assessed) -> bool:
     """An assessment whose greatest need scores low suggests a draft challenge to that SME (once)."""
     await put(m.store, st.SMES, {"_id": d.sme_id, "organisation": d.organisation, "region": d.region})

@@ -1,4 +1,5 @@
-"""Routes of challenges: IP templates, posting, browsing, publishing a suggested draft, ranking applicants."""
+"""Routes of challenges: IP templates, posting, browsing, publishing a suggested draft, the applicants and
+the host's ranking of them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from fastapi import APIRouter, Response
 from clustergrowth import etags
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.etags import IfMatch
-from clustergrowth.paging import Page
+from clustergrowth.paging import Page, Page200
 from contracts.matching import Programme
 from services.matching import commands as c
 from services.matching import handlers as h
 from services.matching.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx, Term
-from services.matching.wire import ChallengeOut
+from services.matching.wire import ApplicantsOut, ChallengeOut
 
 router = APIRouter(responses=PROBLEMS)
 
@@ -88,3 +89,15 @@ async def rank(
 ) -> ChallengeOut:
     doc, response.headers["ETag"] = await h.rank_applicants(m, challenge_id, body.ranking, who, if_match)
     return ChallengeOut.model_validate(doc)
+
+
+@router.get(
+    "/challenges/{challenge_id}/applicants",
+    **allow("sme_member", "academic", "region_admin"),
+    summary="The candidates who rank a challenge, and the host's ranking of them (host side)",
+)
+async def applicants(
+    m: Ctx, who: CurrentPrincipal, challenge_id: str, response: Response, page: Page200
+) -> ApplicantsOut:
+    found, response.headers["ETag"] = await h.list_applicants(m, challenge_id, who, page)
+    return ApplicantsOut.model_validate(found)
