@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from instance.app import create_app
 from tests.component.test_web_pages import sign_in, weekday_ahead
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import eventually, pid
+from web.pages.facilities import hour_cell, week_hours
 
 MANAGE = "/facilities/manage/resources"
 HOURS = {f"site_{d}_{p}": "" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") for p in ("open", "close")}
@@ -193,3 +196,91 @@ async def test_a_sites_usage_as_a_chart_and_a_table(client: httpx.AsyncClient) -
     svg = await client.get("/facilities/manage/sites/ork-rubicon/usage.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml") and "Meeting room Atlas" in svg.text
     assert svg.headers["content-security-policy"].startswith("default-src 'none'")  # pygal's inline script never runs
+
+
+# The week view ----------------------------------------------------------------------------------------
+DUBLIN = ZoneInfo("Europe/Dublin")
+
+
+def at(day: date, hh: int, mm: int = 0, ss: int = 0, us: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm, ss, us), DUBLIN)
+
+
+def test_the_weeks_hours_run_from_the_first_opening_to_the_last_closing() -> None:
+    week = {"mon": [{"open": "08:00", "close": "20:00"}], "sat": [{"open": "09:00", "close": "13:00"}]}
+    assert week_hours(week) == range(8, 20)  # 08:00 ... the 19:00-20:00 row
+    assert week_hours({"tue": [{"open": "07:30", "close": "17:30"}]}) == range(7, 18)  # 17:30: the 17:00 row shows
+    assert week_hours({"tue": [{"open": "09:00", "close": "17:01"}]}) == range(9, 18)
+    assert week_hours({}) == range(8, 20)
+
+
+def test_an_hour_is_free_partly_free_booked_closed_or_past() -> None:
+    d = date(2027, 3, 3)
+    long_ago = at(d, 0) - timedelta(days=1)
+    free = [(at(d, 9), at(d, 10))]  # exactly the hour: free
+    assert hour_cell(free, [], at(d, 9), long_ago) == {"state": "free", "start": at(d, 9), "end": at(d, 10)}
+    short = [(at(d, 9), at(d, 9, 59, 59))]  # a second short of it: partly, its free part
+    assert hour_cell(short, [], at(d, 9), long_ago) == {"state": "partly", "start": at(d, 9), "end": at(d, 9, 59, 59)}
+    late = [(at(d, 9, 30), at(d, 12))]
+    assert hour_cell(late, [(at(d, 9), at(d, 9, 30))], at(d, 9), long_ago)["state"] == "partly"
+    assert hour_cell([], [(at(d, 9, 59), at(d, 11))], at(d, 9), long_ago) == {"state": "busy"}
+    assert hour_cell([], [(at(d, 10), at(d, 11))], at(d, 9), long_ago) == {"state": "closed"}  # touches, not overlaps
+    assert hour_cell(free, [], at(d, 9), at(d, 10)) == {"state": "past"}  # it ended at now
+    assert hour_cell(free, [], at(d, 9), at(d, 9, 59, 59, 999999))["state"] == "free"  # a microsecond left
+
+
+def week_table(text: str, name: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """A resource's week table: each row's hour and its cells (class, inner html)."""
+    start = text.index(f"<caption>{name}: the week by hour</caption>")
+    table = text[start : text.index("</table>", start)]
+    rows = re.findall(r'<tr>\s*<th scope="row">([^<]*)</th>(.*?)</tr>', table, re.S)
+    return [(hour, re.findall(r'<td class="(\w+)">(.*?)</td>', cells, re.S)) for hour, cells in rows]
+
+
+async def test_the_site_week_as_a_calendar_and_a_free_hour_fills_in_the_booking_form(client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client)
+    day = weekday_ahead(10)
+    monday = day - timedelta(days=day.weekday())
+    col = day.weekday()
+    site = "/facilities/sites/ork-rubicon"
+    form = {"csrf": csrf, "resource_id": "ork-rubicon-room-1", "day": day.isoformat(), "start": "10:00", "end": "11:00"}
+    assert (await client.post(f"{site}/book", data=form)).status_code == 303
+    half = form | {"resource_id": "ork-rubicon-desk-1", "start": "10:30", "end": "11:00"}
+    assert (await client.post(f"{site}/book", data=half)).status_code == 303
+    page = await client.get(site, params={"week": day.isoformat()})  # any day of the week shows its Monday's
+    assert page.status_code == 200
+    assert f'<h2 id="week-title">Week of {monday.strftime("%B %-d, %Y")}</h2>' in page.text
+    assert f'<th scope="col">Monday<br>{monday.strftime("%b %-d, %Y")}</th>' in page.text
+    room = dict(week_table(page.text, "Meeting room Atlas"))
+    assert list(room)[:1] == ["8:00\u202fAM"] and list(room)[-1] == "7:00\u202fPM"  # the site opens 08:00-20:00
+    assert room["10:00\u202fAM"][col][0] == "busy" and "Booked" in room["10:00\u202fAM"][col][1]
+    assert room["11:00\u202fAM"][col][0] == "free"
+    nine = room["9:00\u202fAM"][col]
+    assert nine[0] == "free" and '<span class="slot free">Free</span>' in nine[1]
+    link = f"?day={day.isoformat()}&amp;week={monday.isoformat()}&amp;resource_id=ork-rubicon-room-1"
+    link += "&amp;start=09:00&amp;end=10:00#book-title"
+    assert f'href="{link}"' in nine[1]
+    assert room["9:00\u202fAM"][6] == ("closed", "Closed")  # Sunday: the demo site is closed
+    assert room["1:00\u202fPM"][5] == ("closed", "Closed") and room["12:00\u202fPM"][5][0] == "free"  # Saturday 09-13
+    desk = dict(week_table(page.text, "Hot desk 1"))
+    assert (
+        desk["10:00\u202fAM"][col][0] == "partly"
+        and "Free 10:00\u202fAM–10:30\u202fAM" in desk["10:00\u202fAM"][col][1]
+    )
+    assert "start=10:00&amp;end=10:30" in desk["10:00\u202fAM"][col][1]
+    assert f'&amp;week={(monday + timedelta(days=7)).isoformat()}">Next week</a>' in page.text
+    assert f'&amp;week={(monday - timedelta(days=7)).isoformat()}">Previous week</a>' in page.text
+    # the free hour's link: the day's booking form, filled in
+    filled = await client.get(
+        site,
+        params={
+            "day": day.isoformat(),
+            "week": monday.isoformat(),
+            "resource_id": "ork-rubicon-room-1",
+            "start": "09:00",
+            "end": "10:00",
+        },
+    )
+    assert '<option value="ork-rubicon-room-1" selected>' in filled.text
+    assert f'id="day" name="day" value="{day.isoformat()}"' in filled.text
+    assert 'id="start" name="start" value="09:00"' in filled.text and 'id="end" name="end" value="10:00"' in filled.text

@@ -92,6 +92,74 @@ def booking_window(form: dict[str, str], tz: str, _: Any) -> tuple[dict[str, str
     return {n: datetime.combine(day, t, zone).isoformat() for n, t in times.items()}, {}
 
 
+def weekday_names(page: Page) -> dict[str, str]:
+    _ = page._
+    return {
+        "mon": _("Monday"),
+        "tue": _("Tuesday"),
+        "wed": _("Wednesday"),
+        "thu": _("Thursday"),
+        "fri": _("Friday"),
+        "sat": _("Saturday"),
+        "sun": _("Sunday"),
+    }
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_hours(opening_hours: dict[str, list[dict[str, str]]]) -> range:
+    """The hours a week view shows: from the earliest opening to the latest closing of any weekday (whole
+    hours, a closing at 17:30 shows the 17:00 row), 8 to 20 when the site gives no hours."""
+    windows = [w for ws in opening_hours.values() for w in ws]
+    if not windows:
+        return range(8, 20)
+    first = min(time.fromisoformat(w["open"]).hour for w in windows)
+    last = max(time.fromisoformat(w["close"]) for w in windows)
+    return range(first, last.hour + (1 if last.minute else 0))
+
+
+def hour_cell(
+    free: list[tuple[datetime, datetime]], busy: list[tuple[datetime, datetime]], start: datetime, now: datetime
+) -> dict[str, Any]:
+    """One hour of one resource in the week view: ``free`` (wholly; links to book it), ``partly`` (some of
+    it free: the first free part), ``busy`` (taken, nothing free), ``closed`` (neither: outside the
+    opening hours) or ``past``."""
+    end = start + timedelta(hours=1)
+    if end <= now:
+        return {"state": "past"}
+    parts = [(max(a, start), min(b, end)) for a, b in free if a < end and start < b]
+    if any(a <= start and end <= b for a, b in free):
+        return {"state": "free", "start": start, "end": end}
+    if parts:
+        a, b = min(parts)
+        return {"state": "partly", "start": a, "end": b}
+    if any(a < end and start < b for a, b in busy):
+        return {"state": "busy"}
+    return {"state": "closed"}
+
+
+def week_grid(
+    slots: dict[str, Any], monday: date, hours: range, tz: str, now: datetime
+) -> list[tuple[int, list[dict[str, Any]]]]:
+    """A resource's week as rows of hours, each with its seven days' cells (the site's local time)."""
+    zone = ZoneInfo(tz)
+    free = [(datetime.fromisoformat(x["start"]), datetime.fromisoformat(x["end"])) for x in slots.get("free", [])]
+    busy = [(datetime.fromisoformat(x["start"]), datetime.fromisoformat(x["end"])) for x in slots.get("busy", [])]
+    days = [monday + timedelta(days=n) for n in range(7)]
+    rows = []
+    for h in hours:
+        cells = []
+        for d in days:
+            cell = hour_cell(free, busy, datetime.combine(d, time(h), zone), now)
+            if "start" in cell:  # the booking form's times, in the site's local time
+                cell["from"], cell["until"] = (cell[k].astimezone(zone).strftime("%H:%M") for k in ("start", "end"))
+            cells.append({"day": d, **cell})
+        rows.append((h, cells))
+    return rows
+
+
 def routes(web: Web) -> list[Route]:
     async def search(page: Page) -> Response:
         q = page.request.query_params
@@ -138,8 +206,9 @@ def routes(web: Web) -> list[Route]:
         site_id = page.request.path_params["site_id"]
         site = await page.api.get(f"/facilities/sites/{site_id}")
         tz = site["timezone"]
+        q = page.request.query_params
         today = datetime.now(ZoneInfo(tz)).date()
-        day = parse_day((form or {}).get("day") or page.request.query_params.get("day"), today)
+        day = parse_day((form or {}).get("day") or q.get("day"), today)
         start = datetime.combine(day, time(0), ZoneInfo(tz))
         end = start + timedelta(days=1)
         resources = await page.api.get("/facilities/resources", {"site_id": site_id, "limit": MAX_LIST})
@@ -147,6 +216,16 @@ def routes(web: Web) -> list[Route]:
             f"/facilities/sites/{site_id}/availability", {"from": start.isoformat(), "to": end.isoformat()}
         )
         by_resource = {a["resource_id"]: a for a in free}
+        monday = monday_of(parse_day(q.get("week"), day))
+        week_start = datetime.combine(monday, time(0), ZoneInfo(tz))
+        week_end = datetime.combine(monday + timedelta(days=7), time(0), ZoneInfo(tz))
+        week = await page.api.get(
+            f"/facilities/sites/{site_id}/availability", {"from": week_start.isoformat(), "to": week_end.isoformat()}
+        )
+        hours = week_hours(site["opening_hours"])
+        now = datetime.now(ZoneInfo(tz))
+        grids = {a["resource_id"]: week_grid(a, monday, hours, tz, now) for a in week}
+        prefill = {k: q.get(k, "")[:80] for k in ("resource_id", "start", "end") if q.get(k)}
         return page.render(
             "facilities/site.html",
             status,
@@ -158,14 +237,21 @@ def routes(web: Web) -> list[Route]:
             resources=resources,
             availability=by_resource,
             kinds=kind_names(page),
-            form=form or {"day": day.isoformat(), "series_day": day.isoformat(), "series_weeks": "4"},
+            form=form or {"day": day.isoformat(), "series_day": day.isoformat(), "series_weeks": "4", **prefill},
+            monday=monday,
+            weekdays=[monday + timedelta(days=n) for n in range(7)],
+            previous_week=(monday - timedelta(days=7)).isoformat(),
+            next_week=(monday + timedelta(days=7)).isoformat(),
+            grids=grids,
+            hour_names={h: page.fmt.time(datetime.combine(monday, time(h), ZoneInfo(tz)), tz) for h in hours},
+            day_names=list(weekday_names(page).values()),
             errors=errors or {},
             problem=problem,
             refused=refused or [],
             series_problem=series_problem,
             reasons=refusal_names(page),
             max_weeks=MAX_WEEKS,
-            here=f"/facilities/sites/{site_id}?day={day.isoformat()}",
+            here=f"/facilities/sites/{site_id}?day={day.isoformat()}&week={monday.isoformat()}",
         )
 
     async def site(page: Page) -> Response:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
-from web.pages.facilities import KINDS, MAX_LIST, kind_names
+from web.pages.facilities import KINDS, MAX_LIST, kind_names, weekday_names
 from web.platform import Problem
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -51,19 +51,6 @@ def site_kind_names(page: Page) -> dict[str, str]:
         "science_park": _("Science park"),
         "university": _("University"),
         "business_organisation": _("Business organisation"),
-    }
-
-
-def weekday_names(page: Page) -> dict[str, str]:
-    _ = page._
-    return {
-        "mon": _("Monday"),
-        "tue": _("Tuesday"),
-        "wed": _("Wednesday"),
-        "thu": _("Thursday"),
-        "fri": _("Friday"),
-        "sat": _("Saturday"),
-        "sun": _("Sunday"),
     }
 
 
