@@ -273,6 +273,7 @@ def create_web(
         matching,
         practices,
         training,
+        training_modules,
     )
 
     routes: list[BaseRoute] = [
@@ -285,6 +286,7 @@ def create_web(
         *councils.routes(web),
         *council_work.routes(web),
         *training.routes(web),
+        *training_modules.routes(web),
         *practices.routes(web),
         *matching.routes(web),
     ]
