@@ -359,9 +359,9 @@ async def test_an_assessment_and_its_results(client: httpx.AsyncClient) -> None:
     assert re.search(r"<ol><li>Innovation and technology adoption</li><li>Digitalisation</li>", page)
     await client.post("/language", data={"csrf": csrf, "lang": "it", "next": "/"})
     italian = (await client.get(r.headers["location"])).text
-    assert "Innovation and technology adoption</th><td>1,8</td>" in italian  # the decimal comma
+    assert "Innovazione e adozione di tecnologie</th><td>1,8</td>" in italian  # the decimal comma, named in Italian
     chart = await client.get(f"{sme}/chart.svg")
-    assert chart.headers["content-type"].startswith("image/svg+xml") and "Talent and skills" in chart.text
+    assert chart.headers["content-type"].startswith("image/svg+xml") and "Talenti e competenze" in chart.text
     assert not re.search(r"<script[^>]*\ssrc=", chart.text)  # nothing fetched from elsewhere
     assert chart.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"  # no script runs
 

@@ -1,5 +1,6 @@
 """The SME's growth-needs assessment: register the SME, take the assessment (the instrument's latest
-version, as the API serves it), see the results with a chart and the history of assessments."""
+version, as the API serves it in the page's language), see the results with a chart and the history of
+assessments (dimension names in the page's language, from the same instrument)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def routes(web: Web) -> list[Route]:
 
     async def instrument(page: Page) -> dict[str, Any]:
         versions = await page.api.get("/mapping/instruments")
-        return dict(await page.api.get(f"/mapping/instruments/{versions['latest']}"))
+        return dict(await page.api.get(f"/mapping/instruments/{versions['latest']}", {"lang": page.lang}))
 
     async def sme_page(page: Page) -> Response:
         sme_id = page.request.path_params["sme_id"]

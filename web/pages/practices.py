@@ -1,7 +1,8 @@
 """Training for an SME: the management-practice self-assessment (the training API's ``wms`` instrument,
 18 practices answered 1-5), its results with a chart, the peer benchmark under the API's disclosure
 control (a group passed over says why, a withheld statistic says why), the growth action plan (made from
-a baseline, viewed, edited with the plan's ETag) and the re-assessment against its baseline."""
+a baseline, viewed, edited with the plan's ETag) and the re-assessment against its baseline. The
+instrument's texts (areas, practices, anchors) are the API's in the page's language."""
 
 from __future__ import annotations
 
@@ -55,11 +56,12 @@ def routes(web: Web) -> list[Route]:
     async def instrument(page: Page) -> dict[str, Any]:
         listed = await page.api.get("/training/instruments")
         latest = next(i for i in listed if i["id"] == INSTRUMENT)["versions"][-1]
-        return dict(await page.api.get(f"/training/instruments/{INSTRUMENT}/{latest}"))
+        return dict(await page.api.get(f"/training/instruments/{INSTRUMENT}/{latest}", {"lang": page.lang}))
 
     async def instrument_of(page: Page, thing: dict[str, Any]) -> dict[str, Any]:
         """The instrument version an assessment or a plan was made with."""
-        return dict(await page.api.get(f"/training/instruments/{thing['instrument']}/{thing['instrument_version']}"))
+        path = f"/training/instruments/{thing['instrument']}/{thing['instrument_version']}"
+        return dict(await page.api.get(path, {"lang": page.lang}))
 
     def practice_names(inst: dict[str, Any]) -> dict[str, str]:
         return {p["id"]: p["name"] for a in inst["areas"] for p in a["practices"]}
@@ -211,6 +213,7 @@ def routes(web: Web) -> list[Route]:
             status,
             plan=plan,
             names=practice_names(inst),
+            names_lang=inst["lang"],
             form=form,
             errors=errors or {},
             problem=problem,
