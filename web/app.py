@@ -265,6 +265,7 @@ def create_web(
     web = Web(settings, ws, target, issuer)
     from web.pages import (
         assessment,
+        council_manage,
         council_work,
         councils,
         explorer,
@@ -285,6 +286,7 @@ def create_web(
         *explorer.routes(web),
         *councils.routes(web),
         *council_work.routes(web),
+        *council_manage.routes(web),
         *training.routes(web),
         *training_modules.routes(web),
         *practices.routes(web),

@@ -1,8 +1,8 @@
 """A council's work: its decisions (a member votes with a reason while one is open; its managers open
 one), its dashboard (the four success factors per quarter with their inputs, each a pygal
-chart with a table beside it, and the council's activity), a meeting's page (agenda, attendance and quorum,
-the minutes and the decisions taken, for the council's members and managers) and proposing an initiative
-(with co-sponsoring councils of this or partner regions, and the growth needs it addresses)."""
+chart with a table beside it, and the council's activity) and proposing an initiative (with co-sponsoring
+councils of this or partner regions, and the growth needs it addresses). A meeting's page and what managers
+do there are in ``web/pages/council_manage.py``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from web.pages.explorer import need_names
 from web.platform import Problem
 
 INDICATORS = ("sme_university", "cluster_cluster", "cluster_specific", "national_impact")
-MAX_DECISIONS = 20
 MAX_LIST = 200
 TITLE_MAX = 200
 SUMMARY_MAX = 4000
@@ -154,38 +153,6 @@ def routes(web: Web) -> list[Route]:
             svg,
             media_type="image/svg+xml",
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
-        )
-
-    async def meeting(page: Page) -> Response:
-        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
-        council = await page.api.get(f"/councils/councils/{cid}")
-        m = await page.api.get(f"/councils/councils/{cid}/meetings/{mid}")
-        decisions: list[dict[str, Any]] = []
-        hidden = False
-        for did in m["decisions"][:MAX_DECISIONS]:
-            try:
-                decisions.append(await page.api.get(f"/councils/councils/{cid}/decisions/{did}", {"lang": page.lang}))
-            except Problem as p:
-                if p.status != 404:
-                    raise
-                hidden = True  # the council's members and managers read its decisions
-        return page.render(
-            "councils/meeting.html",
-            council=council,
-            m=m,
-            decisions=decisions,
-            hidden=hidden,
-            constituencies=constituency_names(page),
-            modes={"in_person": page._("in person"), "online": page._("online"), "hybrid": page._("hybrid")},
-            statuses={
-                "scheduled": page._("scheduled"),
-                "held": page._("held"),
-                "cancelled": page._("cancelled"),
-            },
-            methods={"endorsement": page._("endorsement"), "vote": page._("vote")},
-            options={"endorse": page._("endorse"), "object": page._("object"), "abstain": page._("abstain")},
-            item_statuses={"open": page._("open"), "done": page._("done"), "dropped": page._("dropped")},
-            here=f"/councils/{cid}/meetings/{mid}",
         )
 
     async def partners(page: Page, cid: str) -> list[dict[str, str]]:
@@ -325,6 +292,5 @@ def routes(web: Web) -> list[Route]:
         Route("/councils/{council_id}/decisions/{decision_id}/vote", web.page(vote), methods=["POST"]),
         Route("/councils/{council_id}/dashboard", web.page(dashboard)),
         Route("/councils/{council_id}/dashboard/{indicator}.svg", web.page(dashboard_svg)),
-        Route("/councils/{council_id}/meetings/{meeting_id}", web.page(meeting)),
         Route("/councils/{council_id}/initiatives/new", web.page(propose), methods=["GET", "POST"]),
     ]

@@ -1,0 +1,177 @@
+"""A council's managers in the web client (the regional app with its demo data, in-process): scheduling a
+meeting in its own time zone, checking members in from 60 minutes before the start, drafting the minutes,
+closing the meeting with action items, cancelling one; each refusal next to the field it names, and nothing
+written when a form is refused. The councils service's clock is fixed (``freeze``) so that every window's
+edge is tested at, just before and just after it."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+import pytest
+
+from clustergrowth.settings import RuntimeSettings
+from instance.app import create_app
+from tests.component.test_web_pages import sign_in
+from tests.conftest import TokenFactory, asgi_client
+
+COUNCIL = "/councils/council-cork"
+API = "/api/v1/councils/councils/council-cork"
+# 2031-07-10 10:00 to 11:30 in Dublin, on Irish summer time (UTC+1): 09:00 to 10:30 UTC, worked out by hand
+DAY, START_UTC = "2031-07-10", datetime(2031, 7, 10, 9, 0, tzinfo=UTC)
+MEETING = {"title": "Test bench review", "mode": "in_person", "place": "Rubicon Centre, Cork"}
+MEETING |= {"timezone": "Europe/Dublin", "day": DAY, "start": "10:00", "end": "11:30", "seats": "12"}
+
+
+@pytest.fixture
+async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in asgi_client(create_app(settings)):
+        yield c
+
+
+def freeze(client: httpx.AsyncClient, at: datetime) -> None:
+    """Stop the councils service's clock at ``at``."""
+    app = cast(httpx.ASGITransport, client._transport).app
+    app.state.councils.clock = lambda: at  # type: ignore[attr-defined]
+
+
+async def meetings(client: httpx.AsyncClient, token: TokenFactory) -> list[dict[str, Any]]:
+    r = await client.get(f"{API}/meetings", headers={"Authorization": token("sec", "council_secretary")})
+    return list(r.json())
+
+
+async def members(client: httpx.AsyncClient, token: TokenFactory) -> dict[str, str]:
+    """The council's active members by display name -> person id (the API's own list)."""
+    r = await client.get(f"{API}/members", headers={"Authorization": token("sec", "council_secretary")})
+    return {m["display_name"]: m["person"] for m in r.json()}
+
+
+def error(page: str, field: str) -> str:
+    """The reason shown next to a field (its id with dots as dashes), and that the field points to it."""
+    eid = field.replace(".", "-") + "-error"
+    assert f'aria-describedby="{eid}"' in page, f"{field} does not point to its error"
+    found = re.search(rf'id="{eid}"><strong>Error:</strong> ([^<]*)</p>', page)
+    assert found is not None, f"no error shown at {field}"
+    return html.unescape(found.group(1))
+
+
+async def schedule(client: httpx.AsyncClient, csrf: str, **changes: str) -> httpx.Response:
+    return await client.post(f"{COUNCIL}/meetings/new", data={"csrf": csrf, **MEETING, **changes})
+
+
+async def test_a_secretary_schedules_a_meeting_in_its_time_zone(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    freeze(client, START_UTC - timedelta(days=30))
+    csrf = await sign_in(client, "demo-secretary")
+    assert 'href="/councils/council-cork/meetings/new"' in (await client.get(COUNCIL)).text
+    form = (await client.get(f"{COUNCIL}/meetings/new")).text
+    assert 'value="Europe/Dublin"' in form  # the council's meetings' zone, offered
+    before = len(await meetings(client, token))
+
+    r = await schedule(client, csrf, title="", timezone="Mars/Olympus_Mons", seats="many")
+    assert r.status_code == 422
+    assert error(r.text, "title") == "Enter a title."
+    assert error(r.text, "timezone") == "Enter an IANA time zone such as Europe/Dublin."
+    assert error(r.text, "seats") == "Enter the number of seats as a whole number."
+    r = await schedule(client, csrf, start="12:00", end="11:00")  # the API's rule: named at its field
+    assert r.status_code == 422 and "must be after start" in error(r.text, "end")
+    r = await schedule(client, csrf, seats="1001")  # the API's bound on seats
+    assert r.status_code == 422 and "at most 1,000" in error(r.text, "seats")
+    r = await schedule(client, csrf, mode="online", place="", agenda="x" * 201)  # an agenda item's bound
+    assert r.status_code == 422 and "at most 200 " in error(r.text, "agenda")
+    assert len(await meetings(client, token)) == before  # nothing written
+
+    r = await schedule(client, csrf, agenda="Access rules\n\n  Next year's budget  \n")
+    assert r.status_code == 303
+    mid = r.headers["location"].split("/meetings/")[1].split("?")[0]
+    assert r.headers["location"] == f"{COUNCIL}/meetings/{mid}?done=scheduled"
+    made = {m["id"]: m for m in await meetings(client, token)}[mid]
+    assert datetime.fromisoformat(made["start"].replace("Z", "+00:00")) == START_UTC
+    assert datetime.fromisoformat(made["end"].replace("Z", "+00:00")) == START_UTC + timedelta(minutes=90)
+    assert (made["timezone"], made["seats"], made["mode"]) == ("Europe/Dublin", 12, "in_person")
+    assert [a["title"] for a in made["agenda"]] == ["Access rules", "Next year's budget"]
+    page = (await client.get(r.headers["location"])).text
+    assert "The meeting is scheduled." in page and "<li>Access rules</li>" in page
+
+
+async def test_an_sme_neither_schedules_nor_runs_a_meeting(client: httpx.AsyncClient) -> None:
+    await sign_in(client)
+    assert (await client.get(f"{COUNCIL}/meetings/new")).status_code == 403
+    assert 'href="/councils/council-cork/meetings/new"' not in (await client.get(COUNCIL)).text
+    page = (await client.get(f"{COUNCIL}/meetings/mtg-cork-2")).text  # the demo's scheduled meeting
+    assert "Run the meeting" not in page and "/check-in" not in page
+
+
+async def test_checking_in_drafting_and_closing_a_meeting(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    freeze(client, START_UTC - timedelta(days=30))
+    csrf = await sign_in(client, "demo-secretary")
+    r = await schedule(client, csrf)
+    url = r.headers["location"].split("?")[0]
+    people = await members(client, token)
+    chair = sorted(people.values())[0]  # any active member
+    page = (await client.get(url)).text
+    # check-in opens at 09:00 Dublin time, 60 minutes before 10:00 (in English: "Thursday, July 10, 2031 ...")
+    assert "Check-in opens at " in page and "9:00" in page.split("Check-in opens at ")[1][:60]
+    assert page.count('<option value="p-') >= len(people)  # members to check in and to own action items
+
+    r = await client.post(f"{url}/check-in", data={"csrf": csrf, "person": ""})
+    assert r.status_code == 422 and error(r.text, "person") == "Choose the member who is here."
+    freeze(client, START_UTC - timedelta(minutes=60, microseconds=1))  # just before check-in opens
+    r = await client.post(f"{url}/check-in", data={"csrf": csrf, "person": chair})
+    assert r.status_code == 409 and "Check-in opens at " in r.text and "60 minutes before the meeting starts" in r.text
+    assert "No one is checked in yet." in r.text  # nothing written
+    freeze(client, START_UTC - timedelta(minutes=60))  # at the moment it opens
+    r = await client.post(f"{url}/check-in", data={"csrf": csrf, "person": chair})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=checked_in"
+    page = (await client.get(r.headers["location"])).text
+    assert "The member is checked in." in page and "No one is checked in yet." not in page
+    assert f'<option value="{chair}"' not in page.split('id="person"')[1].split("</select>")[0]  # not offered again
+
+    r = await client.post(f"{url}/minutes", data={"csrf": csrf, "text": "   "})
+    assert r.status_code == 422 and error(r.text, "text") == "Write the minutes first."
+    r = await client.post(f"{url}/minutes", data={"csrf": csrf, "text": "Bench rules agreed.\nBudget next time."})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=drafted"
+    page = (await client.get(url)).text
+    assert ">Bench rules agreed.\nBudget next time.</textarea>" in page  # the draft, editable, in both forms
+
+    item = {"action_items.1.title": "Publish the rules", "action_items.1.owner": chair}
+    freeze(client, START_UTC - timedelta(microseconds=1))  # just before the start: not yet
+    r = await client.post(f"{url}/close", data={"csrf": csrf, **item, "action_items.1.due_on": DAY})
+    assert r.status_code == 409 and "The meeting can be closed once it has started" in r.text
+    freeze(client, START_UTC)
+    r = await client.post(f"{url}/close", data={"csrf": csrf, "action_items.1.title": "Publish the rules"})
+    assert r.status_code == 422  # a half-filled row: said at its fields, before asking the API
+    assert error(r.text, "action_items.1.owner") == "Choose who does it."
+    assert error(r.text, "action_items.1.due_on") == "Enter a date."
+    r = await client.post(f"{url}/close", data={"csrf": csrf, **item, "action_items.1.due_on": "2031-07-09"})
+    assert r.status_code == 422  # the day before the meeting's day in Dublin: the API names the item's field
+    assert "before the meeting's day (2031-07-10)" in error(r.text, "action_items.1.due_on")
+    assert "action_items-0-due_on-error" not in r.text  # the second row's, not the first (left empty)
+    assert "Run the meeting" in r.text  # nothing written: still scheduled
+    r = await client.post(f"{url}/close", data={"csrf": csrf, **item, "action_items.1.due_on": DAY})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=closed"
+    page = (await client.get(r.headers["location"])).text
+    assert "<p>Bench rules agreed.</p><p>Budget next time.</p>" in page  # the draft became the minutes
+    assert '<th scope="row">Publish the rules</th><td>Thursday, July 10, 2031</td><td>open</td>' in page
+    assert "<dt>Attendees</dt><dd>1</dd>" in page and "Run the meeting" not in page
+
+
+async def test_cancelling_a_meeting_needs_a_reason(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    freeze(client, START_UTC - timedelta(days=30))
+    csrf = await sign_in(client, "demo-secretary")
+    url = (await schedule(client, csrf)).headers["location"].split("?")[0]
+    r = await client.post(f"{url}/cancel", data={"csrf": csrf, "reason": " "})
+    assert r.status_code == 422 and error(r.text, "reason") == "Say why the meeting is cancelled."
+    r = await client.post(f"{url}/cancel", data={"csrf": csrf, "reason": "x" * 501})  # the API's bound
+    assert r.status_code == 422 and "at most 500 " in error(r.text, "reason")
+    mid = url.rsplit("/", 1)[1]
+    assert {m["id"]: m for m in await meetings(client, token)}[mid]["status"] == "scheduled"  # nothing written
+    r = await client.post(f"{url}/cancel", data={"csrf": csrf, "reason": "The venue flooded"})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=cancelled"
+    page = (await client.get(r.headers["location"])).text
+    assert "<dt>Reason</dt><dd>The venue flooded</dd>" in page and "Run the meeting" not in page
+    assert {m["id"]: m for m in await meetings(client, token)}[mid]["status"] == "cancelled"

@@ -1,0 +1,329 @@
+"""A council's meetings as its managers run them (``council_secretary`` and ``region_admin`` of the council's
+region): scheduling one (mode, place, IANA time zone, times in that zone, seats, agenda), and on a meeting's
+page cancelling it with a reason, checking members in (from 60 minutes before the start), drafting the
+minutes and closing it (minutes, decisions taken, action items with an owner among the active members and a
+due date). The meeting's page itself (agenda, attendance and quorum, minutes and decisions, for everyone as
+the API shows them) is here too. Each API problem is shown next to the field it names."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from web.app import Page, Web
+from web.pages.councils import constituency_names
+from web.platform import Problem
+
+MODES = ("in_person", "online", "hybrid")
+MAX_DECISIONS = 20  # decisions shown with a held meeting
+MAX_AGENDA = 50  # the API's bound on agenda items
+ACTION_ROWS = 3  # action-item rows on the closing form
+CHECK_IN_FROM = timedelta(minutes=60)  # the API opens check-in this long before the start
+MAX_LIST = 200
+
+
+def is_manager(page: Page, council: dict[str, Any]) -> bool:
+    """The region's council secretaries and administrators manage every council of their region."""
+    return page.session.has("council_secretary", "region_admin") and council["region"] == page.session.who.get("region")
+
+
+def zone_of(name: str) -> ZoneInfo | None:
+    """The IANA time zone of that name, or None when there is none."""
+    if not name or len(name) > 64 or name.startswith("/") or ".." in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def meeting_fields(page: Page, form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The scheduling form as the API's request (times in the meeting's zone, with their offset), or the
+    reasons per field for what the API could not even be asked."""
+    _ = page._
+    errors: dict[str, str] = {}
+    if not form.get("title", "").strip():
+        errors["title"] = _("Enter a title.")
+    if form.get("mode") not in MODES:
+        errors["mode"] = _("Choose how the meeting is held.")
+    zone = zone_of(form.get("timezone", "").strip())
+    if zone is None:
+        errors["timezone"] = _("Enter an IANA time zone such as Europe/Dublin.")
+    day: date | None = None
+    try:
+        day = date.fromisoformat(form.get("day", ""))
+    except ValueError:
+        errors["day"] = _("Enter a date.")
+    times: dict[str, time] = {}
+    for name in ("start", "end"):
+        try:
+            times[name] = time.fromisoformat(form.get(name, ""))
+        except ValueError:
+            errors[name] = _("Enter a time as hours and minutes.")
+    seats = form.get("seats", "").strip()
+    if not (seats.isdigit() and len(seats) <= 4):
+        errors["seats"] = _("Enter the number of seats as a whole number.")
+    agenda = [line.strip() for line in form.get("agenda", "").splitlines() if line.strip()]
+    if len(agenda) > MAX_AGENDA:
+        errors["agenda"] = page.ngettext("At most %(n)s item.", "At most %(n)s items.", MAX_AGENDA)
+    if errors or day is None or zone is None:
+        return {}, errors
+    body: dict[str, Any] = {
+        "title": form["title"].strip(),
+        "mode": form["mode"],
+        "timezone": form["timezone"].strip(),
+        "start": datetime.combine(day, times["start"], zone).isoformat(),
+        "end": datetime.combine(day, times["end"], zone).isoformat(),
+        "seats": int(seats),
+        "agenda": [{"title": t} for t in agenda],
+    }
+    if form.get("place", "").strip():
+        body["place"] = form["place"].strip()
+    return body, {}
+
+
+def api_fields(p: Problem) -> dict[str, str]:
+    """The API's reasons keyed as the forms name their fields: an agenda item's reason goes to the agenda."""
+    out: dict[str, str] = {}
+    for k, v in p.fields.items():
+        out.setdefault("agenda" if k.startswith("agenda.") else k, v)
+    return out
+
+
+def action_items(page: Page, form: dict[str, str]) -> tuple[list[dict[str, str]], list[int], dict[str, str]]:
+    """The closing form's filled rows of action items, each row's index on the form, and the reasons for
+    half-filled rows (an empty row is left out)."""
+    _ = page._
+    items: list[dict[str, str]] = []
+    rows: list[int] = []
+    errors: dict[str, str] = {}
+    for i in range(ACTION_ROWS):
+        title, owner = form.get(f"action_items.{i}.title", "").strip(), form.get(f"action_items.{i}.owner", "")
+        due = form.get(f"action_items.{i}.due_on", "").strip()
+        if not (title or owner or due):
+            continue
+        if not title:
+            errors[f"action_items.{i}.title"] = _("Enter what is to be done.")
+        if not owner:
+            errors[f"action_items.{i}.owner"] = _("Choose who does it.")
+        try:
+            date.fromisoformat(due)
+        except ValueError:
+            errors[f"action_items.{i}.due_on"] = _("Enter a date.")
+        items.append({"title": title, "owner": owner, "due_on": due})
+        rows.append(i)
+    return items, rows, errors
+
+
+def routes(web: Web) -> list[Route]:
+    async def members_of(page: Page, cid: str) -> list[dict[str, Any]]:
+        found = await page.api.get(f"/councils/councils/{cid}/members", {"limit": MAX_LIST})
+        return sorted(found, key=lambda x: ((x.get("display_name") or x["person"]).casefold(), x["person"]))
+
+    async def meeting_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+        said: str = "",
+    ) -> Response:
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        m = await page.api.get(f"/councils/councils/{cid}/meetings/{mid}")
+        decisions: list[dict[str, Any]] = []
+        hidden = False
+        for did in m["decisions"][:MAX_DECISIONS]:
+            try:
+                decisions.append(await page.api.get(f"/councils/councils/{cid}/decisions/{did}", {"lang": page.lang}))
+            except Problem as p:
+                if p.status != 404:
+                    raise
+                hidden = True  # the council's members and managers read its decisions
+        manager = is_manager(page, council)
+        members: list[dict[str, Any]] = []
+        council_decisions: list[dict[str, Any]] = []
+        if manager and m["status"] == "scheduled":
+            members = await members_of(page, cid)
+            council_decisions = await page.api.get(
+                f"/councils/councils/{cid}/decisions", {"lang": page.lang, "limit": 50}
+            )
+        private = m.get("private") or {}
+        attending = {a["person"] for a in private.get("attendance", [])}
+        start = datetime.fromisoformat(m["start"].replace("Z", "+00:00"))
+        defaults = {"minutes": private.get("draft_minutes") or ""}
+        defaults |= {f"decision.{d['id']}": "yes" for d in council_decisions if d.get("meeting_id") == mid}
+        return page.render(
+            "councils/meeting.html",
+            status,
+            council=council,
+            m=m,
+            decisions=decisions,
+            hidden=hidden,
+            manager=manager,
+            members=members,
+            names={x["person"]: x.get("display_name") or x["person"] for x in members},
+            absent=[x for x in members if x["person"] not in attending],
+            council_decisions=council_decisions,
+            check_in_opens=(start - CHECK_IN_FROM).isoformat(),
+            rows=range(ACTION_ROWS),
+            form=defaults | (form or {}),
+            errors=errors or {},
+            problem=problem,
+            said=said,
+            notice=page.request.query_params.get("done", ""),
+            constituencies=constituency_names(page),
+            modes={"in_person": page._("in person"), "online": page._("online"), "hybrid": page._("hybrid")},
+            statuses={
+                "scheduled": page._("scheduled"),
+                "held": page._("held"),
+                "cancelled": page._("cancelled"),
+            },
+            methods={"endorsement": page._("endorsement"), "vote": page._("vote")},
+            options={"endorse": page._("endorse"), "object": page._("object"), "abstain": page._("abstain")},
+            item_statuses={"open": page._("open"), "done": page._("done"), "dropped": page._("dropped")},
+            here=f"/councils/{cid}/meetings/{mid}",
+        )
+
+    async def meeting(page: Page) -> Response:
+        return await meeting_page(page)
+
+    def done(page: Page, what: str) -> Response:
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        return page.redirect(f"/councils/{cid}/meetings/{mid}?done={what}")
+
+    async def refused(
+        page: Page, p: Problem, form: dict[str, str], errors: dict[str, str] | None = None, said: str = ""
+    ) -> Response:
+        """The meeting's page again with the API's refusal: its reasons next to their fields, or ``said``
+        (the page's own words for a refusal it knows) in place of the API's English detail."""
+        if p.status == 401 or p.status >= 500:
+            raise p
+        return await meeting_page(page, form, errors if errors is not None else api_fields(p), p, p.status, said)
+
+    async def schedule_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+    ) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        if not is_manager(page, council):
+            return page.render("error.html", 403, message=page._("Only the council's managers schedule meetings."))
+        if form is None:
+            past = await page.api.get(f"/councils/councils/{cid}/meetings", {"limit": 1})
+            form = {"timezone": past[0]["timezone"] if past else "", "mode": "in_person", "seats": "20"}
+        return page.render(
+            "councils/schedule.html",
+            status,
+            council=council,
+            form=form,
+            errors=errors or {},
+            problem=problem,
+            modes={"in_person": page._("in person"), "online": page._("online"), "hybrid": page._("hybrid")},
+            here=f"/councils/{cid}/meetings/new",
+        )
+
+    async def schedule(page: Page) -> Response:
+        if page.request.method != "POST":
+            return await schedule_page(page)
+        form = await page.form()
+        cid = page.request.path_params["council_id"]
+        body, errors = meeting_fields(page, form)
+        if errors:
+            return await schedule_page(page, form, errors, status=422)
+        try:
+            made = await page.api.post(f"/councils/councils/{cid}/meetings", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await schedule_page(page, form, api_fields(p), p, p.status)
+        return page.redirect(f"/councils/{cid}/meetings/{made['id']}?done=scheduled")
+
+    async def cancel(page: Page) -> Response:
+        form = await page.form()
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        if not form.get("reason", "").strip():
+            return await meeting_page(page, form, {"reason": page._("Say why the meeting is cancelled.")}, status=422)
+        try:
+            await page.api.post(f"/councils/councils/{cid}/meetings/{mid}/cancel", {"reason": form["reason"].strip()})
+        except Problem as p:
+            return await refused(page, p, form)
+        return done(page, "cancelled")
+
+    async def check_in(page: Page) -> Response:
+        form = await page.form()
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        if not form.get("person"):
+            return await meeting_page(page, form, {"person": page._("Choose the member who is here.")}, status=422)
+        try:
+            await page.api.post(f"/councils/councils/{cid}/meetings/{mid}/check-ins", {"person": form["person"]})
+        except Problem as p:
+            said = ""
+            if p.status == 409:
+                m = await page.api.get(f"/councils/councils/{cid}/meetings/{mid}")
+                if m["status"] == "scheduled":
+                    start = datetime.fromisoformat(m["start"].replace("Z", "+00:00"))
+                    when = page.fmt.datetime(start - CHECK_IN_FROM, m["timezone"])
+                    said = page._("Check-in opens at %(when)s, 60 minutes before the meeting starts.") % {"when": when}
+            return await refused(page, p, form, said=said)
+        return done(page, "checked_in")
+
+    async def minutes(page: Page) -> Response:
+        form = await page.form()
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        text = form.get("text", "").strip()
+        if not text:
+            return await meeting_page(page, form, {"text": page._("Write the minutes first.")}, status=422)
+        try:
+            await page.api.put(f"/councils/councils/{cid}/meetings/{mid}/minutes", {"text": text})
+        except Problem as p:
+            return await refused(page, p, form)
+        return done(page, "drafted")
+
+    async def close(page: Page) -> Response:
+        form = await page.form()
+        cid, mid = page.request.path_params["council_id"], page.request.path_params["meeting_id"]
+        items, rows, errors = action_items(page, form)
+        if errors:
+            return await meeting_page(page, form, errors, status=422)
+        body: dict[str, Any] = {
+            "decisions": [k[9:] for k in form if k.startswith("decision.") and form[k] == "yes"][:50],
+            "action_items": items,
+        }
+        if form.get("minutes", "").strip():
+            body["minutes"] = form["minutes"].strip()
+        try:
+            await page.api.post(f"/councils/councils/{cid}/meetings/{mid}/close", body)
+        except Problem as p:
+            fields: dict[str, str] = {}
+            for k, v in p.fields.items():  # action_items.N.x is the Nth row sent: the form's row rows[N]
+                head, _dot, rest = k.partition(".")
+                n, _dot, leaf = rest.partition(".")
+                if head == "action_items" and n.isdigit() and int(n) < len(rows):
+                    k = f"action_items.{rows[int(n)]}.{leaf}" if leaf else f"action_items.{rows[int(n)]}.title"
+                fields.setdefault(k, v)
+            said = ""
+            if p.status == 409:
+                m = await page.api.get(f"/councils/councils/{cid}/meetings/{mid}")
+                if m["status"] == "scheduled":
+                    when = page.fmt.datetime(m["start"], m["timezone"])
+                    said = page._("The meeting can be closed once it has started (%(when)s).") % {"when": when}
+            return await refused(page, p, form, fields, said)
+        return done(page, "closed")
+
+    one = "/councils/{council_id}/meetings/{meeting_id}"
+    return [
+        Route("/councils/{council_id}/meetings/new", web.page(schedule), methods=["GET", "POST"]),
+        Route(one, web.page(meeting)),
+        Route(one + "/cancel", web.page(cancel), methods=["POST"]),
+        Route(one + "/check-in", web.page(check_in), methods=["POST"]),
+        Route(one + "/minutes", web.page(minutes), methods=["POST"]),
+        Route(one + "/close", web.page(close), methods=["POST"]),
+    ]
