@@ -116,6 +116,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/facilities/waitlist/{entry_id}/leave"): SPEC_ANY,  # the person, managers; else 404
     ("POST", "/api/v1/facilities/trainings"): MANAGERS,
     ("POST", "/api/v1/facilities/series"): SPEC_ANY,
+    ("GET", "/api/v1/facilities/series/mine"): SPEC_ANY,  # the person: her own only
     ("GET", "/api/v1/facilities/series/{series_id}"): SPEC_ANY,  # the holder, managers; else 404
     ("POST", "/api/v1/facilities/series/{series_id}/cancel"): SPEC_ANY,  # the holder, managers; else 404
     ("POST", "/api/v1/facilities/series/{series_id}/move"): SPEC_ANY,  # the holder (managers: 403); else 404

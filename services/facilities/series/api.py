@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.errors import problem_responses
+from clustergrowth.paging import Page
 from services.facilities import handlers as h
-from services.facilities.domain.model import iso
+from services.facilities.domain.model import iso, parse_iso
 from services.facilities.series import commands as sc
 from services.facilities.series import handlers as sh
 from services.facilities.series import model as sm
@@ -89,6 +91,39 @@ def series_out(s: sm.Series, not_moved: list[dict[str, str]] | None = None) -> S
     )
 
 
+class MySeriesOut(BaseModel):
+    id: str
+    resource_id: str
+    resource_name: str
+    site_id: str
+    timezone: str
+    rrule: str
+    status: str = Field(description="booking, active, failed or cancelled")
+    created_at: str
+    next_occurrence: OccurrenceOut | None = Field(description="the first booked occurrence not ended yet")
+    counts: dict[str, int] = Field(description="occurrences per status: planned, booked, skipped, cancelled")
+
+
+def my_series_out(s: sm.Series, resource_name: str, now: datetime) -> MySeriesOut:
+    full = series_out(s)
+    upcoming = [o for o in full.occurrences if o.status == "booked" and parse_iso(o.end) > now]
+    counts = dict.fromkeys(("planned", "booked", "skipped", "cancelled"), 0)
+    for o in s.occurrences:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    return MySeriesOut(
+        id=s.id,
+        resource_id=s.resource_id,
+        resource_name=resource_name,
+        site_id=s.site_id,
+        timezone=s.timezone,
+        rrule=s.rrule,
+        status=s.status,
+        created_at=iso(s.created_at),
+        next_occurrence=min(upcoming, key=lambda o: o.start) if upcoming else None,
+        counts=counts,
+    )
+
+
 def _ctx(request: Request) -> h.Facilities:
     f: h.Facilities = request.app.state.facilities
     return f
@@ -106,6 +141,15 @@ async def book_series(request: Request, who: CurrentPrincipal, body: sc.BookSeri
     s = await sh.book_series(_ctx(request), body, who)
     response.headers["Location"] = f"/api/v1/facilities/series/{s.id}"
     return series_out(s)
+
+
+@router.get("/series/mine", **allow("any"), response_model=list[MySeriesOut], summary="My series, newest first")
+async def list_my_series(request: Request, who: CurrentPrincipal, page: Page) -> list[MySeriesOut]:
+    f = _ctx(request)
+    found = await sh.my_series(f, who, page)
+    names = {r: (await h.get_resource(f, r)).name for r in {s.resource_id for s in found}}
+    now = f.clock()
+    return [my_series_out(s, names[s.resource_id], now) for s in found]
 
 
 @router.get("/series/{series_id}", **allow("any"), response_model=SeriesOut, summary="One of my series")

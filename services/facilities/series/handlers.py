@@ -37,6 +37,7 @@ from typing import Any
 from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.paging import PageRequest
 from clustergrowth.problems import Conflict, Forbidden, NotFound, Problem, Unprocessable, field_error
 from clustergrowth.store.port import Doc
 from contracts import facilities as ev
@@ -344,4 +345,10 @@ async def move_series(
 async def series_of(f: Facilities, query: Doc) -> list[sm.Series]:
     """The series (active or cancelled: a feed shows both) matching ``query``."""
     docs = await f.store.find(SERIES, {**query, "status": {"$in": ["active", "cancelled"]}}, sort=[("_id", 1)])
+    return [sm.from_doc(d) for d in docs]
+
+
+async def my_series(f: Facilities, who: Principal, page: PageRequest) -> list[sm.Series]:
+    """One page of the caller's series, newest first (every status: a failed one says so)."""
+    docs = await page.query(f.store, SERIES, {"person": who.id}, [("created_at", -1)])
     return [sm.from_doc(d) for d in docs]
