@@ -1,8 +1,9 @@
 """The web client's host side of matching, in-process: an SME's member posts a challenge for her SME
 (each bad field refused at its input, by the form's own checks or in the API's words, and nothing
 written), completes and publishes a draft suggested from a weak assessment (a form read before someone
-else changed the draft is refused as changed meanwhile, nothing published), and the challenges she
-hosts are listed for her."""
+else changed the draft is refused as changed meanwhile, nothing published), the challenges she hosts
+are listed for her, and she ranks a challenge's applicants (shown by the display name a candidate gives
+on her profile page, else by platform id)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from clustergrowth.settings import RuntimeSettings
+from clustergrowth.store.port import put
 from instance.app import create_app
+from services.matching import store as st
 from tests.component.test_web_pages import SME_FORM, sign_in
 from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import eventually, pid
@@ -24,8 +28,13 @@ API = "/api/v1/matching"
 
 
 @pytest.fixture
-async def client(settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in asgi_client(create_app(settings)):
+def app(settings: RuntimeSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in asgi_client(app):
         yield c
 
 
@@ -207,3 +216,97 @@ async def test_a_suggested_draft_is_published_and_a_form_read_before_a_change_is
 
 async def _any(read: Any) -> bool:
     return bool(await read)
+
+
+async def test_the_host_ranks_a_challenges_applicants_shown_by_their_names(
+    client: httpx.AsyncClient, token: TokenFactory, app: FastAPI
+) -> None:
+    span = {"languages": ["en"], "available_from": "2027-01-01", "available_until": "2027-06-30"}
+    prof = {"Authorization": token("prof", "academic")}
+    assert (await client.put(f"{API}/candidates/me", json={"kind": "academic", **span}, headers=prof)).is_success
+    sme_member = {"Authorization": token("demo-sme", "sme_member", org="Cork Precision Tooling")}
+    body = {**FORM, "programme": "consultancy", "skills": ["cad"], "languages": ["en"], "capacity": 1}
+    made = await client.post(f"{API}/challenges", json=body | {"supervisor": pid("prof")}, headers=sme_member)
+    other = await client.post(f"{API}/challenges", json=body | {"supervisor": pid("prof")}, headers=sme_member)
+    assert made.status_code == other.status_code == 201, made.text
+    cid, other_id = made.json()["id"], other.json()["id"]
+
+    # the student gives her name on her profile page (its bound checked by the API, shown at the field)
+    student = await sign_in(client, "demo-student")
+    profile = {"csrf": student, "skills": "CAD", "languages": "en", "available_from": "2027-01-01"}
+    profile["available_until"] = "2027-06-30"
+    r = await client.post("/matching/profile", data=profile | {"display_name": "x" * 101})
+    assert r.status_code == 422 and "100 characters" in error_at(r.text, "display_name")
+    r = await client.post("/matching/profile", data=profile | {"display_name": "Chiara Rossi"})
+    assert r.status_code == 303
+    assert 'name="display_name" value="Chiara Rossi"' in (await client.get("/matching/profile")).text
+    r = await client.post("/matching/ranking", data={"csrf": student, f"rank.{cid}": "1"})
+    assert r.status_code == 303
+    s2 = {"Authorization": token("s2", "student")}
+    assert (await client.put(f"{API}/candidates/me", json={"kind": "student", **span}, headers=s2)).is_success
+    r = await client.put(f"{API}/candidates/me/preferences", json={"ranking": [other_id, cid]}, headers=s2)
+    assert r.status_code == 200
+    chiara, second = pid("demo-student"), pid("s2")
+
+    client.cookies.clear()
+    host = await sign_in(client, "demo-sme")
+    url = f"/matching/hosting/{cid}/applicants"
+    assert f'<a href="{url}">' in (await client.get("/matching/hosting")).text
+    page = (await client.get(url)).text
+    assert "2 candidates rank this challenge" in page
+    # none ranked yet: by the rank each gave the challenge (Chiara's first choice, s2's second)
+    assert page.index("Chiara Rossi") < page.index(f"<code>{second}</code>")
+    assert re.search(r"Chiara Rossi</th>\s*<td>no. 1</td>\s*<td>cad</td>", page)
+    assert re.search(rf"<code>{second}</code></th>\s*<td>no. 2</td>", page)
+    etag = html_unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    form = {"csrf": host, "etag": etag}
+
+    async def ranking() -> list[str]:
+        return list((await client.get(f"{API}/challenges/{cid}", headers=sme_member)).json()["applicant_ranking"])
+
+    # the form's own checks: 1 to 2 (two applicants), each number once
+    for bad in ("0", "3", "first"):
+        r = await client.post(url, data=form | {f"rank.{chiara}": bad})
+        assert r.status_code == 422
+        assert error_at(r.text, f"rank-{chiara}") == "Enter a whole number from 1 to 2, or leave it empty."
+    r = await client.post(url, data=form | {f"rank.{chiara}": "1", f"rank.{second}": "1"})
+    assert r.status_code == 422 and r.text.count('class="field-error"') == 1
+    later = max(chiara, second)  # the page lists (and checks) the applicants in the API's order: by id
+    assert error_at(r.text, f"rank-{later}") == "Another applicant has rank 1 too: give each their own number."
+    assert await ranking() == []  # nothing written
+
+    r = await client.post(url, data=form | {f"rank.{second}": "1", f"rank.{chiara}": "2"})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=saved"
+    assert await ranking() == [second, chiara]
+    saved = (await client.get(r.headers["location"])).text
+    assert "Your ranking of the applicants is saved." in saved
+    assert saved.index(f'name="rank.{second}" value="1"') < saved.index(f'name="rank.{chiara}" value="2"')
+
+    # the supervisor ranks meanwhile: the host's form, read before, is refused and nothing overwritten
+    fresh = html_unescape(re.search(r'name="etag" value="([^"]+)"', saved).group(1))  # type: ignore[union-attr]
+    r = await client.put(
+        f"{API}/challenges/{cid}/ranking", json={"ranking": [chiara]}, headers={**prof, "If-Match": fresh}
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(url, data={"csrf": host, "etag": fresh, f"rank.{second}": "1"})
+    assert r.status_code == 412 and "The ranking was changed meanwhile" in r.text
+    assert f'name="rank.{second}" value="1"' in r.text  # what was typed is kept
+    assert await ranking() == [chiara]
+
+    # an applicant the API refuses (a stored profile of another kind, as data from before a rule would be):
+    # its reason is shown at that applicant
+    m = app.state.matching
+    academic = await m.store.get(st.CANDIDATES, pid("prof"))
+    await put(m.store, st.CANDIDATES, {**academic, "preferences": [cid]})
+    page = (await client.get(url)).text
+    assert "3 candidates rank this challenge" in page
+    etag = html_unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    r = await client.post(url, data={"csrf": host, "etag": etag, f"rank.{chiara}": "1", f"rank.{pid('prof')}": "2"})
+    assert r.status_code == 422 and r.text.count('class="field-error"') == 1
+    assert "is not a profile of kind" in error_at(r.text, f"rank-{pid('prof')}")
+    assert await ranking() == [chiara]
+
+    client.cookies.clear()
+    await sign_in(client, "demo-academic")  # an academic who does not supervise it: as if there were no such page
+    r = await client.get(url)
+    assert r.status_code == 404 and "Chiara Rossi" not in r.text

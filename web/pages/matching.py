@@ -162,6 +162,7 @@ def routes(web: Web) -> list[Route]:
         if current is None:
             return {"languages": lang, "supervision_capacity": "6"}
         return {
+            "display_name": current.get("display_name") or "",
             "skills": ", ".join(current["skills"]),
             "languages": ", ".join(current["languages"]),
             "programme_of_study": current.get("programme_of_study") or "",
@@ -227,6 +228,7 @@ def routes(web: Web) -> list[Route]:
             return await profile_page(page, form, errors, status=422)
         body: dict[str, Any] = {
             "kind": kind,
+            "display_name": form.get("display_name", "").strip()[:200] or None,
             "skills": skills,
             "languages": languages,
             "programme_of_study": (form.get("programme_of_study", "").strip() or None) if kind == "student" else None,

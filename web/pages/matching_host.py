@@ -1,7 +1,8 @@
 """Matching for the host side: the challenges a person hosts (their SME's, the ones they supervise; every
 one for the coordinator), posting a challenge for one of their SMEs, completing and publishing a draft
 suggested from an assessment (guarded by the ETag read, so a change made meanwhile is never overwritten),
-and the applicants of a challenge with the host's ranking of them (a numbered form, saved with If-Match)."""
+and the applicants of a challenge (the candidates who rank it, by their display name) with the host's
+ranking of them (a numbered form, saved with If-Match)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from web.app import Page, Web
 from web.pages.matching import LANGUAGE, MAX_LIST, PROGRAMMES, TERM, words, words_list
 from web.platform import Problem
+from web.problems import localise
 
 MAX_CHALLENGE_SKILLS = 20
 MAX_CHALLENGE_LANGUAGES = 5
@@ -32,7 +34,7 @@ async def send(page: Page, method: str, path: str, body: dict[str, Any], if_matc
         headers["Authorization"] = f"Bearer {page.api.token}"
     r = await page.api.client.request(method, f"/api/v1{path}", json=body, headers=headers)
     if r.status_code >= 400:
-        raise Problem.from_response(r)
+        raise localise(Problem.from_response(r), page.lang)
     return r.json(), r.headers.get("etag", "")
 
 
@@ -41,7 +43,7 @@ async def read_tagged(page: Page, path: str, params: dict[str, Any] | None = Non
     headers = {"Authorization": f"Bearer {page.api.token}"} if page.api.token else {}
     r = await page.api.client.get(f"/api/v1{path}", params=params, headers=headers)
     if r.status_code >= 400:
-        raise Problem.from_response(r)
+        raise localise(Problem.from_response(r), page.lang)
     return r.json(), r.headers.get("etag", "")
 
 
@@ -267,8 +269,87 @@ def routes(web: Web) -> list[Route]:
             return await draft_page(page, form, api_fields(p), p, status=p.status)
         return page.redirect(f"/matching/challenges/{cid}?done=published")
 
+    async def applicants_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+        stale: bool = False,
+    ) -> Response:
+        cid = page.request.path_params["challenge_id"]
+        found, etag = await read_tagged(page, f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
+        listed = {a["id"]: a for a in found["applicants"]}
+        ranked = [i for i in found["applicant_ranking"] if i in listed]
+        rest = sorted(
+            (a for a in listed.values() if a["id"] not in ranked),
+            key=lambda a: (a["rank"], (a["display_name"] or "").casefold(), a["id"]),
+        )
+        if form is None:
+            form = {f"rank.{i}": str(n) for n, i in enumerate(ranked, 1)} | {"etag": etag}
+        return page.render(
+            "matching/applicants.html",
+            status,
+            c=found,
+            applicants=[listed[i] for i in ranked] + rest,
+            form=form,
+            errors=errors or {},
+            problem=problem,
+            stale=stale,
+            notice=page.request.query_params.get("done", ""),
+            here=f"/matching/hosting/{cid}/applicants",
+            **words(page),
+        )
+
+    async def applicants(page: Page) -> Response:
+        """The host orders the applicants (numbers, as a candidate ranks challenges) and saves the order with
+        the ETag read with the page; the API's reason for an entry is shown at the applicant it names."""
+        if page.request.method != "POST":
+            return await applicants_page(page)
+        form = await page.form()
+        cid = page.request.path_params["challenge_id"]
+        found, _ = await read_tagged(page, f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
+        listed = [a["id"] for a in found["applicants"]]
+        errors: dict[str, str] = {}
+        chosen: dict[int, str] = {}
+        for aid in listed:
+            key = f"rank.{aid}"
+            value = form.get(key, "").strip()
+            if not value:
+                continue
+            try:
+                n = int(value)
+            except ValueError:
+                n = 0
+            if not 1 <= n <= len(listed):
+                errors[key] = page._("Enter a whole number from 1 to %(n)s, or leave it empty.") % {"n": len(listed)}
+            elif n in chosen:
+                errors[key] = page._("Another applicant has rank %(rank)s too: give each their own number.") % {
+                    "rank": n
+                }
+            else:
+                chosen[n] = aid
+        if errors:
+            return await applicants_page(page, form, errors, status=422)
+        order = [chosen[n] for n in sorted(chosen)]
+        try:
+            await send(page, "PUT", f"/matching/challenges/{cid}/ranking", {"ranking": order}, form.get("etag", ""))
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            if p.status in STALE:  # ranked by someone else since the page was read
+                return await applicants_page(page, form, {}, p, status=p.status, stale=True)
+            fields: dict[str, str] = {}
+            for k, v in p.fields.items():  # ranking[1] -> the second ranked applicant's field
+                at = re.fullmatch(r"ranking\[(\d+)\]", k)
+                if at and int(at.group(1)) < len(order):
+                    fields[f"rank.{order[int(at.group(1))]}"] = v
+            return await applicants_page(page, form, fields, p, status=p.status)
+        return page.redirect(f"/matching/hosting/{cid}/applicants?done=saved")
+
     return [
         Route("/matching/hosting", web.page(hosting)),
+        Route("/matching/hosting/{challenge_id}/applicants", web.page(applicants), methods=["GET", "POST"]),
         Route("/matching/hosting/new", web.page(post), methods=["GET", "POST"]),
         Route("/matching/hosting/drafts/{challenge_id}", web.page(publish), methods=["GET", "POST"]),
     ]
