@@ -272,6 +272,7 @@ def create_web(
         facilities,
         home,
         matching,
+        matching_host,
         practices,
         training,
         training_modules,
@@ -291,6 +292,7 @@ def create_web(
         *training_modules.routes(web),
         *practices.routes(web),
         *matching.routes(web),
+        *matching_host.routes(web),
     ]
 
     async def not_found(page: Page) -> Response:

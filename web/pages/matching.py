@@ -555,10 +555,7 @@ def routes(web: Web) -> list[Route]:
             **words(page),
         )
 
-    from web.pages import matching_host  # the host side's pages (it imports this module's words)
-
     return [
-        *matching_host.routes(web),
         Route("/matching", web.page(marketplace)),
         Route("/matching/challenges/{challenge_id}", web.page(challenge)),
         Route("/matching/profile", web.page(profile), methods=["GET", "POST"]),
