@@ -284,3 +284,40 @@ async def test_the_site_week_as_a_calendar_and_a_free_hour_fills_in_the_booking_
     assert '<option value="ork-rubicon-room-1" selected>' in filled.text
     assert f'id="day" name="day" value="{day.isoformat()}"' in filled.text
     assert 'id="start" name="start" value="09:00"' in filled.text and 'id="end" name="end" value="10:00"' in filled.text
+
+
+# My series on my bookings -----------------------------------------------------------------------------
+async def test_my_bookings_list_my_series_with_a_link_to_each(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    site = "/facilities/sites/ork-rubicon"
+    first = weekday_ahead(3)
+    csrf = await sign_in(client)
+    taken = {"resource_id": "ork-rubicon-desk-3", "day": (first + timedelta(days=7)).isoformat()}
+    r = await client.post(f"{site}/book", data={"csrf": csrf, **taken, "start": "15:00", "end": "16:00"})
+    assert r.status_code == 303
+    series = {"csrf": csrf, "series_resource_id": "ork-rubicon-desk-3", "series_day": first.isoformat()}
+    series |= {"series_start": "15:00", "series_end": "16:00", "series_weeks": "3", "series_on_conflict": "skip"}
+    made = await client.post(f"{site}/series", data=series)
+    weekly = made.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    # two more through the API as the same person: a daily rule and one the page does not put in words
+    me = {"Authorization": token("demo-sme", "sme_member", org="Cork Precision Tooling")}
+    other = {}
+    for rule, day in (("FREQ=DAILY;COUNT=2", weekday_ahead(20)), ("FREQ=WEEKLY;INTERVAL=2;COUNT=2", weekday_ahead(4))):
+        start = datetime.combine(day, time(8, 0), DUBLIN)
+        body = {"resource_id": "ork-rubicon-desk-3", "start": start.isoformat(), "rrule": rule, "on_conflict": "skip"}
+        body["end"] = (start + timedelta(minutes=30)).isoformat()
+        r = await client.post("/api/v1/facilities/series", json=body, headers=me)
+        assert r.status_code == 201, r.text
+        other[rule] = r.json()["id"]
+    page = (await client.get("/facilities/bookings")).text
+    rows = re.findall(
+        r'<tr>\s*<th scope="row"><a href="/facilities/series/([^"]+)">([^<]*)</a></th>(.*?)</tr>', page, re.S
+    )
+    assert [x[0] for x in rows] == [other["FREQ=WEEKLY;INTERVAL=2;COUNT=2"], other["FREQ=DAILY;COUNT=2"], weekly]
+    cells = {sid: re.findall(r"<td>([^<]*)</td>", rest) for sid, _name, rest in rows}
+    when = f"{first.strftime('%b %-d, %Y')}, 3:00\u202fPM – 4:00\u202fPM"
+    assert cells[weekly] == ["Every week, 3 dates", when, "2 booked, 1 not booked, 0 cancelled", "Active"]
+    assert cells[other["FREQ=DAILY;COUNT=2"]][0] == "Every day, 2 dates"
+    rule = cells[other["FREQ=WEEKLY;INTERVAL=2;COUNT=2"]][0]  # not in words: the rule itself (in the API's order)
+    assert set(rule.split(";")) == {"FREQ=WEEKLY", "INTERVAL=2", "COUNT=2"}
+    assert rows[2][1] == "Hot desk 3"
+    assert "2 of 3 dates booked." in (await client.get(f"/facilities/series/{weekly}")).text  # the link's page

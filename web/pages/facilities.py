@@ -105,6 +105,17 @@ def weekday_names(page: Page) -> dict[str, str]:
     }
 
 
+def rule_words(page: Page, rrule: str) -> str:
+    """A series' rule in words where it is a plain daily or weekly one with a count (as the site page
+    makes them), else the rule itself."""
+    parts = dict(p.split("=", 1) for p in rrule.split(";") if "=" in p)
+    freq = {"DAILY": page._("Every day"), "WEEKLY": page._("Every week")}.get(parts.get("FREQ", ""))
+    if freq is None or set(parts) - {"FREQ", "COUNT"} or not parts.get("COUNT", "").isdigit():
+        return rrule
+    dates = page.ngettext("%(n)s date", "%(n)s dates", int(parts["COUNT"]))
+    return f"{freq}, {dates}"
+
+
 def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -280,6 +291,7 @@ def routes(web: Web) -> list[Route]:
         bookings = await page.api.get("/facilities/bookings/mine", {"limit": MAX_LIST})
         resources = {r["id"]: r for r in await page.api.get("/facilities/resources", {"limit": MAX_LIST})}
         line = await page.api.get("/facilities/waitlist/mine", {"limit": MAX_LIST})
+        series = await page.api.get("/facilities/series/mine", {"limit": MAX_LIST})
         bookings.sort(key=lambda b: b["start"])
         line.sort(key=lambda e: (e["status"] not in ("offered", "waiting"), e["start"]))
         q = page.request.query_params
@@ -291,6 +303,14 @@ def routes(web: Web) -> list[Route]:
             line=line,
             statuses=status_names(page),
             line_statuses=line_names(page),
+            series=series,
+            rules={x["id"]: rule_words(page, x["rrule"]) for x in series},
+            series_statuses={
+                "booking": page._("Being booked"),
+                "active": page._("Active"),
+                "failed": page._("Nothing booked"),
+                "cancelled": page._("Cancelled"),
+            },
             booked=q.get("booked"),
             cancelled=q.get("cancelled"),
             joined=q.get("joined"),
