@@ -21,8 +21,9 @@ authentication, routing and the JSON body included; the same at 100,000 SMEs.
 The reads run as in a serving process: its start-up heap frozen out of the cyclic garbage collector
 (``clustergrowth.httpserver.freeze_startup_heap``, what ``clustergrowth run`` does once its app is
 built). Unfrozen, a full collection walked ~170,000 objects for 90-190 ms inside whichever read was
-running. Each series also records the full (generation 2) collections that ran during it, the
-longest, and the process's resident memory before and after it (a growing heap would show there).
+running; ``http_unfrozen`` measures that in the same run, as the baseline of the GETs at 10,000
+SMEs. Each series also records the full (generation 2) collections that ran during it, the longest,
+and the process's resident memory before and after it (a growing heap would show there).
 """
 
 from __future__ import annotations
@@ -120,6 +121,12 @@ async def run(n_events: int, n_smes: int, live_sample: int, queries: int, large_
     await bus.close()
     await store.close()
     query["http"] = await _http(work, work / "mapping.sqlite", queries, query["cells"])
+    # baseline in the same run: the same GETs by a process that never froze its heap
+    query["http_unfrozen"] = await _http(work, work / "mapping.sqlite", queries, query["cells"], frozen=False)
+    for series in ("get_cluster_map", "get_cluster_map_cpu"):  # wall, and CPU (steadier on a shared machine)
+        query[f"http_ratio_p99_to_unfrozen{series.removeprefix('get_cluster_map')}"] = round(
+            query["http"][series]["p99_ms"] / query["http_unfrozen"][series]["p99_ms"], 2
+        )
     large = await _query_at(work, large_smes, queries) if large_smes else None
     if large is not None:
         large["http"] = await _http(work, work / f"mapping-{large_smes}.sqlite", queries, large["cells"])
@@ -238,13 +245,18 @@ async def _queries(store: SqliteStore, queries: int, more: list[Any]) -> dict[st
     }
 
 
-async def _http(work: Path, store_file: Path, queries: int, cells: int) -> dict[str, Any]:
-    """Wall and CPU time of ``GET /api/v1/mapping/cluster-map`` through the instance's ASGI app."""
-    settings = RuntimeSettings(data_dir=work / f"instance-{store_file.stem}", seed_demo=False, log_level="WARNING")
+async def _http(work: Path, store_file: Path, queries: int, cells: int, frozen: bool = True) -> dict[str, Any]:
+    """Wall and CPU time of ``GET /api/v1/mapping/cluster-map`` through the instance's ASGI app; with
+    ``frozen`` false, as a process that never froze its heap (everything frozen so far thawed)."""
+    data_dir = work / f"instance-{store_file.stem}{'' if frozen else '-unfrozen'}"
+    settings = RuntimeSettings(data_dir=data_dir, seed_demo=False, log_level="WARNING")
     (settings.data_dir / "store").mkdir(parents=True)
     shutil.copyfile(store_file, settings.data_dir / "store" / "mapping.sqlite")
+    if not frozen:
+        gc.unfreeze()
     app = create_app(settings, GatewaySettings(rate_limits=False))
-    freeze_startup_heap()  # as clustergrowth run does once its app is built (uvicorn_options)
+    if frozen:
+        freeze_startup_heap()  # as clustergrowth run does once its app is built (uvicorn_options)
     wall, cpu = [], []
     watch = FullCollections()
     async with app.router.lifespan_context(app):
@@ -313,6 +325,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"p99 {q['cluster_map_cold']['p99_ms']} ms (CPU p50 {q['cluster_map_cold_cpu']['p50_ms']} ms)"
     )
     _print_http(q["http"], r["smes"])
+    _print_http(q["http_unfrozen"], r["smes"], "baseline, heap never frozen")
+    print(
+        f"GET /cluster-map p99 frozen / never frozen: x{q['http_ratio_p99_to_unfrozen']} "
+        f"(CPU x{q['http_ratio_p99_to_unfrozen_cpu']})"
+    )
     if "query_large" in r:
         big = r["query_large"]
         print(
@@ -324,10 +341,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return r
 
 
-def _print_http(web: dict[str, Any], smes: int) -> None:
+def _print_http(web: dict[str, Any], smes: int, what: str = "start-up heap frozen") -> None:
     get, cpu, gcs = web["get_cluster_map"], web["get_cluster_map_cpu"], web["gc"]
     print(
-        f"GET /cluster-map through the instance at {smes} SMEs: p50 {get['p50_ms']} ms p99 {get['p99_ms']} ms "
+        f"GET /cluster-map through the instance at {smes} SMEs ({what}): p50 {get['p50_ms']} ms p99 {get['p99_ms']} ms "
         f"max {get['max_ms']} ms (CPU p50 {cpu['p50_ms']} ms p99 {cpu['p99_ms']} ms); "
         f"{gcs['full_collections']} full collections, longest {gcs['longest_full_collection_ms']} ms; "
         f"RSS {gcs['rss_kib_before']} -> {gcs['rss_kib_after']} KiB"
