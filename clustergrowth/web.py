@@ -21,6 +21,7 @@ from clustergrowth.auth import Authenticator
 from clustergrowth.bodylimit import BodyLimitMiddleware
 from clustergrowth.errors import install_problem_handlers
 from clustergrowth.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_response
+from clustergrowth.routing import index_routes
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.strictjson import StrictJsonMiddleware
 
@@ -202,4 +203,4 @@ def standalone_app(settings: RuntimeSettings, service: ServiceComponent, title: 
     app = FastAPI(title=title, version="1", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF)
     install_edge(app, [service], max_body_bytes=settings.http_max_body_bytes)
     service.mount(app)
-    return app
+    return index_routes(app)  # a request tries the routes its path can match, not every one in turn

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from clustergrowth import logs
 from clustergrowth.auth import Authenticator
 from clustergrowth.problems import NotFound
+from clustergrowth.routing import index_routes
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.web import ServiceComponent, install_edge
 from gateway.asyncapi import install_asyncapi
@@ -168,6 +169,7 @@ def embedded_app(settings: RuntimeSettings, gw: GatewaySettings, components: lis
     install_asyncapi(app, settings)
     for c in components:
         c.mount(app)
+    index_routes(app)  # one index over every service's routes: a request tries those its path can match
     app.state.components = components
     described = app.openapi
 
