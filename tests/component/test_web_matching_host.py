@@ -252,6 +252,7 @@ async def test_the_host_ranks_a_challenges_applicants_shown_by_their_names(
     host = await sign_in(client, "demo-sme")
     url = f"/matching/hosting/{cid}/applicants"
     assert f'<a href="{url}">' in (await client.get("/matching/hosting")).text
+    assert f'<a href="{url}">' in (await client.get(f"/matching/challenges/{cid}")).text  # its page offers it too
     page = (await client.get(url)).text
     assert "2 candidates rank this challenge" in page
     # none ranked yet: by the rank each gave the challenge (Chiara's first choice, s2's second)
@@ -310,3 +311,4 @@ async def test_the_host_ranks_a_challenges_applicants_shown_by_their_names(
     await sign_in(client, "demo-academic")  # an academic who does not supervise it: as if there were no such page
     r = await client.get(url)
     assert r.status_code == 404 and "Chiara Rossi" not in r.text
+    assert url not in (await client.get(f"/matching/challenges/{cid}")).text  # nor offered on the challenge's page

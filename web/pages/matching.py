@@ -102,6 +102,36 @@ def words(page: Page) -> dict[str, Any]:
     }
 
 
+def my_org(page: Page) -> str | None:
+    """The person's organisation as the platform names it (this region's issuer: ``<region>:<claim>``),
+    to pick the challenges they host; the API checks every change itself."""
+    org, region = page.session.who.get("org"), page.session.who.get("region")
+    return f"{region}:{org}" if org and region else None
+
+
+async def my_candidate_id(page: Page) -> str | None:
+    """An academic's platform id, from her profile (the id a challenge names as its supervisor)."""
+    if not page.session.has("academic"):
+        return None
+    try:
+        return str((await page.api.get("/matching/candidates/me"))["id"])
+    except Problem as p:
+        if p.status != 404:
+            raise
+        return None
+
+
+def hosts(page: Page, c: dict[str, Any], me: str | None) -> bool:
+    """Whether the person is on a challenge's host side as the page can tell (the coordinator, its SME's
+    organisation, its supervisor ``me``), to offer its applicants; the API decides (404 for anyone else)."""
+    org = my_org(page)
+    return (
+        page.session.has("region_admin")
+        or (org is not None and c.get("organisation") == org)
+        or (me is not None and c.get("supervisor") == me)
+    )
+
+
 def routes(web: Web) -> list[Route]:
     async def marketplace(page: Page) -> Response:
         programme = page.request.query_params.get("programme", "")
@@ -128,9 +158,13 @@ def routes(web: Web) -> list[Route]:
 
     async def challenge(page: Page) -> Response:
         found = await page.api.get(f"/matching/challenges/{page.request.path_params['challenge_id']}")
+        host = page.session.has("sme_member", "academic", "region_admin") and hosts(
+            page, found, await my_candidate_id(page)
+        )
         return page.render(
             "matching/challenge.html",
             c=found,
+            host=host,
             notice=page.request.query_params.get("done", ""),
             here="/matching",
             **words(page),

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
-from web.pages.matching import LANGUAGE, MAX_LIST, PROGRAMMES, TERM, words, words_list
+from web.pages.matching import LANGUAGE, MAX_LIST, PROGRAMMES, TERM, hosts, my_candidate_id, words, words_list
 from web.platform import Problem
 from web.problems import localise
 
@@ -114,23 +114,6 @@ def challenge_body(
 
 
 def routes(web: Web) -> list[Route]:
-    def my_org(page: Page) -> str | None:
-        """The person's organisation as the platform names it (this region's issuer: ``<region>:<claim>``),
-        to pick the challenges they host; the API checks every change itself."""
-        org, region = page.session.who.get("org"), page.session.who.get("region")
-        return f"{region}:{org}" if org and region else None
-
-    async def my_candidate_id(page: Page) -> str | None:
-        """An academic's platform id, from her profile (the id a challenge names as its supervisor)."""
-        if not page.session.has("academic"):
-            return None
-        try:
-            return str((await page.api.get("/matching/candidates/me"))["id"])
-        except Problem as p:
-            if p.status != 404:
-                raise
-            return None
-
     async def hosting(page: Page) -> Response:
         allowed = page.session.has(*HOSTS)
         poster = page.session.has(*POSTERS)
@@ -139,10 +122,9 @@ def routes(web: Web) -> list[Route]:
         if allowed:
             if poster:
                 drafts = list(await page.api.get("/matching/challenges", {"status": "draft", "limit": MAX_LIST}))
-            org, me = my_org(page), await my_candidate_id(page)
-            coordinator = page.session.has("region_admin")
+            me = await my_candidate_id(page)
             for c in await page.api.get("/matching/challenges", {"status": "open", "limit": MAX_LIST}):
-                if coordinator or (org and c.get("organisation") == org) or (me and c.get("supervisor") == me):
+                if hosts(page, c, me):
                     hosted.append(c)
         return page.render(
             "matching/hosting.html",
