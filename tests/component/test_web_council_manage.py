@@ -15,7 +15,8 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from clustergrowth.settings import RuntimeSettings
+from clustergrowth.auth import person_id
+from clustergrowth.settings import DEV_ISSUER, RuntimeSettings
 from instance.app import create_app
 from tests.component.test_web_pages import sign_in
 from tests.conftest import TokenFactory, asgi_client
@@ -98,8 +99,12 @@ async def test_a_secretary_schedules_a_meeting_in_its_time_zone(client: httpx.As
     assert "The meeting is scheduled." in page and "<li>Access rules</li>" in page
 
 
-async def test_an_sme_neither_schedules_nor_runs_a_meeting(client: httpx.AsyncClient) -> None:
+async def test_an_sme_neither_schedules_nor_runs_a_meeting(client: httpx.AsyncClient, token: TokenFactory) -> None:
     await sign_in(client)
+    [i] = (await client.get(f"{API}/initiatives", headers=api_as(token, "sme"))).json()  # the demo's
+    page = (await client.get(f"{COUNCIL}/initiatives/{i['id']}")).text
+    assert "<h2>Progress</h2>" in page and "Report progress" not in page and "/abandon" not in page
+    assert "Invite a person" not in (await client.get(COUNCIL)).text
     assert (await client.get(f"{COUNCIL}/meetings/new")).status_code == 403
     assert 'href="/councils/council-cork/meetings/new"' not in (await client.get(COUNCIL)).text
     page = (await client.get(f"{COUNCIL}/meetings/mtg-cork-2")).text  # the demo's scheduled meeting
@@ -175,3 +180,150 @@ async def test_cancelling_a_meeting_needs_a_reason(client: httpx.AsyncClient, to
     page = (await client.get(r.headers["location"])).text
     assert "<dt>Reason</dt><dd>The venue flooded</dd>" in page and "Run the meeting" not in page
     assert {m["id"]: m for m in await meetings(client, token)}[mid]["status"] == "cancelled"
+
+
+def api_as(token: TokenFactory, sub: str, role: str = "sme_member") -> dict[str, str]:
+    return {"Authorization": token(sub, role)}
+
+
+async def initiative_of(client: httpx.AsyncClient, token: TokenFactory, iid: str) -> dict[str, Any]:
+    r = await client.get(f"{API}/initiatives/{iid}", headers=api_as(token, "sec", "council_secretary"))
+    return dict(r.json())
+
+
+async def put_and_close(
+    client: httpx.AsyncClient, token: TokenFactory, csrf: str, url: str, votes: dict[str, str]
+) -> str:
+    """Put the initiative's launch to the council from its page, let seeded members vote through the API,
+    close the decision on the decisions page as endorsed; returns the decision's id."""
+    r = await client.post(f"{url}/put", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=put"
+    page = (await client.get(r.headers["location"])).text
+    [did] = re.findall(r'href="/councils/council-cork/decisions#d-([\w-]+)">Open for votes: ', page)
+    for sub, option in votes.items():  # the demo's seeded members of the Cork council
+        r = await client.put(f"{API}/decisions/{did}/votes/mine", json={"option": option}, headers=api_as(token, sub))
+        assert r.status_code == 200, r.text
+    form = {"csrf": csrf, "decision": did, "statement": "Endorsed", "chosen_option": "endorse"}
+    r = await client.post(f"{COUNCIL}/decisions/{did}/close", data=form)
+    assert r.status_code == 303 and r.headers["location"] == f"{COUNCIL}/decisions?done=closed#d-{did}"
+    return did
+
+
+async def test_closing_a_decision_and_launching_an_initiative_by_it(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """Launching needs a closed decision with at least one vote and more for than against: none (refused),
+    1 for 1 against (a tie, refused), 1 for 0 against (launched); each refusal said in words, nothing
+    launched."""
+    csrf = await sign_in(client, "demo-secretary")
+    form = {"csrf": csrf, "title": "Shared metrology days", "summary": "Lab days for SMEs of the cluster."}
+    r = await client.post(f"{COUNCIL}/initiatives/new", data=form)
+    iid = r.headers["location"].split("#initiative-")[1]
+    url = f"{COUNCIL}/initiatives/{iid}"
+    assert (
+        f'<a href="{url}">Shared metrology days: its state, co-sponsors and progress</a>'
+        in (await client.get(COUNCIL)).text
+    )
+    page = (await client.get(url)).text
+    assert "proposed: waiting for the council&#39;s decision" in page and "Launch the initiative</button>" not in page
+
+    r = await client.post(f"{url}/put", data={"csrf": csrf})
+    did = re.findall(r"#d-([\w-]+)\">Open for votes", (await client.get(url)).text)[0]
+    bad = {"csrf": csrf, "decision": did, "statement": " ", "chosen_option": ""}
+    r = await client.post(f"{COUNCIL}/decisions/{did}/close", data=bad)
+    assert r.status_code == 422 and error(r.text, f"statement-{did}") == "Say what the council decided."
+    assert error(r.text, f"chosen_option-{did}") == "Choose the outcome."
+    past = bad | {"statement": "Endorsed", "chosen_option": "endorse", "review_on": "2001-01-01"}
+    r = await client.post(f"{COUNCIL}/decisions/{did}/close", data=past)  # the API's rule, at its field
+    assert r.status_code == 422 and "must not be in the past" in error(r.text, f"review_on-{did}")
+    r = await client.post(f"{COUNCIL}/decisions/{did}/close", data=past | {"review_on": ""})
+    assert r.status_code == 303  # closed without a single vote
+
+    r = await client.post(f"{url}/launch", data={"csrf": csrf, "decision_id": ""})
+    assert r.status_code == 422 and error(r.text, "decision_id") == "Choose the decision that launches it."
+    r = await client.post(f"{url}/launch", data={"csrf": csrf, "decision_id": did})
+    assert r.status_code == 409 and "The decision was closed without a single vote" in r.text
+    tie = await put_and_close(client, token, csrf, url, {"seed-cork-chair": "endorse", "seed-cork-sme-1": "object"})
+    r = await client.post(f"{url}/launch", data={"csrf": csrf, "decision_id": tie})
+    assert r.status_code == 409 and "does not support the launch: 1 for, 1 against" in r.text
+    assert (await initiative_of(client, token, iid))["state"] == "proposed"  # nothing launched
+    one = await put_and_close(client, token, csrf, url, {"seed-cork-chair": "endorse"})
+    r = await client.post(f"{url}/launch", data={"csrf": csrf, "decision_id": one})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=launched"
+    assert (await initiative_of(client, token, iid))["decision_id"] == one
+    page = (await client.get(r.headers["location"])).text
+    assert "The initiative is launched." in page and '<span class="badge">active</span>' in page
+
+
+async def test_progress_with_its_etag_then_the_end_of_an_initiative(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """The demo's active Cork initiative: progress saved with the page's ETag; the same ETag again after
+    that change is stale (“changed meanwhile”), nothing saved; bad rows at their fields; abandoned with a
+    reason. The co-sponsors are listed confirmed or not."""
+    csrf = await sign_in(client, "demo-secretary")
+    listed = (await client.get(f"{API}/initiatives", headers=api_as(token, "sec", "council_secretary"))).json()
+    [i] = [x for x in listed if x["state"] == "active"]
+    url = f"{COUNCIL}/initiatives/{i['id']}"
+    page = (await client.get(url)).text
+    for c in i["co_sponsors"]:
+        word = "confirmed" if c["confirmed"] else "not confirmed yet"
+        assert re.search(rf'<th scope="row">{c["council_id"]}</th><td>{c["region"]}</td><td>{word}', page)
+    [etag] = [html.unescape(e) for e in re.findall(r'name="etag" value="([^"]+)"', page)]
+    rows = {"milestones.0.title": "Bench installed", "milestones.0.due_on": "2031-03-01", "milestones.0.done": "yes"}
+    rows |= {"kpis.0.key": "smes_served", "kpis.0.unit": "SMEs", "kpis.0.target": "12", "kpis.0.value": "5"}
+    good = {"csrf": csrf, "etag": etag, "progress": "40", **rows}
+
+    r = await client.post(f"{url}/progress", data=good | {"progress": "101", "kpis.0.target": ""})
+    assert r.status_code == 422 and error(r.text, "progress") == "Enter a whole number from 0 to 100."
+    assert error(r.text, "kpis.0.target") == "Enter a number."
+    r = await client.post(f"{url}/progress", data=good | {"kpis.0.key": "SMEs served"})  # the API's key pattern
+    assert r.status_code == 422 and error(r.text, "kpis.0.key")
+    assert (await initiative_of(client, token, i["id"]))["progress"] == i["progress"]  # nothing written
+    r = await client.post(f"{url}/progress", data=good)
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=progress"
+    saved = await initiative_of(client, token, i["id"])
+    assert (saved["progress"], saved["kpis"]) == (
+        40,
+        [{"key": "smes_served", "unit": "SMEs", "target": 12.0, "value": 5.0}],
+    )
+    assert saved["milestones"] == [{"title": "Bench installed", "due_on": "2031-03-01", "done": True}]
+    page = (await client.get(url)).text
+    assert "40 % done" in page and 'name="kpis.0.key" value="smes_served"' in page
+    r = await client.post(f"{url}/progress", data=good | {"progress": "90"})  # the ETag read before the change
+    assert r.status_code == 412 and "The initiative was changed meanwhile, so nothing was saved." in r.text
+    assert (await initiative_of(client, token, i["id"]))["progress"] == 40
+
+    r = await client.post(f"{url}/abandon", data={"csrf": csrf, "reason": ""})
+    assert r.status_code == 422 and error(r.text, "reason") == "Say why the initiative is abandoned."
+    r = await client.post(f"{url}/abandon", data={"csrf": csrf, "reason": "The bench supplier closed"})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=abandoned"
+    ended = await initiative_of(client, token, i["id"])
+    assert (ended["state"], ended["end_reason"]) == ("abandoned", "The bench supplier closed")
+    r = await client.post(f"{url}/complete", data={"csrf": csrf})  # an ended one: the API's 409
+    assert r.status_code == 409 and 'class="problem"' in r.text
+    assert "Report progress" not in r.text
+
+
+async def test_a_manager_invites_a_person(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    csrf = await sign_in(client, "demo-secretary")
+    sec = api_as(token, "sec", "council_secretary")
+    before = (await client.get(f"{API}/requests", params={"status": "pending"}, headers=sec)).json()
+    form = {"csrf": csrf, "invite.person": "", "invite.display_name": "", "invite.constituency": ""}
+    r = await client.post(f"{COUNCIL}/invite", data=form)
+    assert r.status_code == 422 and error(r.text, "invite.person").startswith("Enter the person's platform id")
+    assert error(r.text, "invite.display_name") == "Enter the name the council shows."
+    assert error(r.text, "invite.constituency") == "Choose the constituency the person would represent."
+    form |= {"invite.person": "p-not-an-id", "invite.display_name": "Siobhán", "invite.constituency": "investor"}
+    r = await client.post(f"{COUNCIL}/invite", data=form)  # the API's pattern for a person's id
+    assert r.status_code == 422 and error(r.text, "invite.person")
+    assert (await client.get(f"{API}/requests", params={"status": "pending"}, headers=sec)).json() == before
+    person = (await client.get("/api/v1/councils/requests/mine", headers=api_as(token, "siobhan"))).status_code
+    assert person == 200
+    pid = person_id(DEV_ISSUER, "siobhan")
+    r = await client.post(f"{COUNCIL}/invite", data=form | {"invite.person": pid, "invite.position": "observer"})
+    assert r.status_code == 303 and r.headers["location"] == f"{COUNCIL}?done=invited#invite-title"
+    mine = (await client.get("/api/v1/councils/requests/mine", headers=api_as(token, "siobhan"))).json()
+    assert [(x["kind"], x["constituency"], x["position"], x["display_name"]) for x in mine] == [
+        ("invitation", "investor", "observer", "Siobhán")
+    ]

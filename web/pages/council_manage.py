@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from web.app import Page, Web
 from web.pages.councils import constituency_names
+from web.pages.explorer import need_names
 from web.platform import Problem
 
 MODES = ("in_person", "online", "hybrid")
@@ -24,6 +25,10 @@ MAX_AGENDA = 50  # the API's bound on agenda items
 ACTION_ROWS = 3  # action-item rows on the closing form
 CHECK_IN_FROM = timedelta(minutes=60)  # the API opens check-in this long before the start
 MAX_LIST = 200
+MILESTONE_ROWS = 2  # blank milestone rows on the progress form, after the initiative's own
+KPI_ROWS = 1  # blank KPI rows likewise
+MAX_MILESTONES, MAX_KPIS = 50, 30  # the API's bounds
+AGAINST = ("object", "no")  # the options that count against a launch (the API's rule, said in words here)
 
 
 def is_manager(page: Page, council: dict[str, Any]) -> bool:
@@ -117,6 +122,70 @@ def action_items(page: Page, form: dict[str, str]) -> tuple[list[dict[str, str]]
         items.append({"title": title, "owner": owner, "due_on": due})
         rows.append(i)
     return items, rows, errors
+
+
+def launch_refusal(page: Page, decision: dict[str, Any]) -> str:
+    """Why a closed decision's tally does not launch an initiative, in the person's words, from the
+    decision's own tally and outcome."""
+    tally: dict[str, int] = decision.get("tally") or {}
+    if sum(tally.values()) == 0:
+        return page._("The decision was closed without a single vote, so it cannot launch the initiative.")
+    chosen = str((decision.get("outcome") or {}).get("chosen_option", ""))
+    support, against = tally.get(chosen, 0), sum(n for o, n in tally.items() if o in AGAINST)
+    return page._(
+        "The decision's tally does not support the launch: %(support)s for, %(against)s against "
+        "(it needs more votes for than against)."
+    ) % {"support": support, "against": against}
+
+
+def progress_body(page: Page, form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The progress form as the API's request (filled rows only: a milestone needs its title and date, a
+    KPI its key, unit and target), or the reasons per field."""
+    _ = page._
+    errors: dict[str, str] = {}
+    raw = form.get("progress", "").strip()
+    if not (raw.isdigit() and int(raw) <= 100):
+        errors["progress"] = _("Enter a whole number from 0 to 100.")
+    milestones: list[dict[str, Any]] = []
+    for i in range(MAX_MILESTONES):
+        title, due = form.get(f"milestones.{i}.title", "").strip(), form.get(f"milestones.{i}.due_on", "").strip()
+        if f"milestones.{i}.title" not in form:
+            break
+        if not (title or due):
+            continue
+        if not title:
+            errors[f"milestones.{i}.title"] = _("Enter a title.")
+        try:
+            date.fromisoformat(due)
+        except ValueError:
+            errors[f"milestones.{i}.due_on"] = _("Enter a date.")
+        milestones.append({"title": title, "due_on": due, "done": form.get(f"milestones.{i}.done") == "yes"})
+    kpis: list[dict[str, Any]] = []
+    for i in range(MAX_KPIS):
+        if f"kpis.{i}.key" not in form:
+            break
+        row = {k: form.get(f"kpis.{i}.{k}", "").strip() for k in ("key", "unit", "target", "value")}
+        if not any(row.values()):
+            continue
+        for k in ("key", "unit"):
+            if not row[k]:
+                errors[f"kpis.{i}.{k}"] = (
+                    _("Enter a short key such as jobs_created.") if k == "key" else _("Enter a unit.")
+                )
+        numbers: dict[str, float | None] = {}
+        for k in ("target", "value"):
+            try:
+                numbers[k] = float(row[k].replace(",", ".")) if row[k] else None
+            except ValueError:
+                errors[f"kpis.{i}.{k}"] = _("Enter a number.")
+        if numbers.get("target") is None and f"kpis.{i}.target" not in errors:
+            errors[f"kpis.{i}.target"] = _("Enter a number.")
+        kpis.append(
+            {"key": row["key"], "unit": row["unit"], "target": numbers.get("target"), "value": numbers.get("value")}
+        )
+    if errors:
+        return {}, errors
+    return {"progress": int(raw), "milestones": milestones, "kpis": kpis}, {}
 
 
 def routes(web: Web) -> list[Route]:
@@ -318,8 +387,160 @@ def routes(web: Web) -> list[Route]:
             return await refused(page, p, form, fields, said)
         return done(page, "closed")
 
+    async def initiative_page(
+        page: Page,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        problem: Problem | None = None,
+        status: int = 200,
+        said: str = "",
+    ) -> Response:
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        i, etag = await page.api.get_tagged(f"/councils/councils/{cid}/initiatives/{iid}")
+        manager = is_manager(page, council)
+        about: list[dict[str, Any]] = []
+        if manager:
+            found = await page.api.get(f"/councils/councils/{cid}/decisions", {"lang": page.lang, "limit": 50})
+            about = [d for d in found if d.get("initiative_id") == iid]
+        shown = dict(form or {})
+        if form is None:  # the progress form starts from the initiative as it is
+            shown["progress"] = str(i["progress"])
+            for n, ms in enumerate(i["milestones"]):
+                shown |= {f"milestones.{n}.title": ms["title"], f"milestones.{n}.due_on": ms["due_on"]}
+                shown |= {f"milestones.{n}.done": "yes"} if ms["done"] else {}
+            for n, k in enumerate(i["kpis"]):
+                shown |= {f"kpis.{n}.key": k["key"], f"kpis.{n}.unit": k["unit"]}
+                shown |= {f"kpis.{n}.target": f"{k['target']:g}"}
+                shown |= {f"kpis.{n}.value": f"{k['value']:g}"} if k["value"] is not None else {}
+        _ = page._
+        return page.render(
+            "councils/initiative_page.html",
+            status,
+            council=council,
+            i=i,
+            etag=form.get("etag", etag) if form else etag,
+            manager=manager,
+            about=about,
+            closed=[d for d in about if d["state"] == "closed"],
+            open_about=[d for d in about if d["state"] == "open"],
+            milestone_rows=range(min(len(i["milestones"]) + MILESTONE_ROWS, MAX_MILESTONES)),
+            kpi_rows=range(min(len(i["kpis"]) + KPI_ROWS, MAX_KPIS)),
+            form=shown,
+            errors=errors or {},
+            problem=problem,
+            said=said,
+            notice=page.request.query_params.get("done", ""),
+            needs=need_names(page),
+            states={
+                "proposed": _("proposed: waiting for the council's decision"),
+                "active": _("active"),
+                "completed": _("completed"),
+                "abandoned": _("abandoned"),
+            },
+            here=f"/councils/{cid}/initiatives/{iid}",
+        )
+
+    async def initiative(page: Page) -> Response:
+        return await initiative_page(page)
+
+    def initiative_done(page: Page, what: str) -> Response:
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        return page.redirect(f"/councils/{cid}/initiatives/{iid}?done={what}")
+
+    async def initiative_refused(
+        page: Page, p: Problem, form: dict[str, str], errors: dict[str, str] | None = None, said: str = ""
+    ) -> Response:
+        if p.status == 401 or p.status >= 500:
+            raise p
+        fields = errors if errors is not None else dict(p.fields)
+        return await initiative_page(page, form, fields, p, p.status, said)
+
+    async def put_to_council(page: Page) -> Response:
+        """Open a decision about launching the initiative (members endorse, object or abstain)."""
+        form = await page.form()
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        i = await page.api.get(f"/councils/councils/{cid}/initiatives/{iid}")
+        title = (page._("Launch the initiative: %(title)s") % {"title": i["title"]})[:200]
+        body = {"title": title, "method": "endorsement", "initiative_id": iid}
+        try:
+            await page.api.post(f"/councils/councils/{cid}/decisions", body)
+        except Problem as p:
+            return await initiative_refused(page, p, form)
+        return initiative_done(page, "put")
+
+    async def launch(page: Page) -> Response:
+        form = await page.form()
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        did = form.get("decision_id", "")
+        if not did:
+            return await initiative_page(
+                page, form, {"decision_id": page._("Choose the decision that launches it.")}, status=422
+            )
+        try:
+            await page.api.post(f"/councils/councils/{cid}/initiatives/{iid}/launch", {"decision_id": did})
+        except Problem as p:
+            said = ""
+            if p.status == 409 and p.extra.get("decision_id") == did:
+                decision = await page.api.get(f"/councils/councils/{cid}/decisions/{did}", {"lang": page.lang})
+                said = launch_refusal(page, decision)
+            return await initiative_refused(page, p, form, said=said)
+        return initiative_done(page, "launched")
+
+    async def progress(page: Page) -> Response:
+        form = await page.form()
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        body, errors = progress_body(page, form)
+        if errors:
+            return await initiative_page(page, form, errors, status=422)
+        r = await page.http.put(
+            f"/api/v1/councils/councils/{cid}/initiatives/{iid}/progress",
+            json=body,
+            headers=page.api._headers() | {"If-Match": form.get("etag", "")},
+        )
+        if r.status_code >= 400:
+            p = page.api._refused(r)
+            said = ""
+            if p.status in (412, 428):
+                said = page._(
+                    "The initiative was changed meanwhile, so nothing was saved. "
+                    "Reload the page to see it as it is now."
+                )
+            return await initiative_refused(page, p, form, said=said)
+        return initiative_done(page, "progress")
+
+    async def complete(page: Page) -> Response:
+        form = await page.form()
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        try:
+            await page.api.post(f"/councils/councils/{cid}/initiatives/{iid}/complete")
+        except Problem as p:
+            return await initiative_refused(page, p, form)
+        return initiative_done(page, "completed")
+
+    async def abandon(page: Page) -> Response:
+        form = await page.form()
+        cid, iid = page.request.path_params["council_id"], page.request.path_params["initiative_id"]
+        if not form.get("reason", "").strip():
+            errors = {"reason": page._("Say why the initiative is abandoned.")}
+            return await initiative_page(page, form, errors, status=422)
+        try:
+            await page.api.post(
+                f"/councils/councils/{cid}/initiatives/{iid}/abandon", {"reason": form["reason"].strip()}
+            )
+        except Problem as p:
+            return await initiative_refused(page, p, form)
+        return initiative_done(page, "abandoned")
+
     one = "/councils/{council_id}/meetings/{meeting_id}"
+    ini = "/councils/{council_id}/initiatives/{initiative_id}"
     return [
+        Route(ini, web.page(initiative)),
+        Route(ini + "/put", web.page(put_to_council), methods=["POST"]),
+        Route(ini + "/launch", web.page(launch), methods=["POST"]),
+        Route(ini + "/progress", web.page(progress), methods=["POST"]),
+        Route(ini + "/complete", web.page(complete), methods=["POST"]),
+        Route(ini + "/abandon", web.page(abandon), methods=["POST"]),
         Route("/councils/{council_id}/meetings/new", web.page(schedule), methods=["GET", "POST"]),
         Route(one, web.page(meeting)),
         Route(one + "/cancel", web.page(cancel), methods=["POST"]),

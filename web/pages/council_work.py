@@ -1,11 +1,13 @@
 """A council's work: its decisions (a member votes with a reason while one is open; its managers open
 one), its dashboard (the four success factors per quarter with their inputs, each a pygal
 chart with a table beside it, and the council's activity) and proposing an initiative (with co-sponsoring
-councils of this or partner regions, and the growth needs it addresses). A meeting's page and what managers
-do there are in ``web/pages/council_manage.py``."""
+councils of this or partner regions, and the growth needs it addresses). Managers close an open decision
+(statement, outcome, review date). A meeting's page and what managers do there are in
+``web/pages/council_manage.py``."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from starlette.responses import Response
@@ -286,8 +288,37 @@ def routes(web: Web) -> list[Route]:
             return await decisions_page(page, form, fields, p, p.status)
         return page.redirect(f"/councils/{cid}/decisions?done=voted")
 
+    async def close_decision(page: Page) -> Response:
+        form = await page.form()
+        cid, did = page.request.path_params["council_id"], page.request.path_params["decision_id"]
+        errors: dict[str, str] = {}
+        if not form.get("statement", "").strip():
+            errors[f"statement-{did}"] = page._("Say what the council decided.")
+        if not form.get("chosen_option"):
+            errors[f"chosen_option-{did}"] = page._("Choose the outcome.")
+        review = form.get("review_on", "").strip()
+        if review:
+            try:
+                date.fromisoformat(review)
+            except ValueError:
+                errors[f"review_on-{did}"] = page._("Enter a date.")
+        if errors:
+            return await decisions_page(page, form, errors, status=422)
+        body = {"statement": form["statement"].strip(), "chosen_option": form["chosen_option"]}
+        if review:
+            body["review_on"] = review
+        try:
+            await page.api.post(f"/councils/councils/{cid}/decisions/{did}/close", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            fields = {f"{k}-{did}": v for k, v in p.fields.items()}
+            return await decisions_page(page, form, fields, p, p.status)
+        return page.redirect(f"/councils/{cid}/decisions?done=closed#d-{did}")
+
     return [
         Route("/councils/{council_id}/decisions", web.page(decisions)),
+        Route("/councils/{council_id}/decisions/{decision_id}/close", web.page(close_decision), methods=["POST"]),
         Route("/councils/{council_id}/decisions/open", web.page(open_decision), methods=["POST"]),
         Route("/councils/{council_id}/decisions/{decision_id}/vote", web.page(vote), methods=["POST"]),
         Route("/councils/{council_id}/dashboard", web.page(dashboard)),

@@ -1,5 +1,6 @@
 """Councils: the councils' public pages (purpose, themes, meetings, initiatives, the iCalendar feed),
-applying to join, a secretary deciding the applications, and a member registering for a meeting."""
+applying to join, a secretary deciding the applications and inviting a person, and a member registering
+for a meeting."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ def constituency_names(page: Page) -> dict[str, str]:
         "government": _("Government"),
         "intermediary": _("Intermediaries"),
         "investor": _("Investors"),
+    }
+
+
+def position_names(page: Page) -> dict[str, str]:
+    _ = page._
+    return {
+        "member": _("member"),
+        "chair": _("chair"),
+        "vice_chair": _("vice-chair"),
+        "secretary": _("secretary"),
+        "observer": _("observer"),
     }
 
 
@@ -63,6 +75,7 @@ def routes(web: Web) -> list[Route]:
             pending=pending,
             manager=manager,
             constituencies=constituency_names(page),
+            positions=position_names(page),
             needs=need_names(page),
             statuses={"held": page._("held"), "cancelled": page._("cancelled")},
             request_statuses={
@@ -109,6 +122,37 @@ def routes(web: Web) -> list[Route]:
             return await council_page(page, form, p.fields, p, status=p.status)
         return page.redirect(f"/councils/{cid}?done=applied")
 
+    async def invite(page: Page) -> Response:
+        """A manager invites a person by platform id; the fields are ``invite.*`` on the council's page."""
+        form = await page.form()
+        cid = page.request.path_params["council_id"]
+        errors: dict[str, str] = {}
+        if not form.get("invite.person", "").strip():
+            errors["invite.person"] = page._("Enter the person's platform id, such as p-3f2a….")
+        if not form.get("invite.display_name", "").strip():
+            errors["invite.display_name"] = page._("Enter the name the council shows.")
+        if form.get("invite.constituency") not in CONSTITUENCIES:
+            errors["invite.constituency"] = page._("Choose the constituency the person would represent.")
+        email = form.get("invite.email", "").strip()
+        if email and not email_ok(email):
+            errors["invite.email"] = page._("Enter an email address such as name@example.org.")
+        if errors:
+            return await council_page(page, form, errors, status=422)
+        body = {
+            "person": form["invite.person"].strip(),
+            "display_name": form["invite.display_name"].strip(),
+            "constituency": form["invite.constituency"],
+            "position": form.get("invite.position") or "member",
+            "email": email or None,
+        }
+        try:
+            await page.api.post(f"/councils/councils/{cid}/invitations", body)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            return await council_page(page, form, {f"invite.{k}": v for k, v in p.fields.items()}, p, p.status)
+        return page.redirect(f"/councils/{cid}?done=invited#invite-title")
+
     async def decide(page: Page) -> Response:
         await page.form()
         cid, rid, action = (page.request.path_params[k] for k in ("council_id", "request_id", "action"))
@@ -144,6 +188,7 @@ def routes(web: Web) -> list[Route]:
         Route("/councils", web.page(councils)),
         Route("/councils/{council_id}", web.page(council)),
         Route("/councils/{council_id}/apply", web.page(apply), methods=["POST"]),
+        Route("/councils/{council_id}/invite", web.page(invite), methods=["POST"]),
         Route("/councils/{council_id}/calendar.ics", web.page(calendar)),
         Route("/councils/{council_id}/requests/{request_id}/{action}", web.page(decide), methods=["POST"]),
         Route("/councils/{council_id}/meetings/{meeting_id}/register", web.page(register), methods=["POST"]),
