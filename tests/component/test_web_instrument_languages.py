@@ -110,6 +110,7 @@ async def test_the_growth_needs_assessment_in_turkish_and_spanish(client: httpx.
     chart = (await client.get(f"{sme}/chart.svg")).text
     assert shown(es["dimensions"]["rnd_facilities"]["name"]) in chart
     assert "R&amp;D and facilities access" not in chart
+    assert ">2,0</text>" in chart and ">4,0</text>" in chart and ".0</text>" not in chart  # the decimal comma
 
 
 async def known_to_training(client: httpx.AsyncClient, csrf: str, sme: str) -> None:
@@ -179,6 +180,7 @@ async def test_the_practice_self_assessment_in_turkish_and_spanish(client: httpx
     aid = result.split("?")[0].rsplit("/", 1)[1]
     chart = (await client.get(f"/training/practices/assessments/{aid}/chart.svg")).text
     assert tracking in chart and "Performance tracking" not in chart
+    assert ">1,0</text>" in chart and ">4,0</text>" in chart and ".0</text>" not in chart
 
     made = await client.post(f"/training/practices/assessments/{aid}/plan", data={"csrf": csrf})
     assert made.status_code == 303

@@ -4,6 +4,7 @@ assessments (dimension names in the page's language, from the same instrument)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -53,8 +54,11 @@ def sme_body(form: dict[str, str], region: str, _: Any) -> tuple[dict[str, Any],
     return body, errors
 
 
-def chart(assessment: dict[str, Any], names: dict[str, str], title: str) -> str:
-    """The scores (1-5) as horizontal bars from 1 on a fixed 1-5 axis, each with its value (pygal)."""
+def chart(
+    assessment: dict[str, Any], names: dict[str, str], title: str, number: Callable[[float], str] = "{:.1f}".format
+) -> str:
+    """The scores (1-5) as horizontal bars from 1 on a fixed 1-5 axis, each with its value (pygal), the
+    numbers written by ``number`` (the page's locale: a decimal comma in es, it, fr, tr)."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
     from pygal.style import Style
 
@@ -78,7 +82,7 @@ def chart(assessment: dict[str, Any], names: dict[str, str], title: str) -> str:
         height=60 + 40 * len(assessment["scores"]),
         js=[],
         print_values=True,
-        value_formatter=lambda v: f"{v:.1f}",
+        value_formatter=number,
         y_labels=[1, 2, 3, 4, 5],
         explicit_size=True,
     )
@@ -154,7 +158,8 @@ def routes(web: Web) -> list[Route]:
             return Response(status_code=404)
         latest = max(history, key=lambda a: a["assessed_at"])
         names = {d["id"]: d["name"] for d in (await instrument(page))["dimensions"]}
-        svg = chart(latest, names, page._("Maturity by dimension (1 = not at all, 5 = fully)"))
+        title = page._("Maturity by dimension (1 = not at all, 5 = fully)")
+        svg = chart(latest, names, title, lambda v: page.fmt.number(v, 1))
         return Response(
             svg,
             media_type="image/svg+xml",

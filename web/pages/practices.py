@@ -175,7 +175,8 @@ def routes(web: Web) -> list[Route]:
         aid = page.request.path_params["assessment_id"]
         assessment = await page.api.get(f"/training/assessments/{aid}")
         inst = await instrument_of(page, assessment)
-        svg = chart(assessment, practice_names(inst), page._("Management practices (1 = weakest, 5 = best practice)"))
+        title = page._("Management practices (1 = weakest, 5 = best practice)")
+        svg = chart(assessment, practice_names(inst), title, lambda v: page.fmt.number(v, 1))
         return Response(
             svg,
             media_type="image/svg+xml",
