@@ -273,6 +273,7 @@ def create_web(
         home,
         matching,
         matching_host,
+        placements,
         practices,
         training,
         training_modules,
@@ -292,6 +293,7 @@ def create_web(
         *training_modules.routes(web),
         *practices.routes(web),
         *matching.routes(web),
+        *placements.routes(web),
         *matching_host.routes(web),
     ]
 

@@ -294,3 +294,169 @@ async def test_roster_attendance_completion_and_revocation(
     assert again.status_code == 409 and error_of(again, "reason") == "The credential is revoked already."
     await people.as_("demo-sme")
     assert "— revoked" in (await client.get("/training")).text  # the holder sees it
+
+
+def profile(csrf: str, **over: Any) -> dict[str, Any]:
+    return {"csrf": csrf, "offers": "Welding", "seeks": "lean, export markets", "languages": ["en", "it"]} | over
+
+
+async def test_applying_and_hosting_name_each_bad_field_and_write_nothing(
+    app_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = app_client
+    app.state.training.clock = Clock(T0)
+    people = People(client)
+    student = await people.as_("demo-student")
+    assert 'href="/placements/apply"' in (await client.get("/placements")).text
+    bad = profile(student, offers="Lean!", seeks="", languages=[])
+    r = await client.post("/placements/apply", data=bad)
+    assert r.status_code == 422
+    assert error_of(r, "kind") == "Choose what describes you."
+    assert error_of(r, "offers") == "Write topics as words separated by commas, e.g. lean, export markets."
+    assert error_of(r, "seeks") == "Name at least one topic."
+    assert error_of(r, "languages") == "Choose at least one language."
+    # a new entrepreneur's business started within three years of the service's day (2027-03-01): from
+    # 2024-03-01 on; the day before is the API's 422 at the field
+    late = profile(student, kind="new_entrepreneur", business_started="2024-02-29")
+    r = await client.post("/placements/apply", data=late)
+    assert r.status_code == 422 and error_of(r, "business_started")
+    assert 'href="/placements/apply"' in (await client.get("/placements")).text  # nothing written
+    r = await client.post("/placements/apply", data=late | {"business_started": "2024-03-01"})
+    assert r.status_code == 303 and r.headers["location"] == "/placements?done=applied"
+    mine = await client.get(r.headers["location"])
+    assert "Your application is sent" in mine.text and "New entrepreneur · Waiting for screening" in mine.text
+    again = await client.post("/placements/apply", data=late | {"business_started": "2024-03-01"})
+    assert again.status_code == 409 and "You have applied already: one application each." in text(again)
+    assert "/placements/host" not in mine.text  # a student speaks for no organisation
+
+    sme = await people.as_("demo-sme")
+    host = profile(sme, name="Cork Precision Tooling", kind="sme", years_running="3", places="1", offers="lean")
+    for field, value in (("years_running", "2"), ("places", "6"), ("places", "x"), ("name", " ")):
+        r = await client.post("/placements/host", data=host | {field: value})
+        assert r.status_code == 422 and error_of(r, field), (field, value)
+    assert 'href="/placements/host"' in (await client.get("/placements")).text  # nothing written
+    assert (await client.post("/placements/host", data=host | {"places": "5"})).status_code == 303  # at the bound
+    mine = await client.get("/placements")
+    assert "Cork Precision Tooling · Waiting for screening" in mine.text
+
+
+async def test_screening_suggestion_proposal_four_acceptances_and_reports(
+    app_client: tuple[FastAPI, httpx.AsyncClient], token: TokenFactory
+) -> None:
+    app, client = app_client
+    clock = Clock(T0)
+    app.state.training.clock = clock
+    people = People(client)
+    student = await people.as_("demo-student")
+    applied = profile(student, kind="sme_staff", offers="welding", seeks="lean")
+    assert (await client.post("/placements/apply", data=applied)).status_code == 303
+    sme = await people.as_("demo-sme")
+    host = profile(sme, name="Cork Precision Tooling", kind="sme", years_running="12", places="2", offers="lean")
+    assert (await client.post("/placements/host", data=host)).status_code == 303
+
+    # the intermediary screens both (a note too long is refused at its field), then asks for suggestions
+    admin = await people.as_("demo-admin")
+    page = await client.get("/placements/coordinate")
+    [applicant] = re.findall(r'action="/placements/coordinate/applicants/([\w-]+)/screening"', page.text)
+    [host_id] = re.findall(r'action="/placements/coordinate/hosts/([\w-]+)/screening"', page.text)
+    at = f"/placements/coordinate/applicants/{applicant}/screening"
+    long = await client.post(at, data={"csrf": admin, "decision": "accepted", "note": "n" * 1001})
+    assert long.status_code == 422 and error_of(long, f"note-{applicant}") == "A note is at most 1,000 characters."
+    assert "/placements/coordinate/applicants/" in long.text  # still waiting for screening
+    for kind, oid in (("applicants", applicant), ("hosts", host_id)):
+        r = await client.post(
+            f"/placements/coordinate/{kind}/{oid}/screening",
+            data={"csrf": admin, "decision": "accepted", "note": "n" * 1000},
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/placements/coordinate?done=accepted"
+    suggested = await client.post("/placements/coordinate/suggestions", data={"csrf": admin, "mode": "stable"})
+    assert suggested.status_code == 200 and "1 placement suggested" in suggested.text
+    link = f"/placements/propose?applicant_id={applicant}&amp;host_id={host_id}"
+    assert link in suggested.text
+    form = await client.get(html.unescape(link))
+    assert f'<option value="{applicant}" selected>' in form.text and f'<option value="{host_id}" selected>' in form.text
+
+    # the proposal: the form's checks and the API's, each at its field (a part's row as the form shows it)
+    base = {"csrf": admin, "applicant_id": applicant, "host_id": host_id, "objectives": "Learn lean\n\nRun a kaizen"}
+    base |= {"activity_plan": "Shadow the lean team, then run one improvement."}
+    r = await client.post("/placements/propose", data=base | {"applicant_id": "", "objectives": " "})
+    assert r.status_code == 422 and error_of(r, "applicant_id") == "Choose the applicant."
+    assert error_of(r, "objectives") == "Write at least one objective, one a line."
+    assert error_of(r, "parts") == "Give at least one part: its first day and its weeks."
+    cases = [
+        ({"parts.1.start": "2027-03-01", "parts.1.weeks": "27"}, "parts-1-weeks"),  # row 0 empty: the API's part 0
+        ({"parts.0.start": "2027-03-01", "parts.0.weeks": "0"}, "parts-0-weeks"),
+        ({"parts.0.start": "2027-02-28", "parts.0.weeks": "4"}, "parts-0-start"),  # yesterday
+        (
+            {"parts.0.start": "2027-03-01", "parts.0.weeks": "20", "parts.1.start": "2027-08-01", "parts.1.weeks": "7"},
+            "parts",
+        ),
+        ({"parts.0.start": "2027-03-01", "parts.0.weeks": "4", "applicant_id": "apl-nobody"}, "applicant_id"),
+        (
+            {"parts.0.start": "2027-03-01", "parts.0.weeks": "4", "parts.1.start": "2027-03-28", "parts.1.weeks": "1"},
+            "parts-1-start",
+        ),
+    ]
+    for parts, field_id in cases:
+        r = await client.post("/placements/propose", data=base | parts)
+        assert r.status_code == 422 and error_of(r, field_id), (parts, r.text[-3000:])
+        assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true"', r.text) or field_id == "parts"
+    listed = await client.get(f"{API}/placements", headers={"Authorization": token("demo-admin", "region_admin")})
+    assert listed.json() == []  # nothing written
+    both = {"parts.0.start": "2027-03-01", "parts.0.weeks": "20", "parts.1.start": "2027-08-01", "parts.1.weeks": "6"}
+    made = await client.post("/placements/propose", data=base | both)  # 26 weeks in all: at the bound
+    assert made.status_code == 303
+    placement = made.headers["location"].split("?")[0]
+    page = await client.get(placement)
+    assert "The terms (revision 1)" in page.text and "Dates: 26 weeks in all" in page.text
+    assert "<li>Learn lean</li><li>Run a kaizen</li>" in page.text
+    assert page.text.count('name="party"') == 2  # both intermediaries of one region: the same person
+
+    # each party accepts for itself; one person, one party; a stale revision said in words
+    accept = f"{placement}/accept"
+    r = await client.post(accept, data={"csrf": admin, "party": "sending_intermediary", "revision": "1"})
+    assert r.status_code == 303
+    r = await client.post(accept, data={"csrf": admin, "party": "host_intermediary", "revision": "1"})
+    assert r.status_code == 409 and error_of(r, "accept-host_intermediary") == (
+        "You accepted for another party already: each party accepts through its own person."
+    )
+    student = await people.as_("demo-student")
+    r = await client.post(accept, data={"csrf": student, "party": "applicant", "revision": "2"})
+    assert r.status_code == 409 and error_of(r, "accept-applicant") == (
+        "The terms changed meanwhile (now revision 1): read them again before accepting."
+    )
+    r = await client.post(f"{placement}/reports", data={"csrf": student, "kind": "progress", "text": "Early"})
+    assert r.status_code == 409 and "Reports are sent while the placement is active." in text(r)
+    r = await client.post(accept, data={"csrf": student, "party": "applicant", "revision": "1"})
+    assert r.status_code == 303
+    secretary = await people.as_("demo-secretary")
+    assert (
+        await client.post(accept, data={"csrf": secretary, "party": "host_intermediary", "revision": "1"})
+    ).status_code == 303
+    sme = await people.as_("demo-sme")
+    page = await client.get(placement)
+    assert "<dt>Status</dt><dd>Proposed</dd>" in page.text and page.text.count('name="party"') == 1
+    assert (await client.post(accept, data={"csrf": sme, "party": "host", "revision": "1"})).status_code == 303
+    page = await client.get(placement)
+    assert "<dt>Status</dt><dd>Active</dd>" in page.text  # agreed, and its first day is the service's today
+    assert page.text.count("Yes, Mar 1, 2027, 9:00\u202fAM (UTC), revision 1") == 4
+
+    # reports while active: the text is needed (at its field); the host's and the applicant's are shown
+    r = await client.post(f"{placement}/reports", data={"csrf": sme, "kind": "progress", "text": "  "})
+    assert r.status_code == 422 and error_of(r, "text") == "Write the report."
+    assert (
+        await client.post(f"{placement}/reports", data={"csrf": sme, "kind": "progress", "text": "Settled in"})
+    ).status_code == 303
+    student = await people.as_("demo-student")
+    assert (
+        await client.post(f"{placement}/reports", data={"csrf": student, "kind": "final", "text": "Learnt a lot"})
+    ).status_code == 303
+    page = await client.get(placement)
+    assert "Host organisation · Progress report: Settled in" in page.text
+    assert "Applicant · Final report: Learnt a lot" in page.text
+    mine = await client.get("/placements")
+    assert (
+        "At Cork Precision Tooling (IE05)" in mine.text
+        and "<td>Active</td>" in mine.text
+        and "<td>Applicant</td>" in mine.text
+    )

@@ -111,3 +111,89 @@ def test_a_coordinator_runs_a_module_from_offer_to_revocation(browser: Browser, 
     finally:
         coordinator.close()
         sme.close()
+
+
+def test_a_placement_from_application_to_report_by_its_four_parties(browser: Browser, stack: str, axe: Axe) -> None:
+    personas = ("demo-student", "demo-sme", "demo-admin", "demo-secretary", "demo-academic", "demo-manager")
+    contexts = {p: browser.new_context() for p in personas}
+    try:
+        pages = {p: c.new_page() for p, c in contexts.items()}
+        for persona, p in pages.items():
+            sign_in(p, stack, persona)
+        student, sme, admin, secretary = (pages[p] for p in personas[:4])
+        student.goto(f"{stack}/training")
+        student.click("main a[href='/placements']")
+        student.click("main a[href='/placements/apply']")
+        student.check("#kind-sme_staff")
+        student.fill("#offers", "welding")
+        student.fill("#seeks", "lean")
+        student.click("main button.primary")
+        student.wait_for_url(re.compile(r".*/placements\?done=applied$"))
+        sme.goto(f"{stack}/placements/host")
+        sme.check("#kind-sme")
+        sme.fill("#years_running", "12")
+        sme.fill("#places", "2")
+        sme.fill("#offers", "lean")
+        sme.fill("#seeks", "welding")
+        sme.click("main button.primary")
+        sme.wait_for_url(re.compile(r".*/placements\?done=host$"))
+
+        admin.goto(f"{stack}/placements/coordinate")
+        for kind in ("applicants", "hosts"):
+            admin.click(f"form[action^='/placements/coordinate/{kind}/'] button[value=accepted]")
+            admin.wait_for_url(re.compile(r".*\?done=accepted$"))
+        admin.check("#mode-stable")
+        admin.click("main button.primary")
+        admin.wait_for_load_state()
+        no_violations(axe, admin, "placements-suggestions en")  # the engine's one suggestion
+        shoot(admin, "placements-suggestions-en")
+        admin.click("main a[href^='/placements/propose?applicant_id=']")
+        admin.fill("#objectives", "Learn lean on the shop floor\nRun one kaizen event")
+        admin.fill("#activity_plan", "Two weeks shadowing the lean team, then a kaizen event with them.")
+        admin.fill("#parts-0-start", date.today().isoformat())
+        admin.fill("#parts-0-weeks", "4")
+        admin.click("main button.primary")
+        admin.wait_for_url(re.compile(r".*/placements/plc-[\w-]+\?done=proposed$"))
+        placement = admin.url.split("?")[0]
+        for p, party in (
+            (admin, "sending_intermediary"),
+            (secretary, "host_intermediary"),
+            (student, "applicant"),
+            (sme, "host"),
+        ):
+            p.goto(placement)
+            p.click(f"form:has(input[name=party][value={party}]) button")
+            p.wait_for_url(re.compile(r".*\?done=accepted$"))
+        student.goto(placement)
+        assert "Active" in student.inner_text("main dl")  # agreed, from its first day: today
+        student.check("#kind-progress")
+        student.fill("#text", "Settled in; the lean team is welcoming.")
+        student.click("main form[action$='/reports'] button.primary")
+        student.wait_for_url(re.compile(r".*\?done=reported$"))
+
+        for lang in LANGUAGES:
+            for persona in ("demo-student", "demo-admin", "demo-academic", "demo-manager"):
+                switch_language(pages[persona], lang)
+            visits = {
+                "placements": (student, "/placements"),
+                "placement": (student, placement),
+                "placements-coordinate": (admin, "/placements/coordinate"),
+            }
+            for name, (p, path) in visits.items():
+                p.goto(path if path.startswith("http") else f"{stack}{path}")
+                no_violations(axe, p, f"{name} {lang}")
+                shoot(p, f"{name}-{lang}", readme=(name, lang) == ("placement", "en"))
+            for name, (p, path, error) in {  # each form sent empty: every reason at its field
+                "placement-apply": (pages["demo-academic"], "/placements/apply", "#kind-error"),
+                "placement-host": (pages["demo-manager"], "/placements/host", "#kind-error"),
+                "placement-propose": (admin, "/placements/propose", "#applicant_id-error"),
+            }.items():
+                p.goto(f"{stack}{path}")
+                p.click("main button.primary")
+                p.wait_for_load_state()
+                assert p.locator(error).count() == 1, name
+                no_violations(axe, p, f"{name} {lang}")
+                shoot(p, f"{name}-error-{lang}")
+    finally:
+        for c in contexts.values():
+            c.close()
