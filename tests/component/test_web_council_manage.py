@@ -18,8 +18,10 @@ import pytest
 from clustergrowth.auth import person_id
 from clustergrowth.settings import DEV_ISSUER, RuntimeSettings
 from instance.app import create_app
+from services.mapping.domain.instrument import latest
 from tests.component.test_web_pages import sign_in
 from tests.conftest import TokenFactory, asgi_client
+from tests.helpers import eventually
 
 COUNCIL = "/councils/council-cork"
 API = "/api/v1/councils/councils/council-cork"
@@ -327,3 +329,112 @@ async def test_a_manager_invites_a_person(client: httpx.AsyncClient, token: Toke
     assert [(x["kind"], x["constituency"], x["position"], x["display_name"]) for x in mine] == [
         ("invitation", "investor", "observer", "Siobhán")
     ]
+
+
+def assessed_sme(n: int) -> dict[str, Any]:
+    """An SME of Cork naming the council by its id (the demo's SMEs name it by its city)."""
+    return {
+        "legal_name": f"Spotlight Tooling {n} Ltd", "country": "IE", "region": "IE05", "nuts3": "IE053",
+        "nace_primary": "C28.29", "headcount": 12, "turnover_eur": 1e6, "balance_sheet_eur": 1e6, "founded": 2012,
+        "councils": ["council-cork"], "contact": {"name": "Owner", "email": f"owner{n}@example.org"},
+        "consent": {"lawful_basis": "consent"},
+    }  # fmt: skip
+
+
+def answers(**by_dimension: int) -> dict[str, int]:
+    """Every question of a dimension answered alike (its weighted mean is that answer); others 4."""
+    return {q: by_dimension.get(q.rsplit("-", 1)[0], 4) for q in latest().question_ids}
+
+
+async def spotlight_of(client: httpx.AsyncClient, token: TokenFactory, n: int) -> dict[str, Any]:
+    r = await client.get("/api/v1/mapping/spotlight", params={"council": "council-cork"}, headers=api_as(token, "a"))
+    spot: dict[str, Any] = r.json()
+    assert spot["assessed_smes"] <= n
+    return spot
+
+
+async def test_the_councils_spotlight(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    """Two SMEs naming the council: talent 1 and 2, finance 2 and 2, every other need 4 and 5, so the
+    council's means (hand-computed) are talent 1.5, finance 2.0, the others 4.5, ranked weakest first (ties
+    in the instrument's order); each SME's three greatest needs are talent, finance and innovation (ties in
+    the instrument's order), so those three are named by 100 % of them. The small-sample warning shows with
+    4 SMEs (below 5) and not with 5."""
+    for n, (talent, finance, rest) in enumerate([(1, 2, 4), (2, 2, 5)]):
+        org = token(f"owner{n}", "sme_member", org=f"spotlight-{n}")
+        sid = (await client.post("/api/v1/mapping/smes", json=assessed_sme(n), headers={"Authorization": org})).json()
+        others = {d.id: rest for d in latest().dimensions}
+        body = {
+            "instrument_version": latest().version,
+            "answers": answers(**others | {"talent": talent, "finance": finance}),
+        }
+        r = await client.post(
+            f"/api/v1/mapping/smes/{sid['id']}/assessments", json=body, headers={"Authorization": org}
+        )
+        assert r.status_code == 201, r.text
+
+    async def counted(n: int) -> bool:
+        return int((await spotlight_of(client, token, n))["assessed_smes"]) == n
+
+    await eventually(lambda: counted(2), 30, "two SMEs in the council's spotlight")
+    await sign_in(client)
+    assert 'href="/councils/council-cork/spotlight"' in (await client.get(COUNCIL)).text
+    page = (await client.get(f"{COUNCIL}/spotlight")).text
+    assert "(as “council-cork”)" in page and "Sample: 2 SMEs assessed" in page
+    assert "Fewer than 5 SMEs are assessed here" in page
+    rows = re.findall(r'<tr>\s*<th scope="row">([^<]+)</th>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>', page)
+    api = {n["dimension"]: n for n in (await spotlight_of(client, token, 2))["needs"]}
+    names = {  # the English names of the needs, as the instrument's owners wrote them
+        "innovation": "Innovation and technology adoption",
+        "digitalisation": "Digitalisation",
+        "internationalisation": "Internationalisation and market access",
+        "talent": "Talent and skills",
+        "finance": "Access to finance",
+        "rnd_facilities": "R&D and facilities access",
+        "collaboration": "Collaboration and networking",
+        "sustainability": "Sustainability",
+    }
+    expected = [("talent", "1.5"), ("finance", "2.0")] + [
+        (d, "4.5")
+        for d in names
+        if d not in ("talent", "finance")  # the others tie: the instrument's order
+    ]
+    assert [(html.unescape(r[0]), r[1]) for r in rows[: len(expected)]] == [(names[d], m) for d, m in expected]
+    for d, _mean in expected:  # the network's column is the API's network mean, to one decimal
+        assert f"<td>{api[d]['network_mean_maturity']:.1f}</td>" in page
+    shares = re.findall(r"<td>(100%|0%)</td>\s*<td>", page)
+    assert shares.count("100%") == 3 and shares.count("0%") == len(expected) - 3
+    chart = (await client.get(f"{COUNCIL}/spotlight.svg")).text
+    network_n = sum(
+        c["assessed_smes"] for c in (await client.get("/api/v1/mapping/cluster-map", headers=api_as(token, "a"))).json()
+    )
+    assert "Cork" in chart and "(n = 2)" in chart and f"Network (n = {network_n})" in chart
+    assert ">1.0<" in chart and ">5.0<" in chart  # the 1-5 axis
+    csv_rows = (await client.get(f"{COUNCIL}/spotlight.csv")).text.splitlines()
+    assert csv_rows[0].startswith("region,council,dimension") and csv_rows[1].startswith(",council-cork,talent,1.5,")
+
+    for n in (2, 3):  # a third and a fourth: still fewer than 5
+        org = token(f"owner{n}", "sme_member", org=f"spotlight-{n}")
+        sid = (await client.post("/api/v1/mapping/smes", json=assessed_sme(n), headers={"Authorization": org})).json()
+        body = {"instrument_version": latest().version, "answers": answers()}
+        await client.post(f"/api/v1/mapping/smes/{sid['id']}/assessments", json=body, headers={"Authorization": org})
+    await eventually(lambda: counted(4), 30, "four SMEs")
+    assert "Fewer than 5 SMEs are assessed here" in (await client.get(f"{COUNCIL}/spotlight")).text
+    org = token("owner4", "sme_member", org="spotlight-4")
+    sid = (await client.post("/api/v1/mapping/smes", json=assessed_sme(4), headers={"Authorization": org})).json()
+    body = {"instrument_version": latest().version, "answers": answers()}
+    await client.post(f"/api/v1/mapping/smes/{sid['id']}/assessments", json=body, headers={"Authorization": org})
+    await eventually(lambda: counted(5), 30, "five SMEs")
+    page = (await client.get(f"{COUNCIL}/spotlight")).text
+    assert "Sample: 5 SMEs assessed" in page and "Fewer than 5 SMEs" not in page
+
+
+async def test_a_council_spotlight_falls_back_to_its_city(client: httpx.AsyncClient, token: TokenFactory) -> None:
+    """The demo's SMEs name their council by its city: with none naming its id, the page asks by the city
+    and says so; its sample is the API's for that key."""
+    await sign_in(client)
+    page = (await client.get(f"{COUNCIL}/spotlight")).text
+    spot = (
+        await client.get("/api/v1/mapping/spotlight", params={"council": "Cork"}, headers=api_as(token, "a"))
+    ).json()
+    assert spot["assessed_smes"] > 0 and "(as “Cork”)" in page
+    assert f"Sample: {spot['assessed_smes']} SMEs assessed" in page

@@ -2,8 +2,10 @@
 one), its dashboard (the four success factors per quarter with their inputs, each a pygal
 chart with a table beside it, and the council's activity) and proposing an initiative (with co-sponsoring
 councils of this or partner regions, and the growth needs it addresses). Managers close an open decision
-(statement, outcome, review date). A meeting's page and what managers do there are in
-``web/pages/council_manage.py``."""
+(statement, outcome, review date). The council's spotlight: its SMEs' growth needs ranked against the
+network's, a pygal chart on the 1-5 scale with its legend and sample sizes, the same figures as a table,
+the cells where a need stands out (small cells flagged), and the API's CSV. A meeting's page and what
+managers do there are in ``web/pages/council_manage.py``."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from starlette.routing import Route
 
 from web.app import Page, Web
 from web.pages.councils import constituency_names
-from web.pages.explorer import need_names
+from web.pages.explorer import FEW_SMES, need_names, spotlight_chart
 from web.platform import Problem
 
 INDICATORS = ("sme_university", "cluster_cluster", "cluster_specific", "national_impact")
@@ -115,6 +117,23 @@ def dashboard_chart(indicator: dict[str, Any], words: dict[str, str], inputs: di
     for key in keys:
         bars.add(inputs.get(key, key), [r["inputs"][key] for r in rows])
     return str(bars.render(is_unicode=True))
+
+
+async def council_spotlight(page: Page, council: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The mapping spotlight of a council's SMEs and the name they gave it. SMEs name their council in
+    free text and the API matches it exactly: by its id first, else (none assessed) by its city, which is
+    how the demo's SMEs name theirs; never both added up (an SME naming both would count twice)."""
+    spot: dict[str, Any] = {}
+    for key in (council["id"], council["city"]):
+        spot = dict(await page.api.get("/mapping/spotlight", {"council": key}))
+        if spot.get("assessed_smes"):
+            return spot, key
+    return spot, council["id"]
+
+
+async def network_cells(page: Page) -> list[dict[str, Any]]:
+    """The network's cells (this region's and the partners' as replicated here), each with its sample."""
+    return list(await page.api.get("/mapping/cluster-map"))
 
 
 def routes(web: Web) -> list[Route]:
@@ -316,7 +335,63 @@ def routes(web: Web) -> list[Route]:
             return await decisions_page(page, form, fields, p, p.status)
         return page.redirect(f"/councils/{cid}/decisions?done=closed#d-{did}")
 
+    async def spotlight(page: Page) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        spot, key = await council_spotlight(page, council)
+        cells = await network_cells(page)
+        sample = {(c["region"], c["sector"]): int(c.get("assessed_smes", 0)) for c in cells}
+        return page.render(
+            "councils/spotlight.html",
+            council=council,
+            spot=spot,
+            key=key,
+            network_n=sum(sample.values()),
+            sample=sample,
+            small=any(sample.get((c["region"], c["sector"]), 0) < FEW_SMES for c in spot.get("standouts", [])),
+            few=FEW_SMES,
+            needs=need_names(page),
+            here=f"/councils/{cid}/spotlight",
+        )
+
+    async def spotlight_svg(page: Page) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        spot, _key = await council_spotlight(page, council)
+        network_n = sum(int(c.get("assessed_smes", 0)) for c in await network_cells(page))
+        rows = [n for n in spot["needs"] if n.get("mean_maturity") is not None]
+        title = page._("Growth needs of %(name)s's SMEs: mean maturity (1-5) beside the network's") % {
+            "name": council["name"]
+        }
+        series = (
+            page._("%(name)s (n = %(n)s)") % {"name": council["name"], "n": spot.get("assessed_smes", 0)},
+            page._("%(name)s (n = %(n)s)") % {"name": page._("Network"), "n": network_n},
+        )
+        return Response(
+            spotlight_chart(rows, need_names(page), series, title),
+            media_type="image/svg+xml",
+            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    async def spotlight_csv(page: Page) -> Response:
+        cid = page.request.path_params["council_id"]
+        council = await page.api.get(f"/councils/councils/{cid}")
+        _spot, key = await council_spotlight(page, council)
+        r = await page.http.get(
+            "/api/v1/mapping/spotlight", params={"council": key, "format": "csv"}, headers=page.api._headers()
+        )
+        if r.status_code >= 400:
+            raise page.api._refused(r)
+        return Response(
+            r.content,
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="spotlight-{cid}.csv"'},
+        )
+
     return [
+        Route("/councils/{council_id}/spotlight", web.page(spotlight)),
+        Route("/councils/{council_id}/spotlight.svg", web.page(spotlight_svg)),
+        Route("/councils/{council_id}/spotlight.csv", web.page(spotlight_csv)),
         Route("/councils/{council_id}/decisions", web.page(decisions)),
         Route("/councils/{council_id}/decisions/{decision_id}/close", web.page(close_decision), methods=["POST"]),
         Route("/councils/{council_id}/decisions/open", web.page(open_decision), methods=["POST"]),
