@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 /// Headers that belong to one hop, or that the front sets itself (besides those the Connection
 /// header names).
-/// (Parsed names: a name given as text would be parsed again at every use.)
-const HOP_BY_HOP: [HeaderName; 13] = [
+/// (Parsed names: a name given as text would be parsed again at every use; a static, not a const, so
+/// that a use does not build the array anew.)
+static HOP_BY_HOP: [HeaderName; HOPS] = [
     http::header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -41,12 +42,15 @@ const HOP_BY_HOP: [HeaderName; 13] = [
     http::header::EXPECT,
     HOST,
 ];
+const HOPS: usize = 13;
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// Below the services' keep-alive (uvicorn: 5 s), so that a connection is never reused as it closes.
 const IDLE_FOR: Duration = Duration::from_secs(4);
 const MAX_IDLE: usize = 256;
+/// Headers the edge rules add to a service's answer: 5 security headers, the CSP, the request id.
+const ADDED_ON_ANSWERS: usize = 7;
 
 /// Closed → open after `threshold` failures in a row → after `cooldown` one trial (half open).
 pub struct Breaker {
@@ -305,12 +309,20 @@ fn idempotent(method: &http::Method) -> bool {
     matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
 }
 
-/// Every header named by a Connection header, and the hop-by-hop names above.
+/// Every header named by a Connection header, and the hop-by-hop names above. The names present are
+/// looked at once each (a few comparisons of parsed names) rather than looking each hop-by-hop name up
+/// in the map (13 hashes and probes a message, twice a proxied request), and only those present are removed.
 pub fn drop_hop_by_hop(h: &mut HeaderMap) {
-    if h.contains_key(http::header::CONNECTION) {
-        drop_listed(h);
+    let mut present = [false; HOPS];
+    for name in h.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|n| n == name) {
+            present[i] = true;
+        }
     }
-    for n in HOP_BY_HOP {
+    if present[0] {
+        drop_listed(h); // HOP_BY_HOP[0] is Connection
+    }
+    for (n, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
         h.remove(n);
     }
 }
@@ -390,12 +402,13 @@ impl Upstream {
                 .unwrap_or_else(|_| Uri::from_static("/")),
         };
         drop_hop_by_hop(&mut headers);
+        headers.reserve(4); // room for the four below at once (not a growth of the map at each)
         headers.insert(HOST, self.host.clone());
         headers.insert(X_REQUEST_ID, rid.clone());
         headers.insert(X_FORWARDED_FOR, client.clone());
-        if !headers.contains_key(TRACEPARENT) {
+        if let http::header::Entry::Vacant(e) = headers.entry(TRACEPARENT) {
             // start a trace here, so that the service and its events continue it
-            headers.insert(TRACEPARENT, traceparent());
+            e.insert(traceparent());
         }
         let mut req = Request::new(Full::new(body.clone()));
         *req.method_mut() = parts.method.clone();
@@ -493,6 +506,8 @@ impl Upstream {
         }
         let (mut parts, incoming) = resp.into_parts();
         drop_hop_by_hop(&mut parts.headers);
+        // room for what the rules add on the way out (security headers, CSP, request id) at once
+        parts.headers.reserve(ADDED_ON_ANSWERS);
         let (breaker, name, rid) = (self.breaker.clone(), self.name.clone(), rid.clone());
         let body: Body = incoming
             .map_err(move |e| -> BoxError {

@@ -6,8 +6,11 @@
 //! the next one, which then closes; the whole front holds at most `total` (10,000, or fewer when the
 //! process may open fewer files: its RLIMIT_NOFILE less a reserve for service connections). At the
 //! total cap the connection idle the longest is closed to make room; if none is idle, 503.
-//! Deadlines: a connection must begin a request within HEAD_TIMEOUT of opening (and a whole head
-//! within it: hyper's header-read timeout); between requests it may stay idle IDLE_TIMEOUT.
+//! Deadlines, one per connection (not a timer per request): an HTTP/1 connection must send each
+//! request's whole head within HEAD_TIMEOUT of opening or of its previous answer (as hyper's
+//! header-read timeout did: armed whenever hyper waited for a head, it was also the keep-alive idle
+//! limit); an HTTP/2 connection must open its first stream within HEAD_TIMEOUT and may then stay idle
+//! IDLE_TIMEOUT between streams.
 
 use crate::edge::Edge;
 use crate::log::{self, INFO, WARN};
@@ -23,9 +26,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
+// tokio's clock (the system's, except in tests that pause it): the deadlines are tested on it
+use tokio::time::Instant;
 
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
@@ -38,14 +43,17 @@ const GRACE: Duration = Duration::from_secs(5);
 struct Conn {
     address: IpAddr,
     busy: AtomicUsize,
-    started: AtomicBool,
+    /// It speaks HTTP/2 (a stream has begun on it).
+    h2: AtomicBool,
     last: Mutex<Instant>,
     kill: Notify,
 }
 
 impl Conn {
-    fn begin(&self) {
-        self.started.store(true, Ordering::Relaxed);
+    fn begin(&self, h2: bool) {
+        if h2 {
+            self.h2.store(true, Ordering::Relaxed);
+        }
         self.busy.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -58,11 +66,11 @@ impl Conn {
         (self.busy.load(Ordering::SeqCst) == 0).then(|| *self.last.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// When an idle connection is closed: HEAD_TIMEOUT after opening if no request began, else
-    /// IDLE_TIMEOUT after the last answer. None while a request is in progress.
+    /// When an idle connection is closed: HEAD_TIMEOUT after opening or after the last answer, or
+    /// IDLE_TIMEOUT after the last answer on HTTP/2. None while a request is in progress.
     fn deadline(&self) -> Option<Instant> {
         let since = self.idle_since()?;
-        Some(since + if self.started.load(Ordering::Relaxed) { IDLE_TIMEOUT } else { HEAD_TIMEOUT })
+        Some(since + if self.h2.load(Ordering::Relaxed) { IDLE_TIMEOUT } else { HEAD_TIMEOUT })
     }
 }
 
@@ -103,7 +111,7 @@ impl Conns {
         let conn = Arc::new(Conn {
             address,
             busy: AtomicUsize::new(0),
-            started: AtomicBool::new(false),
+            h2: AtomicBool::new(false),
             last: Mutex::new(Instant::now()),
             kill: Notify::new(),
         });
@@ -138,11 +146,8 @@ pub fn total_cap() -> usize {
 
 pub fn builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
-        .max_buf_size(crate::edge::MAX_HEAD + 1024)
-        .keep_alive(true);
+    // no header-read timer (hyper's arms one per request): `connection` holds one deadline a connection
+    b.http1().header_read_timeout(None).max_buf_size(crate::edge::MAX_HEAD + 1024).keep_alive(true);
     b.http2().timer(TokioTimer::new()).max_concurrent_streams(100);
     b
 }
@@ -210,7 +215,7 @@ async fn connection<I>(
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let (edge, conn, client) = (e.clone(), c.clone(), client.clone());
         async move {
-            conn.begin();
+            conn.begin(req.version() == http::Version::HTTP_2);
             let req = req.map(|b| b.map_err(Into::into).boxed());
             let resp = edge.handle(req, client).await;
             // the request is over when its answer has been sent (or dropped)
@@ -224,7 +229,7 @@ async fn connection<I>(
         let deadline = conn.deadline();
         let wait = async {
             match deadline {
-                Some(d) => tokio::time::sleep_until(d.into()).await,
+                Some(d) => tokio::time::sleep_until(d).await,
                 None => tokio::time::sleep(Duration::from_secs(1)).await,
             }
         };
@@ -332,8 +337,8 @@ mod tests {
         let conns = Conns::new(2, 10);
         let Admit::Yes(_, a) = conns.admit(ip("10.0.0.1")) else { panic!() };
         let Admit::Yes(_, b) = conns.admit(ip("10.0.0.2")) else { panic!() };
-        a.begin();
-        b.begin();
+        a.begin(false);
+        b.begin(false);
         assert!(matches!(conns.admit(ip("10.0.0.3")), Admit::No(_)), "admitted with every connection busy");
         b.end(); // b is idle now: it makes room
         let kill = b.kill.notified();
@@ -343,16 +348,63 @@ mod tests {
             .expect("b was not told to close");
     }
 
+    /// Reads from `client` until the answer to GET /healthz has come whole.
+    async fn healthz_answer(client: &mut tokio::io::DuplexStream) {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        while !got.ends_with(b"{\"status\":\"ok\"}") {
+            let mut buf = [0u8; 1024];
+            let n = client.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the answer: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(&got));
+    }
+
+    const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+    const JUST: Duration = Duration::from_millis(100);
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http1_connection_sends_each_head_within_the_head_timeout_of_its_last_answer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let edge =
+            Arc::new(Edge::new(&crate::config::Config::from_json(&crate::config::tests::valid()).unwrap()).unwrap());
+        // a whole head just inside the deadline after an answer is served, and restarts it
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(serve_one(server, edge.clone()));
+        for _ in 0..3 {
+            client.write_all(HEALTHZ).await.unwrap();
+            healthz_answer(&mut client).await;
+            tokio::time::sleep(HEAD_TIMEOUT - JUST).await;
+        }
+        // a head begun after an answer and not finished: open just inside the deadline, closed (with
+        // no answer) just outside it
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(serve_one(server, edge));
+        client.write_all(HEALTHZ).await.unwrap();
+        healthz_answer(&mut client).await;
+        client.write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        let inside = tokio::time::timeout(HEAD_TIMEOUT - JUST, client.read(&mut buf)).await;
+        assert!(inside.is_err(), "closed or answered before HEAD_TIMEOUT: {inside:?}");
+        let outside = tokio::time::timeout(2 * JUST, client.read(&mut buf)).await;
+        assert_eq!(outside.expect("still open just after HEAD_TIMEOUT").unwrap(), 0, "not closed");
+    }
+
     #[test]
     fn an_idle_connection_has_a_deadline_and_a_busy_one_none() {
         let conns = Conns::new(10, 10);
-        let Admit::Yes(_, c) = conns.admit(ip("10.0.0.1")) else { panic!() };
-        let opened = c.idle_since().unwrap();
-        assert_eq!(c.deadline(), Some(opened + HEAD_TIMEOUT), "a new connection must begin within HEAD_TIMEOUT");
-        c.begin();
-        assert_eq!(c.deadline(), None);
-        c.end();
-        let last = c.idle_since().unwrap();
-        assert_eq!(c.deadline(), Some(last + IDLE_TIMEOUT));
+        for h2 in [false, true] {
+            let Admit::Yes(_, c) = conns.admit(ip("10.0.0.1")) else { panic!() };
+            let opened = c.idle_since().unwrap();
+            assert_eq!(c.deadline(), Some(opened + HEAD_TIMEOUT), "a new connection must begin within HEAD_TIMEOUT");
+            c.begin(h2);
+            assert_eq!(c.deadline(), None);
+            c.end();
+            let last = c.idle_since().unwrap();
+            // HTTP/1: the next head within 10 s of the last answer; HTTP/2: idle 75 s between streams
+            let after = Duration::from_secs(if h2 { 75 } else { 10 });
+            assert_eq!(c.deadline(), Some(last + after), "h2: {h2}");
+        }
     }
 }
