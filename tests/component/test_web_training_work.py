@@ -307,6 +307,8 @@ async def test_applying_and_hosting_name_each_bad_field_and_write_nothing(
     app.state.training.clock = Clock(T0)
     people = People(client)
     student = await people.as_("demo-student")
+    refused = await client.get("/placements/coordinate")
+    assert refused.status_code == 403 and "These pages are for the region's intermediaries." in text(refused)
     assert 'href="/placements/apply"' in (await client.get("/placements")).text
     bad = profile(student, offers="Lean!", seeks="", languages=[])
     r = await client.post("/placements/apply", data=bad)
@@ -360,6 +362,8 @@ async def test_screening_suggestion_proposal_four_acceptances_and_reports(
     [applicant] = re.findall(r'action="/placements/coordinate/applicants/([\w-]+)/screening"', page.text)
     [host_id] = re.findall(r'action="/placements/coordinate/hosts/([\w-]+)/screening"', page.text)
     at = f"/placements/coordinate/applicants/{applicant}/screening"
+    undecided = await client.post(at, data={"csrf": admin, "note": "Enter pressed in the note"})
+    assert undecided.status_code == 422 and error_of(undecided, f"note-{applicant}") == "Choose to accept or not."
     long = await client.post(at, data={"csrf": admin, "decision": "accepted", "note": "n" * 1001})
     assert long.status_code == 422 and error_of(long, f"note-{applicant}") == "A note is at most 1,000 characters."
     assert "/placements/coordinate/applicants/" in long.text  # still waiting for screening

@@ -140,7 +140,9 @@ def test_a_placement_from_application_to_report_by_its_four_parties(browser: Bro
 
         admin.goto(f"{stack}/placements/coordinate")
         for kind in ("applicants", "hosts"):
-            admin.click(f"form[action^='/placements/coordinate/{kind}/'] button[value=accepted]")
+            form = f"form[action^='/placements/coordinate/{kind}/']"
+            admin.check(f"{form} input[value=accepted]")
+            admin.click(f"{form} button[type=submit]")
             admin.wait_for_url(re.compile(r".*\?done=accepted$"))
         admin.check("#mode-stable")
         admin.click("main button.primary")
