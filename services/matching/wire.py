@@ -116,6 +116,9 @@ class ApplicantsOut(Wire):
 
 class RoundAssignment(Wire):
     student: str
+    display_name: str | None = Field(
+        None, description="the candidate's display name from their profile, read when answered (null: none given)"
+    )
     project: str
 
 
@@ -147,6 +150,9 @@ class CandidateExplanation(Wire):
     ranked higher."""
 
     student: str
+    display_name: str | None = Field(
+        None, description="the candidate's display name from their profile, read when answered (null: none given)"
+    )
     project: str | None
     rank: int | None
     why_not: list[WhyNot]
@@ -238,6 +244,9 @@ class MatchOut(Wire):
     programme: Programme
     term: str
     candidate: str
+    display_name: str | None = Field(
+        None, description="the candidate's display name from their profile, read when answered (null: none given)"
+    )
     candidate_region: str
     organisation: str | None
     supervisor: str | None

@@ -12,6 +12,8 @@ Who may do what (services check this themselves; the gateway is not the only gua
 - answer a proposal: the candidate, or the host side (the challenge's organisation or its supervisor);
   milestones and completion: the host side; ratings: either side, once each.
 Objects outside these rules are 404, as if they did not exist (drafts, profiles, matches).
+A match or a round names its candidates by the display name of their profile (``names.py``), read when
+answered, for those who may read it at all.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from services.matching.handlers.matches import (
     rate,
     side_of,
 )
+from services.matching.handlers.names import named_match, named_matches, named_round, named_rounds
 from services.matching.handlers.profiles import get_profile, put_profile, set_preferences
 from services.matching.handlers.rounds import get_round, list_rounds, match_id, round_summary, run_round, start_round
 from services.matching.handlers.sweep import expire_lapsed, materialise, sweep
@@ -66,6 +69,10 @@ __all__ = [
     "match_id",
     "materialise",
     "milestone_done",
+    "named_match",
+    "named_matches",
+    "named_round",
+    "named_rounds",
     "post_challenge",
     "public",
     "publish_draft",

@@ -8,12 +8,18 @@ from fastapi import APIRouter, Path
 
 from clustergrowth.auth import CurrentPrincipal, allow
 from clustergrowth.paging import Page
+from clustergrowth.store.port import Doc
 from services.matching import commands as c
 from services.matching import handlers as h
 from services.matching.routes.common import PROBLEMS, Ctx
 from services.matching.wire import MatchOut, MatchStatus
 
 router = APIRouter(responses=PROBLEMS)
+
+
+async def named(m: h.Matching, doc: Doc) -> MatchOut:
+    """A match as answered: with its candidate's display name, read now."""
+    return MatchOut.model_validate(await h.named_match(m, doc))
 
 
 @router.get(
@@ -28,7 +34,8 @@ async def list_matches(
     *,
     page: Page,
 ) -> list[MatchOut]:
-    return [MatchOut.model_validate(d) for d in await h.list_matches(m, who, status, page)]
+    found = await h.named_matches(m, await h.list_matches(m, who, status, page))
+    return [MatchOut.model_validate(d) for d in found]
 
 
 @router.get(
@@ -37,7 +44,7 @@ async def list_matches(
     summary="One proposal or engagement",
 )
 async def get_match(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
-    return MatchOut.model_validate(h.public(await h.get_match(m, match_id, who)))
+    return await named(m, h.public(await h.get_match(m, match_id, who)))
 
 
 @router.post(
@@ -46,7 +53,7 @@ async def get_match(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
     summary="Accept a proposal (my side)",
 )
 async def accept(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
-    return MatchOut.model_validate(await h.accept(m, match_id, who))
+    return await named(m, await h.accept(m, match_id, who))
 
 
 @router.post(
@@ -55,7 +62,7 @@ async def accept(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
     summary="Decline a proposal (my side)",
 )
 async def decline(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Decline) -> MatchOut:
-    return MatchOut.model_validate(await h.decline(m, match_id, body, who))
+    return await named(m, await h.decline(m, match_id, body, who))
 
 
 @router.post(
@@ -65,7 +72,7 @@ async def decline(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Decline)
     summary="Plan a milestone (host)",
 )
 async def add_milestone(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Milestone) -> MatchOut:
-    return MatchOut.model_validate(await h.add_milestone(m, match_id, body, who))
+    return await named(m, await h.add_milestone(m, match_id, body, who))
 
 
 @router.post(
@@ -76,7 +83,7 @@ async def add_milestone(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Mi
 async def milestone_done(
     m: Ctx, who: CurrentPrincipal, match_id: str, n: Annotated[int, Path(ge=1, le=50)]
 ) -> MatchOut:
-    return MatchOut.model_validate(await h.milestone_done(m, match_id, n, who))
+    return await named(m, await h.milestone_done(m, match_id, n, who))
 
 
 @router.post(
@@ -85,7 +92,7 @@ async def milestone_done(
     summary="Complete the engagement (host)",
 )
 async def complete(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
-    return MatchOut.model_validate(await h.complete(m, match_id, who))
+    return await named(m, await h.complete(m, match_id, who))
 
 
 @router.post(
@@ -95,4 +102,4 @@ async def complete(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
     summary="Rate (once per side)",
 )
 async def rate(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Rating) -> MatchOut:
-    return MatchOut.model_validate(await h.rate(m, match_id, body, who))
+    return await named(m, await h.rate(m, match_id, body, who))

@@ -21,12 +21,13 @@ router = APIRouter(responses=PROBLEMS)
     summary="Run an allocation round (coordinator)",
 )
 async def run_round(m: Ctx, who: CurrentPrincipal, body: c.RunRound) -> RoundSummary:
-    return RoundSummary.model_validate(await h.run_round(m, body, who))
+    return RoundSummary.model_validate(await h.named_round(m, await h.run_round(m, body, who)))
 
 
 @router.get("/rounds", **allow("region_admin", "analyst"), summary="Allocation rounds, newest first")
 async def list_rounds(m: Ctx, who: CurrentPrincipal, page: Page50) -> list[RoundSummary]:
-    return [RoundSummary.model_validate(d) for d in await h.list_rounds(m, who, page)]
+    found = await h.named_rounds(m, await h.list_rounds(m, who, page))
+    return [RoundSummary.model_validate(d) for d in found]
 
 
 @router.get(
@@ -35,5 +36,6 @@ async def list_rounds(m: Ctx, who: CurrentPrincipal, page: Page50) -> list[Round
     summary="A round's report (coordinator, analyst) or my explanation in it",
 )
 async def get_round(m: Ctx, who: CurrentPrincipal, round_id: str) -> RoundOut | RoundExplanation:
-    seen = await h.get_round(m, round_id, who)  # the whole round for its readers, else the caller's explanation
+    # the whole round for its readers, else the caller's explanation; each candidate with their display name
+    seen = await h.named_round(m, await h.get_round(m, round_id, who))
     return RoundExplanation.model_validate(seen) if "explanation" in seen else RoundOut.model_validate(seen)
