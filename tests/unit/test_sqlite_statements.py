@@ -1,0 +1,84 @@
+"""The embedded store's statement thread (clustergrowth/store/sqlite.py ``_Statements``): what the
+one-thread executor it replaces guaranteed. One thread, the order asked in, answers and errors to the
+caller, work cancelled before it starts never runs, queued work finishes on close, nothing after it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from clustergrowth.store.sqlite import SqliteStore, _Statements
+
+
+async def test_statements_run_on_one_thread_in_the_order_asked() -> None:
+    s = _Statements("t")
+    seen: list[tuple[int, str]] = []
+
+    def step(i: int) -> int:
+        seen.append((i, threading.current_thread().name))
+        return i * i
+
+    results = await asyncio.gather(*(s.run(lambda i=i: step(i)) for i in range(50)))
+    assert results == [i * i for i in range(50)]
+    assert [i for i, _ in seen] == list(range(50))
+    assert {name for _, name in seen} == {"t"} and "t" != threading.current_thread().name
+    s.stop()
+
+
+async def test_an_error_reaches_the_caller_and_the_thread_goes_on() -> None:
+    s = _Statements("t")
+
+    def fail() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        await s.run(fail)
+    assert await s.run(lambda: 7) == 7
+    s.stop()
+
+
+async def test_work_cancelled_before_it_starts_never_runs() -> None:
+    s = _Statements("t")
+    gate = threading.Event()
+    ran: list[str] = []
+    first = asyncio.ensure_future(s.run(lambda: gate.wait(5)))  # holds the thread
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(s.run(lambda: ran.append("second")))
+    await asyncio.sleep(0)
+    second.cancel()
+    gate.set()
+    assert await first is True
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert await s.run(lambda: "after") == "after"
+    assert ran == []
+    s.stop()
+
+
+async def test_stop_finishes_what_is_queued_and_refuses_what_comes_after() -> None:
+    s = _Statements("t")
+    gate = threading.Event()
+    done: list[int] = []
+    queued = [asyncio.ensure_future(s.run(lambda i=i: (gate.wait(5), done.append(i)))) for i in range(3)]
+    await asyncio.sleep(0)
+    stopping = asyncio.get_running_loop().run_in_executor(None, s.stop)
+    gate.set()
+    await stopping
+    await asyncio.gather(*queued)
+    assert done == [0, 1, 2]
+    with pytest.raises(RuntimeError, match="closed"):
+        await s.run(lambda: None)
+    s.stop()  # again: nothing to do
+
+
+async def test_a_store_pings_and_closes_on_its_statement_thread(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite")
+    await store.insert("things", {"_id": "a", "n": 1})
+    await store.ping()
+    await store.close()
+    assert not any(t.name == "sqlite-s" for t in threading.enumerate())
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.get("things", "a")
