@@ -247,8 +247,10 @@ async def test_the_site_week_as_a_calendar_and_a_free_hour_fills_in_the_booking_
     assert (await client.post(f"{site}/book", data=form)).status_code == 303
     half = form | {"resource_id": "ork-rubicon-desk-1", "start": "10:30", "end": "11:00"}
     assert (await client.post(f"{site}/book", data=half)).status_code == 303
-    page = await client.get(site, params={"week": day.isoformat()})  # any day of the week shows its Monday's
-    assert page.status_code == 200
+    page = await client.get(site, params={"week": day.isoformat(), "resource": "ork-rubicon-room-1"})
+    assert page.status_code == 200  # any day of the week shows its Monday's; one resource's week at a time
+    assert page.text.count('<table class="week">') == 1
+    assert '<option value="ork-rubicon-room-1" selected>Meeting room Atlas (Meeting room)</option>' in page.text
     assert f'<h2 id="week-title">Week of {monday.strftime("%B %-d, %Y")}</h2>' in page.text
     assert f'<th scope="col">Monday<br>{monday.strftime("%b %-d, %Y")}</th>' in page.text
     room = dict(week_table(page.text, "Meeting room Atlas"))
@@ -262,14 +264,16 @@ async def test_the_site_week_as_a_calendar_and_a_free_hour_fills_in_the_booking_
     assert f'href="{link}"' in nine[1]
     assert room["9:00\u202fAM"][6] == ("closed", "Closed")  # Sunday: the demo site is closed
     assert room["1:00\u202fPM"][5] == ("closed", "Closed") and room["12:00\u202fPM"][5][0] == "free"  # Saturday 09-13
-    desk = dict(week_table(page.text, "Hot desk 1"))
+    desks = await client.get(site, params={"week": monday.isoformat(), "resource": "ork-rubicon-desk-1"})
+    desk = dict(week_table(desks.text, "Hot desk 1"))
     assert (
         desk["10:00\u202fAM"][col][0] == "partly"
         and "Free 10:00\u202fAM–10:30\u202fAM" in desk["10:00\u202fAM"][col][1]
     )
     assert "start=10:00&amp;end=10:30" in desk["10:00\u202fAM"][col][1]
-    assert f'&amp;week={(monday + timedelta(days=7)).isoformat()}">Next week</a>' in page.text
-    assert f'&amp;week={(monday - timedelta(days=7)).isoformat()}">Previous week</a>' in page.text
+    following, previous = (monday + timedelta(days=7)).isoformat(), (monday - timedelta(days=7)).isoformat()
+    assert f'&amp;week={following}&amp;resource=ork-rubicon-room-1">Next week</a>' in page.text
+    assert f'&amp;week={previous}&amp;resource=ork-rubicon-room-1">Previous week</a>' in page.text
     # the free hour's link: the day's booking form, filled in
     filled = await client.get(
         site,
@@ -282,6 +286,7 @@ async def test_the_site_week_as_a_calendar_and_a_free_hour_fills_in_the_booking_
         },
     )
     assert '<option value="ork-rubicon-room-1" selected>' in filled.text
+    assert "<caption>Meeting room Atlas: the week by hour</caption>" in filled.text  # its week stays shown
     assert f'id="day" name="day" value="{day.isoformat()}"' in filled.text
     assert 'id="start" name="start" value="09:00"' in filled.text and 'id="end" name="end" value="10:00"' in filled.text
 

@@ -235,7 +235,9 @@ def routes(web: Web) -> list[Route]:
         )
         hours = week_hours(site["opening_hours"])
         now = datetime.now(ZoneInfo(tz))
-        grids = {a["resource_id"]: week_grid(a, monday, hours, tz, now) for a in week}
+        ids = [r["id"] for r in resources]
+        chosen = next((x for x in (q.get("resource"), q.get("resource_id")) if x in ids), ids[0] if ids else "")
+        grid = next((week_grid(a, monday, hours, tz, now) for a in week if a["resource_id"] == chosen), [])
         prefill = {k: q.get(k, "")[:80] for k in ("resource_id", "start", "end") if q.get(k)}
         return page.render(
             "facilities/site.html",
@@ -253,7 +255,8 @@ def routes(web: Web) -> list[Route]:
             weekdays=[monday + timedelta(days=n) for n in range(7)],
             previous_week=(monday - timedelta(days=7)).isoformat(),
             next_week=(monday + timedelta(days=7)).isoformat(),
-            grids=grids,
+            chosen=next((r for r in resources if r["id"] == chosen), None),
+            grid=grid,
             hour_names={h: page.fmt.time(datetime.combine(monday, time(h), ZoneInfo(tz)), tz) for h in hours},
             day_names=list(weekday_names(page).values()),
             errors=errors or {},
