@@ -195,6 +195,7 @@ async def test_a_sites_usage_as_a_chart_and_a_table(client: httpx.AsyncClient) -
     assert "No booking has been released for a no-show." in page
     svg = await client.get("/facilities/manage/sites/ork-rubicon/usage.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml") and "Meeting room Atlas" in svg.text
+    assert day.strftime("%b %-d, %Y") in svg.text  # the day as the table writes it
     assert svg.headers["content-security-policy"].startswith("default-src 'none'")  # pygal's inline script never runs
 
 

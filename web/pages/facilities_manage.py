@@ -107,6 +107,7 @@ def usage_table(
 
 def usage_chart(
     shown: list[str],
+    labels: list[str],
     resources: list[str],
     cells: dict[tuple[str, str], dict[str, int]],
     names: dict[str, str],
@@ -137,7 +138,7 @@ def usage_chart(
         value_formatter=lambda v: f"{v:.1f}",
         explicit_size=True,
     )
-    chart.x_labels = shown
+    chart.x_labels = labels
     for r in resources:
         chart.add(
             names.get(r, r),
@@ -356,7 +357,8 @@ def routes(web: Web) -> list[Route]:
         shown, booked, cells = usage_table(await usage_docs(page, site_id), USAGE_DAYS)
         listed = await page.api.get("/facilities/resources", {"site_id": site_id, "limit": MAX_LIST})
         title = page._("Hours booked per day at %(site)s") % {"site": site["name"]}
-        body = usage_chart(shown, booked, cells, {r["id"]: r["name"] for r in listed}, title)
+        labels = [page.fmt.date(f"{d}T12:00:00+00:00", "UTC", "medium") for d in shown]  # the table's words
+        body = usage_chart(shown, labels, booked, cells, {r["id"]: r["name"] for r in listed}, title)
         return Response(body, media_type="image/svg+xml", headers={"Content-Security-Policy": SVG_CSP})
 
     return [
