@@ -22,6 +22,7 @@ async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(MATCHES, ["candidate"])
     await store.ensure_index(MATCHES, ["challenge_id"])
     await store.ensure_index(ROUNDS, ["status"])
+    await store.ensure_index(CANDIDATES, ["kind"])  # the academics who offer supervision
     # the sort keys of the list routes' pages (newest first)
     await store.ensure_index(CHALLENGES, ["posted_at", "suggested_at", "_id"])
     await store.ensure_index(ROUNDS, ["run_at", "_id"])

@@ -82,6 +82,16 @@ class ProfileOut(Wire):
     updated_at: str
 
 
+class SupervisorOut(Wire):
+    """An academic who offers supervision here (keeps an academic profile), as an SME's member picks the
+    supervisor of a challenge: the name they give, their platform id, expertise and languages."""
+
+    id: str
+    display_name: str | None = None
+    skills: list[str]
+    languages: list[str]
+
+
 class ApplicantOut(Wire):
     """A candidate who ranks a challenge, as its host side sees them to rank them in turn: what they
     offer and where they put this challenge in their own ranking (`rank`, 1 = first choice)."""

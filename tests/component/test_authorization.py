@@ -150,6 +150,7 @@ SPEC: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/api/v1/matching/candidates/me"): PERSON,
     ("GET", "/api/v1/matching/candidates/{candidate_id}"): PERSON | {"region_admin"},
     ("PUT", "/api/v1/matching/candidates/me/preferences"): PERSON,
+    ("GET", "/api/v1/matching/supervisors"): frozenset({"sme_member", "region_admin"}),  # who posts challenges
     ("POST", "/api/v1/matching/rounds"): frozenset({"region_admin"}),
     ("GET", "/api/v1/matching/rounds"): frozenset({"region_admin", "analyst"}),
     ("GET", "/api/v1/matching/rounds/{round_id}"): PERSON | {"region_admin", "analyst"},

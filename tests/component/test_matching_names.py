@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from services.matching import handlers as h
 from services.matching import store as st
-from tests.component.test_matching_api import API, People, app, bare, challenge, problem, profile, who
+from tests.component.test_matching_api import API, People, app, bare, challenge, fields, problem, profile, who
 from tests.helpers import pid
 
 __all__ = ["app", "bare", "who"]  # the fixtures, shared with the matching API's tests
@@ -129,3 +130,63 @@ async def test_a_rounds_assignments_and_explanations_name_the_candidates_for_its
     # not in the round: 404 as before; not a reader of reports: 403
     problem(await client.get(f"{API}/rounds/{rnd['id']}", headers=who("s9", "student")), 404)
     problem(await client.get(f"{API}/rounds", headers=cast["sme"]), 403)
+
+
+async def test_those_who_post_challenges_list_the_academics_who_offer_supervision_never_a_student(
+    app: tuple[FastAPI, httpx.AsyncClient], who: People
+) -> None:
+    _, client = app
+    # prof-ucc keeps an academic profile (the fixture's, no name); Deniz gives a name and skills; a student
+    # gives a name too, and an academic without a profile is no supervisor
+    deniz = who("deniz", "academic", region="TR10")
+    body = profile(kind="academic", display_name="Dr Deniz Yılmaz", skills=["Tribology", "CAD"], languages=["tr", "en"])
+    assert (await client.put(f"{API}/candidates/me", json=body, headers=deniz)).status_code == 200
+    s1 = who("s1", "student")
+    student = profile(display_name="Chiara Rossi", skills=["tribology"])
+    assert (await client.put(f"{API}/candidates/me", json=student, headers=s1)).status_code == 200
+    sme, co = who("aoife", "sme_member", org="rubicon"), who("co", "region_admin")
+    url = f"{API}/supervisors"
+
+    r = await client.get(url, headers=sme)
+    assert r.status_code == 200, r.text
+    expected = sorted(
+        [
+            {
+                "id": pid("deniz"),
+                "display_name": "Dr Deniz Yılmaz",
+                "skills": ["cad", "tribology"],
+                "languages": ["tr", "en"],
+            },
+            {"id": pid("prof-ucc"), "display_name": None, "skills": ["data analysis"], "languages": ["en"]},
+        ],
+        key=lambda x: str(x["id"]),
+    )
+    assert r.json() == expected  # by id; exactly these fields (no availability, capacity, region or ranking)
+    assert (await client.get(url, headers=co)).json() == expected
+    # by skill, in any case: the student who lists it is never among them
+    assert [x["id"] for x in (await client.get(url, params={"skill": "TRIBOLOGY"}, headers=sme)).json()] == [
+        pid("deniz")
+    ]
+    assert (await client.get(url, params={"skill": "welding"}, headers=sme)).json() == []
+    # each one listed may be named as a consultancy challenge's supervisor
+    for x in expected:
+        made = await client.post(f"{API}/challenges", json=challenge(supervisor=x["id"]), headers=sme)
+        assert made.status_code == 201, made.text
+
+    # pages of at most 200, with their Link
+    first = await client.get(url, params={"limit": 1}, headers=sme)
+    assert [x["id"] for x in first.json()] == [expected[0]["id"]]
+    cursor = parse_qs(urlsplit(first.headers["link"].split(";")[0].strip("<>")).query)["cursor"][0]
+    rest = await client.get(url, params={"limit": 1, "cursor": cursor}, headers=sme)
+    assert [x["id"] for x in rest.json()] == [expected[1]["id"]] and "link" not in rest.headers
+    assert (await client.get(url, params={"limit": 200}, headers=sme)).status_code == 200
+    for limit in (0, 201):
+        assert fields(await client.get(url, params={"limit": limit}, headers=sme)) == {"limit"}
+    for skill in ("", " ", "x" * 61):
+        assert fields(await client.get(url, params={"skill": skill}, headers=sme)) == {"skill"}
+    assert (await client.get(url, params={"skill": "x" * 60}, headers=sme)).json() == []
+
+    # not for candidates or anyone who does not post challenges
+    for other in (s1, deniz, who("ana", "analyst")):
+        refused = problem(await client.get(url, headers=other), 403)
+        assert refused["required_roles"] == ["region_admin", "sme_member"]

@@ -5,6 +5,7 @@ Who may do what (services check this themselves; the gateway is not the only gua
 - post a challenge: ``sme_member`` (for their organisation) or ``region_admin``; publish or rank it:
   its organisation, the person who posted it, its supervising academic (ranking only), ``region_admin``;
   list its applicants (the candidates who rank it): those who may rank them;
+- list the academics who offer supervision (to name a challenge's supervisor): those who may post one;
 - keep a candidate profile and ranking: ``student`` (consultancy) or ``academic`` (change of perspective),
   each only their own;
 - run an allocation round: ``region_admin`` (the programme coordinator); read a round's report:
@@ -43,7 +44,7 @@ from services.matching.handlers.matches import (
     side_of,
 )
 from services.matching.handlers.names import named_match, named_matches, named_round, named_rounds
-from services.matching.handlers.profiles import get_profile, put_profile, set_preferences
+from services.matching.handlers.profiles import get_profile, list_supervisors, put_profile, set_preferences
 from services.matching.handlers.rounds import get_round, list_rounds, match_id, round_summary, run_round, start_round
 from services.matching.handlers.sweep import expire_lapsed, materialise, sweep
 
@@ -66,6 +67,7 @@ __all__ = [
     "list_challenges",
     "list_matches",
     "list_rounds",
+    "list_supervisors",
     "match_id",
     "materialise",
     "milestone_done",

@@ -9,7 +9,8 @@ from clustergrowth import aggregate
 from clustergrowth.auth import Principal
 from clustergrowth.context import public
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.problems import Conflict, NotFound
+from clustergrowth.paging import PageRequest
+from clustergrowth.problems import Conflict, NotFound, field_error
 from clustergrowth.store.port import Doc
 from services.matching import commands as c
 from services.matching import store as st
@@ -48,6 +49,18 @@ async def get_profile(m: Matching, sub: str, who: Principal) -> Doc:
     if doc is None or not (doc["_id"] == who.id or who.has(*COORDINATOR)):
         raise NotFound(f"no candidate profile {sub}")
     return doc
+
+
+async def list_supervisors(m: Matching, who: Principal, skill: str | None, page: PageRequest) -> list[Doc]:
+    """One page of the academics who keep an academic profile here (that is how an academic offers
+    supervision), by id; with ``skill``, those who list it (any case). For those who post challenges."""
+    who.require("sme_member", *COORDINATOR)
+    q: Doc = {"kind": "academic"}
+    if skill is not None:
+        if not skill.strip():
+            raise field_error("skill", "is empty")
+        q["skills"] = skill.strip().lower()  # stored lower-cased
+    return [public(d) for d in await page.query(m.store, st.CANDIDATES, q, [("_id", 1)])]
 
 
 async def set_preferences(m: Matching, ranking: list[str], who: Principal) -> Doc:

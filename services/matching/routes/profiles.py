@@ -1,14 +1,18 @@
-"""Routes of candidate profiles: a student's or an academic's own profile and their ranking of challenges."""
+"""Routes of candidate profiles: a student's or an academic's own profile and their ranking of challenges;
+the academics who offer supervision, for those who post challenges."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.paging import Page200
 from services.matching import commands as c
 from services.matching import handlers as h
 from services.matching.routes.common import PROBLEMS, Ctx
-from services.matching.wire import ProfileOut
+from services.matching.wire import ProfileOut, SupervisorOut
 
 router = APIRouter(responses=PROBLEMS)
 
@@ -43,3 +47,17 @@ async def get_profile(m: Ctx, who: CurrentPrincipal, candidate_id: str) -> Profi
 )
 async def preferences(m: Ctx, who: CurrentPrincipal, body: c.Ranking) -> ProfileOut:
     return ProfileOut.model_validate(await h.set_preferences(m, body.ranking, who))
+
+
+@router.get(
+    "/supervisors",
+    **allow("sme_member", "region_admin"),
+    summary="Academics who offer supervision here (to name as a challenge's supervisor)",
+)
+async def supervisors(
+    m: Ctx,
+    who: CurrentPrincipal,
+    page: Page200,
+    skill: Annotated[str | None, Query(min_length=1, max_length=60, description="only those who list it")] = None,
+) -> list[SupervisorOut]:
+    return [SupervisorOut.model_validate(d) for d in await h.list_supervisors(m, who, skill, page)]
