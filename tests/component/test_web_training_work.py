@@ -415,35 +415,55 @@ async def test_screening_suggestion_proposal_four_acceptances_and_reports(
     assert "The terms (revision 1)" in page.text and "Dates: 26 weeks in all" in page.text
     assert "<li>Learn lean</li><li>Run a kaizen</li>" in page.text
     assert page.text.count('name="party"') == 2  # both intermediaries of one region: the same person
-
-    # each party accepts for itself; one person, one party; a stale revision said in words
+    assert 'id="parts-1-weeks" name="parts.1.weeks" value="6"' in page.text  # the terms, ready to change
     accept = f"{placement}/accept"
     r = await client.post(accept, data={"csrf": admin, "party": "sending_intermediary", "revision": "1"})
     assert r.status_code == 303
-    r = await client.post(accept, data={"csrf": admin, "party": "host_intermediary", "revision": "1"})
+
+    # new terms: the form's check at its field (nothing changed), then revision 2 and every acceptance lapses
+    terms = {"csrf": admin, "revision": "1", "objectives": "Learn lean", "activity_plan": "Shadow the lean team."}
+    terms |= {"parts.0.start": "2027-03-01", "parts.0.weeks": "4"}
+    r = await client.post(f"{placement}/terms", data=terms | {"objectives": ""})
+    assert r.status_code == 422 and error_of(r, "objectives") == "Write at least one objective, one a line."
+    assert "The terms (revision 1)" in r.text
+    r = await client.post(f"{placement}/terms", data=terms | {"parts.0.weeks": "27"})
+    assert r.status_code == 422 and error_of(r, "parts-0-weeks")  # the API's reason at the row
+    r = await client.post(f"{placement}/terms", data=terms)
+    assert r.status_code == 303
+    page = await client.get(r.headers["location"])
+    assert "The terms (revision 2)" in page.text and "Dates: 4 weeks in all" in page.text
+    assert page.text.count("<td>Not yet</td>") == 4
+    stale = await client.post(f"{placement}/terms", data=terms)  # the form read revision 1
+    assert stale.status_code == 409
+    assert "The terms changed meanwhile (now revision 2): your changes are not saved." in text(stale)
+
+    # each party accepts for itself; one person, one party; a stale revision said in words
+    r = await client.post(accept, data={"csrf": admin, "party": "sending_intermediary", "revision": "2"})
+    assert r.status_code == 303
+    r = await client.post(accept, data={"csrf": admin, "party": "host_intermediary", "revision": "2"})
     assert r.status_code == 409 and error_of(r, "accept-host_intermediary") == (
         "You accepted for another party already: each party accepts through its own person."
     )
     student = await people.as_("demo-student")
-    r = await client.post(accept, data={"csrf": student, "party": "applicant", "revision": "2"})
+    r = await client.post(accept, data={"csrf": student, "party": "applicant", "revision": "1"})
     assert r.status_code == 409 and error_of(r, "accept-applicant") == (
-        "The terms changed meanwhile (now revision 1): read them again before accepting."
+        "The terms changed meanwhile (now revision 2): read them again before accepting."
     )
     r = await client.post(f"{placement}/reports", data={"csrf": student, "kind": "progress", "text": "Early"})
     assert r.status_code == 409 and "Reports are sent while the placement is active." in text(r)
-    r = await client.post(accept, data={"csrf": student, "party": "applicant", "revision": "1"})
+    r = await client.post(accept, data={"csrf": student, "party": "applicant", "revision": "2"})
     assert r.status_code == 303
     secretary = await people.as_("demo-secretary")
     assert (
-        await client.post(accept, data={"csrf": secretary, "party": "host_intermediary", "revision": "1"})
+        await client.post(accept, data={"csrf": secretary, "party": "host_intermediary", "revision": "2"})
     ).status_code == 303
     sme = await people.as_("demo-sme")
     page = await client.get(placement)
     assert "<dt>Status</dt><dd>Proposed</dd>" in page.text and page.text.count('name="party"') == 1
-    assert (await client.post(accept, data={"csrf": sme, "party": "host", "revision": "1"})).status_code == 303
+    assert (await client.post(accept, data={"csrf": sme, "party": "host", "revision": "2"})).status_code == 303
     page = await client.get(placement)
     assert "<dt>Status</dt><dd>Active</dd>" in page.text  # agreed, and its first day is the service's today
-    assert page.text.count("Yes, Mar 1, 2027, 9:00\u202fAM (UTC), revision 1") == 4
+    assert page.text.count("Yes, Mar 1, 2027, 9:00\u202fAM (UTC), revision 2") == 4
 
     # reports while active: the text is needed (at its field); the host's and the applicant's are shown
     r = await client.post(f"{placement}/reports", data={"csrf": sme, "kind": "progress", "text": "  "})
@@ -464,3 +484,27 @@ async def test_screening_suggestion_proposal_four_acceptances_and_reports(
         and "<td>Active</td>" in mine.text
         and "<td>Applicant</td>" in mine.text
     )
+
+    # closing: ending early needs a reason (at its field, nothing ended); completing waits for the last day
+    # (2027-03-28: four weeks from 2027-03-01) and for both final reports
+    admin = await people.as_("demo-admin")
+    r = await client.post(f"{placement}/end", data={"csrf": admin, "reason": " "})
+    assert r.status_code == 422 and error_of(r, "reason") == "Say why the placement ends early."
+    clock.now = datetime(2027, 3, 27, 23, 59, tzinfo=UTC)
+    r = await client.post(f"{placement}/complete", data={"csrf": admin})
+    assert r.status_code == 409 and error_of(r, "complete") == (
+        "The placement runs until Sunday, March 28, 2027: it is completed from its last day on."
+    )
+    clock.now = datetime(2027, 3, 28, tzinfo=UTC)
+    r = await client.post(f"{placement}/complete", data={"csrf": admin})
+    assert (
+        r.status_code == 409 and error_of(r, "complete") == "A final report is still missing from: Host organisation."
+    )
+    sme = await people.as_("demo-sme")
+    final = {"csrf": sme, "kind": "final", "text": "A good month"}
+    assert (await client.post(f"{placement}/reports", data=final)).status_code == 303
+    admin = await people.as_("demo-admin")
+    r = await client.post(f"{placement}/complete", data={"csrf": admin})
+    assert r.status_code == 303
+    page = await client.get(r.headers["location"])
+    assert "The placement is completed." in page.text and "<dt>Status</dt><dd>Completed</dd>" in page.text

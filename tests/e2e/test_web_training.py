@@ -157,6 +157,8 @@ def test_a_placement_from_application_to_report_by_its_four_parties(browser: Bro
         admin.click("main button.primary")
         admin.wait_for_url(re.compile(r".*/placements/plc-[\w-]+\?done=proposed$"))
         placement = admin.url.split("?")[0]
+        no_violations(axe, admin, "placement proposed en")  # with the form to change the terms
+        shoot(admin, "placement-proposed-en")
         for p, party in (
             (admin, "sending_intermediary"),
             (secretary, "host_intermediary"),
@@ -180,6 +182,7 @@ def test_a_placement_from_application_to_report_by_its_four_parties(browser: Bro
                 "placements": (student, "/placements"),
                 "placement": (student, placement),
                 "placements-coordinate": (admin, "/placements/coordinate"),
+                "placement-intermediary": (admin, placement),  # with completing and ending early
             }
             for name, (p, path) in visits.items():
                 p.goto(path if path.startswith("http") else f"{stack}{path}")

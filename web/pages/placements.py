@@ -368,44 +368,10 @@ def routes(web: Web) -> list[Route]:
         for name, said in (("applicant_id", _("Choose the applicant.")), ("host_id", _("Choose the host."))):
             if not form.get(name):
                 errors[name] = said
-        objectives = [line.strip()[:300] for line in form.get("objectives", "")[:5000].splitlines() if line.strip()]
-        if not objectives:
-            errors["objectives"] = _("Write at least one objective, one a line.")
-        elif len(objectives) > MAX_OBJECTIVES:
-            errors["objectives"] = _("Write at most 10 objectives.")
-        plan = form.get("activity_plan", "").strip()
-        if not plan:
-            errors["activity_plan"] = _("Describe the activities.")
-        elif len(plan) > MAX_TEXT:
-            errors["activity_plan"] = _("Write at most 4,000 characters.")
-        parts: list[dict[str, Any]] = []
-        at_row: list[int] = []
-        for i in range(MAX_PARTS):
-            start, weeks = form.get(f"parts.{i}.start", "").strip(), form.get(f"parts.{i}.weeks", "").strip()
-            if not start and not weeks:
-                continue
-            part: dict[str, Any] = {}
-            try:
-                part["start"] = date.fromisoformat(start).isoformat()
-            except ValueError:
-                errors[f"parts.{i}.start"] = _("Enter a date.")
-            try:
-                part["weeks"] = int(weeks)
-            except ValueError:
-                errors[f"parts.{i}.weeks"] = _("Enter a whole number.")
-            parts.append(part)
-            at_row.append(i)
-        if not parts:
-            errors["parts"] = _("Give at least one part: its first day and its weeks.")
+        terms, at_row = read_terms(form, errors, _)
         if errors:
             return await propose_page(page, form, errors, status=422)
-        body = {
-            "applicant_id": form["applicant_id"],
-            "host_id": form["host_id"],
-            "objectives": objectives,
-            "activity_plan": plan,
-            "parts": parts,
-        }
+        body = {"applicant_id": form["applicant_id"], "host_id": form["host_id"], **terms}
         try:
             made = await page.api.post("/training/placements", body)
         except Problem as p:
@@ -428,6 +394,10 @@ def routes(web: Web) -> list[Route]:
         host = await mine(page, f"/training/hosts/{placement['host_id']}")
         given = placement["acceptances"]
         mine_open = [p for p in placement["my_parties"] if given.get(p) is None]
+        intermediary = bool({"sending_intermediary", "host_intermediary"} & set(placement["my_parties"]))
+        may_revise = intermediary and placement["status"] == "proposed"
+        if form is None and may_revise:
+            form = terms_form(placement["terms"])
         return page.render(
             "training/placements/placement.html",
             status,
@@ -436,6 +406,9 @@ def routes(web: Web) -> list[Route]:
             host=host,
             to_accept=mine_open if placement["status"] == "proposed" else [],
             may_report=placement["status"] == "active" and bool({"applicant", "host"} & set(placement["my_parties"])),
+            may_revise=may_revise,
+            may_close=intermediary and placement["status"] in ("agreed", "active"),
+            max_parts=MAX_PARTS,
             form=form or {},
             errors=errors or {},
             problem=problem,
@@ -507,6 +480,68 @@ def routes(web: Web) -> list[Route]:
             return await placement_page(page, form, first_field(p, {"kind", "text"}) or {"text": p.detail}, p, p.status)
         return page.redirect(f"/placements/{pid}?done=reported")
 
+    async def revise(page: Page) -> Response:
+        form = await page.form()
+        pid = page.request.path_params["placement_id"]
+        _ = page._
+        errors: dict[str, str] = {}
+        terms, at_row = read_terms(form, errors, _)
+        try:
+            revision = int(form.get("revision", ""))
+        except ValueError:
+            revision = 0
+        if errors or revision < 1:
+            return await placement_page(page, form, errors, status=422)
+        try:
+            await page.api.put(f"/training/placements/{pid}/terms", {**terms, "revision": revision})
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            if p.status == 409 and "revision" in p.extra:
+                p.detail = _("The terms changed meanwhile (now revision %(n)s): your changes are not saved.") % {
+                    "n": p.extra["revision"]
+                }
+                return await placement_page(page, None, {}, p, p.status)
+            if p.status == 409:
+                p.detail = _("The terms change only while the placement is proposed.")
+            elif p.status == 403:
+                p.detail = _("Only the placement's intermediaries change its terms.")
+            return await placement_page(page, form, part_fields(p, at_row), p, p.status)
+        return page.redirect(f"/placements/{pid}?done=revised")
+
+    async def close(page: Page) -> Response:
+        """An intermediary completes the placement (after its last day, both final reports in) or ends it
+        early with a reason."""
+        form = await page.form()
+        pid, action = page.request.path_params["placement_id"], page.request.path_params["action"]
+        _ = page._
+        if action not in ("complete", "end"):
+            return page.render("error.html", 404, message=_("Page not found."))
+        reason = form.get("reason", "").strip()
+        if action == "end" and not reason:
+            return await placement_page(page, form, {"reason": _("Say why the placement ends early.")}, status=422)
+        if len(reason) > MAX_NOTE:
+            return await placement_page(page, form, {"reason": _("A reason is at most 1,000 characters.")}, status=422)
+        try:
+            await page.api.post(f"/training/placements/{pid}/{action}", {"reason": reason} if action == "end" else None)
+        except Problem as p:
+            if p.status == 401 or p.status >= 500:
+                raise
+            if p.status == 409 and p.extra.get("missing"):
+                names = party_names(page)
+                sides = ", ".join(names.get(x, str(x)) for x in p.extra["missing"][:2])
+                p.detail = _("A final report is still missing from: %(sides)s.") % {"sides": sides}
+            elif p.status == 409 and action == "complete" and "runs until" in p.detail:
+                placement = await page.api.get(f"/training/placements/{pid}")
+                p.detail = _("The placement runs until %(day)s: it is completed from its last day on.") % {
+                    "day": page.fmt.date(placement["terms"]["end"] + "T00:00:00+00:00")
+                }
+            elif p.status == 409:
+                p.detail = _("Only an agreed placement is completed or ended.")
+            field = "reason" if action == "end" else "complete"
+            return await placement_page(page, form, {field: p.detail}, p, p.status)
+        return page.redirect(f"/placements/{pid}?done={'completed' if action == 'complete' else 'ended'}")
+
     return [
         Route("/placements", web.page(overview)),
         Route("/placements/apply", web.page(apply_form)),
@@ -521,7 +556,52 @@ def routes(web: Web) -> list[Route]:
         Route("/placements/{placement_id}", web.page(placement_view)),
         Route("/placements/{placement_id}/accept", web.page(accept), methods=["POST"]),
         Route("/placements/{placement_id}/reports", web.page(report), methods=["POST"]),
+        Route("/placements/{placement_id}/terms", web.page(revise), methods=["POST"]),
+        Route("/placements/{placement_id}/{action}", web.page(close), methods=["POST"]),
     ]
+
+
+def read_terms(form: dict[str, str], errors: dict[str, str], _: Any) -> tuple[dict[str, Any], list[int]]:
+    """The form's objectives (one a line), activity plan and filled part rows as the API takes them, and the
+    form row of each part sent; the reasons per field go into ``errors``."""
+    objectives = [line.strip()[:300] for line in form.get("objectives", "")[:5000].splitlines() if line.strip()]
+    if not objectives:
+        errors["objectives"] = _("Write at least one objective, one a line.")
+    elif len(objectives) > MAX_OBJECTIVES:
+        errors["objectives"] = _("Write at most 10 objectives.")
+    plan = form.get("activity_plan", "").strip()
+    if not plan:
+        errors["activity_plan"] = _("Describe the activities.")
+    elif len(plan) > MAX_TEXT:
+        errors["activity_plan"] = _("Write at most 4,000 characters.")
+    parts: list[dict[str, Any]] = []
+    at_row: list[int] = []
+    for i in range(MAX_PARTS):
+        start, weeks = form.get(f"parts.{i}.start", "").strip(), form.get(f"parts.{i}.weeks", "").strip()
+        if not start and not weeks:
+            continue
+        part: dict[str, Any] = {}
+        try:
+            part["start"] = date.fromisoformat(start).isoformat()
+        except ValueError:
+            errors[f"parts.{i}.start"] = _("Enter a date.")
+        try:
+            part["weeks"] = int(weeks)
+        except ValueError:
+            errors[f"parts.{i}.weeks"] = _("Enter a whole number.")
+        parts.append(part)
+        at_row.append(i)
+    if not parts:
+        errors["parts"] = _("Give at least one part: its first day and its weeks.")
+    return {"objectives": objectives, "activity_plan": plan, "parts": parts}, at_row
+
+
+def terms_form(terms: dict[str, Any]) -> dict[str, str]:
+    """A placement's terms as the form's fields."""
+    form = {"objectives": "\n".join(terms["objectives"]), "activity_plan": terms["activity_plan"]}
+    for i, part in enumerate(terms["parts"]):
+        form |= {f"parts.{i}.start": part["start"], f"parts.{i}.weeks": str(part["weeks"])}
+    return form
 
 
 def part_fields(p: Problem, at_row: list[int]) -> dict[str, str]:
