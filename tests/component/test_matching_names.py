@@ -149,7 +149,7 @@ async def test_those_who_post_challenges_list_the_academics_who_offer_supervisio
 
     r = await client.get(url, headers=sme)
     assert r.status_code == 200, r.text
-    expected = sorted(
+    expected: list[dict[str, Any]] = sorted(
         [
             {
                 "id": pid("deniz"),
