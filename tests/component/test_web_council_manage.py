@@ -376,7 +376,7 @@ async def test_the_councils_spotlight(client: httpx.AsyncClient, token: TokenFac
         return int((await spotlight_of(client, token, n))["assessed_smes"]) == n
 
     await eventually(lambda: counted(2), 30, "two SMEs in the council's spotlight")
-    await sign_in(client)
+    csrf = await sign_in(client)
     assert 'href="/councils/council-cork/spotlight"' in (await client.get(COUNCIL)).text
     page = (await client.get(f"{COUNCIL}/spotlight")).text
     assert "(as “council-cork”)" in page and "Sample: 2 SMEs assessed" in page
@@ -408,7 +408,11 @@ async def test_the_councils_spotlight(client: httpx.AsyncClient, token: TokenFac
         c["assessed_smes"] for c in (await client.get("/api/v1/mapping/cluster-map", headers=api_as(token, "a"))).json()
     )
     assert "Cork" in chart and "(n = 2)" in chart and f"Network (n = {network_n})" in chart
-    assert ">1.0<" in chart and ">5.0<" in chart  # the 1-5 axis
+    assert ">1.0<" in chart and ">5.0<" in chart and ">1.5<" in chart  # the 1-5 axis, talent's mean
+    await client.post("/language", data={"csrf": csrf, "lang": "fr", "next": "/"})
+    chart = (await client.get(f"{COUNCIL}/spotlight.svg")).text  # the decimal comma, the words in French
+    assert ">1,0<" in chart and ">1,5<" in chart and f"Réseau (n = {network_n})" in chart
+    await client.post("/language", data={"csrf": csrf, "lang": "en", "next": "/"})
     csv_rows = (await client.get(f"{COUNCIL}/spotlight.csv")).text.splitlines()
     assert csv_rows[0].startswith("region,council,dimension") and csv_rows[1].startswith(",council-cork,talent,1.5,")
 
