@@ -1,12 +1,15 @@
 //! The edge rules, in the Python gateway's order (gateway/limits.py, clustergrowth/web.py), each one
-//! `Rule` in a chain: the request id and metrics outermost, then what hyper leaves to us of HTTP/1.1's
-//! framing rules, security headers, CORS, quotas, the local answers, the body cap, and the service.
+//! a layer around the rules after it: the request id and metrics outermost, then what hyper leaves to
+//! us of HTTP/1.1's framing rules, security headers, CORS, quotas, the local answers, the body cap,
+//! and the service. The chain is static (each layer generic over the next, one future for the whole
+//! request, no boxed future or dynamic call per rule); the rules a configuration leaves out (CORS
+//! without origins, quotas when off) pass requests straight on.
 
 use crate::config::{Config, HostPort};
 use crate::metrics::{method_label, Metrics, CONTENT_TYPE as METRICS_TYPE};
 use crate::proxy::{request_id, Upstream, X_REQUEST_ID};
 use crate::quotas::Quotas;
-use crate::reply::{closing, local, problem, Body, Resp};
+use crate::reply::{closing, local, problem, BoxError, Resp};
 use bytes::Bytes;
 use http::header::{
     self, HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, HOST, RETRY_AFTER, TRANSFER_ENCODING, VARY,
@@ -15,12 +18,8 @@ use http::{Method, Request, Version};
 use http_body_util::BodyExt;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-pub type Req = Request<Body>;
-pub type Answer<'a> = Pin<Box<dyn Future<Output = Resp> + Send + 'a>>;
 
 const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
@@ -42,6 +41,10 @@ pub const MAX_HEAD: usize = 64 << 10;
 const DISCARD_LIMIT: u64 = 1 << 20;
 const LINGER: Duration = Duration::from_millis(500);
 
+/// A request's body as the rules get it: hyper's (a client's), or any other (tests).
+pub trait ReqBody: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static {}
+impl<B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Unpin + 'static> ReqBody for B {}
+
 /// What every rule knows of the request besides the request itself.
 /// Both are header values already (made once per connection and per request), as the service gets them.
 pub struct Ctx {
@@ -60,29 +63,18 @@ impl Ctx {
 #[derive(Clone)]
 struct Route(&'static str);
 
-/// One edge rule: it answers itself, or passes the request on to `next` and may change the answer.
-pub trait Rule: Send + Sync {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a>;
+/// One edge rule and the rules after it: it answers itself, or passes the request on to the next
+/// layer and may change the answer.
+pub trait Layer: Send + Sync {
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a;
 }
 
-/// The rest of the chain after a rule.
-pub struct Next<'a> {
-    rules: &'a [Box<dyn Rule>],
-    end: &'a Router,
-}
-
-impl<'a> Next<'a> {
-    pub fn run(self, req: Req, cx: &'a Ctx) -> Answer<'a> {
-        match self.rules.split_first() {
-            Some((rule, rest)) => rule.call(req, cx, Next { rules: rest, end: self.end }),
-            None => Box::pin(self.end.route(req, cx)),
-        }
-    }
-}
+/// The rules in their order; the body cap hands the whole body to the router.
+type Chain = Framing<SecurityHeaders<Cors<Limits<Local<BodyCap>>>>>;
 
 pub struct Edge {
-    rules: Vec<Box<dyn Rule>>,
-    router: Router,
+    chain: Chain,
+    router: Arc<Router>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -100,20 +92,17 @@ impl Edge {
         };
         let upstreams = cfg.upstreams.iter().map(|(n, u)| (n.clone(), upstream(n, &u.url, u.timeout_s))).collect();
         let describe = (!cfg.describe_url().is_empty()).then(|| upstream("describe", cfg.describe_url(), 10.0));
-        let mut rules: Vec<Box<dyn Rule>> = vec![Box::new(Framing), Box::new(SecurityHeaders)];
-        if !cfg.cors_origins.is_empty() {
-            rules.push(Box::new(Cors { allowed: cfg.cors_origins.iter().cloned().collect() }));
-        }
-        if cfg.rate_limits {
-            rules.push(Box::new(Quotas::new(cfg)?));
-        }
-        rules.push(Box::new(Local { metrics: metrics.clone() }));
-        rules.push(Box::new(BodyCap { max: cfg.max_body_bytes }));
-        Ok(Edge { rules, router: Router { upstreams, describe }, metrics })
+        let router = Arc::new(Router { upstreams, describe });
+        let allowed = (!cfg.cors_origins.is_empty()).then(|| cfg.cors_origins.iter().cloned().collect());
+        let quotas = if cfg.rate_limits { Some(Quotas::new(cfg)?) } else { None };
+        let body_cap = BodyCap { max: cfg.max_body_bytes, router: router.clone() };
+        let local = Local { metrics: metrics.clone(), next: body_cap };
+        let chain = Framing(SecurityHeaders(Cors { allowed, next: Limits { quotas, next: local } }));
+        Ok(Edge { chain, router, metrics })
     }
 
     /// Answers one request and counts it in the RED metrics.
-    pub async fn handle(&self, req: Req, client: HeaderValue) -> Resp {
+    pub async fn handle<B: ReqBody>(&self, req: Request<B>, client: HeaderValue) -> Resp {
         let start = Instant::now();
         let rid = match req.headers().get(X_REQUEST_ID) {
             Some(r) if valid_request_id(r.as_bytes()) => r.clone(),
@@ -122,7 +111,7 @@ impl Edge {
         let method = method_label(req.method().as_str());
         let route = self.router.route_of(req.uri().path());
         let cx = Ctx { client, rid };
-        let mut resp = Next { rules: &self.rules, end: &self.router }.run(req, &cx).await;
+        let mut resp = self.chain.call(req, &cx).await;
         let route = resp.extensions_mut().remove::<Route>().map_or(route, |Route(r)| r);
         resp.headers_mut().insert(X_REQUEST_ID, cx.rid);
         self.metrics.observe(method, route, resp.status().as_u16(), start.elapsed().as_secs_f64());
@@ -140,10 +129,10 @@ fn with_route(mut r: Resp, route: &'static str) -> Resp {
 /// (hyper takes `gzip, chunked` as chunked; the service would get the gzip bytes as they are). And
 /// the head's size cap: hyper checks its buffer only between reads, so a head that came in one read
 /// is measured here (431).
-struct Framing;
+struct Framing<N>(N);
 
 /// The size of a request head as it was sent (request line, fields with ": " and CRLF), near enough.
-fn head_size(req: &Req) -> usize {
+fn head_size<B>(req: &Request<B>) -> usize {
     // the target's length as sent, without formatting it (as Uri's Display would write it)
     let uri = req.uri();
     let scheme = uri.scheme_str().map_or(0, |s| s.len() + 3);
@@ -153,62 +142,70 @@ fn head_size(req: &Req) -> usize {
     line + req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2
 }
 
-impl Rule for Framing {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
-        if head_size(&req) > MAX_HEAD {
-            let detail = format!("the request head is larger than {MAX_HEAD} bytes");
-            return Box::pin(async move { closing(431, "bad-request", "Request header fields too large", &detail) });
+/// Why a request's framing is refused (status and detail), if it is.
+fn bad_framing<B>(req: &Request<B>) -> Option<(u16, String)> {
+    if head_size(req) > MAX_HEAD {
+        return Some((431, format!("the request head is larger than {MAX_HEAD} bytes")));
+    }
+    let h = req.headers();
+    if req.version() == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
+        return Some((400, "HTTP/1.1 requests need exactly one Host header".into()));
+    }
+    let mut codings = h.get_all(TRANSFER_ENCODING).iter();
+    if let Some(first) = codings.next() {
+        if codings.next().is_some() || !first.as_bytes().eq_ignore_ascii_case(b"chunked") {
+            return Some((400, "only Transfer-Encoding: chunked, without Content-Length, is accepted".into()));
         }
-        let h = req.headers();
-        if req.version() == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
-            let detail = "HTTP/1.1 requests need exactly one Host header";
-            return Box::pin(async move { closing(400, "bad-request", "Bad request", detail) });
+    }
+    None
+}
+
+impl<N: Layer> Layer for Framing<N> {
+    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+        match bad_framing(&req) {
+            Some((431, detail)) => closing(431, "bad-request", "Request header fields too large", &detail),
+            Some((status, detail)) => closing(status, "bad-request", "Bad request", &detail),
+            None => self.0.call(req, cx).await,
         }
-        let codings: Vec<&HeaderValue> = h.get_all(TRANSFER_ENCODING).iter().collect();
-        if !codings.is_empty() && (codings.len() > 1 || !codings[0].as_bytes().eq_ignore_ascii_case(b"chunked")) {
-            let detail = "only Transfer-Encoding: chunked, without Content-Length, is accepted";
-            return Box::pin(async move { closing(400, "bad-request", "Bad request", detail) });
-        }
-        next.run(req, cx)
     }
 }
 
 /// Every answer carries the security headers once (a service's own value wins), and the API's
 /// content security policy except on the docs page, which sends its own.
-struct SecurityHeaders;
+struct SecurityHeaders<N>(N);
 
-impl Rule for SecurityHeaders {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
+impl<N: Layer> Layer for SecurityHeaders<N> {
+    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
         let docs = req.uri().path().starts_with("/docs");
-        Box::pin(async move {
-            let mut resp = next.run(req, cx).await;
-            let h = resp.headers_mut();
-            for (k, v) in SECURITY_HEADERS {
-                if let header::Entry::Vacant(e) = h.entry(k) {
-                    e.insert(v);
-                }
+        let mut resp = self.0.call(req, cx).await;
+        let h = resp.headers_mut();
+        for (k, v) in SECURITY_HEADERS {
+            if let header::Entry::Vacant(e) = h.entry(k) {
+                e.insert(v);
             }
-            if !docs {
-                if let header::Entry::Vacant(e) = h.entry(header::CONTENT_SECURITY_POLICY) {
-                    e.insert(API_CSP_VALUE);
-                }
+        }
+        if !docs {
+            if let header::Entry::Vacant(e) = h.entry(header::CONTENT_SECURITY_POLICY) {
+                e.insert(API_CSP_VALUE);
             }
-            resp
-        })
+        }
+        resp
     }
 }
 
 /// The allow-list of web origins: their requests get the CORS headers, their preflights are answered
-/// here (never forwarded), anyone else's preflight is refused.
-struct Cors {
-    allowed: HashSet<String>,
+/// here (never forwarded), anyone else's preflight is refused. Without an allow-list, nothing.
+struct Cors<N> {
+    allowed: Option<HashSet<String>>,
+    next: N,
 }
 
-impl Cors {
+impl<N> Cors<N> {
     /// The allow-list's headers for an answer to `origin`, or the preflight answer.
     fn decide(&self, method: &Method, headers: &HeaderMap) -> Decision {
+        let Some(allowed) = &self.allowed else { return Decision::Nothing };
         let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else { return Decision::Nothing };
-        let allowed = self.allowed.contains(origin);
+        let allowed = allowed.contains(origin);
         if method == Method::OPTIONS && headers.contains_key("access-control-request-method") {
             if !allowed {
                 let detail = format!("origin {origin:?} is not one of this region's web clients");
@@ -231,20 +228,21 @@ impl Cors {
 }
 
 enum Decision {
-    /// No Origin: nothing to add.
+    /// No allow-list, or no Origin: nothing to add.
     Nothing,
     /// Vary: Origin, and the allow headers for a listed origin.
     Add(Option<HeaderValue>),
     Answer(Resp),
 }
 
-impl Rule for Cors {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
-        match self.decide(req.method(), req.headers()) {
-            Decision::Nothing => next.run(req, cx),
-            Decision::Answer(r) => Box::pin(async move { with_route(r, "preflight") }),
-            Decision::Add(origin) => Box::pin(async move {
-                let mut resp = next.run(req, cx).await;
+impl<N: Layer> Layer for Cors<N> {
+    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+        let decision = self.decide(req.method(), req.headers());
+        match decision {
+            Decision::Nothing => self.next.call(req, cx).await,
+            Decision::Answer(r) => with_route(r, "preflight"),
+            Decision::Add(origin) => {
+                let mut resp = self.next.call(req, cx).await;
                 let h = resp.headers_mut();
                 h.append(VARY, HeaderValue::from_static("Origin"));
                 if let Some(origin) = origin {
@@ -255,106 +253,110 @@ impl Rule for Cors {
                     }
                 }
                 resp
-            }),
+            }
         }
     }
 }
 
-impl Rule for Quotas {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
-        if EXEMPT.iter().any(|p| req.uri().path().starts_with(p)) {
-            return next.run(req, cx);
-        }
-        Box::pin(async move {
-            let verdict = self.check(req.method().as_str(), req.headers(), cx.client()).await;
-            let mut resp = match verdict.exceeded {
-                Some((quota, retry)) => {
-                    let detail =
-                        format!("more than {} requests in {} s ({}); slow down", quota.limit, quota.window, quota.name);
-                    let mut r = problem(429, "rate-limited", "Too many requests", &detail, &[("quota", quota.name)]);
-                    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry));
-                    r
-                }
-                None => next.run(req, cx).await,
-            };
-            let h = resp.headers_mut();
-            for (k, v) in verdict.headers {
-                if !h.contains_key(k) {
-                    h.insert(k, HeaderValue::from_str(&v).expect("a header value"));
-                }
+/// The quotas, when on (/healthz, /readyz and /metrics are exempt).
+struct Limits<N> {
+    quotas: Option<Quotas>,
+    next: N,
+}
+
+impl<N: Layer> Layer for Limits<N> {
+    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+        let quotas = match &self.quotas {
+            Some(q) if !EXEMPT.iter().any(|p| req.uri().path().starts_with(p)) => q,
+            _ => return self.next.call(req, cx).await,
+        };
+        let verdict = quotas.check(req.method().as_str(), req.headers(), cx.client()).await;
+        let mut resp = match verdict.exceeded {
+            Some((quota, retry)) => {
+                let detail =
+                    format!("more than {} requests in {} s ({}); slow down", quota.limit, quota.window, quota.name);
+                let mut r = problem(429, "rate-limited", "Too many requests", &detail, &[("quota", quota.name)]);
+                r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry));
+                r
             }
-            resp
-        })
+            None => self.next.call(req, cx).await,
+        };
+        let h = resp.headers_mut();
+        for (k, v) in verdict.headers {
+            if !h.contains_key(k) {
+                h.insert(k, HeaderValue::from_str(&v).expect("a header value"));
+            }
+        }
+        resp
     }
 }
 
 /// /healthz, /readyz and /metrics are answered here.
-struct Local {
+struct Local<N> {
     metrics: Arc<Metrics>,
+    next: N,
 }
 
-impl Rule for Local {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
-        let answer = match req.uri().path() {
+impl<N: Layer> Layer for Local<N> {
+    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+        match req.uri().path() {
             "/healthz" => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), "/healthz"),
             "/readyz" => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), "/readyz"),
             "/metrics" => with_route(local(200, METRICS_TYPE, self.metrics.render()), "/metrics"),
-            _ => return next.run(req, cx),
-        };
-        Box::pin(async move { answer })
+            _ => self.next.call(req, cx).await,
+        }
     }
 }
 
 /// The request body is read here (at most `max` bytes, refused at once by its Content-Length) and
-/// passed on whole; GET, HEAD and OPTIONS pass on no body.
+/// passed on whole to the router; GET, HEAD and OPTIONS pass on no body.
 struct BodyCap {
     max: u64,
+    router: Arc<Router>,
 }
 
-impl Rule for BodyCap {
-    fn call<'a>(&'a self, req: Req, cx: &'a Ctx, next: Next<'a>) -> Answer<'a> {
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-                return next.run(Request::from_parts(parts, crate::reply::empty()), cx).await;
+impl Layer for BodyCap {
+    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+        let (parts, body) = req.into_parts();
+        if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return self.router.route(parts, Bytes::new(), cx).await;
+        }
+        let too_large = |body: B| async move {
+            // read on a little (bounded) so the client, still sending, is not reset before it reads
+            // the answer (what the old front's lingering close did)
+            let _ = tokio::time::timeout(LINGER, read_at_most(body, DISCARD_LIMIT)).await;
+            let detail = format!("the request body is larger than {} bytes", self.max);
+            closing(413, "too-large", "Content too large", &detail)
+        };
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max) {
+            return too_large(body).await; // refused by its length, before reading
+        }
+        let mut body = body;
+        let content = match tokio::time::timeout(BODY_TIMEOUT, read_at_most(&mut body, self.max)).await {
+            Ok(Ok(Some(c))) => c,
+            Ok(Ok(None)) => return too_large(body).await,
+            Ok(Err(e)) => {
+                let detail = format!("the request body could not be read: {e}");
+                return closing(400, "bad-request", "Bad request", &detail);
             }
-            let too_large = |body: Body| async move {
-                // read on a little (bounded) so the client, still sending, is not reset before it reads
-                // the answer (what the old front's lingering close did)
-                let _ = tokio::time::timeout(LINGER, read_at_most(body, DISCARD_LIMIT)).await;
-                let detail = format!("the request body is larger than {} bytes", self.max);
-                closing(413, "too-large", "Content too large", &detail)
-            };
-            let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > self.max) {
-                return too_large(body).await; // refused by its length, before reading
+            Err(_) => {
+                let detail = "the request body could not be read: timed out";
+                return closing(400, "bad-request", "Bad request", detail);
             }
-            let mut body = body;
-            let content = match tokio::time::timeout(BODY_TIMEOUT, read_at_most(&mut body, self.max)).await {
-                Ok(Ok(Some(c))) => c,
-                Ok(Ok(None)) => return too_large(body).await,
-                Ok(Err(e)) => {
-                    let detail = format!("the request body could not be read: {e}");
-                    return closing(400, "bad-request", "Bad request", &detail);
-                }
-                Err(_) => {
-                    let detail = "the request body could not be read: timed out";
-                    return closing(400, "bad-request", "Bad request", detail);
-                }
-            };
-            next.run(Request::from_parts(parts, crate::reply::full(content)), cx).await
-        })
+        };
+        self.router.route(parts, content, cx).await
     }
 }
 
 /// The whole body, or None as soon as it is longer than `max` bytes (the rest is not read).
-async fn read_at_most<B>(mut body: B, max: u64) -> Result<Option<Bytes>, crate::reply::BoxError>
+async fn read_at_most<B>(mut body: B, max: u64) -> Result<Option<Bytes>, BoxError>
 where
-    B: http_body::Body<Data = Bytes, Error = crate::reply::BoxError> + Unpin,
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Unpin,
 {
     let mut out = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
+        if let Ok(data) = frame.map_err(Into::into)?.into_data() {
             if out.len() as u64 + data.len() as u64 > max {
                 return Ok(None);
             }
@@ -372,9 +374,7 @@ pub struct Router {
 }
 
 impl Router {
-    async fn route(&self, req: Req, cx: &Ctx) -> Resp {
-        let (parts, body) = req.into_parts();
-        let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default(); // read whole above
+    async fn route(&self, parts: http::request::Parts, body: Bytes, cx: &Ctx) -> Resp {
         if let Some(rest) = parts.uri.path().strip_prefix("/api/v1/") {
             let name = rest.split('/').next().unwrap_or("");
             return match self.upstreams.get(name) {

@@ -14,7 +14,7 @@ use crate::reply::{problem, Body, BoxError, Resp};
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, HOST, RETRY_AFTER};
 use http::{Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
@@ -126,7 +126,9 @@ type Driver = hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStre
 
 /// One keep-alive connection to a service: the handle requests are sent with, and the connection
 /// itself, which is driven by the request using it (its exchange, then its answer's body) rather
-/// than by a task of its own: one task per request, no wake-ups between two tasks.
+/// than by a task of its own: one task per request, no wake-ups between two tasks. Boxed for its
+/// life (hyper's connection state is most of a kilobyte; an answer's body holds it while it is read,
+/// and would otherwise be copied with every move of the answer).
 struct Link {
     tx: Sender,
     conn: Driver,
@@ -146,7 +148,7 @@ pub struct Pool {
     /// host:port to dial
     address: String,
     connect: Duration,
-    idle: Mutex<Vec<(Instant, Link)>>,
+    idle: Mutex<Vec<(Instant, Box<Link>)>>,
     sweeping: std::sync::atomic::AtomicBool,
     name: Arc<str>,
     metrics: Arc<Metrics>,
@@ -161,7 +163,7 @@ impl Pool {
     }
 
     /// An idle connection that is still open and younger than IDLE_FOR, else a new one.
-    async fn checkout(self: &Arc<Self>) -> Result<Link, Failure> {
+    async fn checkout(self: &Arc<Self>) -> Result<Box<Link>, Failure> {
         if !self.sweeping.swap(true, std::sync::atomic::Ordering::Relaxed) {
             tokio::spawn(sweep(Arc::downgrade(self)));
         }
@@ -182,7 +184,7 @@ impl Pool {
         }
     }
 
-    async fn dial(&self) -> Result<Link, Failure> {
+    async fn dial(&self) -> Result<Box<Link>, Failure> {
         self.metrics.dialled(&self.name);
         let stream = match tokio::time::timeout(self.connect, tokio::net::TcpStream::connect(&self.address)).await {
             Ok(Ok(s)) => s,
@@ -193,10 +195,10 @@ impl Pool {
         let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Failure::Dial(describe(&e)))?;
-        Ok(Link { tx, conn })
+        Ok(Box::new(Link { tx, conn }))
     }
 
-    fn checkin(&self, link: Link) {
+    fn checkin(&self, link: Box<Link>) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE && !link.tx.is_closed() {
             idle.push((Instant::now(), link));
@@ -222,12 +224,12 @@ async fn sweep(pool: std::sync::Weak<Pool>) {
 /// its connection).
 struct Returning {
     inner: hyper::body::Incoming,
-    link: Option<Link>,
+    link: Option<Box<Link>>,
     pool: Arc<Pool>,
 }
 
 impl Returning {
-    fn new(inner: hyper::body::Incoming, link: Link, pool: Arc<Pool>) -> Returning {
+    fn new(inner: hyper::body::Incoming, link: Box<Link>, pool: Arc<Pool>) -> Returning {
         let mut r = Returning { inner, link: Some(link), pool };
         r.done_if_ended();
         r
@@ -276,11 +278,11 @@ impl http_body::Body for Returning {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        http_body::Body::is_end_stream(&self.inner)
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        http_body::Body::size_hint(&self.inner)
     }
 }
 
@@ -504,24 +506,57 @@ impl Upstream {
         } else {
             self.breaker.success();
         }
-        let (mut parts, incoming) = resp.into_parts();
+        let (mut parts, inner) = resp.into_parts();
         drop_hop_by_hop(&mut parts.headers);
         // room for what the rules add on the way out (security headers, CSP, request id) at once
         parts.headers.reserve(ADDED_ON_ANSWERS);
-        let (breaker, name, rid) = (self.breaker.clone(), self.name.clone(), rid.clone());
-        let body: Body = incoming
-            .map_err(move |e| -> BoxError {
-                breaker.failure();
+        let body = FromService { inner, breaker: self.breaker.clone(), name: self.name.clone(), rid: rid.clone() };
+        http::Response::from_parts(parts, Body::Service(body))
+    }
+}
+
+/// A service's answer body as the client gets it: a service that breaks it off counts as a failure
+/// of the service, and is logged.
+pub struct FromService {
+    inner: Returning,
+    breaker: Arc<Breaker>,
+    name: Arc<str>,
+    rid: HeaderValue,
+}
+
+impl http_body::Body for FromService {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match polled {
+            Poll::Ready(Some(Err(e))) => {
+                self.breaker.failure();
                 let why = e.to_string();
+                let rid = self.rid.to_str().unwrap_or("-");
                 log::log(
                     WARN,
                     "upstream broke off its answer",
-                    &[("upstream", &name), ("request_id", rid.to_str().unwrap_or("-")), ("error", &why)],
+                    &[("upstream", &self.name), ("request_id", rid), ("error", &why)],
                 );
-                Box::new(e)
-            })
-            .boxed();
-        http::Response::from_parts(parts, body)
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::Body::size_hint(&self.inner)
     }
 }
 
@@ -539,6 +574,7 @@ fn describe(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     const RID: HeaderValue = HeaderValue::from_static("rid");
     const CLIENT: HeaderValue = HeaderValue::from_static("127.0.0.1");

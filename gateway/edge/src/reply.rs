@@ -1,23 +1,58 @@
-//! Answers made here: the body type every rule passes on, RFC 9457 problems, local answers.
+//! Answers made here: the body every answer has, RFC 9457 problems, local answers.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body::Frame;
+use http_body_util::Full;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type Body = BoxBody<Bytes, BoxError>;
 pub type Resp = Response<Body>;
 
 const PROBLEM_PREFIX: &str = "https://smeclustergrowth.eu/problems/";
 
-pub fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into()).map_err(|never| match never {}).boxed()
+/// An answer's body: made here, whole, or a service's, passed on as it is read. (An enum rather than a
+/// boxed body: no allocation and no dynamic call per answer.)
+pub enum Body {
+    Whole(Full<Bytes>),
+    Service(crate::proxy::FromService),
 }
 
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Body::Whole(b) => Pin::new(b).poll_frame(cx).map_err(|never| match never {}),
+            Body::Service(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Whole(b) => http_body::Body::is_end_stream(b),
+            Body::Service(b) => http_body::Body::is_end_stream(b),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Body::Whole(b) => http_body::Body::size_hint(b),
+            Body::Service(b) => http_body::Body::size_hint(b),
+        }
+    }
+}
+
+pub fn full(data: impl Into<Bytes>) -> Body {
+    Body::Whole(Full::new(data.into()))
+}
+
+#[cfg(test)]
 pub fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
+    full(Bytes::new())
 }
 
 /// A whole local answer.

@@ -15,7 +15,6 @@
 use crate::edge::Edge;
 use crate::log::{self, INFO, WARN};
 use crate::reply::{problem, Body, Resp};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -216,11 +215,10 @@ async fn connection<I>(
         let (edge, conn, client) = (e.clone(), c.clone(), client.clone());
         async move {
             conn.begin(req.version() == http::Version::HTTP_2);
-            let req = req.map(|b| b.map_err(Into::into).boxed());
             let resp = edge.handle(req, client).await;
             // the request is over when its answer has been sent (or dropped)
             let done = Finished(conn);
-            Ok::<_, Infallible>(resp.map(move |inner| Tracked { inner, _done: done }.boxed()))
+            Ok::<_, Infallible>(resp.map(move |inner| Tracked { inner, _done: done }))
         }
     });
     let served = builder.serve_connection(TokioIo::new(stream), svc);
