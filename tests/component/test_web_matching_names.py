@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
 from services.matching import handlers as h
+from tests.component.test_web_matching_host import FORM, assessed_sme, challenges, error_at
 from tests.component.test_web_pages import sign_in
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import pid
+from tests.helpers import eventually, pid
 
 API = "/api/v1/matching"
 ORG = "Cork Precision Tooling"  # the demo SME member's organisation
@@ -103,3 +104,63 @@ async def test_proposals_an_engagement_and_the_round_report_name_the_candidate_e
     assert "Chiara Rossi" not in (await client.get("/matching/matches")).text
     r = await client.get(f"/matching/matches/{h.match_id(rid, chiara)}")
     assert r.status_code == 404 and "Chiara Rossi" not in r.text
+
+
+def supervisor_options(html: str) -> list[tuple[str, str]]:
+    """The post form's list of supervisors: (value, words) of each option after 'None'."""
+    found = re.search(r'<select id="supervisor" name="supervisor"[^>]*>(.*?)</select>', html, re.S)
+    assert found, "no list of supervisors"
+    return re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', found.group(1))
+
+
+async def test_the_post_form_lists_the_academics_who_offer_supervision_else_asks_for_an_id(
+    client: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    csrf = await sign_in(client, "demo-sme")
+    await assessed_sme(client, csrf, "3", ORG)  # 3 of 5: no draft suggested
+    page = (await client.get("/matching/hosting/new")).text
+    assert '<input type="text" id="supervisor" name="supervisor"' in page  # nobody offers supervision yet
+    assert '<select id="supervisor"' not in page
+
+    deniz = {"kind": "academic", "display_name": "Dr Deniz Yılmaz", "skills": ["Tribology", "CAD"], **SPAN}
+    for sub, role, body in (
+        ("deniz", "academic", deniz),
+        ("prof", "academic", {"kind": "academic", **SPAN}),  # no name, no skills: shown by id
+        ("stu", "student", {"kind": "student", "display_name": "Chiara Rossi", "skills": ["cad"], **SPAN}),
+    ):
+        r = await client.put(f"{API}/candidates/me", json=body, headers={"Authorization": token(sub, role)})
+        assert r.status_code == 200, r.text
+    page = (await client.get("/matching/hosting/new")).text
+    assert '<select id="supervisor" name="supervisor" aria-describedby="supervisor-hint">' in page
+    assert 'id="supervisor-hint">The academics who offer supervision here, with their expertise.' in page
+    # by name (an unnamed one by id), the student never
+    assert supervisor_options(page) == [(pid("deniz"), "Dr Deniz Yılmaz · cad, tribology"), (pid("prof"), pid("prof"))]
+    assert "Chiara Rossi" not in page and '<option value="">None (change of perspective)</option>' in page
+
+    before = await challenges(client, token)
+    form = {"csrf": csrf, **FORM, "programme": "consultancy", "capacity": "2", "sme_id": ""}
+    sme_id = re.search(r'<option value="([^"]+)" selected>Cork Precision Tooling</option>', page)
+    assert sme_id, "the member's one SME chosen"
+    form["sme_id"] = sme_id.group(1)
+    # none chosen for a consultancy: the API's reason at the list, nothing chosen
+    r = await client.post("/matching/hosting/new", data=form | {"supervisor": ""})
+    assert r.status_code == 422 and "needs a supervising academic" in error_at(r.text, "supervisor")
+    listed = re.search(r'<select id="supervisor".*?</select>', r.text, re.S)
+    assert listed and " selected" not in listed.group(0)
+
+    async def student_refused() -> bool:  # a value the list never offers (a student's id), sent all the same
+        r = await client.post("/matching/hosting/new", data=form | {"supervisor": pid("stu")})
+        assert r.status_code == 422
+        if "is not an academic who offers supervision" not in error_at(r.text, "supervisor"):
+            return False  # the SME not yet known to matching (mapping's SMEAssessed): refused at sme_id first
+        assert f'<option value="{pid("stu")}" selected>{pid("stu")}</option>' in r.text  # kept, at its field
+        return True
+
+    await eventually(student_refused, 30, "the student refused as supervisor")
+    assert await challenges(client, token) == before  # nothing written
+
+    r = await client.post("/matching/hosting/new", data=form | {"supervisor": pid("deniz")})
+    assert r.status_code == 303, r.text
+    cid = r.headers["location"].split("/")[-1].split("?")[0]
+    [made] = [c for c in await challenges(client, token) if c["id"] == cid]
+    assert (made["supervisor"], made["programme"]) == (pid("deniz"), "consultancy")

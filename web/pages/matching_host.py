@@ -1,6 +1,8 @@
 """Matching for the host side: the challenges a person hosts (their SME's, the ones they supervise; every
 one for the coordinator), posting a challenge for one of their SMEs, completing and publishing a draft
 suggested from an assessment (guarded by the ETag read, so a change made meanwhile is never overwritten),
+each naming its supervising academic from a list of those who offer supervision (a typed platform id while
+none does),
 and the applicants of a challenge (the candidates who rank it, by their display name) with the host's
 ranking of them (a numbered form, saved with If-Match)."""
 
@@ -141,6 +143,12 @@ def routes(web: Web) -> list[Route]:
         """The IP templates the API offers (key: its terms in English, shown when the page has no words)."""
         return dict(await page.api.get("/matching/ip-templates"))
 
+    async def supervisors(page: Page) -> list[dict[str, Any]]:
+        """The academics who offer supervision here (the API's first page of 200), by name (else id), for the
+        form's list; none: the form asks for a platform id instead."""
+        found = await page.api.get("/matching/supervisors", {"limit": MAX_LIST})
+        return sorted(found, key=lambda a: ((a["display_name"] or a["id"]).casefold(), a["id"]))
+
     async def my_smes(page: Page) -> list[dict[str, Any]]:
         found = await page.api.get("/mapping/smes", {"limit": MAX_LIST})
         return sorted(found, key=lambda s: s["legal_name"])
@@ -169,6 +177,7 @@ def routes(web: Web) -> list[Route]:
             allowed=allowed,
             draft=None,
             smes=smes,
+            supervisors=await supervisors(page) if allowed and smes else [],
             templates=await ip_templates(page) if allowed else {},
             form=form,
             errors=errors or {},
@@ -223,6 +232,7 @@ def routes(web: Web) -> list[Route]:
             allowed=page.session.has(*POSTERS),
             draft=draft,
             smes=[],
+            supervisors=await supervisors(page) if page.session.has(*POSTERS) else [],
             templates=await ip_templates(page),
             form=form,
             errors=errors or {},
