@@ -161,11 +161,12 @@ def routes(web: Web) -> list[Route]:
             return None
         return page.render("error.html", 403, message=page._("These pages are for the region's training coordinators."))
 
-    async def practice_names(page: Page) -> dict[str, str]:
+    async def practice_names(page: Page) -> tuple[dict[str, str], str]:
+        """The practices by id, named in the page's language, and the language the API says they are in."""
         listed = await page.api.get("/training/instruments")
         latest = next(i for i in listed if i["id"] == INSTRUMENT)["versions"][-1]
-        inst = await page.api.get(f"/training/instruments/{INSTRUMENT}/{latest}")
-        return {p["id"]: p["name"] for a in inst["areas"] for p in a["practices"]}
+        inst = await page.api.get(f"/training/instruments/{INSTRUMENT}/{latest}", {"lang": page.lang})
+        return {p["id"]: p["name"] for a in inst["areas"] for p in a["practices"]}, str(inst.get("lang") or "en")
 
     async def overview(page: Page) -> Response:
         if no := refused(page):
@@ -178,6 +179,7 @@ def routes(web: Web) -> list[Route]:
         page: Page, form: dict[str, str], errors: dict[str, str], problem: Problem | None = None, status: int = 200
     ) -> Response:
         rows = row_count(form)
+        practices, practices_lang = await practice_names(page)
         return page.render(
             "training/module_new.html",
             status,
@@ -185,7 +187,8 @@ def routes(web: Web) -> list[Route]:
             rows=rows,
             errors=errors,
             problem=problem,
-            practices=await practice_names(page),
+            practices=practices,
+            practices_lang=practices_lang,
             chosen=set(form.get("practices", "").split()) if "practices" in form else set(),
             formats=format_names(page),
             max_sessions=MAX_SESSIONS,
