@@ -105,6 +105,8 @@ def test_an_sme_posts_publishes_and_ranks_its_applicants(
             switch_language(page, lang)
             for name, path in pages.items():
                 page.goto(f"{stack}{path}")
+                if name == "post":  # the academics who rank the challenge offer supervision: listed by name
+                    assert page.locator("select#supervisor option", has_text="Dr Ines Duarte").count() == 1
                 no_violations(axe, page, f"matching {name} {lang}")
                 shoot(page, f"matching-{name}-{lang}")
             page.fill("input.rank >> nth=0", "7")  # two applicants: 1 or 2
