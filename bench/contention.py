@@ -365,7 +365,8 @@ def _merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: argparse.Namespace) -> dict[str, Any]:
     """Every phase in rounds, each server in turn within a round, so that the load of a shared machine
-    (which moves by the minute) falls on the platform and the baseline alike."""
+    (which moves by the minute) falls on the platform and the baseline alike; each round starts with the
+    next server (none always runs after the same one, e.g. while the split worker drains its backlog)."""
     day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
     common = {"day0": day0, "connections": a.connections, "threads": a.threads}
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {"uncontended": [], "contended": []} for n in servers}
@@ -383,8 +384,10 @@ def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: ar
             **common,
         )
     each = max(1.0, a.seconds / a.rounds)
+    names = list(servers)
     for r in range(a.rounds):
-        for name, srv in servers.items():
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # each round starts with the next server
+            srv = servers[name]
             at = {"ids": srv["ids"], "auth": srv["auth"], "pid": srv["pid"], "seconds": each, **common}
             at |= {"beside": srv.get("beside"), "data": srv.get("data")}
             # offsets keep the slots apart: each round's uncontended slots (at most 1,000/s) and the
@@ -392,6 +395,15 @@ def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: ar
             runs[name]["uncontended"].append(load(wrk, srv["url"], work, slots=0, offset=200_000 + 20_000 * r, **at))
             runs[name]["contended"].append(load(wrk, srv["url"], work, slots=a.slots, offset=100_000, **at))
     return {n: {phase: _merged(rs) for phase, rs in by.items()} for n, by in runs.items()}
+
+
+def _checkout(ref: str, into: Path) -> Path:
+    """The tracked files of commit ``ref`` in ``into`` (``git archive``: the repository is not touched)."""
+    into.mkdir()
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", ref], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def _switches(on: bool) -> dict[str, str]:
@@ -424,13 +436,13 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     bare_dir = data / "bare"
     bare_dir.mkdir()
     bare_ids = [f"desk-{i}" for i in range(a.desks)]
-    ports = {n: _free_port() for n in ("platform", "api", "worker", "bare")}
+    ports = {n: _free_port() for n in ("platform", "api", "worker", "bare", "ref_api", "ref_worker")}
     url = {n: f"http://127.0.0.1:{port}" for n, port in ports.items()}
     procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(name: str, cmd: list[str], e: dict[str, str] | None = None) -> None:
+    def start(name: str, cmd: list[str], e: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         with open(data / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
-            procs[name] = subprocess.Popen(cmd, env=e, stderr=log, stdout=log)
+            procs[name] = subprocess.Popen(cmd, env=e, stderr=log, stdout=log, cwd=cwd)
 
     try:
         start("platform", [CLI, "run", "--port", str(ports["platform"])], env)
@@ -441,7 +453,21 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             _ready(url["worker"], procs["worker"])
         )  # the worker has migrated the shared stores before the API starts
         start("api", [CLI, "run", "--port", str(ports["api"])], api_env)
-        for n in ("platform", "api", "bare"):
+        if a.against:
+            # the same split deployment, from the tracked files of another commit (the API process is the one
+            # compared; its worker is that commit's too)
+            commit = subprocess.run(
+                ["git", "rev-parse", "--verify", f"{a.against}^{{commit}}"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            out["against"] = {"ref": a.against, "commit": commit}
+            tree = _checkout(commit, data / "ref")
+            ref_cli = [sys.executable, "-c", "from instance.cli import main; main()", "run", "--port"]
+            ref_dir = data / "split-ref"
+            ref_base = {**base, "PYTHONPATH": str(tree), "CG_DATA_DIR": str(ref_dir)}
+            start("ref_worker", [*ref_cli, str(ports["ref_worker"])], {**ref_base, **_switches(True)}, tree)
+            asyncio.run(_ready(url["ref_worker"], procs["ref_worker"]))
+            start("ref_api", [*ref_cli, str(ports["ref_api"])], {**ref_base, **_switches(False)}, tree)
+        for n in ("platform", "api", "bare", *(("ref_api",) if a.against else ())):
             asyncio.run(_ready(url[n], procs[n]))
         ids, user = asyncio.run(_platform_setup(url["platform"], env, a.desks))
         split_ids, split_user = asyncio.run(_platform_setup(url["api"], api_env, a.desks))
@@ -460,6 +486,17 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             },
             "bare": {"url": url["bare"], "ids": bare_ids, "auth": "", "pid": procs["bare"].pid},
         }
+        if a.against:
+            ref_env = {**api_env, "CG_DATA_DIR": str(data / "split-ref")}
+            ref_ids, ref_user = asyncio.run(_platform_setup(url["ref_api"], ref_env, a.desks))
+            servers["split_at_ref"] = {
+                "url": url["ref_api"],
+                "ids": ref_ids,
+                "auth": ref_user,
+                "pid": procs["ref_api"].pid,
+                "beside": {"worker": procs["ref_worker"].pid},
+                "data": data / "split-ref",
+            }
         out.update(_interleaved(wrk, data, servers, a))
         out["split"]["backlog_drained"] = drained(split_dir)
         out["split"]["worker_idle_cpu_share"] = idle_share(procs["worker"].pid)
@@ -476,6 +513,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
 
     p, s, b = out["platform"], out["split"], out["bare"]
     stores = [*sorted((data / "platform").rglob("*.sqlite")), *sorted(split_dir.rglob("*.sqlite"))]
+    stores += sorted((data / "split-ref").rglob("*.sqlite"))  # with --against
     confirmed, overlaps = double_bookings([*stores, bare_dir / "bare.sqlite"])
     out["confirmed_bookings"] = confirmed
     out["double_bookings"] = overlaps
@@ -491,6 +529,14 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     out["ratio_cpu_per_request_bare_to_split_api_plus_worker"] = round(
         bu["server_cpu_ms_per_request"] / (su["server_cpu_ms_per_request"] + su["worker_cpu_ms_per_request"]), 3
     )
+    if a.against:
+        ru = out["split_at_ref"]["uncontended"]
+        out["against"] |= {
+            "ratio_split_api_at_ref_to_bare": round(ru["bookings_per_s"] / bu["bookings_per_s"], 3),
+            "ratio_cpu_per_request_ref_to_split_api": round(
+                ru["server_cpu_ms_per_request"] / su["server_cpu_ms_per_request"], 3
+            ),
+        }
     out["ratio_contended_to_uncontended"] = round(p["contended"]["requests_per_s"] / pu["requests_per_s"], 3)
     out["ratio_contended_to_uncontended_split"] = round(s["contended"]["requests_per_s"] / su["requests_per_s"], 3)
     out["target"] = TARGET
@@ -591,6 +637,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="also sample the all-in-one platform and the split API with py-spy (two phases more)",
     )
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="also run the split API of this commit (e.g. HEAD~1) in the same rounds: a change's effect, same load",
+    )
     a = p.parse_args(argv)
     result = run(a)
     path = write_result("contention", result)
@@ -611,6 +662,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(split x{result['ratio_contended_to_uncontended_split']}; target >= 0.5); "
         f"double bookings {result['double_bookings']} of {result['confirmed_bookings']} confirmed  [{path}]"
     )
+    if a.against:
+        ru, vs = result["split_at_ref"]["uncontended"], result["against"]
+        print(
+            f"contention: split API at {a.against} {ru['bookings_per_s']}/s ({ru['server_cpu_ms_per_request']} ms) "
+            f"-> x{vs['ratio_split_api_at_ref_to_bare']}; CPU per request {a.against} / this code: "
+            f"x{vs['ratio_cpu_per_request_ref_to_split_api']}"
+        )
     return result
 
 
