@@ -399,6 +399,11 @@ def routes(web: Web) -> list[Route]:
         council = await page.api.get(f"/councils/councils/{cid}")
         i, etag = await page.api.get_tagged(f"/councils/councils/{cid}/initiatives/{iid}")
         manager = is_manager(page, council)
+        names: dict[str, str] = {}  # the co-sponsors' names: this region's councils, partners' by city
+        if i["co_sponsors"]:
+            network = await page.api.get("/councils/network/councils", {"limit": MAX_LIST})
+            names |= {c["council_id"]: c.get("city") or c["council_id"] for c in network}
+            names |= {c["id"]: c["name"] for c in await page.api.get("/councils/councils", {"limit": MAX_LIST})}
         about: list[dict[str, Any]] = []
         if manager:
             found = await page.api.get(f"/councils/councils/{cid}/decisions", {"lang": page.lang, "limit": 50})
@@ -419,6 +424,7 @@ def routes(web: Web) -> list[Route]:
             status,
             council=council,
             i=i,
+            names=names,
             etag=form.get("etag", etag) if form else etag,
             manager=manager,
             about=about,
