@@ -15,7 +15,8 @@ worker's is reported beside it, with the outbox backlog and the consumers' lag a
 (did it keep up?). All servers are up together and every phase runs in rounds, each server in turn,
 so that the load of the shared machine falls on all alike.
 After each run the server's own store is read back: any two overlapping confirmed bookings of one
-resource are a double booking.
+resource are a double booking. ``--against REF`` adds the split API of another commit (its tracked
+files) to the same rounds: a change's effect measured under the same load.
 """
 
 from __future__ import annotations
