@@ -95,7 +95,8 @@ class Profile(Strict):
         min_length=1,
         max_length=100,
         pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="the name the hosts of the challenges you rank see (else your platform id)",
+        description="the name shown (else your platform id) to the hosts of the challenges you rank and of your "
+        "matches, and to the coordinator; an academic's also to those who post challenges (GET /supervisors)",
     )
     skills: list[Skill] = Field(default_factory=list, max_length=30, description="skills or expertise")
     languages: list[Language] = Field(min_length=1, max_length=8)
