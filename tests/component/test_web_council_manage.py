@@ -120,7 +120,13 @@ async def test_checking_in_drafting_and_closing_a_meeting(client: httpx.AsyncCli
     url = r.headers["location"].split("?")[0]
     people = await members(client, token)
     chair = sorted(people.values())[0]  # any active member
+    mid = url.rsplit("/", 1)[1]
+    member = {"Authorization": token("seed-cork-sme-2", "sme_member")}  # a seeded member of the council
+    r = await client.post(f"{API}/meetings/{mid}/registrations", headers=member)
+    assert r.status_code == 201, r.text
     page = (await client.get(url)).text
+    assert re.search(r'<th scope="row">[^<]+</th><td>a seat</td>', page)  # registrations, with names
+    assert f'<th scope="row">{r.json()["registration"]["person"]}</th>' not in page  # named, not by id
     # check-in opens at 09:00 Dublin time, 60 minutes before 10:00 (in English: "Thursday, July 10, 2031 ...")
     assert "Check-in opens at " in page and "9:00" in page.split("Check-in opens at ")[1][:60]
     assert page.count('<option value="p-') >= len(people)  # members to check in and to own action items

@@ -255,6 +255,11 @@ def routes(web: Web) -> list[Route]:
             methods={"endorsement": page._("endorsement"), "vote": page._("vote")},
             options={"endorse": page._("endorse"), "object": page._("object"), "abstain": page._("abstain")},
             item_statuses={"open": page._("open"), "done": page._("done"), "dropped": page._("dropped")},
+            registration_statuses={
+                "registered": page._("a seat"),
+                "waitlisted": page._("on the waiting list"),
+                "lapsed": page._("lapsed: no longer a member"),
+            },
             here=f"/councils/{cid}/meetings/{mid}",
         )
 
