@@ -14,8 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from clustergrowth.settings import RuntimeSettings
+from clustergrowth.store.port import put
 from instance.app import create_app
 from services.matching import handlers as h
+from services.matching import store as st
 from tests.component.test_web_matching_host import FORM, assessed_sme, challenges, error_at
 from tests.component.test_web_pages import sign_in
 from tests.conftest import TokenFactory, asgi_client
@@ -136,6 +138,7 @@ async def test_the_post_form_lists_the_academics_who_offer_supervision_else_asks
     # by name (an unnamed one by id), the student never
     assert supervisor_options(page) == [(pid("deniz"), "Dr Deniz Yılmaz · cad, tribology"), (pid("prof"), pid("prof"))]
     assert "Chiara Rossi" not in page and '<option value="">None (change of perspective)</option>' in page
+    assert 'id="supervisor_id"' not in page  # every one is listed: no id to type
 
     before = await challenges(client, token)
     form = {"csrf": csrf, **FORM, "programme": "consultancy", "capacity": "2", "sme_id": ""}
@@ -164,3 +167,44 @@ async def test_the_post_form_lists_the_academics_who_offer_supervision_else_asks
     cid = r.headers["location"].split("/")[-1].split("?")[0]
     [made] = [c for c in await challenges(client, token) if c["id"] == cid]
     assert (made["supervisor"], made["programme"]) == (pid("deniz"), "consultancy")
+
+
+async def test_with_more_academics_than_the_list_holds_the_form_also_takes_a_typed_id(
+    client: httpx.AsyncClient, token: TokenFactory, app: FastAPI
+) -> None:
+    store = app.state.matching.store
+    ids = sorted(pid(f"acad-{n}") for n in range(201))  # one more than the API's page of 200
+    for n, i in enumerate(ids):
+        profile = {"_id": i, "kind": "academic", "display_name": f"Academic {n:03}", "skills": [], "languages": ["en"]}
+        await put(store, st.CANDIDATES, profile | {"preferences": []})
+    student = {"kind": "student", **SPAN}
+    assert (
+        await client.put(f"{API}/candidates/me", json=student, headers={"Authorization": token("stu", "student")})
+    ).is_success
+    csrf = await sign_in(client, "demo-sme")
+    sme = await assessed_sme(client, csrf, "3", ORG)
+    page = (await client.get("/matching/hosting/new")).text
+    listed = [value for value, _ in supervisor_options(page)]
+    assert listed == ids[:200]  # the first page by id ("Academic 000" ... "Academic 199" by name)
+    assert 'id="supervisor_id" name="supervisor_id"' in page
+    assert "More academics offer supervision here than the list shows." in page
+
+    before = await challenges(client, token)
+    form = {"csrf": csrf, **FORM, "programme": "consultancy", "capacity": "2", "sme_id": sme, "supervisor": ids[0]}
+
+    async def student_refused() -> bool:  # a typed id is sent instead of the list's choice; its reason at it
+        r = await client.post("/matching/hosting/new", data=form | {"supervisor_id": pid("stu")})
+        assert r.status_code == 422
+        if "is not an academic who offers supervision" not in error_at(r.text, "supervisor_id"):
+            return False  # the SME not yet known to matching: refused at sme_id first
+        assert error_at(r.text, "supervisor") == ""  # the list's choice is not what was refused
+        return True
+
+    await eventually(student_refused, 30, "the typed student refused as supervisor")
+    assert await challenges(client, token) == before  # nothing written
+
+    r = await client.post("/matching/hosting/new", data=form | {"supervisor_id": f" {ids[200]} "})
+    assert r.status_code == 303, r.text
+    cid = r.headers["location"].split("/")[-1].split("?")[0]
+    [made] = [c for c in await challenges(client, token) if c["id"] == cid]
+    assert made["supervisor"] == ids[200]  # the one the list leaves out

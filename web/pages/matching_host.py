@@ -49,11 +49,14 @@ async def read_tagged(page: Page, path: str, params: dict[str, Any] | None = Non
     return r.json(), r.headers.get("etag", "")
 
 
-def api_fields(p: Problem) -> dict[str, str]:
-    """The API's reasons by form field: ``languages.0`` is the languages field (the first reason kept)."""
+def api_fields(p: Problem, form: dict[str, str] | None = None) -> dict[str, str]:
+    """The API's reasons by form field: ``languages.0`` is the languages field (the first reason kept); the
+    supervisor's at the typed platform id when one was typed (it was sent instead of the list's choice)."""
     out: dict[str, str] = {}
     for k, v in p.fields.items():
         out.setdefault(re.split(r"[.\[]", k)[0], v)
+    if form and form.get("supervisor_id", "").strip() and "supervisor" in out:
+        out["supervisor_id"] = out.pop("supervisor")
     return out
 
 
@@ -108,7 +111,7 @@ def challenge_body(
         "ends_on": form.get("ends_on", ""),
         "capacity": capacity,
         "ip_template": form.get("ip_template"),
-        "supervisor": form.get("supervisor", "").strip() or None,
+        "supervisor": form.get("supervisor_id", "").strip() or form.get("supervisor", "").strip() or None,
     }
     if sme_ids is not None:
         body["sme_id"] = form.get("sme_id")
@@ -143,11 +146,20 @@ def routes(web: Web) -> list[Route]:
         """The IP templates the API offers (key: its terms in English, shown when the page has no words)."""
         return dict(await page.api.get("/matching/ip-templates"))
 
-    async def supervisors(page: Page) -> list[dict[str, Any]]:
+    async def supervisors(page: Page) -> tuple[list[dict[str, Any]], bool]:
         """The academics who offer supervision here (the API's first page of 200), by name (else id), for the
-        form's list; none: the form asks for a platform id instead."""
-        found = await page.api.get("/matching/supervisors", {"limit": MAX_LIST})
-        return sorted(found, key=lambda a: ((a["display_name"] or a["id"]).casefold(), a["id"]))
+        form's list (none: the form asks for a platform id instead), and whether more do (a next page: the
+        form then also takes the platform id of one the list leaves out)."""
+        headers = {"Authorization": f"Bearer {page.api.token}"} if page.api.token else {}
+        r = await page.api.client.get("/api/v1/matching/supervisors", params={"limit": MAX_LIST}, headers=headers)
+        if r.status_code >= 400:
+            raise localise(Problem.from_response(r), page.lang)
+        found = sorted(r.json(), key=lambda a: ((a["display_name"] or a["id"]).casefold(), a["id"]))
+        return found, 'rel="next"' in r.headers.get("link", "")
+
+    async def supervisor_choices(page: Page, allowed: bool) -> dict[str, Any]:
+        found, more = await supervisors(page) if allowed else ([], False)
+        return {"supervisors": found, "more_supervisors": more}
 
     async def my_smes(page: Page) -> list[dict[str, Any]]:
         found = await page.api.get("/mapping/smes", {"limit": MAX_LIST})
@@ -177,7 +189,7 @@ def routes(web: Web) -> list[Route]:
             allowed=allowed,
             draft=None,
             smes=smes,
-            supervisors=await supervisors(page) if allowed and smes else [],
+            **await supervisor_choices(page, allowed and bool(smes)),
             templates=await ip_templates(page) if allowed else {},
             form=form,
             errors=errors or {},
@@ -202,7 +214,7 @@ def routes(web: Web) -> list[Route]:
         except Problem as p:
             if p.status == 401 or p.status >= 500:
                 raise
-            return await post_page(page, form, api_fields(p), p, status=p.status)
+            return await post_page(page, form, api_fields(p, form), p, status=p.status)
         return page.redirect(f"/matching/challenges/{made['id']}?done=posted")
 
     async def draft_page(
@@ -232,7 +244,7 @@ def routes(web: Web) -> list[Route]:
             allowed=page.session.has(*POSTERS),
             draft=draft,
             smes=[],
-            supervisors=await supervisors(page) if page.session.has(*POSTERS) else [],
+            **await supervisor_choices(page, page.session.has(*POSTERS)),
             templates=await ip_templates(page),
             form=form,
             errors=errors or {},
@@ -258,7 +270,7 @@ def routes(web: Web) -> list[Route]:
                 raise
             if p.status in STALE:  # changed (or published) since it was read: say so, keep what was typed
                 return await draft_page(page, form, {}, p, status=p.status, stale=True)
-            return await draft_page(page, form, api_fields(p), p, status=p.status)
+            return await draft_page(page, form, api_fields(p, form), p, status=p.status)
         return page.redirect(f"/matching/challenges/{cid}?done=published")
 
     async def applicants_page(
