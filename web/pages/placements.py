@@ -26,6 +26,7 @@ MAX_OBJECTIVES = 10
 MAX_PARTS = 4
 MAX_TEXT = 4000
 MAX_NOTE = 1000
+MAX_NAME = 100  # an applicant's name (the API's bound)
 TOPIC = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 PARTIES = ("applicant", "host", "sending_intermediary", "host_intermediary")
 
@@ -181,7 +182,8 @@ def routes(web: Web) -> list[Route]:
         )
 
     async def apply_form(page: Page) -> Response:
-        return await apply_page(page, {"languages": page.lang}, {})
+        signed_in_as = str(page.session.who.get("name") or "")[:MAX_NAME]  # offered, the person may change it
+        return await apply_page(page, {"languages": page.lang, "name": signed_in_as}, {})
 
     async def apply(page: Page) -> Response:
         form = await page.form()
@@ -193,6 +195,11 @@ def routes(web: Web) -> list[Route]:
         if form.get("kind") not in ("sme_staff", "new_entrepreneur"):
             errors["kind"] = _("Choose what describes you.")
         body["kind"] = form.get("kind")
+        name = form.get("name", "").strip()
+        if len(name) > MAX_NAME:
+            errors["name"] = _("A name is at most 100 characters.")
+        elif name:
+            body["name"] = name
         if form.get("business_started"):
             try:
                 body["business_started"] = date.fromisoformat(form["business_started"]).isoformat()
@@ -207,7 +214,7 @@ def routes(web: Web) -> list[Route]:
                 raise
             if p.status == 409:
                 p.detail = _("You have applied already: one application each.")
-            known = {"kind", "business_started", "offers", "seeks", "languages", "statement"}
+            known = {"kind", "name", "business_started", "offers", "seeks", "languages", "statement"}
             return await apply_page(page, form, first_field(p, known), p, p.status)
         return page.redirect("/placements?done=applied")
 
@@ -287,6 +294,7 @@ def routes(web: Web) -> list[Route]:
             "training/placements/coordinate.html",
             status,
             applicants=applicants,
+            applicant_names={a["id"]: a.get("name") or a["person"] for a in applicants},
             hosts=hosts,
             host_names=names,
             suggestions=suggestions,

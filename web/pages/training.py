@@ -10,6 +10,7 @@ from web.app import Page, Web
 from web.platform import Problem
 
 MAX_CREDENTIAL = 20_000  # the verifier's own bound
+MAX_NAME = 100  # the API's bound on a roster name
 
 
 def routes(web: Web) -> list[Route]:
@@ -43,9 +44,11 @@ def routes(web: Web) -> list[Route]:
         return await catalogue(page)
 
     async def enrol(page: Page) -> Response:
-        await page.form()
+        form = await page.form()
+        name = form.get("display_name", "").strip()[:MAX_NAME]  # the name signed in with, as the page said
+        body = {"display_name": name} if name else None
         try:
-            answer = await page.api.post(f"/training/modules/{page.request.path_params['module_id']}/enrolments")
+            answer = await page.api.post(f"/training/modules/{page.request.path_params['module_id']}/enrolments", body)
         except Problem as p:
             if p.status == 401 or p.status >= 500:
                 raise

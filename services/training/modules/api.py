@@ -75,10 +75,11 @@ async def update_module(d: Desk, who: CurrentPrincipal, module_id: ModuleId, bod
     "/modules/{module_id}/enrolments",
     **allow("any"),
     status_code=201,
-    summary="Enrol: a place (EnrolmentConfirmed), or the waitlist when the module is full",
+    summary="Enrol: a place (EnrolmentConfirmed), or the waitlist when the module is full; optionally the "
+    "name the roster shows",
 )
-async def enrol(d: Desk, who: CurrentPrincipal, module_id: ModuleId) -> JSON:
-    return await h.enrol(d, module_id, who)
+async def enrol(d: Desk, who: CurrentPrincipal, module_id: ModuleId, body: c.Enrol | None = None) -> JSON:
+    return await h.enrol(d, module_id, who, body.display_name if body else None)
 
 
 @router.get(

@@ -84,6 +84,13 @@ class Attendance(Strict):
     _present_unique = field_validator("present")(_unique)
 
 
+class Enrol(Strict):
+    """An enrolment's optional body: the name the participant goes by on the module's roster (shown to the
+    module's coordinators and to the participant; without one the roster shows the platform id)."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=100, description="the participant's name")
+
+
 class Revoke(Strict):
     reason: str = Field(min_length=1, max_length=500)
 

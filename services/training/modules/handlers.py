@@ -114,6 +114,7 @@ def enrolment_view(doc: Doc, e: Doc) -> Doc:
         "module_title": doc["title"],
         "waitlist_position": queue.index(e["id"]) + 1 if e["id"] in queue else None,
         "credential_id": cred["id"] if cred else None,
+        "display_name": e.get("display_name"),  # None for enrolments made without one (and before names)
     }
 
 
@@ -179,12 +180,15 @@ async def update_module(d: ModuleDesk, mid: str, cmd: c.UpdateModule, who: Princ
     return view(who, await _change(d, mid, step))
 
 
-async def enrol(d: ModuleDesk, mid: str, who: Principal) -> Doc:
-    """The caller takes a place, or a place on the waitlist when the module is full."""
+async def enrol(d: ModuleDesk, mid: str, who: Principal, display_name: str | None = None) -> Doc:
+    """The caller takes a place, or a place on the waitlist when the module is full; the name given is
+    kept with the enrolment for its roster (never put in an event)."""
     eid = f"enr-{uuid.uuid4().hex[:20]}"
 
     def step(doc: Doc) -> tuple[Doc, Sequence[EventData], Doc]:
         new, e, events = dm.enrol(doc, eid, who.id, who.org, d.now())
+        if display_name is not None:
+            e["display_name"] = display_name
         return new, events, enrolment_view(new, e)
 
     result: Doc = await _change(d, mid, step)
@@ -307,6 +311,7 @@ def credential_view(doc: Doc, e: Doc, revoked: dict[int, Doc]) -> Doc:
         "module_id": doc["_id"],
         "enrolment_id": e["id"],
         "person": e["person"],
+        "display_name": e.get("display_name"),
         "issued_at": cred["issued_at"],
         "valid_until": cred["valid_until"],
         "revoked": gone is not None,

@@ -41,6 +41,9 @@ class ApplyForPlacement(_Profile):
     """The caller applies for a placement (a person working in an SME, or a new entrepreneur)."""
 
     kind: Literal["sme_staff", "new_entrepreneur"]
+    name: str | None = Field(
+        None, min_length=1, max_length=100, description="the applicant's name, for those who see the application"
+    )
     business_started: date | None = Field(None, description="when the caller's business started, if it has")
     preferences: list[Id] = Field([], max_length=10, description="hosts the applicant prefers, best first")
 
