@@ -30,6 +30,19 @@ struct Service {
 
 type Histograms = Family<Timed, Histogram, fn() -> Histogram>;
 
+/// A label set answers were counted under lately, with its series' handles (they share the families'
+/// values): counting an answer under it takes neither family's lock nor hashes its labels.
+struct Seen {
+    method: &'static str,
+    route: &'static str,
+    status: u16,
+    count: Counter,
+    duration: Histogram,
+}
+
+/// How many label sets are kept at hand; others are counted through the families.
+const AT_HAND: usize = 64;
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<Red, Counter>,
@@ -37,6 +50,7 @@ pub struct Metrics {
     dials: Family<Service, Counter>,
     circuit: Family<Service, Gauge>,
     refused: Counter,
+    seen: std::sync::Mutex<Vec<Seen>>,
 }
 
 impl Default for Metrics {
@@ -68,7 +82,7 @@ impl Default for Metrics {
             "Client connections answered 503 at a connection cap (per address or in all)",
             refused.clone(),
         );
-        Metrics { registry, requests, durations, dials, circuit, refused }
+        Metrics { registry, requests, durations, dials, circuit, refused, seen: Default::default() }
     }
 }
 
@@ -89,8 +103,19 @@ pub fn method_label(m: &str) -> &'static str {
 impl Metrics {
     /// One answer, counted under labels that are all static (no allocation per request).
     pub fn observe(&self, method: &'static str, route: &'static str, status: u16, seconds: f64) {
-        self.durations.get_or_create(&Timed { method, route }).observe(seconds);
-        self.requests.get_or_create(&Red { method, route, status }).inc();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = seen.iter().find(|s| s.status == status && s.route == route && s.method == method) {
+            s.duration.observe(seconds);
+            s.count.inc();
+            return;
+        }
+        let duration = self.durations.get_or_create(&Timed { method, route }).clone();
+        let count = self.requests.get_or_create(&Red { method, route, status }).clone();
+        duration.observe(seconds);
+        count.inc();
+        if seen.len() < AT_HAND {
+            seen.push(Seen { method, route, status, count, duration });
+        }
     }
 
     pub fn dialled(&self, service: &str) {
@@ -136,5 +161,31 @@ mod tests {
         assert!(text.contains("gateway_upstream_connections_total{service=\"x\"} 1\n"));
         assert!(text.contains("gateway_upstream_circuit_open{service=\"x\"} 1\n"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn label_sets_beyond_those_at_hand_are_counted_too() {
+        let m = Metrics::default();
+        // AT_HAND + 1 statuses, each answered twice (the second time from the handles at hand, but for
+        // the last one), and one more GET under the first status
+        let statuses: Vec<u16> = (0..=AT_HAND as u16).map(|i| 200 + i).collect();
+        for _ in 0..2 {
+            for s in &statuses {
+                m.observe("GET", "/api/v1/x/*", *s, 0.002);
+            }
+        }
+        m.observe("GET", "/api/v1/x/*", 200, 0.002);
+        let text = m.render();
+        let count =
+            |status: u16| format!("http_requests_total{{method=\"GET\",route=\"/api/v1/x/*\",status=\"{status}\"}} ");
+        assert!(text.contains(&format!("{}3\n", count(200))), "{text}");
+        assert!(text.contains(&format!("{}2\n", count(201))), "{text}");
+        assert!(text.contains(&format!("{}2\n", count(263))), "{text}");
+        assert!(text.contains(&format!("{}2\n", count(264))), "the one beyond those at hand: {text}");
+        // 2 x 65 + 1 = 131 durations, all in the 2.5 ms bucket
+        assert!(
+            text.contains("http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/x/*\"} 131\n"),
+            "{text}"
+        );
     }
 }

@@ -330,16 +330,33 @@ pub fn drop_hop_by_hop(h: &mut HeaderMap) {
 }
 
 fn drop_listed(h: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = h
-        .get_all(http::header::CONNECTION)
+    for n in listed_by_connection(h) {
+        h.remove(n);
+    }
+}
+
+/// The names a Connection header lists.
+fn listed_by_connection(h: &HeaderMap) -> Vec<HeaderName> {
+    h.get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in listed {
-        h.remove(n);
+        .collect()
+}
+
+/// The client's headers that go on to the service: all but the hop-by-hop ones and those the
+/// Connection header names, copied into a map with room for `more` (one allocation each for its
+/// table and entries: a copy then cut, or a map that grows, would cost more).
+fn end_to_end(from: &HeaderMap, more: usize) -> HeaderMap {
+    let listed = if from.contains_key(http::header::CONNECTION) { listed_by_connection(from) } else { Vec::new() };
+    let mut out = HeaderMap::with_capacity(from.len() + more);
+    for (name, value) in from {
+        if !HOP_BY_HOP.contains(name) && !listed.contains(name) {
+            out.append(name.clone(), value.clone());
+        }
     }
+    out
 }
 
 /// `N` random bytes as 2N lowercase hex digits into `out` (2N bytes long).
@@ -387,11 +404,9 @@ impl Upstream {
     }
 
     /// The client's request with the hop's own headers replaced, in origin form for the service.
-    /// `headers` are the client's (a copy when the request may be sent twice).
     fn message(
         &self,
         parts: &http::request::Parts,
-        mut headers: HeaderMap,
         body: &Bytes,
         rid: &HeaderValue,
         client: &HeaderValue,
@@ -403,8 +418,7 @@ impl Upstream {
                 .parse()
                 .unwrap_or_else(|_| Uri::from_static("/")),
         };
-        drop_hop_by_hop(&mut headers);
-        headers.reserve(4); // room for the four below at once (not a growth of the map at each)
+        let mut headers = end_to_end(&parts.headers, 4); // with room for the four below
         headers.insert(HOST, self.host.clone());
         headers.insert(X_REQUEST_ID, rid.clone());
         headers.insert(X_FORWARDED_FOR, client.clone());
@@ -451,7 +465,7 @@ impl Upstream {
     /// streams the answer back; a service that cannot answer gets 503 or 504 problem+json.
     pub async fn forward(
         &self,
-        mut parts: http::request::Parts,
+        parts: http::request::Parts,
         body: Bytes,
         rid: &HeaderValue,
         client: &HeaderValue,
@@ -465,13 +479,10 @@ impl Upstream {
             r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
             return r;
         }
-        // a request sent twice at most is sent with a copy of its headers first (the last try takes them)
-        let twice = idempotent(&parts.method);
-        let headers = if twice { parts.headers.clone() } else { std::mem::take(&mut parts.headers) };
-        let mut outcome = self.exchange(self.message(&parts, headers, &body, rid, client)).await;
-        if twice && matches!(outcome, Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_))) {
-            let headers = std::mem::take(&mut parts.headers);
-            outcome = self.exchange(self.message(&parts, headers, &body, rid, client)).await;
+        // sent twice at most, and twice only when idempotent and unanswered
+        let mut outcome = self.exchange(self.message(&parts, &body, rid, client)).await;
+        if idempotent(&parts.method) && matches!(outcome, Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_))) {
+            outcome = self.exchange(self.message(&parts, &body, rid, client)).await;
         }
         let resp = match outcome {
             Ok(r) => r,
@@ -703,8 +714,12 @@ mod tests {
         ] {
             h.append(k, HeaderValue::from_static(v));
         }
+        let copied = end_to_end(&h, 4);
         drop_hop_by_hop(&mut h);
         let kept: Vec<String> = h.iter().map(|(k, v)| format!("{k}={}", v.to_str().unwrap())).collect();
         assert_eq!(kept, ["vary=Accept", "link=a", "link=b", "content-length=2"]);
+        // the service's copy of a client's headers: the same ones, in the same order
+        let copied: Vec<String> = copied.iter().map(|(k, v)| format!("{k}={}", v.to_str().unwrap())).collect();
+        assert_eq!(copied, ["vary=Accept", "link=a", "link=b", "content-length=2"]);
     }
 }

@@ -45,7 +45,9 @@ struct Conn {
     /// It speaks HTTP/2 (a stream has begun on it).
     h2: AtomicBool,
     last: Mutex<Instant>,
+    /// Told to close: at once to make room for another, or gracefully when the front stops.
     kill: Notify,
+    stopping: AtomicBool,
 }
 
 impl Conn {
@@ -113,6 +115,7 @@ impl Conns {
             h2: AtomicBool::new(false),
             last: Mutex::new(Instant::now()),
             kill: Notify::new(),
+            stopping: AtomicBool::new(false),
         });
         open.0.insert(id, conn.clone());
         *open.1.entry(address).or_default() += 1;
@@ -128,6 +131,14 @@ impl Conns {
                     open.1.remove(&c.address);
                 }
             }
+        }
+    }
+
+    /// Tells every open connection to finish what it is doing and close.
+    fn stop_all(&self) {
+        for c in self.open.lock().unwrap_or_else(|p| p.into_inner()).0.values() {
+            c.stopping.store(true, Ordering::SeqCst);
+            c.kill.notify_one();
         }
     }
 
@@ -170,9 +181,9 @@ pub async fn serve(listener: TcpListener, edge: Arc<Edge>, conns: Arc<Conns>, mu
         let address = peer.ip().to_canonical();
         match conns.admit(address) {
             Admit::Yes(id, conn) => {
-                let (edge, conns, builder, stop) = (edge.clone(), conns.clone(), builder.clone(), stop.clone());
+                let (edge, conns, builder) = (edge.clone(), conns.clone(), builder.clone());
                 tokio::spawn(async move {
-                    connection(stream, address, &edge, &conn, &builder, stop).await;
+                    connection(stream, address, &edge, &conn, &builder).await;
                     conns.leave(id);
                 });
             }
@@ -182,6 +193,7 @@ pub async fn serve(listener: TcpListener, edge: Arc<Edge>, conns: Arc<Conns>, mu
             }
         }
     }
+    conns.stop_all();
     let until = Instant::now() + GRACE;
     while conns.count() > 0 && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -205,7 +217,6 @@ async fn connection<I>(
     edge: &Arc<Edge>,
     conn: &Arc<Conn>,
     builder: &auto::Builder<TokioExecutor>,
-    mut stop: watch::Receiver<bool>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -231,13 +242,17 @@ async fn connection<I>(
                 None => tokio::time::sleep(Duration::from_secs(1)).await,
             }
         };
+        // polled in this order at every wake-up (the connection's work first; one signal to close, for
+        // both reasons, rather than two)
         tokio::select! {
+            biased;
             _ = served.as_mut() => return,
-            _ = conn.kill.notified() => return, // closed to make room for another
-            _ = stop.changed() => {
-                served.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(GRACE, served.as_mut()).await;
-                return;
+            _ = conn.kill.notified() => {
+                if conn.stopping.load(Ordering::SeqCst) {
+                    served.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(GRACE, served.as_mut()).await;
+                }
+                return; // else closed to make room for another
             }
             _ = wait => {
                 if conn.deadline().is_some_and(|d| d <= Instant::now()) {
@@ -307,8 +322,7 @@ where
     let conns = Conns::new(16, 16);
     let address: IpAddr = "127.0.0.9".parse().expect("an address");
     let Admit::Yes(_, conn) = conns.admit(address) else { unreachable!("an empty table admits") };
-    let (_keep, stop) = watch::channel(false);
-    connection(io, address, &edge, &conn, &builder(), stop).await;
+    connection(io, address, &edge, &conn, &builder()).await;
 }
 
 #[cfg(test)]
