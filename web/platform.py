@@ -60,42 +60,50 @@ class Platform:
         self.client, self.token = client, token
         self._word = word  # puts a refusal in the person's words (web/problems.py)
 
-    def _refused(self, r: httpx.Response) -> Problem:
+    def refusal(self, r: httpx.Response) -> Problem:
+        """The API's refusal ``r`` as a ``Problem`` in the person's words."""
         problem = Problem.from_response(r)
         return self._word(problem) if self._word else problem
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        if_match: str | None = None,
+    ) -> httpx.Response:
+        """One call as this person (``path`` under ``/api/v1``, or a link the API gave, starting with it);
+        a refusal is raised as a ``Problem`` in her words. ``if_match``: the ETag an edit was read with."""
+        url = path if path.startswith("/api/v1/") else f"/api/v1{path}"
+        headers = self._headers() | ({"If-Match": if_match} if if_match else {})
+        r = await self.client.request(method, url, params=params, json=body, headers=headers)
+        if r.status_code >= 400:
+            raise self.refusal(r)
+        return r
+
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        r = await self.client.get(f"/api/v1{path}", params=params, headers=self._headers())
-        if r.status_code >= 400:
-            raise self._refused(r)
-        return r.json()
+        return (await self.call("GET", path, params=params)).json()
 
-    async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        r = await self.client.post(f"/api/v1{path}", json=body or {}, headers=self._headers())
-        if r.status_code >= 400:
-            raise self._refused(r)
-        return r.json() if r.content else None
-
-    async def put(self, path: str, body: dict[str, Any]) -> Any:
-        r = await self.client.put(f"/api/v1{path}", json=body, headers=self._headers())
-        if r.status_code >= 400:
-            raise self._refused(r)
-        return r.json() if r.content else None
-
-    async def get_tagged(self, path: str) -> tuple[Any, str]:
+    async def get_tagged(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, str]:
         """A resource with its ``ETag`` (for an edit that must not overwrite someone else's)."""
-        r = await self.client.get(f"/api/v1{path}", headers=self._headers())
-        if r.status_code >= 400:
-            raise self._refused(r)
+        r = await self.call("GET", path, params=params)
         return r.json(), r.headers.get("etag", "")
 
-    async def patch(self, path: str, body: dict[str, Any], if_match: str) -> Any:
-        r = await self.client.patch(f"/api/v1{path}", json=body, headers=self._headers() | {"If-Match": if_match})
-        if r.status_code >= 400:
-            raise self._refused(r)
+    async def post(self, path: str, body: dict[str, Any] | None = None, if_match: str | None = None) -> Any:
+        r = await self.call("POST", path, body=body or {}, if_match=if_match)
+        return r.json() if r.content else None
+
+    async def put(self, path: str, body: dict[str, Any], if_match: str | None = None) -> Any:
+        r = await self.call("PUT", path, body=body, if_match=if_match)
+        return r.json() if r.content else None
+
+    async def patch(self, path: str, body: dict[str, Any], if_match: str | None = None) -> Any:
+        r = await self.call("PATCH", path, body=body, if_match=if_match)
         return r.json() if r.content else None
 
 

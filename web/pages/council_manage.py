@@ -504,13 +504,9 @@ def routes(web: Web) -> list[Route]:
         body, errors = progress_body(page, form)
         if errors:
             return await initiative_page(page, form, errors, status=422)
-        r = await page.http.put(
-            f"/api/v1/councils/councils/{cid}/initiatives/{iid}/progress",
-            json=body,
-            headers=page.api._headers() | {"If-Match": form.get("etag", "")},
-        )
-        if r.status_code >= 400:
-            p = page.api._refused(r)
+        try:
+            await page.api.put(f"/councils/councils/{cid}/initiatives/{iid}/progress", body, form.get("etag", ""))
+        except Problem as p:
             said = ""
             if p.status in (412, 428):
                 said = page._(

@@ -425,11 +425,7 @@ def routes(web: Web) -> list[Route]:
         cid = page.request.path_params["council_id"]
         council = await page.api.get(f"/councils/councils/{cid}")
         _spot, key = await council_spotlight(page, council)
-        r = await page.http.get(
-            "/api/v1/mapping/spotlight", params={"council": key, "format": "csv"}, headers=page.api._headers()
-        )
-        if r.status_code >= 400:
-            raise page.api._refused(r)
+        r = await page.api.call("GET", "/mapping/spotlight", params={"council": key, "format": "csv"})
         return Response(
             r.content,
             media_type="text/csv",

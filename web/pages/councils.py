@@ -175,9 +175,7 @@ def routes(web: Web) -> list[Route]:
 
     async def calendar(page: Page) -> Response:
         cid = page.request.path_params["council_id"]
-        r = await page.http.get(f"/api/v1/councils/councils/{cid}/calendar.ics", headers=page.api._headers())
-        if r.status_code >= 400:
-            raise Problem.from_response(r)
+        r = await page.api.call("GET", f"/councils/councils/{cid}/calendar.ics")
         return Response(
             r.content,
             media_type="text/calendar",

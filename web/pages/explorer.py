@@ -322,9 +322,7 @@ def routes(web: Web) -> list[Route]:
     async def csv(page: Page) -> Response:
         region, _need = choices(page)
         params = {"format": "csv", **({"region": region} if region else {})}
-        r = await page.http.get("/api/v1/mapping/cluster-map", params=params, headers=page.api._headers())
-        if r.status_code >= 400:
-            raise Problem.from_response(r)
+        r = await page.api.call("GET", "/mapping/cluster-map", params=params)
         return Response(
             r.content,
             media_type="text/csv",

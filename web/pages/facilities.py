@@ -333,9 +333,7 @@ def routes(web: Web) -> list[Route]:
         return page.redirect(f"/facilities/bookings?cancelled={booking_id}")
 
     async def calendar(page: Page) -> Response:
-        r = await page.http.get("/api/v1/facilities/me/calendar.ics", headers=page.api._headers())
-        if r.status_code >= 400:
-            raise Problem.from_response(r)
+        r = await page.api.call("GET", "/facilities/me/calendar.ics")
         return Response(
             r.content,
             media_type="text/calendar",

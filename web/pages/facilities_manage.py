@@ -322,9 +322,7 @@ def routes(web: Web) -> list[Route]:
         docs: list[dict[str, Any]] = []
         url: str | None = f"/api/v1/facilities/sites/{site_id}/usage?limit={MAX_LIST}"
         while url and len(docs) < MAX_USAGE:
-            r = await page.http.get(url, headers=page.api._headers())
-            if r.status_code >= 400:
-                raise Problem.from_response(r)
+            r = await page.api.call("GET", url)
             docs += r.json()
             url = r.links.get("next", {}).get("url")
             if url and not url.startswith(f"/api/v1/facilities/sites/{site_id}/usage?"):
