@@ -1,6 +1,7 @@
 """The serving process's start-up heap is left out of later cyclic collections (``freeze_startup_heap``,
 called from ``uvicorn_options`` just before ``clustergrowth run`` serves), after its garbage is
-collected: frozen garbage would never be freed."""
+collected (frozen garbage would never be freed), and full collections are checked for ten times
+less often than CPython's default."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Node:
 def unfrozen() -> Iterator[None]:
     """Start and end with nothing frozen, so the other tests' collections are as before; no automatic
     collection in between (it could free the test's cycle before the call under test does)."""
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     gc.disable()
     try:
@@ -33,6 +35,7 @@ def unfrozen() -> Iterator[None]:
     finally:
         gc.enable()
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def tracked(obj: object) -> bool:
@@ -55,3 +58,9 @@ def test_serving_options_freeze_what_lives_and_collect_the_garbage_first(unfroze
     assert gc.get_freeze_count() > 0
     made_after = Node()
     assert tracked(made_after)  # what a request makes is collected as before
+
+
+def test_serving_options_check_for_a_full_collection_every_100_middle_ones(unfrozen: None, tmp_path: Path) -> None:
+    gc.set_threshold(700, 10, 10)  # CPython's defaults
+    uvicorn_options(RuntimeSettings(data_dir=tmp_path))
+    assert gc.get_threshold() == (700, 10, 100)  # the young generations' as they were
