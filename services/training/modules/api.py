@@ -30,6 +30,7 @@ Practice = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z][a-z0-9_]{
 Language = Annotated[str | None, Query(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 VC_JWT = "application/vc+jwt"
 JSON = dict[str, Any]
+NO_NAME = c.Enrol()  # an enrolment without a body: no display name
 
 
 async def desk(request: Request) -> h.ModuleDesk:
@@ -78,8 +79,8 @@ async def update_module(d: Desk, who: CurrentPrincipal, module_id: ModuleId, bod
     summary="Enrol: a place (EnrolmentConfirmed), or the waitlist when the module is full; optionally the "
     "name the roster shows",
 )
-async def enrol(d: Desk, who: CurrentPrincipal, module_id: ModuleId, body: c.Enrol | None = None) -> JSON:
-    return await h.enrol(d, module_id, who, body.display_name if body else None)
+async def enrol(d: Desk, who: CurrentPrincipal, module_id: ModuleId, body: c.Enrol = NO_NAME) -> JSON:
+    return await h.enrol(d, module_id, who, body.display_name)
 
 
 @router.get(
