@@ -8,11 +8,11 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -83,6 +83,8 @@ class Page:
     lang: str
     api: Platform
     http: httpx.AsyncClient
+    posted: list[tuple[str, str]] = field(default_factory=list)  # the form's fields, in order (form())
+    form_read: bool = False
 
     @property
     def fmt(self) -> i18n.Formats:
@@ -138,14 +140,33 @@ class Page:
         return RedirectResponse(url, status_code=303)
 
     async def form(self) -> dict[str, str]:
-        """The posted form (bounded), after the CSRF check; a mismatch raises ``CsrfRefused``."""
+        """The posted form, after the CSRF check (a mismatch raises ``CsrfRefused``). The pages post
+        URL-encoded forms only; the bytes are counted as they arrive, whatever Content-Length says (a
+        chunked body has none), and at most 200 fields are read."""
+        if self.form_read:
+            return dict(self.posted)
+        if self.request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            raise Problem(415, detail="a form is sent as application/x-www-form-urlencoded")
         if int(self.request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
             raise Problem(413, detail="form too large")
-        async with self.request.form(max_files=0, max_fields=200, max_part_size=MAX_FORM_BYTES) as f:
-            data = {k: v for k, v in f.items() if isinstance(v, str)}
+        body = bytearray()
+        async for chunk in self.request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise Problem(413, detail="form too large")
+        try:
+            pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=200, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError) as e:  # not UTF-8, or over 200 fields
+            raise Problem(400, detail=f"form not readable: {e}") from None
+        data = dict(pairs)  # a repeated name: its last value (form_values has them all)
         if not csrf_ok(self.session, data.get(CSRF_FIELD)):
             raise CsrfRefused
+        self.posted, self.form_read = pairs, True
         return data
+
+    def form_values(self, name: str) -> list[str]:
+        """Every value posted under ``name`` (ticked boxes), in order; after ``form()``."""
+        return [v for k, v in self.posted if k == name]
 
 
 class CsrfRefused(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.types import ASGIApp
@@ -79,7 +80,7 @@ class Platform:
     ) -> httpx.Response:
         """One call as this person (``path`` under ``/api/v1``, or a link the API gave, starting with it);
         a refusal is raised as a ``Problem`` in her words. ``if_match``: the ETag an edit was read with."""
-        url = path if path.startswith("/api/v1/") else f"/api/v1{path}"
+        url = path if path.startswith("/api/v1/") else f"/api/v1{_segments(path)}"
         headers = self._headers() | ({"If-Match": if_match} if if_match else {})
         r = await self.client.request(method, url, params=params, json=body, headers=headers)
         if r.status_code >= 400:
@@ -105,6 +106,16 @@ class Platform:
     async def patch(self, path: str, body: dict[str, Any], if_match: str | None = None) -> Any:
         r = await self.call("PATCH", path, body=body, if_match=if_match)
         return r.json() if r.content else None
+
+
+def _segments(path: str) -> str:
+    """A path the page built from its own path parameters, each segment percent-encoded: a parameter
+    that arrived as ``%3F``, ``%23`` or ``%0A`` stays inside its segment instead of starting a query, a
+    fragment or a new header line, and ``.``/``..`` never climb to another route (404 instead)."""
+    parts = path.split("/")
+    if any(part in (".", "..") for part in parts):
+        raise Problem(404, "Not found", "no such page")
+    return "/".join(quote(part, safe=":@!$&'()*+,;=") for part in parts)
 
 
 def client_for(api: ASGIApp | str, address: str, timeout_s: float) -> httpx.AsyncClient:

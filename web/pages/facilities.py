@@ -20,11 +20,15 @@ MAX_LIST = 200
 MAX_WEEKS = 52
 
 
+DAYS_SHOWN = 3660  # a day or week asked for more than ten years from today is shown as today
+
+
 def parse_day(value: str | None, today: date) -> date:
     try:
-        return date.fromisoformat(value) if value else today
+        day = date.fromisoformat(value) if value else today
     except ValueError:
         return today
+    return day if abs((day - today).days) <= DAYS_SHOWN else today
 
 
 def kind_names(page: Page) -> dict[str, str]:
@@ -425,6 +429,8 @@ def routes(web: Web) -> list[Route]:
 
     async def series(page: Page) -> Response:
         found = await page.api.get(f"/facilities/series/{page.request.path_params['series_id']}")
+        if not isinstance(found, dict):  # /series/mine is the API's list of them, not a series
+            raise Problem(404, "Not found", "no such series")
         resource = await page.api.get(f"/facilities/resources/{found['resource_id']}")
         return page.render(
             "facilities/series.html",

@@ -18,7 +18,6 @@ from starlette.routing import Route
 from web.app import Page, Web
 from web.pages.matching import LANGUAGE, MAX_LIST, PROGRAMMES, TERM, hosts, my_candidate_id, words, words_list
 from web.platform import Problem
-from web.problems import localise
 
 MAX_CHALLENGE_SKILLS = 20
 MAX_CHALLENGE_LANGUAGES = 5
@@ -31,21 +30,7 @@ STALE = (409, 412, 428)  # the challenge changed since the page was read (or was
 
 async def send(page: Page, method: str, path: str, body: dict[str, Any], if_match: str) -> tuple[Any, str]:
     """A change guarded by the ETag the page read (``If-Match``): the answer and the new ETag."""
-    headers = {"If-Match": if_match}
-    if page.api.token:
-        headers["Authorization"] = f"Bearer {page.api.token}"
-    r = await page.api.client.request(method, f"/api/v1{path}", json=body, headers=headers)
-    if r.status_code >= 400:
-        raise localise(Problem.from_response(r), page.lang)
-    return r.json(), r.headers.get("etag", "")
-
-
-async def read_tagged(page: Page, path: str, params: dict[str, Any] | None = None) -> tuple[Any, str]:
-    """A resource and its ``ETag`` (with query parameters, which ``Platform.get_tagged`` does not take)."""
-    headers = {"Authorization": f"Bearer {page.api.token}"} if page.api.token else {}
-    r = await page.api.client.get(f"/api/v1{path}", params=params, headers=headers)
-    if r.status_code >= 400:
-        raise localise(Problem.from_response(r), page.lang)
+    r = await page.api.call(method, path, body=body, if_match=if_match)
     return r.json(), r.headers.get("etag", "")
 
 
@@ -150,10 +135,7 @@ def routes(web: Web) -> list[Route]:
         """The academics who offer supervision here (the API's first page of 200), by name (else id), for the
         form's list (none: the form asks for a platform id instead), and whether more do (a next page: the
         form then also takes the platform id of one the list leaves out)."""
-        headers = {"Authorization": f"Bearer {page.api.token}"} if page.api.token else {}
-        r = await page.api.client.get("/api/v1/matching/supervisors", params={"limit": MAX_LIST}, headers=headers)
-        if r.status_code >= 400:
-            raise localise(Problem.from_response(r), page.lang)
+        r = await page.api.call("GET", "/matching/supervisors", params={"limit": MAX_LIST})
         found = sorted(r.json(), key=lambda a: ((a["display_name"] or a["id"]).casefold(), a["id"]))
         return found, 'rel="next"' in r.headers.get("link", "")
 
@@ -226,7 +208,7 @@ def routes(web: Web) -> list[Route]:
         stale: bool = False,
     ) -> Response:
         cid = page.request.path_params["challenge_id"]
-        draft, etag = await read_tagged(page, f"/matching/challenges/{cid}")
+        draft, etag = await page.api.get_tagged(f"/matching/challenges/{cid}")
         if form is None:
             form = {
                 "programme": draft["programme"],
@@ -282,7 +264,7 @@ def routes(web: Web) -> list[Route]:
         stale: bool = False,
     ) -> Response:
         cid = page.request.path_params["challenge_id"]
-        found, etag = await read_tagged(page, f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
+        found, etag = await page.api.get_tagged(f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
         listed = {a["id"]: a for a in found["applicants"]}
         ranked = [i for i in found["applicant_ranking"] if i in listed]
         rest = sorted(
@@ -312,7 +294,7 @@ def routes(web: Web) -> list[Route]:
             return await applicants_page(page)
         form = await page.form()
         cid = page.request.path_params["challenge_id"]
-        found, _ = await read_tagged(page, f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
+        found, _ = await page.api.get_tagged(f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
         listed = [a["id"] for a in found["applicants"]]
         errors: dict[str, str] = {}
         chosen: dict[int, str] = {}

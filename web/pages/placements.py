@@ -98,8 +98,7 @@ def routes(web: Web) -> list[Route]:
         return str(page.session.who.get("region") or ""), str(page.session.who.get("org") or "")
 
     async def many(page: Page, name: str, limit: int) -> list[str]:
-        found = (await page.request.form()).getlist(name)
-        return [v for v in found if isinstance(v, str)][:limit]
+        return page.form_values(name)[:limit]
 
     async def mine(page: Page, path: str) -> dict[str, Any] | None:
         try:

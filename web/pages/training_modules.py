@@ -151,8 +151,7 @@ def same_sessions(sent: list[dict[str, Any]], held: list[dict[str, Any]]) -> boo
 
 async def many(page: Page, name: str, limit: int) -> list[str]:
     """Every value of a repeated field (checkboxes) of the form ``page.form()`` has read and checked."""
-    found = (await page.request.form()).getlist(name)
-    return [v for v in found if isinstance(v, str)][:limit]
+    return page.form_values(name)[:limit]
 
 
 def routes(web: Web) -> list[Route]:
