@@ -192,7 +192,10 @@ impl Pool {
             Err(_) => return Err(Failure::Dial(format!("connect {}: timed out", self.address))),
         };
         let _ = stream.set_nodelay(true);
-        let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        // one flat buffer a request (head and body copied together: one plain write, no vector of parts)
+        let (tx, conn) = hyper::client::conn::http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Failure::Dial(describe(&e)))?;
         Ok(Box::new(Link { tx, conn }))

@@ -157,7 +157,8 @@ pub fn total_cap() -> usize {
 pub fn builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     // no header-read timer (hyper's arms one per request): `connection` holds one deadline a connection
-    b.http1().header_read_timeout(None).max_buf_size(crate::edge::MAX_HEAD + 1024).keep_alive(true);
+    // one flat buffer an answer (head and body copied together: one plain write, no vector of parts)
+    b.http1().header_read_timeout(None).writev(false).max_buf_size(crate::edge::MAX_HEAD + 1024).keep_alive(true);
     b.http2().timer(TokioTimer::new()).max_concurrent_streams(100);
     b
 }
