@@ -11,8 +11,12 @@ connection) so that the client itself adds as little as possible. Three phases p
    time, so a stall is not hidden), in interleaved rounds: the median of the rounds' p50 and p99.
 4. CPU per proxied request: user + system time of the front's processes (read from /proc: nginx's
    master and worker, the compiled front's one process) over a fixed number of requests on 16
-   connections, divided by that number; the same count for every front in the same run. On a shared
-   machine sub-0.1 ms latency differences are noise; CPU time per request is not.
+   connections, divided by that number; the same count for every front in the same run, in
+   interleaved rounds (``--cpu-rounds``): the median round per front, and the median of each round's
+   ratio to nginx's round next to it (paired, so a noisy stretch of the shared machine weighs on both
+   sides of a ratio). On a shared machine sub-0.1 ms latency differences are noise; CPU time per
+   request much less so. Like for like: nginx runs with ``access_log off`` and the compiled front
+   writes no line per request either (its log has starts, stops and failures only).
 All servers and the client share the machine's cores; the figures are ratios within one run.
 
 Every front runs with quotas off, like nginx. Two more targets show what quotas cost on the
@@ -327,6 +331,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the one-client phase (median)")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of the saturation and half-load phases")
     p.add_argument("--cpu-requests", type=int, default=20000, help="requests per front for the CPU phase")
+    p.add_argument("--cpu-rounds", type=int, default=5, help="interleaved rounds of the CPU phase (median)")
     p.add_argument(
         "--quick",
         choices=("cpu", "half"),
@@ -414,12 +419,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["fronts"] = {name: hop_cost(t, name, added_ngx) for name in ("edge",)}
         result["with_quotas"] = {name: hop_cost(t, name, added_ngx) for name in ("edge+quotas", "edge+redis")}
         cpu: dict[str, list[dict[str, Any]]] = {name: [] for name in pids}
-        for _ in range(a.rounds):  # interleaved; the median round per front
+        for _ in range(a.cpu_rounds):  # interleaved; the median round per front
             for name, pid in pids.items():
                 cpu[name].append(cpu_per_request(pid, targets[name], token, a.cpu_requests))
         result["cpu_per_request"] = {
             name: {
                 "cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in runs),
+                "user_us_per_request": statistics.median(r["user_us_per_request"] for r in runs),
                 "rounds": runs,
             }
             for name, runs in cpu.items()
@@ -428,6 +434,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in ("edge", "edge+quotas", "edge+redis"):
             own = result["cpu_per_request"][name]["cpu_us_per_request"]
             result["cpu_per_request"][name]["vs_nginx"] = round(own / ngx_cpu, 2)
+            paired = [r["cpu_s"] / n["cpu_s"] for r, n in zip(cpu[name], cpu["nginx"], strict=True) if n["cpu_s"] > 0]
+            result["cpu_per_request"][name]["vs_nginx_paired_median"] = round(statistics.median(paired), 2)
         result["fronts"]["edge"]["targets_met"]["cpu_per_request_le_nginx"] = (
             result["cpu_per_request"]["edge"]["cpu_us_per_request"] <= ngx_cpu
         )
@@ -461,8 +469,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"p99 at half load = {f['p99_half_saturation_vs_direct']} x direct"
         )
     for name, c in result["cpu_per_request"].items():
-        extra = f" ({c['vs_nginx']} x nginx's)" if "vs_nginx" in c else ""
-        print(f"{name} CPU per request: {c['cpu_us_per_request']} us{extra}")
+        paired = c.get("vs_nginx_paired_median")
+        extra = f" ({c['vs_nginx']} x nginx's; paired by round {paired})" if "vs_nginx" in c else ""
+        print(f"{name} CPU per request: {c['cpu_us_per_request']} us, user {c['user_us_per_request']} us{extra}")
     print(f"[{path}]")
     return result
 
