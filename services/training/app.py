@@ -18,6 +18,7 @@ from clustergrowth.bus import EventBus
 from clustergrowth.bus.federation import Origin
 from clustergrowth.component import ServiceComponent
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.partners import HEARTBEAT_POLL_S
 from clustergrowth.settings import RuntimeSettings, ServiceSettings
 from clustergrowth.store import DocumentStore
 from contracts import mapping as mapping_ev
@@ -59,11 +60,17 @@ class TrainingService(ServiceComponent):
         self.placements = placements.attach(self)
         self.subscribe(consumers.GROUP, [mapping_ev.TOPIC], self.smes.handle)
         self.subscribe_federated(projection.GROUP, projection.TOPICS, self.peers.handle)  # partners' peers too
+        self.partner_signs = network.partner_signs(self.store, settings)  # partners' signs of life
+        setattr(self.training, network.ATTR, self.partner_signs)
         self.subscribe_federated(network.GROUP, [ev.TOPIC], self.partner_placement)
+        self.every("partner heartbeats", HEARTBEAT_POLL_S, lambda: self.partner_signs.poll_heartbeats(self.bus))
         self.every("invitations", own_settings.invite_every_s, self.invite_due)
 
     async def partner_placement(self, event: CloudEvent, origin: Origin) -> None:
-        """Partners' placements that involve this region (``network``): replicated, read-only here."""
+        """Partners' placements that involve this region (``network``): replicated, read-only here; every
+        partner event is a sign of its life."""
+        if origin.partner is not None and origin.region != self.settings.region:
+            await self.partner_signs.seen(origin.region, event)
         await network.handle(self.store, self.settings.region, event, origin)
 
     async def invite_due(self) -> int:

@@ -9,11 +9,14 @@ origin publishes its events; this region keeps those whose host or applicant is 
 their organisations host and their people go. Each entry keeps the time of the event that last changed it:
 an older event replayed after a newer one changes nothing; a redelivered replica applies once. This
 region's own placements are its desk's (not projected); a partner event that does not involve this region
-is not kept. The reason of an early end (free text) is not copied.
+is not kept. The reason of an early end (free text) is not copied. Every replicated training event of a
+partner is a sign of its life (``clustergrowth.partners``, as facilities' partner catalogue keeps them): an
+entry of a partner silent longer than the threshold, events and heartbeats alike, is returned ``stale``.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -26,6 +29,8 @@ from clustergrowth.errors import problem_responses
 from clustergrowth.inbox import apply_once
 from clustergrowth.instants import instant
 from clustergrowth.paging import Page
+from clustergrowth.partners import PartnerSigns
+from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.port import Doc, DocumentStore
 from contracts import training as ev
 from services.training.placements.domain import STAFF
@@ -35,12 +40,19 @@ PLACEMENTS = "network_placements"
 PROPOSED, AGREED, COMPLETED = (
     m.event_type() for m in (ev.PlacementProposed, ev.PlacementAgreed, ev.PlacementCompleted)
 )
+ATTR = "network_signs"  # where the service leaves its partners' signs of life on its handler context
 FACTS = ("placement_id", "applicant", "host_id", "applicant_region", "host_region", "cross_border", "weeks")
 
 
 async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(PLACEMENTS, ["host_region", "updated_at", "_id"])
     await store.ensure_index(PLACEMENTS, ["applicant_region", "updated_at", "_id"])
+
+
+def partner_signs(store: DocumentStore, settings: RuntimeSettings) -> PartnerSigns:
+    """This region's partners (configured or heard from) and their signs of life, in training's own store."""
+    bases = {p.region: p.api_base for p in settings.auth_partners}
+    return PartnerSigns(store, settings.region, bases, timedelta(seconds=settings.network_stale_after_s))
 
 
 async def handle(store: DocumentStore, region: str, event: CloudEvent, origin: Origin) -> bool:
@@ -80,6 +92,12 @@ class PartnerPlacementOut(BaseModel):
     end: str | None = None
     ended_at: str | None = None
     updated_at: str = Field(description="time of the holding region's event that last changed this entry")
+    stale: bool = Field(
+        False,
+        description="the holding region has been silent longer than the threshold: no replicated event and no "
+        "MirrorMaker 2 heartbeat since",
+    )
+    partner_last_event_at: str | None = Field(None, description="time of the last event replicated from that region")
 
 
 router = APIRouter(responses=problem_responses(401, 403, 422))
@@ -105,4 +123,13 @@ async def partner_placements(
     fields = {"host": ["host_region"], "applicant": ["applicant_region"], None: ["host_region", "applicant_region"]}
     q: dict[str, Any] = {"$or": [{f: t.region} for f in fields[side]]} if side is None else {fields[side][0]: t.region}
     docs = await page.query(t.store, PLACEMENTS, q, [("updated_at", -1)])
-    return [PartnerPlacementOut(**{k: d.get(k) for k in PartnerPlacementOut.model_fields}) for d in docs]
+    signs: PartnerSigns | None = getattr(t, ATTR, None)
+    heard = await signs.signs_of_life() if signs is not None else {}
+    now = t.clock()
+    out = []
+    for d in docs:
+        last, beat = heard.get(d["region"], (None, None))
+        facts = {k: d.get(k) for k in PartnerPlacementOut.model_fields if k in d}
+        stale = signs.stale(last, now, beat) if signs is not None else False
+        out.append(PartnerPlacementOut(**facts, stale=stale, partner_last_event_at=last))
+    return out

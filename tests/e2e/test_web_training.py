@@ -183,6 +183,7 @@ def test_a_placement_from_application_to_report_by_its_four_parties(browser: Bro
                 "placement": (student, placement),
                 "placements-coordinate": (admin, "/placements/coordinate"),
                 "placement-intermediary": (admin, placement),  # with completing and ending early
+                "placements-network": (admin, "/placements/network"),  # cross-border counts, partners' placements
             }
             for name, (p, path) in visits.items():
                 p.goto(path if path.startswith("http") else f"{stack}{path}")

@@ -57,6 +57,18 @@ def placement_names(page: Page) -> dict[str, str]:
     }
 
 
+SIDES = ("", "host", "applicant")  # both, our organisations host, our people are placed
+
+
+def side_names(page: Page) -> dict[str, str]:
+    _ = page._
+    return {
+        "": _("Both"),
+        "host": _("Hosted by this region's organisations"),
+        "applicant": _("Taken by this region's people"),
+    }
+
+
 def kind_names(page: Page) -> dict[str, str]:
     _ = page._
     return {
@@ -273,6 +285,43 @@ def routes(web: Web) -> list[Route]:
         if page.session.has(*STAFF):
             return None
         return page.render("error.html", 403, message=page._("These pages are for the region's intermediaries."))
+
+    # The network's placements ------------------------------------------------------------------------------
+    async def network_view(page: Page) -> Response:
+        """The region's cross-border counts (its intermediaries and analysts) and, for its intermediaries,
+        the placements partner regions hold that this region's organisations host or its people take."""
+        _ = page._
+        if not page.session.has(*STAFF, "analyst"):
+            return page.render(
+                "error.html", 403, message=_("These pages are for the region's intermediaries and analysts.")
+            )
+        side = page.request.query_params.get("side", "")
+        errors: dict[str, str] = {}
+        if side not in SIDES:
+            errors["side"] = _("Choose which placements to show.")
+        counts = await page.api.get("/training/placements/cross-border")
+        partners: list[dict[str, Any]] | None = None
+        if page.session.has(*STAFF) and not errors:
+            partners = await page.api.get(
+                "/training/network/placements", {"limit": MAX_LIST, **({"side": side} if side else {})}
+            )
+            region = who(page)[0]  # this region's accepted hosts, by name (a partner's are known by id only)
+            hosts = await page.api.get("/training/hosts", {"region": region, "limit": MAX_LIST}) if region else []
+            ours = {h["id"]: h["name"] for h in hosts}
+            for x in partners:
+                x["host_name"] = ours.get(x["host_id"]) if x["host_region"] == region else None
+        return page.render(
+            "training/placements/network.html",
+            422 if errors else 200,
+            counts=counts,
+            rows=[(s, counts[s]) for s in ("proposed", "agreed", "completed", "ended_early")],
+            partners=partners,
+            side=side if side in SIDES else "",
+            sides=side_names(page),
+            errors=errors,
+            statuses=placement_names(page),
+            here="/placements/network",
+        )
 
     async def coordinate_page(
         page: Page,
@@ -560,6 +609,7 @@ def routes(web: Web) -> list[Route]:
         Route("/placements/coordinate/{kind}/{oid}/screening", web.page(screen), methods=["POST"]),
         Route("/placements/propose", web.page(propose_form)),
         Route("/placements/propose", web.page(propose), methods=["POST"]),
+        Route("/placements/network", web.page(network_view)),
         Route("/placements/{placement_id}", web.page(placement_view)),
         Route("/placements/{placement_id}/accept", web.page(accept), methods=["POST"]),
         Route("/placements/{placement_id}/reports", web.page(report), methods=["POST"]),
