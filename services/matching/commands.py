@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from clustergrowth.auth import PERSON_ID_PATTERN
+from clustergrowth.types import PersonName
 from contracts.matching import Programme
 
 NUTS2 = r"^[A-Z]{2}[0-9A-Z]{2}$"
@@ -90,11 +91,8 @@ class Profile(Strict):
     """
 
     kind: Literal["student", "academic"] = Field(description="student (consultancy) or academic (placements)")
-    display_name: str | None = Field(
+    display_name: PersonName | None = Field(
         None,
-        min_length=1,
-        max_length=100,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
         description="the name shown (else your platform id) to the hosts of the challenges you rank and of your "
         "matches, and to the coordinator; an academic's also to those who post challenges (GET /supervisors)",
     )
