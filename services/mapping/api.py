@@ -193,7 +193,7 @@ async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
 async def spotlight(
     m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None, format: Format = "json"
 ) -> Any:
-    spot = await h.spotlight(m, region=region, council=council)
+    spot = await h.spotlight_for(m, who, region=region, council=council)
     if format == "csv":
         return Response(
             views.spotlight_csv(spot),
@@ -205,9 +205,11 @@ async def spotlight(
 
 @router.get("/spotlight.svg", **allow("any"), response_class=Response, summary="Bar chart of a region's needs")
 async def spotlight_svg(m: Ctx, who: CurrentPrincipal, region: str) -> Response:
-    spot = await h.spotlight(m, region=region)
+    spot = await h.spotlight_for(m, who, region=region)
     return Response(
-        views.bars_svg(f"Growth needs in {region} (mean maturity 1-5; tick: network)", spot["needs"]),
+        views.bars_svg(
+            f"Growth needs in {region} (mean maturity 1-5; tick: network)", spot["needs"], spot["suppressed"]
+        ),
         media_type="image/svg+xml",
     )
 

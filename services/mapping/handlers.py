@@ -309,7 +309,21 @@ async def cluster_map(m: Mapping, region: str | None = None) -> list[Doc]:
 
 
 async def spotlight(m: Mapping, region: str | None = None, council: str | None = None) -> Doc:
+    """The whole spotlight, every mean however few SMEs are behind it: for the region-by-region heatmap of
+    the cluster map (which warns on small cells rather than hiding them). People read ``spotlight_for``."""
     _known_region(region)
     dims = [d.id for d in latest().dimensions]
     cells = _per_cell(m.reads.aggs, await _cell_docs(m), aggregates.CellAgg.decode)
     return aggregates.spotlight(cells, dims, region=region, council=council)  # reads them, never changes them
+
+
+async def spotlight_for(m: Mapping, who: Principal, region: str | None = None, council: str | None = None) -> Doc:
+    """The spotlight as ``who`` may read it (``aggregates.disclosed_spotlight``): means and shares only where
+    enough SMEs are assessed, except of the SMEs ``who`` may read one by one anyway: this region's staff
+    (``READERS_ALL``, who read every SME of the region and its assessments) see this region's small cells;
+    nobody here reads a partner region's SMEs, so their small cells stay withheld for everyone."""
+    _known_region(region)
+    dims = [d.id for d in latest().dimensions]
+    cells = _per_cell(m.reads.aggs, await _cell_docs(m), aggregates.CellAgg.decode)
+    readable = frozenset({m.region}) if who.has(*READERS_ALL) else frozenset()
+    return aggregates.disclosed_spotlight(cells, dims, region=region, council=council, readable=readable)

@@ -60,6 +60,9 @@ def spotlight_csv(spot: dict[str, Any]) -> str:
     w.writerow(["region", "council", *cols])
     for n in spot["needs"]:
         w.writerow([spot["region"] or "", spot["council"] or "", *[n[c] for c in cols]])
+    withheld = spot.get("suppressed")
+    if withheld:  # no figures: the one row says why, in the dimension's column
+        w.writerow([spot["region"] or "", spot["council"] or "", f"suppressed: {withheld['reason']}"])
     return out.getvalue()
 
 
@@ -101,10 +104,11 @@ def heatmap_svg(rows: dict[str, dict[str, float]], dimensions: list[str], names:
     return "\n".join(parts)
 
 
-def bars_svg(title: str, needs: list[dict[str, Any]]) -> str:
-    """Mean maturity (1-5) per dimension for one region, with the network mean as a tick."""
+def bars_svg(title: str, needs: list[dict[str, Any]], suppressed: dict[str, Any] | None = None) -> str:
+    """Mean maturity (1-5) per dimension for one region, with the network mean as a tick; without bars,
+    the reason, when disclosure control withholds the figures (``suppressed``)."""
     bw, left, top, scale = 26, 190, 40, 80
-    height = top + bw * len(needs) + 30
+    height = top + bw * (len(needs) or 1) + 30
     width = left + 5 * scale + 40
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -112,6 +116,9 @@ def bars_svg(title: str, needs: list[dict[str, Any]]) -> str:
         f"<title>{escape(title)}</title>",
         f'<text x="10" y="20" font-weight="bold">{escape(title)}</text>',
     ]
+    if suppressed:
+        n, reason = suppressed["assessed_smes"], suppressed["reason"]
+        parts.append(f'<text x="10" y="{top + 16}">{escape(f"{n} assessed: {reason}")}</text>')
     for i, n in enumerate(needs):
         y = top + i * bw
         w = n["mean_maturity"] * scale

@@ -412,7 +412,8 @@ async def test_the_explorers_tile_map_and_spotlight_give_the_apis_figures(
         means: dict[str, float | None] = {}
         for region in sorted({c["region"] for c in cells}):
             spot = await client.get("/api/v1/mapping/spotlight", params={"region": region}, headers=analyst)
-            means[region] = {n["dimension"]: n["mean_maturity"] for n in spot.json()["needs"]}.get("finance")
+            if spot.json()["suppressed"] is None:  # a partner region with fewer than 10 assessed SMEs: no means
+                means[region] = {n["dimension"]: n["mean_maturity"] for n in spot.json()["needs"]}.get("finance")
         best: dict[str, int] = {}
         for c in cells:
             best[c["region"]] = max(best.get(c["region"], 0), c["strength"]["stars"])
@@ -427,7 +428,7 @@ async def test_the_explorers_tile_map_and_spotlight_give_the_apis_figures(
             break
         await asyncio.sleep(0.1)
     means, best = expected
-    assert len(means) >= 6  # the demo's six council regions at least
+    assert "IE05" in means and len(best) >= 6  # the demo's six council regions at least; this one's means shown
     for region, mean in means.items():
         shown = "—" if mean is None else f"{mean:.1f}"
         assert re.search(rf'<tr><th scope="row">{region}</th><td>{shown}</td><td>\d+</td></tr>', page), region
@@ -437,9 +438,9 @@ async def test_the_explorers_tile_map_and_spotlight_give_the_apis_figures(
     assert "Spotlight on IE05: its growth needs beside the network's" in page
     tiles = await client.get("/explorer/map.svg", params={"need": "finance"})
     assert tiles.headers["content-type"].startswith("image/svg+xml")
-    assert all(f">{r}<" in tiles.text for r in means) and ">mean 4 to 5<" in tiles.text
+    assert all(f">{r}<" in tiles.text for r in best) and ">mean 4 to 5<" in tiles.text
     by_stars = (await client.get("/explorer/map.svg", params={"by": "stars"})).text
-    assert ">best cell: 3 stars<" in by_stars and all(f">{r}<" in by_stars for r in means)
+    assert ">best cell: 3 stars<" in by_stars and all(f">{r}<" in by_stars for r in best)
     spot = (await client.get("/explorer/spotlight.svg", params={"region": "IE05"})).text
     assert ">IE05<" in spot and ">Network<" in spot and ">1.0<" in spot and ">5.0<" in spot
     assert (await client.get("/explorer/spotlight.svg")).status_code == 422  # a spotlight needs its region

@@ -212,6 +212,19 @@ def _merged(aggs: Iterable[Agg]) -> Agg:
     return out
 
 
+def _scope(cells: dict[Cell, CellAgg], region: str | None, council: str | None) -> dict[Cell, Agg]:
+    """The spotlight's SMEs cell by cell: the region's cells (every cell without one), each whole or, with
+    ``council``, the council's share of it."""
+    mine_by_cell: dict[Cell, Agg] = {}
+    for cell, cell_agg in cells.items():
+        if region is not None and cell[0] != region:
+            continue
+        picked = cell_agg.all if council is None else cell_agg.councils.get(council)
+        if picked is not None:
+            mine_by_cell[cell] = picked
+    return mine_by_cell
+
+
 def spotlight(
     cells: dict[Cell, CellAgg],
     dimensions: list[str],
@@ -225,13 +238,7 @@ def spotlight(
     per-SME list: a need stands out in a cell when its mean there is ``stand_out`` or more below the
     network's mean."""
     network = _merged(c.all for c in cells.values()).needs(dimensions)
-    mine_by_cell: dict[Cell, Agg] = {}
-    for cell, cell_agg in cells.items():
-        if region is not None and cell[0] != region:
-            continue
-        picked = cell_agg.all if council is None else cell_agg.councils.get(council)
-        if picked is not None:
-            mine_by_cell[cell] = picked
+    mine_by_cell = _scope(cells, region, council)
     mine = _merged(mine_by_cell.values()).needs(dimensions)
     needs = []
     for d in sorted(mine["mean_scores"], key=lambda d: (mine["mean_scores"][d], dimensions.index(d))):
@@ -269,3 +276,65 @@ def spotlight(
         "needs": needs,
         "standouts": sorted(standouts, key=lambda x: x["gap"]),
     }
+
+
+# Disclosure control --------------------------------------------------------------------------------
+DISCLOSURE_MIN = 10
+"""The fewest assessed SMEs whose means and shares a spotlight shows, in its scope and in each cell it
+names: the training benchmarks' minimum for a mean (``services/training/domain/benchmark.MEAN_MIN``), for
+the same kind of figure (the mean of the SMEs' answers). Below it a mean is close to one SME's answers:
+with one SME, exactly them."""
+
+
+def _withheld(n: int, minimum: int, where: str) -> dict[str, Any]:
+    return {
+        "assessed_smes": n,
+        "minimum": minimum,
+        "reason": f"fewer than {minimum} assessed SMEs {where}: no means or shares are shown",
+    }
+
+
+def disclosed_spotlight(
+    cells: dict[Cell, CellAgg],
+    dimensions: list[str],
+    region: str | None = None,
+    council: str | None = None,
+    readable: frozenset[str] = frozenset(),
+    minimum: int = DISCLOSURE_MIN,
+) -> dict[str, Any]:
+    """``spotlight`` as a person may read it: its figures only where at least ``minimum`` SMEs are assessed.
+
+    - the scope (the region, the council or the network): fewer than ``minimum`` assessed SMEs gives no
+      ranked needs (their order is a ranking of the SMEs' answers too) and no network figures beside them;
+      ``suppressed`` says how many are assessed, the minimum and why.
+    - each cell of the scope with 1 to ``minimum - 1`` assessed SMEs (the council's share of the cell for a
+      council) is listed among the standouts with ``suppressed`` instead of its means, whether or not a need
+      stands out there (listing only those that do would say so).
+    - ``readable``: the regions whose SMEs' assessments the caller may read one by one anyway (a region's
+      staff: their own region); a scope or cell made only of those regions' SMEs is shown whatever its size.
+      Partner regions' SMEs, replicated here as cells, are never readable one by one here.
+    """
+    spot = spotlight(cells, dimensions, region=region, council=council)
+    mine_by_cell = _scope(cells, region, council)
+    assessed = {cell: agg.assessed for cell, agg in mine_by_cell.items() if agg.assessed > 0}
+    n = spot["assessed_smes"]
+    where = "in this council" if council is not None else "in this region" if region is not None else "in the network"
+    if n < minimum and not all(cell[0] in readable for cell in assessed):
+        spot["suppressed"] = _withheld(n, minimum, where)
+        spot["needs"] = []
+        small = dict(assessed)
+    else:
+        spot["suppressed"] = None
+        small = {c: k for c, k in assessed.items() if k < minimum and c[0] not in readable}
+    shown = [s for s in spot["standouts"] if (s["region"], s["sector"]) not in small]
+    withheld = [
+        {
+            "region": cell[0],
+            "sector": cell[1],
+            "dimension": None,
+            "suppressed": _withheld(k, minimum, "in this cell" if council is None else "of this council in this cell"),
+        }
+        for cell, k in sorted(small.items())
+    ]
+    spot["standouts"] = shown + withheld
+    return spot
