@@ -136,7 +136,8 @@ async def test_the_post_form_lists_the_academics_who_offer_supervision_else_asks
     assert '<select id="supervisor" name="supervisor" aria-describedby="supervisor-hint">' in page
     assert 'id="supervisor-hint">The academics who offer supervision here, with their expertise.' in page
     # by name (an unnamed one by id), the student never
-    assert supervisor_options(page) == [(pid("deniz"), "Dr Deniz Yılmaz · cad, tribology"), (pid("prof"), pid("prof"))]
+    deniz_named = f"Dr Deniz Yılmaz ({pid('deniz')}) · cad, tribology"  # the name with the platform id beside it
+    assert supervisor_options(page) == [(pid("deniz"), deniz_named), (pid("prof"), pid("prof"))]
     assert "Chiara Rossi" not in page and '<option value="">None (change of perspective)</option>' in page
     assert 'id="supervisor_id"' not in page  # every one is listed: no id to type
 
