@@ -258,7 +258,7 @@ async def test_the_host_ranks_a_challenges_applicants_shown_by_their_names(
     # none ranked yet: by the rank each gave the challenge (Chiara's first choice, s2's second)
     assert page.index("Chiara Rossi") < page.index(f"<code>{second}</code>")
     # each by name and platform id (two people may give one name), with the home region
-    ids = rf"Chiara Rossi<br><span class=\"hint\">Platform id <code>{chiara}</code> · from IE05</span></th>"
+    ids = rf"<bdi>Chiara Rossi</bdi><br><span class=\"hint\">Platform id <code>{chiara}</code> · from IE05</span></th>"
     assert re.search(ids + r"\s*<td>no. 1</td>\s*<td>cad</td>", page)
     assert re.search(rf"Platform id <code>{second}</code> · from IE05</span></th>\s*<td>no. 2</td>", page)
     etag = html_unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]
