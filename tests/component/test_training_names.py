@@ -23,6 +23,7 @@ from tests.conftest import TokenFactory, asgi_client
 from tests.helpers import Clock, pid
 
 API = "/api/v1/training"
+SUBS = ("demo-sme", "demo-student")
 T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
 SESSIONS = [{"title": "Value streams", "start": "2027-03-02T09:00:00Z", "end": "2027-03-02T12:00:00Z"}]
 
@@ -64,7 +65,7 @@ async def test_an_enrolment_keeps_its_name_for_those_who_see_the_roster(
     enrol = f"{API}/modules/{mid}/enrolments"
 
     # bad names: empty, blank, 101 characters; each named at display_name, nothing written
-    for bad in ("", "   ", "x" * 101):
+    for bad in ("", "   ", "x" * 101, "Ann\u202eyrneH", "1234"):  # a right-to-left override; no letter at all
         r = await client.post(enrol, json={"display_name": bad}, headers=ann)
         assert field_named(r, "display_name"), (bad, r.text)
     assert (await client.post(enrol, json={"name": "Ann"}, headers=ann)).status_code == 422  # unknown field
@@ -95,7 +96,7 @@ async def test_an_application_keeps_its_name(
     _, client = app_client
     body: dict[str, Any] = {"kind": "sme_staff", "offers": ["welding"], "seeks": ["lean"], "languages": ["en"]}
     ann, ben = {"Authorization": token("ann", "student")}, {"Authorization": token("ben", "student")}
-    for bad in ("", " ", "y" * 101):
+    for bad in ("", " ", "y" * 101, "Eve\u200b"):  # a zero-width space
         r = await client.post(f"{API}/applicants", json=body | {"name": bad}, headers=ann)
         assert field_named(r, "name"), (bad, r.text)
     assert (await client.get(f"{API}/applicants/mine", headers=ann)).status_code == 404  # nothing written
@@ -127,6 +128,10 @@ async def test_the_roster_attendance_and_credential_pages_name_people(
         assert (
             await client.post(f"/training/modules/{mid}/enrol", data={"csrf": csrf, "display_name": name})
         ).status_code == 303
+    # a name the API refuses (an invisible character, e.g. from an issuer's claim): enrolled by id all the same
+    manager = await people.as_("demo-manager")
+    refused = {"csrf": manager, "display_name": "Brendan\u200bWalsh"}
+    assert (await client.post(f"/training/modules/{mid}/enrol", data=refused)).status_code == 303
     # an enrolment made without a name (a client that gives none): its id
     assert (
         await client.post(f"{API}/modules/{mid}/enrolments", headers={"Authorization": token("dan", "student")})
@@ -134,12 +139,15 @@ async def test_the_roster_attendance_and_credential_pages_name_people(
 
     await people.as_("demo-admin")
     page = (await client.get(manage)).text
-    assert re.search(r'<th scope="row">Aoife Murphy</th>\s*<td>Cork Precision Tooling</td>\s*<td>Confirmed</td>', page)
-    assert re.search(r'<th scope="row">Chiara Rossi</th>\s*<td>–</td>\s*<td>Confirmed</td>', page)
-    assert re.search(rf'<th scope="row">{pid("dan")}</th>', page)
-    assert "Complete the enrolment of Aoife Murphy" in page
-    assert re.search(rf'name="present" value="{pid("demo-sme")}"> <label for="present-1-1">Aoife Murphy \(Cork', page)
-    assert pid("demo-sme") not in re.sub(r'value="p-[^"]+"', "", page)  # the id only as the checkbox's value
+    # each by name with the platform id beside it (two people may give one name), the unnamed one by id
+    aoife, chiara = (f'<span class="hint">Platform id <code>{pid(p)}</code></span></th>' for p in SUBS)
+    assert re.search(rf"<th scope=\"row\"><bdi>Aoife Murphy</bdi><br>{aoife}\s*<td>Cork Precision Tooling</td>", page)
+    assert re.search(rf"<th scope=\"row\"><bdi>Chiara Rossi</bdi><br>{chiara}\s*<td>–</td>\s*<td>Confirmed</td>", page)
+    assert f'<th scope="row">{pid("dan")}</th>' in page and f'<th scope="row">{pid("demo-manager")}</th>' in page
+    assert "Brendan" not in page
+    assert f"Complete the enrolment of Aoife Murphy ({pid('demo-sme')})" in page
+    label = f'<label for="present-1-1"><bdi>Aoife Murphy</bdi> · <code>{pid("demo-sme")}</code> (Cork Precision'
+    assert f'name="present" value="{pid("demo-sme")}"> {label}' in page
 
     # a name too long from a hand-made form: the page's enrolment takes the first 100 characters
     app.state.training.clock = Clock(T0)
@@ -147,7 +155,7 @@ async def test_the_roster_attendance_and_credential_pages_name_people(
     r = await client.post(f"/training/modules/{mid}/enrol", data={"csrf": academic, "display_name": "z" * 150})
     assert r.status_code == 303
     await people.as_("demo-admin")
-    assert f'<th scope="row">{"z" * 100}</th>' in (await client.get(manage)).text
+    assert f'<th scope="row"><bdi>{"z" * 100}</bdi><br>' in (await client.get(manage)).text
 
     # the credential's page names its holder
     staff = {"Authorization": token("co", "region_admin")}
@@ -162,7 +170,7 @@ async def test_the_roster_attendance_and_credential_pages_name_people(
     done = await client.post(f"{API}/enrolments/{eid}/complete", headers=staff)
     assert done.status_code == 200, done.text
     credential = (await client.get(f"/training/coordinate/credentials/{done.json()['credential_id']}")).text
-    assert "<dd>Aoife Murphy</dd>" in credential
+    assert f"<dd><bdi>Aoife Murphy</bdi> · <code>{pid('demo-sme')}</code></dd>" in credential
 
 
 async def test_the_placement_pages_name_the_applicant(
@@ -177,6 +185,8 @@ async def test_the_placement_pages_name_the_applicant(
     r = await client.post("/placements/apply", data=applied | {"name": "c" * 101})
     assert r.status_code == 422 and error_of(r, "name") == "A name is at most 100 characters."
     assert re.search(r'id="name"[^>]*aria-invalid="true"', r.text)
+    invisible = await client.post("/placements/apply", data=applied | {"name": "Chiara\u200bRossi"})
+    assert invisible.status_code == 422 and error_of(invisible, "name")  # the API's reason, at the field
     assert 'href="/placements/apply"' in (await client.get("/placements")).text  # nothing written
     assert (await client.post("/placements/apply", data=applied | {"name": "Chiara Rossi"})).status_code == 303
     # an applicant who gives no name: the id
@@ -189,7 +199,10 @@ async def test_the_placement_pages_name_the_applicant(
 
     admin = await people.as_("demo-admin")
     page = (await client.get("/placements/coordinate")).text
-    assert '<th scope="row">Chiara Rossi<br>' in page and f'<th scope="row">{pid("eve")}<br>' in page
+    hint = '<span class="hint">Platform id <code>{}</code></span><br>'
+    chiara_id, eve_id = pid("demo-student"), pid("eve")
+    assert f'<th scope="row"><bdi>Chiara Rossi</bdi><br>{hint.format(chiara_id)}' in page
+    assert f'<th scope="row">{hint.format(eve_id)}' in page
     applicants = re.findall(r'action="/placements/coordinate/applicants/([\w-]+)/screening"', page)
     [host_id] = re.findall(r'action="/placements/coordinate/hosts/([\w-]+)/screening"', page)
     for kind, oid in [*(("applicants", a) for a in applicants), ("hosts", host_id)]:
@@ -199,15 +212,14 @@ async def test_the_placement_pages_name_the_applicant(
         assert r.status_code == 303
     suggested = await client.post("/placements/coordinate/suggestions", data={"csrf": admin, "mode": "stable"})
     assert "2 placements suggested" in suggested.text  # two places, both applicants: by name, or by id
-    assert (
-        '<th scope="row">Chiara Rossi</th>' in suggested.text and f'<th scope="row">{pid("eve")}</th>' in suggested.text
-    )
+    assert f'<th scope="row"><bdi>Chiara Rossi</bdi> ({chiara_id})</th>' in suggested.text
+    assert f'<th scope="row">{eve_id}</th>' in suggested.text
     chiara = next(a for a in applicants if a != nameless.json()["id"])
     propose = (await client.get(f"/placements/propose?applicant_id={chiara}&host_id={host_id}")).text
-    assert f'<option value="{chiara}" selected>Chiara Rossi ({chiara})</option>' in propose
+    assert f'<option value="{chiara}" selected>Chiara Rossi ({chiara_id})</option>' in propose
     data = {"csrf": admin, "applicant_id": chiara, "host_id": host_id, "objectives": "Learn lean"}
     data |= {"activity_plan": "Shadow the lean team.", "parts.0.start": "2027-03-01", "parts.0.weeks": "4"}
     made = await client.post("/placements/propose", data=data)
     assert made.status_code == 303, made.text[-2000:]
     placement = (await client.get(made.headers["location"])).text
-    assert "<dd>Chiara Rossi (" in placement
+    assert f"<dd><bdi>Chiara Rossi</bdi> ({chiara_id}) (" in placement

@@ -342,7 +342,7 @@ def routes(web: Web) -> list[Route]:
             "training/placements/coordinate.html",
             status,
             applicants=applicants,
-            applicant_names={a["id"]: a.get("name") or a["person"] for a in applicants},
+            applicants_by_id={a["id"]: a for a in applicants},
             hosts=hosts,
             host_names=names,
             suggestions=suggestions,

@@ -256,9 +256,9 @@ def routes(web: Web) -> list[Route]:
         mid = page.request.path_params["module_id"]
         module = await page.api.get(f"/training/modules/{mid}")
         roster = await page.api.get(f"/training/modules/{mid}/enrolments", {"limit": MAX_LIST})
-        for e in roster:  # an organisation is "<region>:<name>"; a person by the name given at enrolment, else id
-            e["org_name"] = (e.get("organisation") or "").split(":", 1)[-1]
-            e["who"] = e.get("display_name") or e["person"]
+        for e in roster:  # an organisation is "<region>:<name>"; a person by the name given at enrolment with the
+            e["org_name"] = (e.get("organisation") or "").split(":", 1)[-1]  # platform id (two may give one name)
+            e["who"] = f"{e['display_name']} ({e['person']})" if e.get("display_name") else e["person"]
         if form is None:
             form = {"capacity": str(module["capacity"])} | session_form(module["sessions"])
         rows = row_count(form, len(module["sessions"]) + 1)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clustergrowth.auth import PERSON_ID_PATTERN
-from clustergrowth.types import Instant
+from clustergrowth.types import Instant, PersonName
 
 PracticeId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Person = Annotated[str, Field(pattern=PERSON_ID_PATTERN, description="a person's platform id (`p-…`)")]
@@ -88,7 +88,7 @@ class Enrol(Strict):
     """An enrolment's optional body: the name the participant goes by on the module's roster (shown to the
     module's coordinators and to the participant; without one the roster shows the platform id)."""
 
-    display_name: str | None = Field(None, min_length=1, max_length=100, description="the participant's name")
+    display_name: PersonName | None = Field(None, description="the participant's name (1-100 characters)")
 
 
 class Revoke(Strict):

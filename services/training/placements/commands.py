@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clustergrowth.types import PersonName
+
 Topic = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code")]
 Id = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -41,9 +43,7 @@ class ApplyForPlacement(_Profile):
     """The caller applies for a placement (a person working in an SME, or a new entrepreneur)."""
 
     kind: Literal["sme_staff", "new_entrepreneur"]
-    name: str | None = Field(
-        None, min_length=1, max_length=100, description="the applicant's name, for those who see the application"
-    )
+    name: PersonName | None = Field(None, description="the applicant's name, for those who see the application")
     business_started: date | None = Field(None, description="when the caller's business started, if it has")
     preferences: list[Id] = Field([], max_length=10, description="hosts the applicant prefers, best first")
 
