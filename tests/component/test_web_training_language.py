@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from babel.messages.pofile import read_po
 
 from clustergrowth.settings import RuntimeSettings
 from instance.app import create_app
@@ -28,6 +29,8 @@ from tests.component.test_web_instrument_languages import (
 )
 from tests.component.test_web_pages import sign_in
 from tests.conftest import asgi_client
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -118,3 +121,20 @@ async def test_the_plan_in_turkish_and_the_comparison_in_spanish(client: httpx.A
     tracking = shown(es["areas"]["monitoring"]["practices"]["performance_tracking"]["name"])
     assert f'<th scope="row" lang="es">{tracking}</th><td>4,0</td><td>4,0</td><td>0,0</td><td>–</td>' in page
     assert "Lean introduction" not in page and "Performance tracking" not in page
+    aid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    assert f'src="/training/practices/assessments/{aid}/comparison.svg"' in page
+    chart = (await client.get(f"/training/practices/assessments/{aid}/comparison.svg")).text
+    assert lean_es in chart and tracking in chart and "Lean introduction" not in chart
+    legend = [catalogue_word("es", w) for w in ("Baseline", "Now", "Target")]
+    assert all(f">{shown(w)}</text>" in chart for w in legend) and ">Baseline</text>" not in chart
+    # by hand: lean introduction 1 -> 2 with the target 2, the 17 others 4 at baseline and now, no target;
+    # each value once a bar, plus once on the 1-5 axis
+    counts = [chart.count(f">{v},0</text>") for v in (1, 2, 3, 4)]
+    assert counts == [1 + 1, 2 + 1, 0 + 1, 17 * 2 + 1] and ".0</text>" not in chart
+
+
+def catalogue_word(lang: str, english: str) -> str:
+    """A word as the language's catalogue translates it (read from the .po file, not through the pages)."""
+    with (ROOT / "web" / "locale" / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        word = str(read_po(f)[english].string)
+    return word

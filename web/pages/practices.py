@@ -7,6 +7,7 @@ instrument's texts (areas, practices, anchors) are the API's in the page's langu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -50,6 +51,48 @@ def why_words(page: Page, why: str) -> tuple[str, bool]:
         if re.search(pattern, why):
             return words.replace("%(n)s", k), True
     return why, False
+
+
+def comparison_chart(
+    comparison: dict[str, Any], names: dict[str, str], words: dict[str, str], number: Callable[[float], str]
+) -> str:
+    """A re-assessment against its baseline as grouped horizontal bars on the fixed 1-5 axis (pygal): per
+    practice, named in the page's language, the baseline, now and the plan's target (where it set one),
+    with a legend; ``words`` are the page's title and series names, ``number`` writes the page's numbers."""
+    import pygal  # here, not at import (see web.pages.assessment.chart)
+    from pygal.style import Style
+
+    style = Style(
+        background="white",
+        plot_background="white",
+        colors=("#767676", "#0b4f8a", "#b35900"),
+        font_family="sans-serif",
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=13,
+        value_font_size=12,
+        title_font_size=15,
+    )
+    rows = comparison["practices"][::-1]
+    bars = pygal.HorizontalBar(
+        style=style,
+        range=(1, 5),
+        zero=1,
+        title=words["title"],
+        legend_at_bottom=True,
+        width=720,
+        height=120 + 66 * len(rows),
+        js=[],
+        print_values=True,
+        value_formatter=number,
+        y_labels=[1, 2, 3, 4, 5],
+        explicit_size=True,
+    )
+    bars.x_labels = [names.get(r["practice"], r["practice"]) for r in rows]
+    bars.add(words["baseline"], [r["baseline"] for r in rows])
+    bars.add(words["now"], [r["current"] for r in rows])
+    bars.add(words["target"], [r["target"] for r in rows])  # None: no target, no bar
+    return str(bars.render(is_unicode=True))
 
 
 def routes(web: Web) -> list[Route]:
@@ -183,6 +226,26 @@ def routes(web: Web) -> list[Route]:
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
         )
 
+    async def comparison_svg(page: Page) -> Response:
+        """The re-assessment's comparison drawn here, its practices named from the translated instrument (the
+        API's comparison.svg names them by id, in English)."""
+        aid = page.request.path_params["assessment_id"]
+        assessment = await page.api.get(f"/training/assessments/{aid}")
+        inst = await instrument_of(page, assessment)
+        comparison = await page.api.get(f"/training/assessments/{aid}/comparison")
+        words = {
+            "title": page._("Against the baseline"),
+            "baseline": page._("Baseline"),
+            "now": page._("Now"),
+            "target": page._("Target"),
+        }
+        svg = comparison_chart(comparison, practice_names(inst), words, lambda v: page.fmt.number(v, 1))
+        return Response(
+            svg,
+            media_type="image/svg+xml",
+            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
     async def make_plan(page: Page) -> Response:
         await page.form()
         aid = page.request.path_params["assessment_id"]
@@ -266,6 +329,7 @@ def routes(web: Web) -> list[Route]:
         Route("/training/practices/{sme_id}/take", web.page(take), methods=["POST"]),
         Route("/training/practices/assessments/{assessment_id}", web.page(result_page)),
         Route("/training/practices/assessments/{assessment_id}/chart.svg", web.page(result_chart)),
+        Route("/training/practices/assessments/{assessment_id}/comparison.svg", web.page(comparison_svg)),
         Route("/training/practices/assessments/{assessment_id}/plan", web.page(make_plan), methods=["POST"]),
         Route("/training/plans/{plan_id}", web.page(plan_view)),
         Route("/training/plans/{plan_id}", web.page(plan_edit), methods=["POST"]),
