@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from clustergrowth import translations
 from services.mapping.domain import instrument as mapping
 from services.training.domain import instrument as training
 
@@ -169,9 +170,10 @@ def test_the_loader_refuses_a_translation_with_a_gap_an_unknown_id_an_empty_text
     raw = english(MAPPING / "v1.json")
     words = json.loads((MAPPING / "v1.es.json").read_text())
     del words["lang"], words["version"]
-    assert mapping.overlay(raw, words, "v1.es.json")["dimensions"][3]["name"] == words["dimensions"]["talent"]["name"]
+    merged = translations.overlay(raw, words, "v1.es.json")
+    assert merged["dimensions"][3]["name"] == words["dimensions"]["talent"]["name"]
     with pytest.raises(ValueError, match=re.escape(named)):
-        mapping.overlay(raw, spoil(words, how), "v1.es.json")
+        translations.overlay(raw, spoil(words, how), "v1.es.json")
 
 
 def test_the_practice_loader_refuses_options_of_another_length() -> None:
@@ -181,4 +183,4 @@ def test_the_practice_loader_refuses_options_of_another_length() -> None:
         del words[key]
     words["areas"]["targets"]["practices"]["mops07"]["options"].pop()  # 6 options in the version, 5 here
     with pytest.raises(ValueError, match=r"mops07\.options: needs a list of 6 texts"):
-        training.overlay(raw, words, "mops-v1.tr.json")
+        translations.overlay(raw, words, "mops-v1.tr.json")

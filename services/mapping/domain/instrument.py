@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from clustergrowth import translations
 from clustergrowth.problems import Unprocessable
 from services.mapping.domain.codes import DATA
 
 INSTRUMENTS = DATA / "instruments"
 LANGUAGES = ("en", "es", "it", "fr", "tr")  # en is the instrument file itself
-NOT_TEXT = frozenset({"id", "version", "method", "kind", "lang"})  # keys and rules: never translated
 FILE = re.compile(r"^v(\d+)\.json$")
 
 
@@ -96,51 +96,10 @@ class Instrument:
         return scores, ranked[: self.top_needs]
 
 
-def has_text(value: Any) -> bool:
-    if isinstance(value, str):
-        return True
-    if isinstance(value, list):
-        return any(has_text(v) for v in value)
-    if isinstance(value, dict):
-        return any(k not in NOT_TEXT and has_text(v) for k, v in value.items())
-    return False
-
-
-def overlay(base: Any, words: Any, at: str) -> Any:
-    """``base`` with its person-facing texts replaced by ``words``, which must hold exactly those texts: a
-    text as a non-empty text, a list of texts as a list of the same length, a list of objects with ids as
-    an object by those ids, an object by the keys that hold text (keys and rules, NOT_TEXT, stay out).
-    ValueError naming the place of anything missing, unknown or empty."""
-    if isinstance(base, str):
-        if not isinstance(words, str) or not words.strip():
-            raise ValueError(f"{at}: needs a text")
-        return words
-    if isinstance(base, list) and all(isinstance(b, str) for b in base):
-        if not isinstance(words, list) or len(words) != len(base):
-            raise ValueError(f"{at}: needs a list of {len(base)} texts")
-        return [overlay(b, w, f"{at}[{i}]") for i, (b, w) in enumerate(zip(base, words, strict=True))]
-    if isinstance(base, list):
-        ids = [b["id"] for b in base]
-        if not isinstance(words, dict) or set(words) != set(ids):
-            got = set(words) if isinstance(words, dict) else set()
-            raise ValueError(f"{at}: missing {sorted(set(ids) - got)}, unknown {sorted(got - set(ids))}")
-        return [overlay(b, words[b["id"]], f"{at}.{b['id']}") for b in base]
-    if isinstance(base, dict):
-        keys = {k for k, v in base.items() if k not in NOT_TEXT and has_text(v)}
-        if not isinstance(words, dict) or set(words) != keys:
-            got = set(words) if isinstance(words, dict) else set()
-            raise ValueError(f"{at}: missing {sorted(keys - got)}, unknown {sorted(got - keys)}")
-        return {k: overlay(v, words[k], f"{at}.{k}") if k in keys else v for k, v in base.items()}
-    raise ValueError(f"{at}: holds no text")
-
-
 def translated(raw: dict[str, Any], lang: str) -> dict[str, Any]:
     """The version ``raw`` in ``lang``, from its translation file (checked whole: see ``overlay``)."""
-    name = f"v{raw['version']}.{lang}.json"
-    words = json.loads((INSTRUMENTS / name).read_text())
-    if (words.pop("lang", None), words.pop("version", None)) != (lang, raw["version"]):
-        raise ValueError(f"{name}: must say lang {lang!r} and version {raw['version']!r}")
-    return {**overlay(raw, words, name), "lang": lang}
+    path = INSTRUMENTS / f"v{raw['version']}.{lang}.json"
+    return translations.translated(raw, path, {"lang": lang, "version": raw["version"]})
 
 
 def _load(version: str) -> Instrument:
