@@ -9,7 +9,6 @@ managers do there are in ``web/pages/council_manage.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -18,7 +17,7 @@ from starlette.routing import Route
 
 from web.app import Page, Web
 from web.pages.councils import constituency_names
-from web.pages.explorer import FEW_SMES, need_names
+from web.pages.explorer import FEW_SMES, need_names, spotlight_chart
 from web.platform import Problem
 
 INDICATORS = ("sme_university", "cluster_cluster", "cluster_specific", "national_impact")
@@ -117,53 +116,6 @@ def dashboard_chart(indicator: dict[str, Any], words: dict[str, str], inputs: di
     keys = list(rows[0]["inputs"]) if rows else []
     for key in keys:
         bars.add(inputs.get(key, key), [r["inputs"][key] for r in rows])
-    return str(bars.render(is_unicode=True))
-
-
-def spotlight_chart(
-    needs: list[dict[str, Any]],
-    names: dict[str, str],
-    series: tuple[str, str],
-    title: str,
-    number: Callable[[float], str] = lambda v: f"{v:.1f}",
-) -> str:
-    """A council's SMEs' mean maturity per need beside the network's on the fixed 1-5 axis, each series in
-    the legend with its sample size, one legend entry a line (the names are long in every language);
-    ``number`` writes a mean (the person's language's decimal sign)."""
-    import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
-
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#0b4f8a", "#b35900"),
-        font_family="sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=13,
-        value_font_size=12,
-        title_font_size=15,
-    )
-    bars = pygal.HorizontalBar(
-        style=style,
-        range=(1, 5),
-        zero=1,
-        title=title,
-        width=760,
-        height=160 + 44 * max(len(needs), 1),
-        js=[],
-        print_values=True,
-        value_formatter=number,
-        y_labels=[1, 2, 3, 4, 5],
-        legend_at_bottom=True,
-        legend_at_bottom_columns=1,
-        truncate_legend=-1,
-        explicit_size=True,
-    )
-    rows = needs[::-1]
-    bars.x_labels = [names.get(n["dimension"], n["dimension"]) for n in rows]
-    bars.add(series[0], [n["mean_maturity"] for n in rows])
-    bars.add(series[1], [n["network_mean_maturity"] for n in rows])
     return str(bars.render(is_unicode=True))
 
 
@@ -416,7 +368,7 @@ def routes(web: Web) -> list[Route]:
             page._("%(name)s (n = %(n)s)") % {"name": page._("Network"), "n": network_n},
         )
         return Response(
-            spotlight_chart(rows, need_names(page), series, title, lambda v: page.fmt.number(v, 1)),
+            spotlight_chart(rows, need_names(page), series, title, lambda v: page.fmt.number(v, 1), long_legend=True),
             media_type="image/svg+xml",
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
         )

@@ -4,6 +4,7 @@ mean maturity per cell as a chart; the cells as CSV (the API's own)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -170,9 +171,19 @@ def tile_map(
     return str(chart.render(is_unicode=True))
 
 
-def spotlight_chart(needs: list[dict[str, Any]], names: dict[str, str], series: tuple[str, str], title: str) -> str:
-    """A region's mean maturity per need beside the network's, on the 1-5 scale with its axis (pygal)."""
-    import pygal
+def spotlight_chart(
+    needs: list[dict[str, Any]],
+    names: dict[str, str],
+    series: tuple[str, str],
+    title: str,
+    number: Callable[[float], str] = lambda v: f"{v:.1f}",
+    long_legend: bool = False,
+) -> str:
+    """Mean maturity per need (a region's, or a council's SMEs') beside the network's on the fixed 1-5 axis
+    (pygal), each series named in the legend; ``number`` writes a mean (a page passes its language's decimal
+    sign); ``long_legend`` puts one legend entry a line, for series names long in every language (a council's
+    with its sample size), the chart taller by that line."""
+    import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
     from pygal.style import Style
 
     style = Style(
@@ -192,12 +203,13 @@ def spotlight_chart(needs: list[dict[str, Any]], names: dict[str, str], series: 
         zero=1,
         title=title,
         width=760,
-        height=140 + 44 * max(len(needs), 1),
+        height=(160 if long_legend else 140) + 44 * max(len(needs), 1),
         js=[],
         print_values=True,
-        value_formatter=lambda v: f"{v:.1f}",
+        value_formatter=number,
         y_labels=[1, 2, 3, 4, 5],
         legend_at_bottom=True,
+        legend_at_bottom_columns=1 if long_legend else None,
         truncate_legend=-1,
         explicit_size=True,
     )
