@@ -132,6 +132,42 @@ def hosts(page: Page, c: dict[str, Any], me: str | None) -> bool:
     )
 
 
+def ranks_chosen(page: Page, form: dict[str, str], ids: list[str], twice: str) -> tuple[list[str], dict[str, str]]:
+    """A ranking form read: each of ``ids`` (challenges a candidate ranks, applicants a host ranks) may have
+    a number 1..len(ids) in ``rank.<id>``, or none (not ranked), each number at most once. Returns the ids in
+    the order of their numbers and, by field, why a number was refused (``twice``, the page's own words for
+    a number given twice, with ``%(rank)s``)."""
+    errors: dict[str, str] = {}
+    chosen: dict[int, str] = {}
+    for item in ids:
+        key = f"rank.{item}"
+        value = form.get(key, "").strip()
+        if not value:
+            continue
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if not 1 <= n <= len(ids):
+            errors[key] = page._("Enter a whole number from 1 to %(n)s, or leave it empty.") % {"n": len(ids)}
+        elif n in chosen:
+            errors[key] = twice % {"rank": n}
+        else:
+            chosen[n] = item
+    return [chosen[n] for n in sorted(chosen)], errors
+
+
+def ranking_fields(fields: dict[str, str], order: list[str]) -> dict[str, str]:
+    """The API's reasons for a ranking's entries at the form's fields: ``ranking[2]`` is the third ranked
+    id's ``rank.<id>``; a reason for anything else is not a field of the form."""
+    out: dict[str, str] = {}
+    for k, v in fields.items():
+        at = re.fullmatch(r"ranking\[(\d+)\]", k)
+        if at and int(at.group(1)) < len(order):
+            out[f"rank.{order[int(at.group(1))]}"] = v
+    return out
+
+
 def routes(web: Web) -> list[Route]:
     async def marketplace(page: Page) -> Response:
         programme = page.request.query_params.get("programme", "")
@@ -323,37 +359,16 @@ def routes(web: Web) -> list[Route]:
         if kind is None or await my_profile(page) is None:
             return await ranking_page(page, status=409)
         found = await open_challenges(page, kind)
-        errors: dict[str, str] = {}
-        chosen: dict[int, str] = {}
-        for c in found:
-            key = f"rank.{c['id']}"
-            value = form.get(key, "").strip()
-            if not value:
-                continue
-            try:
-                n = int(value)
-            except ValueError:
-                n = 0
-            if not 1 <= n <= len(found):
-                errors[key] = page._("Enter a whole number from 1 to %(n)s, or leave it empty.") % {"n": len(found)}
-            elif n in chosen:
-                errors[key] = page._("Another challenge has rank %(rank)s too: give each its own number.") % {"rank": n}
-            else:
-                chosen[n] = c["id"]
+        twice = page._("Another challenge has rank %(rank)s too: give each its own number.")
+        order, errors = ranks_chosen(page, form, [c["id"] for c in found], twice)
         if errors:
             return await ranking_page(page, form, errors, status=422)
-        order = [chosen[n] for n in sorted(chosen)]
         try:
             await page.api.put("/matching/candidates/me/preferences", {"ranking": order})
         except Problem as p:
             if p.status == 401 or p.status >= 500:
                 raise
-            fields: dict[str, str] = {}
-            for k, v in p.fields.items():  # ranking[2] -> the third ranked challenge's field
-                at = re.fullmatch(r"ranking\[(\d+)\]", k)
-                if at and int(at.group(1)) < len(order):
-                    fields[f"rank.{order[int(at.group(1))]}"] = v
-            return await ranking_page(page, form, fields, p, status=p.status)
+            return await ranking_page(page, form, ranking_fields(p.fields, order), p, status=p.status)
         return page.redirect("/matching/ranking?done=saved")
 
     async def matches_of(page: Page, status: str = "") -> list[dict[str, Any]]:

@@ -16,7 +16,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
-from web.pages.matching import LANGUAGE, MAX_LIST, PROGRAMMES, TERM, hosts, my_candidate_id, words, words_list
+from web.pages.matching import (
+    LANGUAGE,
+    MAX_LIST,
+    PROGRAMMES,
+    TERM,
+    hosts,
+    my_candidate_id,
+    ranking_fields,
+    ranks_chosen,
+    words,
+    words_list,
+)
 from web.platform import Problem
 
 MAX_CHALLENGE_SKILLS = 20
@@ -295,29 +306,10 @@ def routes(web: Web) -> list[Route]:
         form = await page.form()
         cid = page.request.path_params["challenge_id"]
         found, _ = await page.api.get_tagged(f"/matching/challenges/{cid}/applicants", {"limit": MAX_LIST})
-        listed = [a["id"] for a in found["applicants"]]
-        errors: dict[str, str] = {}
-        chosen: dict[int, str] = {}
-        for aid in listed:
-            key = f"rank.{aid}"
-            value = form.get(key, "").strip()
-            if not value:
-                continue
-            try:
-                n = int(value)
-            except ValueError:
-                n = 0
-            if not 1 <= n <= len(listed):
-                errors[key] = page._("Enter a whole number from 1 to %(n)s, or leave it empty.") % {"n": len(listed)}
-            elif n in chosen:
-                errors[key] = page._("Another applicant has rank %(rank)s too: give each their own number.") % {
-                    "rank": n
-                }
-            else:
-                chosen[n] = aid
+        twice = page._("Another applicant has rank %(rank)s too: give each their own number.")
+        order, errors = ranks_chosen(page, form, [a["id"] for a in found["applicants"]], twice)
         if errors:
             return await applicants_page(page, form, errors, status=422)
-        order = [chosen[n] for n in sorted(chosen)]
         try:
             await send(page, "PUT", f"/matching/challenges/{cid}/ranking", {"ranking": order}, form.get("etag", ""))
         except Problem as p:
@@ -325,12 +317,7 @@ def routes(web: Web) -> list[Route]:
                 raise
             if p.status in STALE:  # ranked by someone else since the page was read
                 return await applicants_page(page, form, {}, p, status=p.status, stale=True)
-            fields: dict[str, str] = {}
-            for k, v in p.fields.items():  # ranking[1] -> the second ranked applicant's field
-                at = re.fullmatch(r"ranking\[(\d+)\]", k)
-                if at and int(at.group(1)) < len(order):
-                    fields[f"rank.{order[int(at.group(1))]}"] = v
-            return await applicants_page(page, form, fields, p, status=p.status)
+            return await applicants_page(page, form, ranking_fields(p.fields, order), p, status=p.status)
         return page.redirect(f"/matching/hosting/{cid}/applicants?done=saved")
 
     return [
