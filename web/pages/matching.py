@@ -132,6 +132,22 @@ def hosts(page: Page, c: dict[str, Any], me: str | None) -> bool:
     )
 
 
+def skills_and_languages(
+    page: Page, form: dict[str, str], most_skills: int, most_languages: int, errors: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """The skills (at most ``most_skills``, each at most 60 characters) and the two-letter language codes
+    (one to ``most_languages``, lowered) of a profile's or a challenge's form, each a comma-separated list;
+    why either is refused goes into ``errors`` at its field."""
+    _ = page._
+    skills = words_list(form.get("skills", ""))
+    if len(skills) > most_skills or any(len(s) > 60 for s in skills):
+        errors["skills"] = _("List at most %(n)s skills, each at most 60 characters.") % {"n": most_skills}
+    languages = [x.lower() for x in words_list(form.get("languages", ""))]
+    if not languages or len(languages) > most_languages or not all(LANGUAGE.match(x) for x in languages):
+        errors["languages"] = _("Enter one to %(n)s two-letter language codes, such as en, es.") % {"n": most_languages}
+    return skills, languages
+
+
 def ranks_chosen(page: Page, form: dict[str, str], ids: list[str], twice: str) -> tuple[list[str], dict[str, str]]:
     """A ranking form read: each of ``ids`` (challenges a candidate ranks, applicants a host ranks) may have
     a number 1..len(ids) in ``rank.<id>``, or none (not ranked), each number at most once. Returns the ids in
@@ -273,14 +289,7 @@ def routes(web: Web) -> list[Route]:
             return await profile_page(page, status=403)
         _ = page._
         errors: dict[str, str] = {}
-        skills = words_list(form.get("skills", ""))
-        if len(skills) > MAX_SKILLS or any(len(s) > 60 for s in skills):
-            errors["skills"] = _("List at most %(n)s skills, each at most 60 characters.") % {"n": MAX_SKILLS}
-        languages = [x.lower() for x in words_list(form.get("languages", ""))]
-        if not languages or len(languages) > MAX_LANGUAGES or not all(LANGUAGE.match(x) for x in languages):
-            errors["languages"] = _("Enter one to %(n)s two-letter language codes, such as en, es.") % {
-                "n": MAX_LANGUAGES
-            }
+        skills, languages = skills_and_languages(page, form, MAX_SKILLS, MAX_LANGUAGES, errors)
         for name in ("available_from", "available_until"):
             try:
                 date.fromisoformat(form.get(name, ""))

@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from web.app import Page, Web
 from web.pages.matching import (
-    LANGUAGE,
     MAX_LIST,
     PROGRAMMES,
     TERM,
@@ -25,8 +24,8 @@ from web.pages.matching import (
     my_candidate_id,
     ranking_fields,
     ranks_chosen,
+    skills_and_languages,
     words,
-    words_list,
 )
 from web.platform import Problem
 
@@ -68,14 +67,7 @@ def challenge_body(
         errors["programme"] = _("Choose a programme.")
     if sme_ids is not None and form.get("sme_id") not in sme_ids:
         errors["sme_id"] = _("Choose the SME that offers the challenge.")
-    skills = words_list(form.get("skills", ""))
-    if len(skills) > MAX_CHALLENGE_SKILLS or any(len(s) > 60 for s in skills):
-        errors["skills"] = _("List at most %(n)s skills, each at most 60 characters.") % {"n": MAX_CHALLENGE_SKILLS}
-    languages = [x.lower() for x in words_list(form.get("languages", ""))]
-    if not languages or len(languages) > MAX_CHALLENGE_LANGUAGES or not all(LANGUAGE.match(x) for x in languages):
-        errors["languages"] = _("Enter one to %(n)s two-letter language codes, such as en, es.") % {
-            "n": MAX_CHALLENGE_LANGUAGES
-        }
+    skills, languages = skills_and_languages(page, form, MAX_CHALLENGE_SKILLS, MAX_CHALLENGE_LANGUAGES, errors)
     if form.get("work_mode") not in MODES:
         errors["work_mode"] = _("Choose how the work is done.")
     term = form.get("term", "").strip()
