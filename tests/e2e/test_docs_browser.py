@@ -7,10 +7,7 @@ Content-Security-Policy and ask nothing of any host but the gateway."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 
-from tests.backends import free_port, provision
+from tests.backends import provision
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 BOOKINGS, SLOT_TAKEN = "/api/v1/facilities/bookings", "the slot is taken"
@@ -42,33 +39,8 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[str]:
-    """``clustergrowth run`` on a free loopback port with its own data folder; its base URL."""
-    data, port = tmp_path / "data", free_port()
-    data.mkdir()
-    env = {**os.environ, "CG_DATA_DIR": str(data), "CG_LOG_LEVEL": "WARNING"}
-    with open(tmp_path / "run.log", "ab") as log:
-        proc = subprocess.Popen([CLI, "run", "--host", "127.0.0.1", "--port", str(port)], env=env, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the stack did not start: {(tmp_path / 'run.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
-def test_the_docs_page_renders_every_operation_offline(chromium: str, gateway: str, tmp_path: Path) -> None:
+def test_the_docs_page_renders_every_operation_offline(chromium: str, stack: str, tmp_path: Path) -> None:
+    gateway = stack  # clustergrowth run on a free loopback port with its own data (tests/e2e/conftest.py)
     spec = httpx.get(f"{gateway}/openapi.json").json()
     operations = sum(len(ops) for ops in spec["paths"].values())
     assert operations >= 50
