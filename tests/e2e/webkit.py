@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def weekday_ahead(days: int) -> date:
     while d.weekday() >= 5:
         d += timedelta(days=1)
     return d
+
+
+def reload_until(page: Page, selector: str, count: int, within_s: float = 90) -> None:
+    """Reload ``page`` until ``selector`` matches ``count`` elements: for a page read from a projection that
+    the stack's consumers fill after it is ready (a dashboard counts the seeded events as they arrive)."""
+    deadline = time.monotonic() + within_s
+    while page.locator(selector).count() != count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{page.url}: {page.locator(selector).count()} of {selector}, not {count}")
+        page.wait_for_timeout(500)
+        page.reload()
 
 
 def sign_in(page: Page, stack: str, persona: str) -> None:
