@@ -2,7 +2,9 @@
 
 wrk (``deploy/native/provision.sh wrk``) drives the server for a fixed time; a Lua script gives every
 request its own body. Uncontended: each request books its own slot. Contended: the requests cycle over
-S slots, so all but the first attempt on each are refused (409). The server's CPU time (user + system
+S slots, so all but the first attempt on each are refused (409). Refused: every request names a resource
+that does not exist (404 after the token, the body's validation and one store read), which measures what a
+request costs each server before any booking work. The server's CPU time (user + system
 of its process tree, read from /proc) is taken around each phase, so the figures are what the server
 did, whatever the load generator cost. Baseline in the same run: ``bench.bare_booking``, a bare
 Starlette endpoint with the same validation and the same guarded store write, under the same load.
@@ -370,7 +372,8 @@ def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: ar
     next server (none always runs after the same one, e.g. while the split worker drains its backlog)."""
     day0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
     common = {"day0": day0, "connections": a.connections, "threads": a.threads}
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {"uncontended": [], "contended": []} for n in servers}
+    phases = ("uncontended", "contended", "refused")
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {n: {p: [] for p in phases} for n in servers}
     for srv in servers.values():  # warm-up, untimed (slots from 0)
         load(
             wrk,
@@ -395,7 +398,14 @@ def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: ar
             # contended phase's S slots (the same S slots in every round: all but the first attempt refused)
             runs[name]["uncontended"].append(load(wrk, srv["url"], work, slots=0, offset=200_000 + 20_000 * r, **at))
             runs[name]["contended"].append(load(wrk, srv["url"], work, slots=a.slots, offset=100_000, **at))
+            # refused: every request names a resource that does not exist (404 after the token, the body's
+            # validation and one store read): what a request costs the server before any booking work
+            refused = {**at, "ids": [NO_SUCH_RESOURCE]}
+            runs[name]["refused"].append(load(wrk, srv["url"], work, slots=0, offset=0, **refused))
     return {n: {phase: _merged(rs) for phase, rs in by.items()} for n, by in runs.items()}
+
+
+NO_SUCH_RESOURCE = "no-such-resource"
 
 
 def _checkout(ref: str, into: Path) -> Path:
@@ -538,6 +548,16 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 ru["server_cpu_ms_per_request"] / su["server_cpu_ms_per_request"], 3
             ),
         }
+    sr, br = s["refused"], b["refused"]
+    out["refused"] = {
+        "what": "POST /bookings naming a resource that does not exist: 404 after the token, the body's validation "
+        "and one store read, on every server",
+        "ratio_cpu_per_request_bare_to_split_api": round(
+            br["server_cpu_ms_per_request"] / sr["server_cpu_ms_per_request"], 3
+        ),
+        "split_api_share_of_a_booking": round(sr["server_cpu_ms_per_request"] / su["server_cpu_ms_per_request"], 3),
+        "bare_share_of_a_booking": round(br["server_cpu_ms_per_request"] / bu["server_cpu_ms_per_request"], 3),
+    }
     out["ratio_contended_to_uncontended"] = round(p["contended"]["requests_per_s"] / pu["requests_per_s"], 3)
     out["ratio_contended_to_uncontended_split"] = round(s["contended"]["requests_per_s"] / su["requests_per_s"], 3)
     out["target"] = TARGET
@@ -662,6 +682,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"attempts/s vs uncontended {pu['requests_per_s']}/s -> x{result['ratio_contended_to_uncontended']} "
         f"(split x{result['ratio_contended_to_uncontended_split']}; target >= 0.5); "
         f"double bookings {result['double_bookings']} of {result['confirmed_bookings']} confirmed  [{path}]"
+    )
+    rf, sr, br = result["refused"], sp["refused"], bare["refused"]
+    print(
+        f"contention: refused (404, no booking work): bare {br['server_cpu_ms_per_request']} ms CPU a request, "
+        f"split API {sr['server_cpu_ms_per_request']} ms -> x{rf['ratio_cpu_per_request_bare_to_split_api']}; "
+        f"that is {rf['split_api_share_of_a_booking']} of the split API's booking and "
+        f"{rf['bare_share_of_a_booking']} of the bare endpoint's"
     )
     if a.against:
         ru, vs = result["split_at_ref"]["uncontended"], result["against"]
