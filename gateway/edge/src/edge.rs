@@ -3,7 +3,11 @@
 //! us of HTTP/1.1's framing rules, security headers, CORS, quotas, the local answers, the body cap,
 //! and the service. The chain is static (each layer generic over the next, one future for the whole
 //! request, no boxed future or dynamic call per rule); the rules a configuration leaves out (CORS
-//! without origins, quotas when off) pass requests straight on.
+//! without origins, quotas when off) pass requests straight on. A rule's future is the next rule's,
+//! pinned where it lies (pin-project-lite), with what the rule does to the answer, or an answer of its
+//! own: no rule holds the request while the rules after it run (an `async fn` rule would keep its
+//! argument beside the next rule's future, so the request's future grew by a request a rule, and
+//! was copied whole with every move). Rare paths (quotas on, a request with a body) are boxed.
 
 use crate::config::{Config, HostPort};
 use crate::metrics::{method_label, Metrics, CONTENT_TYPE as METRICS_TYPE};
@@ -17,8 +21,10 @@ use http::header::{
 use http::{Method, Request, Version};
 use http_body_util::BodyExt;
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 const EXEMPT: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -67,6 +73,60 @@ struct Route(&'static str);
 /// layer and may change the answer.
 pub trait Layer: Send + Sync {
     fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a;
+}
+
+pin_project_lite::pin_project! {
+    /// One of two answering futures, pinned where it lies.
+    #[project = EitherProj]
+    enum Either<L, R> {
+        Left { #[pin] f: L },
+        Right { #[pin] f: R },
+    }
+}
+
+impl<L: Future<Output = Resp>, R: Future<Output = Resp>> Future for Either<L, R> {
+    type Output = Resp;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Resp> {
+        match self.project() {
+            EitherProj::Left { f } => f.poll(cx),
+            EitherProj::Right { f } => f.poll(cx),
+        }
+    }
+}
+
+/// An answer made here, as an answering future.
+fn answered<R>(r: Resp) -> Either<Ready<Resp>, R> {
+    Either::Left { f: ready(r) }
+}
+
+/// A boxed answering future (for the rare paths).
+type Boxed<'a> = Pin<Box<dyn Future<Output = Resp> + Send + 'a>>;
+
+pin_project_lite::pin_project! {
+    /// The next rules' future, and what this rule does to their answer when it is ready.
+    struct Then<F, M> {
+        #[pin]
+        inner: F,
+        after: Option<M>,
+    }
+}
+
+fn then<F, M: FnOnce(&mut Resp)>(inner: F, after: M) -> Then<F, M> {
+    Then { inner, after: Some(after) }
+}
+
+impl<F: Future<Output = Resp>, M: FnOnce(&mut Resp)> Future for Then<F, M> {
+    type Output = Resp;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Resp> {
+        let this = self.project();
+        let mut resp = std::task::ready!(this.inner.poll(cx));
+        if let Some(after) = this.after.take() {
+            after(&mut resp);
+        }
+        Poll::Ready(resp)
+    }
 }
 
 /// The rules in their order; the body cap hands the whole body to the router.
@@ -161,11 +221,11 @@ fn bad_framing<B>(req: &Request<B>) -> Option<(u16, String)> {
 }
 
 impl<N: Layer> Layer for Framing<N> {
-    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a {
         match bad_framing(&req) {
-            Some((431, detail)) => closing(431, "bad-request", "Request header fields too large", &detail),
-            Some((status, detail)) => closing(status, "bad-request", "Bad request", &detail),
-            None => self.0.call(req, cx).await,
+            Some((431, detail)) => answered(closing(431, "bad-request", "Request header fields too large", &detail)),
+            Some((status, detail)) => answered(closing(status, "bad-request", "Bad request", &detail)),
+            None => Either::Right { f: self.0.call(req, cx) },
         }
     }
 }
@@ -175,21 +235,21 @@ impl<N: Layer> Layer for Framing<N> {
 struct SecurityHeaders<N>(N);
 
 impl<N: Layer> Layer for SecurityHeaders<N> {
-    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a {
         let docs = req.uri().path().starts_with("/docs");
-        let mut resp = self.0.call(req, cx).await;
-        let h = resp.headers_mut();
-        for (k, v) in SECURITY_HEADERS {
-            if let header::Entry::Vacant(e) = h.entry(k) {
-                e.insert(v);
+        then(self.0.call(req, cx), move |resp: &mut Resp| {
+            let h = resp.headers_mut();
+            for (k, v) in SECURITY_HEADERS {
+                if let header::Entry::Vacant(e) = h.entry(k) {
+                    e.insert(v);
+                }
             }
-        }
-        if !docs {
-            if let header::Entry::Vacant(e) = h.entry(header::CONTENT_SECURITY_POLICY) {
-                e.insert(API_CSP_VALUE);
+            if !docs {
+                if let header::Entry::Vacant(e) = h.entry(header::CONTENT_SECURITY_POLICY) {
+                    e.insert(API_CSP_VALUE);
+                }
             }
-        }
-        resp
+        })
     }
 }
 
@@ -236,25 +296,26 @@ enum Decision {
 }
 
 impl<N: Layer> Layer for Cors<N> {
-    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
-        let decision = self.decide(req.method(), req.headers());
-        match decision {
-            Decision::Nothing => self.next.call(req, cx).await,
-            Decision::Answer(r) => with_route(r, "preflight"),
-            Decision::Add(origin) => {
-                let mut resp = self.next.call(req, cx).await;
-                let h = resp.headers_mut();
-                h.append(VARY, HeaderValue::from_static("Origin"));
-                if let Some(origin) = origin {
-                    if !h.contains_key("access-control-allow-origin") {
-                        h.insert("access-control-allow-origin", origin);
-                        h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
-                        h.insert("access-control-expose-headers", HeaderValue::from_static(CORS_EXPOSED));
-                    }
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a {
+        // what to add to the answer: nothing (None), or Vary and the allow headers for a listed origin
+        let add = match self.decide(req.method(), req.headers()) {
+            Decision::Nothing => None,
+            Decision::Answer(r) => return answered(with_route(r, "preflight")),
+            Decision::Add(origin) => Some(origin),
+        };
+        let f = then(self.next.call(req, cx), move |resp: &mut Resp| {
+            let Some(origin) = add else { return };
+            let h = resp.headers_mut();
+            h.append(VARY, HeaderValue::from_static("Origin"));
+            if let Some(origin) = origin {
+                if !h.contains_key("access-control-allow-origin") {
+                    h.insert("access-control-allow-origin", origin);
+                    h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
+                    h.insert("access-control-expose-headers", HeaderValue::from_static(CORS_EXPOSED));
                 }
-                resp
             }
-        }
+        });
+        Either::Right { f }
     }
 }
 
@@ -265,11 +326,20 @@ struct Limits<N> {
 }
 
 impl<N: Layer> Layer for Limits<N> {
-    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
-        let quotas = match &self.quotas {
-            Some(q) if !EXEMPT.iter().any(|p| req.uri().path().starts_with(p)) => q,
-            _ => return self.next.call(req, cx).await,
-        };
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a {
+        match &self.quotas {
+            Some(q) if !EXEMPT.iter().any(|p| req.uri().path().starts_with(p)) => {
+                let f: Boxed<'a> = Box::pin(self.counted(q, req, cx));
+                Either::Right { f }
+            }
+            _ => Either::Left { f: self.next.call(req, cx) },
+        }
+    }
+}
+
+impl<N: Layer> Limits<N> {
+    /// A request under the quotas (boxed: its future holds the quota store's).
+    async fn counted<'a, B: ReqBody>(&'a self, quotas: &'a Quotas, req: Request<B>, cx: &'a Ctx) -> Resp {
         let verdict = quotas.check(req.method().as_str(), req.headers(), cx.client()).await;
         let mut resp = match verdict.exceeded {
             Some((quota, retry)) => {
@@ -298,12 +368,13 @@ struct Local<N> {
 }
 
 impl<N: Layer> Layer for Local<N> {
-    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a {
+        let ok = || local(200, "application/json", &b"{\"status\":\"ok\"}"[..]);
         match req.uri().path() {
-            "/healthz" => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), "/healthz"),
-            "/readyz" => with_route(local(200, "application/json", &b"{\"status\":\"ok\"}"[..]), "/readyz"),
-            "/metrics" => with_route(local(200, METRICS_TYPE, self.metrics.render()), "/metrics"),
-            _ => self.next.call(req, cx).await,
+            "/healthz" => answered(with_route(ok(), "/healthz")),
+            "/readyz" => answered(with_route(ok(), "/readyz")),
+            "/metrics" => answered(with_route(local(200, METRICS_TYPE, self.metrics.render()), "/metrics")),
+            _ => Either::Right { f: self.next.call(req, cx) },
         }
     }
 }
@@ -316,11 +387,19 @@ struct BodyCap {
 }
 
 impl Layer for BodyCap {
-    async fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> Resp {
+    fn call<'a, B: ReqBody>(&'a self, req: Request<B>, cx: &'a Ctx) -> impl Future<Output = Resp> + Send + 'a {
         let (parts, body) = req.into_parts();
         if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            return self.router.route(parts, Bytes::new(), cx).await;
+            return Either::Left { f: self.router.route(parts, Bytes::new(), cx) };
         }
+        let f: Boxed<'a> = Box::pin(self.read_then_route(parts, body, cx));
+        Either::Right { f }
+    }
+}
+
+impl BodyCap {
+    /// A request with a body (boxed: its future holds the body's reading).
+    async fn read_then_route<'a, B: ReqBody>(&'a self, parts: http::request::Parts, body: B, cx: &'a Ctx) -> Resp {
         let too_large = |body: B| async move {
             // read on a little (bounded) so the client, still sending, is not reset before it reads
             // the answer (what the old front's lingering close did)
@@ -374,28 +453,45 @@ pub struct Router {
 }
 
 impl Router {
-    async fn route(&self, parts: http::request::Parts, body: Bytes, cx: &Ctx) -> Resp {
-        if let Some(rest) = parts.uri.path().strip_prefix("/api/v1/") {
-            let name = rest.split('/').next().unwrap_or("");
-            return match self.upstreams.get(name) {
-                Some(up) => up.forward(parts, body, &cx.rid, &cx.client).await,
-                None => {
-                    let detail = format!("no service {name:?} behind this gateway");
-                    with_route(problem(404, "not-found", "Not found", &detail, &[]), "unmatched")
+    fn route<'a>(
+        &'a self,
+        parts: http::request::Parts,
+        body: Bytes,
+        cx: &'a Ctx,
+    ) -> impl Future<Output = Resp> + Send + 'a {
+        // the service, and the route its answer is counted under when the request's path does not say
+        let (up, route) = match parts.uri.path().strip_prefix("/api/v1/") {
+            Some(rest) => {
+                let name = rest.split('/').next().unwrap_or("");
+                match self.upstreams.get(name) {
+                    Some(up) => (up, None),
+                    None => {
+                        let detail = format!("no service {name:?} behind this gateway");
+                        return answered(with_route(problem(404, "not-found", "Not found", &detail, &[]), "unmatched"));
+                    }
                 }
-            };
-        }
-        match &self.describe {
-            Some(up) => {
-                let route = match parts.uri.path() {
-                    "/openapi.json" => "/openapi.json",
-                    "/docs" => "/docs",
-                    _ => "described",
-                };
-                with_route(up.forward(parts, body, &cx.rid, &cx.client).await, route)
             }
-            None => with_route(problem(404, "not-found", "Not found", "nothing here", &[]), "unmatched"),
-        }
+            None => match &self.describe {
+                Some(up) => {
+                    let route = match parts.uri.path() {
+                        "/openapi.json" => "/openapi.json",
+                        "/docs" => "/docs",
+                        _ => "described",
+                    };
+                    (up, Some(route))
+                }
+                None => {
+                    let r = problem(404, "not-found", "Not found", "nothing here", &[]);
+                    return answered(with_route(r, "unmatched"));
+                }
+            },
+        };
+        let f = then(up.forward(parts, body, &cx.rid, &cx.client), move |resp: &mut Resp| {
+            if let Some(route) = route {
+                resp.extensions_mut().insert(Route(route));
+            }
+        });
+        Either::Right { f }
     }
 
     /// `/api/v1/<service>/*` for a service behind this front, else `unmatched`.

@@ -169,7 +169,8 @@ impl Pool {
         }
         loop {
             let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some((since, mut link)) = popped else { return self.dial().await };
+            // (a dial is rare: its future is boxed, so that every request's future does not carry its room)
+            let Some((since, mut link)) = popped else { return Box::pin(self.dial()).await };
             if since.elapsed() >= IDLE_FOR {
                 continue; // dropped: closed
             }
@@ -460,8 +461,13 @@ impl Upstream {
         req
     }
 
-    async fn exchange(&self, req: Request<Full<Bytes>>) -> Result<http::Response<Returning>, Failure> {
-        let sent = async {
+    /// The exchange under the service's timeout (Err when it ran out). Not an `async fn`: one would hold
+    /// the request beside the exchange's own future, which holds it too.
+    fn exchange(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> tokio::time::Timeout<impl Future<Output = Result<http::Response<Returning>, Failure>> + Send + '_> {
+        let sent = async move {
             let mut link = self.pool.checkout().await?;
             let mut answer = std::pin::pin!(link.tx.send_request(req));
             // the connection is driven here until the answer's head has come
@@ -485,7 +491,7 @@ impl Upstream {
                 Ok(r) => Ok(r.map(|body| Returning::new(body, link, self.pool.clone()))),
             }
         };
-        tokio::time::timeout(self.timeout, sent).await.unwrap_or(Err(Failure::TimedOut))
+        tokio::time::timeout(self.timeout, sent)
     }
 
     /// Sends the request on (twice at most, and twice only when idempotent and unanswered) and
@@ -507,9 +513,10 @@ impl Upstream {
             return r;
         }
         // sent twice at most, and twice only when idempotent and unanswered
-        let mut outcome = self.exchange(self.message(&parts, &body, rid, client)).await;
+        let timed_out = |_| Err(Failure::TimedOut);
+        let mut outcome = self.exchange(self.message(&parts, &body, rid, client)).await.unwrap_or_else(timed_out);
         if idempotent(&parts.method) && matches!(outcome, Err(Failure::NoAnswer(_)) | Err(Failure::Dial(_))) {
-            outcome = self.exchange(self.message(&parts, &body, rid, client)).await;
+            outcome = self.exchange(self.message(&parts, &body, rid, client)).await.unwrap_or_else(timed_out);
         }
         let resp = match outcome {
             Ok(r) => r,
