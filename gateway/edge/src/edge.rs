@@ -191,31 +191,48 @@ fn with_route(mut r: Resp, route: &'static str) -> Resp {
 /// is measured here (431).
 struct Framing<N>(N);
 
-/// The size of a request head as it was sent (request line, fields with ": " and CRLF), near enough.
-fn head_size<B>(req: &Request<B>) -> usize {
+/// What the framing rules look at in a request's head, found in one pass over its fields (rather than
+/// a header-map lookup for Host and one for Transfer-Encoding besides the pass that measures it).
+struct Head {
+    /// Its size as it was sent (request line, fields with ": " and CRLF), near enough.
+    size: usize,
+    hosts: usize,
+    codings: usize,
+    /// The last Transfer-Encoding field is `chunked`.
+    chunked: bool,
+}
+
+fn head<B>(req: &Request<B>) -> Head {
     // the target's length as sent, without formatting it (as Uri's Display would write it)
     let uri = req.uri();
     let scheme = uri.scheme_str().map_or(0, |s| s.len() + 3);
     let authority = uri.authority().map_or(0, |a| a.as_str().len());
     let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
     let line = req.method().as_str().len() + scheme + authority + target + 12;
-    line + req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2
+    let mut h = Head { size: line + 2, hosts: 0, codings: 0, chunked: false };
+    for (k, v) in req.headers() {
+        h.size += k.as_str().len() + v.len() + 4;
+        if *k == HOST {
+            h.hosts += 1;
+        } else if *k == TRANSFER_ENCODING {
+            h.codings += 1;
+            h.chunked = v.as_bytes().eq_ignore_ascii_case(b"chunked");
+        }
+    }
+    h
 }
 
 /// Why a request's framing is refused (status and detail), if it is.
 fn bad_framing<B>(req: &Request<B>) -> Option<(u16, String)> {
-    if head_size(req) > MAX_HEAD {
+    let h = head(req);
+    if h.size > MAX_HEAD {
         return Some((431, format!("the request head is larger than {MAX_HEAD} bytes")));
     }
-    let h = req.headers();
-    if req.version() == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
+    if req.version() == Version::HTTP_11 && h.hosts != 1 {
         return Some((400, "HTTP/1.1 requests need exactly one Host header".into()));
     }
-    let mut codings = h.get_all(TRANSFER_ENCODING).iter();
-    if let Some(first) = codings.next() {
-        if codings.next().is_some() || !first.as_bytes().eq_ignore_ascii_case(b"chunked") {
-            return Some((400, "only Transfer-Encoding: chunked, without Content-Length, is accepted".into()));
-        }
+    if h.codings > 1 || (h.codings == 1 && !h.chunked) {
+        return Some((400, "only Transfer-Encoding: chunked, without Content-Length, is accepted".into()));
     }
     None
 }
@@ -659,11 +676,33 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_services_own_request_id_is_replaced_by_the_requests() {
+        // a service answering every request with a request id of its own, twice
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let svc = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                    let r = http::Response::builder().header("x-request-id", "theirs").header("x-request-id", "again");
+                    Ok::<_, std::convert::Infallible>(r.body(http_body_util::Full::new(Bytes::new())).unwrap())
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, svc));
+            }
+        });
+        let e = edge(&[("http://127.0.0.1:8101", &url)]);
+        let r = answer(&e, "GET", "/api/v1/facilities/x", &[("x-request-id", "mine")], b"").await;
+        assert_eq!(r.status(), 200);
+        let ids: Vec<_> = r.headers().get_all("x-request-id").iter().collect();
+        assert_eq!(ids, ["mine"]);
+    }
+
     #[test]
     fn a_head_is_measured_as_sent_in_origin_and_absolute_form() {
         let sized = |target: &str| {
             let req = Request::get(target).header("host", "h").body(crate::reply::empty()).unwrap();
-            head_size(&req)
+            head(&req).size
         };
         // "GET /a?b=1 HTTP/1.1\r\n" (21), "host: h\r\n" (9), "\r\n" (2)
         assert_eq!(sized("/a?b=1"), 32);
