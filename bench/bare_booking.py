@@ -21,7 +21,6 @@ Run: ``python -m bench.bare_booking --port P --data DIR --resources r1,r2`` (use
 from __future__ import annotations
 
 import argparse
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import Conflict
 from clustergrowth.store.sqlite import SqliteStore
@@ -61,7 +60,7 @@ def app(store: SqliteStore, region: str = "IE05") -> Starlette:
                 if b["status"] == "confirmed" and b["start"] < end.isoformat() and start.isoformat() < b["end"]:
                     raise Conflict("the slot overlaps a confirmed booking")
             booking = {
-                "id": f"bk-{uuid.uuid4().hex[:12]}",
+                "id": f"bk-{ids.uuid4().hex[:12]}",
                 "resource_id": cmd.resource_id,
                 "start": start.isoformat(),
                 "end": end.isoformat(),

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, Request
 
+from clustergrowth import ids
 from clustergrowth.problems import Forbidden, ServiceUnavailable, Unauthorized
 from clustergrowth.settings import DEV_ISSUER, RuntimeSettings
 
@@ -121,7 +121,7 @@ class DevIssuer:
         if not self.key_path.exists():
             self.key_path.parent.mkdir(parents=True, exist_ok=True)
             key = ec.generate_private_key(ec.SECP256R1())
-            tmp = self.key_path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            tmp = self.key_path.with_suffix(f".{ids.uuid4().hex}.tmp")
             tmp.write_bytes(
                 key.private_bytes(
                     serialization.Encoding.PEM,
@@ -158,7 +158,7 @@ class DevIssuer:
             "iat": now,
             "nbf": now,
             "exp": now + ttl_s,
-            "jti": uuid.uuid4().hex,
+            "jti": ids.uuid4().hex,
         }
         if org:
             claims["org"] = org

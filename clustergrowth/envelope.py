@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import random
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from clustergrowth import telemetry
+from clustergrowth import ids, telemetry
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -49,7 +48,7 @@ class CloudEvent:
     region: str
     partitionkey: str
     subject: str | None = None
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=lambda: str(ids.uuid4()))
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     specversion: str = SPECVERSION
     traceparent: str = field(default_factory=_traceparent)

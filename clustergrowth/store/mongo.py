@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from clustergrowth import ids
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.port import Doc, DuplicateKey, check_page, check_portable, seek_filter
 
@@ -94,7 +94,7 @@ class MongoStore:
     async def _locked(self, collection: str, id: str, wait_s: float = 30.0) -> AsyncIterator[None]:
         """Hold a per-document lock: a unique insert, which FerretDB does apply atomically."""
         locks = self._db["write_locks"]
-        key, token = f"{collection}/{id}", uuid.uuid4().hex
+        key, token = f"{collection}/{id}", ids.uuid4().hex
         deadline, delay = time.monotonic() + wait_s, 0.001
         while True:
             try:

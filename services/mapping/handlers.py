@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context, public
 from clustergrowth.envelope import CloudEvent
@@ -82,7 +81,7 @@ async def register(m: Mapping, cmd: c.RegisterSME, who: Principal, sme_id: str |
     if codes.country_of(cmd.region) != cmd.country:
         raise field_error("country", f"region {cmd.region} is in {codes.country_of(cmd.region)}, not {cmd.country}")
     now = m.now()
-    sid = sme_id or f"sme-{uuid.uuid4().hex[:12]}"
+    sid = sme_id or f"sme-{ids.uuid4().hex[:12]}"
     doc: Doc = {
         "_id": sid,
         **cmd.model_dump(mode="json"),
@@ -143,7 +142,7 @@ async def assess(m: Mapping, sme_id: str, cmd: c.SubmitAssessment, who: Principa
         scores, top = inst.score(answers)  # type: ignore[arg-type]  # validates: 422 naming each answer
         now = m.now()
         result = {
-            "id": f"asm-{uuid.uuid4().hex[:12]}",
+            "id": f"asm-{ids.uuid4().hex[:12]}",
             "instrument_version": inst.version,
             "answers": answers,
             "scores": scores,

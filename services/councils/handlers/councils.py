@@ -4,11 +4,10 @@ composition report; a member's data exported and erased. Each use case loads the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from clustergrowth import aggregate, etags
+from clustergrowth import aggregate, etags, ids
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
@@ -21,7 +20,7 @@ from services.councils.handlers.context import ERASERS, EXPORTERS, Councils
 
 
 def _id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return f"{prefix}-{ids.uuid4().hex[:12]}"
 
 
 async def get_council(f: Councils, cid: str) -> Doc:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from clustergrowth import ids
 from clustergrowth.context import stamp
 from clustergrowth.problems import Conflict, Forbidden, NotFound, Unprocessable, field_error
 
@@ -330,7 +330,7 @@ class ResourceDay:
     def _add(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> Booking:
         grace = resource.policy.check_in_grace_minutes
         booking = Booking(
-            id=str(uuid.uuid4()),
+            id=str(ids.uuid4()),
             resource_id=resource.id,
             site_id=resource.site_id,
             resource_kind=resource.kind,
@@ -504,7 +504,7 @@ class ResourceDay:
         if len(self.waitlist) >= MAX_WAITLIST:
             raise Conflict(f"this day's waitlist is full ({MAX_WAITLIST} entries)")
         entry = WaitEntry(
-            id=str(uuid.uuid4()),
+            id=str(ids.uuid4()),
             resource_id=resource.id,
             person=who.person,
             person_region=who.region,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.auth import Principal
 from clustergrowth.paging import PageRequest
 from clustergrowth.problems import Forbidden, NotFound, field_error
@@ -27,7 +26,7 @@ async def create_site(f: Facilities, cmd: c.CreateSite, who: Principal, site_id:
     who.require(*MANAGERS)
     validate_timezone(cmd.timezone)
     site = Site(
-        id=site_id or f"site-{uuid.uuid4().hex[:12]}",
+        id=site_id or f"site-{ids.uuid4().hex[:12]}",
         name=cmd.name,
         kind=cmd.kind,
         region=f.region,
@@ -75,7 +74,7 @@ async def list_resource(f: Facilities, cmd: c.ListResource, who: Principal, reso
         raise Forbidden(f"only managers of {site.organisation} may list resources at this site")
     p = cmd.policy
     resource = Resource(
-        id=resource_id or f"res-{uuid.uuid4().hex[:12]}",
+        id=resource_id or f"res-{ids.uuid4().hex[:12]}",
         site_id=site.id,
         name=cmd.name,
         kind=cmd.kind,

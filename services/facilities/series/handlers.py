@@ -27,14 +27,13 @@ single booking's cancellation does (``bookings.offer_freed``): its ``SlotOffered
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.auth import Principal
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.paging import PageRequest
@@ -169,7 +168,7 @@ async def book_series(f: Facilities, cmd: sc.BookSeries, who: Principal) -> sm.S
     now = f.clock()
     booker = await booker_of(f, who, resource, now)
     where = (resource.id, resource.site_id, resource.region, resource.timezone)
-    series = sm.plan(str(uuid.uuid4()), rule, where, who.id, cmd.start, cmd.end, cmd.on_conflict, now)
+    series = sm.plan(str(ids.uuid4()), rule, where, who.id, cmd.start, cmd.end, cmd.on_conflict, now)
     schedules = await _schedules(f, resource, [o.start for o in series.occurrences])
     refused: list[dict[str, str]] = []
     for o in series.occurrences:

@@ -3,9 +3,7 @@ suggested by the mapping service's assessments. Each use case loads, asks the do
 
 from __future__ import annotations
 
-import uuid
-
-from clustergrowth import aggregate, etags
+from clustergrowth import aggregate, etags, ids
 from clustergrowth.auth import Principal
 from clustergrowth.context import public
 from clustergrowth.envelope import CloudEvent
@@ -47,7 +45,7 @@ async def post_challenge(m: Matching, cmd: c.PostChallenge, who: Principal) -> D
     who.require("sme_member", *COORDINATOR)
     await _own_sme(m, cmd.sme_id, who)
     await _known_supervisor(m, cmd.supervisor)
-    doc, posted = dom.post(f"ch-{uuid.uuid4().hex[:12]}", _fields(cmd), who, m.now())
+    doc, posted = dom.post(f"ch-{ids.uuid4().hex[:12]}", _fields(cmd), who, m.now())
     await aggregate.save(
         m.store, st.CHALLENGES, doc, m.events([posted], doc["_id"]), expected_version=None, on_saved=m.notify
     )

@@ -4,10 +4,9 @@ order). A re-assessment names the assessment it follows and is compared with it.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.auth import Principal
 from clustergrowth.paging import PageRequest
 from clustergrowth.problems import Conflict, NotFound, field_error
@@ -43,7 +42,7 @@ async def assess(t: Training, cmd: c.AssessPractices, who: Principal) -> Doc:
         prev = await t.store.get(st.ASSESSMENTS, cmd.previous_assessment_id)
         if prev is None or prev["sme_id"] != cmd.sme_id or prev["instrument"] != cmd.instrument:
             raise field_error("previous_assessment_id", f"is not an earlier {cmd.instrument} assessment of this SME")
-    return await record(t, sme, inst, cmd.answers, cmd.previous_assessment_id, f"as-{uuid.uuid4().hex[:12]}", who.id)
+    return await record(t, sme, inst, cmd.answers, cmd.previous_assessment_id, f"as-{ids.uuid4().hex[:12]}", who.id)
 
 
 async def record(

@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt.algorithms import OKPAlgorithm
+
+from clustergrowth import ids
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -42,7 +43,7 @@ def load_or_create_key(path: Path) -> ed25519.Ed25519PrivateKey:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        tmp = path.with_suffix(f".{ids.uuid4().hex}.tmp")
         tmp.write_bytes(pem)
         tmp.chmod(0o600)
         try:

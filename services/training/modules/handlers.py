@@ -9,7 +9,6 @@ unused index is never set, so it revokes nothing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from typing import Any
 
 import jwt
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context, stamp
 from clustergrowth.envelope import CloudEvent
@@ -135,7 +134,7 @@ def _fields(cmd: c.CreateModule | c.UpdateModule, *, partial: bool) -> Doc:
 async def create_module(d: ModuleDesk, cmd: c.CreateModule, who: Principal) -> Doc:
     if not who.has(*STAFF) or who.region != d.region:
         raise Forbidden(f"only the coordinators of region {d.region} create its modules")
-    doc = dm.create(f"mod-{uuid.uuid4().hex[:20]}", d.region, _fields(cmd, partial=False), who.id, d.now())
+    doc = dm.create(f"mod-{ids.uuid4().hex[:20]}", d.region, _fields(cmd, partial=False), who.id, d.now())
     await aggregate.save(d.store, MODULES, doc, [], expected_version=None, on_saved=d.ctx.notify)
     return view(who, doc)
 
@@ -183,7 +182,7 @@ async def update_module(d: ModuleDesk, mid: str, cmd: c.UpdateModule, who: Princ
 async def enrol(d: ModuleDesk, mid: str, who: Principal, display_name: str | None = None) -> Doc:
     """The caller takes a place, or a place on the waitlist when the module is full; the name given is
     kept with the enrolment for its roster (never put in an event)."""
-    eid = f"enr-{uuid.uuid4().hex[:20]}"
+    eid = f"enr-{ids.uuid4().hex[:20]}"
 
     def step(doc: Doc) -> tuple[Doc, Sequence[EventData], Doc]:
         new, e, events = dm.enrol(doc, eid, who.id, who.org, d.now())
@@ -278,7 +277,7 @@ async def complete(d: ModuleDesk, eid: str, who: Principal) -> Doc:
         raise Forbidden("you may not complete your own enrolment: another coordinator of the region issues your badge")
     dm.check_completion(doc, eid, d.now())  # refuse early, before an index is taken
     index = await _take_index(d)
-    cid = str(uuid.uuid4())
+    cid = str(ids.uuid4())
 
     def step(doc: Doc) -> tuple[Doc, Sequence[EventData], Doc]:
         now = d.now()

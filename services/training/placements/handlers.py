@@ -5,13 +5,12 @@ its events in one guarded write (``aggregate``)."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from clustergrowth import aggregate
+from clustergrowth import aggregate, ids
 from clustergrowth.auth import Principal
 from clustergrowth.context import Context
 from clustergrowth.envelope import CloudEvent
@@ -205,7 +204,7 @@ async def propose(d: PlacementDesk, cmd: c.Propose, who: Principal) -> Doc:
     if await _open_count(d, "host_id", host["_id"]) >= host["places"]:
         raise Conflict(f"host {host['_id']} has no free place")
     terms = cmd.model_dump(mode="json", include={"objectives", "activity_plan", "parts"})
-    doc, proposed = dm.propose(f"plc-{uuid.uuid4().hex[:20]}", applicant, host, terms, who, d.today(), d.now())
+    doc, proposed = dm.propose(f"plc-{ids.uuid4().hex[:20]}", applicant, host, terms, who, d.today(), d.now())
     await aggregate.save(
         d.store, PLACEMENTS, doc, d.events([proposed], doc["_id"]), expected_version=None, on_saved=d.ctx.notify
     )
