@@ -16,11 +16,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from clustergrowth import ids
 from clustergrowth.settings import RuntimeSettings
 from clustergrowth.store.port import Doc, DuplicateKey, check_page, check_portable, seek_filter
+
+NAMESPACE_NOT_FOUND, INDEX_NOT_FOUND = 26, 27  # the server's error codes: no such collection, no such index
 
 
 def client_options(settings: RuntimeSettings) -> dict[str, Any]:
@@ -158,6 +160,13 @@ class MongoStore:
 
     async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
         await self._db[collection].create_index([(f, ASCENDING) for f in fields], unique=unique)
+
+    async def drop_index(self, collection: str, fields: list[str]) -> None:
+        try:
+            await self._db[collection].drop_index([(f, ASCENDING) for f in fields])
+        except OperationFailure as e:
+            if e.code not in (NAMESPACE_NOT_FOUND, INDEX_NOT_FOUND):
+                raise
 
     async def ping(self) -> None:
         await self._client.admin.command("ping")

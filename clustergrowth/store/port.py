@@ -94,6 +94,10 @@ class DocumentStore(Protocol):
     async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
         """Index top-level scalar fields; a unique index makes colliding inserts fail."""
 
+    async def drop_index(self, collection: str, fields: list[str]) -> None:
+        """Drop the index ``ensure_index`` made on ``fields`` (the same fields in the same order), if there is
+        one: for an index another one has made redundant, which every write still paid for."""
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -152,7 +152,8 @@ class SqliteStore:
         self._statements = _Statements(f"sqlite-{self.path.stem}")
         self._run = self._statements.run
         self._tables: set[str] = set()
-        self._indexed: dict[str, set[str]] = {}
+        self._indexed: dict[str, set[str]] = {}  # a collection's fields in one of its indexes (hold scalars)
+        self._indexes: dict[str, dict[str, list[str]]] = {}  # a collection's indexes made here: name -> fields
 
     def _ensure_table(self, collection: str) -> str:
         t = _table(collection)
@@ -322,18 +323,32 @@ class SqliteStore:
 
         return await self._run(op)
 
-    async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
+    def _index_name(self, collection: str, fields: list[str]) -> str:
         for f in fields:
             if not _NAME.fullmatch(f):
                 raise ValueError(f"only top-level fields can be indexed here: {f!r}")
+        return f"ix_{_table(collection)}_{'_'.join(fields)}"
+
+    async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
+        name = self._index_name(collection, fields)
 
         def op() -> None:
             t = self._ensure_table(collection)
-            name = f"ix_{t}_{'_'.join(fields)}"
             cols = ", ".join(_expr(f) for f in fields)  # the expressions ORDER BY and WHERE use
             kind = "UNIQUE INDEX" if unique else "INDEX"
             self._db().execute(f'CREATE {kind} IF NOT EXISTS "{name}" ON "{t}" ({cols})')
-            self._indexed.setdefault(collection, set()).update(fields)
+            self._indexes.setdefault(collection, {})[name] = list(fields)
+            self._indexed[collection] = {f for fs in self._indexes[collection].values() for f in fs}
+
+        await self._run(op)
+
+    async def drop_index(self, collection: str, fields: list[str]) -> None:
+        name = self._index_name(collection, fields)
+
+        def op() -> None:
+            self._db().execute(f'DROP INDEX IF EXISTS "{name}"')
+            self._indexes.setdefault(collection, {}).pop(name, None)  # a field another index covers stays indexed
+            self._indexed[collection] = {f for fs in self._indexes[collection].values() for f in fs}
 
         await self._run(op)
 

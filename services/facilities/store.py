@@ -32,7 +32,9 @@ OUTBOX_COLLECTIONS = (SITES, RESOURCES, SCHEDULES, SERIES)
 
 async def ensure_indexes(store: DocumentStore) -> None:
     await store.ensure_index(RESOURCES, ["site_id"])
-    await store.ensure_index(SCHEDULES, ["resource_id"])
+    # a resource's days are found by the (resource_id, day, _id) index below (its first field); the index on
+    # resource_id alone, which stores made before kept, was one more for every booking's write to update
+    await store.drop_index(SCHEDULES, ["resource_id"])
     await store.ensure_index(SCHEDULES, ["day"])
     # the sort keys of the list routes' pages
     await store.ensure_index(SITES, ["name", "_id"])

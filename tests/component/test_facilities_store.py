@@ -6,9 +6,12 @@ that was encoded again would be told apart from one copied as stored."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+from clustergrowth.store.sqlite import SqliteStore
 from services.facilities import store as st
 from services.facilities.domain.model import Booker, BookingPolicy, OpeningHours, Resource, ResourceDay
 
@@ -104,3 +107,30 @@ def test_a_day_made_anew_encodes_every_booking() -> None:
     out = st.schedule_to_doc(day, None)
     assert [b["start"] for b in out["bookings"]] == ["2026-03-02T09:00:00.000000Z", "2026-03-02T10:00:00.000000Z"]
     assert [b["sequence"] for b in out["bookings"]] == [0, 0]
+
+
+async def test_a_store_made_before_loses_the_schedules_index_on_resource_id_alone_and_still_searches_by_index(
+    tmp_path: Path,
+) -> None:
+    """The (resource_id, day, _id) index answers a resource's days by its first field, so the index on
+    resource_id alone (which every booking's write updated too) is dropped from a store that has it."""
+    path = tmp_path / "facilities.sqlite"
+    store = SqliteStore(path)
+    await store.ensure_index(st.SCHEDULES, ["resource_id"])  # as stores made before this kept it
+    await st.ensure_indexes(store)
+    await st.ensure_indexes(store)  # again, as each start does
+    await store.insert(st.SCHEDULES, stored_day())
+    assert [d["_id"] for d in await store.find(st.SCHEDULES, {"resource_id": "desk-1"})] == ["desk-1@2026-03-02"]
+    await store.close()
+    with sqlite3.connect(path) as db:
+        indexes = {
+            n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='c_schedules'")
+        }
+        plan = " ".join(
+            str(r[-1])
+            for r in db.execute(
+                "EXPLAIN QUERY PLAN SELECT doc FROM c_schedules WHERE json_extract(doc, '$.resource_id') = ?", ("x",)
+            )
+        )
+    assert "ix_c_schedules_resource_id" not in indexes and "ix_c_schedules_resource_id_day__id" in indexes
+    assert "USING INDEX ix_c_schedules_resource_id_day__id" in plan, plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -65,6 +66,39 @@ async def test_unique_index_refuses_a_second_document(store: DocumentStore) -> N
     await store.insert("slots", {"_id": "2", "resource": "r", "start": "10:00"})
     with pytest.raises(DuplicateKey):
         await store.insert("slots", {"_id": "3", "resource": "r", "start": "09:00"})
+
+
+async def index_keys(store: DocumentStore, collection: str) -> set[tuple[str, ...]]:
+    """The fields of each index the adapter keeps on ``collection`` (read from the database itself)."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:
+            names = [
+                n
+                for (n,) in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (f"c_{collection}",)
+                )
+            ]
+        # ix_c_<collection>_<fields joined by _> (the fields here have no _ of their own)
+        return {tuple(n.removeprefix(f"ix_c_{collection}_").split("_")) for n in names if n.startswith("ix_")}
+    assert isinstance(store, MongoStore)
+    info = await store._db[collection].index_information()
+    return {tuple(k for k, _ in spec["key"]) for name, spec in info.items() if name != "_id_"}
+
+
+async def test_drop_index_drops_that_index_only_and_a_missing_one_is_no_error(store: DocumentStore) -> None:
+    for i, (res, day) in enumerate([("r1", "d2"), ("r1", "d1"), ("r2", "d1")]):
+        await store.insert("days", {"_id": f"k{i}", "res": res, "day": day})
+    await store.ensure_index("days", ["res"])
+    await store.ensure_index("days", ["res", "day"])
+    await store.ensure_index("days", ["day"])
+    assert await index_keys(store, "days") == {("res",), ("res", "day"), ("day",)}
+    await store.drop_index("days", ["res"])
+    assert await index_keys(store, "days") == {("res", "day"), ("day",)}
+    await store.drop_index("days", ["res"])  # dropped already: nothing to do
+    await store.drop_index("never_made", ["res"])  # no such collection
+    # what the dropped index served is still answered (by the other's first field), pages included
+    assert [d["_id"] for d in await store.find("days", {"res": "r1"}, sort=[("day", 1)])] == ["k1", "k0"]
+    assert [d["_id"] for d in await store.page("days", {"res": "r1"}, [("day", 1), ("_id", 1)], None, 1)] == ["k1"]
 
 
 async def test_find_filters_sort_limit_and_array_paths(store: DocumentStore) -> None:
