@@ -421,9 +421,11 @@ def allow(*roles: str) -> dict[str, Any]:
     if not roles or unknown:
         raise ValueError(f"a role rule needs known roles, got {sorted(unknown) or 'none'}")
 
+    if ANY in roles:  # the principal itself: the route's own CurrentPrincipal is then the same (cached) dependency
+        return {"dependencies": [Depends(current_principal)], "openapi_extra": {"x-roles": list(roles)}}
+
     async def check(who: CurrentPrincipal) -> Principal:
-        if ANY not in roles:
-            who.require(*roles)
+        who.require(*roles)
         return who
 
     return {"dependencies": [Depends(check)], "openapi_extra": {"x-roles": list(roles)}}
