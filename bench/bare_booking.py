@@ -10,10 +10,9 @@ platform's own work is taken away.
 How far it is "the same store write" (checked for issue 17): the same adapter, the same guarded update
 of one document per resource and day, holding the same number of bookings. It differs in what the
 platform adds to that write: its booking record has 14 fields to this one's 6, its event is the
-contract's, and its schedules collection carries five expression indexes (the list pages', the
-sweeper's and the relay's) that every update maintains, which this one's does not: measured alone,
-an update of a 23-booking day is about 24 us of CPU without them and 73 us with them. Those stay on
-the platform's side of the comparison.
+contract's, and its schedules collection carries four expression indexes (the list pages', the
+sweeper's and the relay's) that every update maintains, each parsing the day's JSON, old and new, which
+this one's does not. Those stay on the platform's side of the comparison.
 
 Run: ``python -m bench.bare_booking --port P --data DIR --resources r1,r2`` (used by bench.contention).
 """

@@ -3,8 +3,8 @@
 wrk (``deploy/native/provision.sh wrk``) drives the server for a fixed time; a Lua script gives every
 request its own body. Uncontended: each request books its own slot. Contended: the requests cycle over
 S slots, so all but the first attempt on each are refused (409). Refused: every request names a resource
-that does not exist (404 after the token, the body's validation and one store read), which measures what a
-request costs each server before any booking work. The server's CPU time (user + system
+that does not exist (404 after the body's validation and one store read; on the platform also the token),
+which measures what a request costs each server before any booking work. The server's CPU time (user + system
 of its process tree, read from /proc) is taken around each phase, so the figures are what the server
 did, whatever the load generator cost. Baseline in the same run: ``bench.bare_booking``, a bare
 Starlette endpoint with the same validation and the same guarded store write, under the same load.
@@ -550,8 +550,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         }
     sr, br = s["refused"], b["refused"]
     out["refused"] = {
-        "what": "POST /bookings naming a resource that does not exist: 404 after the token, the body's validation "
-        "and one store read, on every server",
+        "what": "POST /bookings naming a resource that does not exist: 404 after the body's validation and one "
+        "store read (on the platform also the token and its middleware; the bare endpoint has neither)",
         "ratio_cpu_per_request_bare_to_split_api": round(
             br["server_cpu_ms_per_request"] / sr["server_cpu_ms_per_request"], 3
         ),

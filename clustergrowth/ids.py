@@ -6,7 +6,7 @@ py-spy put ``uuid4`` at about 5 % of the split API's samples in ``bench.contenti
 kernel randomness is read 4 KiB at a time (256 ids a call) and handed out in 16-byte slices, each used
 once, so ids stay as unpredictable as ``uuid4``'s (a seeded PRNG, as the request and trace ids use, would
 not be: a booking's id is in its URL). A forked child drops the page it inherited, so parent and child
-never hand out the same bytes.
+never hand out the same bytes, and the lock, which another thread may have held at the fork.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ _at = 0
 
 
 def _forget() -> None:
-    global _page, _at
+    """In a forked child: a page of its own, and a lock of its own (the parent's may have been held by
+    another thread at the fork, which the child does not have: it would never be released)."""
+    global _page, _at, _lock
     _page, _at = b"", 0
+    _lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget)

@@ -4,6 +4,8 @@ a new page read when one runs out, and a forked child never repeats its parent's
 from __future__ import annotations
 
 import os
+import select
+import signal
 import uuid
 
 import pytest
@@ -68,3 +70,26 @@ def test_a_forked_child_does_not_repeat_its_parents_next_ids() -> None:
     os.waitpid(pid, 0)
     parents = {ids.uuid4().bytes for _ in range(ids.PAGE_BYTES // 16)}  # all the rest of the parent's page
     assert len(child) == 16 and child not in parents
+
+
+def test_a_child_forked_while_another_thread_made_an_id_can_make_its_own() -> None:
+    """The lock is held across the kernel read; a fork at that moment leaves the child a lock nobody will
+    release, unless the child makes its own. Here the parent holds it through the fork."""
+    read, write = os.pipe()
+    with ids._lock:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.write(write, ids.uuid4().bytes)
+            finally:
+                os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 20)
+    try:
+        assert ready, "the forked child never made an id (it waits for its parent's lock)"
+        assert len(os.read(read, 16)) == 16
+    finally:
+        os.close(read)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
