@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
+from web.charts import chart_style
 from web.checks import email_ok
 from web.platform import Problem
 
@@ -60,18 +61,8 @@ def chart(
     """The scores (1-5) as horizontal bars from 1 on a fixed 1-5 axis, each with its value (pygal), the
     numbers written by ``number`` (the page's locale: a decimal comma in es, it, fr, tr)."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#0b4f8a",),
-        font_family="sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        value_font_size=13,
-        title_font_size=15,
-    )
+    style = chart_style(("#0b4f8a",), major_label_font_size=13, value_font_size=13)
     bars = pygal.HorizontalBar(
         style=style,
         range=(1, 5),

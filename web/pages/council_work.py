@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
+from web.charts import chart_style
 from web.pages.councils import constituency_names
 from web.pages.explorer import FEW_SMES, need_names, spotlight_chart
 from web.platform import Problem
@@ -82,18 +83,8 @@ def input_words(page: Page) -> dict[str, str]:
 def dashboard_chart(indicator: dict[str, Any], words: dict[str, str], inputs: dict[str, str], quarter: str) -> str:
     """One success factor per quarter as stacked bars of its inputs from 0, with a legend (pygal)."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#0b4f8a", "#8a5a00", "#1d6b2c"),
-        font_family="sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=13,
-        title_font_size=15,
-    )
+    style = chart_style(("#0b4f8a", "#8a5a00", "#1d6b2c"), major_label_font_size=13, legend_font_size=13)
     rows = indicator["by_quarter"]
     most = max((r["value"] for r in rows), default=0)
     bars = pygal.StackedBar(

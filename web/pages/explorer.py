@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
+from web.charts import chart_style
 from web.platform import Problem
 
 FEW_SMES = 5  # a cell with fewer registered SMEs than this is flagged: its means and shares are fragile
@@ -29,18 +30,8 @@ NEEDS = (
 def need_chart(cells: list[dict[str, Any]], need: str, title: str) -> str:
     """Mean maturity (1-5) of one need per cell, bars from 1 on a fixed axis, labelled with n (pygal)."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#0b4f8a",),
-        font_family="sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        value_font_size=12,
-        title_font_size=15,
-    )
+    style = chart_style(("#0b4f8a",), major_label_font_size=13, value_font_size=12)
     rows = [c for c in cells if need in c.get("mean_scores", {})][::-1]
     bars = pygal.HorizontalBar(
         style=style,
@@ -126,18 +117,12 @@ def tile_map(
     colour's meaning (pygal XY, no lines, large dots); ``legend`` is each class and its name, light to dark
     (class 0 to 3), and None for "no data" in grey."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=tuple(NO_DATA_COLOUR if key is None else BIN_COLOURS[key] for key, _name in legend),
-        font_family="sans-serif",
-        label_font_size=13,
+    style = chart_style(
+        tuple(NO_DATA_COLOUR if key is None else BIN_COLOURS[key] for key, _name in legend),
         legend_font_size=13,
         value_font_size=12,
         value_label_font_size=12,
-        title_font_size=15,
     )
     chart = pygal.XY(
         style=style,
@@ -184,19 +169,8 @@ def spotlight_chart(
     sign); ``long_legend`` puts one legend entry a line, for series names long in every language (a council's
     with its sample size), the chart taller by that line."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#0b4f8a", "#b35900"),
-        font_family="sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=13,
-        value_font_size=12,
-        title_font_size=15,
-    )
+    style = chart_style(("#0b4f8a", "#b35900"), major_label_font_size=13, legend_font_size=13, value_font_size=12)
     bars = pygal.HorizontalBar(
         style=style,
         range=(1, 5),

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
+from web.charts import chart_style
 from web.pages.facilities import KINDS, MAX_LIST, kind_names, weekday_names
 from web.platform import Problem
 
@@ -115,17 +116,12 @@ def usage_chart(
 ) -> str:
     """Booked hours per day, one stacked series per resource, with a legend (pygal)."""
     import pygal  # here, not at import: pygal installs an import hook without find_spec (ImportWarning later)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#0b4f8a", "#b35806", "#1b7837", "#762a83", "#8c510a", "#01665e", "#c51b7d", "#4d4d4d"),
-        font_family="sans-serif",
+    style = chart_style(
+        ("#0b4f8a", "#b35806", "#1b7837", "#762a83", "#8c510a", "#01665e", "#c51b7d", "#4d4d4d"),
         label_font_size=12,
         major_label_font_size=12,
         legend_font_size=13,
-        title_font_size=15,
     )
     chart = pygal.StackedBar(
         style=style,

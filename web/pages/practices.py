@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from web.app import Page, Web
+from web.charts import chart_style
 from web.pages.assessment import chart
 from web.platform import Problem
 
@@ -60,18 +61,9 @@ def comparison_chart(
     practice, named in the page's language, the baseline, now and the plan's target (where it set one),
     with a legend; ``words`` are the page's title and series names, ``number`` writes the page's numbers."""
     import pygal  # here, not at import (see web.pages.assessment.chart)
-    from pygal.style import Style
 
-    style = Style(
-        background="white",
-        plot_background="white",
-        colors=("#767676", "#0b4f8a", "#b35900"),
-        font_family="sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=13,
-        value_font_size=12,
-        title_font_size=15,
+    style = chart_style(
+        ("#767676", "#0b4f8a", "#b35900"), major_label_font_size=13, legend_font_size=13, value_font_size=12
     )
     rows = comparison["practices"][::-1]
     bars = pygal.HorizontalBar(
