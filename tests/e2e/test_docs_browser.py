@@ -72,8 +72,10 @@ def test_the_docs_page_renders_every_operation_offline(chromium: str, stack: str
             response = page.goto(f"{gateway}/docs", wait_until="load")
             assert response is not None and response.ok and page.url == f"{gateway}/docs"
             assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
+            # a function, not a bare expression: Playwright polls a bare expression with eval(), which the
+            # page's CSP refuses once the first check finds too few operations (a slow machine)
             page.wait_for_function(
-                f"document.querySelectorAll('.opblock').length >= {operations}", timeout=60_000, polling=200
+                f"() => document.querySelectorAll('.opblock').length >= {operations}", timeout=60_000, polling=200
             )
             booking = page.locator(f".opblock-post:has([data-path='{BOOKINGS}'])")
             booking.locator(".opblock-summary").click()  # open one: its parameters and responses render
