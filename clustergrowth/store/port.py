@@ -32,24 +32,38 @@ class UnportableDocument(ValueError):
 
 
 def check_portable(doc: Doc) -> None:
-    """Refuse nested arrays and keys with ``.`` or a leading ``$``, on every adapter alike."""
+    """Refuse nested arrays and keys with ``.`` or a leading ``$``, on every adapter alike.
+
+    Every write runs this over the whole document, so it asks C-level questions of each container
+    first (its keys joined into one string, the set of its values' types) and walks key by key or
+    value by value only where that answer leaves a doubt (most of a booking's fields are strings)."""
     stack: list[Any] = [doc]
+    pop, push = stack.pop, stack.append
     while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is dict:
-            for k, v in value.items():
-                if type(k) is not str or "." in k or k[:1] == "$":
-                    raise UnportableDocument(f"key {k!r} is not portable")
-                if type(v) in (dict, list):
-                    stack.append(v)
-        elif kind is list:
-            for v in value:
-                t = type(v)
-                if t is list:
-                    raise UnportableDocument("nested arrays are not portable")
-                if t is dict:
-                    stack.append(v)
+        value = pop()
+        if type(value) is dict:
+            try:
+                keys = "\x00".join(value)  # a key that is not a string raises here
+            except TypeError:
+                keys = None
+            if keys is None or "." in keys or keys[:1] == "$" or "\x00$" in keys:
+                for k in value:  # a doubt (a key may hold "\x00$" itself): each key in turn decides
+                    if type(k) is not str or "." in k or k[:1] == "$":
+                        raise UnportableDocument(f"key {k!r} is not portable")
+            values = value.values()
+            kinds = set(map(type, values))
+            if dict in kinds or list in kinds:
+                for v in values:
+                    if type(v) is dict or type(v) is list:
+                        push(v)
+        else:  # a list: only lists are pushed
+            kinds = set(map(type, value))
+            if list in kinds:
+                raise UnportableDocument("nested arrays are not portable")
+            if dict in kinds:
+                for v in value:
+                    if type(v) is dict:
+                        push(v)
 
 
 class DocumentStore(Protocol):

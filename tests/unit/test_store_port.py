@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clustergrowth.store.port import (
     Doc,
@@ -70,6 +72,44 @@ def test_unportable_documents_are_refused_naming_the_problem(doc: Doc, message: 
     with pytest.raises(UnportableDocument) as e:
         check_portable(doc)
     assert str(e.value) == message
+
+
+def test_a_key_holding_the_separator_of_the_quick_check_is_judged_by_itself() -> None:
+    # the check joins a dict's keys with "\x00" and looks again, key by key, where "\x00$" shows
+    check_portable({"_id": "x", "a\x00$b": 1, "": {"\x00$": [1]}})  # no key starts with $: portable
+    with pytest.raises(UnportableDocument, match="'\\$b'"):
+        check_portable({"_id": "x", "a": 1, "$b": 2})  # a later key, not the first, starts with $
+    with pytest.raises(UnportableDocument, match="key 2 is not portable"):
+        check_portable({"_id": "x", "a": 1, 2: 2})
+
+
+def _portable_by_hand(value: Any) -> bool:
+    """The rule read straight from MongoDB's: recursion, one key and one element at a time."""
+    if type(value) is dict:
+        return all(type(k) is str and "." not in k and not k.startswith("$") for k in value) and all(
+            _portable_by_hand(v) for v in value.values()
+        )
+    if type(value) is list:
+        return all(type(v) is not list and _portable_by_hand(v) for v in value)
+    return True
+
+
+_keys = st.one_of(st.sampled_from(["a", "", ".", "a.b", "$", "$a", "a$", "\x00$", "x\x00"]), st.integers(0, 2))
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3))
+_docs = st.recursive(
+    _scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4), max_leaves=20
+)
+
+
+@given(st.dictionaries(_keys, _docs, max_size=5))
+@settings(max_examples=400, deadline=None)
+def test_check_portable_agrees_with_the_rule_by_hand(doc: Doc) -> None:
+    try:
+        check_portable(doc)
+    except UnportableDocument:
+        assert not _portable_by_hand(doc)
+    else:
+        assert _portable_by_hand(doc)
 
 
 # _values -------------------------------------------------------------------------------------------
