@@ -327,6 +327,13 @@ class SqliteStore:
         for f in fields:
             if not _NAME.fullmatch(f):
                 raise ValueError(f"only top-level fields can be indexed here: {f!r}")
+        # the fields in brackets, comma-separated: no two field lists share a name ("a","b" and "a_b" did
+        # when the fields were joined by "_", and the second index was then never made)
+        return f"ix_{_table(collection)}({','.join(fields)})"
+
+    @staticmethod
+    def _legacy_index_name(collection: str, fields: list[str]) -> str:
+        """The name an index had before (fields joined by ``_``): dropped when the index is made anew."""
         return f"ix_{_table(collection)}_{'_'.join(fields)}"
 
     async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
@@ -337,6 +344,7 @@ class SqliteStore:
             cols = ", ".join(_expr(f) for f in fields)  # the expressions ORDER BY and WHERE use
             kind = "UNIQUE INDEX" if unique else "INDEX"
             self._db().execute(f'CREATE {kind} IF NOT EXISTS "{name}" ON "{t}" ({cols})')
+            self._db().execute(f'DROP INDEX IF EXISTS "{self._legacy_index_name(collection, fields)}"')
             self._indexes.setdefault(collection, {})[name] = list(fields)
             self._indexed[collection] = {f for fs in self._indexes[collection].values() for f in fs}
 
@@ -347,6 +355,7 @@ class SqliteStore:
 
         def op() -> None:
             self._db().execute(f'DROP INDEX IF EXISTS "{name}"')
+            self._db().execute(f'DROP INDEX IF EXISTS "{self._legacy_index_name(collection, fields)}"')
             self._indexes.setdefault(collection, {}).pop(name, None)  # a field another index covers stays indexed
             self._indexed[collection] = {f for fs in self._indexes[collection].values() for f in fs}
 

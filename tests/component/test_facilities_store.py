@@ -132,5 +132,5 @@ async def test_a_store_made_before_loses_the_schedules_index_on_resource_id_alon
                 "EXPLAIN QUERY PLAN SELECT doc FROM c_schedules WHERE json_extract(doc, '$.resource_id') = ?", ("x",)
             )
         )
-    assert "ix_c_schedules_resource_id" not in indexes and "ix_c_schedules_resource_id_day__id" in indexes
-    assert "USING INDEX ix_c_schedules_resource_id_day__id" in plan, plan
+    assert "ix_c_schedules(resource_id)" not in indexes and "ix_c_schedules(resource_id,day,_id)" in indexes
+    assert "USING INDEX ix_c_schedules(resource_id,day,_id)" in plan, plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -72,14 +73,16 @@ async def index_keys(store: DocumentStore, collection: str) -> set[tuple[str, ..
     """The fields of each index the adapter keeps on ``collection`` (read from the database itself)."""
     if isinstance(store, SqliteStore):
         with sqlite3.connect(store.path) as db:
-            names = [
-                n
-                for (n,) in db.execute(
-                    "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (f"c_{collection}",)
+            sqls = [
+                sql
+                for (sql,) in db.execute(
+                    "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL",
+                    (f"c_{collection}",),
                 )
             ]
-        # ix_c_<collection>_<fields joined by _> (the fields here have no _ of their own)
-        return {tuple(n.removeprefix(f"ix_c_{collection}_").split("_")) for n in names if n.startswith("ix_")}
+        # each index's own columns, read from its CREATE statement: json_extract(doc, '$.f'), or id for _id
+        columns = [re.findall(r"json_extract\(doc, '\$\.(\w+)'\)|\bid\b", sql.split(" ON ", 1)[1]) for sql in sqls]
+        return {tuple(f or "_id" for f in cols) for cols in columns}
     assert isinstance(store, MongoStore)
     info = await store._db[collection].index_information()
     return {tuple(k for k, _ in spec["key"]) for name, spec in info.items() if name != "_id_"}
@@ -99,6 +102,18 @@ async def test_drop_index_drops_that_index_only_and_a_missing_one_is_no_error(st
     # what the dropped index served is still answered (by the other's first field), pages included
     assert [d["_id"] for d in await store.find("days", {"res": "r1"}, sort=[("day", 1)])] == ["k1", "k0"]
     assert [d["_id"] for d in await store.page("days", {"res": "r1"}, [("day", 1), ("_id", 1)], None, 1)] == ["k1"]
+
+
+async def test_indexes_on_fields_whose_names_join_alike_are_two_indexes(store: DocumentStore) -> None:
+    await store.ensure_index("pairs", ["a", "b"])
+    await store.ensure_index("pairs", ["a_b"], unique=True)  # "a" + "_" + "b" reads as "a_b"
+    assert await index_keys(store, "pairs") == {("a", "b"), ("a_b",)}
+    await store.insert("pairs", {"_id": "p1", "a": 1, "b": 2, "a_b": 3})
+    await store.insert("pairs", {"_id": "p2", "a": 1, "b": 2, "a_b": 4})  # (a, b) is not unique
+    with pytest.raises(DuplicateKey):
+        await store.insert("pairs", {"_id": "p3", "a": 5, "b": 6, "a_b": 3})  # a_b is
+    await store.drop_index("pairs", ["a", "b"])
+    assert await index_keys(store, "pairs") == {("a_b",)}
 
 
 async def test_find_filters_sort_limit_and_array_paths(store: DocumentStore) -> None:

@@ -117,8 +117,29 @@ async def test_insert_colliding_on_a_unique_index_is_a_duplicate_key(store: Sqli
     await store.insert("slots", {"_id": "a", "k": 1})
     with pytest.raises(DuplicateKey) as e:
         await store.insert("slots", {"_id": "b", "k": 1})
-    assert str(e.value) == "UNIQUE constraint failed: index 'ix_c_slots_k'"
+    assert str(e.value) == "UNIQUE constraint failed: index 'ix_c_slots(k)'"
     assert [r[0] for r in rows(store, "c_slots")] == ["a"]
+
+
+async def test_an_index_named_as_before_is_made_anew_under_its_bracketed_name(tmp_path: Path) -> None:
+    """Indexes were once named with their fields joined by "_"; a start on such a store drops that one."""
+    path = tmp_path / "before.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE c_slots (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)")
+        db.execute("CREATE UNIQUE INDEX ix_c_slots_k_j ON c_slots (json_extract(doc, '$.k'), json_extract(doc, '$.j'))")
+    store = SqliteStore(path)
+    await store.ensure_index("slots", ["k", "j"], unique=True)
+    with sqlite3.connect(path) as db:
+        names = db.execute("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'").fetchall()
+    assert names == [("ix_c_slots(k,j)",)]
+    await store.insert("slots", {"_id": "a", "k": 1, "j": 2})
+    with pytest.raises(DuplicateKey) as e:
+        await store.insert("slots", {"_id": "b", "k": 1, "j": 2})
+    assert str(e.value) == "UNIQUE constraint failed: index 'ix_c_slots(k,j)'"
+    await store.drop_index("slots", ["k", "j"])
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'").fetchall() == []
 
 
 async def test_insert_refuses_an_unportable_document_and_stores_nothing(store: SqliteStore) -> None:
@@ -166,7 +187,7 @@ async def test_replace_colliding_on_a_unique_index_is_a_duplicate_key(store: Sql
     await store.insert("slots", {"_id": "b", "k": 2})
     with pytest.raises(DuplicateKey) as e:
         await store.replace("slots", {"_id": "b", "k": 1}, 1)
-    assert str(e.value) == "UNIQUE constraint failed: index 'ix_c_slots_k'"
+    assert str(e.value) == "UNIQUE constraint failed: index 'ix_c_slots(k)'"
     assert rows(store, "c_slots")[1] == ("b", 1, {"_id": "b", "k": 2, "version": 1})
 
 
