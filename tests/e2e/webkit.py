@@ -68,7 +68,8 @@ def reload_until(page: Page, selector: str, count: int, within_s: float = 90) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"{page.url}: {page.locator(selector).count()} of {selector}, not {count}")
         page.wait_for_timeout(500)
-        page.reload()
+        response = page.reload()
+        assert response is not None and response.ok, f"{page.url}: {response and response.status}"  # not an error page
 
 
 def sign_in(page: Page, stack: str, persona: str) -> None:
