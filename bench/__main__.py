@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import sys
 
-from bench import allocation, contention, federation, gateway, latency, lighthouse, mapping, paging, training, web
+from bench import (
+    allocation,
+    contention,
+    edge_instructions,
+    federation,
+    gateway,
+    latency,
+    lighthouse,
+    mapping,
+    paging,
+    training,
+    web,
+)
 
 
 def main() -> int:
@@ -14,6 +26,7 @@ def main() -> int:
     paging.main([])
     allocation.main([])
     gateway.main([])
+    edge_instructions.main([])
     training.main([])
     federation.main([])
     web.main([])

@@ -1,0 +1,154 @@
+"""User-space instructions per proxied request: the compiled front against nginx, under callgrind.
+
+CPU time per request (``bench.gateway``) moves with the shared machine by more than the gap between the
+two fronts; an instruction count does not. Each front runs under valgrind's callgrind (Debian's
+``valgrind``, installed here if missing) in front of the same facilities service: 2,000 requests warm
+it up (pools filled), its counters are zeroed (``callgrind_control -z``), ``--requests`` requests go
+through it on 16 keep-alive connections (``bench.gateway``'s raw-socket client), and the counters are
+dumped (``callgrind_control -d``): the total, divided by the count, is the instructions a request. Only
+user space is counted (the kernel's share, the sockets' system calls, is not: ``bench.gateway`` reads
+it as system time). nginx runs as one process (``master_process off``, ``worker_processes 1``) with the
+configuration ``bench.gateway`` uses; the front is the release build ``make edge`` makes (``--edge-bin``
+for another). The ratio front / nginx is printed and written to ``bench/results/edge_instructions.json``.
+
+Run: ``make edge && .venv/bin/python -m bench.edge_instructions`` (part of ``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import write_result
+from bench.gateway import CLI, NGINX_CONF, ensure_nginx, fixed_count, free_port, wait_ready
+from gateway.front import edge_binary
+
+WARM = 2000
+
+
+def ensure_valgrind() -> str:
+    """Debian's valgrind (callgrind and callgrind_control): installed with apt-get when missing."""
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "valgrind"], check=True, env=env)
+    found = shutil.which("valgrind")
+    if found is None:
+        raise RuntimeError("valgrind is not installed and apt-get did not install it")
+    return found
+
+
+def dumped_total(out: Path, pid: int) -> int:
+    """The instruction total of the dump that ``callgrind_control -d`` made (``<out>.<pid>.1``)."""
+    path = out.parent / f"{out.name}.{pid}.1"
+    for _ in range(100):  # the dump is written by the running process: wait for its summary line
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+        time.sleep(0.1)
+    raise RuntimeError(f"callgrind wrote no dump at {path}")
+
+
+def count(pid: int, port: int, token: str, requests: int, out: Path) -> float:
+    """Instructions a request of the front whose valgrind runs as ``pid``."""
+    asyncio.run(fixed_count(port, token, WARM))
+    subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
+    asyncio.run(fixed_count(port, token, requests))
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+    return dumped_total(out, pid) / requests
+
+
+def valgrind_pid(launcher: subprocess.Popen[bytes]) -> int:
+    """The process valgrind runs in: the launcher itself, or its one child (``clustergrowth run edge``)."""
+    for _ in range(50):
+        children = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        if "valgrind" in Path(f"/proc/{launcher.pid}/cmdline").read_text():
+            return launcher.pid
+        time.sleep(0.1)
+    raise RuntimeError("the front under valgrind did not start")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--requests", type=int, default=3000, help="counted requests per front (after 2,000)")
+    p.add_argument("--edge-bin", help="the front's binary (default: the release build make edge made)")
+    a = p.parse_args(argv)
+    valgrind, nginx = ensure_valgrind(), ensure_nginx()
+    edge = a.edge_bin or edge_binary()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-edge-instructions-"))
+    env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
+    p_service, p_edge, p_nginx = free_port(), free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    log = open(tmp / "servers.log", "wb")
+    out = {"edge": tmp / "edge.callgrind", "nginx": tmp / "nginx.callgrind"}
+    per_request: dict[str, float] = {}
+    try:
+        procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
+        wait_ready(p_service, "/readyz")
+        token = subprocess.run(
+            [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+        wrapper = tmp / "edge-under-callgrind.sh"  # CG_EDGE_BIN: clustergrowth run edge starts valgrind
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {valgrind} -q --tool=callgrind --callgrind-out-file={out["edge"]}.%p {edge} "$@"\n'
+        )
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+        front_env = {
+            **env,
+            "CG_GATEWAY_MODE": "proxy",
+            "CG_GATEWAY_FACILITIES_URL": f"http://127.0.0.1:{p_service}",
+            "CG_EDGE_BIN": str(wrapper),
+        }
+        procs.append(subprocess.Popen([CLI, "run", "edge", "--port", str(p_edge)], env=front_env, stderr=log))
+        wait_ready(p_edge)
+        per_request["edge"] = count(valgrind_pid(procs[-1]), p_edge, token, a.requests, out["edge"])
+
+        conf = tmp / "nginx.conf"
+        conf.write_text("master_process off;\n" + NGINX_CONF.format(tmp=tmp, upstream=p_service, port=p_nginx))
+        command = [valgrind, "-q", "--tool=callgrind", f"--callgrind-out-file={out['nginx']}.%p"]
+        procs.append(subprocess.Popen([*command, nginx, "-c", str(conf), "-p", str(tmp)], stderr=log))
+        wait_ready(p_nginx, "/healthz")
+        per_request["nginx"] = count(procs[-1].pid, p_nginx, token, a.requests, out["nginx"])
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+    ratio = per_request["edge"] / per_request["nginx"]
+    result = {
+        "request": "GET /api/v1/facilities/resources/ork-rubicon-desk-1 with a bearer token",
+        "requests_counted": a.requests,
+        "warm_up_requests": WARM,
+        "instructions_per_request": {k: round(v) for k, v in per_request.items()},
+        "ratio_edge_to_nginx": round(ratio, 3),
+    }
+    path = write_result("edge_instructions", result)
+    print(
+        f"user-space instructions a proxied request (callgrind, {a.requests} after {WARM}): "
+        f"front {per_request['edge']:,.0f}, nginx {per_request['nginx']:,.0f} -> x{ratio:.2f} ({path})"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
