@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,4 +91,12 @@ def cork_with_bologna(data_dir: Any, stale_after_s: float = 600) -> RuntimeSetti
         relay_interval_s=0.05,
         auth_partners=[bologna],
         network_stale_after_s=stale_after_s,
+    )
+
+
+def applied(*event_ids: str) -> str:
+    """A projection document's record of handled events, written out from its documented format (each id's
+    BLAKE2b-64 in base64url, 11 characters, oldest first), not by the code that keeps it."""
+    return "".join(
+        base64.urlsafe_b64encode(hashlib.blake2b(i.encode(), digest_size=8).digest()).decode()[:11] for i in event_ids
     )

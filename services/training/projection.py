@@ -45,7 +45,7 @@ from typing import Any
 from clustergrowth.bus.federation import ForeignEvent, Origin, origin_of, replicas
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.inbox import APPLIED, WINDOW, apply_once
+from clustergrowth.inbox import APPLIED, applied_record, apply_once
 from clustergrowth.store.port import Doc, DocumentStore
 from contracts import mapping as mapping_ev
 from contracts import training as ev
@@ -366,7 +366,7 @@ async def rebuild(
             await _fold_in_memory(store, docs, by_org, event, inst, partner)
     await ensure_indexes(store, target)
     for doc in docs.values():
-        doc[APPLIED] = doc[APPLIED][-WINDOW:]
+        doc[APPLIED] = applied_record(doc[APPLIED])  # the ids gathered in memory, as apply_once records them
         await store.insert(target, doc)
     if meta is None:
         await store.insert(META, {"_id": META_ID, "generation": generation})

@@ -32,7 +32,7 @@ from services.councils.handlers.context import Councils
 from services.councils.seed import seed_demo
 from services.councils.wire import InitiativeOut
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import eventually
+from tests.helpers import applied, eventually
 
 API = "/api/v1/councils"
 LOCAL = "councils.events"
@@ -132,7 +132,7 @@ async def test_the_latest_state_wins_and_a_replica_applies_once(store: SqliteSto
         await network.handle(store, "IE05", e, PARTNER)
     doc = await store.get(network.INITIATIVES, "ITH5:ini-9") or {}
     assert (doc["state"], doc["updated_at"]) == ("active", "2027-02-01T10:00:00+00:00")
-    assert doc[APPLIED] == [launched.id, proposed.id]  # the launch's second delivery recorded no second effect
+    assert doc[APPLIED] == applied(launched.id, proposed.id)  # the launch's second delivery recorded no second effect
     abandoned = initiative(
         cev.InitiativeCompleted,
         "2027-03-01T10:00:00+00:00",

@@ -29,7 +29,7 @@ from instance.app import create_app
 from instance.cli import main
 from services.training import network
 from tests.conftest import TokenFactory, asgi_client
-from tests.helpers import eventually
+from tests.helpers import applied, eventually
 
 API = "/api/v1/training"
 
@@ -137,7 +137,7 @@ async def test_bolognas_placements_that_involve_cork_are_kept_latest_first(tmp_p
         assert (doc["host_region"], doc["applicant_region"], doc["cross_border"], doc["weeks"]) == (
             "IE05", "ITH5", True, 8,
         )  # fmt: skip
-        assert doc[APPLIED] == [agreed.id, proposed.id]
+        assert doc[APPLIED] == applied(agreed.id, proposed.id)
         ended = placement(
             tev.PlacementCompleted, "pl-1", "2027-03-15T10:00:00+00:00",
             outcome="ended_early", reason="family reasons", ended_at="2027-03-15T10:00:00Z",

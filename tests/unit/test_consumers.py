@@ -25,6 +25,7 @@ from contracts import facilities as fev
 from contracts import mapping as mev
 from services.facilities import consumers as facilities
 from services.mapping import consumers as mapping
+from tests.helpers import applied
 
 TOPIC = fev.TOPIC  # facilities.events
 DLQ = "facilities.events.dlq"  # written out: dead letters park on <topic>.dlq
@@ -164,7 +165,7 @@ B2 = booked("b2", "2026-11-30T14:00:00Z", "2026-11-30T14:30:00Z")  # 30 minutes
 USAGE_KEY = "desk-1@2026-11-30"
 
 
-async def usage(store: SqliteStore) -> tuple[int, int, list[str]]:
+async def usage(store: SqliteStore) -> tuple[int, int, str]:
     doc = await store.get("usage", USAGE_KEY)
     assert doc is not None
     return doc["bookings"], doc["booked_minutes"], doc[APPLIED]
@@ -187,7 +188,7 @@ async def test_apply_once_applies_an_event_once_and_remembers_it(store: SqliteSt
     assert await apply_once(store, "p", "d", "e2", add) is True
     assert await apply_once(store, "p", "d", "e1", add) is False
     doc = await store.get("p", "d")
-    assert doc is not None and (doc["n"], doc[APPLIED], len(calls)) == (2, ["e1", "e2"], 2)
+    assert doc is not None and (doc["n"], doc[APPLIED], len(calls)) == (2, applied("e1", "e2"), 2)
 
 
 async def test_the_same_booking_event_delivered_twice_counts_once(store: SqliteStore) -> None:
@@ -196,7 +197,7 @@ async def test_the_same_booking_event_delivered_twice_counts_once(store: SqliteS
     bus.seed(TOPIC, [B1, B1, B2, c1, c1])  # an at-least-once producer sent b1 and its cancel twice
     await consume(bus, facilities.UsageProjection(store).handle)
     # by hand: b1 120 min + b2 30 min, then b1 cancelled: 1 booking of 30 minutes
-    assert await usage(store) == (1, 30, [B1.id, B2.id, c1.id])
+    assert await usage(store) == (1, 30, applied(B1.id, B2.id, c1.id))
     assert bus.committed == {("g", TOPIC): 5}
 
 
@@ -208,10 +209,10 @@ async def test_a_crash_between_handling_and_commit_redelivers_without_a_second_e
     with pytest.raises(Crash):
         await consume(bus, projection.handle)
     assert bus.committed == {}  # b1 was handled, its offset never committed
-    assert await usage(store) == (1, 120, [B1.id])
+    assert await usage(store) == (1, 120, applied(B1.id))
     await consume(bus, projection.handle)  # the restarted consumer starts again at b1
     assert [x for x in bus.journal if x[0] == "attempt"] == [("attempt", B1.id), ("attempt", B1.id), ("attempt", B2.id)]
-    assert await usage(store) == (2, 150, [B1.id, B2.id])  # 120 + 30, b1 counted once
+    assert await usage(store) == (2, 150, applied(B1.id, B2.id))  # 120 + 30, b1 counted once
     assert bus.committed == {("g", TOPIC): 2}
 
 
@@ -273,7 +274,7 @@ async def test_a_handler_that_succeeds_on_its_last_retry_is_not_dead_lettered(st
     flaky = Flaky(store, failures=retries)  # fails on the first try and every retry but the last
     await consume(bus, flaky.handle, retries=retries)
     assert flaky.calls == retries + 1
-    assert await usage(store) == (1, 120, [B1.id])
+    assert await usage(store) == (1, 120, applied(B1.id))
     assert bus.log[DLQ] == []
     assert bus.journal == [*[("attempt", B1.id)] * (retries + 1), ("handled", B1.id), ("commit", f"{TOPIC}@0")]
 
@@ -301,7 +302,7 @@ async def test_a_handler_failing_every_retry_is_parked_intact_and_the_consumer_g
     assert dead.data == {**B1.data, "_dead_letter": expected}
     same = ("id", "type", "source", "region", "partitionkey", "subject", "time", "traceparent", "requestid")
     assert {a: getattr(dead, a) for a in same} == {a: getattr(B1, a) for a in same}
-    assert await usage(store) == (1, 30, [B2.id])  # only B2 had an effect
+    assert await usage(store) == (1, 30, applied(B2.id))  # only B2 had an effect
 
 
 async def test_a_poison_event_from_the_projection_itself_is_parked(store: SqliteStore) -> None:
@@ -314,7 +315,7 @@ async def test_a_poison_event_from_the_projection_itself_is_parked(store: Sqlite
     assert isinstance(dead, CloudEvent) and dead.id == poison.id
     assert dead.data["_dead_letter"]["error"].startswith("ValueError: ")
     assert {k: v for k, v in dead.data.items() if k != "_dead_letter"} == poison.data
-    assert await usage(store) == (1, 30, [B2.id])
+    assert await usage(store) == (1, 30, applied(B2.id))
 
 
 async def test_an_undecodable_record_is_parked_raw_and_committed(store: SqliteStore) -> None:
@@ -328,7 +329,7 @@ async def test_an_undecodable_record_is_parked_raw_and_committed(store: SqliteSt
         {"group": "g", "position": f"{TOPIC}@0", "error": "missing headers ['ce_id']"},
     )
     assert [x for x in bus.journal if x[0] == "commit"] == [("commit", f"{TOPIC}@0"), ("commit", f"{TOPIC}@1")]
-    assert await usage(store) == (1, 120, [B1.id])
+    assert await usage(store) == (1, 120, applied(B1.id))
 
 
 async def test_the_fake_bus_redelivers_from_the_last_commit() -> None:

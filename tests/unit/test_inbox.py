@@ -26,6 +26,7 @@ from clustergrowth.inbox import APPLIED, apply_once, run_consumer, supervise
 from clustergrowth.metrics import CONSUMER_LAG
 from clustergrowth.store.port import Doc
 from clustergrowth.store.sqlite import SqliteStore
+from tests.helpers import applied
 from tests.unit.test_consumers import MemoryBus
 
 TOPIC = "things.events"
@@ -97,7 +98,7 @@ async def test_apply_once_creates_the_document_from_its_id_alone(store: SqliteSt
     seen: list[Doc] = []
     assert await apply_once(store, "p", "d", "e1", adder(seen)) is True
     assert seen == [{"_id": "d"}]
-    assert await store.get("p", "d") == {"_id": "d", "n": 1, APPLIED: ["e1"], "version": 1}
+    assert await store.get("p", "d") == {"_id": "d", "n": 1, APPLIED: applied("e1"), "version": 1}
 
 
 async def test_apply_once_on_a_document_without_a_record_of_events(store: SqliteStore) -> None:
@@ -106,27 +107,42 @@ async def test_apply_once_on_a_document_without_a_record_of_events(store: Sqlite
     assert await apply_once(store, "p", "d", "e1", adder(seen)) is True
     assert await apply_once(store, "p", "d", "e1", adder(seen)) is False
     assert seen == [{"_id": "d", "n": 5, "version": 1}]
-    assert await store.get("p", "d") == {"_id": "d", "n": 6, APPLIED: ["e1"], "version": 2}
+    assert await store.get("p", "d") == {"_id": "d", "n": 6, APPLIED: applied("e1"), "version": 2}
 
 
 async def test_the_change_never_sees_the_record_of_events(store: SqliteStore) -> None:
-    await store.insert("p", {"_id": "d", "n": 1, APPLIED: ["e0"]})
+    await store.insert("p", {"_id": "d", "n": 1, APPLIED: applied("e0")})
     seen: list[Doc] = []
     assert await apply_once(store, "p", "d", "e1", adder(seen)) is True
     assert seen == [{"_id": "d", "n": 1, "version": 1}]
-    assert await store.get("p", "d") == {"_id": "d", "n": 2, APPLIED: ["e0", "e1"], "version": 2}
+    assert await store.get("p", "d") == {"_id": "d", "n": 2, APPLIED: applied("e0", "e1"), "version": 2}
 
 
+@pytest.mark.parametrize("stored_as", ["record", "list of ids"])
 @pytest.mark.parametrize(("remembered", "kept"), [(1999, 2000), (2000, 2000)])
-async def test_the_record_keeps_the_last_two_thousand_events(store: SqliteStore, remembered: int, kept: int) -> None:
+async def test_the_record_keeps_the_last_two_thousand_events(
+    store: SqliteStore, remembered: int, kept: int, stored_as: str
+) -> None:
     old = [f"e{i}" for i in range(remembered)]
-    await store.insert("p", {"_id": "d", APPLIED: old})
+    # a document written before the record was a string kept its ids as a list: read as the same events
+    await store.insert("p", {"_id": "d", APPLIED: applied(*old) if stored_as == "record" else old})
+    assert await apply_once(store, "p", "d", "e0" if remembered < 2000 else "e1", adder([])) is False
     assert await apply_once(store, "p", "d", "new", adder([])) is True
     doc = await store.get("p", "d")
     assert doc is not None
-    assert doc[APPLIED] == [*old, "new"][-kept:]
-    assert len(doc[APPLIED]) == kept and doc[APPLIED][-1] == "new"
-    assert doc[APPLIED][0] == ("e0" if remembered < 2000 else "e1")  # the oldest is forgotten only when full
+    assert doc[APPLIED] == applied(*[*old, "new"][-kept:])  # the oldest is forgotten only when full
+    assert len(doc[APPLIED]) == kept * 11
+    assert await apply_once(store, "p", "d", "e0", adder([])) is (remembered == 2000)  # forgotten: applied again
+
+
+async def test_a_digest_found_across_two_remembered_ones_is_not_remembered(store: SqliteStore) -> None:
+    target = applied("mine")
+    straddling = "a" * 5 + target + "b" * 6  # two digests' width, "mine" from character 5: no digest's place
+    assert len(straddling) == 2 * 11 and straddling.find(target) == 5
+    await store.insert("p", {"_id": "d", "n": 0, APPLIED: straddling})
+    assert await apply_once(store, "p", "d", "mine", adder([])) is True
+    await store.insert("p", {"_id": "e", "n": 0, APPLIED: straddling + target})  # there, and in its place too
+    assert await apply_once(store, "p", "e", "mine", adder([])) is False
 
 
 class Racing:
@@ -153,28 +169,28 @@ class Racing:
 
 
 async def test_a_lost_race_to_create_reloads_and_applies_on_top(store: SqliteStore) -> None:
-    racing = Racing(store, first_insert={"_id": "d", "n": 10, APPLIED: ["other"]})
+    racing = Racing(store, first_insert={"_id": "d", "n": 10, APPLIED: applied("other")})
     seen: list[Doc] = []
     assert await apply_once(racing, "p", "d", "mine", adder(seen)) is True  # type: ignore[arg-type]
     assert seen == [{"_id": "d"}, {"_id": "d", "n": 10, "version": 1}]
-    assert await store.get("p", "d") == {"_id": "d", "n": 11, APPLIED: ["other", "mine"], "version": 2}
+    assert await store.get("p", "d") == {"_id": "d", "n": 11, APPLIED: applied("other", "mine"), "version": 2}
 
 
 async def test_a_lost_race_to_create_with_the_same_event_applies_nothing(store: SqliteStore) -> None:
-    racing = Racing(store, first_insert={"_id": "d", "n": 10, APPLIED: ["mine"]})
+    racing = Racing(store, first_insert={"_id": "d", "n": 10, APPLIED: applied("mine")})
     seen: list[Doc] = []
     assert await apply_once(racing, "p", "d", "mine", adder(seen)) is False  # type: ignore[arg-type]
     assert seen == [{"_id": "d"}]
-    assert await store.get("p", "d") == {"_id": "d", "n": 10, APPLIED: ["mine"], "version": 1}
+    assert await store.get("p", "d") == {"_id": "d", "n": 10, APPLIED: applied("mine"), "version": 1}
 
 
 async def test_a_lost_race_to_update_reloads_and_applies_on_top(store: SqliteStore) -> None:
-    await store.insert("p", {"_id": "d", "n": 1, APPLIED: ["e0"]})
-    racing = Racing(store, first_replace={"_id": "d", "n": 5, APPLIED: ["e0", "other"]})
+    await store.insert("p", {"_id": "d", "n": 1, APPLIED: applied("e0")})
+    racing = Racing(store, first_replace={"_id": "d", "n": 5, APPLIED: applied("e0", "other")})
     seen: list[Doc] = []
     assert await apply_once(racing, "p", "d", "mine", adder(seen)) is True  # type: ignore[arg-type]
     assert seen == [{"_id": "d", "n": 1, "version": 1}, {"_id": "d", "n": 5, "version": 2}]
-    assert await store.get("p", "d") == {"_id": "d", "n": 6, APPLIED: ["e0", "other", "mine"], "version": 3}
+    assert await store.get("p", "d") == {"_id": "d", "n": 6, APPLIED: applied("e0", "other", "mine"), "version": 3}
 
 
 # run_consumer: dead letters and parked records -------------------------------------------------------

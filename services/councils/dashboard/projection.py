@@ -27,7 +27,7 @@ from typing import Any
 
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.inbox import APPLIED, WINDOW, apply_once
+from clustergrowth.inbox import APPLIED, applied_record, apply_once
 from clustergrowth.store.port import Doc, DocumentStore
 from services.councils.dashboard import reads as r
 
@@ -362,7 +362,7 @@ async def rebuild(store: DocumentStore, bus: EventBus, topics: Sequence[str]) ->
             docs[key] = doc
     await ensure_indexes(store, target)
     for doc in docs.values():
-        doc[APPLIED] = doc[APPLIED][-WINDOW:]
+        doc[APPLIED] = applied_record(doc[APPLIED])  # the ids gathered in memory, as apply_once records them
         await store.insert(target, doc)
     if meta is None:
         await store.insert(META, {"_id": META_ID, "generation": generation})
