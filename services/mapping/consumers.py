@@ -30,7 +30,7 @@ from typing import Any
 
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
-from clustergrowth.inbox import WINDOW
+from clustergrowth.inbox import APPLIED, WINDOW, was_applied
 from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
 from contracts import mapping as ev
 from services.mapping import store as st
@@ -98,7 +98,7 @@ async def apply(store: DocumentStore, gen: st.Generation, event: CloudEvent) -> 
     key = st.cell_sme_id(cid, d["sme_id"])
     if gen.legacy_applied is not None:  # handled before the migration to aggregates
         legacy = await store.get(gen.legacy_applied, cid)
-        if legacy is not None and event.id in legacy["applied"]:
+        if legacy is not None and was_applied({APPLIED: legacy["applied"]}, event.id):  # ids, or digests
             return False
     while True:
         sme = await store.get(gen.smes, key)
