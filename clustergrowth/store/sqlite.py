@@ -1,6 +1,6 @@
 """Embedded document store: one SQLite file per service database, JSON documents, WAL journal.
 
-All statements run on one worker thread (``_Statements``, on ``SqliteDb``'s connection), so the event
+All statements run on one worker thread (``SqliteDb``'s ``Statements``, which owns the connection), so the event
 loop never blocks on disk and SQLite sees a single writer. The compare-and-set of ``replace`` is one
 ``UPDATE … WHERE id=? AND version=?``.
 
@@ -12,14 +12,9 @@ rows only until the page is full: with an index on the sort fields, a page costs
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import json
-import queue
 import re
 import sqlite3
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,86 +54,6 @@ def _param(v: Any) -> Any:
 T = TypeVar("T")
 
 
-class _Statements:
-    """The one thread that runs a store's statements, in the order asked, fed by a queue; each answer goes
-    back to the asking loop with one ``call_soon_threadsafe``. What ``run_in_executor`` on a one-thread
-    ``ThreadPoolExecutor`` did, without its two futures, condition variables and callbacks per call (py-spy:
-    ~13 % of the split API's samples in that machinery under wrk). As there, work whose caller was
-    cancelled before it started is skipped, and what is queued when the interpreter exits still runs."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._queue: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]] | None]
-        self._queue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._lock = threading.Lock()
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        if self._thread is None:
-            self._start()
-        if self._closed:
-            raise RuntimeError("cannot run statements after the store is closed")
-        self._queue.put((loop, future, fn))
-        return await future
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
-                self._thread.start()
-                atexit.register(self.stop)
-
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            loop, future, fn = item
-            if future.cancelled():  # read across threads: at worst the work runs, as a started one would
-                continue
-            try:
-                result = fn()
-            except BaseException as e:  # noqa: BLE001 - handed to the caller, as an executor does
-                _answer(loop, future, None, e)
-            else:
-                _answer(loop, future, result, None)
-
-    def stop(self, timeout: float | None = 30.0) -> None:
-        """Let the thread finish what is queued, then end it (idempotent)."""
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout)
-        while True:  # asked for as it closed (after the end marker): refused, as a shut-down executor does
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                _answer(item[0], item[1], None, RuntimeError("cannot run statements after the store is closed"))
-        atexit.unregister(self.stop)
-
-
-def _answer(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: BaseException | None
-) -> None:
-    try:
-        loop.call_soon_threadsafe(_settle, future, result, error)
-    except RuntimeError:  # the loop is closed: nobody waits for this answer any more
-        pass
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
 _SEEK = {"eq": "{} = ?", "gt": "{} > ?", "lt": "{} < ?", "null": "{} IS NULL", "notnull": "{} IS NOT NULL"}
 
 
@@ -149,8 +64,7 @@ class SqliteStore:
         self.path = Path(path)
         self._sqlite = SqliteDb(self.path)
         self._db = self._sqlite.conn
-        self._statements = _Statements(f"sqlite-{self.path.stem}")
-        self._run = self._statements.run
+        self._run = self._sqlite.run
         self._tables: set[str] = set()
         self._indexed: dict[str, set[str]] = {}  # a collection's fields in one of its indexes (hold scalars)
         self._indexes: dict[str, dict[str, list[str]]] = {}  # a collection's indexes made here: name -> fields
@@ -365,6 +279,4 @@ class SqliteStore:
         await self._run(lambda: self._db().execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        # the statements' thread ends after what is queued; then SqliteDb closes the connection on its own
-        await asyncio.get_running_loop().run_in_executor(None, self._statements.stop)
-        await self._sqlite.close()
+        await self._sqlite.close()  # the connection closed on its thread, then the thread ends

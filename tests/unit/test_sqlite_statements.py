@@ -1,6 +1,7 @@
-"""The embedded store's statement thread (clustergrowth/store/sqlite.py ``_Statements``): what the
-one-thread executor it replaces guaranteed. One thread, the order asked in, answers and errors to the
-caller, work cancelled before it starts never runs, queued work finishes on close, nothing after it."""
+"""The embedded databases' statement thread (clustergrowth/sqlite_db.py ``Statements``: the store's and the
+event log's): what the one-thread executor it replaces guaranteed. One thread, the order asked in,
+answers and errors to the caller, work cancelled before it starts never runs, queued work finishes on
+close, nothing after it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from clustergrowth.store.sqlite import SqliteStore, _Statements
+from clustergrowth.bus.sqlite import SqliteBus
+from clustergrowth.envelope import CloudEvent
+from clustergrowth.sqlite_db import Statements
+from clustergrowth.store.sqlite import SqliteStore
 
 
 async def test_statements_run_on_one_thread_in_the_order_asked() -> None:
-    s = _Statements("t")
+    s = Statements("t")
     seen: list[tuple[int, str]] = []
 
     def step(i: int) -> int:
@@ -29,7 +33,7 @@ async def test_statements_run_on_one_thread_in_the_order_asked() -> None:
 
 
 async def test_an_error_reaches_the_caller_and_the_thread_goes_on() -> None:
-    s = _Statements("t")
+    s = Statements("t")
 
     def fail() -> None:
         raise KeyError("boom")
@@ -41,7 +45,7 @@ async def test_an_error_reaches_the_caller_and_the_thread_goes_on() -> None:
 
 
 async def test_work_cancelled_before_it_starts_never_runs() -> None:
-    s = _Statements("t")
+    s = Statements("t")
     gate = threading.Event()
     ran: list[str] = []
     first = asyncio.ensure_future(s.run(lambda: gate.wait(5)))  # holds the thread
@@ -59,7 +63,7 @@ async def test_work_cancelled_before_it_starts_never_runs() -> None:
 
 
 async def test_stop_finishes_what_is_queued_and_refuses_what_comes_after() -> None:
-    s = _Statements("t")
+    s = Statements("t")
     gate = threading.Event()
     done: list[int] = []
     queued = [asyncio.ensure_future(s.run(lambda i=i: (gate.wait(5), done.append(i)))) for i in range(3)]
@@ -82,3 +86,17 @@ async def test_a_store_pings_and_closes_on_its_statement_thread(tmp_path: Path) 
     assert not any(t.name == "sqlite-s" for t in threading.enumerate())
     with pytest.raises(RuntimeError, match="closed"):
         await store.get("things", "a")
+
+
+async def test_the_event_log_runs_on_a_statement_thread_too_and_closes_it(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "events.sqlite")
+    await bus.start()
+    threads: list[str] = []
+    await bus._run(lambda: threads.append(threading.current_thread().name))
+    await bus.publish("t", [CloudEvent(type="x.y.v1", source="/s", data={}, region="IE05", partitionkey="k")])
+    assert [e.type async for _, e in bus.read(["t"])] == ["x.y.v1"]
+    await bus.close()
+    assert threads == ["sqlite-events"]
+    assert not any(t.name == "sqlite-events" for t in threading.enumerate())
+    with pytest.raises(RuntimeError, match="closed"):
+        await bus.high_water(["t"])
