@@ -111,15 +111,17 @@ async def run_consumer(
     """Handle every delivery; commit only after it was handled or parked on the dead-letter topic.
 
     Reads only ``topics`` (this region's own): partners' replicas never reach a consumer that is not
-    federated."""
+    federated. Commits are gathered as ``Commits`` says."""
+    commits = Commits()
     async for delivery in bus.consume(group, topics):
         event = delivery.event
         if event is None:
             await _park_undecodable(bus, delivery, delivery.topic, group, source)
-            continue
-        await _handle(
-            bus, group, delivery, event, delivery.topic, functools.partial(handler, event), retries, backoff_s
-        )
+        else:
+            await _handle(
+                bus, group, delivery, event, delivery.topic, functools.partial(handler, event), retries, backoff_s
+            )
+        await commits.done(delivery)
 
 
 async def run_federated_consumer(
@@ -140,6 +142,7 @@ async def run_federated_consumer(
     dead-letter topic. Replicas are redelivered after a failover (translated offsets land earlier):
     handlers must be idempotent (``apply_once``)."""
     local = list(topics)
+    commits = Commits()
     async for delivery in bus.consume(group, local, pattern=partner_pattern(local, region)):
         event = delivery.event
         try:
@@ -147,15 +150,16 @@ async def run_federated_consumer(
         except ForeignEvent as e:
             log.warning("%s skips %s: %s", group, delivery.position, e)  # pragma: no mutate
             CONSUMER_HANDLED.labels(group, "foreign").inc()
-            await _commit(delivery)
+            await commits.done(delivery)
             continue
         parked_on = origin.local_topic if origin is not None else _local_of(delivery.topic, local)
         if event is None or origin is None:
             await _park_undecodable(bus, delivery, parked_on, group, source)
-            continue
-        await _handle(
-            bus, group, delivery, event, parked_on, functools.partial(handler, event, origin), retries, backoff_s
-        )
+        else:
+            await _handle(
+                bus, group, delivery, event, parked_on, functools.partial(handler, event, origin), retries, backoff_s
+            )
+        await commits.done(delivery)
 
 
 def _local_of(topic: str, local: Sequence[str]) -> str:
@@ -166,7 +170,6 @@ def _local_of(topic: str, local: Sequence[str]) -> str:
 async def _park_undecodable(bus: EventBus, delivery: Delivery, topic: str, group: str, source: str) -> None:
     await _park_raw(bus, topic, group, delivery.position, delivery.raw_error or "", source)
     CONSUMER_HANDLED.labels(group, "dead_letter").inc()
-    await _commit(delivery)
 
 
 async def _handle(
@@ -180,7 +183,7 @@ async def _handle(
     backoff_s: float,
 ) -> None:
     """Call the handler with bounded retries; park the event on ``dlq_of``'s dead-letter topic when it
-    keeps failing; commit either way."""
+    keeps failing (the caller commits either way)."""
     token = logs.event_id.set(event.id)
     traced = (
         telemetry.consumer_span(delivery.topic, group, event, telemetry.system_of(bus)) if telemetry.enabled() else None
@@ -210,11 +213,35 @@ async def _handle(
                 CONSUMER_LAG.labels(group).set(max(age, 0.0))
             except ValueError:
                 pass
-        await _commit(delivery)
     finally:
         logs.event_id.reset(token)
         if traced is not None:
             traced.close()
+
+
+COMMIT_EVERY = 100  # handled deliveries at most between two commits, whatever the bus says
+
+
+class Commits:
+    """One consumer's commits: a handled (or parked) delivery is committed at once when the bus has no
+    further record at hand (``Delivery.batch_end``, the last of a fetch), else the latest delivery of
+    each stream once ``COMMIT_EVERY`` have gathered (a commit acknowledges its stream's earlier records).
+    The embedded bus hands over up to 200 records a fetch: a consumer behind its topic commits once for
+    them, not 200 times. What a crash or a stop leaves uncommitted is delivered again, and handlers are
+    idempotent, as for a failed commit."""
+
+    def __init__(self, every: int = COMMIT_EVERY) -> None:
+        self.every = every
+        self.pending: dict[str, Delivery] = {}
+        self.gathered = 0
+
+    async def done(self, delivery: Delivery) -> None:
+        self.pending[delivery.stream or delivery.topic] = delivery
+        self.gathered += 1
+        if delivery.batch_end or self.gathered >= self.every:
+            pending, self.pending, self.gathered = list(self.pending.values()), {}, 0
+            for d in pending:
+                await _commit(d)
 
 
 async def _commit(delivery: Delivery) -> None:

@@ -228,6 +228,7 @@ class KafkaBus:
                     raw_error=err,
                     commit=commit,
                     position=f"{msg.topic}/{msg.partition}@{msg.offset}",
+                    stream=f"{msg.topic}/{msg.partition}",
                 )
         finally:
             await _stop_quietly(consumer)

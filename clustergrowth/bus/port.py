@@ -16,13 +16,20 @@ def dlq_topic(topic: str) -> str:
 
 @dataclass
 class Delivery:
-    """One record handed to a consumer; ``commit`` acknowledges it and every earlier one."""
+    """One record handed to a consumer; ``commit`` acknowledges it and every earlier one of its stream.
+
+    ``stream`` names the ordered sequence the record belongs to (a topic, or a topic's partition): a
+    commit acknowledges that stream's earlier records, not another's. ``batch_end`` says whether the bus
+    has no further record at hand after this one (the last of a fetch): a consumer may then commit the
+    latest record of each stream once instead of every record (``clustergrowth.inbox``)."""
 
     topic: str
     event: CloudEvent | None  # None when the record is not a decodable CloudEvent
     raw_error: str | None
     commit: Callable[[], Awaitable[None]]
     position: str
+    stream: str = ""  # "" reads as the topic
+    batch_end: bool = True  # True unless the bus says otherwise: commit each record
 
 
 class EventBus(Protocol):

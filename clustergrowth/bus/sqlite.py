@@ -143,7 +143,8 @@ class SqliteBus:
                 if matcher is not None:
                     current = await self._run(subscribed)  # topics that appeared meanwhile
                 continue
-            for seq, topic, raw in rows:
+            last = len(rows) - 1
+            for i, (seq, topic, raw) in enumerate(rows):
                 event, err = _decode(raw)
 
                 async def commit(topic: str = topic, seq: int = seq) -> None:
@@ -156,7 +157,15 @@ class SqliteBus:
                     )
 
                 position[topic] = seq
-                yield Delivery(topic=topic, event=event, raw_error=err, commit=commit, position=f"{topic}@{seq}")
+                yield Delivery(
+                    topic=topic,
+                    event=event,
+                    raw_error=err,
+                    commit=commit,
+                    position=f"{topic}@{seq}",
+                    stream=topic,
+                    batch_end=i == last,
+                )
 
     async def read(self, topics: Sequence[str], *, follow: bool = False) -> AsyncIterator[tuple[str, CloudEvent]]:
         position: dict[str, int] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 import types
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -21,12 +22,13 @@ from prometheus_client import REGISTRY
 
 from clustergrowth import inbox, logs
 from clustergrowth.bus.port import Delivery
+from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import APPLIED, apply_once, run_consumer, supervise
 from clustergrowth.metrics import CONSUMER_LAG
 from clustergrowth.store.port import Doc
 from clustergrowth.store.sqlite import SqliteStore
-from tests.helpers import applied
+from tests.helpers import applied, eventually
 from tests.unit.test_consumers import MemoryBus
 
 TOPIC = "things.events"
@@ -468,3 +470,88 @@ async def test_supervise_lets_a_cancellation_through(sleeps: list[float]) -> Non
     with pytest.raises(asyncio.CancelledError):
         await supervise("consumer", loop)
     assert (loop.runs, sleeps) == (1, [])
+
+
+# Commits: once a bus batch, or every COMMIT_EVERY ----------------------------------------------------
+
+
+def delivery(position: str, commits: list[str], *, stream: str = "", batch_end: bool = False) -> Delivery:
+    async def commit() -> None:
+        commits.append(position)
+
+    return Delivery(TOPIC, None, None, commit, position, stream=stream, batch_end=batch_end)
+
+
+async def test_commits_wait_for_the_end_of_the_bus_s_batch_and_commit_its_last_only() -> None:
+    committed: list[str] = []
+    commits = inbox.Commits(every=100)
+    await commits.done(delivery("t@1", committed))
+    await commits.done(delivery("t@2", committed))
+    assert committed == []  # the bus has more at hand
+    await commits.done(delivery("t@3", committed, batch_end=True))
+    assert committed == ["t@3"]  # one commit, acknowledging t@1 and t@2 too
+    await commits.done(delivery("t@4", committed, batch_end=True))
+    assert committed == ["t@3", "t@4"]
+
+
+async def test_commits_go_out_after_every_so_many_deliveries_without_a_batch_end() -> None:
+    committed: list[str] = []
+    commits = inbox.Commits(every=3)
+    for i in (1, 2):
+        await commits.done(delivery(f"t@{i}", committed))
+    assert committed == []  # 2 of 3
+    await commits.done(delivery("t@3", committed))
+    assert committed == ["t@3"]  # 3 of 3
+    for i in (4, 5):
+        await commits.done(delivery(f"t@{i}", committed))
+    assert committed == ["t@3"]  # counting starts again after a commit
+
+
+async def test_commits_acknowledge_the_latest_delivery_of_each_stream() -> None:
+    committed: list[str] = []
+    commits = inbox.Commits(every=100)
+    await commits.done(delivery("a@1", committed, stream="a"))
+    await commits.done(delivery("b@1", committed, stream="b"))
+    await commits.done(delivery("a@2", committed, stream="a", batch_end=True))
+    assert sorted(committed) == ["a@2", "b@1"]  # a commit of a@2 says nothing of stream b
+
+
+async def test_on_the_embedded_bus_a_consumer_commits_once_a_fetch_and_a_stop_means_redelivery(
+    tmp_path: Path,
+) -> None:
+    """Five events published together are one fetch: the group's offset moves once, after the fifth; a
+    consumer stopped in the middle gets the handled ones of that fetch again (handlers are idempotent)."""
+    bus = SqliteBus(tmp_path / "events.sqlite")
+    await bus.publish(TOPIC, [thing(f"ev-{i}") for i in range(1, 6)])
+
+    def offset() -> int | None:
+        with sqlite3.connect(tmp_path / "events.sqlite") as db:
+            row = db.execute("SELECT seq FROM offsets WHERE grp='g' AND topic=?", (TOPIC,)).fetchone()
+        return None if row is None else int(row[0])
+
+    handled: list[tuple[str, int | None]] = []
+    stop_at: str | None = "ev-4"
+
+    async def handle(e: CloudEvent) -> None:
+        handled.append((e.id, offset()))
+        if e.id == stop_at:
+            raise asyncio.CancelledError  # the consumer stops while handling ev-4
+
+    with pytest.raises(asyncio.CancelledError):
+        await run_consumer(bus, "g", [TOPIC], handle)
+    assert handled == [("ev-1", None), ("ev-2", None), ("ev-3", None), ("ev-4", None)]  # nothing committed
+
+    handled.clear()
+    stop_at = None
+    consumer = asyncio.ensure_future(run_consumer(bus, "g", [TOPIC], handle))
+
+    async def committed_all() -> bool:
+        return offset() == 5
+
+    await eventually(committed_all, 30, "the group's offset at the fifth event")
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert [e for e, _ in handled] == ["ev-1", "ev-2", "ev-3", "ev-4", "ev-5"]  # again from the start
+    assert {o for _, o in handled} == {None}  # one commit, after the fetch's last event
+    await bus.close()
