@@ -52,7 +52,10 @@ def was_applied(doc: Doc | None, event_id: str) -> bool:
     """Whether ``doc``'s record holds this event (a digest found at a digest's place in the string)."""
     if doc is None:
         return False
-    record, digest = _record(doc.get(APPLIED)), event_digest(event_id)
+    value = doc.get(APPLIED)
+    if isinstance(value, list):  # ids as stored before: looked up as they are, not digested each time
+        return event_id in value
+    record, digest = _record(value), event_digest(event_id)
     at = record.find(digest)
     while at != -1 and at % DIGEST:  # found across two digests: look further
         at = record.find(digest, at + 1)
@@ -226,8 +229,8 @@ class Commits:
     """One consumer's commits: a handled (or parked) delivery is committed at once when the bus has no
     further record at hand (``Delivery.batch_end``, the last of a fetch), else the latest delivery of
     each stream once ``COMMIT_EVERY`` have gathered (a commit acknowledges its stream's earlier records).
-    The embedded bus hands over up to 200 records a fetch: a consumer behind its topic commits once for
-    them, not 200 times. What a crash or a stop leaves uncommitted is delivered again, and handlers are
+    The embedded bus hands over up to 200 records of each topic a fetch: a consumer behind its topics
+    commits every 100 records and at the end of a fetch, not once a record. What a crash or a stop leaves uncommitted is delivered again, and handlers are
     idempotent, as for a failed commit."""
 
     def __init__(self, every: int = COMMIT_EVERY) -> None:

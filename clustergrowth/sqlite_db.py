@@ -78,9 +78,10 @@ class Statements:
         future: asyncio.Future[T] = loop.create_future()
         if self._thread is None:
             self._start()
-        if self._closed:
-            raise RuntimeError("cannot run statements after the store is closed")
-        self._queue.put((loop, future, fn))
+        with self._lock:  # with stop's: nothing is queued after its end marker
+            if self._closed:
+                raise RuntimeError("cannot run statements after the store is closed")
+            self._queue.put((loop, future, fn))
         return await future
 
     def _start(self) -> None:
@@ -105,18 +106,21 @@ class Statements:
     def stop(self, timeout: float | None = 30.0) -> None:
         """Let the thread finish what is queued, then end it (idempotent)."""
         with self._lock:
+            first = not self._closed
             self._closed = True
             thread = self._thread
+            if first and thread is not None:
+                self._queue.put(None)  # after everything queued before: run() queues under this lock
         if thread is not None and thread.is_alive():
-            self._queue.put(None)
             thread.join(timeout)
-        while True:  # asked for as it closed (after the end marker): refused, as a shut-down executor does
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                _answer(item[0], item[1], None, RuntimeError("cannot run statements after the store is closed"))
+        if thread is None or not thread.is_alive():  # a thread still working (timed out) keeps its queue
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    _answer(item[0], item[1], None, RuntimeError("cannot run statements after the store is closed"))
         atexit.unregister(self.stop)
 
 

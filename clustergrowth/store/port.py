@@ -42,10 +42,7 @@ def check_portable(doc: Doc) -> None:
     while stack:
         value = pop()
         if type(value) is dict:
-            try:
-                keys = "\x00".join(value)  # a key that is not a string raises here
-            except TypeError:
-                keys = None
+            keys = "\x00".join(value) if set(map(type, value)) <= {str} else None  # exactly str, no subclass
             if keys is None or "." in keys or keys[:1] == "$" or "\x00$" in keys:
                 for k in value:  # a doubt (a key may hold "\x00$" itself): each key in turn decides
                     if type(k) is not str or "." in k or k[:1] == "$":

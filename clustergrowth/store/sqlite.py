@@ -245,10 +245,18 @@ class SqliteStore:
         # when the fields were joined by "_", and the second index was then never made)
         return f"ix_{_table(collection)}({','.join(fields)})"
 
-    @staticmethod
-    def _legacy_index_name(collection: str, fields: list[str]) -> str:
-        """The name an index had before (fields joined by ``_``): dropped when the index is made anew."""
-        return f"ix_{_table(collection)}_{'_'.join(fields)}"
+    def _drop_legacy_index(self, collection: str, fields: list[str], unique: bool | None) -> None:
+        """Drop the index made before under its old name (fields joined by ``_``) if it is this one: the
+        same expressions (and, unless ``unique`` is None, the same uniqueness). Fields a, b and a field
+        a_b had one old name; the other's index is left for its own ensure_index or drop_index."""
+        legacy = f"ix_{_table(collection)}_{'_'.join(fields)}"
+        row = self._db().execute("SELECT sql FROM sqlite_master WHERE type='index' AND name=?", (legacy,)).fetchone()
+        if row is None:
+            return
+        sql = str(row[0] or "")
+        same = sql.rstrip().endswith(f"({', '.join(_expr(f) for f in fields)})")
+        if same and (unique is None or sql.upper().startswith("CREATE UNIQUE") == unique):
+            self._db().execute(f'DROP INDEX "{legacy}"')
 
     async def ensure_index(self, collection: str, fields: list[str], *, unique: bool = False) -> None:
         name = self._index_name(collection, fields)
@@ -258,7 +266,7 @@ class SqliteStore:
             cols = ", ".join(_expr(f) for f in fields)  # the expressions ORDER BY and WHERE use
             kind = "UNIQUE INDEX" if unique else "INDEX"
             self._db().execute(f'CREATE {kind} IF NOT EXISTS "{name}" ON "{t}" ({cols})')
-            self._db().execute(f'DROP INDEX IF EXISTS "{self._legacy_index_name(collection, fields)}"')
+            self._drop_legacy_index(collection, fields, unique)
             self._indexes.setdefault(collection, {})[name] = list(fields)
             self._indexed[collection] = {f for fs in self._indexes[collection].values() for f in fs}
 
@@ -269,7 +277,7 @@ class SqliteStore:
 
         def op() -> None:
             self._db().execute(f'DROP INDEX IF EXISTS "{name}"')
-            self._db().execute(f'DROP INDEX IF EXISTS "{self._legacy_index_name(collection, fields)}"')
+            self._drop_legacy_index(collection, fields, None)
             self._indexes.setdefault(collection, {}).pop(name, None)  # a field another index covers stays indexed
             self._indexed[collection] = {f for fs in self._indexes[collection].values() for f in fs}
 

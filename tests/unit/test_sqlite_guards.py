@@ -142,6 +142,29 @@ async def test_an_index_named_as_before_is_made_anew_under_its_bracketed_name(tm
         assert db.execute("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'").fetchall() == []
 
 
+async def test_an_old_name_shared_by_two_field_lists_is_dropped_only_for_its_own_index(tmp_path: Path) -> None:
+    """ix_c_pairs_a_b was the old name of an index on a_b and of one on (a, b): making (a, b) anew leaves a
+    unique a_b made before in place, until a_b's own index is made under its new name."""
+    path = tmp_path / "before.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE c_pairs (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)")
+        db.execute("CREATE UNIQUE INDEX ix_c_pairs_a_b ON c_pairs (json_extract(doc, '$.a_b'))")
+    store = SqliteStore(path)
+    await store.ensure_index("pairs", ["a", "b"])
+    await store.drop_index("pairs", ["a", "b"])
+    await store.insert("pairs", {"_id": "p1", "a_b": 1})
+    with pytest.raises(DuplicateKey):  # still unique
+        await store.insert("pairs", {"_id": "p2", "a_b": 1})
+    await store.ensure_index("pairs", ["a_b"], unique=False)  # not the same index: a unique one stays
+    with pytest.raises(DuplicateKey):
+        await store.insert("pairs", {"_id": "p2", "a_b": 1})
+    await store.ensure_index("pairs", ["a_b"], unique=True)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        names = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'")}
+    assert names == {"ix_c_pairs(a_b)"}  # the old one gone once its own index was made
+
+
 async def test_insert_refuses_an_unportable_document_and_stores_nothing(store: SqliteStore) -> None:
     await store.insert("things", {"_id": "ok"})
     with pytest.raises(UnportableDocument):
