@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import write_result
-from bench.gateway import CLI, NGINX_CONF, ensure_nginx, fixed_count, free_port, wait_ready
+from bench.gateway import CLI, NGINX_CONF, bench_token, ensure_nginx, fixed_count, free_port, stop_all, wait_ready
 from gateway.front import edge_binary
 
 WARM = 2000
@@ -96,13 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
         wait_ready(p_service, "/readyz")
-        token = subprocess.run(
-            [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        token = bench_token(env)
 
         wrapper = tmp / "edge-under-callgrind.sh"  # CG_EDGE_BIN: clustergrowth run edge starts valgrind
         wrapper.write_text(
@@ -126,13 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         wait_ready(p_nginx, "/healthz")
         per_request["nginx"] = count(procs[-1].pid, p_nginx, token, a.requests, out["nginx"])
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs[::-1], timeout_s=30)
         log.close()
     ratio = per_request["edge"] / per_request["nginx"]
     result = {

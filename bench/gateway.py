@@ -228,6 +228,23 @@ def cpu_per_request(pid: int, port: int, token: str, n: int) -> dict[str, Any]:
     }
 
 
+def bench_token(env: dict[str, str]) -> str:
+    """A student's token from the region's development issuer (the request every target answers)."""
+    command = [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]], timeout_s: float = 15) -> None:
+    """Ask every server to stop, then wait for each; kill one that does not stop in time."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def wait_ready(port: int, path: str = "/healthz") -> None:
     import httpx
 
@@ -287,13 +304,7 @@ def quick(a: argparse.Namespace) -> dict[str, Any]:
         for name in fronts:
             wait_ready(targets[name])
         wait_ready(p_nginx, "/healthz")
-        token = subprocess.run(
-            [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        token = bench_token(env)
         if "cpu" in a.quick:
             cpu: dict[str, list[dict[str, Any]]] = {name: [] for name in pids}
             for _ in range(a.rounds):
@@ -313,13 +324,7 @@ def quick(a: argparse.Namespace) -> dict[str, Any]:
             ratio = {n: round(statistics.median(r) / statistics.median(p99["direct"]), 2) for n, r in p99.items()}
             result["half_load"] = {"rps": round(half, 1), "p99_ms": p99, "median_vs_direct": ratio}
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         log.close()
     print(json.dumps(result, indent=1))
     return result
@@ -379,13 +384,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for port in (p_edge, p_quotas, p_redis):
             wait_ready(port)
         wait_ready(p_nginx, "/healthz")
-        token = subprocess.run(
-            [CLI, "token", "--sub", "bench", "--role", "student", "--region", "IE05"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        token = bench_token(env)
         targets = {
             "direct": p_service,
             "edge": p_edge,
@@ -441,13 +440,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     finally:
         redis.stop()
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         log.close()
     path = write_result("gateway", result)
     print(f"{'target':>11} | {'1 client p50':>12} {'p99':>8} | {'saturation':>10} | half load p50 {'p99':>8}")
