@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from clustergrowth.store.port import Doc, DocumentStore
 from services.facilities.domain.model import (
@@ -15,6 +15,7 @@ from services.facilities.domain.model import (
     ResourceDay,
     Site,
     WaitEntry,
+    day_of,
     iso,
     parse_iso,
 )
@@ -208,6 +209,18 @@ class StoredDay(ResourceDay):
     encoding them all on every booking was a tenth of the booking route's time)."""
 
     stored: dict[int, tuple[Booking, dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
+
+
+async def day_holding(store: DocumentStore, kind: Literal["bookings", "waitlist"], item: str) -> Doc | None:
+    """The stored day that holds the booking (``kind`` "bookings") or waitlist entry ("waitlist") ``item``:
+    read by the key its id names (``day_of``); an id made before that (a UUID) is looked for in every
+    day, as it was then."""
+    key = day_of(item)
+    if key is None:
+        docs = await store.find(SCHEDULES, {f"{kind}.id": item}, limit=1)
+        return docs[0] if docs else None
+    doc = await store.get(SCHEDULES, key)
+    return doc if doc is not None and any(x.get("id") == item for x in doc.get(kind) or []) else None
 
 
 def schedule_from_doc(d: Doc) -> ResourceDay:

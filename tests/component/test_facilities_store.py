@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from clustergrowth.store.sqlite import SqliteStore
 from services.facilities import store as st
-from services.facilities.domain.model import Booker, BookingPolicy, OpeningHours, Resource, ResourceDay
+from services.facilities.domain.model import Booker, BookingPolicy, OpeningHours, Resource, ResourceDay, day_of
 
 DAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -137,3 +139,73 @@ async def test_a_store_made_before_loses_the_schedules_index_on_resource_id_alon
     assert not {"ix_c_schedules(resource_id)", "ix_c_schedules_resource_id"} & indexes
     assert "ix_c_schedules(resource_id,day,_id)" in indexes
     assert "USING INDEX ix_c_schedules(resource_id,day,_id)" in plan, plan
+
+
+# Finding a booking or a waitlist entry by its id --------------------------------------------------------
+
+HEX = "0123456789abcdef" * 2  # 32 hex digits, the random part of an id
+
+
+@pytest.mark.parametrize(
+    ("item", "day"),
+    [
+        (f"desk-1@2026-03-02.{HEX}", "desk-1@2026-03-02"),
+        (f"ork.lab@2@2026-03-02.{HEX}", "ork.lab@2@2026-03-02"),  # "." and "@" inside a resource's id
+        ("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", None),  # a UUID, as ids were made before
+        (f"desk-1@2026-03-02.{HEX[:31]}", None),  # 31 digits
+        (f"desk-1@2026-03-02.{HEX}0", None),  # 33
+        (f"desk-1@2026-03-02.{HEX.upper()}", None),  # item_id writes lower case
+        (f"desk-1@20260302.{HEX}", None),  # another spelling of the day
+        (f"desk-1@2026-02-30.{HEX}", None),  # no such day
+        (f"@2026-03-02.{HEX}", None),  # no resource
+        (f"desk-1-2026-03-02.{HEX}", None),  # no @
+    ],
+)
+def test_the_day_an_id_names_is_read_from_it_and_only_from_one_made_so(item: str, day: str | None) -> None:
+    assert day_of(item) == day
+
+
+def test_a_booking_and_a_waitlist_entry_are_named_for_the_day_that_holds_them() -> None:
+    day = ResourceDay("desk-1", DAY)
+    b = day.book(DESK, ALICE, datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 2, 10, tzinfo=UTC), NOW)
+    bob = Booker("bob", frozenset({"student"}), "IE05", None)
+    e = day.join(DESK, bob, datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 2, 10, tzinfo=UTC), NOW)
+    for item in (b.id, e.id):
+        assert item.startswith("desk-1@2026-03-02.") and len(item) == len("desk-1@2026-03-02.") + 32
+        assert day_of(item) == "desk-1@2026-03-02"
+    assert b.id != e.id
+
+
+class Reads:
+    """The store, counting what the lookup asks of it."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store, self.gets, self.finds = store, 0, 0
+
+    async def get(self, collection: str, id: str) -> dict[str, Any] | None:
+        self.gets += 1
+        return await self.store.get(collection, id)
+
+    async def find(self, collection: str, filter: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+        self.finds += 1
+        return await self.store.find(collection, filter, **kw)
+
+
+async def test_a_booking_is_found_by_reading_the_day_its_id_names_and_one_made_before_by_looking(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "facilities.sqlite")
+    named = {**old_booking(3, 11), "id": f"desk-1@2026-03-02.{HEX}"}
+    await store.insert(st.SCHEDULES, {**stored_day(), "bookings": [old_booking(1, 9), named]})
+    reads = Reads(store)
+    doc = await st.day_holding(reads, "bookings", named["id"])  # type: ignore[arg-type]
+    assert doc is not None and doc["_id"] == "desk-1@2026-03-02" and (reads.gets, reads.finds) == (1, 0)
+    # an id naming a day that does not hold it, or a day that does not exist: nothing, by one read each
+    assert await st.day_holding(reads, "bookings", f"desk-1@2026-03-02.{HEX[::-1]}") is None  # type: ignore[arg-type]
+    assert await st.day_holding(reads, "bookings", f"desk-1@2026-03-03.{HEX}") is None  # type: ignore[arg-type]
+    assert await st.day_holding(reads, "waitlist", named["id"]) is None  # type: ignore[arg-type]  # not an entry
+    assert (reads.gets, reads.finds) == (4, 0)
+    doc = await st.day_holding(reads, "bookings", "b1")  # type: ignore[arg-type]  # made before: looked for
+    assert doc is not None and doc["_id"] == "desk-1@2026-03-02" and reads.finds == 1
+    assert await st.day_holding(reads, "bookings", "b9") is None  # type: ignore[arg-type]
+    await store.close()

@@ -254,6 +254,29 @@ def _max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
     return best
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def item_id(resource_id: str, day: date) -> str:
+    """The id of a booking or a waitlist entry: the day that holds it, then 32 random hex digits
+    (``<resource>@<day>.<hex>``), so that finding it by id reads one document, not every day's."""
+    return f"{ResourceDay.key(resource_id, day)}.{ids.uuid4().hex}"
+
+
+def day_of(item: str) -> str | None:
+    """The key of the ResourceDay an ``item_id`` names; None for an id not made so (a UUID, made before)."""
+    key, dot, tail = item.rpartition(".")
+    resource_id, at, day = key.rpartition("@")
+    if not (dot and at and resource_id) or len(tail) != 32 or not _HEX.issuperset(tail):
+        return None
+    try:
+        if date.fromisoformat(day).isoformat() != day:  # the one spelling item_id writes
+            return None
+    except ValueError:
+        return None
+    return key
+
+
 @dataclass
 class ResourceDay:
     """The schedule of one resource on one local date: the aggregate that makes bookings exclusive.
@@ -330,7 +353,7 @@ class ResourceDay:
     def _add(self, resource: Resource, who: Booker, start: datetime, end: datetime, now: datetime) -> Booking:
         grace = resource.policy.check_in_grace_minutes
         booking = Booking(
-            id=str(ids.uuid4()),
+            id=item_id(self.resource_id, self.day),
             resource_id=resource.id,
             site_id=resource.site_id,
             resource_kind=resource.kind,
@@ -504,7 +527,7 @@ class ResourceDay:
         if len(self.waitlist) >= MAX_WAITLIST:
             raise Conflict(f"this day's waitlist is full ({MAX_WAITLIST} entries)")
         entry = WaitEntry(
-            id=str(ids.uuid4()),
+            id=item_id(self.resource_id, self.day),
             resource_id=resource.id,
             person=who.person,
             person_region=who.region,

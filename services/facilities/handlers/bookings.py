@@ -136,10 +136,10 @@ async def book(f: Facilities, cmd: c.BookResource, who: Principal) -> Booking:
 
 
 async def _load_booking(f: Facilities, booking_id: str) -> tuple[dict[str, Any], ResourceDay]:
-    docs = await f.store.find(st.SCHEDULES, {"bookings.id": booking_id}, limit=1)
-    if not docs:
+    doc = await st.day_holding(f.store, "bookings", booking_id)
+    if doc is None:
         raise NotFound(f"no booking {booking_id}")
-    return docs[0], st.schedule_from_doc(docs[0])
+    return doc, st.schedule_from_doc(doc)
 
 
 async def _schedule_of(f: Facilities, booking_id: str) -> str:

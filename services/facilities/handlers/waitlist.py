@@ -39,10 +39,10 @@ class Place:
 
 
 async def _load_entry(f: Facilities, entry_id: str) -> tuple[str, ResourceDay]:
-    docs = await f.store.find(st.SCHEDULES, {"waitlist.id": entry_id}, limit=1)
-    if not docs:
+    doc = await st.day_holding(f.store, "waitlist", entry_id)
+    if doc is None:
         raise NotFound(f"no waitlist entry {entry_id}")
-    return str(docs[0]["_id"]), st.schedule_from_doc(docs[0])
+    return str(doc["_id"]), st.schedule_from_doc(doc)
 
 
 async def join(f: Facilities, cmd: c.JoinWaitlist, who: Principal) -> Place:
@@ -121,11 +121,11 @@ async def leave(f: Facilities, entry_id: str, who: Principal) -> Place:
 
 async def check_in(f: Facilities, booking_id: str, who: Principal) -> Booking:
     """The holder (or a manager) checks in; ``BookingCheckedIn`` once, a repeat changes nothing."""
-    docs = await f.store.find(st.SCHEDULES, {"bookings.id": booking_id}, limit=1)
-    if not docs:
+    doc = await st.day_holding(f.store, "bookings", booking_id)
+    if doc is None:
         raise NotFound(f"no booking {booking_id}")
-    key = str(docs[0]["_id"])
-    resource = await get_resource(f, str(docs[0]["resource_id"]))
+    key = str(doc["_id"])
+    resource = await get_resource(f, str(doc["resource_id"]))
     manage = may_manage(who, resource.organisation)
     now = f.clock()
 
