@@ -79,24 +79,24 @@ async def test_stop_finishes_what_is_queued_and_refuses_what_comes_after() -> No
 
 
 async def test_a_store_pings_and_closes_on_its_statement_thread(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite")
+    store = SqliteStore(tmp_path / "store-of-this-test.sqlite")  # a name no other test's store thread has
     await store.insert("things", {"_id": "a", "n": 1})
     await store.ping()
     await store.close()
-    assert not any(t.name == "sqlite-s" for t in threading.enumerate())
+    assert not any(t.name == "sqlite-store-of-this-test" for t in threading.enumerate())
     with pytest.raises(RuntimeError, match="closed"):
         await store.get("things", "a")
 
 
 async def test_the_event_log_runs_on_a_statement_thread_too_and_closes_it(tmp_path: Path) -> None:
-    bus = SqliteBus(tmp_path / "events.sqlite")
+    bus = SqliteBus(tmp_path / "log-of-this-test.sqlite")  # a name no other test's log thread has
     await bus.start()
     threads: list[str] = []
     await bus._run(lambda: threads.append(threading.current_thread().name))
     await bus.publish("t", [CloudEvent(type="x.y.v1", source="/s", data={}, region="IE05", partitionkey="k")])
     assert [e.type async for _, e in bus.read(["t"])] == ["x.y.v1"]
     await bus.close()
-    assert threads == ["sqlite-events"]
-    assert not any(t.name == "sqlite-events" for t in threading.enumerate())
+    assert threads == ["sqlite-log-of-this-test"]
+    assert not any(t.name == "sqlite-log-of-this-test" for t in threading.enumerate())
     with pytest.raises(RuntimeError, match="closed"):
         await bus.high_water(["t"])
