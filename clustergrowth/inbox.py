@@ -230,8 +230,8 @@ class Commits:
     further record at hand (``Delivery.batch_end``, the last of a fetch), else the latest delivery of
     each stream once ``COMMIT_EVERY`` have gathered (a commit acknowledges its stream's earlier records).
     The embedded bus hands over up to 200 records of each topic a fetch: a consumer behind its topics
-    commits every 100 records and at the end of a fetch, not once a record. What a crash or a stop leaves uncommitted is delivered again, and handlers are
-    idempotent, as for a failed commit."""
+    commits every 100 records and at the end of a fetch, not once a record. What a crash or a stop
+    leaves uncommitted is delivered again, and handlers are idempotent, as for a failed commit."""
 
     def __init__(self, every: int = COMMIT_EVERY) -> None:
         self.every = every
