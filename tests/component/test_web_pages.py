@@ -944,7 +944,7 @@ async def test_the_waiting_list_an_offer_claimed_and_an_early_check_in(
     await eventually(offered, timeout_s=20, what="the freed slot offered to the first in line")
     mine = (await client.get("/facilities/bookings")).text
     assert re.search(r"Offered to you: 10:00\u202fAM–11:00\u202fAM is held for you until", mine)
-    [entry] = re.findall(r"/facilities/waitlist/([\w-]+)/claim", mine)
+    [entry] = re.findall(r"/facilities/waitlist/([\w@.-]+)/claim", mine)
     claimed = await client.post(f"/facilities/waitlist/{entry}/claim", data={"csrf": student})
     assert claimed.status_code == 303 and "booked=" in claimed.headers["location"]
     after = (await client.get(claimed.headers["location"])).text
@@ -972,7 +972,7 @@ async def test_the_waiting_list_an_offer_claimed_and_an_early_check_in(
     assert r.status_code == 303
     mine = (await client.get("/facilities/bookings")).text
     assert "check in by" in mine and "/check-in" in mine
-    [early] = re.findall(r"/facilities/bookings/([\w-]+)/check-in", mine)
+    [early] = re.findall(r"/facilities/bookings/([\w@.-]+)/check-in", mine)
     refused = await client.post(f"/facilities/bookings/{early}/check-in", data={"csrf": student})
     assert refused.status_code == 409 and 'class="problem"' in refused.text
 
