@@ -7,10 +7,9 @@ from typing import TypeVar
 
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.problems import ServiceUnavailable
-from clustergrowth.store.port import Doc, DocumentStore, DuplicateKey
+from clustergrowth.store.port import OUTBOX, PENDING, Doc, DocumentStore, DuplicateKey
 
-OUTBOX = "outbox"
-PENDING = "outbox_pending"
+__all__ = ["OUTBOX", "PENDING", "ConcurrentUpdate", "save", "update"]
 
 
 class ConcurrentUpdate(Exception):
@@ -30,14 +29,14 @@ async def save(
 
     ``on_saved(collection)`` wakes the relay for that collection once the write is durable.
     """
-    outbox = list(doc.get(OUTBOX) or []) + [e.to_dict() for e in events]
-    new = {**doc, OUTBOX: outbox, PENDING: bool(outbox)}
+    added = [e.to_dict() for e in events]
     if expected_version is None:
+        outbox = list(doc.get(OUTBOX) or []) + added
         try:
-            await store.insert(collection, new)
+            await store.insert(collection, {**doc, OUTBOX: outbox, PENDING: bool(outbox)})
         except DuplicateKey as e:
             raise ConcurrentUpdate(str(e)) from e
-    elif not await store.replace(collection, new, expected_version):
+    elif not await store.replace_with_outbox(collection, doc, added, expected_version):
         raise ConcurrentUpdate(f"{collection}/{doc['_id']} changed since version {expected_version}")
     if events and on_saved:
         on_saved(collection)

@@ -103,14 +103,7 @@ class OutboxRelay:
 
     async def _remove(self, collection: str, doc: Doc) -> None:
         """Drop the published events from the document, keeping any that were added meanwhile."""
-        ids = {e["id"] for e in doc.get(OUTBOX) or []}
-        current: Doc | None = doc
-        while current is not None:
-            remaining = [e for e in current.get(OUTBOX) or [] if e["id"] not in ids]
-            new = {**current, OUTBOX: remaining, PENDING: bool(remaining)}
-            if await self.store.replace(collection, new, current["version"]):
-                return
-            current = await self.store.get(collection, current["_id"])
+        await self.store.drop_outbox(collection, doc["_id"], {e["id"] for e in doc.get(OUTBOX) or []})
 
     async def run(self) -> None:
         """Relay until stopped; a failing broker is retried with backoff, never dropped.

@@ -279,8 +279,8 @@ def wrap_asgi(app: ASGIApp) -> ASGIApp:
 
 
 class TracedStore:
-    """The document-store port with a client span around each write (``insert``/``replace``/``delete``),
-    named ``<operation> <collection>``; reads and everything else pass straight through."""
+    """The document-store port with a client span around each write (``insert``, ``replace`` and its outbox
+    forms, ``delete``), named ``<operation> <collection>``; reads and everything else pass straight through."""
 
     def __init__(self, inner: DocumentStore, system: str) -> None:
         self.inner, self.system = inner, system
@@ -309,6 +309,18 @@ class TracedStore:
             done = await self.inner.replace(collection, doc, expected_version)
             s.set_attribute("clustergrowth.replaced", done)
             return done
+
+    async def replace_with_outbox(
+        self, collection: str, doc: dict[str, Any], events: list[dict[str, Any]], expected_version: int
+    ) -> bool:
+        with self._write("replace", collection) as s:
+            done = await self.inner.replace_with_outbox(collection, doc, events, expected_version)
+            s.set_attribute("clustergrowth.replaced", done)
+            return done
+
+    async def drop_outbox(self, collection: str, id: str, event_ids: set[str]) -> None:
+        with self._write("update", collection):
+            await self.inner.drop_outbox(collection, id, event_ids)
 
     async def delete(self, collection: str, id: str) -> bool:
         with self._write("delete", collection):

@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from clustergrowth import ids
 from clustergrowth.settings import RuntimeSettings
-from clustergrowth.store.port import Doc, DuplicateKey, check_page, check_portable, seek_filter
+from clustergrowth.store.port import OUTBOX, PENDING, Doc, DuplicateKey, check_page, check_portable, seek_filter
 
 NAMESPACE_NOT_FOUND, INDEX_NOT_FOUND = 26, 27  # the server's error codes: no such collection, no such index
 
@@ -84,6 +84,22 @@ class MongoStore:
             return await self._replace(collection, new, expected_version)
         async with self._locked(collection, doc["_id"]):
             return await self._replace(collection, new, expected_version)
+
+    async def replace_with_outbox(self, collection: str, doc: Doc, events: list[Doc], expected_version: int) -> bool:
+        """One guarded replace: ``drop_outbox`` changes the version here, so the outbox ``doc`` was read with
+        is the stored one whenever the guard lets the write through."""
+        outbox = list(doc.get(OUTBOX) or []) + events
+        return await self.replace(collection, {**doc, OUTBOX: outbox, PENDING: bool(outbox)}, expected_version)
+
+    async def drop_outbox(self, collection: str, id: str, event_ids: set[str]) -> None:
+        """Read, filter, guarded replace (the version goes up), again while another writer gets in first."""
+        current = await self.get(collection, id)
+        while current is not None:
+            remaining = [e for e in current.get(OUTBOX) or [] if e["id"] not in event_ids]
+            new = {**current, OUTBOX: remaining, PENDING: bool(remaining)}
+            if await self.replace(collection, new, current["version"]):
+                return
+            current = await self.get(collection, id)
 
     async def _replace(self, collection: str, new: Doc, expected_version: int) -> bool:
         try:

@@ -4,6 +4,12 @@ Documents are JSON-like dicts with a string ``_id`` and an integer ``version``. 
 document are compare-and-set on ``version``; that single guarded write is how aggregates, their
 embedded outboxes and idempotent projections stay consistent without multi-document transactions.
 
+An aggregate's pending events live in its document (``outbox``, with ``outbox_pending`` saying whether
+there are any). Two writes keep that list right whoever writes first: ``replace_with_outbox`` (the new
+state, its events after those still stored) and ``drop_outbox`` (the relay removing what it published).
+A store may drop without changing ``version`` (SQLite: then a booking never loses its race to the relay
+and has to decide again), provided its ``replace_with_outbox`` takes the stored list, not the caller's.
+
 Filters: equality on (dotted) paths, where a path through an array matches any element (equality with
 ``None`` also matches a missing field, as in MongoDB), the operators ``$in $nin $ne $gt $gte $lt $lte
 $exists``, and ``{"$or": [filter, …]}`` / ``{"$and": [filter, …]}``.
@@ -21,6 +27,8 @@ import re
 from typing import Any, Protocol
 
 Doc = dict[str, Any]
+OUTBOX = "outbox"  # an aggregate's events not yet published, oldest first (each with its "id")
+PENDING = "outbox_pending"  # whether OUTBOX holds any: what the relay's query selects on
 
 
 class DuplicateKey(Exception):
@@ -73,6 +81,15 @@ class DocumentStore(Protocol):
 
     async def replace(self, collection: str, doc: Doc, expected_version: int) -> bool:
         """Replace the document if its stored version is ``expected_version``; sets version+1."""
+
+    async def replace_with_outbox(self, collection: str, doc: Doc, events: list[Doc], expected_version: int) -> bool:
+        """``replace``, the stored ``OUTBOX`` followed by ``events`` becoming the new one (``PENDING`` set to
+        whether it holds any). ``doc``'s own ``OUTBOX`` is what was read at ``expected_version``: a store
+        whose ``drop_outbox`` changes the version may take it as the stored one."""
+
+    async def drop_outbox(self, collection: str, id: str, event_ids: set[str]) -> None:
+        """Remove the events with these ids from the document's ``OUTBOX``, keeping any others (added since),
+        ``PENDING`` set to whether any remain. Changing the document's ``version`` or not is the store's choice."""
 
     async def find(
         self,

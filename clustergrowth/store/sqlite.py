@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clustergrowth.sqlite_db import SqliteDb
 from clustergrowth.store.port import (
+    OUTBOX,
+    PENDING,
     Doc,
     DuplicateKey,
     check_page,
@@ -117,6 +120,76 @@ class SqliteStore:
             return cur.rowcount == 1
 
         return await self._run(op)
+
+    async def replace_with_outbox(self, collection: str, doc: Doc, events: list[Doc], expected_version: int) -> bool:
+        """One transaction: the version checked and the stored outbox read, then the new state written with
+        that outbox and ``events`` after it. ``drop_outbox`` does not change the version here."""
+        check_portable({**doc, OUTBOX: events})
+        new = {**doc, "version": expected_version + 1}
+
+        def op() -> bool:
+            t = self._ensure_table(collection)
+
+            def write(db: sqlite3.Connection) -> bool:
+                row = db.execute(
+                    f"SELECT version, json_extract(doc, '$.{OUTBOX}') FROM \"{t}\" WHERE id=?", (doc["_id"],)
+                ).fetchone()
+                if row is None or row[0] != expected_version:
+                    return False
+                outbox = (json.loads(row[1]) if row[1] is not None else []) + events
+                new[OUTBOX], new[PENDING] = outbox, bool(outbox)
+                db.execute(
+                    f'UPDATE "{t}" SET doc=?, version=? WHERE id=?', (json.dumps(new), new["version"], doc["_id"])
+                )
+                return True
+
+            return self._atomically(write)
+
+        return await self._run(op)
+
+    async def drop_outbox(self, collection: str, id: str, event_ids: set[str]) -> None:
+        """One transaction: the stored outbox read, the published events taken out of it in place
+        (``json_set``), the version left alone, so a writer that read the document before is not turned away."""
+
+        def op() -> None:
+            t = self._ensure_table(collection)
+
+            def write(db: sqlite3.Connection) -> None:
+                row = db.execute(
+                    f"SELECT json_extract(doc, '$.{OUTBOX}'), json_extract(doc, '$.{PENDING}') FROM \"{t}\" WHERE id=?",
+                    (id,),
+                ).fetchone()
+                if row is None:
+                    return
+                stored = json.loads(row[0]) if row[0] is not None else []
+                remaining = [e for e in stored if e["id"] not in event_ids]
+                if len(remaining) == len(stored) and bool(row[1]) == bool(remaining):
+                    return  # nothing to take out, and the mark says so already
+                db.execute(
+                    f"UPDATE \"{t}\" SET doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?)) WHERE id=?",
+                    (json.dumps(remaining), json.dumps(bool(remaining)), id),
+                )
+
+            self._atomically(write)
+
+        await self._run(op)
+
+    def _atomically(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        """``write`` in one transaction that holds the database's write lock from its start (``BEGIN
+        IMMEDIATE``: another process's write waits, busy timeout), so what it reads stays true until it commits."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = write(db)
+        except sqlite3.IntegrityError as e:
+            db.execute("ROLLBACK")
+            raise DuplicateKey(str(e)) from e
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
 
     def _where(self, collection: str, filter: Doc) -> tuple[list[str], list[Any], bool]:
         """SQL conditions every match of ``filter`` meets, their arguments, and whether they are exact

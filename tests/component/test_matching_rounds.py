@@ -52,6 +52,12 @@ class Counting:
             self.writes.append(("replace", collection, doc["_id"]))
         return ok
 
+    async def replace_with_outbox(self, collection: str, doc: Doc, events: list[Doc], expected_version: int) -> bool:
+        ok = await self.inner.replace_with_outbox(collection, doc, events, expected_version)
+        if ok:
+            self.writes.append(("replace", collection, doc["_id"]))
+        return ok
+
 
 @pytest.fixture
 async def m(tmp_path: Path) -> AsyncIterator[h.Matching]:

@@ -15,6 +15,8 @@ from pymongo.errors import PyMongoError
 
 from clustergrowth.store.mongo import MongoStore
 from clustergrowth.store.port import (
+    OUTBOX,
+    PENDING,
     Doc,
     DocumentStore,
     DuplicateKey,
@@ -59,6 +61,57 @@ async def test_concurrent_writers_on_one_version_exactly_one_wins(store: Documen
     for version in range(1, 31):  # many rounds: a non-atomic compare-and-set loses some of them
         results = await asyncio.gather(*[store.replace("things", {"_id": "a", "n": i}, version) for i in range(10)])
         assert results.count(True) == 1, f"round {version}: {results.count(True)} writers won"
+
+
+def ev(id: str) -> Doc:
+    return {"id": id, "type": "t"}
+
+
+async def test_drop_outbox_takes_out_the_named_events_and_keeps_those_added_since(store: DocumentStore) -> None:
+    await store.insert("aggs", {"_id": "a", "n": 1, OUTBOX: [ev("e1")], PENDING: True})
+    read = await store.get("aggs", "a")
+    assert read is not None
+    assert await store.replace_with_outbox("aggs", {**read, "n": 2}, [ev("e2"), ev("e3")], read["version"])
+    await store.drop_outbox("aggs", "a", {"e1", "e9"})  # e9: not there, no matter
+    doc = await store.get("aggs", "a")
+    assert doc is not None and (doc["n"], doc[OUTBOX], doc[PENDING]) == (2, [ev("e2"), ev("e3")], True)
+    await store.drop_outbox("aggs", "a", {"e2", "e3"})
+    doc = await store.get("aggs", "a")
+    assert doc is not None and (doc["n"], doc[OUTBOX], doc[PENDING]) == (2, [], False)
+    await store.drop_outbox("aggs", "missing", {"e1"})  # a document deleted meanwhile: nothing to do
+    assert await store.get("aggs", "missing") is None
+
+
+async def test_a_write_read_before_a_drop_never_brings_the_dropped_events_back(store: DocumentStore) -> None:
+    """Whether the store's drop moves the version (then the write is refused and made again from a new read,
+    as ``aggregate.update`` does) or not (then it goes through with the stored outbox), e1 stays dropped."""
+    await store.insert("aggs", {"_id": "a", "n": 1, OUTBOX: [ev("e1")], PENDING: True})
+    read = await store.get("aggs", "a")
+    assert read is not None
+    await store.drop_outbox("aggs", "a", {"e1"})
+    for _ in range(2):
+        if await store.replace_with_outbox("aggs", {**read, "n": read["n"] + 1}, [ev("e2")], read["version"]):
+            break
+        read = await store.get("aggs", "a")
+        assert read is not None
+    else:
+        pytest.fail("the write never went through")
+    doc = await store.get("aggs", "a")
+    assert doc is not None and (doc["n"], doc[OUTBOX], doc[PENDING]) == (2, [ev("e2")], True)
+
+
+async def test_replace_with_outbox_is_compare_and_set_on_version(store: DocumentStore) -> None:
+    await store.insert("aggs", {"_id": "a", "n": 1, OUTBOX: [], PENDING: False})
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 2}, [ev("e1")], 1)
+    assert not await store.replace_with_outbox("aggs", {"_id": "a", "n": 3}, [ev("e2")], 1)
+    assert not await store.replace_with_outbox("aggs", {"_id": "missing", "n": 3}, [ev("e2")], 1)
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 4, OUTBOX: [ev("e1")]}, [], 2)
+    doc = await store.get("aggs", "a")
+    assert doc is not None and (doc["n"], doc[OUTBOX], doc[PENDING], doc["version"]) == (4, [ev("e1")], True, 3)
+    results = await asyncio.gather(
+        *[store.replace_with_outbox("aggs", {"_id": "a"}, [ev(f"r{i}")], 3) for i in range(10)]
+    )
+    assert results.count(True) == 1
 
 
 async def test_unique_index_refuses_a_second_document(store: DocumentStore) -> None:

@@ -100,11 +100,12 @@ async def test_a_pass_publishes_each_topic_s_events_in_order_then_empties_the_ou
     assert await relay.run_once() == 4
     after = datetime.now(UTC)
     assert bus.calls == [("t.a", [E1, E2, E3]), ("t.b", [E4])]  # one call per topic; "empty" had nothing
-    assert await store.get("a", "a1") == {"_id": "a1", "x": 1, OUTBOX: [], PENDING: False, "version": 2}
-    assert await store.get("a", "a2") == {"_id": "a2", "x": 2, OUTBOX: [], PENDING: False, "version": 2}
+    # emptied in place: the SQLite store's drop leaves the version alone (a writer who read it still wins)
+    assert await store.get("a", "a1") == {"_id": "a1", "x": 1, OUTBOX: [], PENDING: False, "version": 1}
+    assert await store.get("a", "a2") == {"_id": "a2", "x": 2, OUTBOX: [], PENDING: False, "version": 1}
     assert await store.get("a", "a3") == {"_id": "a3", "x": 3, "version": 1}
-    assert await store.get("a", "a4") == {"_id": "a4", "x": 4, OUTBOX: [], PENDING: False, "version": 2}
-    assert await store.get("b", "b1") == {"_id": "b1", "x": 5, OUTBOX: [], PENDING: False, "version": 2}
+    assert await store.get("a", "a4") == {"_id": "a4", "x": 4, OUTBOX: [], PENDING: False, "version": 1}
+    assert await store.get("b", "b1") == {"_id": "b1", "x": 5, OUTBOX: [], PENDING: False, "version": 1}
     assert published("outbox-pass") - count == 4
     assert metric("outbox_pending", "outbox-pass") == 0
     oldest = datetime.fromisoformat(E3.time)
@@ -160,10 +161,26 @@ async def test_events_written_while_publishing_stay_pending_for_the_next_pass(st
     bus.during = another_write
     relay = OutboxRelay("outbox-late", store, bus, {"a": "t.a"})  # type: ignore[arg-type]
     assert await relay.run_once() == 2
-    assert await store.get("a", "a1") == {"_id": "a1", OUTBOX: [late.to_dict()], PENDING: True, "version": 3}
+    assert await store.get("a", "a1") == {"_id": "a1", OUTBOX: [late.to_dict()], PENDING: True, "version": 2}
     assert await relay.run_once() == 1
     assert bus.calls == [("t.a", [E1, E2]), ("t.a", [late])]
-    assert await store.get("a", "a1") == {"_id": "a1", OUTBOX: [], PENDING: False, "version": 4}
+    assert await store.get("a", "a1") == {"_id": "a1", OUTBOX: [], PENDING: False, "version": 2}
+
+
+async def test_a_writer_that_read_before_the_relay_published_wins_and_brings_nothing_back(
+    store: SqliteStore,
+) -> None:
+    """The booking's race with the relay: it read the document with E1 pending, the relay published E1 and
+    took it out; the booking's write (from what it read) still goes through, with its own event only."""
+    await save(store, "a", {"_id": "a1", "x": 1}, [E1], expected_version=None)
+    read = await store.get("a", "a1")
+    assert read is not None and read[OUTBOX] == [E1.to_dict()]
+    bus = Bus()
+    assert await OutboxRelay("outbox-race", store, bus, {"a": "t.a"}).run_once() == 1  # type: ignore[arg-type]
+    await save(store, "a", {**read, "x": 2}, [E2], expected_version=read["version"])  # no ConcurrentUpdate
+    assert await store.get("a", "a1") == {"_id": "a1", "x": 2, OUTBOX: [E2.to_dict()], PENDING: True, "version": 2}
+    assert await OutboxRelay("outbox-race", store, bus, {"a": "t.a"}).run_once() == 1  # type: ignore[arg-type]
+    assert bus.calls == [("t.a", [E1]), ("t.a", [E2])]  # E1 once
 
 
 async def test_a_document_deleted_while_publishing_is_let_go(store: SqliteStore) -> None:
@@ -178,7 +195,7 @@ async def test_a_document_deleted_while_publishing_is_let_go(store: SqliteStore)
     relay = OutboxRelay("outbox-deleted", store, bus, {"a": "t.a"})  # type: ignore[arg-type]
     assert await relay.run_once() == 2
     assert await store.get("a", "a1") is None
-    assert await store.get("a", "a2") == {"_id": "a2", OUTBOX: [], PENDING: False, "version": 2}
+    assert await store.get("a", "a2") == {"_id": "a2", OUTBOX: [], PENDING: False, "version": 1}
 
 
 async def test_events_the_broker_did_not_take_stay_in_the_outbox(store: SqliteStore) -> None:
@@ -214,7 +231,7 @@ async def test_a_topic_the_broker_refuses_leaves_its_events_pending_and_counted(
     assert bus.calls == [("t.a", [E1, E2, E3])]
     assert published("outbox-half") - count == 3
     assert metric("outbox_pending", "outbox-half") == 1  # e4 in b: found and not published
-    assert await store.get("a", "a1") == {"_id": "a1", "x": 1, OUTBOX: [], PENDING: False, "version": 2}
+    assert await store.get("a", "a1") == {"_id": "a1", "x": 1, OUTBOX: [], PENDING: False, "version": 1}
     doc = await store.get("b", "b1")
     assert doc is not None and (doc[OUTBOX], doc[PENDING], doc["version"]) == ([E4.to_dict()], True, 1)
 
