@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from clustergrowth import jsontext
 from clustergrowth.bus.port import Delivery
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.sqlite_db import SqliteDb
@@ -79,7 +79,7 @@ class SqliteBus:
         return None  # topics exist as soon as a record names them
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
-        rows = [(topic, e.partitionkey, json.dumps(e.to_dict())) for e in events]
+        rows = [(topic, e.partitionkey, jsontext.dumps(e.to_dict())) for e in events]
 
         def op() -> None:
             db = self._db()
@@ -196,6 +196,6 @@ def _schema(c: sqlite3.Connection) -> None:
 
 def _decode(raw: str) -> tuple[CloudEvent | None, str | None]:
     try:
-        return CloudEvent.from_dict(json.loads(raw)), None
+        return CloudEvent.from_dict(jsontext.loads(raw)), None
     except (ValueError, KeyError, TypeError) as e:
         return None, f"undecodable record: {e}"

@@ -12,13 +12,13 @@ rows only until the page is full: with an index on the sort fields, a page costs
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clustergrowth import jsontext
 from clustergrowth.sqlite_db import SqliteDb
 from clustergrowth.store.port import (
     OUTBOX,
@@ -85,7 +85,7 @@ class SqliteStore:
         def op() -> Doc | None:
             t = self._ensure_table(collection)
             row = self._db().execute(f'SELECT doc FROM "{t}" WHERE id=?', (id,)).fetchone()
-            return json.loads(row[0]) if row else None
+            return jsontext.loads(row[0]) if row else None
 
         return await self._run(op)
 
@@ -97,7 +97,7 @@ class SqliteStore:
             t = self._ensure_table(collection)
             try:
                 self._db().execute(
-                    f'INSERT INTO "{t}" (id, version, doc) VALUES (?, 1, ?)', (doc["_id"], json.dumps(doc))
+                    f'INSERT INTO "{t}" (id, version, doc) VALUES (?, 1, ?)', (doc["_id"], jsontext.dumps(doc))
                 )
             except sqlite3.IntegrityError as e:
                 raise DuplicateKey(str(e)) from e
@@ -113,7 +113,7 @@ class SqliteStore:
             try:
                 cur = self._db().execute(
                     f'UPDATE "{t}" SET doc=?, version=? WHERE id=? AND version=?',
-                    (json.dumps(doc), expected_version + 1, doc["_id"], expected_version),
+                    (jsontext.dumps(doc), expected_version + 1, doc["_id"], expected_version),
                 )
             except sqlite3.IntegrityError as e:
                 raise DuplicateKey(str(e)) from e
@@ -136,10 +136,10 @@ class SqliteStore:
                 ).fetchone()
                 if row is None or row[0] != expected_version:
                     return False
-                outbox = (json.loads(row[1]) if row[1] is not None else []) + events
+                outbox = (jsontext.loads(row[1]) if row[1] is not None else []) + events
                 new[OUTBOX], new[PENDING] = outbox, bool(outbox)
                 db.execute(
-                    f'UPDATE "{t}" SET doc=?, version=? WHERE id=?', (json.dumps(new), new["version"], doc["_id"])
+                    f'UPDATE "{t}" SET doc=?, version=? WHERE id=?', (jsontext.dumps(new), new["version"], doc["_id"])
                 )
                 return True
 
@@ -161,13 +161,13 @@ class SqliteStore:
                 ).fetchone()
                 if row is None:
                     return
-                stored = json.loads(row[0]) if row[0] is not None else []
+                stored = jsontext.loads(row[0]) if row[0] is not None else []
                 remaining = [e for e in stored if e["id"] not in event_ids]
                 if len(remaining) == len(stored) and bool(row[1]) == bool(remaining):
                     return  # nothing to take out, and the mark says so already
                 db.execute(
                     f"UPDATE \"{t}\" SET doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?)) WHERE id=?",
-                    (json.dumps(remaining), json.dumps(bool(remaining)), id),
+                    (jsontext.dumps(remaining), jsontext.dumps(bool(remaining)), id),
                 )
 
             self._atomically(write)
@@ -237,7 +237,7 @@ class SqliteStore:
         filter = filter or {}
         where, args, _ = self._where(collection, filter)
         sql = f'SELECT doc FROM "{t}"' + (" WHERE " + " AND ".join(where) if where else "")
-        docs = [json.loads(r[0]) for r in self._db().execute(sql, args)]
+        docs = [jsontext.loads(r[0]) for r in self._db().execute(sql, args)]
         return [d for d in docs if matches(d, filter)]
 
     async def page(
@@ -272,7 +272,7 @@ class SqliteStore:
                 cur = self._db().execute(sql, params)
                 try:
                     for (text,) in cur:
-                        d = json.loads(text)
+                        d = jsontext.loads(text)
                         if exact or matches(d, filter):
                             out.append(d)
                             if len(out) == limit:
