@@ -158,9 +158,11 @@ def load(
     pid: int,
     beside: dict[str, int] | None = None,
     data: Path | None = None,
+    conflicts: bool = False,
 ) -> dict[str, Any]:
     """One wrk run; the server's CPU seconds around it (and those of the processes ``beside`` it, with
-    the backlog left in ``data``'s stores and event log when the load stopped)."""
+    the backlog left in ``data``'s stores and event log when the load stopped; with ``conflicts``, how
+    many schedule writes lost their race, from the server's ``/metrics``)."""
     script = work / f"load-{slots}-{offset}.lua"
     script.write_text(
         LUA
@@ -174,6 +176,7 @@ def load(
         }
     )
     beside = beside or {}
+    lost0 = write_conflicts(url) if conflicts else 0.0
     cpu0 = cpu_seconds(pid)
     others0 = {n: cpu_seconds(p) for n, p in beside.items()}
     out = subprocess.run(
@@ -204,6 +207,8 @@ def load(
         extra[f"{n}_cpu_ms_per_request"] = round(c * 1000 / r["requests"], 3) if r["requests"] else None
     if data is not None:
         extra["backlog_at_end"] = backlog(data)
+    if conflicts:
+        extra["schedule_write_conflicts"] = round(write_conflicts(url) - lost0)
     return {
         "seconds": round(wall, 3),
         "requests": r["requests"],
@@ -218,6 +223,19 @@ def load(
         "latency_p99_ms": round(r["p99_us"] / 1000, 3),
         **extra,
     }
+
+
+def write_conflicts(url: str) -> float:
+    """The server's count of schedule writes that another writer got in before (``/metrics``)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=30).raise_for_status().text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "aggregate_write_conflicts_total" and s.labels.get("collection") == "schedules"
+    )
 
 
 def backlog(data: Path) -> dict[str, int]:
@@ -346,6 +364,11 @@ def _merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
         extra[key] = round(c, 3)
         extra[key.removesuffix("_s") + "_ms_per_request"] = round(c * 1000 / requests, 3) if requests else None
         extra[key.removesuffix("_cpu_s") + "_cpu_share"] = round(c / wall, 3)
+    if "schedule_write_conflicts" in runs[0]:
+        lost = sum(r["schedule_write_conflicts"] for r in runs)
+        bookings = sum(r["statuses"].get("201", 0) for r in runs)
+        extra["schedule_write_conflicts"] = lost
+        extra["schedule_write_conflicts_per_booking"] = round(lost / bookings, 4) if bookings else None
     if "backlog_at_end" in runs[0]:
         extra["backlog_at_end_worst"] = {
             k: max(r["backlog_at_end"][k] for r in runs) for k in runs[0]["backlog_at_end"]
@@ -393,7 +416,7 @@ def _interleaved(wrk: str, work: Path, servers: dict[str, dict[str, Any]], a: ar
         for name in names[r % len(names) :] + names[: r % len(names)]:  # each round starts with the next server
             srv = servers[name]
             at = {"ids": srv["ids"], "auth": srv["auth"], "pid": srv["pid"], "seconds": each, **common}
-            at |= {"beside": srv.get("beside"), "data": srv.get("data")}
+            at |= {"beside": srv.get("beside"), "data": srv.get("data"), "conflicts": srv.get("conflicts", False)}
             # offsets keep the slots apart: each round's uncontended slots (at most 1,000/s) and the
             # contended phase's S slots (the same S slots in every round: all but the first attempt refused)
             runs[name]["uncontended"].append(load(wrk, srv["url"], work, slots=0, offset=200_000 + 20_000 * r, **at))
@@ -486,7 +509,13 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             out["profile"] = _profiled(wrk, url["platform"], data, ids, user, procs["platform"].pid, a)
             out["profile_split_api"] = _profiled(wrk, url["api"], data, split_ids, split_user, procs["api"].pid, a)
         servers = {
-            "platform": {"url": url["platform"], "ids": ids, "auth": user, "pid": procs["platform"].pid},
+            "platform": {
+                "url": url["platform"],
+                "ids": ids,
+                "auth": user,
+                "pid": procs["platform"].pid,
+                "conflicts": True,
+            },
             "split": {
                 "url": url["api"],
                 "ids": split_ids,
@@ -494,6 +523,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 "pid": procs["api"].pid,
                 "beside": {"worker": procs["worker"].pid},
                 "data": split_dir,
+                "conflicts": True,
             },
             "bare": {"url": url["bare"], "ids": bare_ids, "auth": "", "pid": procs["bare"].pid},
         }
@@ -675,7 +705,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"split API {su['bookings_per_s']}/s ({su['server_cpu_ms_per_request']} ms, worker beside it "
         f"{su['worker_cpu_ms_per_request']} ms) -> x{result['ratio_split_api_to_bare']} (target >= 0.6, judged on "
         f"the split API); worker backlog at phase ends (worst) {su['backlog_at_end_worst']}, drained "
-        f"{sp['backlog_drained']}"
+        f"{sp['backlog_drained']}; schedule writes that lost their race, per booking: split API "
+        f"{su['schedule_write_conflicts_per_booking']}, all-in-one {pu['schedule_write_conflicts_per_booking']}"
     )
     print(
         f"contention: {a.slots} slots, contended {pl['contended']['requests_per_s']} "

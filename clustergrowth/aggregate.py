@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from clustergrowth.envelope import CloudEvent
+from clustergrowth.metrics import WRITE_CONFLICTS
 from clustergrowth.problems import ServiceUnavailable
 from clustergrowth.store.port import OUTBOX, PENDING, Doc, DocumentStore, DuplicateKey
 
@@ -77,5 +78,6 @@ async def update(
             )
             return result
         except ConcurrentUpdate:
+            WRITE_CONFLICTS.labels(collection).inc()
             continue
     raise ServiceUnavailable(f"{busy}; try again")

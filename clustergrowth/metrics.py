@@ -17,6 +17,11 @@ HTTP_DURATION = Histogram(
 OUTBOX_PENDING = Gauge("outbox_pending", "Events written but not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"])
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["service"])
+WRITE_CONFLICTS = Counter(
+    "aggregate_write_conflicts_total",
+    "Guarded writes of an aggregate that another writer got in before (read and decided again)",
+    ["collection"],
+)
 CONSUMER_HANDLED = Counter("consumer_events_total", "Events seen by a consumer group, by outcome", ["group", "outcome"])
 CONSUMER_LAG = Gauge("consumer_lag_seconds", "Age of the newest event a consumer group has handled", ["group"])
 UPSTREAM_CONNECTIONS = Counter(

@@ -16,7 +16,7 @@ from typing import Any
 
 from clustergrowth.auth import ORG_ID_PATTERN, PERSON_ID_PATTERN, org_id, person_id
 from clustergrowth.settings import RuntimeSettings
-from clustergrowth.store.port import DocumentStore, DuplicateKey, put
+from clustergrowth.store.port import OUTBOX, DocumentStore, DuplicateKey, put
 
 log = logging.getLogger("clustergrowth.migrations")
 MIGRATIONS = "_migrations"
@@ -70,12 +70,21 @@ class Migration:
 
 
 async def rewrite(store: DocumentStore, collection: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
-    """Apply a pure ``change`` to every document of a collection (version-guarded; a lost race re-reads)."""
+    """Apply a pure ``change`` to every document of a collection (version-guarded; a lost race re-reads).
+
+    A document's outbox, when the change leaves it as it was, is written as stored (``replace_with_outbox``):
+    the relay of another process may have taken published events out since the read, without a new version
+    on the embedded store, and a plain replace would put them back."""
     changed = 0
     for doc in await store.find(collection, {}):
         for _ in range(20):
             new = change(doc)
-            if new == doc or await store.replace(collection, new, doc["version"]):
+            keeps_outbox = OUTBOX in doc and new.get(OUTBOX) == doc[OUTBOX]
+            if new == doc or await (
+                store.replace_with_outbox(collection, new, [], doc["version"])
+                if keeps_outbox
+                else store.replace(collection, new, doc["version"])
+            ):
                 changed += new != doc
                 break
             fresh = await store.get(collection, doc["_id"])

@@ -1,15 +1,18 @@
-"""Strict JSON request bodies: no non-finite numbers, no nesting deeper than ``MAX_DEPTH``.
+"""Strict JSON request bodies: no non-finite numbers, no nesting deeper than ``MAX_DEPTH``, no lone surrogates.
 
 Python's ``json`` (what the framework parses bodies with) accepts ``NaN``, ``Infinity`` and
 ``-Infinity``, turns literals such as ``1e999`` into infinity, and nests as deep as the interpreter's
-recursion limit; pydantic's float fields accept non-finite values. A body with any of these is
-answered 422 problem+json naming the field ``body`` before any handler runs.
+recursion limit; pydantic's float fields accept non-finite values. It also reads an unpaired surrogate escape
+(``"\\ud800"``) into a string that is not Unicode text, which no store keeps (BSON and the embedded
+store's encoder want UTF-8). A body with any of these is answered 422 problem+json naming the field
+``body`` before any handler runs.
 
 The framework parses the body again after this check. To keep that the only parse for ordinary
-bodies, a body is parsed here only when a cheap scan (substring counts and one regular expression,
+bodies, a body is parsed here only when a cheap scan (substring counts and two regular expressions,
 all in C) says it may hold what is refused: the text ``NaN`` or ``Infinity``, a number with an
-exponent or with 309 digits or more, more than ``MAX_DEPTH`` opening brackets, or an encoding other
-than UTF-8. Bodies that are not JSON at all are left to the framework (it answers 422 as before).
+exponent or with 309 digits or more, more than ``MAX_DEPTH`` opening brackets, an escape of a
+surrogate (``\\uD800`` to ``\\uDFFF``, paired or not), or an encoding other than UTF-8. Bodies that are not
+JSON at all are left to the framework (it answers 422 as before).
 
 Whether a body is JSON is decided as the framework decides it, by the same calls (``fastapi.routing``:
 ``email.message.Message`` given the Content-Type as Starlette decodes it, main type ``application``
@@ -43,10 +46,12 @@ __all__ = ["MAX_DEPTH", "StrictJsonMiddleware", "body_problem", "is_json_content
 MAX_DEPTH = 32
 NON_FINITE = "non-finite number (NaN, Infinity, or too large for a double)"
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+LONE_SURROGATE = "a string holds an unpaired surrogate escape (\\uD800-\\uDFFF): not Unicode text"
 
 # a number that may overflow a double: an exponent, or 309 digits in a row (the lookbehind makes each
 # run of digits one attempt, so the scan stays linear)
 _RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # also inside an escaped backslash: then parsed for nothing
 
 
 class _NonFinite(Exception):
@@ -77,6 +82,23 @@ def _deeper_than(doc: Any, limit: int) -> bool:
     return False
 
 
+def _lone_surrogate(doc: Any) -> bool:
+    """True if a string of ``doc`` (a key or a value) is not Unicode text: it holds an unpaired surrogate."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        texts = node.keys() if isinstance(node, dict) else (node,) if isinstance(node, str) else ()
+        for text in texts:
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        if isinstance(node, dict | list):
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return False
+
+
 def body_problem(body: bytes) -> str | None:
     """Why a JSON request body is refused, or None (also when it is not JSON: the framework says so)."""
     if not body:
@@ -87,6 +109,7 @@ def body_problem(body: bytes) -> str | None:
         or b"NaN" in body
         or b"Infinity" in body
         or _RISKY_NUMBER.search(body)
+        or _SURROGATE_ESCAPE.search(body)
         or json.detect_encoding(body) not in ("utf-8", "utf-8-sig")  # UTF-16/32: the scan above cannot see
     ):
         return None
@@ -100,6 +123,8 @@ def body_problem(body: bytes) -> str | None:
         return None
     if brackets > MAX_DEPTH and _deeper_than(doc, MAX_DEPTH):
         return TOO_DEEP
+    if _lone_surrogate(doc):
+        return LONE_SURROGATE
     return None
 
 

@@ -80,7 +80,8 @@ class DocumentStore(Protocol):
         """Insert a new document (its ``version`` is set to 1); raises DuplicateKey."""
 
     async def replace(self, collection: str, doc: Doc, expected_version: int) -> bool:
-        """Replace the document if its stored version is ``expected_version``; sets version+1."""
+        """Replace the document if its stored version is ``expected_version``; sets version+1. A document
+        with an outbox is written with ``replace_with_outbox``: this writes back the outbox as read."""
 
     async def replace_with_outbox(self, collection: str, doc: Doc, events: list[Doc], expected_version: int) -> bool:
         """``replace``, the stored ``OUTBOX`` followed by ``events`` becoming the new one (``PENDING`` set to

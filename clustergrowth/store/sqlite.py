@@ -181,14 +181,13 @@ class SqliteStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             result = write(db)
-        except sqlite3.IntegrityError as e:
-            db.execute("ROLLBACK")
-            raise DuplicateKey(str(e)) from e
-        except BaseException:
-            if db.in_transaction:
+            db.execute("COMMIT")  # a failing COMMIT (busy, full disk) can leave the transaction open
+        except BaseException as e:
+            if db.in_transaction:  # never leave the connection inside a transaction nobody will end
                 db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.IntegrityError):
+                raise DuplicateKey(str(e)) from e
             raise
-        db.execute("COMMIT")
         return result
 
     def _where(self, collection: str, filter: Doc) -> tuple[list[str], list[Any], bool]:

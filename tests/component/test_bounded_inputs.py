@@ -575,6 +575,17 @@ async def test_non_finite_numbers_are_422_naming_the_body_and_nothing_is_stored(
     assert (await client.get(SMES, headers=admin)).json() == []
 
 
+async def test_an_unpaired_surrogate_is_422_naming_the_body_and_nothing_is_stored(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Python's JSON reads it into a str that is not Unicode text; the store's encoder (and BSON) refuse that."""
+    refused_body(await post(client, admin, sme_text(name="Rubicon \ud800 Ltd")), "unpaired surrogate")
+    assert (await client.get(SMES, headers=admin)).json() == []
+    paired = await post(client, admin, sme_text(name="Rubicon \ud83d\ude00 Ltd"))
+    assert paired.status_code == 201, paired.text
+    assert paired.json()["legal_name"] == "Rubicon \U0001f600 Ltd"
+
+
 JSON_SPELLINGS = [
     b"application/json\xa0",  # as reported: the framework strips it, the check used not to
     b"application/json\x85",
@@ -900,6 +911,14 @@ def test_the_gateway_keeps_its_own_body_limit_and_only_one(bare: RuntimeSettings
         ('["' + "[" * 100 + '"]', None),
         ("[" + "[]," * 1000 + "[]]", None),  # wide, not deep
         ("[" * 1_000_000, "nested deeper"),  # not JSON, but deeper than the interpreter goes
+        ('"\\ud7ff \\ue000"', None),  # just outside the surrogates, either side
+        ('"\\ud800"', "unpaired surrogate"),  # the first
+        ('["\\uDFFF"]', "unpaired surrogate"),  # the last, in capitals
+        ('{"\\udbff": 1}', "unpaired surrogate"),  # in a key
+        ('"\\ud83d\\ude00"', None),  # a pair: one character (U+1F600)
+        ('"\\ude00\\ud83d"', "unpaired surrogate"),  # the same two, the wrong way round
+        ('"\\\\ud800"', None),  # an escaped backslash and the text "ud800"
+        ('"Alcal\u00e1 \\u00e1"', None),
     ],
 )
 def test_body_problem(text: str, reason: str | None) -> None:

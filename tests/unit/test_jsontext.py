@@ -4,8 +4,10 @@ refuses what JSON has no type for, as ``json.dumps`` did."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -65,3 +67,24 @@ def test_an_integer_must_fit_in_64_bits() -> None:
 
 def test_non_finite_floats_are_written_as_null() -> None:
     assert jsontext.dumps([math.nan, math.inf, -math.inf]) == "[null,null,null]"
+
+
+def test_uuids_and_enum_members_are_written_as_their_string_or_value() -> None:
+    class Kind(enum.Enum):
+        LAB = "lab"
+
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert jsontext.dumps([u, Kind.LAB]) == '["12345678-1234-5678-1234-567812345678","lab"]'
+
+
+def test_a_string_that_is_not_unicode_text_is_refused() -> None:
+    with pytest.raises(TypeError):
+        jsontext.dumps({"name": "Rubicon \ud800"})
+
+
+def test_text_the_standard_library_wrote_before_is_read_as_it_reads_it() -> None:
+    """Rows written by ``json.dumps`` that orjson will not read: a NaN, an escaped lone surrogate."""
+    old = json.dumps({"x": math.nan, "name": "a\ud800b"})
+    assert '"a\\ud800b"' in old and "NaN" in old
+    read = jsontext.loads(old)
+    assert math.isnan(read["x"]) and read["name"] == "a\ud800b"

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from clustergrowth import outbox
-from clustergrowth.aggregate import OUTBOX, PENDING, save
+from clustergrowth.aggregate import OUTBOX, PENDING, save, update
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.metrics import OUTBOX_PENDING
 from clustergrowth.outbox import OutboxRelay
@@ -381,3 +381,29 @@ async def test_a_relay_over_the_real_store_publishes_what_a_write_notifies(store
     assert bus.calls == [("t.a", [E1])]
     doc: Doc | None = await store.get("a", "a1")
     assert doc is not None and (doc[OUTBOX], doc[PENDING]) == ([], False)
+
+
+# Lost races, counted ------------------------------------------------------------------------------
+
+
+def conflicts(collection: str) -> float:
+    return REGISTRY.get_sample_value("aggregate_write_conflicts_total", {"collection": collection}) or 0.0
+
+
+async def test_a_write_another_writer_got_in_before_is_decided_again_and_counted(store: SqliteStore) -> None:
+    await save(store, "lost", {"_id": "a1", "n": 0}, [], expected_version=None)
+    before = conflicts("lost")
+    seen: list[int] = []
+
+    async def change(doc: Doc | None) -> tuple[Doc, list[CloudEvent], int]:
+        assert doc is not None
+        seen.append(doc["n"])
+        if len(seen) == 1:  # another writer gets in between this read and this write
+            await save(store, "lost", {**doc, "n": 10}, [], expected_version=doc["version"])
+        return {**doc, "n": doc["n"] + 1}, [E1], doc["n"] + 1
+
+    assert await update(store, "lost", "a1", change) == 11
+    assert seen == [0, 10]
+    assert conflicts("lost") - before == 1
+    doc = await store.get("lost", "a1")
+    assert doc is not None and (doc["n"], doc[OUTBOX], doc["version"]) == (11, [E1.to_dict()], 3)
