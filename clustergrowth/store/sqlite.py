@@ -2,7 +2,9 @@
 
 All statements run on one worker thread (``SqliteDb``'s ``Statements``, which owns the connection), so the event
 loop never blocks on disk and SQLite sees a single writer. The compare-and-set of ``replace`` is one
-``UPDATE … WHERE id=? AND version=?``.
+``UPDATE … WHERE id=? AND version=?``; ``replace_with_outbox`` and ``drop_outbox`` read the stored outbox
+and write in one ``BEGIN IMMEDIATE`` transaction each (another process on the file waits). The JSON text
+is orjson's (``clustergrowth.jsontext``).
 
 Queries: the parts of a filter SQL can answer exactly (``_id``, and indexed fields, which hold scalars)
 become a WHERE clause; every row read is checked against the whole filter in Python. A ``page`` sorts
