@@ -8,7 +8,7 @@ store's encoder want UTF-8). A body with any of these is answered 422 problem+js
 ``body`` before any handler runs.
 
 The framework parses the body again after this check. To keep that the only parse for ordinary
-bodies, a body is parsed here only when a cheap scan (substring counts and two regular expressions,
+bodies, a body is parsed here only when a cheap scan (substring counts and searches, one regular expression,
 all in C) says it may hold what is refused: the text ``NaN`` or ``Infinity``, a number with an
 exponent or with 309 digits or more, more than ``MAX_DEPTH`` opening brackets, an escape of a
 surrogate (``\\uD800`` to ``\\uDFFF``, paired or not), or an encoding other than UTF-8. Bodies that are not
@@ -29,6 +29,7 @@ without bound.
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 import math
 import re
@@ -48,9 +49,10 @@ NON_FINITE = "non-finite number (NaN, Infinity, or too large for a double)"
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
 LONE_SURROGATE = "a string holds an unpaired surrogate escape (\\uD800-\\uDFFF): not Unicode text"
 
-# a number that may overflow a double: an exponent, or 309 digits in a row (the lookbehind makes each
-# run of digits one attempt, so the scan stays linear)
-_RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")
+# a number that may overflow a double: a digit before an exponent mark, or 309 digits in a row; with every
+# digit read as 0 (one ``translate``), both are substring searches (a regular expression took 5 µs a body)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGIT_RUN = b"0" * 309
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # also inside an escaped backslash: then parsed for nothing
 
 
@@ -99,6 +101,12 @@ def _lone_surrogate(doc: Any) -> bool:
     return False
 
 
+def _risky_number(body: bytes) -> bool:
+    """Whether ``body`` holds a digit followed by ``e`` or ``E``, or a run of 309 digits."""
+    digits = body.translate(_DIGITS_AS_ZERO)
+    return b"0e" in digits or b"0E" in digits or _DIGIT_RUN in digits
+
+
 def body_problem(body: bytes) -> str | None:
     """Why a JSON request body is refused, or None (also when it is not JSON: the framework says so)."""
     if not body:
@@ -108,7 +116,7 @@ def body_problem(body: bytes) -> str | None:
         brackets > MAX_DEPTH
         or b"NaN" in body
         or b"Infinity" in body
-        or _RISKY_NUMBER.search(body)
+        or _risky_number(body)
         or _SURROGATE_ESCAPE.search(body)
         or json.detect_encoding(body) not in ("utf-8", "utf-8-sig")  # UTF-16/32: the scan above cannot see
     ):
@@ -131,9 +139,13 @@ def body_problem(body: bytes) -> str | None:
 def is_json_content_type(value: bytes | None) -> bool:
     """Whether the framework may parse a body with this Content-Type (its first value; None without
     one) as JSON: its own test, with the same calls. Without a Content-Type, or with an empty one: yes
-    (on routes whose ``strict_content_type`` is off)."""
-    if not value:
-        return True
+    (on routes whose ``strict_content_type`` is off). The answers for the last 64 values are kept (the
+    email parser took 3 µs a request; clients send one or two spellings)."""
+    return True if not value else _json_content_type(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _json_content_type(value: bytes) -> bool:
     message = email.message.Message()
     message["content-type"] = value.decode("latin-1")  # as Starlette's request.headers decodes it
     if message.get_content_maintype() != "application":

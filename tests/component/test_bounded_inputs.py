@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -902,6 +903,10 @@ def test_the_gateway_keeps_its_own_body_limit_and_only_one(bare: RuntimeSettings
         ("[1e308, 1e-999, 2.5E+3]", None),
         ("1" * 400, None),  # an integer, not a double
         ("[1.8e308]", "non-finite"),
+        ("[1E309]", "non-finite"),  # the exponent mark in capitals
+        ("[" + "9" * 308 + ".0]", None),  # 308 digits: ~1e308, a double
+        ("[" + "9" * 309 + ".0]", "non-finite"),  # 309 digits without an exponent: too large for a double
+        ("[-" + "9" * 309 + ".5]", "non-finite"),
         ('{"a": [-Infinity]}', "non-finite"),
         ('{"NaN": "Infinity", "x": "1e999"}', None),
         ('{"a":' * 32 + "1" + "}" * 32, None),
@@ -926,6 +931,22 @@ def test_body_problem(text: str, reason: str | None) -> None:
 
     got = body_problem(text.encode())
     assert got is None if reason is None else (got is not None and reason in got), got
+
+
+_OLD_RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")  # the scan's rule as a regular expression
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"0", b"7", b"9", b"e", b"E", b".", b"-", b"x", b"\xd9", b"9" * 100, b"1" * 309]), max_size=12
+    ).map(b"".join)
+)
+def test_the_number_scan_is_the_regular_expression(body: bytes) -> None:
+    """Digits read as one and two substring tests find exactly what the regular expression finds."""
+    from clustergrowth.strictjson import _risky_number
+
+    assert _risky_number(body) == (_OLD_RISKY_NUMBER.search(body) is not None), body
 
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(alphabet='[]{}"\\aN1e', max_size=5)
