@@ -11,12 +11,13 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter
 
+from clustergrowth.auth import RuledRouter
 from services.councils.routes import councils, decisions, initiatives, meetings
 from services.councils.routes.common import PROBLEMS
 
 
 def combined(parts: Iterable[APIRouter]) -> APIRouter:
-    out = APIRouter(responses=PROBLEMS)
+    out = RuledRouter(responses=PROBLEMS)
     for part in parts:
         out.routes.extend(part.routes)
     return out

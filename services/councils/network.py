@@ -24,11 +24,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from clustergrowth import aggregate
-from clustergrowth.auth import CurrentPrincipal, Principal, allow
+from clustergrowth.auth import CurrentPrincipal, Principal, RuledRouter, allow
 from clustergrowth.bus.federation import Origin, replay_partners
 from clustergrowth.bus.port import EventBus
 from clustergrowth.envelope import CloudEvent
@@ -188,7 +188,7 @@ class Answer(BaseModel):
     answer: Literal["confirmed", "withdrawn"]
 
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 
 
 @router.get(

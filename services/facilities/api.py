@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
 from clustergrowth.problems import Forbidden
@@ -164,7 +164,7 @@ def _availability(d: dict[str, Any]) -> AvailabilityOut:
     )
 
 
-router = APIRouter(responses=problem_responses(401, 403, 404, 422))
+router = RuledRouter(responses=problem_responses(401, 403, 404, 422))
 
 
 @router.get("/sites", **allow("any"), response_model=list[SiteOut], summary="List sites")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Depends, Query, Request, Response
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page, Page200
 from clustergrowth.problems import field_error
@@ -31,7 +31,7 @@ async def mapping(request: Request) -> h.Mapping:
 
 
 Ctx = Annotated[h.Mapping, Depends(mapping)]
-router = APIRouter(responses=problem_responses(401, 403, 404, 422))
+router = RuledRouter(responses=problem_responses(401, 403, 404, 422))
 JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
     "200": {"description": "JSON, or CSV with format=csv", "content": {"application/json": {}, "text/csv": {}}}
 }

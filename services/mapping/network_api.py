@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page200
 from clustergrowth.problems import field_error
@@ -16,7 +16,7 @@ from services.mapping.domain.instrument import latest
 from services.mapping.handlers import Mapping
 from services.mapping.network import network_map
 
-router = APIRouter(responses=problem_responses(401, 422))
+router = RuledRouter(responses=problem_responses(401, 422))
 
 
 async def mapping(request: Request) -> Mapping:

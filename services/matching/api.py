@@ -6,8 +6,7 @@ lazy entry, and ``ServiceComponent.roles()`` reads each route's rule from ``rout
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from clustergrowth.auth import RuledRouter
 from services.matching import network
 from services.matching.routes import challenges, matches, profiles, rounds
 from services.matching.routes.challenges import ChallengeOut
@@ -16,7 +15,7 @@ from services.matching.routes.matches import MatchOut
 from services.matching.routes.profiles import ProfileOut
 from services.matching.routes.rounds import RoundOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 for part in (challenges, profiles, rounds, matches, network):
     router.routes.extend(part.router.routes)
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.inbox import apply_once
@@ -91,7 +91,7 @@ class NetworkChallenges(PartnerSigns):
 
 # --- routes --------------------------------------------------------------------------------------------------
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 
 
 async def network(request: Request) -> NetworkChallenges:

@@ -8,12 +8,13 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter
 
+from clustergrowth.auth import RuledRouter
 from services.training.routes import assessments, benchmarks, plans
 from services.training.routes.common import PROBLEMS
 
 
 def combined(parts: Iterable[APIRouter]) -> APIRouter:
-    out = APIRouter(responses=PROBLEMS)
+    out = RuledRouter(responses=PROBLEMS)
     for part in parts:
         out.routes.extend(part.routes)
     return out

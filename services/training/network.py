@@ -19,10 +19,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.bus.federation import Origin
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.errors import problem_responses
@@ -100,7 +100,7 @@ class PartnerPlacementOut(BaseModel):
     partner_last_event_at: str | None = Field(None, description="time of the last event replicated from that region")
 
 
-router = APIRouter(responses=problem_responses(401, 403, 422))
+router = RuledRouter(responses=problem_responses(401, 403, 422))
 
 
 @router.get(

@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
+from clustergrowth.auth import RuledRoute, current_principal
 from clustergrowth.component import ServiceSpec
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
@@ -47,6 +49,24 @@ def test_each_registered_service_is_mounted_with_rules_and_paging(spec: ServiceS
             names = {p["name"] for p in op.get("parameters", [])}
             assert {"limit", "cursor"} <= names, path
     assert spec.component.roles() == {r for _, _, op in ops for r in op["x-roles"]}
+
+
+def _api_routes(router: Any) -> Iterator[APIRoute]:
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # FastAPI 0.165 keeps an included router as one lazy entry
+            yield from _api_routes(route.original_router)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_each_registered_services_routes_solve_the_principal_once(spec: ServiceSpec) -> None:
+    """Its routes come from RuledRouters: none has FastAPI solve ``current_principal`` twice a request."""
+    routes = list(_api_routes(spec.component.router))
+    assert routes, spec.name
+    for route in routes:
+        assert type(route) is RuledRoute, (spec.name, route.path)
+        assert sum(d.call is current_principal for d in route.dependant.dependencies) <= 1, (spec.name, route.path)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
-from clustergrowth.auth import CurrentPrincipal, Principal, allow
+from clustergrowth.auth import CurrentPrincipal, Principal, RuledRouter, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.problems import NotFound
 from clustergrowth.store.port import Doc, DocumentStore
 from services.councils.dashboard import charts, indicators
 from services.councils.dashboard import projection as p
 
-router = APIRouter()
+router = RuledRouter()
 STAFF = ("council_secretary", "region_admin")
 READERS = ("any",)  # members hold any role; the object rule below decides (staff, analysts, members)
 

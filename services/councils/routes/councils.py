@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from clustergrowth import etags
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Page
@@ -18,7 +18,7 @@ from services.councils.handlers import councils as h
 from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import CompositionOut, CouncilOut, MemberExport, MemberOut, RequestOut, RequestsExport
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}[0-9A-Z]{2}$", description="NUTS-2 code")]
 RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected", "withdrawn", "expired"]
 

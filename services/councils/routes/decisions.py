@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.paging import Page
 from clustergrowth.store.port import Doc
@@ -16,7 +16,7 @@ from services.councils.handlers import decisions as h
 from services.councils.routes.common import PROBLEMS, Ctx
 from services.councils.wire import DecisionOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 Language = Literal["en", "es", "it", "fr", "tr"]
 Lang = Annotated[Language, Query(description="language of state_label; state is the stable key")]
 assert set(Language.__args__) == set(LABELS)  # type: ignore[attr-defined]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from clustergrowth import etags
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Page
@@ -17,7 +17,7 @@ from services.councils.handlers import initiatives as h
 from services.councils.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import InitiativeOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 State = Literal["proposed", "active", "completed", "abandoned"]
 Base = "/councils/{council_id}/initiatives"
 One = Base + "/{initiative_id}"

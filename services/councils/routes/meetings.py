@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from clustergrowth.auth import CurrentPrincipal, Principal, allow
+from clustergrowth.auth import CurrentPrincipal, Principal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Page
@@ -20,7 +20,7 @@ from services.councils.handlers import meetings as h
 from services.councils.routes.common import ICS, IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.councils.wire import MeetingOut, RegistrationAnswer, RegistrationOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 MeetingStatus = Literal["scheduled", "held", "cancelled"]
 Base = "/councils/{council_id}/meetings"
 One = Base + "/{meeting_id}"

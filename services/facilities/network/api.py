@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
 from clustergrowth.problems import field_error
@@ -16,7 +16,7 @@ from services.facilities import commands as c
 from services.facilities.handlers.context import Facilities
 from services.facilities.network.projection import RESOURCES, NetworkCatalogue
 
-router = APIRouter(responses=problem_responses(401, 422))
+router = RuledRouter(responses=problem_responses(401, 422))
 
 
 async def facilities(request: Request) -> Facilities:

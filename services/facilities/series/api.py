@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, Field
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
 from services.facilities import handlers as h
@@ -17,7 +17,7 @@ from services.facilities.series import commands as sc
 from services.facilities.series import handlers as sh
 from services.facilities.series import model as sm
 
-router = APIRouter(responses=problem_responses(401, 403, 404, 422))
+router = RuledRouter(responses=problem_responses(401, 403, 404, 422))
 CONFLICTS: dict[int | str, dict[str, Any]] = {
     "409": {
         "description": "occurrences cannot be booked or moved; ``conflicts`` names each (recurrence_id, start, "

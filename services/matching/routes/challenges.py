@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from clustergrowth import etags
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Page, Page200
 from contracts.matching import Programme
@@ -17,7 +17,7 @@ from services.matching import handlers as h
 from services.matching.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx, Term
 from services.matching.wire import ApplicantsOut, ChallengeOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 
 
 @router.get(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.paging import Page
 from clustergrowth.store.port import Doc
 from services.matching import commands as c
@@ -14,7 +14,7 @@ from services.matching import handlers as h
 from services.matching.routes.common import PROBLEMS, Ctx
 from services.matching.wire import MatchOut, MatchStatus
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 
 
 async def named(m: h.Matching, doc: Doc) -> MatchOut:

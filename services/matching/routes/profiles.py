@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.paging import Page200
 from services.matching import commands as c
 from services.matching import handlers as h
 from services.matching.routes.common import PROBLEMS, Ctx
 from services.matching.wire import ProfileOut, SupervisorOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 
 
 @router.put(

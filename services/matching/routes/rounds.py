@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.paging import Page50
 from services.matching import commands as c
 from services.matching import handlers as h
 from services.matching.routes.common import PROBLEMS, Ctx
 from services.matching.wire import RoundExplanation, RoundOut, RoundSummary
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 
 
 @router.post(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
-from clustergrowth.auth import PUBLIC, CurrentPrincipal, allow
+from clustergrowth.auth import PUBLIC, CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
@@ -21,7 +21,7 @@ from services.training.modules import commands as c
 from services.training.modules import handlers as h
 
 ATTR = "training_modules"  # where ``attach`` leaves the desk on the service's handler context
-router = APIRouter(responses=problem_responses(401, 403, 404, 409, 422))
+router = RuledRouter(responses=problem_responses(401, 403, 404, 409, 422))
 STAFF = h.STAFF
 ModuleId = Annotated[str, Path(max_length=80)]
 EnrolmentId = Annotated[str, Path(max_length=80)]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
@@ -25,7 +25,7 @@ from services.training.placements import handlers as h
 from services.training.placements.domain import STAFF
 
 ATTR = "training_placements"  # where ``attach`` leaves the desk on the service's handler context
-router = APIRouter(responses=problem_responses(401, 403, 404, 409, 422))
+router = RuledRouter(responses=problem_responses(401, 403, 404, 409, 422))
 HOST_MEMBERS = ("sme_member", "facility_manager")
 ApplicantId = Annotated[str, Path(max_length=80)]
 HostId = Annotated[str, Path(max_length=80)]

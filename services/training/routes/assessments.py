@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.errors import problem_responses
 from clustergrowth.paging import Page
@@ -20,7 +20,7 @@ from services.training.handlers import benchmarks as b
 from services.training.routes.common import PROBLEMS, Ctx
 from services.training.wire import PracticeAssessmentOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 SME = "sme_member"
 SmeFilter = Query(None, max_length=80, description="only this SME's")
 Language = Literal["en", "es", "it", "fr", "tr"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from contracts.training import InstrumentId
 from services.training.handlers import benchmarks as h
 from services.training.handlers.context import ANALYSTS, COORDINATORS
 from services.training.routes.common import PROBLEMS, Ctx
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 Level = Literal["division_region_size", "section_region_size", "section_country_size", "council", "network"]
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from clustergrowth import etags
-from clustergrowth.auth import CurrentPrincipal, allow
+from clustergrowth.auth import CurrentPrincipal, RuledRouter, allow
 from clustergrowth.context import public
 from clustergrowth.etags import IfMatch
 from clustergrowth.paging import Page
@@ -15,7 +15,7 @@ from services.training.handlers import plans as h
 from services.training.routes.common import IF_MATCH_PROBLEMS, PROBLEMS, Ctx
 from services.training.wire import GrowthPlanOut
 
-router = APIRouter(responses=PROBLEMS)
+router = RuledRouter(responses=PROBLEMS)
 SME = "sme_member"
 
 
