@@ -198,8 +198,8 @@ router = RuledRouter(responses=PROBLEMS)
     summary="Partner regions' councils (read-only, as replicated)",
 )
 async def partner_councils(
-    f: Ctx,
     who: CurrentPrincipal,
+    f: Ctx,
     page: Page,
     region: Annotated[str | None, Query(max_length=4, description="one partner region (NUTS-2)")] = None,
 ) -> list[PartnerCouncilOut]:
@@ -218,7 +218,7 @@ async def partner_councils(
     response_model=list[PartnerInitiativeOut],
     summary="Initiatives led by partner regions' councils with this council as co-sponsor",
 )
-async def partner_initiatives(f: Ctx, who: CurrentPrincipal, council_id: str, page: Page) -> list[PartnerInitiativeOut]:
+async def partner_initiatives(who: CurrentPrincipal, f: Ctx, council_id: str, page: Page) -> list[PartnerInitiativeOut]:
     if await f.store.get(st.COUNCILS, council_id) is None:
         raise NotFound(f"no council {council_id}")
     docs = await page.query(f.store, INITIATIVES, {"co_sponsors": council_id}, [("region", 1), ("initiative_id", 1)])
@@ -285,8 +285,8 @@ async def answer(f: Councils, council_id: str, lead_region: str, iid: str, said:
     "CoSponsorshipConfirmed / CoSponsorshipWithdrawn, projected by the lead region",
 )
 async def answer_initiative(
-    f: Ctx,
     who: CurrentPrincipal,
+    f: Ctx,
     council_id: str,
     region: Annotated[str, Path(max_length=4, description="the lead council's region (NUTS-2)")],
     initiative_id: Annotated[str, Path(max_length=80)],

@@ -61,7 +61,7 @@ async def get_instrument(who: CurrentPrincipal, response: Response, version: str
     status_code=201,
     summary="Register an SME (its size class is computed)",
 )
-async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> SMEOut:
+async def register(who: CurrentPrincipal, m: Ctx, body: c.RegisterSME) -> SMEOut:
     return SMEOut.model_validate(await h.register(m, body, who))
 
 
@@ -69,7 +69,7 @@ async def register(m: Ctx, who: CurrentPrincipal, body: c.RegisterSME) -> SMEOut
     "/smes", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="SMEs visible to me"
 )
 async def list_smes(
-    m: Ctx, who: CurrentPrincipal, page: Page, region: str | None = None, sector: str | None = None
+    who: CurrentPrincipal, m: Ctx, page: Page, region: str | None = None, sector: str | None = None
 ) -> list[SMEOut]:
     return [SMEOut.model_validate(d) for d in await h.list_smes(m, who, region, sector, page)]
 
@@ -79,7 +79,7 @@ def _by(*fields: str) -> Any:
 
 
 @router.get("/smes/{sme_id}", **allow("sme_member", "council_secretary", "region_admin", "analyst"), summary="One SME")
-async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> SMEOut:
+async def get_sme(who: CurrentPrincipal, m: Ctx, sme_id: str) -> SMEOut:
     return SMEOut.model_validate(h.public(await h.get(m, sme_id, who)))
 
 
@@ -88,7 +88,7 @@ async def get_sme(m: Ctx, who: CurrentPrincipal, sme_id: str) -> SMEOut:
     **allow("sme_member", "council_secretary", "region_admin"),
     summary="Everything held about an SME (data portability)",
 )
-async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
+async def export(who: CurrentPrincipal, m: Ctx, sme_id: str) -> Response:
     held = SMEExport.model_validate(await h.export(m, sme_id, who)).model_dump(mode="json")
     body = json.dumps(held, ensure_ascii=False, indent=2)
     return Response(
@@ -104,7 +104,7 @@ async def export(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
     status_code=204,
     summary="Erase an SME's data (right to erasure)",
 )
-async def erase(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
+async def erase(who: CurrentPrincipal, m: Ctx, sme_id: str) -> Response:
     await h.erase(m, sme_id, who)
     return Response(status_code=204)
 
@@ -115,7 +115,7 @@ async def erase(m: Ctx, who: CurrentPrincipal, sme_id: str) -> Response:
     status_code=201,
     summary="Submit a growth-needs assessment",
 )
-async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAssessment) -> AssessmentOut:
+async def assess(who: CurrentPrincipal, m: Ctx, sme_id: str, body: c.SubmitAssessment) -> AssessmentOut:
     return AssessmentOut.model_validate(await h.assess(m, sme_id, body, who))
 
 
@@ -124,7 +124,7 @@ async def assess(m: Ctx, who: CurrentPrincipal, sme_id: str, body: c.SubmitAsses
     **allow("sme_member", "council_secretary", "region_admin", "analyst"),
     summary="An SME's assessment history",
 )
-async def history(m: Ctx, who: CurrentPrincipal, sme_id: str, page: Page) -> list[AssessmentOut]:
+async def history(who: CurrentPrincipal, m: Ctx, sme_id: str, page: Page) -> list[AssessmentOut]:
     doc = await h.get(m, sme_id, who)
     # paged in memory: the history is embedded in the SME's one document, so it is already bounded
     return [
@@ -138,7 +138,7 @@ async def history(m: Ctx, who: CurrentPrincipal, sme_id: str, page: Page) -> lis
     summary="Import regional employment (CSV: region,sector,employees)",
 )
 async def import_employment(
-    m: Ctx, who: CurrentPrincipal, body: Annotated[bytes, Body(media_type="text/csv")]
+    who: CurrentPrincipal, m: Ctx, body: Annotated[bytes, Body(media_type="text/csv")]
 ) -> dict[str, int]:
     try:
         text = body.decode("utf-8-sig")
@@ -154,7 +154,7 @@ async def import_employment(
     summary="Cells (region x sector): needs, trend, stars with their inputs",
 )
 async def cluster_map(
-    m: Ctx, who: CurrentPrincipal, page: Page200, region: str | None = None, format: Format = "json"
+    who: CurrentPrincipal, m: Ctx, page: Page200, region: str | None = None, format: Format = "json"
 ) -> Any:
     """JSON is paged like every list; the CSV download holds every cell."""
     cells = await h.cluster_map(m, region)
@@ -172,7 +172,7 @@ async def cluster_map(
 @router.get(
     "/cluster-map.svg", **allow("any"), response_class=Response, summary="Heatmap: regions x needs (top-3 share)"
 )
-async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
+async def heatmap(who: CurrentPrincipal, m: Ctx) -> Response:
     dims = [d.id for d in latest().dimensions]
     rows: dict[str, dict[str, float]] = {}
     codes = code_lists()
@@ -191,7 +191,7 @@ async def heatmap(m: Ctx, who: CurrentPrincipal) -> Response:
     summary="Needs ranked against the network, for a region or a council",
 )
 async def spotlight(
-    m: Ctx, who: CurrentPrincipal, region: str | None = None, council: str | None = None, format: Format = "json"
+    who: CurrentPrincipal, m: Ctx, region: str | None = None, council: str | None = None, format: Format = "json"
 ) -> Any:
     spot = await h.spotlight_for(m, who, region=region, council=council)
     if format == "csv":
@@ -204,7 +204,7 @@ async def spotlight(
 
 
 @router.get("/spotlight.svg", **allow("any"), response_class=Response, summary="Bar chart of a region's needs")
-async def spotlight_svg(m: Ctx, who: CurrentPrincipal, region: str) -> Response:
+async def spotlight_svg(who: CurrentPrincipal, m: Ctx, region: str) -> Response:
     spot = await h.spotlight_for(m, who, region=region)
     return Response(
         views.bars_svg(

@@ -38,7 +38,7 @@ Region = Annotated[str | None, Query(max_length=4, description="one region's cel
     summary="Every region's cells: needs and stars relative to the whole network (partners' as replicated)",
 )
 async def network_cluster_map(
-    m: Ctx, who: CurrentPrincipal, page: Page200, region: Region = None, format: Format = "json"
+    who: CurrentPrincipal, m: Ctx, page: Page200, region: Region = None, format: Format = "json"
 ) -> Any:
     if region is not None and region not in code_lists().regions:
         raise field_error("region", f"unknown NUTS-2 code {region!r}")

@@ -142,8 +142,8 @@ class NetworkChallengeOut(BaseModel):
     summary="Partner regions' challenges (read-only; apply at the owning region's API)",
 )
 async def network_challenges(
-    net: Net,
     who: CurrentPrincipal,
+    net: Net,
     page: Page,
     region: Region = None,
     programme: ev.Programme | None = None,

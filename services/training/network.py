@@ -111,8 +111,8 @@ router = RuledRouter(responses=problem_responses(401, 403, 422))
     "(read-only, as replicated; this region's intermediaries)",
 )
 async def partner_placements(
-    request: Request,
     who: CurrentPrincipal,
+    request: Request,
     page: Page,
     side: Annotated[
         Literal["host", "applicant"] | None,

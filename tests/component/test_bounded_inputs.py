@@ -939,7 +939,10 @@ _OLD_RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")  # the scan's rule as 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.sampled_from([b"0", b"7", b"9", b"e", b"E", b".", b"-", b"x", b"\xd9", b"9" * 100, b"1" * 309]), max_size=12
+        st.integers(0, 255).map(lambda b: bytes([b]))  # every byte value
+        | st.sampled_from([bytes([c]) for c in b"0123456789eE"])  # digits and exponent marks, often
+        | st.sampled_from([b"5" * 307, b"3" * 308, b"8" * 309]),  # runs just under, at and over the limit
+        max_size=24,
     ).map(b"".join)
 )
 def test_the_number_scan_is_the_regular_expression(body: bytes) -> None:

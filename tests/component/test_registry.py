@@ -59,14 +59,23 @@ def _api_routes(router: Any) -> Iterator[APIRoute]:
             yield from _api_routes(route.original_router)
 
 
+def _reaches_principal(dependency: Any) -> bool:
+    return dependency.call is current_principal or any(map(_reaches_principal, dependency.dependencies))
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-def test_each_registered_services_routes_solve_the_principal_once(spec: ServiceSpec) -> None:
-    """Its routes come from RuledRouters: none has FastAPI solve ``current_principal`` twice a request."""
+def test_each_registered_services_routes_check_the_token_first_and_solve_it_once(spec: ServiceSpec) -> None:
+    """Its routes come from RuledRouters; on each one but a public route the first dependency FastAPI
+    solves is the principal or a rule reading it (so no other dependency runs for a caller without a
+    valid token), and ``current_principal`` is among its direct dependencies at most once."""
     routes = list(_api_routes(spec.component.router))
     assert routes, spec.name
     for route in routes:
         assert type(route) is RuledRoute, (spec.name, route.path)
-        assert sum(d.call is current_principal for d in route.dependant.dependencies) <= 1, (spec.name, route.path)
+        direct = route.dependant.dependencies
+        assert sum(d.call is current_principal for d in direct) <= 1, (spec.name, route.path)
+        if (route.openapi_extra or {}).get("x-roles") != ["public"]:
+            assert direct and _reaches_principal(direct[0]), (spec.name, route.path)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])

@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from clustergrowth import auth
 from clustergrowth.auth import (
@@ -33,7 +33,7 @@ from clustergrowth.auth import (
     current_principal,
     org_id,
     person_id,
-    takes_principal,
+    principal_first,
 )
 from clustergrowth.problems import Forbidden, Unauthorized
 from clustergrowth.settings import DEV_ISSUER, RuntimeSettings, TrustedIssuer
@@ -374,57 +374,74 @@ def test_a_dev_token_carries_the_claims_of_the_rules(
     assert "org" not in c2 and c2["exp"] == now + 60 and c2["jti"] != jti
 
 
+# Route functions of the RuledRoute tests (module level: their string annotations resolve in these globals)
+async def _state() -> str:
+    return "state"
+
+
+async def _guest() -> Principal:
+    return who()
+
+
+async def _takes(who: CurrentPrincipal, page: int = 1) -> dict[str, str]:
+    return {"sub": who.sub}
+
+
+async def _reads_nothing(page: int = 1) -> dict[str, str]:
+    return {}
+
+
+async def _state_first(s: Annotated[str, Depends(_state)], who: CurrentPrincipal) -> dict[str, str]:
+    return {}
+
+
+async def _defaulted(who: Principal = Depends(current_principal)) -> None:  # noqa: B008
+    return None
+
+
+async def _last_wins(who: Annotated[CurrentPrincipal, Depends(_guest)]) -> None:  # FastAPI solves _guest
+    return None
+
+
 def _principal_calls(route: Any) -> int:
     """How many of a route's direct dependencies FastAPI solves by calling ``current_principal``."""
     return sum(d.call is current_principal for d in route.dependant.dependencies)
 
 
-async def test_a_ruled_route_taking_the_principal_solves_it_once_and_still_refuses_no_token() -> None:
-    """``any`` on a RuledRouter: a route whose function takes CurrentPrincipal keeps that dependency only;
-    one that does not keeps the rule's. FastAPI's own router (the oracle) keeps both on the first."""
+async def test_a_ruled_route_taking_the_principal_first_solves_it_once_and_still_refuses_no_token() -> None:
+    """``any`` on a RuledRouter: a route whose function's first dependency is CurrentPrincipal keeps only
+    that one; a route that reads no principal, or reads another dependency first, keeps the rule's (solved
+    first). FastAPI's own router (the oracle) keeps both on the first."""
     from fastapi import APIRouter
     from fastapi.routing import APIRoute
 
     from clustergrowth.errors import install_problem_handlers
 
-    async def takes(who: CurrentPrincipal) -> dict[str, str]:
-        return {"sub": who.sub}
-
-    async def reads_nothing() -> dict[str, str]:
-        return {}
-
+    takes, reads_nothing, state_first, state = _takes, _reads_nothing, _state_first, _state
     ruled, plain = RuledRouter(), APIRouter()
     ruled.add_api_route("/takes", takes, **allow("any"))
     ruled.add_api_route("/nothing", reads_nothing, **allow("any"))
+    ruled.add_api_route("/state-first", state_first, **allow("any"))
     ruled.add_api_route("/student", takes, **allow("student"))
     plain.add_api_route("/takes", takes, **allow("any"))
     routes = {r.path: r for r in ruled.routes if isinstance(r, APIRoute)}
     assert all(type(r) is RuledRoute for r in routes.values())
-    assert _principal_calls(routes["/takes"]) == 1
-    assert routes["/takes"].dependant.dependencies[0].name == "who"  # the function's own, not the rule's
-    assert _principal_calls(routes["/nothing"]) == 1 and routes["/nothing"].dependant.dependencies[0].name is None
-    assert _principal_calls(routes["/student"]) == 1  # a role rule is a check of its own: kept
-    assert len(routes["/student"].dependant.dependencies) == 2
+    assert [(d.name, d.call) for d in routes["/takes"].dependant.dependencies] == [("who", current_principal)]
+    assert [(d.name, d.call) for d in routes["/nothing"].dependant.dependencies] == [(None, current_principal)]
+    calls = [(d.name, d.call) for d in routes["/state-first"].dependant.dependencies]
+    assert calls == [(None, current_principal), ("s", state), ("who", current_principal)]
+    assert len(routes["/student"].dependant.dependencies) == 2  # a role rule is a check of its own: kept
     assert _principal_calls(next(r for r in plain.routes if isinstance(r, APIRoute))) == 2
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(ruled)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        for path in ("/takes", "/nothing", "/student"):
+        for path in routes:
             r = await c.get(path)
             assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", path
 
 
-def test_takes_principal_reads_the_annotation_or_the_default() -> None:
-    from fastapi import Depends
-
-    async def annotated(who: CurrentPrincipal) -> None: ...
-
-    async def defaulted(who: Principal = Depends(current_principal)) -> None: ...  # noqa: B008
-
-    async def other(who: Annotated[Principal, Depends(lambda: None)]) -> None: ...
-
-    async def none() -> None: ...
-
-    assert takes_principal(annotated) and takes_principal(defaulted)
-    assert not takes_principal(other) and not takes_principal(none)
+def test_principal_first_reads_the_signature_as_fastapi_does() -> None:
+    assert principal_first("/", _takes) and principal_first("/", _defaulted)
+    assert not principal_first("/", _last_wins) and not principal_first("/", _state_first)
+    assert not principal_first("/", _reads_nothing)

@@ -72,7 +72,7 @@ async def load(store: DocumentStore, council_id: str, who: Principal, region: st
     summary="A council's dashboard: activity and the four success factors per quarter, with their inputs",
     responses=problem_responses(404),
 )
-async def council_dashboard(store: Store, region: Region, who: CurrentPrincipal, council_id: str) -> dict[str, Any]:
+async def council_dashboard(who: CurrentPrincipal, store: Store, region: Region, council_id: str) -> dict[str, Any]:
     return await load(store, council_id, who, region)
 
 
@@ -85,7 +85,7 @@ async def council_dashboard(store: Store, region: Region, who: CurrentPrincipal,
     responses=problem_responses(404),
 )
 async def council_dashboard_svg(
-    store: Store, region: Region, who: CurrentPrincipal, council_id: str, indicator: str
+    who: CurrentPrincipal, store: Store, region: Region, council_id: str, indicator: str
 ) -> Response:
     board = await load(store, council_id, who, region)  # who may read it first: an outsider learns nothing more
     if indicator not in indicators.INDICATORS:

@@ -24,7 +24,7 @@ RequestStatus = Literal["pending", "accepted", "declined", "approved", "rejected
 
 
 @router.get("/councils", **allow("any"), summary="Councils' public profiles")
-async def list_councils(f: Ctx, who: CurrentPrincipal, page: Page, region: Region = None) -> list[CouncilOut]:
+async def list_councils(who: CurrentPrincipal, f: Ctx, page: Page, region: Region = None) -> list[CouncilOut]:
     return [CouncilOut.model_validate(public(d)) for d in await h.list_councils(f, page, region)]
 
 
@@ -34,7 +34,7 @@ async def list_councils(f: Ctx, who: CurrentPrincipal, page: Page, region: Regio
     status_code=201,
     summary="Form a council of this region (CouncilFormed)",
 )
-async def form(f: Ctx, who: CurrentPrincipal, body: c.FormCouncil, response: Response) -> CouncilOut:
+async def form(who: CurrentPrincipal, f: Ctx, body: c.FormCouncil, response: Response) -> CouncilOut:
     doc = await h.form(f, body, who)
     response.headers["Location"] = f"/api/v1/councils/councils/{doc['_id']}"
     response.headers["ETag"] = etags.tag(doc)
@@ -42,7 +42,7 @@ async def form(f: Ctx, who: CurrentPrincipal, body: c.FormCouncil, response: Res
 
 
 @router.get("/councils/{council_id}", **allow("any"), summary="A council's public profile")
-async def get_council(f: Ctx, who: CurrentPrincipal, council_id: str, response: Response) -> CouncilOut:
+async def get_council(who: CurrentPrincipal, f: Ctx, council_id: str, response: Response) -> CouncilOut:
     doc = await h.get_council(f, council_id)
     response.headers["ETag"] = etags.tag(doc)
     return CouncilOut.model_validate(public(doc))
@@ -55,7 +55,7 @@ async def get_council(f: Ctx, who: CurrentPrincipal, council_id: str, response: 
     summary="Change a council's profile (its secretary, the region's staff)",
 )
 async def update_council(
-    f: Ctx, who: CurrentPrincipal, council_id: str, body: c.UpdateCouncil, response: Response, if_match: IfMatch = None
+    who: CurrentPrincipal, f: Ctx, council_id: str, body: c.UpdateCouncil, response: Response, if_match: IfMatch = None
 ) -> CouncilOut:
     doc = await h.update_profile(f, council_id, body, who, if_match)
     response.headers["ETag"] = etags.tag(doc)
@@ -67,12 +67,12 @@ async def update_council(
     **allow("any"),
     summary="Members by constituency, with a warning when too few are represented (members, staff, analysts)",
 )
-async def composition(f: Ctx, who: CurrentPrincipal, council_id: str) -> CompositionOut:
+async def composition(who: CurrentPrincipal, f: Ctx, council_id: str) -> CompositionOut:
     return CompositionOut.model_validate(await h.composition(f, council_id, who))
 
 
 @router.get("/councils/{council_id}/members", **allow("any"), summary="Active members (the council's members)")
-async def members(f: Ctx, who: CurrentPrincipal, council_id: str, page: Page) -> list[MemberOut]:
+async def members(who: CurrentPrincipal, f: Ctx, council_id: str, page: Page) -> list[MemberOut]:
     return [MemberOut.model_validate(m) for m in await h.members(f, council_id, who, page)]
 
 
@@ -82,17 +82,17 @@ async def members(f: Ctx, who: CurrentPrincipal, council_id: str, page: Page) ->
     status_code=201,
     summary="Invite a person to join (the council's secretary, the region's staff)",
 )
-async def invite(f: Ctx, who: CurrentPrincipal, council_id: str, body: c.Invite) -> RequestOut:
+async def invite(who: CurrentPrincipal, f: Ctx, council_id: str, body: c.Invite) -> RequestOut:
     return RequestOut.model_validate(await h.invite(f, council_id, body, who))
 
 
 @router.post("/applications", **allow("any"), status_code=201, summary="Apply to join a council")
-async def apply(f: Ctx, who: CurrentPrincipal, body: c.Apply) -> RequestOut:
+async def apply(who: CurrentPrincipal, f: Ctx, body: c.Apply) -> RequestOut:
     return RequestOut.model_validate(await h.apply(f, body, who))
 
 
 @router.get("/requests/mine", **allow("any"), summary="My invitations and applications")
-async def my_requests(f: Ctx, who: CurrentPrincipal, page: Page) -> list[RequestOut]:
+async def my_requests(who: CurrentPrincipal, f: Ctx, page: Page) -> list[RequestOut]:
     return [RequestOut.model_validate(r) for r in await h.my_requests(f, who, page)]
 
 
@@ -101,7 +101,7 @@ async def my_requests(f: Ctx, who: CurrentPrincipal, page: Page) -> list[Request
     **allow("any"),
     summary="Everything held about my invitations and applications, joined or not (the person)",
 )
-async def export_my_requests(f: Ctx, who: CurrentPrincipal) -> Response:
+async def export_my_requests(who: CurrentPrincipal, f: Ctx) -> Response:
     held = RequestsExport.model_validate(await h.export_my_requests(f, who)).model_dump(mode="json")
     return Response(
         json.dumps(held, ensure_ascii=False, indent=2),
@@ -116,7 +116,7 @@ async def export_my_requests(f: Ctx, who: CurrentPrincipal) -> Response:
     status_code=204,
     summary="Erase my name, e-mail and motivation in one of my requests; a pending one is withdrawn (the person)",
 )
-async def erase_my_request(f: Ctx, who: CurrentPrincipal, request_id: str) -> Response:
+async def erase_my_request(who: CurrentPrincipal, f: Ctx, request_id: str) -> Response:
     await h.erase_my_request(f, request_id, who)
     return Response(status_code=204)
 
@@ -127,7 +127,7 @@ async def erase_my_request(f: Ctx, who: CurrentPrincipal, request_id: str) -> Re
     summary="A council's invitations and applications (its secretary, the region's staff)",
 )
 async def council_requests(
-    f: Ctx, who: CurrentPrincipal, council_id: str, page: Page, status: RequestStatus | None = None
+    who: CurrentPrincipal, f: Ctx, council_id: str, page: Page, status: RequestStatus | None = None
 ) -> list[RequestOut]:
     return [RequestOut.model_validate(r) for r in await h.requests(f, council_id, who, page, status)]
 
@@ -137,7 +137,7 @@ async def council_requests(
     **allow("any"),
     summary="Accept an invitation (the invited person, within 30 days): MemberJoined",
 )
-async def accept(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str, body: c.Accept) -> RequestOut:
+async def accept(who: CurrentPrincipal, f: Ctx, council_id: str, request_id: str, body: c.Accept) -> RequestOut:
     given = body.model_dump(mode="json", exclude_none=True)
     return RequestOut.model_validate(await h.answer(f, council_id, request_id, "accept", who, given))
 
@@ -147,7 +147,7 @@ async def accept(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str
     **allow("any"),
     summary="Decline an invitation (the invited person)",
 )
-async def decline(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str) -> RequestOut:
+async def decline(who: CurrentPrincipal, f: Ctx, council_id: str, request_id: str) -> RequestOut:
     return RequestOut.model_validate(await h.answer(f, council_id, request_id, "decline", who))
 
 
@@ -156,7 +156,7 @@ async def decline(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: st
     **allow("any"),
     summary="Approve an application (the council's secretary, the region's staff): MemberJoined",
 )
-async def approve(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str) -> RequestOut:
+async def approve(who: CurrentPrincipal, f: Ctx, council_id: str, request_id: str) -> RequestOut:
     return RequestOut.model_validate(await h.answer(f, council_id, request_id, "approve", who))
 
 
@@ -165,7 +165,7 @@ async def approve(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: st
     **allow("any"),
     summary="Reject an application (the council's secretary, the region's staff)",
 )
-async def reject(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str, body: c.Reject) -> RequestOut:
+async def reject(who: CurrentPrincipal, f: Ctx, council_id: str, request_id: str, body: c.Reject) -> RequestOut:
     extra = {"reason": body.reason} if body.reason else None
     return RequestOut.model_validate(await h.answer(f, council_id, request_id, "reject", who, extra))
 
@@ -175,7 +175,7 @@ async def reject(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str
     **allow("any"),
     summary="Withdraw a pending invitation (the council's secretary, the region's staff)",
 )
-async def withdraw(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: str) -> RequestOut:
+async def withdraw(who: CurrentPrincipal, f: Ctx, council_id: str, request_id: str) -> RequestOut:
     return RequestOut.model_validate(await h.withdraw(f, council_id, request_id, who))
 
 
@@ -185,7 +185,7 @@ async def withdraw(f: Ctx, who: CurrentPrincipal, council_id: str, request_id: s
     summary="End a membership (the secretary, the region's staff; a member resigns her own): MemberLeft",
 )
 async def end_membership(
-    f: Ctx, who: CurrentPrincipal, council_id: str, member_id: str, body: c.EndMembership
+    who: CurrentPrincipal, f: Ctx, council_id: str, member_id: str, body: c.EndMembership
 ) -> MemberOut:
     return MemberOut.model_validate(await h.end_membership(f, council_id, member_id, body.reason, who))
 
@@ -195,7 +195,7 @@ async def end_membership(
     **allow("any"),
     summary="Everything held about a member in a council (the member; region_admin, council_secretary)",
 )
-async def export(f: Ctx, who: CurrentPrincipal, council_id: str, member_id: str) -> Response:
+async def export(who: CurrentPrincipal, f: Ctx, council_id: str, member_id: str) -> Response:
     held = MemberExport.model_validate(await h.export(f, council_id, member_id, who)).model_dump(mode="json")
     return Response(
         json.dumps(held, ensure_ascii=False, indent=2),
@@ -210,6 +210,6 @@ async def export(f: Ctx, who: CurrentPrincipal, council_id: str, member_id: str)
     status_code=204,
     summary="Erase a member's personal data in a council (the member; region_admin): MemberLeft (erased)",
 )
-async def erase(f: Ctx, who: CurrentPrincipal, council_id: str, member_id: str) -> Response:
+async def erase(who: CurrentPrincipal, f: Ctx, council_id: str, member_id: str) -> Response:
     await h.erase(f, council_id, member_id, who)
     return Response(status_code=204)

@@ -29,8 +29,8 @@ def out(doc: Doc, lang: str) -> DecisionOut:
 
 @router.get("/councils/{council_id}/decisions", **allow("any"), summary="A council's decisions (its members)")
 async def list_decisions(
-    f: Ctx,
     who: CurrentPrincipal,
+    f: Ctx,
     council_id: str,
     page: Page,
     state: Literal["open", "closed"] | None = None,
@@ -45,13 +45,13 @@ async def list_decisions(
     status_code=201,
     summary="Put a proposal to the council (the secretary, the region's staff)",
 )
-async def open_decision(f: Ctx, who: CurrentPrincipal, council_id: str, body: c.OpenDecision) -> DecisionOut:
+async def open_decision(who: CurrentPrincipal, f: Ctx, council_id: str, body: c.OpenDecision) -> DecisionOut:
     return out(await h.open_decision(f, council_id, body, who), "en")
 
 
 @router.get(One, **allow("any"), summary="One decision, its votes and outcome (the council's members)")
 async def get_decision(
-    f: Ctx, who: CurrentPrincipal, council_id: str, decision_id: str, lang: Lang = "en"
+    who: CurrentPrincipal, f: Ctx, council_id: str, decision_id: str, lang: Lang = "en"
 ) -> DecisionOut:
     return out(await h.get_decision(f, council_id, decision_id, who), lang)
 
@@ -61,7 +61,7 @@ async def get_decision(
     **allow("any"),
     summary="My vote with a reason (voting members; changeable while open)",
 )
-async def vote(f: Ctx, who: CurrentPrincipal, council_id: str, decision_id: str, body: c.Vote) -> DecisionOut:
+async def vote(who: CurrentPrincipal, f: Ctx, council_id: str, decision_id: str, body: c.Vote) -> DecisionOut:
     return out(await h.vote(f, council_id, decision_id, body, who), "en")
 
 
@@ -70,5 +70,5 @@ async def vote(f: Ctx, who: CurrentPrincipal, council_id: str, decision_id: str,
     **allow("any"),
     summary="Close with an outcome: statement, chosen option, review date (the secretary)",
 )
-async def close(f: Ctx, who: CurrentPrincipal, council_id: str, decision_id: str, body: c.CloseDecision) -> DecisionOut:
+async def close(who: CurrentPrincipal, f: Ctx, council_id: str, decision_id: str, body: c.CloseDecision) -> DecisionOut:
     return out(await h.close(f, council_id, decision_id, body, who), "en")

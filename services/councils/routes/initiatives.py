@@ -31,21 +31,21 @@ def out(doc: Doc, response: Response | None = None) -> InitiativeOut:
 
 @router.get(Base, **allow("any"), summary="Initiatives led by a council")
 async def list_initiatives(
-    f: Ctx, who: CurrentPrincipal, council_id: str, page: Page, state: State | None = None
+    who: CurrentPrincipal, f: Ctx, council_id: str, page: Page, state: State | None = None
 ) -> list[InitiativeOut]:
     return [out(d) for d in await h.list_initiatives(f, council_id, page, state)]
 
 
 @router.post(Base, **allow("any"), status_code=201, summary="Propose an initiative (members): InitiativeProposed")
 async def propose(
-    f: Ctx, who: CurrentPrincipal, council_id: str, body: c.ProposeInitiative, response: Response
+    who: CurrentPrincipal, f: Ctx, council_id: str, body: c.ProposeInitiative, response: Response
 ) -> InitiativeOut:
     return out(await h.propose(f, council_id, body, who), response)
 
 
 @router.get(One, **allow("any"), summary="One initiative")
 async def get_initiative(
-    f: Ctx, who: CurrentPrincipal, council_id: str, initiative_id: str, response: Response
+    who: CurrentPrincipal, f: Ctx, council_id: str, initiative_id: str, response: Response
 ) -> InitiativeOut:
     return out(await h.get_initiative(f, council_id, initiative_id), response)
 
@@ -55,7 +55,7 @@ async def get_initiative(
     **allow("any"),
     summary="Launch by a closed decision that endorses it (the secretary): InitiativeLaunched",
 )
-async def launch(f: Ctx, who: CurrentPrincipal, council_id: str, initiative_id: str, body: c.Launch) -> InitiativeOut:
+async def launch(who: CurrentPrincipal, f: Ctx, council_id: str, initiative_id: str, body: c.Launch) -> InitiativeOut:
     return out(await h.launch(f, council_id, initiative_id, body.decision_id, who))
 
 
@@ -66,8 +66,8 @@ async def launch(f: Ctx, who: CurrentPrincipal, council_id: str, initiative_id: 
     summary="Milestones, KPIs and progress of an active initiative (the secretary, the proposer)",
 )
 async def progress(
-    f: Ctx,
     who: CurrentPrincipal,
+    f: Ctx,
     council_id: str,
     initiative_id: str,
     body: c.Progress,
@@ -78,7 +78,7 @@ async def progress(
 
 
 @router.post(One + "/complete", **allow("any"), summary="Complete an active initiative: InitiativeCompleted")
-async def complete(f: Ctx, who: CurrentPrincipal, council_id: str, initiative_id: str) -> InitiativeOut:
+async def complete(who: CurrentPrincipal, f: Ctx, council_id: str, initiative_id: str) -> InitiativeOut:
     return out(await h.end(f, council_id, initiative_id, "completed", None, who))
 
 
@@ -87,5 +87,5 @@ async def complete(f: Ctx, who: CurrentPrincipal, council_id: str, initiative_id
     **allow("any"),
     summary="Abandon an active initiative with a reason: InitiativeCompleted (abandoned)",
 )
-async def abandon(f: Ctx, who: CurrentPrincipal, council_id: str, initiative_id: str, body: c.Abandon) -> InitiativeOut:
+async def abandon(who: CurrentPrincipal, f: Ctx, council_id: str, initiative_id: str, body: c.Abandon) -> InitiativeOut:
     return out(await h.end(f, council_id, initiative_id, "abandoned", body.reason, who))

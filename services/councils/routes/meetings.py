@@ -38,7 +38,7 @@ async def _view(f: Ctx, who: Principal, council_id: str, doc: Doc) -> Doc:
 
 @router.get(Base, **allow("any"), summary="A council's meetings (public times and places)")
 async def list_meetings(
-    f: Ctx, who: CurrentPrincipal, council_id: str, page: Page, status: MeetingStatus | None = None
+    who: CurrentPrincipal, f: Ctx, council_id: str, page: Page, status: MeetingStatus | None = None
 ) -> list[MeetingOut]:
     council = await hc.get_council(f, council_id)
     docs = await h.list_meetings(f, council_id, page, status)
@@ -47,7 +47,7 @@ async def list_meetings(
 
 @router.post(Base, **allow("any"), status_code=201, summary="Schedule a meeting (MeetingScheduled)")
 async def schedule(
-    f: Ctx, who: CurrentPrincipal, council_id: str, body: c.ScheduleMeeting, response: Response
+    who: CurrentPrincipal, f: Ctx, council_id: str, body: c.ScheduleMeeting, response: Response
 ) -> MeetingOut:
     doc, response.headers["ETag"] = await h.schedule(f, council_id, body, who)
     return out(doc)
@@ -55,7 +55,7 @@ async def schedule(
 
 @router.get(One, **allow("any"), summary="One meeting (registrations, attendance, drafts and minutes for members)")
 async def get_meeting(
-    f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, response: Response
+    who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str, response: Response
 ) -> MeetingOut:
     doc = await h.get_meeting(f, council_id, meeting_id)
     response.headers["ETag"] = h.tag(doc)  # registrations excluded: members registering do not change it
@@ -69,8 +69,8 @@ async def get_meeting(
     summary="Change a scheduled meeting (MeetingScheduled, SEQUENCE + 1)",
 )
 async def update_meeting(
-    f: Ctx,
     who: CurrentPrincipal,
+    f: Ctx,
     council_id: str,
     meeting_id: str,
     body: c.UpdateMeeting,
@@ -82,7 +82,7 @@ async def update_meeting(
 
 
 @router.post(One + "/cancel", **allow("any"), summary="Cancel a meeting (MeetingCancelled)")
-async def cancel(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, body: c.CancelMeeting) -> MeetingOut:
+async def cancel(who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str, body: c.CancelMeeting) -> MeetingOut:
     return out(await h.cancel(f, council_id, meeting_id, body.reason, who))
 
 
@@ -92,7 +92,7 @@ async def cancel(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str
     status_code=201,
     summary="Register for a meeting (the council's members): a seat, or the waitlist when full",
 )
-async def register(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str) -> RegistrationAnswer:
+async def register(who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str) -> RegistrationAnswer:
     return RegistrationAnswer.model_validate(await h.register(f, council_id, meeting_id, who))
 
 
@@ -101,25 +101,25 @@ async def register(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: s
     **allow("any"),
     summary="Cancel my registration; the first on the waitlist takes the seat",
 )
-async def unregister(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str) -> RegistrationAnswer:
+async def unregister(who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str) -> RegistrationAnswer:
     return RegistrationAnswer.model_validate(await h.cancel_registration(f, council_id, meeting_id, who))
 
 
 @router.get(One + "/registrations", **allow("any"), summary="Registrations and waitlist, in order (members)")
 async def registrations(
-    f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, page: Page
+    who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str, page: Page
 ) -> list[RegistrationOut]:
     return [RegistrationOut.model_validate(r) for r in await h.registrations(f, council_id, meeting_id, who, page)]
 
 
 @router.post(One + "/check-ins", **allow("any"), summary="Record that a member attends (the secretary)")
-async def check_in(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, body: c.CheckIn) -> MeetingOut:
+async def check_in(who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str, body: c.CheckIn) -> MeetingOut:
     return out(await h.check_in(f, council_id, meeting_id, body.person, who))
 
 
 @router.put(One + "/minutes", **allow("any"), summary="Draft the minutes (the secretary; members read them)")
 async def draft_minutes(
-    f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, body: c.DraftMinutes
+    who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str, body: c.DraftMinutes
 ) -> MeetingOut:
     return out(await h.draft_minutes(f, council_id, meeting_id, body.text, who))
 
@@ -129,7 +129,7 @@ async def draft_minutes(
     **allow("any"),
     summary="Close a meeting with minutes, decisions and action items (MeetingHeld); 422 without minutes",
 )
-async def close(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str, body: c.CloseMeeting) -> MeetingOut:
+async def close(who: CurrentPrincipal, f: Ctx, council_id: str, meeting_id: str, body: c.CloseMeeting) -> MeetingOut:
     return out(await h.close(f, council_id, meeting_id, body, who))
 
 
@@ -139,7 +139,7 @@ async def close(f: Ctx, who: CurrentPrincipal, council_id: str, meeting_id: str,
     response_class=Response,
     summary="iCalendar feed of a council's meetings",
 )
-async def council_calendar(f: Ctx, who: CurrentPrincipal, council_id: str) -> Response:
+async def council_calendar(who: CurrentPrincipal, f: Ctx, council_id: str) -> Response:
     council, meetings = await h.council_feed(f, council_id)
     name = f"{council['name']} ({council['city']})"
     return Response(ical.calendar(name, meetings, {council["_id"]: council["name"]}), media_type=ICS)
@@ -151,7 +151,7 @@ async def council_calendar(f: Ctx, who: CurrentPrincipal, council_id: str) -> Re
     response_class=Response,
     summary="iCalendar feed of my councils' meetings and those I registered for",
 )
-async def my_calendar(f: Ctx, who: CurrentPrincipal) -> Response:
+async def my_calendar(who: CurrentPrincipal, f: Ctx) -> Response:
     meetings = await h.my_feed(f, who)
     ids = sorted({m["council_id"] for m in meetings})
     names = {d["_id"]: d["name"] for d in await f.store.find(st.COUNCILS, {"_id": {"$in": ids}})} if ids else {}

@@ -76,9 +76,9 @@ class PartnerOut(BaseModel):
     summary="Partner regions' resources (read-only; book at the owning region's API)",
 )
 async def network_resources(
+    who: CurrentPrincipal,
     f: Ctx,
     net: Net,
-    who: CurrentPrincipal,
     page: Page,
     region: Region = None,
     kind: c.ResourceKind | None = None,
@@ -128,6 +128,6 @@ async def network_resources(
     response_model=list[PartnerOut],
     summary="Partner regions: when each was last heard from, stale or not",
 )
-async def network_partners(f: Ctx, net: Net, who: CurrentPrincipal, page: Page) -> list[PartnerOut]:
+async def network_partners(who: CurrentPrincipal, f: Ctx, net: Net, page: Page) -> list[PartnerOut]:
     rows = await net.partners(f.clock())
     return [PartnerOut(**p) for p in page.of(rows, key=lambda p: (p["region"],))]

@@ -137,14 +137,14 @@ def _ctx(request: Request) -> h.Facilities:
     responses=CONFLICTS,
     summary="Book a recurring slot (RRULE subset; on_conflict fail or skip)",
 )
-async def book_series(request: Request, who: CurrentPrincipal, body: sc.BookSeries, response: Response) -> SeriesOut:
+async def book_series(who: CurrentPrincipal, request: Request, body: sc.BookSeries, response: Response) -> SeriesOut:
     s = await sh.book_series(_ctx(request), body, who)
     response.headers["Location"] = f"/api/v1/facilities/series/{s.id}"
     return series_out(s)
 
 
 @router.get("/series/mine", **allow("any"), response_model=list[MySeriesOut], summary="My series, newest first")
-async def list_my_series(request: Request, who: CurrentPrincipal, page: Page) -> list[MySeriesOut]:
+async def list_my_series(who: CurrentPrincipal, request: Request, page: Page) -> list[MySeriesOut]:
     f = _ctx(request)
     found = await sh.my_series(f, who, page)
     names = {r: (await h.get_resource(f, r)).name for r in {s.resource_id for s in found}}
@@ -153,7 +153,7 @@ async def list_my_series(request: Request, who: CurrentPrincipal, page: Page) ->
 
 
 @router.get("/series/{series_id}", **allow("any"), response_model=SeriesOut, summary="One of my series")
-async def get_series(request: Request, who: CurrentPrincipal, series_id: str) -> SeriesOut:
+async def get_series(who: CurrentPrincipal, request: Request, series_id: str) -> SeriesOut:
     return series_out(await sh.get_series(_ctx(request), series_id, who))
 
 
@@ -163,7 +163,7 @@ async def get_series(request: Request, who: CurrentPrincipal, series_id: str) ->
     response_model=SeriesOut,
     summary="Cancel one occurrence, this and following, or all (holder or the resource's managers)",
 )
-async def cancel_series(request: Request, who: CurrentPrincipal, series_id: str, body: sc.SeriesTarget) -> SeriesOut:
+async def cancel_series(who: CurrentPrincipal, request: Request, series_id: str, body: sc.SeriesTarget) -> SeriesOut:
     return series_out(await sh.cancel_series(_ctx(request), series_id, body, who))
 
 
@@ -174,6 +174,6 @@ async def cancel_series(request: Request, who: CurrentPrincipal, series_id: str,
     responses=CONFLICTS,
     summary="Move one occurrence, this and following, or all to another time of their day (holder)",
 )
-async def move_series(request: Request, who: CurrentPrincipal, series_id: str, body: sc.MoveSeries) -> SeriesOut:
+async def move_series(who: CurrentPrincipal, request: Request, series_id: str, body: sc.MoveSeries) -> SeriesOut:
     s, not_moved = await sh.move_series(_ctx(request), series_id, body, who)
     return series_out(s, not_moved)

@@ -35,14 +35,14 @@ async def ip_templates(who: CurrentPrincipal) -> dict[str, str]:
     status_code=201,
     summary="Post a challenge",
 )
-async def post_challenge(m: Ctx, who: CurrentPrincipal, body: c.PostChallenge) -> ChallengeOut:
+async def post_challenge(who: CurrentPrincipal, m: Ctx, body: c.PostChallenge) -> ChallengeOut:
     return ChallengeOut.model_validate(await h.post_challenge(m, body, who))
 
 
 @router.get("/challenges", **allow("any"), summary="Open challenges, and my SME's drafts")
 async def list_challenges(
-    m: Ctx,
     who: CurrentPrincipal,
+    m: Ctx,
     programme: Programme | None = None,
     term: Term = None,
     status: Literal["draft", "open"] | None = None,
@@ -54,7 +54,7 @@ async def list_challenges(
 
 
 @router.get("/challenges/{challenge_id}", **allow("any"), summary="One challenge")
-async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str, response: Response) -> ChallengeOut:
+async def get_challenge(who: CurrentPrincipal, m: Ctx, challenge_id: str, response: Response) -> ChallengeOut:
     doc = await h.get_challenge(m, challenge_id, who)
     response.headers["ETag"] = etags.tag(doc)
     return ChallengeOut.model_validate(h.public(doc))
@@ -67,8 +67,8 @@ async def get_challenge(m: Ctx, who: CurrentPrincipal, challenge_id: str, respon
     summary="Complete a suggested draft and post it",
 )
 async def publish(
-    m: Ctx,
     who: CurrentPrincipal,
+    m: Ctx,
     challenge_id: str,
     body: c.PostChallenge,
     response: Response,
@@ -85,7 +85,7 @@ async def publish(
     summary="The host's ranking of applicants",
 )
 async def rank(
-    m: Ctx, who: CurrentPrincipal, challenge_id: str, body: c.Ranking, response: Response, if_match: IfMatch = None
+    who: CurrentPrincipal, m: Ctx, challenge_id: str, body: c.Ranking, response: Response, if_match: IfMatch = None
 ) -> ChallengeOut:
     doc, response.headers["ETag"] = await h.rank_applicants(m, challenge_id, body.ranking, who, if_match)
     return ChallengeOut.model_validate(doc)
@@ -97,7 +97,7 @@ async def rank(
     summary="The candidates who rank a challenge, and the host's ranking of them (host side)",
 )
 async def applicants(
-    m: Ctx, who: CurrentPrincipal, challenge_id: str, response: Response, page: Page200
+    who: CurrentPrincipal, m: Ctx, challenge_id: str, response: Response, page: Page200
 ) -> ApplicantsOut:
     found, response.headers["ETag"] = await h.list_applicants(m, challenge_id, who, page)
     return ApplicantsOut.model_validate(found)

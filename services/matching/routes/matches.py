@@ -28,8 +28,8 @@ async def named(m: h.Matching, doc: Doc) -> MatchOut:
     summary="Proposals and engagements I am part of",
 )
 async def list_matches(
-    m: Ctx,
     who: CurrentPrincipal,
+    m: Ctx,
     status: MatchStatus | None = None,
     *,
     page: Page,
@@ -43,7 +43,7 @@ async def list_matches(
     **allow("student", "academic", "sme_member", "region_admin", "analyst"),
     summary="One proposal or engagement",
 )
-async def get_match(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
+async def get_match(who: CurrentPrincipal, m: Ctx, match_id: str) -> MatchOut:
     return await named(m, h.public(await h.get_match(m, match_id, who)))
 
 
@@ -52,7 +52,7 @@ async def get_match(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
     **allow("student", "academic", "sme_member"),
     summary="Accept a proposal (my side)",
 )
-async def accept(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
+async def accept(who: CurrentPrincipal, m: Ctx, match_id: str) -> MatchOut:
     return await named(m, await h.accept(m, match_id, who))
 
 
@@ -61,7 +61,7 @@ async def accept(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
     **allow("student", "academic", "sme_member"),
     summary="Decline a proposal (my side)",
 )
-async def decline(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Decline) -> MatchOut:
+async def decline(who: CurrentPrincipal, m: Ctx, match_id: str, body: c.Decline) -> MatchOut:
     return await named(m, await h.decline(m, match_id, body, who))
 
 
@@ -71,7 +71,7 @@ async def decline(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Decline)
     status_code=201,
     summary="Plan a milestone (host)",
 )
-async def add_milestone(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Milestone) -> MatchOut:
+async def add_milestone(who: CurrentPrincipal, m: Ctx, match_id: str, body: c.Milestone) -> MatchOut:
     return await named(m, await h.add_milestone(m, match_id, body, who))
 
 
@@ -81,7 +81,7 @@ async def add_milestone(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Mi
     summary="Mark a milestone done",
 )
 async def milestone_done(
-    m: Ctx, who: CurrentPrincipal, match_id: str, n: Annotated[int, Path(ge=1, le=50)]
+    who: CurrentPrincipal, m: Ctx, match_id: str, n: Annotated[int, Path(ge=1, le=50)]
 ) -> MatchOut:
     return await named(m, await h.milestone_done(m, match_id, n, who))
 
@@ -91,7 +91,7 @@ async def milestone_done(
     **allow("academic", "sme_member"),
     summary="Complete the engagement (host)",
 )
-async def complete(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
+async def complete(who: CurrentPrincipal, m: Ctx, match_id: str) -> MatchOut:
     return await named(m, await h.complete(m, match_id, who))
 
 
@@ -101,5 +101,5 @@ async def complete(m: Ctx, who: CurrentPrincipal, match_id: str) -> MatchOut:
     status_code=201,
     summary="Rate (once per side)",
 )
-async def rate(m: Ctx, who: CurrentPrincipal, match_id: str, body: c.Rating) -> MatchOut:
+async def rate(who: CurrentPrincipal, m: Ctx, match_id: str, body: c.Rating) -> MatchOut:
     return await named(m, await h.rate(m, match_id, body, who))

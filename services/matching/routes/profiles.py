@@ -22,12 +22,12 @@ router = RuledRouter(responses=PROBLEMS)
     **allow("student", "academic"),
     summary="Create or update my candidate profile",
 )
-async def put_profile(m: Ctx, who: CurrentPrincipal, body: c.Profile) -> ProfileOut:
+async def put_profile(who: CurrentPrincipal, m: Ctx, body: c.Profile) -> ProfileOut:
     return ProfileOut.model_validate(await h.put_profile(m, body, who))
 
 
 @router.get("/candidates/me", **allow("student", "academic"), summary="My candidate profile")
-async def my_profile(m: Ctx, who: CurrentPrincipal) -> ProfileOut:
+async def my_profile(who: CurrentPrincipal, m: Ctx) -> ProfileOut:
     return ProfileOut.model_validate(h.public(await h.get_profile(m, who.id, who)))
 
 
@@ -36,7 +36,7 @@ async def my_profile(m: Ctx, who: CurrentPrincipal) -> ProfileOut:
     **allow("student", "academic", "region_admin"),
     summary="A candidate profile (coordinator)",
 )
-async def get_profile(m: Ctx, who: CurrentPrincipal, candidate_id: str) -> ProfileOut:
+async def get_profile(who: CurrentPrincipal, m: Ctx, candidate_id: str) -> ProfileOut:
     return ProfileOut.model_validate(h.public(await h.get_profile(m, candidate_id, who)))
 
 
@@ -45,7 +45,7 @@ async def get_profile(m: Ctx, who: CurrentPrincipal, candidate_id: str) -> Profi
     **allow("student", "academic"),
     summary="My ranking of challenges",
 )
-async def preferences(m: Ctx, who: CurrentPrincipal, body: c.Ranking) -> ProfileOut:
+async def preferences(who: CurrentPrincipal, m: Ctx, body: c.Ranking) -> ProfileOut:
     return ProfileOut.model_validate(await h.set_preferences(m, body.ranking, who))
 
 
@@ -55,8 +55,8 @@ async def preferences(m: Ctx, who: CurrentPrincipal, body: c.Ranking) -> Profile
     summary="Academics who offer supervision here (to name as a challenge's supervisor)",
 )
 async def supervisors(
-    m: Ctx,
     who: CurrentPrincipal,
+    m: Ctx,
     page: Page200,
     skill: Annotated[str | None, Query(min_length=1, max_length=60, description="only those who list it")] = None,
 ) -> list[SupervisorOut]:

@@ -18,12 +18,12 @@ router = RuledRouter(responses=PROBLEMS)
     status_code=201,
     summary="Run an allocation round (coordinator)",
 )
-async def run_round(m: Ctx, who: CurrentPrincipal, body: c.RunRound) -> RoundSummary:
+async def run_round(who: CurrentPrincipal, m: Ctx, body: c.RunRound) -> RoundSummary:
     return RoundSummary.model_validate(await h.named_round(m, await h.run_round(m, body, who)))
 
 
 @router.get("/rounds", **allow("region_admin", "analyst"), summary="Allocation rounds, newest first")
-async def list_rounds(m: Ctx, who: CurrentPrincipal, page: Page50) -> list[RoundSummary]:
+async def list_rounds(who: CurrentPrincipal, m: Ctx, page: Page50) -> list[RoundSummary]:
     found = await h.named_rounds(m, await h.list_rounds(m, who, page))
     return [RoundSummary.model_validate(d) for d in found]
 
@@ -33,7 +33,7 @@ async def list_rounds(m: Ctx, who: CurrentPrincipal, page: Page50) -> list[Round
     **allow("student", "academic", "region_admin", "analyst"),
     summary="A round's report (coordinator, analyst) or my explanation in it",
 )
-async def get_round(m: Ctx, who: CurrentPrincipal, round_id: str) -> RoundOut | RoundExplanation:
+async def get_round(who: CurrentPrincipal, m: Ctx, round_id: str) -> RoundOut | RoundExplanation:
     # the whole round for its readers, else the caller's explanation; each candidate with their display name
     seen = await h.named_round(m, await h.get_round(m, round_id, who))
     return RoundExplanation.model_validate(seen) if "explanation" in seen else RoundOut.model_validate(seen)

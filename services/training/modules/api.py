@@ -47,19 +47,19 @@ def out(doc: JSON) -> JSON:
 
 
 @router.post("/modules", **allow(*STAFF), status_code=201, summary="Create a training module of this region")
-async def create_module(d: Desk, who: CurrentPrincipal, body: c.CreateModule) -> JSON:
+async def create_module(who: CurrentPrincipal, d: Desk, body: c.CreateModule) -> JSON:
     return out(await h.create_module(d, body, who))
 
 
 @router.get("/modules", **allow("any"), summary="The region's modules, by first session (catalogue)")
 async def list_modules(
-    d: Desk, who: CurrentPrincipal, page: Page, practice: Practice = None, language: Language = None
+    who: CurrentPrincipal, d: Desk, page: Page, practice: Practice = None, language: Language = None
 ) -> list[JSON]:
     return [out(h.view(who, m)) for m in await h.list_modules(d, page, practice, language)]
 
 
 @router.get("/modules/{module_id}", **allow("any"), summary="One module: sessions, places taken, waitlist length")
-async def get_module(d: Desk, who: CurrentPrincipal, module_id: ModuleId) -> JSON:
+async def get_module(who: CurrentPrincipal, d: Desk, module_id: ModuleId) -> JSON:
     return out(h.view(who, await h.get_module(d, module_id)))
 
 
@@ -68,7 +68,7 @@ async def get_module(d: Desk, who: CurrentPrincipal, module_id: ModuleId) -> JSO
     **allow(*STAFF),
     summary="Change a module; more capacity promotes from the waitlist (EnrolmentConfirmed)",
 )
-async def update_module(d: Desk, who: CurrentPrincipal, module_id: ModuleId, body: c.UpdateModule) -> JSON:
+async def update_module(who: CurrentPrincipal, d: Desk, module_id: ModuleId, body: c.UpdateModule) -> JSON:
     return out(await h.update_module(d, module_id, body, who))
 
 
@@ -79,14 +79,14 @@ async def update_module(d: Desk, who: CurrentPrincipal, module_id: ModuleId, bod
     summary="Enrol: a place (EnrolmentConfirmed), or the waitlist when the module is full; optionally the "
     "name the roster shows",
 )
-async def enrol(d: Desk, who: CurrentPrincipal, module_id: ModuleId, body: c.Enrol = NO_NAME) -> JSON:
+async def enrol(who: CurrentPrincipal, d: Desk, module_id: ModuleId, body: c.Enrol = NO_NAME) -> JSON:
     return await h.enrol(d, module_id, who, body.display_name)
 
 
 @router.get(
     "/modules/{module_id}/enrolments", **allow(*STAFF), summary="A module's enrolments in order (its coordinators)"
 )
-async def roster(d: Desk, who: CurrentPrincipal, module_id: ModuleId, page: Page) -> list[JSON]:
+async def roster(who: CurrentPrincipal, d: Desk, module_id: ModuleId, page: Page) -> list[JSON]:
     return await h.roster(d, module_id, who, page)
 
 
@@ -96,18 +96,18 @@ async def roster(d: Desk, who: CurrentPrincipal, module_id: ModuleId, page: Page
     summary="Record who attended session n (the others are absent)",
 )
 async def attendance(
-    d: Desk, who: CurrentPrincipal, module_id: ModuleId, n: Annotated[int, Path(ge=1, le=40)], body: c.Attendance
+    who: CurrentPrincipal, d: Desk, module_id: ModuleId, n: Annotated[int, Path(ge=1, le=40)], body: c.Attendance
 ) -> JSON:
     return await h.record_attendance(d, module_id, n, body, who)
 
 
 @router.get("/enrolments/mine", **allow("any"), summary="My enrolments, newest first")
-async def my_enrolments(d: Desk, who: CurrentPrincipal, page: Page) -> list[JSON]:
+async def my_enrolments(who: CurrentPrincipal, d: Desk, page: Page) -> list[JSON]:
     return await h.my_enrolments(d, who, page)
 
 
 @router.get("/enrolments/{enrolment_id}", **allow("any"), summary="One enrolment (its participant, coordinators)")
-async def get_enrolment(d: Desk, who: CurrentPrincipal, enrolment_id: EnrolmentId) -> JSON:
+async def get_enrolment(who: CurrentPrincipal, d: Desk, enrolment_id: EnrolmentId) -> JSON:
     return await h.get_enrolment(d, enrolment_id, who)
 
 
@@ -116,7 +116,7 @@ async def get_enrolment(d: Desk, who: CurrentPrincipal, enrolment_id: EnrolmentI
     **allow("any"),
     summary="Cancel an enrolment (its participant, coordinators); the waitlist's head is promoted",
 )
-async def cancel_enrolment(d: Desk, who: CurrentPrincipal, enrolment_id: EnrolmentId) -> JSON:
+async def cancel_enrolment(who: CurrentPrincipal, d: Desk, enrolment_id: EnrolmentId) -> JSON:
     return await h.cancel_enrolment(d, enrolment_id, who)
 
 
@@ -125,12 +125,12 @@ async def cancel_enrolment(d: Desk, who: CurrentPrincipal, enrolment_id: Enrolme
     **allow(*STAFF),
     summary="Complete an enrolment and issue its Open Badges 3.0 credential (ModuleCompleted)",
 )
-async def complete(d: Desk, who: CurrentPrincipal, enrolment_id: EnrolmentId) -> JSON:
+async def complete(who: CurrentPrincipal, d: Desk, enrolment_id: EnrolmentId) -> JSON:
     return await h.complete(d, enrolment_id, who)
 
 
 @router.get("/credentials/mine", **allow("any"), summary="My credentials, newest first")
-async def my_credentials(d: Desk, who: CurrentPrincipal, page: Page) -> list[JSON]:
+async def my_credentials(who: CurrentPrincipal, d: Desk, page: Page) -> list[JSON]:
     return await h.my_credentials(d, who, page)
 
 
@@ -164,7 +164,7 @@ async def verify(d: Desk, body: c.Verify) -> JSON:
 
 
 @router.get("/credentials/{credential_id}", **allow("any"), summary="One credential (its holder, coordinators)")
-async def get_credential(d: Desk, who: CurrentPrincipal, credential_id: CredentialId) -> JSON:
+async def get_credential(who: CurrentPrincipal, d: Desk, credential_id: CredentialId) -> JSON:
     return await h.get_credential(d, credential_id, who)
 
 
@@ -173,5 +173,5 @@ async def get_credential(d: Desk, who: CurrentPrincipal, credential_id: Credenti
     **allow(*STAFF),
     summary="Revoke a credential: its bit is set in the region's status list",
 )
-async def revoke(d: Desk, who: CurrentPrincipal, credential_id: CredentialId, body: c.Revoke) -> JSON:
+async def revoke(who: CurrentPrincipal, d: Desk, credential_id: CredentialId, body: c.Revoke) -> JSON:
     return await h.revoke(d, credential_id, body.reason, who)

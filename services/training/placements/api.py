@@ -45,17 +45,17 @@ Desk = Annotated[h.PlacementDesk, Depends(desk)]
 
 
 @router.post("/applicants", **allow("any"), status_code=201, summary="Apply for a mobility placement")
-async def apply(d: Desk, who: CurrentPrincipal, body: c.ApplyForPlacement) -> JSON:
+async def apply(who: CurrentPrincipal, d: Desk, body: c.ApplyForPlacement) -> JSON:
     return public(await h.apply(d, body, who))
 
 
 @router.get("/applicants", **allow(*STAFF), summary="The applicants of my region (its intermediary)")
-async def list_applicants(d: Desk, who: CurrentPrincipal, page: Page, status: Screening | None = None) -> list[JSON]:
+async def list_applicants(who: CurrentPrincipal, d: Desk, page: Page, status: Screening | None = None) -> list[JSON]:
     return [public(x) for x in await h.list_applicants(d, who, page, status)]
 
 
 @router.get("/applicants/mine", **allow("any"), summary="My application")
-async def my_application(d: Desk, who: CurrentPrincipal) -> JSON:
+async def my_application(who: CurrentPrincipal, d: Desk) -> JSON:
     return public(await h.my_application(d, who))
 
 
@@ -64,25 +64,25 @@ async def my_application(d: Desk, who: CurrentPrincipal) -> JSON:
     **allow("any"),
     summary="One applicant (the applicant, intermediaries, hosts of its placements)",
 )
-async def get_applicant(d: Desk, who: CurrentPrincipal, applicant_id: ApplicantId) -> JSON:
+async def get_applicant(who: CurrentPrincipal, d: Desk, applicant_id: ApplicantId) -> JSON:
     return public(await h.get_applicant(d, applicant_id, who))
 
 
 @router.post(
     "/applicants/{applicant_id}/screening", **allow(*STAFF), summary="Screen an applicant (its region's intermediary)"
 )
-async def screen_applicant(d: Desk, who: CurrentPrincipal, applicant_id: ApplicantId, body: c.Screen) -> JSON:
+async def screen_applicant(who: CurrentPrincipal, d: Desk, applicant_id: ApplicantId, body: c.Screen) -> JSON:
     return public(await h.screen_applicant(d, applicant_id, body, who))
 
 
 @router.post("/hosts", **allow(*HOST_MEMBERS), status_code=201, summary="Offer my organisation as a host")
-async def register_host(d: Desk, who: CurrentPrincipal, body: c.RegisterHost) -> JSON:
+async def register_host(who: CurrentPrincipal, d: Desk, body: c.RegisterHost) -> JSON:
     return public(await h.register_host(d, body, who))
 
 
 @router.get("/hosts", **allow("any"), summary="Hosts: accepted ones of every region (the catalogue)")
 async def list_hosts(
-    d: Desk, who: CurrentPrincipal, page: Page, status: Screening = "accepted", region: Region = None
+    who: CurrentPrincipal, d: Desk, page: Page, status: Screening = "accepted", region: Region = None
 ) -> list[JSON]:
     return [public(x) for x in await h.list_hosts(d, who, page, status, region)]
 
@@ -90,12 +90,12 @@ async def list_hosts(
 @router.get(
     "/hosts/{host_id}", **allow("any"), summary="One host (accepted: anyone; else its organisation, intermediary)"
 )
-async def get_host(d: Desk, who: CurrentPrincipal, host_id: HostId) -> JSON:
+async def get_host(who: CurrentPrincipal, d: Desk, host_id: HostId) -> JSON:
     return public(await h.get_host(d, host_id, who))
 
 
 @router.post("/hosts/{host_id}/screening", **allow(*STAFF), summary="Screen a host (its region's intermediary)")
-async def screen_host(d: Desk, who: CurrentPrincipal, host_id: HostId, body: c.Screen) -> JSON:
+async def screen_host(who: CurrentPrincipal, d: Desk, host_id: HostId, body: c.Screen) -> JSON:
     return public(await h.screen_host(d, host_id, body, who))
 
 
@@ -104,7 +104,7 @@ async def screen_host(d: Desk, who: CurrentPrincipal, host_id: HostId, body: c.S
     **allow(*STAFF),
     summary="Suggested placements for my region's applicants (the allocation engine; nothing is written)",
 )
-async def suggest(d: Desk, who: CurrentPrincipal, body: c.Suggest) -> JSON:
+async def suggest(who: CurrentPrincipal, d: Desk, body: c.Suggest) -> JSON:
     return await h.suggest(d, body, who)
 
 
@@ -114,12 +114,12 @@ async def suggest(d: Desk, who: CurrentPrincipal, body: c.Suggest) -> JSON:
     status_code=201,
     summary="Propose a placement with its draft agreement (PlacementProposed)",
 )
-async def propose(d: Desk, who: CurrentPrincipal, body: c.Propose) -> JSON:
+async def propose(who: CurrentPrincipal, d: Desk, body: c.Propose) -> JSON:
     return public(await h.propose(d, body, who))
 
 
 @router.get("/placements", **allow("any"), summary="Placements I am a party to, newest first")
-async def list_placements(d: Desk, who: CurrentPrincipal, page: Page) -> list[JSON]:
+async def list_placements(who: CurrentPrincipal, d: Desk, page: Page) -> list[JSON]:
     return [public(x) for x in await h.list_placements(d, who, page)]
 
 
@@ -128,12 +128,12 @@ async def list_placements(d: Desk, who: CurrentPrincipal, page: Page) -> list[JS
     **allow(*STAFF, "analyst"),
     summary="How many placements crossed a border (counts and share)",
 )
-async def cross_border(d: Desk, who: CurrentPrincipal) -> JSON:
+async def cross_border(who: CurrentPrincipal, d: Desk) -> JSON:
     return await h.cross_border(d)
 
 
 @router.get("/placements/{placement_id}", **allow("any"), summary="One placement (its four parties)")
-async def get_placement(d: Desk, who: CurrentPrincipal, placement_id: PlacementId) -> JSON:
+async def get_placement(who: CurrentPrincipal, d: Desk, placement_id: PlacementId) -> JSON:
     return public(await h.get_placement(d, placement_id, who))
 
 
@@ -142,7 +142,7 @@ async def get_placement(d: Desk, who: CurrentPrincipal, placement_id: PlacementI
     **allow(*STAFF),
     summary="Revise the agreement (its intermediaries); every acceptance lapses",
 )
-async def revise(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body: c.Revise) -> JSON:
+async def revise(who: CurrentPrincipal, d: Desk, placement_id: PlacementId, body: c.Revise) -> JSON:
     return public(await h.revise(d, placement_id, body, who))
 
 
@@ -151,14 +151,14 @@ async def revise(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body
     **allow("any"),
     summary="Accept the agreement as one of its parties; the fourth makes it agreed (PlacementAgreed)",
 )
-async def accept(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body: c.AcceptAgreement) -> JSON:
+async def accept(who: CurrentPrincipal, d: Desk, placement_id: PlacementId, body: c.AcceptAgreement) -> JSON:
     return public(await h.accept(d, placement_id, body, who))
 
 
 @router.post(
     "/placements/{placement_id}/reports", **allow("any"), summary="Report on an active placement (applicant, host)"
 )
-async def report(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body: c.Report) -> JSON:
+async def report(who: CurrentPrincipal, d: Desk, placement_id: PlacementId, body: c.Report) -> JSON:
     return public(await h.report(d, placement_id, body, who))
 
 
@@ -167,7 +167,7 @@ async def report(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body
     **allow(*STAFF),
     summary="Complete a placement after its last day, with both final reports (PlacementCompleted)",
 )
-async def complete(d: Desk, who: CurrentPrincipal, placement_id: PlacementId) -> JSON:
+async def complete(who: CurrentPrincipal, d: Desk, placement_id: PlacementId) -> JSON:
     return public(await h.complete(d, placement_id, who))
 
 
@@ -176,5 +176,5 @@ async def complete(d: Desk, who: CurrentPrincipal, placement_id: PlacementId) ->
     **allow(*STAFF),
     summary="End a placement early with a reason (PlacementCompleted, outcome ended_early)",
 )
-async def end(d: Desk, who: CurrentPrincipal, placement_id: PlacementId, body: c.End) -> JSON:
+async def end(who: CurrentPrincipal, d: Desk, placement_id: PlacementId, body: c.End) -> JSON:
     return public(await h.end(d, placement_id, body.reason, who))

@@ -55,19 +55,19 @@ async def get_instrument(kind: str, version: str, response: Response, lang: Lang
     status_code=201,
     summary="Assess an SME's management practices (your organisation's SME): PracticesAssessed",
 )
-async def assess(t: Ctx, who: CurrentPrincipal, body: c.AssessPractices) -> PracticeAssessmentOut:
+async def assess(who: CurrentPrincipal, t: Ctx, body: c.AssessPractices) -> PracticeAssessmentOut:
     return out(await h.assess(t, body, who))
 
 
 @router.get("/assessments", **allow(SME), summary="Your organisation's assessments, newest first")
 async def list_assessments(
-    t: Ctx, who: CurrentPrincipal, page: Page, sme_id: str | None = SmeFilter
+    who: CurrentPrincipal, t: Ctx, page: Page, sme_id: str | None = SmeFilter
 ) -> list[PracticeAssessmentOut]:
     return [out(d) for d in await h.list_assessments(t, who, page, sme_id)]
 
 
 @router.get("/assessments/{assessment_id}", **allow(SME), summary="One assessment of your organisation")
-async def get_assessment(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> PracticeAssessmentOut:
+async def get_assessment(who: CurrentPrincipal, t: Ctx, assessment_id: str) -> PracticeAssessmentOut:
     return out(await h.visible(t, assessment_id, who))
 
 
@@ -76,7 +76,7 @@ async def get_assessment(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> P
     **allow(SME),
     summary="Where the assessment stands among peers: the peer group used, its size, what disclosure allows",
 )
-async def benchmark(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> dict[str, Any]:
+async def benchmark(who: CurrentPrincipal, t: Ctx, assessment_id: str) -> dict[str, Any]:
     return await b.of_assessment(t, assessment_id, who)
 
 
@@ -85,7 +85,7 @@ async def benchmark(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> dict[s
     **allow(SME),
     summary="A re-assessment against its baseline: deltas per practice, the plan's goals met or not",
 )
-async def comparison(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> dict[str, Any]:
+async def comparison(who: CurrentPrincipal, t: Ctx, assessment_id: str) -> dict[str, Any]:
     return await h.compare(t, assessment_id, who)
 
 
@@ -96,5 +96,5 @@ async def comparison(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> dict[
     summary="The comparison as an SVG chart (axes, units, legend)",
     responses=problem_responses(404, 409),
 )
-async def comparison_svg(t: Ctx, who: CurrentPrincipal, assessment_id: str) -> Response:
+async def comparison_svg(who: CurrentPrincipal, t: Ctx, assessment_id: str) -> Response:
     return Response(charts.comparison_svg(await h.compare(t, assessment_id, who)), media_type="image/svg+xml")

@@ -23,8 +23,8 @@ Level = Literal["division_region_size", "section_region_size", "section_country_
     summary="One peer group's statistics, as far as disclosure control allows (n, means, quartiles)",
 )
 async def group_statistics(
-    t: Ctx,
     who: CurrentPrincipal,
+    t: Ctx,
     instrument: InstrumentId,
     level: Level,
     nace_division: str | None = Query(None, pattern=r"^[A-U][0-9]{2}$"),
@@ -46,5 +46,5 @@ async def group_statistics(
 
 
 @router.get("/summary", **allow(*COORDINATORS), summary="This region's counts: SMEs, assessments, plans")
-async def region_summary(t: Ctx, who: CurrentPrincipal) -> dict[str, Any]:
+async def region_summary(who: CurrentPrincipal, t: Ctx) -> dict[str, Any]:
     return await h.region_summary(t)

@@ -31,19 +31,19 @@ def out(doc: Doc, response: Response | None = None) -> GrowthPlanOut:
     status_code=201,
     summary="Generate the growth action plan of a baseline assessment: ActionPlanCreated",
 )
-async def create_plan(t: Ctx, who: CurrentPrincipal, body: c.CreateGrowthPlan, response: Response) -> GrowthPlanOut:
+async def create_plan(who: CurrentPrincipal, t: Ctx, body: c.CreateGrowthPlan, response: Response) -> GrowthPlanOut:
     return out(await h.create(t, body, who), response)
 
 
 @router.get("/plans", **allow(SME), summary="Your organisation's plans, newest first")
 async def list_plans(
-    t: Ctx, who: CurrentPrincipal, page: Page, sme_id: str | None = Query(None, max_length=80)
+    who: CurrentPrincipal, t: Ctx, page: Page, sme_id: str | None = Query(None, max_length=80)
 ) -> list[GrowthPlanOut]:
     return [out(d) for d in await h.list_plans(t, who, page, sme_id)]
 
 
 @router.get("/plans/{plan_id}", **allow(SME), summary="One plan (with its ETag)")
-async def get_plan(t: Ctx, who: CurrentPrincipal, plan_id: str, response: Response) -> GrowthPlanOut:
+async def get_plan(who: CurrentPrincipal, t: Ctx, plan_id: str, response: Response) -> GrowthPlanOut:
     return out(await h.get(t, plan_id, who), response)
 
 
@@ -54,6 +54,6 @@ async def get_plan(t: Ctx, who: CurrentPrincipal, plan_id: str, response: Respon
     summary="Edit the plan's focus areas and due date (If-Match): ActionPlanUpdated",
 )
 async def edit_plan(
-    t: Ctx, who: CurrentPrincipal, plan_id: str, body: c.EditGrowthPlan, response: Response, if_match: IfMatch = None
+    who: CurrentPrincipal, t: Ctx, plan_id: str, body: c.EditGrowthPlan, response: Response, if_match: IfMatch = None
 ) -> GrowthPlanOut:
     return out(await h.edit(t, plan_id, body, who, if_match), response)
