@@ -424,7 +424,7 @@ def allow(*roles: str) -> dict[str, Any]:
     if not roles or unknown:
         raise ValueError(f"a role rule needs known roles, got {sorted(unknown) or 'none'}")
 
-    if ANY in roles:  # the principal itself; a RuledRoute that takes CurrentPrincipal keeps only its own
+    if ANY in roles:  # the principal itself; a RuledRoute whose first dependency is the principal drops it
         return {"dependencies": [_PRINCIPAL_RULE], "openapi_extra": {"x-roles": list(roles)}}
 
     async def check(who: CurrentPrincipal) -> Principal:
