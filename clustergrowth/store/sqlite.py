@@ -6,16 +6,6 @@ loop never blocks on disk and SQLite sees a single writer. The compare-and-set o
 and write in one ``BEGIN IMMEDIATE`` transaction each (another process on the file waits). The JSON text
 is orjson's (``clustergrowth.jsontext``).
 
-Each row also keeps ``scalars``: the document's top-level scalar fields (strings up to ``SCALAR_CHARS``
-characters) as a small JSON object, written from the dictionary at hand. A top-level field's SQL value is
-``coalesce(json_extract(scalars, …), json_extract(doc, …))``: the same value as the document's (a field
-that is not in ``scalars`` — an array, a long string, a missing field, a row written before the column
-existed — is read from the document), so indexes on it and queries through it answer as before, but an
-update no longer parses the whole document once for each index, old row and new (a 29 KB dashboard with
-two indexes: 170 µs of JSON parsing a write, 16 µs on ``scalars``). A store made before the column is
-altered at first use and its indexes made anew on the new expressions. Every process writing a data folder
-must run this version: an older one would leave ``scalars`` behind the document it rewrites.
-
 Queries: the parts of a filter SQL can answer exactly (``_id``, and indexed fields, which hold scalars)
 become a WHERE clause; every row read is checked against the whole filter in Python. A ``page`` sorts
 and seeks in SQL (``json_extract`` of the sort fields, the same expressions as an index's) and reads
@@ -45,7 +35,6 @@ from clustergrowth.store.port import (
 )
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_INDEX_FIELDS = re.compile(r"ix_c_[A-Za-z0-9_]+\(([A-Za-z0-9_,]+)\)")  # an index's name: its fields in brackets
 
 
 def _table(collection: str) -> str:
@@ -55,35 +44,12 @@ def _table(collection: str) -> str:
 
 
 def _expr(field: str) -> str:
-    """The SQL value of a (checked) dotted field: the id column, or the JSON value; NULL when missing. A
-    top-level field is read from ``scalars`` when it is there, else from the document (same value)."""
+    """The SQL value of a (checked) dotted field: the id column, or the JSON value; NULL when missing."""
     if field == "_id":
         return "id"
     if not all(_NAME.fullmatch(p) for p in field.split(".")):
         raise ValueError(f"bad field {field!r}")
-    if "." in field:
-        return f"json_extract(doc, '$.{field}')"
-    return f"coalesce(json_extract(scalars, '$.{field}'), json_extract(doc, '$.{field}'))"
-
-
-def _doc_expr(field: str) -> str:
-    """A field's SQL value as it was before the scalars column (legacy indexes are made on it)."""
-    return "id" if field == "_id" else f"json_extract(doc, '$.{field}')"
-
-
-SCALAR_CHARS = 256  # longer strings are read from the document (an applied-events record is 22 KB)
-
-
-def _scalars(doc: Doc) -> str:
-    """The JSON of ``doc``'s top-level fields that hold a number, a boolean or a string of at most
-    ``SCALAR_CHARS`` characters (null too: it is the document's value)."""
-    return jsontext.dumps(
-        {
-            k: v
-            for k, v in doc.items()
-            if v is None or isinstance(v, int | float) or (isinstance(v, str) and len(v) <= SCALAR_CHARS)
-        }
-    )
+    return f"json_extract(doc, '$.{field}')"
 
 
 def _param(v: Any) -> Any:
@@ -111,35 +77,11 @@ class SqliteStore:
     def _ensure_table(self, collection: str) -> str:
         t = _table(collection)
         if t not in self._tables:
-            db = self._db()
-            db.execute(
-                f'CREATE TABLE IF NOT EXISTS "{t}" '
-                "(id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL, scalars TEXT)"
+            self._db().execute(
+                f'CREATE TABLE IF NOT EXISTS "{t}" (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)'
             )
-            if "scalars" not in {r[1] for r in db.execute(f'PRAGMA table_info("{t}")')}:
-                self._atomically(lambda db: self._add_scalars(t))
             self._tables.add(t)
         return t
-
-    def _add_scalars(self, t: str) -> None:
-        """A table made before ``scalars``: the column added (another process may have done it since the
-        check, under the same write lock), empty until a row is written again (read from the document till
-        then), and every index made on the old expressions made again on the new ones."""
-        db = self._db()
-        if "scalars" in {r[1] for r in db.execute(f'PRAGMA table_info("{t}")')}:
-            return
-        db.execute(f'ALTER TABLE "{t}" ADD COLUMN scalars TEXT')
-        made = db.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL", (t,)
-        ).fetchall()
-        for name, sql in made:
-            fields = _INDEX_FIELDS.fullmatch(name)
-            if fields is None:
-                continue  # a name of another scheme: left to its own ensure_index
-            fs = fields.group(1).split(",")
-            kind = "UNIQUE INDEX" if str(sql).upper().startswith("CREATE UNIQUE") else "INDEX"
-            db.execute(f'DROP INDEX "{name}"')
-            db.execute(f'CREATE {kind} "{name}" ON "{t}" ({", ".join(_expr(f) for f in fs)})')
 
     async def get(self, collection: str, id: str) -> Doc | None:
         def op() -> Doc | None:
@@ -157,8 +99,7 @@ class SqliteStore:
             t = self._ensure_table(collection)
             try:
                 self._db().execute(
-                    f'INSERT INTO "{t}" (id, version, doc, scalars) VALUES (?, 1, ?, ?)',
-                    (doc["_id"], jsontext.dumps(doc), _scalars(doc)),
+                    f'INSERT INTO "{t}" (id, version, doc) VALUES (?, 1, ?)', (doc["_id"], jsontext.dumps(doc))
                 )
             except sqlite3.IntegrityError as e:
                 raise DuplicateKey(str(e)) from e
@@ -173,8 +114,8 @@ class SqliteStore:
             t = self._ensure_table(collection)
             try:
                 cur = self._db().execute(
-                    f'UPDATE "{t}" SET doc=?, scalars=?, version=? WHERE id=? AND version=?',
-                    (jsontext.dumps(doc), _scalars(doc), expected_version + 1, doc["_id"], expected_version),
+                    f'UPDATE "{t}" SET doc=?, version=? WHERE id=? AND version=?',
+                    (jsontext.dumps(doc), expected_version + 1, doc["_id"], expected_version),
                 )
             except sqlite3.IntegrityError as e:
                 raise DuplicateKey(str(e)) from e
@@ -200,8 +141,7 @@ class SqliteStore:
                 outbox = (jsontext.loads(row[1]) if row[1] is not None else []) + events
                 new[OUTBOX], new[PENDING] = outbox, bool(outbox)
                 db.execute(
-                    f'UPDATE "{t}" SET doc=?, scalars=?, version=? WHERE id=?',
-                    (jsontext.dumps(new), _scalars(new), new["version"], doc["_id"]),
+                    f'UPDATE "{t}" SET doc=?, version=? WHERE id=?', (jsontext.dumps(new), new["version"], doc["_id"])
                 )
                 return True
 
@@ -227,11 +167,9 @@ class SqliteStore:
                 remaining = [e for e in stored if e["id"] not in event_ids]
                 if len(remaining) == len(stored) and bool(row[1]) == bool(remaining):
                     return  # nothing to take out, and the mark says so already
-                pending = jsontext.dumps(bool(remaining))
                 db.execute(
-                    f"UPDATE \"{t}\" SET doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?)),"
-                    f" scalars=json_set(scalars, '$.{PENDING}', json(?)) WHERE id=?",
-                    (jsontext.dumps(remaining), pending, pending, id),
+                    f"UPDATE \"{t}\" SET doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?)) WHERE id=?",
+                    (jsontext.dumps(remaining), jsontext.dumps(bool(remaining)), id),
                 )
 
             self._atomically(write)
@@ -389,10 +327,8 @@ class SqliteStore:
         row = self._db().execute("SELECT sql FROM sqlite_master WHERE type='index' AND name=?", (legacy,)).fetchone()
         if row is None:
             return
-        sql = str(row[0] or "").rstrip()
-        same = any(
-            sql.endswith(f"({', '.join(expr(f) for f in fields)})") for expr in (_expr, _doc_expr)
-        )  # made on the expressions of today, or of before the scalars column
+        sql = str(row[0] or "")
+        same = sql.rstrip().endswith(f"({', '.join(_expr(f) for f in fields)})")
         if same and (unique is None or sql.upper().startswith("CREATE UNIQUE") == unique):
             self._db().execute(f'DROP INDEX "{legacy}"')
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from clustergrowth.store.port import OUTBOX, PENDING, Doc, DuplicateKey, UnportableDocument
+from clustergrowth.store.port import Doc, DuplicateKey, UnportableDocument
 from clustergrowth.store.sqlite import SqliteStore, _expr, _param, _table
 
 
@@ -61,9 +61,9 @@ async def test_the_store_refuses_a_bad_collection_name_and_uses_the_prefixed_tab
     ("field", "sql"),
     [
         ("_id", "id"),
-        ("n", "coalesce(json_extract(scalars, '$.n'), json_extract(doc, '$.n'))"),
-        ("a.b_c.D9", "json_extract(doc, '$.a.b_c.D9')"),  # nested: only in the document
-        ("_x", "coalesce(json_extract(scalars, '$._x'), json_extract(doc, '$._x'))"),
+        ("n", "json_extract(doc, '$.n')"),
+        ("a.b_c.D9", "json_extract(doc, '$.a.b_c.D9')"),
+        ("_x", "json_extract(doc, '$._x')"),
     ],
 )
 def test_a_field_is_the_id_column_or_its_json_value(field: str, sql: str) -> None:
@@ -172,110 +172,6 @@ async def test_insert_refuses_an_unportable_document_and_stores_nothing(store: S
     assert [r[0] for r in rows(store, "c_things")] == ["ok"]
 
 
-# scalars: a row's top-level scalar fields beside the document --------------------------------------
-
-
-def scalars(store: SqliteStore, table: str) -> dict[str, Any]:
-    """Each row's ``scalars`` column as stored, read with a connection of our own (None: not written)."""
-    with sqlite3.connect(store.path) as c:
-        return {
-            i: (json.loads(v) if v is not None else None) for i, v in c.execute(f'SELECT id, scalars FROM "{table}"')
-        }
-
-
-MIXED: Doc = {
-    "_id": "a",
-    "s": "short",
-    "at_limit": "x" * 256,
-    "past_limit": "y" * 257,
-    "i": 3,
-    "f": 2.5,
-    "t": True,
-    "no": False,
-    "z": None,
-    "l": [1, 2],
-    "o": {"k": 1},
-}
-# written out by hand: every top-level number, boolean, null and string of at most 256 characters
-MIXED_SCALARS = {"_id": "a", "s": "short", "at_limit": "x" * 256, "i": 3, "f": 2.5, "t": True, "no": False, "z": None}
-
-
-async def test_insert_and_replace_write_the_top_level_scalars(store: SqliteStore) -> None:
-    await store.insert("things", MIXED)
-    assert scalars(store, "c_things") == {"a": {**MIXED_SCALARS, "version": 1}}
-    assert await store.replace("things", {**MIXED, "s": "changed", "l": "now short"}, 1) is True
-    assert scalars(store, "c_things") == {"a": {**MIXED_SCALARS, "s": "changed", "l": "now short", "version": 2}}
-    assert await store.replace("things", {"_id": "a", "i": 4}, 1) is False  # refused: nothing written
-    assert scalars(store, "c_things")["a"]["i"] == 3
-
-
-async def test_the_outbox_writes_keep_the_pending_mark_in_the_scalars(store: SqliteStore) -> None:
-    await store.insert("aggs", {"_id": "a", "n": 1})
-    ev = [{"id": "e1", "type": "t"}, {"id": "e2", "type": "t"}]
-    assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 2}, ev, 1) is True
-    assert scalars(store, "c_aggs") == {"a": {"_id": "a", "n": 2, PENDING: True, "version": 2}}  # not the outbox
-    await store.drop_outbox("aggs", "a", {"e1"})
-    assert scalars(store, "c_aggs")["a"][PENDING] is True  # e2 still waits
-    await store.drop_outbox("aggs", "a", {"e2"})
-    assert scalars(store, "c_aggs") == {"a": {"_id": "a", "n": 2, PENDING: False, "version": 2}}
-    assert await store.find("aggs", {PENDING: False}) == [
-        {"_id": "a", "n": 2, OUTBOX: [], PENDING: False, "version": 2}
-    ]
-
-
-async def test_a_field_not_in_the_scalars_is_read_from_the_document(store: SqliteStore) -> None:
-    """A long string, a list and a missing field answer through the document, indexed or not."""
-    await store.ensure_index("things", ["past_limit"])
-    await store.insert("things", MIXED)
-    await store.insert("things", {"_id": "b", "past_limit": "short"})
-    assert [d["_id"] for d in await store.find("things", {"past_limit": "y" * 257})] == ["a"]
-    assert [d["_id"] for d in await store.page("things", None, [("past_limit", -1)], None, 5)] == ["a", "b"]
-    assert [d["_id"] for d in await store.page("things", None, [("l", 1)], None, 5)] == ["b", "a"]  # missing first
-
-
-BEFORE = "CREATE TABLE c_slots (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)"
-
-
-async def test_a_table_made_before_the_scalars_column_gets_it_and_its_indexes_anew(tmp_path: Path) -> None:
-    path = tmp_path / "before.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute(BEFORE)
-        db.execute("CREATE UNIQUE INDEX \"ix_c_slots(k)\" ON c_slots (json_extract(doc, '$.k'))")
-        db.execute("CREATE INDEX \"ix_c_slots(j,_id)\" ON c_slots (json_extract(doc, '$.j'), id)")
-        for i, k in (("a", 1), ("b", 2)):
-            db.execute(
-                "INSERT INTO c_slots VALUES (?, 1, ?)", (i, json.dumps({"_id": i, "k": k, "j": "x", "version": 1}))
-            )
-    store = SqliteStore(path)
-    assert [d["_id"] for d in await store.find("slots", {"j": "x"})] == ["a", "b"]  # the first use migrates
-    await store.ensure_index("slots", ["j", "_id"])
-    assert scalars(store, "c_slots") == {"a": None, "b": None}  # written again only with the row
-    assert [d["_id"] for d in await store.find("slots", {"j": "x"})] == ["a", "b"]
-    assert [d["_id"] for d in await store.page("slots", None, [("k", -1), ("_id", 1)], None, 1)] == ["b"]
-    assert await store.replace("slots", {"_id": "a", "k": 3, "j": "y"}, 1) is True
-    assert scalars(store, "c_slots")["a"] == {"_id": "a", "k": 3, "j": "y", "version": 2}
-    assert [d["_id"] for d in await store.find("slots", {"j": "x"})] == ["b"]
-    await store.close()
-    k = "coalesce(json_extract(scalars, '$.k'), json_extract(doc, '$.k'))"
-    j = "coalesce(json_extract(scalars, '$.j'), json_extract(doc, '$.j'))"
-    with sqlite3.connect(path) as db:
-        made = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'"))
-        plan = " ".join(str(r[-1]) for r in db.execute(f"EXPLAIN QUERY PLAN SELECT doc FROM c_slots WHERE {j} = 'x'"))
-        columns = [r[1] for r in db.execute("PRAGMA table_info(c_slots)")]
-    assert made == {
-        "ix_c_slots(k)": f'CREATE UNIQUE INDEX "ix_c_slots(k)" ON "c_slots" ({k})',
-        "ix_c_slots(j,_id)": f'CREATE INDEX "ix_c_slots(j,_id)" ON "c_slots" ({j}, id)',
-    }
-    assert "USING INDEX ix_c_slots(j,_id)" in plan, plan
-    assert columns == ["id", "version", "doc", "scalars"]
-    again = SqliteStore(path)  # a second start finds the column and changes nothing
-    with pytest.raises(DuplicateKey) as e:  # still unique, between a row written before (no scalars) and a new one
-        await again.insert("slots", {"_id": "c", "k": 2})
-    assert str(e.value) == "UNIQUE constraint failed: index 'ix_c_slots(k)'"
-    await again.insert("slots", {"_id": "c", "k": 4})
-    await again.close()
-
-
 # replace -------------------------------------------------------------------------------------------
 
 
@@ -327,8 +223,8 @@ async def test_replace_refuses_an_unportable_document_and_keeps_the_stored_one(s
 
 # _where --------------------------------------------------------------------------------------------
 
-K = "coalesce(json_extract(scalars, '$.k'), json_extract(doc, '$.k'))"
-J = "coalesce(json_extract(scalars, '$.j'), json_extract(doc, '$.j'))"
+K = "json_extract(doc, '$.k')"
+J = "json_extract(doc, '$.j')"
 
 
 @pytest.fixture
@@ -405,8 +301,7 @@ def test_where_is_the_sql_every_match_meets(
 
 
 def test_where_knows_the_indexes_of_each_collection(indexed: SqliteStore) -> None:
-    u = "coalesce(json_extract(scalars, '$.u'), json_extract(doc, '$.u'))"
-    assert indexed._where("other", {"u": 1}) == ([f"{u} = ?"], [1], True)
+    assert indexed._where("other", {"u": 1}) == (["json_extract(doc, '$.u') = ?"], [1], True)
     assert indexed._where("other", {"k": 1}) == ([], [], False)
     assert indexed._where("nothing_indexed", {"_id": "a", "k": 1}) == (["id = ?"], ["a"], False)
 
