@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import shutil
@@ -34,6 +35,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: all bound at once, then released (``free_port`` called n times may hand
+    the same port out twice, and a broker refuses two listeners on one port)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
 
 
 def docker_available() -> bool:
@@ -135,7 +146,7 @@ class NativeProcess:
 
 def native_kafka(workdir: Path) -> tuple[NativeProcess, str]:
     provision("kafka")
-    port, cport = free_port(), free_port()
+    port, cport = free_ports(2)
     bootstrap = f"127.0.0.1:{port}"
     p = NativeProcess(
         "kafka",
@@ -259,7 +270,7 @@ def native_ferretdb_tls(workdir: Path, tls: TlsFiles, client_pem: Path) -> tuple
 
 class BackendRetryWarning(UserWarning):
     """A backend's setup step failed once and passed when tried again: shown in the run's warnings
-    summary (pyproject turns every other warning into an error)."""
+    summary (pyproject's filter on its message keeps it a warning; every other warning is an error)."""
 
 
 def _format_kraft_storage(java: list[str], props: Path, logs: Path, extra: Sequence[str] = ()) -> None:
@@ -274,12 +285,14 @@ def _format_kraft_storage(java: list[str], props: Path, logs: Path, extra: Seque
         while cluster.startswith("-"):  # what StorageTool random-uuid prints, without starting a JVM for it
             cluster = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
         argv = [*java, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), "--standalone", *extra]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
         if done.returncode == 0:
             if outputs:
                 warnings.warn(BackendRetryWarning(f"KRaft storage format failed once: {outputs[0]}"), stacklevel=2)
             return
-        outputs.append(f"exit {done.returncode} (cluster id {cluster}): {(done.stdout + done.stderr)[-4000:]}")
+        said = done.stderr + done.stdout  # the exception's first line, then the rest
+        said = said if len(said) <= 4000 else f"{said[:2000]} […] {said[-2000:]}"
+        outputs.append(f"exit {done.returncode} (cluster id {cluster}): {said}")
         shutil.rmtree(logs, ignore_errors=True)
     raise RuntimeError("KRaft storage format failed twice:\n" + "\n".join(outputs))
 
@@ -306,7 +319,7 @@ def native_kafka_tls(
     libs = provision("kafka")
     data = workdir / "kafka-tls"
     data.mkdir(parents=True, exist_ok=True)
-    plain, ssl_port, sasl_port, cport = free_port(), free_port(), free_port(), free_port()
+    plain, ssl_port, sasl_port, cport = free_ports(4)
     keystore = data / "server-keystore.pem"  # the private key, then the certificate chain
     keystore.write_text(tls.key.read_text() + tls.cert.read_text())
     listeners = f"PLAINTEXT://127.0.0.1:{plain},SSL://127.0.0.1:{ssl_port},SASL_SSL://127.0.0.1:{sasl_port}"
@@ -383,7 +396,7 @@ def native_kafka_region(workdir: Path, name: str, retention_check_ms: int = 1000
     libs = provision("kafka")
     data = workdir / f"kafka-{name}"
     data.mkdir(parents=True, exist_ok=True)
-    port, cport = free_port(), free_port()
+    port, cport = free_ports(2)
     props = data / "server.properties"
     props.write_text(
         "\n".join(
