@@ -20,7 +20,7 @@ help:
 	@echo "make schemas  regenerate the committed event JSON Schemas and docs/asyncapi.yaml"
 	@echo "make docs     regenerate docs/authorization.md (roles per route)"
 	@echo "make edge     build the gateway's compiled front (gateway/edge, Rust) under .cache"
-	@echo "make fuzz-edge  the compiled front's request-path property tests, 20000 cases each (PROPTEST_CASES)"
+	@echo "make fuzz-edge  the compiled front's request path: property tests (PROPTEST_CASES), then libFuzzer (FUZZ_SECONDS)"
 	@echo "make mutate   mutation testing of the rules against the fast tests (not part of make test); writes"
 	@echo "              mutation/report.md and .json; MUTATE_MODULES=auth,paging (names in mutation/scope.toml)"
 
@@ -53,16 +53,23 @@ backends: edge
 
 # The gateway's compiled front (Rust on hyper/tokio; crates locked in Cargo.lock, fetched into .cache/cargo
 # by provision.sh edge), built under .cache; rustfmt, clippy and its unit and property tests run in lint.
-# make fuzz-edge: the request-path property tests with many more cases (PROPTEST_CASES, default 20000).
+# make fuzz-edge: the request-path property tests with many more cases (PROPTEST_CASES, default 20000), then
+# the libFuzzer target gateway/edge/fuzz for FUZZ_SECONDS (default 120; its corpus grows in .cache/fuzz).
 CARGO := $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 EDGE_CARGO := CARGO_HOME=$(CURDIR)/.cache/cargo CARGO_TARGET_DIR=$(CURDIR)/.cache/edge/target $(CARGO)
 EDGE_MANIFEST := --manifest-path gateway/edge/Cargo.toml
 PROPTEST_CASES ?= 20000
+FUZZ_SECONDS ?= 120
 edge:
 	deploy/native/provision.sh edge >/dev/null
 
 fuzz-edge: edge
 	PROPTEST_CASES=$(PROPTEST_CASES) $(EDGE_CARGO) test -q $(EDGE_MANIFEST) --offline --locked fuzz::
+	deploy/native/provision.sh cargo-fuzz >/dev/null
+	mkdir -p .cache/fuzz/request_path
+	cd gateway/edge && PATH=$(CURDIR)/.cache/tools/bin:$$PATH CARGO_HOME=$(CURDIR)/.cache/cargo CARGO_NET_OFFLINE=true \
+	  $(CARGO) fuzz run --sanitizer none --target-dir $(CURDIR)/.cache/edge/fuzz-target request_path \
+	  $(CURDIR)/.cache/fuzz/request_path fuzz/seeds/request_path -- -max_total_time=$(FUZZ_SECONDS) -timeout=30
 
 lint: $(STAMP) edge
 	$(VENV)/bin/ruff check .

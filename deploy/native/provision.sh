@@ -6,8 +6,10 @@
 #                             under .cache without installing them)
 #   provision.sh wrk       -> prints the path of a wrk launcher (Debian's wrk and LuaJIT packages, unpacked under
 #                             .cache; the load generator of bench/contention.py)
-#   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust without
-#                             dependencies, built offline with cargo; rebuilt when its sources change)
+#   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust on crates
+#                             locked in its Cargo.lock and fetched into .cache, built offline with cargo)
+#   provision.sh cargo-fuzz -> prints the path of cargo-fuzz (pinned, installed with cargo into .cache/tools)
+#                             after fetching the crates of the front's libFuzzer target (gateway/edge/fuzz)
 #   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
 #                             installed with apt-get when /usr/bin/chromium is missing; for the docs test)
 #   provision.sh asyncapi  -> prints the node_modules folder holding the official AsyncAPI parser
@@ -27,6 +29,7 @@ cache="$root/.cache"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
 HELM_VERSION=v3.22.0
+CARGO_FUZZ_VERSION=0.13.2
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
@@ -96,6 +99,18 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|lighthouse|helm|crds|
     CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
       --manifest-path "$manifest" >&2
     echo "$cache/edge/target/release/cg-edge" ;;
+  cargo-fuzz)
+    cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to fuzz the gateway's front" >&2; exit 1; }
+    export CARGO_HOME="$cache/cargo"
+    bin="$cache/tools/bin/cargo-fuzz"
+    if [ ! -x "$bin" ] || ! "$bin" --version | grep -qF " $CARGO_FUZZ_VERSION"; then
+      "$cargo" install -q --locked --version "$CARGO_FUZZ_VERSION" --root "$cache/tools" cargo-fuzz >&2
+    fi
+    manifest="$root/gateway/edge/fuzz/Cargo.toml"
+    "$cargo" fetch -q --locked --offline --manifest-path "$manifest" 2>/dev/null \
+      || "$cargo" fetch -q --locked --manifest-path "$manifest" >&2
+    echo "$bin" ;;
   chromium)
     bin=/usr/bin/chromium
     if [ ! -x "$bin" ]; then

@@ -215,17 +215,20 @@ pub fn valid_origin(origin: &str) -> bool {
         })
 }
 
+/// A valid configuration: one service (facilities at 127.0.0.1:8101), quotas on, no CORS origin (the
+/// tests' and the fuzzing harness's starting point).
+pub(crate) const SAMPLE: &str = r#"{"upstreams": {"facilities": {"url": "http://127.0.0.1:8101", "timeout_s": 10}},
+    "describe_url": "", "connect_timeout_s": 0.5, "breaker_failures": 3, "breaker_cooldown_s": 5,
+    "max_body_bytes": 1048576, "cors_origins": [], "rate_limits": true, "rate_window_s": 60,
+    "rate_per_principal": 600, "rate_writes_per_principal": 120, "rate_per_address": 1200,
+    "rate_store_url": ""}"#;
+
 #[cfg(test)]
 pub mod tests {
     use super::*;
 
     pub fn valid() -> String {
-        r#"{"upstreams": {"facilities": {"url": "http://127.0.0.1:8101", "timeout_s": 10}},
-            "describe_url": "", "connect_timeout_s": 0.5, "breaker_failures": 3, "breaker_cooldown_s": 5,
-            "max_body_bytes": 1048576, "cors_origins": [], "rate_limits": true, "rate_window_s": 60,
-            "rate_per_principal": 600, "rate_writes_per_principal": 120, "rate_per_address": 1200,
-            "rate_store_url": ""}"#
-            .to_string()
+        SAMPLE.to_string()
     }
 
     #[test]

@@ -1,46 +1,16 @@
-//! Property tests of the request path through hyper (a stable-Rust stand-in for a libFuzzer target):
-//! bytes, arbitrary or a valid request mutated, are served on an in-memory connection by the same
-//! server code as a client's (hyper's parser, the edge's rules, a service that is down), and whatever
-//! comes in, the front neither panics nor hangs: it answers with an HTTP/1 status line, or closes.
-//! `cargo test` runs a few hundred cases; `make fuzz-edge` runs many more (PROPTEST_CASES).
+//! Property tests of the request path through hyper (`harness`): bytes, arbitrary or a valid request
+//! mutated, are served on an in-memory connection by the same server code as a client's (hyper's
+//! parser, the edge's rules, a service that is down), and whatever comes in, the front neither panics
+//! nor hangs: it answers with an HTTP/1 status line, or closes. `cargo test` runs a few hundred cases;
+//! `make fuzz-edge` runs many more (PROPTEST_CASES), then the libFuzzer target (gateway/edge/fuzz).
 
-use crate::config::Config;
-use crate::edge::Edge;
+use crate::harness::well_formed;
 use proptest::prelude::*;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// What the front sends back for `input` on one connection (the client half-closes after sending).
-fn exchange(edge: &Arc<Edge>, input: &[u8]) -> Vec<u8> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    rt.block_on(async {
-        let (mut client, server) = tokio::io::duplex(1 << 16);
-        let serving = tokio::spawn(crate::server::serve_one(server, edge.clone()));
-        let (mut out, input) = (Vec::new(), input.to_vec());
-        let talk = async {
-            client.write_all(&input).await.ok();
-            client.shutdown().await.ok();
-            client.read_to_end(&mut out).await.ok();
-        };
-        // an incomplete head waits for the head deadline (10 s): the front must close by then
-        let done = tokio::time::timeout(Duration::from_secs(12), talk).await;
-        serving.abort();
-        assert!(done.is_ok(), "no answer and no close for {:?}", String::from_utf8_lossy(&input));
-        out
-    })
-}
-
-fn edge() -> Arc<Edge> {
-    let raw = crate::config::tests::valid()
-        .replace("http://127.0.0.1:8101", "http://127.0.0.1:9")
-        .replace("\"max_body_bytes\": 1048576", "\"max_body_bytes\": 2048")
-        .replace("\"cors_origins\": []", "\"cors_origins\": [\"https://a.eu\"]");
-    Arc::new(Edge::new(&Config::from_json(&raw).expect("valid")).expect("an edge"))
-}
-
-fn well_formed(out: &[u8]) -> bool {
-    out.is_empty() || out.starts_with(b"HTTP/1.1 ") || out.starts_with(b"HTTP/1.0 ")
+/// What the front sends back for `input`; a panic when it neither answers nor closes in time.
+fn exchange(input: &[u8]) -> Vec<u8> {
+    crate::harness::exchange(input)
+        .unwrap_or_else(|| panic!("no answer and no close for {:?}", String::from_utf8_lossy(input)))
 }
 
 const VALID: &[u8] = b"POST /api/v1/facilities/bookings?x=1 HTTP/1.1\r\nHost: a\r\nOrigin: https://a.eu\r\n\
@@ -131,20 +101,20 @@ proptest! {
         // a head that never ends waits for the deadline: end every input, so a case takes milliseconds
         let mut input = input;
         input.extend_from_slice(b"\r\n\r\n");
-        let out = exchange(&edge(), &input);
-        prop_assert!(well_formed(&out), "{:?} -> {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
+        let out = exchange(&input);
+        prop_assert!(well_formed(&input, &out), "{:?} -> {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
     }
 
     #[test]
     fn mutated_requests_get_a_status_line_or_a_close(input in mutated()) {
-        let out = exchange(&edge(), &input);
-        prop_assert!(well_formed(&out), "{:?} -> {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
+        let out = exchange(&input);
+        prop_assert!(well_formed(&input, &out), "{:?} -> {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
     }
 
     #[test]
     fn assembled_requests_get_a_status_line_or_a_close(input in assembled()) {
-        let out = exchange(&edge(), &input);
-        prop_assert!(well_formed(&out), "{:?} -> {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
+        let out = exchange(&input);
+        prop_assert!(well_formed(&input, &out), "{:?} -> {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
         // a request the front answers itself never reaches the service (it is down here): no 5xx but 503
         let status = std::str::from_utf8(out.get(9..12).unwrap_or(b"")).unwrap_or("");
         prop_assert!(["", "200", "400", "404", "405", "413", "431", "503", "505"].contains(&status) || status.starts_with('1'),
@@ -157,9 +127,36 @@ fn the_harness_reaches_the_rules_and_the_service() {
     // the chunked body is read and the service (down) is tried: 503 problem, with the rules' headers.
     // (The pipelined /healthz behind it is not answered here: hyper stops at the client's half-close;
     // pipelining is tested over TCP in tests/component/test_gateway_edge.py.)
-    let out = exchange(&edge(), VALID);
+    let out = exchange(VALID);
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
     assert!(text.contains("the facilities service is not answering"), "{text}");
     assert!(text.contains("access-control-allow-origin: https://a.eu") && text.contains("ratelimit: "), "{text}");
+}
+
+#[test]
+fn an_h2c_preface_is_answered_with_http2_frames() {
+    // what libFuzzer found first: the h2c preface, then bytes; the front speaks HTTP/2 (SETTINGS first)
+    let input = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nOPTIONS /api/v1/x HTTP/1.1\r\nHost: a\r\n\r\n\r\n\r\n";
+    let out = exchange(input);
+    assert!(out.len() >= 9 && out[3] == 0x4, "{:?}", String::from_utf8_lossy(&out));
+    assert!(well_formed(input, &out));
+    assert!(!well_formed(b"GET / HTTP/1.1\r\n\r\n", &out), "HTTP/2 frames to an HTTP/1 client");
+}
+
+#[test]
+fn well_formed_takes_a_close_a_status_line_or_settings_after_the_preface() {
+    let h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let settings = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    assert!(well_formed(b"GET / HTTP/1.1\r\n\r\n", b""));
+    assert!(well_formed(b"x", b"HTTP/1.1 400 Bad Request\r\n"));
+    assert!(well_formed(b"x", b"HTTP/1.0 505 x\r\n"));
+    assert!(!well_formed(b"x", b"HTTP/1.2 200 x\r\n"));
+    assert!(!well_formed(b"x", &settings));
+    assert!(well_formed(h2, b""));
+    assert!(well_formed(h2, &settings));
+    assert!(!well_formed(h2, &settings[..8]), "a frame header is 9 bytes");
+    assert!(!well_formed(h2, &[0, 0, 0, 1, 0, 0, 0, 0, 0]), "HEADERS before SETTINGS");
+    assert!(!well_formed(h2, &[0, 0, 0, 4, 0, 0, 0, 0, 1]), "SETTINGS on a stream");
+    assert!(!well_formed(h2, b"HTTP/1.1 400 Bad Request\r\n"));
 }

@@ -314,8 +314,7 @@ pub fn log_listening(address: &str, services: usize, conns: &Conns) {
     );
 }
 
-/// Serves one connection over any byte stream, as `serve` does a client's (for the fuzz tests).
-#[cfg(test)]
+/// Serves one connection over any byte stream, as `serve` does a client's (for `harness`).
 pub async fn serve_one<I>(io: I, edge: Arc<Edge>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,

@@ -1,0 +1,17 @@
+//! libFuzzer drives bytes through the front as a client's connection (`cg_edge::harness`: hyper's
+//! parser, the edge's rules, a service that is down): whatever comes in, the front neither panics nor
+//! hangs, and it answers with an HTTP/1 status line or closes.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // a head that never ends waits for the head deadline: every input is ended, so a run takes milliseconds
+    let mut input = data.to_vec();
+    input.extend_from_slice(b"\r\n\r\n");
+    let out = cg_edge::harness::exchange(&input)
+        .unwrap_or_else(|| panic!("no answer and no close for {:?}", String::from_utf8_lossy(&input)));
+    let (sent, got) = (String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
+    assert!(cg_edge::harness::well_formed(&input, &out), "{sent:?} -> {got:?}");
+});
