@@ -67,7 +67,7 @@ fuzz-edge: edge
 	PROPTEST_CASES=$(PROPTEST_CASES) $(EDGE_CARGO) test -q $(EDGE_MANIFEST) --offline --locked fuzz::
 	deploy/native/provision.sh cargo-fuzz >/dev/null
 	mkdir -p .cache/fuzz/request_path
-	cd gateway/edge && PATH=$(CURDIR)/.cache/tools/bin:$$PATH CARGO_HOME=$(CURDIR)/.cache/cargo CARGO_NET_OFFLINE=true \
+	cd gateway/edge && PATH=$(CURDIR)/.cache/cargo-tools/bin:$(dir $(CARGO)):$$PATH CARGO_HOME=$(CURDIR)/.cache/cargo CARGO_NET_OFFLINE=true \
 	  $(CARGO) fuzz run --sanitizer none --target-dir $(CURDIR)/.cache/edge/fuzz-target request_path \
 	  $(CURDIR)/.cache/fuzz/request_path fuzz/seeds/request_path -- -max_total_time=$(FUZZ_SECONDS) -timeout=30
 

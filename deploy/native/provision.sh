@@ -8,7 +8,7 @@
 #                             .cache; the load generator of bench/contention.py)
 #   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust on crates
 #                             locked in its Cargo.lock and fetched into .cache, built offline with cargo)
-#   provision.sh cargo-fuzz -> prints the path of cargo-fuzz (pinned, installed with cargo into .cache/tools)
+#   provision.sh cargo-fuzz -> prints the path of cargo-fuzz (pinned, installed with cargo into .cache/cargo-tools)
 #                             after fetching the crates of the front's libFuzzer target (gateway/edge/fuzz)
 #   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
 #                             installed with apt-get when /usr/bin/chromium is missing; for the docs test)
@@ -33,7 +33,7 @@ CARGO_FUZZ_VERSION=0.13.2
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
-case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
+case "${1:?kafka|ferretdb|redis|wrk|edge|cargo-fuzz|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
   kafka)
     # keyed by the POM's content too: a dependency added (connect-mirror) resolves into a fresh folder
     libs="$cache/kafka-$KAFKA_VERSION-$(cksum < "$here/kafka-pom.xml" | cut -d' ' -f1)/libs"
@@ -103,9 +103,9 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|chromium|asyncapi|lighthouse|helm|crds|
     cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
     [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to fuzz the gateway's front" >&2; exit 1; }
     export CARGO_HOME="$cache/cargo"
-    bin="$cache/tools/bin/cargo-fuzz"
-    if [ ! -x "$bin" ] || ! "$bin" --version | grep -qF " $CARGO_FUZZ_VERSION"; then
-      "$cargo" install -q --locked --version "$CARGO_FUZZ_VERSION" --root "$cache/tools" cargo-fuzz >&2
+    bin="$cache/cargo-tools/bin/cargo-fuzz"
+    if [ ! -x "$bin" ] || [ "$("$bin" --version)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+      "$cargo" install -q --locked --version "$CARGO_FUZZ_VERSION" --root "$cache/cargo-tools" cargo-fuzz >&2
     fi
     manifest="$root/gateway/edge/fuzz/Cargo.toml"
     "$cargo" fetch -q --locked --offline --manifest-path "$manifest" 2>/dev/null \

@@ -147,16 +147,60 @@ fn an_h2c_preface_is_answered_with_http2_frames() {
 #[test]
 fn well_formed_takes_a_close_a_status_line_or_settings_after_the_preface() {
     let h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    let settings = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    let settings = [0u8, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
     assert!(well_formed(b"GET / HTTP/1.1\r\n\r\n", b""));
     assert!(well_formed(b"x", b"HTTP/1.1 400 Bad Request\r\n"));
-    assert!(well_formed(b"x", b"HTTP/1.0 505 x\r\n"));
+    assert!(well_formed(b"x", b"HTTP/1.0 505 \r\n"));
+    assert!(!well_formed(b"x", b"HTTP/1.1 40 x\r\n"), "two digits");
+    assert!(!well_formed(b"x", b"HTTP/1.1 4000 x\r\n"), "four digits");
+    assert!(!well_formed(b"x", b"HTTP/1.1 400"), "no space after the code");
     assert!(!well_formed(b"x", b"HTTP/1.2 200 x\r\n"));
     assert!(!well_formed(b"x", &settings));
-    assert!(well_formed(h2, b""));
     assert!(well_formed(h2, &settings));
+    assert!(well_formed(h2, &settings[..9]), "an empty SETTINGS");
+    assert!(!well_formed(h2, b""), "h2 sends SETTINGS before reading");
     assert!(!well_formed(h2, &settings[..8]), "a frame header is 9 bytes");
+    assert!(!well_formed(h2, &[0, 0, 5, 4, 0, 0, 0, 0, 0]), "a length that is not a multiple of 6");
     assert!(!well_formed(h2, &[0, 0, 0, 1, 0, 0, 0, 0, 0]), "HEADERS before SETTINGS");
+    assert!(!well_formed(h2, &[0, 0, 0, 4, 1, 0, 0, 0, 0]), "a SETTINGS acknowledgement first");
     assert!(!well_formed(h2, &[0, 0, 0, 4, 0, 0, 0, 0, 1]), "SETTINGS on a stream");
     assert!(!well_formed(h2, b"HTTP/1.1 400 Bad Request\r\n"));
+}
+
+#[test]
+fn a_panic_in_a_task_nobody_awaits_fails_the_exchange() {
+    let in_a_task = std::panic::catch_unwind(|| {
+        crate::harness::watched(|| {
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+            rt.block_on(async {
+                let task = tokio::spawn(async { panic!("a bug in a connection") });
+                tokio::task::yield_now().await; // the task runs (and tokio catches its panic)
+                drop(task);
+            })
+        })
+    });
+    assert!(in_a_task.is_err(), "the task's panic went unseen");
+    assert_eq!(crate::harness::watched(|| 7), 7, "a clean run after it still passes");
+}
+
+/// (type, stream) of each HTTP/2 frame in `out`.
+fn frames(out: &[u8]) -> Vec<(u8, u32)> {
+    let (mut found, mut at) = (Vec::new(), 0);
+    while at + 9 <= out.len() {
+        let length = u32::from_be_bytes([0, out[at], out[at + 1], out[at + 2]]) as usize;
+        found.push((out[at + 3], u32::from_be_bytes([out[at + 5] & 0x7f, out[at + 6], out[at + 7], out[at + 8]])));
+        at += 9 + length;
+    }
+    found
+}
+
+#[test]
+fn the_h2c_seed_reaches_the_rules_and_is_answered_on_its_stream() {
+    // the fuzz seed: the preface, an empty SETTINGS, HEADERS (GET /api/v1/facilities/x, HPACK by hand)
+    let seed = include_bytes!("../fuzz/seeds/request_path/h2c-get");
+    // the client waits for the front to close after its GOAWAY (no deadline of the fuzzer's: a busy
+    // machine must not cut the answer off)
+    let out = crate::harness::exchange_waiting(seed, std::time::Duration::from_secs(11)).expect("an answer");
+    assert!(well_formed(seed, &out));
+    assert!(frames(&out).contains(&(0x1, 1)), "no answer's HEADERS on stream 1: {:?}", frames(&out));
 }

@@ -147,6 +147,16 @@ impl Conns {
     }
 }
 
+/// A connection's place in `Conns`, given back when its task ends, also by a panic: tokio catches a
+/// task's panic and the front goes on, so the address's count must not keep a dead connection.
+struct Place(Arc<Conns>, u64);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.leave(self.1);
+    }
+}
+
 /// The total cap: 10,000, or what RLIMIT_NOFILE leaves after the reserve (at least 16).
 pub fn total_cap() -> usize {
     let soft = rlimit::Resource::NOFILE.get_soft().unwrap_or(u64::MAX);
@@ -184,8 +194,8 @@ pub async fn serve(listener: TcpListener, edge: Arc<Edge>, conns: Arc<Conns>, mu
             Admit::Yes(id, conn) => {
                 let (edge, conns, builder) = (edge.clone(), conns.clone(), builder.clone());
                 tokio::spawn(async move {
+                    let _place = Place(conns, id); // given back however the task ends
                     connection(stream, address, &edge, &conn, &builder).await;
-                    conns.leave(id);
                 });
             }
             Admit::No(why) => {
@@ -331,6 +341,20 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_task_that_panics_gives_its_place_back() {
+        let conns = Arc::new(Conns::new(100, 1));
+        let Admit::Yes(id, _) = conns.admit(ip("10.0.0.1")) else { panic!("an empty table refused") };
+        let held = conns.clone();
+        let task = tokio::spawn(async move {
+            let _place = Place(held, id);
+            panic!("a bug in a connection");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert_eq!(conns.count(), 0);
+        assert!(matches!(conns.admit(ip("10.0.0.1")), Admit::Yes(..)), "the address's one place is still taken");
     }
 
     #[test]
