@@ -45,15 +45,15 @@ pub(crate) fn watched<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// What the front sends back for `input` on one connection (the client half-closes after sending), or
-/// None when it neither answered nor closed within 12 s (an incomplete head has 10 s to end). A panic
-/// in the front's connection task panics here.
-pub fn exchange(input: &[u8]) -> Option<Vec<u8>> {
+/// What the front sends back for `input` on one connection (the client half-closes after sending; over
+/// HTTP/2 it says GOAWAY first). Panics when the front neither answered nor closed within 12 s (an
+/// incomplete head has 10 s to end), and when any of its tasks panicked.
+pub fn exchange(input: &[u8]) -> Vec<u8> {
     exchange_waiting(input, H2_QUIET)
 }
 
 /// `exchange`, an HTTP/2 client waiting up to `quiet` for the front to close after its GOAWAY.
-pub(crate) fn exchange_waiting(input: &[u8], quiet: Duration) -> Option<Vec<u8>> {
+pub(crate) fn exchange_waiting(input: &[u8], quiet: Duration) -> Vec<u8> {
     QUIET.call_once(|| crate::log::set_level("ERROR")); // "upstream failed" for every input otherwise
     let edge = front();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
@@ -81,7 +81,8 @@ pub(crate) fn exchange_waiting(input: &[u8], quiet: Duration) -> Option<Vec<u8>>
             // written and read together: a long pipelined input cannot fill both directions and stall
             let done = tokio::time::timeout(Duration::from_secs(12), async { tokio::join!(send, receive) }).await;
             serving.abort();
-            done.ok().map(|_| out)
+            assert!(done.is_ok(), "no answer and no close for {:?}", String::from_utf8_lossy(input));
+            out
         })
     })
 }
