@@ -11,6 +11,11 @@ it as system time). nginx runs as one process (``master_process off``, ``worker_
 configuration ``bench.gateway`` uses; the front is the release build ``make edge`` makes (``--edge-bin``
 for another). The ratio front / nginx is printed and written to ``bench/results/edge_instructions.json``.
 
+Beside them, the floor (``--no-floor`` skips it): ``gateway/edge/examples/floor.rs``, the least proxy on the
+front's crates and build (hyper's server and client connection on one tokio thread, one service connection
+per client connection, no rule, pool, deadline or metric; ``provision.sh edge-floor`` builds it). What the
+front runs above the floor is the cost of its rules, pool and deadlines, not of hyper.
+
 Run: ``make edge && .venv/bin/python -m bench.edge_instructions`` (part of ``make bench``).
 """
 
@@ -58,6 +63,18 @@ def dumped_total(out: Path, pid: int) -> int:
     raise RuntimeError(f"callgrind wrote no dump at {path}")
 
 
+FLOOR = (
+    "gateway/edge/examples/floor.rs: hyper 1.x server and client connection on tokio (one thread), the front's"
+    " crates and build, one service connection per client connection, the request and answer passed through"
+    " as hyper reads them; no rule, pool, deadline or metric: the least a front on hyper does for a request"
+)
+
+
+def _floor_binary() -> str:
+    script = Path(__file__).resolve().parents[1] / "deploy" / "native" / "provision.sh"
+    return subprocess.run([str(script), "edge-floor"], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def count(pid: int, port: int, token: str, requests: int, out: Path) -> float:
     """Instructions a request of the front whose valgrind runs as ``pid``."""
     asyncio.run(fixed_count(port, token, WARM))
@@ -83,15 +100,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--requests", type=int, default=3000, help="counted requests per front (after 2,000)")
     p.add_argument("--edge-bin", help="the front's binary (default: the release build make edge made)")
+    p.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the floor: gateway/edge/examples/floor.rs, the least proxy on the front's crates",
+    )
     a = p.parse_args(argv)
     valgrind, nginx = ensure_valgrind(), ensure_nginx()
     edge = a.edge_bin or edge_binary()
     tmp = Path(tempfile.mkdtemp(prefix="bench-edge-instructions-"))
     env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
-    p_service, p_edge, p_nginx = free_port(), free_port(), free_port()
+    p_service, p_edge, p_nginx, p_floor = free_port(), free_port(), free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     log = open(tmp / "servers.log", "wb")
-    out = {"edge": tmp / "edge.callgrind", "nginx": tmp / "nginx.callgrind"}
+    out = {name: tmp / f"{name}.callgrind" for name in ("edge", "floor", "nginx")}
     per_request: dict[str, float] = {}
     try:
         procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
@@ -113,6 +136,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         wait_ready(p_edge)
         per_request["edge"] = count(valgrind_pid(procs[-1]), p_edge, token, a.requests, out["edge"])
 
+        if a.floor:
+            floor = _floor_binary()
+            command = [valgrind, "-q", "--tool=callgrind", f"--callgrind-out-file={out['floor']}.%p"]
+            address = f"127.0.0.1:{p_floor}"
+            procs.append(subprocess.Popen([*command, floor, address, f"127.0.0.1:{p_service}"], stderr=log))
+            wait_ready(p_floor)
+            per_request["floor"] = count(procs[-1].pid, p_floor, token, a.requests, out["floor"])
+
         conf = tmp / "nginx.conf"
         conf.write_text("master_process off;\n" + NGINX_CONF.format(tmp=tmp, upstream=p_service, port=p_nginx))
         command = [valgrind, "-q", "--tool=callgrind", f"--callgrind-out-file={out['nginx']}.%p"]
@@ -130,11 +161,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "instructions_per_request": {k: round(v) for k, v in per_request.items()},
         "ratio_edge_to_nginx": round(ratio, 3),
     }
+    if "floor" in per_request:
+        floor = per_request["floor"]
+        result["floor"] = FLOOR
+        result["ratio_floor_to_nginx"] = round(floor / per_request["nginx"], 3)
+        result["edge_above_floor_per_request"] = round(per_request["edge"] - floor)
     path = write_result("edge_instructions", result)
     print(
         f"user-space instructions a proxied request (callgrind, {a.requests} after {WARM}): "
         f"front {per_request['edge']:,.0f}, nginx {per_request['nginx']:,.0f} -> x{ratio:.2f} ({path})"
     )
+    if "floor" in per_request:
+        print(
+            f"the floor on hyper (no rule, no pool): {per_request['floor']:,.0f}"
+            f" -> x{result['ratio_floor_to_nginx']:.2f} nginx's; the front's rules, pool and deadlines:"
+            f" {result['edge_above_floor_per_request']:,} more"
+        )
     return result
 
 

@@ -8,6 +8,8 @@
 #                             .cache; the load generator of bench/contention.py)
 #   provision.sh edge      -> prints the path of the gateway's compiled front (gateway/edge, Rust on crates
 #                             locked in its Cargo.lock and fetched into .cache, built offline with cargo)
+#   provision.sh edge-floor -> prints the path of gateway/edge's floor example (the least proxy on the same
+#                             crates, built like the front; measured beside it by bench/edge_instructions.py)
 #   provision.sh cargo-fuzz -> prints the path of cargo-fuzz (pinned, installed with cargo into .cache/cargo-tools)
 #                             after fetching the crates of the front's libFuzzer target (gateway/edge/fuzz)
 #   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
@@ -33,7 +35,7 @@ CARGO_FUZZ_VERSION=0.13.2
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
-case "${1:?kafka|ferretdb|redis|wrk|edge|cargo-fuzz|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
+case "${1:?kafka|ferretdb|redis|wrk|edge|edge-floor|cargo-fuzz|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
   kafka)
     # keyed by the POM's content too: a dependency added (connect-mirror) resolves into a fresh folder
     libs="$cache/kafka-$KAFKA_VERSION-$(cksum < "$here/kafka-pom.xml" | cut -d' ' -f1)/libs"
@@ -99,6 +101,14 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|cargo-fuzz|chromium|asyncapi|lighthouse
     CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
       --manifest-path "$manifest" >&2
     echo "$cache/edge/target/release/cg-edge" ;;
+  edge-floor)
+    # the least a proxy on the front's crates does (gateway/edge/examples/floor.rs), for bench.edge_instructions
+    cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+    [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to build gateway/edge's floor example" >&2; exit 1; }
+    "$0" edge >/dev/null
+    CARGO_HOME="$cache/cargo" CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
+      --manifest-path "$root/gateway/edge/Cargo.toml" --example floor >&2
+    echo "$cache/edge/target/release/examples/floor" ;;
   cargo-fuzz)
     cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
     [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to fuzz the gateway's front" >&2; exit 1; }
