@@ -14,7 +14,10 @@ for another). The ratio front / nginx is printed and written to ``bench/results/
 Beside them, the floor (``--no-floor`` skips it): ``gateway/edge/examples/floor.rs``, the least proxy on the
 front's crates and build (hyper's server and client connection on one tokio thread, one service connection
 per client connection, no rule, pool, deadline or metric; ``provision.sh edge-floor`` builds it). What the
-front runs above the floor is the cost of its rules, pool and deadlines, not of hyper.
+front runs above the floor is the cost of its rules, pool and deadlines, not of hyper. And nginx doing the
+front's per-request work as well (``nginx+rules``, ``NGINX_RULES``: the request id made and passed on,
+X-Forwarded-For, a traceparent, the six security headers and the request id on the answer, the body cap
+and the service's timeouts): the front's rules against the same rules in nginx.
 
 Run: ``make edge && .venv/bin/python -m bench.edge_instructions`` (part of ``make bench``).
 """
@@ -33,7 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import write_result
-from bench.gateway import CLI, NGINX_CONF, bench_token, ensure_nginx, fixed_count, free_port, stop_all, wait_ready
+from bench.gateway import (
+    CLI,
+    NGINX_CONF,
+    NGINX_RULES,
+    bench_token,
+    ensure_nginx,
+    fixed_count,
+    free_port,
+    stop_all,
+    wait_ready,
+)
 from gateway.front import edge_binary
 
 WARM = 2000
@@ -111,10 +124,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     edge = a.edge_bin or edge_binary()
     tmp = Path(tempfile.mkdtemp(prefix="bench-edge-instructions-"))
     env = {**os.environ, "CG_DATA_DIR": str(tmp / "data"), "CG_LOG_LEVEL": "WARNING", "CG_GATEWAY_RATE_LIMITS": "false"}
-    p_service, p_edge, p_nginx, p_floor = free_port(), free_port(), free_port(), free_port()
+    p_service, p_edge, p_nginx, p_floor, p_rules = (free_port() for _ in range(5))
     procs: list[subprocess.Popen[bytes]] = []
     log = open(tmp / "servers.log", "wb")
-    out = {name: tmp / f"{name}.callgrind" for name in ("edge", "floor", "nginx")}
+    out = {name: tmp / f"{name}.callgrind" for name in ("edge", "floor", "nginx", "nginx+rules")}
     per_request: dict[str, float] = {}
     try:
         procs.append(subprocess.Popen([CLI, "run", "facilities", "--port", str(p_service)], env=env, stderr=log))
@@ -144,12 +157,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             wait_ready(p_floor)
             per_request["floor"] = count(procs[-1].pid, p_floor, token, a.requests, out["floor"])
 
-        conf = tmp / "nginx.conf"
-        conf.write_text("master_process off;\n" + NGINX_CONF.format(tmp=tmp, upstream=p_service, port=p_nginx))
-        command = [valgrind, "-q", "--tool=callgrind", f"--callgrind-out-file={out['nginx']}.%p"]
-        procs.append(subprocess.Popen([*command, nginx, "-c", str(conf), "-p", str(tmp)], stderr=log))
-        wait_ready(p_nginx, "/healthz")
-        per_request["nginx"] = count(procs[-1].pid, p_nginx, token, a.requests, out["nginx"])
+        for name, port, rules in (("nginx", p_nginx, ""), ("nginx+rules", p_rules, NGINX_RULES)):
+            conf = tmp / f"{name}.conf"
+            text = NGINX_CONF.format(tmp=tmp, upstream=p_service, port=port).replace(
+                'proxy_set_header Connection "";', 'proxy_set_header Connection "";' + rules
+            )
+            conf.write_text(f"master_process off;\npid {tmp}/{name}.pid;\n" + text.replace(f"pid {tmp}/nginx.pid;", ""))
+            command = [valgrind, "-q", "--tool=callgrind", f"--callgrind-out-file={out[name]}.%p"]
+            procs.append(subprocess.Popen([*command, nginx, "-c", str(conf), "-p", str(tmp)], stderr=log))
+            wait_ready(port, "/healthz")
+            per_request[name] = count(procs[-1].pid, port, token, a.requests, out[name])
     finally:
         stop_all(procs[::-1], timeout_s=30)
         log.close()
@@ -160,6 +177,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "warm_up_requests": WARM,
         "instructions_per_request": {k: round(v) for k, v in per_request.items()},
         "ratio_edge_to_nginx": round(ratio, 3),
+        "nginx_rules": [line.strip() for line in NGINX_RULES.strip().splitlines()],
+        "ratio_edge_to_nginx_with_rules": round(per_request["edge"] / per_request["nginx+rules"], 3),
     }
     if "floor" in per_request:
         floor = per_request["floor"]
@@ -170,6 +189,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"user-space instructions a proxied request (callgrind, {a.requests} after {WARM}): "
         f"front {per_request['edge']:,.0f}, nginx {per_request['nginx']:,.0f} -> x{ratio:.2f} ({path})"
+    )
+    print(
+        f"nginx doing the front's per-request work too (nginx+rules): {per_request['nginx+rules']:,.0f}"
+        f" -> the front is x{result['ratio_edge_to_nginx_with_rules']:.2f} of it"
     )
     if "floor" in per_request:
         print(

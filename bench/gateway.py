@@ -74,6 +74,26 @@ http {{
 """
 
 
+# nginx doing the compiled front's per-request work (bench.edge_instructions' nginx+rules): a request id
+# made and passed on, X-Forwarded-For, a traceparent, the six security headers and the request id on
+# every answer, the body cap, the service's connect and answer timeouts. Inserted after the location's
+# proxy_set_header Connection "" line of NGINX_CONF.
+NGINX_RULES = """
+      proxy_set_header X-Request-ID $request_id;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header traceparent "00-$request_id-0123456789abcdef-01";
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 30s;
+      client_max_body_size 1m;
+      add_header X-Request-ID $request_id always;
+      add_header X-Content-Type-Options nosniff always;
+      add_header X-Frame-Options DENY always;
+      add_header Referrer-Policy no-referrer always;
+      add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+      add_header Cross-Origin-Resource-Policy same-site always;
+      add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;"""
+
+
 def free_port() -> int:
     import socket
 
