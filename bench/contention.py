@@ -7,7 +7,9 @@ that does not exist (404 after the body's validation and one store read; on the 
 which measures what a request costs each server before any booking work. The server's CPU time (user + system
 of its process tree, read from /proc) is taken around each phase, so the figures are what the server
 did, whatever the load generator cost. Baseline in the same run: ``bench.bare_booking``, a bare
-Starlette endpoint with the same validation and the same guarded store write, under the same load.
+Starlette endpoint with the same validation and the same guarded store write, under the same load; and
+the same endpoint as a FastAPI route (``--framework fastapi``), the floor of any FastAPI service doing this
+write: what the platform costs above the bare endpoint splits into FastAPI's own share and the platform's.
 Two deployments of the platform are measured, both on the embedded store: all-in-one (``clustergrowth
 run``: gateway, services, outbox relays and consumers in one process) and split as the README documents
 for scale-out: an API process with every ``CG_<SERVICE>_RUN_RELAY`` and ``CG_<SERVICE>_RUN_CONSUMERS``
@@ -467,10 +469,11 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     api_env = {**base, "CG_DATA_DIR": str(split_dir), **_switches(False)}
     worker_env = {**base, "CG_DATA_DIR": str(split_dir), **_switches(True)}
     # The baseline: the bare endpoint, same validation and store write, under the same load.
-    bare_dir = data / "bare"
+    bare_dir, fastapi_dir = data / "bare", data / "bare-fastapi"
     bare_dir.mkdir()
+    fastapi_dir.mkdir()
     bare_ids = [f"desk-{i}" for i in range(a.desks)]
-    ports = {n: _free_port() for n in ("platform", "api", "worker", "bare", "ref_api", "ref_worker")}
+    ports = {n: _free_port() for n in ("platform", "api", "worker", "bare", "bare_fastapi", "ref_api", "ref_worker")}
     url = {n: f"http://127.0.0.1:{port}" for n, port in ports.items()}
     procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -483,6 +486,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         start("worker", [CLI, "run", "--port", str(ports["worker"])], worker_env)
         bare = [sys.executable, "-m", "bench.bare_booking", "--port", str(ports["bare"]), "--data", str(bare_dir)]
         start("bare", [*bare, "--resources", ",".join(bare_ids)])
+        fastapi = [sys.executable, "-m", "bench.bare_booking", "--port", str(ports["bare_fastapi"])]
+        fastapi += ["--data", str(fastapi_dir), "--framework", "fastapi"]
+        start("bare_fastapi", [*fastapi, "--resources", ",".join(bare_ids)])
         asyncio.run(
             _ready(url["worker"], procs["worker"])
         )  # the worker has migrated the shared stores before the API starts
@@ -501,7 +507,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             start("ref_worker", [*ref_cli, str(ports["ref_worker"])], {**ref_base, **_switches(True)}, tree)
             asyncio.run(_ready(url["ref_worker"], procs["ref_worker"]))
             start("ref_api", [*ref_cli, str(ports["ref_api"])], {**ref_base, **_switches(False)}, tree)
-        for n in ("platform", "api", "bare", *(("ref_api",) if a.against else ())):
+        for n in ("platform", "api", "bare", "bare_fastapi", *(("ref_api",) if a.against else ())):
             asyncio.run(_ready(url[n], procs[n]))
         ids, user = asyncio.run(_platform_setup(url["platform"], env, a.desks))
         split_ids, split_user = asyncio.run(_platform_setup(url["api"], api_env, a.desks))
@@ -526,6 +532,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 "conflicts": True,
             },
             "bare": {"url": url["bare"], "ids": bare_ids, "auth": "", "pid": procs["bare"].pid},
+            "bare_fastapi": {"url": url["bare_fastapi"], "ids": bare_ids, "auth": "", "pid": procs["bare_fastapi"].pid},
         }
         if a.against:
             ref_env = {**api_env, "CG_DATA_DIR": str(data / "split-ref")}
@@ -555,7 +562,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     p, s, b = out["platform"], out["split"], out["bare"]
     stores = [*sorted((data / "platform").rglob("*.sqlite")), *sorted(split_dir.rglob("*.sqlite"))]
     stores += sorted((data / "split-ref").rglob("*.sqlite"))  # with --against
-    confirmed, overlaps = double_bookings([*stores, bare_dir / "bare.sqlite"])
+    confirmed, overlaps = double_bookings([*stores, bare_dir / "bare.sqlite", fastapi_dir / "bare.sqlite"])
     out["confirmed_bookings"] = confirmed
     out["double_bookings"] = overlaps
     pu, su, bu = p["uncontended"], s["uncontended"], b["uncontended"]
@@ -578,6 +585,15 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 ru["server_cpu_ms_per_request"] / su["server_cpu_ms_per_request"], 3
             ),
         }
+    fu = out["bare_fastapi"]["uncontended"]
+    out["floor_fastapi"] = {
+        "what": "the bare endpoint as a FastAPI route (FastAPI reads and validates the body): FastAPI's own share",
+        "ratio_bare_fastapi_to_bare": round(fu["bookings_per_s"] / bu["bookings_per_s"], 3),
+        "ratio_cpu_per_request_bare_to_bare_fastapi": round(
+            bu["server_cpu_ms_per_request"] / fu["server_cpu_ms_per_request"], 3
+        ),
+        "ratio_split_api_to_bare_fastapi": round(su["bookings_per_s"] / fu["bookings_per_s"], 3),
+    }
     sr, br = s["refused"], b["refused"]
     out["refused"] = {
         "what": "POST /bookings naming a resource that does not exist: 404 after the body's validation and one "
@@ -713,6 +729,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"attempts/s vs uncontended {pu['requests_per_s']}/s -> x{result['ratio_contended_to_uncontended']} "
         f"(split x{result['ratio_contended_to_uncontended_split']}; target >= 0.5); "
         f"double bookings {result['double_bookings']} of {result['confirmed_bookings']} confirmed  [{path}]"
+    )
+    ff, fu = result["floor_fastapi"], result["bare_fastapi"]["uncontended"]
+    print(
+        f"contention: the bare endpoint as a FastAPI route {fu['bookings_per_s']}/s "
+        f"({fu['server_cpu_ms_per_request']} ms) -> x{ff['ratio_bare_fastapi_to_bare']} the bare Starlette one's; "
+        f"the split API is x{ff['ratio_split_api_to_bare_fastapi']} the FastAPI route's"
     )
     rf, sr, br = result["refused"], sp["refused"], bare["refused"]
     print(
