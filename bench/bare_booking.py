@@ -77,7 +77,9 @@ def fastapi_app(store: SqliteStore, region: str = "IE05") -> FastAPI:
 
 
 def _invalid(errors: Sequence[Any]) -> Response:
-    fields = [{"field": ".".join(map(str, x["loc"])), "reason": x["msg"]} for x in errors]
+    """422 naming each field as the bare endpoint does (FastAPI's locations start with "body")."""
+    locations = [x["loc"][1:] if x["loc"][:1] == ("body",) else x["loc"] for x in errors]
+    fields = [{"field": ".".join(map(str, loc)), "reason": x["msg"]} for loc, x in zip(locations, errors, strict=True)]
     return JSONResponse({"status": 422, "errors": fields}, 422, media_type="application/problem+json")
 
 

@@ -105,7 +105,7 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|edge-floor|cargo-fuzz|chromium|asyncapi
     # the least a proxy on the front's crates does (gateway/edge/examples/floor.rs), for bench.edge_instructions
     cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
     [ -x "$cargo" ] || { echo "provision: Rust's cargo is needed to build gateway/edge's floor example" >&2; exit 1; }
-    "$0" edge >/dev/null
+    "$here/provision.sh" edge >/dev/null  # the crates fetched, so that the build below can stay offline
     CARGO_HOME="$cache/cargo" CARGO_TARGET_DIR="$cache/edge/target" "$cargo" build -q --release --offline --locked \
       --manifest-path "$root/gateway/edge/Cargo.toml" --example floor >&2
     echo "$cache/edge/target/release/examples/floor" ;;
