@@ -6,11 +6,19 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PROVISION = Path(__file__).resolve().parents[1] / "deploy" / "native" / "provision.sh"
+
+
+def provision(what: str) -> str:
+    """The path ``deploy/native/provision.sh what`` prints (installing or building it first when needed)."""
+    out = subprocess.run([str(PROVISION), what], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import write_result
+from bench.common import provision, write_result
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
 
@@ -106,11 +106,6 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(99)))
 end
 """
-
-
-def _wrk() -> str:
-    script = Path(__file__).resolve().parents[1] / "deploy" / "native" / "provision.sh"
-    return subprocess.run(["bash", str(script), "wrk"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _tree(pid: int) -> list[int]:
@@ -451,7 +446,7 @@ def _switches(on: bool) -> dict[str, str]:
 
 
 def run(a: argparse.Namespace) -> dict[str, Any]:
-    wrk = _wrk()
+    wrk = provision("wrk")
     data = Path(tempfile.mkdtemp(prefix="bench-contention-"))
     out: dict[str, Any] = {
         "load_generator": "wrk",

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import write_result
+from bench.common import provision, write_result
 from bench.gateway import (
     CLI,
     NGINX_CONF,
@@ -81,11 +81,6 @@ FLOOR = (
     " crates and build, one service connection per client connection, the request and answer passed through"
     " as hyper reads them; no rule, pool, deadline or metric: the least a front on hyper does for a request"
 )
-
-
-def _floor_binary() -> str:
-    script = Path(__file__).resolve().parents[1] / "deploy" / "native" / "provision.sh"
-    return subprocess.run([str(script), "edge-floor"], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def count(pid: int, port: int, token: str, requests: int, out: Path) -> float:
@@ -150,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         per_request["edge"] = count(valgrind_pid(procs[-1]), p_edge, token, a.requests, out["edge"])
 
         if a.floor:
-            floor = _floor_binary()
+            floor = provision("edge-floor")
             command = [valgrind, "-q", "--tool=callgrind", f"--callgrind-out-file={out['floor']}.%p"]
             address = f"127.0.0.1:{p_floor}"
             procs.append(subprocess.Popen([*command, floor, address, f"127.0.0.1:{p_service}"], stderr=log))

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import write_result
+from bench.common import provision, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "clustergrowth")
@@ -46,13 +46,6 @@ def pages() -> dict[str, tuple[str, str | None]]:
         "councils": ("/councils", "demo-sme"),
         "matching marketplace": ("/matching", "demo-student"),
     }
-
-
-def provision(what: str) -> str:
-    out = subprocess.run(
-        [str(ROOT / "deploy" / "native" / "provision.sh"), what], check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 def free_port() -> int:
