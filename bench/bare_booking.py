@@ -10,9 +10,9 @@ platform's own work is taken away.
 How far it is "the same store write" (checked for issue 17): the same adapter, the same guarded update
 of one document per resource and day, holding the same number of bookings. It differs in what the
 platform adds to that write: its booking record has 14 fields to this one's 6, its event is the
-contract's, and its schedules collection carries four expression indexes (the list pages', the
-sweeper's and the relay's) that every update maintains, each parsing the day's JSON, old and new, which
-this one's does not. Those stay on the platform's side of the comparison.
+contract's, and its schedules collection carries four indexes (the list pages', the sweeper's and the
+relay's), on the row's small ``ix`` object, which an update rewrites when the day's indexed fields
+change; this one's has none. Those stay on the platform's side of the comparison.
 
 ``--framework fastapi`` serves the same endpoint as a FastAPI route instead (the body a ``BookResource``
 parameter, validated by FastAPI; its telemetry off, as the platform's apps have it): the floor of any

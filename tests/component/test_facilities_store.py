@@ -133,7 +133,7 @@ async def test_a_store_made_before_loses_the_schedules_index_on_resource_id_alon
         plan = " ".join(
             str(r[-1])
             for r in db.execute(
-                "EXPLAIN QUERY PLAN SELECT doc FROM c_schedules WHERE json_extract(doc, '$.resource_id') = ?", ("x",)
+                "EXPLAIN QUERY PLAN SELECT doc FROM c_schedules WHERE json_extract(ix, '$.resource_id') = ?", ("x",)
             )
         )
     assert not {"ix_c_schedules(resource_id)", "ix_c_schedules_resource_id"} & indexes

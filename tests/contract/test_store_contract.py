@@ -133,8 +133,8 @@ async def index_keys(store: DocumentStore, collection: str) -> set[tuple[str, ..
                     (f"c_{collection}",),
                 )
             ]
-        # each index's own columns, read from its CREATE statement: json_extract(doc, '$.f'), or id for _id
-        columns = [re.findall(r"json_extract\(doc, '\$\.(\w+)'\)|\bid\b", sql.split(" ON ", 1)[1]) for sql in sqls]
+        # each index's own columns, read from its CREATE statement: json_extract(ix, '$.f'), or id for _id
+        columns = [re.findall(r"json_extract\(ix, '\$\.(\w+)'\)|\bid\b", sql.split(" ON ", 1)[1]) for sql in sqls]
         return {tuple(f or "_id" for f in cols) for cols in columns}
     assert isinstance(store, MongoStore)
     info = await store._db[collection].index_information()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clustergrowth import jsontext
+from clustergrowth.store import sqlite as sqlite_store
 from clustergrowth.store.port import Doc, DuplicateKey, UnportableDocument
 from clustergrowth.store.sqlite import SqliteStore, _expr, _param, _table
 
@@ -142,6 +144,221 @@ async def test_an_index_named_as_before_is_made_anew_under_its_bracketed_name(tm
         assert db.execute("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_%'").fetchall() == []
 
 
+def ix_of(path: Path, table: str) -> dict[str, Any]:
+    """Each row's ``ix`` column (its indexed fields), read with a connection of our own."""
+    with sqlite3.connect(path) as c:
+        return {i: None if x is None else json.loads(x) for i, x in c.execute(f'SELECT id, ix FROM "{table}"')}
+
+
+def plan(path: Path, sql: str, args: tuple[Any, ...]) -> str:
+    """SQLite's query plan for ``sql``: which index, if any, it reads."""
+    with sqlite3.connect(path) as c:
+        return " ".join(str(r[3]) for r in c.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+
+
+async def test_a_store_made_before_ix_gets_the_column_and_its_indexes_are_made_on_it(tmp_path: Path) -> None:
+    """A table of three columns with an index on the document under today's name (what the code wrote
+    before): the column is added, and until the index is made anew the fields are read from the
+    document; ``ensure_index`` fills every row's ``ix`` and makes the index on it, and queries find the
+    rows written before and after."""
+    path = tmp_path / "before.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE c_days (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)")
+        db.execute("""CREATE INDEX "ix_c_days(day)" ON c_days (json_extract(doc, '$.day'))""")
+        for i, day in enumerate(["d1", "d2", "d1"]):
+            db.execute("INSERT INTO c_days VALUES (?, 1, ?)", (f"k{i}", json.dumps({"_id": f"k{i}", "day": day})))
+    store = SqliteStore(path)
+    try:
+        assert {d["_id"] for d in await store.find("days", {"day": "d1"})} == {"k0", "k2"}  # the document's
+        assert ix_of(path, "c_days") == {"k0": None, "k1": None, "k2": None}  # the column, not filled yet
+        await store.ensure_index("days", ["day"])
+        assert ix_of(path, "c_days") == {"k0": {"day": "d1"}, "k1": {"day": "d2"}, "k2": {"day": "d1"}}
+        await store.insert("days", {"_id": "k3", "day": "d1", "other": [1]})
+        await store.insert("days", {"_id": "k4"})  # no day: left out of ix, NULL to the index as it was
+        assert ix_of(path, "c_days")["k3"] == {"day": "d1"} and ix_of(path, "c_days")["k4"] == {}
+        assert {d["_id"] for d in await store.find("days", {"day": "d1"})} == {"k0", "k2", "k3"}
+        page = await store.page("days", {}, [("day", -1), ("_id", 1)], None, 10)
+        assert [d["_id"] for d in page] == ["k1", "k0", "k2", "k3", "k4"]  # NULL last, descending, as before
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        (sql,) = db.execute("""SELECT sql FROM sqlite_master WHERE name = 'ix_c_days(day)'""").fetchone()
+    assert sql.endswith("(json_extract(ix, '$.day'))")
+    query = """SELECT doc FROM c_days WHERE json_extract(ix, '$.day') = ?"""
+    assert "USING INDEX ix_c_days(day)" in plan(path, query, ("d1",))
+
+
+async def test_a_write_carries_the_fields_another_process_indexed_since(tmp_path: Path) -> None:
+    """Two stores on one file, as the split API and its worker are: the first read the schema before the
+    second made an index; its next writes put that field in ``ix`` all the same, and its queries use it."""
+    path = tmp_path / "shared.sqlite"
+    first, second = SqliteStore(path), SqliteStore(path)
+    try:
+        await first.insert("days", {"_id": "a", "day": "d1", "res": "r1"})  # first has read the schema: no index
+        await second.ensure_index("days", ["res"])
+        await first.insert("days", {"_id": "b", "day": "d1", "res": "r2"})
+        doc = (await first.find("days", {"_id": "a"}))[0]
+        await first.replace("days", {**doc, "res": "r3"}, doc["version"])
+        assert ix_of(path, "c_days") == {"a": {"res": "r3"}, "b": {"res": "r2"}}
+        assert [d["_id"] for d in await first.find("days", {"res": "r3"})] == ["a"]
+        assert first._where("days", {"res": "r3"}) == (["json_extract(ix, '$.res') = ?"], ["r3"], True)
+        await second.drop_index("days", ["res"])
+        await first.insert("days", {"_id": "c", "res": "r3"})
+        assert ix_of(path, "c_days")["c"] is None  # nothing indexed any more: no ix written
+        assert {d["_id"] for d in await first.find("days", {"res": "r3"})} == {"a", "c"}  # from the document
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_outbox_flag_in_ix_follows_the_events_written_and_dropped(store: SqliteStore) -> None:
+    """``outbox_pending`` indexed, as the relay's query has it: set by the write that adds events, cleared
+    in ``ix`` too by the relay's ``drop_outbox`` (which changes the document in place)."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "outbox": [], "outbox_pending": False})
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 1}, [{"id": "e1"}, {"id": "e2"}], 1)
+    assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": True}}
+    assert [d["_id"] for d in await store.find("aggs", {"outbox_pending": True})] == ["a"]
+    await store.drop_outbox("aggs", "a", {"e1"})
+    assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": True}}  # e2 still waits
+    await store.drop_outbox("aggs", "a", {"e2"})
+    assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": False}}
+    assert await store.find("aggs", {"outbox_pending": True}) == []
+    assert [d["_id"] for d in await store.find("aggs", {"outbox_pending": False})] == ["a"]
+    assert rows(store, "c_aggs")[0][2]["outbox_pending"] is False  # the document says the same
+
+
+async def test_a_write_with_events_writes_ix_anew_only_when_an_indexed_field_changed(store: SqliteStore) -> None:
+    """The booking's write leaves ``ix`` out of its UPDATE when it would be the same text; when an indexed
+    field changes, the new value is there and the index finds the document by it, not by the old one."""
+    await store.ensure_index("aggs", ["k", "outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "k": "x", "outbox": [], "outbox_pending": False})
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "k": "y"}, [{"id": "e1"}], 1)
+    assert ix_of(store.path, "c_aggs") == {"a": {"k": "y", "outbox_pending": True}}
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "k": "y", "n": 1}, [{"id": "e2"}], 2)  # same ix
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "k": "z", "n": 2}, [], 3)
+    assert ix_of(store.path, "c_aggs") == {"a": {"k": "z", "outbox_pending": True}}
+    assert await store.find("aggs", {"k": "y"}) == []
+    (found,) = await store.find("aggs", {"k": "z"})
+    assert (found["version"], found["n"], [e["id"] for e in found["outbox"]]) == (4, 2, ["e1", "e2"])
+
+
+class _Between:
+    """``jsontext`` for the store module, whose first ``dumps`` after ``arm`` runs ``then`` first: another
+    process's write landing between the store's read of a row and its UPDATE of it."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self.then, self.armed = then, False
+        self.loads = jsontext.loads
+
+    def dumps(self, value: Any) -> str:
+        if self.armed:
+            self.armed = False
+            self.then()
+        return jsontext.dumps(value)
+
+
+def other_process(path: Path, sql: str, *args: Any) -> Callable[[], None]:
+    def write() -> None:
+        with sqlite3.connect(path) as c:
+            c.execute(sql, args)
+
+    return write
+
+
+async def test_a_write_with_events_reads_the_outbox_again_when_the_relay_took_events_out_meanwhile(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay (another process) drops the published e1 after the booking's write read the outbox: the
+    write is made again on the outbox as it is now, so e1 is not put back to be published twice."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "outbox": [{"id": "e1"}], "outbox_pending": True})
+    drop = other_process(store.path, """UPDATE c_aggs SET doc = json_set(doc, '$.outbox', json('[]')) WHERE id = 'a'""")
+    between = _Between(drop)
+    monkeypatch.setattr(sqlite_store, "jsontext", between)
+    between.armed = True
+    assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 1}, [{"id": "e2"}], 1)
+    assert not between.armed  # the other write did land in between
+    ((_, version, doc),) = rows(store, "c_aggs")
+    assert (version, doc["outbox"], doc["outbox_pending"], doc["n"]) == (2, [{"id": "e2"}], True, 1)
+
+
+async def test_a_write_that_keeps_ix_reads_again_when_the_relay_changed_ix_meanwhile(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored outbox is empty but marked pending (a mark the relay corrects): the booking's write finds
+    its ix unchanged and leaves it out; the relay sets the mark false (doc and ix, outbox text the same)
+    in between: the write is made again, and its event is found pending, not left unseen by the relay."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "outbox": [], "outbox_pending": True})
+    fix = other_process(
+        store.path,
+        """UPDATE c_aggs SET doc = json_set(doc, '$.outbox_pending', json('false')),"""
+        """ ix = json_set(ix, '$.outbox_pending', json('false')) WHERE id = 'a'""",
+    )
+    between = _Between(fix)
+    monkeypatch.setattr(sqlite_store, "jsontext", between)
+    between.armed = True
+    assert await store.replace_with_outbox("aggs", {"_id": "a"}, [{"id": "e1"}], 1)
+    assert not between.armed
+    assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": True}}
+    assert [d["_id"] for d in await store.find("aggs", {"outbox_pending": True})] == ["a"]
+
+
+async def test_the_relay_keeps_the_events_a_booking_added_after_it_read_the_outbox(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A booking (another process) adds e2 after the relay read [e1] and before it writes the outbox
+    without e1: the relay's write is made again on [e1, e2], so e2 stays to be published, not lost."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "outbox": [{"id": "e1"}], "outbox_pending": True})
+    add = other_process(
+        store.path,
+        """UPDATE c_aggs SET version = 2, doc = json_set(doc, '$.outbox', json(?), '$.version', 2) WHERE id = 'a'""",
+        json.dumps([{"id": "e1"}, {"id": "e2"}]),
+    )
+    between = _Between(add)
+    monkeypatch.setattr(sqlite_store, "jsontext", between)
+    between.armed = True
+    await store.drop_outbox("aggs", "a", {"e1"})
+    assert not between.armed
+    ((_, version, doc),) = rows(store, "c_aggs")
+    assert (version, doc["outbox"], doc["outbox_pending"]) == (2, [{"id": "e2"}], True)
+    assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": True}}
+    assert [d["_id"] for d in await store.find("aggs", {"outbox_pending": True})] == ["a"]
+
+
+async def test_the_id_in_an_index_is_the_id_column_never_a_field_of_ix(store: SqliteStore) -> None:
+    """A sort's index ends with ``_id``: that is the row's id column, so a filter on ids stays primary-key
+    lookups, and ``ix`` does not hold the id a second time."""
+    await store.ensure_index("ch", ["posted_at", "_id"])
+    await store.insert("ch", {"_id": "a", "posted_at": "t1"})
+    await store.insert("ch", {"_id": "b", "posted_at": "t0"})
+    assert store._where("ch", {"_id": {"$in": ["a", "b"]}}) == (["id IN (?, ?)"], ["a", "b"], True)
+    assert ix_of(store.path, "c_ch") == {"a": {"posted_at": "t1"}, "b": {"posted_at": "t0"}}
+    assert [d["_id"] for d in await store.page("ch", {}, [("posted_at", 1), ("_id", 1)], None, 5)] == ["b", "a"]
+    with sqlite3.connect(store.path) as c:
+        (sql,) = c.execute("SELECT sql FROM sqlite_master WHERE name = 'ix_c_ch(posted_at,_id)'").fetchone()
+    assert sql.endswith("(json_extract(ix, '$.posted_at'), id)")
+    (where,), args, _ = store._where("ch", {"_id": {"$in": ["a", "b"]}})
+    assert "USING INDEX sqlite_autoindex_c_ch_1 (id=?)" in plan(
+        store.path, f"SELECT doc FROM c_ch WHERE {where}", tuple(args)
+    )
+
+
+async def test_rows_written_without_ix_get_it_when_the_index_is_ensured_again(store: SqliteStore) -> None:
+    """A row written by something other than this store (an older version of it, a script) has no ``ix``;
+    the next start's ``ensure_index`` writes it, and the index finds the row by its field."""
+    await store.ensure_index("days", ["day"])
+    await store.insert("days", {"_id": "a", "day": "d1"})
+    with sqlite3.connect(store.path) as c:
+        c.execute("INSERT INTO c_days (id, version, doc) VALUES ('b', 1, ?)", (json.dumps({"_id": "b", "day": "d1"}),))
+    assert [d["_id"] for d in await store.find("days", {"day": "d1"})] == ["a"]  # b's ix is missing
+    await store.ensure_index("days", ["day"])
+    assert ix_of(store.path, "c_days") == {"a": {"day": "d1"}, "b": {"day": "d1"}}
+    assert {d["_id"] for d in await store.find("days", {"day": "d1"})} == {"a", "b"}
+
+
 async def test_an_old_name_shared_by_two_field_lists_is_dropped_only_for_its_own_index(tmp_path: Path) -> None:
     """ix_c_pairs_a_b was the old name of an index on a_b and of one on (a, b): making (a, b) anew leaves a
     unique a_b made before in place, until a_b's own index is made under its new name."""
@@ -223,8 +440,8 @@ async def test_replace_refuses_an_unportable_document_and_keeps_the_stored_one(s
 
 # _where --------------------------------------------------------------------------------------------
 
-K = "json_extract(doc, '$.k')"
-J = "json_extract(doc, '$.j')"
+K = "json_extract(ix, '$.k')"  # indexed: the row's ix, what the index is on
+J = "json_extract(ix, '$.j')"
 
 
 @pytest.fixture
@@ -301,7 +518,7 @@ def test_where_is_the_sql_every_match_meets(
 
 
 def test_where_knows_the_indexes_of_each_collection(indexed: SqliteStore) -> None:
-    assert indexed._where("other", {"u": 1}) == (["json_extract(doc, '$.u') = ?"], [1], True)
+    assert indexed._where("other", {"u": 1}) == (["json_extract(ix, '$.u') = ?"], [1], True)
     assert indexed._where("other", {"k": 1}) == ([], [], False)
     assert indexed._where("nothing_indexed", {"_id": "a", "k": 1}) == (["id = ?"], ["a"], False)
 
