@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,46 @@ async def test_an_error_reaches_the_caller_and_the_thread_goes_on() -> None:
     with pytest.raises(KeyError, match="boom"):
         await s.run(fail)
     assert await s.run(lambda: 7) == 7
+    s.stop()
+
+
+async def test_a_busy_thread_hands_answers_over_together_in_order_and_at_once_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """20 statements queued behind one that holds the thread: their 21 answers reach the loop in 3 wake-ups
+    (``ANSWERS`` = 8 a time, the rest when the queue is empty), each caller its own answer or error, in
+    the order asked; a statement asked when nothing waits is answered by itself at once."""
+    loop = asyncio.get_running_loop()
+    wakeups: list[int] = []
+    handed = loop.call_soon_threadsafe
+
+    def counting(callback: Any, *args: Any) -> Any:
+        wakeups.append(len(args[0]) if callback.__name__ == "_settle_all" else 1)
+        return handed(callback, *args)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    s = Statements("t")
+    gate = threading.Event()
+    order: list[int] = []
+
+    def step(i: int) -> int:
+        order.append(i)
+        if i == 13:
+            raise KeyError("thirteen")
+        return i
+
+    first = asyncio.ensure_future(s.run(lambda: gate.wait(5)))
+    await asyncio.sleep(0)
+    rest = [asyncio.ensure_future(s.run(lambda i=i: step(i))) for i in range(20)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert results[0] is True
+    assert [r for r in results[1:] if not isinstance(r, KeyError)] == [i for i in range(20) if i != 13]
+    assert isinstance(results[14], KeyError) and order == list(range(20))
+    assert wakeups == [8, 8, 5]
+    assert await s.run(lambda: "alone") == "alone"
+    assert wakeups[-1] == 1
     s.stop()
 
 
