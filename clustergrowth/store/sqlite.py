@@ -1,21 +1,19 @@
 """Embedded document store: one SQLite file per service database, JSON documents, WAL journal.
 
 All statements run on one worker thread (``SqliteDb``'s ``Statements``, which owns the connection), so the event
-loop never blocks on disk and SQLite sees a single writer. Every write is one statement, committed on its own:
-SQLite holds the file's write lock while that statement runs and never while Python runs (but for
-``ensure_index`` making an index at start-up, which writes every row's ``ix`` in one transaction). (A transaction
-held across Python statements waits for the GIL with the lock held, for as long as the process's event
-loop keeps the GIL; another process on the file, the split API's worker, waits with it, sleeping in
-SQLite's busy handler a millisecond at least. Under load that put a tenth of the API's store thread in
-``BEGIN IMMEDIATE``.) The compare-and-set of ``replace`` is ``UPDATE … WHERE id=? AND version=?``;
-``replace_with_outbox`` and ``drop_outbox`` read the stored outbox, then write on condition that it is still
-the one read (``json_extract(doc, '$.outbox') IS ?``), and read again when it is not. The JSON text is
-orjson's (``clustergrowth.jsontext``).
+loop never blocks on disk and SQLite sees a single writer. Every write is one statement, committed on its own,
+so SQLite holds the file's write lock only while that statement runs, never while Python runs (only
+``ensure_index``, at start-up, writes every row's ``ix`` in one transaction). A transaction held across
+Python statements would wait for the GIL with the lock held, and another process on the file (the split
+API's worker) would wait with it in SQLite's busy handler, a millisecond at least. The compare-and-set of
+``replace`` is ``UPDATE … WHERE id=? AND version=?``; ``replace_with_outbox`` and ``drop_outbox`` read the
+stored outbox, then write on condition that it is still the one read (``json_extract(doc, '$.outbox') IS
+?``), and read again when it is not. The JSON text is orjson's (``clustergrowth.jsontext``).
 
 Indexes: each row keeps, beside the document, its indexed fields as a small JSON object (column ``ix``,
 written by every write from the document in hand), and an index is on ``json_extract(ix, …)``. An index on
 ``json_extract(doc, …)`` would parse the whole document, old and new, once per indexed field on every write:
-for a day's schedule of a few kilobytes and four indexes that was most of an update's time. Which fields are
+for a 10 KB day's schedule with four indexes, three quarters of an update's time. Which fields are
 indexed is read from the database's schema (the indexes' names), again whenever its ``schema_version``
 moves; a write holds only at the schema version its ``ix`` was made for (``_SCHEMA``, read by the statement
 itself), so a process writes the fields another process's new index needs.
