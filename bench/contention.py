@@ -14,10 +14,12 @@ Two deployments of the platform are measured, both on the embedded store: all-in
 run``: gateway, services, outbox relays and consumers in one process) and split as the README documents
 for scale-out: an API process with every ``CG_<SERVICE>_RUN_RELAY`` and ``CG_<SERVICE>_RUN_CONSUMERS``
 off, and beside it a worker process on the same data folder (SQLite in WAL mode, a busy timeout: two
-processes on one file are supported) running the relays and consumers. The API's CPU is its own; the
-worker's is reported beside it, with the outbox backlog and the consumers' lag at the end of each phase
-(did it keep up?). All servers are up together and every phase runs in rounds, each server in turn,
-so that the load of the shared machine falls on all alike.
+processes on one file are supported) running the relays and consumers, at CPU niceness 10
+(``CG_CPU_NICENESS``, ``--worker-niceness``: on one host the requests get the cores first, the relays
+what is left). The API's CPU is its own; the worker's is reported beside it, with the outbox backlog
+and the consumers' lag at the end of each phase (did it keep up?). All servers are up together and
+every phase runs in rounds, each server in turn, so that the load of the shared machine falls on all
+alike.
 After each run the server's own store is read back: any two overlapping confirmed bookings of one
 resource are a double booking. ``--against REF`` adds the split API of another commit (its tracked
 files) to the same rounds: a change's effect measured under the same load.
@@ -459,10 +461,13 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     # All-in-one: `clustergrowth run` (gateway, every service, relays and consumers in one process).
     env = {**base, "CG_DATA_DIR": str(data / "platform")}
     # Split (the scale-out deployment): an API process with relays and consumers off, and a worker process
-    # on the same data folder running them (its HTTP port is never loaded).
+    # on the same data folder running them (its HTTP port is never loaded), at a lower CPU priority
+    # (CG_CPU_NICENESS, as the README advises for a worker sharing the API's host).
     split_dir = data / "split"
     api_env = {**base, "CG_DATA_DIR": str(split_dir), **_switches(False)}
-    worker_env = {**base, "CG_DATA_DIR": str(split_dir), **_switches(True)}
+    niceness = str(a.worker_niceness)
+    worker_env = {**base, "CG_DATA_DIR": str(split_dir), **_switches(True), "CG_CPU_NICENESS": niceness}
+    out["worker_niceness"] = a.worker_niceness
     # The baseline: the bare endpoint, same validation and store write, under the same load.
     bare_dir, fastapi_dir = data / "bare", data / "bare-fastapi"
     bare_dir.mkdir()
@@ -499,7 +504,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             ref_cli = [sys.executable, "-c", "from instance.cli import main; main()", "run", "--port"]
             ref_dir = data / "split-ref"
             ref_base = {**base, "PYTHONPATH": str(tree), "CG_DATA_DIR": str(ref_dir)}
-            start("ref_worker", [*ref_cli, str(ports["ref_worker"])], {**ref_base, **_switches(True)}, tree)
+            # niced by the command (a commit before CG_CPU_NICENESS would ignore the setting)
+            ref_worker = ["nice", "-n", niceness, *ref_cli, str(ports["ref_worker"])]
+            start("ref_worker", ref_worker, {**ref_base, **_switches(True)}, tree)
             asyncio.run(_ready(url["ref_worker"], procs["ref_worker"]))
             start("ref_api", [*ref_cli, str(ports["ref_api"])], {**ref_base, **_switches(False)}, tree)
         for n in ("platform", "api", "bare", "bare_fastapi", *(("ref_api",) if a.against else ())):
@@ -694,6 +701,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=1, help="wrk threads (the server shares the machine)")
     p.add_argument("--desks", type=int, default=50)
+    p.add_argument(
+        "--worker-niceness",
+        type=int,
+        default=10,
+        choices=range(20),
+        metavar="0-19",
+        help="the split deployment's worker runs at this CPU niceness (CG_CPU_NICENESS; 0: the API's own)",
+    )
     p.add_argument(
         "--profile",
         action="store_true",

@@ -120,6 +120,13 @@ class RuntimeSettings(BaseSettings):
     )
     auth_algorithms: list[str] = ["ES256", "RS256"]
     relay_interval_s: float = Field(0.5, gt=0, description="outbox relay poll when not woken by a write")
+    cpu_niceness: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="`clustergrowth run` lowers its CPU priority by this much at start (nice); for a worker of "
+        "relays and consumers beside the API on one host, so that requests get the cores first",
+    )
     consumer_retries: int = Field(3, ge=0)
     seed_demo: bool = True
     log_level: str = "INFO"

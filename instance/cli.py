@@ -49,6 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     logs.configure(settings.region, settings.log_level, settings.log_json)
+    if settings.cpu_niceness:  # kept across the compiled front's exec below
+        os.nice(settings.cpu_niceness)
     port = int(args.port or os.environ.get("PORT", "8000"))
     from gateway.app import GatewaySettings
     from instance.registry import spec, upstream_urls
