@@ -1,7 +1,7 @@
 """The serving process's start-up heap is left out of later cyclic collections (``freeze_startup_heap``,
 called from ``uvicorn_options`` just before ``clustergrowth run`` serves), after its garbage is
-collected (frozen garbage would never be freed), and full collections are checked for ten times
-less often than CPython's default."""
+collected (frozen garbage would never be freed), and young collections come after ten times as many
+allocations and full collections are checked for ten times less often than CPython's defaults."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def test_serving_options_freeze_what_lives_and_collect_the_garbage_first(unfroze
     assert tracked(made_after)  # what a request makes is collected as before
 
 
-def test_serving_options_check_for_a_full_collection_every_100_middle_ones(unfrozen: None, tmp_path: Path) -> None:
+def test_serving_options_collect_the_young_every_7000_and_check_for_a_full_collection_every_100_middle_ones(
+    unfrozen: None, tmp_path: Path
+) -> None:
     gc.set_threshold(700, 10, 10)  # CPython's defaults
     uvicorn_options(RuntimeSettings(data_dir=tmp_path))
-    assert gc.get_threshold() == (700, 10, 100)  # the young generations' as they were
+    assert gc.get_threshold() == (7000, 10, 100)  # the middle generation's as it was
