@@ -31,6 +31,7 @@ from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 
 from clustergrowth import ids
+from clustergrowth.credentials import bearer_token
 from clustergrowth.problems import Forbidden, ServiceUnavailable, Unauthorized
 from clustergrowth.settings import DEV_ISSUER, RuntimeSettings
 
@@ -383,9 +384,8 @@ class Authenticator:
 
 
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller, or 401 (async: no thread-pool hop per request)."""
-    from clustergrowth.credentials import bearer_token  # read as the front doors' token quotas read it
-
+    """FastAPI dependency: the verified caller, or 401 (async: no thread-pool hop per request). The token
+    is read as the front doors' token quotas read it (``bearer_token``)."""
     token = bearer_token(request.headers.get("authorization", ""))
     if token is None:
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")

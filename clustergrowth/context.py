@@ -21,8 +21,9 @@ def stamp(dt: datetime) -> str:
     u = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
     if u.year < 1000:  # strftime's %Y does not pad years below 1000 on every platform; isoformat does
         return u.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # isoformat is C all the way: about a third of strftime's cost, which was 4 % of a booking's samples
-    return u.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat is C all the way: about a third of strftime's cost, which was 4 % of a booking's samples;
+    # its "+00:00" cut off costs less than a naive copy made first (replace), 2.2 µs against 2.8 here
+    return u.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def public(doc: Doc) -> Doc:
