@@ -458,6 +458,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     }
     base = {**os.environ, "CG_LOG_LEVEL": "WARNING", "CG_SEED_DEMO": "false"}
     base["CG_GATEWAY_RATE_LIMITS"] = "false"  # thousands of requests from one address: bookings, not quotas
+    base.pop("CG_CPU_NICENESS", None)  # the worker's alone (below), whatever the shell that runs this sets
     # All-in-one: `clustergrowth run` (gateway, every service, relays and consumers in one process).
     env = {**base, "CG_DATA_DIR": str(data / "platform")}
     # Split (the scale-out deployment): an API process with relays and consumers off, and a worker process

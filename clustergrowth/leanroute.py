@@ -7,16 +7,21 @@ passes, a sub-response) took about 200 µs of a booking's 1.3 ms in py-spy's sam
 driver, for a function that takes the caller, the request and one JSON body (bench.contention; README).
 
 What: a :class:`~clustergrowth.auth.RuledRoute` whose handler, for a request with a JSON Content-Type
-(FastAPI's own test of it), a body that FastAPI's parser reads, a token ``current_principal`` accepts
-and a body the route's own body field (FastAPI's ``ModelField``) validates without error, calls the
-function with those values directly. Anything else — no token or a refused one, another Content-Type,
-an empty, unreadable or invalid body, dependency overrides in force (tests), FastAPI's own body limit
-or telemetry switched on — goes to FastAPI's handler, built as usual, on the same ``Request`` (its body
-and JSON read once, kept by Starlette): every refusal is FastAPI's own answer, in its order (body errors
-before the token's, the token's before the body's validation). Only a function of that one shape is
-accepted, and it must return a ``Response`` (nothing left for FastAPI to serialise); another shape is
-refused when the route is built. ``tests/component/test_lean_route.py`` sends the same requests, good and
-bad, to the route with and without this path and compares the answers.
+(FastAPI's own test of it; an empty one is none), a body that FastAPI's parser reads, a token
+``current_principal`` accepts and a body the route's own body field (FastAPI's ``ModelField``)
+validates without error, calls the function with those values directly. A refused token, once the
+body is read, is raised as FastAPI's handler raises it (so it is not verified twice). Anything else —
+another Content-Type, an empty, unreadable or invalid body, dependency overrides in force (tests),
+FastAPI's own body limit or telemetry switched on — goes to FastAPI's handler, built as usual, on the
+same ``Request`` (its body and JSON read once, kept by Starlette): every refusal is FastAPI's own
+answer, in its order (body errors before the token's, the token's before the body's validation).
+
+Only a function of that one shape is accepted, and it must return a ``Response`` (nothing left for
+FastAPI to serialise); another shape is refused when the route is built (for a route included under a
+router: when FastAPI builds it, at its first request; an including router's dependencies make another
+shape). The booking function takes its context from the app, not as a dependency, so
+``dependency_overrides`` of that context do not reach it. ``tests/component/test_lean_route.py`` sends
+the same requests, good and bad, to the route with and without this path and compares the answers.
 """
 
 from __future__ import annotations
@@ -105,15 +110,17 @@ class LeanRoute(RuledRoute):
             if overridden or MAX_BODY_SIZE_SCOPE_KEY in request.scope or get_telemetry_data() is not None:
                 return await standard(request)
             content_type = next((v for k, v in request.scope["headers"] if k == b"content-type"), None)
-            if content_type is None or not is_json_content_type(content_type):
+            if not content_type or not is_json_content_type(content_type):  # FastAPI: an empty one is none
                 return await standard(request)
             try:
                 if not await request.body():
                     return await standard(request)
                 value = await request.json()
-                who = await current_principal(request)
             except Exception:  # noqa: BLE001 - FastAPI's handler meets the same failure and answers it its own way
                 return await standard(request)
+            # the body read, FastAPI solves the caller next: a refusal is raised as FastAPI's would be (the
+            # token is not verified a second time)
+            who = await current_principal(request)
             body, errors = field.validate(value, {}, loc=("body",))
             if errors:
                 return await standard(request)

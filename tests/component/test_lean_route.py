@@ -41,7 +41,8 @@ def slot(hour_from_10: int = 0, minutes: int = 60, resource: str = DESK) -> dict
 
 
 JSON = "application/json"
-# (name, who: "alice" | "none" | "bad", content type or None, body bytes, taken by the lean path)
+# (name, who: "alice" | "none" | "bad", content type or None, body bytes, answered by the lean path: the
+# function called, or the token's refusal raised, without FastAPI's dependency solving)
 CASES: list[tuple[str, str, str | None, bytes, bool]] = [
     ("booked", "alice", JSON, json.dumps(slot(0)).encode(), True),
     ("the same slot again: 409", "alice", JSON, json.dumps(slot(0)).encode(), True),
@@ -50,17 +51,18 @@ CASES: list[tuple[str, str, str | None, bytes, bool]] = [
     ("unknown resource: 404", "alice", JSON, json.dumps(slot(3, resource="no-such-desk")).encode(), True),
     ("end before start: 422 by the rules", "alice", JSON, json.dumps(slot(4, minutes=-30)).encode(), True),
     ("outside opening hours", "alice", JSON, json.dumps(slot(12)).encode(), True),
-    ("no token", "none", JSON, json.dumps(slot(5)).encode(), False),
-    ("a refused token", "bad", JSON, json.dumps(slot(5)).encode(), False),
+    ("no token", "none", JSON, json.dumps(slot(5)).encode(), True),
+    ("a refused token", "bad", JSON, json.dumps(slot(5)).encode(), True),
     ("text/plain", "alice", "text/plain", json.dumps(slot(5)).encode(), False),
     ("no Content-Type", "alice", None, json.dumps(slot(5)).encode(), False),
+    ("an empty Content-Type: none, to FastAPI", "alice", "", json.dumps(slot(5)).encode(), False),
     ("not JSON", "alice", JSON, b'{"resource_id": ', False),
     ("empty body", "alice", JSON, b"", False),
     ("an array", "alice", JSON, b"[]", False),
     ("a field missing", "alice", JSON, json.dumps({"resource_id": DESK, "start": slot(5)["start"]}).encode(), False),
     ("a field of the wrong type", "alice", JSON, json.dumps({**slot(5), "start": 5}).encode(), False),
     ("a field not in the command", "alice", JSON, json.dumps({**slot(5), "seats": 2}).encode(), False),
-    ("no token and an invalid body: the token's answer", "none", JSON, b"[]", False),
+    ("no token and an invalid body: the token's answer", "none", JSON, b"[]", True),
     ("no token and not JSON: the body's answer", "none", JSON, b"{", False),
     ("NaN: refused before the route", "alice", JSON, b'{"resource_id": NaN}', False),
     ("booked after all that", "alice", JSON, json.dumps(slot(5)).encode(), True),
