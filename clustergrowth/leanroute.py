@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clustergrowth.auth import RuledRoute, current_principal
-from clustergrowth.strictjson import is_json_content_type
+from clustergrowth.strictjson import content_type_of, is_json_content_type
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -109,7 +109,7 @@ class LeanRoute(RuledRoute):
             overridden = provider is not None and bool(getattr(provider, "dependency_overrides", None))
             if overridden or MAX_BODY_SIZE_SCOPE_KEY in request.scope or get_telemetry_data() is not None:
                 return await standard(request)
-            content_type = next((v for k, v in request.scope["headers"] if k == b"content-type"), None)
+            content_type = content_type_of(request.scope)
             if not content_type or not is_json_content_type(content_type):  # FastAPI: an empty one is none
                 return await standard(request)
             try:

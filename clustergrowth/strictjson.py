@@ -136,6 +136,11 @@ def body_problem(body: bytes) -> str | None:
     return None
 
 
+def content_type_of(scope: Scope) -> bytes | None:
+    """The request's first Content-Type value, as Starlette's ``request.headers`` reads it (None without one)."""
+    return next((v for k, v in scope["headers"] if k == b"content-type"), None)
+
+
 def is_json_content_type(value: bytes | None) -> bool:
     """Whether the framework may parse a body with this Content-Type (its first value; None without
     one) as JSON: its own test, with the same calls. Without a Content-Type, or with an empty one: yes
@@ -166,7 +171,7 @@ class StrictJsonMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+        content_type = content_type_of(scope)
         if declared_length(scope) == 0 or not is_json_content_type(content_type):  # no body, or not JSON
             await self.app(scope, receive, send)
             return
