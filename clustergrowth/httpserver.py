@@ -364,11 +364,9 @@ def freeze_startup_heap() -> None:
     Young collections: a booking makes several hundred tracked objects (the day's schedule read whole,
     its bookings, the request's coroutines and models), so at CPython's 700 a young collection ran about
     once a booking and walked every object of the requests still in flight (64 of them under wrk), most
-    of which survive it. The split API under wrk (bench.contention's load, gc.callbacks timing every
-    collection): 110 µs of collections a booking at 700 (a young one every 5 bookings, a middle one
-    every 50), 22 µs at 7,000; in interleaved A/B rounds that was CPU per booking 1.23 → 1.17 ms and
-    1.33 → 1.19 ms (the rounds' noise between two processes of one configuration is as large, the
-    collector's own time is the steadier figure). 2,000 gave about half that, 20,000 no more than 7,000.
+    of which survive it. Timed with gc.callbacks in the split API under bench.contention's load, the
+    collections cost 110 µs a booking at 700 (a young one every 5 bookings, a middle one every 50) and
+    22 µs at 7,000; 20,000 saved no more.
 
     Why: a full (generation 2) collection walks every tracked object. Once its app is built the
     instance holds about 165,000 (modules, classes, FastAPI's routes and models), and a full collection
