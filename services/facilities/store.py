@@ -137,7 +137,29 @@ def booking_to_doc(b: Booking) -> dict[str, Any]:
 _new = object.__new__
 
 
+READ_KEPT = 4096  # stored bookings kept read (about 2 KB each): the busy days' bookings, read again on each booking
+_read: dict[tuple[tuple[str, Any], ...], Booking] = {}
+
+
 def booking_from_doc(d: dict[str, Any]) -> Booking:
+    """The Booking a stored one is, kept by its stored fields and values: a day's document is read whole on
+    every booking of that day, so each of its bookings was read up to two dozen times, three times parsed
+    to datetimes each time. Bookings are frozen, and the one read from equal fields is equal, so one object
+    serves every read of them; at most ``READ_KEPT`` are kept (all let go when that many are). A value
+    that cannot be a key (not one a stored booking holds) is read without keeping."""
+    try:
+        key = tuple(d.items())
+        b = _read.get(key)
+    except TypeError:
+        return _booking_from_doc(d)
+    if b is None:
+        if len(_read) >= READ_KEPT:
+            _read.clear()
+        b = _read[key] = _booking_from_doc(d)
+    return b
+
+
+def _booking_from_doc(d: dict[str, Any]) -> Booking:
     """The Booking a stored one is. Made as its frozen dataclass's ``__init__`` makes it (every field, in
     declaration order), with one ``__dict__`` update instead of that ``__init__``'s 17 ``object.__setattr__``
     calls: a day's schedule is read whole on every booking of that day (up to ~two dozen bookings), and

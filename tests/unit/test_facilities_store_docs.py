@@ -9,12 +9,27 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as hs
 
+from services.facilities import store
 from services.facilities.domain.model import Booking
 from services.facilities.store import booking_from_doc, booking_to_doc
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 INSTANTS = hs.integers(min_value=0, max_value=10**6).map(lambda s: T0 + timedelta(seconds=s, microseconds=s % 997))
 OPTIONAL_TEXT = hs.none() | hs.text(min_size=1, max_size=12)
+ONE = Booking(  # as stored before sequence, changed_by, cause and check-in existed, read with their defaults
+    id="b1",
+    resource_id="r1",
+    site_id="s1",
+    resource_kind="hot_desk",
+    person="p-1",
+    organisation=None,
+    person_region="IE05",
+    region="IE05",
+    start=T0,
+    end=T0 + timedelta(hours=1),
+    status="confirmed",
+    created_at=datetime(2026, 11, 30, 8, tzinfo=UTC),
+)
 
 
 @hs.composite
@@ -66,19 +81,36 @@ def test_a_document_without_the_later_fields_reads_with_their_defaults() -> None
         "status": "confirmed",
         "created_at": "2026-11-30T08:00:00Z",
     }
-    expected = Booking(
-        id="b1",
-        resource_id="r1",
-        site_id="s1",
-        resource_kind="hot_desk",
-        person="p-1",
-        organisation=None,
-        person_region="IE05",
-        region="IE05",
-        start=T0,
-        end=T0 + timedelta(hours=1),
-        status="confirmed",
-        created_at=datetime(2026, 11, 30, 8, tzinfo=UTC),
-    )
     read = booking_from_doc(doc)
-    assert read == expected and list(vars(read)) == [f.name for f in dataclasses.fields(Booking)]
+    assert read == ONE and list(vars(read)) == [f.name for f in dataclasses.fields(Booking)]
+
+
+def _stored(**changes: object) -> dict[str, object]:
+    return {**booking_to_doc(ONE), **changes}
+
+
+def test_a_stored_booking_read_again_is_the_booking_read_before() -> None:
+    first = booking_from_doc(_stored())
+    assert booking_from_doc(_stored()) is first  # equal fields, another dict: the one kept
+    # any field changed, or one more field: another booking, read from its own fields
+    cancelled = booking_from_doc(_stored(status="cancelled", sequence=1))
+    assert (cancelled.status, cancelled.sequence) == ("cancelled", 1) and first.status == "confirmed"
+    later = booking_from_doc(_stored(end="2026-12-01T11:00:00.000000Z"))
+    assert later.end == T0 + timedelta(hours=2) and first.end == T0 + timedelta(hours=1)
+    withdrawn = booking_from_doc(_stored(cause="no_show"))
+    assert withdrawn.cause == "no_show" and first.cause is None
+
+
+def test_a_value_that_cannot_be_kept_is_read_and_not_kept() -> None:
+    doc = _stored(changed_by=["not", "a", "stored", "value"])
+    kept = len(store._read)
+    assert booking_from_doc(doc).changed_by == ["not", "a", "stored", "value"]
+    assert len(store._read) == kept
+
+
+def test_the_kept_bookings_are_bounded_and_read_right_after_letting_go() -> None:
+    for i in range(store.READ_KEPT + 10):
+        doc = _stored(id=f"b{i}", created_at=f"2026-11-30T08:00:00.{i:06d}Z")
+        read = booking_from_doc(doc)
+        assert (read.id, read.created_at) == (f"b{i}", datetime(2026, 11, 30, 8, 0, 0, i, tzinfo=UTC))
+        assert len(store._read) <= store.READ_KEPT
