@@ -48,7 +48,7 @@ class CloudEvent:
     region: str
     partitionkey: str
     subject: str | None = None
-    id: str = field(default_factory=lambda: str(ids.uuid4()))
+    id: str = field(default_factory=ids.uuid4_str)
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     specversion: str = SPECVERSION
     traceparent: str = field(default_factory=_traceparent)

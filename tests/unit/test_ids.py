@@ -20,6 +20,20 @@ def test_an_id_is_a_random_uuid_of_version_4_and_rfc_4122_variant() -> None:
         assert str(u) == str(uuid.UUID(str(u)))  # the usual text form
 
 
+@pytest.mark.parametrize("raw", [bytes(16), b"\xff" * 16, bytes(range(16)), os.urandom(16), os.urandom(16)])
+def test_the_text_forms_are_the_uuid_modules_own(raw: bytes) -> None:
+    made = uuid.UUID(bytes=raw, version=4)  # the oracle: the standard library sets the version and variant bits
+    assert ids.v4_hex(raw) == made.hex
+
+
+def test_the_text_forms_read_back_as_random_uuids_of_version_4() -> None:
+    for _ in range(300):  # more than a page
+        h, s = ids.uuid4_hex(), ids.uuid4_str()
+        for u in (uuid.UUID(hex=h), uuid.UUID(s)):
+            assert u.version == 4 and u.variant == uuid.RFC_4122
+        assert uuid.UUID(hex=h).hex == h and str(uuid.UUID(s)) == s
+
+
 def test_no_two_ids_alike_across_pages() -> None:
     many = [ids.uuid4() for _ in range(5 * ids.PAGE_BYTES // 16 + 7)]
     assert len(set(many)) == len(many)

@@ -260,7 +260,7 @@ _HEX = frozenset("0123456789abcdef")
 def item_id(resource_id: str, day: date) -> str:
     """The id of a booking or a waitlist entry: the day that holds it, then 32 random hex digits
     (``<resource>@<day>.<hex>``), so that finding it by id reads one document, not every day's."""
-    return f"{ResourceDay.key(resource_id, day)}.{ids.uuid4().hex}"
+    return f"{ResourceDay.key(resource_id, day)}.{ids.uuid4_hex()}"
 
 
 def day_of(item: str) -> str | None:
