@@ -53,6 +53,10 @@ LONE_SURROGATE = "a string holds an unpaired surrogate escape (\\uD800-\\uDFFF):
 # digit read as 0 (one ``translate``), both are substring searches (a regular expression took 5 µs a body)
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _DIGIT_RUN = b"0" * 309
+_DIGIT_E = re.compile(rb"0[eE]")  # in the translated text: a digit, then an exponent's mark
+_IN_NUMBER = frozenset(b"0.")  # (translated) digits and the decimal point
+_MINUS = ord("-")
+_BEFORE_NUMBER = frozenset(b" \t\r\n[:,")  # what a JSON number may follow (or the start of the text)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # also inside an escaped backslash: then parsed for nothing
 
 
@@ -102,9 +106,24 @@ def _lone_surrogate(doc: Any) -> bool:
 
 
 def _risky_number(body: bytes) -> bool:
-    """Whether ``body`` holds a digit followed by ``e`` or ``E``, or a run of 309 digits."""
+    """Whether ``body`` may hold a number with an exponent, or a run of 309 digits. A digit followed by ``e``
+    or ``E`` is one only where the digits (with a point, after a minus) begin where a JSON number may: at
+    the start, after whitespace, ``[``, ``:`` or ``,``. So an id of hex digits (``res-30e5c1``: letters and a
+    hyphen before the digits) is not taken for one and its body not parsed here, as half of hex ids were."""
     digits = body.translate(_DIGITS_AS_ZERO)
-    return b"0e" in digits or b"0E" in digits or _DIGIT_RUN in digits
+    if _DIGIT_RUN in digits:
+        return True
+    if b"0e" not in digits and b"0E" not in digits:
+        return False
+    for m in _DIGIT_E.finditer(digits):
+        i = m.start()
+        while i > 0 and digits[i - 1] in _IN_NUMBER:
+            i -= 1
+        if i > 0 and digits[i - 1] == _MINUS:
+            i -= 1
+        if i == 0 or digits[i - 1] in _BEFORE_NUMBER:
+            return True
+    return False
 
 
 def body_problem(body: bytes) -> str | None:

@@ -916,6 +916,9 @@ def test_the_gateway_keeps_its_own_body_limit_and_only_one(bare: RuntimeSettings
         ('["' + "[" * 100 + '"]', None),
         ("[" + "[]," * 1000 + "[]]", None),  # wide, not deep
         ("[" * 1_000_000, "nested deeper"),  # not JSON, but deeper than the interpreter goes
+        ('{"a": "x", "b":-1e999}', "non-finite"),  # after a colon and a minus
+        ("[1,\n 2E400]", "non-finite"),  # after a comma and whitespace
+        ('{"resource_id": "res-30e5c1f2"}', None),  # hex digits in an id: not a number (not parsed)
         ('"\\ud7ff \\ue000"', None),  # just outside the surrogates, either side
         ('"\\ud800"', "unpaired surrogate"),  # the first
         ('["\\uDFFF"]', "unpaired surrogate"),  # the last, in capitals
@@ -933,7 +936,9 @@ def test_body_problem(text: str, reason: str | None) -> None:
     assert got is None if reason is None else (got is not None and reason in got), got
 
 
-_OLD_RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")  # the scan's rule as a regular expression
+# the scan's rule as a regular expression: 309 digits in a row, or digits (with points, after a minus) that begin
+# where a JSON number may (the start, whitespace, "[", ":" or ",") followed by an exponent's mark
+_RISKY_NUMBER = re.compile(rb"(?<!\d)\d{309}|(?:\A|[ \t\r\n\[:,])-?[0-9.]*[0-9][eE]")
 
 
 @settings(max_examples=300, deadline=None)
@@ -941,15 +946,17 @@ _OLD_RISKY_NUMBER = re.compile(rb"\d[eE]|(?<!\d)\d{309}")  # the scan's rule as 
     st.lists(
         st.integers(0, 255).map(lambda b: bytes([b]))  # every byte value
         | st.sampled_from([bytes([c]) for c in b"0123456789eE"])  # digits and exponent marks, often
+        | st.sampled_from([bytes([c]) for c in b"-.:,[ \t\r\nax"])  # what may come before a number, or not
         | st.sampled_from([b"5" * 307, b"3" * 308, b"8" * 309]),  # runs just under, at and over the limit
         max_size=24,
     ).map(b"".join)
 )
 def test_the_number_scan_is_the_regular_expression(body: bytes) -> None:
-    """Digits read as one and two substring tests find exactly what the regular expression finds."""
+    """Digits read as one, substring tests and a walk back from each digit before an exponent's mark find
+    exactly what the regular expression finds."""
     from clustergrowth.strictjson import _risky_number
 
-    assert _risky_number(body) == (_OLD_RISKY_NUMBER.search(body) is not None), body
+    assert _risky_number(body) == (_RISKY_NUMBER.search(body) is not None), body
 
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(alphabet='[]{}"\\aN1e', max_size=5)
