@@ -135,10 +135,19 @@ def route_template(path: str, route: Any) -> str:
         return "unmatched"
     if ":path}" in fmt:
         return fmt
+    static = "{" not in fmt  # a route without parameters matches a few spellings of one path: kept
+    if static and (kept := _templates.get((path, fmt))) is not None:
+        return kept
     segments = [s for s in path.split("/") if s]
     own = len([s for s in fmt.split("/") if s])
     prefix = segments[: max(len(segments) - own, 0)]
-    return "".join(f"/{s}" for s in prefix) + fmt
+    template = "".join(f"/{s}" for s in prefix) + fmt
+    if static and len(_templates) < _CHILDREN_MAX:
+        _templates[(path, fmt)] = template
+    return template
+
+
+_templates: dict[tuple[str, str], str] = {}  # (request path, route path) of routes without parameters
 
 
 DEFAULT_MAX_BODY_BYTES: int = RuntimeSettings.model_fields["http_max_body_bytes"].default

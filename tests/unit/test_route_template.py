@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -76,3 +77,24 @@ def test_template_from_path_and_route() -> None:
     assert route_template("/api/v1/a/b/c", r(path_format="/api/v1/{rest:path}")) == "/api/v1/{rest:path}"
     assert route_template("/x", None) == "unmatched"
     assert route_template("/x", r(path="/x")) == "/x"  # a Starlette route without path_format
+
+
+def test_a_static_routes_template_is_kept_per_path_and_the_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clustergrowth import web
+
+    r = SimpleNamespace(path_format="/bookings")
+    monkeypatch.setattr(web, "_templates", {})
+    assert route_template("/api/v1/facilities/bookings", r) == "/api/v1/facilities/bookings"
+    assert route_template("/api/v1/facilities/bookings", r) == "/api/v1/facilities/bookings"  # kept
+    assert route_template("/api/v1/other/bookings", r) == "/api/v1/other/bookings"  # another path: its own
+    assert route_template("/api/v1/f/sites/abc", SimpleNamespace(path_format="/sites/{site_id}")) == (
+        "/api/v1/f/sites/{site_id}"
+    )
+    assert set(web._templates) == {
+        ("/api/v1/facilities/bookings", "/bookings"),
+        ("/api/v1/other/bookings", "/bookings"),
+    }
+    monkeypatch.setattr(web, "_CHILDREN_MAX", 3)
+    for i in range(10):
+        assert route_template(f"/api/v1/s{i}/bookings", r) == f"/api/v1/s{i}/bookings"
+    assert len(web._templates) == 3
