@@ -7,14 +7,16 @@ passes, a sub-response) took about 200 µs of a booking's 1.3 ms in py-spy's sam
 driver, for a function that takes the caller, the request and one JSON body (bench.contention; README).
 
 What: a :class:`~clustergrowth.auth.RuledRoute` whose handler, for a request with a JSON Content-Type
-(FastAPI's own test of it; an empty one is none), a body that FastAPI's parser reads, a token
-``current_principal`` accepts and a body the route's own body field (FastAPI's ``ModelField``)
-validates without error, calls the function with those values directly. A refused token, once the
-body is read, is raised as FastAPI's handler raises it (so it is not verified twice). Anything else —
-another Content-Type, an empty, unreadable or invalid body, dependency overrides in force (tests),
+(FastAPI's own test of it; an empty one is none), a body the route's own body field (FastAPI's
+``ModelField``, through its ``TypeAdapter``) validates from the JSON text in one pass (pydantic's parser,
+stricter than the ``json.loads`` FastAPI reads bodies with: a BOM, UTF-16, a lone surrogate or bytes that
+are not UTF-8 go to FastAPI) and a token ``current_principal`` accepts, calls the function with those
+values directly. A refused token, once the
+body is read and valid, is raised as FastAPI's handler raises it (so it is not verified twice). Anything
+else — another Content-Type, an empty, unreadable or invalid body, dependency overrides in force (tests),
 FastAPI's own body limit or telemetry switched on — goes to FastAPI's handler, built as usual, on the
-same ``Request`` (its body and JSON read once, kept by Starlette): every refusal is FastAPI's own
-answer, in its order (body errors before the token's, the token's before the body's validation).
+same ``Request`` (its body read once, kept by Starlette): every refusal is FastAPI's own answer, in its
+order (body errors before the token's, the token's before the body's validation).
 
 Only a function of that one shape is accepted, and it must return a ``Response`` (nothing left for
 FastAPI to serialise); another shape is refused when the route is built (for a route included under a
@@ -34,6 +36,7 @@ from typing import Any
 from fastapi import params
 from fastapi.routing import _effective_route_context_var
 from fastapi.telemetry._api import get_telemetry_data
+from pydantic import TypeAdapter, ValidationError
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
@@ -103,6 +106,9 @@ class LeanRoute(RuledRoute):
             )
         principal_name, request_name, body_name = shape
         call, field = route.dependant.call, route.body_field
+        adapter = getattr(field, "_type_adapter", None)  # FastAPI's own TypeAdapter of the body's annotated field
+        if not isinstance(adapter, TypeAdapter):
+            raise TypeError(f"LeanRoute {self.path}: FastAPI's body field has no TypeAdapter (another FastAPI?)")
 
         async def handler(request: Request) -> Response:
             provider = route.dependency_overrides_provider
@@ -113,17 +119,19 @@ class LeanRoute(RuledRoute):
             if not content_type or not is_json_content_type(content_type):  # FastAPI: an empty one is none
                 return await standard(request)
             try:
-                if not await request.body():
-                    return await standard(request)
-                value = await request.json()
+                raw = await request.body()
             except Exception:  # noqa: BLE001 - FastAPI's handler meets the same failure and answers it its own way
                 return await standard(request)
-            # the body read, FastAPI solves the caller next: a refusal is raised as FastAPI's would be (the
-            # token is not verified a second time)
-            who = await current_principal(request)
-            body, errors = field.validate(value, {}, loc=("body",))
-            if errors:
+            if not raw:
                 return await standard(request)
+            try:
+                body = adapter.validate_json(raw)
+            except ValidationError:  # not JSON pydantic reads, or not a valid body: FastAPI answers it its way
+                return await standard(request)
+            # body read and valid, so FastAPI's parser reads it too (pydantic's is the stricter) and its
+            # validation would pass: a refused caller is its answer, raised as FastAPI's would be (the token
+            # is not verified a second time)
+            who = await current_principal(request)
             values: dict[str, Any] = {principal_name: who, body_name: body}
             if request_name is not None:
                 values[request_name] = request

@@ -41,6 +41,7 @@ def slot(hour_from_10: int = 0, minutes: int = 60, resource: str = DESK) -> dict
 
 
 JSON = "application/json"
+SLOT_6, SLOT_7 = json.dumps(slot(6)).encode(), json.dumps(slot(7)).encode()
 # (name, who: "alice" | "none" | "bad", content type or None, body bytes, answered by the lean path: the
 # function called, or the token's refusal raised, without FastAPI's dependency solving)
 CASES: list[tuple[str, str, str | None, bytes, bool]] = [
@@ -62,9 +63,11 @@ CASES: list[tuple[str, str, str | None, bytes, bool]] = [
     ("a field missing", "alice", JSON, json.dumps({"resource_id": DESK, "start": slot(5)["start"]}).encode(), False),
     ("a field of the wrong type", "alice", JSON, json.dumps({**slot(5), "start": 5}).encode(), False),
     ("a field not in the command", "alice", JSON, json.dumps({**slot(5), "seats": 2}).encode(), False),
-    ("no token and an invalid body: the token's answer", "none", JSON, b"[]", True),
+    ("no token and an invalid body: the token's answer, FastAPI's", "none", JSON, b"[]", False),
     ("no token and not JSON: the body's answer", "none", JSON, b"{", False),
     ("NaN: refused before the route", "alice", JSON, b'{"resource_id": NaN}', False),
+    ("a byte-order mark: FastAPI's parser reads it, pydantic's not", "alice", JSON, b"\xef\xbb\xbf" + SLOT_6, False),
+    ("a key twice: the last counts in both parsers", "alice", JSON, b'{"resource_id": "x", ' + SLOT_7[1:], True),
     ("booked after all that", "alice", JSON, json.dumps(slot(5)).encode(), True),
 ]
 
