@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+import orjson
+
 from clustergrowth.store.port import Doc, DocumentStore
 from services.facilities.domain.model import (
     Booking,
@@ -94,7 +96,30 @@ def resource_to_doc(r: Resource) -> Doc:
     }
 
 
+RESOURCES_KEPT = 1024
+_TEXT_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # those raise: not taken for text
+_resources: dict[bytes, Resource] = {}
+
+
 def resource_from_doc(d: Doc) -> Resource:
+    """The Resource a stored one is, kept by the document's JSON text (orjson's, about a microsecond): every
+    booking reads its resource, and its policy and opening hours were parsed each time (ten times that).
+    Resources are frozen and the one read from equal text is equal; at most ``RESOURCES_KEPT`` are kept
+    (all let go when that many are). A value JSON has no type for (a datetime, a store's own type) is read
+    without keeping."""
+    try:
+        key = orjson.dumps(d, option=_TEXT_ONLY)
+    except TypeError:
+        return _resource_from_doc(d)
+    r = _resources.get(key)
+    if r is None:
+        if len(_resources) >= RESOURCES_KEPT:
+            _resources.clear()
+        r = _resources[key] = _resource_from_doc(d)
+    return r
+
+
+def _resource_from_doc(d: Doc) -> Resource:
     return Resource(
         id=d["_id"],
         site_id=d["site_id"],

@@ -4,14 +4,14 @@ give what the constructor gives, for every field, and ``booking_to_doc`` must wr
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as hs
 
 from services.facilities import store
-from services.facilities.domain.model import Booking
-from services.facilities.store import booking_from_doc, booking_to_doc
+from services.facilities.domain.model import Booking, BookingPolicy, OpeningHours, Resource
+from services.facilities.store import booking_from_doc, booking_to_doc, resource_from_doc, resource_to_doc
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 INSTANTS = hs.integers(min_value=0, max_value=10**6).map(lambda s: T0 + timedelta(seconds=s, microseconds=s % 997))
@@ -114,3 +114,32 @@ def test_the_kept_bookings_are_bounded_and_read_right_after_letting_go() -> None
         read = booking_from_doc(doc)
         assert (read.id, read.created_at) == (f"b{i}", datetime(2026, 11, 30, 8, 0, 0, i, tzinfo=UTC))
         assert len(store._read) <= store.READ_KEPT
+
+
+def _resource_doc(**changes: object) -> dict[str, object]:
+    hours = OpeningHours({"mon": [(time(8), time(20))]})
+    r = Resource("r1", "s1", "Desk 1", "hot_desk", 1, BookingPolicy(max_duration_minutes=60), "IE05", "UTC", hours)
+    return {**resource_to_doc(r), "version": 3, **changes}
+
+
+def test_a_stored_resource_read_again_is_the_resource_read_before() -> None:
+    first = resource_from_doc(_resource_doc())
+    assert resource_from_doc(_resource_doc()) is first  # equal text, another dict: the one kept
+    longer = resource_from_doc(_resource_doc(policy={**_resource_doc()["policy"], "max_duration_minutes": 90}))
+    assert longer.policy.max_duration_minutes == 90 and first.policy.max_duration_minutes == 60
+    renamed = resource_from_doc(_resource_doc(name="Desk 2"))
+    assert (renamed.name, first.name) == ("Desk 2", "Desk 1")
+    assert resource_from_doc(_resource_doc(version=4)) is not first  # another text (the outbox too): read again
+
+
+def test_a_resource_holding_a_value_json_has_no_type_for_is_read_and_not_kept() -> None:
+    doc = _resource_doc(name="Desk 1", updated=datetime(2026, 12, 1, tzinfo=UTC))  # a store's own datetime
+    kept = len(store._resources)
+    assert resource_from_doc(doc).name == "Desk 1"
+    assert len(store._resources) == kept
+
+
+def test_the_kept_resources_are_bounded_and_read_right_after_letting_go() -> None:
+    for i in range(store.RESOURCES_KEPT + 10):
+        assert resource_from_doc(_resource_doc(name=f"Desk {i}")).name == f"Desk {i}"
+        assert len(store._resources) <= store.RESOURCES_KEPT
