@@ -6,6 +6,7 @@ import sys
 
 from bench import (
     allocation,
+    booking_instructions,
     contention,
     edge_instructions,
     federation,
@@ -21,6 +22,7 @@ from bench import (
 
 def main() -> int:
     contention.main(["--profile"])  # py-spy's top frames go into the result too
+    booking_instructions.main([])
     latency.main([])
     mapping.main([])
     paging.main([])

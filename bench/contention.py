@@ -133,17 +133,22 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` and its descendants, from /proc/<pid>/stat (fields 14 and 15)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of ``pid`` and its descendants, from /proc/<pid>/stat (fields 14 and 15)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for p in _tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / ticks, system / ticks
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its descendants."""
+    return sum(cpu_times(pid))
 
 
 def load(
@@ -181,7 +186,7 @@ def load(
     )
     beside = beside or {}
     lost0 = write_conflicts(url) if conflicts else 0.0
-    cpu0 = cpu_seconds(pid)
+    user0, system0 = cpu_times(pid)
     others0 = {n: cpu_seconds(p) for n, p in beside.items()}
     out = subprocess.run(
         [
@@ -199,8 +204,10 @@ def load(
         text=True,
         check=True,
     ).stdout
-    cpu = cpu_seconds(pid) - cpu0
+    user1, system1 = cpu_times(pid)
+    cpu = user1 - user0 + system1 - system0
     others = {n: cpu_seconds(p) - others0[n] for n, p in beside.items()}
+    others |= {"server_user": user1 - user0, "server_system": system1 - system0}  # where its CPU went: kernel or not
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     r = json.loads(line[len("RESULT ") :])
     wall = r["duration_us"] / 1e6
@@ -302,18 +309,27 @@ def double_bookings(store_files: list[Path]) -> tuple[int, int]:
     return confirmed, overlaps
 
 
-async def _ready(url: str, proc: subprocess.Popen[bytes] | None = None) -> None:
+async def _ready(
+    url: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    within_s: float = 60,
+    probe_s: float = 1,
+    pause_s: float = 0.2,
+) -> None:
+    """Wait (at most ``within_s``) for a server to answer the booking route (401, 403 or 422 to an empty body)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
     async with httpx.AsyncClient() as probe:
-        for _ in range(300):
+        while loop.time() < deadline:
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{url}: the server exited ({proc.returncode}) before answering")
             try:
-                r = await probe.post(f"{url}/api/v1/facilities/bookings", content=b"{}", timeout=1)
+                r = await probe.post(f"{url}/api/v1/facilities/bookings", content=b"{}", timeout=probe_s)
                 if r.status_code in (401, 403, 422):
                     return
             except httpx.TransportError:
                 pass
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(pause_s)
     raise RuntimeError(f"{url} never answered")
 
 
@@ -605,7 +621,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     paired = sorted(round(x / y, 3) for x, y in zip(by_round["split"], by_round["bare"], strict=True) if y)
     out["ratio_split_api_to_bare_rounds"] = {  # the spread: each round's two runs are seconds apart
         "min": paired[0],
-        "median": statistics.median(paired),
+        "median": round(statistics.median(paired), 3),
         "max": paired[-1],
     }
     out["ratio_cpu_per_request_bare_to_split_api"] = round(
@@ -775,6 +791,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"attempts/s vs uncontended {pu['requests_per_s']}/s -> x{result['ratio_contended_to_uncontended']} "
         f"(split x{result['ratio_contended_to_uncontended_split']}; target >= 0.5); "
         f"double bookings {result['double_bookings']} of {result['confirmed_bookings']} confirmed  [{path}]"
+    )
+    print(
+        "contention: CPU per booking in user space + in the kernel: bare "
+        f"{bu['server_user_cpu_ms_per_request']} + {bu['server_system_cpu_ms_per_request']} ms, split API "
+        f"{su['server_user_cpu_ms_per_request']} + {su['server_system_cpu_ms_per_request']} ms"
     )
     ff, fu = result["floor_fastapi"], result["bare_fastapi"]["uncontended"]
     print(
