@@ -467,8 +467,8 @@ NO_SUCH_RESOURCE = "no-such-resource"
 
 def _own_slots(r: int) -> int:
     """The first slot of round ``r``'s uncontended runs (20,000 a round: 5,000 bookings/s for 4 s); past the
-    last round, the profile's. 50 desks, 23 slots a day: 400,000 slots are 348 days, within the desks'
-    365 days ahead."""
+    last round, the profile's. 50 desks, 23 slots a day, two days out: 9 rounds and a profile of 20,000
+    end at slot 400,000, 350 days ahead, within the desks' 365 (``--rounds`` is held to 9)."""
     return 200_000 + 20_000 * r
 
 
@@ -771,6 +771,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="also run the split API of this commit (e.g. HEAD~1) in the same rounds: a change's effect, same load",
     )
     a = p.parse_args(argv)
+    if a.rounds > 9:  # each round's slots, then the profile's, within the desks' 365 days ahead (_own_slots)
+        p.error("--rounds: at most 9")
     result = run(a)
     path = write_result("contention", result)
     pl, sp, bare = result["platform"], result["split"], result["bare"]

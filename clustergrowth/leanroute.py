@@ -8,10 +8,11 @@ driver, for a function that takes the caller, the request and one JSON body (ben
 
 What: a :class:`~clustergrowth.auth.RuledRoute` whose handler, for a request with a JSON Content-Type
 (FastAPI's own test of it; an empty one is none), a body the route's own body field (FastAPI's
-``ModelField``, through its ``TypeAdapter``) validates from the JSON text in one pass (pydantic's parser,
-stricter than the ``json.loads`` FastAPI reads bodies with: a BOM, UTF-16, a lone surrogate or bytes that
-are not UTF-8 go to FastAPI) and a token ``current_principal`` accepts, calls the function with those
-values directly. A refused token, once the
+``ModelField``, through its ``TypeAdapter``, in the same mode FastAPI validates in) validates as orjson
+reads the JSON text (stricter than the ``json.loads`` FastAPI reads bodies with: a BOM, UTF-16, a lone
+surrogate or bytes that are not UTF-8 go to FastAPI, as does a body with 19 digits in a row, which orjson
+may read as a float where ``json.loads`` reads an integer; a key twice is the last in both), and a token
+``current_principal`` accepts, calls the function with those values directly. A refused token, once the
 body is read and valid, is raised as FastAPI's handler raises it (so it is not verified twice). Anything
 else — another Content-Type, an empty, unreadable or invalid body, dependency overrides in force (tests),
 FastAPI's own body limit or telemetry switched on — goes to FastAPI's handler, built as usual, on the
@@ -33,6 +34,7 @@ import typing
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import params
 from fastapi.routing import _effective_route_context_var
 from fastapi.telemetry._api import get_telemetry_data
@@ -45,6 +47,8 @@ from clustergrowth.auth import RuledRoute, current_principal
 from clustergrowth.strictjson import content_type_of, is_json_content_type
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_BEYOND_64_BITS = b"0" * 19  # orjson reads an integer of 19 digits or more as a float, json.loads as an int
 
 
 def _returns_response(endpoint: Callable[..., Any]) -> bool:
@@ -122,14 +126,14 @@ class LeanRoute(RuledRoute):
                 raw = await request.body()
             except Exception:  # noqa: BLE001 - FastAPI's handler meets the same failure and answers it its own way
                 return await standard(request)
-            if not raw:
+            if not raw or _BEYOND_64_BITS in raw.translate(_DIGITS_AS_ZERO):
                 return await standard(request)
-            try:
-                body = adapter.validate_json(raw)
-            except ValidationError:  # not JSON pydantic reads, or not a valid body: FastAPI answers it its way
+            try:  # FastAPI's own validation (python mode, from_attributes) of orjson's reading of the text
+                body = adapter.validate_python(orjson.loads(raw), from_attributes=True)
+            except (orjson.JSONDecodeError, ValidationError):  # FastAPI answers it its way
                 return await standard(request)
-            # body read and valid, so FastAPI's parser reads it too (pydantic's is the stricter) and its
-            # validation would pass: a refused caller is its answer, raised as FastAPI's would be (the token
+            # body read and valid, so FastAPI's parser reads it too (orjson's is the stricter) and its
+            # validation passes: a refused caller is its answer, raised as FastAPI's would be (the token
             # is not verified a second time)
             who = await current_principal(request)
             values: dict[str, Any] = {principal_name: who, body_name: body}

@@ -28,6 +28,7 @@ without bound.
 
 from __future__ import annotations
 
+import codecs
 import email.message
 import functools
 import json
@@ -57,6 +58,7 @@ _DIGIT_E = re.compile(rb"0[eE]")  # in the translated text: a digit, then an exp
 _IN_NUMBER = frozenset(b"0.")  # (translated) digits and the decimal point
 _MINUS = ord("-")
 _BEFORE_NUMBER = frozenset(b" \t\r\n[:,")  # what a JSON number may follow (or the start of the text)
+_MARKS_WALKED, _WALK_MAX = 8, 400  # more digit-exponent pairs, or a longer run of digits and points: parsed
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # also inside an escaped backslash: then parsed for nothing
 
 
@@ -109,16 +111,22 @@ def _risky_number(body: bytes) -> bool:
     """Whether ``body`` may hold a number with an exponent, or a run of 309 digits. A digit followed by ``e``
     or ``E`` is one only where the digits (with a point, after a minus) begin where a JSON number may: at
     the start, after whitespace, ``[``, ``:`` or ``,``. So an id of hex digits (``res-30e5c1``: letters and a
-    hyphen before the digits) is not taken for one and its body not parsed here, as half of hex ids were."""
-    digits = body.translate(_DIGITS_AS_ZERO)
+    hyphen before the digits) is not taken for one and its body not parsed here, as half of hex ids were.
+    The walks back are bounded (a few, each a few hundred bytes): past that the body is parsed, as before."""
+    digits = body.removeprefix(codecs.BOM_UTF8).translate(_DIGITS_AS_ZERO)  # the framework's parser drops a BOM
     if _DIGIT_RUN in digits:
         return True
-    if b"0e" not in digits and b"0E" not in digits:
+    marks = digits.count(b"0e") + digits.count(b"0E")
+    if not marks:
         return False
+    if marks > _MARKS_WALKED:  # a body made of them: parsed, as every one was before (the walks stay few)
+        return True
     for m in _DIGIT_E.finditer(digits):
-        i = m.start()
-        while i > 0 and digits[i - 1] in _IN_NUMBER:
+        i, stop = m.start(), max(m.start() - _WALK_MAX, 0)
+        while i > stop and digits[i - 1] in _IN_NUMBER:
             i -= 1
+        if i == stop > 0:  # digits and points longer than a walk: parsed
+            return True
         if i > 0 and digits[i - 1] == _MINUS:
             i -= 1
         if i == 0 or digits[i - 1] in _BEFORE_NUMBER:

@@ -7,7 +7,9 @@ request bodies over the limit refused by a standalone service too."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
+import math
 import os
 import re
 import select
@@ -919,6 +921,8 @@ def test_the_gateway_keeps_its_own_body_limit_and_only_one(bare: RuntimeSettings
         ('{"a": "x", "b":-1e999}', "non-finite"),  # after a colon and a minus
         ("[1,\n 2E400]", "non-finite"),  # after a comma and whitespace
         ('{"resource_id": "res-30e5c1f2"}', None),  # hex digits in an id: not a number (not parsed)
+        ("\ufeff1e999", "non-finite"),  # after a byte-order mark, which the framework's parser drops
+        ("\ufeff -1E400", "non-finite"),
         ('"\\ud7ff \\ue000"', None),  # just outside the surrogates, either side
         ('"\\ud800"', "unpaired surrogate"),  # the first
         ('["\\uDFFF"]', "unpaired surrogate"),  # the last, in capitals
@@ -956,7 +960,43 @@ def test_the_number_scan_is_the_regular_expression(body: bytes) -> None:
     exactly what the regular expression finds."""
     from clustergrowth.strictjson import _risky_number
 
-    assert _risky_number(body) == (_RISKY_NUMBER.search(body) is not None), body
+    assert _risky_number(body) == (_RISKY_NUMBER.search(body.removeprefix(codecs.BOM_UTF8)) is not None), body
+
+
+_exponent_numbers = st.builds(
+    lambda sign, mantissa, mark, exponent: f"{sign}{mantissa}{mark}{exponent}",
+    st.sampled_from(["", "-"]),
+    st.sampled_from(["0", "1", "9.5", "12.25", "4" * 20]),
+    st.sampled_from(["e", "E", "e+", "E-", "e-"]),
+    st.integers(0, 420),
+)
+_members = st.one_of(
+    _exponent_numbers,
+    st.integers(-(10**6), 10**6).map(str),
+    st.sampled_from(['"res-30e5c1f2"', '"a 1e999"', '"x:2E400"', "true", "null"]),  # numbers inside text: not numbers
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["", " ", "\n", "\t", "\r\n "]), _members), min_size=1, max_size=6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_an_overflowing_number_is_refused_wherever_it_stands(
+    items: list[tuple[str, str]], bom: bool, obj: bool
+) -> None:
+    """The framework's own parser is the oracle: the body is refused exactly when json.loads reads an infinity."""
+    from clustergrowth.strictjson import body_problem
+
+    parts = [f"{space}{member}{space}" for space, member in items]
+    text = "{" + ",".join(f'"k{i}":{p}' for i, p in enumerate(parts)) + "}" if obj else "[" + ",".join(parts) + "]"
+    body = (codecs.BOM_UTF8 if bom else b"") + text.encode()
+    doc = json.loads(body)
+    values = doc.values() if obj else doc
+    overflows = any(isinstance(v, float) and math.isinf(v) for v in values)
+    got = body_problem(body)
+    assert (got is not None and "non-finite" in got) if overflows else got is None, body
 
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(alphabet='[]{}"\\aN1e', max_size=5)

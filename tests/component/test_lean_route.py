@@ -68,6 +68,7 @@ CASES: list[tuple[str, str, str | None, bytes, bool]] = [
     ("NaN: refused before the route", "alice", JSON, b'{"resource_id": NaN}', False),
     ("a byte-order mark: FastAPI's parser reads it, pydantic's not", "alice", JSON, b"\xef\xbb\xbf" + SLOT_6, False),
     ("a key twice: the last counts in both parsers", "alice", JSON, b'{"resource_id": "x", ' + SLOT_7[1:], True),
+    ("19 digits in a row: to FastAPI", "alice", JSON, json.dumps({**slot(8), "resource_id": 10**30}).encode(), False),
     ("booked after all that", "alice", JSON, json.dumps(slot(5)).encode(), True),
 ]
 
