@@ -44,10 +44,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clustergrowth.auth import RuledRoute, current_principal
-from clustergrowth.strictjson import content_type_of, is_json_content_type
+from clustergrowth.strictjson import _DIGITS_AS_ZERO, content_type_of, is_json_content_type
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _BEYOND_64_BITS = b"0" * 19  # orjson reads an integer of 19 digits or more as a float, json.loads as an int
 
 
