@@ -6,9 +6,10 @@ so SQLite holds the file's write lock only while that statement runs, never whil
 ``ensure_index``, at start-up, writes every row's ``ix`` in one transaction). A transaction held across
 Python statements would wait for the GIL with the lock held, and another process on the file (the split
 API's worker) would wait with it in SQLite's busy handler, a millisecond at least. The compare-and-set of
-``replace`` is ``UPDATE … WHERE id=? AND version=?``; ``replace_with_outbox`` and ``drop_outbox`` read the
-stored outbox, then write on condition that it is still the one read (``json_extract(doc, '$.outbox') IS
-?``), and read again when it is not. The JSON text is orjson's (``clustergrowth.jsontext``).
+``replace`` is ``UPDATE … WHERE id=? AND version=?``; ``replace_with_outbox`` reads the stored outbox, then
+writes on condition that it is still the one read (``json_extract(doc, '$.outbox') IS ?``), and
+``drop_outbox`` (the relay's) on condition that the whole stored text is still the one read; each reads
+again when it is not. The JSON text is orjson's (``clustergrowth.jsontext``).
 
 Indexes: each row keeps, beside the document, its indexed fields as a small JSON object (column ``ix``,
 written by every write from the document in hand), and an index is on ``json_extract(ix, …)``. An index on
@@ -255,32 +256,30 @@ class SqliteStore:
         return await self._run(op)
 
     async def drop_outbox(self, collection: str, id: str, event_ids: set[str]) -> None:
-        """The stored outbox read, then the published events taken out of it in place (``json_set``) by an
-        UPDATE that holds only while the stored outbox is still the one read, the version left alone: a
-        writer that read the document before is not turned away."""
+        """The stored document read, the published events taken out of its outbox here, and the new text
+        written by an UPDATE that holds only while the stored text is still the one read, the version left
+        alone: a writer that read the document before is not turned away. The write lock is held for the
+        write alone: SQLite compares the text read, it does not parse the document (``json_set`` and a
+        ``json_extract`` guard parsed a day's schedule twice with the lock held, while the API's booking
+        writes waited for it)."""
 
         def op() -> None:
             t = self._ensure_table(collection)
             db = self._db()
             while True:
-                row = db.execute(
-                    f"SELECT json_extract(doc, '$.{OUTBOX}'), json_extract(doc, '$.{PENDING}') FROM \"{t}\" WHERE id=?",
-                    (id,),
-                ).fetchone()
+                row = db.execute(f'SELECT doc FROM "{t}" WHERE id=?', (id,)).fetchone()
                 if row is None:
                     return
-                stored = jsontext.loads(row[0]) if row[0] is not None else []
+                doc = jsontext.loads(row[0])
+                stored = doc.get(OUTBOX) or []
                 remaining = [e for e in stored if e["id"] not in event_ids]
-                if len(remaining) == len(stored) and bool(row[1]) == bool(remaining):
+                if len(remaining) == len(stored) and bool(doc.get(PENDING)) == bool(remaining):
                     return  # nothing to take out, and the mark says so already
-                values = {OUTBOX: jsontext.dumps(remaining), PENDING: jsontext.dumps(bool(remaining))}
-                ix = [f for f in (OUTBOX, PENDING) if f in self._indexed.get(collection, frozenset())]
-                paths = "".join(f", '$.{f}', json(?)" for f in ix)  # those the row's ix holds too
-                set_ix = f", ix=json_set(COALESCE(ix, '{{}}'){paths})" if ix else ""
+                doc[OUTBOX], doc[PENDING] = remaining, bool(remaining)
+                ix = self._ix(doc, self._indexed.get(collection, frozenset()))
                 cur = db.execute(
-                    f"UPDATE \"{t}\" SET doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?)){set_ix} "
-                    f"WHERE id=? AND json_extract(doc, '$.{OUTBOX}') IS ? AND {_SCHEMA} = ?",
-                    (values[OUTBOX], values[PENDING], *(values[f] for f in ix), id, row[0], self._schema),
+                    f'UPDATE "{t}" SET doc=?, ix=? WHERE id=? AND doc IS ? AND {_SCHEMA} = ?',
+                    (jsontext.dumps(doc), ix, id, row[0], self._schema),
                 )
                 if cur.rowcount == 1:
                     return

@@ -534,3 +534,37 @@ async def test_an_exact_filter_decides_a_page_by_sql_alone(indexed: SqliteStore)
     page = await indexed.page("things", {"k": True}, [("_id", 1)], None, 5)
     assert [d["_id"] for d in page] == ["d4", "d5"]  # JSON true is 1 in SQLite, and True == 1 in Python too
     assert await indexed.count("things", {"$or": [{"_id": "d1"}, {"k": "x"}]}) == 4
+
+
+async def test_the_relay_keeps_a_change_made_meanwhile_that_left_the_outbox_as_it_was(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay writes the whole document it read, less the published events: a write (another process)
+    that changed the document after the relay read it, leaving the outbox as it was, is not overwritten.
+    The relay's write holds only while the stored text is the one it read, so it reads again."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "n": 1, "outbox": [{"id": "e1"}], "outbox_pending": True})
+    change = other_process(
+        store.path, """UPDATE c_aggs SET version = 2, doc = json_set(doc, '$.n', 2, '$.version', 2) WHERE id = 'a'"""
+    )
+    between = _Between(change)
+    monkeypatch.setattr(sqlite_store, "jsontext", between)
+    between.armed = True
+    await store.drop_outbox("aggs", "a", {"e1"})
+    assert not between.armed
+    ((_, version, doc),) = rows(store, "c_aggs")
+    assert (version, doc["n"], doc["outbox"], doc["outbox_pending"]) == (2, 2, [], False)
+    assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": False}}
+
+
+async def test_the_relay_leaves_a_document_without_published_events_alone(store: SqliteStore) -> None:
+    """Nothing of the named events in the outbox and the mark already right: no write at all (the
+    document's text, byte for byte, is the one stored)."""
+    await store.insert("aggs", {"_id": "a", "n": 1, "outbox": [{"id": "e2"}], "outbox_pending": True})
+    with sqlite3.connect(store.path) as c:
+        (before,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
+    await store.drop_outbox("aggs", "a", {"e1"})
+    await store.drop_outbox("aggs", "missing", {"e1"})
+    with sqlite3.connect(store.path) as c:
+        (after,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
+    assert after == before
