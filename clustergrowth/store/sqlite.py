@@ -93,6 +93,15 @@ def _param(v: Any) -> Any:
     return int(v) if isinstance(v, bool) else v  # JSON true is 1 in SQLite
 
 
+def _reads_back(doc: Doc, text: str) -> bool:
+    """Whether ``text`` is what ``jsontext`` writes for ``doc``, the document read from it: then writing the
+    document anew changes nothing but what the writer changed."""
+    try:
+        return jsontext.dumps(doc) == text
+    except TypeError:  # a value orjson cannot write (a lone surrogate read by the fallback)
+        return False
+
+
 T = TypeVar("T")
 
 
@@ -256,12 +265,14 @@ class SqliteStore:
         return await self._run(op)
 
     async def drop_outbox(self, collection: str, id: str, event_ids: set[str]) -> None:
-        """The stored document read, the published events taken out of its outbox here, and the new text
-        written by an UPDATE that holds only while the stored text is still the one read, the version left
-        alone: a writer that read the document before is not turned away. The write lock is held for the
-        write alone: SQLite compares the text read, it does not parse the document (``json_set`` and a
-        ``json_extract`` guard parsed a day's schedule twice with the lock held, while the API's booking
-        writes waited for it)."""
+        """The stored document read and the published events taken out of its outbox, written by an UPDATE
+        that holds only while the stored text is still the one read, the version left alone: a writer that
+        read the document before is not turned away. Text this store wrote (``jsontext``'s, which reads back
+        to the same text) is written anew from here, so SQLite holds the write lock for the write alone
+        (``json_set`` with a ``json_extract`` guard parsed a day's schedule twice with the lock held, while
+        the API's booking writes waited for it). Other text (``json.dumps``'s of older versions, a lone
+        surrogate's escape, an integer beyond 64 bits that orjson would read as a float) is edited in place
+        by SQLite's ``json_set``, every other value left as it is."""
 
         def op() -> None:
             t = self._ensure_table(collection)
@@ -270,16 +281,26 @@ class SqliteStore:
                 row = db.execute(f'SELECT doc FROM "{t}" WHERE id=?', (id,)).fetchone()
                 if row is None:
                     return
-                doc = jsontext.loads(row[0])
+                text = row[0]
+                doc = jsontext.loads(text)
                 stored = doc.get(OUTBOX) or []
                 remaining = [e for e in stored if e["id"] not in event_ids]
                 if len(remaining) == len(stored) and bool(doc.get(PENDING)) == bool(remaining):
                     return  # nothing to take out, and the mark says so already
-                doc[OUTBOX], doc[PENDING] = remaining, bool(remaining)
-                ix = self._ix(doc, self._indexed.get(collection, frozenset()))
+                indexed = self._indexed.get(collection, frozenset())
+                if _reads_back(doc, text):
+                    doc[OUTBOX], doc[PENDING] = remaining, bool(remaining)
+                    sets, values = "doc=?, ix=?", [jsontext.dumps(doc), self._ix(doc, indexed)]
+                else:
+                    new = {OUTBOX: jsontext.dumps(remaining), PENDING: jsontext.dumps(bool(remaining))}
+                    ix = [f for f in (OUTBOX, PENDING) if f in indexed]  # those the row's ix holds too
+                    paths = "".join(f", '$.{f}', json(?)" for f in ix)
+                    sets = f"doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?))"
+                    sets += f", ix=json_set(COALESCE(ix, '{{}}'){paths})" if ix else ""
+                    values = [new[OUTBOX], new[PENDING], *(new[f] for f in ix)]
                 cur = db.execute(
-                    f'UPDATE "{t}" SET doc=?, ix=? WHERE id=? AND doc IS ? AND {_SCHEMA} = ?',
-                    (jsontext.dumps(doc), ix, id, row[0], self._schema),
+                    f'UPDATE "{t}" SET {sets} WHERE id=? AND doc IS ? AND {_SCHEMA} = ?',
+                    (*values, id, text, self._schema),
                 )
                 if cur.rowcount == 1:
                     return

@@ -213,7 +213,7 @@ async def test_a_write_carries_the_fields_another_process_indexed_since(tmp_path
 
 async def test_the_outbox_flag_in_ix_follows_the_events_written_and_dropped(store: SqliteStore) -> None:
     """``outbox_pending`` indexed, as the relay's query has it: set by the write that adds events, cleared
-    in ``ix`` too by the relay's ``drop_outbox`` (which changes the document in place)."""
+    in ``ix`` too by the relay's ``drop_outbox``."""
     await store.ensure_index("aggs", ["outbox_pending"])
     await store.insert("aggs", {"_id": "a", "outbox": [], "outbox_pending": False})
     assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 1}, [{"id": "e1"}, {"id": "e2"}], 1)
@@ -568,3 +568,46 @@ async def test_the_relay_leaves_a_document_without_published_events_alone(store:
     with sqlite3.connect(store.path) as c:
         (after,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
     assert after == before
+
+
+async def test_the_relay_edits_text_it_did_not_write_in_place_leaving_its_other_values_as_they_are(
+    store: SqliteStore,
+) -> None:
+    """A document written by ``json.dumps`` (an older version of the store): spaces after separators, a lone
+    surrogate's escape (which orjson cannot write back), an integer beyond 64 bits (which orjson reads as
+    a float). The relay takes the published event out with SQLite's ``json_set`` and every other value is
+    the one stored, as the standard library reads it."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "seed"})  # the table, at this schema
+    old = {"_id": "a", "version": 1, "name": "\ud800x", "big": 2**64, "outbox": [{"id": "e1"}, {"id": "e2"}]}
+    old["outbox_pending"] = True
+    with sqlite3.connect(store.path) as c:
+        c.execute(
+            "INSERT INTO c_aggs (id, version, doc, ix) VALUES ('a', 1, ?, ?)",
+            (json.dumps(old), json.dumps({"outbox_pending": True})),
+        )
+    await store.drop_outbox("aggs", "a", {"e1"})
+    await store.drop_outbox("aggs", "a", {"e2"})
+    with sqlite3.connect(store.path) as c:
+        (text,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
+    doc = json.loads(text)
+    assert (doc["name"], doc["big"], doc["version"]) == ("\ud800x", 2**64, 1)
+    assert (doc["outbox"], doc["outbox_pending"]) == ([], False)
+    assert ix_of(store.path, "c_aggs")["a"] == {"outbox_pending": False}
+
+
+async def test_the_relay_writes_again_for_an_index_made_between_its_read_and_its_write(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process adds an index on ``k`` after the relay read the row: the relay's write, made for the
+    schema before, changes nothing; it reads the schema and the row again and writes ``ix`` with ``k``."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "a", "k": "x", "outbox": [{"id": "e1"}], "outbox_pending": True})
+    index = other_process(store.path, """CREATE INDEX "ix_c_aggs(k)" ON c_aggs (json_extract(ix, '$.k'))""")
+    between = _Between(index)
+    monkeypatch.setattr(sqlite_store, "jsontext", between)
+    between.armed = True
+    await store.drop_outbox("aggs", "a", {"e1"})
+    assert not between.armed
+    assert ix_of(store.path, "c_aggs") == {"a": {"k": "x", "outbox_pending": False}}
+    assert [d["_id"] for d in await store.find("aggs", {"k": "x"})] == ["a"]
