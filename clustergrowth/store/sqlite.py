@@ -272,7 +272,8 @@ class SqliteStore:
         (``json_set`` with a ``json_extract`` guard parsed a day's schedule twice with the lock held, while
         the API's booking writes waited for it). Other text (``json.dumps``'s of older versions, a lone
         surrogate's escape, an integer beyond 64 bits that orjson would read as a float) is edited in place
-        by SQLite's ``json_set``, every other value left as it is."""
+        by SQLite's ``json_set``, every other value left as it is; what SQLite's JSON refuses (``NaN``,
+        ``Infinity``) is written anew, those values as ``jsontext`` writes them (``null``)."""
 
         def op() -> None:
             t = self._ensure_table(collection)
@@ -288,20 +289,28 @@ class SqliteStore:
                 if len(remaining) == len(stored) and bool(doc.get(PENDING)) == bool(remaining):
                     return  # nothing to take out, and the mark says so already
                 indexed = self._indexed.get(collection, frozenset())
-                if _reads_back(doc, text):
-                    doc[OUTBOX], doc[PENDING] = remaining, bool(remaining)
-                    sets, values = "doc=?, ix=?", [jsontext.dumps(doc), self._ix(doc, indexed)]
-                else:
+                guard = f"WHERE id=? AND doc IS ? AND {_SCHEMA} = ?"
+                cur = None
+                if not _reads_back(doc, text):
                     new = {OUTBOX: jsontext.dumps(remaining), PENDING: jsontext.dumps(bool(remaining))}
                     ix = [f for f in (OUTBOX, PENDING) if f in indexed]  # those the row's ix holds too
                     paths = "".join(f", '$.{f}', json(?)" for f in ix)
                     sets = f"doc=json_set(doc, '$.{OUTBOX}', json(?), '$.{PENDING}', json(?))"
                     sets += f", ix=json_set(COALESCE(ix, '{{}}'){paths})" if ix else ""
                     values = [new[OUTBOX], new[PENDING], *(new[f] for f in ix)]
-                cur = db.execute(
-                    f'UPDATE "{t}" SET {sets} WHERE id=? AND doc IS ? AND {_SCHEMA} = ?',
-                    (*values, id, text, self._schema),
-                )
+                    try:
+                        cur = db.execute(f'UPDATE "{t}" SET {sets} {guard}', (*values, id, text, self._schema))
+                    except sqlite3.OperationalError as e:
+                        if "malformed JSON" not in str(e):
+                            raise
+                        # text SQLite's JSON refuses (json.dumps's NaN and Infinity): written anew, as jsontext
+                        # writes those values (null)
+                if cur is None:
+                    doc[OUTBOX], doc[PENDING] = remaining, bool(remaining)
+                    cur = db.execute(
+                        f'UPDATE "{t}" SET doc=?, ix=? {guard}',
+                        (jsontext.dumps(doc), self._ix(doc, indexed), id, text, self._schema),
+                    )
                 if cur.rowcount == 1:
                     return
                 self._schema_moved()  # if that was it, the fields it indexes now; then read again

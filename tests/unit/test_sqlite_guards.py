@@ -611,3 +611,43 @@ async def test_the_relay_writes_again_for_an_index_made_between_its_read_and_its
     assert not between.armed
     assert ix_of(store.path, "c_aggs") == {"a": {"k": "x", "outbox_pending": False}}
     assert [d["_id"] for d in await store.find("aggs", {"k": "x"})] == ["a"]
+
+
+@pytest.mark.parametrize("indexed", [[], ["outbox_pending"], ["outbox", "outbox_pending"]])
+async def test_the_relay_edits_text_in_place_whatever_the_outbox_fields_indexed(
+    store: SqliteStore, indexed: list[str]
+) -> None:
+    """The in-place edit (text the store did not write) with neither, one or both outbox fields in ``ix``:
+    the document and ``ix`` say the same, and the other values are the ones stored."""
+    if indexed:
+        await store.ensure_index("aggs", indexed)
+    await store.insert("aggs", {"_id": "seed"})
+    old = {"_id": "a", "version": 1, "big": 2**64, "outbox": [{"id": "e1"}, {"id": "e2"}], "outbox_pending": True}
+    with sqlite3.connect(store.path) as c:
+        ix = json.dumps({f: old[f] for f in sorted(indexed)}) if indexed else None
+        c.execute("INSERT INTO c_aggs (id, version, doc, ix) VALUES ('a', 1, ?, ?)", (json.dumps(old), ix))
+    await store.drop_outbox("aggs", "a", {"e1"})
+    ((_, version, doc),) = [r for r in rows(store, "c_aggs") if r[2]["_id"] == "a"]
+    assert (version, doc["big"], doc["outbox"], doc["outbox_pending"]) == (1, 2**64, [{"id": "e2"}], True)
+    assert ix_of(store.path, "c_aggs").get("a") == ({f: doc[f] for f in indexed} if indexed else None)
+
+
+async def test_the_relay_writes_anew_text_that_sqlites_json_refuses(store: SqliteStore) -> None:
+    """``json.dumps`` wrote ``NaN`` and ``Infinity`` (older versions): SQLite's ``json_set`` refuses the text,
+    so the relay writes the document anew, those values as the store writes them now (``null``), and the
+    published event is gone, not published again on every pass."""
+    await store.ensure_index("aggs", ["outbox_pending"])
+    await store.insert("aggs", {"_id": "seed"})
+    old = {"_id": "a", "version": 1, "x": float("nan"), "y": float("inf"), "outbox": [{"id": "e1"}]}
+    old["outbox_pending"] = True
+    with sqlite3.connect(store.path) as c:
+        c.execute(
+            "INSERT INTO c_aggs (id, version, doc, ix) VALUES ('a', 1, ?, ?)",
+            (json.dumps(old), json.dumps({"outbox_pending": True})),
+        )
+    await store.drop_outbox("aggs", "a", {"e1"})
+    with sqlite3.connect(store.path) as c:
+        (text,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
+    doc = json.loads(text)
+    assert (doc["x"], doc["y"], doc["outbox"], doc["outbox_pending"]) == (None, None, [], False)
+    assert ix_of(store.path, "c_aggs")["a"] == {"outbox_pending": False}
