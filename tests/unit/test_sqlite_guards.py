@@ -570,6 +570,23 @@ async def test_the_relay_leaves_a_document_without_published_events_alone(store:
     assert after == before
 
 
+def written_by_json_dumps(store: SqliteStore, doc: dict[str, Any], ix: dict[str, Any] | None) -> None:
+    """A row of ``aggs`` as an older version of the store wrote it: ``json.dumps``'s text (``NaN``, a lone
+    surrogate's escape, spaces after separators), beside the store's own rows (the table exists)."""
+    with sqlite3.connect(store.path) as c:
+        c.execute(
+            "INSERT INTO c_aggs (id, version, doc, ix) VALUES (?, 1, ?, ?)",
+            (doc["_id"], json.dumps(doc), None if ix is None else json.dumps(ix)),
+        )
+
+
+def stored_doc(store: SqliteStore, id: str) -> dict[str, Any]:
+    """The row's document as the standard library reads its text."""
+    with sqlite3.connect(store.path) as c:
+        (text,) = c.execute("SELECT doc FROM c_aggs WHERE id = ?", (id,)).fetchone()
+    return dict(json.loads(text))
+
+
 async def test_the_relay_edits_text_it_did_not_write_in_place_leaving_its_other_values_as_they_are(
     store: SqliteStore,
 ) -> None:
@@ -581,16 +598,10 @@ async def test_the_relay_edits_text_it_did_not_write_in_place_leaving_its_other_
     await store.insert("aggs", {"_id": "seed"})  # the table, at this schema
     old = {"_id": "a", "version": 1, "name": "\ud800x", "big": 2**64, "outbox": [{"id": "e1"}, {"id": "e2"}]}
     old["outbox_pending"] = True
-    with sqlite3.connect(store.path) as c:
-        c.execute(
-            "INSERT INTO c_aggs (id, version, doc, ix) VALUES ('a', 1, ?, ?)",
-            (json.dumps(old), json.dumps({"outbox_pending": True})),
-        )
+    written_by_json_dumps(store, old, {"outbox_pending": True})
     await store.drop_outbox("aggs", "a", {"e1"})
     await store.drop_outbox("aggs", "a", {"e2"})
-    with sqlite3.connect(store.path) as c:
-        (text,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
-    doc = json.loads(text)
+    doc = stored_doc(store, "a")
     assert (doc["name"], doc["big"], doc["version"]) == ("\ud800x", 2**64, 1)
     assert (doc["outbox"], doc["outbox_pending"]) == ([], False)
     assert ix_of(store.path, "c_aggs")["a"] == {"outbox_pending": False}
@@ -623,12 +634,10 @@ async def test_the_relay_edits_text_in_place_whatever_the_outbox_fields_indexed(
         await store.ensure_index("aggs", indexed)
     await store.insert("aggs", {"_id": "seed"})
     old = {"_id": "a", "version": 1, "big": 2**64, "outbox": [{"id": "e1"}, {"id": "e2"}], "outbox_pending": True}
-    with sqlite3.connect(store.path) as c:
-        ix = json.dumps({f: old[f] for f in sorted(indexed)}) if indexed else None
-        c.execute("INSERT INTO c_aggs (id, version, doc, ix) VALUES ('a', 1, ?, ?)", (json.dumps(old), ix))
+    written_by_json_dumps(store, old, {f: old[f] for f in sorted(indexed)} if indexed else None)
     await store.drop_outbox("aggs", "a", {"e1"})
-    ((_, version, doc),) = [r for r in rows(store, "c_aggs") if r[2]["_id"] == "a"]
-    assert (version, doc["big"], doc["outbox"], doc["outbox_pending"]) == (1, 2**64, [{"id": "e2"}], True)
+    doc = stored_doc(store, "a")
+    assert (doc["version"], doc["big"], doc["outbox"], doc["outbox_pending"]) == (1, 2**64, [{"id": "e2"}], True)
     assert ix_of(store.path, "c_aggs").get("a") == ({f: doc[f] for f in indexed} if indexed else None)
 
 
@@ -640,14 +649,8 @@ async def test_the_relay_writes_anew_text_that_sqlites_json_refuses(store: Sqlit
     await store.insert("aggs", {"_id": "seed"})
     old = {"_id": "a", "version": 1, "x": float("nan"), "y": float("inf"), "outbox": [{"id": "e1"}]}
     old["outbox_pending"] = True
-    with sqlite3.connect(store.path) as c:
-        c.execute(
-            "INSERT INTO c_aggs (id, version, doc, ix) VALUES ('a', 1, ?, ?)",
-            (json.dumps(old), json.dumps({"outbox_pending": True})),
-        )
+    written_by_json_dumps(store, old, {"outbox_pending": True})
     await store.drop_outbox("aggs", "a", {"e1"})
-    with sqlite3.connect(store.path) as c:
-        (text,) = c.execute("SELECT doc FROM c_aggs WHERE id = 'a'").fetchone()
-    doc = json.loads(text)
+    doc = stored_doc(store, "a")
     assert (doc["x"], doc["y"], doc["outbox"], doc["outbox_pending"]) == (None, None, [], False)
     assert ix_of(store.path, "c_aggs")["a"] == {"outbox_pending": False}
