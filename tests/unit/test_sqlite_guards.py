@@ -8,9 +8,10 @@ exact filter, which rows a page returns without a second look in Python.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,17 @@ class _Between:
         return jsontext.dumps(value)
 
 
+@contextlib.contextmanager
+def landing_between(monkeypatch: pytest.MonkeyPatch, write: Callable[[], None]) -> Iterator[None]:
+    """``write`` (another process's) lands between the store's read of a row and its UPDATE of it, within
+    the block; that it did land is checked at the block's end."""
+    between = _Between(write)
+    monkeypatch.setattr(sqlite_store, "jsontext", between)
+    between.armed = True
+    yield
+    assert not between.armed
+
+
 def other_process(path: Path, sql: str, *args: Any) -> Callable[[], None]:
     def write() -> None:
         with sqlite3.connect(path) as c:
@@ -274,11 +286,8 @@ async def test_a_write_with_events_reads_the_outbox_again_when_the_relay_took_ev
     await store.ensure_index("aggs", ["outbox_pending"])
     await store.insert("aggs", {"_id": "a", "outbox": [{"id": "e1"}], "outbox_pending": True})
     drop = other_process(store.path, """UPDATE c_aggs SET doc = json_set(doc, '$.outbox', json('[]')) WHERE id = 'a'""")
-    between = _Between(drop)
-    monkeypatch.setattr(sqlite_store, "jsontext", between)
-    between.armed = True
-    assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 1}, [{"id": "e2"}], 1)
-    assert not between.armed  # the other write did land in between
+    with landing_between(monkeypatch, drop):
+        assert await store.replace_with_outbox("aggs", {"_id": "a", "n": 1}, [{"id": "e2"}], 1)
     ((_, version, doc),) = rows(store, "c_aggs")
     assert (version, doc["outbox"], doc["outbox_pending"], doc["n"]) == (2, [{"id": "e2"}], True, 1)
 
@@ -296,11 +305,8 @@ async def test_a_write_that_keeps_ix_reads_again_when_the_relay_changed_ix_meanw
         """UPDATE c_aggs SET doc = json_set(doc, '$.outbox_pending', json('false')),"""
         """ ix = json_set(ix, '$.outbox_pending', json('false')) WHERE id = 'a'""",
     )
-    between = _Between(fix)
-    monkeypatch.setattr(sqlite_store, "jsontext", between)
-    between.armed = True
-    assert await store.replace_with_outbox("aggs", {"_id": "a"}, [{"id": "e1"}], 1)
-    assert not between.armed
+    with landing_between(monkeypatch, fix):
+        assert await store.replace_with_outbox("aggs", {"_id": "a"}, [{"id": "e1"}], 1)
     assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": True}}
     assert [d["_id"] for d in await store.find("aggs", {"outbox_pending": True})] == ["a"]
 
@@ -317,11 +323,8 @@ async def test_the_relay_keeps_the_events_a_booking_added_after_it_read_the_outb
         """UPDATE c_aggs SET version = 2, doc = json_set(doc, '$.outbox', json(?), '$.version', 2) WHERE id = 'a'""",
         json.dumps([{"id": "e1"}, {"id": "e2"}]),
     )
-    between = _Between(add)
-    monkeypatch.setattr(sqlite_store, "jsontext", between)
-    between.armed = True
-    await store.drop_outbox("aggs", "a", {"e1"})
-    assert not between.armed
+    with landing_between(monkeypatch, add):
+        await store.drop_outbox("aggs", "a", {"e1"})
     ((_, version, doc),) = rows(store, "c_aggs")
     assert (version, doc["outbox"], doc["outbox_pending"]) == (2, [{"id": "e2"}], True)
     assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": True}}
@@ -547,11 +550,8 @@ async def test_the_relay_keeps_a_change_made_meanwhile_that_left_the_outbox_as_i
     change = other_process(
         store.path, """UPDATE c_aggs SET version = 2, doc = json_set(doc, '$.n', 2, '$.version', 2) WHERE id = 'a'"""
     )
-    between = _Between(change)
-    monkeypatch.setattr(sqlite_store, "jsontext", between)
-    between.armed = True
-    await store.drop_outbox("aggs", "a", {"e1"})
-    assert not between.armed
+    with landing_between(monkeypatch, change):
+        await store.drop_outbox("aggs", "a", {"e1"})
     ((_, version, doc),) = rows(store, "c_aggs")
     assert (version, doc["n"], doc["outbox"], doc["outbox_pending"]) == (2, 2, [], False)
     assert ix_of(store.path, "c_aggs") == {"a": {"outbox_pending": False}}
@@ -615,11 +615,8 @@ async def test_the_relay_writes_again_for_an_index_made_between_its_read_and_its
     await store.ensure_index("aggs", ["outbox_pending"])
     await store.insert("aggs", {"_id": "a", "k": "x", "outbox": [{"id": "e1"}], "outbox_pending": True})
     index = other_process(store.path, """CREATE INDEX "ix_c_aggs(k)" ON c_aggs (json_extract(ix, '$.k'))""")
-    between = _Between(index)
-    monkeypatch.setattr(sqlite_store, "jsontext", between)
-    between.armed = True
-    await store.drop_outbox("aggs", "a", {"e1"})
-    assert not between.armed
+    with landing_between(monkeypatch, index):
+        await store.drop_outbox("aggs", "a", {"e1"})
     assert ix_of(store.path, "c_aggs") == {"a": {"k": "x", "outbox_pending": False}}
     assert [d["_id"] for d in await store.find("aggs", {"k": "x"})] == ["a"]
 
