@@ -4,15 +4,21 @@ It does what the booking route does for the store and nothing else: the request 
 the same command model (``BookResource``), the resource is read, and the day's schedule document gets
 the booking and its event in its embedded outbox by the same guarded write (``aggregate.update`` over
 the same SQLite store adapter), refusing an overlapping confirmed booking with 409. No gateway, no
-token, no middleware, no relay publishing the outbox: what is left of the real route's cost once the
-platform's own work is taken away.
+token, no middleware, no rules, no domain objects, no relay publishing the outbox: what is left of the
+real route's cost once the platform's own work is taken away.
 
-How far it is "the same store write" (checked for issue 17): the same adapter, the same guarded update
-of one document per resource and day, holding the same number of bookings. It differs in what the
-platform adds to that write: its booking record has 14 fields to this one's 6, its event is the
-contract's, and its schedules collection carries four indexes (the list pages', the sweeper's and the
-relay's), on the row's small ``ix`` object, which an update rewrites when the day's indexed fields
-change; this one's has none. Those stay on the platform's side of the comparison.
+The store write is the platform's (``--write same``, the default, issue 17's "the same store write"):
+the same collections with the same indexes (``services.facilities.store.ensure_indexes``), a resource
+document of the platform's shape (policy, opening hours), and the day's document as the platform stores
+it: the booking record's 14 fields, the ``day`` field, and the contract's ``DeskBooked`` event (its data,
+subject and key). The values are made here, directly, as a hand-written endpoint would make them: the
+booking for a fixed person (there is no token to say who), the event without a request id (there is no
+request-id middleware). ``tests/unit/test_bare_booking.py`` holds the record to the platform's
+``booking_to_doc`` and the event's data to the contract model.
+
+``--write minimal`` writes less: a 6-field booking record, the event's data that record, no ``day``
+field, a resource of two fields, no indexes. bench.contention measures it too, beside the judged
+baseline: the platform's data model costs the store write what the two differ by.
 
 Both run with the cyclic collector's settings of ``clustergrowth run`` (``freeze_startup_heap``: young
 collections after 7,000 allocations, the start-up heap frozen): a booking's collections cost the bare
@@ -24,8 +30,8 @@ parameter, validated by FastAPI; its telemetry off, as the platform's apps have 
 FastAPI service doing this write, beside the bare Starlette one in bench.contention, so that what the
 platform costs above the bare endpoint splits into what FastAPI itself costs and what the platform adds.
 
-Run: ``python -m bench.bare_booking --port P --data DIR --resources r1,r2 [--framework fastapi]`` (used by
-bench.contention).
+Run: ``python -m bench.bare_booking --port P --data DIR --resources r1,r2 [--framework fastapi]
+[--write minimal]`` (used by bench.contention).
 """
 
 from __future__ import annotations
@@ -46,30 +52,44 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from clustergrowth import aggregate, ids
+from clustergrowth.auth import person_id
+from clustergrowth.context import stamp
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.httpserver import freeze_startup_heap
 from clustergrowth.problems import Conflict
 from clustergrowth.store.sqlite import SqliteStore
 from clustergrowth.web import FASTAPI_TELEMETRY_OFF
+from contracts import facilities as ev
 from services.facilities.commands import BookResource
+from services.facilities.domain.model import WEEKDAYS, BookingPolicy, OpeningHours, Resource
+from services.facilities.store import ensure_indexes, resource_to_doc
 
 RESOURCES, SCHEDULES = "resources", "schedules"
+WRITES = ("same", "minimal")
+PERSON = person_id("https://bench.invalid", "bench-user")  # the platform's person id, for one fixed person
+BOOKED = {"hot_desk": ev.DeskBooked.event_type()}  # the contract's event type by resource kind
+BOOKED_OTHER = ev.FacilityBooked.event_type()
+EVENT_FIELDS = ("resource_id", "site_id", "resource_kind", "person", "organisation", "person_region", "region")
+EVENT_FIELDS += ("start", "end")  # after booking_id: the contract's order
 
 
-def app(store: SqliteStore, region: str = "IE05") -> Starlette:
+def app(store: SqliteStore, region: str = "IE05", write: str = "same") -> Starlette:
+    book_one = _booker(write)
+
     async def book(request: Request) -> Response:
         try:
             cmd = BookResource.model_validate_json(await request.body())
         except ValidationError as e:
             return _invalid(e.errors())
-        return await _book(store, cmd, region)
+        return await book_one(store, cmd, region)
 
     return Starlette(routes=[Route("/api/v1/facilities/bookings", book, methods=["POST"])])
 
 
-def fastapi_app(store: SqliteStore, region: str = "IE05") -> FastAPI:
+def fastapi_app(store: SqliteStore, region: str = "IE05", write: str = "same") -> FastAPI:
     """The same endpoint as a FastAPI route: FastAPI reads and validates the body, nothing else is added."""
     api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=FASTAPI_TELEMETRY_OFF)
+    book_one = _booker(write)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> Response:
@@ -77,9 +97,15 @@ def fastapi_app(store: SqliteStore, region: str = "IE05") -> FastAPI:
 
     @api.post("/api/v1/facilities/bookings", status_code=201)
     async def book(cmd: BookResource) -> Response:
-        return await _book(store, cmd, region)
+        return await book_one(store, cmd, region)
 
     return api
+
+
+def _booker(write: str) -> Any:
+    if write not in WRITES:
+        raise ValueError(f"write: one of {WRITES}, not {write!r}")
+    return _book if write == "same" else _book_minimal
 
 
 def _invalid(errors: Sequence[Any]) -> Response:
@@ -89,19 +115,79 @@ def _invalid(errors: Sequence[Any]) -> Response:
     return JSONResponse({"status": 422, "errors": fields}, 422, media_type="application/problem+json")
 
 
+def _not_found() -> Response:
+    return JSONResponse({"status": 404}, 404, media_type="application/problem+json")
+
+
+async def _write(store: SqliteStore, key: str, step: Any) -> Response:
+    try:
+        booking = await aggregate.update(store, SCHEDULES, key, step, busy="the resource is too busy")
+    except Conflict as e:
+        return JSONResponse({"status": 409, "detail": e.detail}, 409, media_type="application/problem+json")
+    return JSONResponse(booking, 201)
+
+
+def _overlaps(bookings: list[dict[str, Any]], start: str, end: str) -> bool:
+    return any(b["status"] == "confirmed" and b["start"] < end and start < b["end"] for b in bookings)
+
+
 async def _book(store: SqliteStore, cmd: BookResource, region: str) -> Response:
-    """The resource read, then the day's guarded write with the booking and its event: 201, 404 or 409."""
+    """The platform's store write: its resource read, then the day's guarded write with its booking record
+    and its contract event: 201, 404 or 409."""
     resource = await store.get(RESOURCES, cmd.resource_id)
     if resource is None:
-        return JSONResponse({"status": 404}, 404, media_type="application/problem+json")
+        return _not_found()
+    start, end = stamp(cmd.start), stamp(cmd.end)
+    day = start[:10]
+    key = f"{cmd.resource_id}@{day}"  # the platform's document id for a resource's day
+
+    async def step(doc: dict[str, Any] | None) -> tuple[dict[str, Any], list[CloudEvent], dict[str, Any]]:
+        bookings = list((doc or {}).get("bookings", []))
+        if _overlaps(bookings, start, end):
+            raise Conflict("the slot overlaps a confirmed booking")
+        booking = {  # the platform's booking record (services.facilities.store.booking_to_doc), field for field
+            "id": f"{key}.{ids.uuid4().hex}",
+            "resource_id": cmd.resource_id,
+            "site_id": resource["site_id"],
+            "resource_kind": resource["kind"],
+            "person": PERSON,
+            "organisation": None,
+            "person_region": region,
+            "region": region,
+            "start": start,
+            "end": end,
+            "status": "confirmed",
+            "created_at": stamp(datetime.now(UTC)),
+            "sequence": 0,
+            "changed_by": None,
+        }
+        data = {"booking_id": booking["id"]} | {f: booking[f] for f in EVENT_FIELDS}  # DeskBooked's data
+        event = CloudEvent(
+            type=BOOKED.get(resource["kind"], BOOKED_OTHER),
+            source=f"/regions/{region}/facilities",
+            data=data,
+            region=region,
+            partitionkey=cmd.resource_id,
+            subject=booking["id"],
+        )
+        new = {**(doc or {}), "_id": key, "resource_id": cmd.resource_id, "day": day, "bookings": [*bookings, booking]}
+        return new, [event], booking
+
+    return await _write(store, key, step)
+
+
+async def _book_minimal(store: SqliteStore, cmd: BookResource, region: str) -> Response:
+    """A lighter write than the platform's: a 6-field record, the event's data that record: 201, 404 or 409."""
+    resource = await store.get(RESOURCES, cmd.resource_id)
+    if resource is None:
+        return _not_found()
     start, end = cmd.start.astimezone(UTC), cmd.end.astimezone(UTC)
     key = f"{cmd.resource_id}:{start.date().isoformat()}"
 
     async def step(doc: dict[str, Any] | None) -> tuple[dict[str, Any], list[CloudEvent], dict[str, Any]]:
         bookings = list((doc or {}).get("bookings", []))
-        for b in bookings:
-            if b["status"] == "confirmed" and b["start"] < end.isoformat() and start.isoformat() < b["end"]:
-                raise Conflict("the slot overlaps a confirmed booking")
+        if _overlaps(bookings, start.isoformat(), end.isoformat()):
+            raise Conflict("the slot overlaps a confirmed booking")
         booking = {
             "id": f"bk-{ids.uuid4().hex[:12]}",
             "resource_id": cmd.resource_id,
@@ -120,11 +206,22 @@ async def _book(store: SqliteStore, cmd: BookResource, region: str) -> Response:
         new = {**(doc or {}), "_id": key, "resource_id": cmd.resource_id, "bookings": [*bookings, booking]}
         return new, [event], booking
 
-    try:
-        booking = await aggregate.update(store, SCHEDULES, key, step, busy="the resource is too busy")
-    except Conflict as e:
-        return JSONResponse({"status": 409, "detail": e.detail}, 409, media_type="application/problem+json")
-    return JSONResponse(booking, 201)
+    return await _write(store, key, step)
+
+
+async def seed(store: SqliteStore, resources: Sequence[str], write: str = "same", region: str = "IE05") -> None:
+    """The resources to book, as the write stores them: the platform's documents and indexes (``same``),
+    or a name each (``minimal``)."""
+    if write == "minimal":
+        for rid in resources:
+            await store.insert(RESOURCES, {"_id": rid, "name": rid})
+        return
+    await ensure_indexes(store)
+    hours = OpeningHours.from_doc({d: [{"open": "00:00", "close": "23:59"}] for d in WEEKDAYS})
+    policy = BookingPolicy(max_duration_minutes=60, max_days_ahead=365)
+    for rid in resources:
+        r = Resource(rid, "site-bench", rid, "hot_desk", 1, policy, region, "UTC", hours, f"{region}:Bench")
+        await store.insert(RESOURCES, resource_to_doc(r))
 
 
 def main() -> None:
@@ -133,18 +230,15 @@ def main() -> None:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--resources", required=True, help="comma-separated resource ids to create")
     p.add_argument("--framework", choices=("starlette", "fastapi"), default="starlette")
+    p.add_argument("--write", choices=WRITES, default="same", help="the platform's store write, or a lighter one")
     a = p.parse_args()
     store = SqliteStore(a.data / "bare.sqlite")
 
-    async def seed() -> None:
-        for rid in a.resources.split(","):
-            await store.insert(RESOURCES, {"_id": rid, "name": rid})
-
     import asyncio
 
-    asyncio.run(seed())
+    asyncio.run(seed(store, a.resources.split(","), a.write))
     store = SqliteStore(a.data / "bare.sqlite")  # a fresh connection thread for the server's loop
-    served = fastapi_app(store) if a.framework == "fastapi" else app(store)
+    served = fastapi_app(store, write=a.write) if a.framework == "fastapi" else app(store, write=a.write)
     freeze_startup_heap()  # the collector's settings of `clustergrowth run`: process tuning is not the platform's work
     uvicorn.run(served, host="127.0.0.1", port=a.port, log_level="warning", access_log=False, http="httptools")
 
