@@ -69,8 +69,7 @@ WRITES = ("same", "minimal")
 PERSON = person_id("https://bench.invalid", "bench-user")  # the platform's person id, for one fixed person
 BOOKED = {"hot_desk": ev.DeskBooked.event_type()}  # the contract's event type by resource kind
 BOOKED_OTHER = ev.FacilityBooked.event_type()
-EVENT_FIELDS = ("resource_id", "site_id", "resource_kind", "person", "organisation", "person_region", "region")
-EVENT_FIELDS += ("start", "end")  # after booking_id: the contract's order
+EVENT_FIELDS = "resource_id site_id resource_kind person organisation person_region region start end".split()
 
 
 def app(store: SqliteStore, region: str = "IE05", write: str = "same") -> Starlette:
@@ -161,7 +160,7 @@ async def _book(store: SqliteStore, cmd: BookResource, region: str) -> Response:
             "sequence": 0,
             "changed_by": None,
         }
-        data = {"booking_id": booking["id"]} | {f: booking[f] for f in EVENT_FIELDS}  # DeskBooked's data
+        data = {"booking_id": booking["id"]} | {f: booking[f] for f in EVENT_FIELDS}  # the contract's
         event = CloudEvent(
             type=BOOKED.get(resource["kind"], BOOKED_OTHER),
             source=f"/regions/{region}/facilities",
