@@ -279,9 +279,36 @@ async def day_holding(store: DocumentStore, kind: Literal["bookings", "waitlist"
     return doc if doc is not None and any(x.get("id") == item for x in doc.get(kind) or []) else None
 
 
+DAYS_KEPT = 128  # days whose bookings are kept read: a copy of each one's stored fields (~1.5 KB), and its Booking
+_days: dict[str, tuple[list[dict[str, Any]], tuple[Booking, ...]]] = {}
+
+
+def bookings_from_doc(key: Any, raw: Any) -> list[Booking]:
+    """The Bookings a day's stored ones are. A day's document is read whole on every booking of that day and
+    gains one booking each time: the bookings it held when read last (kept by the document's id, with copies
+    of their stored fields) are the ones it still starts with when those fields are equal, and only the
+    rest are read (``booking_from_doc``). One equality test of the kept fields instead of a key made and
+    hashed for each booking: the keys took most of the time of reading a day. At most ``DAYS_KEPT`` days are
+    kept (all let go when that many are)."""
+    if not isinstance(key, str) or not isinstance(raw, list):
+        return [booking_from_doc(b) for b in raw]
+    kept = _days.get(key)
+    n = len(kept[0]) if kept is not None else 0
+    if kept is None or n > len(raw) or raw[:n] != kept[0]:
+        n = 0
+    fields, bookings = (kept[0][:n], list(kept[1][:n])) if kept is not None and n else ([], [])
+    for b in raw[n:]:
+        bookings.append(booking_from_doc(b))
+        fields.append(dict(b))  # a copy: whoever holds the document read may change it
+    if len(_days) >= DAYS_KEPT and key not in _days:
+        _days.clear()
+    _days[key] = (fields, tuple(bookings))
+    return bookings
+
+
 def schedule_from_doc(d: Doc) -> ResourceDay:
     raw = d.get("bookings", [])
-    bookings = [booking_from_doc(b) for b in raw]
+    bookings = bookings_from_doc(d.get("_id"), raw)
     return StoredDay(
         resource_id=d["resource_id"],
         day=date.fromisoformat(d["day"]),

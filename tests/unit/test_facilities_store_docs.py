@@ -116,6 +116,58 @@ def test_the_kept_bookings_are_bounded_and_read_right_after_letting_go() -> None
         assert len(store._read) <= store.READ_KEPT
 
 
+def _day(n: int, first: int = 0) -> list[dict[str, object]]:
+    """A day's stored bookings, fresh dicts each time (as a document read again is)."""
+    return [_stored(id=f"r1@2026-12-01.{i}", created_at=f"2026-11-30T08:00:00.{i:06d}Z") for i in range(first, n)]
+
+
+def _read_alone(raw: list[dict[str, object]]) -> list[Booking]:
+    return [store._booking_from_doc(b) for b in raw]  # held to the constructor above
+
+
+def test_a_day_read_again_reads_only_the_bookings_it_gained() -> None:
+    first = store.bookings_from_doc("r1@2026-12-01", _day(3))
+    assert first == _read_alone(_day(3))
+    again = store.bookings_from_doc("r1@2026-12-01", _day(3))  # the same, exactly as many: all kept
+    assert again == first and all(a is b for a, b in zip(again, first, strict=True))
+    more = store.bookings_from_doc("r1@2026-12-01", _day(4))  # one more: the three kept, one read
+    assert more == _read_alone(_day(4)) and all(a is b for a, b in zip(more, first, strict=False))
+    other = store.bookings_from_doc("r2@2026-12-01", _day(4))  # another day: read on its own
+    assert other == more
+
+
+def test_a_day_whose_kept_bookings_changed_is_read_again() -> None:
+    store.bookings_from_doc("r1@2026-12-02", _day(3))
+    changed = _day(4)
+    changed[1] |= {"status": "cancelled", "sequence": 1}  # one of those kept, cancelled since
+    assert store.bookings_from_doc("r1@2026-12-02", changed) == _read_alone(changed)
+    fewer = _day(2)  # fewer than kept: one taken out
+    assert store.bookings_from_doc("r1@2026-12-02", fewer) == _read_alone(fewer)
+    moved = _day(3, first=1)  # the first one gone, the others as they were
+    assert store.bookings_from_doc("r1@2026-12-02", moved) == _read_alone(moved)
+
+
+def test_a_day_read_is_not_changed_by_what_its_reader_changes() -> None:
+    raw = _day(3)
+    read = store.bookings_from_doc("r1@2026-12-03", raw)
+    read.append(read[0])  # the domain appends to a day's bookings
+    raw[0]["status"] = "cancelled"  # and the document read may be changed in place
+    again = [dict(b) for b in raw]  # a document with that change, read
+    assert store.bookings_from_doc("r1@2026-12-03", again) == _read_alone(again)
+    assert store.bookings_from_doc("r1@2026-12-03", again)[0].status == "cancelled"
+
+
+def test_the_kept_days_are_bounded_and_what_is_not_a_day_is_read_without_keeping() -> None:
+    for i in range(store.DAYS_KEPT + 5):
+        raw = _day(2, first=i % 3)
+        assert store.bookings_from_doc(f"r{i}@2026-12-04", raw) == _read_alone(raw)
+        assert len(store._days) <= store.DAYS_KEPT
+    kept = len(store._days)
+    assert store.bookings_from_doc(None, _day(2)) == _read_alone(_day(2))  # a document without an id
+    assert store.bookings_from_doc("r1@2026-12-05", tuple(_day(2))) == _read_alone(_day(2))  # not a list
+    assert len(store._days) == kept
+
+
 def _resource_doc(**changes: object) -> dict[str, object]:
     hours = OpeningHours({"mon": [(time(8), time(20))]})
     r = Resource("r1", "s1", "Desk 1", "hot_desk", 1, BookingPolicy(max_duration_minutes=60), "IE05", "UTC", hours)
