@@ -3,9 +3,12 @@
 It does what the booking route does for the store and nothing else: the request body is validated by
 the same command model (``BookResource``), the resource is read, and the day's schedule document gets
 the booking and its event in its embedded outbox by the same guarded write (``aggregate.update`` over
-the same SQLite store adapter), refusing an overlapping confirmed booking with 409. No gateway, no
-token, no middleware, no rules, no domain objects, no relay publishing the outbox: what is left of the
-real route's cost once the platform's own work is taken away.
+the same SQLite store adapter), refusing an overlapping confirmed booking with 409, and answers with
+orjson's text of the booking, as the platform's route does. No gateway, no token, no middleware, no
+rules, no domain objects: what is left of the real route's cost once the platform's own work is taken
+away. Its outbox relay runs in a process of its own beside it (``--relay``: the platform's
+``OutboxRelay`` publishing to an embedded event log), as the split API's worker runs the platform's, so
+that its days carry no more events than the platform's do; neither relay's CPU is the server's.
 
 The store write is the platform's (``--write same``, the default, issue 17's "the same store write"):
 the same collections with the same indexes (``services.facilities.store.ensure_indexes``), a resource
@@ -13,11 +16,12 @@ document of the platform's shape (policy, opening hours), and the day's document
 it: the booking record's 14 fields, the ``day`` field, and the contract's ``DeskBooked`` event (its data,
 subject and key). The values are made here, directly, as a hand-written endpoint would make them: the
 booking for a fixed person (there is no token to say who), the event without a request id (there is no
-request-id middleware). ``tests/unit/test_bare_booking.py`` holds the record to the platform's
-``booking_to_doc`` and the event's data to the contract model.
+request-id middleware), ids as long as the platform's, the day in UTC (the benchmark's resources keep
+UTC; the platform takes the resource's time zone). ``tests/unit/test_bare_booking.py`` books one slot
+here and through the platform's booking handler, and compares the two stored documents' text.
 
 ``--write minimal`` writes less: a 6-field booking record, the event's data that record, no ``day``
-field, a resource of two fields, no indexes. bench.contention measures it too, beside the judged
+field, a resource of two fields, no index but the relay's. bench.contention measures it too, beside the judged
 baseline: the platform's data model costs the store write what the two differ by.
 
 Both run with the cyclic collector's settings of ``clustergrowth run`` (``freeze_startup_heap``: young
@@ -31,7 +35,8 @@ FastAPI service doing this write, beside the bare Starlette one in bench.content
 platform costs above the bare endpoint splits into what FastAPI itself costs and what the platform adds.
 
 Run: ``python -m bench.bare_booking --port P --data DIR --resources r1,r2 [--framework fastapi]
-[--write minimal]`` (used by bench.contention).
+[--write minimal]``, and beside it ``python -m bench.bare_booking --data DIR --relay`` (used by
+bench.contention).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -53,9 +59,11 @@ from starlette.routing import Route
 
 from clustergrowth import aggregate, ids
 from clustergrowth.auth import person_id
+from clustergrowth.bus.sqlite import SqliteBus
 from clustergrowth.context import stamp
 from clustergrowth.envelope import CloudEvent
 from clustergrowth.httpserver import freeze_startup_heap
+from clustergrowth.outbox import OutboxRelay
 from clustergrowth.problems import Conflict
 from clustergrowth.store.sqlite import SqliteStore
 from clustergrowth.web import FASTAPI_TELEMETRY_OFF
@@ -65,6 +73,7 @@ from services.facilities.domain.model import WEEKDAYS, BookingPolicy, OpeningHou
 from services.facilities.store import ensure_indexes, resource_to_doc
 
 RESOURCES, SCHEDULES = "resources", "schedules"
+SITE = "site-" + "0" * 12  # as long as the platform's site ids (site- and 12 hex digits)
 WRITES = ("same", "minimal")
 PERSON = person_id("https://bench.invalid", "bench-user")  # the platform's person id, for one fixed person
 BOOKED = {"hot_desk": ev.DeskBooked.event_type()}  # the contract's event type by resource kind
@@ -123,7 +132,7 @@ async def _write(store: SqliteStore, key: str, step: Any) -> Response:
         booking = await aggregate.update(store, SCHEDULES, key, step, busy="the resource is too busy")
     except Conflict as e:
         return JSONResponse({"status": 409, "detail": e.detail}, 409, media_type="application/problem+json")
-    return JSONResponse(booking, 201)
+    return Response(orjson.dumps(booking), 201, media_type="application/json")  # as the platform's answer
 
 
 def _overlaps(bookings: list[dict[str, Any]], start: str, end: str) -> bool:
@@ -145,7 +154,7 @@ async def _book(store: SqliteStore, cmd: BookResource, region: str) -> Response:
         if _overlaps(bookings, start, end):
             raise Conflict("the slot overlaps a confirmed booking")
         booking = {  # the platform's booking record (services.facilities.store.booking_to_doc), field for field
-            "id": f"{key}.{ids.uuid4().hex}",
+            "id": f"{key}.{ids.uuid4_hex()}",
             "resource_id": cmd.resource_id,
             "site_id": resource["site_id"],
             "resource_kind": resource["kind"],
@@ -212,6 +221,7 @@ async def seed(store: SqliteStore, resources: Sequence[str], write: str = "same"
     """The resources to book, as the write stores them: the platform's documents and indexes (``same``),
     or a name each (``minimal``)."""
     if write == "minimal":
+        await store.ensure_index(SCHEDULES, ["outbox_pending"])  # what the relay looks for
         for rid in resources:
             await store.insert(RESOURCES, {"_id": rid, "name": rid})
         return
@@ -219,18 +229,37 @@ async def seed(store: SqliteStore, resources: Sequence[str], write: str = "same"
     hours = OpeningHours.from_doc({d: [{"open": "00:00", "close": "23:59"}] for d in WEEKDAYS})
     policy = BookingPolicy(max_duration_minutes=60, max_days_ahead=365)
     for rid in resources:
-        r = Resource(rid, "site-bench", rid, "hot_desk", 1, policy, region, "UTC", hours, f"{region}:Bench")
+        r = Resource(rid, SITE, rid, "hot_desk", 1, policy, region, "UTC", hours, f"{region}:Bench")
         await store.insert(RESOURCES, resource_to_doc(r))
+
+
+async def relay(data: Path) -> None:
+    """The bare endpoint's outbox relay, run in a process of its own beside it, as the split API's worker runs
+    the platform's: the platform's ``OutboxRelay`` publishes the events its writes put in a day's outbox to
+    an embedded event log (its own file) and removes them from the document, so that the bare endpoint's
+    days carry no more events than the platform's do. Never stops (bench.contention ends the process)."""
+    store = SqliteStore(data / "bare.sqlite")
+    bus = SqliteBus(data / "events.sqlite")
+    await bus.start()
+    await OutboxRelay("bare", store, bus, {SCHEDULES: "facilities.events"}).run()
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--port", type=int, help="where to serve (not with --relay)")
     p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--resources", required=True, help="comma-separated resource ids to create")
+    p.add_argument("--resources", help="comma-separated resource ids to create (not with --relay)")
     p.add_argument("--framework", choices=("starlette", "fastapi"), default="starlette")
     p.add_argument("--write", choices=WRITES, default="same", help="the platform's store write, or a lighter one")
+    p.add_argument("--relay", action="store_true", help="run the outbox relay of the endpoint serving in --data")
     a = p.parse_args()
+    if a.relay:
+        import asyncio
+
+        asyncio.run(relay(a.data))
+        return
+    if a.port is None or a.resources is None:
+        p.error("--port and --resources are needed to serve")
     store = SqliteStore(a.data / "bare.sqlite")
 
     import asyncio

@@ -517,7 +517,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     bare_dir, fastapi_dir, minimal_dir = data / "bare", data / "bare-fastapi", data / "bare-minimal"
     for d in (bare_dir, fastapi_dir, minimal_dir):
         d.mkdir()
-    bare_ids = [f"desk-{i}" for i in range(a.desks)]
+    bare_ids = [f"res-{i:012d}" for i in range(a.desks)]  # as long as the platform's resource ids
     names = ("platform", "api", "worker", "bare", "bare_fastapi", "bare_minimal", "ref_api", "ref_worker")
     ports = {n: _free_port() for n in names}
     url = {n: f"http://127.0.0.1:{port}" for n, port in ports.items()}
@@ -560,6 +560,12 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             start("ref_api", [*ref_cli, str(ports["ref_api"])], {**ref_base, **_switches(False)}, tree)
         for n in ("platform", "api", "bare", "bare_fastapi", "bare_minimal", *(("ref_api",) if a.against else ())):
             asyncio.run(_ready(url[n], procs[n]))
+        bare_dirs = {"bare": bare_dir, "bare_fastapi": fastapi_dir, "bare_minimal": minimal_dir}
+        for n, d in bare_dirs.items():  # each bare endpoint's outbox relay, at the worker's niceness, uncounted
+            start(
+                f"{n}_relay",
+                ["nice", "-n", niceness, sys.executable, "-m", "bench.bare_booking", "--data", str(d), "--relay"],
+            )
         ids, user = asyncio.run(_platform_setup(url["platform"], env, a.desks))
         split_ids, split_user = asyncio.run(_platform_setup(url["api"], api_env, a.desks))
         if a.profile:
@@ -583,9 +589,17 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 "data": split_dir,
                 "conflicts": True,
             },
-            "bare": {"url": url["bare"], "ids": bare_ids, "auth": "", "pid": procs["bare"].pid},
-            "bare_fastapi": {"url": url["bare_fastapi"], "ids": bare_ids, "auth": "", "pid": procs["bare_fastapi"].pid},
-            "bare_minimal": {"url": url["bare_minimal"], "ids": bare_ids, "auth": "", "pid": procs["bare_minimal"].pid},
+            **{
+                n: {
+                    "url": url[n],
+                    "ids": bare_ids,
+                    "auth": "",
+                    "pid": procs[n].pid,
+                    "beside": {"relay": procs[f"{n}_relay"].pid},
+                    "data": d,  # its relay: the next run waits for it
+                }
+                for n, d in bare_dirs.items()
+            },
         }
         if a.against:
             ref_env = {**api_env, "CG_DATA_DIR": str(data / "split-ref")}
