@@ -280,16 +280,19 @@ async def day_holding(store: DocumentStore, kind: Literal["bookings", "waitlist"
 
 
 DAYS_KEPT = 128  # days whose bookings are kept read: a copy of each one's stored fields (~1.5 KB), and its Booking
+DAY_BOOKINGS_KEPT = 4096  # and the bookings those days hold, at most
 _days: dict[str, tuple[list[dict[str, Any]], tuple[Booking, ...]]] = {}
+_days_held = 0  # bookings in _days
 
 
 def bookings_from_doc(key: Any, raw: Any) -> list[Booking]:
-    """The Bookings a day's stored ones are. A day's document is read whole on every booking of that day and
-    gains one booking each time: the bookings it held when read last (kept by the document's id, with copies
-    of their stored fields) are the ones it still starts with when those fields are equal, and only the
-    rest are read (``booking_from_doc``). One equality test of the kept fields instead of a key made and
-    hashed for each booking: the keys took most of the time of reading a day. At most ``DAYS_KEPT`` days are
-    kept (all let go when that many are)."""
+    """The Bookings a day's stored ones are, for a write of the day. A day's document is read whole on every
+    booking of that day and gains one booking each time: the bookings it held when read last (kept by the
+    document's id, with copies of their stored fields) are the ones it still starts with when those fields
+    are equal, and only the rest are read (``booking_from_doc``). One equality test of the kept fields
+    instead of a key made and hashed for each booking: the keys took most of the time of reading a day. At
+    most ``DAYS_KEPT`` days and ``DAY_BOOKINGS_KEPT`` bookings are kept (all let go when more would be)."""
+    global _days_held
     if not isinstance(key, str) or not isinstance(raw, list):
         return [booking_from_doc(b) for b in raw]
     kept = _days.get(key)
@@ -300,15 +303,24 @@ def bookings_from_doc(key: Any, raw: Any) -> list[Booking]:
     for b in raw[n:]:
         bookings.append(booking_from_doc(b))
         fields.append(dict(b))  # a copy: whoever holds the document read may change it
-    if len(_days) >= DAYS_KEPT and key not in _days:
+    held = _days_held - (len(kept[0]) if kept is not None else 0) + len(fields)
+    if (len(_days) >= DAYS_KEPT and kept is None) or held > DAY_BOOKINGS_KEPT:
         _days.clear()
-    _days[key] = (fields, tuple(bookings))
+        held = len(fields)
+    if held <= DAY_BOOKINGS_KEPT:
+        _days[key] = (fields, tuple(bookings))
+        _days_held = held
+    else:  # one day holding more than may be kept: read, not kept
+        _days_held = 0
     return bookings
 
 
-def schedule_from_doc(d: Doc) -> ResourceDay:
+def schedule_from_doc(d: Doc, *, writing: bool = False) -> ResourceDay:
+    """A day's schedule from its document; ``writing`` for the read of a write (``change_schedule``), which
+    keeps the day's bookings for the next one (``bookings_from_doc``). Lists and pages of many days read
+    each booking through ``booking_from_doc`` alone, and leave the days kept for writes as they are."""
     raw = d.get("bookings", [])
-    bookings = bookings_from_doc(d.get("_id"), raw)
+    bookings = bookings_from_doc(d.get("_id"), raw) if writing else [booking_from_doc(b) for b in raw]
     return StoredDay(
         resource_id=d["resource_id"],
         day=date.fromisoformat(d["day"]),

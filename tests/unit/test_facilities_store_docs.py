@@ -195,3 +195,26 @@ def test_the_kept_resources_are_bounded_and_read_right_after_letting_go() -> Non
     for i in range(store.RESOURCES_KEPT + 10):
         assert resource_from_doc(_resource_doc(name=f"Desk {i}")).name == f"Desk {i}"
         assert len(store._resources) <= store.RESOURCES_KEPT
+
+
+def test_the_kept_bookings_are_bounded_too() -> None:
+    limit = store.DAY_BOOKINGS_KEPT
+    store.bookings_from_doc("r1@2026-12-06", _day(3))
+    big = _day(limit + 1)  # one day holding more than may be kept: read, not kept, nothing else kept
+    assert store.bookings_from_doc("r1@2026-12-07", big) == _read_alone(big)
+    assert "r1@2026-12-07" not in store._days and store._days_held == 0
+    at = _day(limit)  # exactly as many as may be kept: kept
+    assert store.bookings_from_doc("r1@2026-12-08", at) == _read_alone(at)
+    assert store._days_held == limit and list(store._days) == ["r1@2026-12-08"]
+    assert store.bookings_from_doc("r1@2026-12-09", _day(1)) == _read_alone(_day(1))  # one more: the rest let go
+    assert store._days_held == 1 and list(store._days) == ["r1@2026-12-09"]
+    assert store.bookings_from_doc("r1@2026-12-09", _day(5)) == _read_alone(_day(5))  # the same day, grown
+    assert store._days_held == 5
+
+
+def test_only_a_write_keeps_the_day_it_read() -> None:
+    doc = {"_id": "r1@2026-12-10", "resource_id": "r1", "day": "2026-12-10", "bookings": _day(2)}
+    assert store.schedule_from_doc(doc).bookings == _read_alone(_day(2))
+    assert "r1@2026-12-10" not in store._days  # a list or a page of days
+    assert store.schedule_from_doc(doc, writing=True).bookings == _read_alone(_day(2))
+    assert "r1@2026-12-10" in store._days

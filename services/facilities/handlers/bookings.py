@@ -95,7 +95,7 @@ async def change_schedule(
 
     async def step(doc: Doc | None) -> tuple[Doc, list[CloudEvent], T]:
         if doc is not None:
-            schedule = st.schedule_from_doc(doc)
+            schedule = st.schedule_from_doc(doc, writing=True)
         elif empty is not None:
             schedule = empty()
         else:
