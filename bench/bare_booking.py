@@ -241,7 +241,11 @@ async def relay(data: Path) -> None:
     store = SqliteStore(data / "bare.sqlite")
     bus = SqliteBus(data / "events.sqlite")
     await bus.start()
-    await OutboxRelay("bare", store, bus, {SCHEDULES: "facilities.events"}).run()
+    try:
+        await OutboxRelay("bare", store, bus, {SCHEDULES: "facilities.events"}).run()
+    finally:
+        await bus.close()
+        await store.close()
 
 
 def main() -> None:

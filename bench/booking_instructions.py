@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from bench.common import write_result
-from bench.contention import CLI, _free_port, _platform_setup, _ready, _switches
+from bench.contention import CLI, _free_port, _platform_setup, _ready, _relaying, _switches
 from bench.edge_instructions import dumped_total, ensure_valgrind
 from bench.gateway import stop_all
 
@@ -109,11 +109,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in ("bare", "bare_fastapi"):  # their outbox relays, as the split API's worker (uncounted)
             relay = ["nice", "-n", "10", sys.executable, "-m", "bench.bare_booking", "--data", str(tmp / name)]
             start(f"{name}_relay", [*relay, "--relay"], base)
+            _relaying(procs[f"{name}_relay"], tmp / name / "events.sqlite")
         ids, user = asyncio.run(_platform_setup(url["api"], {**split_env, **_switches(False)}, 50))
         per_booking["split_api"] = count(procs["api"].pid, url["api"], ids, user, a, out["api"])
         per_booking["bare"] = count(procs["bare"].pid, url["bare"], bare_ids, "", a, out["bare"])
         fastapi = count(procs["bare_fastapi"].pid, url["bare_fastapi"], bare_ids, "", a, out["bare_fastapi"])
         per_booking["bare_fastapi"] = fastapi
+        for name in ("bare_relay", "bare_fastapi_relay"):  # a relay that died would have left the outboxes full
+            if procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited ({procs[name].returncode}) while its endpoint was counted")
     finally:
         stop_all(list(procs.values())[::-1], timeout_s=60)
         log.close()

@@ -303,15 +303,16 @@ def bookings_from_doc(key: Any, raw: Any) -> list[Booking]:
     for b in raw[n:]:
         bookings.append(booking_from_doc(b))
         fields.append(dict(b))  # a copy: whoever holds the document read may change it
+    if len(fields) > DAY_BOOKINGS_KEPT:  # one day holding more than may be kept: read, not kept
+        dropped = _days.pop(key, None)
+        _days_held -= len(dropped[0]) if dropped is not None else 0
+        return bookings
     held = _days_held - (len(kept[0]) if kept is not None else 0) + len(fields)
     if (len(_days) >= DAYS_KEPT and kept is None) or held > DAY_BOOKINGS_KEPT:
         _days.clear()
         held = len(fields)
-    if held <= DAY_BOOKINGS_KEPT:
-        _days[key] = (fields, tuple(bookings))
-        _days_held = held
-    else:  # one day holding more than may be kept: read, not kept
-        _days_held = 0
+    _days[key] = (fields, tuple(bookings))
+    _days_held = held
     return bookings
 
 

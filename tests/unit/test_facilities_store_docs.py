@@ -199,11 +199,14 @@ def test_the_kept_resources_are_bounded_and_read_right_after_letting_go() -> Non
 
 def test_the_kept_bookings_are_bounded_too() -> None:
     limit = store.DAY_BOOKINGS_KEPT
+    store._days.clear()
+    store._days_held = 0
     store.bookings_from_doc("r1@2026-12-06", _day(3))
-    big = _day(limit + 1)  # one day holding more than may be kept: read, not kept, nothing else kept
+    store.bookings_from_doc("r1@2026-12-07", _day(2))
+    big = _day(limit + 1)  # one day holding more than may be kept: read, not kept, the others left kept
     assert store.bookings_from_doc("r1@2026-12-07", big) == _read_alone(big)
-    assert "r1@2026-12-07" not in store._days and store._days_held == 0
-    at = _day(limit)  # exactly as many as may be kept: kept
+    assert list(store._days) == ["r1@2026-12-06"] and store._days_held == 3
+    at = _day(limit)  # exactly as many as may be kept: kept, the others let go
     assert store.bookings_from_doc("r1@2026-12-08", at) == _read_alone(at)
     assert store._days_held == limit and list(store._days) == ["r1@2026-12-08"]
     assert store.bookings_from_doc("r1@2026-12-09", _day(1)) == _read_alone(_day(1))  # one more: the rest let go
