@@ -42,6 +42,8 @@ bench.contention).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,6 +250,11 @@ async def relay(data: Path) -> None:
         await store.close()
 
 
+def relay_command(data: Path, niceness: str) -> list[str]:
+    """The command running ``relay`` beside the endpoint serving in ``data``, at ``niceness`` (as ``nice``)."""
+    return ["nice", "-n", niceness, sys.executable, "-m", "bench.bare_booking", "--data", str(data), "--relay"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--port", type=int, help="where to serve (not with --relay)")
@@ -258,16 +265,11 @@ def main() -> None:
     p.add_argument("--relay", action="store_true", help="run the outbox relay of the endpoint serving in --data")
     a = p.parse_args()
     if a.relay:
-        import asyncio
-
         asyncio.run(relay(a.data))
         return
     if a.port is None or a.resources is None:
         p.error("--port and --resources are needed to serve")
     store = SqliteStore(a.data / "bare.sqlite")
-
-    import asyncio
-
     asyncio.run(seed(store, a.resources.split(","), a.write))
     store = SqliteStore(a.data / "bare.sqlite")  # a fresh connection thread for the server's loop
     served = fastapi_app(store, write=a.write) if a.framework == "fastapi" else app(store, write=a.write)

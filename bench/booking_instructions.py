@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench.bare_booking import relay_command
 from bench.common import write_result
 from bench.contention import CLI, _free_port, _platform_setup, _ready, _relaying, _switches
 from bench.edge_instructions import dumped_total, ensure_valgrind
@@ -107,8 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in ("api", "bare", "bare_fastapi"):
             asyncio.run(_ready(url[name], procs[name], within_s=1200, probe_s=30, pause_s=1))  # minutes under valgrind
         for name in ("bare", "bare_fastapi"):  # their outbox relays, as the split API's worker (uncounted)
-            relay = ["nice", "-n", "10", sys.executable, "-m", "bench.bare_booking", "--data", str(tmp / name)]
-            start(f"{name}_relay", [*relay, "--relay"], base)
+            start(f"{name}_relay", relay_command(tmp / name, "10"), base)
             _relaying(procs[f"{name}_relay"], tmp / name / "events.sqlite")
         ids, user = asyncio.run(_platform_setup(url["api"], {**split_env, **_switches(False)}, 50))
         per_booking["split_api"] = count(procs["api"].pid, url["api"], ids, user, a, out["api"])

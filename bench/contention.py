@@ -11,7 +11,8 @@ Starlette endpoint with the same validation and the same guarded store write (th
 and indexes), under the same load; the same endpoint as a FastAPI route (``--framework fastapi``), the
 floor of any FastAPI service doing this write: what the platform costs above the bare endpoint splits
 into FastAPI's own share and the platform's; and the bare endpoint writing less (``--write minimal``: a
-6-field booking record, no indexes), what the platform's data model costs the store write.
+6-field booking record), what the platform's data model costs the store write. Each bare endpoint has
+the platform's outbox relay beside it (``--relay``), as the split API has its worker.
 Two deployments of the platform are measured, both on the embedded store: all-in-one (``clustergrowth
 run``: gateway, services, outbox relays and consumers in one process) and split as the README documents
 for scale-out: an API process with every ``CG_<SERVICE>_RUN_RELAY`` and ``CG_<SERVICE>_RUN_CONSUMERS``
@@ -51,6 +52,7 @@ from typing import Any
 
 import httpx
 
+from bench.bare_booking import relay_command
 from bench.common import provision, write_result
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
@@ -574,10 +576,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             asyncio.run(_ready(url[n], procs[n]))
         bare_dirs = {"bare": bare_dir, "bare_fastapi": fastapi_dir, "bare_minimal": minimal_dir}
         for n, d in bare_dirs.items():  # each bare endpoint's outbox relay, at the worker's niceness, uncounted
-            start(
-                f"{n}_relay",
-                ["nice", "-n", niceness, sys.executable, "-m", "bench.bare_booking", "--data", str(d), "--relay"],
-            )
+            start(f"{n}_relay", relay_command(d, niceness))
         for n, d in bare_dirs.items():  # each relay has opened its event log, and runs
             _relaying(procs[f"{n}_relay"], d / "events.sqlite")
         ids, user = asyncio.run(_platform_setup(url["platform"], env, a.desks))
