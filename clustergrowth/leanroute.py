@@ -4,7 +4,7 @@ Why: on the booking route (``POST /api/v1/facilities/bookings``, the platform's 
 request handling (reading the body, then ``solve_dependencies``: a nested solve of every dependency's
 parameters, a dependency-cache key and a ``Callable`` alias made per request, four parameter-kind
 passes, a sub-response) took about 200 µs of a booking's 1.3 ms in py-spy's samples of an in-process
-driver, for a function that takes the caller, the request and one JSON body (bench.contention; README).
+driver, for a function that takes the caller, the request and one JSON body (bench.contention; docs/benchmarks.md).
 
 What: a :class:`~clustergrowth.auth.RuledRoute` whose handler, for a request with a JSON Content-Type
 (FastAPI's own test of it; an empty one is none), a body the route's own body field (FastAPI's
