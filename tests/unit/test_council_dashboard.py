@@ -430,6 +430,35 @@ async def test_replaying_the_log_from_zero_rebuilds_the_same_dashboard(tmp_path:
         await bus.close()
 
 
+async def test_a_region_cell_written_with_the_former_resource_list_is_read_and_rewritten_split(tmp_path: Path) -> None:
+    """A cell stored before the resource ids were kept as two sorted lists (one list of ``{"id", "uni"}``
+    objects): a cancellation finds the resource's kind there, and the next write keeps the new shape only."""
+    q1 = "2026-03-02T09:00:00.000000Z"
+    uni, desk = "r-university_access_point-IE05", "r-hot_desk-IE05"
+    events = [formed(CORK, "IE05", []), booked("b1", P1, "IE05:acme", "university_access_point", q1)]
+    store = await fed(tmp_path, [*events, booked("b2", P1, "IE05:acme", "hot_desk", q1)])
+    collection, key = await live_collection(store), "region|IE05|2026-Q1"
+    cell = await store.get(collection, key)
+    assert cell is not None and (cell["uni_resources"], cell["other_resources"]) == ([uni], [desk])
+    former = {k: v for k, v in cell.items() if k not in ("uni_resources", "other_resources")}
+    former["resources"] = [{"id": desk, "uni": False}, {"id": uni, "uni": True}]
+    assert await store.replace(collection, former, cell["version"])
+    projection = DashboardProjection(store)
+    await projection.handle(cancelled("b1", P1, "university_access_point", q1))  # found at a university site
+    cell = await store.get(collection, key)
+    assert cell is not None and "resources" not in cell
+    assert (cell["uni_resources"], cell["other_resources"]) == ([uni], [desk])
+    assert [(b["uni_site"], b["n"]) for b in cell["bookers"]] == [(False, 1)]  # the university booking is gone
+    # a resource booked as another kind than before moves to that kind's list (the latest booking says)
+    moved = booked("b3", P2, "IE05:beta", "hot_desk", q1)
+    moved = dataclasses.replace(moved, data={**moved.data, "resource_id": uni})
+    await projection.handle(moved)
+    cell = await store.get(collection, key)
+    assert cell is not None and (cell["uni_resources"], cell["other_resources"]) == ([], [desk, uni])
+    bookings = (await load(store, CORK, ANALYST, "IE05"))["activity"][0]["bookings"]
+    assert (bookings["total"], bookings["at_university_sites"]) == (2, 0)
+
+
 async def test_an_erased_sme_is_forgotten(tmp_path: Path) -> None:
     erased = ev(mev.SMEErased(sme_id="sme-2", region="IE05", sector="C28"), "sme-2")
     board = await load(await fed(tmp_path, [*in_order(ORDER), erased]), CORK, ANALYST, "IE05")

@@ -5,8 +5,9 @@ Documents (one collection, ``dashboard_g<N>``; ``dashboard_meta`` names the live
 - ``council|<id>``: region, city, themes (``CouncilFormed``) and memberships (``MemberJoined``/``Left``;
   an ended membership stays ended whatever order the two arrive in).
 - ``region|<region>|<quarter>``: what happened at the region's facilities and in its matching: booking
-  counters per booker (person, organisation, at a university site, from another region), challenge,
-  match and engagement counters, and the quarter's assessments (SME, greatest needs, councils).
+  counters per booker (person, organisation, at a university site, from another region), the ids of the
+  resources booked by kind (``uni_resources``, ``other_resources``: a cancellation does not say the kind),
+  challenge, match and engagement counters, and the quarter's assessments (SME, greatest needs, councils).
 - ``council-q|<id>|<quarter>``: meetings held (attendance by constituency), initiatives it leads (counters)
   and those it co-sponsors (facts with the lead's region: counted when read only for a co-sponsor of that
   region, the only kind the lead's service can confirm).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -107,20 +109,52 @@ def _erase_assessments(sme: str) -> Fold:
     return fold
 
 
+def _resource_ids(doc: Doc) -> tuple[list[str], list[str]]:
+    """The ids of the resources booked in a region cell, sorted: (at university sites, elsewhere). A cell
+    written before kept them as one list of ``{"id", "uni"}`` objects, popped here from ``doc`` (a copy of
+    the stored one) and split: every booking rewrote and re-checked fifty small objects in it."""
+    former = doc.pop("resources", None)
+    if isinstance(former, list):
+        return sorted(x["id"] for x in former if x["uni"]), sorted(x["id"] for x in former if not x["uni"])
+    return doc.get("uni_resources", []), doc.get("other_resources", [])
+
+
+def _holds(ids: list[str], resource: str) -> bool:
+    at = bisect_left(ids, resource)
+    return at < len(ids) and ids[at] == resource
+
+
+def _with(ids: list[str], resource: str) -> list[str]:
+    """``ids`` (sorted) with ``resource``: the same list when it is there, else a sorted copy holding it."""
+    return ids if _holds(ids, resource) else sorted([*ids, resource])
+
+
+def _without(ids: list[str], resource: str) -> list[str]:
+    """``ids`` (sorted) without ``resource``: the same list when it is not there, else a copy without it."""
+    return [i for i in ids if i != resource] if _holds(ids, resource) else ids
+
+
 def _booked(d: r.Booked) -> Fold:
     uni = d.resource_kind == UNIVERSITY_SITE_KIND
-    key = {"person": d.person, "organisation": d.organisation, "uni_site": uni, "foreign": d.person_region != d.region}
+    foreign = d.person_region != d.region
+    key = (d.person, d.organisation, uni, foreign)
 
     def fold(doc: Doc) -> Doc:
-        bookers = [dict(b) for b in doc.get("bookers", [])]
-        mine = next((b for b in bookers if all(b[k] == v for k, v in key.items())), None)
-        if mine is None:
-            bookers.append({**key, "n": 1})
+        bookers = list(doc.get("bookers", []))  # the entries as read; only the one counted is a new object
+        at = next(
+            (i for i, b in enumerate(bookers) if (b["person"], b["organisation"], b["uni_site"], b["foreign"]) == key),
+            None,
+        )
+        if at is None:
+            bookers.append(
+                {"person": d.person, "organisation": d.organisation, "uni_site": uni, "foreign": foreign, "n": 1}
+            )
         else:
-            mine["n"] += 1
+            bookers[at] = {**bookers[at], "n": bookers[at]["n"] + 1}
         doc["bookers"] = bookers
-        resources = [x for x in doc.get("resources", []) if x["id"] != d.resource_id]
-        doc["resources"] = sorted([*resources, {"id": d.resource_id, "uni": uni}], key=lambda x: x["id"])
+        at_uni, elsewhere = _resource_ids(doc)  # the resource's kind as this booking says (the latest wins)
+        doc["uni_resources"] = _with(at_uni, d.resource_id) if uni else _without(at_uni, d.resource_id)
+        doc["other_resources"] = _without(elsewhere, d.resource_id) if uni else _with(elsewhere, d.resource_id)
         return doc
 
     return fold
@@ -132,7 +166,9 @@ def _cancelled(d: r.Cancelled) -> Fold:
     organisation and home region do not change between booking and cancelling)."""
 
     def fold(doc: Doc) -> Doc:
-        uni = next((x["uni"] for x in doc.get("resources", []) if x["id"] == d.resource_id), None)
+        at_uni, elsewhere = _resource_ids(doc)
+        doc["uni_resources"], doc["other_resources"] = at_uni, elsewhere
+        uni = True if _holds(at_uni, d.resource_id) else False if _holds(elsewhere, d.resource_id) else None
         bookers = [dict(b) for b in doc.get("bookers", [])]
         mine = next((b for b in bookers if b["person"] == d.person and b["uni_site"] == uni and b["n"] > 0), None)
         if mine is not None:
