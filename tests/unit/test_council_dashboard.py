@@ -430,33 +430,70 @@ async def test_replaying_the_log_from_zero_rebuilds_the_same_dashboard(tmp_path:
         await bus.close()
 
 
+def booked_at(resource: str, bid: str, person: str, org: str, kind: str, start: str) -> CloudEvent:
+    e = booked(bid, person, org, kind, start)
+    return dataclasses.replace(e, data={**e.data, "resource_id": resource})
+
+
+def cancelled_at(resource: str, bid: str, person: str, start: str) -> CloudEvent:
+    e = cancelled(bid, person, "hot_desk", start)  # the event does not say the kind
+    return dataclasses.replace(e, data={**e.data, "resource_id": resource})
+
+
+async def rewritten(store: SqliteStore, key: str, **fields: Any) -> None:
+    """The stored cell as another version of the code would have written it (``None``: the field left out)."""
+    collection = await live_collection(store)
+    cell = await store.get(collection, key)
+    assert cell is not None
+    doc = {k: v for k, v in {**cell, **fields}.items() if v is not None}
+    assert await store.replace(collection, doc, cell["version"])
+
+
+async def cell_of(store: SqliteStore, key: str) -> dict[str, Any]:
+    cell = await store.get(await live_collection(store), key)
+    assert cell is not None
+    return cell
+
+
+Q1, CELL = "2026-03-02T09:00:00.000000Z", "region|IE05|2026-Q1"
+UNI = "university_access_point"
+
+
 async def test_a_region_cell_written_with_the_former_resource_list_is_read_and_rewritten_split(tmp_path: Path) -> None:
     """A cell stored before the resource ids were kept as two sorted lists (one list of ``{"id", "uni"}``
-    objects): a cancellation finds the resource's kind there, and the next write keeps the new shape only."""
-    q1 = "2026-03-02T09:00:00.000000Z"
-    uni, desk = "r-university_access_point-IE05", "r-hot_desk-IE05"
-    events = [formed(CORK, "IE05", []), booked("b1", P1, "IE05:acme", "university_access_point", q1)]
-    store = await fed(tmp_path, [*events, booked("b2", P1, "IE05:acme", "hot_desk", q1)])
-    collection, key = await live_collection(store), "region|IE05|2026-Q1"
-    cell = await store.get(collection, key)
-    assert cell is not None and (cell["uni_resources"], cell["other_resources"]) == ([uni], [desk])
-    former = {k: v for k, v in cell.items() if k not in ("uni_resources", "other_resources")}
-    former["resources"] = [{"id": desk, "uni": False}, {"id": uni, "uni": True}]
-    assert await store.replace(collection, former, cell["version"])
+    objects, in any order): a booking and a cancellation read the kinds there, and write the two lists only."""
+    store = await fed(tmp_path, [formed(CORK, "IE05", []), booked_at("r-m", "b1", P1, "IE05:acme", UNI, Q1)])
+    former = [{"id": "r-z", "uni": False}, {"id": "r-m", "uni": True}, {"id": "r-a", "uni": False}]
+    former.append({"id": "r-k", "uni": True})
+    await rewritten(store, CELL, resources=former, uni_resources=None, other_resources=None)
     projection = DashboardProjection(store)
-    await projection.handle(cancelled("b1", P1, "university_access_point", q1))  # found at a university site
-    cell = await store.get(collection, key)
-    assert cell is not None and "resources" not in cell
-    assert (cell["uni_resources"], cell["other_resources"]) == ([uni], [desk])
-    assert [(b["uni_site"], b["n"]) for b in cell["bookers"]] == [(False, 1)]  # the university booking is gone
+    await projection.handle(booked_at("r-c", "b2", P2, "IE05:beta", "hot_desk", Q1))  # a booking first
+    cell = await cell_of(store, CELL)
+    assert "resources" not in cell
+    assert (cell["uni_resources"], cell["other_resources"]) == (["r-k", "r-m"], ["r-a", "r-c", "r-z"])
+    await projection.handle(cancelled_at("r-m", "b1", P1, Q1))  # at a university site, as the former list said
+    cell = await cell_of(store, CELL)
+    assert sorted((b["person"], b["uni_site"], b["n"]) for b in cell["bookers"]) == [(P2, False, 1)]
     # a resource booked as another kind than before moves to that kind's list (the latest booking says)
-    moved = booked("b3", P2, "IE05:beta", "hot_desk", q1)
-    moved = dataclasses.replace(moved, data={**moved.data, "resource_id": uni})
-    await projection.handle(moved)
-    cell = await store.get(collection, key)
-    assert cell is not None and (cell["uni_resources"], cell["other_resources"]) == ([], [desk, uni])
+    await projection.handle(booked_at("r-k", "b3", P2, "IE05:beta", "hot_desk", Q1))
+    cell = await cell_of(store, CELL)
+    assert (cell["uni_resources"], cell["other_resources"]) == (["r-m"], ["r-a", "r-c", "r-k", "r-z"])
     bookings = (await load(store, CORK, ANALYST, "IE05"))["activity"][0]["bookings"]
     assert (bookings["total"], bookings["at_university_sites"]) == (2, 0)
+
+
+async def test_a_region_cell_holding_both_shapes_reads_the_kinds_of_both(tmp_path: Path) -> None:
+    """During a rolling update a replica of the code before adds its list beside the two: a cancellation of a
+    booking either version recorded finds its kind."""
+    events = [formed(CORK, "IE05", []), booked_at("r-x", "b1", P1, "IE05:acme", UNI, Q1)]
+    store = await fed(tmp_path, [*events, booked_at("r-y", "b2", P2, "IE05:beta", UNI, Q1)])
+    await rewritten(store, CELL, resources=[{"id": "r-y", "uni": True}], uni_resources=["r-x"])
+    projection = DashboardProjection(store)
+    await projection.handle(cancelled_at("r-x", "b1", P1, Q1))  # its kind in the new list only
+    await projection.handle(cancelled_at("r-y", "b2", P2, Q1))  # its kind in the former list only
+    cell = await cell_of(store, CELL)
+    assert cell["bookers"] == [] and "resources" not in cell
+    assert (cell["uni_resources"], cell["other_resources"]) == (["r-x", "r-y"], [])
 
 
 async def test_an_erased_sme_is_forgotten(tmp_path: Path) -> None:

@@ -110,13 +110,20 @@ def _erase_assessments(sme: str) -> Fold:
 
 
 def _resource_ids(doc: Doc) -> tuple[list[str], list[str]]:
-    """The ids of the resources booked in a region cell, sorted: (at university sites, elsewhere). A cell
-    written before kept them as one list of ``{"id", "uni"}`` objects, popped here from ``doc`` (a copy of
-    the stored one) and split: every booking rewrote and re-checked fifty small objects in it."""
+    """The ids of the resources booked in a region cell, sorted: (at university sites, elsewhere).
+
+    The code before kept them as one list of ``{"id", "uni"}`` objects (every booking rewrote and re-checked
+    fifty small objects in it). That list is popped here from ``doc`` (a copy of the stored one) and merged
+    into the two: a cell may hold both while replicas of both versions write it (a rolling update); an id in
+    both says its kind in the two lists. Rolled back, the code before does not read the two lists: its
+    cancellations of bookings made since find no kind and count nothing until the dashboards are rebuilt
+    from the log (``rebuild``)."""
+    uni, other = doc.get("uni_resources", []), doc.get("other_resources", [])
     former = doc.pop("resources", None)
-    if isinstance(former, list):
-        return sorted(x["id"] for x in former if x["uni"]), sorted(x["id"] for x in former if not x["uni"])
-    return doc.get("uni_resources", []), doc.get("other_resources", [])
+    if not isinstance(former, list):
+        return uni, other
+    kinds = {x["id"]: bool(x["uni"]) for x in former} | dict.fromkeys(uni, True) | dict.fromkeys(other, False)
+    return sorted(i for i, u in kinds.items() if u), sorted(i for i, u in kinds.items() if not u)
 
 
 def _holds(ids: list[str], resource: str) -> bool:
