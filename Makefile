@@ -48,6 +48,7 @@ backends: edge
 	deploy/native/provision.sh kafka >/dev/null
 	deploy/native/provision.sh ferretdb >/dev/null
 	deploy/native/provision.sh redis >/dev/null
+	deploy/native/provision.sh nginx >/dev/null
 	deploy/native/provision.sh chromium >/dev/null
 	deploy/native/provision.sh asyncapi >/dev/null
 

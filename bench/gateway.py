@@ -1,6 +1,6 @@
 """Gateway hop cost: the same request straight to the facilities service, through the gateway's
 compiled front (``clustergrowth run edge``, the front door of the distributed mode: hyper on tokio),
-and through nginx (Debian's package, installed here if missing) as a reference proxy. (The Python
+and through nginx (Debian's package, unpacked under .cache by provision.sh) as a reference proxy. (The Python
 gateway's proxy mode, once a third target, no longer answers /api/v1: issue 20.)
 
 Load comes from a small raw-socket HTTP/1.1 client (keep-alive, one request in flight per
@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import summary_ms, write_result
+from bench.common import provision, summary_ms, write_result
 from tests.backends import native_redis
 
 CLI = str(Path(sys.executable).parent / "clustergrowth")
@@ -103,14 +102,8 @@ def free_port() -> int:
 
 
 def ensure_nginx() -> str:
-    """Debian's nginx: installed with apt-get when missing (needs root, as on the build machines)."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"], check=True, env=env)
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    """Debian's nginx, unpacked under .cache (``deploy/native/provision.sh nginx``), not installed."""
+    return provision("nginx")
 
 
 class Conn:

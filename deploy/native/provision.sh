@@ -12,6 +12,8 @@
 #                             crates, built like the front; measured beside it by bench/edge_instructions.py)
 #   provision.sh cargo-fuzz -> prints the path of cargo-fuzz (pinned, installed with cargo into .cache/cargo-tools)
 #                             after fetching the crates of the front's libFuzzer target (gateway/edge/fuzz)
+#   provision.sh nginx     -> prints the path of nginx (Debian's nginx package, unpacked under .cache without
+#                             installing it; the differential test and the benchmarks of the compiled front)
 #   provision.sh chromium  -> prints the path of a headless-capable Chromium (Debian's chromium package,
 #                             installed with apt-get when /usr/bin/chromium is missing; for the docs test)
 #   provision.sh asyncapi  -> prints the node_modules folder holding the official AsyncAPI parser
@@ -35,7 +37,7 @@ CARGO_FUZZ_VERSION=0.13.2
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
-case "${1:?kafka|ferretdb|redis|wrk|edge|edge-floor|cargo-fuzz|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
+case "${1:?kafka|ferretdb|redis|wrk|nginx|edge|edge-floor|cargo-fuzz|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
   kafka)
     # keyed by the POM's content too: a dependency added (connect-mirror) resolves into a fresh folder
     libs="$cache/kafka-$KAFKA_VERSION-$(cksum < "$here/kafka-pom.xml" | cut -d' ' -f1)/libs"
@@ -120,6 +122,20 @@ case "${1:?kafka|ferretdb|redis|wrk|edge|edge-floor|cargo-fuzz|chromium|asyncapi
     manifest="$root/gateway/edge/fuzz/Cargo.toml"
     "$cargo" fetch -q --locked --offline --manifest-path "$manifest" 2>/dev/null \
       || "$cargo" fetch -q --locked --manifest-path "$manifest" >&2
+    echo "$bin" ;;
+  nginx)
+    # the package's binary alone: every use runs it with a configuration of its own (-p, -c, -e, temp paths)
+    dir="$cache/nginx"
+    bin="$dir/root/usr/sbin/nginx"
+    if [ ! -x "$bin" ]; then
+      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch nginx" >&2; exit 1; }
+      debs="$cache/nginx-debs"
+      mkdir -p "$debs" "$dir/root"
+      fetch() { (cd "$debs" && apt-get download -q nginx >&2 2>&1); }
+      fetch || { apt-get update -qq >&2 && fetch; }
+      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
+      "$bin" -v >&2 || { echo "provision: the unpacked nginx does not run (a library missing?)" >&2; exit 1; }
+    fi
     echo "$bin" ;;
   chromium)
     bin=/usr/bin/chromium

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from clustergrowth.settings import RuntimeSettings
 from gateway.app import GatewaySettings
-from tests.backends import free_port
+from tests.backends import free_port, provision
 from tests.fronts import front
 
 Seen = tuple[str, str, bytes]  # method, target, body as the upstream read them
@@ -153,9 +152,8 @@ class Recorder:
 
 
 def nginx_binary() -> str:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(binary).exists(), "nginx is needed (Debian's package: apt-get install nginx)"
-    return binary
+    """Debian's nginx, unpacked under .cache by ``deploy/native/provision.sh nginx`` (``make backends``)."""
+    return provision("nginx")
 
 
 @contextlib.asynccontextmanager
