@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import resource
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,18 @@ from tests.backends import free_port
 
 # the fronts that answer /api/v1 (the Python gateway's proxy mode stopped being one: issue 20)
 FRONTS = ["edge"]
+
+
+QUOTA_ROOM_S = 15.0  # what a test of counted quotas may take: far above its few dozen requests
+
+
+async def quota_window_with_room(window_s: int, room_s: float = QUOTA_ROOM_S) -> None:
+    """Wait, when the current quota window (fixed, ``[k*window_s, (k+1)*window_s)`` of the wall clock) has
+    less than ``room_s`` left, until the next one starts: a test that counts a quota down over several
+    requests on a real front (whose clock cannot be set) then never sees the count start again mid-way."""
+    left = window_s - time.time() % window_s
+    if left < room_s:
+        await asyncio.sleep(left + 0.05)
 
 
 class Served:

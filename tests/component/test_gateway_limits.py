@@ -21,7 +21,7 @@ from instance.app import create_app
 from services.matching.app import create_app as matching_app
 from tests.backends import free_port
 from tests.conftest import TokenFactory
-from tests.fronts import FRONTS, Served, front
+from tests.fronts import FRONTS, Served, front, quota_window_with_room
 from tests.jws import ecdsa_twin
 
 LIMITS = GatewaySettings(rate_per_principal=8, rate_writes_per_principal=3, rate_per_address=12, rate_window_s=60)
@@ -31,7 +31,8 @@ Connect = Callable[[str], httpx.AsyncClient]
 
 @asynccontextmanager
 async def door(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> AsyncIterator[Connect]:
-    """``connect(address)``: a client of the front door whose requests come from that address."""
+    """``connect(address)``: a client of the front door whose requests come from that address, early enough in
+    a quota window for a test to count its quotas down (``quota_window_with_room``)."""
     settings = settings.model_copy(update={"seed_demo": False})
     if kind == "embedded":
         a = create_app(settings, gw)
@@ -41,12 +42,14 @@ async def door(kind: str, settings: RuntimeSettings, gw: GatewaySettings) -> Asy
             return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
         async with a.router.lifespan_context(a):
+            await quota_window_with_room(gw.rate_window_s)
             yield asgi
         return
     matching = Served(lambda: matching_app(settings), free_port())
     await matching.start()
     try:
         async with front(kind, settings, gw.model_copy(update={"urls": {"matching": matching.url}})) as f:
+            await quota_window_with_room(gw.rate_window_s)
             yield f.client
     finally:
         await matching.stop()

@@ -20,10 +20,11 @@ from instance.app import create_app
 from tests import backends
 from tests.backends import free_port
 from tests.conftest import TokenFactory
-from tests.fronts import front
+from tests.fronts import front, quota_window_with_room
 from tests.integration.test_tls import REDIS_PASSWORD, Ca
 
 pytestmark = pytest.mark.integration
+WINDOW_S: int = GatewaySettings.model_fields["rate_window_s"].default  # the quotas' window: counted from its start
 
 
 def quota_settings(store: str | None) -> GatewaySettings:
@@ -53,6 +54,7 @@ async def test_two_replicas_share_one_quota(settings: RuntimeSettings, token: To
     h = {"Authorization": token("shared-quota", "student")}
     async with AsyncExitStack() as stack:
         a, b = [c async for c in clients(stack, replica(settings, redis_url), replica(settings, redis_url))]
+        await quota_window_with_room(WINDOW_S)
         statuses = []
         for i in range(14):
             r = await (a if i % 2 else b).get("/api/v1/facilities/resources", headers=h)
@@ -69,6 +71,7 @@ async def test_a_replica_without_its_quota_store_keeps_answering(
     gone = f"redis://127.0.0.1:{free_port()}/0"
     async with AsyncExitStack() as stack:
         (c,) = [x async for x in clients(stack, replica(settings, gone))]
+        await quota_window_with_room(WINDOW_S)
         statuses = [(await c.get("/api/v1/facilities/resources", headers=h)).status_code for _ in range(12)]
         assert statuses == [200] * 10 + [429] * 2, statuses  # never a 500; the quota still holds, per replica
         assert (await c.get("/healthz")).status_code == 200
@@ -86,6 +89,7 @@ async def test_an_embedded_gateway_and_a_compiled_front_share_one_quota(
         edge.client() as b,
     ):
         (a,) = [c async for c in clients(stack, replica(settings, redis_url))]
+        await quota_window_with_room(WINDOW_S)
         statuses = [
             (await (a if i % 2 else b).get("/api/v1/facilities/resources", headers=h)).status_code for i in range(14)
         ]
@@ -100,6 +104,7 @@ async def test_a_compiled_front_without_its_quota_store_keeps_answering(
     h = {"Authorization": token("lonely-edge", "student")}
     gone = f"redis://127.0.0.1:{free_port()}/0"
     async with front("edge", settings, quota_settings(gone)) as f, f.client() as c:
+        await quota_window_with_room(WINDOW_S)
         statuses = [(await c.get("/api/v1/facilities/resources", headers=h)).status_code for _ in range(12)]
         assert statuses == [503] * 10 + [429] * 2, statuses
         assert (await c.get("/healthz")).status_code == 200
@@ -128,6 +133,7 @@ async def test_a_compiled_front_counts_in_a_rediss_store_with_its_password_and_c
             two.client() as b,
             alone.client() as c,
         ):
+            await quota_window_with_room(WINDOW_S)  # both counts below in one window
             statuses = [
                 (await (a if i % 2 else b).get("/api/v1/facilities/resources", headers=h)).status_code
                 for i in range(12)
