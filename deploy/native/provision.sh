@@ -37,6 +37,16 @@ CARGO_FUZZ_VERSION=0.13.2
 STRIMZI_VERSION=0.51.0
 MONGODB_OPERATOR_VERSION=v0.13.0
 COMPOSE_GO_VERSION=v2.16.2
+# unpack_debs WHAT DEBS ROOT PACKAGE...: Debian's packages downloaded into DEBS (apt-get update once if the
+# lists are stale) and unpacked into ROOT, nothing installed; WHAT names them in the error without apt-get
+unpack_debs() {
+  local what=$1 debs=$2 into=$3; shift 3
+  command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch $what" >&2; exit 1; }
+  mkdir -p "$debs" "$into"
+  fetch() { (cd "$debs" && apt-get download -q "$@" >&2 2>&1); }
+  fetch "$@" || { apt-get update -qq >&2 && fetch "$@"; }
+  for deb in "$debs"/*.deb; do dpkg -x "$deb" "$into"; done
+}
 case "${1:?kafka|ferretdb|redis|wrk|nginx|edge|edge-floor|cargo-fuzz|chromium|asyncapi|lighthouse|helm|crds|compose-spec|promtool}" in
   kafka)
     # keyed by the POM's content too: a dependency added (connect-mirror) resolves into a fresh folder
@@ -63,12 +73,7 @@ case "${1:?kafka|ferretdb|redis|wrk|nginx|edge|edge-floor|cargo-fuzz|chromium|as
     dir="$cache/redis"
     launcher="$dir/redis-server"
     if [ ! -x "$launcher" ]; then
-      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch Redis" >&2; exit 1; }
-      debs="$cache/redis-debs"
-      mkdir -p "$debs" "$dir/root"
-      fetch() { (cd "$debs" && apt-get download -q redis-tools libjemalloc2 liblzf1 >&2 2>&1); }
-      fetch || { apt-get update -qq >&2 && fetch; }
-      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
+      unpack_debs Redis "$cache/redis-debs" "$dir/root" redis-tools libjemalloc2 liblzf1
       ln -sf redis-check-rdb "$dir/root/usr/bin/redis-server"  # Debian's redis-server is this binary
       libs=$(dirname "$(find "$dir/root" -name 'libjemalloc.so.2' | head -1)")
       printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$libs" "$dir/root/usr/bin/redis-server" > "$launcher"
@@ -81,12 +86,7 @@ case "${1:?kafka|ferretdb|redis|wrk|nginx|edge|edge-floor|cargo-fuzz|chromium|as
     dir="$cache/wrk"
     launcher="$dir/wrk"
     if [ ! -x "$launcher" ]; then
-      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch wrk" >&2; exit 1; }
-      debs="$cache/wrk-debs"
-      mkdir -p "$debs" "$dir/root"
-      fetch() { (cd "$debs" && apt-get download -q wrk libluajit-5.1-2 libluajit-5.1-common >&2 2>&1); }
-      fetch || { apt-get update -qq >&2 && fetch; }
-      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
+      unpack_debs wrk "$cache/wrk-debs" "$dir/root" wrk libluajit-5.1-2 libluajit-5.1-common
       libs=$(dirname "$(find "$dir/root" -name 'libluajit-5.1.so.2' | head -1)")
       printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$libs" "$dir/root/usr/bin/wrk" > "$launcher"
       chmod +x "$launcher"
@@ -128,12 +128,7 @@ case "${1:?kafka|ferretdb|redis|wrk|nginx|edge|edge-floor|cargo-fuzz|chromium|as
     dir="$cache/nginx"
     bin="$dir/root/usr/sbin/nginx"
     if [ ! -x "$bin" ]; then
-      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch nginx" >&2; exit 1; }
-      debs="$cache/nginx-debs"
-      mkdir -p "$debs" "$dir/root"
-      fetch() { (cd "$debs" && apt-get download -q nginx >&2 2>&1); }
-      fetch || { apt-get update -qq >&2 && fetch; }
-      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
+      unpack_debs nginx "$cache/nginx-debs" "$dir/root" nginx
       "$bin" -v >&2 || { echo "provision: the unpacked nginx does not run (a library missing?)" >&2; exit 1; }
     fi
     echo "$bin" ;;
@@ -219,11 +214,7 @@ PY
     dir="$cache/prometheus"
     bin="$dir/root/usr/bin/promtool"
     if [ ! -x "$bin" ]; then
-      command -v apt-get >/dev/null || { echo "provision: apt-get is needed to fetch promtool" >&2; exit 1; }
-      mkdir -p "$dir/debs"
-      fetch() { (cd "$dir/debs" && apt-get download -q prometheus >&2 2>&1); }
-      fetch || { apt-get update -qq >&2 && fetch; }
-      dpkg -x "$dir"/debs/prometheus_*.deb "$dir/root"
+      unpack_debs promtool "$dir/debs" "$dir/root" prometheus
     fi
     echo "$bin" ;;
   *) echo "provision: unknown backend $1" >&2; exit 2 ;;
